@@ -1,0 +1,70 @@
+"""Executing the study book's chapters: papermill over the notebooks in ``notebooks/``.
+
+``make book`` calls ``execute_chapter`` for each notebook (micro profile) and then builds
+the HTML with Jupyter Book; ``make test`` calls ``prepare_chapter`` (smoke profile) and
+runs the prepared copies under nbval. The same through plain papermill::
+
+    papermill notebooks/01_data_and_backbones.ipynb out.ipynb -p profile paper -p data_root /data
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from sslvid.io import atomic_write_json
+from sslvid.paths import project_home
+
+log = logging.getLogger(__name__)
+
+
+def chapter_parameters(profile: str, data_root: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The papermill parameters injected into a chapter's ``parameters`` cell."""
+    params: dict[str, Any] = {"profile": profile, **extra}
+    if data_root:
+        params["data_root"] = str(data_root)
+    return params
+
+
+def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
+                    data_root: str | None = None, **extra: Any) -> float:
+    """Execute notebook ``src`` with papermill into ``dst``; returns the wall time in seconds.
+
+    The time is also recorded in ``build/chapter-times.json`` for the build report.
+    """
+    import papermill
+
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".running.ipynb")
+    start = time.perf_counter()
+    papermill.execute_notebook(
+        str(src), str(tmp), parameters=chapter_parameters(profile, data_root, **extra),
+        kernel_name="python3", cwd=str(src.parent), progress_bar=False,
+    )
+    tmp.replace(dst)
+    seconds = time.perf_counter() - start
+    _record_time(src.stem, profile, seconds)
+    log.info("executed %s (%s) in %.1f s", src.name, profile, seconds)
+    return seconds
+
+
+def prepare_chapter(src: str | Path, dst: str | Path, profile: str = "smoke",
+                    data_root: str | None = None, **extra: Any) -> None:
+    """Write ``src`` to ``dst`` with the parameters injected, without executing it (for nbval)."""
+    import papermill
+
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(src), str(dst), parameters=chapter_parameters(profile, data_root, **extra),
+        prepare_only=True, kernel_name="python3", progress_bar=False,
+    )
+
+
+def _record_time(chapter: str, profile: str, seconds: float) -> None:
+    path = project_home() / "build" / "chapter-times.json"
+    times = json.loads(path.read_text()) if path.is_file() else {}
+    times[chapter] = {"profile": profile, "seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    atomic_write_json(path, times)

@@ -1,0 +1,41 @@
+"""Where sslvid keeps generated data, caches and results, without hard-coded user paths.
+
+Everything lives under one home folder: ``$SSLVID_HOME`` if set, else the repository
+root when sslvid runs from a checkout (the ``data/`` folder there is git-ignored), else
+``~/.cache/sslvid``. Real datasets are never looked for here: users pass ``data_root``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_home() -> Path:
+    """The folder that holds ``data/`` (generated data, caches, results)."""
+    if os.environ.get("SSLVID_HOME"):
+        return Path(os.environ["SSLVID_HOME"]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file():
+        return checkout
+    return Path.home() / ".cache" / "sslvid"
+
+
+def data_dir() -> Path:
+    """``<home>/data``: default data, the clip cache and results live below it."""
+    return project_home() / "data"
+
+
+def default_data_dir(profile: str = "micro") -> Path:
+    """Root of the embedded default data generated for ``profile`` (sizes differ per profile)."""
+    return data_dir() / ("default" if profile != "smoke" else "default-smoke")
+
+
+def cache_dir() -> Path:
+    """Root of the decoded-clip caches."""
+    return data_dir() / "cache"
+
+
+def shared_dir() -> Path | None:
+    """The ``shared/`` folder beside the checkout (real ASL clips, paper tables), if present."""
+    candidate = project_home().parent / "shared"
+    return candidate if candidate.is_dir() else None
