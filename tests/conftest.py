@@ -1,0 +1,25 @@
+"""Shared test fixtures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+# Real camera footage for decoder tests: "ASL gesture clips from intel-iot-devkit/sample-videos,
+# CC BY 4.0". They live in ../shared beside the checkout (CI has it too); never copy them here.
+ASL_CLIP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl-gestures"
+
+
+@pytest.fixture(scope="session")
+def asl_clips() -> list[Path]:
+    """The 20 ASL gesture clips (.mkv, H.264, 640x480, 30 fps, 47-109 frames), sorted by name."""
+    clips = sorted(ASL_CLIP_DIR.glob("*.mkv"))
+    if not clips:
+        pytest.skip(f"ASL gesture clips not found in {ASL_CLIP_DIR} (shared/ beside the checkout)")
+    return clips
+
+
+@pytest.fixture(scope="session")
+def asl_clip(asl_clips: list[Path]) -> Path:
+    """One short ASL clip (eat.mkv, 47 frames) for quick decoding tests."""
+    return next((p for p in asl_clips if p.stem == "eat"), asl_clips[0])
