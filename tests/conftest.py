@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from sslvid.data.default import generate_default_data
+
 # Real camera footage for decoder tests: "ASL gesture clips from intel-iot-devkit/sample-videos,
 # CC BY 4.0". They live in ../shared beside the checkout (CI has it too); never copy them here.
 ASL_CLIP_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "asl-gestures"
@@ -23,3 +25,14 @@ def asl_clips() -> list[Path]:
 def asl_clip(asl_clips: list[Path]) -> Path:
     """One short ASL clip (eat.mkv, 47 frames) for quick decoding tests."""
     return next((p for p in asl_clips if p.stem == "eat"), asl_clips[0])
+
+
+TINY = 0.03  # 3 train / 2 test videos per class, 6 per class in the pools: 242 videos
+
+
+@pytest.fixture(scope="session")
+def tiny_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny copy of the default data (scale ``TINY``), generated once per test session."""
+    root = tmp_path_factory.getbasetemp() / "default-tiny"
+    generate_default_data(root, seed=0, scale=TINY, workers=2)
+    return root

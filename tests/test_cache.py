@@ -1,0 +1,191 @@
+"""The decoded-clip cache: equal to decode + resize, failures skipped and counted, atomic, reusable."""
+from __future__ import annotations
+
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import sslvid.data.cache as cache_module
+from sslvid.data.cache import CacheBuildError, ClipCache, cache_key, prepare_cache, resize_frames
+from sslvid.data.decode import VideoDecodeError, read_frames
+from sslvid.data.layouts import load_index
+from sslvid.data.records import VideoIndex, VideoRecord
+
+from conftest import TINY
+SIZE = (40, 40)
+
+
+
+
+@pytest.fixture(scope="session")
+def motion_test(tiny_default: Path) -> VideoIndex:
+    """digits-motion test split: 24 videos of 48 frames, 64x64."""
+    return load_index("ucf101", tiny_default / "digits-motion", split="test")
+
+
+@pytest.fixture(scope="session")
+def motion_cache(motion_test: VideoIndex, tmp_path_factory: pytest.TempPathFactory) -> ClipCache:
+    return prepare_cache(motion_test, tmp_path_factory.mktemp("cache"), frame_size=SIZE, workers=2)
+
+
+def test_cache_equals_decoded_and_resized_frames(motion_test: VideoIndex, motion_cache: ClipCache) -> None:
+    assert len(motion_cache) == len(motion_test) == 24
+    assert motion_cache.video_ids == tuple(r.video_id for r in motion_test.records)
+    assert motion_cache.index == motion_test and len(motion_cache.failed) == 0
+    assert motion_cache.frame_size == SIZE and motion_cache.total_frames == 24 * 48
+    for i in (0, 7, 23):
+        decoded = read_frames(motion_test.records[i].path)
+        expected = resize_frames(decoded, SIZE)
+        assert motion_cache.num_frames(i) == 48 and motion_cache.fps(i) == 16.0
+        np.testing.assert_array_equal(motion_cache.read(i), expected)
+        clip = motion_cache.read(i, [30, 2, 4, 4])
+        assert clip.shape == (4, 40, 40, 3) and clip.dtype == np.uint8
+        np.testing.assert_array_equal(clip, expected[[30, 2, 4, 4]])
+    # the filter is an antialiased bilinear one: close to torch's
+    reference = F.interpolate(torch.from_numpy(decoded).permute(0, 3, 1, 2).float(), size=SIZE,
+                              mode="bilinear", antialias=True, align_corners=False)
+    assert (reference.round().permute(0, 2, 3, 1).numpy() - expected).__abs__().max() <= 2
+
+
+def test_read_rejects_bad_indices(motion_cache: ClipCache) -> None:
+    with pytest.raises(ValueError, match=r"\[0, 48\)"):
+        motion_cache.read(0, [48])
+    with pytest.raises(IndexError):
+        motion_cache.read(24, [0])
+
+
+def test_reopen_is_instant_and_does_not_decode(motion_test: VideoIndex, motion_cache: ClipCache,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the cache decoded again")
+
+    monkeypatch.setattr(cache_module, "read_frames", no_decoding)
+    start = time.perf_counter()
+    again = prepare_cache(motion_test, motion_cache.path.parent, frame_size=SIZE, workers=0)
+    assert time.perf_counter() - start < 0.5
+    assert again.path == motion_cache.path
+    np.testing.assert_array_equal(ClipCache.open(motion_cache.path).read(5, [1, 2]), motion_cache.read(5, [1, 2]))
+
+
+def test_key_depends_on_size_frames_records_and_files(motion_test: VideoIndex, tmp_path: Path) -> None:
+    key = cache_key(motion_test, SIZE, None)
+    assert key == cache_key(motion_test, SIZE, None) and len(key) == 16
+    assert len({key, cache_key(motion_test, (32, 32), None), cache_key(motion_test, SIZE, 16),
+                cache_key(motion_test.select([0, 1]), SIZE, None)}) == 4
+    copy = tmp_path / "v.avi"
+    shutil.copy(motion_test.records[0].path, copy)
+    index = VideoIndex("ucf101", tmp_path, "test", 1, ("a",), (VideoRecord(copy, 0, "v"),))
+    before = cache_key(index, SIZE, None)
+    copy.write_bytes(copy.read_bytes() + b"\0")  # the video was replaced
+    assert cache_key(index, SIZE, None) != before
+
+
+def test_max_frames_keeps_the_centred_window(motion_test: VideoIndex, tmp_path: Path) -> None:
+    small = motion_test.select([3, 4])
+    cache = prepare_cache(small, tmp_path, frame_size=(32, 24), max_frames=20, workers=0)
+    assert [cache.num_frames(i) for i in range(2)] == [20, 20] and cache.source_start(0) == 14
+    expected = resize_frames(read_frames(small.records[1].path)[14:34], (32, 24))
+    np.testing.assert_array_equal(cache.read(1), expected)
+
+
+def _leftovers(cache_root: Path) -> list[str]:
+    """What a failed prepare left in ``cache_root``, lock files aside."""
+    return [p.name for p in cache_root.iterdir() if p.suffix != ".lock"]
+
+
+def _with_garbage(tiny_default: Path, tmp_path: Path, broken: int) -> VideoIndex:
+    """A copy of digits-motion whose first ``broken`` test videos are garbage bytes."""
+    root = tmp_path / "digits-motion"
+    shutil.copytree(tiny_default / "digits-motion", root)
+    index = load_index("ucf101", root, split="test")
+    rng = np.random.default_rng(0)
+    for record in index.records[:broken]:
+        record.path.write_bytes(b"RIFF" + rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    return index
+
+
+def test_corrupt_videos_are_skipped_and_counted(tiny_default: Path, tmp_path: Path) -> None:
+    index = _with_garbage(tiny_default, tmp_path, broken=2)
+    cache = prepare_cache(index, tmp_path / "cache", frame_size=SIZE, workers=2, max_failure_fraction=0.1)
+    assert cache.failed.tolist() == [0, 1] and cache.num_frames(0) == 0 and cache.num_frames(2) == 48
+    assert set(cache.errors) == {0, 1} and cache.total_frames == 22 * 48
+    with pytest.raises(VideoDecodeError, match="failed when the cache was prepared"):
+        cache.read(1, [0])
+    np.testing.assert_array_equal(cache.read(2), resize_frames(read_frames(index.records[2].path), SIZE))
+
+
+def test_too_many_failures_raise_and_leave_no_cache(tiny_default: Path, tmp_path: Path) -> None:
+    index = _with_garbage(tiny_default, tmp_path, broken=3)
+    with pytest.raises(CacheBuildError, match=r"3 of 24 videos .*max_failure_fraction=10\.0%") as error:
+        prepare_cache(index, tmp_path / "cache", frame_size=SIZE, workers=0, max_failure_fraction=0.1)
+    assert index.records[0].path.name in str(error.value)
+    assert _leftovers(tmp_path / "cache") == []
+
+
+def test_interrupted_prepare_leaves_nothing_that_looks_complete(motion_test: VideoIndex, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    small = motion_test.select([0, 1, 2])
+    real = cache_module._check_failures
+
+    def interrupt(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cache_module, "_check_failures", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_cache(small, tmp_path, frame_size=SIZE, workers=0)
+    assert _leftovers(tmp_path) == []
+    monkeypatch.setattr(cache_module, "_check_failures", real)
+    assert len(prepare_cache(small, tmp_path, frame_size=SIZE, workers=0)) == 3
+
+
+def _read_clip(cache: ClipCache, i: int) -> torch.Tensor:
+    return torch.from_numpy(cache.read(i, [0, 2, 4, 6]))
+
+
+class _Clips(torch.utils.data.Dataset):
+    def __init__(self, cache: ClipCache) -> None:
+        self.cache = cache
+
+    def __len__(self) -> int:
+        return len(self.cache)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return _read_clip(self.cache, i)
+
+
+def test_pickles_without_its_memmap_and_works_in_loader_workers(motion_cache: ClipCache) -> None:
+    motion_cache.read(0, [0])  # the memmap is open in this process
+    clone = pickle.loads(pickle.dumps(motion_cache))
+    assert clone._frames is None and len(pickle.dumps(motion_cache)) < 100_000
+    np.testing.assert_array_equal(clone.read(9, [3, 1]), motion_cache.read(9, [3, 1]))
+    loader = torch.utils.data.DataLoader(_Clips(clone), batch_size=8, num_workers=2)  # each maps the file
+    batches = torch.cat(list(loader))
+    assert batches.shape == (24, 4, 40, 40, 3)
+    assert torch.equal(batches[17], _read_clip(motion_cache, 17))
+
+
+def test_real_footage_at_paper_size(asl_clips: list[Path], tmp_path: Path) -> None:
+    """Real camera clips (640x480 H.264) cached at 128x171 with a frame cap."""
+    clips = asl_clips[:2]
+    index = VideoIndex("folder", clips[0].parent, "train", 1, ("asl",),
+                       tuple(VideoRecord(p, 0, p.stem) for p in clips))
+    cache = prepare_cache(index, tmp_path, frame_size=(128, 171), max_frames=32, workers=0)
+    decoded = read_frames(clips[1])
+    start = (len(decoded) - 32) // 2
+    assert cache.num_frames(1) == 32 and cache.source_start(1) == start and cache.fps(1) == pytest.approx(30, abs=1)
+    np.testing.assert_array_equal(cache.read(1, [0, 31]), resize_frames(decoded[[start, start + 31]], (128, 171)))
+
+
+def test_bad_arguments(motion_test: VideoIndex, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        prepare_cache(motion_test.select([]), tmp_path)
+    with pytest.raises(ValueError, match="max_failure_fraction"):
+        prepare_cache(motion_test, tmp_path, max_failure_fraction=2.0)
+    with pytest.raises(FileNotFoundError):
+        ClipCache.open(tmp_path)
