@@ -1,0 +1,180 @@
+"""Chapter "The data and the backbones": what the default data looks like, what the networks cost.
+
+Shows (1) the sets of the embedded default data with their sizes, (2) frame strips decoded
+from the generated video files through the real adapters and decoder, (3) a real camera clip
+from the shared ASL fixtures, (4) how much faster the clip cache reads clips than decoding,
+and (5) the backbones with parameters, FLOPs at paper size and measured micro throughput.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sslvid.analysis.figures import frame_strips
+from sslvid.backbones.cost import backbone_table
+from sslvid.data.cache import prepare_cache
+from sslvid.data.decode import read_frames
+from sslvid.data.default import DEFAULT_SETS, class_descriptions
+from sslvid.data.records import VideoIndex
+from sslvid.data.sources import ensure_default_data, open_split
+from sslvid.data.throughput import cache_vs_decode
+from sslvid.paths import cache_dir as default_cache_dir
+from sslvid.paths import shared_dir
+from sslvid.profiles import get_profile
+from sslvid.seeding import rng_for
+
+PAPER_CLIP = (3, 16, 112, 112)
+
+
+def default_data_table(profile: str = "micro", seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """One row per default set and split: layout, classes, videos; plus the manifest.
+
+    Generates the default data for ``profile`` first if it is missing.
+    """
+    root = ensure_default_data(profile, seed)
+    manifest = json.loads((root / "manifest.json").read_text())
+    rows = []
+    for name, info in manifest["sets"].items():
+        for split, videos in info["videos"].items():
+            rows.append({"set": name, "kind": info["kind"], "layout": info["layout"], "split": split,
+                         "classes": len(info["classes"]), "videos": videos,
+                         "videos_per_class": info["videos_per_class"][split],
+                         "container": f"{info['encoding']['container']} / {info['encoding']['codec']}"})
+    return pd.DataFrame(rows), manifest
+
+
+def class_table(kind: str) -> pd.DataFrame:
+    """The classes of the appearance or motion sets with a one-line description each."""
+    return pd.DataFrame(list(class_descriptions(kind).items()), columns=["class", "what the video shows"])
+
+
+def strips_for_index(index: VideoIndex, videos: int = 4, seed: int = 0, max_frames: int = 8,
+                     title: str | None = None) -> Figure:
+    """Frame strips of ``videos`` videos of distinct classes, decoded from the files on disk."""
+    picks = pick_one_per_class(index, videos, seed)
+    clips = [read_frames(index.records[i].path) for i in picks]
+    labels = [index.classes[index.records[i].label] if index.records[i].label >= 0 else index.records[i].video_id
+              for i in picks]
+    return frame_strips(clips, labels, max_frames=max_frames, title=title)
+
+
+def pick_one_per_class(index: VideoIndex, videos: int, seed: int = 0) -> list[int]:
+    """Positions of up to ``videos`` videos, each of a different class where possible, seeded."""
+    rng = rng_for(seed, "strips", index.dataset, str(index.root))
+    labels = index.labels()
+    order = rng.permutation(len(index))
+    picks, seen = [], set()
+    for i in order:
+        if labels[i] not in seen:
+            picks.append(int(i))
+            seen.add(labels[i])
+        if len(picks) == videos:
+            break
+    return sorted(picks, key=lambda i: labels[i])
+
+
+def default_set_strips(set_name: str, profile: str = "micro", videos: int = 4, seed: int = 0) -> Figure:
+    """Frame strips from one default set (train split), read through its real layout."""
+    index = open_split(set_name, "train", profile=profile, seed=seed)
+    kind = DEFAULT_SETS[set_name].kind
+    return strips_for_index(index, videos, seed, title=f"{set_name} (label = {'digit' if kind == 'appearance' else 'motion'})")
+
+
+def asl_strips(names: Sequence[str] = ("again", "eat", "thanks"), max_frames: int = 8) -> Figure | None:
+    """Frame strips of real ASL gesture clips from ``shared/`` (None when the folder is absent)."""
+    shared = shared_dir()
+    folder = shared / "data" / "asl-gestures" if shared else None
+    if folder is None or not folder.is_dir():
+        return None
+    paths = [folder / f"{n}.mkv" for n in names if (folder / f"{n}.mkv").is_file()]
+    clips = [read_frames(p) for p in paths]
+    return frame_strips(clips, [p.stem for p in paths], max_frames=max_frames,
+                        title="ASL gesture clips (intel-iot-devkit/sample-videos, CC BY 4.0)")
+
+
+def backbone_costs(profile: str = "micro", names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Parameters and GMACs at paper size (full width, 16x112x112) beside the profile's measured speed.
+
+    Columns: name, capacity, params (M) and GMACs at paper size; params (M), GMACs and
+    train / inference clips per second measured at the profile's width and clip size.
+    """
+    prof = get_profile(profile)
+    names = list(names) if names is not None else None
+    paper = backbone_table(names, clip_shape=PAPER_CLIP, width=1.0, throughput=False)
+    local = backbone_table(names, clip_shape=prof.clip_shape(), width=prof.width, throughput=True,
+                           batch_size=max(2, prof.batch_size // 4), steps=prof.bench_steps)
+    table = pd.DataFrame({
+        "backbone": paper["name"], "capacity": paper["capacity"],
+        "params (M), paper": paper["params"] / 1e6, "GMACs, paper": paper["GMACs"],
+        f"params (M), {profile}": local["params"] / 1e6, f"MMACs, {profile}": local["GMACs"] * 1e3,
+        f"train clips/s, {profile}": local["train_clips_per_s"],
+        f"inference clips/s, {profile}": local["infer_clips_per_s"],
+    })
+    return table.round(2)
+
+
+def manifest_summary(manifest: dict) -> str:
+    """One paragraph on the generated data, with the numbers read from its manifest."""
+    p = manifest["params"]
+    h, w = p["size"]
+    return (f"Generated {manifest['num_videos']:,} videos of {p['frames']} frames at "
+            f"{h}x{w} pixels ({manifest['bytes'] / 1e6:.1f} MB on disk) "
+            f"in {manifest['generation_seconds']:.0f} s from seed {p['seed']}. Digits: "
+            f"{manifest['digits']['train']:,} for training videos and pools, {manifest['digits']['test']:,} "
+            f"for test videos, so no digit image and no video is shared between train and test. "
+            f"Credit: {manifest['credit']}.")
+
+
+def real_dataset_strips(dataset: str, data_root: str, videos: int = 4, seed: int = 0) -> Figure:
+    """Frame strips from the train split of a real dataset under ``data_root``."""
+    index = open_split(dataset, "train", data_root=data_root)
+    return strips_for_index(index, videos, seed, title=f"{dataset} at {data_root}")
+
+
+def backbone_summary(costs: pd.DataFrame, profile: str) -> str:
+    """A sentence comparing the backbones, with the numbers read from ``costs``."""
+    paper = costs.set_index("backbone")
+    fastest = costs.loc[costs[f"train clips/s, {profile}"].idxmax(), "backbone"]
+    lightest = costs.loc[costs["GMACs, paper"].idxmin(), "backbone"]
+    heaviest = costs.loc[costs["GMACs, paper"].idxmax(), "backbone"]
+    return (f"At paper size the cheapest network is {lightest} ({paper.loc[lightest, 'GMACs, paper']:.2f} GMACs "
+            f"per clip) and the most expensive {heaviest} ({paper.loc[heaviest, 'GMACs, paper']:.1f} GMACs). "
+            f"At the {profile} profile the fastest to train on this machine is {fastest} "
+            f"({paper.loc[fastest, f'train clips/s, {profile}']:.0f} clips/s). " + _rank_sentence(costs, profile))
+
+
+def _rank_sentence(costs: pd.DataFrame, profile: str) -> str:
+    """Whether fewer multiply-adds meant faster training here (Spearman rank correlation)."""
+    rho = costs[f"MMACs, {profile}"].rank().corr(costs[f"train clips/s, {profile}"].rank())
+    verdict = "largely meant" if rho < -0.7 else "only partly meant" if rho < -0.3 else "did not mean"
+    return (f"Fewer multiply-adds {verdict} faster training here (Spearman rank correlation between "
+            f"GMACs and training clips/s: {rho:.2f}).")
+
+
+def cache_speed(profile: str, dataset: str, data_root: str | None = None, clips: int = 200, seed: int = 0,
+                cache_dir: str | None = None) -> pd.DataFrame:
+    """Clips/s decoding vs reading the clip cache, on the train split of ``dataset`` at the profile's sizes.
+
+    Prepares the cache first when missing (decodes every video once).
+    """
+    prof = get_profile(profile)
+    index = open_split(dataset, "train", data_root=data_root, profile=profile, seed=seed)
+    cache = prepare_cache(index, cache_dir or default_cache_dir(), frame_size=prof.cache_size)
+    speed = cache_vs_decode(cache, clips=clips, frames=prof.frames, stride=2, seed=seed)
+    rows = [{"read": k, "clips/s": v} for k, v in speed.items() if "/" not in k]
+    table = pd.DataFrame(rows)
+    table.attrs.update(ratio=speed["cache / (decode + resize)"], dataset=dataset, videos=len(index),
+                       frame_size=prof.cache_size, frames=prof.frames, clips=clips)
+    return table
+
+
+def cache_speed_summary(speed: pd.DataFrame) -> str:
+    """One sentence with the measured speed-up of the cache."""
+    a = speed.attrs
+    h, w = a["frame_size"]
+    return (f"On {a['clips']} random clips of {a['frames']} frames ({h}x{w}) from {a['dataset']} "
+            f"({a['videos']} videos), the cache read **{a['ratio']:.0f}x** as many clips per second as "
+            "decoding and resizing the same frames.")
