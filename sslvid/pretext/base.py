@@ -1,0 +1,102 @@
+"""What every pretext task is made of, and the registry of tasks.
+
+A pretext task (benchmark paper §3.1) is four small parts over a backbone's face:
+
+1. how it samples clips from a video: ``clip_sampler()`` returns a sampler whose
+   ``sample(video_frames, rng)`` gives frame indices (K, T) and optionally a ``meta`` dict
+   (playback rates, clip order...) — see ``sslvid.data.dataset.ClipSampling``;
+2. how it makes its labels or views from a batch of raw clips, on the batch's device;
+3. its head(s) on top of ``backbone.forward_features`` (B, D);
+4. its loss.
+
+``forward(batch)`` runs 2-4 and returns a ``TaskOutput``. The engine moves the batch to the
+device, calls ``forward``, steps the optimiser, then calls ``after_step()`` (momentum
+encoders, queues). The backbone being pre-trained is ``task.backbone``; it is what
+downstream evaluation loads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from sslvid.registry import Registry
+
+TASKS: Registry["PretextTask"] = Registry("pretext task")
+
+CATEGORIES = ("spatial", "temporal", "spatiotemporal")
+
+
+@dataclass
+class TaskOutput:
+    """The result of one pretext step.
+
+    Args:
+        loss: scalar tensor to minimise.
+        metrics: detached scalars to log (e.g. ``{"acc": 0.5}``: the pretext accuracy where
+            the task has a classification, or the contrastive top-1 of the positive).
+        batch_size: clips (or videos) the step covered.
+    """
+
+    loss: torch.Tensor
+    metrics: dict[str, float] = field(default_factory=dict)
+    batch_size: int = 0
+
+
+class PretextTask(nn.Module):
+    """Base class of pretext tasks. Subclasses set the class attributes and implement
+    ``clip_sampler`` and ``forward``.
+
+    Class attributes:
+        name: registry name.
+        category: "spatial", "temporal" or "spatiotemporal" (benchmark §3.1).
+        contrastive: whether the loss contrasts positives against negatives (§3.1).
+        paper: the method's source, "Author et al. Year, venue".
+
+    Batch layout passed to ``forward`` (see ``sslvid.data.dataset.collate_clips``):
+        ``clips``: uint8 (B, K, T, H, W, 3) raw frames of K clips per video, on the device;
+        ``meta``: the sampler's meta, each entry a tensor with leading dim B;
+        ``label``: (B,) dataset labels (unused by pretext tasks).
+    """
+
+    name: ClassVar[str] = ""
+    category: ClassVar[str] = ""
+    contrastive: ClassVar[bool] = False
+    paper: ClassVar[str] = ""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+
+    def clip_sampler(self) -> Any:
+        """The sampler that draws this task's clips from one video."""
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, Any]) -> TaskOutput:  # noqa: D401
+        """One pretext step on a batch: views/labels, heads, loss."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """Called after each optimiser step (momentum encoders, queues). Default: nothing."""
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        """Name, category, contrastive flag and source, for tables grouped by category."""
+        return {"task": cls.name, "category": cls.category, "contrastive": cls.contrastive, "paper": cls.paper}
+
+
+def create_task(name: str, **kwargs: Any) -> PretextTask:
+    """Build the pretext task ``name`` (``backbone=...`` and the task's own knobs).
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    return TASKS.create(name, **kwargs)
+
+
+def list_tasks() -> list[str]:
+    """Registered pretext task names, sorted."""
+    return TASKS.names()

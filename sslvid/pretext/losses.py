@@ -1,0 +1,186 @@
+"""Pretext losses as pure functions: classification, InfoNCE, NT-Xent, negative cosine, margins.
+
+Contrastive losses come in two layers so every task can report the contrastive top-1:
+``*_logits`` builds the logits and the index of each row's positive, and
+``classification(logits, target)`` turns them into ``(loss, acc)``. The plain ``info_nce`` /
+``nt_xent`` return the loss alone. Embeddings are L2-normalised inside (cosine similarity).
+
+Example:
+    >>> loss, acc = classification(*info_nce_logits(q, k, temperature=0.1))
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def accuracy(logits: Tensor, target: Tensor) -> Tensor:
+    """Top-1 accuracy, a detached scalar tensor.
+
+    Args:
+        logits: (N, C) scores.
+        target: (N,) class indices.
+    """
+    with torch.no_grad():
+        return (logits.argmax(dim=1) == target).float().mean()
+
+
+def classification(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Cross-entropy and top-1 accuracy of class scores.
+
+    Args:
+        logits: (N, C) unnormalised scores.
+        target: (N,) int64 class indices in [0, C).
+
+    Returns:
+        ``(loss, acc)``: mean cross-entropy (differentiable) and detached top-1 accuracy.
+
+    Raises:
+        ValueError: if the shapes do not match.
+    """
+    if logits.dim() != 2 or target.shape != logits.shape[:1]:
+        raise ValueError(f"expected logits (N, C) and target (N,), got {tuple(logits.shape)} and {tuple(target.shape)}")
+    return F.cross_entropy(logits, target), accuracy(logits, target)
+
+
+def info_nce_logits(
+    query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1
+) -> tuple[Tensor, Tensor]:
+    """Logits of InfoNCE (van den Oord et al., 2018; He et al., 2020 Eq. 1) and each row's positive.
+
+    Args:
+        query: (N, D) queries.
+        keys_pos: (N, D) positive key of each query.
+        keys_neg: negatives: ``None`` (the other queries' positives serve as negatives:
+            in-batch, as CVRL, Qian et al. 2021 §3.1), (M, D) shared by every query (a MoCo
+            queue) or (N, M, D) per query.
+        temperature: softmax temperature tau > 0.
+
+    Returns:
+        ``(logits, target)``: logits (N, N) with target ``arange(N)`` when ``keys_neg`` is
+        None, else (N, 1 + M) with the positive in column 0 and target zeros.
+
+    Raises:
+        ValueError: for mismatched shapes or a non-positive temperature.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if query.shape != keys_pos.shape or query.dim() != 2:
+        raise ValueError(f"query and keys_pos must both be (N, D), got {tuple(query.shape)}, {tuple(keys_pos.shape)}")
+    q, k = F.normalize(query, dim=1), F.normalize(keys_pos, dim=1)
+    n = q.shape[0]
+    if keys_neg is None:
+        return q @ k.t() / temperature, torch.arange(n, device=q.device)
+    neg = F.normalize(keys_neg, dim=-1)
+    if neg.dim() == 2:
+        l_neg = q @ neg.t()
+    elif neg.dim() == 3 and neg.shape[0] == n:
+        l_neg = torch.einsum("nd,nmd->nm", q, neg)
+    else:
+        raise ValueError(f"keys_neg must be (M, D) or (N, M, D), got {tuple(keys_neg.shape)}")
+    l_pos = (q * k).sum(dim=1, keepdim=True)
+    logits = torch.cat([l_pos, l_neg], dim=1) / temperature
+    return logits, torch.zeros(n, dtype=torch.long, device=q.device)
+
+
+def info_nce(query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1) -> Tensor:
+    """InfoNCE loss, mean over queries; see :func:`info_nce_logits` for the arguments."""
+    return F.cross_entropy(*info_nce_logits(query, keys_pos, keys_neg, temperature))
+
+
+def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> tuple[Tensor, Tensor]:
+    """Logits of NT-Xent over 2N views (Chen et al., 2020, SimCLR §2.1) and each row's positive.
+
+    Row i of ``cat(z1, z2)`` has its other view as positive and the 2N - 2 remaining views
+    as negatives; its own similarity is masked with -inf.
+
+    Args:
+        z1: (N, D) projections of the first views.
+        z2: (N, D) projections of the second views.
+        temperature: tau > 0.
+
+    Returns:
+        ``(logits, target)``: (2N, 2N) logits and (2N,) targets ``[N..2N-1, 0..N-1]``.
+
+    Raises:
+        ValueError: for mismatched shapes or a non-positive temperature.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if z1.shape != z2.shape or z1.dim() != 2:
+        raise ValueError(f"z1 and z2 must both be (N, D), got {tuple(z1.shape)}, {tuple(z2.shape)}")
+    n = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    logits = (z @ z.t() / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return logits, target
+
+
+def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
+    """NT-Xent loss, mean over the 2N views (SimCLR §2.1, Eq. 1); see :func:`nt_xent_logits`."""
+    return F.cross_entropy(*nt_xent_logits(z1, z2, temperature))
+
+
+def negative_cosine(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
+    """Mean negative cosine similarity -cos(p, z), in [-1, 1] (SimSiam, Chen & He 2021 Eq. 1).
+
+    BYOL's loss (Grill et al., 2020 Eq. 2) is ``2 + 2 * negative_cosine(p, z)``.
+
+    Args:
+        p: (N, D) predictions (online branch).
+        z: (N, D) targets; detached here when ``stop_gradient`` (the default), so callers
+            need not detach.
+        stop_gradient: detach ``z``.
+
+    Raises:
+        ValueError: for mismatched shapes.
+    """
+    if p.shape != z.shape:
+        raise ValueError(f"p and z must have the same shape, got {tuple(p.shape)}, {tuple(z.shape)}")
+    z = z.detach() if stop_gradient else z
+    return -F.cosine_similarity(p, z, dim=-1).mean()
+
+
+def triplet_margin(
+    anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, distance: str = "euclidean"
+) -> Tensor:
+    """Triplet margin loss mean(max(0, d(a, p) - d(a, n) + margin)) (Schroff et al., 2015 Eq. 1).
+
+    Args:
+        anchor: (N, D).
+        positive: (N, D).
+        negative: (N, D).
+        margin: the gap required between positive and negative distances.
+        distance: ``"euclidean"`` (on L2-normalised embeddings, as FaceNet) or ``"cosine"``
+            (1 - cosine similarity).
+
+    Raises:
+        ValueError: for mismatched shapes or an unknown distance.
+    """
+    if not anchor.shape == positive.shape == negative.shape:
+        raise ValueError("anchor, positive and negative must have the same shape")
+    a, p, n = (F.normalize(t, dim=-1) for t in (anchor, positive, negative))
+    if distance == "euclidean":
+        d_pos, d_neg = (a - p).norm(dim=-1), (a - n).norm(dim=-1)
+    elif distance == "cosine":
+        d_pos, d_neg = 1 - (a * p).sum(-1), 1 - (a * n).sum(-1)
+    else:
+        raise ValueError(f"unknown distance {distance!r}; valid: euclidean, cosine")
+    return F.relu(d_pos - d_neg + margin).mean()
+
+
+def margin_ranking(higher: Tensor, lower: Tensor, margin: float = 0.15) -> Tensor:
+    """Margin ranking loss mean(max(0, margin - (higher - lower))) (RSPNet's relative speed loss, Chen et al. 2021 §3).
+
+    Args:
+        higher: (N,) scores that should exceed ``lower`` by at least ``margin``.
+        lower: (N,) scores.
+        margin: gamma.
+
+    Raises:
+        ValueError: for mismatched shapes.
+    """
+    if higher.shape != lower.shape:
+        raise ValueError(f"higher and lower must have the same shape, got {tuple(higher.shape)}, {tuple(lower.shape)}")
+    return F.relu(margin - (higher - lower)).mean()

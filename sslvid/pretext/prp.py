@@ -1,0 +1,115 @@
+"""PRP: perceive the playback (dilation) rate of a clip and reconstruct it in slow motion."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sslvid.pretext.augment import normalize, random_resized_crop, to_unit_clips
+from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.heads import ClipDecoder, LinearHead
+from sslvid.pretext.losses import classification
+from sslvid.pretext.samplers import PlaybackRateSampler
+
+
+def motion_weights(target: Tensor, patch: int, low: float = 0.8, high: float = 2.0) -> Tensor:
+    """PRP's motion-focused weights: a Gaussian bump on the patch that moves most, in [low, high].
+
+    Yao et al., 2020 §3 (motion-focused reconstruction): frame differences locate the ``patch`` x ``patch`` window of
+    largest motion; a Gaussian of sigma ``patch / 2`` centred there, rescaled to
+    [low, high], weights the reconstruction error. One map per clip (the released code
+    computes one per 16 frames).
+
+    Args:
+        target: clips (B, C, T, H, W).
+        patch: window side in pixels.
+
+    Returns:
+        weights (B, 1, 1, H, W).
+    """
+    b, _, _, h, w = target.shape
+    motion = (target[:, :, 1:] - target[:, :, :-1]).abs().mean(dim=(1, 2))  # (B, H, W)
+    box = F.avg_pool2d(motion[:, None], patch, stride=1)[:, 0]  # (B, H-p+1, W-p+1)
+    where = box.flatten(1).argmax(dim=1)
+    cy = (where // box.shape[-1]).float() + patch / 2
+    cx = (where % box.shape[-1]).float() + patch / 2
+    ys = torch.arange(h, device=target.device, dtype=torch.float32)
+    xs = torch.arange(w, device=target.device, dtype=torch.float32)
+    sigma = patch / 2
+    g = torch.exp(-0.5 * ((ys[None, :, None] - cy[:, None, None]) ** 2 + (xs[None, None, :] - cx[:, None, None]) ** 2)
+                  / sigma**2)
+    g_min, g_max = g.amin(dim=(1, 2), keepdim=True), g.amax(dim=(1, 2), keepdim=True)
+    g = (high - low) * (g - g_min) / (g_max - g_min).clamp_min(1e-8) + low
+    return g.view(b, 1, 1, h, w).to(target.dtype)
+
+
+@TASKS.register("prp")
+class PRP(PretextTask):
+    """Video playback rate perception: classify the dilation rate and reconstruct the clip at 2x rate.
+
+    Yao, Liu, Luo, Zhou & Ye, 2020 (CVPR) §3: a clip of T frames sampled every ``s`` frames,
+    ``s`` from ``rates``. The discriminative branch classifies ``s`` from the pooled features;
+    the generative branch decodes the last block's feature map (:class:`ClipDecoder`) into the
+    same span at twice the frame rate (2T frames, half-positions averaged for ``s = 1``), with
+    a motion-focused weighted L2 loss (:func:`motion_weights`). Loss =
+    ``recon_weight * L_recon + cls_weight * L_cls`` (released code: 1 and 0.1).
+    Benchmark §4.3: ``rates`` in {(1, 2), (1, 2, 4), (1, 2, 4, 8)}.
+
+    The classification features are the mean of the last block's map (what
+    ``forward_features`` gives for the CNNs; Video Swin's final LayerNorm is skipped), so one
+    backbone pass feeds both branches.
+
+    Args:
+        backbone: a video backbone with ``forward_intermediates`` and ``feature_dim``.
+        frames: T, frames of the input clip.
+        crop_size: side of the crop.
+        rates: dilation rates, one class each.
+        recon_weight: weight of the reconstruction loss.
+        cls_weight: weight of the rate classification loss.
+        motion_focus: weight the reconstruction error by :func:`motion_weights`.
+        decoder_ups: up-sampling stages of the decoder.
+        crop_scale: area range of the random resized crop.
+
+    Raises:
+        ValueError: for empty or repeated rates.
+    """
+
+    name = "prp"
+    category = "spatiotemporal"
+    contrastive = False
+    paper = "Yao et al. 2020, CVPR"
+
+    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112,
+                 rates: tuple[int, ...] = (1, 2, 4, 8), recon_weight: float = 1.0, cls_weight: float = 0.1,
+                 motion_focus: bool = True, decoder_ups: int = 4, crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
+        super().__init__(backbone)
+        self.sampler = PlaybackRateSampler(frames, tuple(rates))
+        self.crop_size, self.crop_scale = crop_size, crop_scale
+        self.recon_weight, self.cls_weight, self.motion_focus = recon_weight, cls_weight, motion_focus
+        self.head = LinearHead(backbone.feature_dim, len(rates))
+        self.decoder = ClipDecoder(backbone.feature_dim, (2 * frames, crop_size, crop_size), num_ups=decoder_ups)
+
+    def clip_sampler(self) -> PlaybackRateSampler:
+        """Rows (2, 2T) of floor/ceil half-step positions; meta ``rate`` (class) and ``stride``."""
+        return self.sampler
+
+    def views(self, clips: Tensor) -> tuple[Tensor, Tensor]:
+        """uint8 (B, 2, 2T, H, W, 3) -> normalised input (B, 3, T, S, S) and target (B, 3, 2T, S, S)."""
+        x = to_unit_clips(clips)  # (B, 2, 3, 2T, H, W)
+        target = random_resized_crop(x.mean(dim=1), self.crop_size, scale=self.crop_scale, flip_p=0.5)
+        target = normalize(target)
+        return target[:, :, ::2], target
+
+    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+        """Both branches; ``acc`` is the rate accuracy, ``recon`` the reconstruction loss."""
+        x, target = self.views(batch["clips"])
+        fmap = self.backbone.forward_intermediates(x, indices=1)[-1]  # (B, C, t, h, w)
+        cls_loss, acc = classification(self.head(fmap.mean(dim=(2, 3, 4))), batch["meta"]["rate"].to(x.device).long())
+        err = (self.decoder(fmap) - target) ** 2
+        if self.motion_focus:
+            err = err * motion_weights(target, max(self.crop_size // 4, 1))
+        recon = err.mean()
+        loss = self.recon_weight * recon + self.cls_weight * cls_loss
+        return TaskOutput(loss, {"acc": acc.item(), "recon": recon.item(), "cls_loss": cls_loss.item()}, x.shape[0])

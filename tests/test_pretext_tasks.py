@@ -1,0 +1,202 @@
+"""Every registered pretext task: forward/backward, fitting a fixed batch, knobs and labels."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import default_collate
+
+import sslvid.pretext.cvrl  # noqa: F401  (until sslvid/pretext/__init__.py imports the task modules)
+import sslvid.pretext.prp  # noqa: F401
+import sslvid.pretext.rotnet  # noqa: F401
+import sslvid.pretext.rspnet  # noqa: F401
+import sslvid.pretext.tdl  # noqa: F401
+import sslvid.pretext.vcop  # noqa: F401
+from sslvid.backbones import create_backbone
+from sslvid.pretext.base import CATEGORIES, TASKS, PretextTask, create_task, list_tasks
+
+FRAMES, SIDE, VIDEO_FRAMES = 4, 16, 40
+EXPECTED = {  # benchmark §3.1: (category, contrastive)
+    "rotnet": ("spatial", False), "cvrl": ("spatial", True), "vcop": ("temporal", False),
+    "tdl": ("temporal", True), "prp": ("spatiotemporal", False), "rspnet": ("spatiotemporal", True),
+}
+MICRO = {  # small knobs so a step takes milliseconds; queues off so a fixed batch can be fitted
+    "cvrl": {"stride": 1, "hidden_dim": 64},
+    "vcop": {"interval": 2, "hidden_dim": 64},
+    "tdl": {"stride": 1, "queue_size": 0, "momentum": 0.99},
+    "rspnet": {"queue_size": 0, "momentum": 0.99},
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one intra-op thread avoids OpenMP spin-waiting on a shared CPU (20x less CPU time)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_task(name: str, **kwargs) -> PretextTask:
+    torch.manual_seed(0)
+    backbone = create_backbone("r3d_18", width=0.125)
+    return create_task(name, backbone=backbone, frames=FRAMES, crop_size=SIDE, **{**MICRO.get(name, {}), **kwargs})
+
+
+def make_batch(task: PretextTask, videos: int = 4, seed: int = 0) -> dict:
+    """A collated batch of random-but-fixed uint8 frames at the indices the task's sampler draws."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for i in range(videos):
+        drawn = task.clip_sampler().sample(VIDEO_FRAMES, rng)
+        indices, meta = drawn if isinstance(drawn, tuple) else (drawn, None)
+        g = torch.Generator().manual_seed(seed * 100 + i)
+        item = {"clips": torch.randint(0, 256, (*indices.shape, SIDE + 4, SIDE + 4, 3), dtype=torch.uint8, generator=g)}
+        if meta is not None:
+            item["meta"] = meta
+        items.append(item)
+    return default_collate(items)
+
+
+def test_all_six_tasks_are_registered():
+    assert set(EXPECTED) <= set(list_tasks())
+
+
+@pytest.mark.parametrize("name", list_tasks())
+def test_forward_backward_on_a_micro_batch(name):
+    task = make_task(name)
+    out = task(make_batch(task))
+    assert out.loss.dim() == 0 and torch.isfinite(out.loss)
+    out.loss.backward()
+    grads = [p.grad for p in task.backbone.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)
+    assert "acc" in out.metrics and 0.0 <= out.metrics["acc"] <= 1.0
+    assert all(isinstance(v, float) and math.isfinite(v) for v in out.metrics.values())
+    assert out.batch_size == 4
+    task.after_step()
+    info = task.describe()
+    assert info["task"] == name and name in TASKS
+    assert info["category"] in CATEGORIES and isinstance(info["contrastive"], bool) and info["paper"]
+    if name in EXPECTED:
+        assert (info["category"], info["contrastive"]) == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_loss_falls_on_one_fixed_batch(name):
+    task = make_task(name)
+    batch = make_batch(task)
+    optimiser = torch.optim.Adam([p for p in task.parameters() if p.requires_grad], lr=1e-3)
+    losses = []
+    for _ in range(30):
+        torch.manual_seed(1)  # the same augmentation draws every step
+        out = task(batch)
+        optimiser.zero_grad()
+        out.loss.backward()
+        optimiser.step()
+        task.after_step()
+        losses.append(out.loss.item())
+    assert np.mean(losses[-3:]) < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize("num_rotations", [2, 3, 4])
+def test_rotnet_complexity_knob(num_rotations):
+    task = make_task("rotnet", num_rotations=num_rotations)
+    assert task.head.fc.out_features == num_rotations
+    labels = task.rotation_labels(12, torch.device("cpu"))
+    assert torch.bincount(labels).tolist() == [12 // num_rotations] * num_rotations
+
+
+def test_rotnet_all_rotations_expands_the_batch_and_rejects_bad_knob():
+    task = make_task("rotnet", all_rotations=True)
+    assert torch.isfinite(task(make_batch(task)).loss)
+    with pytest.raises(ValueError):
+        make_task("rotnet", num_rotations=5)
+
+
+@pytest.mark.parametrize("num_clips", [3, 4, 5])
+def test_vcop_complexity_knob(num_clips):
+    task = make_task("vcop", num_clips=num_clips)
+    batch = make_batch(task, videos=2)
+    assert batch["clips"].shape[1] == num_clips
+    assert task.head.fc.out_features == math.factorial(num_clips)
+    assert int(batch["meta"]["order"].max()) < math.factorial(num_clips)
+
+
+@pytest.mark.parametrize("rates", [(1, 2), (1, 2, 4), (1, 2, 4, 8)])
+def test_prp_complexity_knob(rates):
+    task = make_task("prp", rates=rates)
+    batch = make_batch(task, videos=2)
+    assert task.head.fc.out_features == len(rates)
+    strides = [rates[int(r)] for r in batch["meta"]["rate"]]
+    assert strides == batch["meta"]["stride"].tolist()
+    x, target = task.views(batch["clips"])
+    assert x.shape == (2, 3, FRAMES, SIDE, SIDE) and target.shape == (2, 3, 2 * FRAMES, SIDE, SIDE)
+    assert torch.equal(target[:, :, ::2], x)
+
+
+@pytest.mark.parametrize("name", ["tdl", "rspnet"])
+def test_momentum_tasks_fill_the_queue_and_track_the_online_encoder(name):
+    task = make_task(name, queue_size=8, momentum=0.5)
+    batch = make_batch(task)
+    out = task(batch)
+    out.loss.backward()
+    with torch.no_grad():
+        for p in task.backbone.parameters():
+            p.add_(0.1)
+    key_param = next(task.key_encoder.backbone.parameters())
+    before = key_param.clone()
+    task.after_step()
+    assert int(task.queue.ptr) == 4
+    online = next(task.backbone.parameters())
+    assert torch.allclose(key_param, 0.5 * before + 0.5 * online)
+    assert not any(p.requires_grad for p in task.key_encoder.parameters())
+
+
+def test_tdl_optional_triplet_term_adds_to_the_loss():
+    plain, with_triplet = make_task("tdl"), make_task("tdl", triplet_weight=1.0)
+    batch = make_batch(plain)
+    torch.manual_seed(1)
+    a = plain(batch).loss
+    torch.manual_seed(1)
+    b = with_triplet(batch).loss
+    assert b >= a
+
+
+class IndexPaintedSource:
+    """In-memory videos whose frame ``f`` is filled with the value ``f`` (so clips reveal their indices)."""
+
+    def __init__(self, lengths):
+        self.lengths = lengths
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def num_frames(self, i):
+        return self.lengths[i]
+
+    def read(self, i, frame_indices):
+        frames = np.zeros((len(frame_indices), SIDE + 4, SIDE + 4, 3), dtype=np.uint8)
+        frames[:] = np.asarray(frame_indices, dtype=np.uint8)[:, None, None, None]
+        return frames
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_tasks_run_on_batches_from_the_real_dataset(name):
+    from pathlib import Path
+
+    from sslvid.data.dataset import VideoClipDataset, collate_clips
+    from sslvid.data.records import VideoIndex, VideoRecord
+
+    records = tuple(VideoRecord(Path(f"/v/{i}.mp4"), -1, str(i)) for i in range(4))
+    index = VideoIndex("folder", Path("/v"), "train", 1, (), records)
+    task = make_task(name)
+    data = VideoClipDataset(index, task.clip_sampler(), source=IndexPaintedSource([60, 70, 80, 90]), seed=3)
+    batch = collate_clips([data[i] for i in range(4)])
+    painted = batch["clips"][..., 0, 0, 0].long()  # (B, K, T): the frame index each position shows
+    assert torch.equal(painted, batch["frame_indices"])
+    if name == "vcop":  # the order label decodes to the real clip order
+        from sslvid.pretext.samplers import order_permutations
+        for row, label in zip(painted, batch["meta"]["order"]):
+            assert tuple(torch.argsort(torch.argsort(row[:, 0])).tolist()) == order_permutations(3)[int(label)]
+    out = task(batch)
+    assert torch.isfinite(out.loss)
