@@ -36,18 +36,18 @@ chapters: $(CHAPTERS)
 
 book/chapters/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP)
 	@mkdir -p book/chapters
-	$(PY) -m sslvid.book execute $< $@ --profile $(PROFILE)
+	$(PY) -m sslvid book execute $< $@ --profile $(PROFILE)
 
 ## chapter: re-execute one chapter, e.g. make chapter NB=01_data_and_backbones PROFILE=paper DATA_ROOT=/data
 chapter: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<notebook name> [PROFILE=paper] [DATA_ROOT=<path>]"; exit 2; }
 	@mkdir -p book/chapters
-	$(PY) -m sslvid.book execute notebooks/$(NB).ipynb book/chapters/$(NB).ipynb --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+	$(PY) -m sslvid book execute notebooks/$(NB).ipynb book/chapters/$(NB).ipynb --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 ## test: unit tests, plus every notebook under nbval at smoke size
 test: $(STAMP)
 	@rm -rf build/smoke && mkdir -p build/smoke
-	@for nb in $(NOTEBOOKS); do $(PY) -m sslvid.book prepare $$nb build/smoke/$$(basename $$nb) --profile smoke || exit 1; done
+	@for nb in $(NOTEBOOKS); do $(PY) -m sslvid book prepare $$nb build/smoke/$$(basename $$nb) --profile smoke || exit 1; done
 	$(PY) -m pytest tests $(SMOKE) --nbval-lax -q -p no:cacheprovider
 
 ## lab: JupyterLab with the project's kernel
