@@ -32,6 +32,75 @@ def _data_generate(args: argparse.Namespace) -> None:
     print(json.dumps({"root": str(root), "sets": manifest.get("sets", manifest)}, indent=2, default=str))
 
 
+def _parse_value(text: str) -> object:
+    """A ``--set`` value: JSON (``0.01``, ``true``, ``[40, 40]``, ``null``), a Python literal, else the string."""
+    import ast
+
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    return text
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    """Config overrides from the explicit flags and ``--set key=value`` (``task_kwargs.name=value`` too)."""
+    flags = {"dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
+             "batch_size": args.batch_size, "seed": args.seed, "device": args.device, "num_workers": args.workers,
+             "threads": args.threads}
+    overrides: dict = {k: v for k, v in flags.items() if v is not None}
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {item!r}")
+        field, _, sub = key.partition(".")
+        if sub:
+            overrides.setdefault(field, {})[sub] = _parse_value(text)
+        else:
+            overrides[field] = _parse_value(text)
+    return overrides
+
+
+def _pretrain(args: argparse.Namespace) -> None:
+    from sslvid.engine import PretrainConfig, pretrain
+    from sslvid.engine.distributed import env_info
+    from sslvid.store import RunStore
+
+    try:
+        config = PretrainConfig.for_profile(args.profile, task=args.task, backbone=args.backbone, **_overrides(args))
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    result = pretrain(config, store=RunStore(args.store) if args.store else None, progress=not args.no_progress)
+    if env_info().is_main:
+        last = result.log.iloc[-1].to_dict() if len(result.log) else {}
+        print(json.dumps({"run": result.key, "run_dir": str(result.run_dir), "cached": result.cached,
+                          "epochs": last.get("epoch"), "loss": last.get("loss"), "acc": last.get("acc")},
+                         default=str))
+
+
+def _add_pretrain(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("pretrain", help="pre-train a pretext task on a backbone (cached by config hash)",
+                              description="Pre-train (or find in the results store) one config; prints its hash "
+                                          "and run folder. Works under torchrun (--batch-size is global).")
+    sub.add_argument("--task", required=True, help="pretext task, e.g. rotnet")
+    sub.add_argument("--backbone", required=True, help="backbone, e.g. r2plus1d_18")
+    sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
+    sub.add_argument("--dataset", default=None, help="default set or layout (default: digits-appearance-pool)")
+    sub.add_argument("--data-root", default=None, help="root of a real dataset")
+    sub.add_argument("--epochs", type=int, default=None)
+    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
+    sub.add_argument("--seed", type=int, default=None)
+    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+    sub.add_argument("--store", default=None, help="results store root (default: <data dir>/runs)")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any config field, e.g. lr=0.01 or task_kwargs.num_rotations=3 (repeatable)")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub.set_defaults(func=_pretrain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sslvid", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -55,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--workers", type=int, default=2)
     gen.set_defaults(func=_data_generate)
+
+    _add_pretrain(commands)
     return parser
 
 

@@ -1,0 +1,334 @@
+"""Pre-train any pretext task on any backbone from one config: cached, resumable, CPU or GPUs.
+
+``pretrain(config)`` looks the config's hash up in the results store and returns at once when
+that run is complete. Otherwise it builds the pipeline and hands it to the one training loop
+(``sslvid.engine.trainer``), which resumes from the run's latest checkpoint if there is one:
+
+    index (open_split) -> nested class-balanced subset -> clip cache (memmap frames at the
+    profile's cache size) -> VideoClipDataset(index, task.clip_sampler(), source=cache)
+    -> DataLoader(collate_clips, persistent workers) -> FailureTracker -> Trainer
+
+The same function runs under ``torchrun``: the global batch is split over the processes, rank 0
+prepares the data and the cache first, and only rank 0 writes to the store. A task with
+parameters that some steps leave unused sets the class attribute
+``ddp_find_unused_parameters = True`` (passed to DistributedDataParallel).
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from sslvid.backbones import VideoBackbone, create_backbone
+from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, collate_clips
+from sslvid.data.records import VideoIndex
+from sslvid.data.sources import open_split
+from sslvid.data.subsets import balanced_subset
+from sslvid.engine.config import PretrainConfig, task_registry
+from sslvid.engine.distributed import (
+    DistInfo,
+    all_gather_object,
+    barrier,
+    broadcast_object,
+    distributed_session,
+    env_info,
+    main_process_first,
+    resolve_device,
+)
+from sslvid.engine.loading import batches_per_epoch, make_loader
+from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
+from sslvid.paths import cache_dir
+from sslvid.pretext.base import PretextTask
+from sslvid.seeding import seed_everything
+from sslvid.store.runs import RunHandle, RunStore, collect_provenance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainResult:
+    """A finished pre-training run.
+
+    Args:
+        config: the run's config.
+        run: its folder in the results store.
+        log: the per-epoch table (run, epoch, step, loss, acc, lr, seconds, failed_videos, ...).
+        cached: True when it was found in the store and nothing was trained.
+    """
+
+    config: PretrainConfig
+    run: RunHandle
+    log: pd.DataFrame
+    cached: bool
+
+    @property
+    def key(self) -> str:
+        """The config hash the run is filed under."""
+        return self.run.key
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.dir
+
+    def provenance(self) -> dict[str, Any]:
+        """Seed, git commit, package versions, device and wall time of the run."""
+        return self.run.provenance()
+
+    def checkpoint_epochs(self) -> list[int]:
+        """Epochs with a stored checkpoint (for accuracy against pre-training epochs)."""
+        return list(self.run.checkpoints())
+
+    def backbone(self, epoch: int | None = None) -> VideoBackbone:
+        """The pre-trained backbone (``task.backbone``) on the CPU in eval mode: final weights, or
+        those of the checkpoint of ``epoch``.
+
+        Raises:
+            FileNotFoundError: if there is no checkpoint of ``epoch``.
+        """
+        model = build_task(self.config).backbone  # the task's representation, whatever its type
+        model.load_state_dict(self.run.load_backbone(epoch))
+        return model.eval()
+
+
+# ---------------------------------------------------------------------- builders
+
+
+def build_backbone(config: PretrainConfig) -> VideoBackbone:
+    """A fresh backbone of ``config`` (no head): ``create_backbone(name, width=..., **backbone_kwargs)``."""
+    return create_backbone(config.backbone, num_classes=0, width=config.width, **config.backbone_kwargs)
+
+
+def build_task(config: PretrainConfig) -> PretextTask:
+    """A fresh pretext task of ``config`` over a fresh backbone.
+
+    A task whose builder takes ``width`` builds its representation from the backbone's name
+    itself (Split-Brain's two half-width halves): it gets ``backbone=<name>, width=...``.
+    Every other task gets a built backbone.
+    """
+    builder = task_registry().get(config.task)
+    if "width" in inspect.signature(builder).parameters:
+        backbone: Any = config.backbone
+        extra = {"width": config.width}
+    else:
+        backbone, extra = build_backbone(config), {}
+    return builder(backbone=backbone, frames=config.frames, crop_size=config.crop_size, **extra, **config.task_kwargs)
+
+
+def build_index(config: PretrainConfig) -> VideoIndex:
+    """The videos the run trains on: the split, then its class-balanced subset if asked for.
+
+    Raises:
+        ValueError: for a dataset that cannot be opened or a subset bigger than a class.
+    """
+    index = open_split(config.dataset, config.split, config.fold, config.data_root,
+                       profile=config.profile, seed=config.data_seed)
+    if config.subset_per_class is not None:
+        index = index.select(balanced_subset(index.labels(), config.subset_per_class, config.subset_seed))
+    return index
+
+
+def build_source(index: VideoIndex, config: PretrainConfig, workers: int = 2) -> FrameSource:
+    """The decoded-clip cache of ``index`` at the config's cache size (built once, then memory-mapped)."""
+    from sslvid.data.cache import prepare_cache
+
+    return prepare_cache(index, cache_dir(), frame_size=tuple(config.cache_size), workers=max(1, workers),
+                         max_failure_fraction=config.max_failure_fraction)
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def find_pretrained(config: PretrainConfig, store: RunStore | None = None) -> PretrainResult | None:
+    """The complete run of ``config`` from the store, or None (nothing is built or trained)."""
+    store = store or RunStore()
+    run = store.find(config)
+    return PretrainResult(config, run, run.read_log(), cached=True) if run is not None else None
+
+
+def pretrain(config: PretrainConfig, store: RunStore | None = None, progress: bool = True) -> PretrainResult:
+    """Pre-train ``config`` unless the store holds it; resume a partial run; return the result.
+
+    Args:
+        config: the run (validated on construction).
+        store: the results store (default: ``RunStore()`` under the data dir).
+        progress: show progress bars (rank 0 only).
+
+    Raises:
+        ValueError: for a global batch size that the number of processes does not divide, or
+            a subset with fewer videos than one batch.
+        RuntimeError: when more than ``max_failure_fraction`` of the videos fail in an epoch.
+    """
+    store = store or RunStore()
+    info = env_info()
+    if info.is_distributed and config.batch_size % info.world_size:
+        raise ValueError(f"batch_size {config.batch_size} (global) is not divisible by {info.world_size} processes")
+    device = resolve_device(config.device, info)
+    with distributed_session(device, info) as info:
+        run = store.run(config)
+        if broadcast_object(run.is_complete, info):
+            log.info("pretrain %s: found in %s", run.key, run.dir)
+            return PretrainResult(config, run, run.read_log(), cached=True)
+        lock = run.lock() if not info.is_distributed else contextlib.nullcontext()
+        with lock:
+            if run.is_complete:  # another process finished it while we waited for the lock
+                return PretrainResult(config, run, run.read_log(), cached=True)
+            return _train(config, run, info, device, progress)
+
+
+def build_trainer(config: PretrainConfig, run: RunHandle | None = None, info: DistInfo | None = None,
+                  device: torch.device | None = None, progress: bool = True) -> Trainer:
+    """The engine's trainer for ``config``, as ``pretrain`` runs it (its module is the task).
+
+    Builds the index and the clip cache (rank 0 first), seeds, the task on ``device``, the
+    dataset, the loader (persistent workers, this process's share of the global batch) and the
+    failure hook. Nothing is trained and nothing written; ``run`` is where ``fit`` will
+    checkpoint (None: nowhere). Benchmarks and tests drive it directly.
+    """
+    info = info or DistInfo()
+    device = device or resolve_device(config.device, info)
+    with main_process_first(info):
+        index = build_index(config)
+        source = build_source(index, config, workers=config.num_workers)
+    seed_everything(config.seed)
+    task = build_task(config).to(device)
+    dataset = VideoClipDataset(index, task.clip_sampler(), source=source, seed=config.seed)
+    loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips,
+                         seed=config.seed, num_workers=config.num_workers, info=info,
+                         pin_memory=device.type == "cuda")
+    failures = _FailureHook(FailureTracker(config.max_failure_fraction, index), info)
+    return _trainer(config, task, loader, run, info, device, failures, progress)
+
+
+def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch.device,
+           progress: bool) -> PretrainResult:
+    start = time.perf_counter()
+    trainer = build_trainer(config, run, info, device, progress)
+    task = trainer.module
+    with _numerics(config, device, info):
+        if info.is_main:
+            _check_stored_config(run)
+            provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
+                                            videos=len(trainer.loader.dataset))
+            run.begin(config.to_dict(), provenance)
+        table = trainer.fit()
+    if info.is_main:
+        run.finish(_final_state(task, trainer),
+                   {"wall_seconds": round(float(table["seconds"].sum()) + _setup_seconds(start, table, trainer), 3),
+                    "epochs": trainer.epoch, "steps": trainer.step})
+        log.info("pretrain %s: done in %s", run.key, run.dir)
+    barrier(info)
+    return PretrainResult(config, run, table, cached=False)
+
+
+def _trainer(config: PretrainConfig, task: PretextTask, loader: Any, run: RunHandle | None, info: DistInfo,
+             device: torch.device, failures: "_FailureHook", progress: bool) -> Trainer:
+    steps = batches_per_epoch(loader)
+    optimizer = make_optimizer(config.optimizer, task, lr=config.lr, weight_decay=config.weight_decay,
+                               momentum=config.momentum)
+    return Trainer(
+        module=task, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
+        schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
+        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
+        hooks=Hooks(prepare=failures.prepare, after_step=task.after_step, end_epoch=failures.end_epoch),
+        progress=progress, desc=f"{config.task}/{config.backbone}",
+        find_unused_parameters=bool(getattr(task, "ddp_find_unused_parameters", False)),
+    )
+
+
+class _FailureHook:
+    """Counts unreadable videos per epoch (over every process) and drops them from batches.
+
+    A batch left with fewer than two readable videos is skipped: batch norm cannot train on one.
+    """
+
+    def __init__(self, tracker: FailureTracker, info: DistInfo) -> None:
+        self.tracker = tracker
+        self.info = info
+
+    def prepare(self, batch: dict[str, Any]) -> dict[str, Any] | None:
+        self.tracker.update(batch)
+        if batch["size"] < 2:
+            return None
+        return {k: v for k, v in batch.items() if k not in ("failed", "size")}
+
+    def end_epoch(self, epoch: int) -> Mapping[str, float]:
+        """The epoch's failed-video count; raises on every process when there were too many."""
+        tracker = self.tracker
+        if self.info.is_distributed:
+            parts = all_gather_object((tracker.seen, tracker.failed), self.info)
+            tracker = FailureTracker(self.tracker.max_failure_fraction, self.tracker.index)
+            tracker.seen = sum(seen for seen, _ in parts)
+            for _, failed in parts:
+                tracker.failed.update(failed)
+            self.tracker.seen, self.tracker.failed = 0, {}
+        return {"failed_videos": int(tracker.end_epoch()["failed"])}
+
+
+def run_threads(requested: int | None, device: torch.device, info: DistInfo) -> int | None:
+    """Intra-op CPU threads for a run: ``requested``; for None on a CPU, half the usable cores
+    shared by the processes on this node (at least 1); None means "leave torch's setting"."""
+    if requested == 0 or (requested is None and device.type != "cpu"):
+        return None
+    if requested is not None:
+        return requested
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size))
+    return max(1, cores // (2 * per_node))
+
+
+@contextlib.contextmanager
+def _numerics(config: PretrainConfig, device: torch.device, info: DistInfo) -> Iterator[None]:
+    """Threads, deterministic kernels (or cuDNN autotuning on CUDA) for the run only; restored afterwards."""
+    previous = (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark,
+                torch.get_num_threads())
+    threads = run_threads(config.threads, device, info)
+    if threads is not None:
+        torch.set_num_threads(threads)
+        log.info("pretrain: %d CPU threads", threads)
+    torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
+    torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.benchmark = previous[2]
+        torch.set_num_threads(previous[3])
+
+
+def _check_stored_config(run: RunHandle) -> None:
+    """Refuse to resume a folder whose stored config does not hash to its name.
+
+    Raises:
+        ValueError: for a hash collision, or a config stored under older hash rules.
+    """
+    if run.exists and PretrainConfig.from_dict(run.config()).config_hash() != run.key:
+        raise ValueError(f"{run.dir} holds a config that does not hash to {run.key}; move the folder away")
+
+
+def _final_state(task: PretextTask, trainer: Trainer) -> dict[str, Any]:
+    """``final.pt``: the backbone's state dict, the rest of the task's, epoch and step."""
+    backbone = task.backbone.state_dict()
+    rest = {k: v for k, v in task.state_dict().items() if not k.startswith("backbone.")}
+    return {"backbone": backbone, "task": rest, "epoch": trainer.epoch, "step": trainer.step}
+
+
+def _describe(device: torch.device, info: DistInfo) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)} x{info.world_size}"
+    return f"cpu: {torch.get_num_threads()} threads x{info.world_size}"
+
+
+def _setup_seconds(start: float, table: pd.DataFrame, trainer: Trainer) -> float:
+    """This attempt's time outside the epochs it trained (data, cache, model set-up, writing)."""
+    trained = table["seconds"].tail(max(0, len(table) - trainer.resumed_epoch)).sum() if len(table) else 0.0
+    return max(0.0, time.perf_counter() - start - float(trained))

@@ -1,0 +1,306 @@
+"""The engine: config and hash, the training loop, cache hits, kill-and-resume, DDP, the CLI.
+
+End-to-end tests pre-train rotnet on squeezenet3d at smoke size over eight tiny videos written
+into a temporary folder (folder layout); each run takes about a second.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+import engine_helpers as helpers
+from sslvid.engine import PretrainConfig, Trainer, make_optimizer, make_schedule, pretrain
+from sslvid.engine.config import task_registry
+from sslvid.engine.loading import epoch_batches, make_loader, set_loader_epoch
+from sslvid.pretext.base import TaskOutput
+from sslvid.profiles import get_profile
+from sslvid.store import RunStore
+
+REPO = Path(__file__).resolve().parents[1]
+HELPER = str(Path(helpers.__file__).resolve())
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    """A data home for the session: the clip cache of the tiny videos is built once."""
+    return tmp_path_factory.mktemp("sslvid-home")
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory) -> Path:
+    return helpers.write_tiny_videos(tmp_path_factory.mktemp("videos"))
+
+
+@pytest.fixture(autouse=True)
+def _data_home(home, monkeypatch):
+    monkeypatch.setenv("SSLVID_HOME", str(home))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a small shared CPU, spinning OpenMP threads cost 10x at these sizes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "SSLVID_HOME": str(home), "PYTHONPATH": str(REPO)}
+
+
+# ----------------------------------------------------------------------------------- config
+
+
+def test_config_takes_the_profiles_numbers():
+    config = PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18")
+    profile = get_profile("smoke")
+    assert (config.frames, config.crop_size, config.cache_size, config.width, config.batch_size) == (
+        profile.frames, profile.crop_size, profile.cache_size, profile.width, profile.batch_size)
+    paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r3d_18", epochs=150)
+    assert (paper.frames, paper.crop_size, paper.epochs, paper.width) == (16, 112, 150, 1.0)
+
+
+def test_config_errors_list_every_problem_and_the_valid_names():
+    with pytest.raises(ValueError) as err:
+        PretrainConfig.for_profile("smoke", task="rotnett", backbone="resnet", lr=-1, optimizer="lamb",
+                                   cache_size=(16, 16))
+    message = str(err.value)
+    assert "unknown task 'rotnett'; valid:" in message and "rotnet" in message
+    assert "unknown backbone 'resnet'; valid:" in message and "r2plus1d_18" in message
+    assert "lr must be > 0" in message and "unknown optimizer 'lamb'; valid: sgd, adam, adamw" in message
+    assert "crop_size 32 exceeds the cached frame size (16, 16)" in message
+    with pytest.raises(ValueError, match="rotnet has no argument rotations; valid: .*num_rotations"):
+        PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18", task_kwargs={"rotations": 4})
+    with pytest.raises(ValueError, match="may not set width"):
+        PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18", backbone_kwargs={"width": 2})
+    with pytest.raises(ValueError, match="unknown PretrainConfig fields: learning_rate"):
+        PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18", learning_rate=0.1)
+
+
+def test_config_hash_is_stable_and_covers_only_what_changes_results():
+    numbers = dict(frames=8, crop_size=32, cache_size=(40, 40), width=0.25, batch_size=32, epochs=20,
+                   checkpoint_every=5, subset_per_class=100)  # explicit: the golden hash must not follow the profiles
+    base = PretrainConfig.for_profile("micro", task="rotnet", backbone="r2plus1d_18",
+                                      task_kwargs={"num_rotations": 4}, **numbers)
+    # Golden value: the hash must not drift between machines, processes or refactorings. If this
+    # fails, every stored run is orphaned; change it only on purpose (and bump HASH_SCHEMA).
+    assert base.config_hash() == "6144f75a76261226"
+    same = [base.replace(num_workers=7), base.replace(threads=3), base.replace(device="cpu"),
+            base.replace(deterministic=True), base.replace(data_root="/elsewhere"),
+            base.replace(max_failure_fraction=0.5), base.replace(lr=1e-2),
+            PretrainConfig.from_dict(json.loads(json.dumps(base.to_dict())))]
+    assert {c.config_hash() for c in same} == {base.config_hash()}
+    different = [base.replace(lr=0.02), base.replace(seed=1), base.replace(task_kwargs={"num_rotations": 3}),
+                 base.replace(epochs=21), base.replace(subset_per_class=20), base.replace(amp=False)]
+    assert len({c.config_hash() for c in different} | {base.config_hash()}) == len(different) + 1
+    assert base.replace(lr=1).config_hash() == base.replace(lr=1.0).config_hash()
+
+
+def test_cpu_threads_default_to_half_the_cores_per_process(monkeypatch):
+    from sslvid.engine.distributed import DistInfo
+    from sslvid.engine.pretrain import run_threads
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert run_threads(None, cpu, DistInfo()) == 8
+    assert run_threads(None, cpu, DistInfo(0, 4, 0)) == 2
+    assert run_threads(3, cuda, DistInfo()) == 3
+    assert run_threads(None, cuda, DistInfo()) is None and run_threads(0, cpu, DistInfo()) is None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert run_threads(None, cpu, DistInfo()) == 1
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+class Regression(nn.Module):
+    """A generic module for the trainer: batches are (x, y), the loss is the MSE of a linear fit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fit = nn.Linear(3, 1)
+
+    def forward(self, batch):
+        x, y = batch
+        loss = ((self.fit(x).squeeze(1) - y) ** 2).mean()
+        return TaskOutput(loss, {"acc": (loss < 0.1).float()}, len(y))
+
+
+def test_trainer_trains_any_module_and_logs_a_tidy_table():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    data = list(zip(x, x @ torch.tensor([1.0, -2.0, 0.5]) + 0.3))
+    loader = DataLoader(data, batch_size=16, shuffle=False)
+    module = Regression()
+    optimizer = make_optimizer("sgd", module, lr=0.1, momentum=0.0)
+    steps = []
+    trainer = Trainer(module, loader, optimizer, epochs=6, device=torch.device("cpu"), progress=False,
+                      schedule=make_schedule("cosine", total_steps=24, warmup_steps=4),
+                      hooks=helpers_hooks(steps))
+    table = trainer.fit()
+    assert list(table.columns[:7]) == ["run", "epoch", "step", "loss", "acc", "lr", "seconds"]
+    assert table["epoch"].tolist() == list(range(1, 7)) and table["step"].tolist() == [4, 8, 12, 16, 20, 24]
+    assert table["loss"].iloc[-1] < 0.1 * table["loss"].iloc[0]
+    assert table["lr"].iloc[0] == pytest.approx(0.1) and table["lr"].iloc[-1] < 0.01
+    assert len(steps) == 24 and table["marker"].tolist() == list(range(1, 7))
+
+
+def helpers_hooks(steps: list):
+    from sslvid.engine import Hooks
+
+    return Hooks(after_step=lambda: steps.append(1), end_epoch=lambda epoch: {"marker": epoch})
+
+
+class EpochEcho(Dataset):
+    """Returns (epoch, index, worker pid): shows which epoch a worker's copy was set to."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, i: int):
+        return self.epoch, i, os.getpid()
+
+
+def test_the_epoch_reaches_persistent_workers():
+    loader = make_loader(EpochEcho(), batch_size=3, collate_fn=list, num_workers=1, seed=0)
+    seen = {epoch: [item for batch in batches for item in batch] for epoch, batches in epoch_batches(loader, 1, 2)}
+    set_loader_epoch(loader, 3)
+    seen[3] = [item for batch in loader for item in batch]
+    assert [{e for e, _, _ in seen[epoch]} for epoch in (1, 2, 3)] == [{1}, {2}, {3}]
+    assert len({pid for e in seen for _, _, pid in seen[e]}) == 1, "workers persist across epochs"
+    assert sorted(i for _, i, _ in seen[1]) == list(range(6))
+    assert [i for _, i, _ in seen[1]] != [i for _, i, _ in seen[2]], "a new order each epoch"
+
+
+# ------------------------------------------------------------------------ pre-training
+
+
+def test_pretrain_writes_a_complete_run_and_a_second_call_trains_nothing(videos, tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    config = helpers.tiny_config(videos)
+    result = pretrain(config, store=store, progress=False)
+    assert not result.cached and result.run_dir == tmp_path / config.config_hash()
+    assert list(result.log.columns) == ["run", "epoch", "step", "loss", "acc", "lr", "seconds", "failed_videos",
+                                        "data_seconds"]
+    assert result.log["epoch"].tolist() == [1, 2] and result.log["step"].tolist() == [2, 4]
+    assert result.log["failed_videos"].tolist() == [0, 0] and result.log["loss"].notna().all()
+    assert result.checkpoint_epochs() == [1, 2]
+    assert {"seed", "git_commit", "packages", "device", "wall_seconds"} <= set(result.provenance())
+    final = torch.load(result.run_dir / "final.pt", weights_only=True)
+    assert all(torch.equal(v, final["backbone"][k]) for k, v in result.backbone().state_dict().items())
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a cached run must not build data or train")
+
+    monkeypatch.setattr(Trainer, "_step", boom)
+    # the package exports the function pretrain, which shadows the module's name as an attribute
+    monkeypatch.setattr(importlib.import_module("sslvid.engine.pretrain"), "build_index", boom)
+    again = pretrain(config.replace(num_workers=2, device="auto"), store=store, progress=False)
+    assert again.cached and again.key == result.key
+    pd.testing.assert_frame_equal(again.log, pd.read_csv(result.run_dir / "log.csv"))
+
+
+@pytest.mark.parametrize("task", task_registry().names())
+def test_every_task_pretrains_and_its_backbone_reloads(task, videos, tmp_path):
+    config = helpers.tiny_config(videos, task=task, epochs=1)
+    result = pretrain(config, store=RunStore(tmp_path), progress=False)
+    assert result.run.is_complete and np.isfinite(result.log["loss"]).all()
+    reloaded = result.backbone()
+    final = torch.load(result.run_dir / "final.pt", weights_only=True)["backbone"]
+    assert reloaded.state_dict().keys() == final.keys()
+    assert all(torch.equal(reloaded.state_dict()[k], v) for k, v in final.items())
+
+
+def test_unreadable_videos_are_skipped_and_logged(videos, tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(videos, data)
+    for n in range(4):
+        (data / "train" / "class1" / f"broken{n}.mp4").write_bytes(b"not a video" * n)
+    config = helpers.tiny_config(data, max_failure_fraction=0.5)
+    result = pretrain(config, store=RunStore(tmp_path / "runs"), progress=False)
+    assert result.log["failed_videos"].tolist() == [4, 4]  # 12 videos, 3 batches of 4: all seen
+    assert result.log["step"].iloc[-1] <= 6
+
+
+def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
+    """Kill a run after its first checkpoint, resume it, compare with an uninterrupted run."""
+    killed_store, store = tmp_path / "killed", tmp_path / "clean"
+    config = helpers.tiny_config(videos, epochs=3)
+    command = [sys.executable, HELPER, "--data-root", str(videos), "--store", str(killed_store), "--epochs", "3",
+               "--sleep-per-step", "0.3"]
+    proc = subprocess.Popen(command, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = RunStore(killed_store).run(config)
+    deadline = time.monotonic() + 120
+    while not run.checkpoint_path(1).exists():
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    assert not run.is_complete and list(run.checkpoints()) == [1], "killed part-way, after epoch 1"
+
+    resumed = pretrain(config.replace(num_workers=1), store=RunStore(killed_store), progress=False)
+    clean = pretrain(config, store=RunStore(store), progress=False)
+    assert not resumed.cached and resumed.key == clean.key
+    a, b = (torch.load(r.run_dir / "final.pt", weights_only=True) for r in (resumed, clean))
+    for part in ("backbone", "task"):
+        assert a[part].keys() == b[part].keys()
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), f"{part} differs"
+    np.testing.assert_array_equal(resumed.log[["epoch", "step", "loss", "acc"]].to_numpy(),
+                                  clean.log[["epoch", "step", "loss", "acc"]].to_numpy())
+
+
+@pytest.mark.slow
+def test_ddp_with_gloo_on_two_processes_only_rank0_writes(videos, home, tmp_path):
+    record = tmp_path / "record"
+    record.mkdir()
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", HELPER,
+               "--data-root", str(videos), "--store", str(tmp_path / "runs"), "--record-writes", str(record)]
+    done = subprocess.run(command, env=_env(home), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((record / f"writes-rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[1]["writes"] == [], "only rank 0 writes"
+    assert any(p.endswith("COMPLETE") for p in ranks[0]["writes"])
+    assert ranks[0]["weights"] == ranks[1]["weights"], "DDP keeps the parameters of both processes equal"
+    run = RunStore(tmp_path / "runs").run(ranks[0]["key"])
+    assert run.is_complete and run.provenance()["world_size"] == 2
+    log = run.read_log()
+    assert log["step"].tolist() == [2, 4], "the global batch of 4 is split into 2 per process"
+    assert math.isfinite(log["loss"].iloc[-1])
+
+
+def test_cli_pretrains_at_smoke_size(videos, tmp_path, capsys):
+    from sslvid.cli import main
+
+    argv = ["pretrain", "--task", helpers.TASK, "--backbone", helpers.BACKBONE, "--profile", "smoke",
+            "--dataset", "folder", "--data-root", str(videos), "--epochs", "1", "--device", "cpu",
+            "--store", str(tmp_path), "--no-progress", "--set", "lr=0.05", "--set", "task_kwargs.num_rotations=2"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = RunStore(tmp_path).find(out["run"])
+    assert run is not None and Path(out["run_dir"]) == run.dir and not out["cached"]
+    assert run.config()["task_kwargs"] == {"num_rotations": 2} and run.config()["lr"] == 0.05
+    assert main(argv) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["cached"]
