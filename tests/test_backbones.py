@@ -76,11 +76,16 @@ def test_unknown_name_lists_valid_names():
 
 def test_capacity_groups():
     assert {backbone_meta(name)["capacity"] for name in list_backbones()} <= set(CAPACITIES)
-    assert list_backbones("small") == ["mobilenetv2_3d", "shufflenet3d", "squeezenet3d"]
-    assert list_backbones("medium") == ["c3d", "r2plus1d_18", "r3d_18"]
+    assert list_backbones("small", kind="3d") == ["mobilenetv2_3d", "shufflenet3d", "squeezenet3d"]
+    assert list_backbones("medium", kind="3d") == ["c3d", "r2plus1d_18", "r3d_18"]
     assert list_backbones("big") == ["swin3d_t"]
+    assert list_backbones(kind="2d") == ["efficientnet_lite0", "mobilenetv2_2d", "resnet18_2d", "shufflenetv2_2d",
+                                         "squeezenet_2d"]
+    assert set(list_backbones()) == set(list_backbones(kind="3d")) | set(list_backbones(kind="2d"))
     with pytest.raises(ValueError, match="small"):
         list_backbones("huge")
+    with pytest.raises(ValueError, match="3d, 2d"):
+        list_backbones(kind="4d")
 
 
 def test_width_scales_channels():
@@ -146,11 +151,11 @@ def test_measure_throughput_keeps_weights():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_backbone_table_lists_every_backbone_small_to_big():
+def test_backbone_table_lists_every_3d_backbone_small_to_big():
     table = backbone_table(throughput=False)
     assert list(table.columns) == ["name", "capacity", "width", "params", "GMACs",
                                    "train_clips_per_s", "infer_clips_per_s"]
-    assert sorted(table["name"]) == list_backbones()
+    assert sorted(table["name"]) == list_backbones(kind="3d")
     order = [CAPACITIES.index(c) for c in table["capacity"]]
     assert order == sorted(order)
     assert (table["GMACs"] > 0).all() and (table["params"] > 0).all()

@@ -152,7 +152,7 @@ def backbone_table(names: Sequence[str] | None = None, clip_shape: Sequence[int]
     (train and inference clips/s), which is slow for full-width networks on big clips.
 
     Args:
-        names: backbones to list (default: all, small to big).
+        names: backbones to list (default: the 3D networks, small to big).
         clip_shape: ``(C, T, H, W)`` of one clip.
         width: width multiplier passed to every builder.
         throughput: measure clips/s (else those columns are NaN).
@@ -172,7 +172,9 @@ def backbone_table(names: Sequence[str] | None = None, clip_shape: Sequence[int]
 
 
 def _names_by_capacity() -> list[str]:
-    return sorted(BACKBONES.names(), key=lambda n: (CAPACITIES.index(BACKBONES.meta(n)["capacity"]), n))
+    """The spatio-temporal (3D) networks, small to big; 2D per-frame networks are listed by name."""
+    names = [n for n in BACKBONES.names() if BACKBONES.meta(n).get("kind", "3d") == "3d"]
+    return sorted(names, key=lambda n: (CAPACITIES.index(BACKBONES.meta(n)["capacity"]), n))
 
 
 def _table_row(name: str, clip_shape: tuple[int, ...], width: float, throughput: bool, batch_size: int,
