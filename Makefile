@@ -30,6 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 ## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x)
 book: $(STAMP) chapters
 	$(VENV)/bin/jupyter-book build . --quiet
+	$(PY) -m sslvid book check
 	@echo "book: open _build/html/index.html"
 
 chapters: $(CHAPTERS)

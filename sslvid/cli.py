@@ -21,6 +21,20 @@ def _book_prepare(args: argparse.Namespace) -> None:
     prepare_chapter(args.src, args.dst, profile=args.profile, data_root=args.data_root)
 
 
+def _book_check(args: argparse.Namespace) -> None:
+    from sslvid.bookcheck import check_book, find_chromium
+
+    if find_chromium() is None:
+        print("book check skipped: no Chromium on PATH (Debian: apt-get install chromium)")
+        return
+    reports = check_book(args.html, args.toc, screenshots=args.screenshots)
+    problems = [p for r in reports for p in r.problems]
+    for r in reports:
+        print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs")
+    if problems:
+        raise SystemExit("book check failed:\n" + "\n".join(problems))
+
+
 def _data_generate(args: argparse.Namespace) -> None:
     from sslvid.data.default import generate_default_data
     from sslvid.paths import default_data_dir
@@ -115,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--profile", default=default_profile, help="smoke, micro or paper")
         sub.add_argument("--data-root", default=None, help="root of a real dataset (default: the embedded data)")
         sub.set_defaults(func=func)
+
+    check = book_cmds.add_parser("check", help="open the built chapters in headless Chromium and check them")
+    check.add_argument("--html", default="_build/html")
+    check.add_argument("--toc", default="_toc.yml")
+    check.add_argument("--screenshots", default="build/book-check", help="folder for page screenshots")
+    check.set_defaults(func=_book_check)
 
     data = commands.add_parser("data", help="the embedded default data")
     data_cmds = data.add_subparsers(dest="data_command", required=True)
