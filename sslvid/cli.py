@@ -115,6 +115,108 @@ def _add_pretrain(commands: argparse._SubParsersAction) -> None:
     sub.set_defaults(func=_pretrain)
 
 
+def _distill(args: argparse.Namespace) -> None:
+    from sslvid.distill.cli import run
+
+    run(args, _overrides)
+
+
+def _add_distill(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("distill", help="distil teachers into a student (cached by config hash)",
+                              description="Distil (or find in the run store) one config; teachers are run hashes "
+                                          "of finetunings (pre-training runs for pcl_kd). Prints the run and its "
+                                          "test numbers. Works under torchrun (--batch-size is global).")
+    sub.add_argument("--method", required=True, help="distiller, e.g. aekd, kd, graph, skd_srl, pcl_kd")
+    sub.add_argument("--student", default=None, help="student backbone, e.g. shufflenet3d (none: fusion, ensemble)")
+    sub.add_argument("--teacher", action="append", default=[], metavar="RUN_HASH",
+                     help="a teacher's finetuning (or pre-training) run hash (repeatable)")
+    sub.add_argument("--teachers-json", default=None, help="a JSON list of TeacherRef dicts, after --teacher")
+    sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
+    sub.add_argument("--dataset", default=None, help="training set (default: the profile's labelled set)")
+    sub.add_argument("--data-root", default=None, help="root of a real dataset")
+    sub.add_argument("--epochs", type=int, default=None)
+    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
+    sub.add_argument("--seed", type=int, default=None)
+    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+    sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
+    sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any config field, e.g. lr=0.01 or method_kwargs.temperature=4 (repeatable)")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub.set_defaults(func=_distill)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from sslvid.engine import PretrainConfig
+    from sslvid.engine.distributed import env_info
+    from sslvid.evaluate import EvalConfig, evaluate, evaluate_folds, noise_robustness
+    from sslvid.store.results import ResultsStore
+    from sslvid.store.runs import RunStore
+
+    store = RunStore(args.store) if args.store else RunStore()
+    overrides = _overrides(args)
+    if args.source_epoch is not None:
+        overrides["source_epoch"] = args.source_epoch
+    if args.fold is not None:
+        overrides["fold"] = args.fold
+    protocol = "finetune" if args.protocol == "noise" else args.protocol
+    try:
+        source = args.source
+        if args.pretext:
+            source = PretrainConfig.for_profile(args.profile, task=args.pretext, backbone=args.backbone)
+        config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
+                                        store=store, **overrides)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    results = ResultsStore(args.results) if args.results else None
+    kwargs = {"store": store, "results": results, "progress": not args.no_progress}
+    if args.protocol == "noise":
+        severities = tuple(int(s) for s in args.severities.split(","))
+        rows = noise_robustness(config, corruptions=tuple(args.corruptions.split(",")), severities=severities, **kwargs)
+    else:
+        rows = (evaluate_folds if args.all_folds else evaluate)(config, **kwargs)
+    if env_info().is_main:
+        columns = ["config_hash", "model", "pretext", "protocol", "dataset", "fold", "metric", "condition", "value"]
+        for row in rows[columns].to_dict("records"):
+            print(json.dumps(row, default=str))
+
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("evaluate", help="finetune, linear-probe, retrieve or add noise (cached by config hash)",
+                              description="Evaluate a pre-training run (--source HASH, or --pretext TASK for the "
+                                          "profile's default run) or a random initialisation (--source scratch) on "
+                                          "a labelled set; prints one JSON line per number written to the results "
+                                          "table. Finetune and linear work under torchrun (--batch-size is global).")
+    sub.add_argument("--protocol", default="finetune", choices=("finetune", "linear", "retrieval", "noise"),
+                     help="noise: the finetuned model under noise (--corruptions, --severities)")
+    sub.add_argument("--source", default="scratch", help="scratch or a pre-training run hash")
+    sub.add_argument("--pretext", default=None, help="instead of --source: the profile's default pre-training "
+                                                     "of this task on --backbone (must be in the run store)")
+    sub.add_argument("--source-epoch", type=int, default=None, help="a pre-training checkpoint (default: final)")
+    sub.add_argument("--backbone", default=None, help="backbone (needed from scratch and with --pretext)")
+    sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
+    sub.add_argument("--dataset", default=None, help="labelled set, e.g. digits-motion or ucf101")
+    sub.add_argument("--fold", type=int, default=None, help="official split (1-3 for UCF101 / HMDB51)")
+    sub.add_argument("--all-folds", action="store_true", help="every official split of the dataset, one by one")
+    sub.add_argument("--data-root", default=None, help="root of a real dataset")
+    sub.add_argument("--epochs", type=int, default=None)
+    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
+    sub.add_argument("--seed", type=int, default=None)
+    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+    sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle", help="with --protocol noise")
+    sub.add_argument("--severities", default="1,2,3,4,5", help="with --protocol noise")
+    sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
+    sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
+    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="any EvalConfig field, e.g. lr=0.01 or test_clips=10 (repeatable)")
+    sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub.set_defaults(func=_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sslvid", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -146,6 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_data_generate)
 
     _add_pretrain(commands)
+    _add_evaluate(commands)
+    _add_distill(commands)
+    from sslvid.scale.cli import add_commands
+
+    add_commands(commands)  # sweep, estimate
     return parser
 
 

@@ -5,9 +5,10 @@ of a scale (``sslvid.profiles`` for clip size, width and batch size; ``PRETRAIN_
 epochs, checkpoint spacing and the subset): a profile changes numbers, never which code runs.
 
 The hash (``config_hash``) is what the results store files a run under. It covers every field
-that changes the result and leaves out those that do not: where it runs (``device``,
-``num_workers``, ``threads``, ``deterministic``), where the data lives on this machine (``data_root``) and
-when to give up (``max_failure_fraction``). It is a SHA-256 of canonical JSON, the same on every
+that changes the result and leaves out those that do not: where and how fast it runs
+(``device``, ``num_workers``, ``threads``, ``deterministic``, ``channels_last``,
+``torch_compile``), where the data lives on this machine (``data_root``) and when to give up
+(``max_failure_fraction``). It is a SHA-256 of canonical JSON, the same on every
 machine and Python process.
 """
 from __future__ import annotations
@@ -78,6 +79,9 @@ class PretrainConfig:
             loader workers make OpenMP spin against them (8x slower measured on 2 cores).
         device: "auto", "cpu", "cuda" or "cuda:N" (not hashed).
         deterministic: ask PyTorch for deterministic kernels (not hashed).
+        channels_last: store the 5-D (Conv3d) weights channels-last, cuDNN's fast layout (not
+            hashed; off by default; ``sslvid.engine.datapath``).
+        torch_compile: compile the backbones with ``torch.compile`` (not hashed; off by default).
         max_failure_fraction: stop when more videos than this share fail in an epoch (not hashed).
 
     Raises:
@@ -115,10 +119,13 @@ class PretrainConfig:
     threads: int | None = None
     device: str = "auto"
     deterministic: bool = False
+    channels_last: bool = False
+    torch_compile: bool = False
     max_failure_fraction: float = 0.05
 
     UNHASHED: ClassVar[frozenset[str]] = frozenset(
-        {"num_workers", "threads", "device", "deterministic", "max_failure_fraction", "data_root"})
+        {"num_workers", "threads", "device", "deterministic", "max_failure_fraction", "data_root",
+         "channels_last", "torch_compile"})
     KIND: ClassVar[str] = "pretrain"
 
     def __post_init__(self) -> None:
@@ -237,7 +244,7 @@ class PretrainConfig:
             problems.append(f"cache_size must be (H, W) of positive ints, got {size!r}")
         elif isinstance(self.crop_size, int) and self.crop_size > min(size):
             problems.append(f"crop_size {self.crop_size} exceeds the cached frame size {size}")
-        for name in ("amp", "deterministic"):
+        for name in ("amp", "deterministic", "channels_last", "torch_compile"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be True or False, got {getattr(self, name)!r}")
         return problems

@@ -34,6 +34,7 @@ from sslvid.data.records import VideoIndex
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
 from sslvid.engine.config import PretrainConfig, task_registry
+from sslvid.engine.datapath import accelerate
 from sslvid.engine.distributed import (
     DistInfo,
     all_gather_object,
@@ -185,22 +186,28 @@ def pretrain(config: PretrainConfig, store: RunStore | None = None, progress: bo
 
 
 def build_trainer(config: PretrainConfig, run: RunHandle | None = None, info: DistInfo | None = None,
-                  device: torch.device | None = None, progress: bool = True) -> Trainer:
+                  device: torch.device | None = None, progress: bool = True,
+                  source: tuple[VideoIndex, FrameSource] | None = None) -> Trainer:
     """The engine's trainer for ``config``, as ``pretrain`` runs it (its module is the task).
 
     Builds the index and the clip cache (rank 0 first), seeds, the task on ``device``, the
     dataset, the loader (persistent workers, this process's share of the global batch) and the
     failure hook. Nothing is trained and nothing written; ``run`` is where ``fit`` will
-    checkpoint (None: nowhere). Benchmarks and tests drive it directly.
+    checkpoint (None: nowhere). Benchmarks and tests drive it directly; they may pass
+    ``source``, an (index, frame source) pair read instead of the config's dataset (e.g. a
+    synthetic clip cache).
     """
     info = info or DistInfo()
     device = device or resolve_device(config.device, info)
-    with main_process_first(info):
-        index = build_index(config)
-        source = build_source(index, config, workers=config.num_workers)
+    if source is not None:
+        index, frames = source
+    else:
+        with main_process_first(info):
+            index = build_index(config)
+            frames = build_source(index, config, workers=config.num_workers)
     seed_everything(config.seed)
-    task = build_task(config).to(device)
-    dataset = VideoClipDataset(index, task.clip_sampler(), source=source, seed=config.seed)
+    task = accelerate(build_task(config).to(device), config.channels_last, config.torch_compile)
+    dataset = VideoClipDataset(index, task.clip_sampler(), source=frames, seed=config.seed)
     loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips,
                          seed=config.seed, num_workers=config.num_workers, info=info,
                          pin_memory=device.type == "cuda")

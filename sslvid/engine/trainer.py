@@ -11,6 +11,8 @@ and how a batch becomes a loss; the loop around them is the same, and lives here
 * resumable checkpoints every ``checkpoint_every`` epochs through a ``RunHandle``;
 * a tidy per-epoch log (loss and metrics averaged over samples, lr, step, seconds), written
   after every epoch;
+* batches prepared and copied to the device one ahead (``sslvid.engine.datapath``: uint8 clips,
+  pinned memory, a side CUDA stream), so the copy of the next batch overlaps this step;
 * bf16 autocast on CUDA, DistributedDataParallel under torchrun (only rank 0 writes and
   shows progress), and no host-device synchronisation per step: losses and metrics are
   summed on the device and read once per epoch (and when the progress bar is refreshed).
@@ -36,7 +38,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from sslvid.engine.distributed import DistInfo, all_reduce_sum, broadcast_object
-from sslvid.engine.loading import batches_per_epoch, epoch_batches, move_to_device
+from sslvid.engine.datapath import prefetch_to_device
+from sslvid.engine.loading import batches_per_epoch, epoch_batches
 from sslvid.pretext.base import TaskOutput
 from sslvid.registry import Registry
 from sslvid.seeding import derive_seed, seed_everything
@@ -256,16 +259,16 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         start = mark = time.perf_counter()
         waited = 0.0
-        bar = tqdm(batches, total=batches_per_epoch(self.loader), desc=f"epoch {epoch}", leave=False,
+        on_device = prefetch_to_device(batches, self.device, self.hooks.prepare)  # the next batch copies meanwhile
+        bar = tqdm(on_device, total=batches_per_epoch(self.loader), desc=f"epoch {epoch}", leave=False,
                    disable=not show, unit="batch")
-        for raw in bar:
+        for batch in bar:
             waited += time.perf_counter() - mark
-            batch = self.hooks.prepare(raw) if self.hooks.prepare else raw
             if batch is None:
                 self._skip(epoch)
             else:
                 lr = self._set_lr()
-                sums.add(self._step(model, move_to_device(batch, self.device, non_blocking=True)))
+                sums.add(self._step(model, batch))
                 self.step += 1
                 if show and self.step % self.refresh_every == 0:
                     bar.set_postfix(loss=f"{sums.mean('loss'):.4f}")

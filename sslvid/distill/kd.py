@@ -1,0 +1,159 @@
+"""Students trained on labels, with or without teachers: independent, augmented, Hinton KD, AE-KD.
+
+* ``independent``: cross-entropy on labels alone (the "student without a teacher" of every
+  comparison; SKD-SRL's "Baseline", Vu et al. 2022 Table II).
+* ``augment``: the same with SKD-SRL's augmentation ("Baseline + Data augment", Table II).
+* ``kd``: Hinton, Vinyals & Dean 2015 §2, ``(1 - alpha) CE + alpha T^2 KL(q || p_s^T)``; with
+  several teachers ``q`` is the uniform average of their soft targets (the multi-teacher
+  average; "KD (uniform)" of Zhang & Peng 2018 Table 2).
+* ``aekd``: Du et al. 2020 (NeurIPS) §3: one KD loss per teacher, weighted at every step by
+  the min-norm point of their gradients (``sslvid.distill.solver``); the benchmark's
+  multi-teacher distillation (benchmark §5, Table 8).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sslvid.distill.base import DISTILLERS, Distiller, Teachers
+from sslvid.distill.losses import kd_kl, soften
+from sslvid.distill.solver import min_norm_weights
+from sslvid.distill.views import basic_view, skd_view
+from sslvid.pretext.base import TaskOutput
+from sslvid.pretext.losses import classification
+
+
+class Supervised(Distiller):
+    """A student classifier trained on labelled clips: the shared view and cross-entropy.
+
+    Args:
+        student: ``VideoBackbone`` with a head over the dataset's classes.
+        teachers: frozen teacher classifiers over the same classes.
+        crop_size: side of the training views.
+        frames: T of the clips.
+        flip: random horizontal flips (off for sets whose labels a mirror changes).
+    """
+
+    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+                 frames: int = 16, flip: bool = True) -> None:
+        super().__init__(student, teachers)
+        self.crop_size, self.frames, self.flip = crop_size, frames, flip
+
+    def view(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """Clip 0 of each video as a training view (B, 3, T, S, S), and the labels (B,)."""
+        return basic_view(batch["clips"][:, 0], self.crop_size, flip=self.flip), batch["label"]
+
+
+@DISTILLERS.register("independent")
+class Independent(Supervised):
+    """The student alone: cross-entropy on labels (no teacher). ``acc`` is the training top-1."""
+
+    name = "independent"
+    paper = "baseline (Vu et al. 2022 Table II; benchmark §5)"
+
+    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+        """Cross-entropy of the student on one view per video."""
+        x, y = self.view(batch)
+        loss, acc = classification(self.backbone(x), y)
+        return TaskOutput(loss, {"acc": acc.item()}, y.shape[0])
+
+
+@DISTILLERS.register("augment")
+class Augmented(Independent):
+    """The student alone with SKD-SRL's stronger augmentation (Vu et al. 2022 §III-B, Table II)."""
+
+    name = "augment"
+    paper = "Vu et al. 2022, Table II (Baseline + Data augment)"
+
+    def view(self, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        """One SKD-SRL view per video and the labels."""
+        return skd_view(batch["clips"][:, 0], self.crop_size, flip=self.flip), batch["label"]
+
+
+@DISTILLERS.register("kd")
+class HintonKD(Supervised):
+    """Hinton KD from one teacher, or from the uniform average of several teachers' soft targets.
+
+    Hinton, Vinyals & Dean 2015 (arXiv 1503.02531) §2: the loss is the weighted average
+    ``(1 - alpha) CE(p_s, y) + alpha T^2 KL(q || softmax(z_s / T))`` with
+    ``q = mean_m softmax(z_m / T)``.
+
+    Args:
+        student, teachers, crop_size, frames, flip: see ``Supervised``.
+        temperature: T.
+        alpha: weight of the soft term in [0, 1].
+
+    Raises:
+        ValueError: for alpha outside [0, 1] or a non-positive temperature.
+    """
+
+    name = "kd"
+    paper = "Hinton et al. 2015, arXiv 1503.02531, §2"
+    teacher_count = (1, None)
+
+    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+                 temperature: float = 4.0, alpha: float = 0.9, frames: int = 16, flip: bool = True) -> None:
+        super().__init__(student, teachers, crop_size, frames, flip)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature, self.alpha = float(temperature), float(alpha)
+
+    def soft_loss(self, logits: Tensor, teacher_logits: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The soft term: KD to the averaged soft targets. teacher_logits is (M, B, C)."""
+        target = soften(teacher_logits, self.temperature).mean(0)
+        return kd_kl(logits.float(), target, self.temperature), {}
+
+    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+        """``(1 - alpha) CE + alpha * soft term`` on one view per video (teachers see the same view)."""
+        x, y = self.view(batch)
+        logits = self.backbone(x)
+        ce, acc = classification(logits, y)
+        soft, extra = self.soft_loss(logits, self.teachers.logits(x))
+        loss = (1 - self.alpha) * ce + self.alpha * soft
+        return TaskOutput(loss, {"acc": acc.item(), "ce": ce.item(), "kd": soft.item(), **extra}, y.shape[0])
+
+
+@DISTILLERS.register("aekd")
+class AEKD(HintonKD):
+    """Adaptive ensemble KD: per-step teacher weights from the min-norm point of their KD gradients.
+
+    Du, You, Li, Wu, Wang, Qian & Zhang 2020 ("Agree to Disagree", NeurIPS) §3: the KD loss of
+    teacher m, ``L_m = T^2 KL(softmax(z_m / T) || softmax(z_s / T))``, has gradient ``g_m``
+    with respect to the student's logits; the weights solve
+    ``min ||sum_m a_m g_m||^2`` over the simplex with ``a_m <= C`` (``solver.min_norm_weights``)
+    and the soft term is ``sum_m a_m L_m`` (weights held constant). As in the authors' code,
+    ``g_m`` is the batch mean of the per-sample logit gradients (a C-vector) and C = 0.6.
+
+    Args:
+        student, teachers, crop_size, temperature, alpha, frames, flip: see ``HintonKD``.
+        tolerance: C, the cap on each teacher's weight, in [1/M, 1].
+
+    Raises:
+        ValueError: for a tolerance outside [1/M, 1].
+    """
+
+    name = "aekd"
+    paper = "Du et al. 2020, NeurIPS, §3 (benchmark §5)"
+    teacher_count = (2, None)
+
+    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+                 temperature: float = 4.0, alpha: float = 0.9, tolerance: float = 0.6, frames: int = 16,
+                 flip: bool = True) -> None:
+        super().__init__(student, teachers, crop_size, temperature, alpha, frames, flip)
+        if not 1.0 / len(self.teachers) <= tolerance <= 1.0:
+            raise ValueError(f"tolerance must be in [1/M, 1] = [{1 / len(self.teachers):.3g}, 1], got {tolerance}")
+        self.tolerance = float(tolerance)
+
+    def soft_loss(self, logits: Tensor, teacher_logits: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """``sum_m a_m L_m`` with the min-norm weights ``a`` (logged as ``weight_m``)."""
+        logits = logits.float()
+        losses = [kd_kl(logits, soften(t, self.temperature), self.temperature) for t in teacher_logits]
+        grads = [torch.autograd.grad(loss, logits, retain_graph=True)[0].mean(0) for loss in losses]
+        weights = min_norm_weights(torch.stack(grads), cap=self.tolerance)
+        soft = torch.stack(losses) @ weights.to(logits.dtype)
+        return soft, {f"weight_{m}": float(w) for m, w in enumerate(weights.tolist())}

@@ -1,0 +1,110 @@
+"""Self-distillation between two views of a video: Self-KD and SKD-SRL (Vu, Phung & Wang 2022).
+
+SKD-SRL (§III-A, Eq. 5, Alg. 1): two augmented views x1, x2 of each video go through the
+shared encoder ``f`` to ``r1, r2``; a linear classifier gives ``p1, p2``; a projector ``g``
+(one linear layer) gives ``z1, z2`` and a predictor ``q`` (Linear-BN-ReLU-Linear, hidden
+width a quarter of the output) gives ``v1, v2``. The loss is
+
+    CE(y, p1) + CE(y, p2) + alpha KL_sym(p1, p2; tau) + beta (D(v1, sg(z2)) + D(v2, sg(z1))) / 2
+
+with D the negative cosine similarity and sg the stop-gradient (SimSiam, Chen & He 2021), and
+alpha = 0.1, beta = 1, tau = 10 (§IV-A). ``self_kd`` is the same without the Siamese term
+(beta = 0): the data-augmentation Self-KD of Fig. 1(b), the "Self-KD" row of Table II.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sslvid.distill.base import DISTILLERS, Teachers
+from sslvid.distill.kd import Supervised
+from sslvid.distill.losses import symmetric_kl
+from sslvid.distill.views import skd_view
+from sslvid.pretext.base import TaskOutput
+from sslvid.pretext.heads import LinearHead, MLPHead
+from sslvid.pretext.losses import accuracy, negative_cosine
+from sslvid.pretext.views import view_pair
+
+
+@DISTILLERS.register("skd_srl")
+class SKDSRL(Supervised):
+    """Self-knowledge distillation with Siamese representation learning (module docstring).
+
+    Vu, Phung & Wang 2022 ("A Novel Self-Knowledge Distillation Approach with Siamese
+    Representation Learning for Action Recognition"), §III.
+
+    Args:
+        student: ``VideoBackbone`` with its classifier head (``forward_features`` then
+            ``forward_head``: r -> p).
+        teachers: none (the student teaches itself).
+        crop_size, frames, flip: see ``kd.Supervised``.
+        alpha: weight of the KL between the views.
+        beta: weight of the Siamese similarity (0 removes the projector and predictor).
+        tau: temperature of the KL.
+        proj_dim: output of the projector and predictor (2048 in the paper).
+        pred_hidden: hidden width of the predictor (None: ``proj_dim // 4``, the paper's 512).
+
+    Raises:
+        ValueError: for negative weights or a non-positive temperature.
+    """
+
+    name = "skd_srl"
+    paper = "Vu, Phung & Wang 2022, §III (Eq. 5)"
+
+    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+                 frames: int = 16, alpha: float = 0.1, beta: float = 1.0, tau: float = 10.0, proj_dim: int = 2048,
+                 pred_hidden: int | None = None, flip: bool = True) -> None:
+        super().__init__(student, teachers, crop_size, frames, flip)
+        if alpha < 0 or beta < 0 or tau <= 0:
+            raise ValueError(f"need alpha >= 0, beta >= 0, tau > 0; got {alpha}, {beta}, {tau}")
+        self.alpha, self.beta, self.tau = float(alpha), float(beta), float(tau)
+        if self.beta > 0:
+            self.projector = LinearHead(student.feature_dim, proj_dim)
+            self.predictor = MLPHead(proj_dim, pred_hidden or max(1, proj_dim // 4), proj_dim, num_layers=2)
+
+    def views(self, batch: dict[str, Any]) -> Tensor:
+        """The two SKD-SRL views of each video, stacked: (2B, 3, T, S, S) (first views first)."""
+        v1, v2 = view_pair(batch["clips"])
+        return skd_view(torch.cat([v1, v2]), self.crop_size, flip=self.flip)
+
+    def similarity(self, r: Tensor, b: int) -> Tensor:
+        """Eq. 3: symmetrised negative cosine of predictor outputs against stop-gradient projections."""
+        z = self.projector(r)
+        v = self.predictor(z)
+        return 0.5 * negative_cosine(v[:b], z[b:]) + 0.5 * negative_cosine(v[b:], z[:b])
+
+    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+        """Eq. 5 on a batch; ``acc`` is the top-1 over both views."""
+        y = batch["label"]
+        b = y.shape[0]
+        r = self.backbone.forward_features(self.views(batch))
+        p = self.backbone.forward_head(r)
+        ce = (nn.functional.cross_entropy(p[:b], y) + nn.functional.cross_entropy(p[b:], y))
+        kl = symmetric_kl(p[:b].float(), p[b:].float(), self.tau)
+        loss = ce + self.alpha * kl
+        metrics = {"acc": accuracy(p, torch.cat([y, y])).item(), "ce": ce.item(), "kl": kl.item()}
+        if self.beta > 0:
+            sim = self.similarity(r, b)
+            loss = loss + self.beta * sim
+            metrics["similarity"] = sim.item()
+        return TaskOutput(loss, metrics, b)
+
+
+@DISTILLERS.register("self_kd")
+class SelfKD(SKDSRL):
+    """Self-KD through data augmentation: SKD-SRL without the Siamese term (Vu et al. 2022, Table II).
+
+    Args:
+        see ``SKDSRL``; ``beta`` defaults to 0.
+    """
+
+    name = "self_kd"
+    paper = "Vu et al. 2022, Fig. 1(b) and Table II (Self-KD)"
+
+    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+                 frames: int = 16, alpha: float = 0.1, beta: float = 0.0, tau: float = 10.0, proj_dim: int = 2048,
+                 pred_hidden: int | None = None, flip: bool = True) -> None:
+        super().__init__(student, teachers, crop_size, frames, alpha, beta, tau, proj_dim, pred_hidden, flip)

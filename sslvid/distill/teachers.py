@@ -1,0 +1,135 @@
+"""Teachers from the run store: finetuned classifiers (``sslvid.evaluate``), pretext tasks, distilled students.
+
+A finetuned teacher is found (or trained, once) by ``sslvid.evaluate.classify.finetune`` under
+its ``EvalConfig`` hash, and loaded with ``trained_classifier``; its pre-training run must be
+in the store, or come with the reference so that ``pretrain`` can make it. A pretext teacher
+is a finished pre-training run rebuilt with its task head (:class:`PretextTeacher`). A
+distilled teacher is the student of a distillation run (found or trained by ``distill``): its
+classifier, or for a PCL-trained student its rotation head.
+"""
+from __future__ import annotations
+
+import logging
+
+from torch import Tensor, nn
+
+from sslvid.distill.config import TeacherRef
+from sslvid.engine.pretrain import build_task, pretrain
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+log = logging.getLogger(__name__)
+
+
+class PretextTeacher(nn.Module):
+    """A backbone and a pretext head shown with the backbone face: ``forward`` gives the head's logits.
+
+    Args:
+        backbone: the trained backbone (``forward_features`` (B, 3, T, H, W) -> (B, D)).
+        head: the pretext head on pooled features, (B, D) -> (B, K) (RotNet's rotation
+            classifier, for PCL-KD).
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone, self.head = backbone, head
+        self.feature_dim = backbone.feature_dim
+
+    @classmethod
+    def of_task(cls, task: nn.Module) -> "PretextTeacher":
+        """The teacher of a pretext task with a ``backbone`` and a ``head`` on pooled features.
+
+        Raises:
+            ValueError: if the task has no ``head`` module.
+        """
+        head = getattr(task, "head", None)
+        if not isinstance(head, nn.Module):
+            raise ValueError(f"pretext task {type(task).__name__} has no head on pooled features to distil from")
+        return cls(task.backbone, head)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Clips (B, 3, T, H, W) -> pooled features (B, D)."""
+        return self.backbone.forward_features(x)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """Features (B, D) -> the pretext head's logits."""
+        return self.head(features)
+
+    def forward_intermediates(self, x: Tensor, indices: int | list[int] | None = None) -> list[Tensor]:
+        """The backbone's block outputs (see ``VideoBackbone.forward_intermediates``)."""
+        return self.backbone.forward_intermediates(x, indices)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Clips (B, 3, T, H, W) -> logits of the pretext head."""
+        return self.forward_head(self.forward_features(x))
+
+
+def load_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
+                 progress: bool = False) -> nn.Module:
+    """The teacher of ``ref`` on the CPU in eval mode, trained first if the store lacks it.
+
+    Args:
+        ref: the teacher reference.
+        store: the run store (pre-training, finetuning and distillation runs).
+        results: where a teacher's own finetuning numbers go (default ``ResultsStore()``).
+        progress: show progress bars while a missing teacher trains.
+
+    Raises:
+        FileNotFoundError: when a finetuned teacher's pre-training run is missing and the
+            reference does not carry its ``PretrainConfig``.
+    """
+    if ref.kind == "distill":
+        return distilled_teacher(ref, store, results, progress)
+    if ref.pretrain is not None:
+        pretrain(ref.pretrain, store=store, progress=progress)  # found in the store, or trained once
+    if ref.kind == "pretrain":
+        return pretext_teacher(ref, store)
+    from sslvid.evaluate.classify import finetune, trained_classifier
+
+    finetune(ref.finetune, store=store, results=results, progress=progress)
+    return trained_classifier(ref.finetune, store).backbone.eval()
+
+
+def pretext_teacher(ref: TeacherRef, store: RunStore) -> PretextTeacher:
+    """The finished pre-training run of ``ref`` as a :class:`PretextTeacher` (backbone and task head).
+
+    Raises:
+        FileNotFoundError: if the run is not complete in ``store``.
+    """
+    run = store.find(ref.pretrain)
+    if run is None:
+        raise FileNotFoundError(f"pre-training run {ref.pretrain.config_hash()} is not complete in {store.root}")
+    final = run.load_final()
+    task = build_task(ref.pretrain)
+    task.load_state_dict({**{f"backbone.{k}": v for k, v in final["backbone"].items()}, **final["task"]})
+    return PretextTeacher.of_task(task).eval()
+
+
+def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
+                      progress: bool = False) -> nn.Module:
+    """The student of the distillation run of ``ref`` (trained first if missing): its classifier,
+    or its backbone with the rotation head for a PCL-trained student.
+
+    Raises:
+        ValueError: for a distilled student with neither a classifier nor a rotation head.
+    """
+    from sslvid.distill.run import distill, load_distiller
+
+    result = distill(ref.distill, store=store, results=results, progress=progress)
+    if ref.output == "classes":
+        return result.student().eval()
+    model = load_distiller(result, teachers=[])
+    head = getattr(model, "rotation_head", None)
+    if not isinstance(head, nn.Module):
+        raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
+    return PretextTeacher(model.backbone, head).eval()
+
+
+def load_teachers(refs: tuple[TeacherRef, ...], store: RunStore, results: ResultsStore | None = None,
+                  progress: bool = False) -> list[nn.Module]:
+    """Every teacher of ``refs`` (see :func:`load_teacher`), in order."""
+    teachers = []
+    for i, ref in enumerate(refs):
+        log.info("teacher %d: %s (%s)", i, ref.describe(), ref.key())
+        teachers.append(load_teacher(ref, store, results, progress))
+    return teachers

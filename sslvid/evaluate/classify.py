@@ -1,0 +1,362 @@
+"""Action recognition: finetune end to end or linear-probe a representation, then test it.
+
+The benchmark paper (000_..., §3.2 and §5.1) evaluates representations by top-1 accuracy of
+action recognition after finetuning on UCF101, HMDB51 and Diving48; §4.1 compares linear probing
+(only a linear layer on the frozen backbone is trained) with finetuning. Both go through the
+engine's ``Trainer`` (checkpoints, resume, progress, AMP, DDP) and are cached by the
+``EvalConfig`` hash in the run store; their numbers go into the results table
+(``sslvid.store.results``), with a protocol card, as ``top1_clip`` (every test clip on its own)
+and ``top1_video`` (softmax averaged over the video's clips).
+
+    EvalConfig -> source backbone (pre-training run or scratch)
+      finetune: clip cache -> VideoClipDataset (1 random clip) -> Finetune -> Trainer
+      linear:   frozen features (feature cache) -> FeatureBatches -> LinearProbe -> Trainer
+    -> test clips (uniform K per video, centre crop) -> scores -> results table
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from sslvid.backbones import VideoBackbone
+from sslvid.data.dataset import FailureTracker, VideoClipDataset, collate_clips
+from sslvid.data.sampling import ClipSampler
+from sslvid.engine.distributed import (
+    DistInfo,
+    barrier,
+    broadcast_object,
+    distributed_session,
+    env_info,
+    main_process_first,
+    resolve_device,
+)
+from sslvid.engine.loading import batches_per_epoch, make_loader
+from sslvid.engine.pretrain import _FailureHook, _numerics
+from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
+from sslvid.evaluate.common import (
+    Split,
+    check_same_classes,
+    describe_device,
+    eval_sampler,
+    frozen_features,
+    official_folds,
+    open_eval_split,
+    protocol_card,
+    result_rows,
+)
+from sslvid.evaluate.config import EvalConfig
+from sslvid.evaluate.features import (
+    ClipFeatures,
+    FeatureCache,
+    Noise,
+    extract_clip_features,
+    feature_spec,
+    weights_digest,
+)
+from sslvid.evaluate.metrics import clip_top1, video_top1
+from sslvid.evaluate.models import (
+    FeatureBatches,
+    Finetune,
+    LinearProbe,
+    set_classifier,
+    source_backbone,
+    source_info,
+)
+from sslvid.seeding import seed_everything
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunHandle, RunStore, collect_provenance
+
+log = logging.getLogger(__name__)
+
+TASK = "action_recognition"
+METRICS = ("top1_clip", "top1_video")
+
+
+@dataclass
+class Context:
+    """Where an evaluation reads and writes: the run store, the results table and the feature cache."""
+
+    store: RunStore
+    results: ResultsStore
+    features: FeatureCache
+    progress: bool = True
+
+    @classmethod
+    def create(cls, store: RunStore | None = None, results: ResultsStore | None = None,
+               features: FeatureCache | None = None, progress: bool = True) -> "Context":
+        return cls(store or RunStore(), results or ResultsStore(), features or FeatureCache(), progress)
+
+
+@dataclass
+class TrainedClassifier:
+    """A trained evaluation model: features of clips, then class scores.
+
+    Args:
+        backbone: extracts features (finetuned with its classifier, or the frozen source backbone).
+        head: the linear probe on the frozen features (None: the backbone's own classifier).
+        weights: names the backbone's weights in the feature cache.
+    """
+
+    backbone: VideoBackbone
+    head: LinearProbe | None
+    weights: str
+
+    def scores(self, features: Tensor) -> Tensor:
+        """Class scores (N, C) of features (N, D)."""
+        with torch.no_grad():
+            if self.head is not None:
+                return self.head.logits(features)
+            return self.backbone.forward_head(features.float())
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def evaluate(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
+             features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run (or find) the evaluation ``config``: its rows of the results table.
+
+    Finetune and linear protocols train through the engine (cached in ``store`` by the config
+    hash, resumed when partial), then test; retrieval goes to ``sslvid.evaluate.retrieval``.
+    A finished evaluation whose rows are in ``results`` is returned without any work; rows
+    are upserted, never duplicated.
+
+    Args:
+        config: the evaluation.
+        store: run store of pre-training and evaluation runs (default ``RunStore()``).
+        results: the results table (default ``ResultsStore()``).
+        features: the feature cache (default ``FeatureCache()``).
+        progress: show progress bars.
+
+    Returns:
+        the evaluation's rows (``top1_clip`` and ``top1_video``, percent).
+
+    Raises:
+        FileNotFoundError: for a pre-training source missing from the store.
+        ValueError: for a dataset without labels, or splits with different classes.
+        RuntimeError: when too many videos cannot be read.
+    """
+    if config.protocol == "retrieval":
+        from sslvid.evaluate.retrieval import retrieval
+
+        return retrieval(config, store, results, features, progress=progress)
+    ctx = Context.create(store, results, features, progress)
+    key = config.config_hash()
+    if ctx.results.has(key, TASK, METRICS):
+        log.info("evaluate %s: found in %s", key, ctx.results.path)
+        return ctx.results.rows(key, TASK)
+    info = env_info()
+    device = resolve_device(config.device, info)
+    with distributed_session(device, info) as info:
+        with _numerics(config, device, info):
+            _train(config, ctx, info, device)
+            if info.is_main:
+                _test(config, ctx, device)
+        barrier(info)
+    return ctx.results.rows(key, TASK)
+
+
+def evaluate_folds(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
+                   features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+    """``evaluate`` on every official split of the config's dataset (UCF101, HMDB51: 1-3; others: 1).
+
+    Returns:
+        the rows of all folds (average them with ``sslvid.store.results.pivot``).
+    """
+    folds = official_folds(config.dataset)
+    return pd.concat([evaluate(config.replace(fold=fold), store, results, features, progress) for fold in folds],
+                     ignore_index=True)
+
+
+def finetune(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
+             features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+    """``evaluate`` of a finetune config (end to end, benchmark §5.1).
+
+    Raises:
+        ValueError: if ``config.protocol`` is not "finetune".
+    """
+    return evaluate(_expect(config, "finetune"), store, results, features, progress)
+
+
+def linear_probe(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
+                 features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+    """``evaluate`` of a linear-probe config (frozen backbone, linear head; benchmark §4.1).
+
+    Raises:
+        ValueError: if ``config.protocol`` is not "linear".
+    """
+    return evaluate(_expect(config, "linear"), store, results, features, progress)
+
+
+def trained_classifier(config: EvalConfig, store: RunStore | None = None, features: FeatureCache | None = None,
+                       progress: bool = False) -> TrainedClassifier:
+    """The trained model of a finished finetune or linear evaluation, on the CPU in eval mode.
+
+    Raises:
+        FileNotFoundError: if the evaluation run is not complete in ``store``.
+    """
+    ctx = Context.create(store, None, features, progress)
+    run = ctx.store.find(config)
+    if run is None:
+        raise FileNotFoundError(f"evaluation {config.config_hash()} is not complete in {ctx.store.root}; "
+                                "run evaluate(config) first")
+    final = run.load_final()
+    if config.protocol == "finetune":
+        backbone = set_classifier(source_backbone(config, ctx.store), final["num_classes"], config.dropout or 0.0)
+        backbone.load_state_dict(final["backbone"])
+        return TrainedClassifier(backbone.eval(), None, f"eval:{config.config_hash()}|{weights_digest(backbone)}")
+    head = LinearProbe(final["head"]["mean"], final["head"]["std"], final["num_classes"])
+    head.load_state_dict(final["head"])
+    backbone = source_backbone(config, ctx.store)
+    info = source_info(config, ctx.store)
+    return TrainedClassifier(backbone, head.eval(), f"{info.weights}|{weights_digest(backbone)}")
+
+
+# ---------------------------------------------------------------------- training
+
+
+def _train(config: EvalConfig, ctx: Context, info: DistInfo, device: torch.device) -> None:
+    """Train the evaluation's model unless its run is complete (one process at a time per config)."""
+    run = ctx.store.run(config)
+    if broadcast_object(run.is_complete, info):
+        return
+    lock = run.lock() if not info.is_distributed else contextlib.nullcontext()
+    with lock:
+        if run.is_complete:
+            return
+        start = time.perf_counter()
+        trainer, videos = (_finetune_trainer if config.protocol == "finetune" else _linear_trainer)(
+            config, ctx, run, info, device)
+        if info.is_main:
+            provenance = collect_provenance(config.seed, describe_device(device, info.world_size),
+                                            world_size=info.world_size, videos=videos)
+            run.begin(config.to_dict() | {"kind": "eval"}, provenance)
+        with _one_thread(config.protocol == "linear" and device.type == "cpu"):
+            table = trainer.fit()
+        if info.is_main:
+            run.finish(_final_state(config, trainer), {"wall_seconds": round(time.perf_counter() - start, 3),
+                                                       "epochs": trainer.epoch, "steps": trainer.step,
+                                                       "final_train_acc": float(table["acc"].iloc[-1])})
+        barrier(info)
+
+
+@contextlib.contextmanager
+def _one_thread(active: bool) -> Iterator[None]:
+    """One intra-op CPU thread for the body: a linear probe's steps are tiny, and on a busy CPU
+    several OpenMP threads spin against other work (7x slower measured on 2 shared cores)."""
+    before = torch.get_num_threads()
+    if active:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _trainer(config: EvalConfig, module: nn.Module, loader: Any, run: RunHandle, info: DistInfo,
+             device: torch.device, hooks: Hooks, progress: bool) -> Trainer:
+    steps = batches_per_epoch(loader)
+    optimizer = make_optimizer(config.optimizer, module, lr=config.lr, weight_decay=config.weight_decay,
+                               momentum=config.momentum)
+    return Trainer(module=module, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
+                   schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
+                   run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
+                   hooks=hooks, progress=progress and info.is_main, desc=f"{config.protocol}/{config.backbone}")
+
+
+def _finetune_trainer(config: EvalConfig, ctx: Context, run: RunHandle, info: DistInfo,
+                      device: torch.device) -> tuple[Trainer, int]:
+    with main_process_first(info):
+        train, test = open_eval_split(config, config.train_split), open_eval_split(config, config.test_split)
+    num_classes = check_same_classes(train.index, test.index)
+    seed_everything(config.seed)
+    backbone = set_classifier(source_backbone(config, ctx.store), num_classes, config.dropout)
+    module = Finetune(backbone, config.crop_size, config.crop_scale, bool(config.flip)).to(device)
+    module.num_classes = num_classes
+    dataset = VideoClipDataset(train.index, ClipSampler(num_frames=config.frames, stride=config.stride),
+                               source=train.source, seed=config.seed)
+    loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips, seed=config.seed,
+                         num_workers=config.num_workers, info=info, pin_memory=device.type == "cuda")
+    failures = _FailureHook(FailureTracker(config.max_failure_fraction, train.index), info)
+    hooks = Hooks(prepare=failures.prepare, end_epoch=failures.end_epoch)
+    return _trainer(config, module, loader, run, info, device, hooks, ctx.progress), len(train.index)
+
+
+def _linear_trainer(config: EvalConfig, ctx: Context, run: RunHandle, info: DistInfo,
+                    device: torch.device) -> tuple[Trainer, int]:
+    source = source_info(config, ctx.store)
+    with main_process_first(info):
+        train, test = open_eval_split(config, config.train_split), open_eval_split(config, config.test_split)
+        feats = frozen_features(config, train, config.train_clips, source, ctx.store, ctx.features, device,
+                                ctx.progress and info.is_main)
+    num_classes = check_same_classes(train.index, test.index)
+    seed_everything(config.seed)
+    head = LinearProbe.for_features(feats.features, num_classes).to(device)
+    head.num_classes = num_classes
+    loader = FeatureBatches(feats.features, feats.labels, config.batch_size // info.world_size, config.seed, info,
+                            device=device)
+    return _trainer(config, head, loader, run, info, device, Hooks(), ctx.progress), len(train.index)
+
+
+def _final_state(config: EvalConfig, trainer: Trainer) -> dict[str, Any]:
+    """``final.pt`` of an evaluation run: the finetuned backbone (with classifier) or the probe."""
+    module = trainer.module
+    state: dict[str, Any] = {"epoch": trainer.epoch, "step": trainer.step, "num_classes": int(module.num_classes)}
+    if config.protocol == "finetune":
+        state["backbone"] = module.backbone.state_dict()
+    else:
+        state["head"] = module.state_dict()
+    return state
+
+
+# ---------------------------------------------------------------------- testing
+
+
+def _test(config: EvalConfig, ctx: Context, device: torch.device) -> pd.DataFrame:
+    """Score the test clips with the trained model; upsert ``top1_clip`` and ``top1_video``."""
+    test = open_eval_split(config, config.test_split)
+    model = trained_classifier(config, ctx.store, ctx.features)
+    feats = eval_features(config, model, test, ctx, device)
+    scores = model.scores(feats.features)
+    metrics = {"top1_clip": clip_top1(scores, feats.labels), "top1_video": video_top1(scores, feats.labels, feats.videos)}
+    card = protocol_card(config, describe_device(device), test_videos=feats.num_videos,
+                         test_clips_scored=len(feats),
+                         **_train_counts(ctx.store, config))
+    rows = result_rows(config, source_info(config, ctx.store), TASK, metrics, card)
+    log.info("evaluate %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
+    return ctx.results.upsert(rows)
+
+
+def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ctx: Context, device: torch.device,
+                  noise: Noise | None = None) -> ClipFeatures:
+    """Features of the test clips under ``model``'s backbone (cached under its weights' name)."""
+    if config.protocol == "linear":
+        return frozen_features(config, split, config.test_clips, source_info(config, ctx.store), ctx.store,
+                               ctx.features, device, ctx.progress, noise)
+    sampler = eval_sampler(config, config.test_clips)
+    spec = feature_spec(model.weights, split.index, sampler, config.crop_size, config.cache_size, config.profile,
+                        noise, config.eval_batch_size)
+    return ctx.features.get_or_compute(spec, lambda: extract_clip_features(
+        model.backbone, split.index, split.source, sampler, config.crop_size, device, config.eval_batch_size,
+        config.num_workers or 0, noise, config.amp, ctx.progress, config.max_failure_fraction))
+
+
+def _train_counts(store: RunStore, config: EvalConfig) -> Mapping[str, Any]:
+    run = store.run(config)
+    provenance = run.provenance() if run.provenance_path.is_file() else {}
+    return {"train_videos": provenance.get("videos"), "train_devices": provenance.get("device")}
+
+
+def _expect(config: EvalConfig, protocol: str) -> EvalConfig:
+    if config.protocol != protocol:
+        raise ValueError(f"expected a {protocol} config, got protocol {config.protocol!r}; "
+                         f"build it with EvalConfig.for_profile(..., protocol={protocol!r})")
+    return config

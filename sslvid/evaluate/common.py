@@ -1,0 +1,158 @@
+"""Parts every evaluation shares: the splits and their clip caches, frozen-feature lookups, the
+protocol card and the rows that go into the results table."""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from sslvid.data.dataset import FrameSource
+from sslvid.data.records import VideoIndex
+from sslvid.data.sampling import ClipSampler
+from sslvid.data.sources import open_split
+from sslvid.engine.pretrain import build_source
+from sslvid.evaluate.config import EvalConfig
+from sslvid.evaluate.features import (
+    ClipFeatures,
+    FeatureCache,
+    Noise,
+    extract_clip_features,
+    feature_spec,
+    weights_digest,
+)
+from sslvid.evaluate.models import SourceInfo, source_backbone
+from sslvid.store.runs import RunStore, collect_provenance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    """One split of the evaluation's dataset and its decoded-clip cache."""
+
+    index: VideoIndex
+    source: FrameSource
+
+
+def open_eval_split(config: EvalConfig, split: str) -> Split:
+    """The ``split`` ("train" / "test") of the config's dataset and fold, with its clip cache (built once).
+
+    Raises:
+        ValueError: for a dataset that cannot be opened, or an unlabelled split.
+    """
+    index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
+                       seed=config.data_seed)
+    if len(index) and (index.labels() < 0).any():
+        raise ValueError(f"{config.dataset}/{split} has unlabelled videos: evaluation needs labels")
+    return Split(index, build_source(index, config, workers=config.num_workers or 1))
+
+
+def official_folds(dataset: str) -> tuple[int, ...]:
+    """The official splits of ``dataset``: (1, 2, 3) for UCF101 and HMDB51, (1,) elsewhere.
+
+    Raises:
+        ValueError: for an unknown dataset, listing the valid names.
+    """
+    from sslvid.data.default import DEFAULT_SETS
+    from sslvid.data.layouts import DATASETS
+
+    if dataset in DEFAULT_SETS:
+        return (1,)
+    return tuple(DATASETS.meta(dataset)["folds"])
+
+
+def check_same_classes(train: VideoIndex, test: VideoIndex) -> int:
+    """The number of classes, after checking the two splits share their class list.
+
+    Raises:
+        ValueError: if the class lists differ.
+    """
+    if train.classes != test.classes:
+        raise ValueError(f"{train.dataset}: the {train.split} and {test.split} splits list different classes")
+    return train.num_classes
+
+
+def eval_sampler(config: EvalConfig, clips: int) -> ClipSampler:
+    """``clips`` clips per video, starts spread uniformly over the video (deterministic)."""
+    return ClipSampler(num_frames=config.frames, stride=config.stride, clips_per_video=clips, start="uniform")
+
+
+def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceInfo, store: RunStore,
+                    cache: FeatureCache, device: torch.device, progress: bool = False,
+                    noise: Noise | None = None) -> ClipFeatures:
+    """Features of the source backbone (no finetuning) over ``split``, from the feature cache or extracted once.
+
+    The weights are named by their source and a digest of their values, so a cache entry never
+    outlives a re-trained run or a change of the initialisation.
+    """
+    sampler = eval_sampler(config, clips)
+    backbone = source_backbone(config, store)
+    spec = feature_spec(f"{info.weights}|{weights_digest(backbone)}", split.index, sampler, config.crop_size,
+                        config.cache_size, config.profile, noise, config.eval_batch_size)
+
+    def compute() -> ClipFeatures:
+        return extract_clip_features(backbone, split.index, split.source, sampler, config.crop_size, device,
+                                     config.eval_batch_size, config.num_workers or 0, noise, config.amp, progress,
+                                     config.max_failure_fraction)
+
+    return cache.get_or_compute(spec, compute)
+
+
+def describe_device(device: torch.device, world_size: int = 1) -> str:
+    """``"cuda: <name> xN"`` or ``"cpu: <threads> threads xN"``."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)} x{world_size}"
+    return f"cpu: {torch.get_num_threads()} threads x{world_size}"
+
+
+def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str, Any]:
+    """Everything a number was measured under: clips, crops, frames, resolution, split, epochs, batch, devices.
+
+    Args:
+        config: the evaluation.
+        devices: where it ran (``describe_device``).
+        **measured: counts of the run (videos, clips, failed videos...).
+    """
+    card: dict[str, Any] = {
+        "protocol": config.protocol, "source": config.source, "source_epoch": config.source_epoch,
+        "dataset": config.dataset, "fold": config.fold, "train_split": config.train_split,
+        "test_split": config.test_split, "frames": config.frames, "stride": config.stride,
+        "resolution": f"{config.crop_size}x{config.crop_size}",
+        "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}", "width": config.width,
+        "test_clips_per_video": config.test_clips, "test_crops": "1 centre crop per clip",
+        "video_score": "mean softmax over the video's clips", "seed": config.seed, "profile": config.profile,
+        "devices": devices, "config_hash": config.config_hash(),
+    }
+    if config.protocol == "finetune":
+        card["train_crops"] = (f"1 random clip per video per epoch, random resized crop (area {config.crop_scale[0]}"
+                               f"-{config.crop_scale[1]})" + (", horizontal flip" if config.flip else ""))
+    if config.protocol in ("linear", "retrieval"):
+        card["train_clips_per_video"] = config.train_clips
+        card["train_crops"] = "1 centre crop per clip (frozen features)"
+    if config.protocol == "retrieval":
+        card["similarity"] = "cosine of pooled features; a hit at k when one of the k nearest training clips " \
+                             "shares the query's class"
+        del card["video_score"]
+    for name in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
+                 "warmup_epochs", "dropout"):
+        if getattr(config, name) is not None:
+            card[name] = getattr(config, name)
+    return {**card, **measured}
+
+
+def result_rows(config: EvalConfig, info: SourceInfo, task: str, metrics: Mapping[str, float],
+                card: Mapping[str, Any], condition: str = "clean") -> list[dict[str, Any]]:
+    """One results-table row per metric of one evaluation (``sslvid.store.results.COLUMNS``)."""
+    provenance = collect_provenance(config.seed, card.get("devices", ""))
+    commit = provenance["git_commit"] + ("+dirty" if provenance.get("git_dirty") else "")
+    time = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    common = {"config_hash": config.config_hash(), "model": config.backbone, "width": config.width,
+              "source": config.source, **info.columns(), "task": task, "protocol": config.protocol,
+              "dataset": config.dataset, "split": config.test_split, "fold": config.fold, "condition": condition,
+              "protocol_card": dict(card), "profile": config.profile, "seed": config.seed, "commit": commit,
+              "time": time}
+    return [{**common, "metric": metric, "value": float(value)} for metric, value in metrics.items()]

@@ -1,0 +1,127 @@
+"""The numbers of downstream evaluation: clip- and video-level top-1, and retrieval hit@k.
+
+Clip-level top-1 counts every test clip on its own. Video-level top-1 averages the softmax
+scores of a video's clips first (the multi-clip test of VCOP, Xu et al. 2019, CVPR), then takes
+the arg max. Clip retrieval (Xu et al. 2019 §4.3, the benchmark's §3.2 and §5.1): every test
+clip queries the training clips by cosine similarity, and counts a hit at k when any of its k
+nearest training clips has its class. All values are percentages.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+RETRIEVAL_KS = (1, 5, 10, 20, 50)
+"""The k of clip retrieval (benchmark §3.2)."""
+
+
+def clip_top1(scores: Tensor, labels: Tensor) -> float:
+    """Top-1 accuracy in percent over clips.
+
+    Args:
+        scores: (N, C) logits or probabilities of N clips.
+        labels: (N,) class indices.
+
+    Raises:
+        ValueError: for mismatched shapes or no clip.
+    """
+    _check_scores(scores, labels)
+    return _percent(int((scores.argmax(dim=1) == labels).sum()), len(labels))
+
+
+def video_scores(scores: Tensor, labels: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-video mean softmax over its clips.
+
+    Args:
+        scores: (N, C) logits of N clips.
+        labels: (N,) class of each clip (a video's clips share it).
+        videos: (N,) video id of each clip (any integers).
+
+    Returns:
+        ``(probabilities (V, C), labels (V,))`` for the V distinct videos, in increasing id order.
+
+    Raises:
+        ValueError: for mismatched shapes, or clips of one video with different labels.
+    """
+    _check_scores(scores, labels)
+    if videos.shape != labels.shape:
+        raise ValueError(f"videos {tuple(videos.shape)} must match labels {tuple(labels.shape)}")
+    ids, inverse = torch.unique(videos, return_inverse=True)
+    probs = F.softmax(scores.float(), dim=1)
+    sums = torch.zeros(len(ids), probs.shape[1], dtype=probs.dtype).index_add_(0, inverse, probs)
+    counts = torch.bincount(inverse, minlength=len(ids)).to(probs.dtype)
+    video_labels = torch.full((len(ids),), -1, dtype=labels.dtype).scatter_(0, inverse, labels)
+    if not torch.equal(video_labels[inverse], labels):
+        raise ValueError("clips of one video carry different labels")
+    return sums / counts[:, None], video_labels
+
+
+def video_top1(scores: Tensor, labels: Tensor, videos: Tensor) -> float:
+    """Top-1 accuracy in percent over videos, from clip scores averaged per video (softmax mean).
+
+    Args:
+        scores: (N, C) logits of N clips.
+        labels: (N,) class indices.
+        videos: (N,) video id of each clip.
+
+    Raises:
+        ValueError: see :func:`video_scores`.
+    """
+    probs, video_labels = video_scores(scores, labels, videos)
+    return clip_top1(probs, video_labels)
+
+
+def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_labels: Tensor,
+              ks: Sequence[int] = RETRIEVAL_KS, chunk: int = 1024) -> dict[int, float]:
+    """Clip retrieval: percentage of queries with their class among the k most cosine-similar gallery items.
+
+    A k larger than the gallery counts the whole gallery. Ties in similarity are broken by
+    ``torch.topk`` (no particular order). Memory is ``chunk x len(gallery)`` similarities at a time.
+
+    Args:
+        queries: (Q, D) features of the test clips.
+        query_labels: (Q,) their classes.
+        gallery: (N, D) features of the training clips.
+        gallery_labels: (N,) their classes.
+        ks: the k to report (each >= 1).
+        chunk: queries per similarity block.
+
+    Returns:
+        ``{k: hit rate in percent}``.
+
+    Raises:
+        ValueError: for mismatched shapes, an empty set, or a k < 1.
+    """
+    if queries.dim() != 2 or gallery.dim() != 2 or queries.shape[1] != gallery.shape[1]:
+        raise ValueError(f"need (Q, D) and (N, D) features, got {tuple(queries.shape)} and {tuple(gallery.shape)}")
+    if len(queries) == 0 or len(gallery) == 0 or query_labels.shape != queries.shape[:1] \
+            or gallery_labels.shape != gallery.shape[:1]:
+        raise ValueError("queries and gallery need one label per row and at least one row each")
+    if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
+        raise ValueError(f"every k must be an int >= 1, got {list(ks)}")
+    k_max = min(max(ks), len(gallery))
+    q = F.normalize(queries.float(), dim=1)
+    g = F.normalize(gallery.float(), dim=1)
+    first_hit = torch.empty(len(q), dtype=torch.long)
+    for start in range(0, len(q), chunk):
+        block = q[start:start + chunk] @ g.T
+        nearest = block.topk(k_max, dim=1).indices
+        hit = gallery_labels[nearest] == query_labels[start:start + chunk, None]
+        # rank of the first neighbour of the query's class (k_max when none is)
+        none = torch.full((len(hit),), k_max, dtype=torch.long)
+        rank = torch.where(hit.any(dim=1), hit.float().argmax(dim=1), none)
+        first_hit[start:start + chunk] = rank
+    return {k: _percent(int((first_hit < k).sum()), len(first_hit)) for k in ks}
+
+
+def _percent(count: int, total: int) -> float:
+    return 100.0 * count / total
+
+
+def _check_scores(scores: Tensor, labels: Tensor) -> None:
+    if scores.dim() != 2 or labels.shape != scores.shape[:1] or len(labels) == 0:
+        raise ValueError(f"expected scores (N, C) and labels (N,) with N > 0, got {tuple(scores.shape)} "
+                         f"and {tuple(labels.shape)}")

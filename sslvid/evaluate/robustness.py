@@ -1,0 +1,145 @@
+"""Noise robustness: accuracy of a trained evaluation model on corrupted test clips.
+
+The benchmark paper (000_..., §4.5, Table 7) tests finetuned models on UCF101 test clips under
+Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich 2019) and reports the noisy
+accuracy and its relative drop, averaged over the four noises at severity 1 (other severities
+in its supplement). Here every frame of every test clip is corrupted on [0, 1] before
+normalisation (``sslvid.evaluate.corruptions``, seeded per batch), and for each noise and
+severity the results table gets, under ``condition="<noise>/<severity>"``:
+
+* ``top1_clip``, ``top1_video``: the noisy accuracy (percent);
+* ``abs_drop_clip``, ``abs_drop_video``: clean minus noisy (points);
+* ``rel_drop_clip``, ``rel_drop_video``: 100 x (clean - noisy) / clean (percent).
+
+``noise_table`` averages them over the noises per severity, the shape of Table 7.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import pandas as pd
+
+from sslvid.engine.distributed import env_info, resolve_device
+from sslvid.engine.pretrain import _numerics
+from sslvid.evaluate.classify import TASK as CLEAN_TASK
+from sslvid.evaluate.classify import Context, eval_features, evaluate, trained_classifier
+from sslvid.evaluate.common import describe_device, open_eval_split, protocol_card, result_rows
+from sslvid.evaluate.config import EvalConfig
+from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
+from sslvid.evaluate.features import FeatureCache, Noise
+from sslvid.evaluate.metrics import clip_top1, video_top1
+from sslvid.evaluate.models import source_info
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+log = logging.getLogger(__name__)
+
+TASK = "noise_robustness"
+METRICS = ("top1_clip", "top1_video", "abs_drop_clip", "abs_drop_video", "rel_drop_clip", "rel_drop_video")
+
+
+def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, severities: Sequence[int] = SEVERITIES,
+                     store: RunStore | None = None, results: ResultsStore | None = None,
+                     features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+    """Accuracy of the trained model of ``config`` under each corruption and severity (module docstring).
+
+    Trains and tests the clean evaluation first if needed (``evaluate``); conditions already in
+    the results table are not measured again. Runs in one process (rank 0 under torchrun).
+
+    Args:
+        config: a finetune or linear evaluation.
+        corruptions: registry names (``sslvid.evaluate.corruptions.list_corruptions()``).
+        severities: in 1..5.
+        store, results, features: the run store, results table and feature cache.
+        progress: show progress bars.
+
+    Returns:
+        the rows of the asked conditions (metrics of the module docstring).
+
+    Raises:
+        ValueError: for a retrieval config, an unknown corruption or a bad severity.
+    """
+    if config.protocol == "retrieval":
+        raise ValueError("noise robustness needs a trained classifier: protocol 'finetune' or 'linear'")
+    for name in corruptions:
+        for severity in severities:
+            create_corruption(name).constant(severity)  # validates both
+    ctx = Context.create(store, results, features, progress)
+    clean = evaluate(config, ctx.store, ctx.results, ctx.features, progress)
+    conditions = [f"{name}/{severity}" for name in corruptions for severity in severities]
+    key = config.config_hash()
+    missing = [c for c in conditions if not ctx.results.has(key, TASK, METRICS, condition=c)]
+    if missing and env_info().is_main:
+        _measure(config, ctx, clean, missing)
+    found = ctx.results.rows(key, TASK)
+    return found[found["condition"].isin(conditions)].reset_index(drop=True)
+
+
+def _measure(config: EvalConfig, ctx: Context, clean: pd.DataFrame, conditions: Sequence[str]) -> None:
+    device = resolve_device(config.device, env_info())
+    reference = {row.metric: row.value for row in clean.itertuples()}
+    with _numerics(config, device, env_info()):
+        test = open_eval_split(config, config.test_split)
+        model = trained_classifier(config, ctx.store, ctx.features)
+        info = source_info(config, ctx.store)
+        for condition in conditions:
+            name, severity = condition.split("/")
+            noise = Noise(name, int(severity), config.seed)
+            feats = eval_features(config, model, test, ctx, device, noise)
+            scores = model.scores(feats.features)
+            noisy = {"top1_clip": clip_top1(scores, feats.labels),
+                     "top1_video": video_top1(scores, feats.labels, feats.videos)}
+            metrics = {**noisy, **drops(reference, noisy)}
+            card = protocol_card(config, describe_device(device), corruption=name, severity=int(severity),
+                                 corruption_constant=create_corruption(name).constant(int(severity)),
+                                 noise_seeding="per batch of eval_batch_size videos",
+                                 eval_batch_size=config.eval_batch_size, test_clips_scored=len(feats))
+            ctx.results.upsert(result_rows(config, info, TASK, metrics, card, condition=condition))
+            log.info("noise %s %s: %s", config.config_hash(), condition, {k: round(v, 2) for k, v in metrics.items()})
+
+
+def drops(clean: dict[str, float], noisy: dict[str, float]) -> dict[str, float]:
+    """Absolute (points) and relative (percent of clean) drops of each ``top1_<level>`` metric.
+
+    Args:
+        clean: clean metrics, e.g. ``{"top1_clip": 80.0, "top1_video": 85.0}``.
+        noisy: the same metrics under noise.
+
+    Returns:
+        ``abs_drop_<level>`` = clean - noisy and ``rel_drop_<level>`` = 100 (clean - noisy) / clean
+        (NaN when clean is 0).
+    """
+    out = {}
+    for level in ("clip", "video"):
+        before, after = clean[f"top1_{level}"], noisy[f"top1_{level}"]
+        out[f"abs_drop_{level}"] = before - after
+        out[f"rel_drop_{level}"] = 100.0 * (before - after) / before if before else float("nan")
+    return out
+
+
+def noise_table(rows: pd.DataFrame, severity: int = 1, level: str = "video",
+                by: Sequence[str] = ("model", "pretext")) -> pd.DataFrame:
+    """Table 7's shape: noisy top-1 and drops averaged over the noises at one severity, per model.
+
+    Args:
+        rows: noise-robustness rows of the results table.
+        severity: the severity to average (the paper's main text uses 1).
+        level: "video" or "clip".
+        by: columns naming a model.
+
+    Returns:
+        one row per model: ``noisy_top1``, ``abs_drop``, ``rel_drop_pct`` and ``noises`` (how many averaged).
+    """
+    picked = rows[(rows["task"] == TASK) & rows["condition"].str.endswith(f"/{severity}")]
+    wanted = {f"top1_{level}": "noisy_top1", f"abs_drop_{level}": "abs_drop", f"rel_drop_{level}": "rel_drop_pct"}
+    picked = picked[picked["metric"].isin(wanted)]
+    table = picked.pivot_table(index=list(by), columns="metric", values="value", aggfunc="mean").rename(columns=wanted)
+    counts = picked.groupby(list(by))["condition"].nunique().rename("noises")
+    return table.join(counts).reset_index()
+
+
+def clean_rows(config: EvalConfig, results: ResultsStore | None = None) -> pd.DataFrame:
+    """The clean action-recognition rows the drops of ``config`` are measured against."""
+    return (results or ResultsStore()).rows(config.config_hash(), CLEAN_TASK)
+

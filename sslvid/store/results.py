@@ -1,0 +1,271 @@
+"""The results table: every measured number of the study in one tidy CSV, safe to share between processes.
+
+One row is one number: which evaluation (``config_hash``), of which model (``model``, its
+pre-training ``pretext``, ``pretrain_subset``, ``pretrain_epochs``, ``complexity``), on which
+``task`` / ``dataset`` / ``split``, which ``metric`` under which ``condition`` (``"clean"``, or a
+corruption such as ``"gaussian/1"``), its ``value``, and the ``protocol_card`` (JSON: clips per
+video, crops, frames, resolution, epochs, batch size, devices...) it was measured under, with
+``seed``, git ``commit`` and ``time``. Accuracies and hit rates are in percent, as the papers print
+them; drops are in points (absolute) and percent (relative).
+
+The file lives at ``<data dir>/results/results.csv``. Writers hold a file lock, read the table,
+upsert their rows by ``key`` (a re-run replaces its rows, never duplicates them) and replace the
+file atomically; readers need no lock (they see the old file or the new one). Two processes
+appending at once therefore both land, in some order.
+
+Helpers turn the tidy table into the papers' table shapes (``pivot``) and put the papers'
+numbers beside ours (``paper_vs_reproduced``); the papers' tables come from
+``sslvid.store.paper_tables``. The book types no number by hand: every table is one of these.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from filelock import FileLock
+
+from sslvid.io import atomic_write_text
+from sslvid.paths import data_dir
+
+log = logging.getLogger(__name__)
+
+KEY_FIELDS = ("config_hash", "task", "metric", "condition")
+"""A row's identity: one evaluation's one metric under one condition."""
+
+TEXT_COLUMNS = ("key", "config_hash", "task", "protocol", "model", "pretext", "source", "pretrain_dataset",
+                "complexity", "dataset", "split", "metric", "condition", "protocol_card", "profile", "commit",
+                "time")
+NUMBER_COLUMNS = ("value", "width")
+INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed")
+COLUMNS = ("key", "config_hash", "model", "width", "pretext", "source", "pretrain_dataset", "pretrain_subset",
+           "pretrain_epochs", "complexity", "task", "protocol", "dataset", "split", "fold", "metric", "condition",
+           "value", "protocol_card", "profile", "seed", "commit", "time")
+"""The columns of the table, in order."""
+
+
+def default_results_path() -> Path:
+    """``<data dir>/results/results.csv``: where results go unless a path is given."""
+    return data_dir() / "results" / "results.csv"
+
+
+def row_key(row: Mapping[str, Any]) -> str:
+    """The upsert key of a row: ``config_hash|task|metric|condition``.
+
+    Raises:
+        ValueError: if a key field is missing or empty.
+    """
+    parts = [str(row.get(name) or "") for name in KEY_FIELDS]
+    missing = [name for name, part in zip(KEY_FIELDS, parts) if not part]
+    if missing:
+        raise ValueError(f"a result row needs {', '.join(missing)}; got {dict(row)}")
+    return "|".join(parts)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def normalise_rows(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows as a table with exactly ``COLUMNS``: keys filled in, cards as JSON text, missing cells empty.
+
+    Raises:
+        ValueError: for an unknown column, or a row without its key fields.
+    """
+    records = []
+    for row in rows:
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown result columns {sorted(unknown)}; valid: {', '.join(COLUMNS)}")
+        record = {name: row.get(name) for name in COLUMNS}
+        record["condition"] = record["condition"] or "clean"
+        card = record["protocol_card"]
+        if card is not None and not isinstance(card, str):
+            record["protocol_card"] = json.dumps(card, sort_keys=True, default=str)
+        record["time"] = record["time"] or _now()
+        record["key"] = row_key(record)
+        records.append(record)
+    return _typed(pd.DataFrame(records, columns=list(COLUMNS)))
+
+
+def _typed(table: pd.DataFrame) -> pd.DataFrame:
+    """Column types: text as ``object`` strings ("" when missing), numbers as float, counts as ``Int64``."""
+    table = table.copy()
+    for name in TEXT_COLUMNS:
+        table[name] = table[name].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        table[name] = table[name].astype(object)
+    for name in NUMBER_COLUMNS:
+        table[name] = pd.to_numeric(table[name], errors="coerce").astype(float)
+    for name in INTEGER_COLUMNS:
+        table[name] = pd.to_numeric(table[name], errors="coerce").round().astype("Int64")
+    return table
+
+
+class ResultsStore:
+    """The tidy results table on disk (module docstring).
+
+    Args:
+        path: the CSV file; default ``default_results_path()``.
+        timeout: seconds to wait for the write lock (-1: forever).
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = -1) -> None:
+        self.path = Path(path) if path is not None else default_results_path()
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.path)!r})"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    # ---------------------------------------------------------------- reading
+    def table(self) -> pd.DataFrame:
+        """Every row, typed (``COLUMNS``); an empty table when nothing was written yet."""
+        if not self.path.is_file():
+            return normalise_rows([])
+        return _read(self.path.read_text())
+
+    def rows(self, config_hash: str | None = None, task: str | None = None, **equal: Any) -> pd.DataFrame:
+        """The rows of one evaluation (``config_hash``) and/or ``task``, and columns equal to ``equal``."""
+        table = self.table()
+        for name, value in {"config_hash": config_hash, "task": task, **equal}.items():
+            if value is not None:
+                table = table[table[name] == value]
+        return table.reset_index(drop=True)
+
+    def has(self, config_hash: str, task: str, metrics: Sequence[str], condition: str = "clean") -> bool:
+        """True when every metric of ``metrics`` is stored for this evaluation, task and condition."""
+        found = self.rows(config_hash, task, condition=condition)
+        return set(metrics) <= set(found["metric"])
+
+    # ---------------------------------------------------------------- writing
+    def upsert(self, rows: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+        """Add ``rows``, replacing stored rows with the same key; return the new rows as stored.
+
+        Holds the file lock while it reads, merges and atomically rewrites the table, so
+        concurrent writers never lose each other's rows.
+
+        Raises:
+            ValueError: for unknown columns or rows without key fields.
+            filelock.Timeout: if the lock is not acquired within ``timeout``.
+        """
+        records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+        new = normalise_rows(records).drop_duplicates("key", keep="last")
+        if new.empty:
+            return new
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.lock_path), timeout=self.timeout):
+            old = self.table()
+            merged = pd.concat([old[~old["key"].isin(new["key"])], new], ignore_index=True) if len(old) else new
+            atomic_write_text(self.path, merged.to_csv(index=False))
+        log.info("results: %d rows upserted into %s (%d in all)", len(new), self.path, len(merged))
+        return new.reset_index(drop=True)
+
+    def delete(self, config_hash: str) -> int:
+        """Remove every row of one evaluation; return how many were removed."""
+        if not self.path.is_file():
+            return 0
+        with FileLock(str(self.lock_path), timeout=self.timeout):
+            old = self.table()
+            keep = old[old["config_hash"] != config_hash]
+            atomic_write_text(self.path, keep.to_csv(index=False))
+        return len(old) - len(keep)
+
+
+def _read(text: str) -> pd.DataFrame:
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    for name in COLUMNS:
+        if name not in table:
+            table[name] = ""
+    return _typed(table[list(COLUMNS)])
+
+
+# ---------------------------------------------------------------------- table shapes
+
+
+def pivot(results: pd.DataFrame, index: str | Sequence[str], columns: str | Sequence[str], metric: str | None = None,
+          values: str = "value", aggfunc: str = "mean", **equal: Any) -> pd.DataFrame:
+    """A paper-shaped table from tidy results, e.g. pretext tasks as rows and backbones as columns.
+
+    Args:
+        results: rows of the results table (``ResultsStore.table()``).
+        index: column(s) whose values become the rows.
+        columns: column(s) whose values become the columns.
+        metric: keep only this metric (e.g. ``"top1_video"``).
+        values: the column to spread (``"value"``).
+        aggfunc: how to combine several rows per cell (seeds, folds): "mean", "std", "count", ...
+        **equal: keep only rows whose column equals the value (``dataset="ucf101"``).
+
+    Raises:
+        ValueError: for an unknown column.
+    """
+    selected = _select(results, metric=metric, **equal)
+    wanted = [*_as_list(index), *_as_list(columns), values]
+    unknown = [name for name in wanted if name not in selected]
+    if unknown:
+        raise ValueError(f"unknown columns {unknown}; valid: {', '.join(results.columns)}")
+    return selected.pivot_table(index=_as_list(index), columns=_as_list(columns), values=values, aggfunc=aggfunc)
+
+
+def paper_vs_reproduced(paper: pd.DataFrame, reproduced: pd.DataFrame, on: Sequence[str], paper_value: str,
+                        value: str = "value", rename: Mapping[str, Mapping[str, str]] | None = None,
+                        aggfunc: str = "mean") -> pd.DataFrame:
+    """The papers' numbers and ours side by side: one row per cell, ``paper``, ``reproduced``, ``difference``.
+
+    Args:
+        paper: a paper table (``sslvid.store.paper_tables.load_paper_table``), one row per cell.
+        reproduced: our rows (already filtered to the metric and setting that match the table).
+        on: columns naming a cell in both tables (e.g. ``["backbone", "pretext"]``).
+        paper_value: the paper's value column (e.g. ``"ucf101_top1"``).
+        value: our value column.
+        rename: per column of ``on``, our value -> the paper's name (e.g.
+            ``{"backbone": {"r2plus1d_18": "r21d"}}``), applied to ``reproduced``.
+        aggfunc: how to combine several of our rows per cell (seeds, folds).
+
+    Returns:
+        columns ``on`` + ``paper``, ``reproduced``, ``n`` (our rows per cell), ``difference``
+        (reproduced - paper); an outer join, so a cell only one side has shows NaN on the other.
+
+    Raises:
+        ValueError: if a column of ``on`` is missing from either table.
+    """
+    on = list(on)
+    for name, table in (("paper", paper), ("reproduced", reproduced)):
+        missing = [c for c in on if c not in table]
+        if missing:
+            raise ValueError(f"{name} table has no column {missing}; it has {', '.join(table.columns)}")
+    ours = reproduced.copy()
+    for column, mapping in (rename or {}).items():
+        ours[column] = ours[column].map(lambda v, m=mapping: m.get(v, v))
+    ours = ours.groupby(on, dropna=False)[value].agg([aggfunc, "count"]).reset_index()
+    ours.columns = [*on, "reproduced", "n"]
+    theirs = paper[[*on, paper_value]].rename(columns={paper_value: "paper"})
+    keys = {c: str for c in on}
+    merged = theirs.astype(keys).merge(ours.astype(keys), on=on, how="outer")
+    merged["n"] = merged["n"].fillna(0).astype(int)
+    merged["difference"] = merged["reproduced"] - merged["paper"]
+    return merged[[*on, "paper", "reproduced", "n", "difference"]]
+
+
+def _select(results: pd.DataFrame, metric: str | None = None, **equal: Any) -> pd.DataFrame:
+    selected = results
+    for name, wanted in {"metric": metric, **equal}.items():
+        if wanted is None:
+            continue
+        if name not in selected:
+            raise ValueError(f"unknown column {name!r}; valid: {', '.join(results.columns)}")
+        selected = selected[selected[name] == wanted]
+    return selected
+
+
+def _as_list(names: str | Sequence[str]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)

@@ -1,0 +1,294 @@
+"""Downstream evaluation end to end at smoke size, and its parts on hand-built examples.
+
+A rotnet pre-training on squeezenet3d (the fastest backbone on a CPU) over one video per class
+of the tiny default data's appearance pool is the pre-trained source; the labelled set is the
+tiny ``digits-appearance`` (3 train / 2 test videos per class). Every evaluation takes well
+under a second.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from sslvid.cli import main as cli_main
+from sslvid.engine import PretrainConfig, Trainer, find_pretrained, pretrain
+from sslvid.engine.distributed import DistInfo
+from sslvid.evaluate import (
+    EvalConfig,
+    FeatureCache,
+    clip_top1,
+    evaluate,
+    finetune,
+    hits_at_k,
+    linear_probe,
+    noise_robustness,
+    noise_table,
+    retrieval,
+    trained_classifier,
+    video_top1,
+)
+from sslvid.evaluate.common import eval_sampler, official_folds, open_eval_split
+from sslvid.evaluate.features import extract_clip_features
+from sslvid.evaluate.metrics import video_scores
+from sslvid.evaluate.models import FeatureBatches
+from sslvid.evaluate.robustness import drops
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+BACKBONE = "squeezenet3d"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("eval-home")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _data_home(home):
+    """Clip caches and default paths of this module live in its own home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSLVID_HOME", str(home))
+        yield
+
+
+@pytest.fixture(scope="module")
+def stores(home) -> dict:
+    return {"store": RunStore(home / "runs"), "results": ResultsStore(home / "results.csv"),
+            "features": FeatureCache(home / "features"), "progress": False}
+
+
+@pytest.fixture(scope="module")
+def pretrained(_data_home, tiny_default, stores) -> PretrainConfig:
+    config = PretrainConfig.for_profile("smoke", task="rotnet", backbone=BACKBONE, dataset="digits-appearance-pool",
+                                        data_root=str(tiny_default), subset_per_class=1, device="cpu", threads=1,
+                                        num_workers=0)
+    pretrain(config, store=stores["store"], progress=False)
+    return config
+
+
+def smoke(source, protocol: str, data_root: Path, store: RunStore | None = None, **overrides) -> EvalConfig:
+    return EvalConfig.for_profile("smoke", source=source, backbone=BACKBONE, protocol=protocol,
+                                  data_root=str(data_root), device="cpu", threads=1, store=store, **overrides)
+
+
+# ----------------------------------------------------------------------------------- config
+
+
+def test_config_fills_the_profile_and_hashes_only_what_changes_results(pretrained, stores, tiny_default):
+    config = smoke(pretrained, "finetune", tiny_default)
+    assert (config.backbone, config.width, config.source) == (BACKBONE, pretrained.width, pretrained.config_hash())
+    assert (config.frames, config.crop_size, config.epochs, config.dataset) == (4, 32, 2, "digits-appearance")
+    assert config.flip and config.train_clips is None, "finetune draws one random clip per epoch"
+    moved = config.replace(device="cuda:1", num_workers=3, data_root="/elsewhere", eval_batch_size=99)
+    assert moved.config_hash() == config.config_hash()
+    assert config.replace(lr=0.02).config_hash() != config.config_hash()
+    assert EvalConfig.from_dict(config.to_dict()) == config
+    by_hash = smoke(pretrained.config_hash(), "finetune", tiny_default, store=stores["store"])
+    assert by_hash == config
+    retrieval_config = smoke(pretrained, "retrieval", tiny_default)
+    assert retrieval_config.epochs is None and retrieval_config.lr is None and retrieval_config.flip is None
+    assert smoke("scratch", "finetune", tiny_default, dataset="digits-motion").flip is False
+    assert official_folds("ucf101") == official_folds("hmdb51") == (1, 2, 3)
+    assert official_folds("diving48") == official_folds("digits-appearance") == (1,)
+
+
+def test_config_errors_name_every_problem(pretrained, tiny_default):
+    with pytest.raises(ValueError) as err:
+        EvalConfig(backbone="resnet", protocol="probe", profile="smoke", dataset="ucf", fold=0)
+    message = str(err.value)
+    for needle in ("backbone 'resnet'", "protocol 'probe'", "dataset 'ucf'", "fold must be >= 1"):
+        assert needle in message
+    with pytest.raises(ValueError, match="disagrees"):
+        EvalConfig.for_profile("smoke", source=pretrained, backbone="r3d_18")
+    with pytest.raises(ValueError, match="needs backbone"):
+        EvalConfig.for_profile("smoke")
+    with pytest.raises(ValueError, match="no pre-training run"):
+        EvalConfig.for_profile("smoke", source="0123456789abcdef", store=RunStore(tiny_default / "nowhere"))
+    with pytest.raises(ValueError, match="scratch"):
+        EvalConfig(backbone=BACKBONE, profile="smoke", source_epoch=3)
+
+
+# ----------------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.parametrize("protocol", ["finetune", "linear"])
+@pytest.mark.parametrize("from_scratch", [False, True], ids=["pretrained", "scratch"])
+def test_action_recognition_runs_end_to_end_and_lands_in_the_store(protocol, from_scratch, pretrained, stores,
+                                                                   tiny_default, monkeypatch):
+    config = smoke("scratch" if from_scratch else pretrained, protocol, tiny_default)
+    rows = evaluate(config, **stores)
+    assert sorted(rows["metric"]) == ["top1_clip", "top1_video"]
+    assert rows["value"].between(0, 100).all()
+    row = rows.iloc[0]
+    assert (row["config_hash"], row["model"], row["protocol"], row["dataset"]) == (
+        config.config_hash(), BACKBONE, protocol, "digits-appearance")
+    assert row["pretext"] == ("scratch" if from_scratch else "rotnet")
+    if not from_scratch:
+        assert (row["source"], row["pretrain_epochs"], row["pretrain_subset"]) == (pretrained.config_hash(), 2, 1)
+    card = json.loads(row["protocol_card"])
+    assert card["test_clips_per_video"] == 2 and card["test_videos"] == 20 and card["test_clips_scored"] == 40
+    assert card["frames"] == 4 and card["resolution"] == "32x32" and card["devices"].startswith("cpu")
+    assert card["epochs"] == config.epochs and card["batch_size"] == config.batch_size
+    assert stores["store"].find(config) is not None, "the trained model is cached by the config hash"
+
+    monkeypatch.setattr(Trainer, "fit", lambda self: pytest.fail("a cached evaluation trained again"))
+    again = evaluate(config, **stores)
+    pd.testing.assert_frame_equal(again, rows)
+    table = stores["results"].table()
+    assert (table["config_hash"] == config.config_hash()).sum() == 2, "re-running adds no rows"
+
+
+def test_finetune_and_linear_probe_check_their_protocol(pretrained, tiny_default, stores):
+    with pytest.raises(ValueError, match="expected a linear config"):
+        linear_probe(smoke(pretrained, "finetune", tiny_default), **stores)
+    assert len(finetune(smoke(pretrained, "finetune", tiny_default), **stores)) == 2
+
+
+def test_finetune_from_an_earlier_checkpoint_uses_its_weights(pretrained, stores, tiny_default):
+    config = smoke(pretrained, "linear", tiny_default, source_epoch=1)
+    rows = linear_probe(config, **stores)
+    assert rows["pretrain_epochs"].tolist() == [1, 1]
+    model = trained_classifier(config, stores["store"])
+    expected = stores["store"].run(pretrained).load_backbone(1)
+    assert all(torch.equal(model.backbone.state_dict()[k], v) for k, v in expected.items())
+
+
+def test_linear_probe_freezes_the_backbone(pretrained, stores, tiny_default, monkeypatch):
+    """Only the linear layer is trained; extracting features changes no weight and no BN statistic."""
+    config = smoke(pretrained, "linear", tiny_default, seed=5)
+    trained = {}
+    fit = Trainer.fit
+
+    def spy(self):
+        trained["params"] = [name for name, p in self.module.named_parameters() if p.requires_grad]
+        trained["optimised"] = sum(p.numel() for g in self.optimizer.param_groups for p in g["params"])
+        return fit(self)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    linear_probe(config, **stores)
+    assert trained["params"] == ["fc.weight", "fc.bias"]
+    model = trained_classifier(config, stores["store"])
+    assert trained["optimised"] == sum(p.numel() for p in model.head.fc.parameters())
+    source = find_pretrained(pretrained, stores["store"]).backbone()
+    assert all(torch.equal(model.backbone.state_dict()[k], v) for k, v in source.state_dict().items())
+
+    split = open_eval_split(config, "train")
+    backbone = find_pretrained(pretrained, stores["store"]).backbone().train()  # even in train mode
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    extract_clip_features(backbone, split.index, split.source, eval_sampler(config, 2), 32, torch.device("cpu"), 8)
+    after = backbone.state_dict()
+    assert any("running_mean" in k for k in after)
+    assert all(torch.equal(before[k], after[k]) for k in before), "weights and BN statistics unchanged"
+    assert backbone.training, "the caller's mode is restored"
+
+
+def test_retrieval_reports_hits_at_k_and_reuses_cached_features(pretrained, stores, tiny_default, tmp_path):
+    config = smoke(pretrained, "retrieval", tiny_default)
+    cache = FeatureCache(tmp_path / "features")
+    rows = retrieval(config, stores["store"], ResultsStore(tmp_path / "r1.csv"), cache, progress=False)
+    assert rows["metric"].tolist() == ["hit@1", "hit@5", "hit@10", "hit@20", "hit@50"]
+    assert rows["value"].is_monotonic_increasing and rows["value"].iloc[-1] == 100.0  # k=50 > 30 gallery clips
+    assert cache.extractions == 2, "gallery and queries"
+    card = json.loads(rows["protocol_card"][0])
+    assert (card["gallery_clips"], card["query_clips"]) == (30, 40)
+    fresh = FeatureCache(tmp_path / "features")  # same files, new counter
+    again = retrieval(config, stores["store"], ResultsStore(tmp_path / "r2.csv"), fresh, progress=False)
+    assert fresh.extractions == 0, "feature cache hit: nothing extracted the second time"
+    pd.testing.assert_series_equal(again["value"], rows["value"])
+    linear_probe(smoke(pretrained, "linear", tiny_default), stores["store"], ResultsStore(tmp_path / "r3.csv"),
+                 fresh, progress=False)
+    assert fresh.extractions == 0, "the probe reads the same cached features"
+
+
+def test_noise_robustness_rows_hold_noisy_accuracy_and_drops(pretrained, stores, tiny_default):
+    config = smoke(pretrained, "finetune", tiny_default)
+    rows = noise_robustness(config, corruptions=("gaussian", "impulse"), severities=(5,), **stores)
+    assert sorted(rows["condition"].unique()) == ["gaussian/5", "impulse/5"]
+    clean = evaluate(config, **stores).set_index("metric")["value"]
+    for _, group in rows.groupby("condition"):
+        values = group.set_index("metric")["value"]
+        assert values["abs_drop_video"] == pytest.approx(clean["top1_video"] - values["top1_video"])
+        card = json.loads(group["protocol_card"].iloc[0])
+        assert card["severity"] == 5 and card["corruption"] in ("gaussian", "impulse")
+    table = noise_table(rows, severity=5)
+    assert table["noises"].tolist() == [2]
+    assert len(noise_robustness(config, corruptions=("gaussian",), severities=(5,), **stores)) == 6
+    with pytest.raises(ValueError, match="severity"):
+        noise_robustness(config, severities=(6,), **stores)
+
+
+def test_cli_evaluates_and_prints_the_rows(pretrained, stores, tiny_default, home, capsys):
+    args = ["evaluate", "--protocol", "linear", "--source", pretrained.config_hash(), "--profile", "smoke",
+            "--data-root", str(tiny_default), "--device", "cpu", "--threads", "1", "--no-progress",
+            "--store", str(home / "runs"), "--results", str(home / "results.csv")]
+    assert cli_main(args) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert sorted(r["metric"] for r in printed) == ["top1_clip", "top1_video"]
+
+
+# ----------------------------------------------------------------------------------- parts by hand
+
+
+def test_video_accuracy_averages_clip_softmax_scores():
+    """Two videos of three clips. Video 0 (class 0): two clips narrowly say class 1, one clip says
+    class 0 with confidence, so clip-level gets 1/3 right but the mean softmax picks class 0.
+    Video 1 (class 1): all clips right."""
+    big, small = 4.0, 0.2
+    scores = torch.tensor([[0.0, small], [0.0, small], [big, 0.0], [0.0, 1.0], [0.0, 2.0], [0.0, 3.0]])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    videos = torch.tensor([7, 7, 7, 3, 3, 3])
+    assert clip_top1(scores, labels) == pytest.approx(100 * 4 / 6)
+    probs, video_labels = video_scores(scores, labels, videos)
+    p_small = torch.softmax(torch.tensor([0.0, small]), 0)
+    p_big = torch.softmax(torch.tensor([big, 0.0]), 0)
+    torch.testing.assert_close(probs[1], (2 * p_small + p_big) / 3)  # video 7 is the second id in sorted order
+    assert video_labels.tolist() == [1, 0]
+    assert video_top1(scores, labels, videos) == 100.0
+    with pytest.raises(ValueError, match="different labels"):
+        video_top1(scores, torch.tensor([0, 1, 0, 1, 1, 1]), videos)
+
+
+def test_hits_at_k_on_a_hand_built_feature_set():
+    """Gallery on the unit circle; cosine order of each query's neighbours is known by angle."""
+    angles = torch.tensor([0.0, 10.0, 20.0, 90.0, 100.0, 180.0])  # degrees
+    gallery = torch.stack([torch.cos(torch.deg2rad(angles)), torch.sin(torch.deg2rad(angles))], dim=1) * 3.0
+    gallery_labels = torch.tensor([0, 1, 1, 2, 0, 1])
+    queries = torch.tensor([[1.0, 0.01], [0.0, 5.0], [-1.0, 0.0]])  # near 0 deg, 90 deg, 180 deg
+    query_labels = torch.tensor([2, 0, 2])
+    # query 0 (class 2): neighbours 0, 10, 20, 90... -> first class-2 item at rank 4 (k >= 4)
+    # query 1 (class 0): neighbours 90, 100 -> class 0 at rank 2
+    # query 2 (class 2): neighbours 180, 100, 90 -> class 2 at rank 3
+    hits = hits_at_k(queries, query_labels, gallery, gallery_labels, ks=(1, 2, 3, 4, 50))
+    assert hits == {1: 0.0, 2: pytest.approx(100 / 3), 3: pytest.approx(200 / 3), 4: 100.0, 50: 100.0}
+    with pytest.raises(ValueError, match="k must be"):
+        hits_at_k(queries, query_labels, gallery, gallery_labels, ks=(0,))
+
+
+def test_drops_are_absolute_and_relative():
+    out = drops({"top1_clip": 80.0, "top1_video": 50.0}, {"top1_clip": 60.0, "top1_video": 50.0})
+    assert out == {"abs_drop_clip": 20.0, "rel_drop_clip": 25.0, "abs_drop_video": 0.0, "rel_drop_video": 0.0}
+
+
+def test_feature_batches_shuffle_per_epoch_and_split_between_processes():
+    features, labels = torch.arange(20.0)[:, None], torch.arange(20)
+    single = FeatureBatches(features, labels, batch_size=4, seed=3)
+    single.set_epoch(1)
+    first = torch.cat([b["label"] for b in single])
+    single.set_epoch(2)
+    assert len(single) == 5 and sorted(first.tolist()) == list(range(20))
+    assert not torch.equal(first, torch.cat([b["label"] for b in single])), "a new order every epoch"
+    ranks = [FeatureBatches(features, labels, batch_size=3, seed=3, info=DistInfo(rank, 2)) for rank in (0, 1)]
+    seen = [torch.cat([b["label"] for b in loader]) for loader in ranks]
+    assert [len(loader) for loader in ranks] == [3, 3] and not set(seen[0].tolist()) & set(seen[1].tolist())
