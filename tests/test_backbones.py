@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision
 
 from sslvid.backbones import CAPACITIES, backbone_meta, create_backbone, list_backbones
@@ -55,6 +56,47 @@ def test_shared_face(name):
     assert [a.shape for a in selected] == [intermediates[0].shape, intermediates[-1].shape]
     assert torch.equal(selected[-1], intermediates[-1])
     assert model.forward_head(features).shape == features.shape
+
+
+# Adam steps before the train/eval check below; a network not listed gets DEFAULT_FIT_STEPS.
+# Each count is 10 steps above the most that model seeds 0-3 needed. The networks listed
+# have batch norms after convs that see only part of their kernel (1x1(x1) maps at this size,
+# or one frame under a 3-frame kernel), whose outputs have a variance far below 1, while a
+# batch norm's running variance starts at 1 and forgets that start only as 0.9 ** steps; the
+# 2D SqueezeNet (no batch norm) simply fits more slowly. Before depthwise convs counted their
+# fan-out per group (``kaiming_conv_``) the depthwise networks failed at these counts.
+DEFAULT_FIT_STEPS = 20
+FIT_STEPS = {"squeezenet_2d": 40, "r2plus1d_18": 45, "mobilenetv2_2d": 50, "efficientnet_lite0": 55,
+             "squeezenet3d": 55, "shufflenet3d": 60, "shufflenetv2_2d": 60, "mobilenetv2_3d": 70}
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_eval_mode_keeps_what_train_mode_learned(name):
+    """After fitting a separable batch in train mode, eval mode classifies that batch too.
+
+    Catches batch norms whose running statistics do not follow the batch statistics (never
+    updated, wrong momentum, far off their start), which leave eval outputs near constant.
+    """
+    torch.set_num_threads(1)  # hundreds of steps: two threads on shared cores can run 10-100x slower
+    frames = 4 if backbone_meta(name)["kind"] == "3d" else 1
+    generator = torch.Generator().manual_seed(0)
+    clips = torch.randn(16, 3, frames, 32, 32, generator=generator)
+    labels = torch.arange(16) % 2
+    clips[:, 0] += (2 * labels - 1).float().view(-1, 1, 1, 1) * 0.5  # class = sign of channel 0's shift
+    model = create_backbone(name, num_classes=2, width=MICRO["width"]).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    steps = FIT_STEPS.get(name, DEFAULT_FIT_STEPS)
+    for _ in range(steps):
+        logits = model(clips)
+        loss = F.cross_entropy(logits, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    train_accuracy = (logits.argmax(1) == labels).float().mean().item()
+    with torch.no_grad():
+        eval_accuracy = (model.eval()(clips).argmax(1) == labels).float().mean().item()
+    assert eval_accuracy >= 0.9, (f"{name}: eval accuracy {eval_accuracy:.2f} after {steps} steps "
+                                  f"(train mode: accuracy {train_accuracy:.2f}, loss {loss.item():.3g})")
 
 
 def test_forward_intermediates_rejects_bad_indices():

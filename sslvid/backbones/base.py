@@ -7,6 +7,7 @@ table call only its face (``forward_features``, ``forward_head``, ``forward_inte
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -168,13 +169,35 @@ def scale_width(channels: int, width: float, divisor: int = 1) -> int:
     return make_divisible(channels * width, divisor)
 
 
+def kaiming_conv_(conv: nn.modules.conv._ConvNd) -> nn.modules.conv._ConvNd:
+    """He (fan-out, ReLU) init of a convolution's weight, zero bias; returns the conv.
+
+    The fan-out counts the outputs that one input channel feeds: ``out_channels // groups``
+    times the kernel volume. ``nn.init.kaiming_normal_(mode="fan_out")`` reads it off the
+    weight's shape as ``out_channels * kernel volume`` whatever ``groups`` is, so for a
+    depthwise conv (``groups == channels``) it draws weights ``sqrt(channels)`` times too small.
+    Their outputs then have a variance far below 1 (about 1e-4 to 1e-2 in a micro ShuffleNet),
+    while a batch norm's running variance starts at 1 and forgets that start only as
+    ``0.9 ** steps`` (momentum 0.1): for tens of steps eval mode divides every depthwise output
+    by a running variance up to hundreds of times too large, and the network's eval outputs
+    barely depend on its input. timm counts the fan-out per group too (``fix_group_fanout``, as
+    TensorFlow's reference MnasNet/EfficientNet code). With ``groups == 1`` this is exactly
+    ``kaiming_normal_(mode="fan_out", nonlinearity="relu")``, random draws included.
+    """
+    fan_out = conv.out_channels // conv.groups * math.prod(conv.kernel_size)
+    with torch.no_grad():
+        conv.weight.normal_(0.0, nn.init.calculate_gain("relu") / math.sqrt(fan_out))
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+    return conv
+
+
 def init_conv_bn(module: nn.Module) -> None:
-    """He (fan-out) init for 3D convolutions, unit scale and zero shift for batch norms."""
+    """He (fan-out) init for 3D convolutions (:func:`kaiming_conv_`: grouped ones count the
+    fan-out per group), unit scale and zero shift for batch norms."""
     for m in module.modules():
         if isinstance(m, nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            kaiming_conv_(m)
         elif isinstance(m, nn.BatchNorm3d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)

@@ -29,7 +29,7 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 from torchvision.models.squeezenet import Fire
 from torchvision.ops import Conv2dNormActivation, StochasticDepth
 
-from sslvid.backbones.base import BACKBONES, VideoBackbone, resolve_indices, scale_width
+from sslvid.backbones.base import BACKBONES, VideoBackbone, kaiming_conv_, resolve_indices, scale_width
 
 
 def fold_frames(x: Tensor) -> Tensor:
@@ -101,11 +101,12 @@ class FrameBackbone(VideoBackbone):
 
 
 def _kaiming_conv(conv: nn.Conv2d) -> nn.Conv2d:
-    """He (fan-out) init of a conv's weight, zero bias; returns the conv."""
-    nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
-    if conv.bias is not None:
-        nn.init.zeros_(conv.bias)
-    return conv
+    """He (fan-out) init of a conv's weight, zero bias; returns the conv.
+
+    The fan-out of a grouped (depthwise) conv is counted per group, see :func:`kaiming_conv_`;
+    for ``groups == 1`` this is torchvision's ``kaiming_normal_(mode="fan_out")``.
+    """
+    return kaiming_conv_(conv)
 
 
 def _with_in_channels(conv: nn.Conv2d, in_channels: int, init: Callable[[nn.Conv2d], nn.Conv2d] | None) -> nn.Conv2d:
@@ -147,13 +148,17 @@ class MobileNetV2Frames(FrameBackbone):
         _check_in_channels(in_channels)
         last = scale_width(1280, width, 8)  # raises for a non-positive width
         features = mobilenet_v2(weights=None, width_mult=width, num_classes=1).features
-        features[0][0] = _with_in_channels(features[0][0], in_channels, _kaiming_conv)
+        features[0][0] = _with_in_channels(features[0][0], in_channels, None)
         if features[18][0].out_channels != last:
             features[18] = Conv2dNormActivation(features[18][0].in_channels, last, kernel_size=1,
                                                 activation_layer=nn.ReLU6)
-            _kaiming_conv(features[18][0])
         for name, start, stop in _MOBILENETV2_BLOCKS:
             setattr(self, name, features[start:stop])
+        # torchvision's init (He fan-out), except that depthwise convs count their fan-out per
+        # group: torchvision's draws them sqrt(channels) times too small (see kaiming_conv_).
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                _kaiming_conv(m)
         self.build_head(last, num_classes, dropout)
 
 
