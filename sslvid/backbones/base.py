@@ -169,7 +169,7 @@ def scale_width(channels: int, width: float, divisor: int = 1) -> int:
     return make_divisible(channels * width, divisor)
 
 
-def kaiming_conv_(conv: nn.modules.conv._ConvNd) -> nn.modules.conv._ConvNd:
+def kaiming_conv_(conv: nn.Conv2d | nn.Conv3d) -> nn.Conv2d | nn.Conv3d:
     """He (fan-out, ReLU) init of a convolution's weight, zero bias; returns the conv.
 
     The fan-out counts the outputs that one input channel feeds: ``out_channels // groups``

@@ -106,7 +106,8 @@ def _kaiming_conv(conv: nn.Conv2d) -> nn.Conv2d:
     The fan-out of a grouped (depthwise) conv is counted per group, see :func:`kaiming_conv_`;
     for ``groups == 1`` this is torchvision's ``kaiming_normal_(mode="fan_out")``.
     """
-    return kaiming_conv_(conv)
+    kaiming_conv_(conv)
+    return conv
 
 
 def _with_in_channels(conv: nn.Conv2d, in_channels: int, init: Callable[[nn.Conv2d], nn.Conv2d] | None) -> nn.Conv2d:
