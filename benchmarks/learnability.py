@@ -25,6 +25,13 @@ where a control's hits are.
 ``--root`` reads (and, with ``--scale``, first generates) the default data in another folder,
 with its clip cache below it, so a variant of the generator can be tried without touching
 ``data/default`` or ``data/cache``.
+
+Measured (generator version 2, full data, r3d_18 x0.25, Adam 1e-3, batch 32, one thread on a
+shared 2-core CPU, about 9 s per epoch on digits-appearance and 11 s on digits-motion), test
+top-1 after epochs 1-10: digits-appearance 18 26 30 33 33 44 60 49 61 67% (with
+``--flip off``: 13 18 26 41 45 51 70 56 73 72%); digits-motion 20 30 53 74 68 84 87 87 91 73%;
+single-frame control 15-18% throughout (FadeIn/FadeOut found as a pair). Generator version 1
+(28-pixel digits over high-contrast textures): chance on both sets after 5 epochs.
 """
 from __future__ import annotations
 
@@ -151,7 +158,8 @@ def train_set(args: argparse.Namespace, name: str, cache_root: Path, single: boo
         correct = total = 0
         loss_sum = 0.0
         for batch in train_loader:
-            x = random_resized_crop(to_unit_clips(batch["clips"].flatten(0, 1)), args.crop, scale=tuple(args.crop_scale))
+            x = to_unit_clips(batch["clips"].flatten(0, 1))
+            x = random_resized_crop(x, args.crop, scale=tuple(args.crop_scale))
             if flip:
                 x = horizontal_flip(x)
             x = normalize(x)
