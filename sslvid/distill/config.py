@@ -26,17 +26,15 @@ out: where it runs (``device``, ``num_workers``, ``threads``, ``deterministic``,
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sslvid.confighash import HashedConfig
 from sslvid.profiles import get_profile, list_profiles
 
-HASH_SCHEMA = 1
-"""Bumped when a change to distillation makes stored runs of the same config stale."""
 
 SCRATCH = "scratch"
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -156,7 +154,7 @@ class TeacherRef:
 
 
 @dataclass(frozen=True)
-class DistillConfig:
+class DistillConfig(HashedConfig):
     """Everything that defines one distillation run. Frozen and validated on construction.
 
     Fields left None are filled from the profile (``sslvid.profiles``, ``DISTILL_DEFAULTS``).
@@ -254,10 +252,6 @@ class DistillConfig:
         values = dict(values)
         values.pop("kind", None)
         return cls(**values)
-
-    def replace(self, **changes: Any) -> "DistillConfig":
-        """A copy with ``changes`` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
 
     def _teachers_as_refs(self) -> None:
         teachers = self.teachers
@@ -422,15 +416,9 @@ class DistillConfig:
         """The fields that define the result, teachers by their hashes: what ``config_hash`` hashes."""
         values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
         values["teachers"] = [t.key() for t in self.teachers]
-        return {"kind": self.KIND, "schema": HASH_SCHEMA, **values}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values}
 
-    def config_hash(self) -> str:
-        """16 hex digits of SHA-256 over canonical JSON of ``hashed_dict()``: stable across runs and machines."""
-        text = json.dumps(self.hashed_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def __hash__(self) -> int:
-        return hash(self.config_hash())
+    __hash__ = HashedConfig.__hash__
 
     def num_teachers(self) -> int:
         return len(self.teachers)

@@ -14,7 +14,6 @@ machine and Python process.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib
 import inspect
 import json
@@ -22,10 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sslvid.confighash import HashedConfig
 from sslvid.profiles import get_profile, list_profiles
 
-HASH_SCHEMA = 1
-"""Bumped when a change to the engine makes old runs of the same config stale."""
 
 PRETRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # tests and nbval: a couple of epochs over the tiny default data
@@ -45,7 +43,7 @@ PROFILE_FIELDS = ("frames", "crop_size", "cache_size", "width", "batch_size")
 
 
 @dataclass(frozen=True)
-class PretrainConfig:
+class PretrainConfig(HashedConfig):
     """Everything that defines one pre-training run. Frozen and validated on construction.
 
     Fields left ``None`` are filled from the profile (``sslvid.profiles`` and
@@ -153,10 +151,6 @@ class PretrainConfig:
         values = dict(values)
         values.pop("kind", None)
         return cls.for_profile(values.pop("profile"), values.pop("task"), values.pop("backbone"), **values)
-
-    def replace(self, **changes: Any) -> "PretrainConfig":
-        """A copy with ``changes`` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
 
     def _fill_from_profile(self) -> None:
         if self.profile not in list_profiles():
@@ -271,23 +265,7 @@ class PretrainConfig:
                 problems += _unknown_arguments(what, name, registry.get(name), set(kwargs) - reserved)
         return problems
 
-    # ----------------------------------------------------------------- identity
-    def to_dict(self) -> dict[str, Any]:
-        """Every field as JSON-able values (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    def hashed_dict(self) -> dict[str, Any]:
-        """The fields that define the result, with the kind and hash schema: what ``config_hash`` hashes."""
-        values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
-        return {"kind": self.KIND, "schema": HASH_SCHEMA, **values}
-
-    def config_hash(self) -> str:
-        """16 hex digits of SHA-256 over canonical JSON of ``hashed_dict()``: stable across runs and machines."""
-        text = json.dumps(self.hashed_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def __hash__(self) -> int:
-        return hash(self.config_hash())
+    __hash__ = HashedConfig.__hash__
 
 
 def task_registry() -> Any:

@@ -29,17 +29,14 @@ dropout), so they never change its hash.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from sslvid.confighash import HashedConfig
 from sslvid.profiles import get_profile, list_profiles
 
-HASH_SCHEMA = 1
-"""Bumped when a change to evaluation makes stored results of the same config stale."""
 
 PROTOCOLS = ("finetune", "linear", "retrieval")
 SCRATCH = "scratch"
@@ -89,7 +86,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "weight_decay": 5e-4, "mom
 
 
 @dataclass(frozen=True)
-class EvalConfig:
+class EvalConfig(HashedConfig):
     """Everything that defines one downstream evaluation. Frozen and validated on construction.
 
     Fields left None are filled from the profile (``sslvid.profiles``, ``EVAL_DEFAULTS``); fields
@@ -347,22 +344,7 @@ class EvalConfig:
     def from_scratch(self) -> bool:
         return self.source == SCRATCH
 
-    def to_dict(self) -> dict[str, Any]:
-        """Every field as JSON-able values (tuples become lists)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    def hashed_dict(self) -> dict[str, Any]:
-        """The fields that define the result, with the kind and hash schema: what ``config_hash`` hashes."""
-        values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
-        return {"kind": self.KIND, "schema": HASH_SCHEMA, **values}
-
-    def config_hash(self) -> str:
-        """16 hex digits of SHA-256 over canonical JSON of ``hashed_dict()``: stable across runs and machines."""
-        text = json.dumps(self.hashed_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-    def __hash__(self) -> int:
-        return hash(self.config_hash())
+    __hash__ = HashedConfig.__hash__
 
 
 def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
