@@ -47,3 +47,26 @@ class HashedConfig:
 
     def __hash__(self) -> int:
         return hash(self.config_hash())
+
+    def _fill_missing(self, defaults: dict[str, Any]) -> None:
+        """Set every field that is still None to its value in ``defaults`` (a profile's numbers)."""
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+
+    def _coerce(self, name: str, kind: type) -> None:
+        """Coerce field ``name`` to ``kind`` so ``lr=1`` and ``lr=1.0`` hash the same.
+
+        Leaves None, booleans and values that do not convert (or an int field given 2.5) as
+        they are: ``validate()`` reports those.
+        """
+        value = getattr(self, name)
+        if isinstance(value, bool) or value is None:
+            return
+        try:
+            coerced = kind(value)
+        except (TypeError, ValueError):
+            return
+        if kind is int and coerced != value:
+            return
+        object.__setattr__(self, name, coerced)

@@ -266,17 +266,15 @@ class DistillConfig(HashedConfig):
             return  # validate() reports it
         profile = get_profile(self.profile)
         defaults = {name: getattr(profile, name) for name in PROFILE_FIELDS} | DISTILL_DEFAULTS[self.profile]
-        for name, value in defaults.items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+        self._fill_missing(defaults)
 
     def _normalise(self) -> None:
         """Coerce numbers to their field's type so ``lr=1`` and ``lr=1.0`` hash the same."""
         for name in ("lr", "weight_decay", "momentum", "width", "max_failure_fraction"):
-            _coerce(self, name, float)
+            self._coerce(name, float)
         for name in ("fold", "data_seed", "frames", "crop_size", "test_clips", "epochs", "batch_size",
                      "warmup_epochs", "checkpoint_every", "seed", "eval_batch_size", "num_workers", "threads"):
-            _coerce(self, name, int)
+            self._coerce(name, int)
         if isinstance(self.cache_size, (list, tuple)):
             try:
                 object.__setattr__(self, "cache_size", tuple(int(v) for v in self.cache_size))
@@ -436,17 +434,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _coerce(config: DistillConfig, name: str, kind: type) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or value is None:
-        return
-    try:
-        coerced = kind(value)
-    except (TypeError, ValueError):
-        return  # validate() reports it
-    if kind is int and coerced != value:
-        return
-    object.__setattr__(config, name, coerced)
 
 
 def _unknown_knobs(method: str, cls: type, keys: set[str]) -> list[str]:

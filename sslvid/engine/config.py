@@ -157,18 +157,16 @@ class PretrainConfig(HashedConfig):
             return  # validate() reports it
         profile = get_profile(self.profile)
         defaults = {name: getattr(profile, name) for name in PROFILE_FIELDS} | PRETRAIN_DEFAULTS[self.profile]
-        for name, value in defaults.items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+        self._fill_missing(defaults)
 
     def _normalise(self) -> None:
         """Coerce numbers to their field's type so ``lr=1`` and ``lr=1.0`` hash the same."""
         for name in ("lr", "weight_decay", "momentum", "width", "max_failure_fraction"):
-            _coerce(self, name, float)
+            self._coerce(name, float)
         for name in ("frames", "crop_size", "fold", "epochs", "batch_size", "warmup_epochs",
                      "checkpoint_every", "seed", "subset_seed", "data_seed", "num_workers", "subset_per_class",
                      "threads"):
-            _coerce(self, name, int)
+            self._coerce(name, int)
         if isinstance(self.cache_size, (list, tuple)):
             object.__setattr__(self, "cache_size", tuple(int(v) for v in self.cache_size))
         if self.data_root is not None:
@@ -276,17 +274,6 @@ def task_registry() -> Any:
     return TASKS
 
 
-def _coerce(config: PretrainConfig, name: str, kind: type) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or value is None:
-        return
-    try:
-        coerced = kind(value)
-    except (TypeError, ValueError):
-        return  # validate() reports it
-    if kind is int and coerced != value:
-        return  # 2.5 is not an int; validate() reports it
-    object.__setattr__(config, name, coerced)
 
 
 def _unknown_arguments(what: str, name: str, builder: Callable[..., Any], keys: set[str]) -> list[str]:

@@ -241,11 +241,11 @@ class EvalConfig(HashedConfig):
     def _normalise(self) -> None:
         """Coerce numbers to their field's type so ``lr=1`` and ``lr=1.0`` hash the same."""
         for name in ("lr", "weight_decay", "momentum", "width", "dropout", "max_failure_fraction"):
-            _coerce(self, name, float)
+            self._coerce(name, float)
         for name in ("source_epoch", "fold", "data_seed", "frames", "crop_size", "stride", "train_clips",
                      "test_clips", "epochs", "batch_size", "warmup_epochs", "checkpoint_every", "seed",
                      "eval_batch_size", "num_workers", "threads"):
-            _coerce(self, name, int)
+            self._coerce(name, int)
         for name, kind in (("cache_size", int), ("crop_scale", float)):
             value = getattr(self, name)
             if isinstance(value, (list, tuple)):
@@ -378,14 +378,3 @@ def _inherited(pretrain: Mapping[str, Any]) -> dict[str, Any]:
             "backbone_kwargs": dict(pretrain.get("backbone_kwargs") or {})}
 
 
-def _coerce(config: EvalConfig, name: str, kind: type) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or value is None:
-        return
-    try:
-        coerced = kind(value)
-    except (TypeError, ValueError):
-        return  # validate() reports it
-    if kind is int and coerced != value:
-        return
-    object.__setattr__(config, name, coerced)
