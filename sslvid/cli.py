@@ -93,6 +93,17 @@ def _pretrain(args: argparse.Namespace) -> None:
                          default=str))
 
 
+def _add_run_options(sub: argparse.ArgumentParser) -> None:
+    """The options every training command (pretrain, evaluate, distill) shares: data and numbers."""
+    sub.add_argument("--data-root", default=None, help="root of a real dataset")
+    sub.add_argument("--epochs", type=int, default=None)
+    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
+    sub.add_argument("--seed", type=int, default=None)
+    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
+    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+
+
 def _add_pretrain(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("pretrain", help="pre-train a pretext task on a backbone (cached by config hash)",
                               description="Pre-train (or find in the results store) one config; prints its hash "
@@ -101,13 +112,7 @@ def _add_pretrain(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--backbone", required=True, help="backbone, e.g. r2plus1d_18")
     sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
     sub.add_argument("--dataset", default=None, help="default set or layout (default: digits-appearance-pool)")
-    sub.add_argument("--data-root", default=None, help="root of a real dataset")
-    sub.add_argument("--epochs", type=int, default=None)
-    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
-    sub.add_argument("--seed", type=int, default=None)
-    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
-    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
-    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+    _add_run_options(sub)
     sub.add_argument("--store", default=None, help="results store root (default: <data dir>/runs)")
     sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any config field, e.g. lr=0.01 or task_kwargs.num_rotations=3 (repeatable)")
@@ -133,13 +138,7 @@ def _add_distill(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--teachers-json", default=None, help="a JSON list of TeacherRef dicts, after --teacher")
     sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
     sub.add_argument("--dataset", default=None, help="training set (default: the profile's labelled set)")
-    sub.add_argument("--data-root", default=None, help="root of a real dataset")
-    sub.add_argument("--epochs", type=int, default=None)
-    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
-    sub.add_argument("--seed", type=int, default=None)
-    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
-    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
-    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+    _add_run_options(sub)
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
     sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
     sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -200,13 +199,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--dataset", default=None, help="labelled set, e.g. digits-motion or ucf101")
     sub.add_argument("--fold", type=int, default=None, help="official split (1-3 for UCF101 / HMDB51)")
     sub.add_argument("--all-folds", action="store_true", help="every official split of the dataset, one by one")
-    sub.add_argument("--data-root", default=None, help="root of a real dataset")
-    sub.add_argument("--epochs", type=int, default=None)
-    sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
-    sub.add_argument("--seed", type=int, default=None)
-    sub.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
-    sub.add_argument("--workers", type=int, default=None, help="DataLoader workers")
-    sub.add_argument("--threads", type=int, default=None, help="CPU threads (default: half the cores; 0: torch's)")
+    _add_run_options(sub)
     sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle", help="with --protocol noise")
     sub.add_argument("--severities", default="1,2,3,4,5", help="with --protocol noise")
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
