@@ -110,15 +110,17 @@ def test_config_hash_is_stable_and_covers_only_what_changes_results():
     assert base.replace(lr=1).config_hash() == base.replace(lr=1.0).config_hash()
 
 
-def test_cpu_threads_default_to_half_the_cores_per_process(monkeypatch):
+def test_cpu_threads_default_to_the_cores_per_process_halved_beside_workers(monkeypatch):
     from sslvid.engine.distributed import DistInfo
     from sslvid.engine.pretrain import run_threads
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    assert run_threads(None, cpu, DistInfo()) == 8
-    assert run_threads(None, cpu, DistInfo(0, 4, 0)) == 2
+    assert run_threads(None, cpu, DistInfo()) == 16
+    assert run_threads(None, cpu, DistInfo(), workers=2) == 8
+    assert run_threads(None, cpu, DistInfo(0, 4, 0)) == 4
+    assert run_threads(None, cpu, DistInfo(0, 4, 0), workers=1) == 2
     assert run_threads(3, cuda, DistInfo()) == 3
     assert run_threads(None, cuda, DistInfo()) is None and run_threads(0, cpu, DistInfo()) is None
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)

@@ -46,7 +46,7 @@ DISTILL_DEFAULTS: dict[str, dict[str, Any]] = {
     "smoke": {"dataset": "digits-appearance", "epochs": 2, "checkpoint_every": 1, "lr": 0.01, "test_clips": 2,
               "eval_batch_size": 8, "num_workers": 0},
     "micro": {"dataset": "digits-appearance", "epochs": 10, "checkpoint_every": 5, "lr": 0.05, "test_clips": 4,
-              "eval_batch_size": 128, "num_workers": 2},
+              "eval_batch_size": 128, "num_workers": 0},
     "paper": {"dataset": "ucf101", "epochs": 100, "checkpoint_every": 10, "lr": 0.01, "test_clips": 10,
               "eval_batch_size": 64, "num_workers": 8},
 }

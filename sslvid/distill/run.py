@@ -51,7 +51,7 @@ from sslvid.engine.distributed import (
     resolve_device,
 )
 from sslvid.engine.loading import batches_per_epoch, make_loader
-from sslvid.engine.pretrain import _FailureHook, _numerics, build_source, find_pretrained
+from sslvid.engine.pretrain import FailureHook, run_numerics, build_source, find_pretrained
 from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
 from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.results import ResultsStore
@@ -160,7 +160,7 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
         return found
     device = resolve_device(config.device, info)
     teachers = load_teachers(config.teachers, store, results, progress=progress and info.is_main)
-    with distributed_session(device, info) as info, _numerics(config, device, info):
+    with distributed_session(device, info) as info, run_numerics(config, device, info):
         distiller, cached = _train(config, store, teachers, info, device, progress)
         if info.is_main:
             _test(config, distiller, store, results, device, progress)
@@ -257,7 +257,7 @@ def build_trainer(config: DistillConfig, distiller: Distiller, index: VideoIndex
     dataset = VideoClipDataset(index, sampler, source=source, seed=config.seed)
     loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips, seed=config.seed,
                          num_workers=config.num_workers, info=info, pin_memory=device.type == "cuda")
-    failures = _FailureHook(FailureTracker(config.max_failure_fraction, index), info)
+    failures = FailureHook(FailureTracker(config.max_failure_fraction, index), info)
     steps = batches_per_epoch(loader)
     optimizer = make_optimizer(config.optimizer, distiller, lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum)

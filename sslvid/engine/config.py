@@ -29,7 +29,7 @@ PRETRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # tests and nbval: a couple of epochs over the tiny default data
     "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": None, "num_workers": 0},
     # the book on a CPU: the "50k of K400" analogue at 1/50 scale (100 of 200 videos per class)
-    "micro": {"epochs": 20, "checkpoint_every": 5, "subset_per_class": 100, "num_workers": 2},
+    "micro": {"epochs": 20, "checkpoint_every": 5, "subset_per_class": 100, "num_workers": 0},
     # the benchmark: 50k Kinetics-400 videos (125 per class), checkpoints at 50/100/150/200
     # epochs, the grid of its Tables 3 and 4, so one run gives every point of those curves
     "paper": {"epochs": 200, "checkpoint_every": 50, "subset_per_class": 125, "num_workers": 8},

@@ -39,7 +39,7 @@ from sslvid.engine.distributed import (
     resolve_device,
 )
 from sslvid.engine.loading import batches_per_epoch, make_loader
-from sslvid.engine.pretrain import _FailureHook, _numerics
+from sslvid.engine.pretrain import FailureHook, run_numerics
 from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
 from sslvid.evaluate.common import (
     Split,
@@ -156,7 +156,7 @@ def evaluate(config: EvalConfig, store: RunStore | None = None, results: Results
     info = env_info()
     device = resolve_device(config.device, info)
     with distributed_session(device, info) as info:
-        with _numerics(config, device, info):
+        with run_numerics(config, device, info):
             _train(config, ctx, info, device)
             if info.is_main:
                 _test(config, ctx, device)
@@ -285,7 +285,7 @@ def _finetune_trainer(config: EvalConfig, ctx: Context, run: RunHandle, info: Di
                                source=train.source, seed=config.seed)
     loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips, seed=config.seed,
                          num_workers=config.num_workers, info=info, pin_memory=device.type == "cuda")
-    failures = _FailureHook(FailureTracker(config.max_failure_fraction, train.index), info)
+    failures = FailureHook(FailureTracker(config.max_failure_fraction, train.index), info)
     hooks = Hooks(prepare=failures.prepare, end_epoch=failures.end_epoch)
     return _trainer(config, module, loader, run, info, device, hooks, ctx.progress), len(train.index)
 

@@ -68,7 +68,7 @@ EVAL_DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "micro": {
         "common": {"dataset": "digits-appearance", "train_clips": 4, "test_clips": 4, "eval_batch_size": 128,
-                   "num_workers": 2},
+                   "num_workers": 0},
         "finetune": {"epochs": 5, "lr": 0.01, "checkpoint_every": 5, "dropout": 0.0},
         "linear": {"epochs": 30, "batch_size": 256, "lr": 0.1, "checkpoint_every": 30, "weight_decay": 0.0},
     },

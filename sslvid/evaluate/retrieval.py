@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sslvid.engine.distributed import barrier, distributed_session, env_info, resolve_device
-from sslvid.engine.pretrain import _numerics
+from sslvid.engine.pretrain import run_numerics
 from sslvid.evaluate.common import (
     check_same_classes,
     describe_device,
@@ -65,7 +65,7 @@ def retrieval(config: EvalConfig, store: RunStore | None = None, results: Result
         device = resolve_device(config.device, info)
         with distributed_session(device, info) as info:
             if info.is_main:
-                with _numerics(config, device, info):
+                with run_numerics(config, device, info):
                     _measure(config, store, results, features, ks, device, progress)
             barrier(info)
     found = results.rows(key, TASK)

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sslvid.engine.distributed import env_info, resolve_device
-from sslvid.engine.pretrain import _numerics
+from sslvid.engine.pretrain import run_numerics
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
 from sslvid.evaluate.classify import Context, eval_features, evaluate, trained_classifier
 from sslvid.evaluate.common import describe_device, open_eval_split, protocol_card, result_rows
@@ -79,7 +79,7 @@ def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, se
 def _measure(config: EvalConfig, ctx: Context, clean: pd.DataFrame, conditions: Sequence[str]) -> None:
     device = resolve_device(config.device, env_info())
     reference = {row.metric: row.value for row in clean.itertuples()}
-    with _numerics(config, device, env_info()):
+    with run_numerics(config, device, env_info()):
         test = open_eval_split(config, config.test_split)
         model = trained_classifier(config, ctx.store, ctx.features)
         info = source_info(config, ctx.store)

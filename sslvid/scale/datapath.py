@@ -109,7 +109,7 @@ def _measure(config: Any, source: tuple | None, videos: int) -> DataPathResult:
         source = (index, build_source(index, config, workers=config.num_workers))
     trainer = build_trainer(config, progress=False, source=source)
     before = torch.get_num_threads()
-    threads = run_threads(config.threads, trainer.device, trainer.info)
+    threads = run_threads(config.threads, trainer.device, trainer.info, workers=config.num_workers or 0)
     if threads is not None:
         torch.set_num_threads(threads)
     try:
