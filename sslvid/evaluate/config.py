@@ -16,8 +16,8 @@ of a scale; a profile changes numbers, never which code runs. Where the numbers 
   standardised, cached features of 10 centre-cropped clips per training video, SGD lr 0.1,
   no weight decay, 100 epochs, batch 256.
 * **micro** (the book on a CPU): the same recipe, a few epochs (5 finetune, 30 linear) on
-  ``digits-appearance`` / ``digits-motion`` (UCF101 layout, split 1), 8x32x32 clips, 4 clips
-  per test video.
+  ``digits-appearance`` / ``digits-motion`` (UCF101 layout, split 1), 8x32x32 clips, 2 clips
+  per training video (cached features) and per test video.
 * **smoke**: tests; two epochs of tiny batches.
 
 The hash covers every field that changes a number and leaves out where it runs
@@ -67,7 +67,7 @@ EVAL_DEFAULTS: dict[str, dict[str, Any]] = {
         "linear": {"epochs": 5, "batch_size": 8, "lr": 0.1, "checkpoint_every": 5, "weight_decay": 0.0},
     },
     "micro": {
-        "common": {"dataset": "digits-appearance", "train_clips": 4, "test_clips": 4, "eval_batch_size": 128,
+        "common": {"dataset": "digits-appearance", "train_clips": 2, "test_clips": 2, "eval_batch_size": 128,
                    "num_workers": 0},
         "finetune": {"epochs": 5, "lr": 0.01, "checkpoint_every": 5, "dropout": 0.0},
         "linear": {"epochs": 30, "batch_size": 256, "lr": 0.1, "checkpoint_every": 30, "weight_decay": 0.0},

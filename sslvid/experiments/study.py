@@ -1,0 +1,253 @@
+"""The study every chapter draws on: one set of runs, trained once, read by every chapter.
+
+A chapter names its runs as points of the paper's grids (``sslvid.scale.grids``: task,
+backbone, ``data`` "K400"/"SSv2", ``subset`` "10k"..."100k", ``complexity`` "C1"-"C3") and asks
+the :class:`Study` for them. A point resolves to the same ``PretrainConfig`` whichever chapter
+asks, so a model pre-trained for the subset-size chapter is the very run the distillation
+chapter loads from the run store: nothing is trained twice, and an interrupted build resumes.
+
+The study's two evaluation targets stand for the paper's two kinds of downstream data
+(benchmark §4.4): "appearance" (UCF101 at paper scale; ``digits-appearance`` at micro and smoke
+scale) and "motion" (Diving48; ``digits-motion``). Its protocol is the paper's finetuning at
+paper scale and the linear probe below it (``STUDY_PROTOCOL``): a micro finetuning of every
+model would cost most of the book's CPU budget, while a probe reads features extracted once.
+
+At paper scale ``data_root`` is a folder with one sub-folder per dataset, named by layout
+(``kinetics400/``, ``ssv2/``, ``ucf101/``, ``diving48/``, ``hmdb51/``; layouts in
+``data/README.md``); at micro and smoke scale it is None and the embedded default data is used.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sslvid.engine.config import PretrainConfig
+from sslvid.engine.pretrain import PretrainResult, pretrain
+from sslvid.evaluate.classify import evaluate
+from sslvid.evaluate.config import SCRATCH, EvalConfig
+from sslvid.evaluate.features import FeatureCache
+from sslvid.profiles import list_profiles
+from sslvid.scale.grids import PAPER_DATA, PAPER_GRIDS, resolve_point
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+TARGETS: dict[str, dict[str, str]] = {
+    "appearance": {"paper": "ucf101", "default": "digits-appearance"},
+    "motion": {"paper": "diving48", "default": "digits-motion"},
+}
+"""Downstream targets by kind: the paper's dataset, and the embedded default set below paper scale."""
+
+STUDY_PROTOCOL = {"smoke": "linear", "micro": "linear", "paper": "finetune"}
+"""The evaluation protocol of the study's tables per profile (module docstring)."""
+
+POINT_COLUMNS = ("task", "backbone", "data", "subset", "complexity", "frames")
+"""Grid-point fields that chapters show as table columns."""
+
+
+@dataclass
+class Study:
+    """The chapters' handle on the shared runs, evaluations and results of one profile.
+
+    Args:
+        profile: "smoke", "micro" or "paper".
+        data_root: None (the embedded default data) or a folder with one sub-folder per dataset
+            named by layout (module docstring).
+        seed: seed of every run and evaluation.
+        device: "auto", "cpu", "cuda".
+        cache_dir: clip-cache folder (None: ``data/cache``).
+        protocol: evaluation protocol of the tables (None: ``STUDY_PROTOCOL[profile]``).
+        overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
+        store, results, features: the run store, results table and feature cache (defaults
+            under the data folder).
+        progress: show progress bars.
+
+    Raises:
+        ValueError: for an unknown profile, or a protocol other than "finetune" / "linear".
+    """
+
+    profile: str = "micro"
+    data_root: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    cache_dir: str | None = None
+    protocol: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    store: RunStore = field(default_factory=RunStore)
+    results: ResultsStore = field(default_factory=ResultsStore)
+    features: FeatureCache = field(default_factory=FeatureCache)
+    progress: bool = False
+    timings: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.profile not in list_profiles():
+            raise ValueError(f"unknown profile {self.profile!r}; valid: {', '.join(list_profiles())}")
+        self.protocol = self.protocol or STUDY_PROTOCOL[self.profile]
+        if self.protocol not in ("finetune", "linear"):
+            raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
+        if self.data_root is not None and not Path(self.data_root).is_dir():
+            raise ValueError(f"data_root {self.data_root!r} is not a folder; give a folder with one "
+                             "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
+                             "or None for the embedded default data")
+
+    # ----------------------------------------------------------------- data
+    @property
+    def uses_default_data(self) -> bool:
+        return self.data_root is None
+
+    def dataset_root(self, dataset: str) -> str | None:
+        """Where ``dataset`` (a layout name) lives: ``data_root/<dataset>``, or None for default data."""
+        return None if self.data_root is None else str(Path(self.data_root) / dataset)
+
+    def target(self, kind: str) -> str:
+        """The dataset that downstream target ``kind`` ("appearance", "motion") names here.
+
+        Raises:
+            ValueError: for an unknown kind.
+        """
+        if kind not in TARGETS:
+            raise ValueError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
+        return TARGETS[kind]["paper" if self.data_root is not None else "default"]
+
+    # ----------------------------------------------------------------- pre-training
+    def pretrain_config(self, point: Mapping[str, Any]) -> PretrainConfig:
+        """The pre-training config of a grid point (task, backbone and named axes) at this profile."""
+        roots = {} if self.data_root is None else {name: self.dataset_root(name) for name, _ in PAPER_DATA.values()}
+        fields = resolve_point({"data": "K400", "subset": "50k", **point}, self.profile, data_roots=roots)
+        fields = {**fields, **self.overrides, "seed": self.seed, "device": self.device}
+        return PretrainConfig.for_profile(self.profile, **fields)
+
+    def pretrain(self, point: Mapping[str, Any]) -> PretrainResult:
+        """Pre-train ``point`` unless the run store holds it; timed in ``timings``."""
+        config = self.pretrain_config(point)
+        start = time.perf_counter()
+        result = pretrain(config, self.store, progress=self.progress)
+        self.timings.append({"what": "pretrain", **_describe(point), "cached": result.cached,
+                             "seconds": round(time.perf_counter() - start, 2)})
+        return result
+
+    def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
+        """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only.
+
+        Raises:
+            ValueError: for an unknown grid or block.
+        """
+        if grid not in PAPER_GRIDS:
+            raise ValueError(f"unknown grid {grid!r}; valid: {', '.join(PAPER_GRIDS)}")
+        spec = PAPER_GRIDS[grid]
+        blocks = spec.blocks if block is None else (spec.blocks[block],)
+        points = [{**spec.fixed, **spec.per_profile.get(self.profile, {}), **p}
+                  for b in blocks for p in b.points()]
+        return _unique(points)
+
+    def pretrain_all(self, points: Iterable[Mapping[str, Any]]) -> list[PretrainResult]:
+        """``pretrain`` of every point, in order."""
+        return [self.pretrain(p) for p in points]
+
+    # ----------------------------------------------------------------- evaluation
+    def eval_config(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
+                    epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> EvalConfig:
+        """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch).
+
+        Args:
+            point: the pre-training grid point, or None for a randomly initialised ``backbone``.
+            target: "appearance" or "motion".
+            protocol: "finetune", "linear" or "retrieval" (None: the study's protocol).
+            epoch: the pre-training checkpoint (None: the final weights).
+            backbone: the network, for ``point=None``.
+            **overrides: other ``EvalConfig`` fields.
+        """
+        dataset = self.target(target)
+        common = dict(dataset=dataset, data_root=self.dataset_root(dataset), seed=self.seed, device=self.device,
+                      **overrides)
+        protocol = protocol or self.protocol
+        if point is None:
+            if backbone is None:
+                raise ValueError("an evaluation from scratch needs backbone=<name>")
+            frames = self.pretrain_config({"task": "rotnet", "backbone": backbone}).frames
+            common.setdefault("frames", frames)
+            return EvalConfig.for_profile(self.profile, source=SCRATCH, backbone=backbone, protocol=protocol, **common)
+        source = self.pretrain_config(point)
+        for name in ("frames", "crop_size", "cache_size"):
+            common.setdefault(name, getattr(source, name))
+        return EvalConfig.for_profile(self.profile, source=source, protocol=protocol, source_epoch=epoch,
+                                      store=self.store, **common)
+
+    def evaluate(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
+                 epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> pd.DataFrame:
+        """Pre-train ``point`` if needed, then evaluate it (cached in the results table).
+
+        Returns:
+            the evaluation's rows of the results table.
+        """
+        if point is not None:
+            self.pretrain(point)
+        config = self.eval_config(point, target, protocol, epoch, backbone, **overrides)
+        start = time.perf_counter()
+        rows = evaluate(config, self.store, self.results, self.features, progress=self.progress)
+        self.timings.append({"what": f"evaluate/{config.protocol}/{target}", **_describe(point or {"backbone": backbone}),
+                             "epoch": epoch, "seconds": round(time.perf_counter() - start, 2)})
+        return rows
+
+    def accuracy(self, points: Iterable[Mapping[str, Any] | None], target: str = "appearance",
+                 protocol: str | None = None, epochs: Sequence[int | None] = (None,), metric: str = "top1_video",
+                 scratch_backbones: Sequence[str] = (), **overrides: Any) -> pd.DataFrame:
+        """One row per (point, epoch): the point's fields and its accuracy on ``target``.
+
+        Args:
+            points: grid points (None entries are skipped).
+            target, protocol: as in ``evaluate``.
+            epochs: pre-training checkpoints to evaluate (None: the final weights).
+            metric: "top1_video" (scores averaged over a video's clips) or "top1_clip".
+            scratch_backbones: also evaluate these networks from random initialisation (task "scratch").
+            **overrides: other ``EvalConfig`` fields.
+
+        Returns:
+            columns ``task, backbone, data, subset, complexity, frames, epoch, target, protocol, top1``.
+        """
+        rows = []
+        for point in points:
+            if point is None:
+                continue
+            for epoch in epochs:
+                table = self.evaluate(point, target, protocol, epoch, **overrides)
+                rows.append({**_describe(point), "epoch": epoch, **_metric(table, metric)})
+        for backbone in scratch_backbones:
+            table = self.evaluate(None, target, protocol, backbone=backbone, **overrides)
+            rows.append({**_describe({"task": "scratch", "backbone": backbone}), "epoch": 0, **_metric(table, metric)})
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        frame.insert(len(frame.columns) - 1, "target", self.target(target))
+        frame.insert(len(frame.columns) - 1, "protocol", protocol or self.protocol)
+        return frame
+
+    def timing_table(self) -> pd.DataFrame:
+        """What this study object trained or evaluated, and how long each took (seconds)."""
+        return pd.DataFrame(self.timings)
+
+
+def _describe(point: Mapping[str, Any]) -> dict[str, Any]:
+    """A point's fields shown in tables (``POINT_COLUMNS``)."""
+    return {name: point.get(name) for name in POINT_COLUMNS if name in point}
+
+
+def _metric(table: pd.DataFrame, metric: str) -> dict[str, Any]:
+    rows = table[(table["metric"] == metric) & (table["condition"] == "clean")]
+    if rows.empty:
+        raise ValueError(f"no {metric!r} among the evaluation's metrics ({', '.join(sorted(set(table['metric'])))})")
+    return {"config_hash": rows["config_hash"].iloc[0], "top1": float(rows["value"].iloc[0])}
+
+
+def _unique(points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for point in points:
+        key = tuple(sorted((k, str(v)) for k, v in point.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append(dict(point))
+    return out
