@@ -1,0 +1,634 @@
+"""Chapter "Noise robustness": the Table-1 models tested on noisy clips (benchmark paper §4.5, Table 7).
+
+The benchmark paper (000_..., §4.5) finetunes the six pretext tasks' K400-50k models (Table 1:
+RotNet, VCOP, PRP, CVRL, TDL, RSPNet on ShuffleNet v1 2.0x and R(2+1)D-18) on UCF101 and tests
+them on UCF101 test clips under Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich
+2019). Table 7 prints, per model, the noisy accuracy and its relative drop, averaged over the four
+noises at severity 1. This chapter measures the same on the study's appearance target (every
+frame of every test clip corrupted, ``sslvid.evaluate.robustness``) and shows:
+
+* Table 7 (``table7``) and the paper's numbers beside ours (``paper_comparisons``);
+* the paper's §4.5 inferences checked on its own table and on ours (``claims_table``);
+* accuracy against severity per noise for a few models (``severity_curves``, ``severity_figure``);
+* absolute against relative drops (``drops_figure``);
+* one test clip under every noise and severity (``noise_gallery``);
+* clean against noisy features: cosine similarity per model (``feature_shift_table``) and t-SNE
+  of one model (``tsne_clean_vs_noisy``).
+
+Models are named ``"<task>/<backbone>"`` (e.g. ``"rotnet/r2plus1d_18"``). Every number comes
+from the study's stores; prose functions word what the numbers say.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from sslvid.analysis.features import to_display_frames
+from sslvid.analysis.figures import tsne_figure
+from sslvid.data.sources import open_split
+from sslvid.engine.distributed import env_info, resolve_device
+from sslvid.evaluate.classify import Context, eval_features, trained_classifier
+from sslvid.evaluate.common import open_eval_split
+from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
+from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
+from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
+from sslvid.experiments.study import Study
+from sslvid.pretext.base import TASKS
+from sslvid.seeding import rng_for
+from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
+from sslvid.store.results import paper_vs_reproduced
+
+TABLE7 = "benchmark_t7_noise_ucf101"
+"""The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
+GRID = "noise"
+TARGET = "appearance"
+DEFAULT_SEVERITIES = (1, 3, 5)
+DEFAULT_CURVE_MODELS = ("rotnet/r2plus1d_18", "prp/r2plus1d_18")
+"""The paper's most and least robust models (Table 7: RotNet and PRP on R21D)."""
+TABLE_COLUMNS = ("task", "backbone", "category", "contrastive", "clean_top1", "noisy_top1", "abs_drop",
+                 "rel_drop_pct", "noises")
+
+
+# ---------------------------------------------------------------------- models and measurements
+
+
+def model_name(point: Mapping[str, Any]) -> str:
+    """``"<task>/<backbone>"`` of a grid point."""
+    return f"{point['task']}/{point['backbone']}"
+
+
+def noise_points(study: Study) -> list[dict[str, Any]]:
+    """The 12 models of Table 1 / Table 7 (grid ``"noise"``: six tasks x two backbones, K400-50k)."""
+    return study.grid_points(GRID)
+
+
+def model_point(study: Study, name: str) -> dict[str, Any]:
+    """The grid point of model ``"<task>/<backbone>"``.
+
+    Raises:
+        ValueError: for a name that is not one of the chapter's models, listing the valid ones.
+    """
+    points = {model_name(p): p for p in noise_points(study)}
+    if name not in points:
+        raise ValueError(f"unknown model {name!r}; valid: {', '.join(points)}")
+    return points[name]
+
+
+def check_severities(severities: Sequence[int]) -> tuple[int, ...]:
+    """Sorted unique severities, each in 1..5.
+
+    Raises:
+        ValueError: for an empty list or a severity outside 1..5.
+    """
+    chosen = tuple(sorted(set(severities)))
+    if not chosen or any(s not in SEVERITIES for s in chosen):
+        raise ValueError(f"severities must be a non-empty subset of {SEVERITIES}, got {tuple(severities)}")
+    return chosen
+
+
+def noise_rows(study: Study, points: Sequence[Mapping[str, Any]], severities: Sequence[int] = (1,),
+               noises: Sequence[str] = NOISES) -> pd.DataFrame:
+    """Results rows of every point under every noise and severity (measured once, then read from the store).
+
+    A point whose noisy rows are missing is first pre-trained and evaluated clean
+    (``study.evaluate``, both cached), then tested under noise (``noise_robustness`` with the
+    study's evaluation config on the appearance target).
+
+    Returns:
+        the results-table rows (``model``, ``pretext``, ``condition`` "<noise>/<severity>",
+        ``metric`` in ``robustness.METRICS``, ``value``) plus ``noise`` and ``severity``.
+    """
+    severities = check_severities(severities)
+    conditions = [f"{n}/{s}" for n in noises for s in severities]
+    frames = []
+    for point in points:
+        config = study.eval_config(point, TARGET)
+        key = config.config_hash()
+        cached = all(study.results.has(key, TASK, METRICS, condition=c) for c in conditions)
+        if not cached:
+            study.evaluate(point, TARGET)
+        start = time.perf_counter()
+        frames.append(noise_robustness(config, noises, severities, store=study.store, results=study.results,
+                                       features=study.features, progress=study.progress))
+        study.timings.append({"what": f"noise/{len(conditions)} conditions", "task": point["task"],
+                              "backbone": point["backbone"], "cached": cached,
+                              "seconds": round(time.perf_counter() - start, 2)})
+    rows = pd.concat(frames, ignore_index=True)
+    parts = rows["condition"].str.split("/", expand=True)
+    return rows.assign(noise=parts[0], severity=parts[1].astype(int))
+
+
+def task_traits(task: str) -> dict[str, Any]:
+    """Category ("spatial", "temporal", "spatiotemporal") and contrastive flag of a pretext task (§3.1)."""
+    info = TASKS.get(task).describe()
+    return {"category": info["category"], "contrastive": bool(info["contrastive"])}
+
+
+# ---------------------------------------------------------------------- Table 7
+
+
+def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
+    """Table 7's shape from noise rows: one row per model, the mean over the noises at ``severity``.
+
+    ``clean_top1`` is noisy + absolute drop (the drop is clean minus noisy of each noise).
+
+    Returns:
+        columns ``TABLE_COLUMNS``: accuracies in percent, ``abs_drop`` in points,
+        ``rel_drop_pct`` in percent of clean (mean of the noises' relative drops, as the paper).
+    """
+    table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone",
+                                                                                 "pretext": "task"})
+    table["clean_top1"] = table["noisy_top1"] + table["abs_drop"]
+    traits = pd.DataFrame([{"task": t, **task_traits(t)} for t in table["task"].unique()])
+    table = table.merge(traits, on="task", how="left")
+    return table[list(TABLE_COLUMNS)].sort_values(["backbone", "task"]).reset_index(drop=True)
+
+
+def table7(study: Study, severity: int = 1) -> pd.DataFrame:
+    """Table 7 reproduced: the 12 models' noisy top-1 and drops, mean of the 4 noises at ``severity``."""
+    return table7_from_rows(noise_rows(study, noise_points(study), (severity,)), severity)
+
+
+def paper_table7() -> pd.DataFrame:
+    """The paper's Table 7 in this chapter's columns: task, backbone (our names), noisy_top1, rel_drop_pct."""
+    paper = load_paper_table(TABLE7)
+    ours_by_paper = {v: k for k, v in PAPER_BACKBONES.items()}
+    return pd.DataFrame({"task": paper["pretext"], "backbone": paper["backbone"].map(lambda b: ours_by_paper.get(b, b)),
+                         "noisy_top1": paper["noisy_top1"], "rel_drop_pct": paper["relative_drop_pct"]})
+
+
+def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
+    """Paper vs reproduced for Table 7: one row per (backbone, pretext, metric).
+
+    Args:
+        table: ``table7`` output.
+
+    Returns:
+        columns ``backbone, pretext, metric`` ("noisy_top1", "relative_drop_pct"), ``paper``,
+        ``reproduced``, ``n``, ``difference`` (``results.paper_vs_reproduced``).
+    """
+    paper = load_paper_table(TABLE7)
+    ours = table.rename(columns={"task": "pretext", "rel_drop_pct": "relative_drop_pct"})
+    frames = []
+    for metric in ("noisy_top1", "relative_drop_pct"):
+        frame = paper_vs_reproduced(paper, ours, on=["backbone", "pretext"], paper_value=metric, value=metric,
+                                    rename={"backbone": PAPER_BACKBONES})
+        frames.append(frame.assign(metric=metric))
+    merged = pd.concat(frames, ignore_index=True)
+    return merged[["backbone", "pretext", "metric", "paper", "reproduced", "n", "difference"]]
+
+
+def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
+    """Every paper table of this chapter beside ours: ``{"benchmark_t7_noise_ucf101": compare_table7(...)}``."""
+    return {TABLE7: compare_table7(table7(study))}
+
+
+# ---------------------------------------------------------------------- the paper's inferences
+
+
+def mean_drop(table: pd.DataFrame, by: Sequence[str]) -> pd.Series:
+    """Mean relative drop (percent) grouped by ``by`` (e.g. backbone and category)."""
+    return table.groupby(list(by))["rel_drop_pct"].mean()
+
+
+def check_claims(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The §4.5 inferences of the benchmark paper, tested on one table of relative drops.
+
+    Args:
+        table: columns ``task, backbone, rel_drop_pct`` (ours or ``paper_table7()``).
+
+    Returns:
+        one dict per claim: ``claim``, ``holds`` (bool, None when the table lacks the cells)
+        and ``numbers`` (the mean relative drops it rests on).
+    """
+    table = table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
+    by_category = mean_drop(table, ["backbone", "category"])
+    by_kind = mean_drop(table, ["backbone", "contrastive"])
+    claims = []
+    for backbone, want in (("r2plus1d_18", "least"), ("shufflenet3d", "most")):
+        cats = by_category.get(backbone, pd.Series(dtype=float))
+        extreme = cats.idxmax() if want == "least" else cats.idxmin()
+        claims.append({"claim": f"{backbone}: spatio-temporal tasks (PRP, RSPNet) are the {want} robust category",
+                       "holds": None if cats.empty else extreme == "spatiotemporal",
+                       "numbers": ", ".join(f"{c} {v:.1f}" for c, v in cats.items())})
+    for backbone in ("r2plus1d_18", "shufflenet3d"):
+        kinds = by_kind.get(backbone, pd.Series(dtype=float))
+        holds = None if len(kinds) < 2 else bool(kinds[False] < kinds[True])
+        claims.append({"claim": f"{backbone}: non-contrastive tasks drop less than contrastive ones",
+                       "holds": holds, "numbers": _kind_numbers(kinds)})
+    for contrastive in (False, True):
+        kind = "contrastive" if contrastive else "non-contrastive"
+        pair = {b: by_kind.get((b, contrastive), np.nan) for b in ("r2plus1d_18", "shufflenet3d")}
+        holds = None if any(np.isnan(v) for v in pair.values()) else bool(pair["r2plus1d_18"] < pair["shufflenet3d"])
+        claims.append({"claim": f"{kind} tasks: R(2+1)D-18 drops less than ShuffleNet",
+                       "holds": holds, "numbers": ", ".join(f"{b} {v:.1f}" for b, v in pair.items())})
+    best, worst = table.loc[table["rel_drop_pct"].idxmin()], table.loc[table["rel_drop_pct"].idxmax()]
+    claims.append({"claim": "the most robust model is RotNet on R(2+1)D-18",
+                   "holds": (best["task"], best["backbone"]) == ("rotnet", "r2plus1d_18"),
+                   "numbers": f"most robust: {best['task']}/{best['backbone']} {best['rel_drop_pct']:.1f}"})
+    claims.append({"claim": "the least robust model is PRP on R(2+1)D-18",
+                   "holds": (worst["task"], worst["backbone"]) == ("prp", "r2plus1d_18"),
+                   "numbers": f"least robust: {worst['task']}/{worst['backbone']} {worst['rel_drop_pct']:.1f}"})
+    return claims
+
+
+def _kind_numbers(kinds: pd.Series) -> str:
+    return ", ".join(f"{'contrastive' if k else 'non-contrastive'} {v:.1f}" for k, v in kinds.items())
+
+
+def claims_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Each §4.5 inference checked on the paper's Table 7 and on ours.
+
+    Returns:
+        columns ``claim``, ``in the paper's table`` (holds?), ``paper's numbers``, ``here``,
+        ``our numbers`` (mean relative drops in percent).
+    """
+    paper, ours = check_claims(paper_table7()), check_claims(table)
+    return pd.DataFrame([{"claim": p["claim"], "in the paper's table": _yes_no(p["holds"]),
+                          "paper's numbers": p["numbers"], "here": _yes_no(o["holds"]), "our numbers": o["numbers"]}
+                         for p, o in zip(paper, ours)])
+
+
+def _yes_no(holds: bool | None) -> str:
+    return "n/a" if holds is None else "holds" if holds else "does not hold"
+
+
+def claims_summary(claims: pd.DataFrame) -> str:
+    """How many of the paper's inferences hold here and in the paper's own table."""
+    here = (claims["here"] == "holds").sum()
+    paper = (claims["in the paper's table"] == "holds").sum()
+    both = ((claims["here"] == "holds") & (claims["in the paper's table"] == "holds")).sum()
+    return (f"Of the {len(claims)} statements the paper makes about Table 7, {paper} hold in the paper's own "
+            f"numbers and {here} hold in ours; {both} hold in both.")
+
+
+# ---------------------------------------------------------------------- prose on Table 7
+
+
+def chapter_summary(table: pd.DataFrame, claims: pd.DataFrame) -> str:
+    """The chapter's answer in two sentences: which backbone dropped less here and in the paper, and the ranking."""
+    paper = paper_table7()
+    ours_best = table.groupby("backbone")["rel_drop_pct"].mean().idxmin()
+    paper_best = paper.groupby("backbone")["rel_drop_pct"].mean().idxmin()
+    merged = paper.merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
+    rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
+    same = "as" if ours_best == paper_best else "whereas"
+    return (f"Averaged over the six tasks, {ours_best} lost the smaller share of its accuracy to noise here, {same} "
+            f"{paper_best} did in the paper's Table 7; the two rankings of the {len(merged)} models by relative drop "
+            f"{agreement_words(rho)} (Spearman {rho:.2f}), and {(claims['here'] == 'holds').sum()} of the paper's "
+            f"{len(claims)} statements about the table hold here.")
+
+
+def spearman(a: pd.Series, b: pd.Series) -> float:
+    """Spearman rank correlation of two aligned series (NaN when either is constant or too short)."""
+    a, b = pd.Series(a).reset_index(drop=True), pd.Series(b).reset_index(drop=True)
+    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
+        return float("nan")
+    return float(a.rank().corr(b.rank()))
+
+
+def agreement_words(rho: float) -> str:
+    """A rank correlation in words."""
+    if np.isnan(rho):
+        return "cannot be ranked (too few or constant values)"
+    if rho >= 0.7:
+        return "largely agree"
+    if rho >= 0.3:
+        return "partly agree"
+    if rho > -0.3:
+        return "do not agree"
+    return "run opposite"
+
+
+def _drop_words(rel: float) -> str:
+    return f"lost {rel:.1f}% of its clean accuracy" if rel >= 0 else f"gained {-rel:.1f}% over its clean accuracy"
+
+
+def robustness_summary(table: pd.DataFrame) -> str:
+    """Which models, tasks and backbone are most robust here (relative drop), against the paper's ranking."""
+    best = table.loc[table["rel_drop_pct"].idxmin()]
+    worst = table.loc[table["rel_drop_pct"].idxmax()]
+    paper = paper_table7()
+    merged = paper.merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
+    rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
+    by_backbone = table.groupby("backbone")["rel_drop_pct"].mean()
+    by_task = table.groupby("task")["rel_drop_pct"].mean().sort_values()
+    steadier = by_backbone.idxmin()
+    other = (f"{by_backbone[steadier]:.1f}% against {by_backbone.drop(steadier).iloc[0]:.1f}%" if len(by_backbone) > 1
+             else f"{by_backbone[steadier]:.1f}%, the only backbone measured")
+    return (f"Here the most robust model is {best['task']} on {best['backbone']}, which "
+            f"{_drop_words(best['rel_drop_pct'])} under noise (mean of {int(best['noises'])} noises at severity 1), "
+            f"and the least robust {worst['task']} on {worst['backbone']}, which {_drop_words(worst['rel_drop_pct'])}. "
+            f"Averaged over tasks, {steadier} dropped less ({other}); averaged over backbones, the most robust task is "
+            f"{by_task.index[0]} ({by_task.iloc[0]:.1f}%) and the least {by_task.index[-1]} ({by_task.iloc[-1]:.1f}%). "
+            f"Our ranking of the {len(merged)} models by relative drop and the paper's {agreement_words(rho)} "
+            f"(Spearman {rho:.2f}).")
+
+
+def chance_sentence(table: pd.DataFrame, chance: float, margin: float = 5.0) -> str:
+    """A warning about models whose clean accuracy is within ``margin`` points of chance (they cannot drop far)."""
+    near = table[table["clean_top1"] < chance + margin]
+    if near.empty:
+        return (f"Every model is at least {margin:.0f} points above chance ({chance:.1f}%) on clean clips, so each "
+                "had room to drop.")
+    names = ", ".join(f"{r.task}/{r.backbone} ({r.clean_top1:.1f}%)" for r in near.itertuples())
+    return (f"{len(near)} model(s) are within {margin:.0f} points of chance ({chance:.1f}%) on clean clips: {names}. "
+            "A model near chance has little accuracy to lose, so its small drop says little about robustness.")
+
+
+def chance_level(study: Study) -> float:
+    """Chance top-1 (percent) on the appearance target's test split: 100 / number of classes."""
+    config = study.eval_config(noise_points(study)[0], TARGET)
+    index = open_split(config.dataset, config.test_split, config.fold, config.data_root, profile=config.profile,
+                       seed=config.data_seed)
+    return 100.0 / index.num_classes
+
+
+def abs_vs_rel_summary(table: pd.DataFrame) -> str:
+    """Whether ranking the models by absolute and by relative drop gives the same order."""
+    rho = spearman(table["abs_drop"], table["rel_drop_pct"])
+    by_abs = table.sort_values("abs_drop").iloc[0]
+    by_rel = table.sort_values("rel_drop_pct").iloc[0]
+    same = (by_abs["task"], by_abs["backbone"]) == (by_rel["task"], by_rel["backbone"])
+    pick = (f"both name {by_rel['task']}/{by_rel['backbone']} the most robust" if same else
+            f"the smallest absolute drop is {by_abs['task']}/{by_abs['backbone']}'s ({by_abs['abs_drop']:.1f} points), "
+            f"the smallest relative drop {by_rel['task']}/{by_rel['backbone']}'s ({by_rel['rel_drop_pct']:.1f}%)")
+    return (f"Ranked by absolute drop (points) and by relative drop (percent of clean), the models "
+            f"{agreement_words(rho)} (Spearman {rho:.2f}); {pick}. The paper reports the relative drop, which "
+            "divides by the clean accuracy: a weak model loses few points but can still lose a large share.")
+
+
+# ---------------------------------------------------------------------- severity curves
+
+
+def severity_curves(study: Study, models: Sequence[str] = DEFAULT_CURVE_MODELS,
+                    severities: Sequence[int] = DEFAULT_SEVERITIES, noises: Sequence[str] = NOISES) -> pd.DataFrame:
+    """Accuracy against severity for ``models`` ("<task>/<backbone>"), per noise; severity 0 is clean.
+
+    Returns:
+        columns ``model, noise, severity, top1, abs_drop, rel_drop_pct`` (video level), one row per
+        (model, noise, severity) including severity 0 (clean, drops 0).
+    """
+    points = [model_point(study, m) for m in models]
+    rows = noise_rows(study, points, severities, noises)
+    return curves_from_rows(rows)
+
+
+def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``severity_curves``' table from noise rows (adds the clean accuracy as severity 0)."""
+    wanted = {"top1_video": "top1", "abs_drop_video": "abs_drop", "rel_drop_video": "rel_drop_pct"}
+    picked = rows[rows["metric"].isin(wanted)].assign(model=rows["pretext"] + "/" + rows["model"])
+    wide = picked.pivot_table(index=["model", "noise", "severity"], columns="metric", values="value",
+                              aggfunc="mean").rename(columns=wanted).reset_index()
+    clean = wide.groupby(["model", "noise"]).first().reset_index()
+    clean = clean.assign(severity=0, top1=clean["top1"] + clean["abs_drop"], abs_drop=0.0, rel_drop_pct=0.0)
+    curves = pd.concat([clean, wide], ignore_index=True)[["model", "noise", "severity", "top1", "abs_drop",
+                                                          "rel_drop_pct"]]
+    return curves.sort_values(["model", "noise", "severity"]).reset_index(drop=True)
+
+
+def severity_figure(curves: pd.DataFrame, chance: float | None = None) -> Figure:
+    """Top-1 against severity, one panel per noise, one line per model (severity 0 = clean clips)."""
+    noises = list(dict.fromkeys(curves["noise"]))
+    fig, axes = plt.subplots(1, len(noises), figsize=(3.0 * len(noises), 3.0), sharey=True, squeeze=False)
+    for ax, noise in zip(axes[0], noises):
+        for model, part in curves[curves["noise"] == noise].groupby("model"):
+            ax.plot(part["severity"], part["top1"], marker="o", label=model)
+        if chance is not None:
+            ax.axhline(chance, color="0.5", linestyle="--", linewidth=1, label="chance")
+        ax.set_title(noise, fontsize=10)
+        ax.set_xlabel("severity (0 = clean)")
+        ax.set_xticks(sorted(curves["severity"].unique()))
+    axes[0][0].set_ylabel("top-1 (%)")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def severity_summary(curves: pd.DataFrame) -> str:
+    """Per model: clean accuracy, accuracy at the highest severity (mean of noises) and the noise that hurt most."""
+    top = curves["severity"].max()
+    if top == 0:
+        return "No noisy severity was measured."
+    parts = []
+    for model, part in curves.groupby("model"):
+        clean = part[part["severity"] == 0]["top1"].mean()
+        worst = part[part["severity"] == top].set_index("noise")["top1"]
+        parts.append(f"{model} goes from {clean:.1f}% on clean clips to {worst.mean():.1f}% at severity {top} "
+                     f"(mean of {len(worst)} noises; lowest under {worst.idxmin()} noise, {worst.min():.1f}%)")
+    monotone = all(_non_increasing(p.sort_values("severity")["top1"]) for _, p in curves.groupby(["model", "noise"]))
+    tail = ("Accuracy never rose with severity." if monotone else
+            "Accuracy did not fall at every step: some curves rise between severities (noise in the estimate, "
+            "or a model near chance).")
+    return "; ".join(parts) + ". " + tail
+
+
+def _non_increasing(values: pd.Series, tolerance: float = 1e-9) -> bool:
+    return bool((values.diff().dropna() <= tolerance).all())
+
+
+# ---------------------------------------------------------------------- absolute vs relative drops
+
+
+def drops_figure(table: pd.DataFrame) -> Figure:
+    """Two panels per model at severity 1: clean vs noisy top-1 (diagonal = no drop), absolute vs relative drop."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.2))
+    markers = {"shufflenet3d": "o", "r2plus1d_18": "s"}
+    for backbone, part in table.groupby("backbone"):
+        marker = markers.get(backbone, "^")
+        left.scatter(part["clean_top1"], part["noisy_top1"], marker=marker, label=backbone)
+        right.scatter(part["abs_drop"], part["rel_drop_pct"], marker=marker, label=backbone)
+        for r in part.itertuples():
+            left.annotate(r.task, (r.clean_top1, r.noisy_top1), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            right.annotate(r.task, (r.abs_drop, r.rel_drop_pct), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    low = min(table["clean_top1"].min(), table["noisy_top1"].min())
+    high = max(table["clean_top1"].max(), table["noisy_top1"].max())
+    left.plot([low, high], [low, high], color="0.5", linestyle="--", linewidth=1)
+    left.set(xlabel="clean top-1 (%)", ylabel="noisy top-1 (%), mean of noises", title="clean vs noisy")
+    right.set(xlabel="absolute drop (points)", ylabel="relative drop (% of clean)", title="absolute vs relative drop")
+    right.axhline(0, color="0.8", linewidth=1)
+    right.axvline(0, color="0.8", linewidth=1)
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ranking_figure(table: pd.DataFrame) -> Figure:
+    """Our relative drop against the paper's, one point per model (a shared ranking lies on a rising line)."""
+    merged = paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
+    fig, ax = plt.subplots(figsize=(5.0, 4.2))
+    for backbone, part in merged.groupby("backbone"):
+        ax.scatter(part["rel_drop_pct_paper"], part["rel_drop_pct"], label=backbone)
+        for r in part.itertuples():
+            ax.annotate(r.task, (r.rel_drop_pct_paper, r.rel_drop_pct), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+    ax.set(xlabel="paper: relative drop (%), UCF101 finetuned", ylabel="here: relative drop (%)",
+           title="Table 7: relative drop, paper vs here")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------- what noise looks like
+
+
+def gallery_clip(study: Study, video: int = 0) -> tuple[torch.Tensor, str]:
+    """Frames of test video ``video`` as the evaluation reads them: uint8 (1, 1, T, H, W, 3), and its class.
+
+    Raises:
+        IndexError: for a video outside the test split.
+    """
+    config = study.eval_config(noise_points(study)[0], TARGET)
+    split = open_eval_split(config, config.test_split)
+    if not 0 <= video < len(split.index):
+        raise IndexError(f"video {video} outside the test split's {len(split.index)} videos")
+    frames = split.source.read(video, np.arange(min(config.frames, split.source.num_frames(video))))
+    record = split.index.records[video]
+    return torch.from_numpy(frames)[None, None], split.index.classes[record.label]
+
+
+def noise_gallery(frames: torch.Tensor, crop_size: int, noises: Sequence[str] = NOISES,
+                  severities: Sequence[int] = SEVERITIES, seed: int = 0, title: str = "") -> Figure:
+    """The middle frame of one clip, clean and under each noise (rows) and severity (columns).
+
+    Each cell is what the network sees (centre crop, noise on [0, 1], as in ``eval_clips``).
+
+    Args:
+        frames: uint8 (1, 1, T, H, W, 3).
+        crop_size: side of the centre crop.
+        noises, severities: what to show.
+        seed: seeds the noise draws.
+    """
+    severities = check_severities(severities)
+    clean = to_display_frames(eval_clips(frames, crop_size)[0])
+    middle = clean.shape[0] // 2
+    fig, axes = plt.subplots(len(noises), len(severities) + 1, figsize=(1.5 * (len(severities) + 1), 1.5 * len(noises)),
+                             squeeze=False)
+    for row, noise in enumerate(noises):
+        axes[row][0].imshow(clean[middle], interpolation="nearest")
+        axes[row][0].set_ylabel(noise, fontsize=9)
+        for col, severity in enumerate(severities, start=1):
+            noisy = to_display_frames(eval_clips(frames, crop_size, Noise(noise, severity, seed))[0])
+            axes[row][col].imshow(noisy[middle], interpolation="nearest")
+            if row == 0:
+                axes[row][col].set_title(f"severity {severity}", fontsize=8)
+            axes[row][col].set_xlabel(f"c = {create_corruption(noise).constant(severity):g}", fontsize=7)
+    axes[0][0].set_title("clean", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or f"frame {middle} of one test clip under each noise", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------- clean vs noisy features
+
+
+def clip_features(study: Study, point: Mapping[str, Any],
+                  noises: Sequence[Noise | None] = (None,)) -> tuple[list[ClipFeatures], list[str]]:
+    """Test-clip features of a model's evaluation backbone, clean (None) or under each noise; and the class names.
+
+    Measures missing noise conditions first (``noise_rows``), so the features come from the
+    feature cache that the clean and noisy evaluations filled.
+
+    Returns:
+        one ``ClipFeatures`` per entry of ``noises`` (same clips, same order), and the class names.
+    """
+    study.evaluate(point, TARGET)
+    for noise in noises:
+        if noise is not None:
+            noise_rows(study, [point], (noise.severity,), (noise.name,))
+    config = study.eval_config(point, TARGET)
+    ctx = Context(study.store, study.results, study.features, study.progress)
+    model = trained_classifier(config, study.store, study.features)
+    device = resolve_device(config.device, env_info())
+    split = open_eval_split(config, config.test_split)
+    return [eval_features(config, model, split, ctx, device, noise) for noise in noises], list(split.index.classes)
+
+
+def cosine_similarity(clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """Per-row cosine similarity ``(N,)`` of two feature sets ``(N, D)`` of the same clips."""
+    if clean.shape != noisy.shape:
+        raise ValueError(f"clean and noisy features differ in shape: {tuple(clean.shape)} vs {tuple(noisy.shape)}")
+    return torch.nn.functional.cosine_similarity(clean.double(), noisy.double(), dim=1, eps=1e-12)
+
+
+def feature_shift_table(study: Study, severity: int = 1, noises: Sequence[str] = NOISES) -> pd.DataFrame:
+    """Per model: mean cosine similarity between each test clip's clean and noisy features.
+
+    Reads the features cached by the noise evaluation (no extraction when Table 7 has run).
+
+    Returns:
+        columns ``task, backbone, cosine`` (mean over clips and ``noises`` at ``severity``).
+    """
+    rows = []
+    for point in noise_points(study):
+        (clean, *noisy), _ = clip_features(study, point, [None, *(Noise(n, severity, study.seed) for n in noises)])
+        sims = [float(cosine_similarity(clean.features, feats.features).mean()) for feats in noisy]
+        rows.append({"task": point["task"], "backbone": point["backbone"], "cosine": float(np.mean(sims))})
+    return pd.DataFrame(rows)
+
+
+def shift_summary(shift: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Whether models whose features moved less under noise also lost less accuracy."""
+    merged = shift.merge(table, on=["task", "backbone"])
+    rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
+    steady = merged.loc[merged["cosine"].idxmax()]
+    return (f"Under severity-1 noise the features of {steady['task']}/{steady['backbone']} moved least (mean cosine "
+            f"similarity {steady['cosine']:.3f} between a clip's clean and noisy features). Feature steadiness and "
+            f"a small relative drop {agreement_words(rho)} across the {len(merged)} models (Spearman {rho:.2f}).")
+
+
+def subsample(n: int, clips: int, seed: int) -> np.ndarray:
+    """``min(n, clips)`` sorted positions out of ``n``, seeded."""
+    if clips < 4:
+        raise ValueError(f"t-SNE needs at least 4 clips, got tsne_clips={clips}")
+    return np.sort(rng_for(seed, "tsne-clips").permutation(n)[:min(n, clips)])
+
+
+def clean_vs_noisy_figure(clean: torch.Tensor, noisy: torch.Tensor, labels: torch.Tensor,
+                          class_names: Sequence[str] | None, condition: str, seed: int = 0,
+                          title: str = "") -> Figure:
+    """Side-by-side t-SNE of the same clips' clean and noisy features, coloured by class.
+
+    Args:
+        clean, noisy: ``(N, D)`` features of the same N clips.
+        labels: ``(N,)`` classes.
+        condition: "<noise>/<severity>", for the titles.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    tsne_figure(clean, labels, class_names, seed=seed, title=f"clean ({len(labels)} clips)", ax=left)
+    tsne_figure(noisy, labels, class_names, seed=seed, title=f"{condition} ({len(labels)} clips)", ax=right)
+    left.get_legend().remove()
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tsne_clean_vs_noisy(study: Study, model: str = "rotnet/r2plus1d_18", noise: str = "gaussian", severity: int = 5,
+                        clips: int = 300) -> Figure:
+    """t-SNE of one model's clean and noisy test-clip features (§4.5 "qualitative", in the paper's supplement).
+
+    Args:
+        model: "<task>/<backbone>".
+        noise, severity: the corruption (measured first if it was not).
+        clips: clips drawn (seeded) from the test split for the plot.
+    """
+    point = model_point(study, model)
+    create_corruption(noise).constant(severity)
+    (clean, noisy), classes = clip_features(study, point, [None, Noise(noise, severity, study.seed)])
+    keep = torch.from_numpy(subsample(len(clean), clips, study.seed))
+    sims = cosine_similarity(clean.features[keep], noisy.features[keep]).mean()
+    return clean_vs_noisy_figure(clean.features[keep], noisy.features[keep], clean.labels[keep], classes,
+                                 f"{noise}/{severity}", study.seed,
+                                 f"{model}: clean vs {noise} noise at severity {severity} "
+                                 f"(mean cosine similarity {float(sims):.3f})")

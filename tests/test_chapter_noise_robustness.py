@@ -1,0 +1,268 @@
+"""Chapter "Noise robustness" (benchmark §4.5, Table 7): tables, prose and figures from constructed results.
+
+Nothing here trains: results rows are written into an isolated results table under the config
+hashes the study would use, so the chapter's compute-or-load functions find them.
+"""
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sslvid.evaluate.classify import TASK as CLEAN_TASK
+from sslvid.evaluate.corruptions import NOISES
+from sslvid.evaluate.features import FeatureCache
+from sslvid.evaluate.robustness import TASK as NOISE_TASK
+from sslvid.evaluate.robustness import drops
+from sslvid.experiments import noise_robustness as ch
+from sslvid.experiments.study import Study
+from sslvid.store.paper_tables import load_paper_table
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture
+def study(tmp_path) -> Study:
+    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
+                 features=FeatureCache(tmp_path / "f"))
+
+
+def model_rows(config_hash: str, task: str, backbone: str, clean: float, noisy: dict[str, float],
+               severity: int = 1) -> list[dict]:
+    """Results rows of one model: clean top-1 and, per noise, noisy top-1 and drops (video and clip level)."""
+    common = {"config_hash": config_hash, "model": backbone, "pretext": task, "protocol": "linear",
+              "dataset": "digits-appearance"}
+    rows = [{**common, "task": CLEAN_TASK, "metric": m, "value": clean} for m in ("top1_clip", "top1_video")]
+    for noise, value in noisy.items():
+        metrics = {"top1_clip": value, "top1_video": value,
+                   **drops({"top1_clip": clean, "top1_video": clean}, {"top1_clip": value, "top1_video": value})}
+        rows += [{**common, "task": NOISE_TASK, "condition": f"{noise}/{severity}", "metric": m, "value": v}
+                 for m, v in metrics.items()]
+    return rows
+
+
+def paper_like_rows(study: Study, clean: float = 80.0) -> pd.DataFrame:
+    """Rows for the 12 models whose relative drops equal the paper's (same drop under every noise)."""
+    paper = ch.paper_table7().set_index(["task", "backbone"])["rel_drop_pct"]
+    rows = []
+    for point in ch.noise_points(study):
+        rel = paper[(point["task"], point["backbone"])]
+        key = study.eval_config(point, "appearance").config_hash()
+        rows += model_rows(key, point["task"], point["backbone"], clean, {n: clean * (1 - rel / 100) for n in NOISES})
+    return study.results.upsert(rows)
+
+
+def table_of(values: dict[tuple[str, str], tuple[float, float]]) -> pd.DataFrame:
+    """A Table-7-shaped frame from {(task, backbone): (clean, noisy)}."""
+    rows = [{"task": t, "backbone": b, "clean_top1": c, "noisy_top1": n, "abs_drop": c - n,
+             "rel_drop_pct": 100 * (c - n) / c, "noises": 4} for (t, b), (c, n) in values.items()]
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- Table 7 and the paper
+
+
+def test_table7_has_the_papers_shape_and_reads_the_drops(study):
+    rows = paper_like_rows(study)
+    table = ch.table7_from_rows(rows.assign(noise="", severity=1))
+    assert list(table.columns) == list(ch.TABLE_COLUMNS)
+    assert len(table) == 12 and set(table["backbone"]) == {"shufflenet3d", "r2plus1d_18"}
+    assert (table["noises"] == 4).all()
+    assert np.allclose(table["clean_top1"], 80.0)
+    paper = ch.paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
+    assert np.allclose(paper["rel_drop_pct"], paper["rel_drop_pct_paper"])
+    assert table.set_index("task").loc["cvrl", "category"].tolist() == ["spatial", "spatial"]
+
+
+def test_paper_comparisons_reads_cached_results_without_training(study):
+    paper_like_rows(study)
+    comparisons = ch.paper_comparisons(study)
+    assert list(comparisons) == [ch.TABLE7]
+    frame = comparisons[ch.TABLE7]
+    assert len(frame) == 24 and set(frame["metric"]) == {"noisy_top1", "relative_drop_pct"}
+    assert (frame["n"] == 1).all()
+    rel = frame[frame["metric"] == "relative_drop_pct"]
+    assert np.allclose(rel["difference"], 0.0, atol=1e-9)
+    printed = load_paper_table(ch.TABLE7).set_index(["backbone", "pretext"])["noisy_top1"]
+    noisy = frame[frame["metric"] == "noisy_top1"].set_index(["backbone", "pretext"])["paper"]
+    assert np.allclose(noisy.sort_index(), printed.sort_index())
+    assert not (study.store.root.exists() and any(study.store.root.iterdir())), "nothing may be trained"
+
+
+def test_noise_rows_adds_noise_and_severity(study):
+    paper_like_rows(study)
+    rows = ch.noise_rows(study, ch.noise_points(study)[:2], (1,))
+    assert set(rows["noise"]) == set(NOISES) and set(rows["severity"]) == {1}
+    assert study.timings[-1]["cached"] is True
+
+
+# ---------------------------------------------------------------------- the paper's inferences
+
+
+def test_claims_on_the_papers_own_table():
+    claims = {c["claim"]: c["holds"] for c in ch.check_claims(ch.paper_table7())}
+    verdicts = list(claims.values())
+    # §4.5: spatio-temporal least robust on R21D (69.5) and most robust on ShuffleNet (25.7)
+    assert verdicts[0] is True and verdicts[1] is True
+    # non-contrastive drops less on both backbones (R21D 33.3 vs 58.0; ShuffleNet 26.5 vs 41.3)
+    assert verdicts[2] is True and verdicts[3] is True
+    # "R21D more robust than ShuffleNet" does not hold in the paper's own numbers (33.3 vs 26.5, 58.0 vs 41.3)
+    assert verdicts[4] is False and verdicts[5] is False
+    # RotNet/R21D is the smallest drop (10.7), but the largest is CVRL/R21D (78.4), not PRP/R21D (70.1)
+    assert verdicts[6] is True and verdicts[7] is False
+
+
+def test_claims_flip_when_the_drops_flip():
+    paper = ch.paper_table7()
+    flipped = paper.assign(rel_drop_pct=100 - paper["rel_drop_pct"])
+    verdicts = [c["holds"] for c in ch.check_claims(flipped)]
+    assert verdicts[0] is False and verdicts[2] is False and verdicts[3] is False
+    assert verdicts[4] is True and verdicts[5] is True
+    assert verdicts[6] is False and verdicts[7] is False
+
+
+def test_claims_table_and_summary_count_verdicts():
+    claims = ch.claims_table(ch.paper_table7())
+    assert list(claims.columns) == ["claim", "in the paper's table", "paper's numbers", "here", "our numbers"]
+    assert (claims["here"] == claims["in the paper's table"]).all()
+    assert ch.claims_summary(claims).startswith("Of the 8 statements the paper makes about Table 7, 5 hold")
+
+
+# ---------------------------------------------------------------------- prose
+
+
+def test_robustness_summary_names_best_worst_and_agreement():
+    paper = ch.paper_table7()
+    table = table_of({(r.task, r.backbone): (80.0, 80.0 * (1 - r.rel_drop_pct / 100)) for r in paper.itertuples()})
+    text = ch.robustness_summary(table)
+    assert "most robust model is rotnet on r2plus1d_18" in text
+    assert "least robust cvrl on r2plus1d_18" in text
+    assert "largely agree (Spearman 1.00)" in text
+    reversed_ = table.assign(rel_drop_pct=-table["rel_drop_pct"])
+    text = ch.robustness_summary(reversed_)
+    assert "run opposite" in text and "gained" in text
+
+
+def test_chance_sentence_flags_models_near_chance():
+    table = table_of({("rotnet", "shufflenet3d"): (12.0, 11.0), ("vcop", "shufflenet3d"): (60.0, 40.0)})
+    text = ch.chance_sentence(table, chance=10.0)
+    assert "rotnet/shufflenet3d (12.0%)" in text and "vcop" not in text
+    assert "room to drop" in ch.chance_sentence(table.iloc[1:], chance=10.0)
+
+
+def test_abs_vs_rel_summary_when_orders_differ():
+    # a weak model loses few points but a large share; a strong one loses more points but a smaller share
+    table = table_of({("tdl", "shufflenet3d"): (20.0, 12.0), ("rspnet", "shufflenet3d"): (90.0, 75.0),
+                      ("vcop", "r2plus1d_18"): (60.0, 40.0)})
+    text = ch.abs_vs_rel_summary(table)
+    assert "smallest absolute drop is tdl/shufflenet3d's (8.0 points)" in text
+    assert "smallest relative drop rspnet/shufflenet3d's (16.7%)" in text
+
+
+def test_spearman_and_agreement_words():
+    assert ch.spearman(pd.Series([1, 2, 3]), pd.Series([3, 2, 1])) == pytest.approx(-1.0)
+    assert np.isnan(ch.spearman(pd.Series([1, 1, 1]), pd.Series([1, 2, 3])))
+    assert ch.agreement_words(float("nan")).startswith("cannot")
+    assert ch.agreement_words(0.5) == "partly agree" and ch.agreement_words(0.0) == "do not agree"
+
+
+# ---------------------------------------------------------------------- curves
+
+
+def curve_rows(tops: dict[int, float], clean: float = 50.0) -> pd.DataFrame:
+    rows = []
+    for severity, top in tops.items():
+        for noise in ("gaussian", "shot"):
+            value = top - (5 if noise == "shot" else 0)
+            rows += model_rows("h", "rotnet", "r2plus1d_18", clean, {noise: value}, severity)
+    table = pd.DataFrame([r for r in rows if r["task"] == NOISE_TASK])
+    parts = table["condition"].str.split("/", expand=True)
+    return table.assign(noise=parts[0], severity=parts[1].astype(int))
+
+
+def test_curves_start_at_the_clean_accuracy():
+    curves = ch.curves_from_rows(curve_rows({1: 45.0, 3: 30.0, 5: 20.0}))
+    assert list(curves.columns) == ["model", "noise", "severity", "top1", "abs_drop", "rel_drop_pct"]
+    assert len(curves) == 2 * 4
+    clean = curves[curves["severity"] == 0]
+    assert np.allclose(clean["top1"], 50.0) and (clean["rel_drop_pct"] == 0).all()
+    text = ch.severity_summary(curves)
+    assert "rotnet/r2plus1d_18 goes from 50.0% on clean clips to 17.5% at severity 5" in text
+    assert "lowest under shot noise, 15.0%" in text and "never rose" in text
+    rising = ch.curves_from_rows(curve_rows({1: 30.0, 3: 40.0}))
+    assert "did not fall at every step" in ch.severity_summary(rising)
+    fig = ch.severity_figure(curves, chance=10.0)
+    assert len(fig.axes) == 2
+
+
+# ---------------------------------------------------------------------- figures and features
+
+
+def test_drops_and_ranking_figures_draw_every_model():
+    paper = ch.paper_table7()
+    table = table_of({(r.task, r.backbone): (60.0, 60.0 * (1 - r.rel_drop_pct / 200)) for r in paper.itertuples()})
+    fig = ch.drops_figure(table)
+    assert len(fig.axes) == 2 and sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 12
+    fig = ch.ranking_figure(table)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 12
+
+
+def test_noise_gallery_has_a_cell_per_noise_and_severity():
+    frames = torch.randint(0, 256, (1, 1, 4, 40, 40, 3), dtype=torch.uint8)
+    fig = ch.noise_gallery(frames, crop_size=32, severities=(1, 5))
+    assert len(fig.axes) == len(NOISES) * 3
+    shown = fig.axes[0].images[0].get_array()
+    assert shown.shape == (32, 32, 3)
+
+
+def test_cosine_similarity_subsample_and_tsne_figure(monkeypatch):
+    # the layout is under test, not t-SNE itself (tested in test_figures): a projection stands in for it
+    monkeypatch.setattr("sslvid.analysis.figures.tsne_embedding",
+                        lambda x, seed=0, perplexity=30.0: np.asarray(x, dtype=np.float64)[:, :2])
+    clean = torch.randn(40, 8)
+    assert torch.allclose(ch.cosine_similarity(clean, 2 * clean), torch.ones(40, dtype=torch.float64))
+    assert torch.allclose(ch.cosine_similarity(clean, -clean), -torch.ones(40, dtype=torch.float64))
+    with pytest.raises(ValueError, match="differ in shape"):
+        ch.cosine_similarity(clean, clean[:3])
+    keep = ch.subsample(40, 20, seed=0)
+    assert len(keep) == 20 and len(set(keep)) == 20 and (np.diff(keep) > 0).all()
+    assert np.array_equal(keep, ch.subsample(40, 20, seed=0))
+    with pytest.raises(ValueError, match="at least 4"):
+        ch.subsample(40, 2, seed=0)
+    labels = torch.arange(20) % 4
+    fig = ch.clean_vs_noisy_figure(clean[keep], clean[keep] + 0.1, labels, list("abcd"), "gaussian/5")
+    assert len(fig.axes) == 2 and "gaussian/5" in fig.axes[1].get_title()
+
+
+def test_shift_summary_reads_the_steadiest_model():
+    shift = pd.DataFrame({"task": ["a", "b", "c"], "backbone": ["x"] * 3, "cosine": [0.99, 0.9, 0.5]})
+    table = table_of({("a", "x"): (50, 45), ("b", "x"): (50, 40), ("c", "x"): (50, 20)})
+    text = ch.shift_summary(shift, table)
+    assert "features of a/x moved least" in text and "largely agree across the 3 models (Spearman 1.00)" in text
+
+
+# ---------------------------------------------------------------------- input checks
+
+
+def test_bad_names_and_severities_raise(study):
+    with pytest.raises(ValueError, match="valid: vcop/shufflenet3d"):
+        ch.model_point(study, "rotnet/resnet50")
+    assert ch.model_point(study, "prp/r2plus1d_18")["task"] == "prp"
+    with pytest.raises(ValueError, match="subset of"):
+        ch.check_severities((0, 6))
+    assert ch.check_severities((5, 1, 1)) == (1, 5)
+
+
+def test_chapter_summary_says_which_backbone_dropped_less():
+    paper = ch.paper_table7()
+    # the paper's own numbers: ShuffleNet's mean relative drop (33.9) is below R21D's (45.6)
+    same = table_of({(r.task, r.backbone): (80.0, 80.0 * (1 - r.rel_drop_pct / 100)) for r in paper.itertuples()})
+    text = ch.chapter_summary(same, ch.claims_table(same))
+    assert text.startswith("Averaged over the six tasks, shufflenet3d lost the smaller share") and " as shufflenet3d" in text
+    flipped = same.assign(rel_drop_pct=100 - same["rel_drop_pct"])
+    text = ch.chapter_summary(flipped, ch.claims_table(flipped))
+    assert "r2plus1d_18 lost the smaller share" in text and "whereas shufflenet3d" in text and "run opposite" in text
