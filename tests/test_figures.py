@@ -164,6 +164,17 @@ def test_grad_cam_on_channels_last_swin():
     assert cam.shape == (1, 4, 32, 32) and torch.isfinite(cam).all() and (cam >= 0).all()
 
 
+def test_grad_cam_on_a_2d_network_applied_per_frame():
+    net = model(num_classes=3, name="shufflenetv2_2d")
+    x = torch.randn(2, 3, 2, 32, 32)
+    cam = grad_cam(net, x, target=1)
+    assert cam.shape == (2, 2, 32, 32) and torch.isfinite(cam).all() and (cam >= 0).all()
+    # frames are independent: the map of clip 0's frame 1 does not change when clip 1 changes
+    other = x.clone()
+    other[1] = torch.randn_like(other[1])
+    assert torch.allclose(grad_cam(net, other, target=1)[0], cam[0], atol=1e-6)
+
+
 # ----------------------------------------------------------------------------- figures
 
 

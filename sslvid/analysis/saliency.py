@@ -9,7 +9,8 @@ The lightweight study (Sonawane et al., §4 and §5.2) reads saliency maps (Simo
   channels weighted by their mean gradient, ReLU, upsampled (trilinear) to the clip's
   T x H x W. The block output is read with a forward hook on ``backbone.blocks()[-1]`` and
   put in clip layout with ``backbone.to_clip_layout``, so channels-last networks (Video
-  Swin) work too; for convolutional backbones it equals ``captum.attr.LayerGradCam``
+  Swin) work too, and per-frame maps ``(B*T, C, h, w)`` of 2D networks are unfolded to
+  ``(B, C, T, h, w)``; for convolutional backbones it equals ``captum.attr.LayerGradCam``
   (tested).
 
 The score is a logit: ``target`` (one class for all clips, or one per clip), or the
@@ -25,6 +26,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from sslvid.backbones.frames2d import unfold_frames
 
 Target = int | Tensor | None
 
@@ -124,9 +127,16 @@ def grad_cam(backbone: nn.Module, clips: Tensor, target: Target = None, upsample
     finally:
         handle.remove()
         backbone.train(was_training)
-    acts, grads = backbone.to_clip_layout(kept[-1].detach()), backbone.to_clip_layout(grads)
+    frames = clips.shape[2]
+    acts, grads = _clip_layout(backbone, kept[-1].detach(), frames), _clip_layout(backbone, grads, frames)
     weights = grads.mean(dim=(2, 3, 4), keepdim=True)
     cam = F.relu((weights * acts).sum(dim=1, keepdim=True))
     if upsample:
         cam = F.interpolate(cam, size=clips.shape[2:], mode="trilinear", align_corners=False)
     return cam[:, 0]
+
+
+def _clip_layout(backbone: nn.Module, x: Tensor, frames: int) -> Tensor:
+    """A last-block output as ``(B, C, T, h, w)``: the backbone's layout, and 2D networks' per-frame maps unfolded."""
+    x = backbone.to_clip_layout(x)
+    return unfold_frames(x, frames) if x.dim() == 4 else x
