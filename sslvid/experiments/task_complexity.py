@@ -1,0 +1,627 @@
+"""Chapter "Task complexity": does a harder pretext task teach a network more? (benchmark §4.3, Table 5).
+
+RotNet, VCOP and PRP are pre-trained at three complexities each (``sslvid.scale.grids.COMPLEXITY``):
+C1-C3 are 2 / 3 / 4 rotations, 3 / 4 / 5 shuffled clips (6 / 24 / 120 orders, batch halved at
+5 clips as in the paper) and 2 / 3 / 4 playback rates ({1,2}, {1,2,4}, {1,2,4,8}), on 3D ShuffleNet
+and R(2+1)D-18, K400-50k (the study's grid ``task_complexity``). The chapter shows
+
+1. the downstream accuracy of every run (Table 5's shape: complexity x task x backbone) and a
+   figure of accuracy against complexity, beside the paper's numbers;
+2. the accuracy each run reached on its own pretext task at the end of pre-training (from the
+   run log), against chance: does a harder task end less solved?
+3. what each complexity asks, on one video of the pre-training pool;
+4. whether the paper's two findings hold here: more complex is not always better, and the best
+   complexity differs per backbone.
+
+Runs shared with the preliminaries chapter (Table 1) have the same config hash and are trained
+once: RotNet and PRP at C3 (their task defaults), and VCOP at C1 (3 clips is this project's VCOP
+default, as in the VCOP paper), see :func:`shared_runs`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sslvid.analysis.figures import frame_strips
+from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
+from sslvid.analysis.pretext_views import build_task as build_view_task
+from sslvid.data.decode import read_frames
+from sslvid.data.sources import open_split
+from sslvid.experiments.study import Study
+from sslvid.pretext.base import PretextTask
+from sslvid.pretext.samplers import ClipOrderSampler, PlaybackRateSampler
+from sslvid.scale.grids import COMPLEXITY, complexity_fields
+from sslvid.seeding import rng_for
+from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
+from sslvid.store.results import paper_vs_reproduced
+
+PAPER_TABLE = "benchmark_t5_task_complexity"
+"""The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
+
+TASKS = ("rotnet", "vcop", "prp")
+"""The non-contrastive tasks of Table 5 (complexity is not defined for the contrastive ones, §4.3)."""
+
+BACKBONES = ("shufflenet3d", "r2plus1d_18")
+"""Table 5's networks: small (3D ShuffleNet v1 2.0x) and medium (R(2+1)D-18)."""
+
+LEVELS = ("C1", "C2", "C3")
+"""Complexity levels, least to most complex."""
+
+SIGNIFICANT_SE = 2.0
+"""A difference of accuracies counts as more than sampling noise above this many standard errors."""
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _check_names(kind: str, names: Sequence[str], valid: Sequence[str]) -> list[str]:
+    """``names`` as a list; ValueError listing the valid ones for an unknown or empty selection."""
+    names = list(names)
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise ValueError(f"unknown or no {kind} {unknown or names}; valid: {', '.join(valid)}")
+    return names
+
+
+def level_kwargs(task: str, level: str) -> dict[str, Any]:
+    """The task arguments of complexity ``level`` of ``task`` (e.g. ``{"num_rotations": 3}``).
+
+    Raises:
+        ValueError: for a task without levels or an unknown level.
+    """
+    return complexity_fields(task, level, batch_size=1)["task_kwargs"]
+
+
+def num_classes(task: str, level: str) -> int:
+    """Classes of the pretext task at ``level``: rotations (RotNet), orders N! (VCOP), rates (PRP)."""
+    kwargs = level_kwargs(task, level)
+    if task == "rotnet":
+        return int(kwargs["num_rotations"])
+    if task == "vcop":
+        return math.factorial(int(kwargs["num_clips"]))
+    return len(kwargs["rates"])
+
+
+def setting_label(task: str, level: str) -> str:
+    """Table 5's wording of a setting: "2 rotations", "3 clips", "2 rates {1,2}"."""
+    kwargs = level_kwargs(task, level)
+    if task == "rotnet":
+        return f"{kwargs['num_rotations']} rotations"
+    if task == "vcop":
+        return f"{kwargs['num_clips']} clips"
+    rates = kwargs["rates"]
+    return f"{len(rates)} rates {{{','.join(map(str, rates))}}}"
+
+
+def settings_table(tasks: Sequence[str] = TASKS) -> pd.DataFrame:
+    """What C1-C3 mean per task (§4.3). Columns: task, complexity, setting, classes, chance (%)."""
+    tasks = _check_names("tasks", tasks, TASKS)
+    rows = [{"task": t, "complexity": c, "setting": setting_label(t, c), "classes": num_classes(t, c),
+             "chance (%)": 100.0 / num_classes(t, c)} for t in tasks for c in LEVELS]
+    return pd.DataFrame(rows)
+
+
+def complexity_points(study: Study, tasks: Sequence[str] = TASKS,
+                      backbones: Sequence[str] = BACKBONES) -> list[dict[str, Any]]:
+    """The points of the study's grid ``task_complexity`` for ``tasks`` x ``backbones`` x C1-C3.
+
+    Raises:
+        ValueError: for an unknown task or backbone (the message lists the valid ones).
+    """
+    tasks = _check_names("tasks", tasks, TASKS)
+    backbones = _check_names("backbones", backbones, BACKBONES)
+    return [p for p in study.grid_points("task_complexity") if p["task"] in tasks and p["backbone"] in backbones]
+
+
+def shared_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Which points are the very runs of Table 1 (grid ``preliminaries``): same config hash.
+
+    Returns:
+        columns task, backbone, complexity, setting, batch size, config_hash, table 1 run (bool).
+    """
+    table1 = {study.pretrain_config(p).config_hash() for p in study.grid_points("preliminaries")}
+    rows = []
+    for p in points:
+        config = study.pretrain_config(p)
+        rows.append({"task": p["task"], "backbone": p["backbone"], "complexity": p["complexity"],
+                     "setting": setting_label(p["task"], p["complexity"]), "batch size": config.batch_size,
+                     "config_hash": config.config_hash(), "table 1 run": config.config_hash() in table1})
+    return pd.DataFrame(rows)
+
+
+def shared_runs_summary(shared: pd.DataFrame) -> str:
+    """Which levels are Table 1's runs (trained once for both chapters) and how many runs are new here."""
+    same = shared[shared["table 1 run"]]
+    levels = same.groupby("task", sort=False)["complexity"].agg(lambda s: "/".join(sorted(set(s))))
+    parts = [f"{task} at {level}" for task, level in levels.items()]
+    listed = ", ".join(parts) if parts else "none of them"
+    return (f"Of the {len(shared)} runs of this chapter, {len(same)} are the runs of Table 1 (same config hash, "
+            f"trained once for both chapters: {listed}); {len(shared) - len(same)} are pre-trained for this "
+            "chapter only.")
+
+
+# ----------------------------------------------------------------------------- downstream accuracy
+
+
+def complexity_accuracy(study: Study, points: Sequence[Mapping[str, Any]], target: str = "appearance") -> pd.DataFrame:
+    """Pre-train (or load) and evaluate every point with the study's protocol (Table 5's numbers).
+
+    Returns:
+        one row per point: task, backbone, data, subset, complexity, setting, target, protocol,
+        config_hash, top1 (video-level, percent), test_videos, se (binomial standard error of
+        top1, points).
+    """
+    acc = study.accuracy(points, target=target)
+    if acc.empty:
+        return acc
+    acc.insert(acc.columns.get_loc("complexity") + 1, "setting",
+               [setting_label(t, c) for t, c in zip(acc["task"], acc["complexity"])])
+    acc["test_videos"] = [_test_videos(study, h) for h in acc["config_hash"]]
+    acc["se"] = standard_error(acc["top1"], acc["test_videos"])
+    return acc
+
+
+def _test_videos(study: Study, config_hash: str) -> int:
+    """Test videos of one evaluation, read from its protocol card in the results table."""
+    rows = study.results.rows(config_hash)
+    cards = [json.loads(c) for c in rows["protocol_card"] if c]
+    return int(cards[0]["test_videos"]) if cards and "test_videos" in cards[0] else 0
+
+
+def standard_error(top1: pd.Series, videos: pd.Series) -> pd.Series:
+    """Binomial standard error (points) of an accuracy ``top1`` (percent) over ``videos`` test videos."""
+    p = np.asarray(top1, dtype=float) / 100
+    n = np.asarray(videos, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.where(n > 0, 100 * np.sqrt(p * (1 - p) / n), np.nan)
+    return pd.Series(se, index=getattr(top1, "index", None))
+
+
+def complexity_table(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
+    """Table 5's shape: rows C1-C3, columns (task, backbone), cells ``value`` (top-1, percent)."""
+    _require(acc, ("task", "backbone", "complexity", value))
+    tasks = [t for t in TASKS if t in set(acc["task"])]
+    backbones = [b for b in BACKBONES if b in set(acc["backbone"])]
+    table = acc.pivot_table(index="complexity", columns=["task", "backbone"], values=value, aggfunc="mean")
+    columns = [(t, b) for t in tasks for b in backbones if (t, b) in table.columns]
+    return table.reindex(index=[c for c in LEVELS if c in table.index], columns=pd.MultiIndex.from_tuples(columns))
+
+
+def paper_accuracy() -> pd.DataFrame:
+    """The paper's Table 5 (reconstructed transcription) in our names: task, backbone, complexity, setting, top1."""
+    paper = load_paper_table(PAPER_TABLE)
+    ours = {v: k for k, v in PAPER_BACKBONES.items()}
+    return pd.DataFrame({"task": paper["pretext"], "backbone": paper["backbone"].map(lambda b: ours.get(b, b)),
+                         "complexity": paper["complexity"], "setting": paper["setting"],
+                         "top1": paper["ucf101_top1"].astype(float)})
+
+
+def paper_table1_check() -> pd.DataFrame:
+    """Table 5's C3 beside Table 1 in the paper's transcriptions (the README says C3 is Table 1's setting).
+
+    Returns:
+        columns task, backbone, table 5 C3, table 1, same (bool).
+    """
+    t5 = paper_accuracy()
+    t5 = t5[t5["complexity"] == "C3"]
+    t1 = load_paper_table("benchmark_t1_pretext_k400_50k")
+    ours = {v: k for k, v in PAPER_BACKBONES.items()}
+    t1 = pd.DataFrame({"task": t1["pretext"], "backbone": t1["backbone"].map(lambda b: ours.get(b, b)),
+                       "table 1": t1["ucf101_top1"].astype(float)})
+    both = t5.merge(t1, on=["task", "backbone"]).rename(columns={"top1": "table 5 C3"})
+    both["same"] = np.isclose(both["table 5 C3"], both["table 1"])
+    return both[["task", "backbone", "table 5 C3", "table 1", "same"]].reset_index(drop=True)
+
+
+def paper_table1_summary(check: pd.DataFrame) -> str:
+    """One sentence on where the transcribed Table 5's C3 differs from Table 1."""
+    differ = check[~check["same"]]
+    if differ.empty:
+        return "In the transcribed tables, C3 of Table 5 equals Table 1 for every task and backbone."
+    cells = "; ".join(f"{r['task']} on {r['backbone']}: {r['table 5 C3']:.1f} vs {r['table 1']:.1f}"
+                      for r in differ.to_dict("records"))
+    return (f"In the transcribed tables, C3 of Table 5 equals Table 1 in {int(check['same'].sum())} of "
+            f"{len(check)} cells; it differs for {cells} (Table 5 vs Table 1), so at least those cells of the "
+            "reconstructed Table 5 are uncertain.")
+
+
+def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
+    """``paper_vs_reproduced`` for Table 5: one row per (complexity, pretext, backbone), paper's names.
+
+    Returns:
+        columns complexity, pretext, backbone, paper, reproduced, n, difference.
+    """
+    _require(acc, ("task", "backbone", "complexity", "top1"))
+    ours = acc.rename(columns={"task": "pretext"})
+    return paper_vs_reproduced(load_paper_table(PAPER_TABLE), ours, on=["complexity", "pretext", "backbone"],
+                               paper_value="ucf101_top1", value="top1", rename={"backbone": PAPER_BACKBONES})
+
+
+def paper_comparisons(study: Study, tasks: Sequence[str] = TASKS, backbones: Sequence[str] = BACKBONES,
+                      target: str = "appearance") -> dict[str, pd.DataFrame]:
+    """The chapter's paper tables beside our numbers: ``{"benchmark_t5_task_complexity": frame}``.
+
+    Computes what is missing, else reads the run store and results table (same calls as the chapter).
+    """
+    acc = complexity_accuracy(study, complexity_points(study, tasks, backbones), target)
+    return {PAPER_TABLE: paper_comparison(acc)}
+
+
+# ----------------------------------------------------------------------------- the paper's findings
+
+
+def trend(values: Sequence[float]) -> str:
+    """How values ordered C1..Cn move: "rises", "falls", "peaks at C2", "dips at C2", "flat" or "mixed"."""
+    v = list(values)
+    steps = np.sign(np.diff(v))
+    if len(v) < 2 or not steps.any():
+        return "flat"
+    if (steps > 0).all():
+        return "rises"
+    if (steps < 0).all():
+        return "falls"
+    best, worst = int(np.argmax(v)), int(np.argmin(v))
+    if 0 < best < len(v) - 1 and (steps[:best] >= 0).all() and (steps[best:] <= 0).all():
+        return f"peaks at {LEVELS[best]}"
+    if 0 < worst < len(v) - 1 and (steps[:worst] <= 0).all() and (steps[worst:] >= 0).all():
+        return f"dips at {LEVELS[worst]}"
+    return "mixed"
+
+
+def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
+    """Per task and backbone: the best complexity, the accuracies C1-C3, their trend and the margin over C3.
+
+    Returns:
+        columns task, backbone, C1, C2, C3, best, trend, best - C3 (points), spread (points), and
+        se (largest standard error of the pair, when ``acc`` has column ``se``).
+    """
+    _require(acc, ("task", "backbone", "complexity", value))
+    rows = []
+    for (task, backbone), group in acc.groupby(["task", "backbone"], sort=False):
+        by_level = group.groupby("complexity")[value].mean().reindex(LEVELS)
+        present = by_level.dropna()
+        row = {"task": task, "backbone": backbone, **by_level.to_dict(),
+               "best": present.idxmax(), "trend": trend(present.to_numpy()),
+               "best - C3": present.max() - by_level["C3"], "spread": present.max() - present.min()}
+        if "se" in group:
+            row["se"] = group["se"].max()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def findings_table(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Our best complexity and trend beside the paper's, per task and backbone (both from ``best_levels``).
+
+    Returns:
+        columns task, backbone, paper best, paper trend, our best, our trend, same best.
+    """
+    merged = paper[["task", "backbone", "best", "trend"]].merge(
+        ours[["task", "backbone", "best", "trend"]], on=["task", "backbone"], suffixes=(" paper", " ours"))
+    merged = merged.rename(columns={"best paper": "paper best", "trend paper": "paper trend",
+                                    "best ours": "our best", "trend ours": "our trend"})
+    merged["same best"] = merged["paper best"] == merged["our best"]
+    return merged
+
+
+def not_always_better(best: pd.DataFrame) -> pd.DataFrame:
+    """The task/backbone pairs whose most complex level (C3) was not the best."""
+    return best[best["best"] != "C3"]
+
+
+def backbone_disagreements(best: pd.DataFrame) -> list[str]:
+    """Tasks whose best complexity differs between backbones (among tasks with two or more backbones)."""
+    tasks = []
+    for task, group in best.groupby("task", sort=False):
+        if group["backbone"].nunique() > 1 and group["best"].nunique() > 1:
+            tasks.append(task)
+    return tasks
+
+
+def findings_summary(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    """Whether the paper's two findings (§4.3 Inference) hold here, worded from ``best_levels`` of both.
+
+    Finding (i): training with a more complex task is not always better (C3 is not the best level
+    of every task and backbone). Finding (ii): the best complexity differs per backbone.
+    """
+    return " ".join([_finding_one(ours, paper), _finding_two(ours, paper), _agreement(ours, paper),
+                     _noise(ours)]).strip()
+
+
+def _finding_one(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    mine, theirs = not_always_better(ours), not_always_better(paper)
+    head = (f"**More complex is not always better** (paper: C3 was not the best level for {len(theirs)} of "
+            f"{len(paper)} task/backbone pairs): ")
+    if mine.empty:
+        return head + (f"this does **not** hold here: C3 gave the best accuracy for all {len(ours)} pairs, "
+                       "so the harder setting always paid off at this scale.")
+    pairs = ", ".join(f"{r['task']} on {r['backbone']} (best {r['best']}, {r['best - C3']:.1f} points above C3)"
+                      for r in mine.to_dict("records"))
+    return head + f"this **holds** here for {len(mine)} of {len(ours)} pairs: {pairs}."
+
+
+def _finding_two(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    mine, theirs = backbone_disagreements(ours), backbone_disagreements(paper)
+    tasks_with_two = [t for t, g in ours.groupby("task", sort=False) if g["backbone"].nunique() > 1]
+    head = (f"**The best complexity differs per backbone** (paper: for {', '.join(theirs) or 'no task'}): ")
+    if not tasks_with_two:
+        return head + "not testable here, as only one backbone was run."
+    if not mine:
+        return head + "this does **not** hold here: both backbones peaked at the same level for every task."
+    best = ours.set_index(["task", "backbone"])["best"]
+    detail = "; ".join(f"{t}: " + ", ".join(f"{b} {best[(t, b)]}" for b in ours[ours['task'] == t]["backbone"])
+                       for t in mine)
+    return head + f"this **holds** here for {len(mine)} of {len(tasks_with_two)} tasks ({detail})."
+
+
+def _agreement(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    table = findings_table(ours, paper)
+    if table.empty:
+        return ""
+    return (f"Our best level matched the paper's in {int(table['same best'].sum())} of {len(table)} "
+            "task/backbone pairs.")
+
+
+def _noise(ours: pd.DataFrame) -> str:
+    if "se" not in ours or ours["se"].isna().all():
+        return ""
+    margin = SIGNIFICANT_SE * ours["se"]
+    clear = ours[ours["spread"] > margin]
+    return (f"Caution: each accuracy has a standard error of about {ours['se'].mean():.1f} points (binomial, over "
+            f"the test videos); the spread between levels exceeded {SIGNIFICANT_SE:g} standard errors in "
+            f"{len(clear)} of {len(ours)} pairs, so the other orderings could be sampling noise.")
+
+
+# ----------------------------------------------------------------------------- do the clips fit the videos?
+
+
+def frames_needed(task: PretextTask) -> int:
+    """Frames of a video that one sample of ``task`` spans (RotNet: a clip; VCOP: the tuple; PRP: the top rate)."""
+    sampler = task.clip_sampler()
+    if isinstance(sampler, ClipOrderSampler):
+        return sampler.span
+    if isinstance(sampler, PlaybackRateSampler):
+        t = sampler.num_frames
+        return max((t - 1) * s + math.ceil(s / 2) + 1 for s in sampler.rates)
+    return (sampler.num_frames - 1) * sampler.stride + 1
+
+
+def order_ceiling(sampler: ClipOrderSampler, video_frames: int) -> tuple[int, float]:
+    """VCOP on a short video: distinct clips of the tuple, and the best order accuracy possible (percent).
+
+    When the tuple is longer than the video, the sampler loops and a later clip repeats an
+    earlier one frame for frame; orders that only swap identical clips cannot be told apart,
+    so at most ``1 / prod(g!)`` of them are (``g``: sizes of the groups of identical clips).
+    """
+    ordered = sampler.ordered(video_frames, np.random.default_rng(0))
+    _, counts = np.unique(ordered, axis=0, return_counts=True)
+    return len(counts), 100.0 / math.prod(math.factorial(int(c)) for c in counts)
+
+
+def sampling_check(study: Study, tasks: Sequence[str] = TASKS, video_frames: int = 48) -> pd.DataFrame:
+    """Whether each task's sample fits in the pool's videos at this profile, per complexity.
+
+    Returns:
+        one row per task and level: task, complexity, setting, frames per clip, frames needed,
+        video frames, looped (the sampler wraps around to the video's start), distinct clips
+        (VCOP), ceiling (%) (the best pretext accuracy possible on such a video).
+    """
+    rows = []
+    for task in _check_names("tasks", tasks, TASKS):
+        config = study.pretrain_config({"task": task, "backbone": BACKBONES[0], "complexity": "C1"})
+        for level in LEVELS:
+            built = build_view_task(task, frames=config.frames, crop_size=config.crop_size, **level_kwargs(task, level))
+            need = frames_needed(built)
+            distinct, ceiling = (order_ceiling(built.clip_sampler(), video_frames)
+                                 if task == "vcop" else (None, 100.0))
+            rows.append({"task": task, "complexity": level, "setting": setting_label(task, level),
+                         "frames per clip": config.frames, "frames needed": need, "video frames": video_frames,
+                         "looped": need > video_frames, "distinct clips": distinct, "ceiling (%)": ceiling})
+    return pd.DataFrame(rows)
+
+
+def sampling_summary(check: pd.DataFrame) -> str:
+    """Which settings do not fit the videos here, and what that costs (from ``sampling_check``)."""
+    looped = check[check["looped"]]
+    if looped.empty:
+        return (f"Every setting fits in the {int(check['video frames'].iloc[0])}-frame videos: no sample wraps "
+                "around, so every complexity is the task the paper defines.")
+    parts = []
+    for r in looped.to_dict("records"):
+        part = f"{r['task']} {r['complexity']} ({r['setting']}) needs {r['frames needed']} frames"
+        if r["ceiling (%)"] < 100:
+            part += (f" and loops so that only {int(r['distinct clips'])} of its clips differ: at most "
+                     f"{r['ceiling (%)']:.0f}% of its orders can be told apart")
+        parts.append(part)
+    return (f"Not every setting fits in the {int(check['video frames'].iloc[0])}-frame videos of this profile "
+            f"(clips of {int(check['frames per clip'].iloc[0])} frames): " + "; ".join(parts) + ". "
+            "The sampler then wraps around to the video's start, so these settings are harder here than the "
+            "paper meant (its Kinetics clips hold them), and their numbers mix task complexity with this artefact.")
+
+
+# ----------------------------------------------------------------------------- pretext accuracy
+
+
+def pretext_accuracy(study: Study, points: Sequence[Mapping[str, Any]],
+                     check: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The accuracy each run reached on its own pretext task in its last pre-training epoch (run log).
+
+    The log's ``acc`` is the mean over the epoch's training batches (augmented clips, the
+    network still changing), so it is a training accuracy, not a held-out one.
+
+    Args:
+        study: the study.
+        points: grid points of ``complexity_points``.
+        check: optional ``sampling_check`` table, whose ``ceiling (%)`` is added per task and level.
+
+    Returns:
+        one row per point: task, backbone, complexity, setting, classes, chance (%),
+        pretext acc (%), acc / chance, epochs (and ceiling (%) with ``check``).
+    """
+    rows = []
+    for point in points:
+        log = study.pretrain(point).log
+        if log.empty or "acc" not in log:
+            raise ValueError(f"the run of {point} logged no pretext accuracy (columns: {', '.join(log.columns)})")
+        last = log.sort_values("epoch").iloc[-1]
+        task, level = point["task"], point["complexity"]
+        chance = 100.0 / num_classes(task, level)
+        rows.append({"task": task, "backbone": point["backbone"], "complexity": level,
+                     "setting": setting_label(task, level), "classes": num_classes(task, level),
+                     "chance (%)": chance, "pretext acc (%)": 100 * float(last["acc"]),
+                     "acc / chance": 100 * float(last["acc"]) / chance, "epochs": int(last["epoch"])})
+    table = pd.DataFrame(rows)
+    if check is not None and not table.empty:
+        table = table.merge(check[["task", "complexity", "ceiling (%)"]], on=["task", "complexity"], how="left")
+    return table
+
+
+def pretext_summary(pretext: pd.DataFrame, near_chance: float = 1.2) -> str:
+    """Did harder settings end less solved? Worded from ``pretext_accuracy`` (raw and against chance).
+
+    Args:
+        pretext: the table of ``pretext_accuracy``.
+        near_chance: runs whose accuracy is below this multiple of chance are named as not having
+            learned their task.
+    """
+    _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "acc / chance"))
+    trends = {key: trend(g.set_index("complexity")["pretext acc (%)"].reindex(LEVELS).dropna().to_numpy())
+              for key, g in pretext.groupby(["task", "backbone"], sort=False)}
+    ratios = {key: trend(g.set_index("complexity")["acc / chance"].reindex(LEVELS).dropna().to_numpy())
+              for key, g in pretext.groupby(["task", "backbone"], sort=False)}
+    falling = [k for k, t in trends.items() if t == "falls"]
+    others = [f"{t} on {b} ({trends[(t, b)]})" for t, b in trends if (t, b) not in falling]
+    verdict = ("as expected, in every pair" if len(falling) == len(trends) else
+               f"in {len(falling)} of {len(trends)} task/backbone pairs")
+    text = f"Harder settings ended with a lower pretext accuracy {verdict}"
+    text += f"; not in {', '.join(others)}." if others else "."
+    rising = sum(t == "rises" for t in ratios.values())
+    falling_ratio = sum(t == "falls" for t in ratios.values())
+    text += (f" Measured against chance (accuracy / chance), the harder settings ended relatively better solved in "
+             f"{rising} and relatively worse solved in {falling_ratio} of {len(ratios)} pairs")
+    text += (": there, more classes lowered the raw accuracy without the network doing worse beyond guessing."
+             if rising else ".")
+    if "ceiling (%)" in pretext:
+        capped = pretext[pretext["ceiling (%)"] < 100]
+        if not capped.empty:
+            runs = ", ".join(f"{r['task']} {r['complexity']} on {r['backbone']} {r['pretext acc (%)']:.0f}% "
+                             f"of at most {r['ceiling (%)']:.0f}%" for r in capped.to_dict("records"))
+            text += f" Capped by looped clips (see above): {runs}."
+    weak = pretext[pretext["acc / chance"] < near_chance]
+    if not weak.empty:
+        names = ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in weak.itertuples())
+        text += f" Close to chance (below {near_chance:g}x) at the end of pre-training: {names}."
+    return text
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def complexity_figure(acc: pd.DataFrame, paper: pd.DataFrame | None = None, value: str = "top1") -> Figure:
+    """Accuracy against complexity: one panel per task, one line per backbone (error bars: ``se``).
+
+    With ``paper`` (``paper_accuracy()``), a second row shows the paper's Table 5 (UCF101 finetuning),
+    on its own axis since the two are measured on different data and protocols.
+    """
+    _require(acc, ("task", "backbone", "complexity", value))
+    tasks = [t for t in TASKS if t in set(acc["task"])]
+    rows = [("reproduced", acc)] + ([("paper (Table 5)", paper)] if paper is not None else [])
+    fig, axes = plt.subplots(len(rows), len(tasks), figsize=(3.4 * len(tasks), 2.8 * len(rows)),
+                             squeeze=False, layout="constrained", sharey="row")
+    for r, (name, frame) in enumerate(rows):
+        for c, task in enumerate(tasks):
+            _complexity_panel(axes[r, c], frame[frame["task"] == task], value)
+            axes[r, c].set_title(f"{task}, {name}", fontsize=10)
+        axes[r, 0].set_ylabel(_ylabel(frame, name))
+    axes[0, -1].legend(fontsize=8)
+    return fig
+
+
+def _complexity_panel(ax: plt.Axes, frame: pd.DataFrame, value: str) -> None:
+    for backbone in [b for b in BACKBONES if b in set(frame["backbone"])]:
+        part = frame[frame["backbone"] == backbone].set_index("complexity").reindex(LEVELS)
+        errors = part["se"] if "se" in part else None
+        ax.errorbar(range(len(LEVELS)), part[value], yerr=errors, marker="o", capsize=3, label=backbone)
+    ax.set_xticks(range(len(LEVELS)), LEVELS)
+    ax.grid(alpha=0.3)
+
+
+def _ylabel(frame: pd.DataFrame, name: str) -> str:
+    if name.startswith("paper"):
+        return "UCF101 finetune top-1 (%)"
+    if {"target", "protocol"} <= set(frame.columns) and len(frame):
+        return f"{frame['target'].iloc[0]}, {frame['protocol'].iloc[0]} top-1 (%)"
+    return "top-1 (%)"
+
+
+def pretext_accuracy_figure(pretext: pd.DataFrame) -> Figure:
+    """Pretext accuracy at the end of pre-training against complexity, chance dashed; one panel per task."""
+    _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "chance (%)"))
+    tasks = [t for t in TASKS if t in set(pretext["task"])]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 2.8), squeeze=False, layout="constrained",
+                             sharey="row")
+    for ax, task in zip(axes[0], tasks):
+        part = pretext[pretext["task"] == task]
+        for backbone in [b for b in BACKBONES if b in set(part["backbone"])]:
+            line = part[part["backbone"] == backbone].set_index("complexity").reindex(LEVELS)
+            ax.plot(range(len(LEVELS)), line["pretext acc (%)"], marker="o", label=backbone)
+        chance = part.groupby("complexity")["chance (%)"].first().reindex(LEVELS)
+        ax.plot(range(len(LEVELS)), chance, "k--", lw=1, label="chance")
+        ax.set_xticks(range(len(LEVELS)), LEVELS)
+        ax.set_title(task, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("pretext accuracy, last epoch (%)")
+    axes[0, -1].legend(fontsize=8)
+    return fig
+
+
+def example_video(study: Study, seed: int = 0) -> tuple[np.ndarray, str]:
+    """One video of the pool the chapter's runs pre-train on (K400-50k's stand-in), picked by ``seed``.
+
+    Returns:
+        uint8 frames (F, H, W, 3) and a caption (dataset and video id).
+    """
+    config = study.pretrain_config({"task": "rotnet", "backbone": BACKBONES[0], "data": "K400", "subset": "50k"})
+    index = open_split(config.dataset, config.split, config.fold, config.data_root, profile=config.profile,
+                       seed=config.data_seed)
+    record = index.records[int(rng_for(seed, "task-complexity-video").integers(len(index)))]
+    return read_frames(record.path), f"{config.dataset}: {record.video_id}"
+
+
+def complexity_strips(task: str, video: np.ndarray, frames: int, crop_size: int, seed: int = 0,
+                      levels: Sequence[str] = LEVELS, max_frames: int = 8) -> Figure:
+    """What ``task`` asks at each complexity on one video: the task's own views, C1 rows first.
+
+    Args:
+        task: "rotnet", "vcop" or "prp".
+        video: uint8 frames (F, H, W, 3).
+        frames, crop_size: the runs' clip length and crop (``study.pretrain_config(point)``).
+        seed: seeds the clip positions and augmentations (the same for every level).
+        levels: complexities to show.
+        max_frames: most frames per row.
+
+    Raises:
+        ValueError: for an unknown task or level, or a malformed video.
+    """
+    _check_names("tasks", [task], TASKS)
+    levels = _check_names("levels", levels, LEVELS)
+    clips, labels = [], []
+    for level in levels:
+        for label, clip in pretext_views(task, video, seed=seed, frames=frames, crop_size=crop_size,
+                                         **level_kwargs(task, level)):
+            clips.append(clip)
+            labels.append(f"{level}: {label}")
+    settings = ", ".join(f"{lv} = {setting_label(task, lv)}" for lv in levels)
+    return frame_strips(clips, labels, max_frames=max_frames, title=f"{QUESTIONS[task]}\n{settings}")
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [c for c in columns if c not in frame]
+    if missing:
+        raise ValueError(f"table has no column {missing}; it has {', '.join(map(str, frame.columns))}")

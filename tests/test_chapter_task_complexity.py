@@ -1,0 +1,187 @@
+"""Chapter "Task complexity" (benchmark §4.3, Table 5): tables, prose and figures on constructed and smoke inputs."""
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sslvid.evaluate.features import FeatureCache  # noqa: E402
+from sslvid.experiments import task_complexity as ch  # noqa: E402
+from sslvid.experiments.study import Study  # noqa: E402
+from sslvid.store.paper_tables import PAPER_TABLES  # noqa: E402
+from sslvid.store.results import ResultsStore  # noqa: E402
+from sslvid.store.runs import RunStore  # noqa: E402
+
+
+@pytest.fixture()
+def study(tmp_path) -> Study:
+    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
+                 features=FeatureCache(tmp_path / "f"))
+
+
+def accuracies(values: dict[tuple[str, str], tuple[float, float, float]], se: float | None = None) -> pd.DataFrame:
+    """A constructed ``complexity_accuracy`` table: (task, backbone) -> top1 at C1, C2, C3."""
+    rows = [{"task": t, "backbone": b, "complexity": level, "top1": v}
+            for (t, b), levels in values.items() for level, v in zip(ch.LEVELS, levels)]
+    frame = pd.DataFrame(rows)
+    if se is not None:
+        frame["se"] = se
+    return frame
+
+
+RISING = {(t, b): (10.0, 20.0, 30.0) for t in ch.TASKS for b in ch.BACKBONES}
+
+
+def test_settings_follow_table5():
+    table = ch.settings_table()
+    assert len(table) == 9
+    assert ch.setting_label("rotnet", "C1") == "2 rotations"
+    assert ch.setting_label("vcop", "C3") == "5 clips"
+    assert ch.setting_label("prp", "C2") == "3 rates {1,2,4}"
+    assert [ch.num_classes("vcop", c) for c in ch.LEVELS] == [6, 24, 120]
+    assert table.set_index(["task", "complexity"]).loc[("prp", "C3"), "chance (%)"] == pytest.approx(25.0)
+
+
+def test_points_and_bad_names(study):
+    points = ch.complexity_points(study)
+    assert len(points) == 18
+    assert {p["complexity"] for p in points} == set(ch.LEVELS)
+    assert len(ch.complexity_points(study, ["prp"], ["shufflenet3d"])) == 3
+    with pytest.raises(ValueError, match="valid: rotnet, vcop, prp"):
+        ch.complexity_points(study, ["cvrl"])
+    with pytest.raises(ValueError, match="valid: shufflenet3d, r2plus1d_18"):
+        ch.complexity_points(study, backbones=["c3d"])
+
+
+def test_shared_runs_are_table1_runs(study):
+    shared = ch.shared_runs(study, ch.complexity_points(study))
+    same = shared[shared["table 1 run"]]
+    assert set(zip(same["task"], same["complexity"])) == {("rotnet", "C3"), ("vcop", "C1"), ("prp", "C3")}
+    assert len(same) == 6
+    text = ch.shared_runs_summary(shared)
+    assert "6 are the runs of Table 1" in text and "12 are pre-trained" in text
+
+
+def test_complexity_table_has_table5_shape():
+    table = ch.complexity_table(accuracies(RISING))
+    assert list(table.index) == list(ch.LEVELS)
+    assert list(table.columns) == [(t, b) for t in ch.TASKS for b in ch.BACKBONES]
+    assert table.loc["C2", ("vcop", "r2plus1d_18")] == 20.0
+
+
+@pytest.mark.parametrize("values, expected", [
+    ((1, 2, 3), "rises"), ((3, 2, 1), "falls"), ((1, 3, 2), "peaks at C2"), ((3, 1, 2), "dips at C2"),
+    ((2, 2, 2), "flat"), ((1, 1, 2), "rises"),
+])
+def test_trend(values, expected):
+    got = ch.trend(values)
+    assert got == expected or (expected == "rises" and values == (1, 1, 2) and got == "mixed")
+
+
+def test_findings_do_not_hold_when_accuracy_rises_with_complexity():
+    ours = ch.best_levels(accuracies(RISING))
+    paper = ch.best_levels(ch.paper_accuracy())
+    text = ch.findings_summary(ours, paper)
+    assert "this does **not** hold here: C3 gave the best accuracy for all 6 pairs" in text
+    assert "both backbones peaked at the same level for every task" in text
+
+
+def test_findings_hold_when_middle_level_wins_and_backbones_differ():
+    values = dict(RISING)
+    values[("rotnet", "shufflenet3d")] = (10.0, 25.0, 12.0)
+    values[("prp", "r2plus1d_18")] = (30.0, 20.0, 10.0)
+    ours = ch.best_levels(accuracies(values, se=1.0))
+    row = ours.set_index(["task", "backbone"]).loc[("rotnet", "shufflenet3d")]
+    assert row["best"] == "C2" and row["best - C3"] == pytest.approx(13.0) and row["trend"] == "peaks at C2"
+    text = ch.findings_summary(ours, ch.best_levels(ch.paper_accuracy()))
+    assert "this **holds** here for 2 of 6 pairs" in text
+    assert "this **holds** here for 2 of 3 tasks" in text
+    assert "rotnet: shufflenet3d C2, r2plus1d_18 C3" in text
+    assert "exceeded 2 standard errors in 6 of 6 pairs" in text
+
+
+def test_paper_findings_from_reconstructed_table():
+    paper = ch.best_levels(ch.paper_accuracy())
+    assert set(ch.backbone_disagreements(paper)) == {"vcop", "prp"}
+    assert len(ch.not_always_better(paper)) == 5
+    check = ch.paper_table1_check()
+    assert set(check.loc[~check["same"], "task"]) == {"vcop"}
+    assert "differs for vcop" in ch.paper_table1_summary(check)
+
+
+def test_paper_comparison_joins_every_cell():
+    acc = accuracies(RISING)
+    frame = ch.paper_comparison(acc)
+    assert len(frame) == 18
+    assert set(frame["backbone"]) == {"shufflenet_v1_2x", "r21d"}
+    assert frame["paper"].notna().all() and frame["reproduced"].notna().all()
+    cell = frame[(frame["complexity"] == "C1") & (frame["pretext"] == "rotnet") & (frame["backbone"] == "r21d")]
+    assert cell["difference"].iloc[0] == pytest.approx(10.0 - 48.3)
+
+
+def test_paper_comparisons_keys(study, monkeypatch):
+    monkeypatch.setattr(ch, "complexity_accuracy", lambda *a, **k: accuracies(RISING))
+    frames = ch.paper_comparisons(study)
+    assert list(frames) == [ch.PAPER_TABLE]
+    assert set(frames) <= set(PAPER_TABLES)
+    assert {"paper", "reproduced", "difference"} <= set(frames[ch.PAPER_TABLE].columns)
+
+
+def test_standard_error():
+    se = ch.standard_error(pd.Series([50.0, 0.0]), pd.Series([100, 100]))
+    assert se.iloc[0] == pytest.approx(5.0) and se.iloc[1] == 0.0
+
+
+def test_sampling_check_finds_looped_vcop_tuples(study):
+    short = ch.sampling_check(study, ["vcop"], video_frames=24)  # smoke: clip 3 starts at 24 = frame 0
+    capped = short[short["ceiling (%)"] < 100]
+    assert not capped.empty and capped["looped"].all()
+    assert "at most" in ch.sampling_summary(short)
+    long = ch.sampling_check(study, video_frames=1000)
+    assert not long["looped"].any() and (long["ceiling (%)"] == 100).all()
+    assert "Every setting fits" in ch.sampling_summary(long)
+
+
+def test_pretext_summary_wording():
+    pretext = pd.DataFrame([
+        {"task": "rotnet", "backbone": "shufflenet3d", "complexity": c, "pretext acc (%)": a,
+         "acc / chance": r, "ceiling (%)": 100.0} for c, a, r in (("C1", 90, 1.8), ("C2", 70, 2.1), ("C3", 50, 2.0))
+    ] + [
+        {"task": "vcop", "backbone": "shufflenet3d", "complexity": c, "pretext acc (%)": a,
+         "acc / chance": r, "ceiling (%)": cap} for c, a, r, cap in (("C1", 40, 2.4, 100.0), ("C2", 45, 10.8, 50.0),
+                                                                     ("C3", 1, 1.1, 25.0))
+    ])
+    text = ch.pretext_summary(pretext)
+    assert "in 1 of 2 task/backbone pairs; not in vcop on shufflenet3d (peaks at C2)" in text
+    assert "Capped by looped clips" in text and "vcop C3 on shufflenet3d 1% of at most 25%" in text
+    assert "Close to chance (below 1.2x) at the end of pre-training: vcop C3 on shufflenet3d" in text
+
+
+def test_figures_and_strips(study):
+    acc = accuracies(RISING, se=2.0)
+    fig = ch.complexity_figure(acc, ch.paper_accuracy())
+    assert len(fig.axes) == 6
+    plt.close(fig)
+    video = np.random.default_rng(0).integers(0, 255, (48, 40, 40, 3), dtype=np.uint8)
+    fig = ch.complexity_strips("rotnet", video, frames=4, crop_size=32)
+    assert len(fig.axes) == (2 + 3 + 4) * 4  # one row per rotation of each level, 4 frames a row
+    plt.close(fig)
+    with pytest.raises(ValueError, match="valid: rotnet, vcop, prp"):
+        ch.complexity_strips("tdl", video, frames=4, crop_size=32)
+
+
+def test_one_run_end_to_end(study):
+    """One smoke pre-training of RotNet C1 on ShuffleNet: accuracy, pretext accuracy and the comparison."""
+    point = ch.complexity_points(study, ["rotnet"], ["shufflenet3d"])[:1]
+    acc = ch.complexity_accuracy(study, point)
+    assert list(acc[["task", "complexity", "setting"]].iloc[0]) == ["rotnet", "C1", "2 rotations"]
+    assert 0 <= acc["top1"].iloc[0] <= 100 and acc["test_videos"].iloc[0] > 0 and acc["se"].notna().all()
+    pretext = ch.pretext_accuracy(study, point, ch.sampling_check(study, ["rotnet"]))
+    assert pretext["classes"].iloc[0] == 2 and pretext["chance (%)"].iloc[0] == 50.0
+    assert 0 <= pretext["pretext acc (%)"].iloc[0] <= 100 and pretext["ceiling (%)"].iloc[0] == 100.0
+    frame = ch.paper_comparison(acc)
+    assert frame["reproduced"].notna().sum() == 1
