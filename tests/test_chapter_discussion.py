@@ -276,3 +276,22 @@ def test_an_empty_or_unreadable_frame_falls_back_to_the_papers_cells(study):
     assert collected.tables["benchmark_t9_sota"]["reproduced"].isna().all()
     assert "empty frame" in collected.notes["benchmark_t9_sota"]
     assert "unreadable" in collected.notes[T1] and len(collected.tables[T1]) == 12
+
+
+def test_subset_claim_needs_a_gain_up_to_30k():
+    falling = {("10k", "vcop"): 20.0, ("30k", "vcop"): 15.0, ("50k", "vcop"): 5.0}
+    assert chapter.claim_subset_30k({T2: with_reproduced(T2, falling)}).verdict == chapter.FAILS
+
+
+def test_snapshot_results_store_reads_once_and_refuses_writes(tmp_path):
+    path = tmp_path / "r.csv"
+    ResultsStore(path).upsert([{"config_hash": "a", "task": "classify", "metric": "top1_video", "value": 50.0}])
+    snapshot = chapter.SnapshotResultsStore(path)
+    assert snapshot.has("a", "classify", ["top1_video"])
+    ResultsStore(path).upsert([{"config_hash": "b", "task": "classify", "metric": "top1_video", "value": 60.0}])
+    assert not snapshot.has("b", "classify", ["top1_video"])  # the snapshot was taken before
+    mutated = snapshot.table()
+    mutated.loc[0, "value"] = -1.0  # callers get a copy
+    assert snapshot.rows("a")["value"].iloc[0] == 50.0
+    with pytest.raises(chapter.NotCachedError):
+        snapshot.upsert([{"config_hash": "c", "task": "classify", "metric": "top1_video", "value": 1.0}])
