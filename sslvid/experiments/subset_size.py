@@ -1,0 +1,554 @@
+"""Chapter "Pre-training subset size and duration": benchmark paper §4.2, Tables 2-4 and Figure 2.
+
+Three questions of §4.2, asked of the study's shared runs (grid ``subset_duration``):
+
+* **Table 2** (block 0): the six pretext tasks on R(2+1)D-18, pre-trained on nested K400
+  subsets of 10k, 30k and 50k videos. Does every task gain from more videos?
+* **Table 3 / Figure 2 left** (block 1): RSPNet on ShuffleNet, R(2+1)D-18 (and Video Swin-T)
+  over 10k-100k, read at several pre-training epochs. Do the architectures saturate alike?
+* **Table 4**: the six tasks on R(2+1)D-18, K400-50k, at each saved checkpoint. How much do
+  epochs past the first add?
+
+Plus CKA maps (Figure 2 right) of RSPNet R(2+1)D-18 pre-trained on the smallest and the
+largest subset: each network against itself, and the two against each other.
+
+Epochs: the paper saves checkpoints at 50/100/150/200 of 200 epochs. A run here with ``E``
+epochs and a checkpoint every ``k`` stands checkpoint ``e`` in for the paper's epoch
+``200 * e / E`` (micro: 1, 2, 3, 4 of 4 -> 50, 100, 150, 200; smoke: 1, 2 of 2 -> 100, 200).
+
+Our tables use the paper's names so one function reads both (``to_paper_frame``): columns
+``pretext``, ``backbone`` (paper names, ``PAPER_BACKBONES``), ``subset``, ``epochs`` (the paper's
+epoch number) and ``value`` (top-1 %, the study's target and protocol).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from sslvid.analysis.cka import CKAResult, cka_map
+from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
+from sslvid.data.dataset import VideoClipDataset, collate_clips
+from sslvid.evaluate.common import eval_sampler, open_eval_split
+from sslvid.evaluate.features import eval_clips
+from sslvid.experiments.discussion import NotCachedError
+from sslvid.experiments.study import Study
+from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
+from sslvid.seeding import rng_for
+from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
+from sslvid.store.results import paper_vs_reproduced
+
+TABLE2 = "benchmark_t2_subset_size_r21d"
+TABLE3 = "benchmark_t3_rspnet_subset_epochs"
+TABLE4 = "benchmark_t4_epochs_r21d_50k"
+PAPER_EPOCHS = 200
+"""The paper's pre-training length; its checkpoints are 50, 100, 150, 200 (§4.2)."""
+TABLE3_BACKBONES = ("shufflenet3d", "r2plus1d_18", "swin3d_t")
+"""Backbones of grid block 1 (the paper tabulates the first two; Swin only in Figure 2)."""
+MEDIUM = "r2plus1d_18"
+
+
+# ----------------------------------------------------------------------------- epochs
+
+
+def checkpoint_epochs(study: Study, point: Mapping[str, Any]) -> list[int | None]:
+    """The saved checkpoints of a point's pre-training, the last one as None (the final weights).
+
+    None rather than the last epoch's number, so the final evaluation is the very one other
+    chapters ask for (same config hash).
+    """
+    config = study.pretrain_config(point)
+    every = config.checkpoint_every or config.epochs
+    return [*range(every, config.epochs, every), None]
+
+
+def paper_epoch(epoch: int | None, total: int) -> int:
+    """The paper's epoch that checkpoint ``epoch`` of ``total`` stands for (None: the final one)."""
+    epoch = total if epoch is None else epoch
+    return round(PAPER_EPOCHS * epoch / total)
+
+
+def select_checkpoints(study: Study, point: Mapping[str, Any], paper_epochs: Sequence[int] | None) -> list[int | None]:
+    """The checkpoints of ``point`` whose paper epoch is in ``paper_epochs`` (None: all of them).
+
+    Raises:
+        ValueError: if none of ``paper_epochs`` is a checkpoint at this profile (lists those that are).
+    """
+    saved = checkpoint_epochs(study, point)
+    if paper_epochs is None:
+        return saved
+    total = study.pretrain_config(point).epochs
+    chosen = [e for e in saved if paper_epoch(e, total) in set(paper_epochs)]
+    if not chosen:
+        valid = ", ".join(str(paper_epoch(e, total)) for e in saved)
+        raise ValueError(f"no checkpoint stands for paper epochs {list(paper_epochs)} at the {study.profile} "
+                         f"profile; valid: {valid}")
+    return chosen
+
+
+def epoch_scale(study: Study) -> str:
+    """One sentence mapping this profile's checkpoints to the paper's epochs."""
+    point = {"task": "rspnet", "backbone": MEDIUM}
+    total = study.pretrain_config(point).epochs
+    pairs = ", ".join(f"{e or total} -> {paper_epoch(e, total)}" for e in checkpoint_epochs(study, point))
+    return (f"Pre-training runs {total} epochs at the {study.profile} profile, with a checkpoint after each; "
+            f"checkpoint e stands for the paper's epoch {PAPER_EPOCHS}·e/{total} ({pairs}).")
+
+
+# ----------------------------------------------------------------------------- points
+
+
+def table2_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[str, Any]]:
+    """Grid block 0 (Table 2): ``tasks`` x subsets 10k/30k/50k on R(2+1)D-18, K400.
+
+    Raises:
+        ValueError: for a task outside the six of the benchmark.
+    """
+    _check_names("task", tasks, SIX_TASKS)
+    return [p for p in study.grid_points("subset_duration", block=0) if p["task"] in tasks]
+
+
+def table3_points(study: Study, backbones: Sequence[str] = TABLE3_BACKBONES[:2]) -> list[dict[str, Any]]:
+    """Grid block 1 (Table 3, Figure 2): RSPNet on ``backbones`` x subsets 10k-100k, K400.
+
+    Raises:
+        ValueError: for a backbone outside block 1.
+    """
+    _check_names("backbone", backbones, TABLE3_BACKBONES)
+    return [p for p in study.grid_points("subset_duration", block=1) if p["backbone"] in backbones]
+
+
+def table4_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[str, Any]]:
+    """The six tasks on R(2+1)D-18, K400-50k (Table 4; the 50k row of Table 2)."""
+    return [p for p in table2_points(study, tasks) if p["subset"] == "50k"]
+
+
+def _check_names(what: str, names: Sequence[str], valid: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise ValueError(f"unknown or no {what} {unknown or list(names)}; valid: {', '.join(valid)}")
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+
+def accuracy_over_epochs(study: Study, points: Sequence[Mapping[str, Any]],
+                         paper_epochs: Sequence[int] | None = None) -> pd.DataFrame:
+    """Top-1 of each point at its checkpoints (``study.accuracy``), trained and evaluated if missing.
+
+    Args:
+        study: the shared study.
+        points: grid points.
+        paper_epochs: the paper's epochs to read (None: every saved checkpoint).
+
+    Returns:
+        ``study.accuracy`` columns with ``epoch`` the checkpoint (the final one as its number)
+        and ``paper_epoch`` the paper's epoch it stands for.
+    """
+    frames = []
+    for point in points:
+        epochs = select_checkpoints(study, point, paper_epochs)
+        table = study.accuracy([point], target="appearance", epochs=epochs)
+        total = study.pretrain_config(point).epochs
+        table["epoch"] = [total if e is None or pd.isna(e) else int(e) for e in table["epoch"]]
+        table["paper_epoch"] = [paper_epoch(int(e), total) for e in table["epoch"]]
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def subset_accuracy(study: Study, tasks: Sequence[str] = SIX_TASKS) -> pd.DataFrame:
+    """Table 2: final top-1 of the six tasks on R(2+1)D-18 per subset; ``study.accuracy`` columns."""
+    return study.accuracy(table2_points(study, tasks), target="appearance")
+
+
+def rspnet_accuracy(study: Study, backbones: Sequence[str] = TABLE3_BACKBONES[:2],
+                    paper_epochs: Sequence[int] | None = (100, 200)) -> pd.DataFrame:
+    """Table 3: RSPNet per backbone and subset at the checkpoints of ``paper_epochs`` (``accuracy_over_epochs``)."""
+    return accuracy_over_epochs(study, table3_points(study, backbones), paper_epochs)
+
+
+def epochs_accuracy(study: Study, tasks: Sequence[str] = SIX_TASKS,
+                    paper_epochs: Sequence[int] | None = None) -> pd.DataFrame:
+    """Table 4: the six tasks on R(2+1)D-18 K400-50k at each checkpoint (``accuracy_over_epochs``)."""
+    return accuracy_over_epochs(study, table4_points(study, tasks), paper_epochs)
+
+
+# ----------------------------------------------------------------------------- paper layout
+
+
+def to_paper_frame(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Our accuracy rows in the paper tables' names: ``pretext``, ``backbone`` (paper names),
+    ``subset``, ``epochs`` (paper epoch, when the rows have checkpoints), ``value``."""
+    frame = accuracy.rename(columns={"task": "pretext", "top1": "value", "paper_epoch": "epochs"})
+    frame["backbone"] = frame["backbone"].map(lambda b: PAPER_BACKBONES.get(b, b))
+    return frame
+
+
+def paper_frame(name: str) -> pd.DataFrame:
+    """Paper table ``name`` with its value column called ``value`` (like ``to_paper_frame``)."""
+    table = load_paper_table(name)
+    return table.rename(columns={"ucf101_top1": "value"})
+
+
+def table2(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 2's layout: subsets (rows, 10k first) x tasks (columns, the paper's order), top-1 %."""
+    table = accuracy.pivot_table(index="subset", columns="task", values="top1")
+    return _ordered(table, SUBSET_VIDEOS, SIX_TASKS)
+
+
+def table3(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's layout: paper epochs (rows) x (subset, backbone) (columns), top-1 %."""
+    table = accuracy.pivot_table(index="paper_epoch", columns=["subset", "backbone"], values="top1")
+    subsets = [s for s in SUBSET_VIDEOS if s in table.columns.get_level_values(0)]
+    backbones = [b for b in TABLE3_BACKBONES if b in table.columns.get_level_values(1)]
+    table = table.reindex(columns=pd.MultiIndex.from_product([subsets, backbones]))
+    table.index.name = "paper epochs"
+    return table.dropna(axis=1, how="all")
+
+
+def table4(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 4's layout: paper epochs (rows) x tasks (columns), top-1 %."""
+    table = accuracy.pivot_table(index="paper_epoch", columns="task", values="top1")
+    table = table[[t for t in SIX_TASKS if t in table.columns]]
+    table.index.name = "paper epochs"
+    return table
+
+
+def _ordered(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    return table.reindex(index=[r for r in rows if r in table.index],
+                         columns=[c for c in columns if c in table.columns])
+
+
+def compare_table2(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 paper vs reproduced: ``subset, pretext, paper, reproduced, n, difference``."""
+    return paper_vs_reproduced(load_paper_table(TABLE2), to_paper_frame(accuracy), on=["subset", "pretext"],
+                               paper_value="ucf101_top1", value="value")
+
+
+def compare_table3(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
+    """Table 3 paper vs reproduced: ``epochs, subset, backbone, paper, reproduced, n, difference, our_epoch``.
+
+    ``epochs`` is the paper's; ``our_epoch`` the checkpoint of a ``total_epochs`` run that stands for it.
+    """
+    merged = paper_vs_reproduced(load_paper_table(TABLE3), to_paper_frame(accuracy),
+                                 on=["epochs", "subset", "backbone"], paper_value="ucf101_top1", value="value")
+    return _with_our_epoch(merged, total_epochs)
+
+
+def compare_table4(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
+    """Table 4 paper vs reproduced: ``epochs, pretext, paper, reproduced, n, difference, our_epoch``."""
+    merged = paper_vs_reproduced(load_paper_table(TABLE4), to_paper_frame(accuracy), on=["epochs", "pretext"],
+                                 paper_value="ucf101_top1", value="value")
+    return _with_our_epoch(merged, total_epochs)
+
+
+def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
+    """Adds ``our_epoch`` (paper epoch x total / 200; NaN where no checkpoint stands for it)."""
+    ours = merged["epochs"].astype(int) * total_epochs / PAPER_EPOCHS
+    merged["our_epoch"] = ours.where(ours == ours.round()).astype("Int64")
+    merged.attrs["scale"] = f"our_epoch of {total_epochs} stands for the paper's epochs of {PAPER_EPOCHS}"
+    return merged
+
+
+def paper_comparisons(study: Study, tasks: Sequence[str] = SIX_TASKS,
+                      table3_backbones: Sequence[str] = TABLE3_BACKBONES[:2],
+                      table3_epochs: Sequence[int] | None = (100, 200),
+                      table4_epochs: Sequence[int] | None = None) -> dict[str, pd.DataFrame]:
+    """The chapter's paper-vs-reproduced tables, keyed by paper-table name (Tables 2, 3, 4).
+
+    The arguments are the notebook's knobs (``table2_tasks``, ``table3_backbones``,
+    ``table3_epochs``, ``table4_epochs``); the defaults are the notebook's defaults.
+
+    Calls the same compute-or-load functions as the notebook, so once the chapter has run
+    everything comes from the run store and the results table. With a read-only study
+    (``discussion.cached_only``) a table whose runs are not cached is left out; if none is
+    cached, the first ``NotCachedError`` is raised.
+    """
+    total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs
+    builders = {TABLE2: lambda: compare_table2(subset_accuracy(study, tasks)),
+                TABLE3: lambda: compare_table3(rspnet_accuracy(study, table3_backbones, table3_epochs), total),
+                TABLE4: lambda: compare_table4(epochs_accuracy(study, tasks, table4_epochs), total)}
+    tables, missing = {}, []
+    for name, build in builders.items():
+        try:
+            tables[name] = build()
+        except NotCachedError as error:  # a read-only study (chapter 10) lacks this table's runs
+            missing.append(error)
+    if missing and not tables:
+        raise missing[0]
+    return tables
+
+
+# ----------------------------------------------------------------------------- gains (ours and the paper's)
+
+
+def gains(frame: pd.DataFrame, along: str, order: Sequence[Any], by: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``by``: value at the first and last of ``order`` along column ``along``, their
+    difference ``gain`` and whether the values never fall (``monotone``).
+
+    Works on ``to_paper_frame`` rows and ``paper_frame`` tables alike (column ``value``).
+
+    Returns:
+        columns ``by`` + ``first, last, gain, monotone``; groups missing either end are dropped.
+    """
+    rank = {v: i for i, v in enumerate(order)}
+    rows = []
+    for key, part in frame[frame[along].isin(rank)].groupby(list(by), sort=False):
+        series = part.groupby(along)["value"].mean()
+        series = series.loc[sorted(series.index, key=rank.get)]
+        if len(series) < 2:
+            continue
+        keys = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, keys)), "from": series.index[0], "to": series.index[-1],
+                     "first": series.iloc[0], "last": series.iloc[-1], "gain": series.iloc[-1] - series.iloc[0],
+                     "monotone": bool((series.diff().dropna() >= 0).all())})
+    return pd.DataFrame(rows)
+
+
+def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 gains from the smallest to the largest subset, per task: ours beside the paper's.
+
+    Returns:
+        one row per task: ``pretext, ours, ours monotone, paper, paper monotone`` (gains in points).
+    """
+    ours = gains(to_paper_frame(accuracy), "subset", list(SUBSET_VIDEOS), ["pretext"])
+    theirs = gains(paper_frame(TABLE2), "subset", list(SUBSET_VIDEOS), ["pretext"])
+    return _side_by_side(ours, theirs, ["pretext"])
+
+
+def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    pick = [*on, "gain", "monotone"]
+    merged = ours[pick].merge(theirs[pick], on=on, how="left", suffixes=(" (ours)", " (paper)"))
+    return merged.rename(columns={"gain (ours)": "gain here", "gain (paper)": "gain in paper",
+                                  "monotone (ours)": "never fell here", "monotone (paper)": "never fell in paper"})
+
+
+def subset_summary(accuracy: pd.DataFrame) -> str:
+    """Table 2 in words: which tasks gained from the smallest to the largest subset, here and in the paper."""
+    table = subset_gains(accuracy)
+    if table.empty:
+        return "Table 2 needs at least two subsets per task; none had two."
+    ours = _gain_sentence(table, "gain here", "here")
+    paper = _gain_sentence(table.dropna(subset=["gain in paper"]), "gain in paper", "in the paper")
+    agree = (np.sign(table["gain here"]) == np.sign(table["gain in paper"])).sum()
+    return (f"{ours} {paper} The sign of the gain agrees with the paper's for {agree} of "
+            f"{len(table)} tasks.")
+
+
+def _gain_sentence(table: pd.DataFrame, column: str, where: str) -> str:
+    """'From 10k to 50k, N of M tasks gained in accuracy <where> (largest: X, +g); ... did not.'"""
+    if table.empty:
+        return f"There is no gain to report {where}."
+    up = table[table[column] > 0]
+    down = table[table[column] <= 0]["pretext"].tolist()
+    best = table.loc[table[column].idxmax()]
+    text = (f"From the smallest to the largest subset, {len(up)} of {len(table)} tasks gained accuracy {where} "
+            f"(largest gain: {best['pretext']}, {best[column]:+.1f} points)")
+    return text + (f"; {', '.join(down)} did not." if down else ".")
+
+
+def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Figure 2 left / Table 3 at the final epoch: per backbone, the gain from 10k to 30k and from
+    30k to 100k (points), ours beside the paper's (paper: Table 3 at epoch 200; Swin is not tabulated).
+
+    Returns:
+        columns ``backbone, step, gain here, gain in paper`` (step "10k->30k" or "30k->100k").
+    """
+    ours = to_paper_frame(accuracy)
+    ours = ours[ours["epochs"] == ours["epochs"].max()]
+    theirs = paper_frame(TABLE3)
+    theirs = theirs[theirs["epochs"] == PAPER_EPOCHS]
+    rows = []
+    for step in (("10k", "30k"), ("30k", "100k")):
+        mine = gains(ours, "subset", step, ["backbone"]).set_index("backbone")["gain"]
+        paper = gains(theirs, "subset", step, ["backbone"]).set_index("backbone")["gain"]
+        for backbone, gain in mine.items():
+            rows.append({"backbone": backbone, "step": "->".join(step), "gain here": gain,
+                         "gain in paper": paper.get(backbone, np.nan)})
+    return pd.DataFrame(rows, columns=["backbone", "step", "gain here", "gain in paper"])
+
+
+def architecture_summary(accuracy: pd.DataFrame) -> str:
+    """Figure 2 left in words: did each backbone gain more from 10k->30k than from 30k->100k?"""
+    table = architecture_gains(accuracy)
+    if table.empty:
+        return "Figure 2 needs 10k, 30k and 100k runs of a backbone; none had them."
+    parts = []
+    for backbone, rows in table.groupby("backbone", sort=False):
+        g = rows.set_index("step")["gain here"]
+        first, second = g.get("10k->30k", np.nan), g.get("30k->100k", np.nan)
+        shape = ("saturated (more from 10k->30k than from 30k->100k)" if first > second
+                 else "did not saturate (at least as much from 30k->100k as from 10k->30k)")
+        parts.append(f"{backbone} {shape}: {first:+.1f} then {second:+.1f} points")
+    paper = table.dropna(subset=["gain in paper"]).groupby("backbone")["gain in paper"].apply(list)
+    paper_text = "; ".join(f"{b} {v[0]:+.1f} then {v[-1]:+.1f}" for b, v in paper.items())
+    return ("RSPNet, final checkpoint: " + "; ".join(parts) + ". " +
+            (f"In the paper (Table 3, 200 epochs): {paper_text}, i.e. both saturate after 30k, while Video Swin "
+             "(Figure 2 only) kept improving." if paper_text else ""))
+
+
+def duration_gains(frame: pd.DataFrame, by: Sequence[str], after: int = 100) -> pd.DataFrame:
+    """Gain from the paper epoch ``after`` to the last epoch, per group of ``by`` (``gains``)."""
+    epochs = sorted(e for e in frame["epochs"].dropna().unique() if e >= after)
+    if len(epochs) < 2:
+        return pd.DataFrame(columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
+    return gains(frame, "epochs", epochs, list(by))
+
+
+def duration_summary(accuracy: pd.DataFrame, after: int = 100) -> str:
+    """Table 3 in words: the largest gain after paper epoch ``after``, here and in the paper (<1.5 there)."""
+    ours = duration_gains(to_paper_frame(accuracy), ["backbone", "subset"], after)
+    theirs = duration_gains(paper_frame(TABLE3), ["backbone", "subset"], after)
+    if ours.empty:
+        return f"No run here has two checkpoints at or after paper epoch {after}; nothing to compare."
+    return (f"After the checkpoint standing for epoch {after}, RSPNet {_extreme(ours)} here, "
+            f"against {_extreme(theirs)} in the paper (Table 3).")
+
+
+def _extreme(table: pd.DataFrame) -> str:
+    best = table.loc[table["gain"].idxmax()]
+    return (f"gained at most {best['gain']:+.1f} points ({best['backbone']}, {best['subset']}) and "
+            f"{table['gain'].mean():+.1f} on average over {len(table)} runs")
+
+
+def epoch_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 4: per task, the gain from the first to the last checkpoint, ours beside the paper's."""
+    epochs = sorted(accuracy["paper_epoch"].unique())
+    ours = gains(to_paper_frame(accuracy), "epochs", epochs, ["pretext"])
+    if ours.empty:
+        return ours
+    theirs = paper_frame(TABLE4)
+    span = sorted(e for e in theirs["epochs"].unique() if epochs[0] <= e <= epochs[-1])
+    return _side_by_side(ours, gains(theirs, "epochs", span, ["pretext"]), ["pretext"])
+
+
+def epochs_summary(accuracy: pd.DataFrame, outlier: str = "prp") -> str:
+    """Table 4 in words: mean gain over the checkpoints of the tasks other than ``outlier`` (paper: < 2),
+    and ``outlier``'s own, here and in the paper over the same epochs."""
+    table = epoch_gains(accuracy)
+    if table.empty:
+        return "Table 4 needs at least two checkpoints; there was one."
+    rest = table[table["pretext"] != outlier]
+    own = table[table["pretext"] == outlier]
+    epochs = sorted(accuracy["paper_epoch"].unique())
+    lo, hi = epochs[0], epochs[-1]
+    text = (f"From the checkpoint standing for epoch {lo} to the one for {hi}, the tasks other than {outlier} "
+            f"gained {rest['gain here'].mean():+.1f} points on average here "
+            f"({rest['gain in paper'].mean():+.1f} in the paper over the same epochs)")
+    if not own.empty:
+        o = own.iloc[0]
+        verdict = "more" if o["gain here"] > rest["gain here"].mean() else "not more"
+        text += (f"; {outlier} gained {o['gain here']:+.1f} here ({verdict} than the others' mean), "
+                 f"{o['gain in paper']:+.1f} in the paper")
+    return text + "."
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def subset_figure(accuracy: pd.DataFrame) -> Figure:
+    """Figure 2 left: final top-1 against subset size (thousands of videos at paper scale), one line per backbone."""
+    final = accuracy[accuracy["epoch"] == accuracy["epoch"].max()].copy()
+    final["subset (paper, k videos)"] = final["subset"].map(lambda s: SUBSET_VIDEOS[s] // 1000)
+    return accuracy_curves(final, x="subset (paper, k videos)", y="top1", group="backbone",
+                           title="RSPNet: accuracy against pre-training subset size (final checkpoint)")
+
+
+def epochs_figure(accuracy: pd.DataFrame, group: str = "task", facet: str | None = None,
+                  title: str | None = None) -> Figure:
+    """Top-1 against pre-training epochs (this profile's checkpoints), one line per ``group``."""
+    return accuracy_curves(accuracy, x="epoch", y="top1", group=group, facet=facet, title=title)
+
+
+# ----------------------------------------------------------------------------- CKA
+
+
+def cka_clips_tensor(study: Study, point: Mapping[str, Any], count: int) -> torch.Tensor:
+    """``count`` model-ready clips ``(N, 3, T, H, W)`` from the appearance test split, one per video,
+    videos drawn with the study's seed (the evaluation's pipeline: centre crop, normalisation).
+
+    Raises:
+        ValueError: if ``count`` < 4 (CKA needs at least 4 examples).
+    """
+    if count < 4:
+        raise ValueError(f"CKA needs at least 4 clips, got cka_clips={count}")
+    config = study.eval_config(point, "appearance")
+    split = open_eval_split(config, "test")
+    dataset = VideoClipDataset(split.index, eval_sampler(config, 1), source=split.source, seed=study.seed)
+    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(dataset))[:count]
+    batch = collate_clips([dataset[int(i)] for i in order])
+    return eval_clips(batch["clips"], config.crop_size)
+
+
+def subset_cka(study: Study, backbone: str = MEDIUM, subsets: Sequence[str] = ("10k", "100k"),
+               clips: int = 256, task: str = "rspnet") -> dict[str, CKAResult]:
+    """CKA maps of ``task`` on ``backbone`` pre-trained on two subsets (Figure 2 right, §4.2).
+
+    Returns:
+        ``{"<small>", "<large>", "<small> vs <large>"}``: each network's layers against themselves,
+        then the small-subset network (rows) against the large-subset one (columns).
+
+    Raises:
+        ValueError: unless exactly two subsets of ``SUBSET_VIDEOS`` are given.
+    """
+    if len(subsets) != 2:
+        raise ValueError(f"give two subsets to compare, got {list(subsets)}")
+    _check_names("subset", subsets, list(SUBSET_VIDEOS))
+    points = [{"task": task, "backbone": backbone, "data": "K400", "subset": s} for s in subsets]
+    models = [study.pretrain(p).backbone() for p in points]
+    x = cka_clips_tensor(study, points[0], clips)
+    small, large = subsets
+    batch = max(4, min(len(x), 128))
+    return {small: cka_map(models[0], x, batch_size=batch), large: cka_map(models[1], x, batch_size=batch),
+            f"{small} vs {large}": cka_map(models[0], x, models[1], batch_size=batch)}
+
+
+def cka_figure(maps: Mapping[str, CKAResult], backbone: str = MEDIUM) -> Figure:
+    """The maps of ``subset_cka`` side by side (one colour scale)."""
+    return cka_heatmaps(list(maps.values()), [f"{k}" for k in maps],
+                        suptitle=f"RSPNet {backbone}: CKA between layers, by pre-training subset")
+
+
+def block_structure(result: CKAResult) -> float:
+    """Mean CKA between different layers of one network's self-map (higher: more layers look alike,
+    i.e. wider blocks; the paper's "more distinct block structure" read as a number)."""
+    m = result.matrix
+    off = ~np.eye(len(m), dtype=bool) if m.shape[0] == m.shape[1] else np.ones_like(m, dtype=bool)
+    return float(m[off].mean())
+
+
+def cka_table(maps: Mapping[str, CKAResult]) -> pd.DataFrame:
+    """One row per map: ``map``, ``layers``, ``clips``, mean CKA between different layers (self-maps)
+    or over all pairs (cross maps), and the mean of the diagonal (cross maps: same layer, two subsets)."""
+    rows = []
+    for name, result in maps.items():
+        m = result.matrix
+        rows.append({"map": name, "layers": m.shape[0], "clips": result.examples,
+                     "mean CKA, different layers": block_structure(result),
+                     "mean CKA, same layer": float(np.diag(m).mean())})
+    return pd.DataFrame(rows)
+
+
+def cka_summary(table: pd.DataFrame) -> str:
+    """The CKA maps in words: did the larger subset's network show wider blocks (higher mean
+    CKA between different layers)? The paper saw more distinct blocks with more data (§4.2)."""
+    selfs = table[~table["map"].str.contains(" vs ")].reset_index(drop=True)
+    cross = table[table["map"].str.contains(" vs ")]
+    if len(selfs) != 2:
+        raise ValueError(f"need two self-maps, got {list(selfs['map'])}")
+    small, large = selfs.iloc[0], selfs.iloc[1]
+    col = "mean CKA, different layers"
+    verdict = "more" if large[col] > small[col] else "less"
+    text = (f"Different layers of the {large['map']} network were {verdict} alike than those of the "
+            f"{small['map']} network (mean CKA {large[col]:.2f} vs {small[col]:.2f}): by this reading the larger "
+            f"subset gave {'wider' if verdict == 'more' else 'narrower'} blocks, which "
+            f"{'agrees' if verdict == 'more' else 'disagrees'} with the paper's more distinct blocks at larger "
+            "subsets.")
+    if not cross.empty:
+        text += (f" Layer for layer, the two networks had a mean CKA of "
+                 f"{cross['mean CKA, same layer'].iloc[0]:.2f} with each other.")
+    return text
