@@ -1,0 +1,682 @@
+"""Chapter "Lightweight networks": five image methods on five 2D networks, single frames.
+
+Reproduces the lightweight study (Sonawane et al., ``001_efa34487243d092e.txt``): SimCLR,
+MoCo v2, BYOL, Split-Brain and RotNet (§3.3) pre-trained on five 2D networks (§3.2:
+EfficientNet-lite0, MobileNetV2, ResNet-18, ShuffleNetV2, SqueezeNet), applied frame by frame
+to single-frame "videos" (grid ``lightweight`` of ``sslvid.scale.grids``: ``frames=1``,
+``data="STL10"``, the appearance pool below paper scale). It shows
+
+1. the 5x5 accuracy table against the paper's STL-10 validation accuracy (Table 1);
+2. accuracy against pre-training epochs, from the checkpoints (Figs. 1-2);
+3. multiply-adds, measured time, energy and CO2 per network (Table 1, "Avg. FLOPs", "CO2 Gen.", §7);
+4. saliency maps (§4, §5.2, Fig. 3) and nearest neighbours in feature space (Euclidean, §4, Fig. 4)
+   of the best network of each method.
+
+Every number comes from the study's stores (``sslvid.experiments.study.Study``); the prose
+functions read them from the computed tables.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from torch import Tensor
+
+from sslvid.analysis.cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
+from sslvid.analysis.features import nearest_neighbours
+from sslvid.analysis.figures import accuracy_curves, neighbour_gallery, saliency_figure
+from sslvid.analysis.saliency import grad_cam, vanilla_saliency
+from sslvid.backbones import VideoBackbone
+from sslvid.data.dataset import VideoClipDataset
+from sslvid.evaluate.classify import trained_classifier
+from sslvid.evaluate.common import Split, eval_sampler, frozen_features, open_eval_split
+from sslvid.evaluate.config import EvalConfig
+from sslvid.evaluate.features import ClipFeatures, eval_clips
+from sslvid.evaluate.models import LinearProbe, set_classifier, source_info
+from sslvid.experiments.data_and_backbones import pick_one_per_class
+from sslvid.experiments.study import Study
+from sslvid.profiles import get_profile
+from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
+from sslvid.store.paper_tables import load_paper_table
+from sslvid.store.results import paper_vs_reproduced
+
+METHODS: tuple[str, ...] = IMAGE_TASKS
+"""The study's techniques in the order of its Table 1: rotnet, moco_v2, splitbrain, simclr, byol."""
+BACKBONES: tuple[str, ...] = LIGHT_2D
+"""The study's networks in the order of its Table 1 (2D, applied frame by frame)."""
+PAPER_NAMES: dict[str, dict[str, str]] = {
+    "method": {"moco_v2": "mocov2"},
+    "backbone": {"mobilenetv2_2d": "mobilenetv2", "resnet18_2d": "resnet18", "shufflenetv2_2d": "shufflenetv2",
+                 "squeezenet_2d": "squeezenet"},
+}
+"""Our task / backbone names -> the names in ``data/paper-tables/lightweight_t1_*.csv``."""
+PAPER_SIZE = (3, 1, 224, 224)
+"""(C, T, H, W) at which the study counts FLOPs: ImageNet-size single images (its ResNet-18 "1.8 GFLOPs", §3.2)."""
+HEAVY = "resnet18_2d"
+"""The study's point of comparison: the one network that is not lightweight (§4)."""
+
+
+# --------------------------------------------------------------------------- points and names
+
+
+def check_names(names: Sequence[str] | None, valid: Sequence[str], what: str) -> list[str]:
+    """``names`` (None: all of ``valid``) in ``valid``'s order.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    if names is None:
+        return list(valid)
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        raise ValueError(f"unknown or no {what} {unknown}; valid: {', '.join(valid)}")
+    return [n for n in valid if n in names]
+
+
+def lightweight_points(study: Study, methods: Sequence[str] | None = None,
+                       backbones: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """The grid points of the chapter: ``methods`` x ``backbones`` of grid "lightweight" (frames=1, STL10).
+
+    Raises:
+        ValueError: for an unknown method or backbone.
+    """
+    methods, backbones = check_names(methods, METHODS, "methods"), check_names(backbones, BACKBONES, "backbones")
+    points = {(p["task"], p["backbone"]): p for p in study.grid_points("lightweight")}
+    return [points[(m, b)] for m in methods for b in backbones]
+
+
+def checkpoint_epochs(study: Study, points: Sequence[Mapping[str, Any]]) -> tuple[int | None, ...]:
+    """Every pre-training checkpoint of the points: ``1 .. epochs - 1`` and None (the final weights).
+
+    The micro runs' epochs 1-4 stand for the study's checkpoints (every 5 epochs, §4).
+    """
+    epochs = {study.pretrain_config(p).epochs for p in points}
+    if len(epochs) != 1:
+        raise ValueError(f"the points train for different numbers of epochs: {sorted(epochs)}")
+    return (*range(1, epochs.pop()), None)
+
+
+def paper_backbone(name: str) -> str:
+    """Our network name in the paper tables' spelling."""
+    return PAPER_NAMES["backbone"].get(name, name)
+
+
+def paper_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``task`` as ``method`` and both in the paper's spelling (``PAPER_NAMES``)."""
+    out = frame.rename(columns={"task": "method"})
+    for column, mapping in PAPER_NAMES.items():
+        out[column] = out[column].map(lambda v, m=mapping: m.get(v, v))
+    return out
+
+
+# --------------------------------------------------------------------------- accuracy
+
+
+def pretrain_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Pre-train (or load) every point; one row per run with its measured wall time.
+
+    Returns:
+        columns ``task, backbone, run, epochs, wall_seconds`` (the run's own training time,
+        from its provenance, so cached runs report the time they took when trained).
+    """
+    rows = []
+    for point in points:
+        result = study.pretrain(point)
+        provenance = result.run.provenance()
+        rows.append({"task": point["task"], "backbone": point["backbone"], "run": result.run.key,
+                     "epochs": result.config.epochs, "wall_seconds": provenance.get("wall_seconds")})
+    return pd.DataFrame(rows)
+
+
+def accuracy_by_epoch(study: Study, points: Sequence[Mapping[str, Any]],
+                      epochs: Sequence[int | None] | None = None) -> pd.DataFrame:
+    """Appearance-target accuracy of every point at every checkpoint (the study's protocol).
+
+    Args:
+        study: the shared study.
+        points: from :func:`lightweight_points`.
+        epochs: checkpoints (None in it: the final weights); default :func:`checkpoint_epochs`.
+
+    Returns:
+        one row per (point, checkpoint): ``task, backbone, data, subset, frames, epoch`` (the
+        final weights carry their epoch number), ``final`` (bool), ``target, protocol,
+        config_hash, top1`` (percent, video-level).
+    """
+    epochs = checkpoint_epochs(study, points) if epochs is None else tuple(epochs)
+    table = study.accuracy(points, "appearance", epochs=epochs)
+    last = {(p["task"], p["backbone"]): study.pretrain_config(p).epochs for p in points}
+    table["final"] = table["epoch"].isna()
+    table["epoch"] = [int(last[(t, b)]) if pd.isna(e) else int(e)
+                      for t, b, e in zip(table["task"], table["backbone"], table["epoch"])]
+    return table
+
+
+def curve_points(study: Study, methods: Sequence[str] | None = None,
+                 curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",)) -> list[dict[str, Any]]:
+    """The points whose every checkpoint is evaluated (Fig. 1): ``methods`` x ``curve_backbones``.
+
+    Each checkpoint costs one more evaluation, so by default only one network gets curves;
+    None: every network; an empty sequence: none.
+    """
+    if curve_backbones is not None and len(curve_backbones) == 0:
+        return []
+    return lightweight_points(study, methods, curve_backbones)
+
+
+def best_checkpoint(acc: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, backbone), the row of the checkpoint with the highest accuracy (the paper's "max", Table 1)."""
+    rows = acc.sort_values(["top1", "epoch"], ascending=[False, False]).groupby(["task", "backbone"], sort=False)
+    return rows.head(1).reset_index(drop=True)
+
+
+def final_accuracy(acc: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the final weights only."""
+    return acc[acc["final"]].reset_index(drop=True)
+
+
+def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
+    """Methods as rows, networks as columns (Table 1's shape): top-1 in percent.
+
+    Args:
+        acc: from :func:`accuracy_by_epoch`.
+        which: "best" (best checkpoint, as the paper's "max validation accuracy") or "final".
+
+    Raises:
+        ValueError: for another ``which``.
+    """
+    if which not in ("best", "final"):
+        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
+    rows = best_checkpoint(acc) if which == "best" else final_accuracy(acc)
+    grid = rows.pivot(index="task", columns="backbone", values="top1")
+    grid = grid.reindex(index=[m for m in METHODS if m in grid.index], columns=[b for b in BACKBONES if b in grid])
+    grid.index.name, grid.columns.name = "method", "backbone"
+    return grid
+
+
+def paper_accuracy() -> pd.DataFrame:
+    """The paper's STL-10 validation accuracy (Table 1) in percent, with our names.
+
+    Returns:
+        columns ``task, backbone, top1`` (percent; the CSV holds fractions), ``contrastive`` (bool,
+        the paper's "C.T." column: BYOL counts as contrastive there).
+    """
+    paper = load_paper_table("lightweight_t1_stl10")
+    back = {column: {v: k for k, v in mapping.items()} for column, mapping in PAPER_NAMES.items()}
+    return pd.DataFrame({
+        "task": paper["method"].map(lambda v: back["method"].get(v, v)),
+        "backbone": paper["backbone"].map(lambda v: back["backbone"].get(v, v)),
+        "top1": paper["val_acc"] * 100.0,
+        "contrastive": paper["contrastive"].eq("yes"),
+    })
+
+
+def paper_accuracy_grid() -> pd.DataFrame:
+    """The paper's Table 1 accuracies (percent) as methods x networks, our names."""
+    paper = paper_accuracy()
+    grid = paper.pivot(index="task", columns="backbone", values="top1").reindex(index=list(METHODS),
+                                                                                 columns=list(BACKBONES))
+    grid.index.name, grid.columns.name = "method", "backbone"
+    return grid
+
+
+def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame:
+    """Table 1 (STL-10 validation accuracy, percent) beside ours, one row per cell.
+
+    The paper's number is the maximum over its checkpoints; ours is the final weights' by
+    default (every cell then has the same pre-training; the checkpoint curves are evaluated
+    for some networks only, ``curve_points``), or ``which="best"`` over the checkpoints evaluated.
+
+    Returns:
+        ``paper_vs_reproduced`` columns: ``method, backbone`` (paper's names), ``paper``,
+        ``reproduced``, ``n``, ``difference`` (points); cells we did not run have NaN.
+    """
+    paper = load_paper_table("lightweight_t1_stl10")
+    paper = paper.assign(val_acc=paper["val_acc"] * 100.0)
+    if which not in ("best", "final"):
+        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
+    ours = paper_names(best_checkpoint(acc) if which == "best" else final_accuracy(acc))
+    return paper_vs_reproduced(paper, ours, on=["method", "backbone"], paper_value="val_acc", value="top1")
+
+
+def _rank_correlation(a: pd.Series, b: pd.Series) -> float:
+    """Spearman rank correlation of two aligned series (NaN when fewer than 3 pairs)."""
+    pairs = pd.concat([a, b], axis=1).dropna()
+    if len(pairs) < 3:
+        return float("nan")
+    return float(pairs.iloc[:, 0].rank().corr(pairs.iloc[:, 1].rank()))
+
+
+def best_method_per_backbone(grid: pd.DataFrame) -> pd.DataFrame:
+    """Methods x networks, True where the method has its network's highest accuracy (ties all True)."""
+    return grid.eq(grid.max(axis=0), axis=1)
+
+
+def contrastive_gap(grid: pd.DataFrame) -> float:
+    """Mean accuracy of the paper's contrastive methods minus that of the others (points; NaN if one side is absent)."""
+    flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
+    rows = grid.index.to_series().map(flags)
+    yes, no = grid[rows.to_numpy()], grid[~rows.to_numpy()]
+    if yes.empty or no.empty:
+        return float("nan")
+    return float(np.nanmean(yes.to_numpy()) - np.nanmean(no.to_numpy()))
+
+
+def accuracy_summary(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> str:
+    """A paragraph comparing our methods x networks accuracy grid with the paper's (§5.1, §8).
+
+    Args:
+        ours: :func:`accuracy_grid` (percent).
+        paper: the paper's grid (default :func:`paper_accuracy_grid`), restricted to our cells.
+    """
+    paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
+    cell = ours.stack().idxmax()
+    paper_cell = paper.stack().idxmax()
+    sentences = [f"Our best cell is {cell[0]} on {cell[1]} ({ours.loc[cell]:.1f}%); the paper's best among the "
+                 f"same cells is {paper_cell[0]} on {paper_cell[1]} ({paper.loc[paper_cell]:.1f}%)."]
+    if len(ours.index) > 1:
+        sentences.append(_best_method_sentence(ours, paper))
+        gap, paper_gap = contrastive_gap(ours), contrastive_gap(paper)
+        if not np.isnan(gap):
+            verb = "beat" if gap > 0 else "did not beat"
+            agree = "as in the paper" if (gap > 0) == (paper_gap > 0) else "unlike the paper"
+            sentences.append(f"The methods the paper counts as contrastive (MoCo v2, SimCLR, BYOL) {verb} the others "
+                             f"on average ({gap:+.1f} points; paper {paper_gap:+.1f}), {agree}.")
+    if HEAVY in ours.columns and len(ours.columns) > 1:
+        sentences.append(_heavy_sentence(ours, paper))
+    rho = _rank_correlation(ours.stack(), paper.stack())
+    if not np.isnan(rho):
+        sentences.append(f"Across the {ours.size} cells the rank correlation with the paper is {rho:.2f} "
+                         f"({_agreement(rho)}).")
+    return " ".join(sentences)
+
+
+def _best_method_sentence(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    best, paper_best = best_method_per_backbone(ours), best_method_per_backbone(paper)
+    wins, paper_wins = best.sum(axis=1), paper_best.sum(axis=1)
+    top = wins.idxmax()
+    same = int((best & paper_best).any(axis=0).sum())
+    n = len(ours.columns)
+    return (f"{top} is our best method (ties included) on {int(wins[top])} of {n} networks (the paper's on "
+            f"{int(paper_wins[top])}); on {same} of {n} networks our best method is also the paper's.")
+
+
+def _heavy_sentence(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    wins = int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum())
+    paper_wins = int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum())
+    verdict = "the best network" if wins > len(ours.index) / 2 else "not the best network"
+    return (f"ResNet-18, the heavy point of comparison, was {verdict} for most methods here (best, ties included, "
+            f"for {wins} of {len(ours.index)} methods; in the paper {paper_wins}).")
+
+
+def _agreement(rho: float) -> str:
+    return "close agreement" if rho >= 0.7 else "partial agreement" if rho >= 0.3 else "little or no agreement"
+
+
+# --------------------------------------------------------------------------- epochs
+
+
+def epoch_figure(acc: pd.DataFrame) -> Figure:
+    """Accuracy against pre-training epochs, one panel per network, one line per method (the paper's Fig. 2)."""
+    figure = accuracy_curves(acc, x="epoch", y="top1", group="task", facet="backbone", ylabel="top-1 (%)",
+                             title="Appearance-target accuracy at each pre-training checkpoint")
+    for ax in figure.axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return figure
+
+
+def epoch_table(acc: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, backbone): accuracy at the first checkpoint, at the last, the gain, and the best epoch.
+
+    Returns:
+        columns ``task, backbone, first, last, gain`` (points) and ``best_epoch``.
+    """
+    rows = []
+    for (task, backbone), group in acc.groupby(["task", "backbone"], sort=False):
+        group = group.sort_values("epoch")
+        best = group.loc[group["top1"].idxmax(), "epoch"]
+        rows.append({"task": task, "backbone": backbone, "first": group["top1"].iloc[0],
+                     "last": group["top1"].iloc[-1], "gain": group["top1"].iloc[-1] - group["top1"].iloc[0],
+                     "best_epoch": int(best)})
+    return pd.DataFrame(rows)
+
+
+def epoch_summary(epochs: pd.DataFrame, last_epoch: int) -> str:
+    """What more pre-training did, from :func:`epoch_table` (the paper: no harm from excessive pre-training, §5.1)."""
+    n = len(epochs)
+    gained = int((epochs["gain"] > 0).sum())
+    at_last = int((epochs["best_epoch"] == last_epoch).sum())
+    by_method = epochs.groupby("task", sort=False)["gain"].mean()
+    most, least = by_method.idxmax(), by_method.idxmin()
+    text = (f"From the first to the last checkpoint accuracy rose in {gained} of {n} runs and fell or stayed in "
+            f"{n - gained}; {at_last} of {n} runs were best at the last checkpoint (epoch {last_epoch}).")
+    if len(by_method) > 1:
+        text += (f" Averaged over the networks, {most} changed most favourably ({by_method[most]:+.1f} points) "
+                 f"and {least} least ({by_method[least]:+.1f}).")
+    return text
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def measured_seconds(runs: pd.DataFrame) -> pd.Series:
+    """Mean measured pre-training wall time per network over the methods run (seconds)."""
+    return runs.groupby("backbone", sort=False)["wall_seconds"].mean()
+
+
+def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -> pd.DataFrame:
+    """Multiply-adds, measured time, energy and CO2 per network beside the paper's Table 1 cost rows.
+
+    Assumptions (stated in the book): the paper's "Avg. FLOPs" are multiply-adds of one
+    224x224 image at full width (its ResNet-18: 1.8 G); ours are counted the same way
+    (``PAPER_SIZE``, convolutions and matrix products only). Energy follows the paper's §7
+    (Lacoste et al. 2019): power x time x intensity, at the paper's 420 g CO2e/kWh and PUE 1,
+    with two powers: the paper's P100 TDP (250 W), as if our measured CPU time had run at it,
+    and ``cpu_watts`` for the CPU time actually measured. Our times are the micro runs'
+    (the mean over the methods run), not the paper's 200 epochs on STL-10.
+
+    Args:
+        runs: :func:`pretrain_runs`.
+        profile: the study's profile (for the micro-size MACs).
+        cpu_watts: assumed power of the CPU share that trained the runs.
+
+    Returns:
+        one row per network: ``backbone``, ``params (M)``, ``GMACs @224`` (ours), ``paper GFLOPs``,
+        ``MMACs, <profile>``, ``train seconds, <profile>``, ``g CO2e @P100``, ``g CO2e @CPU``,
+        ``paper kg CO2e``.
+    """
+    names = list(dict.fromkeys(runs["backbone"]))
+    prof = get_profile(profile)
+    seconds = measured_seconds(runs)
+    paper = cost_table(names, clip_shape=PAPER_SIZE, width=1.0, throughput=False, train_seconds=seconds.to_dict())
+    local = cost_table(names, clip_shape=(3, 1, prof.crop_size, prof.crop_size), width=prof.width, throughput=False)
+    printed = load_paper_table("lightweight_t1_cost").set_index("backbone")
+    cpu = [energy_estimate(s, cpu_watts)["kg_CO2e"] * 1000 for s in seconds.reindex(names)]
+    return pd.DataFrame({
+        "backbone": names,
+        "params (M)": (paper["params"] / 1e6).to_numpy(),
+        "GMACs @224": paper["GMACs"].to_numpy(),
+        "paper GFLOPs": [printed["avg_flops"].get(paper_backbone(n), np.nan) / 1e9 for n in names],
+        f"MMACs, {profile}": (local["GMACs"] * 1e3).to_numpy(),
+        f"train seconds, {profile}": seconds.reindex(names).to_numpy(),
+        "g CO2e @P100": (paper["kg_CO2e"] * 1000).to_numpy(),
+        "g CO2e @CPU": cpu,
+        "paper kg CO2e": [printed["co2_kg"].get(paper_backbone(n), np.nan) for n in names],
+    })
+
+
+def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
+    """The paper's cost rows beside ours, tidy: metric ``avg_flops`` (ours: MACs at 224) and ``co2_kg``.
+
+    ``co2_kg`` of ours is the P100-power estimate of our micro run, so its difference says how
+    far the micro run is from the paper's workload, not a reproduction error.
+
+    Returns:
+        columns ``backbone, metric, paper, reproduced, n, difference``.
+    """
+    ours = pd.DataFrame({"backbone": costs["backbone"].map(paper_backbone),
+                         "avg_flops": costs["GMACs @224"] * 1e9, "co2_kg": costs["g CO2e @P100"] / 1000})
+    paper = load_paper_table("lightweight_t1_cost")
+    frames = [paper_vs_reproduced(paper, ours, on=["backbone"], paper_value=metric, value=metric).assign(metric=metric)
+              for metric in ("avg_flops", "co2_kg")]
+    table = pd.concat(frames, ignore_index=True)
+    return table[["backbone", "metric", "paper", "reproduced", "n", "difference"]]
+
+
+def cost_summary(costs: pd.DataFrame, profile: str) -> str:
+    """Whether fewer multiply-adds meant less time here and less CO2 in the paper, read from :func:`cost_comparison`."""
+    time_col = f"train seconds, {profile}"
+    cheapest = costs.loc[costs["GMACs @224"].idxmin(), "backbone"]
+    slowest = costs.loc[costs[time_col].idxmax(), "backbone"]
+    fastest = costs.loc[costs[time_col].idxmin(), "backbone"]
+    rho_here = _rank_correlation(costs[f"MMACs, {profile}"], costs[time_col])
+    rho_paper = _rank_correlation(costs["paper GFLOPs"], costs["paper kg CO2e"])
+    ratio = costs["GMACs @224"].max() / costs["GMACs @224"].min()
+    text = (f"{cheapest} needs the fewest multiply-adds ({ratio:.0f}x fewer than the most expensive network); "
+            f"at the {profile} profile {fastest} trained fastest and {slowest} slowest "
+            f"({costs[time_col].min():.1f} s vs {costs[time_col].max():.1f} s per run).")
+    if not np.isnan(rho_here):
+        text += (f" Fewer multiply-adds {_verdict(rho_here)} less training time here (Spearman {rho_here:.2f}); "
+                 f"in the paper fewer FLOPs {_verdict(rho_paper)} less CO2 (Spearman {rho_paper:.2f}), which is "
+                 "why the study measures time as well as FLOPs (§1).")
+    return text
+
+
+def _verdict(rho: float) -> str:
+    return "largely meant" if rho > 0.7 else "only partly meant" if rho > 0.3 else "did not mean"
+
+
+def energy_assumptions(cpu_watts: float) -> str:
+    """The constants of the energy columns, in a sentence (from ``LIGHTWEIGHT_STUDY``)."""
+    s = LIGHTWEIGHT_STUDY
+    return (f"Energy = power x time x PUE, CO2 = energy x grid intensity (Lacoste et al. 2019, the paper's §7): "
+            f"{s.carbon_intensity_g_per_kwh:.0f} g CO2e/kWh and PUE {s.pue:g} as the paper; "
+            f"power {s.device_watts:.0f} W "
+            f"(the paper's {s.device}, at TDP) or an assumed {cpu_watts:g} W for the CPU share that trained our runs. "
+            "Only the training device counts: no host, memory, cooling or idle time.")
+
+
+# --------------------------------------------------------------------------- best models, saliency, neighbours
+
+
+def best_models(acc: pd.DataFrame) -> pd.DataFrame:
+    """Per method, the network whose final weights scored highest: columns ``task, backbone, top1``."""
+    final = final_accuracy(acc).sort_values("top1", ascending=False)
+    best = final.groupby("task", sort=False).head(1)
+    order = {m: i for i, m in enumerate(METHODS)}
+    return best.sort_values("task", key=lambda s: s.map(order))[["task", "backbone", "top1"]].reset_index(drop=True)
+
+
+def point_of(study: Study, task: str, backbone: str) -> dict[str, Any]:
+    """The chapter's grid point of ``task`` on ``backbone``."""
+    return lightweight_points(study, [task], [backbone])[0]
+
+
+def fold_probe(backbone: VideoBackbone, head: LinearProbe) -> VideoBackbone:
+    """The backbone with the linear probe folded into its classifier: ``fc(x) = W (x - mean) / std + b``.
+
+    Saliency explains a class score of the network (``forward``); the probe standardises
+    features before its linear layer, which is itself linear, so it becomes one ``nn.Linear``.
+    """
+    weight = head.fc.weight.detach() / head.std
+    bias = head.fc.bias.detach() - weight @ head.mean
+    set_classifier(backbone, len(bias))
+    with torch.no_grad():
+        backbone.fc.weight.copy_(weight)
+        backbone.fc.bias.copy_(bias)
+    return backbone.eval()
+
+
+def probed_model(study: Study, point: Mapping[str, Any]) -> tuple[EvalConfig, VideoBackbone]:
+    """The evaluation config of ``point`` (final weights) and its backbone with the trained probe folded in.
+
+    Split-Brain's two-halves representation is rebuilt by the task builder before its weights
+    load (``sslvid.evaluate.models.source_backbone``), so it is scored like the others.
+    """
+    study.evaluate(point)
+    config = study.eval_config(point)
+    model = trained_classifier(config, study.store, study.features)
+    if model.head is None:
+        raise ValueError(f"evaluation {config.config_hash()} has no linear probe (protocol {config.protocol!r})")
+    return config, fold_probe(model.backbone, model.head)
+
+
+def inputs_for_videos(config: EvalConfig, split: Split, videos: Sequence[int]) -> Tensor:
+    """One model-ready clip per video of ``videos`` (the first evaluation clip): ``(N, 3, T, H, W)``."""
+    dataset = VideoClipDataset(split.index, eval_sampler(config, 1), source=split.source, seed=0)
+    frames = torch.stack([dataset[v]["clips"] for v in videos])
+    return eval_clips(frames, config.crop_size)
+
+
+def saliency_maps(model: VideoBackbone, clips: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Vanilla gradients and Grad-CAM of the predicted class, each ``(N, T, H, W)``.
+
+    Grad-CAM is None for Split-Brain, whose representation has two trunks (L and ab) and no
+    single last block.
+    """
+    gradient = vanilla_saliency(model, clips)
+    try:
+        cam = grad_cam(model, clips)
+    except ValueError:
+        cam = None
+    return gradient, cam
+
+
+@dataclass
+class SaliencyResult:
+    """Saliency of one model on some test frames: the figure and the predictions shown."""
+
+    figure: Figure
+    table: pd.DataFrame
+
+
+def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: int = 0) -> SaliencyResult:
+    """Saliency maps of ``task`` on ``backbone`` on ``frames`` test frames of distinct classes (Fig. 3).
+
+    The single frames are laid side by side as the columns of one figure (rows: the frame,
+    vanilla gradient, Grad-CAM); column titles give the true and predicted class (green:
+    correct). The same frames are picked for every model (seeded by ``seed``).
+
+    Returns:
+        the figure and a table ``task, backbone, video, true, predicted``.
+    """
+    config, model = probed_model(study, point_of(study, task, backbone))
+    split = open_eval_split(config, "test")
+    videos = pick_one_per_class(split.index, frames, seed)
+    clips = inputs_for_videos(config, split, videos)
+    with torch.no_grad():
+        predicted = model(clips).argmax(dim=1).tolist()
+    gradient, cam = saliency_maps(model, clips)
+    as_frames = clips[:, :, 0].permute(1, 0, 2, 3)  # (3, N, H, W): the N single frames as one strip
+    figure = saliency_figure(as_frames, gradient[:, 0], None if cam is None else cam[:, 0], max_frames=len(videos),
+                             title=f"{task} on {backbone}" + ("" if cam is not None else " (no Grad-CAM: two trunks)"))
+    classes = split.index.classes
+    truth = [classes[split.index.records[v].label] for v in videos]
+    for ax, true, pred in zip(figure.axes, truth, predicted):
+        colour = "tab:green" if classes[pred] == true else "tab:red"
+        ax.set_title(f"{true} -> {classes[pred]}", fontsize=7, color=colour)
+    table = pd.DataFrame({"task": task, "backbone": backbone, "video": videos, "true": truth,
+                          "predicted": [classes[p] for p in predicted]})
+    return SaliencyResult(figure, table)
+
+
+@dataclass
+class NeighbourSearch:
+    """Euclidean nearest training clips of every test clip, in one model's feature space (§4)."""
+
+    config: EvalConfig
+    train: Split
+    test: Split
+    train_features: ClipFeatures
+    test_features: ClipFeatures
+    indices: Tensor
+    distances: Tensor
+
+    def purity(self) -> float:
+        """Share of neighbours (all test clips, all k) of the query's class, percent."""
+        same = self.train_features.labels[self.indices] == self.test_features.labels[:, None]
+        return float(same.float().mean() * 100)
+
+    def knn_top1(self) -> float:
+        """Top-1 of a majority vote of the k neighbours (ties: the nearer class), percent."""
+        votes = self.train_features.labels[self.indices]
+        predicted = torch.tensor([_vote(row.tolist()) for row in votes])
+        return float((predicted == self.test_features.labels).float().mean() * 100)
+
+
+def _vote(labels: list[int]) -> int:
+    """The most frequent label; among equals, the one that appears first (the nearest)."""
+    counts = {label: labels.count(label) for label in labels}
+    return max(counts, key=lambda label: (counts[label], -labels.index(label)))
+
+
+def neighbour_search(study: Study, task: str, backbone: str, k: int = 5) -> NeighbourSearch:
+    """Features of the train and test splits (from the feature cache the probe filled) and their k-NN."""
+    point = point_of(study, task, backbone)
+    study.evaluate(point)
+    config = study.eval_config(point)
+    info = source_info(config, study.store)
+    device = torch.device("cpu")
+    train, test = open_eval_split(config, "train"), open_eval_split(config, "test")
+    train_feats = frozen_features(config, train, config.train_clips, info, study.store, study.features, device)
+    test_feats = frozen_features(config, test, config.test_clips, info, study.store, study.features, device)
+    indices, distances = nearest_neighbours(test_feats.features, train_feats.features, k=k, metric="euclidean")
+    return NeighbourSearch(config, train, test, train_feats, test_feats, indices, distances)
+
+
+def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
+    """Per best model: linear-probe top-1, k-NN top-1 and neighbour purity (percent).
+
+    Returns:
+        columns ``task, backbone, linear top1, <k>-NN top1, neighbour purity, chance`` (100 / classes).
+    """
+    rows = []
+    for task, backbone, top1 in best[["task", "backbone", "top1"]].itertuples(index=False):
+        search = neighbour_search(study, task, backbone, k)
+        rows.append({"task": task, "backbone": backbone, "linear top1": top1, f"{k}-NN top1": search.knn_top1(),
+                     "neighbour purity": search.purity(), "chance": 100.0 / len(search.test.index.classes)})
+    return pd.DataFrame(rows)
+
+
+def _clip_frames(split: Split, config: EvalConfig, features: ClipFeatures, row: int, clips: int) -> np.ndarray:
+    """uint8 frames ``(T, H, W, 3)`` of feature row ``row`` (clip ``row`` of the video-major features)."""
+    video = int(features.videos[row])
+    first = int((features.videos == video).nonzero()[0, 0])
+    dataset = VideoClipDataset(split.index, eval_sampler(config, clips), source=split.source, seed=0)
+    return dataset[video]["clips"][row - first].numpy()
+
+
+def neighbour_figure(search: NeighbourSearch, query: int, title: str) -> Figure:
+    """The test clip ``query`` (a feature row) beside its nearest training clips (the paper's Fig. 4)."""
+    classes = search.test.index.classes
+    config = search.config
+    neighbours = [_clip_frames(search.train, config, search.train_features, int(r), config.train_clips)
+                  for r in search.indices[query]]
+    labels = [classes[int(search.train_features.labels[r])] for r in search.indices[query]]
+    return neighbour_gallery(_clip_frames(search.test, config, search.test_features, query, config.test_clips),
+                             neighbours, classes[int(search.test_features.labels[query])], labels,
+                             distances=search.distances[query].tolist(), frames=1, metric="Euclidean", title=title)
+
+
+def neighbour_figures(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 0) -> list[Figure]:
+    """One gallery per best model, all on the same test query (seeded)."""
+    figures = []
+    for task, backbone in best[["task", "backbone"]].itertuples(index=False):
+        search = neighbour_search(study, task, backbone, k)
+        query = int(np.random.default_rng(seed).integers(len(search.test_features)))
+        figures.append(neighbour_figure(search, query, f"{task} on {backbone}: {k} nearest training frames"))
+    return figures
+
+
+def knn_summary(knn: pd.DataFrame) -> str:
+    """Which representation groups classes best by Euclidean distance, read from :func:`knn_table`."""
+    knn_col = next(c for c in knn.columns if c.endswith("-NN top1"))
+    best = knn.loc[knn["neighbour purity"].idxmax()]
+    worst = knn.loc[knn["neighbour purity"].idxmin()]
+    beats = int((knn[knn_col] > knn["linear top1"]).sum())
+    return (f"{best['task']} ({best['backbone']}) puts the most same-class frames among a test frame's neighbours "
+            f"({best['neighbour purity']:.1f}%), {worst['task']} ({worst['backbone']}) the fewest "
+            f"({worst['neighbour purity']:.1f}%; chance {best['chance']:.0f}%). "
+            f"The neighbours' vote beat the linear probe for {beats} of {len(knn)} models.")
+
+
+# --------------------------------------------------------------------------- the discussion chapter
+
+
+def paper_comparisons(study: Study, methods: Sequence[str] | None = None,
+                      backbones: Sequence[str] | None = None, cpu_watts: float = 15.0) -> dict[str, pd.DataFrame]:
+    """Paper vs reproduced for the chapter's tables (computed or loaded from the stores).
+
+    Returns:
+        ``{"lightweight_t1_stl10": accuracy_comparison, "lightweight_t1_cost": cost_paper_comparison}``.
+    """
+    points = lightweight_points(study, methods, backbones)
+    runs = pretrain_runs(study, points)
+    acc = accuracy_by_epoch(study, points, epochs=(None,))
+    return {"lightweight_t1_stl10": accuracy_comparison(acc),
+            "lightweight_t1_cost": cost_paper_comparison(cost_comparison(runs, study.profile, cpu_watts))}

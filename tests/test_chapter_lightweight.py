@@ -1,0 +1,160 @@
+"""Chapter 9 (lightweight networks): table shapes, names, prose wording, probe folding, and one smoke run."""
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from sslvid.backbones import create_backbone
+from sslvid.evaluate.features import FeatureCache
+from sslvid.evaluate.models import LinearProbe
+from sslvid.experiments import lightweight as ch
+from sslvid.experiments.study import Study
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+matplotlib.use("Agg")
+
+
+def _accuracy(values: dict[tuple[str, str], float], epochs: int = 2) -> pd.DataFrame:
+    """An ``accuracy_by_epoch``-shaped table: epoch e of a cell has value * e / epochs."""
+    rows = [{"task": t, "backbone": b, "epoch": e, "final": e == epochs, "top1": v * e / epochs}
+            for (t, b), v in values.items() for e in range(1, epochs + 1)]
+    return pd.DataFrame(rows)
+
+
+def _paper_like() -> dict[tuple[str, str], float]:
+    paper = ch.paper_accuracy()
+    return {(t, b): v for t, b, v in paper[["task", "backbone", "top1"]].itertuples(index=False)}
+
+
+@pytest.fixture
+def study(tmp_path):
+    return Study("smoke", overrides={"threads": 1}, store=RunStore(tmp_path / "runs"),
+                 results=ResultsStore(tmp_path / "r.csv"), features=FeatureCache(tmp_path / "f"))
+
+
+def test_points_cover_the_grid_and_reject_unknown_names(study):
+    points = ch.lightweight_points(study)
+    assert len(points) == 25
+    assert {(p["task"], p["backbone"]) for p in points} == set(itertools.product(ch.METHODS, ch.BACKBONES))
+    assert all(p["frames"] == 1 for p in points)
+    with pytest.raises(ValueError, match="valid: rotnet"):
+        ch.lightweight_points(study, methods=["dino"])
+    with pytest.raises(ValueError, match="resnet18_2d"):
+        ch.lightweight_points(study, backbones=["resnet50"])
+
+
+def test_paper_grid_is_five_by_five_in_percent():
+    grid = ch.paper_accuracy_grid()
+    assert grid.shape == (5, 5)
+    assert list(grid.index) == list(ch.METHODS) and list(grid.columns) == list(ch.BACKBONES)
+    assert grid.notna().all().all()
+    assert grid.loc["byol", "resnet18_2d"] == pytest.approx(78.0)
+    assert grid.loc["moco_v2", "squeezenet_2d"] == pytest.approx(10.0)
+
+
+def test_accuracy_grid_uses_best_or_final_checkpoint():
+    acc = _accuracy({("byol", "resnet18_2d"): 60.0, ("rotnet", "resnet18_2d"): 40.0})
+    acc.loc[(acc["task"] == "rotnet") & (acc["epoch"] == 1), "top1"] = 55.0  # best at the first checkpoint
+    best, final = ch.accuracy_grid(acc, "best"), ch.accuracy_grid(acc, "final")
+    assert list(best.index) == ["rotnet", "byol"]  # the paper's row order
+    assert best.loc["rotnet", "resnet18_2d"] == 55.0 and final.loc["rotnet", "resnet18_2d"] == 40.0
+    with pytest.raises(ValueError, match="best"):
+        ch.accuracy_grid(acc, "max")
+
+
+def test_accuracy_comparison_maps_names_and_converts_fractions():
+    acc = _accuracy({("moco_v2", "mobilenetv2_2d"): 61.0})
+    table = ch.accuracy_comparison(acc)
+    assert len(table) == 25
+    row = table[(table["method"] == "mocov2") & (table["backbone"] == "mobilenetv2")].iloc[0]
+    assert row["paper"] == pytest.approx(51.0) and row["reproduced"] == pytest.approx(61.0)
+    assert row["difference"] == pytest.approx(10.0) and row["n"] == 1
+    assert table["reproduced"].notna().sum() == 1
+
+
+def test_accuracy_summary_words_agreement_and_disagreement():
+    paper = _paper_like()
+    agree = ch.accuracy_summary(ch.accuracy_grid(_accuracy(paper)))
+    assert "byol is our best method (ties included) on 4 of 5 networks (the paper's on 4)" in agree
+    assert "on 5 of 5 networks our best method is also the paper's" in agree
+    assert "was the best network for most methods here" in agree
+    assert "(MoCo v2, SimCLR, BYOL) beat the others" in agree and "as in the paper" in agree
+    assert "rank correlation with the paper is 1.00 (close agreement)" in agree
+    flipped = {cell: 100.0 - value for cell, value in paper.items()}
+    disagree = ch.accuracy_summary(ch.accuracy_grid(_accuracy(flipped)))
+    assert "did not beat the others" in disagree and "unlike the paper" in disagree
+    assert "little or no agreement" in disagree and "was not the best network" in disagree
+
+
+def test_epoch_summary_counts_gains():
+    acc = _accuracy({("byol", "resnet18_2d"): 60.0, ("rotnet", "resnet18_2d"): 40.0}, epochs=3)
+    acc.loc[(acc["task"] == "rotnet") & (acc["epoch"] == 3), "top1"] = 5.0
+    rows = ch.epoch_table(acc)
+    assert rows.set_index("task").loc["rotnet", "best_epoch"] == 2
+    text = ch.epoch_summary(rows, 3)
+    assert "rose in 1 of 2 runs" in text and "1 of 2 runs were best at the last checkpoint" in text
+    assert "byol changed most favourably (+40.0 points) and rotnet least" in text
+
+
+def test_cost_comparison_counts_paper_size_macs_and_words_the_ranking():
+    runs = pd.DataFrame({"task": "rotnet", "backbone": ["resnet18_2d", "shufflenetv2_2d", "mobilenetv2_2d"],
+                         "wall_seconds": [30.0, 10.0, 20.0]})
+    costs = ch.cost_comparison(runs, "smoke", cpu_watts=10.0)
+    r18 = costs.set_index("backbone").loc["resnet18_2d"]
+    assert r18["GMACs @224"] == pytest.approx(1.8, rel=0.05)  # the paper's "1.8 GFLOPs"
+    assert r18["paper GFLOPs"] == pytest.approx(1.8)
+    assert r18["g CO2e @P100"] == pytest.approx(250 * 30 / 3.6e6 * 420)
+    assert r18["g CO2e @CPU"] == pytest.approx(10 * 30 / 3.6e6 * 420)
+    text = ch.cost_summary(costs, "smoke")
+    assert "shufflenetv2_2d trained fastest and resnet18_2d slowest" in text
+    assert "largely meant less training time" in text
+    tidy = ch.cost_paper_comparison(costs)
+    assert set(tidy["metric"]) == {"avg_flops", "co2_kg"} and set(tidy["backbone"]) >= {"resnet18", "shufflenetv2"}
+
+
+def test_fold_probe_reproduces_the_probe_logits():
+    torch.manual_seed(0)
+    backbone = create_backbone("shufflenetv2_2d", num_classes=0, width=0.25).eval()
+    clips = torch.randn(3, 3, 1, 32, 32)
+    features = backbone.forward_features(clips).detach()
+    head = LinearProbe(features.mean(0) + 0.3, features.std(0) + 0.5, 4)
+    expected = head.logits(features)
+    folded = ch.fold_probe(backbone, head)
+    assert torch.allclose(folded(clips), expected, atol=1e-4)
+
+
+def test_knn_vote_and_summary_wording():
+    assert ch._vote([2, 1, 1, 2, 3]) == 2  # tie between 1 and 2: the nearer wins
+    knn = pd.DataFrame({"task": ["byol", "rotnet"], "backbone": ["resnet18_2d"] * 2, "linear top1": [50.0, 40.0],
+                        "5-NN top1": [60.0, 30.0], "neighbour purity": [55.0, 20.0], "chance": [10.0, 10.0]})
+    text = ch.knn_summary(knn)
+    assert text.startswith("byol (resnet18_2d) puts the most") and "rotnet (resnet18_2d) the fewest" in text
+    assert "beat the linear probe for 1 of 2 models" in text
+
+
+def test_smoke_chapter_end_to_end(study):
+    methods, backbones = ["splitbrain", "rotnet"], ["shufflenetv2_2d"]
+    points = ch.lightweight_points(study, methods, backbones)
+    acc = ch.accuracy_by_epoch(study, points, epochs=(None,))
+    assert len(acc) == 2 and acc["final"].all() and acc["top1"].between(0, 100).all()
+    best = ch.best_models(acc)
+    assert list(best["task"]) == ["rotnet", "splitbrain"]
+    shown = ch.saliency_for(study, "splitbrain", "shufflenetv2_2d", frames=2)  # two trunks: no Grad-CAM row
+    assert len(shown.table) == 2 and len(shown.figure.axes) == 4
+    knn = ch.knn_table(study, best.head(1), k=3)
+    assert knn["neighbour purity"].between(0, 100).all()
+    figures = ch.neighbour_figures(study, best.head(1), k=3)
+    assert len(figures) == 1
+    comparisons = ch.paper_comparisons(study, methods, backbones)
+    assert set(comparisons) == {"lightweight_t1_stl10", "lightweight_t1_cost"}
+    stl = comparisons["lightweight_t1_stl10"]
+    assert stl["reproduced"].notna().sum() == 2
+    cost = comparisons["lightweight_t1_cost"]
+    ran = cost["backbone"] == "shufflenetv2"
+    assert np.isfinite(cost.loc[ran, "reproduced"]).all() and cost.loc[~ran, "reproduced"].isna().all()
