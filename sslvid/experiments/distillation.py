@@ -1,0 +1,595 @@
+"""Chapter "Knowledge distillation": can a small student learn more from pre-trained teachers than alone?
+
+Benchmark §5 (Table 8) distils RSPNet teachers (ShuffleNet and R(2+1)D, pre-trained on the
+10k-100k subsets of K400 and finetuned on UCF101) into a ShuffleNet student with adaptive
+ensemble KD (Du et al. 2020), and reports the student above both teachers at every subset,
+best at 30k; it also groups teachers by complexity, pre-training set and pretext category.
+Three companion papers test other ways of distilling:
+
+* graph distillation (Zhang & Peng 2018, ``002``, Table 2): uniform KD, the logits graph
+  ``G_l``, the representation graph ``G_r`` and both, with model fusion as the no-training baseline;
+* PCL-boosted KD (Camarena et al. 2022, ``003``, Figs. 4-9): a self-supervised student taught
+  by a PCL-trained teacher converges faster than PCL alone (accuracy per epoch);
+* SKD-SRL (Vu et al. 2022, ``004``, Tables 1-2): self-distillation between two views against
+  the same network trained alone.
+
+Every run goes through the shared :class:`~sslvid.experiments.study.Study` (pre-training
+runs and teacher finetunings are shared with the other chapters) and ``sslvid.distill``
+(distillation runs cached by config hash). Tables are long frames first (one row per model
+and setting, ``top1`` in percent), then pivoted into the papers' shapes; every sentence
+that quotes a number reads it from those frames.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sslvid.analysis.figures import accuracy_curves
+from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
+from sslvid.experiments.study import Study
+from sslvid.scale.grids import SUBSET_VIDEOS
+from sslvid.store.paper_tables import load_paper_table
+from sslvid.store.results import paper_vs_reproduced
+
+STUDENT = "shufflenet3d"
+"""The benchmark's student (Table 8: ShuffleNet)."""
+
+TEACHER_BACKBONES = {"shufflenet3d": "teacher_shufflenet", "r2plus1d_18": "teacher_r21d"}
+"""Table 8's teachers: our backbone -> the paper table's model name (T1, T2)."""
+
+STUDENT_ROW, ALONE_ROW = "student_shufflenet", "student_alone"
+"""Table 8's student row, and our extra row: the same student trained on labels only."""
+
+TARGET_COLUMNS = {"appearance": "ucf101", "motion": "hmdb51"}
+"""Our targets -> the distillation papers' datasets. The papers' second set is HMDB51; its stand-in
+here is the motion target (``digits-motion``; Diving48 at paper scale), a harder, motion-decided set."""
+
+GRAPH_ROWS = {"fusion": "model fusion", "ensemble": "model ensemble", "kd": "KD uniform",
+              "mmgd": "logits graph MMGD", "graph_logits": "logits graph G_l",
+              "feature_uniform": "feature distill uniform", "graph_features": "feature graph G_r",
+              "mmgd_features": "MMGD+G_r", "graph": "G_l+G_r"}
+"""``sslvid.distill`` methods -> rows of Zhang & Peng 2018 Table 2."""
+
+SKD_ROWS = {"independent": ("baseline", "none"), "augment": ("baseline + data augmentation", "none"),
+            "kd": ("KD", None), "self_kd": ("Self-KD", "itself"), "skd_srl": ("SKD-SRL", "itself")}
+"""``sslvid.distill`` methods -> (mechanism, teacher) rows of Vu et al. 2022 Table 2 (KD: our teacher)."""
+
+SKD_BACKBONES = {"r3d_18": "resnet18_3d"}
+"""Our backbones that are the networks of Vu et al. 2022 Table 1 (3D ResNet-18)."""
+
+GROUPS = ("complexity", "dataset", "category")
+"""Kinds of teacher group of benchmark §5 beyond subsets (blocks 1-3 of the "distillation" grid)."""
+
+CATEGORY_TEAMS = {"non-contrastive": ("vcop", "rotnet"), "contrastive": ("cvrl", "tdl")}
+"""Benchmark §5 "Pretext task categories": the teachers of each category."""
+
+
+CHAPTER_EPOCHS = {"smoke": {"student": 2, "pcl": 2}, "micro": {"student": 5, "pcl": 3},
+                  "paper": {"student": 100, "pcl": 100}}
+"""Training epochs of the chapter's students per profile when the knobs are None. Micro halves
+``DISTILL_DEFAULTS`` (10) to fit the book's CPU budget: a student then trains as long as a teacher's
+finetuning (5 epochs). Paper: the benchmark prints no recipe (§5 points to its supplementary);
+100 epochs is ``DISTILL_DEFAULTS``'s and PCL's (Camarena et al. 2022 §4)."""
+
+
+def chapter_epochs(profile: str, kind: str = "student", epochs: int | None = None) -> int:
+    """``epochs`` if given, else the chapter's default of ``kind`` ("student" or "pcl") at ``profile``.
+
+    Raises:
+        ValueError: for an unknown profile or kind, or epochs < 1.
+    """
+    if epochs is not None:
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        return int(epochs)
+    if profile not in CHAPTER_EPOCHS or kind not in CHAPTER_EPOCHS[profile]:
+        raise ValueError(f"no default epochs for {profile!r}/{kind!r}; profiles: {', '.join(CHAPTER_EPOCHS)}, "
+                         "kinds: student, pcl")
+    return CHAPTER_EPOCHS[profile][kind]
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def teacher_ref(study: Study, point: Mapping[str, Any], target: str = "appearance") -> TeacherRef:
+    """The finetuned classifier of a grid point as a teacher (its pre-training rides along)."""
+    return TeacherRef(finetune=study.eval_config(point, target, protocol="finetune"),
+                      pretrain=study.pretrain_config(point))
+
+
+def teacher_accuracy(study: Study, point: Mapping[str, Any], target: str = "appearance") -> float:
+    """Video top-1 (%) of the point's finetuned classifier on ``target`` (pre-trained and finetuned if missing)."""
+    table = study.accuracy([point], target, protocol="finetune")
+    return float(table["top1"].iloc[0])
+
+
+def distill_config(study: Study, method: str, teachers: Sequence[TeacherRef] = (), target: str = "appearance",
+                   student: str | None = STUDENT, epochs: int | None = None, **overrides: Any) -> DistillConfig:
+    """The ``DistillConfig`` of one student at the study's profile, seed and device.
+
+    Args:
+        method: a ``sslvid.distill`` method (``list_distillers()``).
+        teachers: the teachers (``teacher_ref``), as many as the method takes.
+        target: "appearance" or "motion": the labelled set the student trains and is tested on.
+        student: the student's backbone (None for teacher-only methods: fusion, ensemble).
+        epochs: training epochs (None: ``CHAPTER_EPOCHS`` of the profile).
+        **overrides: other ``DistillConfig`` fields (``method_kwargs``, ``checkpoint_every``...).
+    """
+    dataset = study.target(target)
+    fields = dict(dataset=dataset, data_root=study.dataset_root(dataset), seed=study.seed, device=study.device,
+                  **overrides)
+    fields["epochs"] = chapter_epochs(study.profile, "student", epochs)
+    return DistillConfig.for_profile(study.profile, method=method, student=student, teachers=list(teachers),
+                                     **fields)
+
+
+def run_distill(study: Study, config: DistillConfig) -> DistillResult:
+    """Distil ``config`` in the study's stores (found there when it ran before); timed in ``study.timings``."""
+    import time
+
+    start = time.perf_counter()
+    result = distill(config, study.store, study.results, progress=study.progress)
+    study.timings.append({"what": f"distill/{config.method}", "backbone": config.student or "teachers",
+                          "cached": result.cached, "seconds": round(time.perf_counter() - start, 2)})
+    return result
+
+
+def student_accuracy(study: Study, config: DistillConfig) -> float:
+    """Video top-1 (%) of the distilled student (or fused teachers) of ``config`` on its test split."""
+    return run_distill(study, config).metric("top1_video")
+
+
+# ---------------------------------------------------------------------- (1) Table 8: teachers per subset
+
+
+def check_subsets(subsets: Sequence[str]) -> list[str]:
+    """``subsets`` as a list, checked against the paper's sizes.
+
+    Raises:
+        ValueError: for an empty list or an unknown size.
+    """
+    unknown = [s for s in subsets if s not in SUBSET_VIDEOS]
+    if unknown or not subsets:
+        raise ValueError(f"teacher subsets must be some of {', '.join(SUBSET_VIDEOS)}; got {list(subsets)}")
+    return list(subsets)
+
+
+def subset_teachers(study: Study, subset: str) -> list[dict[str, Any]]:
+    """The two RSPNet teacher points of one subset (grid "distillation", block 0), ShuffleNet first."""
+    points = [p for p in study.grid_points("distillation", block=0) if p["subset"] == subset]
+    return sorted(points, key=lambda p: list(TEACHER_BACKBONES).index(p["backbone"]))
+
+
+def table8_results(study: Study, subsets: Sequence[str], targets: Sequence[str] = ("appearance",),
+                   method: str = "aekd", student_epochs: int | None = None) -> pd.DataFrame:
+    """Table 8's runs: per subset and target, both teachers, their multi-teacher student and the student alone.
+
+    Benchmark §5 "Pre-training subset size": RSPNet teachers (ShuffleNet, R(2+1)D) pre-trained on
+    one subset and finetuned; a ShuffleNet student distilled from both (AE-KD, ``method``). The
+    student trained on labels alone (``independent``, same recipe) is our addition: it tells
+    whether the teachers, not the labels, made the student good.
+
+    Returns:
+        columns ``model`` (``teacher_shufflenet``, ``teacher_r21d``, ``student_shufflenet``,
+        ``student_alone``), ``subset`` (None for the student alone), ``target``, ``top1``.
+    """
+    rows = []
+    for target in targets:
+        for subset in check_subsets(subsets):
+            points = subset_teachers(study, subset)
+            for point in points:
+                rows.append({"model": TEACHER_BACKBONES[point["backbone"]], "subset": subset, "target": target,
+                             "top1": teacher_accuracy(study, point, target)})
+            config = distill_config(study, method, [teacher_ref(study, p, target) for p in points], target,
+                                    epochs=student_epochs)
+            rows.append({"model": STUDENT_ROW, "subset": subset, "target": target,
+                         "top1": student_accuracy(study, config)})
+        alone = distill_config(study, "independent", [], target, epochs=student_epochs)
+        rows.append({"model": ALONE_ROW, "subset": None, "target": target, "top1": student_accuracy(study, alone)})
+    return pd.DataFrame(rows, columns=["model", "subset", "target", "top1"])
+
+
+def table8(results: pd.DataFrame) -> pd.DataFrame:
+    """Table 8's shape: models as rows (T1, T2, student, then ours: the student alone), subsets as columns.
+
+    Args:
+        results: ``table8_results``.
+
+    Returns:
+        one column per (target, subset) in the paper's order (the student alone fills every subset).
+    """
+    frame = results.copy()
+    subsets = [s for s in SUBSET_VIDEOS if s in set(frame["subset"].dropna())]
+    alone = frame[frame["model"] == ALONE_ROW]
+    frame = pd.concat([frame[frame["model"] != ALONE_ROW]] +
+                      [alone.assign(subset=s) for s in subsets], ignore_index=True)
+    table = frame.pivot_table(index="model", columns=["target", "subset"], values="top1", aggfunc="mean")
+    order = [m for m in (*TEACHER_BACKBONES.values(), STUDENT_ROW, ALONE_ROW) if m in table.index]
+    columns = [(t, s) for t in dict.fromkeys(frame["target"]) for s in subsets if (t, s) in table.columns]
+    return table.loc[order, columns]
+
+
+def table8_summary(results: pd.DataFrame) -> str:
+    """What Table 8 shows here, per target: did the student beat both teachers, which subset was best,
+    and did the teachers beat the student alone; set against the paper's reading (student above both
+    teachers at every subset, best at 30k)."""
+    sentences = []
+    for target, part in results.groupby("target", sort=False):
+        wide = part[part["model"] != ALONE_ROW].pivot_table(index="subset", columns="model", values="top1")
+        wide = wide.reindex([s for s in SUBSET_VIDEOS if s in wide.index])
+        best_teacher = wide[[c for c in TEACHER_BACKBONES.values() if c in wide]].max(axis=1)
+        wins = wide[STUDENT_ROW] > best_teacher
+        best = wide[STUDENT_ROW].idxmax()
+        alone = part.loc[part["model"] == ALONE_ROW, "top1"]
+        verdict = ("beat both of its teachers at every subset, as in the paper" if wins.all() else
+                   f"beat both of its teachers at {int(wins.sum())} of {len(wins)} subsets "
+                   f"({', '.join(wins.index[wins]) or 'none'}); the paper has it above both at every subset")
+        sentence = (f"On {target} ({TARGET_COLUMNS.get(target, target)} in the paper), the distilled student "
+                    f"{verdict}. Its best subset is {best} ({wide.loc[best, STUDENT_ROW]:.1f}%; the paper's is 30k)")
+        if len(alone):
+            gain = wide[STUDENT_ROW] - float(alone.iloc[0])
+            sentence += (f"; against the same student trained on labels alone ({float(alone.iloc[0]):.1f}%), "
+                         f"distillation {'helped' if (gain > 0).all() else 'did not always help'} "
+                         f"(difference {gain.min():+.1f} to {gain.max():+.1f} points)")
+        sentences.append(sentence + ".")
+    return " ".join(sentences)
+
+
+def table8_figure(results: pd.DataFrame) -> Figure:
+    """Grouped bars of Table 8: per target panel, the teachers and the student at each subset, and the
+    student alone as a dashed line."""
+    targets = list(dict.fromkeys(results["target"]))
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets) + 1.0, 3.0), squeeze=False, sharey=True)
+    models = [*TEACHER_BACKBONES.values(), STUDENT_ROW]
+    for ax, target in zip(axes[0], targets):
+        part = results[results["target"] == target]
+        wide = part[part["model"].isin(models)].pivot_table(index="subset", columns="model", values="top1")
+        wide = wide.reindex([s for s in SUBSET_VIDEOS if s in wide.index])
+        x = np.arange(len(wide))
+        for i, model in enumerate(m for m in models if m in wide):
+            ax.bar(x + (i - 1) * 0.27, wide[model], width=0.27, label=model)
+        alone = part.loc[part["model"] == ALONE_ROW, "top1"]
+        if len(alone):
+            ax.axhline(float(alone.iloc[0]), color="k", linestyle="--", linewidth=1, label=ALONE_ROW)
+        ax.set_xticks(x, wide.index)
+        ax.set_xlabel("teachers' pre-training subset")
+        ax.set_title(target)
+    axes[0][0].set_ylabel("video top-1 (%)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------- (2) teacher groups
+
+
+def group_definitions(study: Study) -> dict[str, dict[str, Any]]:
+    """Every teacher group of benchmark §5 beyond subsets, from the "distillation" grid's blocks 1-3.
+
+    Names are ``complexity/<task>/<backbone>`` (C1-C3 of one task; the student is the teachers'
+    network, as in the paper), ``dataset/<task>`` (K400 and SSv2 pre-training, R(2+1)D teachers;
+    ShuffleNet student) and ``category/<non-contrastive|contrastive>`` (VCOP+RotNet or CVRL+TDL,
+    R(2+1)D teachers and student, as in the paper).
+
+    Returns:
+        name -> {"kind", "teachers": grid points, "student": backbone}.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for p in study.grid_points("distillation", block=1):
+        name = f"complexity/{p['task']}/{p['backbone']}"
+        groups.setdefault(name, {"kind": "complexity", "teachers": [], "student": p["backbone"]})["teachers"].append(p)
+    for p in study.grid_points("distillation", block=2):
+        groups.setdefault(f"dataset/{p['task']}", {"kind": "dataset", "teachers": [], "student": STUDENT}
+                          )["teachers"].append(p)
+    category = study.grid_points("distillation", block=3)
+    for team, tasks in CATEGORY_TEAMS.items():
+        groups[f"category/{team}"] = {"kind": "category", "teachers": [p for p in category if p["task"] in tasks],
+                                      "student": "r2plus1d_18"}
+    return groups
+
+
+def check_groups(study: Study, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The named groups of ``group_definitions``.
+
+    Raises:
+        ValueError: for an unknown group name (lists the valid ones).
+    """
+    groups = group_definitions(study)
+    unknown = [n for n in names if n not in groups]
+    if unknown:
+        raise ValueError(f"unknown teacher groups {unknown}; valid: {', '.join(groups)}")
+    return {n: groups[n] for n in names}
+
+
+def group_results(study: Study, names: Sequence[str], target: str = "appearance", method: str = "aekd",
+                  student_epochs: int | None = None) -> pd.DataFrame:
+    """Benchmark §5 (complexities, pre-training sets, pretext categories): every teacher of each named
+    group finetuned, and one student distilled from all of them.
+
+    Returns:
+        columns ``group``, ``kind``, ``role`` ("teacher"/"student"), ``model`` (a teacher's
+        ``task/backbone/data/subset/complexity`` or the student's backbone), ``top1``.
+    """
+    rows = []
+    for name, group in check_groups(study, names).items():
+        for p in group["teachers"]:
+            label = "/".join(str(p[k]) for k in ("task", "backbone", "data", "subset", "complexity") if k in p)
+            rows.append({"group": name, "kind": group["kind"], "role": "teacher", "model": label,
+                         "top1": teacher_accuracy(study, p, target)})
+        config = distill_config(study, method, [teacher_ref(study, p, target) for p in group["teachers"]], target,
+                                student=group["student"], epochs=student_epochs)
+        rows.append({"group": name, "kind": group["kind"], "role": "student", "model": group["student"],
+                     "top1": student_accuracy(study, config)})
+    return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1"])
+
+
+def group_summary(results: pd.DataFrame) -> str:
+    """Per group: the student's accuracy against its best teacher (benchmark §5: "the student outperforms
+    the teachers" in most groups)."""
+    if results.empty:
+        return "No teacher group was run (knob `teacher_groups` is empty)."
+    sentences = []
+    for name, part in results.groupby("group", sort=False):
+        best = part[part["role"] == "teacher"]["top1"].max()
+        student = float(part.loc[part["role"] == "student", "top1"].iloc[0])
+        verb = "beat" if student > best else "did not beat"
+        sentences.append(f"{name}: the student ({student:.1f}%) {verb} its best teacher ({best:.1f}%).")
+    return " ".join(sentences)
+
+
+# ---------------------------------------------------------------------- (3) graph distillation ablation
+
+
+def graph_results(study: Study, subset: str, methods: Sequence[str], target: str = "appearance",
+                  student_epochs: int | None = None) -> pd.DataFrame:
+    """Zhang & Peng 2018 Table 2 with Table 8's teachers of one subset: each method's student (or, for
+    fusion and ensemble, the teachers combined) tested on ``target``.
+
+    Raises:
+        ValueError: for a method that is not a row of the paper's Table 2 (lists them).
+
+    Returns:
+        columns ``method``, ``row`` (the paper's row name), ``top1``.
+    """
+    unknown = [m for m in methods if m not in GRAPH_ROWS]
+    if unknown:
+        raise ValueError(f"methods {unknown} are not rows of Table 2; valid: {', '.join(GRAPH_ROWS)}")
+    teachers = [teacher_ref(study, p, target) for p in subset_teachers(study, check_subsets([subset])[0])]
+    rows = []
+    for method in methods:
+        student = None if method in ("fusion", "ensemble") else STUDENT
+        config = distill_config(study, method, teachers, target, student=student, epochs=student_epochs)
+        rows.append({"method": method, "row": GRAPH_ROWS[method], "top1": student_accuracy(study, config)})
+    return pd.DataFrame(rows, columns=["method", "row", "top1"])
+
+
+def graph_summary(results: pd.DataFrame) -> str:
+    """Which method led, and whether the graphs beat uniform KD (the paper: G_l+G_r best, each graph
+    above its uniform counterpart)."""
+    if results.empty:
+        return "No graph-distillation method was run."
+    top = results.loc[results["top1"].idxmax()]
+    text = f"The best of the {len(results)} methods here is {top['row']} ({top['top1']:.1f}%)"
+    text += "; in the paper it is G_l+G_r." if top["method"] != "graph" else ", as in the paper."
+    by = results.set_index("method")["top1"]
+    if "kd" in by:
+        graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in by]
+        beat = [GRAPH_ROWS[m] for m in graphs if by[m] > by["kd"]]
+        text += (f" Against uniform KD ({by['kd']:.1f}%), {len(beat)} of {len(graphs)} graph variants scored higher"
+                 f"{' (' + ', '.join(beat) + ')' if beat else ''}; the paper has all of them higher.")
+    return text
+
+
+# ---------------------------------------------------------------------- (4) PCL-boosted convergence
+
+
+def pcl_configs(study: Study, epochs: int | None = None, teacher_backbone: str = STUDENT,
+                student: str = STUDENT) -> dict[str, DistillConfig]:
+    """Camarena et al. 2022 §3: the PCL baseline (no teacher; it also serves as the teacher, trained
+    the same epochs) and the PCL student taught by it. Checkpoints every epoch for the curves."""
+    common = dict(target="appearance", epochs=chapter_epochs(study.profile, "pcl", epochs), checkpoint_every=1)
+    teacher = distill_config(study, "pcl_kd", [], student=teacher_backbone, **common)
+    baseline = teacher if teacher_backbone == student else distill_config(study, "pcl_kd", [], student=student,
+                                                                          **common)
+    taught = distill_config(study, "pcl_kd", [TeacherRef(distill=teacher)], student=student, **common)
+    return {"PCL alone": baseline, "PCL + KD": taught}
+
+
+def pcl_curves(study: Study, epochs: int | None = None, teacher_backbone: str = STUDENT, student: str = STUDENT) -> pd.DataFrame:
+    """Accuracy per epoch of PCL alone and of PCL + KD: 1-nearest-neighbour clip retrieval (hit@1, %)
+    of the student's features on the appearance set after every epoch (``sslvid.distill.test_checkpoints``).
+
+    Returns:
+        columns ``run``, ``epoch``, ``hit@1``.
+    """
+    rows = []
+    for name, config in pcl_configs(study, epochs, teacher_backbone, student).items():
+        result = run_distill(study, config)
+        hits = result.rows[result.rows["metric"] == "hit@1"]
+        rows += [{"run": name, "epoch": int(e), "hit@1": float(v)}
+                 for e, v in zip(hits["pretrain_epochs"], hits["value"])]
+    return pd.DataFrame(rows, columns=["run", "epoch", "hit@1"]).sort_values(["run", "epoch"], ignore_index=True)
+
+
+def pcl_figure(curves: pd.DataFrame) -> Figure:
+    """Accuracy against epochs, PCL alone vs PCL + KD (Camarena et al. 2022, Figs. 4-6)."""
+    return accuracy_curves(curves, x="epoch", y="hit@1", group="run", ylabel="1-NN retrieval hit@1 (%)",
+                           title="PCL with and without a teacher")
+
+
+def pcl_summary(curves: pd.DataFrame) -> str:
+    """Whether the taught student led at every epoch and at the end (the paper: it converges faster
+    and ends higher), and the first epoch at which it reached PCL alone's final accuracy."""
+    wide = curves.pivot_table(index="epoch", columns="run", values="hit@1").dropna()
+    if wide.empty or not {"PCL alone", "PCL + KD"} <= set(wide.columns):
+        return "The PCL curves are incomplete."
+    lead = wide["PCL + KD"] > wide["PCL alone"]
+    final = wide.index.max()
+    reached = wide.index[wide["PCL + KD"] >= wide.loc[final, "PCL alone"]]
+    text = (f"With a teacher, PCL scored higher at {int(lead.sum())} of {len(lead)} epochs and "
+            f"{'ended higher' if lead.loc[final] else 'did not end higher'} "
+            f"({wide.loc[final, 'PCL + KD']:.1f}% vs {wide.loc[final, 'PCL alone']:.1f}% at epoch {final}). ")
+    text += (f"It reached PCL alone's final accuracy at epoch {reached.min()}." if len(reached) else
+             "It never reached PCL alone's final accuracy.")
+    return text + " The paper reports faster convergence with the teacher for every architecture."
+
+
+# ---------------------------------------------------------------------- (5) SKD-SRL
+
+
+def skd_results(study: Study, methods: Sequence[str], subset: str, student: str = STUDENT,
+                target: str = "appearance", student_epochs: int | None = None) -> pd.DataFrame:
+    """Vu et al. 2022 Tables 1-2: the student trained alone, with augmentation, with KD from the R(2+1)D
+    teacher of ``subset`` (our stand-in for their 3D ResNet-50), by Self-KD and by SKD-SRL.
+
+    Raises:
+        ValueError: for a method that is not a row of their Table 2 (lists them).
+
+    Returns:
+        columns ``method``, ``mechanism``, ``teacher``, ``backbone``, ``top1``.
+    """
+    unknown = [m for m in methods if m not in SKD_ROWS]
+    if unknown:
+        raise ValueError(f"methods {unknown} are not rows of SKD-SRL Table 2; valid: {', '.join(SKD_ROWS)}")
+    rows = []
+    for method in methods:
+        mechanism, teacher_name = SKD_ROWS[method]
+        teachers = []
+        if method == "kd":
+            point = subset_teachers(study, check_subsets([subset])[0])[-1]
+            teachers, teacher_name = [teacher_ref(study, point, target)], point["backbone"]
+        config = distill_config(study, method, teachers, target, student=student, epochs=student_epochs)
+        rows.append({"method": method, "mechanism": mechanism, "teacher": teacher_name, "backbone": student,
+                     "top1": student_accuracy(study, config)})
+    return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1"])
+
+
+def skd_summary(results: pd.DataFrame) -> str:
+    """SKD-SRL against the student alone (the paper: +23.3 points on UCF101 with 3D ResNet-18)."""
+    by = results.set_index("method")["top1"]
+    if not {"independent", "skd_srl"} <= set(by.index):
+        return "SKD-SRL and the independent baseline were not both run."
+    gain = by["skd_srl"] - by["independent"]
+    text = (f"SKD-SRL {'beat' if gain > 0 else 'did not beat'} the same student trained alone "
+            f"({by['skd_srl']:.1f}% vs {by['independent']:.1f}%, {gain:+.1f} points); the paper reports a gain "
+            "on every dataset and both networks.")
+    others = [m for m in ("augment", "kd", "self_kd") if m in by]
+    if others:
+        ranked = by.sort_values(ascending=False)
+        text += " Ranking here: " + " > ".join(f"{SKD_ROWS[m][0]} ({v:.1f}%)" for m, v in ranked.items()) + \
+                "; the paper's Table 2 ranks SKD-SRL > Self-KD > KD > augmentation > baseline."
+    return text
+
+
+# ---------------------------------------------------------------------- paper vs reproduced
+
+
+def compare(paper_name: str, ours: pd.DataFrame, on: Sequence[str], columns: Mapping[str, str],
+            rename: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+    """``paper_vs_reproduced`` for each of the paper table's value columns, stacked.
+
+    Args:
+        paper_name: a ``PAPER_TABLES`` name.
+        ours: our rows with the ``on`` columns, ``target`` and ``top1``.
+        on: columns naming a cell in both tables.
+        columns: the paper's value column -> our target that it stands for ("" when we have none:
+            its ``reproduced`` stays NaN).
+        rename: per column of ``on``, our value -> the paper's.
+
+    Returns:
+        columns ``metric`` (the paper's value column), ``on``, ``paper``, ``reproduced``, ``n``, ``difference``.
+    """
+    paper = load_paper_table(paper_name)
+    frames = []
+    for column, target in columns.items():
+        mine = ours[ours["target"] == target] if target else ours.iloc[0:0]
+        mine = mine[[*on, "top1"]].dropna(subset=list(on))
+        frame = paper_vs_reproduced(paper, mine, on, column, value="top1", rename=rename)
+        frame.insert(0, "metric", column)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def table8_comparison(results: pd.DataFrame) -> pd.DataFrame:
+    """Benchmark Table 8 (UCF101 -> appearance, HMDB51 -> motion) beside ours; the student alone is not
+    a cell of the paper and is left out."""
+    ours = results[results["model"] != ALONE_ROW]
+    return compare("benchmark_t8_kd_subsets_rspnet", ours, ["model", "subset"],
+                   {"ucf101_top1": "appearance", "hmdb51_top1": "motion"})
+
+
+def graph_comparison(results: pd.DataFrame) -> pd.DataFrame:
+    """Zhang & Peng 2018 Table 2 beside ours (UCF101 -> appearance; HMDB51 and CCV: not run)."""
+    ours = results.assign(target="appearance", method=results["row"])
+    return compare("graphkd_t2_ablation", ours, ["method"], {"ucf101_acc": "appearance", "hmdb51_acc": "",
+                                                              "ccv_map": ""})
+
+
+def graph_sota_comparison(graph: pd.DataFrame, skd: pd.DataFrame) -> pd.DataFrame:
+    """Zhang & Peng 2018 Table 1: only two rows have a counterpart here, and loosely — "random init"
+    is our student trained alone from scratch (ShuffleNet, not AlexNet) and G_l+G_r our graph student;
+    the earlier methods were not run (NaN)."""
+    rows = []
+    alone = skd[skd["method"] == "independent"]
+    if len(alone):
+        rows.append({"method": "AlexNet random init", "top1": float(alone["top1"].iloc[0])})
+    full = graph[graph["method"] == "graph"]
+    if len(full):
+        rows.append({"method": "Graph distillation G_l+G_r", "top1": float(full["top1"].iloc[0])})
+    ours = pd.DataFrame(rows, columns=["method", "top1"]).assign(target="appearance")
+    return compare("graphkd_t1_sota", ours, ["method"], {"ucf101_acc": "appearance", "hmdb51_acc": "",
+                                                         "ccv_map": ""})
+
+
+def skd_comparison(results: pd.DataFrame) -> pd.DataFrame:
+    """SKD-SRL Table 1 (baseline and SKD-SRL; UCF101 -> appearance). Our student is the chapter's
+    network: unless it is ``r3d_18`` (their 3D ResNet-18) its rows stand apart from theirs."""
+    ours = results[results["method"].isin(["independent", "skd_srl"])].assign(target="appearance")
+    ours = ours.assign(method=ours["method"].map({"independent": "baseline", "skd_srl": "skd_srl"}))
+    return compare("skdsrl_t1_baseline", ours, ["method", "backbone"],
+                   {"ucf101_top1": "appearance", "hmdb51_top1": "", "k400_top1": ""},
+                   rename={"backbone": SKD_BACKBONES})
+
+
+def skd_mechanism_comparison(results: pd.DataFrame) -> pd.DataFrame:
+    """SKD-SRL Table 2 (mechanisms on UCF101): our KD row's teacher is R(2+1)D, not their 3D ResNet-50,
+    so it stands in its own row."""
+    return compare("skdsrl_t2_mechanisms_ucf101_r18", results.assign(target="appearance"),
+                   ["mechanism", "teacher"], {"ucf101_top1": "appearance"})
+
+
+DEFAULT_KNOBS: dict[str, Any] = {
+    "teacher_subsets": ("10k", "50k"), "targets": ("appearance",), "kd_method": "aekd", "student_epochs": None,
+    "teacher_groups": (), "graph_subset": "50k", "graph_methods": ("fusion", "kd", "graph_logits",
+                                                                    "graph_features", "graph"),
+    "pcl_epochs": None, "skd_methods": ("independent", "skd_srl"),
+}
+"""The notebook's default knobs (its parameters cell): what ``paper_comparisons`` reads back."""
+
+
+def paper_comparisons(study: Study, **knobs: Any) -> dict[str, pd.DataFrame]:
+    """Paper vs reproduced for every paper table of the chapter (keys: ``PAPER_TABLES`` names).
+
+    Calls the chapter's compute-or-load functions with ``DEFAULT_KNOBS`` (``knobs`` override them),
+    so after the chapter has run everything is read from the stores.
+
+    Raises:
+        ValueError: for an unknown knob (lists the valid ones).
+    """
+    unknown = set(knobs) - set(DEFAULT_KNOBS)
+    if unknown:
+        raise ValueError(f"unknown knobs {sorted(unknown)}; valid: {', '.join(DEFAULT_KNOBS)}")
+    k = {**DEFAULT_KNOBS, **knobs}
+    t8 = table8_results(study, k["teacher_subsets"], k["targets"], k["kd_method"], k["student_epochs"])
+    graph = graph_results(study, k["graph_subset"], k["graph_methods"], student_epochs=k["student_epochs"])
+    skd = skd_results(study, k["skd_methods"], k["graph_subset"], student_epochs=k["student_epochs"])
+    return {"benchmark_t8_kd_subsets_rspnet": table8_comparison(t8),
+            "graphkd_t2_ablation": graph_comparison(graph),
+            "graphkd_t1_sota": graph_sota_comparison(graph, skd),
+            "skdsrl_t1_baseline": skd_comparison(skd),
+            "skdsrl_t2_mechanisms_ucf101_r18": skd_mechanism_comparison(skd)}

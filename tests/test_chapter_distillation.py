@@ -1,0 +1,140 @@
+"""Chapter "Knowledge distillation": paper-shaped tables, sentences worded by the numbers, the paper
+comparisons, and one real pass through the smallest runs at the smoke profile."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sslvid.evaluate.features import FeatureCache
+from sslvid.experiments import distillation as ch
+from sslvid.experiments.study import Study
+from sslvid.store.paper_tables import PAPER_TABLES, load_paper_table
+from sslvid.store.results import ResultsStore
+from sslvid.store.runs import RunStore
+
+
+def _study(tmp_path: Path) -> Study:
+    return Study("smoke", device="cpu", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
+                 features=FeatureCache(tmp_path / "f"))
+
+
+def _t8(student: dict[str, float], alone: float = 50.0, target: str = "appearance") -> pd.DataFrame:
+    """Constructed Table 8 results: teachers at 40 / 45 %, the given student per subset."""
+    rows = []
+    for subset, value in student.items():
+        rows += [{"model": "teacher_shufflenet", "subset": subset, "target": target, "top1": 40.0},
+                 {"model": "teacher_r21d", "subset": subset, "target": target, "top1": 45.0},
+                 {"model": "student_shufflenet", "subset": subset, "target": target, "top1": value}]
+    rows.append({"model": "student_alone", "subset": None, "target": target, "top1": alone})
+    return pd.DataFrame(rows)
+
+
+def test_table8_has_the_papers_rows_and_subset_columns_in_order() -> None:
+    table = ch.table8(_t8({"50k": 60.0, "10k": 55.0}))
+    assert list(table.index) == ["teacher_shufflenet", "teacher_r21d", "student_shufflenet", "student_alone"]
+    assert list(table.columns) == [("appearance", "10k"), ("appearance", "50k")]
+    assert table.loc["student_alone"].tolist() == [50.0, 50.0]
+
+
+def test_table8_summary_words_wins_and_losses() -> None:
+    all_wins = ch.table8_summary(_t8({"10k": 55.0, "50k": 60.0}))
+    assert "beat both of its teachers at every subset" in all_wins and "best subset is 50k" in all_wins
+    assert "distillation helped" in all_wins
+    one_win = ch.table8_summary(_t8({"10k": 44.0, "50k": 60.0}, alone=58.0))
+    assert "at 1 of 2 subsets (50k)" in one_win and "did not always help" in one_win
+
+
+def test_table8_comparison_covers_every_paper_cell() -> None:
+    frame = ch.table8_comparison(_t8({"10k": 55.0, "30k": 70.0}))
+    paper = load_paper_table("benchmark_t8_kd_subsets_rspnet")
+    assert len(frame) == 2 * len(paper)  # UCF101 and HMDB51 columns, every cell once
+    ucf = frame[frame["metric"] == "ucf101_top1"].set_index(["model", "subset"])
+    assert ucf.loc[("student_shufflenet", "30k"), "reproduced"] == 70.0
+    assert ucf.loc[("student_shufflenet", "30k"), "difference"] == pytest.approx(70.0 - 94.6)
+    assert ucf["reproduced"].notna().sum() == 6 and frame.loc[frame["metric"] == "hmdb51_top1", "reproduced"].isna().all()
+
+
+def test_graph_summary_and_comparison() -> None:
+    results = pd.DataFrame({"method": ["kd", "graph_logits", "graph_features", "graph"],
+                            "row": [ch.GRAPH_ROWS[m] for m in ("kd", "graph_logits", "graph_features", "graph")],
+                            "top1": [50.0, 52.0, 48.0, 49.0]})
+    text = ch.graph_summary(results)
+    assert "best of the 4 methods here is logits graph G_l (52.0%); in the paper it is G_l+G_r" in text
+    assert "1 of 3 graph variants scored higher (logits graph G_l)" in text
+    frame = ch.graph_comparison(results)
+    assert set(frame["metric"]) == {"ucf101_acc", "hmdb51_acc", "ccv_map"}
+    ucf = frame[frame["metric"] == "ucf101_acc"].set_index("method")
+    assert ucf.loc["G_l+G_r", "reproduced"] == 49.0 and pd.isna(ucf.loc["model fusion", "reproduced"])
+
+
+def test_pcl_summary_reads_the_curves() -> None:
+    curves = pd.DataFrame({"run": ["PCL alone"] * 3 + ["PCL + KD"] * 3, "epoch": [1, 2, 3] * 2,
+                           "hit@1": [20.0, 30.0, 40.0, 35.0, 42.0, 45.0]})
+    text = ch.pcl_summary(curves)
+    assert "higher at 3 of 3 epochs and ended higher" in text and "final accuracy at epoch 2" in text
+    slower = curves.assign(**{"hit@1": [20.0, 30.0, 40.0, 10.0, 20.0, 30.0]})
+    assert "never reached" in ch.pcl_summary(slower) and "did not end higher" in ch.pcl_summary(slower)
+
+
+def test_skd_summary_and_comparisons() -> None:
+    results = pd.DataFrame({"method": ["independent", "skd_srl", "kd"], "mechanism": ["baseline", "SKD-SRL", "KD"],
+                            "teacher": ["none", "itself", "r2plus1d_18"], "backbone": ["shufflenet3d"] * 3,
+                            "top1": [50.0, 47.0, 52.0]})
+    text = ch.skd_summary(results)
+    assert "SKD-SRL did not beat" in text and "-3.0 points" in text and "Ranking here: KD (52.0%) > baseline (50.0%) > SKD-SRL (47.0%)" in text
+    table1 = ch.skd_comparison(results)
+    ours = table1[(table1["metric"] == "ucf101_top1") & (table1["backbone"] == "shufflenet3d")]
+    assert len(ours) == 2 and ours["paper"].isna().all()  # another network: rows of its own
+    as_r18 = ch.skd_comparison(results.assign(backbone="r3d_18"))
+    cells = as_r18[(as_r18["metric"] == "ucf101_top1") & (as_r18["method"] == "skd_srl")].set_index("backbone")
+    assert cells.loc["resnet18_3d", "reproduced"] == 47.0 and pd.isna(cells.loc["resnet50_3d", "reproduced"])
+    assert "r3d_18" not in set(as_r18["backbone"])
+    table2 = ch.skd_mechanism_comparison(results).set_index(["mechanism", "teacher"])
+    assert table2.loc[("baseline", "none"), "reproduced"] == 50.0
+    assert pd.isna(table2.loc[("KD", "resnet50_3d"), "reproduced"])
+
+
+def test_group_summary_words_each_group() -> None:
+    groups = pd.DataFrame({"group": ["g1"] * 3, "kind": ["complexity"] * 3, "role": ["teacher", "teacher", "student"],
+                           "model": ["a", "b", "s"], "top1": [30.0, 40.0, 35.0]})
+    assert ch.group_summary(groups) == "g1: the student (35.0%) did not beat its best teacher (40.0%)."
+    assert "empty" in ch.group_summary(groups.iloc[0:0])
+
+
+def test_bad_knobs_raise_with_the_valid_names(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    with pytest.raises(ValueError, match="10k, 30k, 50k, 100k"):
+        ch.check_subsets(["20k"])
+    with pytest.raises(ValueError, match="valid: complexity/rotnet/shufflenet3d"):
+        ch.check_groups(study, ["nope"])
+    assert ch.check_groups(study, ["dataset/vcop"])["dataset/vcop"]["student"] == ch.STUDENT
+    assert len(ch.group_definitions(study)["category/contrastive"]["teachers"]) == 2
+    with pytest.raises(ValueError, match="not rows of Table 2; valid: fusion"):
+        ch.graph_results(study, "50k", ["aekd"])
+    with pytest.raises(ValueError, match="valid: independent"):
+        ch.skd_results(study, ["graph"], "50k")
+    with pytest.raises(ValueError, match="valid: teacher_subsets"):
+        ch.paper_comparisons(study, nope=1)
+    assert ch.chapter_epochs("micro") == 5 and ch.chapter_epochs("micro", "pcl", 7) == 7
+    with pytest.raises(ValueError, match=">= 1"):
+        ch.chapter_epochs("smoke", epochs=0)
+
+
+def test_paper_comparisons_from_real_smoke_runs(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    comparisons = ch.paper_comparisons(study, teacher_subsets=("10k",), graph_subset="10k",
+                                       graph_methods=("fusion",), skd_methods=("independent",))
+    assert set(comparisons) == {"benchmark_t8_kd_subsets_rspnet", "graphkd_t2_ablation", "graphkd_t1_sota",
+                                "skdsrl_t1_baseline", "skdsrl_t2_mechanisms_ucf101_r18"} <= set(PAPER_TABLES)
+    t8 = comparisons["benchmark_t8_kd_subsets_rspnet"]
+    ours = t8[(t8["metric"] == "ucf101_top1") & (t8["subset"] == "10k")]
+    assert ours["reproduced"].between(0, 100).all() and (ours["n"] == 1).all()
+    fusion = comparisons["graphkd_t2_ablation"].set_index(["metric", "method"])
+    assert 0 <= fusion.loc[("ucf101_acc", "model fusion"), "reproduced"] <= 100
+    assert comparisons["graphkd_t1_sota"].set_index(["metric", "method"]).loc[
+        ("ucf101_acc", "AlexNet random init"), "n"] == 1
+    again = ch.paper_comparisons(study, teacher_subsets=("10k",), graph_subset="10k",
+                                 graph_methods=("fusion",), skd_methods=("independent",))
+    pd.testing.assert_frame_equal(again["benchmark_t8_kd_subsets_rspnet"], t8)  # read back from the stores
