@@ -99,7 +99,7 @@ def test_epoch_summary_counts_gains():
     assert rows.set_index("task").loc["rotnet", "best_epoch"] == 2
     text = ch.epoch_summary(rows, 3)
     assert "rose in 1 of 2 runs" in text and "1 of 2 runs were best at the last checkpoint" in text
-    assert "byol changed most favourably (+40.0 points) and rotnet least" in text
+    assert "with curves, byol changed most favourably (+40.0 points) and rotnet least" in text
 
 
 def test_cost_comparison_counts_paper_size_macs_and_words_the_ranking():

@@ -356,7 +356,7 @@ def epoch_summary(epochs: pd.DataFrame, last_epoch: int) -> str:
     text = (f"From the first to the last checkpoint accuracy rose in {gained} of {n} runs and fell or stayed in "
             f"{n - gained}; {at_last} of {n} runs were best at the last checkpoint (epoch {last_epoch}).")
     if len(by_method) > 1:
-        text += (f" Averaged over the networks, {most} changed most favourably ({by_method[most]:+.1f} points) "
+        text += (f" Averaged over the networks with curves, {most} changed most favourably ({by_method[most]:+.1f} points) "
                  f"and {least} least ({by_method[least]:+.1f}).")
     return text
 
@@ -442,8 +442,8 @@ def cost_summary(costs: pd.DataFrame, profile: str) -> str:
             f"({costs[time_col].min():.1f} s vs {costs[time_col].max():.1f} s per run).")
     if not np.isnan(rho_here):
         text += (f" Fewer multiply-adds {_verdict(rho_here)} less training time here (Spearman {rho_here:.2f}); "
-                 f"in the paper fewer FLOPs {_verdict(rho_paper)} less CO2 (Spearman {rho_paper:.2f}), which is "
-                 "why the study measures time as well as FLOPs (§1).")
+                 f"in the paper fewer FLOPs {_verdict(rho_paper)} less CO2 (Spearman {rho_paper:.2f})")
+        text += (", the reason the study measures time as well as FLOPs (§1)." if rho_paper <= 0.7 else ".")
     return text
 
 
@@ -466,7 +466,7 @@ def energy_assumptions(cpu_watts: float) -> str:
 
 def best_models(acc: pd.DataFrame) -> pd.DataFrame:
     """Per method, the network whose final weights scored highest: columns ``task, backbone, top1``."""
-    final = final_accuracy(acc).sort_values("top1", ascending=False)
+    final = final_accuracy(acc).sort_values("top1", ascending=False, kind="stable")
     best = final.groupby("task", sort=False).head(1)
     order = {m: i for i, m in enumerate(METHODS)}
     return best.sort_values("task", key=lambda s: s.map(order))[["task", "backbone", "top1"]].reset_index(drop=True)
