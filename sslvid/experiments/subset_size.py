@@ -381,6 +381,9 @@ def architecture_summary(accuracy: pd.DataFrame) -> str:
     for backbone, rows in table.groupby("backbone", sort=False):
         g = rows.set_index("step")["gain here"]
         first, second = g.get("10k->30k", np.nan), g.get("30k->100k", np.nan)
+        if np.isnan(first) or np.isnan(second):
+            parts.append(f"{backbone} lacks a 10k, 30k or 100k run")
+            continue
         shape = ("saturated (more from 10k->30k than from 30k->100k)" if first > second
                  else "did not saturate (at least as much from 30k->100k as from 10k->30k)")
         parts.append(f"{backbone} {shape}: {first:+.1f} then {second:+.1f} points")
