@@ -144,12 +144,14 @@ def test_robustness_summary_names_best_worst_and_agreement():
     assert "largely agree (Spearman 1.00)" in text
     reversed_ = table.assign(rel_drop_pct=-table["rel_drop_pct"])
     text = ch.robustness_summary(reversed_)
-    assert "run opposite" in text and "gained" in text
+    assert "run opposite" in text and "gained" in text and "negative drop means" in text
+    assert "negative drop" not in ch.robustness_summary(table)
 
 
 def test_chance_sentence_flags_models_near_chance():
     table = table_of({("rotnet", "shufflenet3d"): (12.0, 11.0), ("vcop", "shufflenet3d"): (60.0, 40.0)})
     text = ch.chance_sentence(table, chance=10.0)
+    assert text.startswith("1 of the 2 models are less than 5 points above chance (10.0%)")
     assert "rotnet/shufflenet3d (12.0%)" in text and "vcop" not in text
     assert "room to drop" in ch.chance_sentence(table.iloc[1:], chance=10.0)
 
@@ -228,6 +230,11 @@ def test_cosine_similarity_subsample_and_tsne_figure(monkeypatch):
     assert torch.allclose(ch.cosine_similarity(clean, -clean), -torch.ones(40, dtype=torch.float64))
     with pytest.raises(ValueError, match="differ in shape"):
         ch.cosine_similarity(clean, clean[:3])
+    offset = clean + 100.0  # a shared component makes raw cosines near 1 for any pairing of clips
+    shuffled = offset[torch.randperm(40, generator=torch.Generator().manual_seed(0))]
+    assert ch.cosine_similarity(offset, shuffled).mean() > 0.99
+    assert abs(float(ch.centred_cosine(offset, shuffled).mean())) < 0.3
+    assert torch.allclose(ch.centred_cosine(offset, offset), torch.ones(40, dtype=torch.float64))
     keep = ch.subsample(40, 20, seed=0)
     assert len(keep) == 20 and len(set(keep)) == 20 and (np.diff(keep) > 0).all()
     assert np.array_equal(keep, ch.subsample(40, 20, seed=0))
@@ -248,6 +255,14 @@ def test_shift_summary_reads_the_steadiest_model():
 # ---------------------------------------------------------------------- input checks
 
 
+def test_timing_summary_groups_by_kind(study):
+    assert list(ch.timing_summary(study).columns) == ["what", "calls", "cached", "seconds"]
+    study.timings += [{"what": "pretrain", "cached": True, "seconds": 1.0},
+                      {"what": "pretrain", "cached": False, "seconds": 2.0}, {"what": "evaluate", "seconds": 0.5}]
+    summary = ch.timing_summary(study).set_index("what")
+    assert summary.loc["pretrain"].tolist() == [2, 1, 3.0] and summary.loc["evaluate", "cached"] == 0
+
+
 def test_bad_names_and_severities_raise(study):
     with pytest.raises(ValueError, match="valid: vcop/shufflenet3d"):
         ch.model_point(study, "rotnet/resnet50")
@@ -262,7 +277,8 @@ def test_chapter_summary_says_which_backbone_dropped_less():
     # the paper's own numbers: ShuffleNet's mean relative drop (33.9) is below R21D's (45.6)
     same = table_of({(r.task, r.backbone): (80.0, 80.0 * (1 - r.rel_drop_pct / 100)) for r in paper.itertuples()})
     text = ch.chapter_summary(same, ch.claims_table(same))
-    assert text.startswith("Averaged over the six tasks, shufflenet3d lost the smaller share") and " as shufflenet3d" in text
+    assert text.startswith("Averaged over the six tasks, shufflenet3d lost the smaller share")
+    assert " as shufflenet3d" in text
     flipped = same.assign(rel_drop_pct=100 - same["rel_drop_pct"])
     text = ch.chapter_summary(flipped, ch.claims_table(flipped))
     assert "r2plus1d_18 lost the smaller share" in text and "whereas shufflenet3d" in text and "run opposite" in text

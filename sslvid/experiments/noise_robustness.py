@@ -266,7 +266,7 @@ def claims_summary(claims: pd.DataFrame) -> str:
     paper = (claims["in the paper's table"] == "holds").sum()
     both = ((claims["here"] == "holds") & (claims["in the paper's table"] == "holds")).sum()
     return (f"Of the {len(claims)} statements the paper makes about Table 7, {paper} hold in the paper's own "
-            f"numbers and {here} hold in ours; {both} hold in both.")
+            f"numbers and {here} hold in ours; {both} {'holds' if both == 1 else 'hold'} in both.")
 
 
 # ---------------------------------------------------------------------- prose on Table 7
@@ -329,7 +329,14 @@ def robustness_summary(table: pd.DataFrame) -> str:
             f"Averaged over tasks, {steadier} dropped less ({other}); averaged over backbones, the most robust task is "
             f"{by_task.index[0]} ({by_task.iloc[0]:.1f}%) and the least {by_task.index[-1]} ({by_task.iloc[-1]:.1f}%). "
             f"Our ranking of the {len(merged)} models by relative drop and the paper's {agreement_words(rho)} "
-            f"(Spearman {rho:.2f}).")
+            f"(Spearman {rho:.2f})." + _negative_note(table))
+
+
+def _negative_note(table: pd.DataFrame) -> str:
+    """A reminder of what a negative drop means, when the table has one."""
+    if not (table["rel_drop_pct"] < 0).any():
+        return ""
+    return " A negative drop means the model scored higher on the noisy clips than on the clean ones."
 
 
 def chance_sentence(table: pd.DataFrame, chance: float, margin: float = 5.0) -> str:
@@ -339,7 +346,8 @@ def chance_sentence(table: pd.DataFrame, chance: float, margin: float = 5.0) -> 
         return (f"Every model is at least {margin:.0f} points above chance ({chance:.1f}%) on clean clips, so each "
                 "had room to drop.")
     names = ", ".join(f"{r.task}/{r.backbone} ({r.clean_top1:.1f}%)" for r in near.itertuples())
-    return (f"{len(near)} model(s) are within {margin:.0f} points of chance ({chance:.1f}%) on clean clips: {names}. "
+    return (f"{len(near)} of the {len(table)} models are less than {margin:.0f} points above chance "
+            f"({chance:.1f}%) on clean clips: {names}. "
             "A model near chance has little accuracy to lose, so its small drop says little about robustness.")
 
 
@@ -561,8 +569,18 @@ def cosine_similarity(clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(clean.double(), noisy.double(), dim=1, eps=1e-12)
 
 
+def centred_cosine(clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    """Per-clip cosine similarity ``(N,)`` after subtracting the clean features' mean over clips from both.
+
+    Pooled post-ReLU features share a large common component, so their raw cosine is near 1 for
+    any two clips; centring keeps only what tells clips apart.
+    """
+    centre = clean.double().mean(dim=0, keepdim=True)
+    return cosine_similarity(clean.double() - centre, noisy.double() - centre)
+
+
 def feature_shift_table(study: Study, severity: int = 1, noises: Sequence[str] = NOISES) -> pd.DataFrame:
-    """Per model: mean cosine similarity between each test clip's clean and noisy features.
+    """Per model: mean centred cosine similarity between each test clip's clean and noisy features.
 
     Reads the features cached by the noise evaluation (no extraction when Table 7 has run).
 
@@ -572,7 +590,7 @@ def feature_shift_table(study: Study, severity: int = 1, noises: Sequence[str] =
     rows = []
     for point in noise_points(study):
         (clean, *noisy), _ = clip_features(study, point, [None, *(Noise(n, severity, study.seed) for n in noises)])
-        sims = [float(cosine_similarity(clean.features, feats.features).mean()) for feats in noisy]
+        sims = [float(centred_cosine(clean.features, feats.features).mean()) for feats in noisy]
         rows.append({"task": point["task"], "backbone": point["backbone"], "cosine": float(np.mean(sims))})
     return pd.DataFrame(rows)
 
@@ -582,9 +600,10 @@ def shift_summary(shift: pd.DataFrame, table: pd.DataFrame) -> str:
     merged = shift.merge(table, on=["task", "backbone"])
     rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
     steady = merged.loc[merged["cosine"].idxmax()]
-    return (f"Under severity-1 noise the features of {steady['task']}/{steady['backbone']} moved least (mean cosine "
-            f"similarity {steady['cosine']:.3f} between a clip's clean and noisy features). Feature steadiness and "
-            f"a small relative drop {agreement_words(rho)} across the {len(merged)} models (Spearman {rho:.2f}).")
+    return (f"Under severity-1 noise the features of {steady['task']}/{steady['backbone']} moved least (mean centred "
+            f"cosine similarity {steady['cosine']:.3f} between a clip's clean and noisy features). Feature "
+            f"steadiness and a small relative drop {agreement_words(rho)} across the {len(merged)} models "
+            f"(Spearman {rho:.2f}).")
 
 
 def subsample(n: int, clips: int, seed: int) -> np.ndarray:
@@ -627,8 +646,20 @@ def tsne_clean_vs_noisy(study: Study, model: str = "rotnet/r2plus1d_18", noise: 
     create_corruption(noise).constant(severity)
     (clean, noisy), classes = clip_features(study, point, [None, Noise(noise, severity, study.seed)])
     keep = torch.from_numpy(subsample(len(clean), clips, study.seed))
-    sims = cosine_similarity(clean.features[keep], noisy.features[keep]).mean()
+    sims = centred_cosine(clean.features, noisy.features).mean()
     return clean_vs_noisy_figure(clean.features[keep], noisy.features[keep], clean.labels[keep], classes,
                                  f"{noise}/{severity}", study.seed,
                                  f"{model}: clean vs {noise} noise at severity {severity} "
-                                 f"(mean cosine similarity {float(sims):.3f})")
+                                 f"(mean centred cosine similarity {float(sims):.3f})")
+
+
+def timing_summary(study: Study) -> pd.DataFrame:
+    """What this study object did, by kind: ``what``, ``calls``, ``cached`` (calls that found their result),
+    ``seconds``."""
+    timings = study.timing_table()
+    if timings.empty:
+        return pd.DataFrame(columns=["what", "calls", "cached", "seconds"])
+    cached = timings["cached"].fillna(False).astype(bool) if "cached" in timings else False
+    grouped = timings.assign(cached=cached).groupby("what")
+    return pd.DataFrame({"calls": grouped.size(), "cached": grouped["cached"].sum(),
+                         "seconds": grouped["seconds"].sum().round(1)}).reset_index()
