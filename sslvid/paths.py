@@ -31,7 +31,9 @@ def default_data_dir(profile: str = "micro") -> Path:
 
 
 def cache_dir() -> Path:
-    """Root of the decoded-clip caches."""
+    """Root of the decoded-clip caches: ``$SSLVID_CACHE_DIR`` if set (e.g. a fast local disk), else ``<data>/cache``."""
+    if os.environ.get("SSLVID_CACHE_DIR"):
+        return Path(os.environ["SSLVID_CACHE_DIR"]).expanduser().resolve()
     return data_dir() / "cache"
 
 

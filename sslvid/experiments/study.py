@@ -18,6 +18,7 @@ At paper scale ``data_root`` is a folder with one sub-folder per dataset, named 
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ class Study:
             named by layout (module docstring).
         seed: seed of every run and evaluation.
         device: "auto", "cpu", "cuda".
-        cache_dir: clip-cache folder (None: ``data/cache``).
+        cache_dir: clip-cache folder (None: ``$SSLVID_CACHE_DIR`` or ``data/cache``); given, it is
+            exported as ``$SSLVID_CACHE_DIR`` so every run of this process reads its clips there.
         protocol: evaluation protocol of the tables (None: ``STUDY_PROTOCOL[profile]``).
         overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
         store, results, features: the run store, results table and feature cache (defaults
@@ -89,6 +91,8 @@ class Study:
         self.protocol = self.protocol or STUDY_PROTOCOL[self.profile]
         if self.protocol not in ("finetune", "linear"):
             raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
+        if self.cache_dir is not None:
+            os.environ["SSLVID_CACHE_DIR"] = str(Path(self.cache_dir).expanduser().resolve())
         if self.data_root is not None and not Path(self.data_root).is_dir():
             raise ValueError(f"data_root {self.data_root!r} is not a folder; give a folder with one "
                              "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
