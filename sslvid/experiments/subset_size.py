@@ -408,13 +408,13 @@ def duration_summary(accuracy: pd.DataFrame, after: int = 100) -> str:
     theirs = duration_gains(paper_frame(TABLE3), ["backbone", "subset"], after)
     if ours.empty:
         return f"No run here has two checkpoints at or after paper epoch {after}; nothing to compare."
-    return (f"After the checkpoint standing for epoch {after}, RSPNet {_extreme(ours)} here, "
+    return (f"After the checkpoint standing for epoch {after}, RSPNet gained {_extreme(ours)} here, "
             f"against {_extreme(theirs)} in the paper (Table 3).")
 
 
 def _extreme(table: pd.DataFrame) -> str:
     best = table.loc[table["gain"].idxmax()]
-    return (f"gained at most {best['gain']:+.1f} points ({best['backbone']}, {best['subset']}) and "
+    return (f"at most {best['gain']:+.1f} points ({best['backbone']}, {best['subset']}) and "
             f"{table['gain'].mean():+.1f} on average over {len(table)} runs")
 
 
