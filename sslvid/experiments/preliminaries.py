@@ -156,7 +156,7 @@ def _backbone_sentence(scores: pd.Series, backbone: str) -> str:
     best = {name: tasks.reindex(group).dropna() for name, group in
             (("non-contrastive", NON_CONTRASTIVE), ("contrastive", CONTRASTIVE))}
     said = [f"the best {kind} task is {s.idxmax()} ({s.max():.1f}%)" for kind, s in best.items() if len(s)]
-    text = f"on {backbone}, " + " and ".join(said)
+    text = f"On {backbone}, " + " and ".join(said)
     if SCRATCH in scores:
         base = scores[SCRATCH]
         above = tasks[tasks > base]
@@ -187,13 +187,14 @@ def comparison_summary(comparison: pd.DataFrame, protocol: str, target: str = "d
         target: our downstream dataset (the levels compare only when finetuned on "ucf101").
     """
     ranks = rank_agreement(comparison)
-    said = [f"{r.backbone}: {_rank_words(r.spearman)} (Spearman {r.spearman:.2f} over {r.tasks} tasks)"
+    said = [f"For {r.backbone} the order of the tasks {_rank_words(r.spearman)} (Spearman {r.spearman:.2f} "
+            f"over {r.tasks} tasks)"
             for r in ranks.itertuples() if not np.isnan(r.spearman)]
     same = protocol == "finetune" and target == "ucf101"
     caveat = ("Both sides are finetuned UCF101 accuracies, so the levels compare too." if same else
               f"The paper finetunes on UCF101, we use the {protocol} protocol on {target}: the levels do not "
               "compare, only the order of the tasks does.")
-    return caveat + (" The order of the tasks " + "; ".join(said) + "." if said else "")
+    return caveat + (" " + "; ".join(said) + "." if said else "")
 
 
 def _rank_words(rho: float) -> str:
