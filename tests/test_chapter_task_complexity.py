@@ -144,10 +144,12 @@ def test_standard_error():
 
 
 def test_sampling_check_finds_looped_vcop_tuples(study):
-    short = ch.sampling_check(study, ["vcop"], video_frames=24)  # smoke: clip 3 starts at 24 = frame 0
+    short = ch.sampling_check(study, ["vcop"], video_frames=12)  # smoke: 4-frame clips; 4 and 5 touching clips loop
     capped = short[short["ceiling (%)"] < 100]
     assert not capped.empty and capped["looped"].all()
     assert "at most" in ch.sampling_summary(short)
+    fitted = ch.sampling_check(study, ["vcop"], video_frames=24)  # the gaps shrink: 5 clips of 4 frames fit
+    assert not fitted["looped"].any() and (fitted["ceiling (%)"] == 100).all()
     long = ch.sampling_check(study, video_frames=1000)
     assert not long["looped"].any() and (long["ceiling (%)"] == 100).all()
     assert "Every setting fits" in ch.sampling_summary(long)

@@ -365,3 +365,15 @@ def test_short_video_error_policy_raises():
 
 def test_permutations_helper_matches_itertools():
     assert S.order_permutations(4) == list(permutations(range(4)))
+
+
+def test_vcop_tuples_shrink_their_gap_to_fit_a_short_video_before_looping():
+    from sslvid.pretext.samplers import ClipOrderSampler
+
+    five = ClipOrderSampler(clip_len=8, num_clips=5, interval=8)
+    assert five.span == 72 and five.step_for(48) == 10 and five.span_for(48) == 48
+    clips = five.ordered(48, np.random.default_rng(0))
+    assert len(np.unique(clips, axis=0)) == 5 and clips.max() < 48, "five distinct clips, no loop"
+    assert five.step_for(200) == five.step == 16, "long videos keep the paper's interval"
+    too_long = ClipOrderSampler(clip_len=16, num_clips=5, interval=8)
+    assert too_long.step_for(48) == too_long.step, "touching clips do not fit either: loop as before"

@@ -381,11 +381,14 @@ def _noise(ours: pd.DataFrame) -> str:
 # ----------------------------------------------------------------------------- do the clips fit the videos?
 
 
-def frames_needed(task: PretextTask) -> int:
-    """Frames of a video that one sample of ``task`` spans (RotNet: a clip; VCOP: the tuple; PRP: the top rate)."""
+def frames_needed(task: PretextTask, video_frames: int | None = None) -> int:
+    """Frames of a video that one sample of ``task`` spans (RotNet: a clip; VCOP: the tuple; PRP: the top rate).
+
+    VCOP's sampler shrinks the gap between its clips on a short video (``ClipOrderSampler.step_for``):
+    with ``video_frames`` given, its span on such a video."""
     sampler = task.clip_sampler()
     if isinstance(sampler, ClipOrderSampler):
-        return sampler.span
+        return sampler.span if video_frames is None else sampler.span_for(video_frames)
     if isinstance(sampler, PlaybackRateSampler):
         t = sampler.num_frames
         return max((t - 1) * s + math.ceil(s / 2) + 1 for s in sampler.rates)
@@ -417,7 +420,7 @@ def sampling_check(study: Study, tasks: Sequence[str] = TASKS, video_frames: int
         config = study.pretrain_config({"task": task, "backbone": BACKBONES[0], "complexity": "C1"})
         for level in LEVELS:
             built = build_view_task(task, frames=config.frames, crop_size=config.crop_size, **level_kwargs(task, level))
-            need = frames_needed(built)
+            need = frames_needed(built, video_frames)
             distinct, ceiling = (order_ceiling(built.clip_sampler(), video_frames)
                                  if task == "vcop" else (None, 100.0))
             rows.append({"task": task, "complexity": level, "setting": setting_label(task, level),

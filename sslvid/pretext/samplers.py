@@ -77,11 +77,33 @@ class ClipOrderSampler:
         """Distance between the starts of consecutive clips."""
         return (self.clip_len - 1) * self.stride + 1 + self.interval
 
+    def step_for(self, video_frames: int) -> int:
+        """The clip-start distance used on a video of ``video_frames``: ``step``, or a smaller gap that fits.
+
+        A tuple longer than the video would loop, and a later clip would repeat an earlier one
+        frame for frame (orders that swap them cannot be told apart). The gap between clips is
+        therefore shrunk, down to 0 (touching clips), until the tuple fits; only when even
+        touching clips do not fit does the tuple loop (``short_video`` policy).
+        """
+        if self.span <= video_frames:
+            return self.step
+        clip_span = (self.clip_len - 1) * self.stride + 1
+        room = video_frames - self.num_clips * clip_span
+        if room < 0:
+            return self.step
+        return clip_span + min(self.interval, room // (self.num_clips - 1))
+
+    def span_for(self, video_frames: int) -> int:
+        """Frames the tuple covers on a video of ``video_frames`` (see ``step_for``)."""
+        return (self.num_clips - 1) * self.step_for(video_frames) + (self.clip_len - 1) * self.stride + 1
+
     def ordered(self, video_frames: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        """The tuple's frame indices in playback order, (N, T)."""
-        start = _start(self.span, video_frames, rng, self.short_video)
+        """The tuple's frame indices in playback order, (N, T); the gap shrinks on short videos (``step_for``)."""
+        step = self.step_for(video_frames)
+        span = (self.num_clips - 1) * step + (self.clip_len - 1) * self.stride + 1
+        start = _start(span, video_frames, rng, self.short_video)
         clips = ClipSampler(self.clip_len, self.stride, short_video=self.short_video)
-        return clips.indices_from(start + np.arange(self.num_clips) * self.step, video_frames)
+        return clips.indices_from(start + np.arange(self.num_clips) * step, video_frames)
 
     def sample(self, video_frames: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, dict]:
         """Shuffled clip indices (N, T) and ``{"order": permutation class}``."""
