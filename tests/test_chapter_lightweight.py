@@ -130,7 +130,9 @@ def test_fold_probe_reproduces_the_probe_logits():
 
 
 def test_knn_vote_and_summary_wording():
-    assert ch._vote([2, 1, 1, 2, 3]) == 2  # tie between 1 and 2: the nearer wins
+    from sslvid.evaluate.neighbours import majority_vote
+
+    assert majority_vote([2, 1, 1, 2, 3]) == 2  # tie between 1 and 2: the nearer wins
     knn = pd.DataFrame({"task": ["byol", "rotnet"], "backbone": ["resnet18_2d"] * 2, "linear top1": [50.0, 40.0],
                         "5-NN top1": [60.0, 30.0], "neighbour purity": [55.0, 20.0], "chance": [10.0, 10.0]})
     text = ch.knn_summary(knn)

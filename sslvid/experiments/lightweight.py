@@ -29,17 +29,17 @@ from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 from sslvid.analysis.cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
-from sslvid.analysis.features import nearest_neighbours
-from sslvid.analysis.figures import accuracy_curves, neighbour_gallery, saliency_figure
+from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset
 from sslvid.evaluate.classify import trained_classifier
-from sslvid.evaluate.common import Split, eval_sampler, frozen_features, open_eval_split
+from sslvid.evaluate.common import Split, eval_sampler, open_eval_split
 from sslvid.evaluate.config import EvalConfig
-from sslvid.evaluate.features import ClipFeatures, eval_clips
-from sslvid.evaluate.models import LinearProbe, set_classifier, source_info
+from sslvid.evaluate.features import eval_clips
+from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.experiments.data_and_backbones import pick_one_per_class
+from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
 from sslvid.experiments.study import Study
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
@@ -565,48 +565,11 @@ def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: 
     return SaliencyResult(figure, table)
 
 
-@dataclass
-class NeighbourSearch:
-    """Euclidean nearest training clips of every test clip, in one model's feature space (§4)."""
-
-    config: EvalConfig
-    train: Split
-    test: Split
-    train_features: ClipFeatures
-    test_features: ClipFeatures
-    indices: Tensor
-    distances: Tensor
-
-    def purity(self) -> float:
-        """Share of neighbours (all test clips, all k) of the query's class, percent."""
-        same = self.train_features.labels[self.indices] == self.test_features.labels[:, None]
-        return float(same.float().mean() * 100)
-
-    def knn_top1(self) -> float:
-        """Top-1 of a majority vote of the k neighbours (ties: the nearer class), percent."""
-        votes = self.train_features.labels[self.indices]
-        predicted = torch.tensor([_vote(row.tolist()) for row in votes])
-        return float((predicted == self.test_features.labels).float().mean() * 100)
-
-
-def _vote(labels: list[int]) -> int:
-    """The most frequent label; among equals, the one that appears first (the nearest)."""
-    counts = {label: labels.count(label) for label in labels}
-    return max(counts, key=lambda label: (counts[label], -labels.index(label)))
-
-
 def neighbour_search(study: Study, task: str, backbone: str, k: int = 5) -> NeighbourSearch:
     """Features of the train and test splits (from the feature cache the probe filled) and their k-NN."""
     point = point_of(study, task, backbone)
     study.evaluate(point)
-    config = study.eval_config(point)
-    info = source_info(config, study.store)
-    device = torch.device("cpu")
-    train, test = open_eval_split(config, "train"), open_eval_split(config, "test")
-    train_feats = frozen_features(config, train, config.train_clips, info, study.store, study.features, device)
-    test_feats = frozen_features(config, test, config.test_clips, info, study.store, study.features, device)
-    indices, distances = nearest_neighbours(test_feats.features, train_feats.features, k=k, metric="euclidean")
-    return NeighbourSearch(config, train, test, train_feats, test_feats, indices, distances)
+    return search_neighbours(study.eval_config(point), study.store, study.features, k=k)
 
 
 def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
@@ -621,26 +584,6 @@ def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
         rows.append({"task": task, "backbone": backbone, "linear top1": top1, f"{k}-NN top1": search.knn_top1(),
                      "neighbour purity": search.purity(), "chance": 100.0 / len(search.test.index.classes)})
     return pd.DataFrame(rows)
-
-
-def _clip_frames(split: Split, config: EvalConfig, features: ClipFeatures, row: int, clips: int) -> np.ndarray:
-    """uint8 frames ``(T, H, W, 3)`` of feature row ``row`` (clip ``row`` of the video-major features)."""
-    video = int(features.videos[row])
-    first = int((features.videos == video).nonzero()[0, 0])
-    dataset = VideoClipDataset(split.index, eval_sampler(config, clips), source=split.source, seed=0)
-    return dataset[video]["clips"][row - first].numpy()
-
-
-def neighbour_figure(search: NeighbourSearch, query: int, title: str) -> Figure:
-    """The test clip ``query`` (a feature row) beside its nearest training clips (the paper's Fig. 4)."""
-    classes = search.test.index.classes
-    config = search.config
-    neighbours = [_clip_frames(search.train, config, search.train_features, int(r), config.train_clips)
-                  for r in search.indices[query]]
-    labels = [classes[int(search.train_features.labels[r])] for r in search.indices[query]]
-    return neighbour_gallery(_clip_frames(search.test, config, search.test_features, query, config.test_clips),
-                             neighbours, classes[int(search.test_features.labels[query])], labels,
-                             distances=search.distances[query].tolist(), frames=1, metric="Euclidean", title=title)
 
 
 def neighbour_figures(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 0) -> list[Figure]:
