@@ -67,4 +67,4 @@ clean:
 	rm -rf _build book/chapters build
 
 clean-data:
-	rm -rf data/default data/cache data/results
+	rm -rf data/default data/default-smoke data/cache data/results data/runs data/features
