@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+import torch
+
 from sslvid.data.default import generate_default_data
 
 # Real camera footage for decoder tests: "ASL gesture clips from intel-iot-devkit/sample-videos,
@@ -36,3 +38,35 @@ def tiny_default(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.getbasetemp() / "default-tiny"
     generate_default_data(root, seed=0, scale=TINY, workers=2)
     return root
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    on a small shared CPU, spinning OpenMP threads cost 10x at these tensor sizes."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home for one test module: its clip caches, run store and results are built once."""
+    return tmp_path_factory.mktemp("sslvid-home")
+
+
+@pytest.fixture(scope="module")
+def data_home(home: Path):
+    """``$SSLVID_HOME`` pointed at the module's ``home`` while the module runs (use with usefixtures)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSLVID_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The engine tests' tiny labelled video folder (``engine_helpers.write_tiny_videos``)."""
+    import engine_helpers
+
+    return engine_helpers.write_tiny_videos(tmp_path_factory.mktemp("videos"))

@@ -25,6 +25,12 @@ import numpy as np
 
 BACKBONE = "squeezenet3d"  # the fastest backbone at smoke size on a CPU
 TASK = "rotnet"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def subprocess_env(home: Path) -> dict[str, str]:
+    """The environment of a child process (torchrun, CLI) that reads this checkout and data home ``home``."""
+    return {**os.environ, "SSLVID_HOME": str(home), "PYTHONPATH": str(REPO)}
 
 
 def write_tiny_videos(root: Path, classes: int = 2, per_class: int = 4, frames: int = 12, size: int = 40) -> Path:

@@ -29,17 +29,11 @@ from sslvid.evaluate.config import EvalConfig
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 T, S, C = 4, 32, 5  # frames, crop, classes of the unit tests
 STUDENT = "shufflenet3d"
 TEACHERS = ("squeezenet3d", "shufflenet3d")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------------- registry and methods

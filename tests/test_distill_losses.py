@@ -24,13 +24,7 @@ from sslvid.distill.losses import (
 from sslvid.distill.sketch import VARIANCE_CONSTANT, CountSketch, compact_bilinear, full_bilinear, tensor_sketch
 from sslvid.distill.solver import min_norm_two, min_norm_weights
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _softmax(values: list[float], t: float = 1.0) -> list[float]:

@@ -29,37 +29,10 @@ from sslvid.pretext.base import TaskOutput
 from sslvid.profiles import get_profile
 from sslvid.store import RunStore
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
+
 HELPER = str(Path(helpers.__file__).resolve())
 
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory) -> Path:
-    """A data home for the session: the clip cache of the tiny videos is built once."""
-    return tmp_path_factory.mktemp("sslvid-home")
-
-
-@pytest.fixture(scope="session")
-def videos(tmp_path_factory) -> Path:
-    return helpers.write_tiny_videos(tmp_path_factory.mktemp("videos"))
-
-
-@pytest.fixture(autouse=True)
-def _data_home(home, monkeypatch):
-    monkeypatch.setenv("SSLVID_HOME", str(home))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, spinning OpenMP threads cost 10x at these sizes."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "SSLVID_HOME": str(home), "PYTHONPATH": str(REPO)}
 
 
 # ----------------------------------------------------------------------------------- config
@@ -253,7 +226,7 @@ def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
     config = helpers.tiny_config(videos, epochs=3)
     command = [sys.executable, HELPER, "--data-root", str(videos), "--store", str(killed_store), "--epochs", "3",
                "--sleep-per-step", "0.3"]
-    proc = subprocess.Popen(command, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, env=helpers.subprocess_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     run = RunStore(killed_store).run(config)
     deadline = time.monotonic() + 120
     while not run.checkpoint_path(1).exists():
@@ -281,7 +254,7 @@ def test_ddp_with_gloo_on_two_processes_only_rank0_writes(videos, home, tmp_path
     record.mkdir()
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", HELPER,
                "--data-root", str(videos), "--store", str(tmp_path / "runs"), "--record-writes", str(record)]
-    done = subprocess.run(command, env=_env(home), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=helpers.subprocess_env(home), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((record / f"writes-rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[1]["writes"] == [], "only rank 0 writes"

@@ -39,28 +39,9 @@ from sslvid.evaluate.robustness import drops
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
+pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
+
 BACKBONE = "squeezenet3d"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("eval-home")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _data_home(home):
-    """Clip caches and default paths of this module live in its own home."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSLVID_HOME", str(home))
-        yield
 
 
 @pytest.fixture(scope="module")

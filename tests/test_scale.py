@@ -6,7 +6,6 @@ code runs with its CPU branch. The DDP tests launch ``torchrun --nproc_per_node 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -36,35 +35,10 @@ from sslvid.scale.estimate import (
 from sslvid.scale.synthetic import build_synthetic_cache
 from sslvid.store import RunStore
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
+
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("sslvid-home")
-
-
-@pytest.fixture(scope="module")
-def videos(tmp_path_factory) -> Path:
-    return engine_helpers.write_tiny_videos(tmp_path_factory.mktemp("videos"))
-
-
-@pytest.fixture(autouse=True)
-def _data_home(home, monkeypatch):
-    monkeypatch.setenv("SSLVID_HOME", str(home))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _env(home: Path) -> dict[str, str]:
-    return {**os.environ, "SSLVID_HOME": str(home), "PYTHONPATH": str(REPO)}
 
 
 # ------------------------------------------------------------------------------ data path
@@ -213,7 +187,7 @@ def ddp_launch(videos, home, tmp_path_factory) -> dict:
     store = out / "clean"
     done = subprocess.run(_torchrun(str(Path(scale_helpers.__file__)), "--out", str(out), "--store", str(store),
                                     "--data-root", str(videos)),
-                          env=_env(home), capture_output=True, text=True, timeout=300)
+                          env=engine_helpers.subprocess_env(home), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return {"equivalence": json.loads((out / "equivalence.json").read_text()), "store": store}
 
@@ -263,7 +237,7 @@ def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(ddp_lau
     killed = tmp_path / "killed"
     command = _torchrun(str(Path(engine_helpers.__file__)), "--data-root", str(videos), "--store", str(killed),
                         "--epochs", "3")
-    proc = subprocess.Popen([*command, "--sleep-per-step", "0.3"], env=_env(home), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*command, "--sleep-per-step", "0.3"], env=engine_helpers.subprocess_env(home), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     run = RunStore(killed).run(config)
     deadline = time.monotonic() + 120
@@ -276,7 +250,7 @@ def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(ddp_lau
         _kill_tree(proc)
     assert not run.is_complete and list(run.checkpoints()) == [1], "killed after epoch 1"
 
-    resumed = subprocess.run(command, env=_env(home), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(command, env=engine_helpers.subprocess_env(home), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     clean = RunStore(ddp_launch["store"]).find(config)
     assert run.is_complete and clean is not None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 
 import engine_helpers
 from sslvid.engine import PretrainConfig
@@ -21,28 +20,7 @@ from sslvid.scale.grids import PAPER_GRIDS, Block, Grid, dump_grid, load_grid, r
 from sslvid.scale.sweep import Job, PretrainJob, expand_grid, plan_sweep, run_sweep
 from sslvid.store import RunStore
 
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("sslvid-home")
-
-
-@pytest.fixture(scope="module")
-def videos(tmp_path_factory) -> Path:
-    return engine_helpers.write_tiny_videos(tmp_path_factory.mktemp("videos"))
-
-
-@pytest.fixture(autouse=True)
-def _data_home(home, monkeypatch):
-    monkeypatch.setenv("SSLVID_HOME", str(home))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
 
 
 # --------------------------------------------------------------------------- grids

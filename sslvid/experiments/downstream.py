@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from sslvid.evaluate.classify import TASK as CLASSIFICATION
 from sslvid.evaluate.metrics import RETRIEVAL_KS
 from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
-from sslvid.experiments.study import TARGETS, Study
+from sslvid.experiments.study import Study, check_selection
 from sslvid.store.paper_tables import load_paper_table
 
 TARGET_KINDS = ("appearance", "motion")
@@ -57,7 +57,7 @@ def classification(study: Study, points: Sequence[Mapping[str, Any]] | None = No
     Returns:
         rows ``task, backbone, data, subset, target_kind, target, protocol, top1``.
     """
-    _check_targets(targets)
+    check_selection(targets, TARGET_KINDS, "targets")
     points = downstream_points(study) if points is None else list(points)
     backbones = sorted({p["backbone"] for p in points})
     frames = [study.accuracy(points, target=kind, scratch_backbones=backbones).assign(target_kind=kind)
@@ -74,17 +74,10 @@ def retrieval(study: Study, points: Sequence[Mapping[str, Any]] | None = None,
         rows ``task, data, target_kind, k, hit`` (percent of test clips with a same-class training
         clip among their k nearest).
     """
-    _check_targets(targets)
+    check_selection(targets, TARGET_KINDS, "targets")
     points = downstream_points(study) if points is None else list(points)
-    rows = []
-    for kind in targets:
-        for point in points:
-            found = study.evaluate(point, target=kind, protocol="retrieval")
-            for metric, value in zip(found["metric"], found["value"]):
-                if metric.startswith("hit@"):
-                    rows.append({"task": point["task"], "data": point["data"], "target_kind": kind,
-                                 "k": int(metric.split("@")[1]), "hit": float(value)})
-    return pd.DataFrame(rows, columns=["task", "data", "target_kind", "k", "hit"])
+    table = pd.concat([study.retrieval(points, kind) for kind in targets], ignore_index=True)
+    return table[["task", "data", "target_kind", "k", "hit"]]
 
 
 def everything_trained(study: Study, metric: str = "top1_video") -> pd.DataFrame:
@@ -339,9 +332,3 @@ def _best_value(results: pd.DataFrame, dataset: str) -> float:
 def _clip_text(study: Study) -> str:
     config = study.pretrain_config({"task": "rspnet", "backbone": "r2plus1d_18"})
     return f"{config.frames}x{config.crop_size}"
-
-
-def _check_targets(targets: Sequence[str]) -> None:
-    unknown = [t for t in targets if t not in TARGETS]
-    if unknown or not targets:
-        raise ValueError(f"targets must be a non-empty selection of {', '.join(TARGET_KINDS)}; got {list(targets)}")

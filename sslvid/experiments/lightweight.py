@@ -40,7 +40,7 @@ from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, check_selection
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
 from sslvid.store.paper_tables import load_paper_table
@@ -73,10 +73,8 @@ def check_names(names: Sequence[str] | None, valid: Sequence[str], what: str) ->
     """
     if names is None:
         return list(valid)
-    unknown = [n for n in names if n not in valid]
-    if unknown or not names:
-        raise ValueError(f"unknown or no {what} {unknown}; valid: {', '.join(valid)}")
-    return [n for n in valid if n in names]
+    chosen = check_selection(names, valid, what)
+    return [n for n in valid if n in chosen]
 
 
 def lightweight_points(study: Study, methods: Sequence[str] | None = None,

@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sslvid.evaluate.metrics import RETRIEVAL_KS
-from sslvid.experiments.study import TARGETS, Study
+from sslvid.experiments.study import TARGETS, Study, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
@@ -74,7 +74,7 @@ def ood_accuracy(study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequen
         one row per cell: ``task, data, target_kind, target, protocol, contrastive, in_distribution,
         top1`` (percent; video-level top-1 of the study's protocol unless ``protocol`` is given).
     """
-    _check_targets(targets)
+    check_selection(targets, TARGET_KINDS, "targets")
     points = ood_points(study, tasks)
     frames = [study.accuracy(points, target=kind, protocol=protocol).assign(target_kind=kind) for kind in targets]
     table = pd.concat(frames, ignore_index=True)
@@ -90,7 +90,7 @@ def scratch_accuracy(study: Study, targets: Sequence[str] = TARGET_KINDS, backbo
     Returns:
         one row per target: ``target_kind, target, protocol, top1``.
     """
-    _check_targets(targets)
+    check_selection(targets, TARGET_KINDS, "targets")
     rows = [study.accuracy([], target=kind, protocol=protocol, scratch_backbones=[backbone]).assign(target_kind=kind)
             for kind in targets]
     return pd.concat(rows, ignore_index=True)[["target_kind", "target", "protocol", "top1"]]
@@ -105,16 +105,9 @@ def ood_retrieval(study: Study, tasks: Sequence[str] = OOD_TASKS,
         in_distribution, k, hit`` (percent of test clips with a same-class training clip among the k
         most cosine-similar), k in ``RETRIEVAL_KS``.
     """
-    _check_targets(targets)
-    rows = []
-    for kind in targets:
-        for point in ood_points(study, tasks):
-            found = study.evaluate(point, target=kind, protocol="retrieval")
-            for metric, value in zip(found["metric"], found["value"]):
-                if metric in RETRIEVAL_METRICS:
-                    rows.append({"task": point["task"], "data": point["data"], "target_kind": kind,
-                                 "target": study.target(kind), "k": int(metric.split("@")[1]), "hit": float(value)})
-    table = pd.DataFrame(rows)
+    check_selection(targets, TARGET_KINDS, "targets")
+    points = ood_points(study, tasks)
+    table = pd.concat([study.retrieval(points, kind) for kind in targets], ignore_index=True)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
     return table[["task", "data", "target_kind", "target", "contrastive", "in_distribution", "k", "hit"]]
@@ -123,12 +116,6 @@ def ood_retrieval(study: Study, tasks: Sequence[str] = OOD_TASKS,
 def is_contrastive(task: str) -> bool:
     """Whether ``task`` contrasts positives against negatives (its registry class, benchmark §3.1)."""
     return bool(TASKS.get(task).contrastive)
-
-
-def _check_targets(targets: Sequence[str]) -> None:
-    unknown = [t for t in targets if t not in TARGET_KINDS]
-    if unknown or not targets:
-        raise ValueError(f"targets must be a non-empty selection of {', '.join(TARGET_KINDS)}; got {list(targets)}")
 
 
 # --------------------------------------------------------------------------- tables

@@ -33,7 +33,7 @@ from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, check_selection
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
@@ -74,8 +74,8 @@ def table1_point(study: Study, task: str, backbone: str) -> dict[str, Any]:
     Raises:
         ValueError: for a task or backbone outside Table 1 (listing the valid ones).
     """
-    _check_names([task], SIX_TASKS, "task")
-    _check_names([backbone], BACKBONES, "backbone")
+    check_selection([task], SIX_TASKS, "task")
+    check_selection([backbone], BACKBONES, "backbone")
     return next(p for p in table1_points(study) if p["task"] == task and p["backbone"] == backbone)
 
 
@@ -227,8 +227,8 @@ def protocol_comparison(study: Study, backbones: Sequence[str] = ("shufflenet3d"
     Raises:
         ValueError: for a backbone or task outside Table 1.
     """
-    _check_names(backbones, BACKBONES, "backbone")
-    _check_names(tasks, SIX_TASKS, "task")
+    check_selection(backbones, BACKBONES, "backbone", allow_empty=True)
+    check_selection(tasks, SIX_TASKS, "task", allow_empty=True)
     points = [p for p in table1_points(study) if p["backbone"] in backbones and p["task"] in tasks]
     frames = [study.accuracy(points, target, protocol, scratch_backbones=tuple(backbones)).assign(protocol=protocol)
               for protocol in ("linear", "finetune")]
@@ -299,7 +299,7 @@ def frames_comparison(study: Study, tasks: Sequence[str] = ("rotnet",), backbone
     Raises:
         ValueError: for a task or backbone outside Table 1.
     """
-    _check_names(tasks, SIX_TASKS, "task")
+    check_selection(tasks, SIX_TASKS, "task", allow_empty=True)
     rows = []
     for task in tasks:
         base_point = table1_point(study, task, backbone)
@@ -541,9 +541,3 @@ def cost_table(study: Study) -> pd.DataFrame:
         return pd.DataFrame(columns=["what", "runs", "seconds"])
     return (timings.groupby("what")["seconds"].agg(runs="count", seconds="sum").reset_index()
             .sort_values("seconds", ascending=False, ignore_index=True))
-
-
-def _check_names(names: Sequence[str], valid: Sequence[str], what: str) -> None:
-    unknown = [n for n in names if n not in valid]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; valid: {', '.join(valid)}")

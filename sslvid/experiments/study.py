@@ -50,6 +50,20 @@ POINT_COLUMNS = ("task", "backbone", "data", "subset", "complexity", "frames")
 """Grid-point fields that chapters show as table columns."""
 
 
+def check_selection(names: Sequence[str], valid: Sequence[str], what: str, allow_empty: bool = False) -> list[str]:
+    """``names`` as a list, after checking each is one of ``valid`` (a chapter knob's selection).
+
+    Raises:
+        ValueError: for an unknown name, or an empty selection unless ``allow_empty``; the
+            message lists the valid names.
+    """
+    names = list(names)
+    unknown = [n for n in names if n not in valid]
+    if unknown or not (names or allow_empty):
+        raise ValueError(f"unknown or no {what} {unknown or names}; valid: {', '.join(map(str, valid))}")
+    return names
+
+
 @dataclass
 class Study:
     """The chapters' handle on the shared runs, evaluations and results of one profile.
@@ -229,6 +243,23 @@ class Study:
         frame.insert(len(frame.columns) - 1, "target", self.target(target))
         frame.insert(len(frame.columns) - 1, "protocol", protocol or self.protocol)
         return frame
+
+    def retrieval(self, points: Iterable[Mapping[str, Any]], target: str = "appearance") -> pd.DataFrame:
+        """Clip retrieval hit@k (frozen features, benchmark §5.1) of each point on ``target``.
+
+        Returns:
+            one row per (point, k): the point's fields (``POINT_COLUMNS``), ``target_kind``,
+            ``target``, ``k`` and ``hit`` (percent of test clips with a same-class training clip
+            among their k nearest).
+        """
+        rows = []
+        for point in points:
+            found = self.evaluate(point, target=target, protocol="retrieval")
+            for metric, value in zip(found["metric"], found["value"]):
+                if metric.startswith("hit@"):
+                    rows.append({**_describe(point), "target_kind": target, "target": self.target(target),
+                                 "k": int(metric.split("@")[1]), "hit": float(value)})
+        return pd.DataFrame(rows)
 
     def timing_table(self) -> pd.DataFrame:
         """What this study object trained or evaluated, and how long each took (seconds)."""

@@ -36,7 +36,7 @@ from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.evaluate.features import eval_clips
 from sslvid.experiments.discussion import NotCachedError
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
@@ -108,7 +108,7 @@ def table2_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[s
     Raises:
         ValueError: for a task outside the six of the benchmark.
     """
-    _check_names("task", tasks, SIX_TASKS)
+    check_selection(tasks, SIX_TASKS, "task")
     return [p for p in study.grid_points("subset_duration", block=0) if p["task"] in tasks]
 
 
@@ -118,19 +118,13 @@ def table3_points(study: Study, backbones: Sequence[str] = TABLE3_BACKBONES[:2])
     Raises:
         ValueError: for a backbone outside block 1.
     """
-    _check_names("backbone", backbones, TABLE3_BACKBONES)
+    check_selection(backbones, TABLE3_BACKBONES, "backbone")
     return [p for p in study.grid_points("subset_duration", block=1) if p["backbone"] in backbones]
 
 
 def table4_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[str, Any]]:
     """The six tasks on R(2+1)D-18, K400-50k (Table 4; the 50k row of Table 2)."""
     return [p for p in table2_points(study, tasks) if p["subset"] == "50k"]
-
-
-def _check_names(what: str, names: Sequence[str], valid: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in valid]
-    if unknown or not names:
-        raise ValueError(f"unknown or no {what} {unknown or list(names)}; valid: {', '.join(valid)}")
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -500,7 +494,7 @@ def subset_cka(study: Study, backbone: str = MEDIUM, subsets: Sequence[str] = ("
     """
     if len(subsets) != 2:
         raise ValueError(f"give two subsets to compare, got {list(subsets)}")
-    _check_names("subset", subsets, list(SUBSET_VIDEOS))
+    check_selection(subsets, list(SUBSET_VIDEOS), "subset")
     points = [{"task": task, "backbone": backbone, "data": "K400", "subset": s} for s in subsets]
     models = [study.pretrain(p).backbone() for p in points]
     x = cka_clips_tensor(study, points[0], clips)

@@ -34,10 +34,10 @@ from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.analysis.pretext_views import build_task as build_view_task
 from sslvid.data.decode import read_frames
 from sslvid.data.sources import open_split
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, check_selection
 from sslvid.pretext.base import PretextTask
 from sslvid.pretext.samplers import ClipOrderSampler, PlaybackRateSampler
-from sslvid.scale.grids import COMPLEXITY, complexity_fields
+from sslvid.scale.grids import complexity_fields
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
 from sslvid.store.results import paper_vs_reproduced
@@ -59,15 +59,6 @@ SIGNIFICANT_SE = 2.0
 
 
 # ----------------------------------------------------------------------------- settings
-
-
-def _check_names(kind: str, names: Sequence[str], valid: Sequence[str]) -> list[str]:
-    """``names`` as a list; ValueError listing the valid ones for an unknown or empty selection."""
-    names = list(names)
-    unknown = [n for n in names if n not in valid]
-    if unknown or not names:
-        raise ValueError(f"unknown or no {kind} {unknown or names}; valid: {', '.join(valid)}")
-    return names
 
 
 def level_kwargs(task: str, level: str) -> dict[str, Any]:
@@ -102,7 +93,7 @@ def setting_label(task: str, level: str) -> str:
 
 def settings_table(tasks: Sequence[str] = TASKS) -> pd.DataFrame:
     """What C1-C3 mean per task (§4.3). Columns: task, complexity, setting, classes, chance (%)."""
-    tasks = _check_names("tasks", tasks, TASKS)
+    tasks = check_selection(tasks, TASKS, "tasks")
     rows = [{"task": t, "complexity": c, "setting": setting_label(t, c), "classes": num_classes(t, c),
              "chance (%)": 100.0 / num_classes(t, c)} for t in tasks for c in LEVELS]
     return pd.DataFrame(rows)
@@ -115,8 +106,8 @@ def complexity_points(study: Study, tasks: Sequence[str] = TASKS,
     Raises:
         ValueError: for an unknown task or backbone (the message lists the valid ones).
     """
-    tasks = _check_names("tasks", tasks, TASKS)
-    backbones = _check_names("backbones", backbones, BACKBONES)
+    tasks = check_selection(tasks, TASKS, "tasks")
+    backbones = check_selection(backbones, BACKBONES, "backbones")
     return [p for p in study.grid_points("task_complexity") if p["task"] in tasks and p["backbone"] in backbones]
 
 
@@ -416,7 +407,7 @@ def sampling_check(study: Study, tasks: Sequence[str] = TASKS, video_frames: int
         (VCOP), ceiling (%) (the best pretext accuracy possible on such a video).
     """
     rows = []
-    for task in _check_names("tasks", tasks, TASKS):
+    for task in check_selection(tasks, TASKS, "tasks"):
         config = study.pretrain_config({"task": task, "backbone": BACKBONES[0], "complexity": "C1"})
         for level in LEVELS:
             built = build_view_task(task, frames=config.frames, crop_size=config.crop_size, **level_kwargs(task, level))
@@ -612,8 +603,8 @@ def complexity_strips(task: str, video: np.ndarray, frames: int, crop_size: int,
     Raises:
         ValueError: for an unknown task or level, or a malformed video.
     """
-    _check_names("tasks", [task], TASKS)
-    levels = _check_names("levels", levels, LEVELS)
+    check_selection([task], TASKS, "tasks")
+    levels = check_selection(levels, LEVELS, "levels")
     clips, labels = [], []
     for level in levels:
         for label, clip in pretext_views(task, video, seed=seed, frames=frames, crop_size=crop_size,
