@@ -51,7 +51,7 @@ def stores(home) -> dict:
 
 
 @pytest.fixture(scope="module")
-def pretrained(_data_home, tiny_default, stores) -> PretrainConfig:
+def pretrained(data_home, tiny_default, stores) -> PretrainConfig:
     config = PretrainConfig.for_profile("smoke", task="rotnet", backbone=BACKBONE, dataset="digits-appearance-pool",
                                         data_root=str(tiny_default), subset_per_class=1, device="cpu", threads=1,
                                         num_workers=0)
