@@ -565,8 +565,7 @@ def skd_mechanism_comparison(results: pd.DataFrame) -> pd.DataFrame:
 
 DEFAULT_KNOBS: dict[str, Any] = {
     "teacher_subsets": ("10k", "50k"), "targets": ("appearance",), "kd_method": "aekd", "student_epochs": None,
-    "teacher_groups": (), "graph_subset": "50k", "graph_methods": ("fusion", "kd", "graph_logits",
-                                                                    "graph_features", "graph"),
+    "teacher_groups": (), "graph_subset": "50k", "graph_methods": ("fusion", "kd", "graph_logits", "graph"),
     "pcl_epochs": None, "skd_methods": ("independent", "skd_srl"),
 }
 """The notebook's default knobs (its parameters cell): what ``paper_comparisons`` reads back."""

@@ -251,7 +251,7 @@ def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
 def paper_comparisons(study: Study, tasks: Sequence[str] = SIX_TASKS,
                       table3_backbones: Sequence[str] = TABLE3_BACKBONES[:2],
                       table3_epochs: Sequence[int] | None = (100, 200),
-                      table4_epochs: Sequence[int] | None = None) -> dict[str, pd.DataFrame]:
+                      table4_epochs: Sequence[int] | None = (100, 200)) -> dict[str, pd.DataFrame]:
     """The chapter's paper-vs-reproduced tables, keyed by paper-table name (Tables 2, 3, 4).
 
     The arguments are the notebook's knobs (``table2_tasks``, ``table3_backbones``,
