@@ -40,7 +40,7 @@ from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, agreement_level, check_selection
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
 from sslvid.store.paper_tables import load_paper_table
@@ -313,7 +313,9 @@ def _heavy_sentence(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
 
 
 def _agreement(rho: float) -> str:
-    return "close agreement" if rho >= 0.7 else "partial agreement" if rho >= 0.3 else "little or no agreement"
+    """A rank correlation in words (levels of ``study.agreement_level``)."""
+    words = {"strong": "close agreement", "partial": "partial agreement"}
+    return words.get(agreement_level(rho), "little or no agreement")
 
 
 # --------------------------------------------------------------------------- epochs

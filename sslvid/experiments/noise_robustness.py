@@ -39,7 +39,7 @@ from sslvid.evaluate.common import open_eval_split
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
 from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
 from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, agreement_level
 from sslvid.pretext.base import TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
@@ -295,16 +295,9 @@ def spearman(a: pd.Series, b: pd.Series) -> float:
 
 
 def agreement_words(rho: float) -> str:
-    """A rank correlation in words."""
-    if np.isnan(rho):
-        return "cannot be ranked (too few or constant values)"
-    if rho >= 0.7:
-        return "largely agree"
-    if rho >= 0.3:
-        return "partly agree"
-    if rho > -0.3:
-        return "do not agree"
-    return "run opposite"
+    """A rank correlation in words (levels of ``study.agreement_level``)."""
+    return {"undefined": "cannot be ranked (too few or constant values)", "strong": "largely agree",
+            "partial": "partly agree", "none": "do not agree", "opposite": "run opposite"}[agreement_level(rho)]
 
 
 def _drop_words(rel: float) -> str:

@@ -33,7 +33,7 @@ from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, agreement_level, check_selection
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
@@ -198,13 +198,10 @@ def comparison_summary(comparison: pd.DataFrame, protocol: str, target: str = "d
 
 
 def _rank_words(rho: float) -> str:
-    if rho >= 0.7:
-        return "largely agrees with the paper's"
-    if rho >= 0.3:
-        return "partly agrees with the paper's"
-    if rho > -0.3:
-        return "is unrelated to the paper's"
-    return "runs against the paper's"
+    """A rank correlation in words (levels of ``study.agreement_level``)."""
+    return {"undefined": "cannot be compared with the paper's", "strong": "largely agrees with the paper's",
+            "partial": "partly agrees with the paper's", "none": "is unrelated to the paper's",
+            "opposite": "runs against the paper's"}[agreement_level(rho)]
 
 
 # ----------------------------------------------------------------------------- (2) linear vs finetune

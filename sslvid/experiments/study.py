@@ -64,6 +64,19 @@ def check_selection(names: Sequence[str], valid: Sequence[str], what: str, allow
     return names
 
 
+def agreement_level(rho: float) -> str:
+    """A rank correlation between our ordering and the paper's as one of four levels, the same
+    thresholds in every chapter: "strong" (rho >= 0.7), "partial" (>= 0.3), "none" (> -0.3),
+    "opposite"; "undefined" for NaN (too few or constant values)."""
+    if rho != rho:
+        return "undefined"
+    if rho >= 0.7:
+        return "strong"
+    if rho >= 0.3:
+        return "partial"
+    return "none" if rho > -0.3 else "opposite"
+
+
 @dataclass
 class Study:
     """The chapters' handle on the shared runs, evaluations and results of one profile.
