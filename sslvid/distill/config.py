@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sslvid.confighash import HashedConfig
+from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
 
@@ -69,7 +70,7 @@ class TeacherRef:
             classifier, or the rotation head of a PCL-trained student (``pcl_kd``).
 
     Raises:
-        ValueError: when none or a wrong combination is given, the finetuning is not a
+        ConfigError (a ValueError): when none or a wrong combination is given, the finetuning is not a
             finetuning, or the finetuning and pre-training disagree.
     """
 
@@ -86,7 +87,7 @@ class TeacherRef:
                 object.__setattr__(self, name, kind.from_dict(getattr(self, name)))
         problems = self._problems(EvalConfig, PretrainConfig)
         if problems:
-            raise ValueError("invalid TeacherRef: " + "; ".join(problems))
+            raise ConfigError("invalid TeacherRef: " + "; ".join(problems))
 
     def _problems(self, eval_type: type, pretrain_type: type) -> list[str]:
         given = [name for name in ("finetune", "pretrain", "distill") if getattr(self, name) is not None]
@@ -170,7 +171,7 @@ class DistillConfig(HashedConfig):
         student_source: "scratch" (random initialisation) or the hash of a pre-training run of
             the student's backbone whose weights start the student.
         dataset: the training set (labelled for every method but PCL-KD, which ignores labels).
-        data_root: root of a real dataset (not hashed). fold, train_split, test_split: which split.
+        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not hashed). fold, train_split, test_split: which split.
         data_seed: generation seed of the default data.
         frames, crop_size, cache_size: clip geometry. width: the student's width multiplier.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
@@ -182,7 +183,7 @@ class DistillConfig(HashedConfig):
             ``PretrainConfig`` / ``EvalConfig`` (not hashed).
 
     Raises:
-        ValueError: on construction, listing every invalid field (unknown names list the valid ones).
+        ConfigError (a ValueError): on construction, listing every invalid field (unknown names list the valid ones).
     """
 
     method: str
@@ -238,11 +239,11 @@ class DistillConfig(HashedConfig):
         """The distillation ``method`` into ``student`` from ``teachers`` at ``profile``, then ``overrides``.
 
         Raises:
-            ValueError: for unknown fields or any invalid value.
+            ConfigError (a ValueError): for unknown fields or any invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown DistillConfig fields: {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"unknown DistillConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
         return cls(method=method, student=student, teachers=tuple(teachers), profile=profile, **overrides)
 
@@ -292,11 +293,9 @@ class DistillConfig(HashedConfig):
         """Check every field; raise one error that lists every problem.
 
         Raises:
-            ValueError: naming each invalid field; unknown names list the valid ones.
+            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
         """
-        problems = [p for check in self._checks() for p in check()]
-        if problems:
-            raise ValueError("invalid DistillConfig:\n  - " + "\n  - ".join(problems))
+        self._raise_problems(self._checks())
 
     def _checks(self) -> list[Callable[[], list[str]]]:
         return [self._check_names, self._check_numbers, self._check_method, self._check_teachers]

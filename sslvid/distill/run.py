@@ -375,7 +375,8 @@ def _test(config: DistillConfig, distiller: Distiller, store: RunStore, results:
     metrics = {"top1_clip": clip_top1(feats.features, feats.labels),
                "top1_video": video_top1(feats.features, feats.labels, feats.videos)}
     log.info("distill %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
-    card = _card(config, device, test_videos=feats.num_videos, test_clips_scored=len(feats))
+    card = _card(config, device, test_videos=feats.num_videos, test_clips_scored=len(feats),
+                 unreadable_videos=len(test_index) - feats.num_videos)
     return results.upsert(_rows(config, CLASSIFY_TASK, metrics, card))
 
 
@@ -457,7 +458,8 @@ def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: 
         "complexity": json.dumps(config.method_kwargs, sort_keys=True) if config.method_kwargs else "",
         "task": task, "protocol": f"distill:{config.method}", "dataset": config.dataset,
         "split": config.test_split, "fold": config.fold, "condition": "clean", "protocol_card": dict(card),
-        "profile": config.profile, "seed": config.seed, "commit": commit}
+        "profile": config.profile, "seed": config.seed, "commit": commit,
+        "unreadable_videos": card.get("unreadable_videos")}
     return [{**common, "metric": name, "value": float(value)} for name, value in metrics.items()]
 
 

@@ -17,11 +17,13 @@ import dataclasses
 import importlib
 import inspect
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sslvid.confighash import HashedConfig
+from sslvid.confighash import HashedConfig, value_type_problem
+from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
 
@@ -61,7 +63,8 @@ class PretrainConfig(HashedConfig):
         frames: frames per clip T. crop_size: input H = W. cache_size: (H, W) of cached frames.
         width: backbone width multiplier.
         dataset: a default set or a layout name (``sslvid.data.sources.list_sources()``).
-        data_root: root of a real dataset (not hashed: it is a path on this machine).
+        data_root: the folder that holds one sub-folder per dataset, ``<data_root>/<dataset>``
+            (``sslvid.data.sources``; not hashed: it is a path on this machine).
         split, fold: which split of the dataset.
         subset_per_class: videos per class of a nested class-balanced subset (None: all).
         subset_seed: seed of the subset's permutation (fixed so subsets nest across seeds).
@@ -85,7 +88,7 @@ class PretrainConfig(HashedConfig):
         max_failure_fraction: stop when more videos than this share fail in an epoch (not hashed).
 
     Raises:
-        ValueError: on construction, listing every invalid field (unknown names list the valid ones).
+        ConfigError (a ValueError): on construction, listing every invalid field (unknown names list the valid ones).
     """
 
     task: str
@@ -139,11 +142,11 @@ class PretrainConfig(HashedConfig):
         """The config of ``task`` on ``backbone`` with the numbers of ``profile``, then ``overrides``.
 
         Raises:
-            ValueError: for an unknown profile, task, backbone or field, or an invalid value.
+            ConfigError (a ValueError): for an unknown profile, task, backbone or field, or an invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown PretrainConfig fields: {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"unknown PretrainConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
         return cls(task=task, backbone=backbone, profile=profile, **overrides)
 
@@ -183,11 +186,9 @@ class PretrainConfig(HashedConfig):
         """Check every field; raise one error that lists every problem.
 
         Raises:
-            ValueError: naming each invalid field; unknown names list the valid ones.
+            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
         """
-        problems = [p for check in self._checks() for p in check()]
-        if problems:
-            raise ValueError("invalid PretrainConfig:\n  - " + "\n  - ".join(problems))
+        self._raise_problems(self._checks())
 
     def _checks(self) -> list[Callable[[], list[str]]]:
         return [self._check_names, self._check_numbers, self._check_kwargs]
@@ -263,7 +264,27 @@ class PretrainConfig(HashedConfig):
                 problems.append(f"{what} must be JSON-able numbers, strings, lists and dicts ({err})")
             if name in registry:
                 problems += _unknown_arguments(what, name, registry.get(name), set(kwargs) - reserved)
+        if not problems and self.task_kwargs and self.task in task_registry():
+            problems += self._task_argument_problems()
         return problems
+
+    def _task_argument_problems(self) -> list[str]:
+        """What the task's own checks say of ``task_kwargs``: their types against the builder's
+        annotations, then the builder itself on a stand-in backbone (no weights; 2-200 ms, so only
+        when arguments are given), so a bad value fails here and not an epoch into the run."""
+        from sslvid.analysis.pretext_views import build_task
+
+        builder = task_registry().get(self.task)
+        hints = typing.get_type_hints(builder.__init__ if inspect.isclass(builder) else builder)
+        wrong = [f"task_kwargs.{name} {problem}" for name, value in self.task_kwargs.items()
+                 if (problem := value_type_problem(value, hints.get(name, Any)))]
+        if wrong:
+            return wrong
+        try:
+            build_task(self.task, frames=self.frames, crop_size=self.crop_size, **self.task_kwargs)
+        except (TypeError, ValueError) as err:
+            return [f"task_kwargs: {self.task} rejects {self.task_kwargs}: {err}"]
+        return []
 
     __hash__ = HashedConfig.__hash__
 

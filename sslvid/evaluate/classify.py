@@ -51,6 +51,7 @@ from sslvid.evaluate.common import (
     open_eval_split,
     protocol_card,
     result_rows,
+    unreadable_videos,
 )
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import (
@@ -328,7 +329,7 @@ def _test(config: EvalConfig, ctx: Context, device: torch.device) -> pd.DataFram
     scores = model.scores(feats.features)
     metrics = {"top1_clip": clip_top1(scores, feats.labels), "top1_video": video_top1(scores, feats.labels, feats.videos)}
     card = protocol_card(config, describe_device(device), test_videos=feats.num_videos,
-                         test_clips_scored=len(feats),
+                         test_clips_scored=len(feats), unreadable_videos=unreadable_videos((test.index, feats)),
                          **_train_counts(ctx.store, config))
     rows = result_rows(config, source_info(config, ctx.store), TASK, metrics, card)
     log.info("evaluate %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})

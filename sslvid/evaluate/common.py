@@ -109,6 +109,11 @@ def describe_device(device: torch.device, world_size: int = 1) -> str:
     return f"cpu: {torch.get_num_threads()} threads x{world_size}"
 
 
+def unreadable_videos(*pairs: tuple[VideoIndex, ClipFeatures]) -> int:
+    """Videos of the indexes that gave no features (skipped as unreadable), over (index, features) pairs."""
+    return sum(len(index) - features.num_videos for index, features in pairs)
+
+
 def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str, Any]:
     """Everything a number was measured under: clips, crops, frames, resolution, split, epochs, batch, devices.
 
@@ -154,5 +159,5 @@ def result_rows(config: EvalConfig, info: SourceInfo, task: str, metrics: Mappin
               "source": config.source, **info.columns(), "task": task, "protocol": config.protocol,
               "dataset": config.dataset, "split": config.test_split, "fold": config.fold, "condition": condition,
               "protocol_card": dict(card), "profile": config.profile, "seed": config.seed, "commit": commit,
-              "time": time}
+              "time": time, "unreadable_videos": card.get("unreadable_videos")}
     return [{**common, "metric": metric, "value": float(value)} for metric, value in metrics.items()]

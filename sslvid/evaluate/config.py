@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sslvid.confighash import HashedConfig
+from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
 
@@ -102,7 +103,7 @@ class EvalConfig(HashedConfig):
             features) or "retrieval" (nearest neighbours of frozen features, nothing trained).
         profile: "smoke", "micro" or "paper".
         dataset: a labelled default set or layout (``digits-appearance``, ``ucf101``...).
-        data_root: root of a real dataset (not hashed).
+        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not hashed).
         fold: official split (1-3 for UCF101 and HMDB51).
         train_split, test_split: the splits trained on (the retrieval gallery) and tested on.
         data_seed: generation seed of the default data.
@@ -123,7 +124,7 @@ class EvalConfig(HashedConfig):
             ``PretrainConfig`` (not hashed).
 
     Raises:
-        ValueError: on construction, listing every invalid field.
+        ConfigError (a ValueError): on construction, listing every invalid field.
     """
 
     backbone: str
@@ -192,20 +193,20 @@ class EvalConfig(HashedConfig):
             **overrides: any other field.
 
         Raises:
-            ValueError: for unknown fields, a source that disagrees with ``backbone``/``width``,
+            ConfigError (a ValueError): for unknown fields, a source that disagrees with ``backbone``/``width``,
                 an unknown run hash, or any invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown EvalConfig fields: {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"unknown EvalConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
         source_hash, inherited = _source_fields(source, store)
         for name, value in inherited.items():
             given = backbone if name == "backbone" else overrides.get(name)
             if given is not None and given != value:
-                raise ValueError(f"{name}={given!r} disagrees with the pre-training run {source_hash} ({value!r})")
+                raise ConfigError(f"{name}={given!r} disagrees with the pre-training run {source_hash} ({value!r})")
         if backbone is None and "backbone" not in inherited:
-            raise ValueError("an evaluation from scratch needs backbone=<name>")
+            raise ConfigError("an evaluation from scratch needs backbone=<name>")
         values = {"backbone": backbone, **overrides, **inherited}
         return cls(source=source_hash, protocol=protocol, profile=profile, **values)
 
@@ -264,11 +265,9 @@ class EvalConfig(HashedConfig):
         """Check every field; raise one error that lists every problem.
 
         Raises:
-            ValueError: naming each invalid field; unknown names list the valid ones.
+            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
         """
-        problems = self._check_names() + self._check_numbers() + self._check_source()
-        if problems:
-            raise ValueError("invalid EvalConfig:\n  - " + "\n  - ".join(problems))
+        self._raise_problems([self._check_names, self._check_numbers, self._check_source])
 
     def _check_names(self) -> list[str]:
         from sslvid.backbones import list_backbones
@@ -351,7 +350,7 @@ def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
     """(source hash, fields the evaluation inherits from the pre-training run: backbone, width, kwargs).
 
     Raises:
-        ValueError: for a hash the store does not hold, or a run that is not a pre-training run.
+        ConfigError (a ValueError): for a hash the store does not hold, or a run that is not a pre-training run.
     """
     from sslvid.engine.config import PretrainConfig
 
@@ -360,16 +359,16 @@ def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
     if source == SCRATCH or source is None:
         return SCRATCH, {}
     if not isinstance(source, str):
-        raise ValueError(f"source must be 'scratch', a PretrainConfig or a run hash, got {type(source).__name__}")
+        raise ConfigError(f"source must be 'scratch', a PretrainConfig or a run hash, got {type(source).__name__}")
     from sslvid.store.runs import RunStore
 
     run = (store or RunStore()).run(source)
     if not run.exists:
-        raise ValueError(f"no pre-training run {source!r} in {run.dir.parent}; pre-train it first "
+        raise ConfigError(f"no pre-training run {source!r} in {run.dir.parent}; pre-train it first "
                          "(python -m sslvid pretrain ...)")
     stored = run.config()
     if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
-        raise ValueError(f"run {source!r} is not a pre-training run")
+        raise ConfigError(f"run {source!r} is not a pre-training run")
     return source, _inherited(stored)
 
 

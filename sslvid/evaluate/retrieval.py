@@ -23,6 +23,7 @@ from sslvid.evaluate.common import (
     open_eval_split,
     protocol_card,
     result_rows,
+    unreadable_videos,
 )
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import FeatureCache
@@ -81,6 +82,7 @@ def _measure(config: EvalConfig, store: RunStore, results: ResultsStore, feature
     queries = frozen_features(config, test, config.test_clips, info, store, features, device, progress)
     hits = hits_at_k(queries.features, queries.labels, gallery.features, gallery.labels, ks)
     card = protocol_card(config, describe_device(device), gallery_clips=len(gallery), query_clips=len(queries),
-                         gallery_videos=gallery.num_videos, query_videos=queries.num_videos)
+                         gallery_videos=gallery.num_videos, query_videos=queries.num_videos,
+                         unreadable_videos=unreadable_videos((train.index, gallery), (test.index, queries)))
     log.info("retrieval %s: %s", config.config_hash(), {k: round(v, 2) for k, v in hits.items()})
     results.upsert(result_rows(config, info, TASK, {f"hit@{k}": v for k, v in hits.items()}, card))

@@ -24,9 +24,16 @@ from sslvid.engine.distributed import env_info, resolve_device
 from sslvid.engine.pretrain import run_numerics
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
 from sslvid.evaluate.classify import Context, eval_features, evaluate, trained_classifier
-from sslvid.evaluate.common import describe_device, open_eval_split, protocol_card, result_rows
+from sslvid.evaluate.common import (
+    describe_device,
+    open_eval_split,
+    protocol_card,
+    result_rows,
+    unreadable_videos,
+)
 from sslvid.evaluate.config import EvalConfig
-from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
+from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption, list_corruptions
+from sslvid.errors import ConfigError
 from sslvid.evaluate.features import FeatureCache, Noise
 from sslvid.evaluate.metrics import clip_top1, video_top1
 from sslvid.evaluate.models import source_info
@@ -61,10 +68,15 @@ def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, se
         ValueError: for a retrieval config, an unknown corruption or a bad severity.
     """
     if config.protocol == "retrieval":
-        raise ValueError("noise robustness needs a trained classifier: protocol 'finetune' or 'linear'")
+        raise ConfigError("noise robustness needs a trained classifier: protocol 'finetune' or 'linear'")
     for name in corruptions:
         for severity in severities:
-            create_corruption(name).constant(severity)  # validates both
+            try:
+                create_corruption(name).constant(severity)  # validates both
+            except ValueError as err:
+                raise ConfigError(f"noise condition {name}/{severity!r}: {err}",
+                                  hint="corruptions: " + ", ".join(list_corruptions())
+                                       + "; severities: integers 1-5") from None
     ctx = Context.create(store, results, features, progress)
     clean = evaluate(config, ctx.store, ctx.results, ctx.features, progress)
     conditions = [f"{name}/{severity}" for name in corruptions for severity in severities]
@@ -94,7 +106,8 @@ def _measure(config: EvalConfig, ctx: Context, clean: pd.DataFrame, conditions: 
             card = protocol_card(config, describe_device(device), corruption=name, severity=int(severity),
                                  corruption_constant=create_corruption(name).constant(int(severity)),
                                  noise_seeding="per batch of eval_batch_size videos",
-                                 eval_batch_size=config.eval_batch_size, test_clips_scored=len(feats))
+                                 eval_batch_size=config.eval_batch_size, test_clips_scored=len(feats),
+                                 unreadable_videos=unreadable_videos((test.index, feats)))
             ctx.results.upsert(result_rows(config, info, TASK, metrics, card, condition=condition))
             log.info("noise %s %s: %s", config.config_hash(), condition, {k: round(v, 2) for k, v in metrics.items()})
 

@@ -108,7 +108,7 @@ def class_counts(study: Study, targets: Sequence[str] = TARGET_KINDS) -> dict[st
     counts = {}
     for kind in targets:
         dataset = study.target(kind)
-        index = open_split(dataset, "test", data_root=study.dataset_root(dataset), profile=study.profile)
+        index = open_split(dataset, "test", data_root=study.data_root, profile=study.profile)
         counts[kind] = len(index.classes)
     return counts
 

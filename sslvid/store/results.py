@@ -44,11 +44,13 @@ TEXT_COLUMNS = ("key", "config_hash", "task", "protocol", "model", "pretext", "s
                 "complexity", "dataset", "split", "metric", "condition", "protocol_card", "profile", "commit",
                 "time")
 NUMBER_COLUMNS = ("value", "width")
-INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed")
+INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed", "unreadable_videos")
 COLUMNS = ("key", "config_hash", "model", "width", "pretext", "source", "pretrain_dataset", "pretrain_subset",
            "pretrain_epochs", "complexity", "task", "protocol", "dataset", "split", "fold", "metric", "condition",
-           "value", "protocol_card", "profile", "seed", "commit", "time")
-"""The columns of the table, in order."""
+           "value", "unreadable_videos", "protocol_card", "profile", "seed", "commit", "time")
+"""The columns of the table, in order. ``unreadable_videos``: videos of the evaluated split(s)
+that could not be decoded and so stand behind none of the row's number (tables written before
+the column existed read it as missing)."""
 
 
 def default_results_path() -> Path:
