@@ -16,9 +16,11 @@ Any other name is a layout of ``sslvid.data.layouts`` and needs ``data_root``.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from sslvid.data.default import DEFAULT_SETS
+from sslvid.data.fingerprint import split_fingerprint
 from sslvid.data.layouts import list_datasets, load_index
 from sslvid.data.records import VideoIndex
 from sslvid.paths import default_data_dir
@@ -65,3 +67,33 @@ def open_split(dataset: str, split: str = "train", fold: int = 1, data_root: str
     if data_root is None:
         raise ValueError(f"dataset {dataset!r} needs data_root: the folder of your copy (layouts: data/README.md)")
     return load_index(dataset, data_root, split=split, fold=fold)
+
+
+def data_fingerprints(dataset: str, splits: Sequence[str], fold: int = 1,
+                      data_root: str | Path | None = None) -> dict[str, str] | None:
+    """Per split, the fingerprint of the videos ``open_split`` reads (``sslvid.data.fingerprint``).
+
+    None without ``data_root``: a default set is then generated deterministically from its seed
+    and the profile's scale, which name it exactly, and a real layout cannot be opened at all (no
+    run can exist). A default set under ``data_root`` is a folder like any other.
+
+    Args:
+        dataset: a default set name or a layout name.
+        splits: the splits read ("train", "test"...).
+        fold: official split number.
+        data_root: as in ``open_split``.
+
+    Returns:
+        ``{split: 16 hex digits}``, or None (above).
+
+    Raises:
+        ValueError: for an unknown dataset, split or fold.
+        DatasetLayoutError: when the dataset is not where ``data_root`` says.
+    """
+    if data_root is None:
+        return None
+    if dataset in DEFAULT_SETS:
+        layout, root = DEFAULT_SETS[dataset].layout, Path(data_root) / dataset
+    else:
+        layout, root = dataset, Path(data_root)
+    return {split: split_fingerprint(layout, root, split, fold) for split in dict.fromkeys(splits)}

@@ -20,8 +20,8 @@ few epochs on the embedded data; "smoke" two.
 
 The hash covers every field that changes a number; teachers enter by their own hashes. Left
 out: where it runs (``device``, ``num_workers``, ``threads``, ``deterministic``,
-``eval_batch_size``), where the data lives (``data_root``) and when to give up
-(``max_failure_fraction``).
+``eval_batch_size``), where the data lives (``data_root``; the fingerprints of the train and
+test splits found there are hashed) and when to give up (``max_failure_fraction``).
 """
 from __future__ import annotations
 
@@ -170,7 +170,8 @@ class DistillConfig(HashedConfig):
         student_source: "scratch" (random initialisation) or the hash of a pre-training run of
             the student's backbone whose weights start the student.
         dataset: the training set (labelled for every method but PCL-KD, which ignores labels).
-        data_root: root of a real dataset (not hashed). fold, train_split, test_split: which split.
+        data_root: root of a real dataset (not hashed; the fingerprints of its splits are).
+        fold, train_split, test_split: which split.
         data_seed: generation seed of the default data.
         frames, crop_size, cache_size: clip geometry. width: the student's width multiplier.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
@@ -224,6 +225,7 @@ class DistillConfig(HashedConfig):
     UNHASHED: ClassVar[frozenset[str]] = frozenset(
         {"data_root", "eval_batch_size", "num_workers", "threads", "device", "deterministic", "max_failure_fraction"})
     KIND: ClassVar[str] = "distill"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
     def __post_init__(self) -> None:
         self._teachers_as_refs()
@@ -414,7 +416,7 @@ class DistillConfig(HashedConfig):
         """The fields that define the result, teachers by their hashes: what ``config_hash`` hashes."""
         values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
         values["teachers"] = [t.key() for t in self.teachers]
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
 
     __hash__ = HashedConfig.__hash__
 

@@ -456,6 +456,7 @@ def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: 
         "pretrain_subset": subsets.pop() if len(subsets) == 1 else None, "pretrain_epochs": epoch,
         "complexity": json.dumps(config.method_kwargs, sort_keys=True) if config.method_kwargs else "",
         "task": task, "protocol": f"distill:{config.method}", "dataset": config.dataset,
+        "dataset_fingerprint": config.dataset_id(),
         "split": config.test_split, "fold": config.fold, "condition": "clean", "protocol_card": dict(card),
         "profile": config.profile, "seed": config.seed, "commit": commit}
     return [{**common, "metric": name, "value": float(value)} for name, value in metrics.items()]

@@ -8,8 +8,9 @@ The hash (``config_hash``) is what the results store files a run under. It cover
 that changes the result and leaves out those that do not: where and how fast it runs
 (``device``, ``num_workers``, ``threads``, ``deterministic``, ``channels_last``,
 ``torch_compile``), where the data lives on this machine (``data_root``) and when to give up
-(``max_failure_fraction``). It is a SHA-256 of canonical JSON, the same on every
-machine and Python process.
+(``max_failure_fraction``). What lies under ``data_root`` is covered: the fingerprint of the
+split read (``sslvid.confighash``), so a moved copy finds its runs and another dataset does
+not. It is a SHA-256 of canonical JSON, the same on every machine and Python process.
 """
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ class PretrainConfig(HashedConfig):
         {"num_workers", "threads", "device", "deterministic", "max_failure_fraction", "data_root",
          "channels_last", "torch_compile"})
     KIND: ClassVar[str] = "pretrain"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("split",)
 
     def __post_init__(self) -> None:
         self._fill_from_profile()

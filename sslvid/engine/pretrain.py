@@ -222,7 +222,7 @@ def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch
     task = trainer.module
     with run_numerics(config, device, info):
         if info.is_main:
-            _check_stored_config(run)
+            _check_stored_config(run, config.data_root)
             provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
                                             videos=len(trainer.loader.dataset))
             run.begin(config.to_dict(), provenance)
@@ -317,13 +317,17 @@ def run_numerics(config: PretrainConfig, device: torch.device, info: DistInfo) -
         torch.set_num_threads(previous[3])
 
 
-def _check_stored_config(run: RunHandle) -> None:
+def _check_stored_config(run: RunHandle, data_root: str | None) -> None:
     """Refuse to resume a folder whose stored config does not hash to its name.
+
+    The stored config is read with this attempt's ``data_root``: a moved copy of the dataset
+    resumes the run its content names, wherever the first attempt found it.
 
     Raises:
         ValueError: for a hash collision, or a config stored under older hash rules.
     """
-    if run.exists and PretrainConfig.from_dict(run.config()).config_hash() != run.key:
+    stored = {**run.config(), "data_root": data_root} if run.exists else {}
+    if run.exists and PretrainConfig.from_dict(stored).config_hash() != run.key:
         raise ValueError(f"{run.dir} holds a config that does not hash to {run.key}; move the folder away")
 
 

@@ -152,7 +152,8 @@ def result_rows(config: EvalConfig, info: SourceInfo, task: str, metrics: Mappin
     time = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     common = {"config_hash": config.config_hash(), "model": config.backbone, "width": config.width,
               "source": config.source, **info.columns(), "task": task, "protocol": config.protocol,
-              "dataset": config.dataset, "split": config.test_split, "fold": config.fold, "condition": condition,
+              "dataset": config.dataset, "dataset_fingerprint": config.dataset_id(), "split": config.test_split,
+              "fold": config.fold, "condition": condition,
               "protocol_card": dict(card), "profile": config.profile, "seed": config.seed, "commit": commit,
               "time": time}
     return [{**common, "metric": metric, "value": float(value)} for metric, value in metrics.items()]
