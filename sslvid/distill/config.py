@@ -149,7 +149,7 @@ class TeacherRef:
             return f"{self.backbone}/{self.distill.method}"
         if self.pretrain is None:
             return f"{self.backbone}/{self.finetune.source}"
-        subset = f"/{self.pretrain.subset_per_class}pc" if self.pretrain.subset_per_class else ""
+        subset = f"/{self.pretrain.subset_per_class}pc" if isinstance(self.pretrain.subset_per_class, int) else ""
         return f"{self.backbone}/{self.pretrain.task}{subset}"
 
 

@@ -447,7 +447,7 @@ def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: 
     provenance = collect_provenance(config.seed, card.get("devices", ""))
     commit = provenance["git_commit"] + ("+dirty" if provenance.get("git_dirty") else "")
     pretrains = [t.pretrain for t in config.teachers if t.pretrain is not None]
-    subsets = {p.subset_per_class for p in pretrains}
+    subsets = {p.subset_per_class if isinstance(p.subset_per_class, int) else None for p in pretrains}
     common = {
         "config_hash": config.config_hash() + (f"/e{epoch:04d}" if epoch is not None else ""),
         "model": config.student or "+".join(t.backbone for t in config.teachers), "width": config.width,

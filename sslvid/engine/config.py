@@ -28,7 +28,7 @@ from sslvid.profiles import get_profile, list_profiles
 
 PRETRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # tests and nbval: a couple of epochs over the tiny default data
-    "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": None, "num_workers": 0},
+    "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": "all", "num_workers": 0},
     # the book on a CPU: the "50k of K400" analogue (50 of the pools' 200 videos per class,
     # one per class per 1,000 paper videos); four epochs with a checkpoint each, the four
     # points (50/100/150/200 epochs) of the paper's Tables 3 and 4 at 1/50 of its length
@@ -43,6 +43,8 @@ SCHEDULERS = ("cosine", "constant")
 SPLITS = ("train", "val", "test")
 DEVICES = ("auto", "cpu", "cuda")
 PROFILE_FIELDS = ("frames", "crop_size", "cache_size", "width", "batch_size")
+ALL_VIDEOS = "all"
+"""``subset_per_class`` meaning every video of the split (``--set subset_per_class=all``)."""
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,13 @@ class PretrainConfig(HashedConfig):
         frames: frames per clip T. crop_size: input H = W. cache_size: (H, W) of cached frames.
         width: backbone width multiplier.
         dataset: a default set or a layout name (``sslvid.data.sources.list_sources()``).
-        data_root: root of a real dataset (not hashed: it is a path on this machine).
+        data_root: root of a real dataset (not hashed: it is a path on this machine; the
+            fingerprint of the videos found there is, see ``data_fingerprint``).
         split, fold: which split of the dataset.
-        subset_per_class: videos per class of a nested class-balanced subset (None: all).
+        subset_per_class: videos per class of a nested class-balanced subset, or ``"all"`` for
+            every video of the split (``--set subset_per_class=all`` on the command line). None
+            takes the profile's number (smoke: all; micro: 50; paper: 125, the benchmark's 50k of
+            Kinetics-400), which classes of UCF101 or HMDB51 do not reach.
         subset_seed: seed of the subset's permutation (fixed so subsets nest across seeds).
         data_seed: generation seed of the default data.
         epochs: pre-training epochs. batch_size: videos per optimiser step, over all processes.
@@ -102,7 +108,7 @@ class PretrainConfig(HashedConfig):
     data_root: str | None = None
     split: str = "train"
     fold: int = 1
-    subset_per_class: int | None = None
+    subset_per_class: int | str | None = None
     subset_seed: int = 0
     data_seed: int = 0
     epochs: int | None = None
@@ -231,8 +237,9 @@ class PretrainConfig(HashedConfig):
         ]
         if self.threads is not None:
             rules.append(("threads", self.threads, lambda v: v >= 0, ">= 0 or None"))
-        if self.subset_per_class is not None:
-            rules.append(("subset_per_class", self.subset_per_class, lambda v: v >= 1, ">= 1 or None"))
+        if self.subset_per_class != ALL_VIDEOS:
+            rules.append(("subset_per_class", self.subset_per_class, lambda v: v >= 1,
+                          f">= 1, or {ALL_VIDEOS!r} for every video"))
         problems = [f"{name} must be {rule}, got {value!r}" for name, value, ok, rule in rules
                     if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok(value)]
         size = self.cache_size

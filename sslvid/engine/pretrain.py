@@ -33,7 +33,7 @@ from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, c
 from sslvid.data.records import VideoIndex
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
-from sslvid.engine.config import PretrainConfig, task_registry
+from sslvid.engine.config import ALL_VIDEOS, PretrainConfig, task_registry
 from sslvid.engine.datapath import accelerate
 from sslvid.engine.distributed import (
     DistInfo,
@@ -128,13 +128,20 @@ def build_index(config: PretrainConfig) -> VideoIndex:
     """The videos the run trains on: the split, then its class-balanced subset if asked for.
 
     Raises:
-        ValueError: for a dataset that cannot be opened or a subset bigger than a class.
+        ValueError: for a dataset that cannot be opened, or a subset bigger than a class (the
+            message names the short classes and how to ask for every video).
     """
     index = open_split(config.dataset, config.split, config.fold, config.data_root,
                        profile=config.profile, seed=config.data_seed)
-    if config.subset_per_class is not None:
-        index = index.select(balanced_subset(index.labels(), config.subset_per_class, config.subset_seed))
-    return index
+    if config.subset_per_class == ALL_VIDEOS:
+        return index
+    try:
+        positions = balanced_subset(index.labels(), config.subset_per_class, config.subset_seed, index.classes)
+    except ValueError as err:
+        raise ValueError(f"{config.dataset}/{config.split}: {err}. To pre-train on every video, set "
+                         f"subset_per_class={ALL_VIDEOS!r} (command line: --set subset_per_class={ALL_VIDEOS})"
+                         ) from None
+    return index.select(positions)
 
 
 def build_source(index: VideoIndex, config: PretrainConfig, workers: int = 2) -> FrameSource:
