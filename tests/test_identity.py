@@ -10,7 +10,8 @@ import pytest
 from engine_helpers import BACKBONE, encode
 from sslvid.data import fingerprint
 from sslvid.data.fingerprint import root_stamp, split_fingerprint
-from sslvid.distill import DistillConfig, TeacherRef
+from sslvid.distill import DistillConfig, TeacherRef, distill
+from sslvid.distill.teachers import check_teacher_datasets
 from sslvid.engine import PretrainConfig
 from sslvid.evaluate import EvalConfig, evaluate
 from sslvid.evaluate.features import FeatureCache
@@ -143,3 +144,30 @@ def test_evaluating_another_folder_is_not_answered_from_the_cache(folders, home)
     assert list(again["value"]) == list(first["value"])
     stored = stores["results"].table()
     assert set(stored["dataset_fingerprint"]) == {eval_config(folders[n]).dataset_id() for n in ("a", "b")}
+
+
+# ----------------------------------------------------------------------------------- distillation
+
+
+def distill_config(student_root: Path, teacher_root: Path) -> DistillConfig:
+    teacher = TeacherRef(finetune=eval_config(teacher_root, protocol="finetune"))
+    return DistillConfig.for_profile("smoke", method="kd", student=BACKBONE, teachers=[teacher], dataset="folder",
+                                     data_root=str(student_root), device="cpu", threads=1)
+
+
+@pytest.mark.parametrize("teacher, message", [
+    ("three", r"teacher 0 .* \(train split: 3 classes\); the student .* \(train split: 2 classes\): 3 classes "
+              "against the student's 2"),
+    ("b", "the same number of classes but other videos or class names"),
+])
+def test_a_teacher_of_another_folder_dataset_is_refused_before_anything_trains(folders, tmp_path, teacher, message):
+    store = RunStore(tmp_path / "runs")
+    config = distill_config(folders["a"], folders[teacher])
+    with pytest.raises(ValueError, match=message) as caught:
+        distill(config, store=store, results=ResultsStore(tmp_path / "results.csv"), progress=False)
+    assert str(folders[teacher]) in str(caught.value) and str(folders["a"]) in str(caught.value)
+    assert store.runs(complete_only=False) == [], "nothing may train before the check"
+
+
+def test_a_teacher_of_a_moved_copy_of_the_students_data_passes_the_check(folders):
+    check_teacher_datasets(distill_config(folders["a"], folders["a_moved"]))

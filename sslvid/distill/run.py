@@ -39,7 +39,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
 from sslvid.distill.base import Distiller, create_distiller, distiller_class
 from sslvid.distill.config import SCRATCH, DistillConfig
-from sslvid.distill.teachers import load_teachers
+from sslvid.distill.teachers import check_teacher_datasets, load_teachers
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import (
     DistInfo,
@@ -147,7 +147,9 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
 
     Raises:
         FileNotFoundError: for a teacher whose pre-training run is missing (and not given).
-        ValueError: for splits with different classes, or a batch size the processes do not divide.
+        ValueError: for a classifier teacher trained on another dataset than the student's
+            (checked before any teacher or student trains), splits with different classes, or a
+            batch size the processes do not divide.
         RuntimeError: when too many videos cannot be read.
     """
     store, results = store or RunStore(), results or ResultsStore()
@@ -158,6 +160,7 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
     if found is not None and _has_numbers(config, found.rows):
         log.info("distill %s: found in %s", found.key, found.run_dir)
         return found
+    check_teacher_datasets(config)
     device = resolve_device(config.device, info)
     teachers = load_teachers(config.teachers, store, results, progress=progress and info.is_main)
     with distributed_session(device, info) as info, run_numerics(config, device, info):
