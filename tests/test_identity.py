@@ -171,3 +171,10 @@ def test_a_teacher_of_another_folder_dataset_is_refused_before_anything_trains(f
 
 def test_a_teacher_of_a_moved_copy_of_the_students_data_passes_the_check(folders):
     check_teacher_datasets(distill_config(folders["a"], folders["a_moved"]))
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_time(folders, tmp_path, monkeypatch):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("SSLVID_CACHE_DIR", str(blocked))
+    assert split_fingerprint("folder", folders["a"], "train") == split_fingerprint("folder", folders["a_moved"], "train")

@@ -115,12 +115,20 @@ def split_fingerprint(layout: str, root: str | os.PathLike, split: str, fold: in
     index = load_index(layout, root, split=split, fold=fold)
     fingerprint = index_fingerprint(index)
     seconds = round(time.perf_counter() - start, 3)
-    atomic_write_json(memo, {"version": FINGERPRINT_VERSION, "layout": layout, "root": str(root), "split": split,
-                             "fold": fold, "stamp": stamp, "fingerprint": fingerprint, "videos": len(index),
-                             "seconds": seconds})
+    _remember(memo, {"version": FINGERPRINT_VERSION, "layout": layout, "root": str(root), "split": split,
+                     "fold": fold, "stamp": stamp, "fingerprint": fingerprint, "videos": len(index),
+                     "seconds": seconds})
     log.info("fingerprint of %s %s/%s%d: %s (%d videos, %.1f s)", layout, root, split, fold, fingerprint,
              len(index), seconds)
     return fingerprint
+
+
+def _remember(path: Path, entry: dict[str, Any]) -> None:
+    """Write a memo entry; a cache folder that cannot be written costs time, not correctness."""
+    try:
+        atomic_write_json(path, entry)
+    except OSError as err:
+        log.warning("fingerprint: cannot remember it in %s (%s); it will be computed again", path, err)
 
 
 def _read_memo(path: Path) -> dict[str, Any]:
