@@ -58,6 +58,18 @@ class HashedConfig:
             object.__setattr__(self, "_data_fingerprint", self._compute_data_fingerprint())
         return self.__dict__["_data_fingerprint"]
 
+    def check_split_unchanged(self, index: Any) -> None:
+        """Check that a ``VideoIndex`` a run opened still holds the videos this config's hash names.
+
+        Raises:
+            DatasetChangedError: when it does not (``sslvid.data.fingerprint.check_unchanged``).
+        """
+        fingerprints = self.data_fingerprint()
+        if fingerprints is not None and index.split in fingerprints:
+            from sslvid.data.fingerprint import check_unchanged
+
+            check_unchanged(index, fingerprints[index.split])
+
     def dataset_id(self) -> str:
         """The dataset's identity in one string, for the results table's ``dataset_fingerprint`` column:
         16 hex digits over ``data_fingerprint()``, or ``default:seed<data_seed>:<profile>`` for the

@@ -9,10 +9,11 @@ import pytest
 
 from engine_helpers import BACKBONE, encode
 from sslvid.data import fingerprint
-from sslvid.data.fingerprint import root_stamp, split_fingerprint
+from sslvid.data.fingerprint import DatasetChangedError, root_stamp, split_fingerprint
 from sslvid.distill import DistillConfig, TeacherRef, distill
 from sslvid.distill.teachers import check_teacher_datasets
 from sslvid.engine import PretrainConfig
+from sslvid.engine.pretrain import build_index
 from sslvid.evaluate import EvalConfig, evaluate
 from sslvid.evaluate.features import FeatureCache
 from sslvid.store.results import ResultsStore
@@ -178,3 +179,16 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_time(folders, tmp_path
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv("SSLVID_CACHE_DIR", str(blocked))
     assert split_fingerprint("folder", folders["a"], "train") == split_fingerprint("folder", folders["a_moved"], "train")
+
+
+def test_a_video_rewritten_in_place_stops_the_run_instead_of_filing_it_under_the_old_data(folders, tmp_path):
+    root = shutil.copytree(folders["a"], tmp_path / "a")
+    before = pretrain_config(root)
+    old_hash = before.config_hash()
+    stamp = root_stamp(root)
+    with open(root / "train" / "class0" / "v0.mp4", "ab") as video:  # same name, same folder times
+        video.write(b"\0" * 64)
+    assert root_stamp(root) == stamp, "the stamp cannot see this edit; the run must"
+    with pytest.raises(DatasetChangedError, match="changed after this config's hash was computed"):
+        build_index(before)
+    assert pretrain_config(root).config_hash() != old_hash, "built again, the config names the data as it is"

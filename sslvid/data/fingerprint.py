@@ -12,7 +12,9 @@ stats every video: a few seconds for Kinetics-400. It is therefore remembered in
 *stamp* of the root: the modification times of the root and of its folders two levels down,
 and size and time of the files there that are not videos (annotation and split files). Adding,
 removing or renaming a video changes its folder's time and so the stamp. A video rewritten in
-place under the same name does not: call ``forget(root)`` after such an edit.
+place under the same name does not: a run that opens the split compares its content with the
+fingerprint its config was hashed with (``check_unchanged``) and stops, forgetting the stale
+value, rather than file its result under the old data's name; ``forget(root)`` does the same by hand.
 """
 from __future__ import annotations
 
@@ -38,6 +40,10 @@ STAMP_DEPTH = 2
 def _digest(values: Any) -> str:
     text = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class DatasetChangedError(ValueError):
+    """The videos of a split changed after a config's hash named them (a video rewritten in place)."""
 
 
 def index_fingerprint(index: VideoIndex) -> str:
@@ -105,7 +111,7 @@ def split_fingerprint(layout: str, root: str | os.PathLike, split: str, fold: in
     """
     root = Path(root).expanduser().absolute()
     if not root.is_dir():
-        return index_fingerprint(load_index(layout, root, split=split, fold=fold))  # raises the layout's error
+        load_index(layout, root, split=split, fold=fold)  # raises the layout's error, which names the root
     memo = _memo_path(layout, root, split, fold)
     stamp = root_stamp(root)
     remembered = _read_memo(memo)
@@ -136,6 +142,25 @@ def _read_memo(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def check_unchanged(index: VideoIndex, expected: str) -> None:
+    """Check that ``index`` holds the videos a config's hash named (``expected``, its split's fingerprint).
+
+    Costs one stat per video, as the clip cache's key does, so runs call it when they open a split.
+
+    Raises:
+        DatasetChangedError: when the content differs; the remembered fingerprints of the root are
+            dropped first, so the config built again names the data as it is now.
+    """
+    actual = index_fingerprint(index)
+    if actual == expected:
+        return
+    forget(index.root)
+    raise DatasetChangedError(
+        f"the videos of {index.dataset}/{index.split} under {index.root} changed after this config's hash was "
+        f"computed (fingerprint {expected}, now {actual}; a video rewritten in place?). The remembered fingerprint "
+        "is dropped: build the config again (or run the command again) so that its hash names the data as it is.")
 
 
 def forget(root: str | os.PathLike) -> int:

@@ -196,9 +196,14 @@ def load_distiller(result: DistillResult, teachers: list[nn.Module] | None = Non
 
 
 def open_training_split(config: DistillConfig, split: str) -> tuple[VideoIndex, FrameSource]:
-    """The ``split`` of the config's dataset and its clip cache (built once, then memory-mapped)."""
+    """The ``split`` of the config's dataset and its clip cache (built once, then memory-mapped).
+
+    Raises:
+        DatasetChangedError: when the videos changed after the config's hash was computed.
+    """
     index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
                        seed=config.data_seed)
+    config.check_split_unchanged(index)
     return index, build_source(index, config, workers=config.num_workers or 1)
 
 

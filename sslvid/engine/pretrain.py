@@ -130,9 +130,11 @@ def build_index(config: PretrainConfig) -> VideoIndex:
     Raises:
         ValueError: for a dataset that cannot be opened, or a subset bigger than a class (the
             message names the short classes and how to ask for every video).
+        DatasetChangedError: when the videos changed after the config's hash was computed.
     """
     index = open_split(config.dataset, config.split, config.fold, config.data_root,
                        profile=config.profile, seed=config.data_seed)
+    config.check_split_unchanged(index)
     if config.subset_per_class == ALL_VIDEOS:
         return index
     try:

@@ -43,9 +43,11 @@ def open_eval_split(config: EvalConfig, split: str) -> Split:
 
     Raises:
         ValueError: for a dataset that cannot be opened, or an unlabelled split.
+        DatasetChangedError: when the videos changed after the config's hash was computed.
     """
     index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
                        seed=config.data_seed)
+    config.check_split_unchanged(index)
     if len(index) and (index.labels() < 0).any():
         raise ValueError(f"{config.dataset}/{split} has unlabelled videos: evaluation needs labels")
     return Split(index, build_source(index, config, workers=config.num_workers or 1))
