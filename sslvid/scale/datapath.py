@@ -92,7 +92,7 @@ def measure_data_path(task: str = "rotnet", backbone: str = "r2plus1d_18", profi
                                         checkpoint_every=epochs, **overrides, **config_overrides)
     videos = steps * config.batch_size
     if not synthetic:
-        return _measure(config.replace(subset_per_class="all"), None, videos)
+        return _measure(config.replace(subset_per_class=None), None, videos)
     with tempfile.TemporaryDirectory(prefix="sslvid-datapath-") as tmp:
         from sslvid.scale.synthetic import build_synthetic_cache
 
