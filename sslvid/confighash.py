@@ -2,7 +2,13 @@
 
 Pre-training, evaluation and distillation configs mix in ``HashedConfig``: the run store files
 a run under ``config_hash()``, computed over the fields that change the result (all fields but
-the class's ``UNHASHED`` ones), the config's ``KIND`` and its ``HASH_SCHEMA``.
+the class's ``UNHASHED`` ones), the config's ``KIND`` and its ``HASH_SCHEMA``, and the
+fingerprints of the dataset splits the run reads (``data_fingerprint``): ``data_root`` says
+where the data lies on this machine and is not hashed, but what lies there is. A copy of the
+same videos moved elsewhere hashes the same; another dataset under the same layout name does
+not. The fingerprints are computed on the first ``config_hash()`` of a config, not when it is
+built, and remembered on disk while the dataset's folders are unchanged
+(``sslvid.data.fingerprint``).
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ class HashedConfig:
     UNHASHED: ClassVar[frozenset[str]] = frozenset()
     HASH_SCHEMA: ClassVar[int] = 1
     """Bumped when a change to the code makes old runs of the same config stale."""
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ()
+    """Names of the fields holding the splits the run reads of ``dataset`` (none: no dataset)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-able values (tuples become lists)."""
@@ -41,7 +49,55 @@ class HashedConfig:
     def hashed_dict(self) -> dict[str, Any]:
         """The fields that define the result, with the kind and hash schema: what ``config_hash`` hashes."""
         values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
+
+    def data_fingerprint(self) -> dict[str, str] | None:
+        """``{split: fingerprint}`` of the dataset splits the run reads, computed on first use and kept.
+
+        None for the embedded default data without ``data_root`` (its generation seed and the
+        profile name it exactly) and for configs that read no dataset.
+
+        Raises:
+            DatasetLayoutError: when the dataset is not under ``data_root``.
+        """
+        if "_data_fingerprint" not in self.__dict__:
+            object.__setattr__(self, "_data_fingerprint", self._compute_data_fingerprint())
+        return self.__dict__["_data_fingerprint"]
+
+    def check_split_unchanged(self, index: Any) -> None:
+        """Check that a ``VideoIndex`` a run opened still holds the videos this config's hash names.
+
+        Raises:
+            DatasetChangedError: when it does not (``sslvid.data.fingerprint.check_unchanged``).
+        """
+        fingerprints = self.data_fingerprint()
+        if fingerprints is not None and index.split in fingerprints:
+            from sslvid.data.fingerprint import check_unchanged
+
+            check_unchanged(index, fingerprints[index.split])
+
+    def dataset_id(self) -> str:
+        """The dataset's identity in one string, for the results table's ``dataset_fingerprint`` column:
+        16 hex digits over ``data_fingerprint()``, or ``default:seed<data_seed>:<profile>`` for the
+        generated default data ("" for a config that reads no dataset)."""
+        fingerprints = self.data_fingerprint()
+        if fingerprints is not None:
+            return stable_hash(fingerprints)
+        return f"default:seed{getattr(self, 'data_seed')}:{getattr(self, 'profile')}" if self.DATA_SPLITS else ""
+
+    def _compute_data_fingerprint(self) -> dict[str, str] | None:
+        if not self.DATA_SPLITS:
+            return None
+        from sslvid.data.sources import data_fingerprints
+
+        splits = [getattr(self, name) for name in self.DATA_SPLITS]
+        return data_fingerprints(getattr(self, "dataset"), splits, getattr(self, "fold"), getattr(self, "data_root"))
+
+    def _data_entry(self) -> dict[str, Any]:
+        """``{"data": fingerprints}`` for ``hashed_dict``, or nothing for the default data (whose
+        hashes therefore stay as they were before fingerprints existed)."""
+        fingerprints = self.data_fingerprint()
+        return {"data": fingerprints} if fingerprints is not None else {}
 
     def config_hash(self) -> str:
         """16 hex digits of SHA-256 over canonical JSON of ``hashed_dict()``."""

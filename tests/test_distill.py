@@ -154,7 +154,7 @@ def test_config_hash_is_stable_and_covers_what_changes_a_number() -> None:
     again = DistillConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.config_hash() == config.config_hash()
     assert len(config.config_hash()) == 16
-    same = config.replace(device="cpu", num_workers=3, threads=1, data_root="/elsewhere", lr=0.01,
+    same = config.replace(device="cpu", num_workers=3, threads=1, lr=0.01,  # data_root: test_identity
                           method_kwargs={"alpha": 0.9, "temperature": 4.0})
     assert same.config_hash() == config.config_hash()
     for changed in (config.replace(seed=1), config.replace(method_kwargs={"temperature": 2.0}),

@@ -72,7 +72,7 @@ def test_config_fills_the_profile_and_hashes_only_what_changes_results(pretraine
     assert (config.backbone, config.width, config.source) == (BACKBONE, pretrained.width, pretrained.config_hash())
     assert (config.frames, config.crop_size, config.epochs, config.dataset) == (4, 32, 2, "digits-appearance")
     assert not config.flip and config.train_clips is None, "finetune draws one random clip per epoch"
-    moved = config.replace(device="cuda:1", num_workers=3, data_root="/elsewhere", eval_batch_size=99)
+    moved = config.replace(device="cuda:1", num_workers=3, eval_batch_size=99)  # data_root: test_identity
     assert moved.config_hash() == config.config_hash()
     assert config.replace(lr=0.02).config_hash() != config.config_hash()
     assert EvalConfig.from_dict(config.to_dict()) == config

@@ -22,9 +22,11 @@ dataset under it; a ``data_root`` that is itself one dataset's folder is accepte
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from sslvid.data.default import DEFAULT_SETS
+from sslvid.data.fingerprint import split_fingerprint
 from sslvid.data.layouts import DatasetLayoutError, list_datasets, load_index
 from sslvid.data.records import VideoIndex
 from sslvid.paths import default_data_dir
@@ -71,10 +73,19 @@ def open_split(dataset: str, split: str = "train", fold: int = 1, data_root: str
         raise ValueError(f"unknown dataset {dataset!r}; valid names: {', '.join(list_sources())}")
     if data_root is None:
         raise DatasetLayoutError(f"dataset {dataset!r} needs data_root", hint=DATA_ROOT_HINT.format(dataset=dataset))
-    folder = Path(data_root).expanduser() / dataset
-    if folder.is_dir():
-        return load_index(dataset, folder, split=split, fold=fold)
-    return _open_in_place(dataset, Path(data_root).expanduser(), split, fold)
+    layout, folder = dataset_folder(dataset, data_root)
+    if folder != Path(data_root).expanduser():
+        return load_index(layout, folder, split=split, fold=fold)
+    return _open_in_place(dataset, folder, split, fold)
+
+
+def dataset_folder(dataset: str, data_root: str | Path) -> tuple[str, Path]:
+    """``(layout, folder)`` of ``dataset`` under ``data_root``: ``<data_root>/<dataset>``, or
+    ``data_root`` itself when it has no such sub-folder (a data_root that is the dataset's folder)."""
+    root = Path(data_root).expanduser()
+    if dataset in DEFAULT_SETS:
+        return DEFAULT_SETS[dataset].layout, root / dataset
+    return dataset, root / dataset if (root / dataset).is_dir() else root
 
 
 DATA_ROOT_HINT = ("data_root is the folder that holds one sub-folder per dataset, named by its layout "
@@ -96,3 +107,32 @@ def _open_in_place(dataset: str, root: Path, split: str, fold: int) -> VideoInde
             f"{dataset}: not found under data_root {root}: expected the folder {root / dataset}/ "
             f"(sub-folders there: {', '.join(found) or 'none'}), or {root} itself in the {dataset} layout "
             f"({str(err).split('. See ')[0]})", hint=DATA_ROOT_HINT.format(dataset=dataset)) from None
+
+
+def data_fingerprints(dataset: str, splits: Sequence[str], fold: int = 1,
+                      data_root: str | Path | None = None) -> dict[str, str] | None:
+    """Per split, the fingerprint of the videos ``open_split`` reads (``sslvid.data.fingerprint``).
+
+    None without ``data_root``: a default set is then generated deterministically from its seed
+    and the profile's scale, which name it exactly, and a real layout cannot be opened at all (no
+    run can exist). A default set under ``data_root`` is a folder like any other.
+
+    Args:
+        dataset: a default set name or a layout name.
+        splits: the splits read ("train", "test"...).
+        fold: official split number.
+        data_root: as in ``open_split``.
+
+    Returns:
+        ``{split: 16 hex digits}``, or None (above).
+
+    Raises:
+        ValueError: for an unknown dataset, split or fold.
+        DatasetLayoutError: when the dataset is not where ``data_root`` says.
+    """
+    if data_root is None:
+        return None
+    layout, root = dataset_folder(dataset, data_root)
+    if dataset not in DEFAULT_SETS and root == Path(data_root).expanduser():
+        _open_in_place(dataset, root, splits[0], fold)  # the clear error when the dataset is not there
+    return {split: split_fingerprint(layout, root, split, fold) for split in dict.fromkeys(splits)}

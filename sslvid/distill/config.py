@@ -20,8 +20,8 @@ few epochs on the embedded data; "smoke" two.
 
 The hash covers every field that changes a number; teachers enter by their own hashes. Left
 out: where it runs (``device``, ``num_workers``, ``threads``, ``deterministic``,
-``eval_batch_size``), where the data lives (``data_root``) and when to give up
-(``max_failure_fraction``).
+``eval_batch_size``), where the data lives (``data_root``; the fingerprints of the train and
+test splits found there are hashed) and when to give up (``max_failure_fraction``).
 """
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ class TeacherRef:
             return f"{self.backbone}/{self.distill.method}"
         if self.pretrain is None:
             return f"{self.backbone}/{self.finetune.source}"
-        subset = f"/{self.pretrain.subset_per_class}pc" if self.pretrain.subset_per_class else ""
+        subset = f"/{self.pretrain.subset_per_class}pc" if isinstance(self.pretrain.subset_per_class, int) else ""
         return f"{self.backbone}/{self.pretrain.task}{subset}"
 
 
@@ -171,7 +171,9 @@ class DistillConfig(HashedConfig):
         student_source: "scratch" (random initialisation) or the hash of a pre-training run of
             the student's backbone whose weights start the student.
         dataset: the training set (labelled for every method but PCL-KD, which ignores labels).
-        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not hashed). fold, train_split, test_split: which split.
+        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not
+            hashed; the fingerprints of its splits are).
+        fold, train_split, test_split: which split.
         data_seed: generation seed of the default data.
         frames, crop_size, cache_size: clip geometry. width: the student's width multiplier.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
@@ -225,6 +227,7 @@ class DistillConfig(HashedConfig):
     UNHASHED: ClassVar[frozenset[str]] = frozenset(
         {"data_root", "eval_batch_size", "num_workers", "threads", "device", "deterministic", "max_failure_fraction"})
     KIND: ClassVar[str] = "distill"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
     def __post_init__(self) -> None:
         self._teachers_as_refs()
@@ -413,7 +416,7 @@ class DistillConfig(HashedConfig):
         """The fields that define the result, teachers by their hashes: what ``config_hash`` hashes."""
         values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
         values["teachers"] = [t.key() for t in self.teachers]
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
 
     __hash__ = HashedConfig.__hash__
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import logging
 
+from typing import Any
+
 from torch import Tensor, nn
 
-from sslvid.distill.config import TeacherRef
+from sslvid.data.sources import open_split
+from sslvid.distill.config import DistillConfig, TeacherRef
 from sslvid.engine.pretrain import build_task, pretrain
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -123,6 +126,48 @@ def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | 
     if not isinstance(head, nn.Module):
         raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
     return PretextTeacher(model.backbone, head).eval()
+
+
+def check_teacher_datasets(config: DistillConfig) -> None:
+    """Refuse classifier teachers trained on another dataset than the student's, before anything trains.
+
+    A finetuned teacher, or a distilled student with a classifier, scores the classes of the
+    training split it learnt; the student learns its own training split's classes. Two
+    ``folder`` datasets (or two copies of a layout) share the layout name but not their classes,
+    so the fingerprints of the two training splits must agree (``HashedConfig.data_fingerprint``;
+    checked where both have a ``data_root``, the default data being named by its set). Pretext
+    teachers (PCL-KD) score pretext labels and may come from any dataset.
+
+    Raises:
+        ValueError: naming the teacher, both datasets with their class counts, and what to do.
+    """
+    student = _training_split_fingerprint(config)
+    for i, ref in enumerate(config.teachers):
+        trained = ref.finetune or (ref.distill if ref.output == "classes" else None)
+        teacher = _training_split_fingerprint(trained) if trained is not None else None
+        if student is None or teacher is None or teacher == student:
+            continue
+        theirs, ours = _classes(trained), _classes(config)
+        counts = "the same number of classes but other videos or class names" if len(theirs) == len(ours) \
+            else f"{len(theirs)} classes against the student's {len(ours)}"
+        raise ValueError(
+            f"teacher {i} ({ref.describe()}) was trained on {trained.dataset} at {trained.data_root} "
+            f"({trained.train_split} split: {len(theirs)} classes); the student trains on {config.dataset} at "
+            f"{config.data_root} ({config.train_split} split: {len(ours)} classes): {counts}. A classifier "
+            "teacher must be trained on the student's training set: finetune the teacher on the student's "
+            "data_root, or distil on the teacher's.")
+
+
+def _training_split_fingerprint(config: Any) -> str | None:
+    """The fingerprint of the training split of a config with a ``data_root`` (None without one)."""
+    fingerprints = config.data_fingerprint()
+    return fingerprints[config.train_split] if fingerprints is not None else None
+
+
+def _classes(config: Any) -> tuple[str, ...]:
+    """The class names of a config's training split."""
+    return open_split(config.dataset, config.train_split, config.fold, config.data_root, profile=config.profile,
+                      seed=config.data_seed).classes
 
 
 def load_teachers(refs: tuple[TeacherRef, ...], store: RunStore, results: ResultsStore | None = None,

@@ -8,8 +8,9 @@ The hash (``config_hash``) is what the results store files a run under. It cover
 that changes the result and leaves out those that do not: where and how fast it runs
 (``device``, ``num_workers``, ``threads``, ``deterministic``, ``channels_last``,
 ``torch_compile``), where the data lives on this machine (``data_root``) and when to give up
-(``max_failure_fraction``). It is a SHA-256 of canonical JSON, the same on every
-machine and Python process.
+(``max_failure_fraction``). What lies under ``data_root`` is covered: the fingerprint of the
+split read (``sslvid.confighash``), so a moved copy finds its runs and another dataset does
+not. It is a SHA-256 of canonical JSON, the same on every machine and Python process.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from sslvid.profiles import get_profile, list_profiles
 
 PRETRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # tests and nbval: a couple of epochs over the tiny default data
-    "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": None, "num_workers": 0},
+    "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": "all", "num_workers": 0},
     # the book on a CPU: the "50k of K400" analogue (50 of the pools' 200 videos per class,
     # one per class per 1,000 paper videos); four epochs with a checkpoint each, the four
     # points (50/100/150/200 epochs) of the paper's Tables 3 and 4 at 1/50 of its length
@@ -44,6 +45,8 @@ SCHEDULERS = ("cosine", "constant")
 SPLITS = ("train", "val", "test")
 DEVICES = ("auto", "cpu", "cuda")
 PROFILE_FIELDS = ("frames", "crop_size", "cache_size", "width", "batch_size")
+ALL_VIDEOS = "all"
+"""``subset_per_class`` meaning every video of the split (``--set subset_per_class=all``)."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,13 @@ class PretrainConfig(HashedConfig):
         width: backbone width multiplier.
         dataset: a default set or a layout name (``sslvid.data.sources.list_sources()``).
         data_root: the folder that holds one sub-folder per dataset, ``<data_root>/<dataset>``
-            (``sslvid.data.sources``; not hashed: it is a path on this machine).
+            (``sslvid.data.sources``; not hashed: it is a path on this machine; the fingerprint
+            of the videos found there is, see ``data_fingerprint``).
         split, fold: which split of the dataset.
-        subset_per_class: videos per class of a nested class-balanced subset (None: all).
+        subset_per_class: videos per class of a nested class-balanced subset, or ``"all"`` for
+            every video of the split (``--set subset_per_class=all`` on the command line). None
+            takes the profile's number (smoke: all; micro: 50; paper: 125, the benchmark's 50k of
+            Kinetics-400), which classes of UCF101 or HMDB51 do not reach.
         subset_seed: seed of the subset's permutation (fixed so subsets nest across seeds).
         data_seed: generation seed of the default data.
         epochs: pre-training epochs. batch_size: videos per optimiser step, over all processes.
@@ -104,7 +111,7 @@ class PretrainConfig(HashedConfig):
     data_root: str | None = None
     split: str = "train"
     fold: int = 1
-    subset_per_class: int | None = None
+    subset_per_class: int | str | None = None
     subset_seed: int = 0
     data_seed: int = 0
     epochs: int | None = None
@@ -130,6 +137,7 @@ class PretrainConfig(HashedConfig):
         {"num_workers", "threads", "device", "deterministic", "max_failure_fraction", "data_root",
          "channels_last", "torch_compile"})
     KIND: ClassVar[str] = "pretrain"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("split",)
 
     def __post_init__(self) -> None:
         self._fill_from_profile()
@@ -230,8 +238,9 @@ class PretrainConfig(HashedConfig):
         ]
         if self.threads is not None:
             rules.append(("threads", self.threads, lambda v: v >= 0, ">= 0 or None"))
-        if self.subset_per_class is not None:
-            rules.append(("subset_per_class", self.subset_per_class, lambda v: v >= 1, ">= 1 or None"))
+        if self.subset_per_class != ALL_VIDEOS:
+            rules.append(("subset_per_class", self.subset_per_class, lambda v: v >= 1,
+                          f">= 1, or {ALL_VIDEOS!r} for every video"))
         problems = [f"{name} must be {rule}, got {value!r}" for name, value, ok, rule in rules
                     if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok(value)]
         size = self.cache_size

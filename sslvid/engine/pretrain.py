@@ -33,7 +33,7 @@ from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, c
 from sslvid.data.records import VideoIndex
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
-from sslvid.engine.config import PretrainConfig, task_registry
+from sslvid.engine.config import ALL_VIDEOS, PretrainConfig, task_registry
 from sslvid.engine.datapath import accelerate
 from sslvid.engine.distributed import (
     DistInfo,
@@ -128,13 +128,22 @@ def build_index(config: PretrainConfig) -> VideoIndex:
     """The videos the run trains on: the split, then its class-balanced subset if asked for.
 
     Raises:
-        ValueError: for a dataset that cannot be opened or a subset bigger than a class.
+        ValueError: for a dataset that cannot be opened, or a subset bigger than a class (the
+            message names the short classes and how to ask for every video).
+        DatasetChangedError: when the videos changed after the config's hash was computed.
     """
     index = open_split(config.dataset, config.split, config.fold, config.data_root,
                        profile=config.profile, seed=config.data_seed)
-    if config.subset_per_class is not None:
-        index = index.select(balanced_subset(index.labels(), config.subset_per_class, config.subset_seed))
-    return index
+    config.check_split_unchanged(index)
+    if config.subset_per_class == ALL_VIDEOS:
+        return index
+    try:
+        positions = balanced_subset(index.labels(), config.subset_per_class, config.subset_seed, index.classes)
+    except ValueError as err:
+        raise ValueError(f"{config.dataset}/{config.split}: {err}. To pre-train on every video, set "
+                         f"subset_per_class={ALL_VIDEOS!r} (command line: --set subset_per_class={ALL_VIDEOS})"
+                         ) from None
+    return index.select(positions)
 
 
 def build_source(index: VideoIndex, config: PretrainConfig, workers: int = 2) -> FrameSource:
@@ -222,7 +231,7 @@ def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch
     task = trainer.module
     with run_numerics(config, device, info):
         if info.is_main:
-            _check_stored_config(run)
+            _check_stored_config(run, config.data_root)
             provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
                                             videos=len(trainer.loader.dataset))
             run.begin(config.to_dict(), provenance)
@@ -317,13 +326,17 @@ def run_numerics(config: PretrainConfig, device: torch.device, info: DistInfo) -
         torch.set_num_threads(previous[3])
 
 
-def _check_stored_config(run: RunHandle) -> None:
+def _check_stored_config(run: RunHandle, data_root: str | None) -> None:
     """Refuse to resume a folder whose stored config does not hash to its name.
+
+    The stored config is read with this attempt's ``data_root``: a moved copy of the dataset
+    resumes the run its content names, wherever the first attempt found it.
 
     Raises:
         ValueError: for a hash collision, or a config stored under older hash rules.
     """
-    if run.exists and PretrainConfig.from_dict(run.config()).config_hash() != run.key:
+    stored = {**run.config(), "data_root": data_root} if run.exists else {}
+    if run.exists and PretrainConfig.from_dict(stored).config_hash() != run.key:
         raise ValueError(f"{run.dir} holds a config that does not hash to {run.key}; move the folder away")
 
 

@@ -43,9 +43,11 @@ def open_eval_split(config: EvalConfig, split: str) -> Split:
 
     Raises:
         ValueError: for a dataset that cannot be opened, or an unlabelled split.
+        DatasetChangedError: when the videos changed after the config's hash was computed.
     """
     index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
                        seed=config.data_seed)
+    config.check_split_unchanged(index)
     if len(index) and (index.labels() < 0).any():
         raise ValueError(f"{config.dataset}/{split} has unlabelled videos: evaluation needs labels")
     return Split(index, build_source(index, config, workers=config.num_workers or 1))
@@ -157,7 +159,8 @@ def result_rows(config: EvalConfig, info: SourceInfo, task: str, metrics: Mappin
     time = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     common = {"config_hash": config.config_hash(), "model": config.backbone, "width": config.width,
               "source": config.source, **info.columns(), "task": task, "protocol": config.protocol,
-              "dataset": config.dataset, "split": config.test_split, "fold": config.fold, "condition": condition,
+              "dataset": config.dataset, "dataset_fingerprint": config.dataset_id(), "split": config.test_split,
+              "fold": config.fold, "condition": condition,
               "protocol_card": dict(card), "profile": config.profile, "seed": config.seed, "commit": commit,
               "time": time, "unreadable_videos": card.get("unreadable_videos")}
     return [{**common, "metric": metric, "value": float(value)} for metric, value in metrics.items()]

@@ -22,7 +22,8 @@ of a scale; a profile changes numbers, never which code runs. Where the numbers 
 
 The hash covers every field that changes a number and leaves out where it runs
 (``device``, ``num_workers``, ``threads``, ``deterministic``, ``eval_batch_size``), where the data
-lives (``data_root``) and when to give up (``max_failure_fraction``). Fields a protocol does not
+lives (``data_root``; the fingerprints of the train and test splits found there are hashed) and
+when to give up (``max_failure_fraction``). Fields a protocol does not
 use are set to None (retrieval trains nothing; a linear probe on cached features has no crops or
 dropout), so they never change its hash.
 """
@@ -103,7 +104,8 @@ class EvalConfig(HashedConfig):
             features) or "retrieval" (nearest neighbours of frozen features, nothing trained).
         profile: "smoke", "micro" or "paper".
         dataset: a labelled default set or layout (``digits-appearance``, ``ucf101``...).
-        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not hashed).
+        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not
+            hashed; the fingerprints of its train and test splits are, see ``data_fingerprint``).
         fold: official split (1-3 for UCF101 and HMDB51).
         train_split, test_split: the splits trained on (the retrieval gallery) and tested on.
         data_seed: generation seed of the default data.
@@ -171,6 +173,7 @@ class EvalConfig(HashedConfig):
         {"data_root", "num_workers", "threads", "device", "deterministic", "max_failure_fraction",
          "eval_batch_size"})
     KIND: ClassVar[str] = "eval"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
     def __post_init__(self) -> None:
         self._fill()

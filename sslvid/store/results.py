@@ -2,7 +2,8 @@
 
 One row is one number: which evaluation (``config_hash``), of which model (``model``, its
 pre-training ``pretext``, ``pretrain_subset``, ``pretrain_epochs``, ``complexity``), on which
-``task`` / ``dataset`` / ``split``, which ``metric`` under which ``condition`` (``"clean"``, or a
+``task`` / ``dataset`` / ``split`` (``dataset_fingerprint``: which copy of the dataset, by content;
+``sslvid.confighash``), which ``metric`` under which ``condition`` (``"clean"``, or a
 corruption such as ``"gaussian/1"``), its ``value``, and the ``protocol_card`` (JSON: clips per
 video, crops, frames, resolution, epochs, batch size, devices...) it was measured under, with
 ``seed``, git ``commit`` and ``time``. Accuracies and hit rates are in percent, as the papers print
@@ -41,16 +42,16 @@ KEY_FIELDS = ("config_hash", "task", "metric", "condition")
 """A row's identity: one evaluation's one metric under one condition."""
 
 TEXT_COLUMNS = ("key", "config_hash", "task", "protocol", "model", "pretext", "source", "pretrain_dataset",
-                "complexity", "dataset", "split", "metric", "condition", "protocol_card", "profile", "commit",
-                "time")
+                "complexity", "dataset", "dataset_fingerprint", "split", "metric", "condition", "protocol_card",
+                "profile", "commit", "time")
 NUMBER_COLUMNS = ("value", "width")
 INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed", "unreadable_videos")
 COLUMNS = ("key", "config_hash", "model", "width", "pretext", "source", "pretrain_dataset", "pretrain_subset",
-           "pretrain_epochs", "complexity", "task", "protocol", "dataset", "split", "fold", "metric", "condition",
-           "value", "unreadable_videos", "protocol_card", "profile", "seed", "commit", "time")
+           "pretrain_epochs", "complexity", "task", "protocol", "dataset", "dataset_fingerprint", "split", "fold",
+           "metric", "condition", "value", "unreadable_videos", "protocol_card", "profile", "seed", "commit", "time")
 """The columns of the table, in order. ``unreadable_videos``: videos of the evaluated split(s)
 that could not be decoded and so stand behind none of the row's number (tables written before
-the column existed read it as missing)."""
+a column existed read it as missing)."""
 
 
 def default_results_path() -> Path:
