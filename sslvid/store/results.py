@@ -248,12 +248,13 @@ def _parse(text: str) -> pd.DataFrame:
     for number, fields in enumerate(body, start=1):
         if len(fields) != len(header):
             raise ValueError(f"row {number} has {len(fields)} fields, the header {len(header)}")
-    table = pd.DataFrame(body, columns=header, dtype=object)
+    raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     for name in COLUMNS:
-        if name not in table:
-            table[name] = ""
-    _check_cells(table)
-    return _typed(table[list(COLUMNS)])
+        if name not in raw:
+            raw[name] = ""
+    typed = _typed(raw[list(COLUMNS)])
+    _check_cells(raw, typed)
+    return typed
 
 
 def _check_header(header: list[str]) -> None:
@@ -264,19 +265,18 @@ def _check_header(header: list[str]) -> None:
                          f"{missing}; expected comma-separated {', '.join(COLUMNS)})")
 
 
-def _check_cells(table: pd.DataFrame) -> None:
-    """Keys that match their fields, numbers that are numbers."""
-    first, *rest = (table[name].astype(str) for name in KEY_FIELDS)
+def _check_cells(raw: pd.DataFrame, typed: pd.DataFrame) -> None:
+    """Keys that match their fields, numbers that are numbers (``raw``: the cells as text)."""
+    first, *rest = (typed[name] for name in KEY_FIELDS)
     keys = first.str.cat(rest, sep="|")
-    wrong = np.flatnonzero((keys != table["key"]).to_numpy())
+    wrong = np.flatnonzero((keys != typed["key"]).to_numpy())
     if len(wrong):
-        raise ValueError(f"row {wrong[0] + 1}: key {table['key'].iloc[wrong[0]]!r} does not match its fields "
+        raise ValueError(f"row {wrong[0] + 1}: key {typed['key'].iloc[wrong[0]]!r} does not match its fields "
                          f"{keys.iloc[wrong[0]]!r}")
     for name in (*NUMBER_COLUMNS, *INTEGER_COLUMNS):
-        cells = table[name].astype(str)
-        bad = np.flatnonzero(((cells != "") & pd.to_numeric(cells, errors="coerce").isna()).to_numpy())
+        bad = np.flatnonzero((typed[name].isna() & (raw[name] != "")).to_numpy())
         if len(bad):
-            raise ValueError(f"row {bad[0] + 1}: {name} {cells.iloc[bad[0]]!r} is not a number")
+            raise ValueError(f"row {bad[0] + 1}: {name} {raw[name].iloc[bad[0]]!r} is not a number")
 
 
 # ---------------------------------------------------------------------- table shapes
