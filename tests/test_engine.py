@@ -236,10 +236,12 @@ def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
     proc.kill()
     proc.wait()
     assert not run.is_complete and list(run.checkpoints()) == [1], "killed part-way, after epoch 1"
+    assert run.provenance()["status"] == "running" and run.state == "interrupted", "nobody holds its lock"
 
     resumed = pretrain(config.replace(num_workers=1), store=RunStore(killed_store), progress=False)
     clean = pretrain(config, store=RunStore(store), progress=False)
     assert not resumed.cached and resumed.key == clean.key
+    assert resumed.provenance()["attempts"][0]["status"] == "interrupted" and not list(run.dir.rglob("*.tmp"))
     a, b = (torch.load(r.run_dir / "final.pt", weights_only=True) for r in (resumed, clean))
     for part in ("backbone", "task"):
         assert a[part].keys() == b[part].keys()
