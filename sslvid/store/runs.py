@@ -135,7 +135,8 @@ def collect_provenance(seed: int, device: str, **extra: Any) -> dict[str, Any]:
 _VERIFIED: dict[str, tuple[int, int, str]] = {}
 """Files whose checksum matched: path -> (size, mtime_ns, sha256), so each is hashed once per change."""
 
-_LOAD_ERRORS = (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError)
+_LOAD_ERRORS = (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError)
+"""What ``torch.load`` raises for a truncated or foreign file (not for a missing or unreadable one)."""
 
 
 def _key_of(config: HashedConfig | str) -> str:
@@ -415,12 +416,8 @@ class RunHandle:
         """
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            if "weights only load failed" in str(err).lower():
-                raise
-            raise DamagedFileError(path, f"torch cannot read it ({_first_line(err)})", recovery) from None
         except _LOAD_ERRORS as err:
-            if isinstance(err, FileNotFoundError):
+            if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in str(err).lower():
                 raise
             raise DamagedFileError(path, f"torch cannot read it ({_first_line(err)})", recovery) from None
 
