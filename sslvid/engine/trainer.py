@@ -183,6 +183,9 @@ class Trainer:
             one row per epoch: run, epoch, step, loss, acc (NaN if the module reports none),
             lr, seconds, the ``end_epoch`` hook's columns, data_seconds, then any other metrics
             (means over every sample of every process).
+
+        Raises:
+            RuntimeError: when an epoch makes no optimiser step (nothing is written for it).
         """
         self.resume()
         if self._model is None:
@@ -253,13 +256,13 @@ class Trainer:
     def _train_epoch(self, model: nn.Module, epoch: int, batches: Iterator[Any], show: bool) -> dict[str, Any]:
         """One pass over the loader; returns the epoch's log row (reduced over processes).
 
-        Raises:
-            RuntimeError: when the epoch made no optimiser step (every batch skipped or none at all):
-                a run that learnt nothing is never saved as a result.
-
         ``seconds`` is the epoch's wall time; ``data_seconds`` the part of it spent waiting for
         the loader (what the data path costs beyond what the workers hide; on CUDA the host runs
         ahead of the GPU, so waits there can overlap GPU work).
+
+        Raises:
+            RuntimeError: when the epoch made no optimiser step (every batch skipped, or none at
+                all): a run that learnt nothing is never saved as a result.
         """
         seed_everything(derive_seed(self.seed, "epoch", epoch, self.info.rank))
         model.train()
@@ -286,7 +289,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         extra = dict(self.hooks.end_epoch(epoch)) if self.hooks.end_epoch else {}
         if self.step == first_step:
-            raise RuntimeError(f"epoch {epoch} of {self.desc} made no training step: every batch was skipped "
+            raise RuntimeError(f"epoch {epoch} of {self.desc} made no training step: no batch was usable "
                                f"({', '.join(f'{k}={v}' for k, v in extra.items()) or 'no usable batch'}); "
                                "the run is not saved")
         fixed = {"loss": metrics.pop("loss"), "acc": metrics.pop("acc")}
