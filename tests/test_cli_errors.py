@@ -6,6 +6,7 @@ of imports each). The table is the regression list of what a user can get wrong.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory, data_home: Path) -> dict[s
     """A data_root with a readable ``folder`` dataset, one whose videos are all damaged, and an empty one."""
     root = tmp_path_factory.mktemp("cli-data")
     engine_helpers.write_tiny_videos(root / "good" / "folder", classes=2, per_class=2, frames=10, size=32)
+    shutil.copytree(root / "good" / "folder" / "train", root / "good" / "folder" / "test")
     for cls in ("a", "b"):
         damaged = root / "damaged" / "folder" / "train" / cls
         damaged.mkdir(parents=True)
@@ -121,15 +123,12 @@ def _fill(value, folders: dict[str, Path]):
 
 def test_unreadable_test_videos_are_counted_in_every_result_row(folders, tmp_path):
     """A damaged test video is skipped (within the tolerance) and its count lands in the rows."""
-    import shutil
-
     from sslvid.evaluate import EvalConfig, FeatureCache, linear_probe
     from sslvid.store.results import ResultsStore
     from sslvid.store.runs import RunStore
 
     root = tmp_path / "data"
     shutil.copytree(folders["good"], root)
-    shutil.copytree(root / "folder" / "train", root / "folder" / "test")
     (root / "folder" / "test" / "class0" / "v9.mp4").write_bytes(b"not a video" * 50)
     config = EvalConfig.for_profile("smoke", backbone="squeezenet3d", protocol="linear", dataset="folder",
                                     data_root=str(root), device="cpu", threads=1, num_workers=0,
@@ -139,3 +138,12 @@ def test_unreadable_test_videos_are_counted_in_every_result_row(folders, tmp_pat
                         features=FeatureCache(tmp_path / "features"), progress=False)
     assert len(rows) and (rows["unreadable_videos"] == 1).all()
     assert (results.table()["unreadable_videos"] == 1).all(), "stored, typed as a count"
+
+
+def test_a_damaged_results_table_is_one_line_that_names_the_file(folders, tmp_path, capsys):
+    table = tmp_path / "results.csv"
+    table.write_text("key;config_hash;task\nx;y;z\n")
+    status, line, err = run_cli(NOISE + ["--severities", "1", "--device", "cpu", "--results", str(table),
+                                         "--data-root", str(folders["good"]), "--dataset", "folder"], capsys)
+    assert status == 2 and line.startswith(f"error: {table} is damaged"), err
+    assert "hint: " in err and "Traceback" not in err

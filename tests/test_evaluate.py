@@ -137,6 +137,17 @@ def test_finetune_and_linear_probe_check_their_protocol(pretrained, tiny_default
     assert len(finetune(smoke(pretrained, "finetune", tiny_default), **stores)) == 2
 
 
+def test_a_finetune_that_makes_no_step_fails_and_stores_nothing(tiny_default, stores, monkeypatch):
+    from sslvid.engine.pretrain import FailureHook
+
+    monkeypatch.setattr(FailureHook, "prepare", lambda self, batch: None)  # no batch kept two readable videos
+    config = smoke("scratch", "finetune", tiny_default, seed=17)
+    with pytest.raises(RuntimeError, match="epoch 1 made no training step"):
+        evaluate(config, **stores)
+    assert not stores["store"].run(config).dir.exists(), "no folder, no final.pt of random weights"
+    assert stores["results"].rows(config.config_hash()).empty
+
+
 def test_finetune_from_an_earlier_checkpoint_uses_its_weights(pretrained, stores, tiny_default):
     config = smoke(pretrained, "linear", tiny_default, source_epoch=1)
     rows = linear_probe(config, **stores)

@@ -306,13 +306,14 @@ def _train(config: DistillConfig, store: RunStore, teachers: list[nn.Module], in
             provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
                                             videos=len(index), teachers=[t.key() for t in config.teachers])
             run.begin(config.to_dict() | {"kind": DistillConfig.KIND}, provenance)
-        table = trainer.fit() if trainer is not None else pd.DataFrame()
-        if info.is_main:
-            epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
-            run.finish(_final_state(distiller, num_classes, epoch, step),
-                       {"wall_seconds": round(time.perf_counter() - start, 3), "epochs": epoch, "steps": step,
-                        "final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None})
-            log.info("distill %s: done in %s", run.key, run.dir)
+        with run.failure_recorded(active=info.is_main):
+            table = trainer.fit() if trainer is not None else pd.DataFrame()
+            if info.is_main:
+                epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
+                run.finish(_final_state(distiller, num_classes, epoch, step),
+                           {"wall_seconds": round(time.perf_counter() - start, 3), "epochs": epoch, "steps": step,
+                            "final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None})
+                log.info("distill %s: done in %s", run.key, run.dir)
         barrier(info)
     return distiller, False
 

@@ -235,11 +235,13 @@ def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch
             provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
                                             videos=len(trainer.loader.dataset))
             run.begin(config.to_dict(), provenance)
-        table = trainer.fit()
+        with run.failure_recorded(active=info.is_main):
+            table = trainer.fit()
     if info.is_main:
-        run.finish(_final_state(task, trainer),
-                   {"wall_seconds": round(float(table["seconds"].sum()) + _setup_seconds(start, table, trainer), 3),
-                    "epochs": trainer.epoch, "steps": trainer.step})
+        wall = float(table["seconds"].sum()) + _setup_seconds(start, table, trainer)
+        with run.failure_recorded():
+            run.finish(_final_state(task, trainer), {"wall_seconds": round(wall, 3), "epochs": trainer.epoch,
+                                                     "steps": trainer.step})
         log.info("pretrain %s: done in %s", run.key, run.dir)
     barrier(info)
     return PretrainResult(config, run, table, cached=False)
@@ -269,15 +271,24 @@ class FailureHook:
     def __init__(self, tracker: FailureTracker, info: DistInfo) -> None:
         self.tracker = tracker
         self.info = info
+        self.kept = 0
 
     def prepare(self, batch: dict[str, Any]) -> dict[str, Any] | None:
         self.tracker.update(batch)
         if batch["size"] < 2:
             return None
+        self.kept += 1
         return {k: v for k, v in batch.items() if k not in ("failed", "size")}
 
     def end_epoch(self, epoch: int) -> Mapping[str, float]:
-        """The epoch's failed-video count; raises on every process when there were too many."""
+        """The epoch's failed-video count.
+
+        Raises:
+            RuntimeError: on every process when too many videos failed; when none of this
+                process's batches kept two readable videos (with the failure summary).
+        """
+        nothing_learnt = self._nothing_readable(epoch) if not self.kept else None
+        self.kept = 0
         tracker = self.tracker
         if self.info.is_distributed:
             parts = all_gather_object((tracker.seen, tracker.failed), self.info)
@@ -286,7 +297,19 @@ class FailureHook:
             for _, failed in parts:
                 tracker.failed.update(failed)
             self.tracker.seen, self.tracker.failed = 0, {}
-        return {"failed_videos": int(tracker.end_epoch()["failed"])}
+        failed = int(tracker.end_epoch()["failed"])  # raises first when the failures pass the tolerance
+        if nothing_learnt:
+            raise RuntimeError(nothing_learnt)
+        return {"failed_videos": failed}
+
+    def _nothing_readable(self, epoch: int) -> str:
+        tracker = self.tracker
+        first = sorted(tracker.failed)[:5]
+        names = [str(tracker.index.records[i].path) if tracker.index is not None else str(i) for i in first]
+        return (f"epoch {epoch} made no training step: {len(tracker.failed)} of {tracker.seen} videos could not be "
+                f"read (first: {', '.join(names) or 'none'}) and no batch kept two readable videos; "
+                f"max_failure_fraction={tracker.max_failure_fraction} tolerated the failures, but a run that "
+                "learnt nothing is not saved. Check the files (e.g. with ffprobe) or the dataset's path")
 
 
 def run_threads(requested: int | None, device: torch.device, info: DistInfo, workers: int = 0) -> int | None:

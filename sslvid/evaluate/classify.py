@@ -240,12 +240,13 @@ def _train(config: EvalConfig, ctx: Context, info: DistInfo, device: torch.devic
             provenance = collect_provenance(config.seed, describe_device(device, info.world_size),
                                             world_size=info.world_size, videos=videos)
             run.begin(config.to_dict() | {"kind": "eval"}, provenance)
-        with _one_thread(config.protocol == "linear" and device.type == "cpu"):
-            table = trainer.fit()
-        if info.is_main:
-            run.finish(_final_state(config, trainer), {"wall_seconds": round(time.perf_counter() - start, 3),
-                                                       "epochs": trainer.epoch, "steps": trainer.step,
-                                                       "final_train_acc": float(table["acc"].iloc[-1])})
+        with run.failure_recorded(active=info.is_main):
+            with _one_thread(config.protocol == "linear" and device.type == "cpu"):
+                table = trainer.fit()
+            if info.is_main:
+                run.finish(_final_state(config, trainer), {"wall_seconds": round(time.perf_counter() - start, 3),
+                                                           "epochs": trainer.epoch, "steps": trainer.step,
+                                                           "final_train_acc": float(table["acc"].iloc[-1])})
         barrier(info)
 
 
