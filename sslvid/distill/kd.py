@@ -8,7 +8,9 @@
   average; "KD (uniform)" of Zhang & Peng 2018 Table 2).
 * ``aekd``: Du et al. 2020 (NeurIPS) §3: one KD loss per teacher, weighted at every step by
   the min-norm point of their gradients (``sslvid.distill.solver``); the benchmark's
-  multi-teacher distillation (benchmark §5, Table 8).
+  multi-teacher distillation (benchmark §5, Table 8). As in the authors' released code
+  (``train_student.py``: ``gamma`` 1, ``alpha`` 0.9) the loss is ``CE + 0.9 * soft term``, not
+  Hinton's weighted average.
 """
 from __future__ import annotations
 
@@ -108,13 +110,18 @@ class HintonKD(Supervised):
         target = soften(teacher_logits, self.temperature).mean(0)
         return kd_kl(logits.float(), target, self.temperature), {}
 
+    def loss_weights(self) -> tuple[float, float]:
+        """(weight of CE, weight of the soft term): Hinton's weighted average ``(1 - alpha, alpha)``."""
+        return 1.0 - self.alpha, self.alpha
+
     def forward(self, batch: dict[str, Any]) -> TaskOutput:
-        """``(1 - alpha) CE + alpha * soft term`` on one view per video (teachers see the same view)."""
+        """``w_ce CE + w_soft * soft term`` (``loss_weights``) on one view per video (teachers see the same view)."""
         x, y = self.view(batch)
         logits = self.backbone(x)
         ce, acc = classification(logits, y)
         soft, extra = self.soft_loss(logits, self.teachers.logits(x))
-        loss = (1 - self.alpha) * ce + self.alpha * soft
+        ce_weight, soft_weight = self.loss_weights()
+        loss = ce_weight * ce + soft_weight * soft
         return TaskOutput(loss, {"acc": acc.item(), "ce": ce.item(), "kd": soft.item(), **extra}, y.shape[0])
 
 
@@ -128,13 +135,16 @@ class AEKD(HintonKD):
     ``min ||sum_m a_m g_m||^2`` over the simplex with ``a_m <= C`` (``solver.min_norm_weights``)
     and the soft term is ``sum_m a_m L_m`` (weights held constant). As in the authors' code,
     ``g_m`` is the batch mean of the per-sample logit gradients (a C-vector) and C = 0.6.
+    The loss is ``ce_weight * CE + alpha * sum_m a_m L_m``, with the released code's
+    ``gamma = 1`` and ``alpha = 0.9`` (``train_student.py``; ``helper/loops.py``), T = 4.
 
     Args:
         student, teachers, crop_size, temperature, alpha, frames, flip: see ``HintonKD``.
         tolerance: C, the cap on each teacher's weight, in [1/M, 1].
+        ce_weight: weight of the cross-entropy (the released code's ``gamma``), >= 0.
 
     Raises:
-        ValueError: for a tolerance outside [1/M, 1].
+        ValueError: for a tolerance outside [1/M, 1] or a negative ``ce_weight``.
     """
 
     name = "aekd"
@@ -143,11 +153,17 @@ class AEKD(HintonKD):
 
     def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  temperature: float = 4.0, alpha: float = 0.9, tolerance: float = 0.6, frames: int = 16,
-                 flip: bool = True) -> None:
+                 flip: bool = True, ce_weight: float = 1.0) -> None:
         super().__init__(student, teachers, crop_size, temperature, alpha, frames, flip)
         if not 1.0 / len(self.teachers) <= tolerance <= 1.0:
             raise ValueError(f"tolerance must be in [1/M, 1] = [{1 / len(self.teachers):.3g}, 1], got {tolerance}")
-        self.tolerance = float(tolerance)
+        if ce_weight < 0:
+            raise ValueError(f"ce_weight must be >= 0, got {ce_weight}")
+        self.tolerance, self.ce_weight = float(tolerance), float(ce_weight)
+
+    def loss_weights(self) -> tuple[float, float]:
+        """(ce_weight, alpha): the released code's ``gamma * CE + alpha * KD``, not a weighted average."""
+        return self.ce_weight, self.alpha
 
     def soft_loss(self, logits: Tensor, teacher_logits: Tensor) -> tuple[Tensor, dict[str, float]]:
         """``sum_m a_m L_m`` with the min-norm weights ``a`` (logged as ``weight_m``)."""
