@@ -63,3 +63,23 @@ def test_aekd_trains_with_full_cross_entropy_plus_0_9_kd_as_the_released_code() 
     weights = [out.metrics["weight_0"], out.metrics["weight_1"]]
     expected = 1.0 * ce + 0.9 * (weights[0] * kd[0] + weights[1] * kd[1])
     assert out.loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------------- SKD-SRL
+
+
+@pytest.mark.parametrize("name", ["self_kd", "skd_srl"])
+def test_skd_srl_loss_is_two_ce_plus_alpha_times_the_summed_soft_label_kl(name: str) -> None:
+    torch.manual_seed(0)
+    model = create_distiller(name, student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
+                             crop_size=S, frames=T, proj_dim=16).eval()
+    x, y = torch.randn(4, 3, T, S, S), torch.tensor([0, 2])  # the two views of two videos
+    model.views = lambda batch: x
+    out = model({"clips": None, "label": y})
+    p = model.backbone(x).tolist()
+    ce = sum(-_log_softmax(p[i])[y[i % 2]] for i in range(4)) / 2
+    tau = 10.0
+    kl = sum(_kl([u + v for u, v in zip(p[i], p[i + 2])], p[i + j], tau) for i in range(2) for j in (0, 2)) / 2
+    assert out.metrics["kl"] == pytest.approx(kl, rel=1e-3)  # float32 against float64
+    expected = ce + 0.1 * kl + out.metrics.get("similarity", 0.0)
+    assert out.loss.item() == pytest.approx(expected, rel=1e-5)

@@ -5,10 +5,12 @@ shared encoder ``f`` to ``r1, r2``; a linear classifier gives ``p1, p2``; a proj
 (one linear layer) gives ``z1, z2`` and a predictor ``q`` (Linear-BN-ReLU-Linear, hidden
 width a quarter of the output) gives ``v1, v2``. The loss is
 
-    CE(y, p1) + CE(y, p2) + alpha KL_sym(p1, p2; tau) + beta (D(v1, sg(z2)) + D(v2, sg(z1))) / 2
+    CE(y, p1) + CE(y, p2) + alpha L_KL(p1, p2; tau) + beta (D(v1, sg(z2)) + D(v2, sg(z1))) / 2
 
-with D the negative cosine similarity and sg the stop-gradient (SimSiam, Chen & He 2021), and
-alpha = 0.1, beta = 1, tau = 10 (§IV-A). ``self_kd`` is the same without the Siamese term
+with ``L_KL`` the distillation of the soft label ``p = p1 + p2`` (the sum of both views' logits,
+§III-A and Fig. 2) into each view at temperature tau (``losses.summed_soft_label_kl``), D the
+negative cosine similarity and sg the stop-gradient (SimSiam, Chen & He 2021), and
+alpha = 0.1, beta = 1, tau = 10 (§IV-A, "Implementation Details"). ``self_kd`` is the same without the Siamese term
 (beta = 0): the data-augmentation Self-KD of Fig. 1(b), the "Self-KD" row of Table II.
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch import Tensor, nn
 
 from sslvid.distill.base import DISTILLERS, Teachers
 from sslvid.distill.kd import Supervised
-from sslvid.distill.losses import symmetric_kl
+from sslvid.distill.losses import summed_soft_label_kl
 from sslvid.distill.views import skd_view
 from sslvid.pretext.base import TaskOutput
 from sslvid.pretext.heads import LinearHead, MLPHead
@@ -83,7 +85,7 @@ class SKDSRL(Supervised):
         r = self.backbone.forward_features(self.views(batch))
         p = self.backbone.forward_head(r)
         ce = (nn.functional.cross_entropy(p[:b], y) + nn.functional.cross_entropy(p[b:], y))
-        kl = symmetric_kl(p[:b].float(), p[b:].float(), self.tau)
+        kl = summed_soft_label_kl(p[:b].float(), p[b:].float(), self.tau)
         loss = ce + self.alpha * kl
         metrics = {"acc": accuracy(p, torch.cat([y, y])).item(), "ce": ce.item(), "kl": kl.item()}
         if self.beta > 0:
