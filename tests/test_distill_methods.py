@@ -83,3 +83,37 @@ def test_skd_srl_loss_is_two_ce_plus_alpha_times_the_summed_soft_label_kl(name: 
     assert out.metrics["kl"] == pytest.approx(kl, rel=1e-3)  # float32 against float64
     expected = ce + 0.1 * kl + out.metrics.get("similarity", 0.0)
     assert out.loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------------- graph distillation
+
+
+def _graph(name: str, teachers: list[nn.Module], **knobs: Any) -> nn.Module:
+    torch.manual_seed(0)
+    return create_distiller(name, student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
+                            teachers=teachers, crop_size=S, frames=T, **knobs)
+
+
+def test_logits_graph_couples_each_sample_with_itself_as_eq_5() -> None:
+    # Zhang & Peng 2018 Eq. 5-6: l(x_i) = ||softmax(f_t(x_i) / T) - softmax(f_s(x_i))||, T = 4, one teacher
+    student = [[5.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
+    teacher = [[0.0, 20.0, 0.0], [20.0, 0.0, 0.0]]  # a swap across samples would cost less: batch W1 < Eq. 5
+    model = _graph("graph_logits", [_FixedTeacher(teacher)])
+    eta = [[math.exp(v) for v in _log_softmax(row)] for row in student]
+    mu = [[math.exp(v) for v in _log_softmax(row, 4.0)] for row in teacher]
+    expected = sum(math.dist(m, e) for m, e in zip(mu, eta)) / 2
+    got = model.logits_loss(torch.tensor(student), torch.tensor([teacher]))
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    batch = _graph("graph_logits", [_FixedTeacher(teacher)], coupling="batch")
+    assert batch.logits_loss(torch.tensor(student), torch.tensor([teacher])).item() < expected - 0.1
+
+
+def test_representation_graph_keeps_the_students_full_map_of_the_distillation_block() -> None:
+    # §4.3: R is C x S with S the full map of conv4 (§5.2); teachers' maps are brought to the student's size
+    model = _graph("graph_features", [create_backbone(n, num_classes=C, width=0.125)
+                                      for n in ("squeezenet3d", "shufflenet3d")])
+    student_map, teacher_map = torch.randn(2, 8, 2, 3, 3), torch.randn(2, 5, 1, 6, 6)
+    assert model.locations(student_map) == (2, 3, 3)
+    torch.testing.assert_close(model.pooled(student_map, (2, 3, 3)), student_map.flatten(2))
+    assert model.pooled(teacher_map, (2, 3, 3)).shape == (2, 5, 18)
+    assert _graph("graph_features", list(model.teachers), grid=(1, 1, 2)).locations(student_map) == (1, 1, 2)

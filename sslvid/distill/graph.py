@@ -8,9 +8,14 @@ teacher n's distribution softened at vertex m's temperature and the student's di
 student), D the Earth Mover distance (``losses.em_distance``). MMGD's graph (Luo et al. 2018)
 is the same graph with the cosine distance. The student minimises
 ``(1 - lambda) CE + lambda l_s`` (Eq. 2, lambda = 0.6) with ``l_s`` averaged over vertices.
+Eq. 5 is written per sample, ``l(x_i, f_t^(k))`` with ``||mu(x_i) - eta(x_i)||``: each sample is
+coupled with itself (``coupling="sample"``, the default); ``"batch"`` is the alternative reading
+of an optimal coupling across the batch's samples.
 
 The representation graph ``G_r`` (§4.3): for every pair of teachers (m, n), their feature
-maps of one block, pooled to a common (t, h, w) grid of S locations, are combined by compact
+maps of one block (the paper's conv4, §5.2), at the S locations of the student's map of that
+block (the paper keeps the full map, ``S = H x W``; teachers whose maps differ in size are
+average-pooled, or repeated, to the student's), are combined by compact
 bilinear pooling at each location (Count Sketch + FFT, ``sketch.compact_bilinear``), then
 signed square root and l2 normalisation give the vertex ``V_k`` (B, d, S); ``D_k =
 softmax(V_k / T_k)`` over the locations (Eq. 8) is a set of d maps. The loss of a vertex is
@@ -54,12 +59,13 @@ class GraphDistiller(Supervised):
         student, teachers, crop_size: see ``kd.Supervised``.
         temperature: T_k of the logits graph, one for all teachers or one per teacher.
         lam: lambda of Eq. 2, weight of the logits graph against cross-entropy.
-        coupling: ``em_distance`` coupling, "batch" (W1 between the batch's distributions,
-            Eq. 5) or "sample".
+        coupling: ``em_distance`` coupling, "sample" (each sample with itself, Eq. 5's
+            per-sample loss) or "batch" (W1 between the batch's distributions).
         feature_weight: weight of the representation graph's loss.
         feature_block: block of every network whose output is distilled (``block_names``
             position; -2: the block before the last, as the paper's conv4 of five).
-        grid: (t, h, w) every feature map is average-pooled to (S = t * h * w locations).
+        grid: (t, h, w) every feature map is average-pooled to (S = t * h * w locations);
+            None (default) keeps the student's full map and brings the teachers' to its size.
         sketch_dim: d of the compact bilinear features.
         feature_temperature: T_k of Eq. 8; None scales by ``sqrt(d * S)`` so the normalised
             entries are of order one before the softmax.
@@ -78,8 +84,8 @@ class GraphDistiller(Supervised):
     teacher_count = (1, None)
 
     def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "batch",
-                 feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] = (2, 2, 2),
+                 temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "sample",
+                 feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] | None = None,
                  sketch_dim: int = 256, feature_temperature: float | None = None, mmd_sigma: float | None = None,
                  seed: int = 0, frames: int = 16, flip: bool = True) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
@@ -88,7 +94,8 @@ class GraphDistiller(Supervised):
         _check_knobs(k, temps, lam, coupling, grid, sketch_dim)
         self.register_buffer("temperatures", torch.tensor(temps))
         self.lam, self.coupling, self.feature_weight = float(lam), coupling, float(feature_weight)
-        self.feature_block, self.grid, self.sketch_dim = feature_block, tuple(int(g) for g in grid), sketch_dim
+        self.feature_block, self.sketch_dim = feature_block, sketch_dim
+        self.grid = None if grid is None else tuple(int(g) for g in grid)
         self.feature_temperature, self.mmd_sigma = feature_temperature, mmd_sigma
         if self.logit_graph:
             self.edges = nn.Parameter(torch.zeros(k, k))  # edges[m, n]: logit of e_{n->m}
@@ -137,9 +144,14 @@ class GraphDistiller(Supervised):
         return cosine_distance(mu, eta)
 
     # ------------------------------------------------------------------ representation graph
-    def pooled(self, fmap: Tensor) -> Tensor:
-        """A block output (B, C, T, H, W) averaged to the grid: (B, C, S)."""
-        return F.adaptive_avg_pool3d(fmap.float(), self.grid).flatten(2)
+    def locations(self, student_map: Tensor) -> tuple[int, int, int]:
+        """The (t, h, w) grid of G_r: ``grid``, or the student's own map (B, C, T, H, W)."""
+        return self.grid or tuple(int(n) for n in student_map.shape[-3:])
+
+    @staticmethod
+    def pooled(fmap: Tensor, grid: Sequence[int]) -> Tensor:
+        """A block output (B, C, T, H, W) averaged to ``grid`` (t, h, w): (B, C, S)."""
+        return F.adaptive_avg_pool3d(fmap.float(), tuple(grid)).flatten(2)
 
     def vertex_maps(self, feats: Sequence[Tensor]) -> list[Tensor]:
         """The softened vertices ``D_k`` (B, d, S) of G_r, or the teachers' own maps (B, C_m, S)."""
@@ -155,8 +167,9 @@ class GraphDistiller(Supervised):
 
     def feature_loss(self, student_map: Tensor, teacher_maps: Sequence[Tensor]) -> Tensor:
         """Eq. 10: ``sum_k w_k MMD(softmax(R_s), D_k)`` with w the softmax of the vertex logits."""
-        student_set = F.softmax(self.pooled(student_map), dim=-1)
-        vertices = self.vertex_maps([self.pooled(t) for t in teacher_maps])
+        grid = self.locations(student_map)
+        student_set = F.softmax(self.pooled(student_map, grid), dim=-1)
+        vertices = self.vertex_maps([self.pooled(t, grid) for t in teacher_maps])
         weights = F.softmax(self.vertex_logits, dim=0)
         losses = torch.stack([mmd(student_set, v, self._sigma(student_set, v)) for v in vertices])
         return losses @ weights
@@ -188,7 +201,8 @@ class GraphDistiller(Supervised):
         return TaskOutput(loss, metrics, y.shape[0])
 
 
-def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int], sketch_dim: int) -> None:
+def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int] | None,
+                 sketch_dim: int) -> None:
     problems = []
     if len(temps) != k or any(t <= 0 for t in temps):
         problems.append(f"temperature: one positive value or one per teacher ({k}), got {temps}")
@@ -196,8 +210,8 @@ def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Se
         problems.append(f"lam must be in [0, 1], got {lam}")
     if coupling not in ("batch", "sample"):
         problems.append(f"coupling must be 'batch' or 'sample', got {coupling!r}")
-    if len(tuple(grid)) != 3 or any(int(g) < 1 for g in grid):
-        problems.append(f"grid must be three positive ints (t, h, w), got {grid!r}")
+    if grid is not None and (len(tuple(grid)) != 3 or any(int(g) < 1 for g in grid)):
+        problems.append(f"grid must be None or three positive ints (t, h, w), got {grid!r}")
     if sketch_dim < 1:
         problems.append(f"sketch_dim must be >= 1, got {sketch_dim}")
     if problems:

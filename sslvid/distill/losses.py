@@ -118,7 +118,7 @@ def emd_1d(p: Tensor, q: Tensor) -> Tensor:
     return (torch.cumsum(p, dim=-1) - torch.cumsum(q, dim=-1)).abs().sum(dim=-1)
 
 
-def em_distance(mu: Tensor, eta: Tensor, coupling: str = "batch") -> Tensor:
+def em_distance(mu: Tensor, eta: Tensor, coupling: str = "sample") -> Tensor:
     """Earth Mover (Wasserstein-1) distance of the logits graph, Euclidean ground metric.
 
     Zhang & Peng 2018 (IJCAI), §4.2 Eq. 5: ``inf_gamma E_{(mu, eta) ~ gamma} ||mu - eta||``
