@@ -7,12 +7,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from sslvid.backbones import create_backbone
 from sslvid.distill import create_distiller
+from sslvid.distill.pcl import (
+    REMOTE,
+    TRANSFORMATIONS,
+    MemoryBankNCE,
+    TransformationTeacher,
+    TupleSampler,
+    swap_chunks,
+    swap_quadrants,
+    transform_middle,
+)
+from sslvid.distill.teachers import PretextTeacher
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -117,3 +129,93 @@ def test_representation_graph_keeps_the_students_full_map_of_the_distillation_bl
     torch.testing.assert_close(model.pooled(student_map, (2, 3, 3)), student_map.flatten(2))
     assert model.pooled(teacher_map, (2, 3, 3)).shape == (2, 5, 18)
     assert _graph("graph_features", list(model.teachers), grid=(1, 1, 2)).locations(student_map) == (1, 1, 2)
+
+
+# ---------------------------------------------------------------------- PCL-KD
+
+
+def test_pcl_spatial_permutation_is_the_released_quadrant_order() -> None:
+    # train_vcp_contrast.spatial_permutation: order [3, 2, 1, 0] of quadrants A B / C D -> D C / B A
+    frame = torch.arange(16.0).view(4, 4)
+    expected = torch.tensor([[10.0, 11, 8, 9], [14, 15, 12, 13], [2, 3, 0, 1], [6, 7, 4, 5]])
+    x = frame.expand(1, 3, 2, 4, 4)
+    torch.testing.assert_close(swap_quadrants(x), expected.expand(1, 3, 2, 4, 4))
+
+
+def test_pcl_temporal_shuffle_swaps_two_of_four_chunks() -> None:
+    x = torch.arange(8.0).view(1, 1, 8, 1, 1).expand(2, 3, 8, 2, 2)
+    out = swap_chunks(x, torch.tensor([0, 1]), torch.tensor([2, 3]))
+    assert out[0, 0, :, 0, 0].tolist() == [4, 5, 2, 3, 0, 1, 6, 7]
+    assert out[1, 0, :, 0, 0].tolist() == [0, 1, 6, 7, 4, 5, 2, 3]
+    with pytest.raises(ValueError, match="multiple of 4"):
+        swap_chunks(torch.zeros(1, 3, 6, 2, 2), torch.tensor([0]), torch.tensor([1]))
+
+
+def test_pcl_transforms_the_middle_clip_as_each_label_says() -> None:
+    torch.manual_seed(0)
+    middle, remote = torch.randn(5, 3, 4, 6, 6), torch.randn(5, 3, 4, 6, 6)
+    out = transform_middle(middle, remote, torch.arange(5))
+    torch.testing.assert_close(out[0], middle[0])  # original
+    assert any(torch.equal(out[1], torch.rot90(middle[1], k, dims=(-2, -1))) for k in (1, 2, 3))
+    torch.testing.assert_close(out[2], swap_quadrants(middle[2:3])[0])
+    shuffles = [swap_chunks(middle[3:4], torch.tensor([i]), torch.tensor([j]))[0]
+                for i in range(4) for j in range(4) if i != j]
+    assert any(torch.equal(out[3], s) for s in shuffles) and not torch.equal(out[3], middle[3])
+    torch.testing.assert_close(out[4], remote[4])
+
+
+def test_tuple_sampler_takes_three_clips_interval_apart_and_a_remote_clip_away_from_them() -> None:
+    sampler = TupleSampler(num_frames=16, interval=8, remote_gap=16)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        first, second, third, remote = sampler.starts(200, rng).tolist()
+        assert (second - first, third - second) == (24, 24) and third + 16 <= 200
+        assert remote + 16 + 16 <= first or remote >= third + 16 + 16
+        assert 0 <= remote <= 200 - 16
+    short = sampler.starts(90, rng).tolist()  # no room for a remote clip: it repeats the middle one
+    assert short[3] == short[1]
+
+
+def test_memory_bank_nce_against_the_released_formula() -> None:
+    # NCEAverage_ori (use_softmax): logits = bank_other[idx] . z / tau with idx[:, 0] the video itself,
+    # CE with target 0 for both views; then entry = normalise(m * entry + (1 - m) * z)
+    bank = MemoryBankNCE(dim=2, size=4, negatives=2, temperature=0.5, momentum=0.5)
+    e = [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.6, 0.8]]
+    bank.memory[0] = torch.tensor(e)
+    bank.memory[1] = torch.tensor([e[1], e[2], e[3], e[0]])
+    z1, z2 = torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 2.0]])
+    video, negatives = torch.tensor([5]), torch.tensor([[0, 2]])  # video 5 lives in slot 1
+    loss, _ = bank(z1, z2, video, negatives)
+
+    def ce(query: list[float], rows: list[list[float]]) -> float:
+        norm = math.hypot(*query)
+        scores = [(query[0] * r[0] + query[1] * r[1]) / norm / 0.5 for r in rows]
+        return -_log_softmax(scores)[0]
+
+    bank2 = [e[1], e[2], e[3], e[0]]
+    expected = ce([3.0, 4.0], [bank2[1], bank2[0], bank2[2]]) + ce([0.0, 2.0], [e[1], e[0], e[2]])
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    moved = [0.5 * e[1][0] + 0.5 * 0.6, 0.5 * e[1][1] + 0.5 * 0.8]
+    torch.testing.assert_close(bank.memory[0, 1], torch.tensor(moved) / math.hypot(*moved))
+    assert bank.written.tolist() == [False, True, False, False]
+    assert set(bank.draw_negatives(3).flatten().tolist()) == {1}  # negatives come from written slots
+
+
+def test_pcl_kd_loss_is_ce_plus_half_the_nce_plus_kd_and_rejects_a_rotation_teacher() -> None:
+    torch.manual_seed(0)
+    backbone = create_backbone("squeezenet3d", width=0.125)
+    teacher = TransformationTeacher(backbone, nn.Linear(3 * backbone.feature_dim, len(TRANSFORMATIONS)))
+    model = create_distiller("pcl_kd", student=create_backbone("shufflenet3d", width=0.125), teachers=[teacher],
+                             crop_size=S, frames=T, negatives=8, memory_size=16)
+    starts = torch.tensor([0, 6, 12, 30])
+    batch = {"clips": torch.randint(0, 256, (4, 4, T, 40, 40, 3), dtype=torch.uint8), "video": torch.arange(4),
+             "frame_indices": (starts.view(1, 4, 1) + torch.arange(T)).expand(4, 4, T)}
+    out = model(batch)
+    m = out.metrics
+    assert out.loss.item() == pytest.approx(m["pretext"] + 0.5 * m["contrastive"] + m["kd"], rel=1e-5)
+    no_remote = {**batch, "frame_indices": torch.zeros(4, 4, T, dtype=torch.long)}
+    assert all(REMOTE not in model.labels(no_remote).tolist() for _ in range(20))
+    rotation = PretextTeacher(create_backbone("squeezenet3d", width=0.125), nn.Linear(backbone.feature_dim, 4))
+    with pytest.raises(ValueError, match="PCL-trained network"):
+        create_distiller("pcl_kd", student=create_backbone("shufflenet3d", width=0.125), teachers=[rotation],
+                         crop_size=S, frames=T)
