@@ -198,7 +198,20 @@ def test_memory_bank_nce_against_the_released_formula() -> None:
     moved = [0.5 * e[1][0] + 0.5 * 0.6, 0.5 * e[1][1] + 0.5 * 0.8]
     torch.testing.assert_close(bank.memory[0, 1], torch.tensor(moved) / math.hypot(*moved))
     assert bank.written.tolist() == [False, True, False, False]
-    assert set(bank.draw_negatives(3).flatten().tolist()) == {1}  # negatives come from written slots
+
+
+
+def test_memory_bank_draws_other_written_entries_without_replacement_never_more_than_there_are() -> None:
+    bank = MemoryBankNCE(dim=2, size=8, negatives=3)
+    assert bank.draw_negatives(torch.tensor([0])).shape == (1, 3)  # nothing written: the whole bank
+    bank.written[[1, 2, 4, 6]] = True
+    drawn = bank.draw_negatives(torch.tensor([2, 5]))
+    assert drawn.shape == (2, 3)
+    assert set(drawn[0].tolist()) == {1, 4, 6}  # the three other written entries, each once
+    assert len(set(drawn[1].tolist())) == 3 and set(drawn[1].tolist()) <= {1, 2, 4, 6}
+    bank.written[:] = False
+    bank.written[[3, 7]] = True
+    assert bank.draw_negatives(torch.tensor([3])).tolist() == [[7]]  # capped at the others in the bank
 
 
 def test_pcl_kd_loss_is_ce_plus_half_the_nce_plus_kd_and_rejects_a_rotation_teacher() -> None:

@@ -20,8 +20,9 @@ builds it on VCP:
   a linear head on the three clips' concatenated features classifies which;
 * the first and third clips' projections are contrasted against memory banks (CMC-style NCE,
   :class:`MemoryBankNCE`): each view against the other view's bank entry of the same video
-  and ``negatives`` = 1024 entries drawn at random, temperature 0.07, banks moved towards the
-  new projections with momentum 0.5; the two directions are summed and weighted by 0.5.
+  and 1024 other entries drawn at random (never more than the bank holds: 99 at the micro
+  scale's 100 training videos), temperature 0.07, banks moved towards the new projections with
+  momentum 0.5; the two directions are summed and weighted by 0.5.
 
 The teacher scores the same transformed tuple; its transformation logits are the soft targets.
 ``acc`` in the per-epoch log is the student's transformation accuracy; downstream accuracy per
@@ -148,17 +149,22 @@ class MemoryBankNCE(nn.Module):
 
     Bank ``v`` holds one L2-normalised entry per training video for view v (video ``i`` in slot
     ``i % size``; entries start uniform in ``±1 / sqrt(dim / 3)``). For each video, view 1's
-    projection is scored against view 2's bank: its own entry (the positive) and ``negatives``
-    entries drawn uniformly with replacement (softmax over 1 + K at temperature tau, positive
-    first), and view 2's against view 1's bank alike. Afterwards each entry moves towards the new
-    projection, ``normalise(m * entry + (1 - m) * z)``. Negatives are drawn from the slots
-    written so far (from every slot before the first write); the released code draws from every
-    video's entry, which is the same once an epoch has passed.
+    projection is scored against view 2's bank: its own entry (the positive) and K negative
+    entries (softmax over 1 + K at temperature tau, positive first), and view 2's against view
+    1's bank alike. Afterwards each entry moves towards the new projection,
+    ``normalise(m * entry + (1 - m) * z)``.
+
+    The released code draws the K = 1024 negatives uniformly with replacement from every video's
+    entry (UCF101: 9537), so a video meets its own entry among them 0.1 times per step on average.
+    Here they are drawn without replacement from the other videos' entries written so far (from
+    every slot before the first write), and K is capped at their number: the same at paper scale,
+    and at the micro scale's 100 training videos all 99 others instead of each video's own entry
+    about ten times among 1024 draws.
 
     Args:
         dim: projection length.
         size: bank slots (>= the number of training videos for one slot per video).
-        negatives: K.
+        negatives: K, the most negatives per query.
         temperature: tau.
         momentum: m of the entry update.
 
@@ -181,12 +187,19 @@ class MemoryBankNCE(nn.Module):
         """Bank slots (N,) of video indices (N,)."""
         return videos.to(self.memory.device).long() % self.memory.shape[1]
 
-    def draw_negatives(self, n: int) -> Tensor:
-        """(n, K) slots drawn uniformly with replacement from the written ones (all before the first write)."""
+    def draw_negatives(self, slots: Tensor) -> Tensor:
+        """(N, K) negative slots for the videos in ``slots`` (N,): other written slots, without replacement.
+
+        K is ``min(negatives, pool - 1)`` with the pool the written slots (every slot while fewer
+        than two are written).
+        """
         pool = self.written.nonzero().flatten()
-        if pool.numel() == 0:
+        if pool.numel() < 2:
             pool = torch.arange(self.memory.shape[1], device=self.memory.device)
-        return pool[torch.randint(0, pool.numel(), (n, self.negatives), device=pool.device)]
+        k = min(self.negatives, pool.numel() - 1)
+        keys = torch.rand(slots.shape[0], pool.numel(), device=pool.device)
+        keys = keys.masked_fill(pool.view(1, -1) == slots.view(-1, 1), -1.0)  # never a video's own entry
+        return pool[keys.topk(k, dim=1).indices]
 
     def forward(self, z1: Tensor, z2: Tensor, videos: Tensor, negatives: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """NCE of both views and its top-1, then the banks' update.
@@ -195,13 +208,13 @@ class MemoryBankNCE(nn.Module):
             z1: (N, D) projections of the first views.
             z2: (N, D) projections of the second views.
             videos: (N,) training-set indices of the videos.
-            negatives: (N, K) slots of the negatives (None: ``draw_negatives``).
+            negatives: (N, K) slots of the negatives (None: :meth:`draw_negatives`).
 
         Returns:
             ``(loss, acc)``: the sum of both directions' cross-entropy, and their mean top-1.
         """
         slots = self.slots(videos)
-        negatives = self.draw_negatives(z1.shape[0]) if negatives is None else negatives.to(slots.device)
+        negatives = self.draw_negatives(slots) if negatives is None else negatives.to(slots.device)
         bank1, bank2 = self.memory[0].detach(), self.memory[1].detach()
         loss1, acc1 = classification(*info_nce_logits(z1, bank2[slots], bank2[negatives], self.temperature))
         loss2, acc2 = classification(*info_nce_logits(z2, bank1[slots], bank1[negatives], self.temperature))
@@ -255,7 +268,7 @@ class PCLKD(Distiller):
         kd_weight: weight of ``T^2 KL(teacher || student)`` on the transformation logits.
         contrastive_weight: weight of the NCE (both directions summed), 0.5 in PCL's code.
         nce_temperature: tau of the NCE, 0.07 in PCL's code.
-        negatives: K negatives per view, 1024 in PCL's code.
+        negatives: the most negatives per view, 1024 in PCL's code (``MemoryBankNCE``).
         memory_size: bank slots; one per training video when the training set is no larger.
         memory_momentum: momentum of the bank entries, 0.5 in PCL's code.
         interval: frames between the tuple's clips (None: T / 2, the code's 8 for T = 16).
