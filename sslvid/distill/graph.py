@@ -37,9 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.kd import Supervised
 from sslvid.distill.losses import cosine_distance, em_distance, mmd, signed_sqrt, soften
+from sslvid.distill.recipe import recipe_settings
 from sslvid.distill.sketch import CountSketch, compact_bilinear
 from sslvid.pretext.base import TaskOutput
 from sslvid.pretext.losses import classification
@@ -331,3 +333,78 @@ class ModelEnsemble(Supervised):
         x, y = self.view(batch)
         loss, acc = classification(self.predict(x), y)
         return TaskOutput(loss, {"acc": acc.item()}, y.shape[0])
+
+
+# ---------------------------------------------------------------------- method cards
+
+GRAPH_RECIPE = {"optimiser": "adam", "learning rate": 0.01, "batch size": 128, "epochs": 350}
+"""Zhang & Peng 2018 §5.2 (Adam, "momentum 0.9" being its beta_1; lr halved every 50 epochs)."""
+FULL_MAP = "the distillation layer's full map"
+MEDIAN_SIGMA = "median distance in each batch"
+SCALED_TEMPERATURE = "1 / sqrt(d S)"
+
+
+def _or(cls: type[GraphDistiller], parameter: str, meaning_of_none: str) -> Any:
+    """The default of ``parameter``, or what None stands for."""
+    value = default_of(cls, parameter)()
+    return meaning_of_none if value is None else value
+
+
+def _locations() -> str:
+    """What G_r's locations S are by default: the full map of the distillation block, or a pooled grid."""
+    grid = default_of(GraphDistiller, "grid")()
+    return FULL_MAP if grid is None else f"pooled to {tuple(grid)}"
+
+
+def _graph_settings(cls: type[GraphDistiller]) -> tuple[Setting, ...]:
+    rows = []
+    if cls.logit_graph:
+        rows += [Setting("lambda (Eq. 2)", paper=0.6, where="§5.2", ours=default_of(cls, "lam")),
+                 Setting("temperature T_k", where="Eq. 6", ours=default_of(cls, "temperature")),
+                 Setting("coupling of Eq. 5", paper="sample", where="Eq. 5", ours=default_of(cls, "coupling"))]
+    if cls.feature_graph:
+        rows += [Setting("distillation block", paper=-2, where="§5.2, conv4 of five",
+                         ours=default_of(cls, "feature_block")),
+                 Setting("locations S", paper=FULL_MAP, where="§4.3", ours=_locations),
+                 Setting("weight of G_r", ours=default_of(cls, "feature_weight")),
+                 Setting("MMD bandwidth sigma", where="Eq. 9", ours=lambda: _or(cls, "mmd_sigma", MEDIAN_SIGMA))]
+    if cls.feature_graph == "bilinear":
+        rows += [Setting("sketch dimension", where="Eq. 7", ours=default_of(cls, "sketch_dim")),
+                 Setting("temperature T_k of Eq. 8", where="Eq. 8",
+                         ours=lambda: _or(cls, "feature_temperature", SCALED_TEMPERATURE))]
+    return (*rows, *recipe_settings(GRAPH_RECIPE, "§5.2"))
+
+
+_SUMMARIES = {
+    "graph_logits": ("Logits graph G_l", "Zhang & Peng 2018 (IJCAI), §4.2",
+                     "Teachers are vertices; learned edges weigh the Earth Mover distance of each teacher's "
+                     "softened outputs to the student's, per sample (Eq. 5); (1 - lambda) CE + lambda G_l."),
+    "mmgd": ("MMGD logits graph", "Luo et al. 2018, as the baseline of Zhang & Peng 2018 §5.5",
+             "The logits graph with the cosine distance in place of the Earth Mover distance."),
+    "graph_features": ("Representation graph G_r", "Zhang & Peng 2018 (IJCAI), §4.3",
+                       "Pairs of teachers' block outputs combined by compact bilinear pooling at each location; "
+                       "MMD to the student's channel maps, vertices weighted by learned logits (Eq. 10). "
+                       "mmd_sigma None takes the median distance of each batch; T_k None scales by sqrt(d S)."),
+    "feature_uniform": ("Uniform feature distillation", "Zhang & Peng 2018, §5.5 (baseline)",
+                        "MMD to each teacher's own block output, equal weights, no bilinear pairs."),
+    "graph": ("Graph distillation G_l + G_r", "Zhang & Peng 2018 (IJCAI), §4",
+              "Both graphs: (1 - lambda) CE + lambda G_l + G_r."),
+    "mmgd_features": ("MMGD + G_r", "Zhang & Peng 2018, §5.5 (baseline)",
+                      "The cosine logits graph with the representation graph."),
+}
+
+for _cls in (LogitsGraph, MMGD, RepresentationGraph, UniformFeatures, FullGraph, MMGDFeatures):
+    _title, _paper, _summary = _SUMMARIES[_cls.name]
+    register_card(MethodCard(method=_cls.name, kind="distill", title=_title, paper=_paper, summary=_summary,
+                             settings=_graph_settings(_cls)))
+
+register_card(MethodCard(
+    method="fusion", kind="distill", title="Model fusion", paper="Zhang & Peng 2018, §5.5 (baseline)",
+    summary="The mean of the finetuned teachers' softmax scores; nothing is trained, so nothing is set.",
+))
+
+register_card(MethodCard(
+    method="ensemble", kind="distill", title="Model ensemble", paper="Zhang & Peng 2018, §5.5 (baseline)",
+    summary="A linear classifier on the frozen teachers' concatenated features.",
+    settings=recipe_settings(GRAPH_RECIPE, "§5.2"),
+))

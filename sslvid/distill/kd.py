@@ -20,8 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.losses import kd_kl, soften
+from sslvid.distill.recipe import ONE_RECIPE, recipe_settings
 from sslvid.distill.solver import min_norm_weights
 from sslvid.distill.views import basic_view, skd_view
 from sslvid.pretext.base import TaskOutput
@@ -173,3 +175,52 @@ class AEKD(HintonKD):
         weights = min_norm_weights(torch.stack(grads), cap=self.tolerance)
         soft = torch.stack(losses) @ weights.to(logits.dtype)
         return soft, {f"weight_{m}": float(w) for m, w in enumerate(weights.tolist())}
+
+
+SKD_SRL_RECIPE = {"optimiser": "sgd", "learning rate": 0.01, "weight decay": 5e-4, "momentum": 0.9, "batch size": 32,
+                  "epochs": 200}
+"""Vu et al. 2022 §IV-A ("Implementation Details"): the recipe of SKD-SRL and its baselines."""
+FEWER_EPOCHS = "the study's students train 100 epochs at paper scale"
+
+register_card(MethodCard(
+    method="independent", kind="distill", title="Student alone", paper="Vu et al. 2022 (baseline of Table II)",
+    summary="Cross-entropy on one clip per video, no teacher: the baseline every distiller is compared with.",
+    settings=recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}),
+))
+
+register_card(MethodCard(
+    method="augment", kind="distill", title="Student alone + augmentation",
+    paper="Vu et al. 2022 (Table II, Baseline + Data augment)",
+    summary="The student alone on SKD-SRL's augmented views: flip, contrast, brightness, hue, blur and "
+            "channel splitting, each applied with probability p.",
+    settings=(Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")),
+              *recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS})),
+))
+
+register_card(MethodCard(
+    method="kd", kind="distill", title="Hinton KD (uniform over teachers)", paper="Hinton et al. 2015",
+    summary="(1 - alpha) CE + alpha T^2 KL to the teachers' averaged soft targets (Hinton et al. §2); with "
+            "several teachers the \"KD (uniform)\" baseline of Zhang & Peng 2018 Table 2. The paper fixes "
+            "neither T nor alpha; ours are AE-KD's released values.",
+    settings=(Setting("temperature T", where="§2", released=4.0, ours=default_of(HintonKD, "temperature"),
+                      note=""),
+              Setting("weight alpha of the soft term", where="§2", ours=default_of(HintonKD, "alpha")),
+              *recipe_settings()),
+))
+
+register_card(MethodCard(
+    method="aekd", kind="distill", title="AE-KD", paper="Du et al. 2020 (NeurIPS)", code="AnTuo1998/AE-KD",
+    summary="One KD loss per teacher, weighted each step by the min-norm point of their logit gradients under "
+            "the cap C; the student minimises gamma CE + alpha sum_m a_m L_m. The benchmark (§5) distils its "
+            "pretext-task teachers with it; its video recipe is in a supplementary we do not have, so the "
+            "released recipe below is the authors' CIFAR-100 one.",
+    settings=(Setting("temperature T", released=4.0, ours=default_of(AEKD, "temperature")),
+              Setting("weight of CE (gamma)", released=1.0, ours=default_of(AEKD, "ce_weight")),
+              Setting("weight of KD (alpha)", released=0.9, ours=default_of(AEKD, "alpha")),
+              Setting("cap C on a teacher's weight", released=0.6, ours=default_of(AEKD, "tolerance")),
+              *recipe_settings(released={"optimiser": "sgd", "learning rate": 0.05, "weight decay": 5e-4,
+                                         "momentum": 0.9, "batch size": 64, "epochs": 240},
+                               notes={"learning rate": ONE_RECIPE + "; the released 0.05 is for CIFAR-100",
+                                      "batch size": ONE_RECIPE + "; the released 64 is for CIFAR-100 images",
+                                      "epochs": ONE_RECIPE + "; the released 240 is for CIFAR-100"})),
+))

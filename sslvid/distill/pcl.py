@@ -39,9 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.losses import kd_kl, soften
+from sslvid.distill.recipe import ONE_RECIPE, recipe_settings
 from sslvid.pretext.augment import ClipAugment, rotate90
 from sslvid.pretext.base import TaskOutput
 from sslvid.pretext.heads import LinearHead
@@ -50,6 +52,10 @@ from sslvid.pretext.losses import classification, info_nce_logits
 TRANSFORMATIONS = ("original", "rotation", "spatial_permutation", "temporal_shuffle", "remote_clip")
 """PCL's five classes, in the released code's label order."""
 REMOTE = TRANSFORMATIONS.index("remote_clip")
+TRANSFORMATION_CLIPS = 3
+"""Clips in a tuple: the transformed middle one between its two neighbours."""
+PROJECTION_HEAD = "one linear layer"
+INPUT_FRAMES = "RGB frames"
 
 
 @dataclass(frozen=True)
@@ -352,3 +358,48 @@ class PCLKD(Distiller):
             loss = loss + self.kd_weight * kd
             metrics["kd"] = kd.item()
         return TaskOutput(loss, metrics, b)
+
+
+# ---------------------------------------------------------------------- method card
+
+PCL_CODE_RECIPE = {"optimiser": "sgd", "learning rate": 0.01, "weight decay": 5e-4, "momentum": 0.9, "batch size": 16,
+                   "epochs": 200}
+"""``train_vcp_contrast.py`` defaults (lr 0.01 cut by 10 on a plateau of the validation loss)."""
+
+
+def _at_paper_frames(parameter: str, share: float) -> int:
+    """A tuple spacing at T = 16 (None stands for ``share`` of T)."""
+    value = default_of(PCLKD, parameter)()
+    return int(value) if value is not None else int(default_of(PCLKD, "frames")() * share)
+
+
+register_card(MethodCard(
+    method="pcl_kd", kind="distill", title="PCL-KD", paper="Camarena et al. 2022 (NeurIPS workshop); "
+    "PCL: Tao, Wang & Yamasaki 2020", code="BestJuly/Pretext-Contrastive-Learning",
+    summary="PCL (which of five transformations the middle clip of a three-clip tuple underwent, and a "
+            "memory-bank NCE between the first and third clips) plus KD to a PCL-trained teacher's "
+            "transformation logits. Camarena et al. give no PCL numbers; the released column is PCL's code. "
+            "Negatives are drawn without replacement from the other videos' entries and never outnumber them "
+            "(99 at the micro scale's 100 training videos; the same as the code's at UCF101's 9537).",
+    settings=(
+        Setting("transformation classes", released=5, ours=lambda: len(TRANSFORMATIONS)),
+        Setting("clips in a tuple", released=3, ours=lambda: TRANSFORMATION_CLIPS),
+        Setting("frames between the tuple's clips (T = 16)", released=8, ours=lambda: _at_paper_frames("interval", 0.5)),
+        Setting("least gap to the remote clip (T = 16)", released=16,
+                ours=lambda: _at_paper_frames("remote_gap", 1.0)),
+        Setting("weight of the contrastive loss", released=0.5, ours=default_of(PCLKD, "contrastive_weight")),
+        Setting("NCE temperature", released=0.07, ours=default_of(PCLKD, "nce_temperature")),
+        Setting("negatives K", released=1024, ours=default_of(PCLKD, "negatives")),
+        Setting("memory momentum", released=0.5, ours=default_of(PCLKD, "memory_momentum")),
+        Setting("projection head", paper="one linear layer", where="§3 (\"a perceptron\")",
+                released="fc-ReLU-fc, L2-normalised", ours=lambda: PROJECTION_HEAD,
+                note="Camarena et al. describe one layer; PCL's code has two"),
+        Setting("projection dimension", released=128, ours=default_of(PCLKD, "proj_dim")),
+        Setting("input", released="residual frames (--modality res)", ours=lambda: INPUT_FRAMES,
+                note="the study feeds every method RGB clips; residual clips are PCL's own option"),
+        Setting("KD temperature", where="§3", ours=default_of(PCLKD, "temperature")),
+        Setting("KD weight", where="§3", ours=default_of(PCLKD, "kd_weight")),
+        *recipe_settings({"epochs": 100}, "§3", released=PCL_CODE_RECIPE,
+                         notes={"epochs": ONE_RECIPE}),
+    ),
+))
