@@ -348,7 +348,7 @@ class PCLKD(Distiller):
         features = self.backbone.forward_features(tuples.flatten(0, 1)).view(b, 3, -1)
         logits = self.transformation_head(features.flatten(1))
         pretext, acc = classification(logits, labels.to(logits.device))
-        z = F.normalize(self.projector(features[:, [0, 2]]), dim=-1)
+        z = F.normalize(self.projector(features[:, [0, 2]]).float(), dim=-1)  # the bank is float32
         contrastive, nce_acc = self.bank(z[:, 0], z[:, 1], batch["video"])
         loss = pretext + self.contrastive_weight * contrastive
         metrics = {"acc": acc.item(), "pretext": pretext.item(), "contrastive": contrastive.item(),
