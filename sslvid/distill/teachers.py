@@ -5,7 +5,7 @@ its ``EvalConfig`` hash, and loaded with ``trained_classifier``; its pre-trainin
 in the store, or come with the reference so that ``pretrain`` can make it. A pretext teacher
 is a finished pre-training run rebuilt with its task head (:class:`PretextTeacher`). A
 distilled teacher is the student of a distillation run (found or trained by ``distill``): its
-classifier, or for a PCL-trained student its rotation head.
+classifier, or for a PCL-trained student what its ``as_teacher`` gives (its transformation head).
 """
 from __future__ import annotations
 
@@ -111,10 +111,10 @@ def pretext_teacher(ref: TeacherRef, store: RunStore) -> PretextTeacher:
 def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
                       progress: bool = False) -> nn.Module:
     """The student of the distillation run of ``ref`` (trained first if missing): its classifier,
-    or its backbone with the rotation head for a PCL-trained student.
+    or, for a student without one (PCL-trained), the teacher its distiller's ``as_teacher`` makes.
 
     Raises:
-        ValueError: for a distilled student with neither a classifier nor a rotation head.
+        ValueError: for a distilled student with neither a classifier nor ``as_teacher``.
     """
     from sslvid.distill.run import distill, load_distiller
 
@@ -122,10 +122,10 @@ def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | 
     if ref.output == "classes":
         return result.student().eval()
     model = load_distiller(result, teachers=[])
-    head = getattr(model, "rotation_head", None)
-    if not isinstance(head, nn.Module):
+    as_teacher = getattr(model, "as_teacher", None)
+    if as_teacher is None:
         raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
-    return PretextTeacher(model.backbone, head).eval()
+    return as_teacher().eval()
 
 
 def check_teacher_datasets(config: DistillConfig) -> None:
