@@ -1,20 +1,24 @@
 """Noise robustness: accuracy of a trained evaluation model on corrupted test clips.
 
-The benchmark paper (000_..., §4.5, Table 7) tests finetuned models on UCF101 test clips under
-Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich 2019) and reports the noisy
-accuracy and its relative drop, averaged over the four noises at severity 1 (other severities
-in its supplement). Here every frame of every test clip is corrupted on [0, 1] before
-normalisation (``sslvid.evaluate.corruptions``, seeded per batch), and for each noise and
-severity the results table gets, under ``condition="<noise>/<severity>"``:
+The benchmark paper (§4.5, Table 7) tests finetuned models on UCF101 test clips under
+Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich 2019, with the video
+constants of Schiappa et al. 2022) and reports the noisy accuracy and its relative drop,
+averaged over the four noises at severity 1 (other severities in its supplement). Here every
+frame of every test clip is corrupted on [0, 1] before normalisation
+(``sslvid.evaluate.corruptions``, seeded per batch), and for each noise and severity the
+results table gets, under ``condition="<noise>/<severity>"``:
 
 * ``top1_clip``, ``top1_video``: the noisy accuracy (percent);
 * ``abs_drop_clip``, ``abs_drop_video``: clean minus noisy (points);
 * ``rel_drop_clip``, ``rel_drop_video``: 100 x (clean - noisy) / clean (percent).
 
-``noise_table`` averages them over the noises per severity, the shape of Table 7.
+``noise_table`` averages them over the noises per severity, the shape of Table 7. A stored row
+counts as measured only when its protocol card names the corruption's current reference and
+constant, so rows of an earlier definition of a noise are measured again.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 
@@ -69,11 +73,26 @@ def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, se
     clean = evaluate(config, ctx.store, ctx.results, ctx.features, progress)
     conditions = [f"{name}/{severity}" for name in corruptions for severity in severities]
     key = config.config_hash()
-    missing = [c for c in conditions if not ctx.results.has(key, TASK, METRICS, condition=c)]
+    missing = [c for c in conditions if not is_measured(ctx.results, key, c)]
     if missing and env_info().is_main:
         _measure(config, ctx, clean, missing)
     found = ctx.results.rows(key, TASK)
     return found[found["condition"].isin(conditions)].reset_index(drop=True)
+
+
+def is_measured(results: ResultsStore, config_hash: str, condition: str) -> bool:
+    """True when every metric of ``condition`` ("<noise>/<severity>") is stored for the evaluation
+    ``config_hash`` under the corruption's current definition (reference and constant on the card)."""
+    if not results.has(config_hash, TASK, METRICS, condition=condition):
+        return False
+    name, severity = condition.split("/")
+    corruption = create_corruption(name)
+    wanted = {"noise_reference": corruption.paper, "corruption_constant": corruption.constant(int(severity))}
+    for text in results.rows(config_hash, TASK, condition=condition)["protocol_card"]:
+        card = json.loads(text) if isinstance(text, str) else dict(text)
+        if any(card.get(field) != value for field, value in wanted.items()):
+            return False
+    return True
 
 
 def _measure(config: EvalConfig, ctx: Context, clean: pd.DataFrame, conditions: Sequence[str]) -> None:
@@ -91,8 +110,10 @@ def _measure(config: EvalConfig, ctx: Context, clean: pd.DataFrame, conditions: 
             noisy = {"top1_clip": clip_top1(scores, feats.labels),
                      "top1_video": video_top1(scores, feats.labels, feats.videos)}
             metrics = {**noisy, **drops(reference, noisy)}
+            corruption = create_corruption(name)
             card = protocol_card(config, describe_device(device), corruption=name, severity=int(severity),
-                                 corruption_constant=create_corruption(name).constant(int(severity)),
+                                 corruption_constant=corruption.constant(int(severity)),
+                                 noise_reference=corruption.paper,
                                  noise_seeding="per batch of eval_batch_size videos",
                                  eval_batch_size=config.eval_batch_size, test_clips_scored=len(feats))
             ctx.results.upsert(result_rows(config, info, TASK, metrics, card, condition=condition))
@@ -119,7 +140,7 @@ def drops(clean: dict[str, float], noisy: dict[str, float]) -> dict[str, float]:
 
 
 def noise_table(rows: pd.DataFrame, severity: int = 1, level: str = "video",
-                by: Sequence[str] = ("model", "pretext")) -> pd.DataFrame:
+                by: Sequence[str] = ("model", "pretext"), corruptions: Sequence[str] = NOISES) -> pd.DataFrame:
     """Table 7's shape: noisy top-1 and drops averaged over the noises at one severity, per model.
 
     Args:
@@ -127,11 +148,14 @@ def noise_table(rows: pd.DataFrame, severity: int = 1, level: str = "video",
         severity: the severity to average (the paper's main text uses 1).
         level: "video" or "clip".
         by: columns naming a model.
+        corruptions: the noises averaged (``NOISES``; ``IMAGENET_C_NOISES`` for the other constants),
+            so the two definitions are never mixed in one mean.
 
     Returns:
         one row per model: ``noisy_top1``, ``abs_drop``, ``rel_drop_pct`` and ``noises`` (how many averaged).
     """
-    picked = rows[(rows["task"] == TASK) & rows["condition"].str.endswith(f"/{severity}")]
+    conditions = {f"{name}/{severity}" for name in corruptions}
+    picked = rows[(rows["task"] == TASK) & rows["condition"].isin(conditions)]
     wanted = {f"top1_{level}": "noisy_top1", f"abs_drop_{level}": "abs_drop", f"rel_drop_{level}": "rel_drop_pct"}
     picked = picked[picked["metric"].isin(wanted)]
     table = picked.pivot_table(index=list(by), columns="metric", values="value", aggfunc="mean").rename(columns=wanted)
