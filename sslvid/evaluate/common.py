@@ -134,8 +134,11 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         card["train_clips_per_video"] = config.train_clips
         card["train_crops"] = "1 centre crop per clip (frozen features)"
     if config.protocol == "retrieval":
-        card["similarity"] = "cosine of pooled features; a hit at k when one of the k nearest training clips " \
-                             "shares the query's class"
+        item = ("video (mean of its clips' pooled features)" if config.retrieval_level == "video"
+                else "clip (its pooled features)")
+        card["retrieval_level"] = config.retrieval_level
+        card["similarity"] = (f"cosine; each query and gallery item is a {item}; a hit at k when one of the k "
+                              "nearest training items shares the query's class; k above the gallery: NaN")
         del card["video_score"]
     for name in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
                  "warmup_epochs", "dropout"):
