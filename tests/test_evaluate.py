@@ -34,7 +34,6 @@ from sslvid.evaluate import (
     video_top1,
 )
 from sslvid.evaluate.common import eval_sampler, official_folds, open_eval_split
-from sslvid.evaluate.corruptions import create_corruption
 from sslvid.evaluate.features import ClipFeatures, extract_clip_features
 from sslvid.evaluate.metrics import video_features, video_scores
 from sslvid.evaluate.retrieval import retrieval_items
@@ -305,7 +304,8 @@ def test_video_level_hits_equal_vcops_formula_on_random_features():
     clips, train_videos, test_videos, dim = 3, 12, 7, 5
     train = torch.randn(train_videos, clips, dim, generator=gen, dtype=torch.float64)
     test = torch.randn(test_videos, clips, dim, generator=gen, dtype=torch.float64)
-    y_train, y_test = torch.randint(0, 3, (train_videos,), generator=gen), torch.randint(0, 3, (test_videos,), generator=gen)
+    y_train = torch.randint(0, 3, (train_videos,), generator=gen)
+    y_test = torch.randint(0, 3, (test_videos,), generator=gen)
     x_train, x_test = train.mean(1).numpy(), test.mean(1).numpy()
     cosine = (x_test / np.linalg.norm(x_test, axis=1, keepdims=True)) @ \
         (x_train / np.linalg.norm(x_train, axis=1, keepdims=True)).T
@@ -322,6 +322,17 @@ def test_video_level_hits_equal_vcops_formula_on_random_features():
     assert ours == pytest.approx(expected)
 
 
+def test_euclidean_retrieval_ranks_by_distance_where_cosine_ranks_by_angle():
+    """Query (9, 3) of class 0 lies at 18 degrees: (1, 0.5) of class 1 (27 degrees) is 8 degrees away and (10, 0)
+    of class 0 (0 degrees) 18, so cosine misses; by distance (10, 0) is 3.2 away and (1, 0.5) 8.4, a hit."""
+    gallery, labels = torch.tensor([[10.0, 0.0], [1.0, 0.5]]), torch.tensor([0, 1])
+    query, label = torch.tensor([[9.0, 3.0]]), torch.tensor([0])
+    assert hits_at_k(query, label, gallery, labels, ks=(1,)) == {1: 0.0}
+    assert hits_at_k(query, label, gallery, labels, ks=(1,), similarity="euclidean") == {1: 100.0}
+    with pytest.raises(ValueError, match="unknown similarity"):
+        hits_at_k(query, label, gallery, labels, ks=(1,), similarity="dot")
+
+
 def test_a_k_above_the_gallery_is_not_measurable():
     gallery, labels = _unit([0.0, 90.0, 180.0]), torch.tensor([0, 1, 2])
     with pytest.warns(UserWarning, match=r"k = \[5, 50\] exceeds the gallery of 3 items"):
@@ -331,18 +342,21 @@ def test_a_k_above_the_gallery_is_not_measurable():
 
 
 def test_noisy_rows_of_an_earlier_noise_definition_are_measured_again(tmp_path):
-    """Rows stored under ImageNet-C's shot constant (60 at severity 1) do not count for the video reference's 250."""
-    from sslvid.evaluate.robustness import METRICS, TASK, is_measured
+    """Rows stored under ImageNet-C's shot constant (60 at severity 1) do not count for the video reference's 250,
+    nor rows without a card."""
+    from sslvid.evaluate.robustness import METRICS, TASK, is_measured, noise_definition
 
     def rows(card):
         return [{"config_hash": "abc", "task": TASK, "metric": m, "condition": "shot/1", "value": 1.0,
                  "protocol_card": card} for m in METRICS]
 
     results = ResultsStore(tmp_path / "results.csv")
+    results.upsert(rows(None))
+    assert not is_measured(results, "abc", "shot/1")
     results.upsert(rows({"corruption": "shot", "corruption_constant": 60.0}))
     assert not is_measured(results, "abc", "shot/1")
-    results.upsert(rows({"corruption": "shot", "corruption_constant": 250.0,
-                         "noise_reference": create_corruption("shot").paper}))
+    assert noise_definition("shot", 1)["corruption_constant"] == 250.0
+    results.upsert(rows({"corruption": "shot", **noise_definition("shot", 1)}))
     assert is_measured(results, "abc", "shot/1") and not is_measured(results, "abc", "shot/2")
 
 

@@ -24,6 +24,7 @@ from sslvid.evaluate.features import (
     feature_spec,
     weights_digest,
 )
+from sslvid.evaluate.metrics import VIDEO_SCORE
 from sslvid.evaluate.models import SourceInfo, source_backbone
 from sslvid.store.runs import RunStore, collect_provenance
 
@@ -124,7 +125,7 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         "resolution": f"{config.crop_size}x{config.crop_size}",
         "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}", "width": config.width,
         "test_clips_per_video": config.test_clips, "test_crops": "1 centre crop per clip",
-        "video_score": "mean softmax over the video's clips", "seed": config.seed, "profile": config.profile,
+        "video_score": VIDEO_SCORE, "seed": config.seed, "profile": config.profile,
         "devices": devices, "config_hash": config.config_hash(),
     }
     if config.protocol == "finetune":

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -364,6 +364,25 @@ class EvalConfig(HashedConfig):
         return self.source == SCRATCH
 
     __hash__ = HashedConfig.__hash__
+
+
+CARD_BACKBONE = "r2plus1d_18"
+"""The network whose paper-profile evaluation configs the method cards show (the benchmark's R(2+1)D-18)."""
+
+
+def paper_value(protocol: str, name: str) -> Callable[[], Any]:
+    """A reader of field ``name`` of the paper-profile ``EvalConfig`` of ``protocol`` (a method card's "ours").
+
+    Raises:
+        ValueError: (when read) for an unknown protocol or field.
+    """
+    def read() -> Any:
+        config = EvalConfig.for_profile("paper", backbone=CARD_BACKBONE, protocol=protocol)
+        if name not in {f.name for f in dataclasses.fields(config)}:
+            raise ValueError(f"EvalConfig has no field {name!r}")
+        return getattr(config, name)
+
+    return read
 
 
 def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:

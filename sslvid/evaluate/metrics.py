@@ -21,6 +21,10 @@ from torch import Tensor
 
 RETRIEVAL_KS = (1, 5, 10, 20, 50)
 """The k of clip retrieval (benchmark §3.2)."""
+SIMILARITIES = ("cosine", "euclidean")
+"""How retrieval ranks the gallery: cosine similarity (VCOP, the benchmark §5.1) or Euclidean distance."""
+VIDEO_SCORE = "mean softmax over the video's clips"
+"""How ``video_scores`` turns clip scores into a video's score."""
 
 
 def clip_top1(scores: Tensor, labels: Tensor) -> float:
@@ -107,8 +111,8 @@ def video_top1(scores: Tensor, labels: Tensor, videos: Tensor) -> float:
 
 
 def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_labels: Tensor,
-              ks: Sequence[int] = RETRIEVAL_KS, chunk: int = 1024) -> dict[int, float]:
-    """Retrieval: percentage of queries with their class among the k most cosine-similar gallery items.
+              ks: Sequence[int] = RETRIEVAL_KS, chunk: int = 1024, similarity: str = "cosine") -> dict[int, float]:
+    """Retrieval: percentage of queries with their class among the k nearest gallery items.
 
     A k larger than the gallery is not measurable (every query would "hit" once the gallery
     holds its class): it reads NaN, with a warning. Ties in similarity are broken by
@@ -121,12 +125,13 @@ def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_la
         gallery_labels: (N,) their classes.
         ks: the k to report (each >= 1).
         chunk: queries per similarity block.
+        similarity: "cosine" (most similar first) or "euclidean" (nearest first).
 
     Returns:
         ``{k: hit rate in percent}`` (NaN for a k above N).
 
     Raises:
-        ValueError: for mismatched shapes, an empty set, or a k < 1.
+        ValueError: for mismatched shapes, an empty set, a k < 1 or an unknown similarity.
     """
     if queries.dim() != 2 or gallery.dim() != 2 or queries.shape[1] != gallery.shape[1]:
         raise ValueError(f"need (Q, D) and (N, D) features, got {tuple(queries.shape)} and {tuple(gallery.shape)}")
@@ -135,16 +140,19 @@ def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_la
         raise ValueError("queries and gallery need one label per row and at least one row each")
     if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
         raise ValueError(f"every k must be an int >= 1, got {list(ks)}")
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
     too_large = sorted(k for k in set(ks) if k > len(gallery))
     if too_large:
         warnings.warn(f"hit@k for k = {too_large} exceeds the gallery of {len(gallery)} items and is not "
                       "measurable: reported as NaN", stacklevel=2)
     k_max = min(max(ks), len(gallery))
-    q = F.normalize(queries.float(), dim=1)
-    g = F.normalize(gallery.float(), dim=1)
+    cosine = similarity == "cosine"
+    q = F.normalize(queries.float(), dim=1) if cosine else queries.float()
+    g = F.normalize(gallery.float(), dim=1) if cosine else gallery.float()
     first_hit = torch.empty(len(q), dtype=torch.long)
     for start in range(0, len(q), chunk):
-        block = q[start:start + chunk] @ g.T
+        block = q[start:start + chunk] @ g.T if cosine else -torch.cdist(q[start:start + chunk], g)
         nearest = block.topk(k_max, dim=1).indices
         hit = gallery_labels[nearest] == query_labels[start:start + chunk, None]
         # rank of the first neighbour of the query's class (k_max when none is)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 from torch import Tensor
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.engine.distributed import barrier, distributed_session, env_info, resolve_device
 from sslvid.engine.pretrain import run_numerics
 from sslvid.evaluate.common import (
@@ -28,7 +29,7 @@ from sslvid.evaluate.common import (
     protocol_card,
     result_rows,
 )
-from sslvid.evaluate.config import EvalConfig
+from sslvid.evaluate.config import EvalConfig, paper_value
 from sslvid.evaluate.features import ClipFeatures, FeatureCache
 from sslvid.evaluate.metrics import RETRIEVAL_KS, hits_at_k, video_features
 from sslvid.evaluate.models import source_info
@@ -107,3 +108,35 @@ def retrieval_items(features: ClipFeatures, level: str) -> tuple[Tensor, Tensor]
     if level == "clip":
         return features.features, features.labels
     raise ValueError(f"unknown retrieval level {level!r}; valid: video, clip")
+
+
+def _frame_preprocessing() -> str:
+    height, width = paper_value("retrieval", "cache_size")()
+    return f"resize {height}x{width}, centre crop {paper_value('retrieval', 'crop_size')()}"
+
+
+register_card(MethodCard(
+    method="retrieval", kind="evaluate", title="Retrieval",
+    paper="Xu et al. 2019 (VCOP), §4.3; benchmark study (CVPR submission #3061), §3.2, §5.1",
+    code="xudejing/video-clip-order-prediction",
+    summary="Frozen features of the pre-trained backbone: every test video queries the training videos by cosine "
+            "similarity and scores a hit at k when one of its k nearest shares its class. VCOP's released "
+            "retrieve_clips.py averages the 10 clip features of each video, for queries and gallery alike; "
+            "ours does the same (retrieval_level='clip' searches single clips instead).",
+    settings=(
+        Setting("clips per training video", released=10, ours=paper_value("retrieval", "train_clips")),
+        Setting("clips per test video", released=10, ours=paper_value("retrieval", "test_clips")),
+        Setting("query and gallery item", released="video", ours=paper_value("retrieval", "retrieval_level")),
+        Setting("frame preprocessing", released="resize 128x171, centre crop 112", ours=_frame_preprocessing),
+        Setting("clip feature", released="conv5 map, max-pooled 1x2x2, flattened",
+                ours=lambda: "last block, global average pool",
+                note="one feature for every backbone (forward_features), the one the linear probe reads; "
+                     "VCOP's flattened map is specific to its own networks' sizes"),
+        Setting("similarity", paper="cosine", where="§5.1", released="cosine",
+                ours=default_of(hits_at_k, "similarity")),
+        Setting("k", paper=list(RETRIEVAL_KS), where="§3.2", released=[1, 5, 10, 20, 50], ours=lambda: RETRIEVAL_KS),
+        Setting("k above the gallery", released="hit when the gallery holds the class",
+                ours=lambda: "not measurable (NaN)",
+                note="a top-k that is the whole gallery measures nothing; it would read 100%"),
+    ),
+))
