@@ -84,7 +84,7 @@ def info_nce_logits(
     q, k = F.normalize(query, dim=1), F.normalize(keys_pos, dim=1)
     n = q.shape[0]
     if keys_neg is None:
-        keys, offset = gather_with_grad(k) if gather_distributed else (k, 0)
+        keys, offset = _every_process(k, gather_distributed)
         return q @ keys.t() / temperature, offset + torch.arange(n, device=q.device)
     neg = F.normalize(keys_neg, dim=-1)
     if neg.dim() == 2:
@@ -133,8 +133,7 @@ def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5,
         raise ValueError(f"z1 and z2 must both be (N, D), got {tuple(z1.shape)}, {tuple(z2.shape)}")
     n = z1.shape[0]
     z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
-    (all1, offset), (all2, _) = (gather_with_grad(z1), gather_with_grad(z2)) if gather_distributed \
-        else ((z1, 0), (z2, 0))
+    (all1, offset), (all2, _) = _every_process(z1, gather_distributed), _every_process(z2, gather_distributed)
     total = all1.shape[0]
     rows = torch.arange(n, device=z1.device) + offset
     own = torch.cat([rows, rows + total])  # column of each row's own view
@@ -147,6 +146,11 @@ def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5,
 def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5, gather_distributed: bool = False) -> Tensor:
     """NT-Xent loss, mean over the 2N views (SimCLR §2.1, Eq. 1); see :func:`nt_xent_logits`."""
     return F.cross_entropy(*nt_xent_logits(z1, z2, temperature, gather_distributed))
+
+
+def _every_process(x: Tensor, gather: bool) -> tuple[Tensor, int]:
+    """``(rows of every process, this process's offset)`` when ``gather``, else ``(x, 0)``."""
+    return gather_with_grad(x) if gather else (x, 0)
 
 
 def negative_cosine(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:
