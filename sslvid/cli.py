@@ -215,7 +215,8 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--fold", type=int, default=None, help="official split (1-3 for UCF101 / HMDB51)")
     sub.add_argument("--all-folds", action="store_true", help="every official split of the dataset, one by one")
     _add_run_options(sub)
-    sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle", help="with --protocol noise")
+    sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle",
+                     help="with --protocol noise; ImageNet-C's constants: gaussian-imagenet-c,shot-imagenet-c,...")
     sub.add_argument("--severities", default="1,2,3,4,5", help="with --protocol noise")
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
     sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")

@@ -24,6 +24,7 @@ from sslvid.evaluate.features import (
     feature_spec,
     weights_digest,
 )
+from sslvid.evaluate.metrics import VIDEO_SCORE
 from sslvid.evaluate.models import SourceInfo, source_backbone
 from sslvid.store.runs import RunStore, collect_provenance
 
@@ -131,7 +132,7 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         "resolution": f"{config.crop_size}x{config.crop_size}",
         "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}", "width": config.width,
         "test_clips_per_video": config.test_clips, "test_crops": "1 centre crop per clip",
-        "video_score": "mean softmax over the video's clips", "seed": config.seed, "profile": config.profile,
+        "video_score": VIDEO_SCORE, "seed": config.seed, "profile": config.profile,
         "devices": devices, "config_hash": config.config_hash(),
     }
     if config.protocol == "finetune":
@@ -141,8 +142,11 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         card["train_clips_per_video"] = config.train_clips
         card["train_crops"] = "1 centre crop per clip (frozen features)"
     if config.protocol == "retrieval":
-        card["similarity"] = "cosine of pooled features; a hit at k when one of the k nearest training clips " \
-                             "shares the query's class"
+        item = ("video (mean of its clips' pooled features)" if config.retrieval_level == "video"
+                else "clip (its pooled features)")
+        card["retrieval_level"] = config.retrieval_level
+        card["similarity"] = (f"cosine; each query and gallery item is a {item}; a hit at k when one of the k "
+                              "nearest training items shares the query's class; k above the gallery: NaN")
         del card["video_score"]
     for name in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
                  "warmup_epochs", "dropout"):

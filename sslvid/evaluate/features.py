@@ -194,7 +194,9 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
             (``"pretrain:<hash>:epoch:<e|final>"``, ``"scratch:<backbone>"``, ``"eval:<hash>"``)
             and ``"|<weights_digest>"`` of their values.
         index: the videos. sampler: the clips. crop_size, cache_size, profile: the geometry.
-        noise: the corruption, if any; its draws depend on the batch size, so it is part of the key then.
+        noise: the corruption, if any, with its constants and rounding (so features of a noise whose
+            definition changed are extracted again); its draws depend on the batch size, so it is
+            part of the key then.
         batch_size: videos per batch (only recorded with ``noise``).
     """
     spec = {"schema": FEATURE_SCHEMA, "pipeline": PIPELINE, "weights": weights, "dataset": index.dataset,
@@ -204,8 +206,10 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
             "short_video": sampler.short_video, "crop_size": crop_size, "cache_size": list(cache_size),
             "profile": profile}
     if noise is not None:
+        corruption = create_corruption(noise.name)
         spec["noise"] = {"name": noise.name, "severity": noise.severity, "seed": noise.seed,
-                         "batch_size": batch_size}
+                         "batch_size": batch_size, "constant": corruption.constant(noise.severity),
+                         "uint8": corruption.uint8, "reference": corruption.paper}
     return spec
 
 

@@ -259,8 +259,8 @@ class Study:
 
         Returns:
             one row per (point, k): the point's fields (``POINT_COLUMNS``), ``target_kind``,
-            ``target``, ``k`` and ``hit`` (percent of test clips with a same-class training clip
-            among their k nearest).
+            ``target``, ``k`` and ``hit`` (percent of test items, videos by default, with a
+            same-class training item among their k nearest; NaN for a k above the gallery).
         """
         rows = []
         for point in points:

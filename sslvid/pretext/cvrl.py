@@ -25,7 +25,8 @@ class CVRL(PretextTask):
     BN + ReLU, then 128 out, i.e. ``num_layers=4``), and InfoNCE over the 2N clips of the
     batch (§3.1; SimCLR's NT-Xent) with temperature 0.1. Paper clips: 16 frames at
     stride 2. ``acc`` is the contrastive top-1 (the other clip of the video ranked first
-    among the 2N - 1).
+    among the 2N - 1). Under ``torchrun`` the negatives are the clips of every process
+    (gathered with gradient).
 
     Args:
         backbone: a video backbone (``forward_features`` (B, C, T, H, W) -> (B, D), ``feature_dim``).
@@ -63,5 +64,5 @@ class CVRL(PretextTask):
         clips = batch["clips"]  # (B, 2, T, H, W, 3)
         b = clips.shape[0]
         z = self.head(self.backbone.forward_features(self.augment(clips.transpose(0, 1).flatten(0, 1))))
-        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature))
+        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training))
         return TaskOutput(loss, {"acc": acc.item()}, b)

@@ -33,7 +33,8 @@ class RSPNet(PretextTask):
 
     Loss = ``avid_weight * (L_avid_same + L_avid_other) + rsp_weight * L_rsp`` (1, 1). Speeds
     default to {1, 2} (released config ``diff_speed: [2]``); the released code picks the
-    query's speed per half-batch, here per video. MoCo's shuffled BN is not used.
+    query's speed per half-batch, here per video. Under ``torchrun`` the key encoder shuffles BN
+    across processes (MoCo §3.3) and in-batch negatives come from every process.
     ``acc`` is the A-VID top-1 (same-speed key ranked first); ``rsp_acc`` the share of
     queries closer to the same-speed key.
 
@@ -65,7 +66,7 @@ class RSPNet(PretextTask):
         self.avid_weight, self.rsp_weight = avid_weight, rsp_weight
         self.augment = ClipAugment(crop_size, scale=(0.2, 1.0))
         self.head = LinearHead(backbone.feature_dim, 2 * proj_dim)  # [appearance | motion], two linear heads
-        self.key_encoder = MomentumEncoder(backbone, self.head, momentum)
+        self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
         self.queue = FeatureQueue(proj_dim, queue_size) if queue_size > 0 else None
         self._pending: Tensor | None = None
 
@@ -87,8 +88,9 @@ class RSPNet(PretextTask):
         k_a, k_m = self.split(self.key_encoder(views[b:]))
         (k_same_a, k_other_a), (k_same_m, k_other_m) = k_a.split(b), k_m.split(b)
         negatives = self.queue.keys.clone() if self.queue is not None else None
-        loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature))
-        loss_other, _ = classification(*info_nce_logits(q_a, k_other_a, negatives, self.temperature))
+        gather = self.training
+        loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature, gather))
+        loss_other, _ = classification(*info_nce_logits(q_a, k_other_a, negatives, self.temperature, gather))
         sim_same, sim_other = (q_m * k_same_m).sum(dim=1), (q_m * k_other_m).sum(dim=1)
         loss_rsp = margin_ranking(sim_same, sim_other, self.margin)
         loss = self.avid_weight * (loss_same + loss_other) + self.rsp_weight * loss_rsp
