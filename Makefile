@@ -28,12 +28,16 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x)
-book: $(STAMP) chapters
+book: $(STAMP) chapters book/method_cards.md
 	$(VENV)/bin/jupyter-book build . --quiet
 	$(PY) -m sslvid book check
 	@echo "book: open _build/html/index.html"
 
 chapters: $(CHAPTERS)
+
+## the method cards page, generated from the code's defaults (sslvid.cards)
+book/method_cards.md: $(SOURCES) $(STAMP)
+	$(PY) -m sslvid book cards $@
 
 book/chapters/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP)
 	@mkdir -p book/chapters
@@ -64,7 +68,7 @@ lock:
 	mv requirements.txt.new requirements.txt && rm -rf build/lock-venv
 
 clean:
-	rm -rf _build book/chapters build
+	rm -rf _build book/chapters book/method_cards.md build
 
 clean-data:
 	rm -rf data/default data/default-smoke data/cache data/results data/runs data/features

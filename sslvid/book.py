@@ -68,3 +68,55 @@ def _record_time(chapter: str, profile: str, seconds: float) -> None:
     times = json.loads(path.read_text()) if path.is_file() else {}
     times[chapter] = {"profile": profile, "seconds": round(seconds, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     atomic_write_json(path, times)
+
+
+CARD_SECTIONS = (("pretext", "Pretext tasks"), ("distill", "Knowledge distillation"),
+                 ("evaluate", "Evaluation protocols"))
+
+
+def card_label(kind: str, method: str) -> str:
+    """The page label of a method's card, for ``{ref}`` links from the chapters: ``card-<kind>-<method>``."""
+    return f"card-{kind}-{method}".replace("_", "-")
+
+
+def method_cards_page() -> str:
+    """The book's page of method cards (MyST Markdown), generated from the code's own defaults.
+
+    Imports the packages that register cards (pretext tasks, distillers, evaluation protocols),
+    so every registered method appears; each card carries a ``card-<kind>-<method>`` label.
+
+    Raises:
+        ValueError: when a card's claims disagree with the code (``sslvid.cards.check_card``).
+    """
+    import importlib
+
+    from sslvid.cards import CARDS, card_markdown, check_card
+
+    for package in ("sslvid.pretext", "sslvid.distill", "sslvid.evaluate"):
+        importlib.import_module(package)
+    problems = [p for card in CARDS.values() for p in check_card(card)]
+    if problems:
+        raise ValueError("method cards disagree with the code:\n  - " + "\n  - ".join(problems))
+    lines = ["(method-cards)=", "# Method cards", "",
+             "Every method of this study as its paper defines it, as its authors' released code sets it,",
+             "and as this codebase sets it. The *ours* column is read from the code's defaults when this",
+             "page is built, and a test fails when a card's account of a difference no longer matches",
+             "the code. A mark in *differs* means our value is not the paper's (or, where the paper is",
+             "silent, not the released code's); *why* says what made us choose it. Paper-scale values are",
+             "shown; the micro profile's scaling is stated where it changes a setting.", ""]
+    for kind, title in CARD_SECTIONS:
+        cards = sorted((c for c in CARDS.values() if c.kind == kind), key=lambda c: c.title.lower())
+        lines += [f"## {title}", ""]
+        for card in cards:
+            lines += [f"({card_label(kind, card.method)})=", card_markdown(card)]
+    return "\n".join(lines)
+
+
+def write_method_cards(path: str | Path) -> Path:
+    """Write ``method_cards_page()`` to ``path`` (atomically); returns the path."""
+    from sslvid.io import atomic_write_text
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, method_cards_page())
+    return path

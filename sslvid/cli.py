@@ -28,6 +28,12 @@ def _book_prepare(args: argparse.Namespace) -> None:
     prepare_chapter(args.src, args.dst, profile=args.profile, data_root=args.data_root)
 
 
+def _book_cards(args: argparse.Namespace) -> None:
+    from sslvid.book import write_method_cards
+
+    print(f"method cards: {write_method_cards(args.dst)}")
+
+
 def _book_check(args: argparse.Namespace) -> None:
     from sslvid.bookcheck import check_book, find_chromium
 
@@ -242,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--data-root", default=None,
                          help="the folder with one sub-folder per dataset (default: the embedded data)")
         sub.set_defaults(func=func)
+
+    cards = book_cmds.add_parser("cards", help="write the method cards page (from the code's defaults)")
+    cards.add_argument("dst", help="output Markdown file, e.g. book/method_cards.md")
+    cards.set_defaults(func=_book_cards)
 
     check = book_cmds.add_parser("check", help="open the built chapters in headless Chromium and check them")
     check.add_argument("--html", default="_build/html")

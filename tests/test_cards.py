@@ -31,3 +31,28 @@ def test_check_card_requires_a_note_for_each_difference_and_none_for_a_match():
     assert check_card(fixed) == []
     text = card_markdown(fixed)
     assert "| tau | 0.07 | — | 0.1 | yes | micro scale |" in text
+
+
+def test_the_book_page_holds_every_registered_card_under_its_label(tmp_path):
+    from sslvid.book import card_label, write_method_cards
+    from sslvid.cards import CARDS
+    from sslvid.cli import main
+
+    assert main(["book", "cards", str(tmp_path / "cards.md")]) == 0
+    page = (tmp_path / "cards.md").read_text()
+    assert CARDS, "the packages register their cards when the page is built"
+    for card in CARDS.values():
+        assert f"({card_label(card.kind, card.method)})=\n### {card.title}" in page
+    assert write_method_cards(tmp_path / "again.md").read_text() == page, "the same code gives the same page"
+
+
+def test_every_evaluation_protocol_and_distiller_has_a_clean_card():
+    import sslvid.distill  # noqa: F401  (registers the distillers' cards)
+    import sslvid.evaluate  # noqa: F401
+    from sslvid.cards import CARDS, check_card
+    from sslvid.distill.base import DISTILLERS
+
+    assert {"finetune", "linear", "retrieval", "noise_robustness"} <= {c.method for c in CARDS.values()
+                                                                      if c.kind == "evaluate"}
+    assert set(DISTILLERS.names()) <= {c.method for c in CARDS.values() if c.kind == "distill"}
+    assert all(check_card(c) == [] for c in CARDS.values())

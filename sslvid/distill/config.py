@@ -227,6 +227,9 @@ class DistillConfig(HashedConfig):
     UNHASHED: ClassVar[frozenset[str]] = frozenset(
         {"data_root", "eval_batch_size", "num_workers", "threads", "device", "deterministic", "max_failure_fraction"})
     KIND: ClassVar[str] = "distill"
+    HASH_SCHEMA: ClassVar[int] = 2
+    """2: AE-KD with full CE, SKD-SRL's two-view soft label, PCL-KD's five transformations and memory
+    bank, per-sample graph coupling on full maps: runs of schema 1 trained other losses."""
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
     def __post_init__(self) -> None:
