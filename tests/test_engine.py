@@ -207,6 +207,21 @@ def test_every_task_pretrains_and_its_backbone_reloads(task, videos, tmp_path):
     assert all(torch.equal(reloaded.state_dict()[k], v) for k, v in final.items())
 
 
+def test_byol_target_momentum_follows_the_cosine_schedule_over_the_run(videos):
+    """Grill et al. 2020 §3.2: tau_k = 1 - (1 - 0.996)(cos(pi k / K) + 1) / 2 over the run's K steps."""
+    from sslvid.engine.pretrain import build_trainer
+
+    config = helpers.tiny_config(videos, task="byol", task_kwargs={"hidden_dim": 16})
+    trainer = build_trainer(config, progress=False)
+    task = trainer.module
+    assert task.total_steps == 4  # 2 epochs of 2 steps
+    seen = []
+    trainer.hooks.after_step = lambda: (seen.append(task.target_momentum), task.after_step())
+    trainer.fit()
+    expected = [1 - 0.004 * (math.cos(math.pi * k / 4) + 1) / 2 for k in range(4)]
+    assert seen == pytest.approx(expected) and seen[0] == pytest.approx(0.996) and seen[-1] > 0.999
+
+
 def test_unreadable_videos_are_skipped_and_logged(videos, tmp_path):
     import shutil
 

@@ -9,9 +9,9 @@ A pretext task (benchmark paper §3.1) is four small parts over a backbone's fac
 3. its head(s) on top of ``backbone.forward_features`` (B, D);
 4. its loss.
 
-``forward(batch)`` runs 2-4 and returns a ``TaskOutput``. The engine moves the batch to the
-device, calls ``forward``, steps the optimiser, then calls ``after_step()`` (momentum
-encoders, queues). The backbone being pre-trained is ``task.backbone``; it is what
+``forward(batch)`` runs 2-4 and returns a ``TaskOutput``. The engine first tells the task the
+run's length (``plan_steps``); then, per step, it moves the batch to the device, calls
+``forward``, steps the optimiser, then calls ``after_step()`` (momentum encoders, queues). The backbone being pre-trained is ``task.backbone``; it is what
 downstream evaluation loads.
 """
 from __future__ import annotations
@@ -81,6 +81,12 @@ class PretextTask(nn.Module):
     @torch.no_grad()
     def after_step(self) -> None:
         """Called after each optimiser step (momentum encoders, queues). Default: nothing."""
+
+    def plan_steps(self, total_steps: int) -> None:
+        """Told by the engine, before training, how many optimiser steps the run takes.
+
+        Schedules over the whole run (BYOL's target momentum) read it. Default: nothing.
+        """
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

@@ -81,7 +81,8 @@ class BYOL(PretextTask):
         frames: T (1: single frames).
         crop_size: side of the views.
         tau: base EMA rate of the target.
-        total_steps: optimiser steps of the run for the cosine schedule (None: constant ``tau``).
+        total_steps: optimiser steps of the run for the cosine schedule (None: the engine's run
+            length, given through ``plan_steps``; constant ``tau`` only when nobody gives one).
         proj_dim: projection (and prediction) length.
         hidden_dim: hidden width of projector and predictor.
         stride: frame step in a clip.
@@ -116,6 +117,11 @@ class BYOL(PretextTask):
     def clip_sampler(self) -> ClipSampler:
         """One clip per video (two with ``distinct_clips``); see ``sslvid.pretext.views``."""
         return two_view_sampler(self.frames, self.stride, self.distinct_clips)
+
+    def plan_steps(self, total_steps: int) -> None:
+        """Run the cosine schedule over the engine's ``total_steps`` unless the user fixed its length."""
+        if self.total_steps is None:
+            self.total_steps = total_steps
 
     @property
     def target_momentum(self) -> float:
