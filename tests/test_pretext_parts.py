@@ -377,3 +377,15 @@ def test_vcop_tuples_shrink_their_gap_to_fit_a_short_video_before_looping():
     assert five.step_for(200) == five.step == 16, "long videos keep the paper's interval"
     too_long = ClipOrderSampler(clip_len=16, num_clips=5, interval=8)
     assert too_long.step_for(48) == too_long.step, "touching clips do not fit either: loop as before"
+
+
+def test_random_solarize_inverts_values_at_or_above_half():
+    """BYOL App. B: x -> 1 - x where x >= 0.5, per clip with probability p."""
+    x = torch.tensor([0.1, 0.5, 0.9]).view(1, 1, 3, 1, 1).repeat(2, 3, 1, 1, 1)
+    expected = torch.tensor([0.1, 0.5, 0.1]).view(1, 1, 3, 1, 1).expand_as(x)
+    assert torch.allclose(A.random_solarize(x, 0, p=1.0), expected)
+    assert torch.equal(A.random_solarize(x, 0, p=0.0), x)
+    grey = torch.full((2, 4, 6, 6, 3), 204, dtype=torch.uint8)  # 0.8 everywhere
+    plain = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, grayscale_p=0.0)
+    out = A.ClipAugment(6, solarize_p=1.0, **plain)(grey, 0)
+    assert torch.allclose(out, A.normalize(torch.full_like(out, 0.2)), atol=1e-5)

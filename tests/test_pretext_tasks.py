@@ -134,6 +134,21 @@ def test_prp_complexity_knob(rates):
     assert torch.equal(target[:, :, ::2], x)
 
 
+def test_cvrl_blurs_its_first_clip_always_and_solarizes_only_the_second():
+    """CVRL's released code: blur p 1.0 / 0.1 and solarize p 0 / 0.2 on the two clips (Qian et al., 2021)."""
+    import dataclasses
+
+    first, second = make_task("cvrl").view_augments
+    assert (first.blur_p, first.solarize_p, second.blur_p, second.solarize_p) == (1.0, 0.0, 0.1, 0.2)
+    stripes = torch.zeros(16, FRAMES, SIDE, SIDE, 3, dtype=torch.uint8)
+    stripes[..., ::2, :] = 255
+    plain = dict(jitter_p=0.0, grayscale_p=0.0, flip_p=0.0, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    blurred = dataclasses.replace(first, **plain)(stripes, 0)
+    sharp = dataclasses.replace(first, blur_p=0.0, **plain)(stripes, 0)
+    ratio = blurred.var(dim=(1, 2, 3, 4)) / sharp.var(dim=(1, 2, 3, 4))
+    assert (ratio <= 1 + 1e-5).all() and (ratio < 0.9).sum() >= 12  # sigma ~ U(0.1, 2): the smallest barely blur
+
+
 @pytest.mark.parametrize("name", ["tdl", "rspnet"])
 def test_momentum_tasks_fill_the_queue_and_track_the_online_encoder(name):
     task = make_task(name, queue_size=8, momentum=0.5)

@@ -278,6 +278,21 @@ def gaussian_blur(x: Tensor, generator: Generatorish = None, sigma: tuple[float,
     return torch.where(_per_clip(apply), planes.view(n, c, t, h, w), x)
 
 
+def random_solarize(x: Tensor, generator: Generatorish = None, p: float = 0.2, threshold: float = 0.5) -> Tensor:
+    """Solarize each clip (all frames) with probability ``p``: values >= ``threshold`` become ``1 - x``.
+
+    BYOL's augmentation (Grill et al., 2020, App. B, Table 6), reused by CVRL's released code.
+
+    Args:
+        x: (N, C, T, H, W) in [0, 1].
+        generator: see the module docstring.
+        p: probability of solarizing a clip.
+        threshold: values at or above it are inverted.
+    """
+    apply = _uniform(x.shape[0], 0, 1, make_generator(generator), x.device) < p
+    return torch.where(_per_clip(apply) & (x >= threshold), 1.0 - x, x)
+
+
 def rotate90(x: Tensor, k: Tensor) -> Tensor:
     """Rotate every frame of clip i by ``k[i]`` * 90 degrees (``torch.rot90`` on (H, W)).
 
@@ -306,7 +321,7 @@ class ClipAugment:
     """The standard clip-consistent pipeline: uint8 frames -> augmented, normalised clips.
 
     Random resized crop (+ flip) -> colour jitter -> random grayscale -> optional blur ->
-    Kinetics normalisation, each drawn once per clip. Defaults follow MoCo v2 / CVRL
+    optional solarize -> Kinetics normalisation, each drawn once per clip. Defaults follow MoCo v2 / CVRL
     (Qian et al., 2021 §3.2 uses SimCLR's colour strength; crop area (0.3, 1) for video).
 
     Args:
@@ -318,6 +333,7 @@ class ClipAugment:
         jitter_p: colour jitter probability.
         grayscale_p: grayscale probability.
         blur_p: blur probability (0: no blur).
+        solarize_p: solarize probability (0: none).
     """
 
     size: int
@@ -328,6 +344,7 @@ class ClipAugment:
     jitter_p: float = 0.8
     grayscale_p: float = 0.2
     blur_p: float = 0.0
+    solarize_p: float = 0.0
 
     def __call__(self, clips: Tensor, generator: Generatorish = None) -> Tensor:
         """uint8 (N, T, H, W, 3) -> float (N, 3, T, size, size)."""
@@ -339,6 +356,8 @@ class ClipAugment:
             x = random_grayscale(x, gen, self.grayscale_p)
         if self.blur_p > 0:
             x = gaussian_blur(x, gen, p=self.blur_p)
+        if self.solarize_p > 0:
+            x = random_solarize(x, gen, self.solarize_p)
         return normalize(x)
 
 

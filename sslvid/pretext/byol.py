@@ -9,21 +9,12 @@ from torch import Tensor, nn
 
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext.augment import (color_jitter, gaussian_blur, normalize, random_grayscale, random_resized_crop,
-                                    to_unit_clips)
+                                    random_solarize, to_unit_clips)
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import MLPHead, MomentumEncoder
 from sslvid.pretext.losses import accuracy, negative_cosine
 from sslvid.pretext.momentum import cosine_momentum
 from sslvid.pretext.views import two_view_sampler, view_pair
-
-
-def random_solarize(x: Tensor, p: float, threshold: float = 0.5) -> Tensor:
-    """Solarize each clip (all frames) with probability ``p``: values >= threshold become 1 - x.
-
-    BYOL's augmentation (Grill et al. 2020, App. B, Table 6); ``x`` is (N, C, T, H, W) in [0, 1].
-    """
-    apply = (torch.rand(x.shape[0]) < p).to(x.device).view(-1, 1, 1, 1, 1)
-    return torch.where(apply & (x >= threshold), 1.0 - x, x)
 
 
 def byol_view(clips: Tensor, size: int, blur_p: float, solarize_p: float,
@@ -48,7 +39,7 @@ def byol_view(clips: Tensor, size: int, blur_p: float, solarize_p: float,
     if blur_p > 0:
         x = gaussian_blur(x, None, p=blur_p)
     if solarize_p > 0:
-        x = random_solarize(x, solarize_p)
+        x = random_solarize(x, None, solarize_p)
     return normalize(x)
 
 
