@@ -149,6 +149,17 @@ def test_cvrl_blurs_its_first_clip_always_and_solarizes_only_the_second():
     assert (ratio <= 1 + 1e-5).all() and (ratio < 0.9).sum() >= 12  # sigma ~ U(0.1, 2): the smallest barely blur
 
 
+def test_rspnet_keys_differ_only_in_speed():
+    """RSPNet's released code cuts both keys from one augmented key clip (Chen et al., 2021)."""
+    task = make_task("rspnet")
+    assert (task.augment.scale, task.augment.jitter, task.augment.jitter_p) == ((0.4, 1.0), (0.4,) * 4, 1.0)
+    clip = make_batch(task, videos=8)["clips"][:, :1]
+    torch.manual_seed(0)
+    query, key_same, key_other = task.views(clip.expand(-1, 3, -1, -1, -1, -1))  # one raw clip three times
+    assert torch.equal(key_same, key_other)
+    assert not torch.allclose(query, key_same)
+
+
 @pytest.mark.parametrize("name", ["tdl", "rspnet"])
 def test_momentum_tasks_fill_the_queue_and_track_the_online_encoder(name):
     task = make_task(name, queue_size=8, momentum=0.5)

@@ -31,6 +31,13 @@ class RSPNet(PretextTask):
       other videos are negatives — a MoCo queue of ``queue_size`` keys (released code 16384)
       or, with ``queue_size=0``, the other videos of the batch.
 
+    Views as the released code makes them: the query and the key are augmented independently,
+    and both keys are cut from one augmented key clip (the released ``_diff_speed`` takes every
+    frame and every ``s``-th frame of it), so the same-speed and the other-speed key differ only
+    in speed: here the two keys are concatenated in time and augmented in one draw
+    (:meth:`views`). Augmentation (released ``get_transform_vid``): random resized crop of area
+    0.4-1, grayscale p = 0.2, colour jitter (0.4, 0.4, 0.4, 0.4) always, flip p = 0.5.
+
     Loss = ``avid_weight * (L_avid_same + L_avid_other) + rsp_weight * L_rsp`` (1, 1). Speeds
     default to {1, 2} (released config ``diff_speed: [2]``); the released code picks the
     query's speed per half-batch, here per video. MoCo's shuffled BN is not used.
@@ -63,7 +70,8 @@ class RSPNet(PretextTask):
         self.sampler = SpeedPairSampler(frames, tuple(speeds))
         self.margin, self.temperature, self.proj_dim = margin, temperature, proj_dim
         self.avid_weight, self.rsp_weight = avid_weight, rsp_weight
-        self.augment = ClipAugment(crop_size, scale=(0.2, 1.0))
+        self.augment = ClipAugment(crop_size, scale=(0.4, 1.0), jitter=(0.4, 0.4, 0.4, 0.4), jitter_p=1.0,
+                                   grayscale_p=0.2)
         self.head = LinearHead(backbone.feature_dim, 2 * proj_dim)  # [appearance | motion], two linear heads
         self.key_encoder = MomentumEncoder(backbone, self.head, momentum)
         self.queue = FeatureQueue(proj_dim, queue_size) if queue_size > 0 else None
@@ -78,13 +86,22 @@ class RSPNet(PretextTask):
         a, m = z.split(self.proj_dim, dim=1)
         return F.normalize(a, dim=1), F.normalize(m, dim=1)
 
+    def views(self, clips: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """uint8 (B, 3, T, H, W, 3) -> query, same-speed key, other-speed key, each (B, 3, T, S, S).
+
+        The query gets its own augmentation; the two keys share one (crop, flip, colour).
+        """
+        t = clips.shape[2]
+        query = self.augment(clips[:, 0])
+        keys = self.augment(torch.cat([clips[:, 1], clips[:, 2]], dim=1))  # (B, 3, 2T, S, S), one draw
+        return query, keys[:, :, :t], keys[:, :, t:]
+
     def forward(self, batch: dict[str, Any]) -> TaskOutput:
         """RSP margin ranking + A-VID InfoNCE; ``acc`` is A-VID top-1, ``rsp_acc`` the ranking accuracy."""
-        clips = batch["clips"]  # (B, 3, T, H, W, 3)
-        b = clips.shape[0]
-        views = self.augment(clips.transpose(0, 1).flatten(0, 1))  # [queries, keys, other-speed keys]
-        q_a, q_m = self.split(self.head(self.backbone.forward_features(views[:b])))
-        k_a, k_m = self.split(self.key_encoder(views[b:]))
+        query, key_same, key_other = self.views(batch["clips"])
+        b = query.shape[0]
+        q_a, q_m = self.split(self.head(self.backbone.forward_features(query)))
+        k_a, k_m = self.split(self.key_encoder(torch.cat([key_same, key_other])))
         (k_same_a, k_other_a), (k_same_m, k_other_m) = k_a.split(b), k_m.split(b)
         negatives = self.queue.keys.clone() if self.queue is not None else None
         loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature))
