@@ -160,6 +160,20 @@ def test_rspnet_keys_differ_only_in_speed():
     assert not torch.allclose(query, key_same)
 
 
+def test_tdl_views_follow_the_released_transform():
+    """TDL's released augmentation_config: rotation 10 deg, an unscaled random crop, jitter (0.5, 0.5, 0.25, 0.5)."""
+    import dataclasses
+
+    from sslvid.pretext.augment import to_float_clips
+    from test_pretext_parts import _is_window_of
+
+    augment = make_task("tdl").augment
+    assert (augment.degrees, augment.jitter) == (10.0, (0.5, 0.5, 0.25, 0.5))
+    clips = make_batch(make_task("tdl"))["clips"][:, 0]  # (B, T, SIDE + 4, SIDE + 4, 3)
+    still = dataclasses.replace(augment, degrees=0.0, jitter=(0.0, 0.0, 0.0, 0.0))(clips, 0)
+    assert still.shape[-1] == SIDE and _is_window_of(still, to_float_clips(clips))
+
+
 @pytest.mark.parametrize("name", ["tdl", "rspnet"])
 def test_momentum_tasks_fill_the_queue_and_track_the_online_encoder(name):
     task = make_task(name, queue_size=8, momentum=0.5)

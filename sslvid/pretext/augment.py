@@ -149,6 +149,50 @@ def random_resized_crop(x: Tensor, size: int, generator: Generatorish = None, sc
     return crop_boxes(x, boxes, size, flip)
 
 
+def random_crop(x: Tensor, size: int, generator: Generatorish = None) -> Tensor:
+    """A ``size`` x ``size`` window of each clip at a random whole-pixel position, not resized.
+
+    torchvision's ``RandomCrop`` with one position per clip.
+
+    Args:
+        x: (N, C, T, H, W) with H, W >= ``size``.
+        size: side of the window.
+        generator: see the module docstring.
+
+    Raises:
+        ValueError: if the frames are smaller than ``size``.
+    """
+    n, _, _, h, w = x.shape
+    if min(h, w) < size:
+        raise ValueError(f"cannot crop {size}x{size} from frames of {h}x{w}")
+    gen = make_generator(generator)
+    x0 = torch.floor(_uniform(n, 0, 1, gen, torch.device("cpu")) * (w - size + 1)).clamp(max=w - size)
+    y0 = torch.floor(_uniform(n, 0, 1, gen, torch.device("cpu")) * (h - size + 1)).clamp(max=h - size)
+    boxes = torch.stack([x0, y0, torch.full_like(x0, size), torch.full_like(y0, size)], dim=1)
+    return crop_boxes(x, boxes, size)
+
+
+def random_rotation(x: Tensor, degrees: float, generator: Generatorish = None) -> Tensor:
+    """Rotate every frame of each clip about its centre by one angle drawn from [-degrees, degrees].
+
+    Bilinear, black outside the frame (PIL's ``rotate`` as used by torchvision's ``RandomRotation``).
+
+    Args:
+        x: (N, C, T, H, W).
+        degrees: largest rotation, in degrees.
+        generator: see the module docstring.
+    """
+    n, c, t, h, w = x.shape
+    angle = _uniform(n, -degrees, degrees, make_generator(generator), x.device) * math.pi / 180
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w  # normalised coordinates of a W x H frame
+    theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
+    grid = F.affine_grid(theta, [n, c * t, h, w], align_corners=False).to(x.dtype)
+    out = F.grid_sample(x.reshape(n, c * t, h, w), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.view(n, c, t, h, w)
+
+
 def center_crop(x: Tensor, size: int, fraction: float = 1.0) -> Tensor:
     """The central square of side ``fraction * min(H, W)`` of every clip, resized to ``size``.
 
