@@ -13,6 +13,7 @@ import sslvid.pretext.rspnet  # noqa: F401
 import sslvid.pretext.tdl  # noqa: F401
 import sslvid.pretext.vcop  # noqa: F401
 from sslvid.backbones import create_backbone
+from sslvid.pretext.augment import normalize
 from sslvid.pretext.base import CATEGORIES, TASKS, PretextTask, create_task, list_tasks
 
 FRAMES, SIDE, VIDEO_FRAMES = 4, 16, 40
@@ -131,7 +132,7 @@ def test_prp_complexity_knob(rates):
     assert strides == batch["meta"]["stride"].tolist()
     x, target = task.views(batch["clips"])
     assert x.shape == (2, 3, FRAMES, SIDE, SIDE) and target.shape == (2, 3, 2 * FRAMES, SIDE, SIDE)
-    assert torch.equal(target[:, :, ::2], x)
+    assert torch.allclose(normalize(target[:, :, ::2]), x)
 
 
 def test_cvrl_blurs_its_first_clip_always_and_solarizes_only_the_second():
@@ -172,6 +173,27 @@ def test_tdl_views_follow_the_released_transform():
     clips = make_batch(make_task("tdl"))["clips"][:, 0]  # (B, T, SIDE + 4, SIDE + 4, 3)
     still = dataclasses.replace(augment, degrees=0.0, jitter=(0.0, 0.0, 0.0, 0.0))(clips, 0)
     assert still.shape[-1] == SIDE and _is_window_of(still, to_float_clips(clips))
+
+
+def test_prp_reconstructs_unit_frames_with_separate_branches():
+    """PRP's released loss: weighted MSE against [0, 1] frames + 0.1 * CE, each branch with its conv6 (Yao et al., 2020)."""
+    import torch.nn.functional as F
+
+    from sslvid.pretext.prp import motion_weights
+
+    task = make_task("prp", rates=(1, 2))
+    batch = make_batch(task)
+    torch.manual_seed(3)
+    x, target = task.views(batch["clips"])
+    assert 0.0 <= target.min() and target.max() <= 1.0
+    assert torch.allclose(x, normalize(target[:, :, ::2]))
+    assert task.conv6_cls is not task.conv6_rec and task.conv6_cls[0].weight.shape[-3:] == (3, 3, 3)
+    fmap = task.backbone.forward_intermediates(x, indices=1)[-1]
+    logits = task.head(task.conv6_cls(fmap).mean(dim=(2, 3, 4)))
+    err = (task.decoder(task.conv6_rec(fmap)) - target) ** 2 * motion_weights(target, SIDE // 4)
+    expected = err.mean() + 0.1 * F.cross_entropy(logits, batch["meta"]["rate"].long())
+    torch.manual_seed(3)
+    assert torch.allclose(task(batch).loss, expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["tdl", "rspnet"])
