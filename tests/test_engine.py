@@ -47,6 +47,31 @@ def test_config_takes_the_profiles_numbers():
     assert (paper.frames, paper.crop_size, paper.epochs, paper.width) == (16, 112, 150, 1.0)
 
 
+def test_each_task_pretrains_with_its_authors_recipe_at_paper_scale_and_the_users_numbers_win():
+    from sslvid.pretext.base import SHARED_RECIPE
+
+    def numbers(config):
+        return config.optimizer, config.lr, config.batch_size, config.weight_decay, config.momentum
+
+    registry = task_registry()
+    for task in ("rspnet", "cvrl", "tdl"):
+        recipe = registry.get(task).paper_recipe
+        paper = PretrainConfig.for_profile("paper", task=task, backbone="r2plus1d_18")
+        assert numbers(paper) == (recipe.optimizer, recipe.lr, recipe.batch_size, recipe.weight_decay, recipe.momentum)
+    assert numbers(PretrainConfig.for_profile("paper", task="rspnet", backbone="r2plus1d_18")) == (
+        "sgd", 0.05, 32, 1e-4, 0.9)  # released config/pretrain/r2plus1d.jsonnet
+    assert numbers(PretrainConfig.for_profile("paper", task="cvrl", backbone="r2plus1d_18")) == (
+        "sgd", 0.32, 1024, 1e-6, 0.9)  # released cvrl_pretrain_k600_200ep.yaml
+    mine = PretrainConfig.for_profile("paper", task="cvrl", backbone="r2plus1d_18", lr=0.1, batch_size=64)
+    assert (mine.lr, mine.batch_size, mine.weight_decay) == (0.1, 64, 1e-6)
+    for profile, batch in (("micro", 32), ("smoke", 4)):
+        config = PretrainConfig.for_profile(profile, task="cvrl", backbone="r2plus1d_18")
+        assert numbers(config) == (SHARED_RECIPE.optimizer, SHARED_RECIPE.lr, batch, SHARED_RECIPE.weight_decay,
+                                   SHARED_RECIPE.momentum)
+    stored = PretrainConfig.for_profile("paper", task="tdl", backbone="r2plus1d_18")
+    assert PretrainConfig.from_dict(stored.to_dict()).config_hash() == stored.config_hash()
+
+
 def test_config_errors_list_every_problem_and_the_valid_names():
     with pytest.raises(ValueError) as err:
         PretrainConfig.for_profile("smoke", task="rotnett", backbone="resnet", lr=-1, optimizer="lamb",

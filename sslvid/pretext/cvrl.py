@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from sslvid.pretext.augment import ClipAugment
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import MLPHead
 from sslvid.pretext.losses import classification, nt_xent_logits
 from sslvid.pretext.samplers import TemporalIntervalSampler
@@ -48,6 +48,8 @@ class CVRL(PretextTask):
     category = "spatial"
     contrastive = True
     paper = "Qian et al. 2021, CVPR"
+    paper_recipe = Recipe("sgd", 0.32, 1024, 1e-6, 0.9,
+                          source="released cvrl_pretrain_k600_200ep.yaml (Qian et al., 2021)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, stride: int = 2,
                  temperature: float = 0.1, proj_dim: int = 128, hidden_dim: int = 2048, num_layers: int = 4,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslvid.pretext.augment import normalize, random_resized_crop, to_unit_clips
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import ClipDecoder, LinearHead
 from sslvid.pretext.losses import classification
 from sslvid.pretext.samplers import PlaybackRateSampler
@@ -88,6 +88,7 @@ class PRP(PretextTask):
     category = "spatiotemporal"
     contrastive = False
     paper = "Yao et al. 2020, CVPR"
+    paper_recipe = Recipe("sgd", 0.01, 8, 5e-4, 0.9, source="released train_predict.py and config.py (Yao et al., 2020)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112,
                  rates: tuple[int, ...] = (1, 2, 4, 8), recon_weight: float = 1.0, cls_weight: float = 0.1,

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslvid.pretext.augment import ClipAugment
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits, margin_ranking
 from sslvid.pretext.samplers import SpeedPairSampler
@@ -62,6 +62,8 @@ class RSPNet(PretextTask):
     category = "spatiotemporal"
     contrastive = True
     paper = "Chen et al. 2021, AAAI"
+    paper_recipe = Recipe("sgd", 0.05, 32, 1e-4, 0.9,
+                          source="released config/pretrain/r2plus1d.jsonnet (Chen et al., 2021)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, speeds: tuple[int, ...] = (1, 2),
                  margin: float = 0.15, temperature: float = 0.07, proj_dim: int = 128, queue_size: int = 16384,

@@ -10,7 +10,7 @@ from torch import nn
 
 from sslvid.pretext.augment import (Generatorish, color_jitter, make_generator, normalize, random_crop,
                                     random_rotation, static_frame_mixup, to_unit_clips)
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits, triplet_margin
 from sslvid.pretext.samplers import TripletSampler
@@ -96,6 +96,8 @@ class TDL(PretextTask):
     category = "temporal"
     contrastive = True
     paper = "Wang et al. 2020, arXiv 2008.02129"
+    paper_recipe = Recipe("sgd", 0.003, 128, 1e-4, 0.9,
+                          source="released train_temporal_dis.py (Wang et al., 2020)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, stride: int = 4,
                  min_gap: int | None = None, temperature: float = 0.07, proj_dim: int = 128,

@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from sslvid.pretext.augment import ClipAugment
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import PairwiseOrderHead
 from sslvid.pretext.losses import classification
 from sslvid.pretext.samplers import ClipOrderSampler
@@ -43,6 +43,7 @@ class VCOP(PretextTask):
     category = "temporal"
     contrastive = False
     paper = "Xu et al. 2019, CVPR"
+    paper_recipe = Recipe("sgd", 1e-3, 8, 5e-4, 0.9, source="released train_vcop.py (Xu et al., 2019)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, num_clips: int = 3,
                  interval: int = 8, stride: int = 1, hidden_dim: int = 512, dropout: float = 0.5,
