@@ -196,6 +196,16 @@ def test_prp_reconstructs_unit_frames_with_separate_branches():
     assert torch.allclose(task(batch).loss, expected, rtol=1e-5)
 
 
+def test_rspnet_ranks_speeds_on_logits_with_the_released_margin():
+    """Released Loss: MarginRankingLoss(margin=2.0)(l_pos, l_neg_speed), logits = cosine / 0.07 (Chen et al., 2021)."""
+    task = make_task("rspnet")
+    q = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    same = torch.tensor([[0.9, math.sqrt(1 - 0.81)], [1.0, 0.0]])  # cosines 0.9 and 1.0
+    other = torch.tensor([[0.85, math.sqrt(1 - 0.85**2)], [0.6, 0.8]])  # cosines 0.85 and 0.6
+    expected = (max(0.0, 2.0 - 0.05 / 0.07) + max(0.0, 2.0 - 0.4 / 0.07)) / 2
+    assert task.rsp_loss(q, same, other).item() == pytest.approx(expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("name", ["tdl", "rspnet"])
 def test_momentum_tasks_fill_the_queue_and_track_the_online_encoder(name):
     task = make_task(name, queue_size=8, momentum=0.5)

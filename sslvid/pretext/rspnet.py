@@ -24,8 +24,10 @@ class RSPNet(PretextTask):
     (motion ``g_m`` and appearance ``g_a``), L2-normalised; keys from a momentum encoder.
 
     * RSP: the query must be closer to the same-speed key than to the
-      other-speed key in the motion space: ``max(0, margin - (sim(q, k_same) - sim(q, k_other)))``
-      on cosine similarities (margin 0.15; the released code's 2.0 on logits / 0.07 ≈ 0.14).
+      other-speed key in the motion space: ``max(0, margin - (sim(q, k_same) - sim(q, k_other)) / tau)``
+      on the logits (cosine / tau), as the released code's ``MarginRankingLoss(margin=2.0)`` on
+      ``l_pos`` and ``l_neg_speed`` (:meth:`rsp_loss`): 0.14 in cosine, with 1 / tau the weight
+      of a loss on cosines.
     * A-VID: InfoNCE in the appearance space with temperature 0.07 where both
       keys (either speed, same video) are positives of the query, each in its own term, and
       other videos are negatives — a MoCo queue of ``queue_size`` keys (released code 16384)
@@ -49,7 +51,7 @@ class RSPNet(PretextTask):
         frames: T.
         crop_size: side of the crops.
         speeds: playback speeds (frame steps).
-        margin: RSP margin on cosine similarity.
+        margin: RSP margin on the logits (cosine / ``temperature``).
         temperature: A-VID tau.
         proj_dim: length of each embedding.
         queue_size: negatives kept from earlier batches (0: in-batch).
@@ -66,7 +68,7 @@ class RSPNet(PretextTask):
                           source="released config/pretrain/r2plus1d.jsonnet (Chen et al., 2021)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, speeds: tuple[int, ...] = (1, 2),
-                 margin: float = 0.15, temperature: float = 0.07, proj_dim: int = 128, queue_size: int = 16384,
+                 margin: float = 2.0, temperature: float = 0.07, proj_dim: int = 128, queue_size: int = 16384,
                  momentum: float = 0.999, avid_weight: float = 1.0, rsp_weight: float = 1.0) -> None:
         super().__init__(backbone)
         self.sampler = SpeedPairSampler(frames, tuple(speeds))
@@ -98,6 +100,11 @@ class RSPNet(PretextTask):
         keys = self.augment(torch.cat([clips[:, 1], clips[:, 2]], dim=1))  # (B, 3, 2T, S, S), one draw
         return query, keys[:, :, :t], keys[:, :, t:]
 
+    def rsp_loss(self, q_m: Tensor, k_same_m: Tensor, k_other_m: Tensor) -> Tensor:
+        """Mean ``max(0, margin - (q.k_same - q.k_other) / tau)`` over unit motion embeddings (N, proj_dim)."""
+        sim_same, sim_other = (q_m * k_same_m).sum(dim=1), (q_m * k_other_m).sum(dim=1)
+        return margin_ranking(sim_same / self.temperature, sim_other / self.temperature, self.margin)
+
     def forward(self, batch: dict[str, Any]) -> TaskOutput:
         """RSP margin ranking + A-VID InfoNCE; ``acc`` is A-VID top-1, ``rsp_acc`` the ranking accuracy."""
         query, key_same, key_other = self.views(batch["clips"])
@@ -109,7 +116,7 @@ class RSPNet(PretextTask):
         loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature))
         loss_other, _ = classification(*info_nce_logits(q_a, k_other_a, negatives, self.temperature))
         sim_same, sim_other = (q_m * k_same_m).sum(dim=1), (q_m * k_other_m).sum(dim=1)
-        loss_rsp = margin_ranking(sim_same, sim_other, self.margin)
+        loss_rsp = self.rsp_loss(q_m, k_same_m, k_other_m)
         loss = self.avid_weight * (loss_same + loss_other) + self.rsp_weight * loss_rsp
         self._pending = k_other_a.detach()
         rsp_acc = (sim_same > sim_other).float().mean()
