@@ -6,11 +6,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.pretext.augment import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import MLPHead
 from sslvid.pretext.losses import classification, nt_xent_logits
 from sslvid.pretext.samplers import TemporalIntervalSampler
+
+
+CROP_AREA = (0.3, 1.0)
+CROP_ASPECT = (0.5, 2.0)
+JITTER = (0.8, 0.8, 0.8, 0.2)
+JITTER_P = 0.8
+GRAYSCALE_P = 0.2
+"""Temporally consistent spatial augmentation (Qian et al., 2021 §3.2; SimCLR's colour strength 1)."""
 
 
 @TASKS.register("cvrl")
@@ -58,8 +67,8 @@ class CVRL(PretextTask):
         self.sampler = TemporalIntervalSampler(frames, stride)
         self.temperature = temperature
         self.view_augments = tuple(
-            ClipAugment(crop_size, scale=(0.3, 1.0), ratio=(0.5, 2.0), jitter=(0.8, 0.8, 0.8, 0.2), jitter_p=0.8,
-                        grayscale_p=0.2, blur_p=blur, solarize_p=solarize)
+            ClipAugment(crop_size, scale=CROP_AREA, ratio=CROP_ASPECT, jitter=JITTER, jitter_p=JITTER_P,
+                        grayscale_p=GRAYSCALE_P, blur_p=blur, solarize_p=solarize)
             for blur, solarize in zip(blur_p, solarize_p, strict=True))
         self.head = MLPHead(backbone.feature_dim, hidden_dim, proj_dim, num_layers=num_layers)
 
@@ -75,3 +84,29 @@ class CVRL(PretextTask):
         z = self.head(self.backbone.forward_features(views))
         loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature))
         return TaskOutput(loss, {"acc": acc.item()}, b)
+
+
+register_card(MethodCard(
+    method="cvrl", kind="pretext", title="CVRL", paper="Qian et al., 2021 (CVPR)",
+    code="tensorflow/models (official/projects/video_ssl)",
+    summary="Two clips of a video at a decreasing-distribution interval, each with its own temporally "
+            "consistent augmentation, contrasted over the batch (InfoNCE, SimCLR's NT-Xent) through an MLP head.",
+    settings=(
+        Setting("clip length (frames)", released=16, ours=default_of(CVRL, "frames")),
+        Setting("frame stride", released=2, ours=default_of(CVRL, "stride")),
+        Setting("temperature", released=0.1, ours=default_of(CVRL, "temperature")),
+        Setting("projection hidden width", released=2048, ours=default_of(CVRL, "hidden_dim")),
+        Setting("projection linear layers (hidden + output)", released=4, ours=default_of(CVRL, "num_layers")),
+        Setting("projection output", released=128, ours=default_of(CVRL, "proj_dim")),
+        Setting("crop area", paper=[0.3, 1.0], where="§3.2", ours=lambda: CROP_AREA),
+        Setting("crop aspect", paper=[0.5, 2.0], where="§3.2", ours=lambda: CROP_ASPECT),
+        Setting("colour jitter (b, c, s, h), p", ours=lambda: (*JITTER, JITTER_P)),
+        Setting("grayscale p", ours=lambda: GRAYSCALE_P),
+        Setting("blur p (clip 1, clip 2)", released=[1.0, 0.1], ours=default_of(CVRL, "blur_p")),
+        Setting("solarize p (clip 1, clip 2)", released=[0.0, 0.2], ours=default_of(CVRL, "solarize_p")),
+        Setting("optimiser", released="sgd", ours=lambda: CVRL.paper_recipe.optimizer),
+        Setting("learning rate", released=0.32, ours=lambda: CVRL.paper_recipe.lr),
+        Setting("batch size", released=1024, ours=lambda: CVRL.paper_recipe.batch_size),
+        Setting("weight decay", released=1e-6, ours=lambda: CVRL.paper_recipe.weight_decay),
+    ),
+))

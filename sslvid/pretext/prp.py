@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.pretext.augment import normalize, random_resized_crop, to_unit_clips
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import ClipDecoder, LinearHead
@@ -128,3 +129,28 @@ class PRP(PretextTask):
         recon = err.mean()
         loss = self.recon_weight * recon + self.cls_weight * cls_loss
         return TaskOutput(loss, {"acc": acc.item(), "recon": recon.item(), "cls_loss": cls_loss.item()}, x.shape[0])
+
+
+register_card(MethodCard(
+    method="prp", kind="pretext", title="PRP", paper="Yao et al., 2020 (CVPR)", code="yuanyao366/PRP",
+    summary="Playback rate perception: classify the dilation rate of a clip (discriminative branch) and "
+            "reconstruct it at twice the frame rate with a motion-focused weighted L2 (generative branch), "
+            "each branch opened by its own conv6; the target is the clip in [0, 1].",
+    settings=(
+        Setting("clip length (frames)", released=16, ours=default_of(PRP, "frames")),
+        Setting("dilation rates", released=[1, 2, 4, 8], ours=default_of(PRP, "rates")),
+        Setting("loss weights (reconstruction, classification)", released=[1.0, 0.1],
+                ours=lambda: (default_of(PRP, "recon_weight")(), default_of(PRP, "cls_weight")())),
+        Setting("motion weight range", released=[0.8, 2.0],
+                ours=lambda: (default_of(motion_weights, "low")(), default_of(motion_weights, "high")())),
+        Setting("crop area", released=[0.57, 0.57], ours=default_of(PRP, "crop_scale"),
+                note="a random resized crop (area 0.5-1, flip p 0.5); the released code cuts a fixed 112 x 112 "
+                     "window of 128 x 171 frames (area 0.57) without flip"),
+        Setting("learning rate of the classifier, relative", released=10.0, ours=lambda: 1.0,
+                note="the engine gives every parameter one learning rate"),
+        Setting("optimiser", released="sgd", ours=lambda: PRP.paper_recipe.optimizer),
+        Setting("learning rate", released=0.01, ours=lambda: PRP.paper_recipe.lr),
+        Setting("batch size", released=8, ours=lambda: PRP.paper_recipe.batch_size),
+        Setting("weight decay", released=5e-4, ours=lambda: PRP.paper_recipe.weight_decay),
+    ),
+))

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslvid.pretext.augment import (Generatorish, color_jitter, make_generator, normalize, random_crop,
+from sslvid.cards import MethodCard, Setting, default_of, register_card
+from sslvid.pretext.augment import (KINETICS_MEAN, Generatorish, color_jitter, make_generator, normalize, random_crop,
                                     random_rotation, static_frame_mixup, to_unit_clips)
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
@@ -144,3 +145,29 @@ class TDL(PretextTask):
         if self.queue is not None and self._pending is not None:
             self.queue.push(self._pending)
         self._pending = None
+
+
+register_card(MethodCard(
+    method="tdl", kind="pretext", title="TDL", paper="Wang et al., 2020 (arXiv 2008.02129)",
+    code="FingerRec/Self-Supervised-Temporal-Discriminative-Representation-Learning-for-Video-Action-Recognition",
+    summary="Temporal triplets: an anchor is pulled to its TCA-mixed self (momentum keys, MoCo queue) and pushed "
+            "from another time segment of the same video. The released code applies TCA to the anchor, ours to "
+            "the positive (the roles are symmetric).",
+    settings=(
+        Setting("frame stride", released=4, ours=default_of(TDL, "stride")),
+        Setting("smallest anchor-negative gap (frames)", released=2, ours=lambda: default_of(TDL, "min_gap")() or "half the clip span",
+                note="the temporal negative then shares few frames with the anchor"),
+        Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
+        Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
+        Setting("key encoder momentum", released=0.999, ours=default_of(TDL, "momentum")),
+        Setting("triplet loss weight", released=0.0, ours=default_of(TDL, "triplet_weight")),
+        Setting("rotation (degrees)", released=10.0, ours=default_of(TDLAugment, "degrees")),
+        Setting("colour jitter (b, c, s, h)", released=[0.5, 0.5, 0.25, 0.5], ours=default_of(TDLAugment, "jitter")),
+        Setting("normalisation mean", released=[0.485, 0.456, 0.406], ours=lambda: KINETICS_MEAN,
+                note="the Kinetics statistics every task and evaluation here shares"),
+        Setting("optimiser", released="sgd", ours=lambda: TDL.paper_recipe.optimizer),
+        Setting("learning rate", released=0.003, ours=lambda: TDL.paper_recipe.lr),
+        Setting("batch size", released=128, ours=lambda: TDL.paper_recipe.batch_size),
+        Setting("weight decay", released=1e-4, ours=lambda: TDL.paper_recipe.weight_decay),
+    ),
+))
