@@ -176,7 +176,7 @@ def test_tdl_views_follow_the_released_transform():
 
 
 def test_prp_reconstructs_unit_frames_with_separate_branches():
-    """PRP's released loss: weighted MSE against [0, 1] frames + 0.1 * CE, each branch with its conv6 (Yao et al., 2020)."""
+    """PRP's released loss (Yao et al., 2020): weighted MSE against [0, 1] frames + 0.1 * CE, one conv6 per branch."""
     import torch.nn.functional as F
 
     from sslvid.pretext.prp import motion_weights

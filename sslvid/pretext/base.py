@@ -11,8 +11,8 @@ A pretext task (benchmark paper §3.1) is four small parts over a backbone's fac
 
 ``forward(batch)`` runs 2-4 and returns a ``TaskOutput``. The engine first tells the task the
 run's length (``plan_steps``); then, per step, it moves the batch to the device, calls
-``forward``, steps the optimiser, then calls ``after_step()`` (momentum encoders, queues). The backbone being pre-trained is ``task.backbone``; it is what
-downstream evaluation loads.
+``forward``, steps the optimiser, then calls ``after_step()`` (momentum encoders, queues).
+The backbone being pre-trained is ``task.backbone``; it is what downstream evaluation loads.
 """
 from __future__ import annotations
 

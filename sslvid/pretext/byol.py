@@ -179,7 +179,8 @@ register_card(MethodCard(
         Setting("optimiser", paper="lars", where="§3.3", ours=lambda: BYOL.recipe("paper")["optimizer"],
                 note="LARS is not among the engine's optimisers; the lightweight study's optimiser is settled "
                      "with chapter 9"),
-        Setting("batch size", paper=4096, where="§3.3", ours=lambda: BYOL.recipe("paper").get("batch_size", "the profile's"),
+        Setting("batch size", paper=4096, where="§3.3",
+                ours=lambda: BYOL.recipe("paper").get("batch_size", "the profile's"),
                 note="no paper recipe registered yet"),
         Setting("weight decay", paper=1.5e-6, where="§3.3", ours=lambda: BYOL.recipe("paper")["weight_decay"],
                 note="no paper recipe registered yet: the shared recipe's"),

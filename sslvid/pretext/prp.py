@@ -89,7 +89,8 @@ class PRP(PretextTask):
     category = "spatiotemporal"
     contrastive = False
     paper = "Yao et al. 2020, CVPR"
-    paper_recipe = Recipe("sgd", 0.01, 8, 5e-4, 0.9, source="released train_predict.py and config.py (Yao et al., 2020)")
+    paper_recipe = Recipe("sgd", 0.01, 8, 5e-4, 0.9,
+                          source="released train_predict.py and config.py (Yao et al., 2020)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112,
                  rates: tuple[int, ...] = (1, 2, 4, 8), recon_weight: float = 1.0, cls_weight: float = 0.1,

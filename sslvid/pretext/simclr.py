@@ -91,7 +91,8 @@ register_card(MethodCard(
         Setting("optimiser", paper="lars", where="§2.3", ours=lambda: SimCLR.recipe("paper")["optimizer"],
                 note="LARS is not among the engine's optimisers; the lightweight study's optimiser is settled "
                      "with chapter 9"),
-        Setting("batch size", paper=4096, where="§2.3", ours=lambda: SimCLR.recipe("paper").get("batch_size", "the profile's"),
+        Setting("batch size", paper=4096, where="§2.3",
+                ours=lambda: SimCLR.recipe("paper").get("batch_size", "the profile's"),
                 note="no paper recipe registered yet"),
         Setting("weight decay", paper=1e-6, where="§2.3", ours=lambda: SimCLR.recipe("paper")["weight_decay"],
                 note="no paper recipe registered yet: the shared recipe's"),

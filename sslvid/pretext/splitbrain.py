@@ -255,7 +255,8 @@ register_card(MethodCard(
     summary="Two half-width networks predict each other's Lab channels (L -> ab, ab -> L) as classification; "
             "the representation is both halves' features.",
     settings=(
-        Setting("ab classes", paper=313, where="§3.2 (Zhang et al., 2016 §2.1)", ours=default_of(SplitBrain, "ab_bins")),
+        Setting("ab classes", paper=313, where="§3.2 (Zhang et al., 2016 §2.1)",
+                ours=default_of(SplitBrain, "ab_bins")),
         Setting("L classes", paper=50, where="§4.1", ours=lambda: L_BINS),
     ),
 ))

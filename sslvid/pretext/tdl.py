@@ -155,7 +155,8 @@ register_card(MethodCard(
             "the positive (the roles are symmetric).",
     settings=(
         Setting("frame stride", released=4, ours=default_of(TDL, "stride")),
-        Setting("smallest anchor-negative gap (frames)", released=2, ours=lambda: default_of(TDL, "min_gap")() or "half the clip span",
+        Setting("smallest anchor-negative gap (frames)", released=2,
+                ours=lambda: default_of(TDL, "min_gap")() or "half the clip span",
                 note="the temporal negative then shares few frames with the anchor"),
         Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
         Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
