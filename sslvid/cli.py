@@ -1,4 +1,9 @@
-"""The command line: ``python -m sslvid <command> ...`` over the same functions the notebooks call."""
+"""The command line: ``python -m sslvid <command> ...`` over the same functions the notebooks call.
+
+A mistake in the input, the data or the environment (a ``sslvid.errors.UserError``) prints
+``error: <what is wrong>`` and ``hint: <how to fix it>`` and exits with status 2; ``--debug``
+shows the traceback instead. Anything else is a bug and keeps its traceback.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +11,8 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+
+from sslvid.errors import ConfigError, UserError
 
 
 def _book_execute(args: argparse.Namespace) -> None:
@@ -67,7 +74,7 @@ def _overrides(args: argparse.Namespace) -> dict:
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set expects key=value, got {item!r}")
+            raise ConfigError(f"--set expects key=value, got {item!r}", hint="e.g. --set lr=0.01")
         field, _, sub = key.partition(".")
         if sub:
             overrides.setdefault(field, {})[sub] = _parse_value(text)
@@ -81,10 +88,7 @@ def _pretrain(args: argparse.Namespace) -> None:
     from sslvid.engine.distributed import env_info
     from sslvid.store import RunStore
 
-    try:
-        config = PretrainConfig.for_profile(args.profile, task=args.task, backbone=args.backbone, **_overrides(args))
-    except ValueError as err:
-        raise SystemExit(str(err)) from None
+    config = PretrainConfig.for_profile(args.profile, task=args.task, backbone=args.backbone, **_overrides(args))
     result = pretrain(config, store=RunStore(args.store) if args.store else None, progress=not args.no_progress)
     if env_info().is_main:
         last = result.log.iloc[-1].to_dict() if len(result.log) else {}
@@ -95,7 +99,8 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 def _add_run_options(sub: argparse.ArgumentParser) -> None:
     """The options every training command (pretrain, evaluate, distill) shares: data and numbers."""
-    sub.add_argument("--data-root", default=None, help="root of a real dataset")
+    sub.add_argument("--data-root", default=None,
+                     help="the folder with one sub-folder per dataset (ucf101/, kinetics400/, ...)")
     sub.add_argument("--epochs", type=int, default=None)
     sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
     sub.add_argument("--seed", type=int, default=None)
@@ -161,18 +166,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.fold is not None:
         overrides["fold"] = args.fold
     protocol = "finetune" if args.protocol == "noise" else args.protocol
-    try:
-        source = args.source
-        if args.pretext:
-            source = PretrainConfig.for_profile(args.profile, task=args.pretext, backbone=args.backbone)
-        config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
-                                        store=store, **overrides)
-    except ValueError as err:
-        raise SystemExit(str(err)) from None
+    source = args.source
+    if args.pretext:
+        source = PretrainConfig.for_profile(args.profile, task=args.pretext, backbone=args.backbone)
+    config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
+                                    store=store, **overrides)
     results = ResultsStore(args.results) if args.results else None
     kwargs = {"store": store, "results": results, "progress": not args.no_progress}
     if args.protocol == "noise":
-        severities = tuple(int(s) for s in args.severities.split(","))
+        severities = _severities(args.severities)
         rows = noise_robustness(config, corruptions=tuple(args.corruptions.split(",")), severities=severities, **kwargs)
     else:
         rows = (evaluate_folds if args.all_folds else evaluate)(config, **kwargs)
@@ -180,6 +182,19 @@ def _evaluate(args: argparse.Namespace) -> None:
         columns = ["config_hash", "model", "pretext", "protocol", "dataset", "fold", "metric", "condition", "value"]
         for row in rows[columns].to_dict("records"):
             print(json.dumps(row, default=str))
+
+
+def _severities(text: str) -> tuple[int, ...]:
+    """``--severities 1,3,5`` as integers.
+
+    Raises:
+        ConfigError: for anything but comma-separated integers.
+    """
+    try:
+        return tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--severities expects comma-separated integers, got {text!r}",
+                          hint="e.g. --severities 1,2,3,4,5") from None
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
@@ -200,7 +215,8 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--fold", type=int, default=None, help="official split (1-3 for UCF101 / HMDB51)")
     sub.add_argument("--all-folds", action="store_true", help="every official split of the dataset, one by one")
     _add_run_options(sub)
-    sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle", help="with --protocol noise")
+    sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle",
+                     help="with --protocol noise; ImageNet-C's constants: gaussian-imagenet-c,shot-imagenet-c,...")
     sub.add_argument("--severities", default="1,2,3,4,5", help="with --protocol noise")
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
     sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
@@ -213,6 +229,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sslvid", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an input or data error")
     commands = parser.add_subparsers(dest="command", required=True)
 
     book = commands.add_parser("book", help="execute or prepare the book's chapters")
@@ -222,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("src", help="source notebook (notebooks/<name>.ipynb)")
         sub.add_argument("dst", help="output notebook")
         sub.add_argument("--profile", default=default_profile, help="smoke, micro or paper")
-        sub.add_argument("--data-root", default=None, help="root of a real dataset (default: the embedded data)")
+        sub.add_argument("--data-root", default=None,
+                         help="the folder with one sub-folder per dataset (default: the embedded data)")
         sub.set_defaults(func=func)
 
     check = book_cmds.add_parser("check", help="open the built chapters in headless Chromium and check them")
@@ -253,8 +271,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    args.func(args)
+    try:
+        args.func(args)
+    except UserError as err:
+        if args.debug:
+            raise
+        report_user_error(err)
+        return 2
     return 0
+
+
+def report_user_error(err: UserError) -> None:
+    """``error: <message>`` (its first line, then any listed details) and ``hint: <fix>`` on stderr."""
+    print(f"error: {err}", file=sys.stderr)
+    if err.hint:
+        print(f"hint: {err.hint}", file=sys.stderr)
+    print("(run with --debug for the traceback)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import matplotlib
 import numpy as np
@@ -140,11 +141,22 @@ def test_knn_vote_and_summary_wording():
     assert "beat the linear probe for 1 of 2 models" in text
 
 
+def test_the_chapter_evaluates_with_the_papers_optimiser_and_says_what_stands_for_stl10(study):
+    point = ch.lightweight_points(study, ["rotnet"], ["shufflenetv2_2d"])[0]
+    config = ch.evaluation_config(study, point)
+    assert (config.optimizer, config.lr) == ("adam", 1e-3), "§4: Adam"
+    assert study.eval_config(point).optimizer != "adam", "the chapter, not the study's default, sets it"
+    text = ch.evaluation_setup(study, point)
+    assert "STL-10" in text and "**digits-appearance**" in text and "**adam** at lr 0.001" in text
+
+
 def test_smoke_chapter_end_to_end(study):
     methods, backbones = ["splitbrain", "rotnet"], ["shufflenetv2_2d"]
     points = ch.lightweight_points(study, methods, backbones)
     acc = ch.accuracy_by_epoch(study, points, epochs=(None,))
     assert len(acc) == 2 and acc["final"].all() and acc["top1"].between(0, 100).all()
+    cards = study.results.table().set_index("config_hash").loc[list(acc["config_hash"]), "protocol_card"]
+    assert all(json.loads(card)["optimizer"] == "adam" for card in cards)
     best = ch.best_models(acc)
     assert list(best["task"]) == ["rotnet", "splitbrain"]
     shown = ch.saliency_for(study, "splitbrain", "shufflenetv2_2d", frames=2)  # two trunks: no Grad-CAM row

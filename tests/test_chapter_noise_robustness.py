@@ -15,7 +15,7 @@ from sslvid.evaluate.classify import TASK as CLEAN_TASK
 from sslvid.evaluate.corruptions import NOISES
 from sslvid.evaluate.features import FeatureCache
 from sslvid.evaluate.robustness import TASK as NOISE_TASK
-from sslvid.evaluate.robustness import drops
+from sslvid.evaluate.robustness import drops, noise_definition
 from sslvid.experiments import noise_robustness as ch
 from sslvid.experiments.study import Study
 from sslvid.store.paper_tables import load_paper_table
@@ -40,8 +40,9 @@ def model_rows(config_hash: str, task: str, backbone: str, clean: float, noisy: 
     for noise, value in noisy.items():
         metrics = {"top1_clip": value, "top1_video": value,
                    **drops({"top1_clip": clean, "top1_video": clean}, {"top1_clip": value, "top1_video": value})}
-        rows += [{**common, "task": NOISE_TASK, "condition": f"{noise}/{severity}", "metric": m, "value": v}
-                 for m, v in metrics.items()]
+        card = noise_definition(noise, severity)
+        rows += [{**common, "task": NOISE_TASK, "condition": f"{noise}/{severity}", "metric": m, "value": v,
+                  "protocol_card": card} for m, v in metrics.items()]
     return rows
 
 

@@ -1,4 +1,5 @@
-"""The ImageNet-C noises against re-implementations of the reference (Hendrycks & Dietterich 2019).
+"""The noises against re-implementations of their references: ImageNet-C (Hendrycks & Dietterich
+2019) and the video robustness benchmark's constants and uint8 frames (Schiappa et al. 2022).
 
 The reference functions below restate ``imagenet_c/corruptions.py`` in NumPy, except that the
 random draws are passed in. Gaussian, speckle and impulse noise are fed the very draws our
@@ -16,6 +17,7 @@ import torch
 
 from sslvid.evaluate.corruptions import (
     CORRUPTIONS,
+    IMAGENET_C_NOISES,
     NOISES,
     SEVERITIES,
     corrupt,
@@ -26,6 +28,14 @@ from sslvid.evaluate.corruptions import (
     shot_noise,
     speckle_noise,
 )
+
+# ``c`` per severity, as printed in the video benchmark's core/video_perturb.py (Schiappa et al. 2022)
+VIDEO_REFERENCE_CONSTANTS = {
+    "gaussian": [.08, .12, 0.18, 0.26, 0.38],
+    "shot": [250, 100, 50, 30, 15],
+    "impulse": [.03, .06, .09, 0.17, 0.27],
+    "speckle": [.15, .2, 0.25, 0.3, 0.35],
+}
 
 # ``c`` per severity, as printed in imagenet_c/corruptions.py
 REFERENCE_CONSTANTS = {
@@ -61,11 +71,29 @@ def clips(seed: int = 0, shape: tuple[int, ...] = (2, 3, 4, 8, 8)) -> torch.Tens
     return torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(seed)).float() / 255.0
 
 
-def test_the_registry_holds_the_four_noises_with_the_reference_constants():
-    assert set(NOISES) <= set(list_corruptions())
-    for name, constants in REFERENCE_CONSTANTS.items():
+def test_the_four_noises_carry_the_video_benchmark_constants_and_imagenet_c_is_a_named_option():
+    assert set(NOISES) | set(IMAGENET_C_NOISES) <= set(list_corruptions())
+    for name, constants in VIDEO_REFERENCE_CONSTANTS.items():
         corruption = create_corruption(name)
         assert [corruption.constant(s) for s in SEVERITIES] == pytest.approx(constants)
+        assert corruption.uint8, "the video reference stores 8-bit frames"
+    for name, constants in REFERENCE_CONSTANTS.items():
+        corruption = create_corruption(f"{name}-imagenet-c")
+        assert [corruption.constant(s) for s in SEVERITIES] == pytest.approx(constants)
+        assert not corruption.uint8
+
+
+@pytest.mark.parametrize("severity", [1, 5])
+def test_video_noises_truncate_to_uint8_as_the_reference_does(severity):
+    """np.uint8(np.clip(y, 0, 1) * 255) / 255 of the reference, given the same normal draws."""
+    x = clips(severity).double()
+    normal = torch.randn(x.shape, generator=torch.Generator().manual_seed(severity), dtype=x.dtype).numpy()
+    c = VIDEO_REFERENCE_CONSTANTS["speckle"][severity - 1]
+    expected = np.uint8(np.clip(x.numpy() + x.numpy() * (normal * c), 0, 1) * 255) / 255.0
+    out = corrupt(x, "speckle", severity, torch.Generator().manual_seed(severity)).numpy()
+    np.testing.assert_array_equal(out, expected)
+    floats = corrupt(x, "speckle-imagenet-c", severity, torch.Generator().manual_seed(severity)).numpy()
+    assert not np.allclose(floats * 255, np.round(floats * 255)), "ImageNet-C's option is not rounded"
 
 
 def test_unknown_names_and_severities_raise_with_the_valid_values():
@@ -100,7 +128,7 @@ def test_gaussian_and_speckle_equal_the_reference_given_the_same_draws(severity)
     normal = torch.randn(x.shape, generator=torch.Generator().manual_seed(severity), dtype=x.dtype).numpy()
     for name, ours, reference in (("gaussian", gaussian_noise, reference_gaussian),
                                   ("speckle", speckle_noise, reference_speckle)):
-        c = create_corruption(name).constant(severity)
+        c = create_corruption(f"{name}-imagenet-c").constant(severity)
         out = ours(x, c, torch.Generator().manual_seed(severity)).numpy()
         np.testing.assert_allclose(out, reference(x.numpy(), severity, normal), rtol=0, atol=1e-12)
 
@@ -111,7 +139,7 @@ def test_impulse_equals_the_reference_given_the_same_draws(severity):
     gen = torch.Generator().manual_seed(severity)
     u_hit = torch.rand(x.shape, generator=gen, dtype=x.dtype).numpy()
     u_salt = torch.rand(x.shape, generator=gen, dtype=x.dtype).numpy()
-    c = create_corruption("impulse").constant(severity)
+    c = create_corruption("impulse-imagenet-c").constant(severity)
     out = impulse_noise(x, c, torch.Generator().manual_seed(severity)).numpy()
     np.testing.assert_array_equal(out, reference_impulse(x.numpy(), severity, u_hit, u_salt))
 
@@ -137,12 +165,13 @@ def _shot_moments(value: float, c: float) -> tuple[float, float]:
     return mean, second - mean * mean
 
 
-@pytest.mark.parametrize("severity", [1, 3, 5])
+@pytest.mark.parametrize("name", ["shot", "shot-imagenet-c"])
+@pytest.mark.parametrize("severity", [1, 5])
 @pytest.mark.parametrize("value", [0.1, 0.5, 0.9])
-def test_shot_noise_matches_the_reference_distribution(severity, value):
+def test_shot_noise_matches_the_reference_distribution(name, severity, value):
     """Statistical check (the Poisson samplers of torch and NumPy differ): moments within 5 standard errors,
     and the reference itself (NumPy draws) agrees with the same exact moments."""
-    c = create_corruption("shot").constant(severity)
+    c = create_corruption(name).constant(severity)
     n = 200_000
     ours = shot_noise(torch.full((n,), value, dtype=torch.float64), c, torch.Generator().manual_seed(severity))
     reference = np.clip(np.random.default_rng(severity).poisson(np.full(n, value) * c) / c, 0, 1)

@@ -19,7 +19,7 @@ from sslvid.distill.losses import (
     mmd,
     signed_sqrt,
     soften,
-    symmetric_kl,
+    summed_soft_label_kl,
 )
 from sslvid.distill.sketch import VARIANCE_CONSTANT, CountSketch, compact_bilinear, full_bilinear, tensor_sketch
 from sslvid.distill.solver import min_norm_two, min_norm_weights
@@ -55,15 +55,29 @@ def test_kd_kl_is_zero_for_equal_logits_and_its_gradient_is_t_times_the_differen
     torch.testing.assert_close(z_s.grad, expected)
 
 
-def test_symmetric_kl_is_both_directions_and_symmetric() -> None:
+def test_skd_srl_kl_distils_the_summed_soft_label_into_each_view() -> None:
+    # Vu et al. 2022 §III-A: soft label softmax((p1 + p2) / tau), KL from it to each view, tau = 10
     tau = 10.0
     a, b = [2.0, -1.0, 0.5], [0.0, 1.0, 3.0]
+    q = _softmax([x + y for x, y in zip(a, b)], tau)
     pa, pb = _softmax(a, tau), _softmax(b, tau)
-    expected = sum(x * math.log(x / y) for x, y in zip(pa, pb)) + sum(y * math.log(y / x) for x, y in zip(pa, pb))
-    ta, tb = torch.tensor([a]), torch.tensor([b])
-    assert symmetric_kl(ta, tb, tau).item() == pytest.approx(expected, rel=1e-5)
-    assert symmetric_kl(tb, ta, tau).item() == pytest.approx(expected, rel=1e-5)
-    assert symmetric_kl(ta, ta, tau).item() == pytest.approx(0.0, abs=1e-7)
+    expected = sum(t * math.log(t / x) for t, x in zip(q, pa)) + sum(t * math.log(t / y) for t, y in zip(q, pb))
+    ta, tb = torch.tensor([a], requires_grad=True), torch.tensor([b])
+    got = summed_soft_label_kl(ta, tb, tau)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    assert summed_soft_label_kl(tb, ta, tau).item() == pytest.approx(expected, rel=1e-5)
+    # the soft label is a target: the gradient is that of KL(q || softmax(a / tau)) alone, (p_a - q) / tau
+    got.backward()
+    torch.testing.assert_close(ta.grad, (torch.tensor([pa]) - torch.tensor([q])) / tau)
+
+
+def test_skd_srl_kl_does_not_vanish_when_the_views_agree() -> None:
+    # the summed label is sharper than either view, so agreeing views still get a signal
+    a = torch.tensor([[2.0, -1.0, 0.5]])
+    p, q = _softmax(a[0].tolist(), 10.0), _softmax((2 * a[0]).tolist(), 10.0)
+    expected = 2 * sum(t * math.log(t / x) for t, x in zip(q, p))
+    assert summed_soft_label_kl(a, a.clone(), 10.0).item() == pytest.approx(expected, rel=1e-5)
+    assert expected > 1e-3
 
 
 # ---------------------------------------------------------------------- Earth Mover distances

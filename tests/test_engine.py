@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import engine_helpers as helpers
-from sslvid.engine import PretrainConfig, Trainer, make_optimizer, make_schedule, pretrain
+from sslvid.engine import Hooks, PretrainConfig, Trainer, make_optimizer, make_schedule, pretrain
 from sslvid.engine.config import task_registry
 from sslvid.engine.loading import epoch_batches, make_loader, set_loader_epoch
 from sslvid.pretext.base import TaskOutput
@@ -98,7 +98,7 @@ def test_config_hash_is_stable_and_covers_only_what_changes_results():
     # fails, every stored run is orphaned; change it only on purpose (and bump HASH_SCHEMA).
     assert base.config_hash() == "6144f75a76261226"
     same = [base.replace(num_workers=7), base.replace(threads=3), base.replace(device="cpu"),
-            base.replace(deterministic=True), base.replace(data_root="/elsewhere"),
+            base.replace(deterministic=True),  # data_root: a moved copy hashes the same (test_identity)
             base.replace(max_failure_fraction=0.5), base.replace(lr=1e-2),
             PretrainConfig.from_dict(json.loads(json.dumps(base.to_dict())))]
     assert {c.config_hash() for c in same} == {base.config_hash()}
@@ -276,10 +276,12 @@ def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
     proc.kill()
     proc.wait()
     assert not run.is_complete and list(run.checkpoints()) == [1], "killed part-way, after epoch 1"
+    assert run.provenance()["status"] == "running" and run.state == "interrupted", "nobody holds its lock"
 
     resumed = pretrain(config.replace(num_workers=1), store=RunStore(killed_store), progress=False)
     clean = pretrain(config, store=RunStore(store), progress=False)
     assert not resumed.cached and resumed.key == clean.key
+    assert resumed.provenance()["attempts"][0]["status"] == "interrupted" and not list(run.dir.rglob("*.tmp"))
     a, b = (torch.load(r.run_dir / "final.pt", weights_only=True) for r in (resumed, clean))
     for part in ("backbone", "task"):
         assert a[part].keys() == b[part].keys()
@@ -319,3 +321,56 @@ def test_cli_pretrains_at_smoke_size(videos, tmp_path, capsys):
     assert run is not None and Path(out["run_dir"]) == run.dir and not out["cached"]
     assert run.config()["task_kwargs"] == {"num_rotations": 2} and run.config()["lr"] == 0.05
     assert main(argv) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["cached"]
+
+
+# ------------------------------------------------------------------ damaged and failed runs
+
+
+def test_a_run_that_reads_no_video_fails_with_the_summary_and_leaves_nothing(tmp_path):
+    data = tmp_path / "data"
+    for c in range(2):
+        for n in range(4):
+            (data / "train" / f"class{c}" / f"broken{n}.mp4").parent.mkdir(parents=True, exist_ok=True)
+            (data / "train" / f"class{c}" / f"broken{n}.mp4").write_bytes(b"not a video" * (n + 1))
+    config = helpers.tiny_config(data, max_failure_fraction=1.0)
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(RuntimeError, match=r"no training step: 8 of 8 videos could not be read \(first: .*broken"):
+        pretrain(config, store=store, progress=False)
+    assert store.find(config) is None and not store.run(config).dir.exists(), "no result, no empty folder"
+
+
+def test_the_trainer_refuses_an_epoch_without_a_step():
+    data = [(torch.randn(3), torch.tensor(0.0))] * 8
+    module = Regression()
+    trainer = Trainer(module, DataLoader(data, batch_size=4), make_optimizer("sgd", module, lr=0.1), epochs=1,
+                      device=torch.device("cpu"), progress=False, hooks=Hooks(prepare=lambda batch: None))
+    with pytest.raises(RuntimeError, match="epoch 1 of train made no training step"):
+        trainer.fit()
+
+
+def test_resume_falls_back_past_a_truncated_checkpoint_to_the_same_weights(videos, tmp_path, caplog):
+    store = RunStore(tmp_path)
+    config = helpers.tiny_config(videos)
+    clean = torch.load(pretrain(config, store=store, progress=False).run.final_path, weights_only=True)
+    run = store.run(config)
+    (run.dir / "COMPLETE").unlink()
+    last = run.checkpoint_path(2)
+    last.write_bytes(last.read_bytes()[:1000])  # a kill or a full disk while it was copied
+    with caplog.at_level("WARNING", logger="sslvid.store.runs"):
+        resumed = pretrain(config, store=store, progress=False)
+    assert str(last) in caplog.text and "truncated" in caplog.text
+    assert not resumed.cached and resumed.log["epoch"].tolist() == [1, 2]
+    again = torch.load(run.final_path, weights_only=True)
+    assert all(torch.equal(again["backbone"][k], v) for k, v in clean["backbone"].items()), "epoch 2 trained again"
+    assert run.checksums()["checkpoints/epoch_0002.pt"]["bytes"] == last.stat().st_size
+
+
+def test_a_truncated_final_is_never_returned_as_cached(videos, tmp_path):
+    from sslvid.io import DamagedFileError
+
+    store = RunStore(tmp_path)
+    config = helpers.tiny_config(videos, epochs=1)
+    final = pretrain(config, store=store, progress=False).run.final_path
+    final.write_bytes(final.read_bytes()[:-200])
+    with pytest.raises(DamagedFileError, match="final.pt is damaged: truncated"):
+        pretrain(config, store=store, progress=False)

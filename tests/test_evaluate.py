@@ -8,8 +8,10 @@ under a second.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -32,8 +34,9 @@ from sslvid.evaluate import (
     video_top1,
 )
 from sslvid.evaluate.common import eval_sampler, official_folds, open_eval_split
-from sslvid.evaluate.features import extract_clip_features
-from sslvid.evaluate.metrics import video_scores
+from sslvid.evaluate.features import ClipFeatures, extract_clip_features
+from sslvid.evaluate.metrics import video_features, video_scores
+from sslvid.evaluate.retrieval import retrieval_items
 from sslvid.evaluate.models import FeatureBatches
 from sslvid.evaluate.robustness import drops
 from sslvid.store.results import ResultsStore
@@ -72,7 +75,7 @@ def test_config_fills_the_profile_and_hashes_only_what_changes_results(pretraine
     assert (config.backbone, config.width, config.source) == (BACKBONE, pretrained.width, pretrained.config_hash())
     assert (config.frames, config.crop_size, config.epochs, config.dataset) == (4, 32, 2, "digits-appearance")
     assert not config.flip and config.train_clips is None, "finetune draws one random clip per epoch"
-    moved = config.replace(device="cuda:1", num_workers=3, data_root="/elsewhere", eval_batch_size=99)
+    moved = config.replace(device="cuda:1", num_workers=3, eval_batch_size=99)  # data_root: test_identity
     assert moved.config_hash() == config.config_hash()
     assert config.replace(lr=0.02).config_hash() != config.config_hash()
     assert EvalConfig.from_dict(config.to_dict()) == config
@@ -80,6 +83,10 @@ def test_config_fills_the_profile_and_hashes_only_what_changes_results(pretraine
     assert by_hash == config
     retrieval_config = smoke(pretrained, "retrieval", tiny_default)
     assert retrieval_config.epochs is None and retrieval_config.lr is None and retrieval_config.flip is None
+    assert retrieval_config.retrieval_level == "video" and config.retrieval_level is None
+    assert "retrieval_level" not in config.hashed_dict(), "finetune and linear hashes are unchanged by the field"
+    with pytest.raises(ValueError, match="retrieval_level 'frame'"):
+        retrieval_config.replace(retrieval_level="frame")
     assert smoke("scratch", "finetune", tiny_default, dataset="digits-motion").flip is False
     assert official_folds("ucf101") == official_folds("hmdb51") == (1, 2, 3)
     assert official_folds("diving48") == official_folds("digits-appearance") == (1,)
@@ -137,6 +144,17 @@ def test_finetune_and_linear_probe_check_their_protocol(pretrained, tiny_default
     assert len(finetune(smoke(pretrained, "finetune", tiny_default), **stores)) == 2
 
 
+def test_a_finetune_that_makes_no_step_fails_and_stores_nothing(tiny_default, stores, monkeypatch):
+    from sslvid.engine.pretrain import FailureHook
+
+    monkeypatch.setattr(FailureHook, "prepare", lambda self, batch: None)  # no batch kept two readable videos
+    config = smoke("scratch", "finetune", tiny_default, seed=17)
+    with pytest.raises(RuntimeError, match="epoch 1 made no training step"):
+        evaluate(config, **stores)
+    assert not stores["store"].run(config).dir.exists(), "no folder, no final.pt of random weights"
+    assert stores["results"].rows(config.config_hash()).empty
+
+
 def test_finetune_from_an_earlier_checkpoint_uses_its_weights(pretrained, stores, tiny_default):
     config = smoke(pretrained, "linear", tiny_default, source_epoch=1)
     rows = linear_probe(config, **stores)
@@ -178,12 +196,21 @@ def test_linear_probe_freezes_the_backbone(pretrained, stores, tiny_default, mon
 def test_retrieval_reports_hits_at_k_and_reuses_cached_features(pretrained, stores, tiny_default, tmp_path):
     config = smoke(pretrained, "retrieval", tiny_default)
     cache = FeatureCache(tmp_path / "features")
-    rows = retrieval(config, stores["store"], ResultsStore(tmp_path / "r1.csv"), cache, progress=False)
+    with pytest.warns(UserWarning, match="not measurable"):
+        rows = retrieval(config, stores["store"], ResultsStore(tmp_path / "r1.csv"), cache, progress=False)
+    assert config.retrieval_level == "video", "VCOP's protocol is the default"
     assert rows["metric"].tolist() == ["hit@1", "hit@5", "hit@10", "hit@20", "hit@50"]
-    assert rows["value"].is_monotonic_increasing and rows["value"].iloc[-1] == 100.0  # k=50 > 30 gallery clips
+    assert rows["value"].iloc[:-1].is_monotonic_increasing
+    assert math.isnan(rows["value"].iloc[-1]), "k=50 > 30 gallery videos: not measurable, not 100%"
     assert cache.extractions == 2, "gallery and queries"
     card = json.loads(rows["protocol_card"][0])
     assert (card["gallery_clips"], card["query_clips"]) == (30, 40)
+    assert (card["gallery_items"], card["query_items"], card["not_measurable_k"]) == (30, 20, [50])
+    clip_level = config.replace(retrieval_level="clip")
+    assert clip_level.config_hash() != config.config_hash()
+    with pytest.warns(UserWarning, match="not measurable"):
+        clips = retrieval(clip_level, stores["store"], ResultsStore(tmp_path / "r0.csv"), cache, progress=False)
+    assert json.loads(clips["protocol_card"][0])["query_items"] == 40 and cache.extractions == 2
     fresh = FeatureCache(tmp_path / "features")  # same files, new counter
     again = retrieval(config, stores["store"], ResultsStore(tmp_path / "r2.csv"), fresh, progress=False)
     assert fresh.extractions == 0, "feature cache hit: nothing extracted the second time"
@@ -251,10 +278,97 @@ def test_hits_at_k_on_a_hand_built_feature_set():
     # query 0 (class 2): neighbours 0, 10, 20, 90... -> first class-2 item at rank 4 (k >= 4)
     # query 1 (class 0): neighbours 90, 100 -> class 0 at rank 2
     # query 2 (class 2): neighbours 180, 100, 90 -> class 2 at rank 3
-    hits = hits_at_k(queries, query_labels, gallery, gallery_labels, ks=(1, 2, 3, 4, 50))
-    assert hits == {1: 0.0, 2: pytest.approx(100 / 3), 3: pytest.approx(200 / 3), 4: 100.0, 50: 100.0}
+    hits = hits_at_k(queries, query_labels, gallery, gallery_labels, ks=(1, 2, 3, 4, 6))
+    assert hits == {1: 0.0, 2: pytest.approx(100 / 3), 3: pytest.approx(200 / 3), 4: 100.0, 6: 100.0}
     with pytest.raises(ValueError, match="k must be"):
         hits_at_k(queries, query_labels, gallery, gallery_labels, ks=(0,))
+
+
+def _unit(degrees: list[float]) -> torch.Tensor:
+    radians = torch.deg2rad(torch.tensor(degrees))
+    return torch.stack([torch.cos(radians), torch.sin(radians)], dim=1)
+
+
+def test_video_level_retrieval_averages_each_videos_clips_before_the_search():
+    """VCOP's retrieve_clips.py: np.mean over a video's clips for queries and gallery, then cosine top-k.
+
+    Gallery: video 0 (class 0) has clips at 0 and 90 degrees (mean at 45), video 1 (class 1) two
+    clips at 40 (mean at 40). The query video (class 0) has clips at 0 and 80 degrees (mean at 40):
+    as a video its nearest gallery video is video 1 (a miss at k = 1); clip by clip, each of its
+    clips finds a class-0 clip first (0 -> 0, 80 -> 90), a hit.
+    """
+    gallery = ClipFeatures(_unit([0.0, 90.0, 40.0, 40.0]), torch.tensor([0, 0, 1, 1]), torch.tensor([0, 0, 1, 1]))
+    queries = ClipFeatures(_unit([0.0, 80.0]), torch.tensor([0, 0]), torch.tensor([5, 5]))
+    video = hits_at_k(*retrieval_items(queries, "video"), *retrieval_items(gallery, "video"), ks=(1, 2))
+    clip = hits_at_k(*retrieval_items(queries, "clip"), *retrieval_items(gallery, "clip"), ks=(1, 2))
+    assert video == {1: 0.0, 2: 100.0} and clip == {1: 100.0, 2: 100.0}
+    features, labels = video_features(gallery.features, gallery.labels, gallery.videos)
+    assert torch.allclose(features, torch.stack([_unit([0.0, 90.0]).mean(0), _unit([40.0]).mean(0)]))
+    assert labels.tolist() == [0, 1]
+    with pytest.raises(ValueError, match="unknown retrieval level"):
+        retrieval_items(queries, "frame")
+
+
+def test_video_level_hits_equal_vcops_formula_on_random_features():
+    """np.mean(X, 1), cosine distances, argsort, ``label in labels[:k]`` of retrieve_clips.py."""
+    gen = torch.Generator().manual_seed(0)
+    clips, train_videos, test_videos, dim = 3, 12, 7, 5
+    train = torch.randn(train_videos, clips, dim, generator=gen, dtype=torch.float64)
+    test = torch.randn(test_videos, clips, dim, generator=gen, dtype=torch.float64)
+    y_train = torch.randint(0, 3, (train_videos,), generator=gen)
+    y_test = torch.randint(0, 3, (test_videos,), generator=gen)
+    x_train, x_test = train.mean(1).numpy(), test.mean(1).numpy()
+    cosine = (x_test / np.linalg.norm(x_test, axis=1, keepdims=True)) @ \
+        (x_train / np.linalg.norm(x_train, axis=1, keepdims=True)).T
+    order = np.argsort(1 - cosine, axis=1)
+    expected = {k: 100.0 * np.mean([y in y_train.numpy()[row[:k]] for y, row in zip(y_test.numpy(), order)])
+                for k in (1, 5, 10)}
+
+    def flat(x, y):
+        videos = torch.arange(len(x)).repeat_interleave(clips)
+        return ClipFeatures(x.flatten(0, 1), y.repeat_interleave(clips), videos)
+
+    ours = hits_at_k(*retrieval_items(flat(test, y_test), "video"), *retrieval_items(flat(train, y_train), "video"),
+                     ks=(1, 5, 10))
+    assert ours == pytest.approx(expected)
+
+
+def test_euclidean_retrieval_ranks_by_distance_where_cosine_ranks_by_angle():
+    """Query (9, 3) of class 0 lies at 18 degrees: (1, 0.5) of class 1 (27 degrees) is 8 degrees away and (10, 0)
+    of class 0 (0 degrees) 18, so cosine misses; by distance (10, 0) is 3.2 away and (1, 0.5) 8.4, a hit."""
+    gallery, labels = torch.tensor([[10.0, 0.0], [1.0, 0.5]]), torch.tensor([0, 1])
+    query, label = torch.tensor([[9.0, 3.0]]), torch.tensor([0])
+    assert hits_at_k(query, label, gallery, labels, ks=(1,)) == {1: 0.0}
+    assert hits_at_k(query, label, gallery, labels, ks=(1,), similarity="euclidean") == {1: 100.0}
+    with pytest.raises(ValueError, match="unknown similarity"):
+        hits_at_k(query, label, gallery, labels, ks=(1,), similarity="dot")
+
+
+def test_a_k_above_the_gallery_is_not_measurable():
+    gallery, labels = _unit([0.0, 90.0, 180.0]), torch.tensor([0, 1, 2])
+    with pytest.warns(UserWarning, match=r"k = \[5, 50\] exceeds the gallery of 3 items"):
+        hits = hits_at_k(_unit([10.0]), torch.tensor([1]), gallery, labels, ks=(1, 3, 5, 50))
+    assert hits[1] == 0.0 and hits[3] == 100.0
+    assert math.isnan(hits[5]) and math.isnan(hits[50]), "not 100%: the whole gallery is not a top-k"
+
+
+def test_noisy_rows_of_an_earlier_noise_definition_are_measured_again(tmp_path):
+    """Rows stored under ImageNet-C's shot constant (60 at severity 1) do not count for the video reference's 250,
+    nor rows without a card."""
+    from sslvid.evaluate.robustness import METRICS, TASK, is_measured, noise_definition
+
+    def rows(card):
+        return [{"config_hash": "abc", "task": TASK, "metric": m, "condition": "shot/1", "value": 1.0,
+                 "protocol_card": card} for m in METRICS]
+
+    results = ResultsStore(tmp_path / "results.csv")
+    results.upsert(rows(None))
+    assert not is_measured(results, "abc", "shot/1")
+    results.upsert(rows({"corruption": "shot", "corruption_constant": 60.0}))
+    assert not is_measured(results, "abc", "shot/1")
+    assert noise_definition("shot", 1)["corruption_constant"] == 250.0
+    results.upsert(rows({"corruption": "shot", **noise_definition("shot", 1)}))
+    assert is_measured(results, "abc", "shot/1") and not is_measured(results, "abc", "shot/2")
 
 
 def test_drops_are_absolute_and_relative():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sslvid.io import DamagedFileError
 from sslvid.store.paper_tables import (
     PAPER_BACKBONES,
     list_paper_tables,
@@ -63,6 +64,66 @@ def test_bad_rows_are_refused(tmp_path):
         store.upsert([{"config_hash": "x", "task": "t", "value": 1.0}])
     with pytest.raises(ValueError, match="unknown result columns"):
         store.upsert([row(colour="red")])
+
+
+
+def stored_table(tmp_path) -> ResultsStore:
+    store = ResultsStore(tmp_path / "results.csv")
+    store.upsert([row(), row(metric="top1_clip", value=40.0)])
+    return store
+
+
+def semicolons(text: str) -> str:
+    return pd.read_csv(pd.io.common.StringIO(text), dtype=str).to_csv(index=False, sep=";")
+
+
+DAMAGES = {
+    "another delimiter": (semicolons, "header"),
+    "damaged header": (lambda text: text.replace("config_hash", "config hash", 1), "header"),
+    "truncated": (lambda text: text[: len(text) * 2 // 3], "cut off"),
+    "empty": (lambda text: "", "empty"),
+    "binary": (lambda text: "\x00\x13PK" + text, "binary"),
+    "a row with extra fields": (lambda text: text + "a,b," * len(COLUMNS) + "\n", "fields"),
+    "a number that is not one": (lambda text: text.replace(",40.0,", ",fifty,", 1), "value 'fifty'"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_table_is_named_and_never_written_over(tmp_path, damage):
+    store = stored_table(tmp_path)
+    store.upsert([row(value=51.0)])  # a rewrite keeps the table as it was before it
+    change, problem = DAMAGES[damage]
+    damaged = change(store.path.read_text())
+    store.path.write_bytes(damaged.encode("utf-8", "surrogateescape"))
+    for touch in (store.table, lambda: store.upsert([row(config_hash="new")]), lambda: store.delete("abc")):
+        with pytest.raises(DamagedFileError, match=problem) as caught:
+            touch()
+        assert str(store.path) in str(caught.value) and str(store.backup_path) in str(caught.value)
+    assert store.path.read_bytes() == damaged.encode("utf-8", "surrogateescape"), "left exactly as it was"
+    store.path.write_text(store.backup_path.read_text())  # the recovery the message names
+    assert store.table()["value"].tolist() == [50.0, 40.0]
+
+
+def test_a_table_that_is_not_utf8_is_named(tmp_path):
+    store = stored_table(tmp_path)
+    store.path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DamagedFileError, match="not UTF-8"):
+        store.table()
+
+
+def test_an_older_table_without_a_later_column_still_reads(tmp_path):
+    store = stored_table(tmp_path)
+    store.path.write_text(store.table().drop(columns=["profile", "width"]).to_csv(index=False))
+    assert store.table()["profile"].tolist() == ["", ""] and store.table()["value"].tolist() == [50.0, 40.0]
+
+
+def test_each_rewrite_keeps_a_backup_and_clears_orphan_temporaries(tmp_path):
+    store = stored_table(tmp_path)
+    orphan = tmp_path / ".results.csv.dead1234.tmp"  # left by a writer killed part-way
+    orphan.write_text("half")
+    before = store.path.read_text()
+    store.upsert([row(value=60.0)])
+    assert store.backup_path.read_text() == before and not orphan.exists()
 
 
 WRITER = """

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 
 import pytest
@@ -122,3 +123,15 @@ def test_log_round_trips(tmp_path):
 def test_bad_keys_are_refused(tmp_path, key):
     with pytest.raises(ValueError):
         RunStore(tmp_path).run(key)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_atomic_writes_respect_the_umask(tmp_path, umask):
+    from sslvid.io import atomic_write_text
+
+    previous = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask

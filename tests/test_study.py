@@ -34,13 +34,13 @@ def test_points_resolve_to_the_profile_numbers(tmp_path):
     assert micro.target("motion") == "digits-motion" and micro.protocol == "linear"
 
 
-def test_paper_scale_reads_each_dataset_from_its_folder_under_data_root(tmp_path):
+def test_paper_scale_passes_data_root_on_as_the_folder_of_datasets(tmp_path):
     paper = Study("paper", data_root=str(tmp_path), store=RunStore(tmp_path / "runs"))
     config = paper.pretrain_config({"task": "vcop", "backbone": "r2plus1d_18", "data": "K400", "subset": "30k"})
-    assert config.dataset == "kinetics400" and config.data_root == str(tmp_path / "kinetics400")
+    assert config.dataset == "kinetics400" and config.data_root == str(tmp_path)
     assert config.subset_per_class == 75 and config.frames == 16
     evaluation = paper.eval_config(None, "motion", backbone="r2plus1d_18")
-    assert evaluation.dataset == "diving48" and evaluation.data_root == str(tmp_path / "diving48")
+    assert evaluation.dataset == "diving48" and evaluation.data_root == str(tmp_path)
     assert paper.protocol == "finetune"
 
 

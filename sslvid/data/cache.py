@@ -37,6 +37,7 @@ from PIL import Image
 
 from sslvid.data.decode import VideoDecodeError, probe, read_frames
 from sslvid.data.records import VideoIndex, VideoRecord
+from sslvid.errors import DataError, failure_hint
 from sslvid.io import atomic_write_json, atomic_write_with
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ CACHE_VERSION = 1
 _FRAMES, _INDEX, _META = "frames.u8", "index.npz", "meta.json"
 
 
-class CacheBuildError(RuntimeError):
+class CacheBuildError(DataError):
     """Too many videos of an index could not be decoded while preparing a cache."""
 
 
@@ -303,8 +304,8 @@ def _check_failures(index: VideoIndex, errors: dict[int, str], max_failure_fract
         shown = "; ".join(f"{index.records[i].path} ({errors[i]})" for i in sorted(errors)[:3])
         raise CacheBuildError(
             f"{len(errors)} of {len(index)} videos ({fraction:.1%}) of {index.dataset}/{index.split} could not be "
-            f"decoded, more than max_failure_fraction={max_failure_fraction:.1%}. First failures: {shown}. "
-            "Check the files (e.g. with ffprobe) or raise max_failure_fraction.")
+            f"decoded, more than max_failure_fraction={max_failure_fraction:.1%}. First failures: {shown}.",
+            hint=failure_hint(fraction))
 
 
 def _meta(index: VideoIndex, key: str, size: tuple[int, int], max_frames: int | None, total: int,

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, default_collate
 from sslvid.data.decode import VideoDecodeError, probe, read_frames
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
+from sslvid.errors import DataError, failure_hint
 from sslvid.seeding import rng_for
 
 log = logging.getLogger(__name__)
@@ -199,10 +200,9 @@ class FailureTracker:
         if self.failed:
             log.warning("%d of %d videos unreadable this epoch: %s", len(self.failed), self.seen, self._names())
         if self.fraction > self.max_failure_fraction:
-            raise RuntimeError(
+            raise DataError(
                 f"{len(self.failed)} of {self.seen} videos ({self.fraction:.1%}) could not be read, "
-                f"more than max_failure_fraction={self.max_failure_fraction:.1%}; first: {self._names()}. "
-                "Check the files (e.g. with ffprobe) or re-run the prepare step."
-            )
+                f"more than max_failure_fraction={self.max_failure_fraction:.1%}; first: {self._names()}.",
+                hint=failure_hint(self.fraction))
         self.seen, self.failed = 0, {}
         return summary

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sslvid.data.records import UNLABELLED, VideoIndex, VideoRecord
+from sslvid.errors import UserError
 from sslvid.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 _README = "data/README.md"
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(UserError, FileNotFoundError):
     """A dataset root, annotation file, split file or video is not where its layout puts it."""
 
 
@@ -135,7 +136,8 @@ def _video_files(folder: Path) -> list[Path]:
 def _ucf101(root: Path, split: str, fold: int) -> VideoIndex:
     """UCF101 (Soomro et al., 2012): ``ucfTrainTestlist/`` + ``UCF-101/<class>/v_*.avi``."""
     lists = _first_dir([root / "ucfTrainTestlist"], root)
-    class_file = _first_file("ucf101", [lists / "classInd.txt"], "class list")
+    class_file = _first_file("ucf101", [d / "classInd.txt" for d in dict.fromkeys((lists, root / "ucfTrainTestlist", root))],
+                             "class list")
     classes = _ucf101_classes(class_file)
     name = f"{split}list{fold:02d}.txt"
     present = sorted(p.name for p in lists.glob(f"{split}list0[1-9].txt"))

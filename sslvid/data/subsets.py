@@ -31,23 +31,38 @@ def class_permutations(labels: np.ndarray, seed: int) -> dict[int, np.ndarray]:
     return perms
 
 
-def balanced_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+def balanced_subset(labels: np.ndarray, per_class: int, seed: int,
+                    classes: Sequence[str] | None = None) -> np.ndarray:
     """Positions of ``per_class`` videos of every class, sorted; nested in ``per_class``.
 
+    Args:
+        labels: (N,) int labels; ``UNLABELLED`` entries are left out.
+        per_class: videos per class.
+        seed: the permutation seed.
+        classes: class names by label, for the error message (None: the labels are shown).
+
     Raises:
-        ValueError: if some class has fewer than ``per_class`` videos, or no label is known.
+        ValueError: if some class has fewer than ``per_class`` videos (the message names each
+            short class with its count), or no label is known.
     """
     perms = class_permutations(np.asarray(labels), seed)
     if not perms:
         raise ValueError("class-balanced subsets need labels; every video is UNLABELLED")
     short = {c: len(p) for c, p in perms.items() if len(p) < per_class}
     if short:
-        smallest = min(short.values())
-        raise ValueError(
-            f"{len(short)} classes have fewer than {per_class} videos (smallest: {smallest}); "
-            f"ask for at most {min(len(p) for p in perms.values())} videos per class"
-        )
+        raise ValueError(f"{len(short)} of {len(perms)} classes have fewer than {per_class} videos: "
+                         f"{_short_classes(short, classes)}; ask for at most "
+                         f"{min(len(p) for p in perms.values())} videos per class")
     return np.sort(np.concatenate([p[:per_class] for p in perms.values()]))
+
+
+def _short_classes(short: dict[int, int], classes: Sequence[str] | None, shown: int = 10) -> str:
+    """``name (count), ...`` of the short classes, fewest videos first, at most ``shown`` of them."""
+    ordered = sorted(short.items(), key=lambda item: (item[1], item[0]))
+    names = [f"{classes[c] if classes is not None and 0 <= c < len(classes) else f'label {c}'} ({n})"
+             for c, n in ordered[:shown]]
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(names) + more
 
 
 def nested_subsets(index: VideoIndex, per_class: Sequence[int], seed: int = 0) -> dict[int, VideoIndex]:

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sslvid.errors import ConfigError
+
 
 
 def teacher_refs(hashes: Sequence[str], store: Any) -> list[Any]:
@@ -59,12 +61,13 @@ def run(args: argparse.Namespace, overrides: Callable[[argparse.Namespace], dict
         teachers: list[Any] = teacher_refs(args.teacher, store)
         if args.teachers_json:
             teachers += json.loads(Path(args.teachers_json).read_text())
-        values = overrides(args)
-        method_kwargs = values.pop("method_kwargs", {})
-        config = DistillConfig.for_profile(args.profile, method=args.method, student=args.student, teachers=teachers,
-                                           method_kwargs=method_kwargs, **values)
-    except ValueError as err:
-        raise SystemExit(str(err)) from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"teachers: {err}", hint="--teacher takes a run hash; --teachers-json a JSON list "
+                                                    "of TeacherRef dicts") from None
+    values = overrides(args)
+    method_kwargs = values.pop("method_kwargs", {})
+    config = DistillConfig.for_profile(args.profile, method=args.method, student=args.student, teachers=teachers,
+                                       method_kwargs=method_kwargs, **values)
     results = ResultsStore(args.results) if args.results else None
     result = distill(config, store=store, results=results, progress=not args.no_progress)
     if env_info().is_main:

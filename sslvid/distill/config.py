@@ -20,8 +20,8 @@ few epochs on the embedded data; "smoke" two.
 
 The hash covers every field that changes a number; teachers enter by their own hashes. Left
 out: where it runs (``device``, ``num_workers``, ``threads``, ``deterministic``,
-``eval_batch_size``), where the data lives (``data_root``) and when to give up
-(``max_failure_fraction``).
+``eval_batch_size``), where the data lives (``data_root``; the fingerprints of the train and
+test splits found there are hashed) and when to give up (``max_failure_fraction``).
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sslvid.confighash import HashedConfig
+from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
 
@@ -69,7 +70,7 @@ class TeacherRef:
             classifier, or the rotation head of a PCL-trained student (``pcl_kd``).
 
     Raises:
-        ValueError: when none or a wrong combination is given, the finetuning is not a
+        ConfigError (a ValueError): when none or a wrong combination is given, the finetuning is not a
             finetuning, or the finetuning and pre-training disagree.
     """
 
@@ -86,7 +87,7 @@ class TeacherRef:
                 object.__setattr__(self, name, kind.from_dict(getattr(self, name)))
         problems = self._problems(EvalConfig, PretrainConfig)
         if problems:
-            raise ValueError("invalid TeacherRef: " + "; ".join(problems))
+            raise ConfigError("invalid TeacherRef: " + "; ".join(problems))
 
     def _problems(self, eval_type: type, pretrain_type: type) -> list[str]:
         given = [name for name in ("finetune", "pretrain", "distill") if getattr(self, name) is not None]
@@ -149,7 +150,7 @@ class TeacherRef:
             return f"{self.backbone}/{self.distill.method}"
         if self.pretrain is None:
             return f"{self.backbone}/{self.finetune.source}"
-        subset = f"/{self.pretrain.subset_per_class}pc" if self.pretrain.subset_per_class else ""
+        subset = f"/{self.pretrain.subset_per_class}pc" if isinstance(self.pretrain.subset_per_class, int) else ""
         return f"{self.backbone}/{self.pretrain.task}{subset}"
 
 
@@ -170,7 +171,9 @@ class DistillConfig(HashedConfig):
         student_source: "scratch" (random initialisation) or the hash of a pre-training run of
             the student's backbone whose weights start the student.
         dataset: the training set (labelled for every method but PCL-KD, which ignores labels).
-        data_root: root of a real dataset (not hashed). fold, train_split, test_split: which split.
+        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not
+            hashed; the fingerprints of its splits are).
+        fold, train_split, test_split: which split.
         data_seed: generation seed of the default data.
         frames, crop_size, cache_size: clip geometry. width: the student's width multiplier.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
@@ -182,7 +185,7 @@ class DistillConfig(HashedConfig):
             ``PretrainConfig`` / ``EvalConfig`` (not hashed).
 
     Raises:
-        ValueError: on construction, listing every invalid field (unknown names list the valid ones).
+        ConfigError (a ValueError): on construction, listing every invalid field (unknown names list the valid ones).
     """
 
     method: str
@@ -224,6 +227,7 @@ class DistillConfig(HashedConfig):
     UNHASHED: ClassVar[frozenset[str]] = frozenset(
         {"data_root", "eval_batch_size", "num_workers", "threads", "device", "deterministic", "max_failure_fraction"})
     KIND: ClassVar[str] = "distill"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
     def __post_init__(self) -> None:
         self._teachers_as_refs()
@@ -238,11 +242,11 @@ class DistillConfig(HashedConfig):
         """The distillation ``method`` into ``student`` from ``teachers`` at ``profile``, then ``overrides``.
 
         Raises:
-            ValueError: for unknown fields or any invalid value.
+            ConfigError (a ValueError): for unknown fields or any invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown DistillConfig fields: {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"unknown DistillConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
         return cls(method=method, student=student, teachers=tuple(teachers), profile=profile, **overrides)
 
@@ -292,11 +296,9 @@ class DistillConfig(HashedConfig):
         """Check every field; raise one error that lists every problem.
 
         Raises:
-            ValueError: naming each invalid field; unknown names list the valid ones.
+            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
         """
-        problems = [p for check in self._checks() for p in check()]
-        if problems:
-            raise ValueError("invalid DistillConfig:\n  - " + "\n  - ".join(problems))
+        self._raise_problems(self._checks())
 
     def _checks(self) -> list[Callable[[], list[str]]]:
         return [self._check_names, self._check_numbers, self._check_method, self._check_teachers]
@@ -414,7 +416,7 @@ class DistillConfig(HashedConfig):
         """The fields that define the result, teachers by their hashes: what ``config_hash`` hashes."""
         values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
         values["teachers"] = [t.key() for t in self.teachers]
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
 
     __hash__ = HashedConfig.__hash__
 

@@ -8,9 +8,14 @@ teacher n's distribution softened at vertex m's temperature and the student's di
 student), D the Earth Mover distance (``losses.em_distance``). MMGD's graph (Luo et al. 2018)
 is the same graph with the cosine distance. The student minimises
 ``(1 - lambda) CE + lambda l_s`` (Eq. 2, lambda = 0.6) with ``l_s`` averaged over vertices.
+Eq. 5 is written per sample, ``l(x_i, f_t^(k))`` with ``||mu(x_i) - eta(x_i)||``: each sample is
+coupled with itself (``coupling="sample"``, the default); ``"batch"`` is the alternative reading
+of an optimal coupling across the batch's samples.
 
 The representation graph ``G_r`` (§4.3): for every pair of teachers (m, n), their feature
-maps of one block, pooled to a common (t, h, w) grid of S locations, are combined by compact
+maps of one block (the paper's conv4, §5.2), at the S locations of the student's map of that
+block (the paper keeps the full map, ``S = H x W``; teachers whose maps differ in size are
+average-pooled, or repeated, to the student's), are combined by compact
 bilinear pooling at each location (Count Sketch + FFT, ``sketch.compact_bilinear``), then
 signed square root and l2 normalisation give the vertex ``V_k`` (B, d, S); ``D_k =
 softmax(V_k / T_k)`` over the locations (Eq. 8) is a set of d maps. The loss of a vertex is
@@ -32,9 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.kd import Supervised
 from sslvid.distill.losses import cosine_distance, em_distance, mmd, signed_sqrt, soften
+from sslvid.distill.recipe import recipe_settings
 from sslvid.distill.sketch import CountSketch, compact_bilinear
 from sslvid.pretext.base import TaskOutput
 from sslvid.pretext.losses import classification
@@ -54,12 +61,13 @@ class GraphDistiller(Supervised):
         student, teachers, crop_size: see ``kd.Supervised``.
         temperature: T_k of the logits graph, one for all teachers or one per teacher.
         lam: lambda of Eq. 2, weight of the logits graph against cross-entropy.
-        coupling: ``em_distance`` coupling, "batch" (W1 between the batch's distributions,
-            Eq. 5) or "sample".
+        coupling: ``em_distance`` coupling, "sample" (each sample with itself, Eq. 5's
+            per-sample loss) or "batch" (W1 between the batch's distributions).
         feature_weight: weight of the representation graph's loss.
         feature_block: block of every network whose output is distilled (``block_names``
             position; -2: the block before the last, as the paper's conv4 of five).
-        grid: (t, h, w) every feature map is average-pooled to (S = t * h * w locations).
+        grid: (t, h, w) every feature map is average-pooled to (S = t * h * w locations);
+            None (default) keeps the student's full map and brings the teachers' to its size.
         sketch_dim: d of the compact bilinear features.
         feature_temperature: T_k of Eq. 8; None scales by ``sqrt(d * S)`` so the normalised
             entries are of order one before the softmax.
@@ -78,8 +86,8 @@ class GraphDistiller(Supervised):
     teacher_count = (1, None)
 
     def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "batch",
-                 feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] = (2, 2, 2),
+                 temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "sample",
+                 feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] | None = None,
                  sketch_dim: int = 256, feature_temperature: float | None = None, mmd_sigma: float | None = None,
                  seed: int = 0, frames: int = 16, flip: bool = True) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
@@ -88,7 +96,8 @@ class GraphDistiller(Supervised):
         _check_knobs(k, temps, lam, coupling, grid, sketch_dim)
         self.register_buffer("temperatures", torch.tensor(temps))
         self.lam, self.coupling, self.feature_weight = float(lam), coupling, float(feature_weight)
-        self.feature_block, self.grid, self.sketch_dim = feature_block, tuple(int(g) for g in grid), sketch_dim
+        self.feature_block, self.sketch_dim = feature_block, sketch_dim
+        self.grid = None if grid is None else tuple(int(g) for g in grid)
         self.feature_temperature, self.mmd_sigma = feature_temperature, mmd_sigma
         if self.logit_graph:
             self.edges = nn.Parameter(torch.zeros(k, k))  # edges[m, n]: logit of e_{n->m}
@@ -137,9 +146,14 @@ class GraphDistiller(Supervised):
         return cosine_distance(mu, eta)
 
     # ------------------------------------------------------------------ representation graph
-    def pooled(self, fmap: Tensor) -> Tensor:
-        """A block output (B, C, T, H, W) averaged to the grid: (B, C, S)."""
-        return F.adaptive_avg_pool3d(fmap.float(), self.grid).flatten(2)
+    def locations(self, student_map: Tensor) -> tuple[int, int, int]:
+        """The (t, h, w) grid of G_r: ``grid``, or the student's own map (B, C, T, H, W)."""
+        return self.grid or tuple(int(n) for n in student_map.shape[-3:])
+
+    @staticmethod
+    def pooled(fmap: Tensor, grid: Sequence[int]) -> Tensor:
+        """A block output (B, C, T, H, W) averaged to ``grid`` (t, h, w): (B, C, S)."""
+        return F.adaptive_avg_pool3d(fmap.float(), tuple(grid)).flatten(2)
 
     def vertex_maps(self, feats: Sequence[Tensor]) -> list[Tensor]:
         """The softened vertices ``D_k`` (B, d, S) of G_r, or the teachers' own maps (B, C_m, S)."""
@@ -155,8 +169,9 @@ class GraphDistiller(Supervised):
 
     def feature_loss(self, student_map: Tensor, teacher_maps: Sequence[Tensor]) -> Tensor:
         """Eq. 10: ``sum_k w_k MMD(softmax(R_s), D_k)`` with w the softmax of the vertex logits."""
-        student_set = F.softmax(self.pooled(student_map), dim=-1)
-        vertices = self.vertex_maps([self.pooled(t) for t in teacher_maps])
+        grid = self.locations(student_map)
+        student_set = F.softmax(self.pooled(student_map, grid), dim=-1)
+        vertices = self.vertex_maps([self.pooled(t, grid) for t in teacher_maps])
         weights = F.softmax(self.vertex_logits, dim=0)
         losses = torch.stack([mmd(student_set, v, self._sigma(student_set, v)) for v in vertices])
         return losses @ weights
@@ -188,7 +203,8 @@ class GraphDistiller(Supervised):
         return TaskOutput(loss, metrics, y.shape[0])
 
 
-def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int], sketch_dim: int) -> None:
+def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int] | None,
+                 sketch_dim: int) -> None:
     problems = []
     if len(temps) != k or any(t <= 0 for t in temps):
         problems.append(f"temperature: one positive value or one per teacher ({k}), got {temps}")
@@ -196,8 +212,8 @@ def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Se
         problems.append(f"lam must be in [0, 1], got {lam}")
     if coupling not in ("batch", "sample"):
         problems.append(f"coupling must be 'batch' or 'sample', got {coupling!r}")
-    if len(tuple(grid)) != 3 or any(int(g) < 1 for g in grid):
-        problems.append(f"grid must be three positive ints (t, h, w), got {grid!r}")
+    if grid is not None and (len(tuple(grid)) != 3 or any(int(g) < 1 for g in grid)):
+        problems.append(f"grid must be None or three positive ints (t, h, w), got {grid!r}")
     if sketch_dim < 1:
         problems.append(f"sketch_dim must be >= 1, got {sketch_dim}")
     if problems:
@@ -317,3 +333,78 @@ class ModelEnsemble(Supervised):
         x, y = self.view(batch)
         loss, acc = classification(self.predict(x), y)
         return TaskOutput(loss, {"acc": acc.item()}, y.shape[0])
+
+
+# ---------------------------------------------------------------------- method cards
+
+GRAPH_RECIPE = {"optimiser": "adam", "learning rate": 0.01, "batch size": 128, "epochs": 350}
+"""Zhang & Peng 2018 §5.2 (Adam, "momentum 0.9" being its beta_1; lr halved every 50 epochs)."""
+FULL_MAP = "the distillation layer's full map"
+MEDIAN_SIGMA = "median distance in each batch"
+SCALED_TEMPERATURE = "1 / sqrt(d S)"
+
+
+def _or(cls: type[GraphDistiller], parameter: str, meaning_of_none: str) -> Any:
+    """The default of ``parameter``, or what None stands for."""
+    value = default_of(cls, parameter)()
+    return meaning_of_none if value is None else value
+
+
+def _locations() -> str:
+    """What G_r's locations S are by default: the full map of the distillation block, or a pooled grid."""
+    grid = default_of(GraphDistiller, "grid")()
+    return FULL_MAP if grid is None else f"pooled to {tuple(grid)}"
+
+
+def _graph_settings(cls: type[GraphDistiller]) -> tuple[Setting, ...]:
+    rows = []
+    if cls.logit_graph:
+        rows += [Setting("lambda (Eq. 2)", paper=0.6, where="§5.2", ours=default_of(cls, "lam")),
+                 Setting("temperature T_k", where="Eq. 6", ours=default_of(cls, "temperature")),
+                 Setting("coupling of Eq. 5", paper="sample", where="Eq. 5", ours=default_of(cls, "coupling"))]
+    if cls.feature_graph:
+        rows += [Setting("distillation block", paper=-2, where="§5.2, conv4 of five",
+                         ours=default_of(cls, "feature_block")),
+                 Setting("locations S", paper=FULL_MAP, where="§4.3", ours=_locations),
+                 Setting("weight of G_r", ours=default_of(cls, "feature_weight")),
+                 Setting("MMD bandwidth sigma", where="Eq. 9", ours=lambda: _or(cls, "mmd_sigma", MEDIAN_SIGMA))]
+    if cls.feature_graph == "bilinear":
+        rows += [Setting("sketch dimension", where="Eq. 7", ours=default_of(cls, "sketch_dim")),
+                 Setting("temperature T_k of Eq. 8", where="Eq. 8",
+                         ours=lambda: _or(cls, "feature_temperature", SCALED_TEMPERATURE))]
+    return (*rows, *recipe_settings(GRAPH_RECIPE, "§5.2"))
+
+
+_SUMMARIES = {
+    "graph_logits": ("Logits graph G_l", "Zhang & Peng 2018 (IJCAI), §4.2",
+                     "Teachers are vertices; learned edges weigh the Earth Mover distance of each teacher's "
+                     "softened outputs to the student's, per sample (Eq. 5); (1 - lambda) CE + lambda G_l."),
+    "mmgd": ("MMGD logits graph", "Luo et al. 2018, as the baseline of Zhang & Peng 2018 §5.5",
+             "The logits graph with the cosine distance in place of the Earth Mover distance."),
+    "graph_features": ("Representation graph G_r", "Zhang & Peng 2018 (IJCAI), §4.3",
+                       "Pairs of teachers' block outputs combined by compact bilinear pooling at each location; "
+                       "MMD to the student's channel maps, vertices weighted by learned logits (Eq. 10). "
+                       "mmd_sigma None takes the median distance of each batch; T_k None scales by sqrt(d S)."),
+    "feature_uniform": ("Uniform feature distillation", "Zhang & Peng 2018, §5.5 (baseline)",
+                        "MMD to each teacher's own block output, equal weights, no bilinear pairs."),
+    "graph": ("Graph distillation G_l + G_r", "Zhang & Peng 2018 (IJCAI), §4",
+              "Both graphs: (1 - lambda) CE + lambda G_l + G_r."),
+    "mmgd_features": ("MMGD + G_r", "Zhang & Peng 2018, §5.5 (baseline)",
+                      "The cosine logits graph with the representation graph."),
+}
+
+for _cls in (LogitsGraph, MMGD, RepresentationGraph, UniformFeatures, FullGraph, MMGDFeatures):
+    _title, _paper, _summary = _SUMMARIES[_cls.name]
+    register_card(MethodCard(method=_cls.name, kind="distill", title=_title, paper=_paper, summary=_summary,
+                             settings=_graph_settings(_cls)))
+
+register_card(MethodCard(
+    method="fusion", kind="distill", title="Model fusion", paper="Zhang & Peng 2018, §5.5 (baseline)",
+    summary="The mean of the finetuned teachers' softmax scores; nothing is trained, so nothing is set.",
+))
+
+register_card(MethodCard(
+    method="ensemble", kind="distill", title="Model ensemble", paper="Zhang & Peng 2018, §5.5 (baseline)",
+    summary="A linear classifier on the frozen teachers' concatenated features.",
+    settings=recipe_settings(GRAPH_RECIPE, "§5.2"),
+))

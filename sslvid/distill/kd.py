@@ -8,7 +8,9 @@
   average; "KD (uniform)" of Zhang & Peng 2018 Table 2).
 * ``aekd``: Du et al. 2020 (NeurIPS) §3: one KD loss per teacher, weighted at every step by
   the min-norm point of their gradients (``sslvid.distill.solver``); the benchmark's
-  multi-teacher distillation (benchmark §5, Table 8).
+  multi-teacher distillation (benchmark §5, Table 8). As in the authors' released code
+  (``train_student.py``: ``gamma`` 1, ``alpha`` 0.9) the loss is ``CE + 0.9 * soft term``, not
+  Hinton's weighted average.
 """
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.losses import kd_kl, soften
+from sslvid.distill.recipe import ONE_RECIPE, recipe_settings
 from sslvid.distill.solver import min_norm_weights
 from sslvid.distill.views import basic_view, skd_view
 from sslvid.pretext.base import TaskOutput
@@ -108,13 +112,18 @@ class HintonKD(Supervised):
         target = soften(teacher_logits, self.temperature).mean(0)
         return kd_kl(logits.float(), target, self.temperature), {}
 
+    def loss_weights(self) -> tuple[float, float]:
+        """(weight of CE, weight of the soft term): Hinton's weighted average ``(1 - alpha, alpha)``."""
+        return 1.0 - self.alpha, self.alpha
+
     def forward(self, batch: dict[str, Any]) -> TaskOutput:
-        """``(1 - alpha) CE + alpha * soft term`` on one view per video (teachers see the same view)."""
+        """``w_ce CE + w_soft * soft term`` (``loss_weights``) on one view per video (teachers see the same view)."""
         x, y = self.view(batch)
         logits = self.backbone(x)
         ce, acc = classification(logits, y)
         soft, extra = self.soft_loss(logits, self.teachers.logits(x))
-        loss = (1 - self.alpha) * ce + self.alpha * soft
+        ce_weight, soft_weight = self.loss_weights()
+        loss = ce_weight * ce + soft_weight * soft
         return TaskOutput(loss, {"acc": acc.item(), "ce": ce.item(), "kd": soft.item(), **extra}, y.shape[0])
 
 
@@ -128,13 +137,16 @@ class AEKD(HintonKD):
     ``min ||sum_m a_m g_m||^2`` over the simplex with ``a_m <= C`` (``solver.min_norm_weights``)
     and the soft term is ``sum_m a_m L_m`` (weights held constant). As in the authors' code,
     ``g_m`` is the batch mean of the per-sample logit gradients (a C-vector) and C = 0.6.
+    The loss is ``ce_weight * CE + alpha * sum_m a_m L_m``, with the released code's
+    ``gamma = 1`` and ``alpha = 0.9`` (``train_student.py``; ``helper/loops.py``), T = 4.
 
     Args:
         student, teachers, crop_size, temperature, alpha, frames, flip: see ``HintonKD``.
         tolerance: C, the cap on each teacher's weight, in [1/M, 1].
+        ce_weight: weight of the cross-entropy (the released code's ``gamma``), >= 0.
 
     Raises:
-        ValueError: for a tolerance outside [1/M, 1].
+        ValueError: for a tolerance outside [1/M, 1] or a negative ``ce_weight``.
     """
 
     name = "aekd"
@@ -143,11 +155,17 @@ class AEKD(HintonKD):
 
     def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  temperature: float = 4.0, alpha: float = 0.9, tolerance: float = 0.6, frames: int = 16,
-                 flip: bool = True) -> None:
+                 flip: bool = True, ce_weight: float = 1.0) -> None:
         super().__init__(student, teachers, crop_size, temperature, alpha, frames, flip)
         if not 1.0 / len(self.teachers) <= tolerance <= 1.0:
             raise ValueError(f"tolerance must be in [1/M, 1] = [{1 / len(self.teachers):.3g}, 1], got {tolerance}")
-        self.tolerance = float(tolerance)
+        if ce_weight < 0:
+            raise ValueError(f"ce_weight must be >= 0, got {ce_weight}")
+        self.tolerance, self.ce_weight = float(tolerance), float(ce_weight)
+
+    def loss_weights(self) -> tuple[float, float]:
+        """(ce_weight, alpha): the released code's ``gamma * CE + alpha * KD``, not a weighted average."""
+        return self.ce_weight, self.alpha
 
     def soft_loss(self, logits: Tensor, teacher_logits: Tensor) -> tuple[Tensor, dict[str, float]]:
         """``sum_m a_m L_m`` with the min-norm weights ``a`` (logged as ``weight_m``)."""
@@ -157,3 +175,52 @@ class AEKD(HintonKD):
         weights = min_norm_weights(torch.stack(grads), cap=self.tolerance)
         soft = torch.stack(losses) @ weights.to(logits.dtype)
         return soft, {f"weight_{m}": float(w) for m, w in enumerate(weights.tolist())}
+
+
+SKD_SRL_RECIPE = {"optimiser": "sgd", "learning rate": 0.01, "weight decay": 5e-4, "momentum": 0.9, "batch size": 32,
+                  "epochs": 200}
+"""Vu et al. 2022 §IV-A ("Implementation Details"): the recipe of SKD-SRL and its baselines."""
+FEWER_EPOCHS = "the study's students train 100 epochs at paper scale"
+
+register_card(MethodCard(
+    method="independent", kind="distill", title="Student alone", paper="Vu et al. 2022 (baseline of Table II)",
+    summary="Cross-entropy on one clip per video, no teacher: the baseline every distiller is compared with.",
+    settings=recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}),
+))
+
+register_card(MethodCard(
+    method="augment", kind="distill", title="Student alone + augmentation",
+    paper="Vu et al. 2022 (Table II, Baseline + Data augment)",
+    summary="The student alone on SKD-SRL's augmented views: flip, contrast, brightness, hue, blur and "
+            "channel splitting, each applied with probability p.",
+    settings=(Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")),
+              *recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS})),
+))
+
+register_card(MethodCard(
+    method="kd", kind="distill", title="Hinton KD (uniform over teachers)", paper="Hinton et al. 2015",
+    summary="(1 - alpha) CE + alpha T^2 KL to the teachers' averaged soft targets (Hinton et al. §2); with "
+            "several teachers the \"KD (uniform)\" baseline of Zhang & Peng 2018 Table 2. The paper fixes "
+            "neither T nor alpha; ours are AE-KD's released values.",
+    settings=(Setting("temperature T", where="§2", released=4.0, ours=default_of(HintonKD, "temperature"),
+                      note=""),
+              Setting("weight alpha of the soft term", where="§2", ours=default_of(HintonKD, "alpha")),
+              *recipe_settings()),
+))
+
+register_card(MethodCard(
+    method="aekd", kind="distill", title="AE-KD", paper="Du et al. 2020 (NeurIPS)", code="AnTuo1998/AE-KD",
+    summary="One KD loss per teacher, weighted each step by the min-norm point of their logit gradients under "
+            "the cap C; the student minimises gamma CE + alpha sum_m a_m L_m. The benchmark (§5) distils its "
+            "pretext-task teachers with it; its video recipe is in a supplementary we do not have, so the "
+            "released recipe below is the authors' CIFAR-100 one.",
+    settings=(Setting("temperature T", released=4.0, ours=default_of(AEKD, "temperature")),
+              Setting("weight of CE (gamma)", released=1.0, ours=default_of(AEKD, "ce_weight")),
+              Setting("weight of KD (alpha)", released=0.9, ours=default_of(AEKD, "alpha")),
+              Setting("cap C on a teacher's weight", released=0.6, ours=default_of(AEKD, "tolerance")),
+              *recipe_settings(released={"optimiser": "sgd", "learning rate": 0.05, "weight decay": 5e-4,
+                                         "momentum": 0.9, "batch size": 64, "epochs": 240},
+                               notes={"learning rate": ONE_RECIPE + "; the released 0.05 is for CIFAR-100",
+                                      "batch size": ONE_RECIPE + "; the released 64 is for CIFAR-100 images",
+                                      "epochs": ONE_RECIPE + "; the released 240 is for CIFAR-100"})),
+))

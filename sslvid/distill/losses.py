@@ -4,7 +4,8 @@ Every function takes plain tensors and returns a scalar (mean over the batch) un
 says otherwise. Distributions are rows of probabilities (they sum to 1 over the last dim).
 
 * :func:`kd_kl` — Hinton, Vinyals & Dean 2015 §2: ``T^2 KL(softmax(t/T) || softmax(s/T))``.
-* :func:`symmetric_kl` — SKD-SRL (Vu et al. 2022, Eq. 2): KL both ways between two views.
+* :func:`summed_soft_label_kl` — SKD-SRL (Vu et al. 2022, §III-A): each view to the soft label
+  built from the sum of both views' logits.
 * :func:`em_distance` — the Earth Mover distance of the logits graph (Zhang & Peng 2018,
   Eq. 5). The ground metric there is the norm ``||mu - eta||`` between *softened probability
   vectors* (the Wasserstein-1 of Arjovsky et al. 2017, which the paper cites): a point of the
@@ -67,28 +68,33 @@ def kd_kl(student_logits: Tensor, teacher_probs: Tensor, temperature: float = 4.
     return F.kl_div(log_p_s, teacher_probs, reduction="batchmean") * temperature ** 2
 
 
-def symmetric_kl(logits_a: Tensor, logits_b: Tensor, temperature: float = 10.0) -> Tensor:
-    """``KL(p_a || p_b) + KL(p_b || p_a)`` at temperature tau, mean over the batch.
+def summed_soft_label_kl(logits_a: Tensor, logits_b: Tensor, temperature: float = 10.0) -> Tensor:
+    """SKD-SRL's distillation term: each view's prediction to the soft label of both views, mean over the batch.
 
-    SKD-SRL (Vu, Phung & Wang 2022, §III-A Eq. 2) between the predictions of two augmented
-    views of one video; both directions carry gradients (the printed Eq. 2 repeats one term:
-    read as the symmetric pair). No ``tau^2`` factor, as in the paper.
+    Vu, Phung & Wang 2022, §III-A, Eqs. 1-2 and Fig. 2: the soft label is built from the sum of
+    the two views' logits, ``p = p_1 + p_2``, and distils into each branch:
+    ``KL(softmax(p / tau) || softmax(p_1 / tau)) + KL(softmax(p / tau) || softmax(p_2 / tau))``.
+    The printed Eq. 2 repeats one term and never uses ``p``; this reads it with the soft label
+    that the text, Fig. 2 and the conclusion describe. The soft label is a target: no gradient
+    flows through it (as in Hinton et al. 2015 §2). No ``tau^2`` factor, as in the paper. Unlike a
+    KL between the two views, the term does not vanish when the views agree: the summed label
+    is sharper than either view (``p = 2 p_1``), so it also sharpens the predictions.
 
     Args:
-        logits_a: (B, C) logits of the first views.
-        logits_b: (B, C) logits of the second views.
-        temperature: tau > 0.
+        logits_a: (B, C) logits ``p_1`` of the first views.
+        logits_b: (B, C) logits ``p_2`` of the second views.
+        temperature: tau > 0 (10 in the paper, §IV-A).
 
     Raises:
         ValueError: for mismatched shapes or a non-positive temperature.
     """
-    if logits_a.shape != logits_b.shape:
-        raise ValueError(f"logits must have the same shape, got {tuple(logits_a.shape)}, {tuple(logits_b.shape)}")
-    log_a = F.log_softmax(logits_a / _positive(temperature), dim=-1)
-    log_b = F.log_softmax(logits_b / temperature, dim=-1)
-    ab = F.kl_div(log_b, log_a, reduction="batchmean", log_target=True)  # KL(p_a || p_b)
-    ba = F.kl_div(log_a, log_b, reduction="batchmean", log_target=True)  # KL(p_b || p_a)
-    return ab + ba
+    if logits_a.shape != logits_b.shape or logits_a.dim() != 2:
+        raise ValueError(f"expected two (B, C) tensors, got {tuple(logits_a.shape)}, {tuple(logits_b.shape)}")
+    tau = _positive(temperature)
+    soft_label = F.log_softmax((logits_a + logits_b).detach() / tau, dim=-1)
+    to_a = F.kl_div(F.log_softmax(logits_a / tau, dim=-1), soft_label, reduction="batchmean", log_target=True)
+    to_b = F.kl_div(F.log_softmax(logits_b / tau, dim=-1), soft_label, reduction="batchmean", log_target=True)
+    return to_a + to_b
 
 
 def emd_1d(p: Tensor, q: Tensor) -> Tensor:
@@ -112,7 +118,7 @@ def emd_1d(p: Tensor, q: Tensor) -> Tensor:
     return (torch.cumsum(p, dim=-1) - torch.cumsum(q, dim=-1)).abs().sum(dim=-1)
 
 
-def em_distance(mu: Tensor, eta: Tensor, coupling: str = "batch") -> Tensor:
+def em_distance(mu: Tensor, eta: Tensor, coupling: str = "sample") -> Tensor:
     """Earth Mover (Wasserstein-1) distance of the logits graph, Euclidean ground metric.
 
     Zhang & Peng 2018 (IJCAI), §4.2 Eq. 5: ``inf_gamma E_{(mu, eta) ~ gamma} ||mu - eta||``

@@ -39,7 +39,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
 from sslvid.distill.base import Distiller, create_distiller, distiller_class
 from sslvid.distill.config import SCRATCH, DistillConfig
-from sslvid.distill.teachers import load_teachers
+from sslvid.distill.teachers import check_teacher_datasets, load_teachers
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import (
     DistInfo,
@@ -147,7 +147,9 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
 
     Raises:
         FileNotFoundError: for a teacher whose pre-training run is missing (and not given).
-        ValueError: for splits with different classes, or a batch size the processes do not divide.
+        ValueError: for a classifier teacher trained on another dataset than the student's
+            (checked before any teacher or student trains), splits with different classes, or a
+            batch size the processes do not divide.
         RuntimeError: when too many videos cannot be read.
     """
     store, results = store or RunStore(), results or ResultsStore()
@@ -158,6 +160,7 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
     if found is not None and _has_numbers(config, found.rows):
         log.info("distill %s: found in %s", found.key, found.run_dir)
         return found
+    check_teacher_datasets(config)
     device = resolve_device(config.device, info)
     teachers = load_teachers(config.teachers, store, results, progress=progress and info.is_main)
     with distributed_session(device, info) as info, run_numerics(config, device, info):
@@ -193,9 +196,14 @@ def load_distiller(result: DistillResult, teachers: list[nn.Module] | None = Non
 
 
 def open_training_split(config: DistillConfig, split: str) -> tuple[VideoIndex, FrameSource]:
-    """The ``split`` of the config's dataset and its clip cache (built once, then memory-mapped)."""
+    """The ``split`` of the config's dataset and its clip cache (built once, then memory-mapped).
+
+    Raises:
+        DatasetChangedError: when the videos changed after the config's hash was computed.
+    """
     index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
                        seed=config.data_seed)
+    config.check_split_unchanged(index)
     return index, build_source(index, config, workers=config.num_workers or 1)
 
 
@@ -298,13 +306,14 @@ def _train(config: DistillConfig, store: RunStore, teachers: list[nn.Module], in
             provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
                                             videos=len(index), teachers=[t.key() for t in config.teachers])
             run.begin(config.to_dict() | {"kind": DistillConfig.KIND}, provenance)
-        table = trainer.fit() if trainer is not None else pd.DataFrame()
-        if info.is_main:
-            epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
-            run.finish(_final_state(distiller, num_classes, epoch, step),
-                       {"wall_seconds": round(time.perf_counter() - start, 3), "epochs": epoch, "steps": step,
-                        "final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None})
-            log.info("distill %s: done in %s", run.key, run.dir)
+        with run.failure_recorded(active=info.is_main):
+            table = trainer.fit() if trainer is not None else pd.DataFrame()
+            if info.is_main:
+                epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
+                run.finish(_final_state(distiller, num_classes, epoch, step),
+                           {"wall_seconds": round(time.perf_counter() - start, 3), "epochs": epoch, "steps": step,
+                            "final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None})
+                log.info("distill %s: done in %s", run.key, run.dir)
         barrier(info)
     return distiller, False
 
@@ -375,7 +384,8 @@ def _test(config: DistillConfig, distiller: Distiller, store: RunStore, results:
     metrics = {"top1_clip": clip_top1(feats.features, feats.labels),
                "top1_video": video_top1(feats.features, feats.labels, feats.videos)}
     log.info("distill %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
-    card = _card(config, device, test_videos=feats.num_videos, test_clips_scored=len(feats))
+    card = _card(config, device, test_videos=feats.num_videos, test_clips_scored=len(feats),
+                 unreadable_videos=len(test_index) - feats.num_videos)
     return results.upsert(_rows(config, CLASSIFY_TASK, metrics, card))
 
 
@@ -447,7 +457,7 @@ def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: 
     provenance = collect_provenance(config.seed, card.get("devices", ""))
     commit = provenance["git_commit"] + ("+dirty" if provenance.get("git_dirty") else "")
     pretrains = [t.pretrain for t in config.teachers if t.pretrain is not None]
-    subsets = {p.subset_per_class for p in pretrains}
+    subsets = {p.subset_per_class if isinstance(p.subset_per_class, int) else None for p in pretrains}
     common = {
         "config_hash": config.config_hash() + (f"/e{epoch:04d}" if epoch is not None else ""),
         "model": config.student or "+".join(t.backbone for t in config.teachers), "width": config.width,
@@ -456,8 +466,10 @@ def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: 
         "pretrain_subset": subsets.pop() if len(subsets) == 1 else None, "pretrain_epochs": epoch,
         "complexity": json.dumps(config.method_kwargs, sort_keys=True) if config.method_kwargs else "",
         "task": task, "protocol": f"distill:{config.method}", "dataset": config.dataset,
+        "dataset_fingerprint": config.dataset_id(),
         "split": config.test_split, "fold": config.fold, "condition": "clean", "protocol_card": dict(card),
-        "profile": config.profile, "seed": config.seed, "commit": commit}
+        "profile": config.profile, "seed": config.seed, "commit": commit,
+        "unreadable_videos": card.get("unreadable_videos")}
     return [{**common, "metric": name, "value": float(value)} for name, value in metrics.items()]
 
 

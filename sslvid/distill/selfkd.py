@@ -5,10 +5,12 @@ shared encoder ``f`` to ``r1, r2``; a linear classifier gives ``p1, p2``; a proj
 (one linear layer) gives ``z1, z2`` and a predictor ``q`` (Linear-BN-ReLU-Linear, hidden
 width a quarter of the output) gives ``v1, v2``. The loss is
 
-    CE(y, p1) + CE(y, p2) + alpha KL_sym(p1, p2; tau) + beta (D(v1, sg(z2)) + D(v2, sg(z1))) / 2
+    CE(y, p1) + CE(y, p2) + alpha L_KL(p1, p2; tau) + beta (D(v1, sg(z2)) + D(v2, sg(z1))) / 2
 
-with D the negative cosine similarity and sg the stop-gradient (SimSiam, Chen & He 2021), and
-alpha = 0.1, beta = 1, tau = 10 (§IV-A). ``self_kd`` is the same without the Siamese term
+with ``L_KL`` the distillation of the soft label ``p = p1 + p2`` (the sum of both views' logits,
+§III-A and Fig. 2) into each view at temperature tau (``losses.summed_soft_label_kl``), D the
+negative cosine similarity and sg the stop-gradient (SimSiam, Chen & He 2021), and
+alpha = 0.1, beta = 1, tau = 10 (§IV-A, "Implementation Details"). ``self_kd`` is the same without the Siamese term
 (beta = 0): the data-augmentation Self-KD of Fig. 1(b), the "Self-KD" row of Table II.
 """
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Teachers
-from sslvid.distill.kd import Supervised
-from sslvid.distill.losses import symmetric_kl
+from sslvid.distill.kd import FEWER_EPOCHS, SKD_SRL_RECIPE, Supervised
+from sslvid.distill.recipe import recipe_settings
+from sslvid.distill.losses import summed_soft_label_kl
 from sslvid.distill.views import skd_view
 from sslvid.pretext.base import TaskOutput
 from sslvid.pretext.heads import LinearHead, MLPHead
@@ -83,7 +87,7 @@ class SKDSRL(Supervised):
         r = self.backbone.forward_features(self.views(batch))
         p = self.backbone.forward_head(r)
         ce = (nn.functional.cross_entropy(p[:b], y) + nn.functional.cross_entropy(p[b:], y))
-        kl = symmetric_kl(p[:b].float(), p[b:].float(), self.tau)
+        kl = summed_soft_label_kl(p[:b].float(), p[b:].float(), self.tau)
         loss = ce + self.alpha * kl
         metrics = {"acc": accuracy(p, torch.cat([y, y])).item(), "ce": ce.item(), "kl": kl.item()}
         if self.beta > 0:
@@ -108,3 +112,38 @@ class SelfKD(SKDSRL):
                  frames: int = 16, alpha: float = 0.1, beta: float = 0.0, tau: float = 10.0, proj_dim: int = 2048,
                  pred_hidden: int | None = None, flip: bool = True) -> None:
         super().__init__(student, teachers, crop_size, frames, alpha, beta, tau, proj_dim, pred_hidden, flip)
+
+
+def _predictor_hidden(cls: type[SKDSRL]) -> int:
+    """The predictor's hidden width by default (None stands for a quarter of ``proj_dim``)."""
+    hidden = default_of(cls, "pred_hidden")()
+    return hidden if hidden is not None else default_of(cls, "proj_dim")() // 4
+
+
+def _skd_settings(cls: type[SKDSRL], beta: float | None) -> tuple[Setting, ...]:
+    rows = (Setting("temperature tau", paper=10.0, where="§IV-A", ours=default_of(cls, "tau")),
+            Setting("weight alpha of the distillation term", paper=0.1, where="§IV-A", ours=default_of(cls, "alpha")),
+            Setting("weight beta of the similarity term", paper=beta, where="§IV-A" if beta is not None else "",
+                    ours=default_of(cls, "beta")),
+            Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")))
+    if beta:
+        rows += (Setting("projector output", paper=2048, where="§III-B", ours=default_of(cls, "proj_dim")),
+                 Setting("predictor hidden width", paper=512, where="§III-B", ours=lambda: _predictor_hidden(cls)))
+    return (*rows, *recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}))
+
+
+register_card(MethodCard(
+    method="skd_srl", kind="distill", title="SKD-SRL", paper="Vu, Phung & Wang 2022",
+    summary="Two augmented views of each video: CE on both, alpha times the KL from the soft label "
+            "softmax((p1 + p2) / tau) to each view (§III-A; the printed Eq. 2 repeats one term, the text and "
+            "Fig. 2 give the summed label; no gradient through the label, no tau^2 factor), and beta times "
+            "SimSiam's symmetrised negative cosine through a linear projector and a predictor.",
+    settings=_skd_settings(SKDSRL, beta=1.0),
+))
+
+register_card(MethodCard(
+    method="self_kd", kind="distill", title="Self-KD (augmentation)", paper="Vu, Phung & Wang 2022 (Table II)",
+    summary="SKD-SRL without the Siamese similarity term (Fig. 1(b)): CE on two views and the summed soft "
+            "label distilled into each.",
+    settings=_skd_settings(SelfKD, beta=None),
+))

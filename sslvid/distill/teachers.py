@@ -5,15 +5,18 @@ its ``EvalConfig`` hash, and loaded with ``trained_classifier``; its pre-trainin
 in the store, or come with the reference so that ``pretrain`` can make it. A pretext teacher
 is a finished pre-training run rebuilt with its task head (:class:`PretextTeacher`). A
 distilled teacher is the student of a distillation run (found or trained by ``distill``): its
-classifier, or for a PCL-trained student its rotation head.
+classifier, or for a PCL-trained student what its ``as_teacher`` gives (its transformation head).
 """
 from __future__ import annotations
 
 import logging
 
+from typing import Any
+
 from torch import Tensor, nn
 
-from sslvid.distill.config import TeacherRef
+from sslvid.data.sources import open_split
+from sslvid.distill.config import DistillConfig, TeacherRef
 from sslvid.engine.pretrain import build_task, pretrain
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -108,10 +111,10 @@ def pretext_teacher(ref: TeacherRef, store: RunStore) -> PretextTeacher:
 def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
                       progress: bool = False) -> nn.Module:
     """The student of the distillation run of ``ref`` (trained first if missing): its classifier,
-    or its backbone with the rotation head for a PCL-trained student.
+    or, for a student without one (PCL-trained), the teacher its distiller's ``as_teacher`` makes.
 
     Raises:
-        ValueError: for a distilled student with neither a classifier nor a rotation head.
+        ValueError: for a distilled student with neither a classifier nor ``as_teacher``.
     """
     from sslvid.distill.run import distill, load_distiller
 
@@ -119,10 +122,52 @@ def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | 
     if ref.output == "classes":
         return result.student().eval()
     model = load_distiller(result, teachers=[])
-    head = getattr(model, "rotation_head", None)
-    if not isinstance(head, nn.Module):
+    as_teacher = getattr(model, "as_teacher", None)
+    if as_teacher is None:
         raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
-    return PretextTeacher(model.backbone, head).eval()
+    return as_teacher().eval()
+
+
+def check_teacher_datasets(config: DistillConfig) -> None:
+    """Refuse classifier teachers trained on another dataset than the student's, before anything trains.
+
+    A finetuned teacher, or a distilled student with a classifier, scores the classes of the
+    training split it learnt; the student learns its own training split's classes. Two
+    ``folder`` datasets (or two copies of a layout) share the layout name but not their classes,
+    so the fingerprints of the two training splits must agree (``HashedConfig.data_fingerprint``;
+    checked where both have a ``data_root``, the default data being named by its set). Pretext
+    teachers (PCL-KD) score pretext labels and may come from any dataset.
+
+    Raises:
+        ValueError: naming the teacher, both datasets with their class counts, and what to do.
+    """
+    student = _training_split_fingerprint(config)
+    for i, ref in enumerate(config.teachers):
+        trained = ref.finetune or (ref.distill if ref.output == "classes" else None)
+        teacher = _training_split_fingerprint(trained) if trained is not None else None
+        if student is None or teacher is None or teacher == student:
+            continue
+        theirs, ours = _classes(trained), _classes(config)
+        counts = "the same number of classes but other videos or class names" if len(theirs) == len(ours) \
+            else f"{len(theirs)} classes against the student's {len(ours)}"
+        raise ValueError(
+            f"teacher {i} ({ref.describe()}) was trained on {trained.dataset} at {trained.data_root} "
+            f"({trained.train_split} split: {len(theirs)} classes); the student trains on {config.dataset} at "
+            f"{config.data_root} ({config.train_split} split: {len(ours)} classes): {counts}. A classifier "
+            "teacher must be trained on the student's training set: finetune the teacher on the student's "
+            "data_root, or distil on the teacher's.")
+
+
+def _training_split_fingerprint(config: Any) -> str | None:
+    """The fingerprint of the training split of a config with a ``data_root`` (None without one)."""
+    fingerprints = config.data_fingerprint()
+    return fingerprints[config.train_split] if fingerprints is not None else None
+
+
+def _classes(config: Any) -> tuple[str, ...]:
+    """The class names of a config's training split."""
+    return open_split(config.dataset, config.train_split, config.fold, config.data_root, profile=config.profile,
+                      seed=config.data_seed).classes
 
 
 def load_teachers(refs: tuple[TeacherRef, ...], store: RunStore, results: ResultsStore | None = None,

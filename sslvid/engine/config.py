@@ -9,8 +9,9 @@ The hash (``config_hash``) is what the results store files a run under. It cover
 that changes the result and leaves out those that do not: where and how fast it runs
 (``device``, ``num_workers``, ``threads``, ``deterministic``, ``channels_last``,
 ``torch_compile``), where the data lives on this machine (``data_root``) and when to give up
-(``max_failure_fraction``). It is a SHA-256 of canonical JSON, the same on every
-machine and Python process.
+(``max_failure_fraction``). What lies under ``data_root`` is covered: the fingerprint of the
+split read (``sslvid.confighash``), so a moved copy finds its runs and another dataset does
+not. It is a SHA-256 of canonical JSON, the same on every machine and Python process.
 """
 from __future__ import annotations
 
@@ -18,17 +19,19 @@ import dataclasses
 import importlib
 import inspect
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sslvid.confighash import HashedConfig
+from sslvid.confighash import HashedConfig, value_type_problem
+from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
 
 PRETRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     # tests and nbval: a couple of epochs over the tiny default data
-    "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": None, "num_workers": 0},
+    "smoke": {"epochs": 2, "checkpoint_every": 1, "subset_per_class": "all", "num_workers": 0},
     # the book on a CPU: the "50k of K400" analogue (50 of the pools' 200 videos per class,
     # one per class per 1,000 paper videos); four epochs with a checkpoint each, the four
     # points (50/100/150/200 epochs) of the paper's Tables 3 and 4 at 1/50 of its length
@@ -43,6 +46,8 @@ SCHEDULERS = ("cosine", "constant")
 SPLITS = ("train", "val", "test")
 DEVICES = ("auto", "cpu", "cuda")
 PROFILE_FIELDS = ("frames", "crop_size", "cache_size", "width", "batch_size")
+ALL_VIDEOS = "all"
+"""``subset_per_class`` meaning every video of the split (``--set subset_per_class=all``)."""
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,14 @@ class PretrainConfig(HashedConfig):
         frames: frames per clip T. crop_size: input H = W. cache_size: (H, W) of cached frames.
         width: backbone width multiplier.
         dataset: a default set or a layout name (``sslvid.data.sources.list_sources()``).
-        data_root: root of a real dataset (not hashed: it is a path on this machine).
+        data_root: the folder that holds one sub-folder per dataset, ``<data_root>/<dataset>``
+            (``sslvid.data.sources``; not hashed: it is a path on this machine; the fingerprint
+            of the videos found there is, see ``data_fingerprint``).
         split, fold: which split of the dataset.
-        subset_per_class: videos per class of a nested class-balanced subset (None: all).
+        subset_per_class: videos per class of a nested class-balanced subset, or ``"all"`` for
+            every video of the split (``--set subset_per_class=all`` on the command line). None
+            takes the profile's number (smoke: all; micro: 50; paper: 125, the benchmark's 50k of
+            Kinetics-400), which classes of UCF101 or HMDB51 do not reach.
         subset_seed: seed of the subset's permutation (fixed so subsets nest across seeds).
         data_seed: generation seed of the default data.
         epochs: pre-training epochs. batch_size: videos per optimiser step, over all processes.
@@ -89,7 +99,7 @@ class PretrainConfig(HashedConfig):
         max_failure_fraction: stop when more videos than this share fail in an epoch (not hashed).
 
     Raises:
-        ValueError: on construction, listing every invalid field (unknown names list the valid ones).
+        ConfigError (a ValueError): on construction, listing every invalid field (unknown names list the valid ones).
     """
 
     task: str
@@ -105,7 +115,7 @@ class PretrainConfig(HashedConfig):
     data_root: str | None = None
     split: str = "train"
     fold: int = 1
-    subset_per_class: int | None = None
+    subset_per_class: int | str | None = None
     subset_seed: int = 0
     data_seed: int = 0
     epochs: int | None = None
@@ -131,6 +141,7 @@ class PretrainConfig(HashedConfig):
         {"num_workers", "threads", "device", "deterministic", "max_failure_fraction", "data_root",
          "channels_last", "torch_compile"})
     KIND: ClassVar[str] = "pretrain"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("split",)
 
     def __post_init__(self) -> None:
         self._fill_from_profile()
@@ -143,11 +154,11 @@ class PretrainConfig(HashedConfig):
         """The config of ``task`` on ``backbone`` with the numbers of ``profile``, then ``overrides``.
 
         Raises:
-            ValueError: for an unknown profile, task, backbone or field, or an invalid value.
+            ConfigError (a ValueError): for an unknown profile, task, backbone or field, or an invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown PretrainConfig fields: {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"unknown PretrainConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
         return cls(task=task, backbone=backbone, profile=profile, **overrides)
 
@@ -187,11 +198,9 @@ class PretrainConfig(HashedConfig):
         """Check every field; raise one error that lists every problem.
 
         Raises:
-            ValueError: naming each invalid field; unknown names list the valid ones.
+            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
         """
-        problems = [p for check in self._checks() for p in check()]
-        if problems:
-            raise ValueError("invalid PretrainConfig:\n  - " + "\n  - ".join(problems))
+        self._raise_problems(self._checks())
 
     def _checks(self) -> list[Callable[[], list[str]]]:
         return [self._check_names, self._check_numbers, self._check_kwargs]
@@ -233,8 +242,9 @@ class PretrainConfig(HashedConfig):
         ]
         if self.threads is not None:
             rules.append(("threads", self.threads, lambda v: v >= 0, ">= 0 or None"))
-        if self.subset_per_class is not None:
-            rules.append(("subset_per_class", self.subset_per_class, lambda v: v >= 1, ">= 1 or None"))
+        if self.subset_per_class != ALL_VIDEOS:
+            rules.append(("subset_per_class", self.subset_per_class, lambda v: v >= 1,
+                          f">= 1, or {ALL_VIDEOS!r} for every video"))
         problems = [f"{name} must be {rule}, got {value!r}" for name, value, ok, rule in rules
                     if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok(value)]
         size = self.cache_size
@@ -267,7 +277,27 @@ class PretrainConfig(HashedConfig):
                 problems.append(f"{what} must be JSON-able numbers, strings, lists and dicts ({err})")
             if name in registry:
                 problems += _unknown_arguments(what, name, registry.get(name), set(kwargs) - reserved)
+        if not problems and self.task_kwargs and self.task in task_registry():
+            problems += self._task_argument_problems()
         return problems
+
+    def _task_argument_problems(self) -> list[str]:
+        """What the task's own checks say of ``task_kwargs``: their types against the builder's
+        annotations, then the builder itself on a stand-in backbone (no weights; 2-200 ms, so only
+        when arguments are given), so a bad value fails here and not an epoch into the run."""
+        from sslvid.analysis.pretext_views import build_task
+
+        builder = task_registry().get(self.task)
+        hints = typing.get_type_hints(builder.__init__ if inspect.isclass(builder) else builder)
+        wrong = [f"task_kwargs.{name} {problem}" for name, value in self.task_kwargs.items()
+                 if (problem := value_type_problem(value, hints.get(name, Any)))]
+        if wrong:
+            return wrong
+        try:
+            build_task(self.task, frames=self.frames, crop_size=self.crop_size, **self.task_kwargs)
+        except (TypeError, ValueError) as err:
+            return [f"task_kwargs: {self.task} rejects {self.task_kwargs}: {err}"]
+        return []
 
     __hash__ = HashedConfig.__hash__
 

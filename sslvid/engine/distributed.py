@@ -16,6 +16,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from sslvid.errors import DeviceError
+
 log = logging.getLogger(__name__)
 
 
@@ -58,7 +60,8 @@ def resolve_device(spec: str, info: DistInfo) -> torch.device:
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {spec!r} asked for, but CUDA is not available; use device='cpu'")
+        raise DeviceError(f"device {spec!r} asked for, but CUDA is not available on this machine",
+                              hint="use --device cpu (or device='cpu'), or 'auto' to take a GPU when there is one")
     if spec == "cuda":
         return torch.device("cuda", info.local_rank if info.is_distributed else torch.cuda.current_device())
     return torch.device(spec)

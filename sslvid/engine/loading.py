@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from sslvid.engine.distributed import DistInfo
+from sslvid.errors import ConfigError
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -142,8 +143,9 @@ def make_loader(dataset: Any, batch_size: int, *, collate_fn: Callable[[Sequence
     sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle, info=info)
     batches = EpochBatchSampler(sampler, batch_size, drop_last)
     if batches.batches_per_epoch == 0:
-        raise ValueError(f"{len(sampler)} items per process are fewer than one batch of {batch_size}: "
-                         "choose a smaller batch_size or a bigger subset")
+        raise ConfigError(f"{len(sampler)} items per process are fewer than one batch of {batch_size}",
+                          hint=f"choose a batch size of at most {len(sampler)} (--batch-size, or "
+                               "--set batch_size=...) or a bigger subset")
     workers = {"persistent_workers": True, "prefetch_factor": prefetch_factor} if num_workers > 0 else {}
     # The loader's own generator: DataLoader draws a worker base seed from it for every new
     # iterator (once with persistent workers, every epoch without), which must not shift the

@@ -33,7 +33,7 @@ from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, c
 from sslvid.data.records import VideoIndex
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
-from sslvid.engine.config import PretrainConfig, task_registry
+from sslvid.engine.config import ALL_VIDEOS, PretrainConfig, task_registry
 from sslvid.engine.datapath import accelerate
 from sslvid.engine.distributed import (
     DistInfo,
@@ -128,13 +128,22 @@ def build_index(config: PretrainConfig) -> VideoIndex:
     """The videos the run trains on: the split, then its class-balanced subset if asked for.
 
     Raises:
-        ValueError: for a dataset that cannot be opened or a subset bigger than a class.
+        ValueError: for a dataset that cannot be opened, or a subset bigger than a class (the
+            message names the short classes and how to ask for every video).
+        DatasetChangedError: when the videos changed after the config's hash was computed.
     """
     index = open_split(config.dataset, config.split, config.fold, config.data_root,
                        profile=config.profile, seed=config.data_seed)
-    if config.subset_per_class is not None:
-        index = index.select(balanced_subset(index.labels(), config.subset_per_class, config.subset_seed))
-    return index
+    config.check_split_unchanged(index)
+    if config.subset_per_class == ALL_VIDEOS:
+        return index
+    try:
+        positions = balanced_subset(index.labels(), config.subset_per_class, config.subset_seed, index.classes)
+    except ValueError as err:
+        raise ValueError(f"{config.dataset}/{config.split}: {err}. To pre-train on every video, set "
+                         f"subset_per_class={ALL_VIDEOS!r} (command line: --set subset_per_class={ALL_VIDEOS})"
+                         ) from None
+    return index.select(positions)
 
 
 def build_source(index: VideoIndex, config: PretrainConfig, workers: int = 2) -> FrameSource:
@@ -222,15 +231,17 @@ def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch
     task = trainer.module
     with run_numerics(config, device, info):
         if info.is_main:
-            _check_stored_config(run)
+            _check_stored_config(run, config.data_root)
             provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
                                             videos=len(trainer.loader.dataset))
             run.begin(config.to_dict(), provenance)
-        table = trainer.fit()
+        with run.failure_recorded(active=info.is_main):
+            table = trainer.fit()
     if info.is_main:
-        run.finish(_final_state(task, trainer),
-                   {"wall_seconds": round(float(table["seconds"].sum()) + _setup_seconds(start, table, trainer), 3),
-                    "epochs": trainer.epoch, "steps": trainer.step})
+        wall = float(table["seconds"].sum()) + _setup_seconds(start, table, trainer)
+        with run.failure_recorded():
+            run.finish(_final_state(task, trainer), {"wall_seconds": round(wall, 3), "epochs": trainer.epoch,
+                                                     "steps": trainer.step})
         log.info("pretrain %s: done in %s", run.key, run.dir)
     barrier(info)
     return PretrainResult(config, run, table, cached=False)
@@ -261,15 +272,24 @@ class FailureHook:
     def __init__(self, tracker: FailureTracker, info: DistInfo) -> None:
         self.tracker = tracker
         self.info = info
+        self.kept = 0
 
     def prepare(self, batch: dict[str, Any]) -> dict[str, Any] | None:
         self.tracker.update(batch)
         if batch["size"] < 2:
             return None
+        self.kept += 1
         return {k: v for k, v in batch.items() if k not in ("failed", "size")}
 
     def end_epoch(self, epoch: int) -> Mapping[str, float]:
-        """The epoch's failed-video count; raises on every process when there were too many."""
+        """The epoch's failed-video count.
+
+        Raises:
+            RuntimeError: on every process when too many videos failed; when none of this
+                process's batches kept two readable videos (with the failure summary).
+        """
+        nothing_learnt = self._nothing_readable(epoch) if not self.kept else None
+        self.kept = 0
         tracker = self.tracker
         if self.info.is_distributed:
             parts = all_gather_object((tracker.seen, tracker.failed), self.info)
@@ -278,7 +298,19 @@ class FailureHook:
             for _, failed in parts:
                 tracker.failed.update(failed)
             self.tracker.seen, self.tracker.failed = 0, {}
-        return {"failed_videos": int(tracker.end_epoch()["failed"])}
+        failed = int(tracker.end_epoch()["failed"])  # raises first when the failures pass the tolerance
+        if nothing_learnt:
+            raise RuntimeError(nothing_learnt)
+        return {"failed_videos": failed}
+
+    def _nothing_readable(self, epoch: int) -> str:
+        tracker = self.tracker
+        first = sorted(tracker.failed)[:5]
+        names = [str(tracker.index.records[i].path) if tracker.index is not None else str(i) for i in first]
+        return (f"epoch {epoch} made no training step: {len(tracker.failed)} of {tracker.seen} videos could not be "
+                f"read (first: {', '.join(names) or 'none'}) and no batch kept two readable videos; "
+                f"max_failure_fraction={tracker.max_failure_fraction} tolerated the failures, but a run that "
+                "learnt nothing is not saved. Check the files (e.g. with ffprobe) or the dataset's path")
 
 
 def run_threads(requested: int | None, device: torch.device, info: DistInfo, workers: int = 0) -> int | None:
@@ -318,13 +350,17 @@ def run_numerics(config: PretrainConfig, device: torch.device, info: DistInfo) -
         torch.set_num_threads(previous[3])
 
 
-def _check_stored_config(run: RunHandle) -> None:
+def _check_stored_config(run: RunHandle, data_root: str | None) -> None:
     """Refuse to resume a folder whose stored config does not hash to its name.
+
+    The stored config is read with this attempt's ``data_root``: a moved copy of the dataset
+    resumes the run its content names, wherever the first attempt found it.
 
     Raises:
         ValueError: for a hash collision, or a config stored under older hash rules.
     """
-    if run.exists and PretrainConfig.from_dict(run.config()).config_hash() != run.key:
+    stored = {**run.config(), "data_root": data_root} if run.exists else {}
+    if run.exists and PretrainConfig.from_dict(stored).config_hash() != run.key:
         raise ValueError(f"{run.dir} holds a config that does not hash to {run.key}; move the folder away")
 
 

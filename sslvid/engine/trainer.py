@@ -183,6 +183,9 @@ class Trainer:
             one row per epoch: run, epoch, step, loss, acc (NaN if the module reports none),
             lr, seconds, the ``end_epoch`` hook's columns, data_seconds, then any other metrics
             (means over every sample of every process).
+
+        Raises:
+            RuntimeError: when an epoch makes no optimiser step (nothing is written for it).
         """
         self.resume()
         if self._model is None:
@@ -215,14 +218,18 @@ class Trainer:
         self.epoch, self.step, self.rows = int(state["epoch"]), int(state["step"]), list(state["log"])
 
     def resume(self) -> int:
-        """Load the run's latest checkpoint (rank 0 chooses it), once; return the epoch it ends."""
+        """Load the run's latest good checkpoint (rank 0 chooses it), once; return the epoch it ends.
+
+        A truncated or unreadable checkpoint is skipped with a warning naming it, and the one
+        before it is used (``RunHandle.latest_good_checkpoint``).
+        """
         if self.run is None or self._resumed:
             return self.epoch
         self._resumed = True
-        latest = self.run.latest_checkpoint() if self.info.is_main else None
-        latest = broadcast_object(latest, self.info)
+        found = self.run.latest_good_checkpoint() if self.info.is_main else None
+        latest = broadcast_object(found[0] if found else None, self.info)
         if latest is not None:
-            self.load_state_dict(self.run.load(latest))
+            self.load_state_dict(found[1] if found else self.run.load_checkpoint_file(latest))
             self.resumed_epoch = self.epoch
             log.info("resumed %s from %s (epoch %d, step %d)", self.run.key, latest, self.epoch, self.step)
         return self.epoch
@@ -252,13 +259,17 @@ class Trainer:
         ``seconds`` is the epoch's wall time; ``data_seconds`` the part of it spent waiting for
         the loader (what the data path costs beyond what the workers hide; on CUDA the host runs
         ahead of the GPU, so waits there can overlap GPU work).
+
+        Raises:
+            RuntimeError: when the epoch made no optimiser step (every batch skipped, or none at
+                all): a run that learnt nothing is never saved as a result.
         """
         seed_everything(derive_seed(self.seed, "epoch", epoch, self.info.rank))
         model.train()
         sums = _Sums(self.device)
         lr = self.optimizer.param_groups[0]["lr"]
         start = mark = time.perf_counter()
-        waited = 0.0
+        waited, first_step = 0.0, self.step
         on_device = prefetch_to_device(batches, self.device, self.hooks.prepare)  # the next batch copies meanwhile
         bar = tqdm(on_device, total=batches_per_epoch(self.loader), desc=f"epoch {epoch}", leave=False,
                    disable=not show, unit="batch")
@@ -277,6 +288,10 @@ class Trainer:
         metrics = sums.reduce(self.info)
         seconds = time.perf_counter() - start
         extra = dict(self.hooks.end_epoch(epoch)) if self.hooks.end_epoch else {}
+        if self.step == first_step:
+            raise RuntimeError(f"epoch {epoch} of {self.desc} made no training step: no batch was usable "
+                               f"({', '.join(f'{k}={v}' for k, v in extra.items()) or 'no usable batch'}); "
+                               "the run is not saved")
         fixed = {"loss": metrics.pop("loss"), "acc": metrics.pop("acc")}
         return {"run": self.run.key if self.run else "", "epoch": epoch, "step": self.step, **fixed, "lr": lr,
                 "seconds": round(seconds, 3), **extra, "data_seconds": round(waited, 3), **metrics}

@@ -24,6 +24,7 @@ from sslvid.evaluate.features import (
     feature_spec,
     weights_digest,
 )
+from sslvid.evaluate.metrics import VIDEO_SCORE
 from sslvid.evaluate.models import SourceInfo, source_backbone
 from sslvid.store.runs import RunStore, collect_provenance
 
@@ -43,9 +44,11 @@ def open_eval_split(config: EvalConfig, split: str) -> Split:
 
     Raises:
         ValueError: for a dataset that cannot be opened, or an unlabelled split.
+        DatasetChangedError: when the videos changed after the config's hash was computed.
     """
     index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
                        seed=config.data_seed)
+    config.check_split_unchanged(index)
     if len(index) and (index.labels() < 0).any():
         raise ValueError(f"{config.dataset}/{split} has unlabelled videos: evaluation needs labels")
     return Split(index, build_source(index, config, workers=config.num_workers or 1))
@@ -109,6 +112,11 @@ def describe_device(device: torch.device, world_size: int = 1) -> str:
     return f"cpu: {torch.get_num_threads()} threads x{world_size}"
 
 
+def unreadable_videos(*pairs: tuple[VideoIndex, ClipFeatures]) -> int:
+    """Videos of the indexes that gave no features (skipped as unreadable), over (index, features) pairs."""
+    return sum(len(index) - features.num_videos for index, features in pairs)
+
+
 def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str, Any]:
     """Everything a number was measured under: clips, crops, frames, resolution, split, epochs, batch, devices.
 
@@ -124,7 +132,7 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         "resolution": f"{config.crop_size}x{config.crop_size}",
         "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}", "width": config.width,
         "test_clips_per_video": config.test_clips, "test_crops": "1 centre crop per clip",
-        "video_score": "mean softmax over the video's clips", "seed": config.seed, "profile": config.profile,
+        "video_score": VIDEO_SCORE, "seed": config.seed, "profile": config.profile,
         "devices": devices, "config_hash": config.config_hash(),
     }
     if config.protocol == "finetune":
@@ -134,8 +142,11 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         card["train_clips_per_video"] = config.train_clips
         card["train_crops"] = "1 centre crop per clip (frozen features)"
     if config.protocol == "retrieval":
-        card["similarity"] = "cosine of pooled features; a hit at k when one of the k nearest training clips " \
-                             "shares the query's class"
+        item = ("video (mean of its clips' pooled features)" if config.retrieval_level == "video"
+                else "clip (its pooled features)")
+        card["retrieval_level"] = config.retrieval_level
+        card["similarity"] = (f"cosine; each query and gallery item is a {item}; a hit at k when one of the k "
+                              "nearest training items shares the query's class; k above the gallery: NaN")
         del card["video_score"]
     for name in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
                  "warmup_epochs", "dropout"):
@@ -152,7 +163,8 @@ def result_rows(config: EvalConfig, info: SourceInfo, task: str, metrics: Mappin
     time = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     common = {"config_hash": config.config_hash(), "model": config.backbone, "width": config.width,
               "source": config.source, **info.columns(), "task": task, "protocol": config.protocol,
-              "dataset": config.dataset, "split": config.test_split, "fold": config.fold, "condition": condition,
+              "dataset": config.dataset, "dataset_fingerprint": config.dataset_id(), "split": config.test_split,
+              "fold": config.fold, "condition": condition,
               "protocol_card": dict(card), "profile": config.profile, "seed": config.seed, "commit": commit,
-              "time": time}
+              "time": time, "unreadable_videos": card.get("unreadable_videos")}
     return [{**common, "metric": metric, "value": float(value)} for metric, value in metrics.items()]

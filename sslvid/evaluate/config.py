@@ -6,7 +6,10 @@ of a scale; a profile changes numbers, never which code runs. Where the numbers 
 * **paper**, from the benchmark paper (000_6fe7bc6690e07097.txt): finetuning end to end on
   UCF101 / HMDB51 / Diving48 (§3.2, §5.1) for 100 epochs (§4.4: "finetune for 100 epochs"),
   16-frame clips at 112x112 (§4.1, Table 9), top-1 accuracy (§3.2), clip retrieval with
-  k in {1, 5, 10, 20, 50} (§3.2) by cosine similarity of pre-trained features (§5.1).
+  k in {1, 5, 10, 20, 50} (§3.2) by cosine similarity of pre-trained features (§5.1), with
+  VCOP's protocol (Xu et al. 2019, released ``retrieve_clips.py``): the 10 clip features of
+  each video averaged, for test queries and training gallery alike (``retrieval_level="video"``;
+  ``"clip"`` searches single clips instead).
   The paper does not print the optimiser, learning rate, batch size, test clips or crops of
   its finetuning, nor its linear-probe recipe (§4.1 only reports the drop). Our choices:
   SGD (momentum 0.9, weight decay 5e-4), lr 0.01 with a cosine schedule, batch 32, dropout 0.5
@@ -22,7 +25,8 @@ of a scale; a profile changes numbers, never which code runs. Where the numbers 
 
 The hash covers every field that changes a number and leaves out where it runs
 (``device``, ``num_workers``, ``threads``, ``deterministic``, ``eval_batch_size``), where the data
-lives (``data_root``) and when to give up (``max_failure_fraction``). Fields a protocol does not
+lives (``data_root``; the fingerprints of the train and test splits found there are hashed) and
+when to give up (``max_failure_fraction``). Fields a protocol does not
 use are set to None (retrieval trains nothing; a linear probe on cached features has no crops or
 dropout), so they never change its hash.
 """
@@ -30,15 +34,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sslvid.confighash import HashedConfig
+from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
 
 PROTOCOLS = ("finetune", "linear", "retrieval")
+RETRIEVAL_LEVELS = ("video", "clip")
+"""What a retrieval query and gallery item is: a video (its clips' mean feature, VCOP's protocol) or one clip."""
 SCRATCH = "scratch"
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "constant")
@@ -55,7 +62,7 @@ AUGMENT_FIELDS = ("crop_scale", "flip", "dropout")
 USED_BY: dict[str, frozenset[str]] = {
     "finetune": frozenset(TRAIN_FIELDS + AUGMENT_FIELDS + ("test_clips",)),
     "linear": frozenset(TRAIN_FIELDS + ("train_clips", "test_clips")),
-    "retrieval": frozenset(("train_clips", "test_clips")),
+    "retrieval": frozenset(("train_clips", "test_clips", "retrieval_level")),
 }
 """Per protocol, the optional fields it uses; the others are set to None."""
 
@@ -83,6 +90,10 @@ EVAL_DEFAULTS: dict[str, dict[str, Any]] = {
 
 TRAIN_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "weight_decay": 5e-4, "momentum": 0.9, "scheduler": "cosine",
                                   "warmup_epochs": 0, "crop_scale": (0.5, 1.0)}
+RETRIEVAL_DEFAULTS: dict[str, Any] = {"retrieval_level": "video"}
+OMITTED_WHEN_NONE = ("retrieval_level",)
+"""Fields left out of the hash while None (every protocol but retrieval), so adding them kept the
+hashes of finetune and linear evaluations."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +113,8 @@ class EvalConfig(HashedConfig):
             features) or "retrieval" (nearest neighbours of frozen features, nothing trained).
         profile: "smoke", "micro" or "paper".
         dataset: a labelled default set or layout (``digits-appearance``, ``ucf101``...).
-        data_root: root of a real dataset (not hashed).
+        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not
+            hashed; the fingerprints of its train and test splits are, see ``data_fingerprint``).
         fold: official split (1-3 for UCF101 and HMDB51).
         train_split, test_split: the splits trained on (the retrieval gallery) and tested on.
         data_seed: generation seed of the default data.
@@ -111,6 +123,8 @@ class EvalConfig(HashedConfig):
         width: backbone width multiplier. stride: frame step within a clip.
         train_clips: clips per training video for cached features (linear, retrieval).
         test_clips: clips per test video, spread uniformly; video scores average their softmax.
+        retrieval_level: "video" (each video's clip features averaged before the search, VCOP's
+            protocol) or "clip" (every clip a query and a gallery item); retrieval only.
         crop_scale: area range of the finetuning random resized crop. flip: random horizontal
             flips while finetuning (None: on, except for sets whose labels flips change).
         dropout: before the classifier (finetune).
@@ -123,7 +137,7 @@ class EvalConfig(HashedConfig):
             ``PretrainConfig`` (not hashed).
 
     Raises:
-        ValueError: on construction, listing every invalid field.
+        ConfigError (a ValueError): on construction, listing every invalid field.
     """
 
     backbone: str
@@ -145,6 +159,7 @@ class EvalConfig(HashedConfig):
     stride: int = 1
     train_clips: int | None = None
     test_clips: int | None = None
+    retrieval_level: str | None = None
     crop_scale: tuple[float, float] | None = None
     flip: bool | None = None
     dropout: float | None = None
@@ -170,6 +185,7 @@ class EvalConfig(HashedConfig):
         {"data_root", "num_workers", "threads", "device", "deterministic", "max_failure_fraction",
          "eval_batch_size"})
     KIND: ClassVar[str] = "eval"
+    DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
     def __post_init__(self) -> None:
         self._fill()
@@ -192,20 +208,20 @@ class EvalConfig(HashedConfig):
             **overrides: any other field.
 
         Raises:
-            ValueError: for unknown fields, a source that disagrees with ``backbone``/``width``,
+            ConfigError (a ValueError): for unknown fields, a source that disagrees with ``backbone``/``width``,
                 an unknown run hash, or any invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown EvalConfig fields: {', '.join(sorted(unknown))}; "
+            raise ConfigError(f"unknown EvalConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
         source_hash, inherited = _source_fields(source, store)
         for name, value in inherited.items():
             given = backbone if name == "backbone" else overrides.get(name)
             if given is not None and given != value:
-                raise ValueError(f"{name}={given!r} disagrees with the pre-training run {source_hash} ({value!r})")
+                raise ConfigError(f"{name}={given!r} disagrees with the pre-training run {source_hash} ({value!r})")
         if backbone is None and "backbone" not in inherited:
-            raise ValueError("an evaluation from scratch needs backbone=<name>")
+            raise ConfigError("an evaluation from scratch needs backbone=<name>")
         values = {"backbone": backbone, **overrides, **inherited}
         return cls(source=source_hash, protocol=protocol, profile=profile, **values)
 
@@ -228,10 +244,10 @@ class EvalConfig(HashedConfig):
         table = EVAL_DEFAULTS[self.profile]
         defaults = {"frames": profile.frames, "crop_size": profile.crop_size, "cache_size": profile.cache_size,
                     "width": profile.width, "batch_size": profile.batch_size, **TRAIN_DEFAULTS,
-                    **table["common"], **table.get(self.protocol, {})}
+                    **RETRIEVAL_DEFAULTS, **table["common"], **table.get(self.protocol, {})}
         defaults["flip"] = (self.dataset or defaults["dataset"]) not in NO_FLIP_DATASETS
         used = USED_BY[self.protocol]
-        optional = set(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips"))
+        optional = set(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips") + OMITTED_WHEN_NONE)
         for name, value in defaults.items():
             if name in optional and name not in used:
                 object.__setattr__(self, name, None)
@@ -264,11 +280,9 @@ class EvalConfig(HashedConfig):
         """Check every field; raise one error that lists every problem.
 
         Raises:
-            ValueError: naming each invalid field; unknown names list the valid ones.
+            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
         """
-        problems = self._check_names() + self._check_numbers() + self._check_source()
-        if problems:
-            raise ValueError("invalid EvalConfig:\n  - " + "\n  - ".join(problems))
+        self._raise_problems([self._check_names, self._check_numbers, self._check_source])
 
     def _check_names(self) -> list[str]:
         from sslvid.backbones import list_backbones
@@ -283,6 +297,8 @@ class EvalConfig(HashedConfig):
             checks.append(("optimizer", self.optimizer, OPTIMIZERS))
         if self.scheduler is not None:
             checks.append(("scheduler", self.scheduler, SCHEDULERS))
+        if self.retrieval_level is not None:
+            checks.append(("retrieval_level", self.retrieval_level, RETRIEVAL_LEVELS))
         for what, value, valid in checks:
             if value not in valid:
                 problems.append(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
@@ -340,6 +356,11 @@ class EvalConfig(HashedConfig):
         return []
 
     # ----------------------------------------------------------------- identity
+    def hashed_dict(self) -> dict[str, Any]:
+        """``HashedConfig.hashed_dict`` without the ``OMITTED_WHEN_NONE`` fields that are None."""
+        values = super().hashed_dict()
+        return {k: v for k, v in values.items() if not (k in OMITTED_WHEN_NONE and v is None)}
+
     @property
     def from_scratch(self) -> bool:
         return self.source == SCRATCH
@@ -347,11 +368,30 @@ class EvalConfig(HashedConfig):
     __hash__ = HashedConfig.__hash__
 
 
+CARD_BACKBONE = "r2plus1d_18"
+"""The network whose paper-profile evaluation configs the method cards show (the benchmark's R(2+1)D-18)."""
+
+
+def paper_value(protocol: str, name: str) -> Callable[[], Any]:
+    """A reader of field ``name`` of the paper-profile ``EvalConfig`` of ``protocol`` (a method card's "ours").
+
+    Raises:
+        ValueError: (when read) for an unknown protocol or field.
+    """
+    def read() -> Any:
+        config = EvalConfig.for_profile("paper", backbone=CARD_BACKBONE, protocol=protocol)
+        if name not in {f.name for f in dataclasses.fields(config)}:
+            raise ValueError(f"EvalConfig has no field {name!r}")
+        return getattr(config, name)
+
+    return read
+
+
 def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
     """(source hash, fields the evaluation inherits from the pre-training run: backbone, width, kwargs).
 
     Raises:
-        ValueError: for a hash the store does not hold, or a run that is not a pre-training run.
+        ConfigError (a ValueError): for a hash the store does not hold, or a run that is not a pre-training run.
     """
     from sslvid.engine.config import PretrainConfig
 
@@ -360,16 +400,16 @@ def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
     if source == SCRATCH or source is None:
         return SCRATCH, {}
     if not isinstance(source, str):
-        raise ValueError(f"source must be 'scratch', a PretrainConfig or a run hash, got {type(source).__name__}")
+        raise ConfigError(f"source must be 'scratch', a PretrainConfig or a run hash, got {type(source).__name__}")
     from sslvid.store.runs import RunStore
 
     run = (store or RunStore()).run(source)
     if not run.exists:
-        raise ValueError(f"no pre-training run {source!r} in {run.dir.parent}; pre-train it first "
+        raise ConfigError(f"no pre-training run {source!r} in {run.dir.parent}; pre-train it first "
                          "(python -m sslvid pretrain ...)")
     stored = run.config()
     if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
-        raise ValueError(f"run {source!r} is not a pre-training run")
+        raise ConfigError(f"run {source!r} is not a pre-training run")
     return source, _inherited(stored)
 
 

@@ -8,9 +8,10 @@ Features are the backbone's pooled ``forward_features``, extracted by
 
 A frozen backbone's features are extracted once and cached (``FeatureCache``): one atomic
 ``.pt`` file per key, the SHA-256 of a spec naming the weights (pre-training run and epoch, or
-evaluation run, plus a digest of the state dict), the data (dataset, split, fold, a fingerprint of the videos), the
-sampler, the clip geometry and the profile. A linear probe, retrieval and a noise sweep then
-never run the backbone twice over the same clips.
+evaluation run, plus a digest of the state dict), the data (dataset, split, fold, the fingerprint
+of the videos: relative paths, labels and file sizes, so two datasets under one layout name never
+share features), the sampler, the clip geometry and the profile. A linear probe, retrieval and a
+noise sweep then never run the backbone twice over the same clips.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from tqdm.auto import tqdm
 
 from sslvid.analysis.features import extract_features
 from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, collate_clips
+from sslvid.data.fingerprint import index_fingerprint
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.evaluate.corruptions import create_corruption
@@ -172,12 +174,6 @@ def _model_batches(loader: Any, crop_size: int, device: torch.device, noise: Noi
 # ---------------------------------------------------------------------- the cache
 
 
-def index_fingerprint(index: VideoIndex) -> str:
-    """16 hex digits naming an index's videos and labels (two copies of a dataset share it)."""
-    text = json.dumps([index.dataset, index.classes, [(r.video_id, r.label) for r in index.records]])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def weights_digest(module: nn.Module) -> str:
     """16 hex digits of SHA-256 over a module's state dict (names, dtypes, shapes, bytes)."""
     digest = hashlib.sha256()
@@ -198,7 +194,9 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
             (``"pretrain:<hash>:epoch:<e|final>"``, ``"scratch:<backbone>"``, ``"eval:<hash>"``)
             and ``"|<weights_digest>"`` of their values.
         index: the videos. sampler: the clips. crop_size, cache_size, profile: the geometry.
-        noise: the corruption, if any; its draws depend on the batch size, so it is part of the key then.
+        noise: the corruption, if any, with its constants and rounding (so features of a noise whose
+            definition changed are extracted again); its draws depend on the batch size, so it is
+            part of the key then.
         batch_size: videos per batch (only recorded with ``noise``).
     """
     spec = {"schema": FEATURE_SCHEMA, "pipeline": PIPELINE, "weights": weights, "dataset": index.dataset,
@@ -208,8 +206,10 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
             "short_video": sampler.short_video, "crop_size": crop_size, "cache_size": list(cache_size),
             "profile": profile}
     if noise is not None:
+        corruption = create_corruption(noise.name)
         spec["noise"] = {"name": noise.name, "severity": noise.severity, "seed": noise.seed,
-                         "batch_size": batch_size}
+                         "batch_size": batch_size, "constant": corruption.constant(noise.severity),
+                         "uint8": corruption.uint8, "reference": corruption.paper}
     return spec
 
 

@@ -89,7 +89,8 @@ def source_info(config: EvalConfig, store: RunStore) -> SourceInfo:
     pre = pretrain_config_of(config, store)
     epoch = config.source_epoch or pre.epochs
     label = "final" if config.source_epoch in (None, pre.epochs) else str(config.source_epoch)
-    return SourceInfo(pre.task, pre.dataset, pre.subset_per_class, epoch,
+    subset = pre.subset_per_class if isinstance(pre.subset_per_class, int) else None  # None: every video
+    return SourceInfo(pre.task, pre.dataset, subset, epoch,
                       json.dumps(pre.task_kwargs, sort_keys=True) if pre.task_kwargs else "",
                       f"pretrain:{config.source}:epoch:{label}")
 

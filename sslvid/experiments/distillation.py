@@ -121,7 +121,7 @@ def distill_config(study: Study, method: str, teachers: Sequence[TeacherRef] = (
         **overrides: other ``DistillConfig`` fields (``method_kwargs``, ``checkpoint_every``...).
     """
     dataset = study.target(target)
-    fields = dict(dataset=dataset, data_root=study.dataset_root(dataset), seed=study.seed, device=study.device,
+    fields = dict(dataset=dataset, data_root=study.data_root, seed=study.seed, device=study.device,
                   **overrides)
     fields["epochs"] = chapter_epochs(study.profile, "student", epochs)
     return DistillConfig.for_profile(study.profile, method=method, student=student, teachers=list(teachers),

@@ -71,8 +71,8 @@ def retrieval(study: Study, points: Sequence[Mapping[str, Any]] | None = None,
     """Clip retrieval hit@k of the grid's models on each target (frozen features, cosine similarity).
 
     Returns:
-        rows ``task, data, target_kind, k, hit`` (percent of test clips with a same-class training
-        clip among their k nearest).
+        rows ``task, data, target_kind, k, hit`` (percent of test items, videos by default, with
+        a same-class training item among their k nearest; NaN for a k above the gallery).
     """
     check_selection(targets, TARGET_KINDS, "targets")
     points = downstream_points(study) if points is None else list(points)
@@ -108,7 +108,7 @@ def class_counts(study: Study, targets: Sequence[str] = TARGET_KINDS) -> dict[st
     counts = {}
     for kind in targets:
         dataset = study.target(kind)
-        index = open_split(dataset, "test", data_root=study.dataset_root(dataset), profile=study.profile)
+        index = open_split(dataset, "test", data_root=study.data_root, profile=study.profile)
         counts[kind] = len(index.classes)
     return counts
 

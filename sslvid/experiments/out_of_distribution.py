@@ -102,8 +102,9 @@ def ood_retrieval(study: Study, tasks: Sequence[str] = OOD_TASKS,
 
     Returns:
         one row per (task, data, target, k): ``task, data, target_kind, target, contrastive,
-        in_distribution, k, hit`` (percent of test clips with a same-class training clip among the k
-        most cosine-similar), k in ``RETRIEVAL_KS``.
+        in_distribution, k, hit`` (percent of test items, videos by default, with a same-class
+        training item among the k most cosine-similar; NaN for a k above the gallery), k in
+        ``RETRIEVAL_KS``.
     """
     check_selection(targets, TARGET_KINDS, "targets")
     points = ood_points(study, tasks)
@@ -308,7 +309,7 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
                     label=f"{task}, {data}")
         ax.set_xscale("log")
         ax.set_xticks(sorted(set(part["k"])), [str(k) for k in sorted(set(part["k"]))])
-        ax.set_xlabel("k (nearest training clips)")
+        ax.set_xlabel("k (nearest training items)")
         ax.set_title(f"{kind} target ({part['target'].iloc[0]})", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("hit@k (%)")

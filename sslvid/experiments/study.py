@@ -130,9 +130,6 @@ class Study:
     def uses_default_data(self) -> bool:
         return self.data_root is None
 
-    def dataset_root(self, dataset: str) -> str | None:
-        """Where ``dataset`` (a layout name) lives: ``data_root/<dataset>``, or None for default data."""
-        return None if self.data_root is None else str(Path(self.data_root) / dataset)
 
     def target(self, kind: str) -> str:
         """The dataset that downstream target ``kind`` ("appearance", "motion") names here.
@@ -147,7 +144,7 @@ class Study:
     # ----------------------------------------------------------------- pre-training
     def pretrain_config(self, point: Mapping[str, Any]) -> PretrainConfig:
         """The pre-training config of a grid point (task, backbone and named axes) at this profile."""
-        roots = {} if self.data_root is None else {name: self.dataset_root(name) for name, _ in PAPER_DATA.values()}
+        roots = {} if self.data_root is None else {name: self.data_root for name, _ in PAPER_DATA.values()}
         fields = resolve_point({"data": "K400", "subset": "50k", **point}, self.profile, data_roots=roots)
         fields = {**fields, **self.overrides, "seed": self.seed, "device": self.device}
         return PretrainConfig.for_profile(self.profile, **fields)
@@ -193,7 +190,7 @@ class Study:
             **overrides: other ``EvalConfig`` fields.
         """
         dataset = self.target(target)
-        common = dict(dataset=dataset, data_root=self.dataset_root(dataset), seed=self.seed, device=self.device,
+        common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device,
                       **overrides)
         protocol = protocol or self.protocol
         if point is None:
@@ -262,8 +259,8 @@ class Study:
 
         Returns:
             one row per (point, k): the point's fields (``POINT_COLUMNS``), ``target_kind``,
-            ``target``, ``k`` and ``hit`` (percent of test clips with a same-class training clip
-            among their k nearest).
+            ``target``, ``k`` and ``hit`` (percent of test items, videos by default, with a
+            same-class training item among their k nearest; NaN for a k above the gallery).
         """
         rows = []
         for point in points:

@@ -38,7 +38,8 @@ class CVRL(PretextTask):
     hidden layers of 2048 with BN + ReLU, then 128 out, i.e. ``num_layers=4``), and InfoNCE
     over the 2N clips of the batch (§3.1; SimCLR's NT-Xent) with temperature 0.1. Paper clips:
     16 frames at stride 2. ``acc`` is the contrastive top-1 (the other clip of the video
-    ranked first among the 2N - 1).
+    ranked first among the 2N - 1). Under ``torchrun`` the negatives are the clips of every
+    process (gathered with gradient).
 
     Args:
         backbone: a video backbone (``forward_features`` (B, C, T, H, W) -> (B, D), ``feature_dim``).
@@ -82,7 +83,7 @@ class CVRL(PretextTask):
         b = clips.shape[0]
         views = torch.cat([augment(clips[:, i]) for i, augment in enumerate(self.view_augments)])
         z = self.head(self.backbone.forward_features(views))
-        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature))
+        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training))
         return TaskOutput(loss, {"acc": acc.item()}, b)
 
 

@@ -13,6 +13,8 @@ from itertools import combinations
 import torch
 from torch import Tensor, nn
 
+from sslvid.pretext.distributed import gather_rows, shuffled_forward
+
 
 class LinearHead(nn.Module):
     """One linear layer on features: (N, in_dim) -> (N, out_dim).
@@ -179,7 +181,8 @@ class FeatureQueue(nn.Module):
     """A first-in-first-out queue of L2-normalised keys, the negatives of MoCo (He et al., 2020 §3.1).
 
     Starts with random unit vectors (as MoCo). ``keys`` is (size, dim); ``push`` overwrites
-    the oldest entries.
+    the oldest entries. Under ``torchrun`` ``push`` enqueues the keys of every process (MoCo's
+    ``concat_all_gather`` before ``_dequeue_and_enqueue``), so every process holds the same queue.
 
     Args:
         dim: key length.
@@ -198,8 +201,11 @@ class FeatureQueue(nn.Module):
 
     @torch.no_grad()
     def push(self, keys: Tensor) -> None:
-        """Enqueue (N, dim) keys (normalised and detached here), dropping the oldest."""
-        keys = nn.functional.normalize(keys.detach(), dim=1).to(self.keys.dtype)
+        """Enqueue (N, dim) keys (normalised and detached here) of every process, dropping the oldest.
+
+        A collective under ``torchrun``: every process pushes at the same step (a task's ``after_step``).
+        """
+        keys = nn.functional.normalize(gather_rows(keys.detach()), dim=1).to(self.keys.dtype)
         size = self.keys.shape[0]
         keys = keys[-size:]
         rows = (self.ptr + torch.arange(keys.shape[0], device=self.keys.device)) % size
@@ -211,21 +217,34 @@ class MomentumEncoder(nn.Module):
     """Key encoder of MoCo (He et al., 2020 §3.2): a frozen EMA copy of a backbone and its head.
 
     ``forward`` runs ``head(backbone.forward_features(x))`` without gradient; call
-    :meth:`update` after each optimiser step (a task's ``after_step``).
+    :meth:`update` after each optimiser step (a task's ``after_step``). With ``shuffle_bn``, in
+    training mode under ``torchrun``, the batch is shuffled over processes before the encoder and
+    un-shuffled after (MoCo's shuffling BN, §3.3; ``sslvid.pretext.distributed.shuffled_forward``),
+    so BatchNorm statistics cannot tell a query its key; with one process it changes nothing.
 
     Args:
         backbone: the online backbone (copied).
         head: the online head (copied).
         momentum: EMA coefficient m (0.999 in MoCo).
+        shuffle_bn: shuffle the batch across processes in training mode (contrastive key encoders).
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, momentum: float = 0.999) -> None:
+    def __init__(self, backbone: nn.Module, head: nn.Module, momentum: float = 0.999,
+                 shuffle_bn: bool = False) -> None:
         super().__init__()
         self.backbone, self.head, self.momentum = frozen_copy(backbone), frozen_copy(head), momentum
+        self.shuffle_bn = shuffle_bn
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
         """Clips (N, C, T, H, W) -> keys (N, out_dim), no gradient."""
+        if self.shuffle_bn and self.training:
+            return shuffled_forward(self.encode, x)
+        return self.encode(x)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        """``head(backbone.forward_features(x))`` on this process's batch alone."""
         return self.head(self.backbone.forward_features(x))
 
     @torch.no_grad()

@@ -5,6 +5,12 @@ Contrastive losses come in two layers so every task can report the contrastive t
 ``classification(logits, target)`` turns them into ``(loss, acc)``. The plain ``info_nce`` /
 ``nt_xent`` return the loss alone. Embeddings are L2-normalised inside (cosine similarity).
 
+In-batch losses take ``gather_distributed``: under ``torchrun`` each process then contrasts its
+rows with the rows of every process (``sslvid.pretext.distributed.gather_with_grad``), so the
+mean of the per-process losses is the single-process loss over the global batch, gradients
+included. Leave it False for calls that not every process makes (it is a collective); with one
+process it changes nothing.
+
 Example:
     >>> loss, acc = classification(*info_nce_logits(q, k, temperature=0.1))
 """
@@ -13,6 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from sslvid.pretext.distributed import gather_with_grad
 
 
 def accuracy(logits: Tensor, target: Tensor) -> Tensor:
@@ -45,7 +53,8 @@ def classification(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def info_nce_logits(
-    query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1
+    query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1,
+    gather_distributed: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Logits of InfoNCE (van den Oord et al., 2018; He et al., 2020 Eq. 1) and each row's positive.
 
@@ -56,10 +65,14 @@ def info_nce_logits(
             in-batch, as CVRL, Qian et al. 2021 §3.1), (M, D) shared by every query (a MoCo
             queue) or (N, M, D) per query.
         temperature: softmax temperature tau > 0.
+        gather_distributed: with in-batch negatives, contrast against the positives of every
+            process (gathered with gradient); no effect with ``keys_neg`` or one process.
 
     Returns:
-        ``(logits, target)``: logits (N, N) with target ``arange(N)`` when ``keys_neg`` is
-        None, else (N, 1 + M) with the positive in column 0 and target zeros.
+        ``(logits, target)``: logits (N, N') with target ``offset + arange(N)`` when ``keys_neg``
+        is None (N' = N and offset 0 in one process; N' the global batch and offset this
+        process's first row when gathered), else (N, 1 + M) with the positive in column 0 and
+        target zeros.
 
     Raises:
         ValueError: for mismatched shapes or a non-positive temperature.
@@ -71,7 +84,8 @@ def info_nce_logits(
     q, k = F.normalize(query, dim=1), F.normalize(keys_pos, dim=1)
     n = q.shape[0]
     if keys_neg is None:
-        return q @ k.t() / temperature, torch.arange(n, device=q.device)
+        keys, offset = _every_process(k, gather_distributed)
+        return q @ keys.t() / temperature, offset + torch.arange(n, device=q.device)
     neg = F.normalize(keys_neg, dim=-1)
     if neg.dim() == 2:
         l_neg = q @ neg.t()
@@ -84,24 +98,31 @@ def info_nce_logits(
     return logits, torch.zeros(n, dtype=torch.long, device=q.device)
 
 
-def info_nce(query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1) -> Tensor:
+def info_nce(query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1,
+             gather_distributed: bool = False) -> Tensor:
     """InfoNCE loss, mean over queries; see :func:`info_nce_logits` for the arguments."""
-    return F.cross_entropy(*info_nce_logits(query, keys_pos, keys_neg, temperature))
+    return F.cross_entropy(*info_nce_logits(query, keys_pos, keys_neg, temperature, gather_distributed))
 
 
-def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> tuple[Tensor, Tensor]:
+def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5,
+                   gather_distributed: bool = False) -> tuple[Tensor, Tensor]:
     """Logits of NT-Xent over 2N views (Chen et al., 2020, SimCLR §2.1) and each row's positive.
 
     Row i of ``cat(z1, z2)`` has its other view as positive and the 2N - 2 remaining views
-    as negatives; its own similarity is masked with -inf.
+    as negatives; its own similarity is masked with -inf. With ``gather_distributed`` the
+    columns are the 2M views of the global batch (M rows over all processes, gathered with
+    gradient): columns ``[z1 of every process, z2 of every process]``, so each row has
+    2M - 2 negatives, as one process holding the whole batch.
 
     Args:
         z1: (N, D) projections of the first views.
         z2: (N, D) projections of the second views.
         temperature: tau > 0.
+        gather_distributed: contrast against the views of every process (one process: no effect).
 
     Returns:
-        ``(logits, target)``: (2N, 2N) logits and (2N,) targets ``[N..2N-1, 0..N-1]``.
+        ``(logits, target)``: (2N, 2M) logits (M = N in one process) and (2N,) targets; in one
+        process ``[N..2N-1, 0..N-1]``.
 
     Raises:
         ValueError: for mismatched shapes or a non-positive temperature.
@@ -111,15 +132,25 @@ def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> tuple[Te
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(f"z1 and z2 must both be (N, D), got {tuple(z1.shape)}, {tuple(z2.shape)}")
     n = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]), dim=1)
-    logits = (z @ z.t() / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    target = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
-    return logits, target
+    z1, z2 = F.normalize(z1, dim=1), F.normalize(z2, dim=1)
+    (all1, offset), (all2, _) = _every_process(z1, gather_distributed), _every_process(z2, gather_distributed)
+    total = all1.shape[0]
+    rows = torch.arange(n, device=z1.device) + offset
+    own = torch.cat([rows, rows + total])  # column of each row's own view
+    logits = torch.cat([z1, z2]) @ torch.cat([all1, all2]).t() / temperature
+    self_mask = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, own[:, None], True)
+    target = torch.cat([rows + total, rows])
+    return logits.masked_fill(self_mask, float("-inf")), target
 
 
-def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
+def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5, gather_distributed: bool = False) -> Tensor:
     """NT-Xent loss, mean over the 2N views (SimCLR §2.1, Eq. 1); see :func:`nt_xent_logits`."""
-    return F.cross_entropy(*nt_xent_logits(z1, z2, temperature))
+    return F.cross_entropy(*nt_xent_logits(z1, z2, temperature, gather_distributed))
+
+
+def _every_process(x: Tensor, gather: bool) -> tuple[Tensor, int]:
+    """``(rows of every process, this process's offset)`` when ``gather``, else ``(x, 0)``."""
+    return gather_with_grad(x) if gather else (x, 0)
 
 
 def negative_cosine(p: Tensor, z: Tensor, stop_gradient: bool = True) -> Tensor:

@@ -34,9 +34,9 @@ class MoCoV2(PretextTask):
     encoder and the queue the same states at every forward. Keys of several forwards
     between two steps (gradient accumulation) are all enqueued (at most ``queue_size``).
     The queue is a ring buffer (``heads.FeatureQueue``): any batch size works (writes wrap
-    around; a batch larger than the queue keeps its last ``queue_size`` keys). The key
-    encoder is ``heads.MomentumEncoder``. Not reproduced: shuffling BN across GPUs (§3.3, a
-    multi-device fix).
+    around; a batch larger than the queue keeps its last ``queue_size`` keys); under
+    ``torchrun`` it enqueues the keys of every process. The key encoder is
+    ``heads.MomentumEncoder`` with shuffling BN across processes (§3.3).
 
     Args:
         backbone: a video backbone (``forward_features`` (B, C, T, H, W) -> (B, D), ``feature_dim``).
@@ -76,7 +76,7 @@ class MoCoV2(PretextTask):
                                    grayscale_p=0.2, blur_p=blur_p)
         dim = backbone.feature_dim
         self.head = MLPHead(dim, hidden_dim or dim, proj_dim, num_layers=2, batch_norm=False)
-        self.key_encoder = MomentumEncoder(backbone, self.head, momentum)
+        self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
         self.queue = FeatureQueue(proj_dim, queue_size)
         self.pending_keys: list[Tensor] = []
 

@@ -50,7 +50,8 @@ class RSPNet(PretextTask):
 
     Loss = ``avid_weight * (L_avid_same + L_avid_other) + rsp_weight * L_rsp`` (1, 1). Speeds
     default to {1, 2} (released config ``diff_speed: [2]``); the released code picks the
-    query's speed per half-batch, here per video. MoCo's shuffled BN is not used.
+    query's speed per half-batch, here per video. Under ``torchrun`` the key encoder shuffles BN
+    across processes (MoCo §3.3) and in-batch negatives come from every process.
     ``acc`` is the A-VID top-1 (same-speed key ranked first); ``rsp_acc`` the share of
     queries closer to the same-speed key.
 
@@ -85,7 +86,7 @@ class RSPNet(PretextTask):
         self.augment = ClipAugment(crop_size, scale=CROP_AREA, jitter=JITTER, jitter_p=JITTER_P,
                                    grayscale_p=GRAYSCALE_P)
         self.head = LinearHead(backbone.feature_dim, 2 * proj_dim)  # [appearance | motion], two linear heads
-        self.key_encoder = MomentumEncoder(backbone, self.head, momentum)
+        self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
         self.queue = FeatureQueue(proj_dim, queue_size) if queue_size > 0 else None
         self._pending: Tensor | None = None
 
@@ -121,8 +122,9 @@ class RSPNet(PretextTask):
         k_a, k_m = self.split(self.key_encoder(torch.cat([key_same, key_other])))
         (k_same_a, k_other_a), (k_same_m, k_other_m) = k_a.split(b), k_m.split(b)
         negatives = self.queue.keys.clone() if self.queue is not None else None
-        loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature))
-        loss_other, _ = classification(*info_nce_logits(q_a, k_other_a, negatives, self.temperature))
+        gather = self.training
+        loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature, gather))
+        loss_other, _ = classification(*info_nce_logits(q_a, k_other_a, negatives, self.temperature, gather))
         sim_same, sim_other = (q_m * k_same_m).sum(dim=1), (q_m * k_other_m).sum(dim=1)
         loss_rsp = self.rsp_loss(q_m, k_same_m, k_other_m)
         loss = self.avid_weight * (loss_same + loss_other) + self.rsp_weight * loss_rsp
@@ -163,7 +165,5 @@ register_card(MethodCard(
         Setting("learning rate (R(2+1)D)", released=0.05, ours=lambda: RSPNet.paper_recipe.lr),
         Setting("batch size (R(2+1)D)", released=32, ours=lambda: RSPNet.paper_recipe.batch_size),
         Setting("weight decay", released=1e-4, ours=lambda: RSPNet.paper_recipe.weight_decay),
-        Setting("shuffled BN in the key encoder", released=True, ours=lambda: False,
-                note="one process here; shuffling BN across GPUs is handled with the multi-GPU work"),
     ),
 ))

@@ -27,7 +27,8 @@ class SimCLR(PretextTask):
     SimCLR's augmentation (§3, App. A), the same for all frames of a clip: random resized
     crop (area 0.08-1) + flip, colour jitter of strength 1 (0.8, 0.8, 0.8, 0.2) with p = 0.8,
     grayscale p = 0.2, Gaussian blur p = 0.5. ``acc`` is the contrastive top-1 (the other
-    view ranked first among the 2N - 1).
+    view ranked first among the 2N - 1). Under ``torchrun`` the negatives are the views of every
+    process (gathered with gradient).
 
     Args:
         backbone: a video backbone (``forward_features`` (B, C, T, H, W) -> (B, D), ``feature_dim``).
@@ -74,7 +75,7 @@ class SimCLR(PretextTask):
         v1, v2 = view_pair(batch["clips"])
         b = v1.shape[0]
         z = self.project(self.augment(torch.cat([v1, v2])))
-        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature))
+        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training))
         return TaskOutput(loss, {"acc": acc.item()}, b)
 
 

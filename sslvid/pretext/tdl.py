@@ -73,7 +73,8 @@ class TDL(PretextTask):
 
     Deviations: the released code applies TCA to the anchor (the paper to the positive;
     the roles are symmetric); the code's minimum gap between anchor and negative is 2 frames,
-    here half a clip span by default; MoCo's shuffled BN is not used (single device). The
+    here half a clip span by default. Under ``torchrun`` the key encoder shuffles BN across
+    processes (MoCo §3.3) and in-batch negatives come from every process. The
     released code also computes a triplet margin loss (margin 1) on (anchor, positive key,
     negative) but leaves it out of the total; ``triplet_weight`` > 0 adds it back.
     ``acc`` is the contrastive top-1: the positive key ranked above the temporal negative and
@@ -109,7 +110,7 @@ class TDL(PretextTask):
         self.temperature, self.tca_alpha, self.triplet_weight = temperature, tca_alpha, triplet_weight
         self.augment = TDLAugment(crop_size)
         self.head = LinearHead(backbone.feature_dim, proj_dim)
-        self.key_encoder = MomentumEncoder(backbone, self.head, momentum)
+        self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
         self.queue = FeatureQueue(proj_dim, queue_size) if queue_size > 0 else None
         self._pending: torch.Tensor | None = None
 
@@ -130,7 +131,7 @@ class TDL(PretextTask):
         q, n = self.embed(anchor_neg).split(b)
         k = F.normalize(self.key_encoder(positive), dim=1)
         logits, target = info_nce_logits(q, k, self.queue.keys.clone() if self.queue is not None else None,
-                                         self.temperature)
+                                         self.temperature, gather_distributed=self.training)
         l_temporal = (q * n).sum(dim=1, keepdim=True) / self.temperature
         loss, acc = classification(torch.cat([logits, l_temporal], dim=1), target)
         if self.triplet_weight > 0:

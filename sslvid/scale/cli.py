@@ -2,7 +2,7 @@
 
     python -m sslvid sweep --grid preliminaries --profile micro --executor pool --workers 2
     python -m sslvid sweep --grid grid.yaml --executor slurm --partition gpu --gpus-per-job 4 \\
-        --data-root kinetics400=/data/k400 --data-root ssv2=/data/ssv2
+        --data-root /datasets          # /datasets/kinetics400/, /datasets/ssv2/, ... (one meaning everywhere)
     python -m sslvid sweep --grid ood --dry-run           # the jobs, and which are cached
     python -m sslvid estimate --tflops 50 --clips-per-s 1000 --markdown
     python -m sslvid estimate --runs --markdown           # one run per task and backbone
@@ -14,6 +14,8 @@ import json
 from typing import Any
 
 import yaml
+
+from sslvid.errors import ConfigError
 
 
 def _pairs(items: list[str], what: str) -> dict[str, Any]:
@@ -29,6 +31,14 @@ def _pairs(items: list[str], what: str) -> dict[str, Any]:
             raise SystemExit(f"{what} expects key=value, got {item!r}")
         out[key] = yaml.safe_load(text) if text else ""
     return out
+
+
+def _data_roots(items: list[str]) -> dict[str, str]:
+    """``--data-root`` values as dataset -> data_root: a plain PATH serves every real dataset."""
+    from sslvid.data.layouts import list_datasets
+
+    roots = {name: item for item in items if "=" not in item for name in list_datasets()}
+    return roots | {k: str(v) for k, v in _pairs([i for i in items if "=" in i], "--data-root").items()}
 
 
 def _sweep(args: argparse.Namespace) -> None:
@@ -48,9 +58,9 @@ def _sweep(args: argparse.Namespace) -> None:
             print(dump_grid(grid), end="")
             return
         jobs = expand_grid(grid, args.profile, overrides=_pairs(args.set, "--set"),
-                           data_roots={k: str(v) for k, v in _pairs(args.data_root, "--data-root").items()})
+                           data_roots=_data_roots(args.data_root))
     except ValueError as err:
-        raise SystemExit(str(err)) from None
+        raise ConfigError(str(err)) from None
     store = RunStore(args.store) if args.store else RunStore()
     if args.dry_run:
         print(plan_sweep(jobs, store).to_string(index=False))
@@ -101,8 +111,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--folder", default=None, help="submitit log folder (default: <store>/.submitit)")
     sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="a config field on every job, e.g. epochs=2 or num_workers=8 (repeatable)")
-    sub.add_argument("--data-root", action="append", default=[], metavar="DATASET=PATH",
-                     help="root of a real dataset, e.g. kinetics400=/data/k400 (repeatable)")
+    sub.add_argument("--data-root", action="append", default=[], metavar="PATH",
+                     help="the folder with one sub-folder per dataset (kinetics400/, ssv2/, ...); "
+                          "DATASET=PATH sets it for one dataset only (repeatable)")
     sub.add_argument("--dry-run", action="store_true", help="list the jobs and whether each is cached")
     slurm = sub.add_argument_group("slurm")
     slurm.add_argument("--partition", default=None)

@@ -228,7 +228,7 @@ def pretrain_workload(config: Any) -> Workload:
         KeyError: for a dataset whose size is not in ``PRETRAIN_CLASSES`` / ``PRETRAIN_VIDEOS``.
     """
     passes = measure_passes(config.task, config.task_kwargs)
-    if config.subset_per_class is not None:
+    if isinstance(config.subset_per_class, int):
         videos = config.subset_per_class * PRETRAIN_CLASSES[config.dataset]
     else:
         videos = PRETRAIN_VIDEOS[config.dataset]

@@ -2,7 +2,8 @@
 
 One row is one number: which evaluation (``config_hash``), of which model (``model``, its
 pre-training ``pretext``, ``pretrain_subset``, ``pretrain_epochs``, ``complexity``), on which
-``task`` / ``dataset`` / ``split``, which ``metric`` under which ``condition`` (``"clean"``, or a
+``task`` / ``dataset`` / ``split`` (``dataset_fingerprint``: which copy of the dataset, by content;
+``sslvid.confighash``), which ``metric`` under which ``condition`` (``"clean"``, or a
 corruption such as ``"gaussian/1"``), its ``value``, and the ``protocol_card`` (JSON: clips per
 video, crops, frames, resolution, epochs, batch size, devices...) it was measured under, with
 ``seed``, git ``commit`` and ``time``. Accuracies and hit rates are in percent, as the papers print
@@ -11,7 +12,13 @@ them; drops are in points (absolute) and percent (relative).
 The file lives at ``<data dir>/results/results.csv``. Writers hold a file lock, read the table,
 upsert their rows by ``key`` (a re-run replaces its rows, never duplicates them) and replace the
 file atomically; readers need no lock (they see the old file or the new one). Two processes
-appending at once therefore both land, in some order.
+appending at once therefore both land, in some order. Before each rewrite the table as it was is
+copied to ``results.csv.bak``.
+
+Reading checks the table: the header must name known columns (with the key fields), every row
+must have as many fields as the header, its key must match its fields and its numbers must be
+numbers. A table that fails (another delimiter, a damaged header, a truncated or binary file)
+raises ``sslvid.io.DamagedFileError`` naming the file and the backup, and is never written over.
 
 Helpers turn the tidy table into the papers' table shapes (``pivot``) and put the papers'
 numbers beside ours (``paper_vs_reproduced``); the papers' tables come from
@@ -19,6 +26,7 @@ numbers beside ours (``paper_vs_reproduced``); the papers' tables come from
 """
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import io
 import json
@@ -32,7 +40,7 @@ import numpy as np
 import pandas as pd
 from filelock import FileLock
 
-from sslvid.io import atomic_write_text
+from sslvid.io import DamagedFileError, atomic_write_text, remove_stale_temporaries
 from sslvid.paths import data_dir
 
 log = logging.getLogger(__name__)
@@ -41,14 +49,18 @@ KEY_FIELDS = ("config_hash", "task", "metric", "condition")
 """A row's identity: one evaluation's one metric under one condition."""
 
 TEXT_COLUMNS = ("key", "config_hash", "task", "protocol", "model", "pretext", "source", "pretrain_dataset",
-                "complexity", "dataset", "split", "metric", "condition", "protocol_card", "profile", "commit",
-                "time")
+                "complexity", "dataset", "dataset_fingerprint", "split", "metric", "condition", "protocol_card",
+                "profile", "commit", "time")
 NUMBER_COLUMNS = ("value", "width")
-INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed")
+INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed", "unreadable_videos")
 COLUMNS = ("key", "config_hash", "model", "width", "pretext", "source", "pretrain_dataset", "pretrain_subset",
-           "pretrain_epochs", "complexity", "task", "protocol", "dataset", "split", "fold", "metric", "condition",
-           "value", "protocol_card", "profile", "seed", "commit", "time")
-"""The columns of the table, in order."""
+           "pretrain_epochs", "complexity", "task", "protocol", "dataset", "dataset_fingerprint", "split", "fold",
+           "metric", "condition", "value", "unreadable_videos", "protocol_card", "profile", "seed", "commit", "time")
+"""The columns of the table, in order. ``unreadable_videos``: videos of the evaluated split(s)
+that could not be decoded and so stand behind none of the row's number (tables written before
+a column existed read it as missing)."""
+REQUIRED_COLUMNS = ("key", *KEY_FIELDS, "value")
+"""Columns every stored table has; others missing from an older table are read as empty."""
 
 
 def default_results_path() -> Path:
@@ -129,10 +141,36 @@ class ResultsStore:
 
     # ---------------------------------------------------------------- reading
     def table(self) -> pd.DataFrame:
-        """Every row, typed (``COLUMNS``); an empty table when nothing was written yet."""
+        """Every row, typed (``COLUMNS``); an empty table when nothing was written yet.
+
+        Raises:
+            DamagedFileError: if the file is not a results table (module docstring).
+        """
+        return self._read()[0]
+
+    @property
+    def backup_path(self) -> Path:
+        """The copy of the table as it was before the last rewrite."""
+        return self.path.with_name(self.path.name + ".bak")
+
+    def _read(self) -> tuple[pd.DataFrame, str | None]:
+        """The typed table and the file's text (None when there is no file)."""
         if not self.path.is_file():
-            return normalise_rows([])
-        return _read(self.path.read_text())
+            return normalise_rows([]), None
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise self._damaged("not UTF-8 text (a binary file?)") from None
+        try:
+            return _parse(text), text
+        except ValueError as err:
+            raise self._damaged(str(err)) from None
+
+    def _damaged(self, problem: str) -> DamagedFileError:
+        backup = (f"restore the copy kept before the last rewrite (cp {self.backup_path} {self.path}), or "
+                  if self.backup_path.is_file() else "")
+        return DamagedFileError(self.path, problem, f"the table was left as it is; {backup}move it away to start "
+                                "an empty table (re-running the evaluations stores their numbers again)")
 
     def rows(self, config_hash: str | None = None, task: str | None = None, **equal: Any) -> pd.DataFrame:
         """The rows of one evaluation (``config_hash``) and/or ``task``, and columns equal to ``equal``."""
@@ -164,29 +202,84 @@ class ResultsStore:
             return new
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.lock_path), timeout=self.timeout):
-            old = self.table()
+            old, text = self._read()
             merged = pd.concat([old[~old["key"].isin(new["key"])], new], ignore_index=True) if len(old) else new
-            atomic_write_text(self.path, merged.to_csv(index=False))
+            self._rewrite(merged, text)
         log.info("results: %d rows upserted into %s (%d in all)", len(new), self.path, len(merged))
         return new.reset_index(drop=True)
 
     def delete(self, config_hash: str) -> int:
-        """Remove every row of one evaluation; return how many were removed."""
+        """Remove every row of one evaluation; return how many were removed.
+
+        Raises:
+            DamagedFileError: if the stored table does not parse (it is left as it is).
+        """
         if not self.path.is_file():
             return 0
         with FileLock(str(self.lock_path), timeout=self.timeout):
-            old = self.table()
+            old, text = self._read()
             keep = old[old["config_hash"] != config_hash]
-            atomic_write_text(self.path, keep.to_csv(index=False))
+            self._rewrite(keep, text)
         return len(old) - len(keep)
 
+    def _rewrite(self, table: pd.DataFrame, previous: str | None) -> None:
+        """Back up ``previous`` (the parsed file's text), then replace the file; the lock is held."""
+        remove_stale_temporaries(self.path.parent, self.path.name)
+        if previous is not None:
+            atomic_write_text(self.backup_path, previous)
+        atomic_write_text(self.path, table.to_csv(index=False))
 
-def _read(text: str) -> pd.DataFrame:
-    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+
+def _parse(text: str) -> pd.DataFrame:
+    """The typed table in ``text``.
+
+    Raises:
+        ValueError: saying what is wrong (empty, truncated, unknown header, a bad row).
+    """
+    if not text.strip():
+        raise ValueError("the file is empty (a results table has at least its header line)")
+    if "\x00" in text:
+        raise ValueError("it holds NUL bytes (a binary file?)")
+    if not text.endswith("\n"):
+        raise ValueError("its last line has no line break: the file was cut off part-way")
+    try:
+        lines = [line for line in csv.reader(io.StringIO(text, newline=""), strict=True) if line]
+    except csv.Error as err:
+        raise ValueError(f"not comma-separated values ({err})") from None
+    header, body = lines[0], lines[1:]
+    _check_header(header)
+    for number, fields in enumerate(body, start=1):
+        if len(fields) != len(header):
+            raise ValueError(f"row {number} has {len(fields)} fields, the header {len(header)}")
+    raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     for name in COLUMNS:
-        if name not in table:
-            table[name] = ""
-    return _typed(table[list(COLUMNS)])
+        if name not in raw:
+            raw[name] = ""
+    typed = _typed(raw[list(COLUMNS)])
+    _check_cells(raw, typed)
+    return typed
+
+
+def _check_header(header: list[str]) -> None:
+    unknown = [name for name in header if name not in COLUMNS]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if unknown or missing or len(set(header)) != len(header):
+        raise ValueError(f"its header is not a results table's (unknown columns {unknown[:3]}, missing "
+                         f"{missing}; expected comma-separated {', '.join(COLUMNS)})")
+
+
+def _check_cells(raw: pd.DataFrame, typed: pd.DataFrame) -> None:
+    """Keys that match their fields, numbers that are numbers (``raw``: the cells as text)."""
+    first, *rest = (typed[name] for name in KEY_FIELDS)
+    keys = first.str.cat(rest, sep="|")
+    wrong = np.flatnonzero((keys != typed["key"]).to_numpy())
+    if len(wrong):
+        raise ValueError(f"row {wrong[0] + 1}: key {typed['key'].iloc[wrong[0]]!r} does not match its fields "
+                         f"{keys.iloc[wrong[0]]!r}")
+    for name in (*NUMBER_COLUMNS, *INTEGER_COLUMNS):
+        bad = np.flatnonzero((typed[name].isna() & (raw[name] != "")).to_numpy())
+        if len(bad):
+            raise ValueError(f"row {bad[0] + 1}: {name} {raw[name].iloc[bad[0]]!r} is not a number")
 
 
 # ---------------------------------------------------------------------- table shapes

@@ -3,7 +3,8 @@
 A run lives in ``<root>/<hash>/``::
 
     config.json          the full config (``to_dict()``), written when the run starts
-    provenance.json      seed, git commit, package versions, device, start / end, wall time
+    provenance.json      seed, git commit, package versions, device, start / end, wall time, status
+    checksums.json       size and sha256 of every checkpoint and of final.pt, written after each
     log.csv              tidy per-epoch table (rewritten atomically after every epoch)
     checkpoints/epoch_0005.pt   resumable state every k epochs
     final.pt             the trained weights: {"backbone": state dict, "task": state dict, ...}
@@ -11,6 +12,17 @@ A run lives in ``<root>/<hash>/``::
 
 Every file is written atomically (``sslvid.io``), so a killed run leaves either the old file or
 the new one, never half of one. Loading uses ``torch.load(weights_only=True)``.
+
+Nothing is trusted unchecked: a run counts as complete only when ``final.pt`` has the size and
+sha256 recorded for it; a checkpoint that fails its record or does not load is skipped when a
+run resumes (the previous good one is used, with a warning naming the file); a store file that
+cannot be read raises ``sslvid.io.DamagedFileError``, naming the file and how to recover.
+
+The run's lock is ``<root>/.<hash>.lock`` beside its folder, so a run that fails before it starts
+leaves no folder behind; one that fails before its first checkpoint is removed, a later failure
+is recorded in ``provenance.json`` (``status: failed``). A run killed outright still says
+``running`` there; with its lock free, ``RunHandle.state`` reports it as ``interrupted``, and the
+next attempt records it so and clears the temporary files the killed writer left.
 
 The store knows nothing about training. Its one convention about contents: a trained module
 keeps its backbone under the attribute ``backbone``, so a checkpoint's ``"model"`` state dict
@@ -22,8 +34,11 @@ import datetime as _dt
 import json
 import logging
 import os
+import pickle
 import platform
+import shutil
 import subprocess
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
@@ -32,14 +47,25 @@ from typing import Any, Protocol
 
 import pandas as pd
 import torch
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from sslvid.io import atomic_write_json, atomic_write_text, atomic_write_with
+from sslvid.io import (
+    DamagedFileError,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_with,
+    file_digest,
+    read_json,
+    remove_stale_temporaries,
+)
 from sslvid.paths import data_dir
 
 log = logging.getLogger(__name__)
 
 COMPLETE_MARKER = "COMPLETE"
+CHECKSUMS = "checksums.json"
+STATES = ("absent", "running", "interrupted", "failed", "partial", "complete", "damaged")
+"""What ``RunHandle.state`` reports."""
 BACKBONE_PREFIX = "backbone."
 PACKAGES = ("torch", "torchvision", "numpy", "pandas", "av", "decord", "sslvid")
 
@@ -106,6 +132,13 @@ def collect_provenance(seed: int, device: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+_VERIFIED: dict[str, tuple[int, int, str]] = {}
+"""Files whose checksum matched: path -> (size, mtime_ns, sha256), so each is hashed once per change."""
+
+_LOAD_ERRORS = (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError)
+"""What ``torch.load`` raises for a truncated or foreign file (not for a missing or unreadable one)."""
+
+
 def _key_of(config: HashedConfig | str) -> str:
     return config if isinstance(config, str) else config.config_hash()
 
@@ -125,8 +158,7 @@ class RunHandle:
         self.dir = Path(root) / key
 
     def __repr__(self) -> str:
-        state = "complete" if self.is_complete else "partial" if self.exists else "absent"
-        return f"RunHandle({self.key!r}, {state}, {self.dir})"
+        return f"RunHandle({self.key!r}, {self.state}, {self.dir})"
 
     # ---------------------------------------------------------------- paths and state
     @property
@@ -150,13 +182,57 @@ class RunHandle:
         return self.dir / "checkpoints"
 
     @property
+    def checksums_path(self) -> Path:
+        return self.dir / CHECKSUMS
+
+    @property
+    def lock_path(self) -> Path:
+        """``<root>/.<key>.lock``: outside the run's folder, so taking it creates no folder."""
+        return self.dir.parent / f".{self.key}.lock"
+
+    @property
     def exists(self) -> bool:
         return self.config_path.is_file()
 
     @property
     def is_complete(self) -> bool:
-        """True once ``COMPLETE`` is written: the run's results can be used."""
-        return (self.dir / COMPLETE_MARKER).is_file()
+        """True once ``COMPLETE`` is written and ``final.pt`` matches its recorded size and checksum.
+
+        Raises:
+            DamagedFileError: if ``COMPLETE`` is there but ``final.pt`` is missing or damaged.
+        """
+        if not (self.dir / COMPLETE_MARKER).is_file():
+            return False
+        self.verify(self.final_path, self._final_recovery())
+        return True
+
+    @property
+    def state(self) -> str:
+        """One of ``STATES``: ``interrupted`` is a run whose provenance says running but whose lock
+        is free (its process was killed); ``damaged`` a run whose files fail their records."""
+        if not self.exists:
+            return "absent"
+        try:
+            if self.is_complete:
+                return "complete"
+            status = self.provenance().get("status") if self.provenance_path.is_file() else None
+        except DamagedFileError:
+            return "damaged"
+        if status == "running":
+            return "running" if self.lock_is_held() else "interrupted"
+        return "failed" if status == "failed" else "partial"
+
+    def lock_is_held(self) -> bool:
+        """True while some process holds the run's lock (trains it)."""
+        if not self.lock_path.is_file():
+            return False
+        probe = FileLock(str(self.lock_path), timeout=0)
+        try:
+            probe.acquire()
+        except Timeout:
+            return True
+        probe.release()
+        return False
 
     def checkpoint_path(self, epoch: int) -> Path:
         return self.checkpoint_dir / f"epoch_{epoch:04d}.pt"
@@ -164,8 +240,8 @@ class RunHandle:
     @contextmanager
     def lock(self, timeout: float = -1) -> Iterator[None]:
         """Hold the run's file lock (two processes never train the same config at once)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.dir / ".lock"), timeout=timeout):
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.lock_path), timeout=timeout):
             yield
 
     # ---------------------------------------------------------------- writing
@@ -174,14 +250,20 @@ class RunHandle:
 
         A resumed run keeps the ``config.json`` of its first attempt (fields that are not
         hashed, like the number of workers, may differ between attempts; each attempt's device
-        and commit are listed under ``attempts``).
+        and commit are listed under ``attempts``, an attempt that was killed is marked
+        ``interrupted``). Call it holding the run's lock: it removes temporary files that
+        killed writers left.
         """
+        self._remove_stale_temporaries()
         if not self.exists:
             atomic_write_json(self.config_path, json.loads(json.dumps(dict(config), default=str)))
         previous = self.provenance() if self.provenance_path.is_file() else {}
         started = previous.get("started", _now())
         attempt = {"started": _now(), **{k: provenance[k] for k in ("device", "git_commit") if k in provenance}}
-        attempts = previous.get("attempts", []) + [attempt]
+        attempts = previous.get("attempts", [])
+        if previous.get("status") == "running" and attempts:  # its process died without a word
+            attempts[-1] = {**attempts[-1], "status": "interrupted"}
+        attempts = attempts + [attempt]
         atomic_write_json(self.provenance_path, {**provenance, "status": "running", "started": started,
                                                  "attempts": attempts})
 
@@ -189,6 +271,7 @@ class RunHandle:
         """Write ``checkpoints/epoch_XXXX.pt`` atomically (tensors, numbers, strings, dicts, lists)."""
         path = self.checkpoint_path(epoch)
         atomic_write_with(path, lambda handle: torch.save(dict(state), handle))
+        self._record(path)
         log.info("checkpoint %s", path)
         return path
 
@@ -197,22 +280,116 @@ class RunHandle:
         atomic_write_text(self.log_path, rows.to_csv(index=False))
 
     def finish(self, final_state: Mapping[str, Any], provenance: Mapping[str, Any]) -> None:
-        """Write ``final.pt``, the finished provenance, then the ``COMPLETE`` marker (last)."""
+        """Write ``final.pt`` and its checksum, the finished provenance, then the ``COMPLETE`` marker (last)."""
         atomic_write_with(self.final_path, lambda handle: torch.save(dict(final_state), handle))
+        self._record(self.final_path)
         previous = self.provenance() if self.provenance_path.is_file() else {}
         atomic_write_json(self.provenance_path, {**previous, **provenance, "status": "complete", "ended": _now()})
         atomic_write_text(self.dir / COMPLETE_MARKER, _now() + "\n")
 
+    def abandon(self, error: BaseException) -> None:
+        """Clean up after a failed attempt (rank 0, holding the lock): remove the folder when the
+        run has nothing to resume from, else record the failure (``status``, ``error``) in its
+        provenance. An interrupt (Ctrl-C) is recorded as ``interrupted``."""
+        if (self.dir / COMPLETE_MARKER).is_file():
+            return
+        self._remove_stale_temporaries()
+        if not self.checkpoints():
+            shutil.rmtree(self.dir, ignore_errors=True)
+            log.info("run %s failed before its first checkpoint; removed %s", self.key, self.dir)
+            return
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        previous = self.provenance() if self.provenance_path.is_file() else {}
+        atomic_write_json(self.provenance_path, {**previous, "status": status, "ended": _now(),
+                                                 "error": f"{type(error).__name__}: {error}"[:2000]})
+
+    @contextmanager
+    def failure_recorded(self, active: bool = True) -> Iterator[None]:
+        """Run the body; if it raises, ``abandon`` the run (when ``active``, i.e. on rank 0) and re-raise."""
+        try:
+            yield
+        except BaseException as error:
+            if active:
+                self.abandon(error)
+            raise
+
+    def _record(self, path: Path) -> None:
+        """Write ``path``'s size and sha256 into ``checksums.json``."""
+        records = self.checksums()
+        records[path.relative_to(self.dir).as_posix()] = {"bytes": path.stat().st_size, "sha256": file_digest(path)}
+        atomic_write_json(self.checksums_path, records)
+
+    def _remove_stale_temporaries(self) -> None:
+        for folder in (self.dir, self.checkpoint_dir):
+            for tmp in remove_stale_temporaries(folder):
+                log.info("removed %s, left by a writer that was killed", tmp)
+
     # ---------------------------------------------------------------- reading
     def config(self) -> dict[str, Any]:
-        return json.loads(self.config_path.read_text())
+        """The run's config as stored.
+
+        Raises:
+            DamagedFileError: if ``config.json`` is not valid JSON.
+        """
+        return read_json(self.config_path, f"move the folder {self.dir} away; asking for the run again "
+                                           "trains it from the start")
 
     def provenance(self) -> dict[str, Any]:
-        return json.loads(self.provenance_path.read_text())
+        """Seed, commit, versions, device, times and status of the run.
+
+        Raises:
+            DamagedFileError: if ``provenance.json`` is not valid JSON.
+        """
+        return read_json(self.provenance_path, "delete it; the run's next attempt writes a new one (the "
+                                               "record of earlier attempts is lost)")
+
+    def checksums(self) -> dict[str, dict[str, Any]]:
+        """``{file relative to the run folder: {"bytes": size, "sha256": hex}}`` (empty when none recorded).
+
+        Raises:
+            DamagedFileError: if ``checksums.json`` is not valid JSON.
+        """
+        if not self.checksums_path.is_file():
+            return {}
+        return read_json(self.checksums_path, "delete it; the run's files are then loaded without a check")
+
+    def verify(self, path: Path, recovery: str) -> None:
+        """Check that ``path`` exists and matches the size and sha256 recorded for it (files written
+        before checksums were recorded are only checked for existence).
+
+        Raises:
+            DamagedFileError: naming the file, what is wrong and ``recovery``.
+        """
+        if not path.is_file():
+            raise DamagedFileError(path, "it is missing", recovery)
+        record = self.checksums().get(path.relative_to(self.dir).as_posix())
+        if record is None:
+            return
+        stat = path.stat()
+        if stat.st_size != record["bytes"]:
+            raise DamagedFileError(path, f"truncated or overwritten: {stat.st_size} bytes, the run's record "
+                                   f"({self.checksums_path.name}) says {record['bytes']}", recovery)
+        seen = (stat.st_size, stat.st_mtime_ns, record["sha256"])
+        if _VERIFIED.get(str(path)) == seen:
+            return
+        if file_digest(path) != record["sha256"]:
+            raise DamagedFileError(path, f"its sha256 differs from the one in {self.checksums_path.name}", recovery)
+        _VERIFIED[str(path)] = seen
 
     def read_log(self) -> pd.DataFrame:
-        """The per-epoch log table (empty when nothing was logged yet)."""
-        return pd.read_csv(self.log_path) if self.log_path.is_file() else pd.DataFrame()
+        """The per-epoch log table (empty when nothing was logged yet).
+
+        Raises:
+            DamagedFileError: if ``log.csv`` does not parse.
+        """
+        if not self.log_path.is_file():
+            return pd.DataFrame()
+        try:
+            return pd.read_csv(self.log_path)
+        except (ValueError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
+            raise DamagedFileError(self.log_path, f"not a log table ({err})",
+                                   "delete it; a resumed run writes it again, a complete run's per-epoch "
+                                   "log is lost") from None
 
     def checkpoints(self) -> dict[int, Path]:
         """Epoch -> checkpoint path, sorted by epoch (temporary files are ignored)."""
@@ -230,32 +407,71 @@ class RunHandle:
         return found[max(found)] if found else None
 
     @staticmethod
-    def load(path: str | os.PathLike) -> dict[str, Any]:
-        """``torch.load(path, weights_only=True)`` onto the CPU."""
-        return torch.load(path, map_location="cpu", weights_only=True)
+    def load(path: str | os.PathLike, recovery: str = "delete it and train its run again") -> dict[str, Any]:
+        """``torch.load(path, weights_only=True)`` onto the CPU.
+
+        Raises:
+            pickle.UnpicklingError: if the file holds objects other than tensors and plain data.
+            DamagedFileError: if it cannot be read (truncated, not a torch file).
+        """
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except _LOAD_ERRORS as err:
+            if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in str(err).lower():
+                raise
+            raise DamagedFileError(path, f"torch cannot read it ({_first_line(err)})", recovery) from None
 
     def load_checkpoint(self, epoch: int | None = None) -> dict[str, Any]:
-        """The checkpoint of ``epoch`` (None: the latest).
+        """The checkpoint of ``epoch`` (None: the latest), checked against its record.
 
         Raises:
             FileNotFoundError: when there is no such checkpoint (the message lists those present).
+            DamagedFileError: when it is truncated or does not load.
         """
         found = self.checkpoints()
         if epoch is None and found:
             epoch = max(found)
         if epoch not in found:
             raise FileNotFoundError(f"run {self.key} has no checkpoint of epoch {epoch}; has: {list(found)}")
-        return self.load(found[epoch])
+        return self.load_checkpoint_file(found[epoch])
+
+    def load_checkpoint_file(self, path: Path) -> dict[str, Any]:
+        """The checkpoint at ``path`` (one of ``checkpoints()``), checked against its record.
+
+        Raises:
+            DamagedFileError: when it is truncated or does not load.
+        """
+        recovery = (f"delete it; resuming {self.dir} then starts from the previous checkpoint and trains "
+                    "this epoch again")
+        self.verify(path, recovery)
+        return self.load(path, recovery)
+
+    def latest_good_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
+        """The newest checkpoint that passes its record and loads, with its contents, or None.
+
+        A damaged checkpoint is skipped with a warning naming it; the one before it is tried.
+        """
+        for _, path in sorted(self.checkpoints().items(), reverse=True):
+            try:
+                return path, self.load_checkpoint_file(path)
+            except DamagedFileError as err:
+                log.warning("%s; trying the checkpoint before it", err)
+        return None
 
     def load_final(self) -> dict[str, Any]:
-        """The contents of ``final.pt``.
+        """The contents of ``final.pt``, checked against its record.
 
         Raises:
             FileNotFoundError: if the run is not complete.
+            DamagedFileError: if ``final.pt`` is missing, truncated or does not load.
         """
         if not self.is_complete:
             raise FileNotFoundError(f"run {self.key} in {self.dir} is not complete")
-        return self.load(self.final_path)
+        return self.load(self.final_path, self._final_recovery())
+
+    def _final_recovery(self) -> str:
+        return (f"delete {self.dir / COMPLETE_MARKER} and ask for the run again: it resumes from its last good "
+                f"checkpoint and writes final.pt anew (or move the folder {self.dir} away to train it from the start)")
 
     def load_backbone(self, epoch: int | None = None) -> dict[str, torch.Tensor]:
         """The backbone's state dict: of the finished run, or of the checkpoint of ``epoch``.
@@ -287,7 +503,11 @@ class RunStore:
         return RunHandle(self.root, _key_of(config))
 
     def find(self, config: HashedConfig | str) -> RunHandle | None:
-        """The complete run of ``config`` (or of a hash), or None when it was never finished."""
+        """The complete run of ``config`` (or of a hash), or None when it was never finished.
+
+        Raises:
+            DamagedFileError: if the run is marked complete but its ``final.pt`` fails its record.
+        """
         handle = self.run(config)
         return handle if handle.is_complete else None
 
@@ -300,18 +520,28 @@ class RunStore:
         return self.run(config).load_backbone(epoch)
 
     def runs(self, complete_only: bool = True) -> list[RunHandle]:
-        """Handles of the stored runs, sorted by key."""
+        """Handles of the stored runs, sorted by key (with ``complete_only``, those whose state is complete)."""
         if not self.root.is_dir():
             return []
         handles = [RunHandle(self.root, p.name) for p in sorted(self.root.iterdir())
                    if p.is_dir() and not p.name.startswith(".")]
-        return [h for h in handles if h.exists and (h.is_complete or not complete_only)]
+        return [h for h in handles if h.exists and (not complete_only or h.state == "complete")]
 
     def table(self, complete_only: bool = True) -> pd.DataFrame:
-        """One row per run: hash, complete flag, the config's fields and the wall time."""
+        """One row per run: hash, complete flag, state (``STATES``), the config's fields and the wall time.
+
+        Raises:
+            DamagedFileError: if a listed run's ``config.json`` or ``provenance.json`` is damaged.
+        """
         rows = []
         for handle in self.runs(complete_only):
-            prov = handle.provenance() if handle.provenance_path.is_file() else {}
-            rows.append({"run": handle.key, "complete": handle.is_complete, **handle.config(),
+            state = handle.state
+            prov = handle.provenance() if handle.provenance_path.is_file() and state != "damaged" else {}
+            rows.append({"run": handle.key, "complete": state == "complete", "state": state, **handle.config(),
                          "wall_seconds": prov.get("wall_seconds")})
         return pd.DataFrame(rows)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
