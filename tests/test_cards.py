@@ -56,3 +56,29 @@ def test_every_evaluation_protocol_and_distiller_has_a_clean_card():
                                                                       if c.kind == "evaluate"}
     assert set(DISTILLERS.names()) <= {c.method for c in CARDS.values() if c.kind == "distill"}
     assert all(check_card(c) == [] for c in CARDS.values())
+
+
+CARDED_TASKS = ("byol", "cvrl", "moco_v2", "prp", "rotnet", "rspnet", "simclr", "splitbrain", "tdl", "vcop")
+"""Every pretext task of the benchmark and of the lightweight study."""
+
+
+def test_every_registered_pretext_task_has_a_card_and_every_card_checks_clean():
+    import sslvid.pretext  # noqa: F401  (registers the tasks and their cards)
+    from sslvid.cards import CARDS
+    from sslvid.pretext.base import list_tasks
+
+    carded = {card.method for card in CARDS.values() if card.kind == "pretext"}
+    assert set(CARDED_TASKS) == carded == set(list_tasks())
+    problems = [problem for card in CARDS.values() for problem in check_card(card)]
+    assert problems == []
+    assert all(card_markdown(card).count("\n|") == len(card.settings) + 2 for card in CARDS.values())
+
+
+def test_a_revised_task_definition_changes_its_runs_hash_and_only_its_own():
+    from sslvid.engine.config import PretrainConfig
+    from sslvid.pretext.base import TASKS
+
+    rspnet = PretrainConfig.for_profile("smoke", task="rspnet", backbone="r3d_18")
+    rotnet = PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18")
+    assert TASKS.get("rspnet").revision == 2 and rspnet.hashed_dict()["task_revision"] == 2
+    assert "task_revision" not in rotnet.hashed_dict(), "unchanged tasks keep their hashes"

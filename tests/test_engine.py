@@ -47,6 +47,31 @@ def test_config_takes_the_profiles_numbers():
     assert (paper.frames, paper.crop_size, paper.epochs, paper.width) == (16, 112, 150, 1.0)
 
 
+def test_each_task_pretrains_with_its_authors_recipe_at_paper_scale_and_the_users_numbers_win():
+    from sslvid.pretext.base import SHARED_RECIPE
+
+    def numbers(config):
+        return config.optimizer, config.lr, config.batch_size, config.weight_decay, config.momentum
+
+    registry = task_registry()
+    for task in ("rspnet", "cvrl", "tdl"):
+        recipe = registry.get(task).paper_recipe
+        paper = PretrainConfig.for_profile("paper", task=task, backbone="r2plus1d_18")
+        assert numbers(paper) == (recipe.optimizer, recipe.lr, recipe.batch_size, recipe.weight_decay, recipe.momentum)
+    assert numbers(PretrainConfig.for_profile("paper", task="rspnet", backbone="r2plus1d_18")) == (
+        "sgd", 0.05, 32, 1e-4, 0.9)  # released config/pretrain/r2plus1d.jsonnet
+    assert numbers(PretrainConfig.for_profile("paper", task="cvrl", backbone="r2plus1d_18")) == (
+        "sgd", 0.32, 1024, 1e-6, 0.9)  # released cvrl_pretrain_k600_200ep.yaml
+    mine = PretrainConfig.for_profile("paper", task="cvrl", backbone="r2plus1d_18", lr=0.1, batch_size=64)
+    assert (mine.lr, mine.batch_size, mine.weight_decay) == (0.1, 64, 1e-6)
+    for profile, batch in (("micro", 32), ("smoke", 4)):
+        config = PretrainConfig.for_profile(profile, task="cvrl", backbone="r2plus1d_18")
+        assert numbers(config) == (SHARED_RECIPE.optimizer, SHARED_RECIPE.lr, batch, SHARED_RECIPE.weight_decay,
+                                   SHARED_RECIPE.momentum)
+    stored = PretrainConfig.for_profile("paper", task="tdl", backbone="r2plus1d_18")
+    assert PretrainConfig.from_dict(stored.to_dict()).config_hash() == stored.config_hash()
+
+
 def test_config_errors_list_every_problem_and_the_valid_names():
     with pytest.raises(ValueError) as err:
         PretrainConfig.for_profile("smoke", task="rotnett", backbone="resnet", lr=-1, optimizer="lamb",
@@ -205,6 +230,21 @@ def test_every_task_pretrains_and_its_backbone_reloads(task, videos, tmp_path):
     final = torch.load(result.run_dir / "final.pt", weights_only=True)["backbone"]
     assert reloaded.state_dict().keys() == final.keys()
     assert all(torch.equal(reloaded.state_dict()[k], v) for k, v in final.items())
+
+
+def test_byol_target_momentum_follows_the_cosine_schedule_over_the_run(videos):
+    """Grill et al. 2020 §3.2: tau_k = 1 - (1 - 0.996)(cos(pi k / K) + 1) / 2 over the run's K steps."""
+    from sslvid.engine.pretrain import build_trainer
+
+    config = helpers.tiny_config(videos, task="byol", task_kwargs={"hidden_dim": 16})
+    trainer = build_trainer(config, progress=False)
+    task = trainer.module
+    assert task.total_steps == 4  # 2 epochs of 2 steps
+    seen = []
+    trainer.hooks.after_step = lambda: (seen.append(task.target_momentum), task.after_step())
+    trainer.fit()
+    expected = [1 - 0.004 * (math.cos(math.pi * k / 4) + 1) / 2 for k in range(4)]
+    assert seen == pytest.approx(expected) and seen[0] == pytest.approx(0.996) and seen[-1] > 0.999
 
 
 def test_unreadable_videos_are_skipped_and_logged(videos, tmp_path):

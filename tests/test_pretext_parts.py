@@ -377,3 +377,44 @@ def test_vcop_tuples_shrink_their_gap_to_fit_a_short_video_before_looping():
     assert five.step_for(200) == five.step == 16, "long videos keep the paper's interval"
     too_long = ClipOrderSampler(clip_len=16, num_clips=5, interval=8)
     assert too_long.step_for(48) == too_long.step, "touching clips do not fit either: loop as before"
+
+
+def test_random_solarize_inverts_values_at_or_above_half():
+    """BYOL App. B: x -> 1 - x where x >= 0.5, per clip with probability p."""
+    x = torch.tensor([0.1, 0.5, 0.9]).view(1, 1, 3, 1, 1).repeat(2, 3, 1, 1, 1)
+    expected = torch.tensor([0.1, 0.5, 0.1]).view(1, 1, 3, 1, 1).expand_as(x)
+    assert torch.allclose(A.random_solarize(x, 0, p=1.0), expected)
+    assert torch.equal(A.random_solarize(x, 0, p=0.0), x)
+    grey = torch.full((2, 4, 6, 6, 3), 204, dtype=torch.uint8)  # 0.8 everywhere
+    plain = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=0.0, jitter_p=0.0, grayscale_p=0.0)
+    out = A.ClipAugment(6, solarize_p=1.0, **plain)(grey, 0)
+    assert torch.allclose(out, A.normalize(torch.full_like(out, 0.2)), atol=1e-5)
+
+
+def _is_window_of(out, x):
+    """Whether every clip of ``out`` (N, C, T, s, s) is an exact s x s window of its clip in ``x``."""
+    s = out.shape[-1]
+    windows = x.unfold(3, s, 1).unfold(4, s, 1)  # (N, C, T, H-s+1, W-s+1, s, s)
+    return all(any(torch.allclose(out[i], windows[i, :, :, y, q], atol=1e-5)
+                   for y in range(windows.shape[3]) for q in range(windows.shape[4])) for i in range(len(x)))
+
+
+def test_random_crop_cuts_an_unscaled_window():
+    x = torch.rand(4, 3, 2, 10, 13, generator=torch.Generator().manual_seed(0))
+    out = A.random_crop(x, 7, 3)
+    assert out.shape == (4, 3, 2, 7, 7) and _is_window_of(out, x)
+    with pytest.raises(ValueError, match="cannot crop 11x11"):
+        A.random_crop(x, 11)
+
+
+def test_random_rotation_moves_a_point_by_the_drawn_angle():
+    """A bright pixel 10 px right of the centre lands at centre + 10 (cos a, -sin a) (x right, y down)."""
+    x = torch.zeros(3, 1, 1, 33, 33)
+    x[..., 16, 26] = 1.0
+    out = A.random_rotation(x, 90.0, 5)
+    angles = torch.rand(3, generator=torch.Generator().manual_seed(5)) * 180 - 90  # the same draw
+    for clip, angle in zip(out, angles):
+        row, col = divmod(int(clip.flatten().argmax()), 33)
+        a = math.radians(float(angle))
+        assert abs(col - (16 + 10 * math.cos(a))) <= 1 and abs(row - (16 - 10 * math.sin(a))) <= 1
+    assert torch.allclose(A.random_rotation(x, 0.0, 5), x, atol=1e-6)

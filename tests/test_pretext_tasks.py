@@ -13,6 +13,7 @@ import sslvid.pretext.rspnet  # noqa: F401
 import sslvid.pretext.tdl  # noqa: F401
 import sslvid.pretext.vcop  # noqa: F401
 from sslvid.backbones import create_backbone
+from sslvid.pretext.augment import normalize
 from sslvid.pretext.base import CATEGORIES, TASKS, PretextTask, create_task, list_tasks
 
 FRAMES, SIDE, VIDEO_FRAMES = 4, 16, 40
@@ -131,7 +132,78 @@ def test_prp_complexity_knob(rates):
     assert strides == batch["meta"]["stride"].tolist()
     x, target = task.views(batch["clips"])
     assert x.shape == (2, 3, FRAMES, SIDE, SIDE) and target.shape == (2, 3, 2 * FRAMES, SIDE, SIDE)
-    assert torch.equal(target[:, :, ::2], x)
+    assert torch.allclose(normalize(target[:, :, ::2]), x)
+
+
+def test_cvrl_blurs_its_first_clip_always_and_solarizes_only_the_second():
+    """CVRL's released code: blur p 1.0 / 0.1 and solarize p 0 / 0.2 on the two clips (Qian et al., 2021)."""
+    import dataclasses
+
+    first, second = make_task("cvrl").view_augments
+    assert (first.blur_p, first.solarize_p, second.blur_p, second.solarize_p) == (1.0, 0.0, 0.1, 0.2)
+    stripes = torch.zeros(16, FRAMES, SIDE, SIDE, 3, dtype=torch.uint8)
+    stripes[..., ::2, :] = 255
+    plain = dict(jitter_p=0.0, grayscale_p=0.0, flip_p=0.0, scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    blurred = dataclasses.replace(first, **plain)(stripes, 0)
+    sharp = dataclasses.replace(first, blur_p=0.0, **plain)(stripes, 0)
+    ratio = blurred.var(dim=(1, 2, 3, 4)) / sharp.var(dim=(1, 2, 3, 4))
+    assert (ratio <= 1 + 1e-5).all() and (ratio < 0.9).sum() >= 12  # sigma ~ U(0.1, 2): the smallest barely blur
+
+
+def test_rspnet_keys_differ_only_in_speed():
+    """RSPNet's released code cuts both keys from one augmented key clip (Chen et al., 2021)."""
+    task = make_task("rspnet")
+    assert (task.augment.scale, task.augment.jitter, task.augment.jitter_p) == ((0.4, 1.0), (0.4,) * 4, 1.0)
+    clip = make_batch(task, videos=8)["clips"][:, :1]
+    torch.manual_seed(0)
+    query, key_same, key_other = task.views(clip.expand(-1, 3, -1, -1, -1, -1))  # one raw clip three times
+    assert torch.equal(key_same, key_other)
+    assert not torch.allclose(query, key_same)
+
+
+def test_tdl_views_follow_the_released_transform():
+    """TDL's released augmentation_config: rotation 10 deg, an unscaled random crop, jitter (0.5, 0.5, 0.25, 0.5)."""
+    import dataclasses
+
+    from sslvid.pretext.augment import to_float_clips
+    from test_pretext_parts import _is_window_of
+
+    augment = make_task("tdl").augment
+    assert (augment.degrees, augment.jitter) == (10.0, (0.5, 0.5, 0.25, 0.5))
+    clips = make_batch(make_task("tdl"))["clips"][:, 0]  # (B, T, SIDE + 4, SIDE + 4, 3)
+    still = dataclasses.replace(augment, degrees=0.0, jitter=(0.0, 0.0, 0.0, 0.0))(clips, 0)
+    assert still.shape[-1] == SIDE and _is_window_of(still, to_float_clips(clips))
+
+
+def test_prp_reconstructs_unit_frames_with_separate_branches():
+    """PRP's released loss (Yao et al., 2020): weighted MSE against [0, 1] frames + 0.1 * CE, one conv6 per branch."""
+    import torch.nn.functional as F
+
+    from sslvid.pretext.prp import motion_weights
+
+    task = make_task("prp", rates=(1, 2))
+    batch = make_batch(task)
+    torch.manual_seed(3)
+    x, target = task.views(batch["clips"])
+    assert 0.0 <= target.min() and target.max() <= 1.0
+    assert torch.allclose(x, normalize(target[:, :, ::2]))
+    assert task.conv6_cls is not task.conv6_rec and task.conv6_cls[0].weight.shape[-3:] == (3, 3, 3)
+    fmap = task.backbone.forward_intermediates(x, indices=1)[-1]
+    logits = task.head(task.conv6_cls(fmap).mean(dim=(2, 3, 4)))
+    err = (task.decoder(task.conv6_rec(fmap)) - target) ** 2 * motion_weights(target, SIDE // 4)
+    expected = err.mean() + 0.1 * F.cross_entropy(logits, batch["meta"]["rate"].long())
+    torch.manual_seed(3)
+    assert torch.allclose(task(batch).loss, expected, rtol=1e-5)
+
+
+def test_rspnet_ranks_speeds_on_logits_with_the_released_margin():
+    """Released Loss: MarginRankingLoss(margin=2.0)(l_pos, l_neg_speed), logits = cosine / 0.07 (Chen et al., 2021)."""
+    task = make_task("rspnet")
+    q = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    same = torch.tensor([[0.9, math.sqrt(1 - 0.81)], [1.0, 0.0]])  # cosines 0.9 and 1.0
+    other = torch.tensor([[0.85, math.sqrt(1 - 0.85**2)], [0.6, 0.8]])  # cosines 0.85 and 0.6
+    expected = (max(0.0, 2.0 - 0.05 / 0.07) + max(0.0, 2.0 - 0.4 / 0.07)) / 2
+    assert task.rsp_loss(q, same, other).item() == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("name", ["tdl", "rspnet"])

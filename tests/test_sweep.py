@@ -42,8 +42,9 @@ def test_named_axes_resolve_per_profile():
     point = {"task": "vcop", "backbone": "r2plus1d_18", "data": "SSv2", "subset": "30k", "complexity": "C3"}
     assert resolve_point(point, "paper") == {"task": "vcop", "backbone": "r2plus1d_18", "dataset": "ssv2",
                                              "subset_per_class": 172, "task_kwargs": {"num_clips": 5},
-                                             "batch_size": 16}
+                                             "batch_size": 4}  # VCOP's released batch 8, halved
     assert resolve_point(point, "micro")["dataset"] == "digits-motion-pool"
+    assert resolve_point(point, "micro")["batch_size"] == 16  # the micro profile's 32, halved
     with pytest.raises(ValueError, match="has no complexity levels"):
         resolve_point({**point, "task": "cvrl"}, "paper")
 
@@ -59,7 +60,7 @@ def test_hashes_are_the_configs_and_equal_runs_are_shared_across_chapters():
     # RotNet C3 (4 rotations) and VCOP C1 (3 clips) are the defaults: the very runs of Table 1
     assert complexity["rotnet", "r2plus1d_18", "{}"].config_hash() == rotnet.config_hash()
     assert complexity["vcop", "shufflenet3d", "{}"].config_hash() == table1["vcop", "shufflenet3d"].config_hash()
-    assert complexity["vcop", "r2plus1d_18", '{"num_clips": 5}'].config.batch_size == 16, "Table 5: batch halved"
+    assert complexity["vcop", "r2plus1d_18", '{"num_clips": 5}'].config.batch_size == 4, "Table 5: batch halved"
     again = [j.config_hash() for j in expand_grid(PAPER_GRIDS["task_complexity"])]
     assert again == [j.config_hash() for j in complexity.values()], "stable, in grid order"
 

@@ -129,7 +129,8 @@ def _two_clips(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -
     raw = [idx[0], idx[min(1, len(idx) - 1)]]
     views = []
     for i, clip in enumerate(raw):
-        view = task.augment(_as_batch(video[clip]))[0]
+        augment = task.view_augments[i] if hasattr(task, "view_augments") else task.augment
+        view = augment(_as_batch(video[clip]))[0]
         views += [(f"clip {i + 1} ({_span(clip)})", _square(video[clip])), (f"view {i + 1}", to_display_frames(view))]
     if len(idx) == 1:  # one clip augmented twice (SimCLR, MoCo): show the raw clip once
         views.pop(2)

@@ -2,7 +2,8 @@
 
 ``PretrainConfig.for_profile("micro", task="rotnet", backbone="r2plus1d_18")`` fills the numbers
 of a scale (``sslvid.profiles`` for clip size, width and batch size; ``PRETRAIN_DEFAULTS`` for
-epochs, checkpoint spacing and the subset): a profile changes numbers, never which code runs.
+epochs, checkpoint spacing and the subset; the task's recipe for its optimiser numbers): a
+profile changes numbers, never which code runs.
 
 The hash (``config_hash``) is what the results store files a run under. It covers every field
 that changes the result and leaves out those that do not: where and how fast it runs
@@ -54,7 +55,10 @@ class PretrainConfig(HashedConfig):
     """Everything that defines one pre-training run. Frozen and validated on construction.
 
     Fields left ``None`` are filled from the profile (``sslvid.profiles`` and
-    ``PRETRAIN_DEFAULTS``). ``batch_size`` is global: under torchrun each of the N processes
+    ``PRETRAIN_DEFAULTS``); ``optimizer``, ``lr``, ``weight_decay``, ``momentum`` and
+    ``batch_size`` first from the task's recipe for the profile (``PretextTask.recipe``: its
+    authors' numbers at paper scale, the shared micro recipe otherwise). What the user sets
+    wins over both. ``batch_size`` is global: under torchrun each of the N processes
     takes ``batch_size / N`` videos per step (it must divide).
 
     Args:
@@ -77,7 +81,7 @@ class PretrainConfig(HashedConfig):
         subset_seed: seed of the subset's permutation (fixed so subsets nest across seeds).
         data_seed: generation seed of the default data.
         epochs: pre-training epochs. batch_size: videos per optimiser step, over all processes.
-        optimizer: "sgd", "adam" or "adamw". lr, weight_decay, momentum: its numbers.
+        optimizer: "sgd", "adam" or "adamw". lr, weight_decay, momentum: its numbers (None: the task's recipe).
         scheduler: "cosine" or "constant", stepped per iteration. warmup_epochs: linear warm-up.
         checkpoint_every: write a resumable checkpoint every this many epochs.
         seed: model initialisation, clip positions, data order and task randomness.
@@ -116,10 +120,10 @@ class PretrainConfig(HashedConfig):
     data_seed: int = 0
     epochs: int | None = None
     batch_size: int | None = None
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    weight_decay: float = 5e-4
-    momentum: float = 0.9
+    optimizer: str | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    momentum: float | None = None
     scheduler: str = "cosine"
     warmup_epochs: int = 0
     checkpoint_every: int | None = None
@@ -170,7 +174,7 @@ class PretrainConfig(HashedConfig):
             return  # validate() reports it
         profile = get_profile(self.profile)
         defaults = {name: getattr(profile, name) for name in PROFILE_FIELDS} | PRETRAIN_DEFAULTS[self.profile]
-        self._fill_missing(defaults)
+        self._fill_missing(defaults | task_recipe(self.task, self.profile))
 
     def _normalise(self) -> None:
         """Coerce numbers to their field's type so ``lr=1`` and ``lr=1.0`` hash the same."""
@@ -295,6 +299,12 @@ class PretrainConfig(HashedConfig):
             return [f"task_kwargs: {self.task} rejects {self.task_kwargs}: {err}"]
         return []
 
+    def hashed_dict(self) -> dict[str, Any]:
+        """``HashedConfig.hashed_dict`` plus the task's definition revision when it is above 1."""
+        values = super().hashed_dict()
+        revision = getattr(task_registry().get(self.task), "revision", 1)
+        return {**values, "task_revision": revision} if revision != 1 else values
+
     __hash__ = HashedConfig.__hash__
 
 
@@ -306,6 +316,17 @@ def task_registry() -> Any:
     return TASKS
 
 
+
+
+def task_recipe(task: str, profile: str) -> dict[str, Any]:
+    """The optimiser fields ``task`` pre-trains with at ``profile`` (``PretextTask.recipe``); the
+    shared recipe for a name that is not a registered task (validation reports it)."""
+    from sslvid.pretext.base import SHARED_RECIPE
+
+    registry = task_registry()
+    if task not in registry:
+        return SHARED_RECIPE.values()
+    return registry.get(task).recipe(profile)
 
 
 def _unknown_arguments(what: str, name: str, builder: Callable[..., Any], keys: set[str]) -> list[str]:

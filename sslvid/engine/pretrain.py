@@ -250,6 +250,7 @@ def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch
 def _trainer(config: PretrainConfig, task: PretextTask, loader: Any, run: RunHandle | None, info: DistInfo,
              device: torch.device, failures: "FailureHook", progress: bool) -> Trainer:
     steps = batches_per_epoch(loader)
+    task.plan_steps(config.epochs * steps)
     optimizer = make_optimizer(config.optimizer, task, lr=config.lr, weight_decay=config.weight_decay,
                                momentum=config.momentum)
     return Trainer(

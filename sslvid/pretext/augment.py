@@ -149,6 +149,50 @@ def random_resized_crop(x: Tensor, size: int, generator: Generatorish = None, sc
     return crop_boxes(x, boxes, size, flip)
 
 
+def random_crop(x: Tensor, size: int, generator: Generatorish = None) -> Tensor:
+    """A ``size`` x ``size`` window of each clip at a random whole-pixel position, not resized.
+
+    torchvision's ``RandomCrop`` with one position per clip.
+
+    Args:
+        x: (N, C, T, H, W) with H, W >= ``size``.
+        size: side of the window.
+        generator: see the module docstring.
+
+    Raises:
+        ValueError: if the frames are smaller than ``size``.
+    """
+    n, _, _, h, w = x.shape
+    if min(h, w) < size:
+        raise ValueError(f"cannot crop {size}x{size} from frames of {h}x{w}")
+    gen = make_generator(generator)
+    x0 = torch.floor(_uniform(n, 0, 1, gen, torch.device("cpu")) * (w - size + 1)).clamp(max=w - size)
+    y0 = torch.floor(_uniform(n, 0, 1, gen, torch.device("cpu")) * (h - size + 1)).clamp(max=h - size)
+    boxes = torch.stack([x0, y0, torch.full_like(x0, size), torch.full_like(y0, size)], dim=1)
+    return crop_boxes(x, boxes, size)
+
+
+def random_rotation(x: Tensor, degrees: float, generator: Generatorish = None) -> Tensor:
+    """Rotate every frame of each clip about its centre by one angle drawn from [-degrees, degrees].
+
+    Bilinear, black outside the frame (PIL's ``rotate`` as used by torchvision's ``RandomRotation``).
+
+    Args:
+        x: (N, C, T, H, W).
+        degrees: largest rotation, in degrees.
+        generator: see the module docstring.
+    """
+    n, c, t, h, w = x.shape
+    angle = _uniform(n, -degrees, degrees, make_generator(generator), x.device) * math.pi / 180
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w  # normalised coordinates of a W x H frame
+    theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
+    grid = F.affine_grid(theta, [n, c * t, h, w], align_corners=False).to(x.dtype)
+    out = F.grid_sample(x.reshape(n, c * t, h, w), grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.view(n, c, t, h, w)
+
+
 def center_crop(x: Tensor, size: int, fraction: float = 1.0) -> Tensor:
     """The central square of side ``fraction * min(H, W)`` of every clip, resized to ``size``.
 
@@ -278,6 +322,21 @@ def gaussian_blur(x: Tensor, generator: Generatorish = None, sigma: tuple[float,
     return torch.where(_per_clip(apply), planes.view(n, c, t, h, w), x)
 
 
+def random_solarize(x: Tensor, generator: Generatorish = None, p: float = 0.2, threshold: float = 0.5) -> Tensor:
+    """Solarize each clip (all frames) with probability ``p``: values >= ``threshold`` become ``1 - x``.
+
+    BYOL's augmentation (Grill et al., 2020, App. B, Table 6), reused by CVRL's released code.
+
+    Args:
+        x: (N, C, T, H, W) in [0, 1].
+        generator: see the module docstring.
+        p: probability of solarizing a clip.
+        threshold: values at or above it are inverted.
+    """
+    apply = _uniform(x.shape[0], 0, 1, make_generator(generator), x.device) < p
+    return torch.where(_per_clip(apply) & (x >= threshold), 1.0 - x, x)
+
+
 def rotate90(x: Tensor, k: Tensor) -> Tensor:
     """Rotate every frame of clip i by ``k[i]`` * 90 degrees (``torch.rot90`` on (H, W)).
 
@@ -306,7 +365,7 @@ class ClipAugment:
     """The standard clip-consistent pipeline: uint8 frames -> augmented, normalised clips.
 
     Random resized crop (+ flip) -> colour jitter -> random grayscale -> optional blur ->
-    Kinetics normalisation, each drawn once per clip. Defaults follow MoCo v2 / CVRL
+    optional solarize -> Kinetics normalisation, each drawn once per clip. Defaults follow MoCo v2 / CVRL
     (Qian et al., 2021 §3.2 uses SimCLR's colour strength; crop area (0.3, 1) for video).
 
     Args:
@@ -318,6 +377,7 @@ class ClipAugment:
         jitter_p: colour jitter probability.
         grayscale_p: grayscale probability.
         blur_p: blur probability (0: no blur).
+        solarize_p: solarize probability (0: none).
     """
 
     size: int
@@ -328,6 +388,7 @@ class ClipAugment:
     jitter_p: float = 0.8
     grayscale_p: float = 0.2
     blur_p: float = 0.0
+    solarize_p: float = 0.0
 
     def __call__(self, clips: Tensor, generator: Generatorish = None) -> Tensor:
         """uint8 (N, T, H, W, 3) -> float (N, 3, T, size, size)."""
@@ -339,6 +400,8 @@ class ClipAugment:
             x = random_grayscale(x, gen, self.grayscale_p)
         if self.blur_p > 0:
             x = gaussian_blur(x, gen, p=self.blur_p)
+        if self.solarize_p > 0:
+            x = random_solarize(x, gen, self.solarize_p)
         return normalize(x)
 
 

@@ -9,14 +9,14 @@ A pretext task (benchmark paper §3.1) is four small parts over a backbone's fac
 3. its head(s) on top of ``backbone.forward_features`` (B, D);
 4. its loss.
 
-``forward(batch)`` runs 2-4 and returns a ``TaskOutput``. The engine moves the batch to the
-device, calls ``forward``, steps the optimiser, then calls ``after_step()`` (momentum
-encoders, queues). The backbone being pre-trained is ``task.backbone``; it is what
-downstream evaluation loads.
+``forward(batch)`` runs 2-4 and returns a ``TaskOutput``. The engine first tells the task the
+run's length (``plan_steps``); then, per step, it moves the batch to the device, calls
+``forward``, steps the optimiser, then calls ``after_step()`` (momentum encoders, queues).
+The backbone being pre-trained is ``task.backbone``; it is what downstream evaluation loads.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
 import torch
@@ -27,6 +27,37 @@ from sslvid.registry import Registry
 TASKS: Registry["PretextTask"] = Registry("pretext task")
 
 CATEGORIES = ("spatial", "temporal", "spatiotemporal")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The optimiser numbers a task pre-trains with at one scale; None leaves a field to the
+    shared default (``SHARED_RECIPE``) and, for ``batch_size``, to the profile.
+
+    Args:
+        optimizer: "sgd", "adam" or "adamw".
+        lr: base learning rate (the run's schedule starts from it).
+        batch_size: videos per optimiser step, over all processes.
+        weight_decay: L2 penalty.
+        momentum: SGD momentum (Adam's beta1).
+        source: where the numbers come from (paper section or released file).
+    """
+
+    optimizer: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    weight_decay: float | None = None
+    momentum: float | None = None
+    source: str = ""
+
+    def values(self) -> dict[str, Any]:
+        """The fields it sets (``source`` aside), by config field name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != "source" and getattr(self, f.name) is not None}
+
+
+SHARED_RECIPE = Recipe("sgd", 0.01, None, 5e-4, 0.9, source="the book's shared recipe (benchmarks/pretext_recipes.py)")
+"""What a task pre-trains with where its recipe is silent: SGD 0.01, weight decay 5e-4, momentum 0.9."""
 
 
 @dataclass
@@ -54,6 +85,12 @@ class PretextTask(nn.Module):
         category: "spatial", "temporal" or "spatiotemporal" (benchmark §3.1).
         contrastive: whether the loss contrasts positives against negatives (§3.1).
         paper: the method's source, "Author et al. Year, venue".
+        paper_recipe: optimiser, lr, batch and weight decay at paper scale, as the method's
+            authors train it (the benchmark keeps data, epochs and backbones equal across tasks,
+            not optimisers). Temperatures and queue sizes are the task's own defaults.
+        micro_recipe: the numbers at micro scale (and smoke, with the profile's batch). Default:
+            ``SHARED_RECIPE`` for every task, measured in ``benchmarks/pretext_recipes.py``; a task
+            overrides it only with a measured reason.
 
     Batch layout passed to ``forward`` (see ``sslvid.data.dataset.collate_clips``):
         ``clips``: uint8 (B, K, T, H, W, 3) raw frames of K clips per video, on the device;
@@ -65,6 +102,11 @@ class PretextTask(nn.Module):
     category: ClassVar[str] = ""
     contrastive: ClassVar[bool] = False
     paper: ClassVar[str] = ""
+    revision: ClassVar[int] = 1
+    """Bumped when a change to the task's definition (losses, views, labels) changes what its runs
+    learn; a revision above 1 enters the config hash, so runs of an older definition are not reused."""
+    paper_recipe: ClassVar[Recipe] = Recipe()
+    micro_recipe: ClassVar[Recipe] = SHARED_RECIPE
 
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
@@ -81,6 +123,24 @@ class PretextTask(nn.Module):
     @torch.no_grad()
     def after_step(self) -> None:
         """Called after each optimiser step (momentum encoders, queues). Default: nothing."""
+
+    def plan_steps(self, total_steps: int) -> None:
+        """Told by the engine, before training, how many optimiser steps the run takes.
+
+        Schedules over the whole run (BYOL's target momentum) read it. Default: nothing.
+        """
+
+    @classmethod
+    def recipe(cls, profile: str) -> dict[str, Any]:
+        """Optimiser fields for ``profile``: the task's recipe over ``SHARED_RECIPE``.
+
+        "paper" reads ``paper_recipe``, "micro" ``micro_recipe``, any other scale (smoke)
+        ``micro_recipe`` without its batch size (the profile's is kept).
+        """
+        own = cls.paper_recipe if profile == "paper" else cls.micro_recipe
+        if profile not in ("paper", "micro"):
+            own = replace(own, batch_size=None)
+        return SHARED_RECIPE.values() | own.values()
 
     @classmethod
     def describe(cls) -> dict[str, Any]:

@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext.augment import (color_jitter, gaussian_blur, normalize, random_grayscale, random_resized_crop,
-                                    to_unit_clips)
+                                    random_solarize, to_unit_clips)
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import MLPHead, MomentumEncoder
 from sslvid.pretext.losses import accuracy, negative_cosine
@@ -17,13 +18,10 @@ from sslvid.pretext.momentum import cosine_momentum
 from sslvid.pretext.views import two_view_sampler, view_pair
 
 
-def random_solarize(x: Tensor, p: float, threshold: float = 0.5) -> Tensor:
-    """Solarize each clip (all frames) with probability ``p``: values >= threshold become 1 - x.
-
-    BYOL's augmentation (Grill et al. 2020, App. B, Table 6); ``x`` is (N, C, T, H, W) in [0, 1].
-    """
-    apply = (torch.rand(x.shape[0]) < p).to(x.device).view(-1, 1, 1, 1, 1)
-    return torch.where(apply & (x >= threshold), 1.0 - x, x)
+JITTER = (0.4, 0.4, 0.2, 0.1)
+JITTER_P = 0.8
+GRAYSCALE_P = 0.2
+"""BYOL's colour augmentation (Grill et al., 2020, App. B, Table 6), the same for both views."""
 
 
 def byol_view(clips: Tensor, size: int, blur_p: float, solarize_p: float,
@@ -44,11 +42,11 @@ def byol_view(clips: Tensor, size: int, blur_p: float, solarize_p: float,
         float (N, 3, T, size, size).
     """
     x = random_resized_crop(to_unit_clips(clips), size, None, scale=crop_scale, flip_p=0.5)
-    x = random_grayscale(color_jitter(x, None, 0.4, 0.4, 0.2, 0.1, p=0.8), None, p=0.2)
+    x = random_grayscale(color_jitter(x, None, *JITTER, p=JITTER_P), None, p=GRAYSCALE_P)
     if blur_p > 0:
         x = gaussian_blur(x, None, p=blur_p)
     if solarize_p > 0:
-        x = random_solarize(x, solarize_p)
+        x = random_solarize(x, None, solarize_p)
     return normalize(x)
 
 
@@ -81,7 +79,8 @@ class BYOL(PretextTask):
         frames: T (1: single frames).
         crop_size: side of the views.
         tau: base EMA rate of the target.
-        total_steps: optimiser steps of the run for the cosine schedule (None: constant ``tau``).
+        total_steps: optimiser steps of the run for the cosine schedule (None: the engine's run
+            length, given through ``plan_steps``; constant ``tau`` only when nobody gives one).
         proj_dim: projection (and prediction) length.
         hidden_dim: hidden width of projector and predictor.
         stride: frame step in a clip.
@@ -94,6 +93,7 @@ class BYOL(PretextTask):
     """
 
     name = "byol"
+    revision = 2  # 2: the target momentum follows its cosine schedule over the run
     category = "spatial"
     contrastive = False
     paper = "Grill et al. 2020, NeurIPS"
@@ -116,6 +116,11 @@ class BYOL(PretextTask):
     def clip_sampler(self) -> ClipSampler:
         """One clip per video (two with ``distinct_clips``); see ``sslvid.pretext.views``."""
         return two_view_sampler(self.frames, self.stride, self.distinct_clips)
+
+    def plan_steps(self, total_steps: int) -> None:
+        """Run the cosine schedule over the engine's ``total_steps`` unless the user fixed its length."""
+        if self.total_steps is None:
+            self.total_steps = total_steps
 
     @property
     def target_momentum(self) -> float:
@@ -155,3 +160,30 @@ class BYOL(PretextTask):
         self.target_encoder.momentum = self.target_momentum
         self.target_encoder.update(self.backbone, self.projector)
         self.ema_step += 1
+
+
+register_card(MethodCard(
+    method="byol", kind="pretext", title="BYOL", paper="Grill et al., 2020 (NeurIPS)",
+    code="deepmind/deepmind-research (byol)",
+    summary="An online network predicts a momentum target's projection of the other view; no negatives. "
+            "On clips: one clip augmented twice (T = 1 gives the image setting of the lightweight study).",
+    settings=(
+        Setting("target momentum (base)", paper=0.996, where="§3.3", ours=default_of(BYOL, "tau")),
+        Setting("projection / prediction hidden width", paper=4096, where="§3.3", ours=default_of(BYOL, "hidden_dim")),
+        Setting("projection output", paper=256, where="§3.3", ours=default_of(BYOL, "proj_dim")),
+        Setting("crop area", paper=[0.08, 1.0], where="App. B", ours=default_of(byol_view, "crop_scale")),
+        Setting("colour jitter (b, c, s, h)", paper=[0.4, 0.4, 0.2, 0.1], where="App. B", ours=lambda: JITTER),
+        Setting("colour jitter p", paper=0.8, where="App. B", ours=lambda: JITTER_P),
+        Setting("grayscale p", paper=0.2, where="App. B", ours=lambda: GRAYSCALE_P),
+        Setting("blur p (view 1, view 2)", paper=[1.0, 0.1], where="App. B", ours=default_of(BYOL, "blur_p")),
+        Setting("solarize p (view 1, view 2)", paper=[0.0, 0.2], where="App. B", ours=default_of(BYOL, "solarize_p")),
+        Setting("optimiser", paper="lars", where="§3.3", ours=lambda: BYOL.recipe("paper")["optimizer"],
+                note="LARS is not among the engine's optimisers; the lightweight study's optimiser is settled "
+                     "with chapter 9"),
+        Setting("batch size", paper=4096, where="§3.3",
+                ours=lambda: BYOL.recipe("paper").get("batch_size", "the profile's"),
+                note="no paper recipe registered yet"),
+        Setting("weight decay", paper=1.5e-6, where="§3.3", ours=lambda: BYOL.recipe("paper")["weight_decay"],
+                note="no paper recipe registered yet: the shared recipe's"),
+    ),
+))

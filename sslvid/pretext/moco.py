@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext.augment import ClipAugment
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, MLPHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits
 from sslvid.pretext.views import two_view_sampler, view_pair
@@ -60,6 +61,8 @@ class MoCoV2(PretextTask):
     category = "spatial"
     contrastive = True
     paper = "Chen et al. 2020, arXiv 2003.04297"
+    paper_recipe = Recipe("sgd", 0.03, 256, 1e-4, 0.9,
+                          source="released facebookresearch/moco main_moco.py and its MoCo v2 command")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, queue_size: int = 65536,
                  momentum: float = 0.999, temperature: float = 0.2, proj_dim: int = 128,
@@ -121,3 +124,22 @@ class MoCoV2(PretextTask):
         for keys in self.pending_keys:
             self.queue.push(keys)
         self.pending_keys.clear()
+
+
+register_card(MethodCard(
+    method="moco_v2", kind="pretext", title="MoCo v2", paper="Chen et al., 2020 (arXiv 2003.04297)",
+    code="facebookresearch/moco",
+    summary="A query view against its momentum-encoded key and a queue of earlier keys (InfoNCE), with MoCo "
+            "v2's MLP head, blur and cosine schedule.",
+    settings=(
+        Setting("temperature", released=0.2, ours=default_of(MoCoV2, "temperature")),
+        Setting("queue size", released=65536, ours=default_of(MoCoV2, "queue_size")),
+        Setting("key encoder momentum", released=0.999, ours=default_of(MoCoV2, "momentum")),
+        Setting("projection output", released=128, ours=default_of(MoCoV2, "proj_dim")),
+        Setting("blur p", released=0.5, ours=default_of(MoCoV2, "blur_p")),
+        Setting("optimiser", released="sgd", ours=lambda: MoCoV2.paper_recipe.optimizer),
+        Setting("learning rate", released=0.03, ours=lambda: MoCoV2.paper_recipe.lr),
+        Setting("batch size", released=256, ours=lambda: MoCoV2.paper_recipe.batch_size),
+        Setting("weight decay", released=1e-4, ours=lambda: MoCoV2.paper_recipe.weight_decay),
+    ),
+))

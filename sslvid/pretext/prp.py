@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.pretext.augment import normalize, random_resized_crop, to_unit_clips
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import ClipDecoder, LinearHead
 from sslvid.pretext.losses import classification
 from sslvid.pretext.samplers import PlaybackRateSampler
@@ -45,20 +46,28 @@ def motion_weights(target: Tensor, patch: int, low: float = 0.8, high: float = 2
     return g.view(b, 1, 1, h, w).to(target.dtype)
 
 
+def conv6(channels: int) -> nn.Sequential:
+    """PRP's ``conv6`` opening each branch (released ``models/net_part.py``): Conv3d 3x3x3 -> BN -> ReLU."""
+    return nn.Sequential(nn.Conv3d(channels, channels, 3, padding=1), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+
+
 @TASKS.register("prp")
 class PRP(PretextTask):
     """Video playback rate perception: classify the dilation rate and reconstruct the clip at 2x rate.
 
     Yao, Liu, Luo, Zhou & Ye, 2020 (CVPR) §3: a clip of T frames sampled every ``s`` frames,
-    ``s`` from ``rates``. The discriminative branch classifies ``s`` from the pooled features;
-    the generative branch decodes the last block's feature map (:class:`ClipDecoder`) into the
-    same span at twice the frame rate (2T frames, half-positions averaged for ``s = 1``), with
-    a motion-focused weighted L2 loss (:func:`motion_weights`). Loss =
-    ``recon_weight * L_recon + cls_weight * L_cls`` (released code: 1 and 0.1).
-    Benchmark §4.3: ``rates`` in {(1, 2), (1, 2, 4), (1, 2, 4, 8)}.
+    ``s`` from ``rates``. The encoder's last feature map feeds two branches, each opened by its
+    own ``conv6`` (Conv3d 3x3x3 -> BN -> ReLU, released ``models/sscn.py``: ``conv6_cls``,
+    ``conv6_rec``): the discriminative branch pools it and classifies ``s``; the generative
+    branch decodes it (:class:`ClipDecoder`) into the same span at twice the frame rate (2T
+    frames, half-positions averaged for ``s = 1``), with a motion-focused weighted L2 loss
+    (:func:`motion_weights`). Loss = ``recon_weight * L_recon + cls_weight * L_cls`` (released
+    code: 1 and 0.1). Benchmark §4.3: ``rates`` in {(1, 2), (1, 2, 4), (1, 2, 4, 8)}.
 
-    The classification features are the mean of the last block's map (what
-    ``forward_features`` gives for the CNNs; Video Swin's final LayerNorm is skipped), so one
+    The reconstruction target is the cropped clip in [0, 1], as the released code's
+    ``ToTensor`` frames; the encoder's input is that clip normalised with the Kinetics
+    statistics every task and evaluation here shares (the released input is [0, 1] as well).
+    Video Swin's final LayerNorm is skipped (the branches read the last block's map), so one
     backbone pass feeds both branches.
 
     Args:
@@ -77,9 +86,12 @@ class PRP(PretextTask):
     """
 
     name = "prp"
+    revision = 2  # 2: [0, 1] reconstruction target, separate classification and reconstruction branches
     category = "spatiotemporal"
     contrastive = False
     paper = "Yao et al. 2020, CVPR"
+    paper_recipe = Recipe("sgd", 0.01, 8, 5e-4, 0.9,
+                          source="released train_predict.py and config.py (Yao et al., 2020)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112,
                  rates: tuple[int, ...] = (1, 2, 4, 8), recon_weight: float = 1.0, cls_weight: float = 0.1,
@@ -88,6 +100,7 @@ class PRP(PretextTask):
         self.sampler = PlaybackRateSampler(frames, tuple(rates))
         self.crop_size, self.crop_scale = crop_size, crop_scale
         self.recon_weight, self.cls_weight, self.motion_focus = recon_weight, cls_weight, motion_focus
+        self.conv6_cls, self.conv6_rec = conv6(backbone.feature_dim), conv6(backbone.feature_dim)
         self.head = LinearHead(backbone.feature_dim, len(rates))
         self.decoder = ClipDecoder(backbone.feature_dim, (2 * frames, crop_size, crop_size), num_ups=decoder_ups)
 
@@ -96,20 +109,50 @@ class PRP(PretextTask):
         return self.sampler
 
     def views(self, clips: Tensor) -> tuple[Tensor, Tensor]:
-        """uint8 (B, 2, 2T, H, W, 3) -> normalised input (B, 3, T, S, S) and target (B, 3, 2T, S, S)."""
+        """uint8 (B, 2, 2T, H, W, 3) -> normalised input (B, 3, T, S, S) and [0, 1] target (B, 3, 2T, S, S)."""
         x = to_unit_clips(clips)  # (B, 2, 3, 2T, H, W)
         target = random_resized_crop(x.mean(dim=1), self.crop_size, scale=self.crop_scale, flip_p=0.5)
-        target = normalize(target)
-        return target[:, :, ::2], target
+        return normalize(target[:, :, ::2]), target
+
+    def branches(self, fmap: Tensor) -> tuple[Tensor, Tensor]:
+        """Last feature map (B, C, t, h, w) -> rate logits (B, len(rates)) and the clip (B, 3, 2T, S, S)."""
+        logits = self.head(self.conv6_cls(fmap).mean(dim=(2, 3, 4)))
+        return logits, self.decoder(self.conv6_rec(fmap))
 
     def forward(self, batch: dict[str, Any]) -> TaskOutput:
         """Both branches; ``acc`` is the rate accuracy, ``recon`` the reconstruction loss."""
         x, target = self.views(batch["clips"])
         fmap = self.backbone.forward_intermediates(x, indices=1)[-1]  # (B, C, t, h, w)
-        cls_loss, acc = classification(self.head(fmap.mean(dim=(2, 3, 4))), batch["meta"]["rate"].to(x.device).long())
-        err = (self.decoder(fmap) - target) ** 2
+        logits, reconstruction = self.branches(fmap)
+        cls_loss, acc = classification(logits, batch["meta"]["rate"].to(x.device).long())
+        err = (reconstruction - target) ** 2
         if self.motion_focus:
             err = err * motion_weights(target, max(self.crop_size // 4, 1))
         recon = err.mean()
         loss = self.recon_weight * recon + self.cls_weight * cls_loss
         return TaskOutput(loss, {"acc": acc.item(), "recon": recon.item(), "cls_loss": cls_loss.item()}, x.shape[0])
+
+
+register_card(MethodCard(
+    method="prp", kind="pretext", title="PRP", paper="Yao et al., 2020 (CVPR)", code="yuanyao366/PRP",
+    summary="Playback rate perception: classify the dilation rate of a clip (discriminative branch) and "
+            "reconstruct it at twice the frame rate with a motion-focused weighted L2 (generative branch), "
+            "each branch opened by its own conv6; the target is the clip in [0, 1].",
+    settings=(
+        Setting("clip length (frames)", released=16, ours=default_of(PRP, "frames")),
+        Setting("dilation rates", released=[1, 2, 4, 8], ours=default_of(PRP, "rates")),
+        Setting("loss weights (reconstruction, classification)", released=[1.0, 0.1],
+                ours=lambda: (default_of(PRP, "recon_weight")(), default_of(PRP, "cls_weight")())),
+        Setting("motion weight range", released=[0.8, 2.0],
+                ours=lambda: (default_of(motion_weights, "low")(), default_of(motion_weights, "high")())),
+        Setting("crop area", released=[0.57, 0.57], ours=default_of(PRP, "crop_scale"),
+                note="a random resized crop (area 0.5-1, flip p 0.5); the released code cuts a fixed 112 x 112 "
+                     "window of 128 x 171 frames (area 0.57) without flip"),
+        Setting("learning rate of the classifier, relative", released=10.0, ours=lambda: 1.0,
+                note="the engine gives every parameter one learning rate"),
+        Setting("optimiser", released="sgd", ours=lambda: PRP.paper_recipe.optimizer),
+        Setting("learning rate", released=0.01, ours=lambda: PRP.paper_recipe.lr),
+        Setting("batch size", released=8, ours=lambda: PRP.paper_recipe.batch_size),
+        Setting("weight decay", released=5e-4, ours=lambda: PRP.paper_recipe.weight_decay),
+    ),
+))

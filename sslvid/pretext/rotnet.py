@@ -6,6 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext.augment import ClipAugment, rotate90
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
@@ -74,3 +75,16 @@ class RotNet(PretextTask):
         logits = self.head(self.backbone.forward_features(rotate90(x, k)))
         loss, acc = classification(logits, k)
         return TaskOutput(loss, {"acc": acc.item()}, clips.shape[0])
+
+
+register_card(MethodCard(
+    method="rotnet", kind="pretext", title="3DRotNet", paper="Jing et al., 2018 (arXiv 1811.11387)",
+    summary="Rotate every frame of a clip by one multiple of 90 degrees and classify the rotation. The "
+            "benchmark's complexities use the first 2, 3 or 4 multiples. No released code; the pre-training "
+            "recipe is the shared one (SGD 0.01, weight decay 5e-4).",
+    settings=(
+        Setting("rotations", paper=4, where="§3", ours=default_of(RotNet, "num_rotations")),
+        Setting("optimiser", ours=lambda: RotNet.recipe("paper")["optimizer"]),
+        Setting("learning rate", ours=lambda: RotNet.recipe("paper")["lr"]),
+    ),
+))

@@ -6,6 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext.augment import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
@@ -76,3 +77,25 @@ class SimCLR(PretextTask):
         z = self.project(self.augment(torch.cat([v1, v2])))
         loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training))
         return TaskOutput(loss, {"acc": acc.item()}, b)
+
+
+register_card(MethodCard(
+    method="simclr", kind="pretext", title="SimCLR", paper="Chen et al., 2020 (ICML)", code="google-research/simclr",
+    summary="Two augmentations of a video (one clip augmented twice by default) agree through an MLP projector "
+            "against the batch's other views (NT-Xent).",
+    settings=(
+        Setting("temperature", paper=0.5, where="App. B.9 (CIFAR-10)", ours=default_of(SimCLR, "temperature")),
+        Setting("projection output", paper=128, where="§2.3", ours=default_of(SimCLR, "proj_dim")),
+        Setting("crop area", paper=[0.08, 1.0], where="App. A", ours=default_of(SimCLR, "crop_scale")),
+        Setting("colour jitter strength", paper=1.0, where="App. A", ours=default_of(SimCLR, "jitter_strength")),
+        Setting("blur p", paper=0.5, where="App. A", ours=default_of(SimCLR, "blur_p")),
+        Setting("optimiser", paper="lars", where="§2.3", ours=lambda: SimCLR.recipe("paper")["optimizer"],
+                note="LARS is not among the engine's optimisers; the lightweight study's optimiser is settled "
+                     "with chapter 9"),
+        Setting("batch size", paper=4096, where="§2.3",
+                ours=lambda: SimCLR.recipe("paper").get("batch_size", "the profile's"),
+                note="no paper recipe registered yet"),
+        Setting("weight decay", paper=1e-6, where="§2.3", ours=lambda: SimCLR.recipe("paper")["weight_decay"],
+                note="no paper recipe registered yet: the shared recipe's"),
+    ),
+))

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from sslvid.backbones import create_backbone
 from sslvid.backbones.base import VideoBackbone
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext.augment import KINETICS_MEAN, KINETICS_STD, random_resized_crop, to_unit_clips
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
@@ -246,3 +247,16 @@ class SplitBrain(PretextTask):
         metrics = {"acc": (acc_ab.item() + acc_l.item()) / 2, "acc_ab": acc_ab.item(), "acc_l": acc_l.item(),
                    "loss_ab": loss_ab.item(), "loss_l": loss_l.item()}
         return TaskOutput(loss_ab + loss_l, metrics, clips.shape[0])
+
+
+register_card(MethodCard(
+    method="splitbrain", kind="pretext", title="Split-Brain autoencoder", paper="Zhang et al., 2017 (CVPR)",
+    code="richzhang/splitbrainauto",
+    summary="Two half-width networks predict each other's Lab channels (L -> ab, ab -> L) as classification; "
+            "the representation is both halves' features.",
+    settings=(
+        Setting("ab classes", paper=313, where="§3.2 (Zhang et al., 2016 §2.1)",
+                ours=default_of(SplitBrain, "ab_bins")),
+        Setting("L classes", paper=50, where="§4.1", ours=lambda: L_BINS),
+    ),
+))

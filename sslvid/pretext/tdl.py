@@ -1,17 +1,48 @@
 """TDL: temporal triplets — pull an anchor to its augmented self, push away its other time segments."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sslvid.pretext.augment import ClipAugment, static_frame_mixup
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.cards import MethodCard, Setting, default_of, register_card
+from sslvid.pretext.augment import (KINETICS_MEAN, Generatorish, color_jitter, make_generator, normalize, random_crop,
+                                    random_rotation, static_frame_mixup, to_unit_clips)
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits, triplet_margin
 from sslvid.pretext.samplers import TripletSampler
+
+
+@dataclass
+class TDLAugment:
+    """TDL's released training transform, drawn once per clip: uint8 frames -> normalised clips.
+
+    Wang et al., 2020, released ``src/data/config.py`` (``augmentation_config``):
+    ``RandomRotation(10)``, ``Resize(128)``, ``RandomCrop(112)``, ``ColorJitter(0.5, 0.5, 0.25, 0.5)``,
+    normalisation. Here the frames come resized from the clip cache, the jitter's four factors
+    are all applied in a fixed order (:func:`color_jitter`; the released loop keeps only the last
+    of its shuffled ops, each being applied to the unjittered frame), and the normalisation is
+    the Kinetics one every task and evaluation here shares (released: ImageNet's).
+
+    Args:
+        size: side of the crop.
+        degrees: largest rotation.
+        jitter: (brightness, contrast, saturation, hue) strengths.
+    """
+
+    size: int
+    degrees: float = 10.0
+    jitter: tuple[float, float, float, float] = (0.5, 0.5, 0.25, 0.5)
+
+    def __call__(self, clips: torch.Tensor, generator: Generatorish = None) -> torch.Tensor:
+        """uint8 (N, T, H, W, 3) -> float (N, 3, T, size, size)."""
+        gen = make_generator(generator)
+        x = random_crop(random_rotation(to_unit_clips(clips), self.degrees, gen), self.size, gen)
+        return normalize(color_jitter(x, gen, *self.jitter, p=1.0))
 
 
 @TASKS.register("tdl")
@@ -24,10 +55,14 @@ class TDL(PretextTask):
     * triplet (:class:`TripletSampler`): the anchor and the positive share one time
       segment of a video; the negative is another segment of the same video, at least
       ``min_gap`` frames away (same appearance, different time);
-    * views: each of the three gets its own clip-consistent crop / flip / colour jitter /
-      grayscale (MoCo v2 strengths, crop area 0.2-1, as the released code's ``--crop 0.2``); the
-      positive additionally gets Temporal Consistent Augmentation (TCA: intra-video
-      mixup with one static frame, ``lam ~ U(0, tca_alpha)``, :func:`static_frame_mixup`);
+    * views: each of the three gets its own clip-consistent draw of the released code's
+      training transform (``augmentation_config`` in ``src/data/config.py``; the paper names
+      no spatial augmentation): rotation within +-10 degrees, a fixed-size random crop of the
+      resized frame (``crop_size`` from the cached frames, not resized), colour jitter
+      (0.5, 0.5, 0.25, 0.5) always, no flip, no grayscale (:class:`TDLAugment`). The released
+      ``--crop 0.2`` flag is parsed but never used. The positive additionally gets Temporal
+      Consistent Augmentation (TCA: intra-video mixup with one static frame,
+      ``lam ~ U(0, tca_alpha)``, :func:`static_frame_mixup`);
     * loss: InfoNCE with temperature ``temperature`` where the anchor's positive is the
       positive's key, and its negatives are the temporal negative plus the keys of other
       videos — a MoCo queue of ``queue_size`` keys (released code: 16384) or, with
@@ -60,9 +95,12 @@ class TDL(PretextTask):
     """
 
     name = "tdl"
+    revision = 2  # 2: the released training transform
     category = "temporal"
     contrastive = True
     paper = "Wang et al. 2020, arXiv 2008.02129"
+    paper_recipe = Recipe("sgd", 0.003, 128, 1e-4, 0.9,
+                          source="released train_temporal_dis.py (Wang et al., 2020)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, stride: int = 4,
                  min_gap: int | None = None, temperature: float = 0.07, proj_dim: int = 128,
@@ -71,7 +109,7 @@ class TDL(PretextTask):
         super().__init__(backbone)
         self.sampler = TripletSampler(frames, stride, min_gap)
         self.temperature, self.tca_alpha, self.triplet_weight = temperature, tca_alpha, triplet_weight
-        self.augment = ClipAugment(crop_size, scale=(0.2, 1.0))
+        self.augment = TDLAugment(crop_size)
         self.head = LinearHead(backbone.feature_dim, proj_dim)
         self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
         self.queue = FeatureQueue(proj_dim, queue_size) if queue_size > 0 else None
@@ -109,3 +147,30 @@ class TDL(PretextTask):
         if self.queue is not None and self._pending is not None:
             self.queue.push(self._pending)
         self._pending = None
+
+
+register_card(MethodCard(
+    method="tdl", kind="pretext", title="TDL", paper="Wang et al., 2020 (arXiv 2008.02129)",
+    code="FingerRec/Self-Supervised-Temporal-Discriminative-Representation-Learning-for-Video-Action-Recognition",
+    summary="Temporal triplets: an anchor is pulled to its TCA-mixed self (momentum keys, MoCo queue) and pushed "
+            "from another time segment of the same video. The released code applies TCA to the anchor, ours to "
+            "the positive (the roles are symmetric).",
+    settings=(
+        Setting("frame stride", released=4, ours=default_of(TDL, "stride")),
+        Setting("smallest anchor-negative gap (frames)", released=2,
+                ours=lambda: default_of(TDL, "min_gap")() or "half the clip span",
+                note="the temporal negative then shares few frames with the anchor"),
+        Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
+        Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
+        Setting("key encoder momentum", released=0.999, ours=default_of(TDL, "momentum")),
+        Setting("triplet loss weight", released=0.0, ours=default_of(TDL, "triplet_weight")),
+        Setting("rotation (degrees)", released=10.0, ours=default_of(TDLAugment, "degrees")),
+        Setting("colour jitter (b, c, s, h)", released=[0.5, 0.5, 0.25, 0.5], ours=default_of(TDLAugment, "jitter")),
+        Setting("normalisation mean", released=[0.485, 0.456, 0.406], ours=lambda: KINETICS_MEAN,
+                note="the Kinetics statistics every task and evaluation here shares"),
+        Setting("optimiser", released="sgd", ours=lambda: TDL.paper_recipe.optimizer),
+        Setting("learning rate", released=0.003, ours=lambda: TDL.paper_recipe.lr),
+        Setting("batch size", released=128, ours=lambda: TDL.paper_recipe.batch_size),
+        Setting("weight decay", released=1e-4, ours=lambda: TDL.paper_recipe.weight_decay),
+    ),
+))

@@ -6,8 +6,9 @@ from typing import Any
 
 from torch import nn
 
+from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.pretext.augment import ClipAugment
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import PairwiseOrderHead
 from sslvid.pretext.losses import classification
 from sslvid.pretext.samplers import ClipOrderSampler
@@ -43,6 +44,7 @@ class VCOP(PretextTask):
     category = "temporal"
     contrastive = False
     paper = "Xu et al. 2019, CVPR"
+    paper_recipe = Recipe("sgd", 1e-3, 8, 5e-4, 0.9, source="released train_vcop.py (Xu et al., 2019)")
 
     def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, num_clips: int = 3,
                  interval: int = 8, stride: int = 1, hidden_dim: int = 512, dropout: float = 0.5,
@@ -65,3 +67,25 @@ class VCOP(PretextTask):
         features = self.backbone.forward_features(self.augment(clips.flatten(0, 1))).view(b, n, -1)
         loss, acc = classification(self.head(features), batch["meta"]["order"].to(clips.device).long())
         return TaskOutput(loss, {"acc": acc.item()}, b)
+
+
+register_card(MethodCard(
+    method="vcop", kind="pretext", title="VCOP", paper="Xu et al., 2019 (CVPR)",
+    code="xudejing/video-clip-order-prediction",
+    summary="Shuffle N clips of a video and classify their order (N! classes) from the concatenated features "
+            "of every pair of clips.",
+    settings=(
+        Setting("clip length (frames)", released=16, ours=default_of(VCOP, "frames")),
+        Setting("interval between clips", released=8, ours=default_of(VCOP, "interval")),
+        Setting("clips per tuple", released=3, ours=default_of(VCOP, "num_clips")),
+        Setting("pair code width", released=512, ours=default_of(VCOP, "hidden_dim")),
+        Setting("dropout", released=0.5, ours=default_of(VCOP, "dropout")),
+        Setting("crop area", released=[0.57, 0.57], ours=default_of(VCOP, "crop_scale"),
+                note="a random resized crop (area 0.5-1, flip p 0.5); the released code cuts a fixed 112 x 112 "
+                     "window of 128 x 171 frames (area 0.57) without flip"),
+        Setting("optimiser", released="sgd", ours=lambda: VCOP.paper_recipe.optimizer),
+        Setting("learning rate", released=1e-3, ours=lambda: VCOP.paper_recipe.lr),
+        Setting("batch size", released=8, ours=lambda: VCOP.paper_recipe.batch_size),
+        Setting("weight decay", released=5e-4, ours=lambda: VCOP.paper_recipe.weight_decay),
+    ),
+))

@@ -14,7 +14,7 @@ dict of config fields, with three named axes that mean the same at every scale:
   50k = 50 per class, the engine's micro default; the pools hold 200 per class), at smoke scale
   the same times the smoke data scale (at least 1 per class).
 * ``complexity``: "C1", "C2", "C3" of Table 5 (RotNet 2/3/4 rotations, VCOP 3/4/5 clips with
-  the batch halved at 5, PRP rates {1,2}/{1,2,4}/{1,2,4,8}); task arguments equal to the
+  the task's batch halved at 5, PRP rates {1,2}/{1,2,4}/{1,2,4,8}); task arguments equal to the
   task's defaults are dropped, so C3 of RotNet is the very run of Table 1.
 
 Every other axis or fixed field is a config field (``task``, ``backbone``, ``seed``,
@@ -161,6 +161,13 @@ def dataset_name(data: str, profile: str) -> str:
     return PAPER_DATA[data][0] if profile == "paper" else DEFAULT_DATA[data]
 
 
+def _recipe_batch(task: str, profile: str) -> int:
+    """The batch ``task`` pre-trains with at ``profile``: its recipe's, else the profile's."""
+    from sslvid.engine.config import task_recipe
+
+    return task_recipe(task, profile).get("batch_size") or get_profile(profile).batch_size
+
+
 def complexity_fields(task: str, level: str, batch_size: int) -> dict[str, Any]:
     """The config fields of complexity ``level`` of ``task``: ``task_kwargs`` and maybe ``batch_size``.
 
@@ -219,7 +226,7 @@ def resolve_point(point: Mapping[str, Any], profile: str,
         fields["subset_per_class"] = subset_per_class(point["subset"], data, profile)
     kwargs = dict(fields.get("task_kwargs") or {})
     if "complexity" in point:
-        batch = fields.get("batch_size") or get_profile(profile).batch_size
+        batch = fields.get("batch_size") or _recipe_batch(fields.get("task", ""), profile)
         extra = complexity_fields(fields.get("task", ""), point["complexity"], batch)
         kwargs.update(extra.pop("task_kwargs"))
         fields.update(extra)
