@@ -162,6 +162,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from sslvid.engine import PretrainConfig
     from sslvid.engine.distributed import env_info
     from sslvid.evaluate import EvalConfig, evaluate, evaluate_folds, noise_robustness
+    from sslvid.evaluate.config import source_of
     from sslvid.store.results import ResultsStore
     from sslvid.store.runs import RunStore
 
@@ -172,11 +173,11 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.fold is not None:
         overrides["fold"] = args.fold
     protocol = "finetune" if args.protocol == "noise" else args.protocol
-    source = args.source
+    source = source_of(args.source, store)
     if args.pretext:
         source = PretrainConfig.for_profile(args.profile, task=args.pretext, backbone=args.backbone)
     config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
-                                    store=store, **overrides)
+                                    **overrides)
     results = ResultsStore(args.results) if args.results else None
     kwargs = {"store": store, "results": results, "progress": not args.no_progress}
     if args.protocol == "noise":

@@ -6,8 +6,13 @@ root when sslvid runs from a checkout (the ``data/`` folder there is git-ignored
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+_CACHE_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("sslvid_cache_dir", default=None)
 
 
 def project_home() -> Path:
@@ -31,10 +36,27 @@ def default_data_dir(profile: str = "micro") -> Path:
 
 
 def cache_dir() -> Path:
-    """Root of the decoded-clip caches: ``$SSLVID_CACHE_DIR`` if set (e.g. a fast local disk), else ``<data>/cache``."""
+    """Root of the decoded-clip caches: the folder of an enclosing ``using_cache_dir``, else
+    ``$SSLVID_CACHE_DIR`` if set (e.g. a fast local disk), else ``<data>/cache``."""
+    if _CACHE_DIR.get() is not None:
+        return _CACHE_DIR.get()
     if os.environ.get("SSLVID_CACHE_DIR"):
         return Path(os.environ["SSLVID_CACHE_DIR"]).expanduser().resolve()
     return data_dir() / "cache"
+
+
+@contextlib.contextmanager
+def using_cache_dir(folder: str | os.PathLike | None) -> Iterator[None]:
+    """``cache_dir()`` is ``folder`` inside the block (None: unchanged), for this thread or task only;
+    the environment is left alone, so other code of the process is not redirected."""
+    if folder is None:
+        yield
+        return
+    token = _CACHE_DIR.set(Path(folder).expanduser().resolve())
+    try:
+        yield
+    finally:
+        _CACHE_DIR.reset(token)
 
 
 def shared_dir() -> Path | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import sslvid.evaluate  # noqa: F401  (registers the evaluation protocols and their cards)
+from sslvid import profiles
 from sslvid.cards import CARDS, card_markdown, check_card, get_card
-from sslvid.evaluate import config as eval_config
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.corruptions import create_corruption
 
@@ -38,6 +38,6 @@ def test_ours_is_read_from_the_paper_profile_configs_and_the_registry():
 
 def test_a_changed_default_breaks_the_card_until_it_is_explained(monkeypatch):
     """Clip-level retrieval by default would differ from VCOP's released protocol without a word on the card."""
-    monkeypatch.setitem(eval_config.RETRIEVAL_DEFAULTS, "retrieval_level", "clip")
+    monkeypatch.setitem(profiles.EVAL_RETRIEVAL, "retrieval_level", "clip")
     problems = check_card(get_card("evaluate", "retrieval"))
     assert len(problems) == 1 and "query and gallery item" in problems[0] and "does not say why" in problems[0]

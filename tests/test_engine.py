@@ -79,7 +79,7 @@ def test_config_errors_list_every_problem_and_the_valid_names():
     message = str(err.value)
     assert "unknown task 'rotnett'; valid:" in message and "rotnet" in message
     assert "unknown backbone 'resnet'; valid:" in message and "r2plus1d_18" in message
-    assert "lr must be > 0" in message and "unknown optimizer 'lamb'; valid: sgd, adam, adamw" in message
+    assert "lr must be > 0" in message and "unknown optimizer 'lamb'; valid: adam, adamw, sgd" in message
     assert "crop_size 32 exceeds the cached frame size (16, 16)" in message
     with pytest.raises(ValueError, match="rotnet has no argument rotations; valid: .*num_rotations"):
         PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18", task_kwargs={"rotations": 4})

@@ -34,6 +34,7 @@ from sslvid.evaluate import (
     video_top1,
 )
 from sslvid.evaluate.common import eval_sampler, official_folds, open_eval_split
+from sslvid.evaluate.config import source_of
 from sslvid.evaluate.features import ClipFeatures, extract_clip_features
 from sslvid.evaluate.metrics import video_features, video_scores
 from sslvid.evaluate.retrieval import retrieval_items
@@ -63,8 +64,8 @@ def pretrained(data_home, tiny_default, stores) -> PretrainConfig:
 
 
 def smoke(source, protocol: str, data_root: Path, store: RunStore | None = None, **overrides) -> EvalConfig:
-    return EvalConfig.for_profile("smoke", source=source, backbone=BACKBONE, protocol=protocol,
-                                  data_root=str(data_root), device="cpu", threads=1, store=store, **overrides)
+    return EvalConfig.for_profile("smoke", source=source_of(source, store), backbone=BACKBONE, protocol=protocol,
+                                  data_root=str(data_root), device="cpu", threads=1, **overrides)
 
 
 # ----------------------------------------------------------------------------------- config
@@ -103,7 +104,9 @@ def test_config_errors_name_every_problem(pretrained, tiny_default):
     with pytest.raises(ValueError, match="needs backbone"):
         EvalConfig.for_profile("smoke")
     with pytest.raises(ValueError, match="no pre-training run"):
-        EvalConfig.for_profile("smoke", source="0123456789abcdef", store=RunStore(tiny_default / "nowhere"))
+        source_of("0123456789abcdef", RunStore(tiny_default / "nowhere"))
+    with pytest.raises(ValueError, match="bare run hash"):
+        EvalConfig.for_profile("smoke", source="0123456789abcdef")
     with pytest.raises(ValueError, match="scratch"):
         EvalConfig(backbone=BACKBONE, profile="smoke", source_epoch=3)
 

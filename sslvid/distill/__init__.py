@@ -15,7 +15,7 @@ finds or trains the run and files its numbers in the results table.
 """
 from sslvid.distill import graph, kd, pcl, selfkd  # noqa: F401  (importing a module registers its distillers)
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers, create_distiller, distiller_class, list_distillers
-from sslvid.distill.config import DISTILL_DEFAULTS, DistillConfig, TeacherRef
+from sslvid.distill.config import DistillConfig, TeacherRef
 from sslvid.distill.run import (
     DistillResult,
     build_distiller,
@@ -27,7 +27,6 @@ from sslvid.distill.run import (
 
 __all__ = [
     "DISTILLERS",
-    "DISTILL_DEFAULTS",
     "DistillConfig",
     "DistillResult",
     "Distiller",

@@ -11,7 +11,7 @@ may ride along so a missing run can be trained), a pre-trained pretext task (its
 task, subset size or pre-training set can be mixed; they must see the student's clips (same
 dataset, frames and crop size).
 
-Numbers (``DISTILL_DEFAULTS``): the distillation papers train their students far longer
+Numbers (``Profile.defaults("distill")`` of ``sslvid.profiles``, which holds them): the distillation papers train their students far longer
 than a finetuning (Zhang & Peng 2018 §5.2: 350 epochs, Adam, lr 0.01 halved every 50;
 Vu et al. 2022 §IV-A: 200 epochs, SGD lr 0.01, weight decay 5e-4); the benchmark prints no
 distillation recipe (§5 points to its supplementary). "paper" uses the finetuning recipe of
@@ -29,29 +29,17 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sslvid.confighash import HashedConfig
+from sslvid.confighash import REQUIRED, HashedConfig, config_field
+from sslvid.engine.configparts import AT_LEAST_1, Clips, Data, Runtime, Training, backbone_field, split_field
 from sslvid.errors import ConfigError
-from sslvid.profiles import get_profile, list_profiles
+from sslvid.profiles import get_profile
 
 
 SCRATCH = "scratch"
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULERS = ("cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
-PROFILE_FIELDS = ("frames", "crop_size", "cache_size", "width", "batch_size")
 
-DISTILL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "smoke": {"dataset": "digits-appearance", "epochs": 2, "checkpoint_every": 1, "lr": 0.01, "test_clips": 2,
-              "eval_batch_size": 8, "num_workers": 0},
-    "micro": {"dataset": "digits-appearance", "epochs": 10, "checkpoint_every": 5, "lr": 0.05, "test_clips": 4,
-              "eval_batch_size": 128, "num_workers": 0},
-    "paper": {"dataset": "ucf101", "epochs": 100, "checkpoint_every": 10, "lr": 0.01, "test_clips": 10,
-              "eval_batch_size": 64, "num_workers": 8},
-}
-"""Numbers per profile (module docstring); clip geometry, width and batch come from ``sslvid.profiles``."""
 
 
 @dataclass(frozen=True)
@@ -155,10 +143,11 @@ class TeacherRef:
 
 
 @dataclass(frozen=True)
-class DistillConfig(HashedConfig):
+class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
     """Everything that defines one distillation run. Frozen and validated on construction.
 
-    Fields left None are filled from the profile (``sslvid.profiles``, ``DISTILL_DEFAULTS``).
+    The shared parts (``sslvid.engine.configparts``) plus the method, student and teachers.
+    Fields left None are filled from the profile (``Profile.defaults("distill")``).
 
     Args:
         method: distiller name (``sslvid.distill.list_distillers()``).
@@ -170,73 +159,38 @@ class DistillConfig(HashedConfig):
         student_kwargs: extra backbone builder arguments of the student.
         student_source: "scratch" (random initialisation) or the hash of a pre-training run of
             the student's backbone whose weights start the student.
-        dataset: the training set (labelled for every method but PCL-KD, which ignores labels).
-        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not
-            hashed; the fingerprints of its splits are).
-        fold, train_split, test_split: which split.
-        data_seed: generation seed of the default data.
-        frames, crop_size, cache_size: clip geometry. width: the student's width multiplier.
+        train_split, test_split: which split.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
-        epochs, batch_size (global), optimizer, lr, weight_decay, momentum, scheduler,
-            warmup_epochs, checkpoint_every: the training numbers.
-        seed: initialisation, clip draws, data order.
-        amp: bf16 autocast on CUDA.
-        eval_batch_size, num_workers, threads, device, deterministic, max_failure_fraction: as in
-            ``PretrainConfig`` / ``EvalConfig`` (not hashed).
+        eval_batch_size: videos per batch when testing (not hashed).
+        dataset, fold, data_seed, frames, crop_size, cache_size, width (the student's), epochs,
+            batch_size (global, at least 2), optimizer, lr, weight_decay, momentum, scheduler,
+            warmup_epochs, checkpoint_every, seed, amp, data_root, num_workers, threads, device,
+            deterministic, max_failure_fraction: the shared parts' fields (``sslvid.engine.configparts``).
 
     Raises:
         ConfigError (a ValueError): on construction, listing every invalid field (unknown names list the valid ones).
     """
 
-    method: str
-    student: str | None = None
+    method: str = config_field(REQUIRED)
+    student: str | None = backbone_field(None, what="student backbone")
     teachers: tuple[TeacherRef, ...] = ()
     profile: str = "micro"
-    method_kwargs: dict[str, Any] = field(default_factory=dict)
-    student_kwargs: dict[str, Any] = field(default_factory=dict)
+    method_kwargs: dict[str, Any] = config_field(default_factory=dict, plain=True)
+    student_kwargs: dict[str, Any] = config_field(default_factory=dict, plain=True)
     student_source: str = SCRATCH
-    dataset: str | None = None
-    data_root: str | None = None
-    fold: int = 1
-    train_split: str = "train"
-    test_split: str = "test"
-    data_seed: int = 0
-    frames: int | None = None
-    crop_size: int | None = None
-    cache_size: tuple[int, int] | None = None
-    width: float | None = None
-    test_clips: int | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    optimizer: str = "sgd"
-    lr: float | None = None
-    weight_decay: float = 5e-4
-    momentum: float = 0.9
-    scheduler: str = "cosine"
-    warmup_epochs: int = 0
-    checkpoint_every: int | None = None
-    seed: int = 0
-    amp: bool = True
-    eval_batch_size: int | None = None
-    num_workers: int | None = None
-    threads: int | None = None
-    device: str = "auto"
-    deterministic: bool = False
-    max_failure_fraction: float = 0.05
+    train_split: str = split_field("train")
+    test_split: str = split_field("test")
+    test_clips: int | None = config_field(check=AT_LEAST_1)
+    eval_batch_size: int | None = config_field(check=AT_LEAST_1, hashed=False)
 
-    UNHASHED: ClassVar[frozenset[str]] = frozenset(
-        {"data_root", "eval_batch_size", "num_workers", "threads", "device", "deterministic", "max_failure_fraction"})
     KIND: ClassVar[str] = "distill"
     HASH_SCHEMA: ClassVar[int] = 2
     """2: AE-KD with full CE, SKD-SRL's two-view soft label, PCL-KD's five transformations and memory
     bank, per-sample graph coupling on full maps: runs of schema 1 trained other losses."""
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
 
-    def __post_init__(self) -> None:
+    def _before_fill(self) -> None:
         self._teachers_as_refs()
-        self._fill()
-        self._normalise()
-        self.validate()
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -247,10 +201,7 @@ class DistillConfig(HashedConfig):
         Raises:
             ConfigError (a ValueError): for unknown fields or any invalid value.
         """
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown DistillConfig fields: {', '.join(sorted(unknown))}; "
-                             f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
+        cls.check_known_fields(overrides)
         return cls(method=method, student=student, teachers=tuple(teachers), profile=profile, **overrides)
 
     @classmethod
@@ -268,93 +219,20 @@ class DistillConfig(HashedConfig):
                      for t in teachers)
         object.__setattr__(self, "teachers", refs)
 
-    def _fill(self) -> None:
-        if self.profile not in list_profiles():
-            return  # validate() reports it
-        profile = get_profile(self.profile)
-        defaults = {name: getattr(profile, name) for name in PROFILE_FIELDS} | DISTILL_DEFAULTS[self.profile]
-        self._fill_missing(defaults)
-
-    def _normalise(self) -> None:
-        """Coerce numbers to their field's type so ``lr=1`` and ``lr=1.0`` hash the same."""
-        for name in ("lr", "weight_decay", "momentum", "width", "max_failure_fraction"):
-            self._coerce(name, float)
-        for name in ("fold", "data_seed", "frames", "crop_size", "test_clips", "epochs", "batch_size",
-                     "warmup_epochs", "checkpoint_every", "seed", "eval_batch_size", "num_workers", "threads"):
-            self._coerce(name, int)
-        if isinstance(self.cache_size, (list, tuple)):
-            try:
-                object.__setattr__(self, "cache_size", tuple(int(v) for v in self.cache_size))
-            except (TypeError, ValueError):
-                pass  # validate() reports it
-        if self.data_root is not None:
-            object.__setattr__(self, "data_root", str(self.data_root))
-        for name in ("method_kwargs", "student_kwargs"):
-            value = getattr(self, name)
-            if isinstance(value, Mapping):
-                object.__setattr__(self, name, {str(k): _plain(value[k]) for k in sorted(value)})
+    def _profile_defaults(self) -> dict[str, Any]:
+        return get_profile(self.profile).defaults("distill")
 
     # ----------------------------------------------------------------- validation
-    def validate(self) -> None:
-        """Check every field; raise one error that lists every problem.
-
-        Raises:
-            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
-        """
-        self._raise_problems(self._checks())
-
     def _checks(self) -> list[Callable[[], list[str]]]:
-        return [self._check_names, self._check_numbers, self._check_method, self._check_teachers]
+        return [self._check_student, self._check_method, self._check_teachers]
 
-    def _check_names(self) -> list[str]:
-        from sslvid.backbones import list_backbones
-        from sslvid.data.sources import list_sources
-
+    def _check_student(self) -> list[str]:
         problems = []
-        checks = [("profile", self.profile, list_profiles()), ("dataset", self.dataset, list_sources()),
-                  ("train_split", self.train_split, ("train", "val", "test")),
-                  ("test_split", self.test_split, ("train", "val", "test")),
-                  ("optimizer", self.optimizer, OPTIMIZERS), ("scheduler", self.scheduler, SCHEDULERS)]
-        if self.student is not None:
-            checks.append(("student backbone", self.student, list_backbones()))
-        for what, value, valid in checks:
-            if value not in valid:
-                problems.append(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
-        device = str(self.device)
-        if device not in DEVICES and not (device.startswith("cuda:") and device[5:].isdigit()):
-            problems.append(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N")
+        if self.batch_size == 1:
+            problems.append("batch_size must be >= 2, got 1")
         if self.student_source != SCRATCH and not re.fullmatch(r"[0-9a-f]{16}", str(self.student_source)):
             problems.append("student_source must be 'scratch' or a pre-training run's hash, "
                             f"got {self.student_source!r}")
-        return problems
-
-    def _check_numbers(self) -> list[str]:
-        rules: list[tuple[str, Any, Callable[[Any], bool], str]] = [
-            ("fold", self.fold, lambda v: v >= 1, ">= 1"), ("frames", self.frames, lambda v: v >= 1, ">= 1"),
-            ("crop_size", self.crop_size, lambda v: v >= 1, ">= 1"), ("width", self.width, lambda v: v > 0, "> 0"),
-            ("test_clips", self.test_clips, lambda v: v >= 1, ">= 1"),
-            ("epochs", self.epochs, lambda v: v >= 1, ">= 1"),
-            ("batch_size", self.batch_size, lambda v: v >= 2, ">= 2"),
-            ("lr", self.lr, lambda v: v > 0, "> 0"), ("weight_decay", self.weight_decay, lambda v: v >= 0, ">= 0"),
-            ("momentum", self.momentum, lambda v: 0 <= v < 1, "in [0, 1)"),
-            ("warmup_epochs", self.warmup_epochs, lambda v: 0 <= v <= (self.epochs or 0), "in [0, epochs]"),
-            ("checkpoint_every", self.checkpoint_every, lambda v: v >= 1, ">= 1"),
-            ("eval_batch_size", self.eval_batch_size, lambda v: v >= 1, ">= 1"),
-            ("num_workers", self.num_workers, lambda v: v >= 0, ">= 0"),
-            ("max_failure_fraction", self.max_failure_fraction, lambda v: 0 <= v <= 1, "in [0, 1]"),
-        ]
-        if self.threads is not None:
-            rules.append(("threads", self.threads, lambda v: v >= 0, ">= 0 or None"))
-        problems = [f"{name} must be {rule}, got {value!r}" for name, value, ok, rule in rules
-                    if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok(value)]
-        size = self.cache_size
-        if not (isinstance(size, tuple) and len(size) == 2 and all(isinstance(v, int) and v >= 1 for v in size)):
-            problems.append(f"cache_size must be (H, W) of positive ints, got {size!r}")
-        elif isinstance(self.crop_size, int) and self.crop_size > min(size):
-            problems.append(f"crop_size {self.crop_size} exceeds the cached frame size {size}")
-        for name in ("amp", "deterministic"):
-            if not isinstance(getattr(self, name), bool):
-                problems.append(f"{name} must be True or False, got {getattr(self, name)!r}")
         return problems
 
     def _check_method(self) -> list[str]:
@@ -421,24 +299,8 @@ class DistillConfig(HashedConfig):
         values["teachers"] = [t.key() for t in self.teachers]
         return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
 
-    __hash__ = HashedConfig.__hash__
-
     def num_teachers(self) -> int:
         return len(self.teachers)
-
-
-def _plain(value: Any) -> Any:
-    """Canonical knob values: tuples as lists and whole floats as ints, so ``grid=(2, 2, 2)`` and
-    ``[2, 2, 2]``, or ``temperature=4`` and ``4.0``, hash the same (distillers take both)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _plain(value[k]) for k in sorted(value)}
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 
 
 def _unknown_knobs(method: str, cls: type, keys: set[str]) -> list[str]:

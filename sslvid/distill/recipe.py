@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sslvid.cards import Setting, default_of
-from sslvid.distill.config import DISTILL_DEFAULTS, DistillConfig
+from sslvid.cards import Setting
 from sslvid.profiles import get_profile
 
 RECIPE = ("optimiser", "learning rate", "weight decay", "momentum", "batch size", "epochs")
@@ -20,15 +19,9 @@ ONE_RECIPE = "the study trains every distiller with one recipe (DistillConfig at
 
 def paper_recipe() -> dict[str, Any]:
     """The recipe of a distillation run at paper scale: ``RECIPE`` names -> values."""
-    paper = DISTILL_DEFAULTS["paper"]
-    return {
-        "optimiser": default_of(DistillConfig, "optimizer")(),
-        "learning rate": paper["lr"],
-        "weight decay": default_of(DistillConfig, "weight_decay")(),
-        "momentum": default_of(DistillConfig, "momentum")(),
-        "batch size": get_profile("paper").batch_size,
-        "epochs": paper["epochs"],
-    }
+    paper = get_profile("paper").defaults("distill")
+    return {"optimiser": paper["optimizer"], "learning rate": paper["lr"], "weight decay": paper["weight_decay"],
+            "momentum": paper["momentum"], "batch size": paper["batch_size"], "epochs": paper["epochs"]}
 
 
 def recipe_settings(paper: Mapping[str, Any] | None = None, where: str = "",

@@ -51,8 +51,9 @@ from sslvid.engine.distributed import (
     resolve_device,
 )
 from sslvid.engine.loading import batches_per_epoch, make_loader
+from sslvid.engine.optim import make_optimizer, make_schedule
 from sslvid.engine.pretrain import FailureHook, run_numerics, build_source, find_pretrained
-from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
+from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunHandle, RunStore, collect_provenance

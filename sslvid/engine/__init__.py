@@ -1,6 +1,6 @@
 """The engine: one training loop (checkpoints, resume, results cache, progress, AMP, DDP) that
 every kind of training goes through. Pre-training is ``pretrain(PretrainConfig...)``."""
-from sslvid.engine.config import PRETRAIN_DEFAULTS, PretrainConfig
+from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import (
     PretrainResult,
     build_backbone,
@@ -10,10 +10,10 @@ from sslvid.engine.pretrain import (
     find_pretrained,
     pretrain,
 )
-from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
+from sslvid.engine.optim import make_optimizer, make_schedule
+from sslvid.engine.trainer import Hooks, Trainer
 
 __all__ = [
-    "PRETRAIN_DEFAULTS",
     "Hooks",
     "PretrainConfig",
     "PretrainResult",

@@ -46,7 +46,8 @@ from sslvid.engine.distributed import (
     resolve_device,
 )
 from sslvid.engine.loading import batches_per_epoch, make_loader
-from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
+from sslvid.engine.optim import make_optimizer, make_schedule
+from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.paths import cache_dir
 from sslvid.pretext.base import PretextTask
 from sslvid.seeding import seed_everything

@@ -11,7 +11,7 @@
 Every function writes to ``sslvid.store.results.ResultsStore`` and returns its rows as a DataFrame.
 """
 from sslvid.evaluate.classify import evaluate, evaluate_folds, finetune, linear_probe, trained_classifier
-from sslvid.evaluate.config import EVAL_DEFAULTS, PROTOCOLS, SCRATCH, EvalConfig
+from sslvid.evaluate.config import PROTOCOLS, SCRATCH, EvalConfig
 from sslvid.evaluate.corruptions import (
     CORRUPTIONS,
     IMAGENET_C_NOISES,
@@ -28,7 +28,6 @@ from sslvid.evaluate.robustness import noise_robustness, noise_table
 
 __all__ = [
     "CORRUPTIONS",
-    "EVAL_DEFAULTS",
     "IMAGENET_C_NOISES",
     "NOISES",
     "PROTOCOLS",

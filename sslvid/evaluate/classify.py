@@ -40,8 +40,9 @@ from sslvid.engine.distributed import (
     resolve_device,
 )
 from sslvid.engine.loading import batches_per_epoch, make_loader
+from sslvid.engine.optim import make_optimizer, make_schedule
 from sslvid.engine.pretrain import FailureHook, run_numerics
-from sslvid.engine.trainer import Hooks, Trainer, make_optimizer, make_schedule
+from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.evaluate.common import (
     Split,
     check_same_classes,

@@ -1,7 +1,8 @@
 """The frozen, validated config of one downstream evaluation, and its stable hash.
 
 ``EvalConfig.for_profile("micro", source=pretrain_config, protocol="finetune")`` fills the numbers
-of a scale; a profile changes numbers, never which code runs. Where the numbers come from:
+of a scale (``Profile.defaults("evaluate", protocol)`` of ``sslvid.profiles``, which holds them);
+a profile changes numbers, never which code runs. Where the numbers come from:
 
 * **paper**, from the benchmark paper (000_6fe7bc6690e07097.txt): finetuning end to end on
   UCF101 / HMDB51 / Diving48 (§3.2, §5.1) for 100 epochs (§4.4: "finetune for 100 epochs"),
@@ -38,7 +39,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sslvid.confighash import HashedConfig
+from sslvid.confighash import HashedConfig, config_field
+from sslvid.engine.configparts import AT_LEAST_1, BELOW_1, Clips, Data, Runtime, Training, backbone_field, split_field
 from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
@@ -47,9 +49,6 @@ PROTOCOLS = ("finetune", "linear", "retrieval")
 RETRIEVAL_LEVELS = ("video", "clip")
 """What a retrieval query and gallery item is: a video (its clips' mean feature, VCOP's protocol) or one clip."""
 SCRATCH = "scratch"
-OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULERS = ("cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
 NO_FLIP_DATASETS = frozenset({"digits-appearance", "digits-motion", "ssv2"})
 """Sets whose labels a horizontal flip changes or blurs: left/right motion and clockwise /
 anticlockwise (digits-motion, SSv2), and handwritten digits, which are not mirror-symmetric
@@ -65,44 +64,19 @@ USED_BY: dict[str, frozenset[str]] = {
     "retrieval": frozenset(("train_clips", "test_clips", "retrieval_level")),
 }
 """Per protocol, the optional fields it uses; the others are set to None."""
-
-EVAL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "common": {"dataset": "digits-appearance", "train_clips": 1, "test_clips": 2, "eval_batch_size": 8,
-                   "num_workers": 0},
-        "finetune": {"epochs": 2, "lr": 0.01, "checkpoint_every": 1, "dropout": 0.0},
-        "linear": {"epochs": 5, "batch_size": 8, "lr": 0.1, "checkpoint_every": 5, "weight_decay": 0.0},
-    },
-    "micro": {
-        "common": {"dataset": "digits-appearance", "train_clips": 2, "test_clips": 2, "eval_batch_size": 128,
-                   "num_workers": 0},
-        "finetune": {"epochs": 5, "lr": 0.01, "checkpoint_every": 5, "dropout": 0.0},
-        "linear": {"epochs": 30, "batch_size": 256, "lr": 0.1, "checkpoint_every": 30, "weight_decay": 0.0},
-    },
-    "paper": {
-        "common": {"dataset": "ucf101", "train_clips": 10, "test_clips": 10, "eval_batch_size": 16,
-                   "num_workers": 8},
-        "finetune": {"epochs": 100, "lr": 0.01, "checkpoint_every": 10, "dropout": 0.5},
-        "linear": {"epochs": 100, "batch_size": 256, "lr": 0.1, "checkpoint_every": 25, "weight_decay": 0.0},
-    },
-}
-"""Numbers per profile: ``common`` to every protocol, then per protocol (module docstring)."""
-
-TRAIN_DEFAULTS: dict[str, Any] = {"optimizer": "sgd", "weight_decay": 5e-4, "momentum": 0.9, "scheduler": "cosine",
-                                  "warmup_epochs": 0, "crop_scale": (0.5, 1.0)}
-RETRIEVAL_DEFAULTS: dict[str, Any] = {"retrieval_level": "video"}
 OMITTED_WHEN_NONE = ("retrieval_level",)
 """Fields left out of the hash while None (every protocol but retrieval), so adding them kept the
 hashes of finetune and linear evaluations."""
-
+OPTIONAL = frozenset(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips") + OMITTED_WHEN_NONE)
 
 @dataclass(frozen=True)
-class EvalConfig(HashedConfig):
+class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     """Everything that defines one downstream evaluation. Frozen and validated on construction.
 
-    Fields left None are filled from the profile (``sslvid.profiles``, ``EVAL_DEFAULTS``); fields
-    the protocol does not use are set to None. Build it with :meth:`for_profile`, which also
-    takes a ``PretrainConfig`` as the source.
+    The shared parts (``sslvid.engine.configparts``) plus the source, protocol and what the
+    protocol needs. Fields left None are filled from the profile (``Profile.defaults("evaluate",
+    protocol)``); fields the protocol does not use are set to None. Build it with
+    :meth:`for_profile`, which also takes a ``PretrainConfig`` as the source.
 
     Args:
         backbone: backbone name (the pre-training run's, for a pre-trained source).
@@ -112,15 +86,9 @@ class EvalConfig(HashedConfig):
         protocol: "finetune" (end to end), "linear" (frozen backbone, linear head on cached
             features) or "retrieval" (nearest neighbours of frozen features, nothing trained).
         profile: "smoke", "micro" or "paper".
-        dataset: a labelled default set or layout (``digits-appearance``, ``ucf101``...).
-        data_root: the folder that holds one sub-folder per dataset (``sslvid.data.sources``; not
-            hashed; the fingerprints of its train and test splits are, see ``data_fingerprint``).
-        fold: official split (1-3 for UCF101 and HMDB51).
         train_split, test_split: the splits trained on (the retrieval gallery) and tested on.
-        data_seed: generation seed of the default data.
         backbone_kwargs: extra backbone builder arguments.
-        frames: T. crop_size: network input side. cache_size: (H, W) of the cached frames.
-        width: backbone width multiplier. stride: frame step within a clip.
+        stride: frame step within a clip.
         train_clips: clips per training video for cached features (linear, retrieval).
         test_clips: clips per test video, spread uniformly; video scores average their softmax.
         retrieval_level: "video" (each video's clip features averaged before the search, VCOP's
@@ -128,94 +96,58 @@ class EvalConfig(HashedConfig):
         crop_scale: area range of the finetuning random resized crop. flip: random horizontal
             flips while finetuning (None: on, except for sets whose labels flips change).
         dropout: before the classifier (finetune).
-        epochs, batch_size (global, over processes), optimizer, lr, weight_decay, momentum,
-            scheduler, warmup_epochs, checkpoint_every: the training numbers.
-        seed: initialisation, clip draws, data order, noise.
-        amp: bf16 autocast on CUDA.
         eval_batch_size: videos per batch when extracting features or testing (not hashed).
-        num_workers, threads, device, deterministic, max_failure_fraction: as in
-            ``PretrainConfig`` (not hashed).
+        dataset, fold, data_seed, frames, crop_size, cache_size, width, epochs, batch_size,
+            optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, checkpoint_every,
+            seed, amp, data_root, num_workers, threads, device, deterministic,
+            max_failure_fraction: the shared parts' fields (``sslvid.engine.configparts``).
 
     Raises:
         ConfigError (a ValueError): on construction, listing every invalid field.
     """
 
-    backbone: str
+    backbone: str = backbone_field()
     source: str = SCRATCH
-    source_epoch: int | None = None
-    protocol: str = "finetune"
+    source_epoch: int | None = config_field(check=AT_LEAST_1)
+    protocol: str = config_field("finetune", names=lambda: PROTOCOLS)
     profile: str = "micro"
-    dataset: str | None = None
-    data_root: str | None = None
-    fold: int = 1
-    train_split: str = "train"
-    test_split: str = "test"
-    data_seed: int = 0
-    backbone_kwargs: dict[str, Any] = field(default_factory=dict)
-    frames: int | None = None
-    crop_size: int | None = None
-    cache_size: tuple[int, int] | None = None
-    width: float | None = None
-    stride: int = 1
-    train_clips: int | None = None
-    test_clips: int | None = None
-    retrieval_level: str | None = None
+    train_split: str = split_field("train")
+    test_split: str = split_field("test")
+    backbone_kwargs: dict[str, Any] = config_field(default_factory=dict)
+    stride: int = config_field(1, check=AT_LEAST_1)
+    train_clips: int | None = config_field(check=AT_LEAST_1)
+    test_clips: int | None = config_field(check=AT_LEAST_1)
+    retrieval_level: str | None = config_field(names=lambda: RETRIEVAL_LEVELS)
     crop_scale: tuple[float, float] | None = None
     flip: bool | None = None
-    dropout: float | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    weight_decay: float | None = None
-    momentum: float | None = None
-    scheduler: str | None = None
-    warmup_epochs: int | None = None
-    checkpoint_every: int | None = None
-    seed: int = 0
-    amp: bool = True
-    eval_batch_size: int | None = None
-    num_workers: int | None = None
-    threads: int | None = None
-    device: str = "auto"
-    deterministic: bool = False
-    max_failure_fraction: float = 0.05
+    dropout: float | None = config_field(check=BELOW_1)
+    eval_batch_size: int | None = config_field(check=AT_LEAST_1, hashed=False)
 
-    UNHASHED: ClassVar[frozenset[str]] = frozenset(
-        {"data_root", "num_workers", "threads", "device", "deterministic", "max_failure_fraction",
-         "eval_batch_size"})
     KIND: ClassVar[str] = "eval"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
-
-    def __post_init__(self) -> None:
-        self._fill()
-        self._normalise()
-        self.validate()
+    REFILL_ON: ClassVar[tuple[str, ...]] = ("profile", "protocol", "dataset")
 
     # ----------------------------------------------------------------- construction
     @classmethod
     def for_profile(cls, profile: str, source: Any = SCRATCH, backbone: str | None = None,
-                    protocol: str = "finetune", store: Any = None, **overrides: Any) -> "EvalConfig":
+                    protocol: str = "finetune", **overrides: Any) -> "EvalConfig":
         """The evaluation of ``source`` with the numbers of ``profile``, then ``overrides``.
 
         Args:
             profile: "smoke", "micro" or "paper".
-            source: "scratch", a ``PretrainConfig``, or a pre-training run's hash (looked up in
-                ``store`` for its backbone, width and backbone arguments).
+            source: "scratch", a ``PretrainConfig``, or a ``PretrainedSource`` (a run of the run
+                store, ``PretrainedSource.from_store``: a bare hash says nothing of the run's
+                backbone and width, and building a config reads no store).
             backbone: required from scratch; must match a pre-trained source's.
             protocol: "finetune", "linear" or "retrieval".
-            store: the ``RunStore`` holding a hash source (default: ``RunStore()``).
             **overrides: any other field.
 
         Raises:
             ConfigError (a ValueError): for unknown fields, a source that disagrees with ``backbone``/``width``,
-                an unknown run hash, or any invalid value.
+                a bare run hash, or any invalid value.
         """
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown EvalConfig fields: {', '.join(sorted(unknown))}; "
-                             f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
-        source_hash, inherited = _source_fields(source, store)
+        cls.check_known_fields(overrides)
+        source_hash, inherited = _source_fields(source)
         for name, value in inherited.items():
             given = backbone if name == "backbone" else overrides.get(name)
             if given is not None and given != value:
@@ -232,121 +164,40 @@ class EvalConfig(HashedConfig):
         values.pop("kind", None)
         return cls(**values)
 
-    def replace(self, **changes: Any) -> "EvalConfig":
-        """A copy with ``changes`` applied (and validated). Training numbers are kept as they
-        are when only ``protocol`` changes: use ``for_profile`` for another protocol's defaults."""
-        return dataclasses.replace(self, **changes)
+    def _profile_defaults(self) -> dict[str, Any]:
+        if self.protocol not in PROTOCOLS:
+            return {}
+        defaults = get_profile(self.profile).defaults("evaluate", self.protocol)
+        defaults["flip"] = (self.dataset or defaults["dataset"]) not in NO_FLIP_DATASETS
+        return defaults
 
     def _fill(self) -> None:
+        """Fill from the profile, then set the fields the protocol does not use to None."""
         if self.profile not in list_profiles() or self.protocol not in PROTOCOLS:
             return  # validate() reports it
-        profile = get_profile(self.profile)
-        table = EVAL_DEFAULTS[self.profile]
-        defaults = {"frames": profile.frames, "crop_size": profile.crop_size, "cache_size": profile.cache_size,
-                    "width": profile.width, "batch_size": profile.batch_size, **TRAIN_DEFAULTS,
-                    **RETRIEVAL_DEFAULTS, **table["common"], **table.get(self.protocol, {})}
-        defaults["flip"] = (self.dataset or defaults["dataset"]) not in NO_FLIP_DATASETS
         used = USED_BY[self.protocol]
-        optional = set(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips") + OMITTED_WHEN_NONE)
-        for name, value in defaults.items():
-            if name in optional and name not in used:
+        for name, value in self._profile_defaults().items():
+            if name in OPTIONAL and name not in used:
                 object.__setattr__(self, name, None)
             elif getattr(self, name) is None:
                 object.__setattr__(self, name, value)
 
-    def _normalise(self) -> None:
-        """Coerce numbers to their field's type so ``lr=1`` and ``lr=1.0`` hash the same."""
-        for name in ("lr", "weight_decay", "momentum", "width", "dropout", "max_failure_fraction"):
-            self._coerce(name, float)
-        for name in ("source_epoch", "fold", "data_seed", "frames", "crop_size", "stride", "train_clips",
-                     "test_clips", "epochs", "batch_size", "warmup_epochs", "checkpoint_every", "seed",
-                     "eval_batch_size", "num_workers", "threads"):
-            self._coerce(name, int)
-        for name, kind in (("cache_size", int), ("crop_scale", float)):
-            value = getattr(self, name)
-            if isinstance(value, (list, tuple)):
-                try:
-                    object.__setattr__(self, name, tuple(kind(v) for v in value))
-                except (TypeError, ValueError):
-                    pass  # validate() reports it
-        if self.data_root is not None:
-            object.__setattr__(self, "data_root", str(self.data_root))
-        if isinstance(self.backbone_kwargs, Mapping):
-            object.__setattr__(self, "backbone_kwargs", {str(k): self.backbone_kwargs[k]
-                                                         for k in sorted(self.backbone_kwargs)})
-
     # ----------------------------------------------------------------- validation
-    def validate(self) -> None:
-        """Check every field; raise one error that lists every problem.
+    def _checks(self) -> list[Callable[[], list[str]]]:
+        return [self._check_kwargs, self._check_crop_scale, self._check_source]
 
-        Raises:
-            ConfigError (a ValueError): naming each invalid field; unknown names list the valid ones.
-        """
-        self._raise_problems([self._check_names, self._check_numbers, self._check_source])
-
-    def _check_names(self) -> list[str]:
-        from sslvid.backbones import list_backbones
-        from sslvid.data.sources import list_sources
-
-        problems = []
-        checks = [("profile", self.profile, list_profiles()), ("protocol", self.protocol, PROTOCOLS),
-                  ("backbone", self.backbone, list_backbones()), ("dataset", self.dataset, list_sources()),
-                  ("train_split", self.train_split, ("train", "val", "test")),
-                  ("test_split", self.test_split, ("train", "val", "test"))]
-        if self.optimizer is not None:
-            checks.append(("optimizer", self.optimizer, OPTIMIZERS))
-        if self.scheduler is not None:
-            checks.append(("scheduler", self.scheduler, SCHEDULERS))
-        if self.retrieval_level is not None:
-            checks.append(("retrieval_level", self.retrieval_level, RETRIEVAL_LEVELS))
-        for what, value, valid in checks:
-            if value not in valid:
-                problems.append(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
-        device = str(self.device)
-        if device not in DEVICES and not (device.startswith("cuda:") and device[5:].isdigit()):
-            problems.append(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N")
+    def _check_kwargs(self) -> list[str]:
         if not isinstance(self.backbone_kwargs, Mapping):
-            problems.append(f"backbone_kwargs must be a dict, got {self.backbone_kwargs!r}")
-        elif {"width", "num_classes"} & set(self.backbone_kwargs):
-            problems.append("backbone_kwargs may not set width or num_classes: they are config fields")
-        return problems
+            return [f"backbone_kwargs must be a dict, got {self.backbone_kwargs!r}"]
+        if {"width", "num_classes"} & set(self.backbone_kwargs):
+            return ["backbone_kwargs may not set width or num_classes: they are config fields"]
+        return []
 
-    def _check_numbers(self) -> list[str]:
-        rules: list[tuple[str, Any, Any, str]] = [
-            ("fold", self.fold, lambda v: v >= 1, ">= 1"),
-            ("frames", self.frames, lambda v: v >= 1, ">= 1"),
-            ("crop_size", self.crop_size, lambda v: v >= 1, ">= 1"),
-            ("width", self.width, lambda v: v > 0, "> 0"),
-            ("stride", self.stride, lambda v: v >= 1, ">= 1"),
-            ("eval_batch_size", self.eval_batch_size, lambda v: v >= 1, ">= 1"),
-            ("num_workers", self.num_workers, lambda v: v >= 0, ">= 0"),
-            ("max_failure_fraction", self.max_failure_fraction, lambda v: 0 <= v <= 1, "in [0, 1]"),
-        ]
-        optional: list[tuple[str, Any, str]] = [
-            ("train_clips", lambda v: v >= 1, ">= 1"), ("test_clips", lambda v: v >= 1, ">= 1"),
-            ("dropout", lambda v: 0 <= v < 1, "in [0, 1)"), ("epochs", lambda v: v >= 1, ">= 1"),
-            ("batch_size", lambda v: v >= 1, ">= 1"), ("lr", lambda v: v > 0, "> 0"),
-            ("weight_decay", lambda v: v >= 0, ">= 0"), ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
-            ("warmup_epochs", lambda v: 0 <= v <= (self.epochs or 0), "in [0, epochs]"),
-            ("checkpoint_every", lambda v: v >= 1, ">= 1"), ("threads", lambda v: v >= 0, ">= 0"),
-            ("source_epoch", lambda v: v >= 1, ">= 1"),
-        ]
-        rules += [(name, getattr(self, name), ok, rule) for name, ok, rule in optional
-                  if getattr(self, name) is not None]
-        problems = [f"{name} must be {rule}, got {value!r}" for name, value, ok, rule in rules
-                    if not isinstance(value, (int, float)) or isinstance(value, bool) or not ok(value)]
-        size = self.cache_size
-        if not (isinstance(size, tuple) and len(size) == 2 and all(isinstance(v, int) and v >= 1 for v in size)):
-            problems.append(f"cache_size must be (H, W) of positive ints, got {size!r}")
-        elif isinstance(self.crop_size, int) and self.crop_size > min(size):
-            problems.append(f"crop_size {self.crop_size} exceeds the cached frame size {size}")
+    def _check_crop_scale(self) -> list[str]:
         scale = self.crop_scale
         if scale is not None and not (isinstance(scale, tuple) and len(scale) == 2 and 0 < scale[0] <= scale[1] <= 1):
-            problems.append(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {scale!r}")
-        for name in ("amp", "deterministic") + (("flip",) if self.flip is not None else ()):
-            if not isinstance(getattr(self, name), bool):
-                problems.append(f"{name} must be True or False, got {getattr(self, name)!r}")
-        return problems
+            return [f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {scale!r}"]
+        return []
 
     def _check_source(self) -> list[str]:
         if self.source == SCRATCH:
@@ -365,7 +216,6 @@ class EvalConfig(HashedConfig):
     def from_scratch(self) -> bool:
         return self.source == SCRATCH
 
-    __hash__ = HashedConfig.__hash__
 
 
 CARD_BACKBONE = "r2plus1d_18"
@@ -387,34 +237,73 @@ def paper_value(protocol: str, name: str) -> Callable[[], Any]:
     return read
 
 
-def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class PretrainedSource:
+    """A pre-training run of the run store, as an evaluation's source: its hash and what the
+    evaluation inherits from it (backbone, width, backbone arguments).
+
+    Read it with :meth:`from_store` before building the ``EvalConfig``, so that building a config
+    never reads the run store.
+    """
+
+    run_hash: str
+    backbone: str
+    width: float
+    backbone_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_store(cls, run_hash: str, store: Any = None) -> "PretrainedSource":
+        """The pre-training run ``run_hash`` of ``store`` (default: ``RunStore()``).
+
+        Raises:
+            ConfigError (a ValueError): for a hash the store does not hold, or a run that is not a pre-training run.
+        """
+        from sslvid.store.runs import RunStore
+
+        run = (store or RunStore()).run(run_hash)
+        if not run.exists:
+            raise ConfigError(f"no pre-training run {run_hash!r} in {run.dir.parent}; pre-train it first "
+                              "(python -m sslvid pretrain ...)")
+        stored = run.config()
+        if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
+            raise ConfigError(f"run {run_hash!r} is not a pre-training run")
+        return cls(run_hash, **_inherited(stored))
+
+
+def source_of(source: Any, store: Any = None) -> Any:
+    """``source`` as ``EvalConfig.for_profile`` takes it: a run hash read from ``store``
+    (``PretrainedSource.from_store``); "scratch", a ``PretrainConfig`` or a ``PretrainedSource`` as given.
+
+    Raises:
+        ConfigError (a ValueError): for a hash the store does not hold.
+    """
+    if isinstance(source, str) and source != SCRATCH:
+        return PretrainedSource.from_store(source, store)
+    return source
+
+
+def _source_fields(source: Any) -> tuple[str, dict[str, Any]]:
     """(source hash, fields the evaluation inherits from the pre-training run: backbone, width, kwargs).
 
     Raises:
-        ConfigError (a ValueError): for a hash the store does not hold, or a run that is not a pre-training run.
+        ConfigError (a ValueError): for a bare run hash (read it with ``PretrainedSource.from_store``)
+            or a source of another kind.
     """
     from sslvid.engine.config import PretrainConfig
 
     if isinstance(source, PretrainConfig):
         return source.config_hash(), _inherited(source.to_dict())
+    if isinstance(source, PretrainedSource):
+        return source.run_hash, {"backbone": source.backbone, "width": float(source.width),
+                                 "backbone_kwargs": dict(source.backbone_kwargs)}
     if source == SCRATCH or source is None:
         return SCRATCH, {}
-    if not isinstance(source, str):
-        raise ConfigError(f"source must be 'scratch', a PretrainConfig or a run hash, got {type(source).__name__}")
-    from sslvid.store.runs import RunStore
-
-    run = (store or RunStore()).run(source)
-    if not run.exists:
-        raise ConfigError(f"no pre-training run {source!r} in {run.dir.parent}; pre-train it first "
-                         "(python -m sslvid pretrain ...)")
-    stored = run.config()
-    if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
-        raise ConfigError(f"run {source!r} is not a pre-training run")
-    return source, _inherited(stored)
+    if isinstance(source, str):
+        raise ConfigError(f"source={source!r} is a bare run hash: read the run first, "
+                          "source=PretrainedSource.from_store(hash, store) (sslvid.evaluate.config.source_of)")
+    raise ConfigError(f"source must be 'scratch', a PretrainConfig or a PretrainedSource, got {type(source).__name__}")
 
 
 def _inherited(pretrain: Mapping[str, Any]) -> dict[str, Any]:
     return {"backbone": pretrain["backbone"], "width": float(pretrain["width"]),
             "backbone_kwargs": dict(pretrain.get("backbone_kwargs") or {})}
-
-

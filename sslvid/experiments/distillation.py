@@ -32,6 +32,8 @@ from matplotlib.figure import Figure
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.experiments.study import Study
+from sslvid.paths import using_cache_dir
+from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
@@ -69,14 +71,6 @@ CATEGORY_TEAMS = {"non-contrastive": ("vcop", "rotnet"), "contrastive": ("cvrl",
 """Benchmark §5 "Pretext task categories": the teachers of each category."""
 
 
-CHAPTER_EPOCHS = {"smoke": {"student": 2, "pcl": 2}, "micro": {"student": 5, "pcl": 3},
-                  "paper": {"student": 100, "pcl": 100}}
-"""Training epochs of the chapter's students per profile when the knobs are None. Micro halves
-``DISTILL_DEFAULTS`` (10) to fit the book's CPU budget: a student then trains as long as a teacher's
-finetuning (5 epochs). Paper: the benchmark prints no recipe (§5 points to its supplementary);
-100 epochs is ``DISTILL_DEFAULTS``'s and PCL's (Camarena et al. 2022 §4)."""
-
-
 def chapter_epochs(profile: str, kind: str = "student", epochs: int | None = None) -> int:
     """``epochs`` if given, else the chapter's default of ``kind`` ("student" or "pcl") at ``profile``.
 
@@ -87,10 +81,10 @@ def chapter_epochs(profile: str, kind: str = "student", epochs: int | None = Non
         if int(epochs) < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         return int(epochs)
-    if profile not in CHAPTER_EPOCHS or kind not in CHAPTER_EPOCHS[profile]:
-        raise ValueError(f"no default epochs for {profile!r}/{kind!r}; profiles: {', '.join(CHAPTER_EPOCHS)}, "
+    if profile not in list_profiles() or kind not in get_profile(profile).chapter_epochs:
+        raise ValueError(f"no default epochs for {profile!r}/{kind!r}; profiles: {', '.join(list_profiles())}, "
                          "kinds: student, pcl")
-    return CHAPTER_EPOCHS[profile][kind]
+    return get_profile(profile).chapter_epochs[kind]
 
 
 # ---------------------------------------------------------------------- runs
@@ -117,7 +111,7 @@ def distill_config(study: Study, method: str, teachers: Sequence[TeacherRef] = (
         teachers: the teachers (``teacher_ref``), as many as the method takes.
         target: "appearance" or "motion": the labelled set the student trains and is tested on.
         student: the student's backbone (None for teacher-only methods: fusion, ensemble).
-        epochs: training epochs (None: ``CHAPTER_EPOCHS`` of the profile).
+        epochs: training epochs (None: the profile's ``chapter_epochs``).
         **overrides: other ``DistillConfig`` fields (``method_kwargs``, ``checkpoint_every``...).
     """
     dataset = study.target(target)
@@ -133,7 +127,8 @@ def run_distill(study: Study, config: DistillConfig) -> DistillResult:
     import time
 
     start = time.perf_counter()
-    result = distill(config, study.store, study.results, progress=study.progress)
+    with using_cache_dir(study.cache_dir):
+        result = distill(config, study.store, study.results, progress=study.progress)
     study.timings.append({"what": f"distill/{config.method}", "backbone": config.student or "teachers",
                           "cached": result.cached, "seconds": round(time.perf_counter() - start, 2)})
     return result

@@ -9,7 +9,7 @@ chapter loads from the run store: nothing is trained twice, and an interrupted b
 The study's two evaluation targets stand for the paper's two kinds of downstream data
 (benchmark §4.4): "appearance" (UCF101 at paper scale; ``digits-appearance`` at micro and smoke
 scale) and "motion" (Diving48; ``digits-motion``). Its protocol is the paper's finetuning at
-paper scale and the linear probe below it (``STUDY_PROTOCOL``): a micro finetuning of every
+paper scale and the linear probe below it (``Profile.study_protocol``): a micro finetuning of every
 model would cost most of the book's CPU budget, while a probe reads features extracted once.
 
 At paper scale ``data_root`` is a folder with one sub-folder per dataset, named by layout
@@ -18,7 +18,6 @@ At paper scale ``data_root`` is a folder with one sub-folder per dataset, named 
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,8 @@ from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.evaluate.classify import evaluate
 from sslvid.evaluate.config import SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
-from sslvid.profiles import list_profiles
+from sslvid.paths import using_cache_dir
+from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import PAPER_DATA, PAPER_GRIDS, resolve_point
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -42,9 +42,6 @@ TARGETS: dict[str, dict[str, str]] = {
     "motion": {"paper": "diving48", "default": "digits-motion"},
 }
 """Downstream targets by kind: the paper's dataset, and the embedded default set below paper scale."""
-
-STUDY_PROTOCOL = {"smoke": "linear", "micro": "linear", "paper": "finetune"}
-"""The evaluation protocol of the study's tables per profile (module docstring)."""
 
 POINT_COLUMNS = ("task", "backbone", "data", "subset", "complexity", "frames")
 """Grid-point fields that chapters show as table columns."""
@@ -87,9 +84,10 @@ class Study:
             named by layout (module docstring).
         seed: seed of every run and evaluation.
         device: "auto", "cpu", "cuda".
-        cache_dir: clip-cache folder (None: ``$SSLVID_CACHE_DIR`` or ``data/cache``); given, it is
-            exported as ``$SSLVID_CACHE_DIR`` so every run of this process reads its clips there.
-        protocol: evaluation protocol of the tables (None: ``STUDY_PROTOCOL[profile]``).
+        cache_dir: clip-cache folder (None: ``$SSLVID_CACHE_DIR`` or ``data/cache``); given, the
+            study's runs read their clips there (``sslvid.paths.using_cache_dir``; the environment
+            and other code of the process are left alone).
+        protocol: evaluation protocol of the tables (None: the profile's ``study_protocol``).
         overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
         store, results, features: the run store, results table and feature cache (defaults
             under the data folder).
@@ -115,11 +113,9 @@ class Study:
     def __post_init__(self) -> None:
         if self.profile not in list_profiles():
             raise ValueError(f"unknown profile {self.profile!r}; valid: {', '.join(list_profiles())}")
-        self.protocol = self.protocol or STUDY_PROTOCOL[self.profile]
+        self.protocol = self.protocol or get_profile(self.profile).study_protocol
         if self.protocol not in ("finetune", "linear"):
             raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
-        if self.cache_dir is not None:
-            os.environ["SSLVID_CACHE_DIR"] = str(Path(self.cache_dir).expanduser().resolve())
         if self.data_root is not None and not Path(self.data_root).is_dir():
             raise ValueError(f"data_root {self.data_root!r} is not a folder; give a folder with one "
                              "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
@@ -153,7 +149,8 @@ class Study:
         """Pre-train ``point`` unless the run store holds it; timed in ``timings``."""
         config = self.pretrain_config(point)
         start = time.perf_counter()
-        result = pretrain(config, self.store, progress=self.progress)
+        with using_cache_dir(self.cache_dir):
+            result = pretrain(config, self.store, progress=self.progress)
         self.timings.append({"what": "pretrain", **_describe(point), "cached": result.cached,
                              "seconds": round(time.perf_counter() - start, 2)})
         return result
@@ -202,8 +199,7 @@ class Study:
         source = self.pretrain_config(point)
         for name in ("frames", "crop_size", "cache_size"):
             common.setdefault(name, getattr(source, name))
-        return EvalConfig.for_profile(self.profile, source=source, protocol=protocol, source_epoch=epoch,
-                                      store=self.store, **common)
+        return EvalConfig.for_profile(self.profile, source=source, protocol=protocol, source_epoch=epoch, **common)
 
     def evaluate(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
                  epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> pd.DataFrame:
@@ -216,7 +212,8 @@ class Study:
             self.pretrain(point)
         config = self.eval_config(point, target, protocol, epoch, backbone, **overrides)
         start = time.perf_counter()
-        rows = evaluate(config, self.store, self.results, self.features, progress=self.progress)
+        with using_cache_dir(self.cache_dir):
+            rows = evaluate(config, self.store, self.results, self.features, progress=self.progress)
         self.timings.append({"what": f"evaluate/{config.protocol}/{target}", **_describe(point or {"backbone": backbone}),
                              "epoch": epoch, "seconds": round(time.perf_counter() - start, 2)})
         return rows

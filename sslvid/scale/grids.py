@@ -289,6 +289,13 @@ IMAGE_TASKS = ("rotnet", "moco_v2", "splitbrain", "simclr", "byol")
 LIGHT_2D = ("efficientnet_lite0", "mobilenetv2_2d", "resnet18_2d", "shufflenetv2_2d", "squeezenet_2d")
 """The lightweight study's networks (§3.2), applied frame by frame."""
 
+
+def _grid_fields(grid: str) -> dict[str, dict[str, Any]]:
+    """Profile -> the fields ``grid`` sets at that profile only, as ``Profile.grid_fields`` holds them."""
+    return {name: dict(get_profile(name).grid_fields[grid]) for name in list_profiles()
+            if grid in get_profile(name).grid_fields}
+
+
 PAPER_GRIDS: dict[str, Grid] = {
     "preliminaries": Grid(
         "preliminaries", title="Table 1 (six tasks, ShuffleNet and R(2+1)D) and the backbone comparison "
@@ -333,7 +340,7 @@ PAPER_GRIDS: dict[str, Grid] = {
         "lightweight", title="Lightweight study (Sonawane et al.): five image methods on five 2D networks, "
                              "single frames at 96x96 (STL-10 unlabelled, exported as one-frame videos)",
         fixed={"data": "STL10", "subset": "100k", "frames": 1},
-        per_profile={"paper": {"crop_size": 96, "cache_size": [96, 96], "epochs": 200, "checkpoint_every": 10}},
+        per_profile=_grid_fields("lightweight"),
         blocks=(Block(axes={"task": IMAGE_TASKS, "backbone": LIGHT_2D}),)),
 }
 """The pre-training grids of the book's chapters at paper scale (the runs each chapter reads)."""
