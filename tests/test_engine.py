@@ -110,7 +110,7 @@ def test_config_hash_is_stable_and_covers_only_what_changes_results():
 
 def test_cpu_threads_default_to_the_cores_per_process_halved_beside_workers(monkeypatch):
     from sslvid.engine.distributed import DistInfo
-    from sslvid.engine.pretrain import run_threads
+    from sslvid.engine.runner import run_threads
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)

@@ -18,11 +18,9 @@ Numbers go into the results table (``sslvid.store.results``):
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,18 +39,11 @@ from sslvid.distill.base import Distiller, create_distiller, distiller_class
 from sslvid.distill.config import SCRATCH, DistillConfig
 from sslvid.distill.teachers import check_teacher_datasets, load_teachers
 from sslvid.engine.config import PretrainConfig
-from sslvid.engine.distributed import (
-    DistInfo,
-    barrier,
-    broadcast_object,
-    distributed_session,
-    env_info,
-    main_process_first,
-    resolve_device,
-)
+from sslvid.engine.distributed import DistInfo, barrier, env_info, main_process_first
 from sslvid.engine.loading import batches_per_epoch, make_loader
 from sslvid.engine.optim import make_optimizer, make_schedule
-from sslvid.engine.pretrain import FailureHook, run_numerics, build_source, find_pretrained
+from sslvid.engine.pretrain import FailureHook, build_source, find_pretrained
+from sslvid.engine.runner import Job, Session, Workspace, check_batch_split, describe_device, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.results import ResultsStore
@@ -137,7 +128,7 @@ def find_distilled(config: DistillConfig, store: RunStore | None = None,
 
 
 def distill(config: DistillConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-            progress: bool = True) -> DistillResult:
+            progress: bool = True, workspace: Workspace | None = None) -> DistillResult:
     """Distil ``config`` unless the store holds it; resume a partial run; test it and file its numbers.
 
     Args:
@@ -145,6 +136,7 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
         store: the run store, holding the teachers' runs too (default ``RunStore()``).
         results: the results table (default ``ResultsStore()``).
         progress: show progress bars (rank 0 only).
+        workspace: where to read and write instead of ``store``, ``results`` and ``progress``.
 
     Raises:
         FileNotFoundError: for a teacher whose pre-training run is missing (and not given).
@@ -153,22 +145,20 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
             batch size the processes do not divide.
         RuntimeError: when too many videos cannot be read.
     """
-    store, results = store or RunStore(), results or ResultsStore()
-    info = env_info()
-    if info.is_distributed and config.batch_size % info.world_size:
-        raise ValueError(f"batch_size {config.batch_size} (global) is not divisible by {info.world_size} processes")
+    space = Workspace.of(store, results, progress=progress, workspace=workspace)
+    store, results, progress = space.store, space.results, space.progress
+    check_batch_split(config, env_info())
     found = find_distilled(config, store, results)
     if found is not None and _has_numbers(config, found.rows):
         log.info("distill %s: found in %s", found.key, found.run_dir)
         return found
     check_teacher_datasets(config)
-    device = resolve_device(config.device, info)
-    teachers = load_teachers(config.teachers, store, results, progress=progress and info.is_main)
-    with distributed_session(device, info) as info, run_numerics(config, device, info):
-        distiller, cached = _train(config, store, teachers, info, device, progress)
-        if info.is_main:
-            _test(config, distiller, store, results, device, progress)
-        barrier(info)
+    teachers = load_teachers(config.teachers, store, results, progress=progress and env_info().is_main)
+    with run_session(config) as session:
+        distiller, cached = _train(config, store, teachers, session, progress)
+        if session.info.is_main:
+            _test(config, distiller, store, results, session.device, progress)
+        barrier(session.info)
     run = store.run(config)
     return DistillResult(config, run, run.read_log(), _stored_rows(config, results), cached=cached)
 
@@ -282,41 +272,36 @@ def build_trainer(config: DistillConfig, distiller: Distiller, index: VideoIndex
 # ---------------------------------------------------------------------- training
 
 
-def _train(config: DistillConfig, store: RunStore, teachers: list[nn.Module], info: DistInfo,
-           device: torch.device, progress: bool) -> tuple[Distiller, bool]:
-    """Train unless complete (one process at a time per config); return the trained distiller on ``device``."""
+def _train(config: DistillConfig, store: RunStore, teachers: list[nn.Module], session: Session,
+           progress: bool) -> tuple[Distiller, bool]:
+    """Train unless complete (``train_once``); return the trained distiller on the device and
+    whether it was found complete."""
+    info, device = session.info, session.device
     run = store.run(config)
     with main_process_first(info):
         index, source = open_training_split(config, config.train_split)
     num_classes = _num_classes(config, index)
     seed_everything(config.seed)
     distiller = build_distiller(config, teachers, num_classes, store).to(device)
-    if broadcast_object(run.is_complete, info):
-        _load_final(distiller, run)
-        return distiller, True
-    lock = run.lock() if not info.is_distributed else contextlib.nullcontext()
-    with lock:
-        if run.is_complete:  # another process finished it while we waited
-            _load_final(distiller, run)
-            return distiller, True
-        start = time.perf_counter()
+
+    def job() -> Job:
         trainer = build_trainer(config, distiller, index, source, run, info, device, progress) \
             if _trainable(distiller) else None  # model fusion trains nothing
-        if info.is_main:
-            _check_stored_config(run)
-            provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
-                                            videos=len(index), teachers=[t.key() for t in config.teachers])
-            run.begin(config.to_dict() | {"kind": DistillConfig.KIND}, provenance)
-        with run.failure_recorded(active=info.is_main):
-            table = trainer.fit() if trainer is not None else pd.DataFrame()
-            if info.is_main:
-                epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
-                run.finish(_final_state(distiller, num_classes, epoch, step),
-                           {"wall_seconds": round(time.perf_counter() - start, 3), "epochs": epoch, "steps": step,
-                            "final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None})
-                log.info("distill %s: done in %s", run.key, run.dir)
-        barrier(info)
-    return distiller, False
+
+        def final_state() -> dict[str, Any]:
+            epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
+            return _final_state(distiller, num_classes, epoch, step)
+
+        return Job(trainer, final_state, videos=len(index), provenance={"teachers": [t.key() for t in config.teachers]},
+                   summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None},
+                   check=lambda: _check_stored_config(run))
+
+    outcome = train_once(config, run, session, job, record={"kind": DistillConfig.KIND})
+    if outcome.cached:
+        _load_final(distiller, run)
+    elif info.is_main:
+        log.info("distill %s: done in %s", run.key, run.dir)
+    return distiller, outcome.cached
 
 
 def _num_classes(config: DistillConfig, index: VideoIndex) -> int:
@@ -351,12 +336,6 @@ def _check_stored_config(run: RunHandle) -> None:
     """
     if run.exists and DistillConfig.from_dict(run.config()).config_hash() != run.key:
         raise ValueError(f"{run.dir} holds a config that does not hash to {run.key}; move the folder away")
-
-
-def _describe(device: torch.device, info: DistInfo) -> str:
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)} x{info.world_size}"
-    return f"cpu: {torch.get_num_threads()} threads x{info.world_size}"
 
 
 # ---------------------------------------------------------------------- testing
@@ -448,7 +427,7 @@ def _card(config: DistillConfig, device: torch.device, **measured: Any) -> dict[
             "video_score": "mean softmax over the video's clips", "epochs": config.epochs,
             "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
             "weight_decay": config.weight_decay, "momentum": config.momentum, "scheduler": config.scheduler,
-            "seed": config.seed, "profile": config.profile, "devices": _describe(device, DistInfo()),
+            "seed": config.seed, "profile": config.profile, "devices": describe_device(device),
             "config_hash": config.config_hash(), **measured}
 
 

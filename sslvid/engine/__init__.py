@@ -1,5 +1,6 @@
 """The engine: one training loop (checkpoints, resume, results cache, progress, AMP, DDP) that
-every kind of training goes through. Pre-training is ``pretrain(PretrainConfig...)``."""
+every kind of training goes through, and one run skeleton around it (``sslvid.engine.runner``:
+session, store lookup, lock, record). Pre-training is ``pretrain(PretrainConfig...)``."""
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import (
     PretrainResult,
@@ -11,6 +12,7 @@ from sslvid.engine.pretrain import (
     pretrain,
 )
 from sslvid.engine.optim import make_optimizer, make_schedule
+from sslvid.engine.runner import Workspace, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "PretrainConfig",
     "PretrainResult",
     "Trainer",
+    "Workspace",
     "build_backbone",
     "build_index",
     "build_task",
@@ -26,4 +29,6 @@ __all__ = [
     "make_optimizer",
     "make_schedule",
     "pretrain",
+    "run_session",
+    "train_once",
 ]

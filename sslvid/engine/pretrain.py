@@ -15,12 +15,10 @@ parameters that some steps leave unused sets the class attribute
 """
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
-import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,23 +33,15 @@ from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
 from sslvid.engine.config import ALL_VIDEOS, PretrainConfig, task_registry
 from sslvid.engine.datapath import accelerate
-from sslvid.engine.distributed import (
-    DistInfo,
-    all_gather_object,
-    barrier,
-    broadcast_object,
-    distributed_session,
-    env_info,
-    main_process_first,
-    resolve_device,
-)
+from sslvid.engine.distributed import DistInfo, all_gather_object, main_process_first, resolve_device
 from sslvid.engine.loading import batches_per_epoch, make_loader
 from sslvid.engine.optim import make_optimizer, make_schedule
+from sslvid.engine.runner import Job, Session, Workspace, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.paths import cache_dir
 from sslvid.pretext.base import PretextTask
 from sslvid.seeding import seed_everything
-from sslvid.store.runs import RunHandle, RunStore, collect_provenance
+from sslvid.store.runs import RunHandle, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -165,34 +155,42 @@ def find_pretrained(config: PretrainConfig, store: RunStore | None = None) -> Pr
     return PretrainResult(config, run, run.read_log(), cached=True) if run is not None else None
 
 
-def pretrain(config: PretrainConfig, store: RunStore | None = None, progress: bool = True) -> PretrainResult:
+def pretrain(config: PretrainConfig, store: RunStore | None = None, progress: bool = True,
+             workspace: Workspace | None = None) -> PretrainResult:
     """Pre-train ``config`` unless the store holds it; resume a partial run; return the result.
 
     Args:
         config: the run (validated on construction).
         store: the results store (default: ``RunStore()`` under the data dir).
         progress: show progress bars (rank 0 only).
+        workspace: where to read and write instead of ``store`` and ``progress``.
 
     Raises:
         ValueError: for a global batch size that the number of processes does not divide, or
             a subset with fewer videos than one batch.
         RuntimeError: when more than ``max_failure_fraction`` of the videos fail in an epoch.
     """
-    store = store or RunStore()
-    info = env_info()
-    if info.is_distributed and config.batch_size % info.world_size:
-        raise ValueError(f"batch_size {config.batch_size} (global) is not divisible by {info.world_size} processes")
-    device = resolve_device(config.device, info)
-    with distributed_session(device, info) as info:
-        run = store.run(config)
-        if broadcast_object(run.is_complete, info):
-            log.info("pretrain %s: found in %s", run.key, run.dir)
-            return PretrainResult(config, run, run.read_log(), cached=True)
-        lock = run.lock() if not info.is_distributed else contextlib.nullcontext()
-        with lock:
-            if run.is_complete:  # another process finished it while we waited for the lock
-                return PretrainResult(config, run, run.read_log(), cached=True)
-            return _train(config, run, info, device, progress)
+    space = Workspace.of(store, progress=progress, workspace=workspace)
+    with run_session(config, split_batch=True) as session:
+        run = space.store.run(config)
+        outcome = train_once(config, run, session, lambda: _job(config, run, session, space.progress))
+    if outcome.cached:
+        log.info("pretrain %s: found in %s", run.key, run.dir)
+        return PretrainResult(config, run, run.read_log(), cached=True)
+    log.info("pretrain %s: done in %s", run.key, run.dir)
+    return PretrainResult(config, run, outcome.table, cached=False)
+
+
+def _job(config: PretrainConfig, run: RunHandle, session: Session, progress: bool) -> Job:
+    """The pre-training of ``config`` for ``train_once``: its trainer, and what its run records."""
+    start = time.perf_counter()
+    trainer = build_trainer(config, run, session.info, session.device, progress)
+
+    def wall(table: pd.DataFrame) -> dict[str, float]:
+        return {"wall_seconds": round(float(table["seconds"].sum()) + _setup_seconds(start, table, trainer), 3)}
+
+    return Job(trainer, final_state=lambda: _final_state(trainer.module, trainer), videos=len(trainer.loader.dataset),
+               summary=wall, check=lambda: _check_stored_config(run, config.data_root))
 
 
 def build_trainer(config: PretrainConfig, run: RunHandle | None = None, info: DistInfo | None = None,
@@ -223,29 +221,6 @@ def build_trainer(config: PretrainConfig, run: RunHandle | None = None, info: Di
                          pin_memory=device.type == "cuda")
     failures = FailureHook(FailureTracker(config.max_failure_fraction, index), info)
     return _trainer(config, task, loader, run, info, device, failures, progress)
-
-
-def _train(config: PretrainConfig, run: RunHandle, info: DistInfo, device: torch.device,
-           progress: bool) -> PretrainResult:
-    start = time.perf_counter()
-    trainer = build_trainer(config, run, info, device, progress)
-    task = trainer.module
-    with run_numerics(config, device, info):
-        if info.is_main:
-            _check_stored_config(run, config.data_root)
-            provenance = collect_provenance(config.seed, _describe(device, info), world_size=info.world_size,
-                                            videos=len(trainer.loader.dataset))
-            run.begin(config.to_dict(), provenance)
-        with run.failure_recorded(active=info.is_main):
-            table = trainer.fit()
-    if info.is_main:
-        wall = float(table["seconds"].sum()) + _setup_seconds(start, table, trainer)
-        with run.failure_recorded():
-            run.finish(_final_state(task, trainer), {"wall_seconds": round(wall, 3), "epochs": trainer.epoch,
-                                                     "steps": trainer.step})
-        log.info("pretrain %s: done in %s", run.key, run.dir)
-    barrier(info)
-    return PretrainResult(config, run, table, cached=False)
 
 
 def _trainer(config: PretrainConfig, task: PretextTask, loader: Any, run: RunHandle | None, info: DistInfo,
@@ -314,43 +289,6 @@ class FailureHook:
                 "learnt nothing is not saved. Check the files (e.g. with ffprobe) or the dataset's path")
 
 
-def run_threads(requested: int | None, device: torch.device, info: DistInfo, workers: int = 0) -> int | None:
-    """Intra-op CPU threads for a run: ``requested``; for None on a CPU, the usable cores shared by
-    the processes on this node, halved when ``workers`` loader processes run beside them (at least
-    1); None means "leave torch's setting".
-
-    Reading the clip cache costs little (memory-mapped uint8 frames), so without loader workers
-    every core computes: a micro R(2+1)D step ran 2x faster with 2 threads and no workers than
-    with 1 thread and 2 workers on a 2-core machine."""
-    if requested == 0 or (requested is None and device.type != "cpu"):
-        return None
-    if requested is not None:
-        return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size))
-    return max(1, cores // ((2 if workers else 1) * per_node))
-
-
-@contextlib.contextmanager
-def run_numerics(config: PretrainConfig, device: torch.device, info: DistInfo) -> Iterator[None]:
-    """Threads, deterministic kernels (or cuDNN autotuning on CUDA) for the run only; restored afterwards."""
-    previous = (torch.are_deterministic_algorithms_enabled(),
-                torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark,
-                torch.get_num_threads())
-    threads = run_threads(config.threads, device, info, workers=getattr(config, "num_workers", 0) or 0)
-    if threads is not None:
-        torch.set_num_threads(threads)
-        log.info("pretrain: %d CPU threads", threads)
-    torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
-    torch.backends.cudnn.benchmark = device.type == "cuda" and not config.deterministic
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
-        torch.backends.cudnn.benchmark = previous[2]
-        torch.set_num_threads(previous[3])
-
-
 def _check_stored_config(run: RunHandle, data_root: str | None) -> None:
     """Refuse to resume a folder whose stored config does not hash to its name.
 
@@ -370,12 +308,6 @@ def _final_state(task: PretextTask, trainer: Trainer) -> dict[str, Any]:
     backbone = task.backbone.state_dict()
     rest = {k: v for k, v in task.state_dict().items() if not k.startswith("backbone.")}
     return {"backbone": backbone, "task": rest, "epoch": trainer.epoch, "step": trainer.step}
-
-
-def _describe(device: torch.device, info: DistInfo) -> str:
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)} x{info.world_size}"
-    return f"cpu: {torch.get_num_threads()} threads x{info.world_size}"
 
 
 def _setup_seconds(start: float, table: pd.DataFrame, trainer: Trainer) -> float:

@@ -16,8 +16,8 @@ and ``top1_video`` (softmax averaged over the video's clips).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,18 +30,11 @@ from sslvid.backbones import VideoBackbone
 from sslvid.cards import MethodCard, Setting, register_card
 from sslvid.data.dataset import FailureTracker, VideoClipDataset, collate_clips
 from sslvid.data.sampling import ClipSampler
-from sslvid.engine.distributed import (
-    DistInfo,
-    barrier,
-    broadcast_object,
-    distributed_session,
-    env_info,
-    main_process_first,
-    resolve_device,
-)
+from sslvid.engine.distributed import DistInfo, barrier, main_process_first
 from sslvid.engine.loading import batches_per_epoch, make_loader
 from sslvid.engine.optim import make_optimizer, make_schedule
-from sslvid.engine.pretrain import FailureHook, run_numerics
+from sslvid.engine.pretrain import FailureHook
+from sslvid.engine.runner import Job, Session, Workspace, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.evaluate.common import (
     Split,
@@ -75,7 +68,7 @@ from sslvid.evaluate.models import (
 )
 from sslvid.seeding import seed_everything
 from sslvid.store.results import ResultsStore
-from sslvid.store.runs import RunHandle, RunStore, collect_provenance
+from sslvid.store.runs import RunHandle, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +76,16 @@ TASK = "action_recognition"
 METRICS = ("top1_clip", "top1_video")
 
 
-@dataclass
-class Context:
-    """Where an evaluation reads and writes: the run store, the results table and the feature cache."""
+Context = Workspace
+"""The name evaluation code gave the workspace before ``sslvid.engine.runner.Workspace``."""
 
-    store: RunStore
-    results: ResultsStore
-    features: FeatureCache
-    progress: bool = True
 
-    @classmethod
-    def create(cls, store: RunStore | None = None, results: ResultsStore | None = None,
-               features: FeatureCache | None = None, progress: bool = True) -> "Context":
-        return cls(store or RunStore(), results or ResultsStore(), features or FeatureCache(), progress)
+def evaluation_workspace(store: RunStore | None = None, results: ResultsStore | None = None,
+                         features: FeatureCache | None = None, progress: bool = True,
+                         workspace: Workspace | None = None) -> Workspace:
+    """``Workspace.of`` with a feature cache (the default ``FeatureCache()`` when it has none)."""
+    space = Workspace.of(store, results, features, progress, workspace)
+    return space if space.features is not None else dataclasses.replace(space, features=FeatureCache())
 
 
 @dataclass
@@ -124,7 +114,8 @@ class TrainedClassifier:
 
 
 def evaluate(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-             features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+             features: FeatureCache | None = None, progress: bool = True,
+             workspace: Workspace | None = None) -> pd.DataFrame:
     """Run (or find) the evaluation ``config``: its rows of the results table.
 
     Finetune and linear protocols train through the engine (cached in ``store`` by the config
@@ -138,6 +129,7 @@ def evaluate(config: EvalConfig, store: RunStore | None = None, results: Results
         results: the results table (default ``ResultsStore()``).
         features: the feature cache (default ``FeatureCache()``).
         progress: show progress bars.
+        workspace: where to read and write instead of ``store``, ``results``, ``features`` and ``progress``.
 
     Returns:
         the evaluation's rows (``top1_clip`` and ``top1_video``, percent).
@@ -150,33 +142,32 @@ def evaluate(config: EvalConfig, store: RunStore | None = None, results: Results
     if config.protocol == "retrieval":
         from sslvid.evaluate.retrieval import retrieval
 
-        return retrieval(config, store, results, features, progress=progress)
-    ctx = Context.create(store, results, features, progress)
+        return retrieval(config, store, results, features, progress=progress, workspace=workspace)
+    ctx = evaluation_workspace(store, results, features, progress, workspace)
     key = config.config_hash()
     if ctx.results.has(key, TASK, METRICS):
         log.info("evaluate %s: found in %s", key, ctx.results.path)
         return ctx.results.rows(key, TASK)
-    info = env_info()
-    device = resolve_device(config.device, info)
-    with distributed_session(device, info) as info:
-        with run_numerics(config, device, info):
-            _train(config, ctx, info, device)
-            if info.is_main:
-                _test(config, ctx, device)
-        barrier(info)
+    with run_session(config) as session:
+        run = ctx.store.run(config)
+        train_once(config, run, session, lambda: _job(config, ctx, run, session), record={"kind": EvalConfig.KIND})
+        if session.info.is_main:
+            _test(config, ctx, session.device)
+        barrier(session.info)
     return ctx.results.rows(key, TASK)
 
 
 def evaluate_folds(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-                   features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+                   features: FeatureCache | None = None, progress: bool = True,
+                   workspace: Workspace | None = None) -> pd.DataFrame:
     """``evaluate`` on every official split of the config's dataset (UCF101, HMDB51: 1-3; others: 1).
 
     Returns:
         the rows of all folds (average them with ``sslvid.store.results.pivot``).
     """
     folds = official_folds(config.dataset)
-    return pd.concat([evaluate(config.replace(fold=fold), store, results, features, progress) for fold in folds],
-                     ignore_index=True)
+    space = evaluation_workspace(store, results, features, progress, workspace)
+    return pd.concat([evaluate(config.replace(fold=fold), workspace=space) for fold in folds], ignore_index=True)
 
 
 def finetune(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
@@ -206,7 +197,7 @@ def trained_classifier(config: EvalConfig, store: RunStore | None = None, featur
     Raises:
         FileNotFoundError: if the evaluation run is not complete in ``store``.
     """
-    ctx = Context.create(store, None, features, progress)
+    ctx = evaluation_workspace(store, None, features, progress)
     run = ctx.store.find(config)
     if run is None:
         raise FileNotFoundError(f"evaluation {config.config_hash()} is not complete in {ctx.store.root}; "
@@ -226,30 +217,17 @@ def trained_classifier(config: EvalConfig, store: RunStore | None = None, featur
 # ---------------------------------------------------------------------- training
 
 
-def _train(config: EvalConfig, ctx: Context, info: DistInfo, device: torch.device) -> None:
-    """Train the evaluation's model unless its run is complete (one process at a time per config)."""
-    run = ctx.store.run(config)
-    if broadcast_object(run.is_complete, info):
-        return
-    lock = run.lock() if not info.is_distributed else contextlib.nullcontext()
-    with lock:
-        if run.is_complete:
-            return
-        start = time.perf_counter()
-        trainer, videos = (_finetune_trainer if config.protocol == "finetune" else _linear_trainer)(
-            config, ctx, run, info, device)
-        if info.is_main:
-            provenance = collect_provenance(config.seed, describe_device(device, info.world_size),
-                                            world_size=info.world_size, videos=videos)
-            run.begin(config.to_dict() | {"kind": "eval"}, provenance)
-        with run.failure_recorded(active=info.is_main):
-            with _one_thread(config.protocol == "linear" and device.type == "cpu"):
-                table = trainer.fit()
-            if info.is_main:
-                run.finish(_final_state(config, trainer), {"wall_seconds": round(time.perf_counter() - start, 3),
-                                                           "epochs": trainer.epoch, "steps": trainer.step,
-                                                           "final_train_acc": float(table["acc"].iloc[-1])})
-        barrier(info)
+def _job(config: EvalConfig, ctx: Workspace, run: RunHandle, session: Session) -> Job:
+    """The training of the evaluation's model for ``train_once``: a finetuning or a linear probe."""
+    build = _finetune_trainer if config.protocol == "finetune" else _linear_trainer
+    trainer, videos = build(config, ctx, run, session.info, session.device)
+
+    def fit() -> pd.DataFrame:
+        with _one_thread(config.protocol == "linear" and session.device.type == "cpu"):
+            return trainer.fit()
+
+    return Job(trainer, final_state=lambda: _final_state(config, trainer), videos=videos, fit=fit,
+               summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1])})
 
 
 @contextlib.contextmanager
@@ -276,7 +254,7 @@ def _trainer(config: EvalConfig, module: nn.Module, loader: Any, run: RunHandle,
                    hooks=hooks, progress=progress and info.is_main, desc=f"{config.protocol}/{config.backbone}")
 
 
-def _finetune_trainer(config: EvalConfig, ctx: Context, run: RunHandle, info: DistInfo,
+def _finetune_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo,
                       device: torch.device) -> tuple[Trainer, int]:
     with main_process_first(info):
         train, test = open_eval_split(config, config.train_split), open_eval_split(config, config.test_split)
@@ -294,7 +272,7 @@ def _finetune_trainer(config: EvalConfig, ctx: Context, run: RunHandle, info: Di
     return _trainer(config, module, loader, run, info, device, hooks, ctx.progress), len(train.index)
 
 
-def _linear_trainer(config: EvalConfig, ctx: Context, run: RunHandle, info: DistInfo,
+def _linear_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo,
                     device: torch.device) -> tuple[Trainer, int]:
     source = source_info(config, ctx.store)
     with main_process_first(info):
@@ -324,7 +302,7 @@ def _final_state(config: EvalConfig, trainer: Trainer) -> dict[str, Any]:
 # ---------------------------------------------------------------------- testing
 
 
-def _test(config: EvalConfig, ctx: Context, device: torch.device) -> pd.DataFrame:
+def _test(config: EvalConfig, ctx: Workspace, device: torch.device) -> pd.DataFrame:
     """Score the test clips with the trained model; upsert ``top1_clip`` and ``top1_video``."""
     test = open_eval_split(config, config.test_split)
     model = trained_classifier(config, ctx.store, ctx.features)
@@ -339,7 +317,7 @@ def _test(config: EvalConfig, ctx: Context, device: torch.device) -> pd.DataFram
     return ctx.results.upsert(rows)
 
 
-def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ctx: Context, device: torch.device,
+def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ctx: Workspace, device: torch.device,
                   noise: Noise | None = None) -> ClipFeatures:
     """Features of the test clips under ``model``'s backbone (cached under its weights' name)."""
     if config.protocol == "linear":

@@ -15,6 +15,7 @@ from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
 from sslvid.engine.pretrain import build_source
+from sslvid.engine.runner import describe_device  # noqa: F401 (evaluation modules import it from here)
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import (
     ClipFeatures,
@@ -103,13 +104,6 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
                                      config.max_failure_fraction)
 
     return cache.get_or_compute(spec, compute)
-
-
-def describe_device(device: torch.device, world_size: int = 1) -> str:
-    """``"cuda: <name> xN"`` or ``"cpu: <threads> threads xN"``."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)} x{world_size}"
-    return f"cpu: {torch.get_num_threads()} threads x{world_size}"
 
 
 def unreadable_videos(*pairs: tuple[VideoIndex, ClipFeatures]) -> int:

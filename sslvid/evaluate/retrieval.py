@@ -19,8 +19,8 @@ import pandas as pd
 from torch import Tensor
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.engine.distributed import barrier, distributed_session, env_info, resolve_device
-from sslvid.engine.pretrain import run_numerics
+from sslvid.engine.distributed import barrier
+from sslvid.engine.runner import Workspace, run_session
 from sslvid.evaluate.common import (
     check_same_classes,
     describe_device,
@@ -44,7 +44,7 @@ TASK = "retrieval"
 
 def retrieval(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
               features: FeatureCache | None = None, ks: Sequence[int] = RETRIEVAL_KS,
-              progress: bool = True) -> pd.DataFrame:
+              progress: bool = True, workspace: Workspace | None = None) -> pd.DataFrame:
     """Retrieval hit@k of the config's source backbone: its rows of the results table (``hit@k``, percent).
 
     Queries and gallery items are videos or clips (``config.retrieval_level``). Rows already in
@@ -58,6 +58,7 @@ def retrieval(config: EvalConfig, store: RunStore | None = None, results: Result
         features: the feature cache.
         ks: the k to report.
         progress: show progress bars.
+        workspace: where to read and write instead of ``store``, ``results``, ``features`` and ``progress``.
 
     Raises:
         ValueError: if ``config.protocol`` is not "retrieval".
@@ -65,16 +66,14 @@ def retrieval(config: EvalConfig, store: RunStore | None = None, results: Result
     """
     if config.protocol != "retrieval":
         raise ValueError(f"retrieval needs protocol='retrieval', got {config.protocol!r}")
-    store, results, features = store or RunStore(), results or ResultsStore(), features or FeatureCache()
+    space = Workspace.of(store, results, features, progress, workspace)
+    store, results, features = space.store, space.results, space.features or FeatureCache()
     key, metrics = config.config_hash(), [f"hit@{k}" for k in ks]
     if not results.has(key, TASK, metrics):
-        info = env_info()
-        device = resolve_device(config.device, info)
-        with distributed_session(device, info) as info:
-            if info.is_main:
-                with run_numerics(config, device, info):
-                    _measure(config, store, results, features, ks, device, progress)
-            barrier(info)
+        with run_session(config) as session:
+            if session.info.is_main:
+                _measure(config, store, results, features, ks, session.device, space.progress)
+            barrier(session.info)
     found = results.rows(key, TASK)
     return found[found["metric"].isin(metrics)].reset_index(drop=True)
 

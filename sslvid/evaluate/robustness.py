@@ -26,9 +26,9 @@ import pandas as pd
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.engine.distributed import env_info, resolve_device
-from sslvid.engine.pretrain import run_numerics
+from sslvid.engine.runner import Workspace, run_numerics
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
-from sslvid.evaluate.classify import Context, eval_features, evaluate, trained_classifier
+from sslvid.evaluate.classify import eval_features, evaluate, evaluation_workspace, trained_classifier
 from sslvid.evaluate.common import (
     describe_device,
     open_eval_split,
@@ -53,7 +53,8 @@ METRICS = ("top1_clip", "top1_video", "abs_drop_clip", "abs_drop_video", "rel_dr
 
 def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, severities: Sequence[int] = SEVERITIES,
                      store: RunStore | None = None, results: ResultsStore | None = None,
-                     features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+                     features: FeatureCache | None = None, progress: bool = True,
+                     workspace: Workspace | None = None) -> pd.DataFrame:
     """Accuracy of the trained model of ``config`` under each corruption and severity (module docstring).
 
     Trains and tests the clean evaluation first if needed (``evaluate``); conditions already in
@@ -65,6 +66,7 @@ def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, se
         severities: in 1..5.
         store, results, features: the run store, results table and feature cache.
         progress: show progress bars.
+        workspace: where to read and write instead of ``store``, ``results``, ``features`` and ``progress``.
 
     Returns:
         the rows of the asked conditions (metrics of the module docstring).
@@ -82,8 +84,8 @@ def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, se
                 raise ConfigError(f"noise condition {name}/{severity!r}: {err}",
                                   hint="corruptions: " + ", ".join(list_corruptions())
                                        + "; severities: integers 1-5") from None
-    ctx = Context.create(store, results, features, progress)
-    clean = evaluate(config, ctx.store, ctx.results, ctx.features, progress)
+    ctx = evaluation_workspace(store, results, features, progress, workspace)
+    clean = evaluate(config, workspace=ctx)
     conditions = [f"{name}/{severity}" for name in corruptions for severity in severities]
     key = config.config_hash()
     missing = [c for c in conditions if not is_measured(ctx.results, key, c)]
@@ -117,7 +119,7 @@ def noise_definition(name: str, severity: int) -> dict[str, object]:
     return {"noise_reference": corruption.paper, "corruption_constant": corruption.constant(severity)}
 
 
-def _measure(config: EvalConfig, ctx: Context, clean: pd.DataFrame, conditions: Sequence[str]) -> None:
+def _measure(config: EvalConfig, ctx: Workspace, clean: pd.DataFrame, conditions: Sequence[str]) -> None:
     device = resolve_device(config.device, env_info())
     reference = {row.metric: row.value for row in clean.itertuples()}
     with run_numerics(config, device, env_info()):

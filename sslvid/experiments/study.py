@@ -28,6 +28,7 @@ import pandas as pd
 
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
+from sslvid.engine.runner import Workspace
 from sslvid.evaluate.classify import evaluate
 from sslvid.evaluate.config import SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
@@ -121,6 +122,11 @@ class Study:
                              "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
                              "or None for the embedded default data")
 
+    @property
+    def workspace(self) -> Workspace:
+        """The study's run store, results table, feature cache and progress setting, as one thing."""
+        return Workspace(self.store, self.results, self.features, self.progress)
+
     # ----------------------------------------------------------------- data
     @property
     def uses_default_data(self) -> bool:
@@ -150,7 +156,7 @@ class Study:
         config = self.pretrain_config(point)
         start = time.perf_counter()
         with using_cache_dir(self.cache_dir):
-            result = pretrain(config, self.store, progress=self.progress)
+            result = pretrain(config, workspace=self.workspace)
         self.timings.append({"what": "pretrain", **_describe(point), "cached": result.cached,
                              "seconds": round(time.perf_counter() - start, 2)})
         return result
@@ -213,7 +219,7 @@ class Study:
         config = self.eval_config(point, target, protocol, epoch, backbone, **overrides)
         start = time.perf_counter()
         with using_cache_dir(self.cache_dir):
-            rows = evaluate(config, self.store, self.results, self.features, progress=self.progress)
+            rows = evaluate(config, workspace=self.workspace)
         self.timings.append({"what": f"evaluate/{config.protocol}/{target}", **_describe(point or {"backbone": backbone}),
                              "epoch": epoch, "seconds": round(time.perf_counter() - start, 2)})
         return rows

@@ -101,7 +101,8 @@ def measure_data_path(task: str = "rotnet", backbone: str = "r2plus1d_18", profi
 
 
 def _measure(config: Any, source: tuple | None, videos: int) -> DataPathResult:
-    from sslvid.engine.pretrain import build_index, build_source, build_trainer, run_threads
+    from sslvid.engine.pretrain import build_index, build_source, build_trainer
+    from sslvid.engine.runner import run_threads
 
     if source is None:
         index = build_index(config)
