@@ -21,7 +21,7 @@ import time
 import torch
 
 from sslvid.analysis.cka import cka_map
-from sslvid.analysis.features import to_device_clips
+from sslvid.analysis.embedding import to_device_clips
 from sslvid.backbones import create_backbone
 
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sslvid.profiles import get_profile
-from sslvid.scale.datapath import measure_data_path
+from sslvid.scale.datapath_speed import measure_data_path
 
 
 def build_parser() -> argparse.ArgumentParser:

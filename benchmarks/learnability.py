@@ -56,7 +56,7 @@ from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
 from sslvid.evaluate.config import NO_FLIP_DATASETS
-from sslvid.pretext.augment import (center_crop, horizontal_flip, normalize, random_resized_crop, to_float_clips,
+from sslvid.data.transforms import (center_crop, horizontal_flip, normalize, random_resized_crop, to_float_clips,
                                     to_unit_clips)
 from sslvid.profiles import get_profile
 from sslvid.seeding import seed_everything

@@ -44,7 +44,7 @@ class FixedClips(Dataset):
         return self.x[i], self.y[i]
 
 class ClipRegressor(nn.Module):
-    """Conv3d -> (BatchNorm3d) -> ReLU -> global pool -> Linear; ``forward(batch)`` gives a TaskOutput (MSE)."""
+    """Conv3d -> (BatchNorm3d) -> ReLU -> global pool -> Linear; ``forward(batch)`` gives a StepOutput (MSE)."""
 
     def __init__(self, batch_norm: bool) -> None:
         super().__init__()
@@ -54,12 +54,12 @@ class ClipRegressor(nn.Module):
         self.fc = nn.Linear(8, 1)
 
     def forward(self, batch: tuple[torch.Tensor, torch.Tensor]) -> Any:
-        from sslvid.pretext.base import TaskOutput
+        from sslvid.engine.step import StepOutput
 
         x, y = batch
         features = torch.relu(self.norm(self.conv(x))).mean(dim=(2, 3, 4))
         loss = ((self.fc(features).squeeze(1) - y) ** 2).mean()
-        return TaskOutput(loss, {}, len(y))
+        return StepOutput(loss, {}, len(y))
 
 def train(batch_norm: bool, info: Any = None) -> dict[str, Any]:
     """Train the problem on this process's share; return the per-epoch losses and the final weights."""

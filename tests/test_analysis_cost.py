@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from sslvid.analysis.cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate, training_macs
+from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate, training_macs
 from sslvid.backbones import create_backbone
 from sslvid.backbones.cost import count_flops
 

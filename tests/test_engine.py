@@ -25,7 +25,7 @@ import engine_helpers as helpers
 from sslvid.engine import Hooks, PretrainConfig, Trainer, make_optimizer, make_schedule, pretrain
 from sslvid.engine.config import task_registry
 from sslvid.engine.loading import epoch_batches, make_loader, set_loader_epoch
-from sslvid.pretext.base import TaskOutput
+from sslvid.engine.step import StepOutput
 from sslvid.profiles import get_profile
 from sslvid.store import RunStore
 
@@ -138,7 +138,7 @@ class Regression(nn.Module):
     def forward(self, batch):
         x, y = batch
         loss = ((self.fit(x).squeeze(1) - y) ** 2).mean()
-        return TaskOutput(loss, {"acc": (loss < 0.1).float()}, len(y))
+        return StepOutput(loss, {"acc": (loss < 0.1).float()}, len(y))
 
 
 def test_trainer_trains_any_module_and_logs_a_tidy_table():

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from sslvid.analysis.cka import CKAResult  # noqa: E402
-from sslvid.analysis.features import (  # noqa: E402
+from sslvid.analysis.embedding import (  # noqa: E402
     extract_features,
     iter_clip_batches,
     nearest_neighbours,
@@ -37,7 +37,7 @@ from sslvid.analysis.pretext_views import pretext_views  # noqa: E402
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency  # noqa: E402
 from sslvid.backbones import create_backbone  # noqa: E402
 from sslvid.data.decode import read_frames  # noqa: E402
-from sslvid.pretext.augment import to_float_clips  # noqa: E402
+from sslvid.data.transforms import to_float_clips  # noqa: E402
 
 MICRO_CLIP = (3, 4, 16, 16)
 

@@ -13,7 +13,7 @@ import sslvid.pretext.simclr  # noqa: F401
 import sslvid.pretext.splitbrain  # noqa: F401
 from sslvid.backbones import create_backbone
 from sslvid.pretext import color as C
-from sslvid.pretext.augment import normalize
+from sslvid.data.transforms import normalize
 from sslvid.pretext.base import TASKS, PretextTask, create_task
 from sslvid.pretext.byol import BYOL
 from sslvid.pretext.momentum import cosine_momentum

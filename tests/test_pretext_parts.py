@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sslvid.pretext import augment as A
+from sslvid.data import transforms as A
 from sslvid.pretext import heads as H
 from sslvid.pretext import losses as L
 from sslvid.pretext import samplers as S

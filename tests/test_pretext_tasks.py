@@ -13,7 +13,7 @@ import sslvid.pretext.rspnet  # noqa: F401
 import sslvid.pretext.tdl  # noqa: F401
 import sslvid.pretext.vcop  # noqa: F401
 from sslvid.backbones import create_backbone
-from sslvid.pretext.augment import normalize
+from sslvid.data.transforms import normalize
 from sslvid.pretext.base import CATEGORIES, TASKS, PretextTask, create_task, list_tasks
 
 FRAMES, SIDE, VIDEO_FRAMES = 4, 16, 40
@@ -165,7 +165,7 @@ def test_tdl_views_follow_the_released_transform():
     """TDL's released augmentation_config: rotation 10 deg, an unscaled random crop, jitter (0.5, 0.5, 0.25, 0.5)."""
     import dataclasses
 
-    from sslvid.pretext.augment import to_float_clips
+    from sslvid.data.transforms import to_float_clips
     from test_pretext_parts import _is_window_of
 
     augment = make_task("tdl").augment

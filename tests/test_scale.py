@@ -21,8 +21,8 @@ import engine_helpers
 import scale_helpers
 from sslvid.engine import PretrainConfig, Trainer, make_optimizer
 from sslvid.engine.datapath import compile_backbones, prefetch_to_device, to_channels_last_3d
-from sslvid.pretext.base import TaskOutput
-from sslvid.scale.datapath import measure_data_path
+from sslvid.engine.step import StepOutput
+from sslvid.scale.datapath_speed import measure_data_path
 from sslvid.scale.estimate import (
     CHAPTERS,
     PAPER_CLIP,
@@ -77,7 +77,7 @@ class RecordingModule(nn.Module):
     def forward(self, batch):
         self.seen.append((batch["clips"].dtype, batch["clips"].device.type))
         loss = (self.w - batch["clips"].float().mean()) ** 2
-        return TaskOutput(loss, {}, batch["clips"].shape[0])
+        return StepOutput(loss, {}, batch["clips"].shape[0])
 
 
 def test_the_trainer_hands_the_module_uint8_clips_on_its_device():

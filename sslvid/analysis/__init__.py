@@ -9,8 +9,7 @@
 """
 
 from sslvid.analysis.cka import CKAResult, MinibatchCKA, cka_map, hsic_unbiased, linear_cka
-from sslvid.analysis.cost import LIGHTWEIGHT_STUDY, EnergySetting, cost_table, energy_estimate
-from sslvid.analysis.features import extract_features, iter_clip_batches, nearest_neighbours, tsne_embedding
+from sslvid.analysis.embedding import extract_features, iter_clip_batches, nearest_neighbours, tsne_embedding
 from sslvid.analysis.figures import (
     accuracy_curves,
     cka_heatmap,
@@ -22,6 +21,7 @@ from sslvid.analysis.figures import (
     tsne_figure,
 )
 from sslvid.analysis.pretext_views import pretext_views
+from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, EnergySetting, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 
 __all__ = [

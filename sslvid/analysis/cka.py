@@ -47,7 +47,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from sslvid.analysis.features import ClipSource, iter_clip_batches, to_device_clips
+from sslvid.analysis.embedding import ClipSource, iter_clip_batches, to_device_clips
 from sslvid.backbones.base import resolve_indices
 
 logger = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ def cka_map(model_a: nn.Module, source: ClipSource, model_b: nn.Module | None = 
 
     Args:
         model_a: backbone of the rows (moved to ``device``, eval mode, mode restored after).
-        source: clips (see ``sslvid.analysis.features``), e.g. a float tensor
+        source: clips (see ``sslvid.analysis.embedding``), e.g. a float tensor
             ``(N, C, T, H, W)`` or a ``DataLoader`` of ``collate_clips`` batches.
         model_b: backbone of the columns; None: ``model_a`` again.
         indices_a, indices_b: blocks to compare (``forward_intermediates`` convention; None: all).

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from sslvid.analysis.cka import CKAResult
-from sslvid.analysis.features import to_display_frames, tsne_embedding
+from sslvid.analysis.embedding import to_display_frames, tsne_embedding
 from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.pretext.base import PretextTask
 

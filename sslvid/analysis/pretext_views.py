@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sslvid.analysis.features import to_display_frames
+from sslvid.analysis.embedding import to_display_frames
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext import create_task
-from sslvid.pretext.augment import center_crop, rotate90, static_frame_mixup, to_unit_clips
+from sslvid.data.transforms import center_crop, rotate90, static_frame_mixup, to_unit_clips
 from sslvid.pretext.base import PretextTask
 from sslvid.pretext.byol import byol_view
 from sslvid.pretext.color import lab_to_rgb, rgb_to_lab

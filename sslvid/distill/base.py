@@ -1,7 +1,7 @@
 """What every distiller is made of, the registry of distillers, and frozen teachers.
 
 A distiller is a small ``nn.Module`` the engine trains like a pretext task: ``forward(batch)``
-returns a ``TaskOutput`` (loss, detached metrics, batch size). It holds
+returns a ``StepOutput`` (loss, detached metrics, batch size). It holds
 
 * the student under ``backbone`` (the run store's convention: checkpoints keep it under the
   ``"backbone."`` prefix), a ``VideoBackbone`` with its classifier head for the
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext.base import TaskOutput
+from sslvid.engine.step import StepOutput
 from sslvid.registry import Registry
 
 DISTILLERS: Registry["Distiller"] = Registry("distiller")
@@ -125,7 +125,7 @@ class Distiller(nn.Module):
         """Class logits of clips ``x`` (B, 3, T, H, W) -> (B, C): the student's."""
         return self.backbone(x)
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:  # noqa: D401
+    def forward(self, batch: dict[str, Any]) -> StepOutput:  # noqa: D401
         """One distillation step on a batch."""
         raise NotImplementedError
 

@@ -43,7 +43,7 @@ from sslvid.distill.kd import Supervised
 from sslvid.distill.losses import cosine_distance, em_distance, mmd, signed_sqrt, soften
 from sslvid.distill.recipe import recipe_settings
 from sslvid.distill.sketch import CountSketch, compact_bilinear
-from sslvid.pretext.base import TaskOutput
+from sslvid.engine.step import StepOutput
 from sslvid.pretext.losses import classification
 from sslvid.seeding import derive_seed
 
@@ -184,7 +184,7 @@ class GraphDistiller(Supervised):
             return float(torch.cdist(both, both).median().clamp_min(1e-3))
 
     # ------------------------------------------------------------------ step
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """``(1 - lam) CE + lam G_l + feature_weight G_r`` (parts absent from a method are left out)."""
         x, y = self.view(batch)
         logits = self.backbone(x)
@@ -200,7 +200,7 @@ class GraphDistiller(Supervised):
             features = self.feature_loss(student_map, self.teachers.intermediates(x, self.feature_block))
             loss = loss + self.feature_weight * features
             metrics["feature_graph"] = features.item()
-        return TaskOutput(loss, metrics, y.shape[0])
+        return StepOutput(loss, metrics, y.shape[0])
 
 
 def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int] | None,
@@ -294,7 +294,7 @@ class ModelFusion(Distiller):
         """Log of the mean teacher probabilities (B, C): argmax is the fused decision."""
         return torch.log(F.softmax(self.teachers.logits(x), dim=-1).mean(0).clamp_min(1e-12))
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Nothing to train.
 
         Raises:
@@ -328,11 +328,11 @@ class ModelEnsemble(Supervised):
         """Logits (B, C) of the linear head on ``cat(teacher features)``."""
         return self.head(torch.cat(self.teachers.features(x), dim=1))
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Cross-entropy of the linear head."""
         x, y = self.view(batch)
         loss, acc = classification(self.predict(x), y)
-        return TaskOutput(loss, {"acc": acc.item()}, y.shape[0])
+        return StepOutput(loss, {"acc": acc.item()}, y.shape[0])
 
 
 # ---------------------------------------------------------------------- method cards

@@ -26,7 +26,7 @@ from sslvid.distill.losses import kd_kl, soften
 from sslvid.distill.recipe import ONE_RECIPE, recipe_settings
 from sslvid.distill.solver import min_norm_weights
 from sslvid.distill.views import basic_view, skd_view
-from sslvid.pretext.base import TaskOutput
+from sslvid.engine.step import StepOutput
 from sslvid.pretext.losses import classification
 
 
@@ -58,11 +58,11 @@ class Independent(Supervised):
     name = "independent"
     paper = "baseline (Vu et al. 2022 Table II; benchmark §5)"
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Cross-entropy of the student on one view per video."""
         x, y = self.view(batch)
         loss, acc = classification(self.backbone(x), y)
-        return TaskOutput(loss, {"acc": acc.item()}, y.shape[0])
+        return StepOutput(loss, {"acc": acc.item()}, y.shape[0])
 
 
 @DISTILLERS.register("augment")
@@ -116,7 +116,7 @@ class HintonKD(Supervised):
         """(weight of CE, weight of the soft term): Hinton's weighted average ``(1 - alpha, alpha)``."""
         return 1.0 - self.alpha, self.alpha
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """``w_ce CE + w_soft * soft term`` (``loss_weights``) on one view per video (teachers see the same view)."""
         x, y = self.view(batch)
         logits = self.backbone(x)
@@ -124,7 +124,7 @@ class HintonKD(Supervised):
         soft, extra = self.soft_loss(logits, self.teachers.logits(x))
         ce_weight, soft_weight = self.loss_weights()
         loss = ce_weight * ce + soft_weight * soft
-        return TaskOutput(loss, {"acc": acc.item(), "ce": ce.item(), "kd": soft.item(), **extra}, y.shape[0])
+        return StepOutput(loss, {"acc": acc.item(), "ce": ce.item(), "kd": soft.item(), **extra}, y.shape[0])
 
 
 @DISTILLERS.register("aekd")

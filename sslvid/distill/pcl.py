@@ -44,8 +44,8 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.losses import kd_kl, soften
 from sslvid.distill.recipe import ONE_RECIPE, recipe_settings
-from sslvid.pretext.augment import ClipAugment, rotate90
-from sslvid.pretext.base import TaskOutput
+from sslvid.data.transforms import ClipAugment, rotate90
+from sslvid.engine.step import StepOutput
 from sslvid.pretext.heads import LinearHead
 from sslvid.pretext.losses import classification, info_nce_logits
 
@@ -340,7 +340,7 @@ class PCLKD(Distiller):
         middle = transform_middle(x[:, 1], x[:, 3], labels)
         return torch.stack([x[:, 0], middle, x[:, 2]], dim=1)
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Transformation CE + ``contrastive_weight`` NCE (+ ``kd_weight`` KD with a teacher)."""
         labels = self.labels(batch)
         tuples = self.tuples(batch, labels)
@@ -357,7 +357,7 @@ class PCLKD(Distiller):
             kd = kd_kl(logits.float(), soften(self.teachers.logits(tuples)[0], self.temperature), self.temperature)
             loss = loss + self.kd_weight * kd
             metrics["kd"] = kd.item()
-        return TaskOutput(loss, metrics, b)
+        return StepOutput(loss, metrics, b)
 
 
 # ---------------------------------------------------------------------- method card

@@ -36,7 +36,7 @@ from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
 from sslvid.distill.base import Distiller, create_distiller, distiller_class
-from sslvid.distill.config import SCRATCH, DistillConfig
+from sslvid.distill.config import SCRATCH, DistillConfig, TeacherRef
 from sslvid.distill.teachers import check_teacher_datasets, load_teachers
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import DistInfo, barrier, env_info, main_process_first
@@ -153,7 +153,8 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
         log.info("distill %s: found in %s", found.key, found.run_dir)
         return found
     check_teacher_datasets(config)
-    teachers = load_teachers(config.teachers, store, results, progress=progress and env_info().is_main)
+    teachers = load_teachers(config.teachers, store, results, progress=progress and env_info().is_main,
+                             distilled=distilled_teacher)
     with run_session(config) as session:
         distiller, cached = _train(config, store, teachers, session, progress)
         if session.info.is_main:
@@ -164,6 +165,26 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
 
 
 # ---------------------------------------------------------------------- building
+
+
+def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
+                      progress: bool = False) -> nn.Module:
+    """The student of the distillation run of ``ref`` (trained first if missing): its classifier,
+    or, for a student without one (PCL-trained), the teacher its distiller's ``as_teacher`` makes.
+
+    Raises:
+        ValueError: for a distilled student with neither a classifier nor ``as_teacher``.
+    """
+    result = distill(ref.distill, store=store, results=results, progress=progress)
+    if ref.output == "classes":
+        return result.student().eval()
+    model = load_distiller(result, teachers=[])
+    as_teacher = getattr(model, "as_teacher", None)
+    if as_teacher is None:
+        raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
+    return as_teacher().eval()
+
+
 
 
 def load_distiller(result: DistillResult, teachers: list[nn.Module] | None = None) -> Distiller:
@@ -179,7 +200,7 @@ def load_distiller(result: DistillResult, teachers: list[nn.Module] | None = Non
     """
     store = RunStore(result.run.dir.parent)
     if teachers is None:
-        teachers = load_teachers(result.config.teachers, store)
+        teachers = load_teachers(result.config.teachers, store, distilled=distilled_teacher)
     distiller = build_distiller(result.config, teachers, int(result.run.load_final().get("num_classes", 0)), store)
     _load_final(distiller, result.run)
     return distiller.eval()

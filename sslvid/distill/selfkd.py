@@ -27,7 +27,7 @@ from sslvid.distill.kd import FEWER_EPOCHS, SKD_SRL_RECIPE, Supervised
 from sslvid.distill.recipe import recipe_settings
 from sslvid.distill.losses import summed_soft_label_kl
 from sslvid.distill.views import skd_view
-from sslvid.pretext.base import TaskOutput
+from sslvid.engine.step import StepOutput
 from sslvid.pretext.heads import LinearHead, MLPHead
 from sslvid.pretext.losses import accuracy, negative_cosine
 from sslvid.pretext.views import view_pair
@@ -80,7 +80,7 @@ class SKDSRL(Supervised):
         v = self.predictor(z)
         return 0.5 * negative_cosine(v[:b], z[b:]) + 0.5 * negative_cosine(v[b:], z[:b])
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Eq. 5 on a batch; ``acc`` is the top-1 over both views."""
         y = batch["label"]
         b = y.shape[0]
@@ -94,7 +94,7 @@ class SKDSRL(Supervised):
             sim = self.similarity(r, b)
             loss = loss + self.beta * sim
             metrics["similarity"] = sim.item()
-        return TaskOutput(loss, metrics, b)
+        return StepOutput(loss, metrics, b)
 
 
 @DISTILLERS.register("self_kd")

@@ -6,11 +6,13 @@ in the store, or come with the reference so that ``pretrain`` can make it. A pre
 is a finished pre-training run rebuilt with its task head (:class:`PretextTeacher`). A
 distilled teacher is the student of a distillation run (found or trained by ``distill``): its
 classifier, or for a PCL-trained student what its ``as_teacher`` gives (its transformation head).
+Loading one needs the distillation itself, which this module does not import: the caller
+(``sslvid.distill.run``) passes it in as ``distilled``.
 """
 from __future__ import annotations
 
 import logging
-
+from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
@@ -67,8 +69,13 @@ class PretextTeacher(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+DistilledTeacher = Callable[[TeacherRef, RunStore, ResultsStore | None, bool], nn.Module]
+"""Loads (training it first if missing) the student of a distillation run as a teacher:
+``sslvid.distill.run.distilled_teacher``."""
+
+
 def load_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
-                 progress: bool = False) -> nn.Module:
+                 progress: bool = False, distilled: DistilledTeacher | None = None) -> nn.Module:
     """The teacher of ``ref`` on the CPU in eval mode, trained first if the store lacks it.
 
     Args:
@@ -76,13 +83,17 @@ def load_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None 
         store: the run store (pre-training, finetuning and distillation runs).
         results: where a teacher's own finetuning numbers go (default ``ResultsStore()``).
         progress: show progress bars while a missing teacher trains.
+        distilled: loads a distilled student as a teacher (needed for ``ref.kind == "distill"``).
 
     Raises:
         FileNotFoundError: when a finetuned teacher's pre-training run is missing and the
             reference does not carry its ``PretrainConfig``.
+        ValueError: for a distilled teacher without ``distilled``.
     """
     if ref.kind == "distill":
-        return distilled_teacher(ref, store, results, progress)
+        if distilled is None:
+            raise ValueError("a distilled teacher needs distilled=sslvid.distill.run.distilled_teacher")
+        return distilled(ref, store, results, progress)
     if ref.pretrain is not None:
         pretrain(ref.pretrain, store=store, progress=progress)  # found in the store, or trained once
     if ref.kind == "pretrain":
@@ -106,26 +117,6 @@ def pretext_teacher(ref: TeacherRef, store: RunStore) -> PretextTeacher:
     task = build_task(ref.pretrain)
     task.load_state_dict({**{f"backbone.{k}": v for k, v in final["backbone"].items()}, **final["task"]})
     return PretextTeacher.of_task(task).eval()
-
-
-def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
-                      progress: bool = False) -> nn.Module:
-    """The student of the distillation run of ``ref`` (trained first if missing): its classifier,
-    or, for a student without one (PCL-trained), the teacher its distiller's ``as_teacher`` makes.
-
-    Raises:
-        ValueError: for a distilled student with neither a classifier nor ``as_teacher``.
-    """
-    from sslvid.distill.run import distill, load_distiller
-
-    result = distill(ref.distill, store=store, results=results, progress=progress)
-    if ref.output == "classes":
-        return result.student().eval()
-    model = load_distiller(result, teachers=[])
-    as_teacher = getattr(model, "as_teacher", None)
-    if as_teacher is None:
-        raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
-    return as_teacher().eval()
 
 
 def check_teacher_datasets(config: DistillConfig) -> None:
@@ -171,10 +162,10 @@ def _classes(config: Any) -> tuple[str, ...]:
 
 
 def load_teachers(refs: tuple[TeacherRef, ...], store: RunStore, results: ResultsStore | None = None,
-                  progress: bool = False) -> list[nn.Module]:
+                  progress: bool = False, distilled: DistilledTeacher | None = None) -> list[nn.Module]:
     """Every teacher of ``refs`` (see :func:`load_teacher`), in order."""
     teachers = []
     for i, ref in enumerate(refs):
         log.info("teacher %d: %s (%s)", i, ref.describe(), ref.key())
-        teachers.append(load_teacher(ref, store, results, progress))
+        teachers.append(load_teacher(ref, store, results, progress, distilled))
     return teachers

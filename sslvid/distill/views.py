@@ -1,4 +1,4 @@
-"""How distillers turn a batch's raw frames into network input, built from ``sslvid.pretext.augment``.
+"""How distillers turn a batch's raw frames into network input, built from ``sslvid.data.transforms``.
 
 * :func:`basic_view`: random resized crop (area 0.5-1) + flip, normalised: the training view
   of ``sslvid.evaluate``'s finetuning, used by the supervised methods (student and teachers
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from sslvid.pretext.augment import (
+from sslvid.data.transforms import (
     Generatorish,
     center_crop,
     color_jitter,
@@ -50,7 +50,7 @@ def channel_split(x: Tensor, generator: Generatorish = None, p: float = 0.5) -> 
 
     Args:
         x: (N, 3, T, H, W) in [0, 1].
-        generator: see ``sslvid.pretext.augment``.
+        generator: see ``sslvid.data.transforms``.
         p: probability per clip.
     """
     gen, n = make_generator(generator), x.shape[0]

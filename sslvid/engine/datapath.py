@@ -2,7 +2,7 @@
 
 What travels to the device is the collated **uint8** batch (``clips`` (B, K, T, H, W, 3)): a
 quarter of the bytes of float32. The pretext tasks turn it into float clips, crop, jitter and
-normalise it there, in batch and consistently over a clip's frames (``sslvid.pretext.augment``).
+normalise it there, in batch and consistently over a clip's frames (``sslvid.data.transforms``).
 
 * :func:`prefetch_to_device` runs the loader's batches through ``prepare`` and copies them to
   the device one batch ahead. On CUDA the copy of batch ``i + 1`` is issued on a side stream

@@ -3,7 +3,8 @@
 Pre-training, finetuning, linear probing and distillation differ in what module is trained
 and how a batch becomes a loss; the loop around them is the same, and lives here:
 
-* a module called on a batch returns a ``TaskOutput`` (loss, detached metrics, batch size);
+* a module called on a batch returns a ``StepOutput`` (loss, detached metrics, batch size;
+  ``sslvid.engine.step``), or anything with those three attributes (a pretext task's ``TaskOutput``);
 * an optimiser built by a factory, a learning-rate multiplier per step (warm-up, cosine);
 * epochs streamed back to back from the loader (``sslvid.engine.loading.epoch_batches``), each
   with a fresh, derived seed (``derive_seed(seed, "epoch", epoch, rank)``), so a
@@ -40,7 +41,7 @@ from tqdm.auto import tqdm
 from sslvid.engine.distributed import DistInfo, all_reduce_sum, broadcast_object
 from sslvid.engine.datapath import prefetch_to_device
 from sslvid.engine.loading import batches_per_epoch, epoch_batches
-from sslvid.pretext.base import TaskOutput
+from sslvid.engine.step import StepOutput, StepResult
 from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.runs import RunHandle
 
@@ -69,7 +70,7 @@ class Trainer:
     """Trains ``module`` for ``epochs`` epochs over ``loader`` (module docstring).
 
     Args:
-        module: called as ``module(batch) -> TaskOutput``; its whole state is checkpointed.
+        module: called as ``module(batch) -> StepOutput`` (or any ``StepResult``); its whole state is checkpointed.
         loader: yields raw batches; from ``make_loader`` the epochs stream through one iterator,
             otherwise its sampler's ``set_epoch`` is called before each epoch.
         optimizer: built over ``module``'s parameters after ``module`` is on ``device``.
@@ -238,11 +239,11 @@ class Trainer:
         return {"run": self.run.key if self.run else "", "epoch": epoch, "step": self.step, **fixed, "lr": lr,
                 "seconds": round(seconds, 3), **extra, "data_seconds": round(waited, 3), **metrics}
 
-    def _step(self, model: nn.Module, batch: Any) -> TaskOutput:
+    def _step(self, model: nn.Module, batch: Any) -> StepResult:
         with self._autocast():
             output = model(batch)
         if isinstance(output, tuple):  # from _TupleOutput under DDP
-            output = TaskOutput(*output)
+            output = StepOutput(*output)
         self.optimizer.zero_grad(set_to_none=True)
         output.loss.backward()
         self.optimizer.step()
@@ -267,7 +268,7 @@ class Trainer:
 
 
 class _TupleOutput(nn.Module):
-    """Returns a ``TaskOutput`` as a plain tuple, so DDP can find the loss among the outputs."""
+    """Returns a step's output as a plain tuple, so DDP can find the loss among the outputs."""
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
@@ -286,7 +287,7 @@ class _Sums:
         self.values: dict[str, torch.Tensor] = {}
         self.count = 0
 
-    def add(self, output: TaskOutput) -> None:
+    def add(self, output: StepResult) -> None:
         n = int(output.batch_size) or 1
         for name, value in (("loss", output.loss), *output.metrics.items()):
             value = value.detach().float() if isinstance(value, torch.Tensor) else float(value)

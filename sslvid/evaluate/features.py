@@ -4,7 +4,7 @@ Test clips are uint8 frames from the clip cache; each video gives K clips with s
 uniformly (``ClipSampler(start="uniform")``), each clip one centre crop of ``crop_size`` pixels
 (no resizing), optionally a corruption on the [0, 1] frames, then the Kinetics normalisation.
 Features are the backbone's pooled ``forward_features``, extracted by
-``sslvid.analysis.features.extract_features`` in eval mode without gradients.
+``sslvid.analysis.embedding.extract_features`` in eval mode without gradients.
 
 A frozen backbone's features are extracted once and cached (``FeatureCache``): one atomic
 ``.pt`` file per key, the SHA-256 of a spec naming the weights (pre-training run and epoch, or
@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from sslvid.analysis.features import extract_features
+from sslvid.analysis.embedding import extract_features
 from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, collate_clips
 from sslvid.data.fingerprint import index_fingerprint
 from sslvid.data.records import VideoIndex
@@ -40,7 +40,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.evaluate.corruptions import create_corruption
 from sslvid.io import atomic_write_json, atomic_write_with
 from sslvid.paths import data_dir
-from sslvid.pretext.augment import normalize, to_unit_clips
+from sslvid.data.transforms import normalize, to_unit_clips
 from sslvid.seeding import derive_seed
 
 log = logging.getLogger(__name__)

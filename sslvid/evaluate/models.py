@@ -9,7 +9,7 @@
   (§4.1 "linear probing": only the linear layer is trained).
 * ``FeatureBatches``: shuffled mini-batches of cached features, a loader for the engine.
 
-Every module returns a ``TaskOutput`` so the engine's ``Trainer`` drives it like pre-training.
+Every module returns a ``StepOutput`` so the engine's ``Trainer`` drives it like pre-training.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import DistInfo
 from sslvid.engine.pretrain import PretrainResult
 from sslvid.evaluate.config import EvalConfig
-from sslvid.pretext.augment import horizontal_flip, normalize, random_resized_crop, to_unit_clips
-from sslvid.pretext.base import TaskOutput
+from sslvid.data.transforms import horizontal_flip, normalize, random_resized_crop, to_unit_clips
+from sslvid.engine.step import StepOutput
 from sslvid.pretext.losses import classification
 from sslvid.seeding import derive_seed
 from sslvid.store.runs import RunStore
@@ -145,7 +145,7 @@ class Finetune(nn.Module):
         self.backbone = backbone
         self.crop_size, self.crop_scale, self.flip = crop_size, tuple(crop_scale), flip
 
-    def forward(self, batch: dict[str, Any]) -> TaskOutput:
+    def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Batch ``clips`` uint8 (B, K, T, H, W, 3), ``label`` (B,) -> loss and ``acc``."""
         clips = batch["clips"].flatten(0, 1)
         labels = batch["label"].repeat_interleave(batch["clips"].shape[1])
@@ -153,7 +153,7 @@ class Finetune(nn.Module):
         if self.flip:
             x = horizontal_flip(x)
         loss, acc = classification(self.backbone(normalize(x)), labels)
-        return TaskOutput(loss, {"acc": acc}, clips.shape[0])
+        return StepOutput(loss, {"acc": acc}, clips.shape[0])
 
 
 class LinearProbe(nn.Module):
@@ -183,10 +183,10 @@ class LinearProbe(nn.Module):
         """Class scores (N, C) of features (N, D)."""
         return self.fc((features.float() - self.mean) / self.std)
 
-    def forward(self, batch: dict[str, Tensor]) -> TaskOutput:
+    def forward(self, batch: dict[str, Tensor]) -> StepOutput:
         """Batch ``features`` (B, D), ``label`` (B,) -> loss and ``acc``."""
         loss, acc = classification(self.logits(batch["features"]), batch["label"])
-        return TaskOutput(loss, {"acc": acc}, len(batch["label"]))
+        return StepOutput(loss, {"acc": acc}, len(batch["label"]))
 
 
 class FeatureBatches:

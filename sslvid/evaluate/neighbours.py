@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from sslvid.analysis.features import nearest_neighbours
+from sslvid.analysis.embedding import nearest_neighbours
 from sslvid.analysis.figures import neighbour_gallery
 from sslvid.data.dataset import VideoClipDataset
 from sslvid.evaluate.common import Split, eval_sampler, frozen_features, open_eval_split

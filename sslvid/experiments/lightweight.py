@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from sslvid.analysis.cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
+from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 from sslvid.backbones import VideoBackbone

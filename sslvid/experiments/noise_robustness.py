@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from sslvid.analysis.features import to_display_frames
+from sslvid.analysis.embedding import to_display_frames
 from sslvid.analysis.figures import tsne_figure
 from sslvid.data.sources import open_split
 from sslvid.engine.distributed import env_info, resolve_device

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext.augment import (color_jitter, gaussian_blur, normalize, random_grayscale, random_resized_crop,
+from sslvid.data.transforms import (color_jitter, gaussian_blur, normalize, random_grayscale, random_resized_crop,
                                     random_solarize, to_unit_clips)
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import MLPHead, MomentumEncoder

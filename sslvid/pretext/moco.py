@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext.augment import ClipAugment
+from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, MLPHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.pretext.augment import normalize, random_resized_crop, to_unit_clips
+from sslvid.data.transforms import normalize, random_resized_crop, to_unit_clips
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import ClipDecoder, LinearHead
 from sslvid.pretext.losses import classification

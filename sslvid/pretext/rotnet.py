@@ -8,7 +8,7 @@ from torch import nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext.augment import ClipAugment, rotate90
+from sslvid.data.transforms import ClipAugment, rotate90
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import LinearHead
 from sslvid.pretext.losses import classification

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.pretext.augment import ClipAugment
+from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits, margin_ranking

@@ -8,7 +8,7 @@ from torch import nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext.augment import ClipAugment
+from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import MLPHead
 from sslvid.pretext.losses import classification, nt_xent_logits

@@ -14,7 +14,7 @@ from sslvid.backbones import create_backbone
 from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext.augment import KINETICS_MEAN, KINETICS_STD, random_resized_crop, to_unit_clips
+from sslvid.data.transforms import KINETICS_MEAN, KINETICS_STD, random_resized_crop, to_unit_clips
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.color import AB_BINS, L_BINS, ABQuantizer, quantize_l, rgb_to_lab
 from sslvid.pretext.losses import classification
@@ -55,7 +55,7 @@ class SplitBrainBackbone(VideoBackbone):
     Zhang, Isola & Efros 2017 (CVPR) §3.2: the representation is the concatenation of the two
     sub-networks' features. This module shows a backbone's face, so evaluation, CKA and
     saliency use it like any other: it takes RGB clips (B, 3, T, H, W) normalised as the
-    other backbones' inputs (Kinetics mean/std, ``sslvid.pretext.augment.to_float_clips``),
+    other backbones' inputs (Kinetics mean/std, ``sslvid.data.transforms.to_float_clips``),
     converts them to Lab, feeds L to ``l_net`` and ab to ``ab_net``, and concatenates:
     ``forward_features`` (B, D_L + D_ab); ``forward_intermediates`` concatenates the two
     halves' block outputs on the channel axis. Network inputs are scaled to about [-1, 1]:

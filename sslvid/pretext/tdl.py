@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.pretext.augment import (KINETICS_MEAN, Generatorish, color_jitter, make_generator, normalize, random_crop,
+from sslvid.data.transforms import (KINETICS_MEAN, Generatorish, color_jitter, make_generator, normalize, random_crop,
                                     random_rotation, static_frame_mixup, to_unit_clips)
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder

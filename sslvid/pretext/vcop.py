@@ -7,7 +7,7 @@ from typing import Any
 from torch import nn
 
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.pretext.augment import ClipAugment
+from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import PairwiseOrderHead
 from sslvid.pretext.losses import classification

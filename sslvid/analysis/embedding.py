@@ -23,7 +23,7 @@ import torch
 from sklearn.manifold import TSNE
 from torch import Tensor, nn
 
-from sslvid.pretext.augment import KINETICS_MEAN, KINETICS_STD, center_crop, to_float_clips
+from sslvid.data.transforms import KINETICS_MEAN, KINETICS_STD, center_crop, to_float_clips
 
 ClipSource = Any
 """A tensor, a (clips, labels) pair, or an iterable of batches (see the module docstring)."""

@@ -1,4 +1,6 @@
-"""Batched, clip-consistent augmentations on the batch's device.
+"""Clip transforms, batched and clip-consistent, on the batch's device: the augmentations of
+pre-training, distillation and finetuning, and the test-time crop and normalisation of evaluation
+and analysis.
 
 Clips are float ``(N, 3, T, H, W)`` (any leading dims for :func:`to_float_clips`). Every
 random op draws one set of parameters per clip (sample) and applies it to all T frames
