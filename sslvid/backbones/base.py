@@ -7,8 +7,11 @@ table call only its face (``forward_features``, ``forward_head``, ``forward_inte
 """
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +23,75 @@ BACKBONES: Registry["VideoBackbone"] = Registry("backbone")
 
 CAPACITIES: tuple[str, ...] = ("small", "medium", "big")
 """Capacity groups of §3.2 of the benchmark paper, smallest first."""
+
+T = TypeVar("T")
+
+
+BUILDER_ARGS: dict[str, str] = {
+    "num_classes": "outputs of the linear head (0: none, ``forward`` returns features).",
+    "width": 'channel multiplier (1.0: the benchmark\'s network; e.g. 0.25 for "micro").',
+    "in_channels": "channels C of the input clips ``(B, C, T, H, W)``.",
+    "dropout": "dropout before the linear head.",
+}
+"""What every backbone builder's shared arguments mean (``create_backbone(name, num_classes=..., width=...)``)."""
+BUILDER_RAISES = "ValueError: for a non-positive width or negative num_classes."
+
+
+def shared_builder_doc(builder: Callable[..., T]) -> Callable[..., T]:
+    """Complete a backbone builder's docstring with the arguments every builder shares.
+
+    The builder's docstring says what is its own (its summary, the arguments only it takes, a
+    ``width`` that means something else, its own ``Raises``); this adds an ``Args`` line from
+    ``BUILDER_ARGS`` for each shared parameter it leaves out, in signature order, and
+    ``BUILDER_RAISES`` when it has no ``Raises`` section.
+    """
+    doc = inspect.cleandoc(builder.__doc__ or "")
+    lines = doc.splitlines()
+    own = _args_block(lines)
+    args = []
+    for name in inspect.signature(builder).parameters:
+        if name in own:
+            args += own[name]
+        elif name in BUILDER_ARGS:
+            args.append(f"    {name}: {BUILDER_ARGS[name]}")
+    body = _without_section(lines, "Args:")
+    raises = _section(lines, "Raises:") or ["Raises:", f"    {BUILDER_RAISES}"]
+    body = _without_section(body, "Raises:")
+    while body and not body[-1].strip():
+        body.pop()
+    builder.__doc__ = "\n".join(body + [""] + (["Args:"] + args + [""] if args else []) + raises)
+    return builder
+
+
+def _section(lines: list[str], header: str) -> list[str]:
+    """The lines of the docstring section ``header`` (header included, up to the next blank line)."""
+    if header not in lines:
+        return []
+    start = lines.index(header)
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start:end]
+
+
+def _without_section(lines: list[str], header: str) -> list[str]:
+    section = _section(lines, header)
+    if not section:
+        return list(lines)
+    start = lines.index(header)
+    return lines[:start] + lines[start + len(section) + 1:]
+
+
+def _args_block(lines: list[str]) -> dict[str, list[str]]:
+    """``{argument: its lines}`` of the docstring's own ``Args`` section."""
+    args: dict[str, list[str]] = {}
+    current = None
+    for line in _section(lines, "Args:")[1:]:
+        match = re.match(r"^    (\w+): ", line)
+        if match:
+            current = match.group(1)
+            args[current] = []
+        if current is not None:
+            args[current].append(line)
+    return args
 
 
 class VideoBackbone(nn.Module):

@@ -11,7 +11,7 @@ from functools import partial
 from torch import Tensor, nn
 from torchvision.models.video.swin_transformer import PatchEmbed3d, SwinTransformer3d
 
-from sslvid.backbones.base import BACKBONES, VideoBackbone, scale_width
+from sslvid.backbones.base import BACKBONES, VideoBackbone, scale_width, shared_builder_doc
 
 
 def heads_for(dim: int, head_dim: int = 32) -> int:
@@ -81,6 +81,7 @@ class SwinTransformer3dBackbone(VideoBackbone):
 
 
 @BACKBONES.register("swin3d_t", capacity="big", paper="Liu et al. 2022 (Video Swin)")
+@shared_builder_doc
 def swin3d_t(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0,
              drop_path: float = 0.1) -> SwinTransformer3dBackbone:
     """Video Swin-T (Liu et al., 2022, §3.3): embed 96, depths 2-2-6-2, heads 3-6-12-24, patch 2x4x4, window 8x7x7.
@@ -89,14 +90,9 @@ def swin3d_t(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dro
     size, e.g. 8x32x32 (micro) and 16x112x112 (paper).
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: multiplier of the embedding width (1.0: Swin-T).
         in_channels: channels C of the input clips.
-        dropout: dropout before the linear head.
         drop_path: stochastic depth rate.
-
-    Raises:
-        ValueError: for a non-positive width or negative num_classes.
     """
     return SwinTransformer3dBackbone(num_classes=num_classes, width=width, in_channels=in_channels,
                                      dropout=dropout, drop_path=drop_path)

@@ -29,7 +29,14 @@ from torchvision.models.resnet import BasicBlock, conv1x1
 from torchvision.models.squeezenet import Fire
 from torchvision.ops import Conv2dNormActivation, StochasticDepth
 
-from sslvid.backbones.base import BACKBONES, VideoBackbone, kaiming_conv_, resolve_indices, scale_width
+from sslvid.backbones.base import (
+    BACKBONES,
+    VideoBackbone,
+    kaiming_conv_,
+    resolve_indices,
+    scale_width,
+    shared_builder_doc,
+)
 
 
 def fold_frames(x: Tensor) -> Tensor:
@@ -372,15 +379,13 @@ _LIGHTWEIGHT = "Sonawane et al. (lightweight study)"
 
 
 @BACKBONES.register("mobilenetv2_2d", capacity="small", kind="2d", paper=f"Sandler et al. 2018; {_LIGHTWEIGHT}")
+@shared_builder_doc
 def mobilenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                    dropout: float = 0.2) -> MobileNetV2Frames:
     """MobileNetV2 1.0x (Sandler et al., 2018) on every frame, features averaged over T (§3.2.2).
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: channel multiplier (1.0: the study's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
 
     Raises:
         ValueError: for a non-positive width or in_channels, or negative num_classes.
@@ -389,15 +394,13 @@ def mobilenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 
 
 
 @BACKBONES.register("shufflenetv2_2d", capacity="small", kind="2d", paper=f"Ma et al. 2018; {_LIGHTWEIGHT}")
+@shared_builder_doc
 def shufflenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                     dropout: float = 0.0) -> ShuffleNetV2Frames:
     """ShuffleNetV2 1.0x (Ma et al., 2018) on every frame, features averaged over T (§3.2.5).
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: multiplier of the 1.0x channels (e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
 
     Raises:
         ValueError: for a non-positive width or in_channels, or negative num_classes.
@@ -406,15 +409,13 @@ def shufflenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int =
 
 
 @BACKBONES.register("squeezenet_2d", capacity="small", kind="2d", paper=f"Iandola et al. 2016; {_LIGHTWEIGHT}")
+@shared_builder_doc
 def squeezenet_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                   dropout: float = 0.5) -> SqueezeNet11Frames:
     """SqueezeNet 1.1 (Iandola et al., 2016) on every frame, features averaged over T (§3.2.4).
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: channel multiplier (1.0: the study's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
 
     Raises:
         ValueError: for a non-positive width or in_channels, or negative num_classes.
@@ -424,15 +425,13 @@ def squeezenet_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3
 
 @BACKBONES.register("efficientnet_lite0", capacity="small", kind="2d",
                     paper=f"Tan & Le 2019 (EfficientNet-lite, TF release 2020); {_LIGHTWEIGHT}")
+@shared_builder_doc
 def efficientnet_lite0(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.2,
                        drop_path: float = 0.2) -> EfficientNetLite:
     """EfficientNet-lite0 (Tan & Le, 2019; TF lite release) on every frame, averaged over T (§3.2.3).
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: channel multiplier (1.0: the study's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
         drop_path: stochastic depth probability of the last MBConv block.
 
     Raises:
@@ -443,15 +442,13 @@ def efficientnet_lite0(num_classes: int = 0, width: float = 1.0, in_channels: in
 
 
 @BACKBONES.register("resnet18_2d", capacity="medium", kind="2d", paper=f"He et al. 2016; {_LIGHTWEIGHT}")
+@shared_builder_doc
 def resnet18_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                 dropout: float = 0.0) -> ResNet18Frames:
     """ResNet-18 (He et al., 2016) on every frame, features averaged over T (§3.2.1).
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: channel multiplier (1.0: the study's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
 
     Raises:
         ValueError: for a non-positive width or in_channels, or negative num_classes.

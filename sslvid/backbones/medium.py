@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from sslvid.backbones.base import BACKBONES, VideoBackbone, conv_bn_act, init_conv_bn, scale_width
+from sslvid.backbones.base import BACKBONES, VideoBackbone, conv_bn_act, init_conv_bn, scale_width, shared_builder_doc
 
 
 class C3D(VideoBackbone):
@@ -150,59 +150,35 @@ def r2plus1d_stem(in_channels: int, mid_channels: int, out_channels: int) -> nn.
 
 
 @BACKBONES.register("c3d", capacity="medium", paper="Tran et al. 2015; Xu et al. 2019 (VCOP)")
+@shared_builder_doc
 def c3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0) -> C3D:
     """C3D with batch norm and global pooling (Tran et al., 2015; VCOP's variant), medium capacity (§3.2).
 
     Features are ``512 * width``-d.
-
-    Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
-        width: channel multiplier (1.0: the benchmark's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
-
-    Raises:
-        ValueError: for a non-positive width or negative num_classes.
     """
     return C3D(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout)
 
 
 @BACKBONES.register("r3d_18", capacity="medium", paper="Tran et al. 2018")
+@shared_builder_doc
 def r3d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0) -> VideoResNet18:
     """R3D-18 (Tran et al., 2018, §3.3), medium capacity (§3.2).
 
     At width 1.0 with ``in_channels=3`` its state dict has the keys and shapes of
     ``torchvision.models.video.r3d_18`` (with ``num_classes=400``), and gives the same outputs.
-
-    Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
-        width: channel multiplier (1.0: the benchmark's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
-
-    Raises:
-        ValueError: for a non-positive width or negative num_classes.
     """
     stem = r3d_stem(in_channels, scale_width(64, width))
     return VideoResNet18(stem, conv3d_full, num_classes=num_classes, width=width, dropout=dropout)
 
 
 @BACKBONES.register("r2plus1d_18", capacity="medium", paper="Tran et al. 2018")
+@shared_builder_doc
 def r2plus1d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                 dropout: float = 0.0) -> VideoResNet18:
     """R(2+1)D-18, the benchmark's "R21D" (Tran et al., 2018, §3.5), medium capacity (§3.2).
 
     At width 1.0 with ``in_channels=3`` its state dict has the keys and shapes of
     ``torchvision.models.video.r2plus1d_18`` (with ``num_classes=400``), and gives the same outputs.
-
-    Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
-        width: channel multiplier (1.0: the benchmark's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
-
-    Raises:
-        ValueError: for a non-positive width or negative num_classes.
     """
     stem = r2plus1d_stem(in_channels, scale_width(45, width), scale_width(64, width))
     return VideoResNet18(stem, conv2plus1d, num_classes=num_classes, width=width, dropout=dropout)

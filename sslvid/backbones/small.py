@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sslvid.backbones.base import BACKBONES, VideoBackbone, conv_bn_act, init_conv_bn, scale_width
+from sslvid.backbones.base import BACKBONES, VideoBackbone, conv_bn_act, init_conv_bn, scale_width, shared_builder_doc
 
 # ShuffleNet V1 stage widths at 1.0x for each number of groups (Zhang et al., 2018, Table 1).
 _SHUFFLENET_STAGE_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
@@ -232,6 +232,7 @@ class MobileNetV23d(VideoBackbone):
 
 
 @BACKBONES.register("shufflenet3d", capacity="small", paper="Köpüklü et al. 2019; Zhang et al. 2018")
+@shared_builder_doc
 def shufflenet3d(num_classes: int = 0, width: float = 1.0, groups: int = 3, in_channels: int = 3,
                  dropout: float = 0.2) -> ShuffleNet3d:
     """3D ShuffleNet V1 (Zhang et al., 2018; Köpüklü et al., 2019); width 1.0 is the benchmark's "2.0x" (§3.2).
@@ -240,11 +241,8 @@ def shufflenet3d(num_classes: int = 0, width: float = 1.0, groups: int = 3, in_c
     convention for every backbone: ``width=1.0`` is the network of the benchmark paper.
 
     Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
         width: channel multiplier relative to ShuffleNet V1 2.0x; e.g. 0.25 for "micro".
         groups: groups of the pointwise convolutions (1, 2, 3, 4 or 8; the benchmark: 3).
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
 
     Raises:
         ValueError: for unsupported groups, a non-positive width or negative num_classes.
@@ -254,33 +252,15 @@ def shufflenet3d(num_classes: int = 0, width: float = 1.0, groups: int = 3, in_c
 
 
 @BACKBONES.register("squeezenet3d", capacity="small", paper="Köpüklü et al. 2019; Iandola et al. 2016")
+@shared_builder_doc
 def squeezenet3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.5) -> SqueezeNet3d:
-    """3D SqueezeNet 1.1 with simple bypass (Iandola et al., 2016; Köpüklü et al., 2019), small capacity (§3.2).
-
-    Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
-        width: channel multiplier (1.0: the benchmark's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
-
-    Raises:
-        ValueError: for a non-positive width or negative num_classes.
-    """
+    """3D SqueezeNet 1.1 with simple bypass (Iandola et al., 2016; Köpüklü et al., 2019), small capacity (§3.2)."""
     return SqueezeNet3d(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout)
 
 
 @BACKBONES.register("mobilenetv2_3d", capacity="small", paper="Köpüklü et al. 2019; Sandler et al. 2018")
+@shared_builder_doc
 def mobilenetv2_3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                    dropout: float = 0.2) -> MobileNetV23d:
-    """3D MobileNetV2 1.0x (Sandler et al., 2018; Köpüklü et al., 2019), small capacity (§3.2).
-
-    Args:
-        num_classes: outputs of the linear head (0: none, ``forward`` returns features).
-        width: channel multiplier (1.0: the benchmark's network; e.g. 0.25 for "micro").
-        in_channels: channels C of the input clips ``(B, C, T, H, W)``.
-        dropout: dropout before the linear head.
-
-    Raises:
-        ValueError: for a non-positive width or negative num_classes.
-    """
+    """3D MobileNetV2 1.0x (Sandler et al., 2018; Köpüklü et al., 2019), small capacity (§3.2)."""
     return MobileNetV23d(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout)
