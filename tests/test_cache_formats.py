@@ -47,3 +47,20 @@ def test_features_of_a_jpeg_cache_are_filed_apart(tiny_default: Path) -> None:
     args = ("scratch:r2plus1d_18", index, ClipSampler(num_frames=8), 32, (40, 40), "smoke")
     uint8, jpeg = feature_spec(*args), feature_spec(*args, cache_format="jpeg")
     assert "cache_format" not in uint8 and jpeg == {**uint8, "cache_format": "jpeg"}
+
+
+def test_disk_estimate_of_each_format_follows_the_codec(asl_clips: list[Path], tmp_path: Path) -> None:
+    from sslvid.data.cache import prepare_cache
+    from sslvid.data.records import VideoIndex, VideoRecord
+    from sslvid.scale.estimate import CACHE_BYTES_PER_PIXEL, cache_gigabytes
+
+    assert cache_gigabytes(50_000) == pytest.approx(821, abs=1)  # K400-50k, 250 frames of 128x171
+    assert cache_gigabytes(50_000, cache_format="jpeg") <= cache_gigabytes(50_000) / 10
+    with pytest.raises(ValueError, match="unknown cache_format 'png'"):
+        cache_gigabytes(10, cache_format="png")
+    # the estimate's bytes per pixel is what the codec writes for real footage (within a third)
+    picks = asl_clips[::5]
+    index = VideoIndex("folder", picks[0].parent, "train", 1, ("asl",), tuple(VideoRecord(p, 0, p.stem) for p in picks))
+    cache = prepare_cache(index, tmp_path, frame_size=(128, 171), max_frames=16, workers=0, cache_format="jpeg")
+    written = cache.nbytes / (cache.total_frames * 128 * 171)
+    assert written == pytest.approx(CACHE_BYTES_PER_PIXEL["jpeg"], rel=1 / 3)

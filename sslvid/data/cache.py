@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 _INDEX, _META = "index.npz", "meta.json"
 CACHE_FORMATS = ("uint8", "jpeg")
-"""Storage formats of the frames (module docstring); "uint8" is exact, "jpeg" about 12x smaller."""
+"""Storage formats of the frames (module docstring); "uint8" is exact, "jpeg" about 13x smaller."""
 _FRAME_FILES = {"uint8": "frames.u8", "jpeg": "frames.jpg"}
 JPEG_QUALITY = 85
 """Quality of the cached JPEG frames (4:2:0 chroma): about 37 dB PSNR at 128x171."""

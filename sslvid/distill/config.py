@@ -176,8 +176,8 @@ class DistillConfig(HashedConfig):
         fold, train_split, test_split: which split.
         data_seed: generation seed of the default data.
         frames, crop_size, cache_size: clip geometry. width: the student's width multiplier.
-        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about a twelfth
-            of the disk, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
+        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about 8% of its
+            size, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
             changes the pixels the network sees, so a jpeg run is another run.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
         epochs, batch_size (global), optimizer, lr, weight_decay, momentum, scheduler,

@@ -64,8 +64,8 @@ class PretrainConfig(HashedConfig):
         task_kwargs: the task's own knobs (e.g. ``{"num_rotations": 4}``).
         backbone_kwargs: extra backbone builder arguments (not ``width`` / ``num_classes``).
         frames: frames per clip T. crop_size: input H = W. cache_size: (H, W) of cached frames.
-        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about a twelfth
-            of the disk, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
+        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about 8% of its
+            size, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
             changes the pixels the network sees, so a jpeg run is another run.
         width: backbone width multiplier.
         dataset: a default set or a layout name (``sslvid.data.sources.list_sources()``).

@@ -120,8 +120,8 @@ class EvalConfig(HashedConfig):
         data_seed: generation seed of the default data.
         backbone_kwargs: extra backbone builder arguments.
         frames: T. crop_size: network input side. cache_size: (H, W) of the cached frames.
-        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about a twelfth
-            of the disk, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
+        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about 8% of its
+            size, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
             changes the pixels the network sees, so a jpeg run is another run.
         width: backbone width multiplier. stride: frame step within a clip.
         train_clips: clips per training video for cached features (linear, retrieval).
