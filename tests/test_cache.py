@@ -243,13 +243,17 @@ def test_format_changes_the_key_but_uint8_keeps_the_old_one(motion_test: VideoIn
 
 
 def _damaged_copy(cache: ClipCache, tmp_path: Path, damage: str) -> ClipCache:
-    """A copy of a jpeg cache whose frames file is damaged: bytes of video 3 flipped, or cut short."""
+    """A copy of a jpeg cache whose frames file is damaged: bytes of video 3 flipped, or cut short.
+
+    The flipped bytes lie in the entropy-coded data near the end of a frame, where libjpeg
+    decodes without complaint: only the checksum tells.
+    """
     copy = Path(shutil.copytree(cache.path, tmp_path / cache.path.name))
     frames = copy / "frames.jpg"
     data = bytearray(frames.read_bytes())
     if damage == "flipped":
-        first = int(cache._arrays["byte_offset"][cache._arrays["offset"][3]])
-        data[first + 400:first + 410] = bytes(b ^ 0x5A for b in data[first + 400:first + 410])
+        end = int(cache._arrays["byte_offset"][cache._arrays["offset"][3] + 1])
+        data[end - 40:end - 36] = bytes(b ^ 0x5A for b in data[end - 40:end - 36])
     else:
         data = data[:int(cache._arrays["byte_offset"][cache._arrays["offset"][23] + 5])]
     frames.write_bytes(bytes(data))
