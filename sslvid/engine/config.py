@@ -68,6 +68,9 @@ class PretrainConfig(HashedConfig):
         task_kwargs: the task's own knobs (e.g. ``{"num_rotations": 4}``).
         backbone_kwargs: extra backbone builder arguments (not ``width`` / ``num_classes``).
         frames: frames per clip T. crop_size: input H = W. cache_size: (H, W) of cached frames.
+        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about 8% of its
+            size, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
+            changes the pixels the network sees, so a jpeg run is another run.
         width: backbone width multiplier.
         dataset: a default set or a layout name (``sslvid.data.sources.list_sources()``).
         data_root: the folder that holds one sub-folder per dataset, ``<data_root>/<dataset>``
@@ -110,6 +113,7 @@ class PretrainConfig(HashedConfig):
     frames: int | None = None
     crop_size: int | None = None
     cache_size: tuple[int, int] | None = None
+    cache_format: str = "uint8"
     width: float | None = None
     dataset: str = "digits-appearance-pool"
     data_root: str | None = None
@@ -207,6 +211,7 @@ class PretrainConfig(HashedConfig):
 
     def _check_names(self) -> list[str]:
         from sslvid.backbones import list_backbones
+        from sslvid.data.cache import CACHE_FORMATS
         from sslvid.data.sources import list_sources
 
         list_tasks = task_registry().names
@@ -216,7 +221,8 @@ class PretrainConfig(HashedConfig):
                                    ("backbone", self.backbone, list_backbones()),
                                    ("dataset", self.dataset, list_sources()), ("split", self.split, SPLITS),
                                    ("optimizer", self.optimizer, OPTIMIZERS),
-                                   ("scheduler", self.scheduler, SCHEDULERS)):
+                                   ("scheduler", self.scheduler, SCHEDULERS),
+                                   ("cache_format", self.cache_format, CACHE_FORMATS)):
             if value not in valid:
                 problems.append(f"unknown {what} {value!r}; valid: {', '.join(valid) or '(none registered)'}")
         device = str(self.device)

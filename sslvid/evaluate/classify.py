@@ -346,7 +346,7 @@ def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ct
                                ctx.features, device, ctx.progress, noise)
     sampler = eval_sampler(config, config.test_clips)
     spec = feature_spec(model.weights, split.index, sampler, config.crop_size, config.cache_size, config.profile,
-                        noise, config.eval_batch_size)
+                        noise, config.eval_batch_size, config.cache_format)
     return ctx.features.get_or_compute(spec, lambda: extract_clip_features(
         model.backbone, split.index, split.source, sampler, config.crop_size, device, config.eval_batch_size,
         config.num_workers or 0, noise, config.amp, ctx.progress, config.max_failure_fraction))

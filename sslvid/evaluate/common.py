@@ -95,7 +95,7 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
     sampler = eval_sampler(config, clips)
     backbone = source_backbone(config, store)
     spec = feature_spec(f"{info.weights}|{weights_digest(backbone)}", split.index, sampler, config.crop_size,
-                        config.cache_size, config.profile, noise, config.eval_batch_size)
+                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format)
 
     def compute() -> ClipFeatures:
         return extract_clip_features(backbone, split.index, split.source, sampler, config.crop_size, device,

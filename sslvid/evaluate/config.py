@@ -120,6 +120,9 @@ class EvalConfig(HashedConfig):
         data_seed: generation seed of the default data.
         backbone_kwargs: extra backbone builder arguments.
         frames: T. crop_size: network input side. cache_size: (H, W) of the cached frames.
+        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about 8% of its
+            size, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8": JPEG's loss
+            changes the pixels the network sees, so a jpeg run is another run.
         width: backbone width multiplier. stride: frame step within a clip.
         train_clips: clips per training video for cached features (linear, retrieval).
         test_clips: clips per test video, spread uniformly; video scores average their softmax.
@@ -155,6 +158,7 @@ class EvalConfig(HashedConfig):
     frames: int | None = None
     crop_size: int | None = None
     cache_size: tuple[int, int] | None = None
+    cache_format: str = "uint8"
     width: float | None = None
     stride: int = 1
     train_clips: int | None = None
@@ -286,10 +290,12 @@ class EvalConfig(HashedConfig):
 
     def _check_names(self) -> list[str]:
         from sslvid.backbones import list_backbones
+        from sslvid.data.cache import CACHE_FORMATS
         from sslvid.data.sources import list_sources
 
         problems = []
         checks = [("profile", self.profile, list_profiles()), ("protocol", self.protocol, PROTOCOLS),
+                  ("cache_format", self.cache_format, CACHE_FORMATS),
                   ("backbone", self.backbone, list_backbones()), ("dataset", self.dataset, list_sources()),
                   ("train_split", self.train_split, ("train", "val", "test")),
                   ("test_split", self.test_split, ("train", "val", "test"))]

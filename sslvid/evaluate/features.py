@@ -186,7 +186,7 @@ def weights_digest(module: nn.Module) -> str:
 
 def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_size: int,
                  cache_size: tuple[int, int], profile: str, noise: Noise | None = None,
-                 batch_size: int | None = None) -> dict[str, Any]:
+                 batch_size: int | None = None, cache_format: str = "uint8") -> dict[str, Any]:
     """What a cached feature file depends on (its key is the hash of this dict).
 
     Args:
@@ -198,6 +198,8 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
             definition changed are extracted again); its draws depend on the batch size, so it is
             part of the key then.
         batch_size: videos per batch (only recorded with ``noise``).
+        cache_format: the clip cache's storage format; recorded unless "uint8" (so the keys of
+            features extracted before formats existed stay valid), since JPEG changes the pixels.
     """
     spec = {"schema": FEATURE_SCHEMA, "pipeline": PIPELINE, "weights": weights, "dataset": index.dataset,
             "split": index.split, "fold": index.fold, "videos": index_fingerprint(index),
@@ -210,6 +212,8 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
         spec["noise"] = {"name": noise.name, "severity": noise.severity, "seed": noise.seed,
                          "batch_size": batch_size, "constant": corruption.constant(noise.severity),
                          "uint8": corruption.uint8, "reference": corruption.paper}
+    if cache_format != "uint8":
+        spec["cache_format"] = cache_format
     return spec
 
 
