@@ -1,8 +1,9 @@
 """Checkpoints in and out: weights made elsewhere evaluated under their file's hash, runs exported and read back.
 
-torchvision's video ResNet state dicts (saved here from randomly initialised torchvision
+"In": torchvision's video ResNet state dicts (saved here from randomly initialised torchvision
 models; nothing is downloaded) and self-supervised checkpoints with wrapper prefixes load into
-our backbones; every evaluation protocol takes one.
+our backbones; every evaluation protocol takes one. "Out": ``export`` writes a run's backbone as
+safetensors with a model card, and evaluating the exported file gives the run's own numbers.
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import torchvision
 from sslvid.analysis.cka import cka_map
 from sslvid.backbones import create_backbone
 from sslvid.backbones.checkpoints import backbone_from_checkpoint, file_source, load_checkpoint, read_metadata
+from sslvid.cli import main as cli_main
 from sslvid.engine import PretrainConfig, pretrain
 from sslvid.errors import ConfigError
 from sslvid.evaluate import EvalConfig, FeatureCache, evaluate, noise_robustness
+from sslvid.evaluate.export import export_run
 from sslvid.evaluate.models import source_backbone
 from sslvid.experiments.study import Study
 from sslvid.profiles import get_profile
@@ -216,3 +219,70 @@ def test_the_study_and_the_cka_maps_take_a_checkpoint(tmp_path, tiny_default):
     ours, theirs = cka_map(model, clips, batch_size=8, crop_size=16), cka_map(trained, clips, batch_size=8,
                                                                                crop_size=16)
     assert ours.matrix.tolist() == theirs.matrix.tolist()
+
+
+# ----------------------------------------------------------------------------------- out: export and back
+
+
+def test_export_writes_safetensors_and_a_card_that_load_back_as_the_same_numbers(pretrained, stores, tiny_default,
+                                                                                  tmp_path, capsys):
+    key = pretrained.config_hash()
+    from_run = evaluate(smoke("linear", tiny_default, source=pretrained, backbone=BACKBONE), **stores)
+    status = cli_main(["export", key, str(tmp_path / "out"), "--store", str(stores["store"].root),
+                       "--results", str(stores["results"].path)])
+    assert status == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    weights = tmp_path / "out" / "backbone.safetensors"
+    assert printed["source"] == "file:" + sha16(weights) and Path(printed["weights"]) == weights
+    meta = read_metadata(weights)
+    assert (meta["backbone"], float(meta["width"]), meta["task"], meta["config_hash"]) == (
+        BACKBONE, pretrained.width, "rotnet", key)
+    card = json.loads((tmp_path / "out" / "card.json").read_text())
+    assert (card["task"], card["epochs"], card["data"]["subset_per_class"]) == ("rotnet", 2, 1)
+    assert card["file"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    linear = {r["metric"]: r["value"] for r in card["evaluations"] if r["protocol"] == "linear"}
+    assert linear == dict(zip(from_run["metric"], from_run["value"]))
+    assert card["exported_with"]["safetensors"] and card["exported_with"]["torch"]
+    assert "| protocol |" in (tmp_path / "out" / "README.md").read_text()
+
+    again = export_run(key, tmp_path / "again", stores["store"], stores["results"])
+    assert again.weights.read_bytes() == weights.read_bytes(), "an export is reproducible: same bytes, same source"
+
+    config = smoke("linear", tiny_default, checkpoint=weights)  # backbone and width from the file
+    assert (config.backbone, config.width) == (BACKBONE, pretrained.width)
+    from_file = evaluate(config, **stores)
+    assert set(from_file["source"]) == {printed["source"]} and set(from_file["pretext"]) == {"rotnet"}
+    assert from_file["value"].tolist() == from_run["value"].tolist(), "the same weights give the same numbers"
+    run_backbone = stores["store"].run(key).load_backbone()
+    for name, value in backbone_from_checkpoint(weights).state_dict().items():
+        assert torch.equal(value, run_backbone[name])
+
+
+def test_export_refuses_what_it_cannot_share(tmp_path):
+    store, results = RunStore(tmp_path / "runs"), ResultsStore(tmp_path / "results.csv")
+    with pytest.raises(ConfigError, match="no run"):
+        export_run("0123456789abcdef", tmp_path / "out", store, results)
+    store.run("fedcba9876543210").begin({"kind": "eval", "backbone": BACKBONE}, {"seed": 0})
+    with pytest.raises(ConfigError, match="export writes pre-training runs"):
+        export_run("fedcba9876543210", tmp_path / "out", store, results)
+    store.run("00000000000000aa").begin({"kind": "pretrain", "task": "rotnet", "backbone": BACKBONE}, {"seed": 0})
+    with pytest.raises(ConfigError, match="not complete") as caught:
+        export_run("00000000000000aa", tmp_path / "out", store, results)
+    assert "resumes" in caught.value.hint and not (tmp_path / "out").exists()
+
+
+def test_the_command_line_evaluates_a_checkpoint_and_reports_a_bad_one(tmp_path, tiny_default, home, capsys):
+    path = tmp_path / "w.pt"
+    torch.save(create_backbone(BACKBONE, num_classes=0, width=WIDTH).state_dict(), path)
+    common = ["evaluate", "--protocol", "linear", "--profile", "smoke", "--data-root", str(tiny_default),
+              "--device", "cpu", "--threads", "1", "--no-progress", "--store", str(home / "runs"),
+              "--results", str(home / "results.csv")]
+    assert cli_main(common + ["--checkpoint", str(path), "--backbone", BACKBONE]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert {r["metric"] for r in printed} == {"top1_clip", "top1_video"} and {r["pretext"] for r in printed} == {
+        "external"}
+    assert cli_main(common + ["--checkpoint", str(path), "--backbone", "r3d_18"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "r3d_18" in err and "hint:" in err
+    assert cli_main(common + ["--checkpoint", str(tmp_path / "missing.pt"), "--backbone", BACKBONE]) == 2
+    assert "no checkpoint file" in capsys.readouterr().err
