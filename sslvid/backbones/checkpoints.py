@@ -86,6 +86,7 @@ def file_source(path: str | os.PathLike) -> str:
 
 
 def is_safetensors(path: str | os.PathLike) -> bool:
+    """True for a ``.safetensors`` file (read with safetensors; anything else with ``torch.load``)."""
     return Path(path).suffix == ".safetensors"
 
 
