@@ -135,6 +135,8 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         "video_score": VIDEO_SCORE, "seed": config.seed, "profile": config.profile,
         "devices": devices, "config_hash": config.config_hash(),
     }
+    if config.from_file:
+        card["checkpoint"] = config.checkpoint
     if config.protocol == "finetune":
         card["train_crops"] = (f"1 random clip per video per epoch, random resized crop (area {config.crop_scale[0]}"
                                f"-{config.crop_scale[1]})" + (", horizontal flip" if config.flip else ""))

@@ -33,9 +33,11 @@ dropout), so they never change its hash.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sslvid.confighash import HashedConfig
@@ -47,6 +49,10 @@ PROTOCOLS = ("finetune", "linear", "retrieval")
 RETRIEVAL_LEVELS = ("video", "clip")
 """What a retrieval query and gallery item is: a video (its clips' mean feature, VCOP's protocol) or one clip."""
 SCRATCH = "scratch"
+FILE_SOURCE = "file:"
+"""Prefix of the source of weights read from a file: ``"file:"`` and the first 16 hex digits of its sha256
+(``sslvid.backbones.checkpoints.file_source``). The path is the unhashed ``checkpoint`` field, so the same
+bytes are the same source wherever they lie."""
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULERS = ("cosine", "constant")
 DEVICES = ("auto", "cpu", "cuda")
@@ -107,8 +113,11 @@ class EvalConfig(HashedConfig):
     Args:
         backbone: backbone name (the pre-training run's, for a pre-trained source).
         source: ``"scratch"`` (random initialisation: the baseline every table needs) or the
-            config hash of a pre-training run in the run store.
+            config hash of a pre-training run in the run store, or ``"file:<16 hex>"`` for the
+            weights of a checkpoint file named by its sha256 (``FILE_SOURCE``).
         source_epoch: the pre-training checkpoint's epoch (None: the final weights).
+        checkpoint: the path of the checkpoint file of a ``"file:"`` source (not hashed: the
+            file's sha256 is in ``source``).
         protocol: "finetune" (end to end), "linear" (frozen backbone, linear head on cached
             features) or "retrieval" (nearest neighbours of frozen features, nothing trained).
         profile: "smoke", "micro" or "paper".
@@ -146,6 +155,7 @@ class EvalConfig(HashedConfig):
     backbone: str
     source: str = SCRATCH
     source_epoch: int | None = None
+    checkpoint: str | None = None
     protocol: str = "finetune"
     profile: str = "micro"
     dataset: str | None = None
@@ -186,7 +196,7 @@ class EvalConfig(HashedConfig):
     max_failure_fraction: float = 0.05
 
     UNHASHED: ClassVar[frozenset[str]] = frozenset(
-        {"data_root", "num_workers", "threads", "device", "deterministic", "max_failure_fraction",
+        {"checkpoint", "data_root", "num_workers", "threads", "device", "deterministic", "max_failure_fraction",
          "eval_batch_size"})
     KIND: ClassVar[str] = "eval"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
@@ -206,26 +216,35 @@ class EvalConfig(HashedConfig):
             profile: "smoke", "micro" or "paper".
             source: "scratch", a ``PretrainConfig``, or a pre-training run's hash (looked up in
                 ``store`` for its backbone, width and backbone arguments).
-            backbone: required from scratch; must match a pre-trained source's.
+            backbone: required from scratch and for a checkpoint file without sslvid metadata;
+                must match a pre-trained source's (or an exported file's).
             protocol: "finetune", "linear" or "retrieval".
             store: the ``RunStore`` holding a hash source (default: ``RunStore()``).
-            **overrides: any other field.
+            **overrides: any other field; ``checkpoint=PATH`` (with ``source`` left "scratch")
+                evaluates the weights of that file (a torchvision or self-supervised state dict, or
+                one written by ``python -m sslvid export``, whose backbone, width and backbone
+                arguments are then inherited), under the source ``"file:<sha256 16>"``.
 
         Raises:
             ConfigError (a ValueError): for unknown fields, a source that disagrees with ``backbone``/``width``,
-                an unknown run hash, or any invalid value.
+                an unknown run hash, a missing checkpoint file, both a source and a checkpoint, or any
+                invalid value.
         """
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown EvalConfig fields: {', '.join(sorted(unknown))}; "
                              f"valid: {', '.join(f.name for f in dataclasses.fields(cls))}")
+        if overrides.get("checkpoint") is not None:
+            source, overrides["checkpoint"] = _checkpoint_source(source, overrides["checkpoint"])
         source_hash, inherited = _source_fields(source, store)
         for name, value in inherited.items():
             given = backbone if name == "backbone" else overrides.get(name)
             if given is not None and given != value:
-                raise ConfigError(f"{name}={given!r} disagrees with the pre-training run {source_hash} ({value!r})")
+                origin = "the checkpoint file" if isinstance(source, CheckpointFile) else "the pre-training run"
+                raise ConfigError(f"{name}={given!r} disagrees with {origin} {source_hash} ({value!r})")
         if backbone is None and "backbone" not in inherited:
-            raise ConfigError("an evaluation from scratch needs backbone=<name>")
+            raise ConfigError("an evaluation from scratch or of a checkpoint file without sslvid metadata "
+                              "needs backbone=<name>", hint="e.g. --backbone r2plus1d_18")
         values = {"backbone": backbone, **overrides, **inherited}
         return cls(source=source_hash, protocol=protocol, profile=profile, **values)
 
@@ -355,11 +374,24 @@ class EvalConfig(HashedConfig):
         return problems
 
     def _check_source(self) -> list[str]:
+        if self.checkpoint is not None or str(self.source).startswith(FILE_SOURCE):
+            return self._check_file_source()
         if self.source == SCRATCH:
             return ["source_epoch needs a pre-trained source, not scratch"] if self.source_epoch is not None else []
         if not isinstance(self.source, str) or not re.fullmatch(r"[0-9a-f]{16}", self.source):
             return [f"source must be 'scratch' or a pre-training run's 16-hex-digit hash, got {self.source!r}"]
         return []
+
+    def _check_file_source(self) -> list[str]:
+        problems = []
+        if not re.fullmatch(FILE_SOURCE + r"[0-9a-f]{16}", str(self.source)):
+            problems.append(f"a checkpoint's source must be 'file:' and the first 16 hex digits of its sha256, "
+                            f"got {self.source!r} (EvalConfig.for_profile(..., checkpoint=PATH) makes it)")
+        if not isinstance(self.checkpoint, str) or not self.checkpoint:
+            problems.append(f"source {self.source!r} needs checkpoint=<path of the file>")
+        if self.source_epoch is not None:
+            problems.append("source_epoch needs a pre-training run, not a checkpoint file")
+        return problems
 
     # ----------------------------------------------------------------- identity
     def hashed_dict(self) -> dict[str, Any]:
@@ -370,6 +402,11 @@ class EvalConfig(HashedConfig):
     @property
     def from_scratch(self) -> bool:
         return self.source == SCRATCH
+
+    @property
+    def from_file(self) -> bool:
+        """True when the weights come from a checkpoint file (``source`` "file:<sha256 16>", ``checkpoint`` its path)."""
+        return str(self.source).startswith(FILE_SOURCE)
 
     __hash__ = HashedConfig.__hash__
 
@@ -401,6 +438,8 @@ def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
     """
     from sslvid.engine.config import PretrainConfig
 
+    if isinstance(source, CheckpointFile):
+        return source.source, source.inherited()
     if isinstance(source, PretrainConfig):
         return source.config_hash(), _inherited(source.to_dict())
     if source == SCRATCH or source is None:
@@ -417,6 +456,35 @@ def _source_fields(source: Any, store: Any) -> tuple[str, dict[str, Any]]:
     if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
         raise ConfigError(f"run {source!r} is not a pre-training run")
     return source, _inherited(stored)
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """A checkpoint file as an evaluation source: its ``"file:<sha256 16>"`` and its sslvid metadata."""
+
+    source: str
+    metadata: Mapping[str, str]
+
+    def inherited(self) -> dict[str, Any]:
+        """Backbone, width and backbone arguments recorded in the file (an export's), else nothing."""
+        if "backbone" not in self.metadata:
+            return {}
+        return _inherited({"backbone": self.metadata["backbone"], "width": self.metadata.get("width", 1.0),
+                           "backbone_kwargs": json.loads(self.metadata.get("backbone_kwargs") or "{}")})
+
+
+def _checkpoint_source(source: Any, path: Any) -> tuple[CheckpointFile, str]:
+    """(the source of checkpoint file ``path``, its absolute path).
+
+    Raises:
+        ConfigError (a ValueError): if ``source`` is not "scratch" too, or the file is missing or unreadable.
+    """
+    from sslvid.backbones.checkpoints import file_source, read_metadata
+
+    if source not in (SCRATCH, None):
+        raise ConfigError(f"give either a source ({source!r}) or a checkpoint file ({path}), not both")
+    path = str(Path(path).expanduser().resolve())
+    return CheckpointFile(file_source(path), read_metadata(path)), path
 
 
 def _inherited(pretrain: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from sslvid.backbones.checkpoints import read_metadata
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.evaluate.classify import evaluate
@@ -179,23 +180,29 @@ class Study:
     # ----------------------------------------------------------------- evaluation
     def eval_config(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
                     epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> EvalConfig:
-        """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch).
+        """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch, or of
+        the checkpoint file given as ``checkpoint=PATH``).
 
         Args:
-            point: the pre-training grid point, or None for a randomly initialised ``backbone``.
+            point: the pre-training grid point, or None for a randomly initialised ``backbone`` or the
+                weights of ``checkpoint``.
             target: "appearance" or "motion".
             protocol: "finetune", "linear" or "retrieval" (None: the study's protocol).
             epoch: the pre-training checkpoint (None: the final weights).
-            backbone: the network, for ``point=None``.
-            **overrides: other ``EvalConfig`` fields.
+            backbone: the network, for ``point=None`` (for a file from ``python -m sslvid export``: its own).
+            **overrides: other ``EvalConfig`` fields; ``checkpoint=PATH`` with ``point=None`` evaluates that
+                file's weights (``EvalConfig.for_profile``), e.g. torchvision's with ``width=1.0``.
         """
         dataset = self.target(target)
         common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device,
                       **overrides)
         protocol = protocol or self.protocol
         if point is None:
+            if backbone is None and overrides.get("checkpoint") is not None:
+                backbone = read_metadata(overrides["checkpoint"]).get("backbone")
             if backbone is None:
-                raise ValueError("an evaluation from scratch needs backbone=<name>")
+                raise ValueError("an evaluation from scratch or of a checkpoint file without sslvid metadata "
+                                 "needs backbone=<name>")
             frames = self.pretrain_config({"task": "rotnet", "backbone": backbone}).frames
             common.setdefault("frames", frames)
             return EvalConfig.for_profile(self.profile, source=SCRATCH, backbone=backbone, protocol=protocol, **common)
