@@ -1,5 +1,6 @@
 # sslvid: the two commands of the README are `make book` and `make test`.
-# Each creates .venv on first use and installs the pinned dependencies (requirements.txt);
+# Each creates .venv on first use and installs the pinned dependencies (requirements.txt, a lock with
+# platform markers: the same file serves Linux x86-64 and aarch64, macOS arm64 and Windows);
 # afterwards the stamp file is newer than the pins and nothing is installed again.
 
 PYTHON ?= python3
@@ -60,12 +61,15 @@ lab: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name sslvid --display-name "Python (sslvid)" >/dev/null
 	$(VENV)/bin/jupyter lab notebooks
 
-## lock: re-pin requirements.txt from requirements.in in a fresh environment
+## lock: re-pin requirements.txt for every platform at once (uv's universal resolution) from pyproject.toml
+## (the dependencies and the extras the commands above use) and requirements.in (the pins that must not move);
+## versions already pinned stay where they can. tests/test_lock.py checks the result resolves per platform.
+LOCK_EXTRAS := book test lab cluster decord
 lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
-	build/lock-venv/bin/pip install --quiet -r requirements.in
-	{ sed -n '1,5p' requirements.txt; build/lock-venv/bin/pip freeze --exclude-editable; } > requirements.txt.new
-	mv requirements.txt.new requirements.txt && rm -rf build/lock-venv
+	build/lock-venv/bin/pip install --quiet --disable-pip-version-check uv
+	build/lock-venv/bin/uv pip compile --quiet pyproject.toml requirements.in $(LOCK_EXTRAS:%=--extra %) --universal --python-version 3.10 -o requirements.txt
+	rm -rf build/lock-venv
 
 clean:
 	rm -rf _build book/chapters book/method_cards.md build

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sslvid.errors import import_optional
 from sslvid.io import atomic_write_json
 from sslvid.paths import project_home
 
@@ -34,7 +35,7 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
 
     The time is also recorded in ``build/chapter-times.json`` for the build report.
     """
-    import papermill
+    papermill = import_optional("papermill", extra="book", feature="executing chapters")
 
     src, dst = Path(src), Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,7 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
 def prepare_chapter(src: str | Path, dst: str | Path, profile: str = "smoke",
                     data_root: str | None = None, **extra: Any) -> None:
     """Write ``src`` to ``dst`` with the parameters injected, without executing it (for nbval)."""
-    import papermill
+    papermill = import_optional("papermill", extra="book", feature="executing chapters")
 
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from sslvid.errors import import_optional
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -66,8 +68,9 @@ def check_book(html_dir: str | Path = "_build/html", toc: str | Path = "_toc.yml
 
     Raises:
         FileNotFoundError: when Chromium or a chapter page is missing.
+        MissingDependencyError: (an ``ImportError``) when Playwright is not installed (``sslvid[book]``).
     """
-    from playwright.sync_api import sync_playwright
+    sync_playwright = import_optional("playwright.sync_api", extra="book", feature="book checks").sync_playwright
 
     chromium = chromium or find_chromium()
     if chromium is None:
