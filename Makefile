@@ -17,7 +17,7 @@ PROFILE   ?= micro
 DATA_ROOT ?=
 NB        ?=
 
-.PHONY: book test chapter chapters lab venv lock clean clean-data
+.PHONY: book test test-fast chapter chapters lab venv lock clean clean-data
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -55,6 +55,10 @@ test: $(STAMP)
 	@rm -rf build/smoke && mkdir -p build/smoke
 	@for nb in $(NOTEBOOKS); do $(PY) -m sslvid book prepare $$nb build/smoke/$$(basename $$nb) --profile smoke || exit 1; done
 	$(PY) -m pytest tests $(SMOKE) --nbval-lax -q -p no:cacheprovider
+
+## test-fast: the inner loop: unit tests without the notebooks and without the tests marked slow
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow"
 
 ## lab: JupyterLab with the project's kernel
 lab: $(STAMP)

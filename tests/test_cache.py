@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pickle
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +59,13 @@ def test_read_rejects_bad_indices(motion_cache: ClipCache) -> None:
         motion_cache.read(24, [0])
 
 
-def test_reopen_is_instant_and_does_not_decode(motion_test: VideoIndex, motion_cache: ClipCache,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reopen_does_not_decode(motion_test: VideoIndex, motion_cache: ClipCache,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     def no_decoding(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cache decoded again")
 
     monkeypatch.setattr(cache_module, "read_frames", no_decoding)
-    start = time.perf_counter()
     again = prepare_cache(motion_test, motion_cache.path.parent, frame_size=SIZE, workers=0)
-    assert time.perf_counter() - start < 0.5
     assert again.path == motion_cache.path
     np.testing.assert_array_equal(ClipCache.open(motion_cache.path).read(5, [1, 2]), motion_cache.read(5, [1, 2]))
 
