@@ -27,11 +27,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x)
+## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x);
+## any Sphinx warning (a broken reference, a missing citation or figure) fails the build
 book: $(STAMP) chapters
-	$(VENV)/bin/jupyter-book build . --quiet
-	$(PY) -m sslvid book check
+	$(VENV)/bin/jupyter-book build . --quiet --warningiserror --keep-going
 	@echo "book: open _build/html/index.html"
+	$(PY) -m sslvid book check
 
 chapters: $(CHAPTERS)
 
