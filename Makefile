@@ -28,9 +28,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 ## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x);
-## any Sphinx warning (a broken reference, a missing citation or figure) fails the build
+## any Sphinx warning (a broken reference, a missing citation or figure) fails the build; every page
+## is rebuilt (--all), because an incremental build can lose the citations of unchanged pages
 book: $(STAMP) chapters
-	$(VENV)/bin/jupyter-book build . --quiet --warningiserror --keep-going
+	$(VENV)/bin/jupyter-book build . --all --quiet --warningiserror --keep-going
 	@echo "book: open _build/html/index.html"
 	$(PY) -m sslvid book check
 
