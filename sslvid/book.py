@@ -51,10 +51,10 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".running.ipynb")
     start = time.perf_counter()
-    status = dst.with_suffix(".status.json")
+    status = dst.resolve().with_suffix(".status.json")  # absolute: papermill changes directory while it runs
     printer = StatusPrinter(src.stem, status, previous_seconds(src.stem, profile))
     try:
-        with _environ(PROGRESS_ENV, str(status.resolve())), printer:
+        with _environ(PROGRESS_ENV, str(status)), printer:
             papermill.execute_notebook(
                 str(src), str(tmp), parameters=chapter_parameters(profile, data_root, **extra),
                 kernel_name="python3", cwd=str(src.parent), progress_bar={"file": printer.cells, "mininterval": 0},
@@ -212,7 +212,7 @@ class StatusPrinter:
 
     def __init__(self, chapter: str, status: Path, previous: float | None, stream: TextIO | None = None,
                  every: float = 1.0, log_every: float = 30.0) -> None:
-        self.chapter, self.status, self.previous = chapter, Path(status), previous
+        self.chapter, self.status, self.previous = chapter, Path(status).resolve(), previous
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every, self.log_every = every, log_every

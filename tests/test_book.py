@@ -212,8 +212,9 @@ def test_an_executed_chapter_stores_no_progress_and_the_terminal_shows_the_run(t
                    "source": [code]}],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         "nbformat": 4, "nbformat_minor": 5}))
-    out = tmp_path / "out.ipynb"
-    execute_chapter(notebook, out, profile="smoke")
+    monkeypatch.chdir(tmp_path)  # relative paths, as make book gives them; papermill changes directory meanwhile
+    out = Path("out.ipynb")
+    execute_chapter(Path("nb/chapter.ipynb"), out, profile="smoke")
     cell = next(c for c in json.loads(out.read_text())["cells"] if c.get("id") == "c")
     assert cell["execution_count"] is not None and cell["outputs"] == []  # no progress bar stored
     assert "rotnet/tiny epoch 1/1 step" in capfd.readouterr().err
