@@ -207,15 +207,15 @@ class StatusPrinter:
     duration (``~3:20 left``; ``no earlier build`` the first time), then the run in progress
     read from ``status`` (``sslvid.progress.RunStatus``). On a terminal the line is rewritten in
     place every ``every`` seconds; elsewhere (a log file, CI) a new line is printed when another
-    run or epoch starts, and otherwise every ``log_every`` seconds.
+    run or epoch starts (at most one per ``min_gap`` seconds), and otherwise every ``log_every`` seconds.
     """
 
     def __init__(self, chapter: str, status: Path, previous: float | None, stream: TextIO | None = None,
-                 every: float = 1.0, log_every: float = 30.0) -> None:
+                 every: float = 1.0, log_every: float = 30.0, min_gap: float = 5.0) -> None:
         self.chapter, self.status, self.previous = chapter, Path(status).resolve(), previous
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.every, self.log_every = every, log_every
+        self.every, self.log_every, self.min_gap = every, log_every, min_gap
         self.cells = _CellCounter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -255,7 +255,7 @@ class StatusPrinter:
             key = (run.get("desc"), run.get("epoch"))
             if self.tty:
                 self.stream.write(f"\r\033[K{self.line()[:200]}")
-            elif key != shown or now - printed >= self.log_every:
+            elif (key != shown and now - printed >= self.min_gap) or now - printed >= self.log_every:
                 self.stream.write(f"{self.line()}\n")
                 printed, shown = now, key
             else:

@@ -205,7 +205,8 @@ def test_an_executed_chapter_stores_no_progress_and_the_terminal_shows_the_run(t
             "        return TaskOutput(((self.w(x).squeeze(1) - y) ** 2).mean(), {}, len(y))\n"
             "x = torch.randn(32, 3); module = Fit()\n"
             "Trainer(module, DataLoader(list(zip(x, x.sum(1))), batch_size=4), make_optimizer('sgd', module, lr=0.1),\n"
-            "        epochs=1, device=torch.device('cpu'), desc='rotnet/tiny').fit();  # progress bars on by default\n")
+            "        epochs=1, device=torch.device('cpu'), desc='rotnet/tiny').fit();  # progress bars on by default\n"
+            "time.sleep(6)  # the terminal prints a new run at most every 5 s\n")
     notebook.write_text(json.dumps({
         "cells": [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": ["# Title\n"]},
                   {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": None, "outputs": [],
