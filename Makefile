@@ -28,11 +28,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x)
+## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x);
+## any Sphinx warning (a broken reference, a missing citation or figure) fails the build; every page
+## is rebuilt (--all), because an incremental build can lose the citations of unchanged pages
 book: $(STAMP) chapters book/method_cards.md
-	$(VENV)/bin/jupyter-book build . --quiet
-	$(PY) -m sslvid book check
+	$(VENV)/bin/jupyter-book build . --all --quiet --warningiserror --keep-going
 	@echo "book: open _build/html/index.html"
+	$(PY) -m sslvid book check
 
 chapters: $(CHAPTERS)
 

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sslvid.errors import ConfigError, UserError
 
@@ -34,16 +35,30 @@ def _book_cards(args: argparse.Namespace) -> None:
     print(f"method cards: {write_method_cards(args.dst)}")
 
 
+def _book_install_cell(args: argparse.Namespace) -> None:
+    from sslvid.book import book_repository, set_install_cell
+
+    repo = book_repository(args.config)
+    for notebook in args.notebooks:
+        changed = set_install_cell(notebook, repo["url"], repo["branch"])
+        print(f"{notebook}: {'install cell written' if changed else 'up to date'}")
+
+
 def _book_check(args: argparse.Namespace) -> None:
-    from sslvid.bookcheck import check_book, find_chromium
+    from sslvid.bookcheck import SKIPPED_NOTICE, check_book, find_chromium
 
     if find_chromium() is None:
-        print("book check skipped: no Chromium on PATH (Debian: apt-get install chromium)")
+        print(SKIPPED_NOTICE, file=sys.stderr)
         return
     reports = check_book(args.html, args.toc, screenshots=args.screenshots)
     problems = [p for r in reports for p in r.problems]
     for r in reports:
-        print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs")
+        if r.kind == "chapter":
+            print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs, "
+                  f"cross-reference {r.xref or 'none'} {'ok' if r.xref_ok else 'BROKEN'}")
+        else:
+            print(f"{r.page}: {r.entries} entries in the {r.kind}")
+    print(f"book check: screenshots of every page in {args.screenshots}")
     if problems:
         raise SystemExit("book check failed:\n" + "\n".join(problems))
 
@@ -289,10 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
     cards.add_argument("dst", help="output Markdown file, e.g. book/method_cards.md")
     cards.set_defaults(func=_book_cards)
 
+    install = book_cmds.add_parser("install-cell", help="write the first cell of each chapter notebook, which "
+                                   "installs sslvid from _config.yml's repository where it is missing")
+    install.add_argument("notebooks", nargs="*", default=sorted(str(p) for p in Path("notebooks").glob("*.ipynb")),
+                         help="chapter notebooks (default: notebooks/*.ipynb)")
+    install.add_argument("--config", default="_config.yml", help="the book's _config.yml")
+    install.set_defaults(func=_book_install_cell)
     check = book_cmds.add_parser("check", help="open the built chapters in headless Chromium and check them")
     check.add_argument("--html", default="_build/html")
     check.add_argument("--toc", default="_toc.yml")
-    check.add_argument("--screenshots", default="build/book-check", help="folder for page screenshots")
+    check.add_argument("--screenshots", default="_build/screenshots", help="folder for page screenshots")
     check.set_defaults(func=_book_check)
 
     data = commands.add_parser("data", help="the embedded default data")

@@ -3,7 +3,7 @@
 ``EvalConfig.for_profile("micro", source=pretrain_config, protocol="finetune")`` fills the numbers
 of a scale; a profile changes numbers, never which code runs. Where the numbers come from:
 
-* **paper**, from the benchmark paper (000_6fe7bc6690e07097.txt): finetuning end to end on
+* **paper**, from the benchmark paper (Anonymous, CVPR 2023 submission #3061): finetuning end to end on
   UCF101 / HMDB51 / Diving48 (§3.2, §5.1) for 100 epochs (§4.4: "finetune for 100 epochs"),
   16-frame clips at 112x112 (§4.1, Table 9), top-1 accuracy (§3.2), clip retrieval with
   k in {1, 5, 10, 20, 50} (§3.2) by cosine similarity of pre-trained features (§5.1), with

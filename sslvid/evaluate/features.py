@@ -40,6 +40,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.evaluate.corruptions import create_corruption
 from sslvid.io import atomic_write_json, atomic_write_with
 from sslvid.paths import data_dir
+from sslvid.progress import show_bars, tracked
 from sslvid.pretext.augment import normalize, to_unit_clips
 from sslvid.seeding import derive_seed
 
@@ -148,7 +149,10 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
                         num_workers=num_workers, pin_memory=device.type == "cuda")
     tracker = FailureTracker(max_failure_fraction, index)
     videos: list[Tensor] = []
-    batches = _model_batches(tqdm(loader, desc="features", leave=False, disable=not progress, unit="batch"),
+    desc = f"features/{type(backbone).__name__}" + (f"/{noise.name}-{noise.severity}" if noise is not None else "")
+    reported = tracked(loader, desc, len(loader))
+    batches = _model_batches(tqdm(reported, total=len(loader), desc="features", leave=False,
+                                  disable=not show_bars(progress), unit="batch"),
                              crop_size, device, noise, tracker, videos)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" \
         else contextlib.nullcontext()

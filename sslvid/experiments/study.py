@@ -34,6 +34,7 @@ from sslvid.evaluate.classify import evaluate
 from sslvid.evaluate.config import SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
 from sslvid.profiles import list_profiles
+from sslvid.progress import show_bars
 from sslvid.scale.grids import PAPER_DATA, PAPER_GRIDS, resolve_point
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -94,7 +95,9 @@ class Study:
         overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
         store, results, features: the run store, results table and feature cache (defaults
             under the data folder).
-        progress: show progress bars.
+        progress: show progress bars (None: in a notebook or terminal, yes; in a chapter executed by
+            ``sslvid book execute``, no: the runs' status goes to the terminal that runs it, see
+            ``sslvid.progress``).
 
     Raises:
         ValueError: for an unknown profile, or a protocol other than "finetune" / "linear".
@@ -110,13 +113,14 @@ class Study:
     store: RunStore = field(default_factory=RunStore)
     results: ResultsStore = field(default_factory=ResultsStore)
     features: FeatureCache = field(default_factory=FeatureCache)
-    progress: bool = False
+    progress: bool | None = None
     timings: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.profile not in list_profiles():
             raise ValueError(f"unknown profile {self.profile!r}; valid: {', '.join(list_profiles())}")
         self.protocol = self.protocol or STUDY_PROTOCOL[self.profile]
+        self.progress = show_bars(self.progress)
         if self.protocol not in ("finetune", "linear"):
             raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
         if self.cache_dir is not None:
