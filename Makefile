@@ -1,5 +1,6 @@
 # sslvid: the two commands of the README are `make book` and `make test`.
-# Each creates .venv on first use and installs the pinned dependencies (requirements.txt);
+# Each creates .venv on first use and installs the pinned dependencies (requirements.txt, a lock with
+# platform markers: the same file serves Linux x86-64 and aarch64, macOS arm64 and Windows);
 # afterwards the stamp file is newer than the pins and nothing is installed again.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ PROFILE   ?= micro
 DATA_ROOT ?=
 NB        ?=
 
-.PHONY: book test chapter chapters lab venv lock clean clean-data
+.PHONY: book test test-fast chapter chapters lab venv lock clean clean-data
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -27,11 +28,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x)
+## book: execute every chapter at micro scale (papermill) and build the HTML (Jupyter Book 1.x);
+## any Sphinx warning (a broken reference, a missing citation or figure) fails the build; every page
+## is rebuilt (--all), because an incremental build can lose the citations of unchanged pages
 book: $(STAMP) chapters book/method_cards.md
-	$(VENV)/bin/jupyter-book build . --quiet
-	$(PY) -m sslvid book check
+	$(VENV)/bin/jupyter-book build . --all --quiet --warningiserror --keep-going
 	@echo "book: open _build/html/index.html"
+	$(PY) -m sslvid book check
 
 chapters: $(CHAPTERS)
 
@@ -55,17 +58,24 @@ test: $(STAMP)
 	@for nb in $(NOTEBOOKS); do $(PY) -m sslvid book prepare $$nb build/smoke/$$(basename $$nb) --profile smoke || exit 1; done
 	$(PY) -m pytest tests $(SMOKE) --nbval-lax -q -p no:cacheprovider
 
+## test-fast: the inner loop: unit tests without the notebooks and without the tests marked slow
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow"
+
 ## lab: JupyterLab with the project's kernel
 lab: $(STAMP)
 	$(PY) -m ipykernel install --sys-prefix --name sslvid --display-name "Python (sslvid)" >/dev/null
 	$(VENV)/bin/jupyter lab notebooks
 
-## lock: re-pin requirements.txt from requirements.in in a fresh environment
+## lock: re-pin requirements.txt for every platform at once (uv's universal resolution) from pyproject.toml
+## (the dependencies and the extras the commands above use) and requirements.in (the pins that must not move);
+## versions already pinned stay where they can. tests/test_lock.py checks the result resolves per platform.
+LOCK_EXTRAS := book test lab cluster decord
 lock:
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
-	build/lock-venv/bin/pip install --quiet -r requirements.in
-	{ sed -n '1,5p' requirements.txt; build/lock-venv/bin/pip freeze --exclude-editable; } > requirements.txt.new
-	mv requirements.txt.new requirements.txt && rm -rf build/lock-venv
+	build/lock-venv/bin/pip install --quiet --disable-pip-version-check uv
+	build/lock-venv/bin/uv pip compile --quiet pyproject.toml requirements.in $(LOCK_EXTRAS:%=--extra %) --universal --python-version 3.10 -o requirements.txt
+	rm -rf build/lock-venv
 
 clean:
 	rm -rf _build book/chapters book/method_cards.md build

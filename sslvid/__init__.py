@@ -5,4 +5,4 @@ Floors, each importing only from those under it: ``sslvid.data`` and ``sslvid.ba
 distillation; experiments; the command line and the notebooks.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place of the version: pyproject.toml reads it at build time

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sslvid.errors import ConfigError, UserError
 
@@ -34,16 +35,30 @@ def _book_cards(args: argparse.Namespace) -> None:
     print(f"method cards: {write_method_cards(args.dst)}")
 
 
+def _book_install_cell(args: argparse.Namespace) -> None:
+    from sslvid.book import book_repository, set_install_cell
+
+    repo = book_repository(args.config)
+    for notebook in args.notebooks:
+        changed = set_install_cell(notebook, repo["url"], repo["branch"])
+        print(f"{notebook}: {'install cell written' if changed else 'up to date'}")
+
+
 def _book_check(args: argparse.Namespace) -> None:
-    from sslvid.bookcheck import check_book, find_chromium
+    from sslvid.bookcheck import SKIPPED_NOTICE, check_book, find_chromium
 
     if find_chromium() is None:
-        print("book check skipped: no Chromium on PATH (Debian: apt-get install chromium)")
+        print(SKIPPED_NOTICE, file=sys.stderr)
         return
     reports = check_book(args.html, args.toc, screenshots=args.screenshots)
     problems = [p for r in reports for p in r.problems]
     for r in reports:
-        print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs")
+        if r.kind == "chapter":
+            print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs, "
+                  f"cross-reference {r.xref or 'none'} {'ok' if r.xref_ok else 'BROKEN'}")
+        else:
+            print(f"{r.page}: {r.entries} entries in the {r.kind}")
+    print(f"book check: screenshots of every page in {args.screenshots}")
     if problems:
         raise SystemExit("book check failed:\n" + "\n".join(problems))
 
@@ -172,6 +187,11 @@ def _evaluate(args: argparse.Namespace) -> None:
         overrides["source_epoch"] = args.source_epoch
     if args.fold is not None:
         overrides["fold"] = args.fold
+    if args.checkpoint is not None:
+        if args.source != "scratch" or args.pretext:
+            raise ConfigError("--checkpoint names the weights to evaluate; it cannot go with --source or --pretext",
+                              hint="drop --source/--pretext, or drop --checkpoint")
+        overrides["checkpoint"] = args.checkpoint
     protocol = "finetune" if args.protocol == "noise" else args.protocol
     source = source_of(args.source, store)
     if args.pretext:
@@ -207,7 +227,8 @@ def _severities(text: str) -> tuple[int, ...]:
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser("evaluate", help="finetune, linear-probe, retrieve or add noise (cached by config hash)",
                               description="Evaluate a pre-training run (--source HASH, or --pretext TASK for the "
-                                          "profile's default run) or a random initialisation (--source scratch) on "
+                                          "profile's default run), a checkpoint file (--checkpoint PATH) or a "
+                                          "random initialisation (--source scratch) on "
                                           "a labelled set; prints one JSON line per number written to the results "
                                           "table. Finetune and linear work under torchrun (--batch-size is global).")
     sub.add_argument("--protocol", default="finetune", choices=("finetune", "linear", "retrieval", "noise"),
@@ -215,8 +236,13 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--source", default="scratch", help="scratch or a pre-training run hash")
     sub.add_argument("--pretext", default=None, help="instead of --source: the profile's default pre-training "
                                                      "of this task on --backbone (must be in the run store)")
+    sub.add_argument("--checkpoint", default=None, metavar="PATH",
+                     help="instead of --source: weights made elsewhere, a state dict (.pt/.pth, e.g. torchvision's "
+                          "r2plus1d_18 Kinetics-400 weights, or a self-supervised checkpoint) or a .safetensors "
+                          "file from 'export'; filed under its sha256 (source file:<16 hex>)")
     sub.add_argument("--source-epoch", type=int, default=None, help="a pre-training checkpoint (default: final)")
-    sub.add_argument("--backbone", default=None, help="backbone (needed from scratch and with --pretext)")
+    sub.add_argument("--backbone", default=None,
+                     help="backbone (needed from scratch, with --pretext and with a --checkpoint not from 'export')")
     sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
     sub.add_argument("--dataset", default=None, help="labelled set, e.g. digits-motion or ucf101")
     sub.add_argument("--fold", type=int, default=None, help="official split (1-3 for UCF101 / HMDB51)")
@@ -231,6 +257,31 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
                      help="any EvalConfig field, e.g. lr=0.01 or test_clips=10 (repeatable)")
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.set_defaults(func=_evaluate)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from sslvid.evaluate.export import export_run
+    from sslvid.store.results import ResultsStore
+    from sslvid.store.runs import RunStore
+
+    done = export_run(args.run, args.out_dir, RunStore(args.store) if args.store else None,
+                      ResultsStore(args.results) if args.results else None)
+    print(json.dumps({"weights": str(done.weights), "card": str(done.card), "readme": str(done.readme),
+                      "source": done.source}))
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser("export", help="write a finished pre-training run's backbone as safetensors with a "
+                                             "model card",
+                              description="Write OUT_DIR/backbone.safetensors (the backbone's weights and what "
+                                          "it is), card.json and README.md (config, evaluation numbers from the "
+                                          "results table, versions). Evaluate the file with "
+                                          "'evaluate --checkpoint OUT_DIR/backbone.safetensors'.")
+    sub.add_argument("run", metavar="RUN_HASH", help="a complete pre-training run's config hash")
+    sub.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created)")
+    sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
+    sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
+    sub.set_defaults(func=_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,10 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     cards.add_argument("dst", help="output Markdown file, e.g. book/method_cards.md")
     cards.set_defaults(func=_book_cards)
 
+    install = book_cmds.add_parser("install-cell", help="write the first cell of each chapter notebook, which "
+                                   "installs sslvid from _config.yml's repository where it is missing")
+    install.add_argument("notebooks", nargs="*", default=sorted(str(p) for p in Path("notebooks").glob("*.ipynb")),
+                         help="chapter notebooks (default: notebooks/*.ipynb)")
+    install.add_argument("--config", default="_config.yml", help="the book's _config.yml")
+    install.set_defaults(func=_book_install_cell)
     check = book_cmds.add_parser("check", help="open the built chapters in headless Chromium and check them")
     check.add_argument("--html", default="_build/html")
     check.add_argument("--toc", default="_toc.yml")
-    check.add_argument("--screenshots", default="build/book-check", help="folder for page screenshots")
+    check.add_argument("--screenshots", default="_build/screenshots", help="folder for page screenshots")
     check.set_defaults(func=_book_check)
 
     data = commands.add_parser("data", help="the embedded default data")
@@ -272,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pretrain(commands)
     _add_evaluate(commands)
     _add_distill(commands)
+    _add_export(commands)
     from sslvid.scale.cli import add_commands
 
     add_commands(commands)  # sweep, estimate

@@ -101,6 +101,9 @@ class HashedConfig(ConfigPart):
     """Bumped when a change to the code makes old runs of the same config stale."""
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ()
     """Names of the fields holding the splits the run reads of ``dataset`` (none: no dataset)."""
+    HASHED_UNLESS: ClassVar[dict[str, Any]] = {"cache_format": "uint8"}
+    """Fields added after runs were stored, hashed only when they differ from the value given
+    here, so the runs stored before they existed keep their hashes."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-able values (tuples become lists)."""
@@ -108,8 +111,12 @@ class HashedConfig(ConfigPart):
 
     def hashed_dict(self) -> dict[str, Any]:
         """The fields that define the result, with the kind and hash schema: what ``config_hash`` hashes."""
-        values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **self._hashed_fields(), **self._data_entry()}
+
+    def _hashed_fields(self) -> dict[str, Any]:
+        """The fields that define the result: all but ``UNHASHED``, and ``HASHED_UNLESS`` at their old value."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in self.UNHASHED and not (k in self.HASHED_UNLESS and v == self.HASHED_UNLESS[k])}
 
     def data_fingerprint(self) -> dict[str, str] | None:
         """``{split: fingerprint}`` of the dataset splits the run reads, computed on first use and kept.

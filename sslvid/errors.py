@@ -8,6 +8,9 @@ also derives from the builtin exception callers already catch (``ValueError`` fo
 """
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class UserError(Exception):
     """A mistake in the input, the data or the environment, with a hint on how to fix it.
@@ -35,6 +38,36 @@ class DataError(UserError, RuntimeError):
 
 class DeviceError(UserError, RuntimeError):
     """The requested device is not available on this machine."""
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional dependency of the feature asked for is not installed (the hint names the extra)."""
+
+
+def import_optional(module: str, extra: str, feature: str) -> ModuleType:
+    """Import ``module``, a dependency that only ``feature`` needs and the ``sslvid[extra]`` extra installs.
+
+    Args:
+        module: dotted module name, e.g. ``"captum.attr"``.
+        extra: the extra of ``pyproject.toml`` that installs it, e.g. ``"saliency"``.
+        feature: what needs it, for the message, e.g. ``"saliency maps"``.
+
+    Returns:
+        the imported module.
+
+    Raises:
+        MissingDependencyError: (an ``ImportError``) when the module's package is not installed;
+            an import error from inside an installed package propagates unchanged.
+    """
+    package = module.partition(".")[0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name is not None and err.name.partition(".")[0] != package:
+            raise
+        raise MissingDependencyError(f"{package} is not installed; it is needed for {feature}",
+                                     hint=f"pip install 'sslvid[{extra}]'  (or: pip install {package})",
+                                     ) from err
 
 
 def failure_hint(fraction: float) -> str:

@@ -45,7 +45,8 @@ def test_hashes_are_those_of_the_configs_before_they_were_built_from_parts():
 def test_the_hash_leaves_out_exactly_the_runtime_fields():
     runtime = {f.name for f in dataclasses.fields(Runtime)}
     assert PretrainConfig.UNHASHED == runtime | {"channels_last", "torch_compile"}
-    assert EvalConfig.UNHASHED == DistillConfig.UNHASHED == runtime | {"eval_batch_size"}
+    assert DistillConfig.UNHASHED == runtime | {"eval_batch_size"}
+    assert EvalConfig.UNHASHED == runtime | {"eval_batch_size", "checkpoint"}, "a file source is hashed by its sha256"
     config = _pretrain()
     assert not set(config.hashed_dict()) & config.UNHASHED
     assert config.replace(device="cpu", threads=1, num_workers=2, torch_compile=True).config_hash() == config.config_hash()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import av
@@ -75,10 +74,8 @@ def test_manifest_is_written_and_second_call_skips(tiny_default: Path) -> None:
     assert manifest["sets"]["digits-motion"]["classes"] == list(MOTION_CLASSES)
     video = next((tiny_default / "digits-appearance" / "UCF-101" / "digit3").iterdir())
     before = video.stat().st_mtime_ns
-    start = time.perf_counter()
     again = generate_default_data(tiny_default, seed=0, scale=TINY)
-    assert time.perf_counter() - start < 0.5
-    assert again == manifest and video.stat().st_mtime_ns == before
+    assert again == manifest and video.stat().st_mtime_ns == before, "present data is neither regenerated nor touched"
     with pytest.raises(ValueError, match="overwrite=True"):
         generate_default_data(tiny_default, seed=1, scale=TINY)
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sslvid.backbones.frames2d import unfold_frames
+from sslvid.errors import import_optional
 
 Target = int | Tensor | None
 
@@ -80,9 +81,9 @@ def vanilla_saliency(backbone: nn.Module, clips: Tensor, target: Target = None) 
 
     Raises:
         ValueError: for a target on a head-less backbone.
-        ImportError: if captum is not installed.
+        MissingDependencyError: (an ``ImportError``) if captum is not installed (``sslvid[saliency]``).
     """
-    from captum.attr import Saliency  # captum is optional for the rest of sslvid
+    Saliency = import_optional("captum.attr", extra="saliency", feature="saliency maps").Saliency
 
     was_training = backbone.training
     backbone.eval()

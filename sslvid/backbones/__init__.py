@@ -9,7 +9,9 @@ metadata has ``kind="2d"`` (the 3D networks: ``kind="3d"``).
 
 Every builder takes ``num_classes=0`` (0: no head, ``forward`` returns features),
 ``width=1.0`` (channel multiplier; 1.0 is the network the benchmark uses), ``in_channels=3``
-and ``dropout``. Clips are ``(B, C, T, H, W)``. Cost helpers live in ``sslvid.backbones.cost``.
+and ``dropout``. Clips are ``(B, C, T, H, W)``. Cost helpers live in ``sslvid.backbones.cost``;
+weights made elsewhere (torchvision's, a self-supervised checkpoint, an export) are read into a
+backbone by ``sslvid.backbones.checkpoints``.
 """
 from __future__ import annotations
 

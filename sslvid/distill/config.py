@@ -162,7 +162,7 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
         train_split, test_split: which split.
         test_clips: clips per test video (uniform starts, centre crop, mean softmax per video).
         eval_batch_size: videos per batch when testing (not hashed).
-        dataset, fold, data_seed, frames, crop_size, cache_size, width (the student's), epochs,
+        dataset, fold, data_seed, frames, crop_size, cache_size, cache_format, width (the student's), epochs,
             batch_size (global, at least 2), optimizer, lr, weight_decay, momentum, scheduler,
             warmup_epochs, checkpoint_every, seed, amp, data_root, num_workers, threads, device,
             deterministic, max_failure_fraction: the shared parts' fields (``sslvid.engine.configparts``).
@@ -295,7 +295,7 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
 
     def hashed_dict(self) -> dict[str, Any]:
         """The fields that define the result, teachers by their hashes: what ``config_hash`` hashes."""
-        values = {k: v for k, v in self.to_dict().items() if k not in self.UNHASHED}
+        values = self._hashed_fields()
         values["teachers"] = [t.key() for t in self.teachers]
         return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
 

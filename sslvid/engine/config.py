@@ -62,7 +62,7 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
         channels_last: store the 5-D (Conv3d) weights channels-last, cuDNN's fast layout (not
             hashed; off by default; ``sslvid.engine.datapath``).
         torch_compile: compile the backbones with ``torch.compile`` (not hashed; off by default).
-        dataset, fold, data_seed, frames, crop_size, cache_size, width, epochs, batch_size,
+        dataset, fold, data_seed, frames, crop_size, cache_size, cache_format, width, epochs, batch_size,
             optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, checkpoint_every,
             seed, amp, data_root, num_workers, threads, device, deterministic,
             max_failure_fraction: the shared parts' fields (``sslvid.engine.configparts``).

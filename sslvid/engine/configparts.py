@@ -7,7 +7,7 @@ check, coerce and hash a shared field the same way (``sslvid.confighash``). The 
 None are filled from the profile (``sslvid.profiles``).
 
 * :class:`Data`: which dataset and split.
-* :class:`Clips`: the clip geometry and the backbone's width.
+* :class:`Clips`: the clip geometry, the clip cache's format and the backbone's width.
 * :class:`Training`: the optimisation numbers and the seed.
 * :class:`Runtime`: where and how fast a run goes, and when it gives up: everything the
   hash leaves out.
@@ -33,6 +33,12 @@ def _backbones() -> list[str]:
     from sslvid.backbones import list_backbones
 
     return list_backbones()
+
+
+def _cache_formats() -> tuple[str, ...]:
+    from sslvid.data.cache import CACHE_FORMATS
+
+    return CACHE_FORMATS
 
 
 def _optimizers() -> list[str]:
@@ -85,12 +91,17 @@ class Clips(ConfigPart):
 
     Args:
         frames: frames per clip T. crop_size: network input H = W. cache_size: (H, W) of cached frames.
+        cache_format: how the clip cache stores frames: "uint8" (exact) or "jpeg" (about 8% of its
+            size, ~37 dB PSNR; ``sslvid.data.cache``). Hashed unless "uint8"
+            (``HashedConfig.HASHED_UNLESS``): JPEG's loss changes the pixels the network sees, so a
+            jpeg run is another run.
         width: backbone width multiplier.
     """
 
     frames: int | None = config_field(check=AT_LEAST_1)
     crop_size: int | None = config_field(check=AT_LEAST_1)
     cache_size: tuple[int, int] | None = None
+    cache_format: str = config_field("uint8", names=_cache_formats)
     width: float | None = config_field(check=POSITIVE)
 
     def _part_checks(self) -> list[str]:

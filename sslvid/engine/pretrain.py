@@ -138,11 +138,11 @@ def build_index(config: PretrainConfig) -> VideoIndex:
 
 
 def build_source(index: VideoIndex, config: PretrainConfig, workers: int = 2) -> FrameSource:
-    """The decoded-clip cache of ``index`` at the config's cache size (built once, then memory-mapped)."""
+    """The decoded-clip cache of ``index`` at the config's cache size and format (built once, then mapped)."""
     from sslvid.data.cache import prepare_cache
 
     return prepare_cache(index, cache_dir(), frame_size=tuple(config.cache_size), workers=max(1, workers),
-                         max_failure_fraction=config.max_failure_fraction)
+                         max_failure_fraction=config.max_failure_fraction, cache_format=config.cache_format)
 
 
 # ---------------------------------------------------------------------- entry points

@@ -42,6 +42,7 @@ from sslvid.engine.distributed import DistInfo, all_reduce_sum, broadcast_object
 from sslvid.engine.datapath import prefetch_to_device
 from sslvid.engine.loading import batches_per_epoch, epoch_batches
 from sslvid.engine.step import StepOutput, StepResult
+from sslvid.progress import RunStatus, show_bars, status_file
 from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.runs import RunHandle
 
@@ -83,7 +84,8 @@ class Trainer:
         amp: bf16 autocast on CUDA (no effect on CPU).
         info: rank and world size; with world size > 1 the module is wrapped in DDP.
         hooks: see ``Hooks``.
-        progress: show tqdm bars (rank 0 only).
+        progress: show tqdm bars (rank 0 only); while ``sslvid book execute`` runs a chapter the bars
+            stay off and rank 0 writes its status to the book's status file instead (``sslvid.progress``).
         desc: label of the progress bar.
         find_unused_parameters: passed to DDP for modules with branches unused in a step.
         refresh_every: steps between progress-bar loss updates (each reads the loss once).
@@ -113,6 +115,7 @@ class Trainer:
         self._resumed = False
         self._model: nn.Module | None = None
         self.rows: list[dict[str, Any]] = []
+        self._status = RunStatus(self.desc, self.epochs, path=None)
         for group in self.optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
 
@@ -134,7 +137,8 @@ class Trainer:
         if self._model is None:
             self._model = self._wrapped()
         model = self._model
-        show = self.progress and self.info.is_main
+        show = show_bars(self.progress) and self.info.is_main
+        self._status = RunStatus(self.desc, self.epochs, path=status_file() if self.info.is_main else None)
         with tqdm(total=self.epochs, initial=self.epoch, desc=self.desc, unit="epoch", disable=not show) as bar:
             for epoch, batches in epoch_batches(self.loader, self.epoch + 1, self.epochs):
                 row = self._train_epoch(model, epoch, batches, show)
@@ -214,9 +218,9 @@ class Trainer:
         start = mark = time.perf_counter()
         waited, first_step = 0.0, self.step
         on_device = prefetch_to_device(batches, self.device, self.hooks.prepare)  # the next batch copies meanwhile
-        bar = tqdm(on_device, total=batches_per_epoch(self.loader), desc=f"epoch {epoch}", leave=False,
-                   disable=not show, unit="batch")
-        for batch in bar:
+        steps = batches_per_epoch(self.loader)
+        bar = tqdm(on_device, total=steps, desc=f"epoch {epoch}", leave=False, disable=not show, unit="batch")
+        for index, batch in enumerate(bar, start=1):
             waited += time.perf_counter() - mark
             if batch is None:
                 self._skip(epoch)
@@ -226,6 +230,7 @@ class Trainer:
                 self.step += 1
                 if show and self.step % self.refresh_every == 0:
                     bar.set_postfix(loss=f"{sums.mean('loss'):.4f}")
+            self._status.update(epoch, index, steps)
             mark = time.perf_counter()
         bar.close()
         metrics = sums.reduce(self.info)

@@ -1,6 +1,6 @@
 """Action recognition: finetune end to end or linear-probe a representation, then test it.
 
-The benchmark paper (000_..., §3.2 and §5.1) evaluates representations by top-1 accuracy of
+The benchmark paper (Anonymous, CVPR 2023 submission #3061, §3.2 and §5.1) evaluates representations by top-1 accuracy of
 action recognition after finetuning on UCF101, HMDB51 and Diving48; §4.1 compares linear probing
 (only a linear layer on the frozen backbone is trained) with finetuning. Both go through the
 engine's ``Trainer`` (checkpoints, resume, progress, AMP, DDP) and are cached by the
@@ -325,7 +325,7 @@ def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ct
                                ctx.features, device, ctx.progress, noise)
     sampler = eval_sampler(config, config.test_clips)
     spec = feature_spec(model.weights, split.index, sampler, config.crop_size, config.cache_size, config.profile,
-                        noise, config.eval_batch_size)
+                        noise, config.eval_batch_size, config.cache_format)
     return ctx.features.get_or_compute(spec, lambda: extract_clip_features(
         model.backbone, split.index, split.source, sampler, config.crop_size, device, config.eval_batch_size,
         config.num_workers or 0, noise, config.amp, ctx.progress, config.max_failure_fraction))

@@ -96,7 +96,7 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
     sampler = eval_sampler(config, clips)
     backbone = source_backbone(config, store)
     spec = feature_spec(f"{info.weights}|{weights_digest(backbone)}", split.index, sampler, config.crop_size,
-                        config.cache_size, config.profile, noise, config.eval_batch_size)
+                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format)
 
     def compute() -> ClipFeatures:
         return extract_clip_features(backbone, split.index, split.source, sampler, config.crop_size, device,
@@ -129,6 +129,8 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         "video_score": VIDEO_SCORE, "seed": config.seed, "profile": config.profile,
         "devices": devices, "config_hash": config.config_hash(),
     }
+    if config.from_file:
+        card["checkpoint"] = config.checkpoint
     if config.protocol == "finetune":
         card["train_crops"] = (f"1 random clip per video per epoch, random resized crop (area {config.crop_scale[0]}"
                                f"-{config.crop_scale[1]})" + (", horizontal flip" if config.flip else ""))

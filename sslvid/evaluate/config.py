@@ -4,7 +4,7 @@
 of a scale (``Profile.defaults("evaluate", protocol)`` of ``sslvid.profiles``, which holds them);
 a profile changes numbers, never which code runs. Where the numbers come from:
 
-* **paper**, from the benchmark paper (000_6fe7bc6690e07097.txt): finetuning end to end on
+* **paper**, from the benchmark paper (Anonymous, CVPR 2023 submission #3061): finetuning end to end on
   UCF101 / HMDB51 / Diving48 (§3.2, §5.1) for 100 epochs (§4.4: "finetune for 100 epochs"),
   16-frame clips at 112x112 (§4.1, Table 9), top-1 accuracy (§3.2), clip retrieval with
   k in {1, 5, 10, 20, 50} (§3.2) by cosine similarity of pre-trained features (§5.1), with
@@ -34,9 +34,11 @@ dropout), so they never change its hash.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sslvid.confighash import HashedConfig, config_field
@@ -49,6 +51,10 @@ PROTOCOLS = ("finetune", "linear", "retrieval")
 RETRIEVAL_LEVELS = ("video", "clip")
 """What a retrieval query and gallery item is: a video (its clips' mean feature, VCOP's protocol) or one clip."""
 SCRATCH = "scratch"
+FILE_SOURCE = "file:"
+"""Prefix of the source of weights read from a file: ``"file:"`` and the first 16 hex digits of its sha256
+(``sslvid.backbones.checkpoints.file_source``). The path is the unhashed ``checkpoint`` field, so the same
+bytes are the same source wherever they lie."""
 NO_FLIP_DATASETS = frozenset({"digits-appearance", "digits-motion", "ssv2"})
 """Sets whose labels a horizontal flip changes or blurs: left/right motion and clockwise /
 anticlockwise (digits-motion, SSv2), and handwritten digits, which are not mirror-symmetric
@@ -64,10 +70,7 @@ USED_BY: dict[str, frozenset[str]] = {
     "retrieval": frozenset(("train_clips", "test_clips", "retrieval_level")),
 }
 """Per protocol, the optional fields it uses; the others are set to None."""
-OMITTED_WHEN_NONE = ("retrieval_level",)
-"""Fields left out of the hash while None (every protocol but retrieval), so adding them kept the
-hashes of finetune and linear evaluations."""
-OPTIONAL = frozenset(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips") + OMITTED_WHEN_NONE)
+OPTIONAL = frozenset(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips", "retrieval_level"))
 
 @dataclass(frozen=True)
 class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
@@ -81,8 +84,11 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     Args:
         backbone: backbone name (the pre-training run's, for a pre-trained source).
         source: ``"scratch"`` (random initialisation: the baseline every table needs) or the
-            config hash of a pre-training run in the run store.
+            config hash of a pre-training run in the run store, or ``"file:<16 hex>"`` for the
+            weights of a checkpoint file named by its sha256 (``FILE_SOURCE``).
         source_epoch: the pre-training checkpoint's epoch (None: the final weights).
+        checkpoint: the path of the checkpoint file of a ``"file:"`` source (not hashed: the
+            file's sha256 is in ``source``).
         protocol: "finetune" (end to end), "linear" (frozen backbone, linear head on cached
             features) or "retrieval" (nearest neighbours of frozen features, nothing trained).
         profile: "smoke", "micro" or "paper".
@@ -109,6 +115,7 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     backbone: str = backbone_field()
     source: str = SCRATCH
     source_epoch: int | None = config_field(check=AT_LEAST_1)
+    checkpoint: str | None = config_field(hashed=False)
     protocol: str = config_field("finetune", names=lambda: PROTOCOLS)
     profile: str = "micro"
     train_split: str = split_field("train")
@@ -126,6 +133,9 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     KIND: ClassVar[str] = "eval"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
     REFILL_ON: ClassVar[tuple[str, ...]] = ("profile", "protocol", "dataset")
+    HASHED_UNLESS: ClassVar[dict[str, Any]] = {**HashedConfig.HASHED_UNLESS, "retrieval_level": None}
+    """``retrieval_level`` is left out of the hash while None (every protocol but retrieval), so
+    adding it kept the hashes of finetune and linear evaluations."""
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -138,22 +148,31 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
             source: "scratch", a ``PretrainConfig``, or a ``PretrainedSource`` (a run of the run
                 store, ``PretrainedSource.from_store``: a bare hash says nothing of the run's
                 backbone and width, and building a config reads no store).
-            backbone: required from scratch; must match a pre-trained source's.
+            backbone: required from scratch and for a checkpoint file without sslvid metadata;
+                must match a pre-trained source's (or an exported file's).
             protocol: "finetune", "linear" or "retrieval".
-            **overrides: any other field.
+            **overrides: any other field; ``checkpoint=PATH`` (with ``source`` left "scratch")
+                evaluates the weights of that file (a torchvision or self-supervised state dict, or
+                one written by ``python -m sslvid export``, whose backbone, width and backbone
+                arguments are then inherited), under the source ``"file:<sha256 16>"``.
 
         Raises:
             ConfigError (a ValueError): for unknown fields, a source that disagrees with ``backbone``/``width``,
-                a bare run hash, or any invalid value.
+                a bare run hash, a missing checkpoint file, both a source and a checkpoint, or any
+                invalid value.
         """
         cls.check_known_fields(overrides)
+        if overrides.get("checkpoint") is not None:
+            source, overrides["checkpoint"] = _checkpoint_source(source, overrides["checkpoint"])
         source_hash, inherited = _source_fields(source)
         for name, value in inherited.items():
             given = backbone if name == "backbone" else overrides.get(name)
             if given is not None and given != value:
-                raise ConfigError(f"{name}={given!r} disagrees with the pre-training run {source_hash} ({value!r})")
+                origin = "the checkpoint file" if isinstance(source, CheckpointFile) else "the pre-training run"
+                raise ConfigError(f"{name}={given!r} disagrees with {origin} {source_hash} ({value!r})")
         if backbone is None and "backbone" not in inherited:
-            raise ConfigError("an evaluation from scratch needs backbone=<name>")
+            raise ConfigError("an evaluation from scratch or of a checkpoint file without sslvid metadata "
+                              "needs backbone=<name>", hint="e.g. --backbone r2plus1d_18")
         values = {"backbone": backbone, **overrides, **inherited}
         return cls(source=source_hash, protocol=protocol, profile=profile, **values)
 
@@ -200,21 +219,34 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
         return []
 
     def _check_source(self) -> list[str]:
+        if self.checkpoint is not None or str(self.source).startswith(FILE_SOURCE):
+            return self._check_file_source()
         if self.source == SCRATCH:
             return ["source_epoch needs a pre-trained source, not scratch"] if self.source_epoch is not None else []
         if not isinstance(self.source, str) or not re.fullmatch(r"[0-9a-f]{16}", self.source):
             return [f"source must be 'scratch' or a pre-training run's 16-hex-digit hash, got {self.source!r}"]
         return []
 
-    # ----------------------------------------------------------------- identity
-    def hashed_dict(self) -> dict[str, Any]:
-        """``HashedConfig.hashed_dict`` without the ``OMITTED_WHEN_NONE`` fields that are None."""
-        values = super().hashed_dict()
-        return {k: v for k, v in values.items() if not (k in OMITTED_WHEN_NONE and v is None)}
+    def _check_file_source(self) -> list[str]:
+        problems = []
+        if not re.fullmatch(FILE_SOURCE + r"[0-9a-f]{16}", str(self.source)):
+            problems.append(f"a checkpoint's source must be 'file:' and the first 16 hex digits of its sha256, "
+                            f"got {self.source!r} (EvalConfig.for_profile(..., checkpoint=PATH) makes it)")
+        if not isinstance(self.checkpoint, str) or not self.checkpoint:
+            problems.append(f"source {self.source!r} needs checkpoint=<path of the file>")
+        if self.source_epoch is not None:
+            problems.append("source_epoch needs a pre-training run, not a checkpoint file")
+        return problems
 
+    # ----------------------------------------------------------------- identity
     @property
     def from_scratch(self) -> bool:
         return self.source == SCRATCH
+
+    @property
+    def from_file(self) -> bool:
+        """True when the weights come from a checkpoint file (``source`` "file:<sha256 16>", ``checkpoint`` its path)."""
+        return str(self.source).startswith(FILE_SOURCE)
 
 
 
@@ -291,6 +323,8 @@ def _source_fields(source: Any) -> tuple[str, dict[str, Any]]:
     """
     from sslvid.engine.config import PretrainConfig
 
+    if isinstance(source, CheckpointFile):
+        return source.source, source.inherited()
     if isinstance(source, PretrainConfig):
         return source.config_hash(), _inherited(source.to_dict())
     if isinstance(source, PretrainedSource):
@@ -301,7 +335,37 @@ def _source_fields(source: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(source, str):
         raise ConfigError(f"source={source!r} is a bare run hash: read the run first, "
                           "source=PretrainedSource.from_store(hash, store) (sslvid.evaluate.config.source_of)")
-    raise ConfigError(f"source must be 'scratch', a PretrainConfig or a PretrainedSource, got {type(source).__name__}")
+    raise ConfigError(f"source must be 'scratch', a PretrainConfig, a PretrainedSource or checkpoint=PATH, "
+                      f"got {type(source).__name__}")
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """A checkpoint file as an evaluation source: its ``"file:<sha256 16>"`` and its sslvid metadata."""
+
+    source: str
+    metadata: Mapping[str, str]
+
+    def inherited(self) -> dict[str, Any]:
+        """Backbone, width and backbone arguments recorded in the file (an export's), else nothing."""
+        if "backbone" not in self.metadata:
+            return {}
+        return _inherited({"backbone": self.metadata["backbone"], "width": self.metadata.get("width", 1.0),
+                           "backbone_kwargs": json.loads(self.metadata.get("backbone_kwargs") or "{}")})
+
+
+def _checkpoint_source(source: Any, path: Any) -> tuple[CheckpointFile, str]:
+    """(the source of checkpoint file ``path``, its absolute path).
+
+    Raises:
+        ConfigError (a ValueError): if ``source`` is not "scratch" too, or the file is missing or unreadable.
+    """
+    from sslvid.backbones.checkpoints import file_source, read_metadata
+
+    if source not in (SCRATCH, None):
+        raise ConfigError(f"give either a source ({source!r}) or a checkpoint file ({path}), not both")
+    path = str(Path(path).expanduser().resolve())
+    return CheckpointFile(file_source(path), read_metadata(path)), path
 
 
 def _inherited(pretrain: Mapping[str, Any]) -> dict[str, Any]:

@@ -37,10 +37,11 @@ from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, c
 from sslvid.data.fingerprint import index_fingerprint
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
+from sslvid.data.transforms import normalize, to_unit_clips
 from sslvid.evaluate.corruptions import create_corruption
 from sslvid.io import atomic_write_json, atomic_write_with
 from sslvid.paths import data_dir
-from sslvid.data.transforms import normalize, to_unit_clips
+from sslvid.progress import show_bars, tracked
 from sslvid.seeding import derive_seed
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,10 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
                         num_workers=num_workers, pin_memory=device.type == "cuda")
     tracker = FailureTracker(max_failure_fraction, index)
     videos: list[Tensor] = []
-    batches = _model_batches(tqdm(loader, desc="features", leave=False, disable=not progress, unit="batch"),
+    desc = f"features/{type(backbone).__name__}" + (f"/{noise.name}-{noise.severity}" if noise is not None else "")
+    reported = tracked(loader, desc, len(loader))
+    batches = _model_batches(tqdm(reported, total=len(loader), desc="features", leave=False,
+                                  disable=not show_bars(progress), unit="batch"),
                              crop_size, device, noise, tracker, videos)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" \
         else contextlib.nullcontext()
@@ -186,7 +190,7 @@ def weights_digest(module: nn.Module) -> str:
 
 def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_size: int,
                  cache_size: tuple[int, int], profile: str, noise: Noise | None = None,
-                 batch_size: int | None = None) -> dict[str, Any]:
+                 batch_size: int | None = None, cache_format: str = "uint8") -> dict[str, Any]:
     """What a cached feature file depends on (its key is the hash of this dict).
 
     Args:
@@ -198,6 +202,8 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
             definition changed are extracted again); its draws depend on the batch size, so it is
             part of the key then.
         batch_size: videos per batch (only recorded with ``noise``).
+        cache_format: the clip cache's storage format; recorded unless "uint8" (so the keys of
+            features extracted before formats existed stay valid), since JPEG changes the pixels.
     """
     spec = {"schema": FEATURE_SCHEMA, "pipeline": PIPELINE, "weights": weights, "dataset": index.dataset,
             "split": index.split, "fold": index.fold, "videos": index_fingerprint(index),
@@ -210,6 +216,8 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
         spec["noise"] = {"name": noise.name, "severity": noise.severity, "seed": noise.seed,
                          "batch_size": batch_size, "constant": corruption.constant(noise.severity),
                          "uint8": corruption.uint8, "reference": corruption.paper}
+    if cache_format != "uint8":
+        spec["cache_format"] = cache_format
     return spec
 
 

@@ -2,7 +2,8 @@
 
 * ``source_backbone``: the backbone an evaluation starts from: the weights of a pre-training
   run (final, or the checkpoint of an epoch; Split-Brain's two-halves representation is rebuilt
-  by the task builder before loading) or a fresh random one ("scratch").
+  by the task builder before loading), of a checkpoint file ("file:<sha256 16>", read by
+  ``sslvid.backbones.checkpoints``), or a fresh random one ("scratch").
 * ``Finetune``: the whole backbone plus a new linear classifier, trained end to end on
   augmented clips (the benchmark's protocol, §4.1 and §5.1).
 * ``LinearProbe``: a linear classifier on standardised, cached features of the frozen backbone
@@ -23,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from sslvid.backbones import VideoBackbone, create_backbone
+from sslvid.backbones.checkpoints import load_checkpoint, read_metadata
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import DistInfo
 from sslvid.engine.pretrain import PretrainResult
@@ -34,6 +36,9 @@ from sslvid.seeding import derive_seed
 from sslvid.store.runs import RunStore
 
 log = logging.getLogger(__name__)
+
+EXTERNAL = "external"
+"""The pretext column of weights from a checkpoint file that does not record its pre-training."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,8 @@ def source_info(config: EvalConfig, store: RunStore) -> SourceInfo:
     """
     if config.from_scratch:
         return SourceInfo("scratch", weights=f"scratch:{config.backbone}")
+    if config.from_file:
+        return file_source_info(config)
     pre = pretrain_config_of(config, store)
     epoch = config.source_epoch or pre.epochs
     label = "final" if config.source_epoch in (None, pre.epochs) else str(config.source_epoch)
@@ -95,16 +102,37 @@ def source_info(config: EvalConfig, store: RunStore) -> SourceInfo:
                       f"pretrain:{config.source}:epoch:{label}")
 
 
+def file_source_info(config: EvalConfig) -> SourceInfo:
+    """The columns of a checkpoint file: the pre-training its sslvid metadata records (a file written by
+    ``python -m sslvid export``), else pretext "external" and no pre-training details.
+
+    Raises:
+        ConfigError: if the file is missing or unreadable.
+    """
+    meta = read_metadata(config.checkpoint)
+    if "task" not in meta:
+        return SourceInfo(EXTERNAL, weights=config.source)
+    subset, epochs = meta.get("subset", ""), meta.get("epochs", "")
+    return SourceInfo(meta["task"], meta.get("dataset", ""), int(subset) if subset.isdigit() else None,
+                      int(epochs) if epochs.isdigit() else None, meta.get("complexity", ""), config.source)
+
+
 def source_backbone(config: EvalConfig, store: RunStore) -> VideoBackbone:
     """The backbone (no classifier) the evaluation starts from, on the CPU in eval mode.
 
     From scratch it is initialised from ``derive_seed(seed, "init")`` without touching the
-    global RNG; from a run it holds the run's final weights, or those of ``source_epoch``.
+    global RNG; from a run it holds the run's final weights, or those of ``source_epoch``; from
+    a file, the file's weights (checked to be the bytes ``source`` names).
 
     Raises:
         FileNotFoundError: for a run missing from ``store`` or a checkpoint it does not have.
         ValueError: if the run's backbone or width differ from the config's.
+        ConfigError (a ValueError): for a checkpoint file that changed, does not load or does not fit the backbone.
     """
+    if config.from_file:
+        model = create_backbone(config.backbone, num_classes=0, width=config.width, **config.backbone_kwargs)
+        load_checkpoint(model, config.checkpoint, f"{config.backbone} at width {config.width:g}", config.source)
+        return model.eval()
     if config.from_scratch:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed(config.seed, "init"))

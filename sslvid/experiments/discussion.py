@@ -433,8 +433,9 @@ def scale_notes(study: Study) -> pd.DataFrame:
 
 
 def _paper_short(source: str) -> str:
-    names = {"000": "benchmark", "001": "lightweight", "002": "graph KD", "004": "SKD-SRL"}
-    return names.get(source[:3], source)
+    names = {"benchmark2023": "benchmark", "sonawane2021lightweight": "lightweight", "zhang2018graph": "graph KD",
+             "vu2022skdsrl": "SKD-SRL"}
+    return names.get(source, source)
 
 
 # ---------------------------------------------------------------------- agreement

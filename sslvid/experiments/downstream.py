@@ -1,6 +1,6 @@
 """Chapter "Downstream summary": action classification and clip retrieval across everything trained.
 
-Benchmark paper (000_6fe7bc6690e07097.txt) §5.1, Table 9 and Figure 4. The paper closes with
+Benchmark paper (Anonymous, CVPR 2023 submission #3061) §5.1, Table 9 and Figure 4. The paper closes with
 its best model (RSPNet pre-trained on K400-30k, then distilled) against published approaches
 on UCF101 and HMDB51, and with clip retrieval top-k. Here:
 

@@ -1,6 +1,6 @@
 """Chapter "Lightweight networks": five image methods on five 2D networks, single frames.
 
-Reproduces the lightweight study (Sonawane et al., ``001_efa34487243d092e.txt``): SimCLR,
+Reproduces the lightweight study (Sonawane et al., 2021): SimCLR,
 MoCo v2, BYOL, Split-Brain and RotNet (§3.3) pre-trained on five 2D networks (§3.2:
 EfficientNet-lite0, MobileNetV2, ResNet-18, ShuffleNetV2, SqueezeNet), applied frame by frame
 to single-frame "videos" (grid ``lightweight`` of ``sslvid.scale.grids``: ``frames=1``,

@@ -1,6 +1,6 @@
 """Chapter "Out of distribution": does the kind of pre-training data decide what transfers?
 
-Benchmark paper (000_6fe7bc6690e07097.txt) §4.4, Table 6, and §5.1 clip retrieval, Figure 4.
+Benchmark paper (Anonymous, CVPR 2023 submission #3061) §4.4, Table 6, and §5.1 clip retrieval, Figure 4.
 R(2+1)D-18 is pre-trained with VCOP, RotNet, CVRL and RSPNet on 30k videos of an appearance
 pool ("K400": the paper's Kinetics-400; the digit appearance pool at micro scale) and of a
 motion pool ("SSv2": Something-Something v2; the digit motion pool), and evaluated on an

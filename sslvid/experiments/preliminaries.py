@@ -1,6 +1,6 @@
 """Chapter "Preliminaries": which pretext task, which protocol, how many frames (benchmark §4.1, Table 1, Figure 1).
 
-Benchmark paper (000_6fe7bc6690e07097.txt) §3 sets up six pretext tasks (RotNet, VCOP, PRP:
+Benchmark paper (Anonymous, CVPR 2023 submission #3061) §3 sets up six pretext tasks (RotNet, VCOP, PRP:
 non-contrastive; CVRL, TDL, RSPNet: contrastive) on a small and a medium network (ShuffleNet
 V1 2.0x and R(2+1)D-18), and §4.1 runs the preliminary experiments the rest of the study
 rests on. This module computes each of them through the shared :class:`~sslvid.experiments.

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from sslvid.backbones.checkpoints import read_metadata
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.engine.runner import Workspace
@@ -34,6 +35,7 @@ from sslvid.evaluate.config import SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
+from sslvid.progress import show_bars
 from sslvid.scale.grids import PAPER_DATA, PAPER_GRIDS, resolve_point
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -92,7 +94,9 @@ class Study:
         overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
         store, results, features: the run store, results table and feature cache (defaults
             under the data folder).
-        progress: show progress bars.
+        progress: show progress bars (None: in a notebook or terminal, yes; in a chapter executed by
+            ``sslvid book execute``, no: the runs' status goes to the terminal that runs it, see
+            ``sslvid.progress``).
 
     Raises:
         ValueError: for an unknown profile, or a protocol other than "finetune" / "linear".
@@ -108,13 +112,14 @@ class Study:
     store: RunStore = field(default_factory=RunStore)
     results: ResultsStore = field(default_factory=ResultsStore)
     features: FeatureCache = field(default_factory=FeatureCache)
-    progress: bool = False
+    progress: bool | None = None
     timings: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.profile not in list_profiles():
             raise ValueError(f"unknown profile {self.profile!r}; valid: {', '.join(list_profiles())}")
         self.protocol = self.protocol or get_profile(self.profile).study_protocol
+        self.progress = show_bars(self.progress)
         if self.protocol not in ("finetune", "linear"):
             raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
         if self.data_root is not None and not Path(self.data_root).is_dir():
@@ -182,23 +187,29 @@ class Study:
     # ----------------------------------------------------------------- evaluation
     def eval_config(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
                     epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> EvalConfig:
-        """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch).
+        """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch, or of
+        the checkpoint file given as ``checkpoint=PATH``).
 
         Args:
-            point: the pre-training grid point, or None for a randomly initialised ``backbone``.
+            point: the pre-training grid point, or None for a randomly initialised ``backbone`` or the
+                weights of ``checkpoint``.
             target: "appearance" or "motion".
             protocol: "finetune", "linear" or "retrieval" (None: the study's protocol).
             epoch: the pre-training checkpoint (None: the final weights).
-            backbone: the network, for ``point=None``.
-            **overrides: other ``EvalConfig`` fields.
+            backbone: the network, for ``point=None`` (for a file from ``python -m sslvid export``: its own).
+            **overrides: other ``EvalConfig`` fields; ``checkpoint=PATH`` with ``point=None`` evaluates that
+                file's weights (``EvalConfig.for_profile``), e.g. torchvision's with ``width=1.0``.
         """
         dataset = self.target(target)
         common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device,
                       **overrides)
         protocol = protocol or self.protocol
         if point is None:
+            if backbone is None and overrides.get("checkpoint") is not None:
+                backbone = read_metadata(overrides["checkpoint"]).get("backbone")
             if backbone is None:
-                raise ValueError("an evaluation from scratch needs backbone=<name>")
+                raise ValueError("an evaluation from scratch or of a checkpoint file without sslvid metadata "
+                                 "needs backbone=<name>")
             frames = self.pretrain_config({"task": "rotnet", "backbone": backbone}).frames
             common.setdefault("frames", frames)
             return EvalConfig.for_profile(self.profile, source=SCRATCH, backbone=backbone, protocol=protocol, **common)

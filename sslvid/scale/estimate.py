@@ -442,9 +442,21 @@ def run_costs(tasks: Sequence[str], backbones: Sequence[str], videos: int = 50_0
     return pd.DataFrame(rows)
 
 
-def cache_gigabytes(videos: int, frames_per_video: int = 250, size: tuple[int, int] = (128, 171)) -> float:
-    """Size of a decoded-clip cache (uint8 RGB frames at ``size``) in GB (1e9 bytes).
+CACHE_BYTES_PER_PIXEL = {"uint8": 3.0, "jpeg": 0.23}
+"""Bytes per pixel of a cached frame: uint8 RGB, and the jpeg format (quality 85, 4:2:0) as
+measured at 128x171 on real camera footage, the ASL gesture clips (7.7% of uint8,
+``benchmarks/clip_cache_formats.py``). Busier scenes (Kinetics) compress less: a floor, not a quote."""
+
+
+def cache_gigabytes(videos: int, frames_per_video: int = 250, size: tuple[int, int] = (128, 171),
+                    cache_format: str = "uint8") -> float:
+    """Size of a decoded-clip cache (frames at ``size`` in ``cache_format``) in GB (1e9 bytes).
 
     250 frames is a 10 s Kinetics clip at 25 fps; ``prepare_cache(max_frames=...)`` keeps fewer.
+
+    Raises:
+        ValueError: for an unknown format, listing the valid ones.
     """
-    return videos * frames_per_video * size[0] * size[1] * 3 / 1e9
+    if cache_format not in CACHE_BYTES_PER_PIXEL:
+        raise ValueError(f"unknown cache_format {cache_format!r}; valid: {', '.join(CACHE_BYTES_PER_PIXEL)}")
+    return videos * frames_per_video * size[0] * size[1] * CACHE_BYTES_PER_PIXEL[cache_format] / 1e9

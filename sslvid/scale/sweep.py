@@ -34,6 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from sslvid.errors import import_optional
 from sslvid.registry import Registry
 from sslvid.scale.grids import Grid, resolve_point
 from sslvid.store.runs import RunStore
@@ -335,7 +336,7 @@ def _run_pool(todo: Sequence[Job], root: str, workers: int, gpus: Sequence[int])
 def _run_local(todo: Sequence[Job], root: str, workers: int, gpus: Sequence[int], folder: Path,
                poll_seconds: float, tasks_per_job: int = 1) -> dict[str, dict[str, Any]]:
     """submitit's local executor, ``workers`` jobs (or one per GPU) at a time, ``tasks_per_job`` processes each."""
-    import submitit
+    submitit = import_optional("submitit", extra="cluster", feature="sweeps on the local executor")
 
     executor = submitit.AutoExecutor(folder=folder, cluster="local")
     executor.update_parameters(timeout_min=7 * 24 * 60, name="sslvid-sweep", tasks_per_node=tasks_per_job)
@@ -386,7 +387,7 @@ def _result(handle: Any) -> Any:
 def _run_slurm(todo: Sequence[Job], root: str, folder: Path, options: SlurmOptions,
                wait: bool) -> dict[str, dict[str, Any]]:
     """One SLURM array over the jobs; wait for them, or return once submitted."""
-    import submitit
+    submitit = import_optional("submitit", extra="cluster", feature="sweeps on SLURM")
 
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     executor.update_parameters(name="sslvid-sweep", **options.parameters())

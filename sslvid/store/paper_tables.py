@@ -1,7 +1,7 @@
 """The papers' tables as printed, for "paper vs reproduced" tables in the book.
 
 Each table is a tidy CSV in ``data/paper-tables/`` of the checkout (one row per printed cell
-group; ``data/paper-tables/README.md`` names the source file and table number of each and the
+group; ``data/paper-tables/README.md`` names the paper and table number of each and the
 transcription notes). ``PAPER_TABLES`` describes them: which columns name a cell, which hold
 values, where they come from. ``load_paper_table(name)`` reads one; with ``tidy=True`` the value
 columns are melted into ``metric`` / ``value`` like the results table.
@@ -19,10 +19,11 @@ import pandas as pd
 
 from sslvid.paths import shared_dir
 
-BENCHMARK = "000_6fe7bc6690e07097.txt"
-LIGHTWEIGHT = "001_efa34487243d092e.txt"
-GRAPHKD = "002_e7884b3dee33af5b.txt"
-SKDSRL = "004_e5812548bab01b24.txt"
+# The papers, by their keys in the book's bibliography (book/references.bib).
+BENCHMARK = "benchmark2023"
+LIGHTWEIGHT = "sonawane2021lightweight"
+GRAPHKD = "zhang2018graph"
+SKDSRL = "vu2022skdsrl"
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class PaperTable:
 
     Args:
         name: file stem in ``data/paper-tables/``.
-        source: the paper's text file in ``shared/seeds/``.
+        source: the paper's key in the book's bibliography (``book/references.bib``).
         table: the table's number in the paper.
         caption: what it reports, in a line.
         keys: columns that name a cell.
