@@ -30,6 +30,7 @@ def test_extras_named_in_errors_exist() -> None:
 
 def test_missing_optional_dependency_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "captum", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "captum.attr", None)  # also when an earlier test imported it
     with pytest.raises(MissingDependencyError, match="captum is not installed; it is needed for saliency maps") as err:
         import_optional("captum.attr", extra="saliency", feature="saliency maps")
     assert isinstance(err.value, ImportError) and isinstance(err.value, UserError)
