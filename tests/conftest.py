@@ -70,3 +70,27 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import engine_helpers
 
     return engine_helpers.write_tiny_videos(tmp_path_factory.mktemp("videos"))
+
+
+@pytest.fixture(scope="module")
+def stores(home: Path) -> dict:
+    """The evaluation tests' run store, results table and feature cache in the module's ``home``."""
+    from sslvid.evaluate import FeatureCache
+    from sslvid.store.results import ResultsStore
+    from sslvid.store.runs import RunStore
+
+    return {"store": RunStore(home / "runs"), "results": ResultsStore(home / "results.csv"),
+            "features": FeatureCache(home / "features"), "progress": False}
+
+
+@pytest.fixture(scope="module")
+def pretrained(data_home: Path, tiny_default: Path, stores: dict):
+    """A smoke rotnet pre-training on squeezenet3d (the fastest backbone on a CPU) over one video per
+    class of the tiny default pool: the pre-trained source of the evaluation tests."""
+    from sslvid.engine import PretrainConfig, pretrain
+
+    config = PretrainConfig.for_profile("smoke", task="rotnet", backbone="squeezenet3d",
+                                        dataset="digits-appearance-pool", data_root=str(tiny_default),
+                                        subset_per_class=1, device="cpu", threads=1, num_workers=0)
+    pretrain(config, store=stores["store"], progress=False)
+    return config

@@ -37,21 +37,6 @@ BACKBONE = "squeezenet3d"
 WIDTH = get_profile("smoke").width
 
 
-@pytest.fixture(scope="module")
-def stores(home) -> dict:
-    return {"store": RunStore(home / "runs"), "results": ResultsStore(home / "results.csv"),
-            "features": FeatureCache(home / "features"), "progress": False}
-
-
-@pytest.fixture(scope="module")
-def pretrained(data_home, tiny_default, stores) -> PretrainConfig:
-    config = PretrainConfig.for_profile("smoke", task="rotnet", backbone=BACKBONE, dataset="digits-appearance-pool",
-                                        data_root=str(tiny_default), subset_per_class=1, device="cpu", threads=1,
-                                        num_workers=0)
-    pretrain(config, store=stores["store"], progress=False)
-    return config
-
-
 def smoke(protocol: str, data_root: Path, **overrides) -> EvalConfig:
     return EvalConfig.for_profile("smoke", protocol=protocol, data_root=str(data_root), device="cpu", threads=1,
                                   **overrides)

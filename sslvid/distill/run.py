@@ -378,6 +378,7 @@ def _test(config: DistillConfig, distiller: Distiller, store: RunStore, results:
     """Score the test set (classifier methods) or the checkpoints' retrieval (PCL-KD); upsert the rows."""
     if not distiller_class(config.method).student_head and distiller_class(config.method).needs_student:
         return test_checkpoints(config, store, results, device, progress)
+    from sslvid.evaluate.features import unreadable_videos
     from sslvid.evaluate.metrics import clip_top1, video_top1
 
     test_index, test_source = open_training_split(config, config.test_split)
@@ -386,7 +387,7 @@ def _test(config: DistillConfig, distiller: Distiller, store: RunStore, results:
                "top1_video": video_top1(feats.features, feats.labels, feats.videos)}
     log.info("distill %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
     card = _card(config, device, test_videos=feats.num_videos, test_clips_scored=len(feats),
-                 unreadable_videos=len(test_index) - feats.num_videos)
+                 unreadable_videos=unreadable_videos((test_index, feats)))
     return results.upsert(_rows(config, CLASSIFY_TASK, metrics, card))
 
 

@@ -23,6 +23,7 @@ from sslvid.evaluate.features import (
     Noise,
     extract_clip_features,
     feature_spec,
+    unreadable_videos,
     weights_digest,
 )
 from sslvid.evaluate.metrics import VIDEO_SCORE
@@ -104,11 +105,6 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
                                      config.max_failure_fraction)
 
     return cache.get_or_compute(spec, compute)
-
-
-def unreadable_videos(*pairs: tuple[VideoIndex, ClipFeatures]) -> int:
-    """Videos of the indexes that gave no features (skipped as unreadable), over (index, features) pairs."""
-    return sum(len(index) - features.num_videos for index, features in pairs)
 
 
 def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str, Any]:

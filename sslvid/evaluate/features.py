@@ -118,6 +118,11 @@ def eval_clips(frames: Tensor, crop_size: int, noise: Noise | None = None, batch
     return normalize(x)
 
 
+def unreadable_videos(*pairs: tuple[VideoIndex, ClipFeatures]) -> int:
+    """Videos of the indexes that gave no features (skipped as unreadable), over (index, features) pairs."""
+    return sum(len(index) - features.num_videos for index, features in pairs)
+
+
 def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameSource, sampler: ClipSampler,
                           crop_size: int, device: torch.device, batch_size: int = 64, num_workers: int = 0,
                           noise: Noise | None = None, amp: bool = False, progress: bool = False,
