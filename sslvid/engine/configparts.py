@@ -124,7 +124,8 @@ class Training(ConfigPart):
         scheduler: a name of ``sslvid.engine.optim.SCHEDULES``, stepped per iteration.
         warmup_epochs: linear warm-up. checkpoint_every: a resumable checkpoint every this many epochs.
         seed: initialisation, clip draws, data order, task randomness.
-        amp: bf16 autocast on CUDA (ignored on CPU).
+        amp: bf16 autocast: on CUDA always, on a CPU for the backbones measured faster under it
+            (``sslvid.engine.datapath.uses_bf16``).
     """
 
     epochs: int | None = config_field(check=AT_LEAST_1)

@@ -14,6 +14,7 @@ from sslvid.data.dataset import FrameSource
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
+from sslvid.engine.datapath import uses_bf16
 from sslvid.engine.pretrain import build_source
 from sslvid.engine.runner import describe_device  # noqa: F401 (evaluation modules import it from here)
 from sslvid.evaluate.config import EvalConfig
@@ -96,12 +97,13 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
     """
     sampler = eval_sampler(config, clips)
     backbone = source_backbone(config, store)
+    bf16 = uses_bf16(config.amp, device, config.backbone)
     spec = feature_spec(f"{info.weights}|{weights_digest(backbone)}", split.index, sampler, config.crop_size,
-                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format)
+                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format, bf16)
 
     def compute() -> ClipFeatures:
         return extract_clip_features(backbone, split.index, split.source, sampler, config.crop_size, device,
-                                     config.eval_batch_size, config.num_workers or 0, noise, config.amp, progress,
+                                     config.eval_batch_size, config.num_workers or 0, noise, bf16, progress,
                                      config.max_failure_fraction)
 
     return cache.get_or_compute(spec, compute)
