@@ -76,6 +76,7 @@ def measure(backbones: Sequence[str], variants: Sequence[str], width: float, fra
     labels = torch.randint(0, 10, (batch_size,), generator=generator)
     for backbone in backbones:
         steps_of = {}
+        torch._dynamo.config.recompile_limit = 64  # each network and variant compiles its own forward
         for variant in variants:
             try:
                 step = build_step(backbone, variant, width, batch, labels)

@@ -33,7 +33,8 @@ from sslvid.evaluate import (
     trained_classifier,
     video_top1,
 )
-from sslvid.evaluate.common import eval_sampler, official_folds, open_eval_split
+from sslvid.errors import DataError
+from sslvid.evaluate.common import eval_sampler, labelled_videos, official_folds, open_eval_split
 from sslvid.evaluate.config import source_of
 from sslvid.evaluate.features import ClipFeatures, extract_clip_features
 from sslvid.evaluate.metrics import video_features, video_scores
@@ -124,6 +125,29 @@ def test_action_recognition_runs_end_to_end_and_lands_in_the_store(protocol, fro
     pd.testing.assert_frame_equal(again, rows)
     table = stores["results"].table()
     assert (table["config_hash"] == config.config_hash()).sum() == 2, "re-running adds no rows"
+
+
+@pytest.mark.parametrize("protocol", ["finetune", "linear"])
+def test_a_label_budget_trains_on_that_many_videos_per_class(protocol, pretrained, stores, tiny_default):
+    """``train_per_class`` keeps a nested class-balanced subset of the training split (3 per class here)."""
+    full = smoke(pretrained, protocol, tiny_default)
+    assert "train_per_class" not in full.hashed_dict(), "runs without a budget keep their hashes"
+    budget = full.replace(train_per_class=1)
+    assert budget.config_hash() != full.config_hash()
+    card = json.loads(evaluate(budget, **stores).iloc[0]["protocol_card"])
+    assert card["train_videos"] == 10 and card["labelled_videos_per_class"] == 1 and card["test_videos"] == 20
+    two = open_eval_split(budget, "train")
+    one, both = (labelled_videos(full.replace(train_per_class=n), two).index for n in (1, 2))
+    assert {r.path for r in one.records} < {r.path for r in both.records}, "budgets nest"
+    with pytest.raises(DataError, match="fewer than 5 videos"):
+        labelled_videos(full.replace(train_per_class=5), two)
+
+
+def test_a_label_budget_must_be_a_positive_count_and_not_for_retrieval(pretrained, tiny_default):
+    with pytest.raises(ValueError, match="train_per_class must be >= 1"):
+        smoke(pretrained, "linear", tiny_default, train_per_class=0)
+    with pytest.raises(ValueError, match="retrieval trains nothing"):
+        smoke(pretrained, "retrieval", tiny_default, train_per_class=10)
 
 
 def test_finetune_and_linear_probe_check_their_protocol(pretrained, tiny_default, stores):

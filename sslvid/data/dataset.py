@@ -34,6 +34,29 @@ class FrameSource(Protocol):
     def read(self, i: int, frame_indices: np.ndarray) -> np.ndarray: ...
 
 
+class SelectedSource:
+    """The videos at ``positions`` of another frame source, renumbered 0..len-1 (the frames of a
+    ``VideoIndex.select`` of that source's index, e.g. a label budget of a training split).
+
+    Args:
+        source: the full source.
+        positions: (N,) positions into ``source``, in the order of the selected index.
+    """
+
+    def __init__(self, source: FrameSource, positions: Sequence[int] | np.ndarray) -> None:
+        self.source = source
+        self.positions = [int(p) for p in positions]
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def num_frames(self, i: int) -> int:
+        return self.source.num_frames(self.positions[i])
+
+    def read(self, i: int, frame_indices: np.ndarray) -> np.ndarray:
+        return self.source.read(self.positions[i], frame_indices)
+
+
 class DecodedSource:
     """Frames decoded from the video files of an index on every read (no cache).
 

@@ -43,6 +43,7 @@ from sslvid.evaluate.common import (
     describe_device,
     eval_sampler,
     frozen_features,
+    labelled_videos,
     official_folds,
     open_eval_split,
     protocol_card,
@@ -259,7 +260,8 @@ def _trainer(config: EvalConfig, module: nn.Module, loader: Any, run: RunHandle,
 def _finetune_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo,
                       device: torch.device) -> tuple[Trainer, int]:
     with main_process_first(info):
-        train, test = open_eval_split(config, config.train_split), open_eval_split(config, config.test_split)
+        train = labelled_videos(config, open_eval_split(config, config.train_split))
+        test = open_eval_split(config, config.test_split)
     num_classes = check_same_classes(train.index, test.index)
     seed_everything(config.seed)
     backbone = set_classifier(source_backbone(config, ctx.store), num_classes, config.dropout)
@@ -278,7 +280,8 @@ def _linear_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: Di
                     device: torch.device) -> tuple[Trainer, int]:
     source = source_info(config, ctx.store)
     with main_process_first(info):
-        train, test = open_eval_split(config, config.train_split), open_eval_split(config, config.test_split)
+        train = labelled_videos(config, open_eval_split(config, config.train_split))
+        test = open_eval_split(config, config.test_split)
         feats = frozen_features(config, train, config.train_clips, source, ctx.store, ctx.features, device,
                                 ctx.progress and info.is_main)
     num_classes = check_same_classes(train.index, test.index)

@@ -10,14 +10,16 @@ from typing import Any
 
 import torch
 
-from sslvid.data.dataset import FrameSource
+from sslvid.data.dataset import FrameSource, SelectedSource
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
+from sslvid.data.subsets import balanced_subset
 from sslvid.engine.datapath import uses_bf16
 from sslvid.engine.pretrain import build_source
 from sslvid.engine.runner import describe_device  # noqa: F401 (evaluation modules import it from here)
-from sslvid.evaluate.config import EvalConfig
+from sslvid.errors import DataError
+from sslvid.evaluate.config import ALL_LABELS, EvalConfig
 from sslvid.evaluate.features import (
     ClipFeatures,
     FeatureCache,
@@ -55,6 +57,24 @@ def open_eval_split(config: EvalConfig, split: str) -> Split:
     if len(index) and (index.labels() < 0).any():
         raise ValueError(f"{config.dataset}/{split} has unlabelled videos: evaluation needs labels")
     return Split(index, build_source(index, config, workers=config.num_workers or 1))
+
+
+def labelled_videos(config: EvalConfig, train: Split) -> Split:
+    """The training videos within the config's label budget (``EvalConfig.train_per_class``): a
+    class-balanced subset of ``train``, nested across budgets; ``train`` itself for "all".
+
+    Raises:
+        DataError: when a class has fewer videos than the budget (the message names the classes).
+    """
+    budget = config.train_per_class
+    if budget == ALL_LABELS:
+        return train
+    try:
+        keep = balanced_subset(train.index.labels(), int(budget), seed=0, classes=train.index.classes)
+    except ValueError as err:
+        raise DataError(f"label budget train_per_class={budget} on {config.dataset}/{config.train_split}: {err}",
+                        hint="lower train_per_class, or set it to 'all'") from err
+    return Split(train.index.select(keep), SelectedSource(train.source, keep))
 
 
 def official_folds(dataset: str) -> tuple[int, ...]:
@@ -132,6 +152,8 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
     if config.protocol == "finetune":
         card["train_crops"] = (f"1 random clip per video per epoch, random resized crop (area {config.crop_scale[0]}"
                                f"-{config.crop_scale[1]})" + (", horizontal flip" if config.flip else ""))
+    if config.protocol in ("finetune", "linear"):
+        card["labelled_videos_per_class"] = config.train_per_class
     if config.protocol in ("linear", "retrieval"):
         card["train_clips_per_video"] = config.train_clips
         card["train_crops"] = "1 centre crop per clip (frozen features)"

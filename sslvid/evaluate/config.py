@@ -64,6 +64,9 @@ anticlockwise (digits-motion, SSv2), and handwritten digits, which are not mirro
 TRAIN_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
                 "warmup_epochs", "checkpoint_every")
 AUGMENT_FIELDS = ("crop_scale", "flip", "dropout")
+ALL_LABELS = "all"
+"""``train_per_class`` meaning every labelled video of the training split."""
+
 USED_BY: dict[str, frozenset[str]] = {
     "finetune": frozenset(TRAIN_FIELDS + AUGMENT_FIELDS + ("test_clips",)),
     "linear": frozenset(TRAIN_FIELDS + ("train_clips", "test_clips")),
@@ -102,6 +105,11 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
         crop_scale: area range of the finetuning random resized crop. flip: random horizontal
             flips while finetuning (None: on, except for sets whose labels flips change).
         dropout: before the classifier (finetune).
+        train_per_class: the label budget: labelled training videos per class for finetuning and
+            the linear probe, a class-balanced subset of the training split, nested across budgets
+            (seed 0: the 10 videos of a class are among its 20), as the downstream-samples axis of
+            Thoker et al. 2022 (SEVERE, §3.3); ``"all"`` (the default) for the whole split.
+            Pre-training matters most when labels are few. Retrieval uses no labels: "all" only.
         eval_batch_size: videos per batch when extracting features or testing (not hashed).
         dataset, fold, data_seed, frames, crop_size, cache_size, width, epochs, batch_size,
             optimizer, lr, weight_decay, momentum, scheduler, warmup_epochs, checkpoint_every,
@@ -128,13 +136,15 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     crop_scale: tuple[float, float] | None = None
     flip: bool | None = None
     dropout: float | None = config_field(check=BELOW_1)
+    train_per_class: int | str = ALL_LABELS
     eval_batch_size: int | None = config_field(check=AT_LEAST_1, hashed=False)
 
     KIND: ClassVar[str] = "eval"
     BF16_BACKBONE: ClassVar[str | None] = "backbone"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
     REFILL_ON: ClassVar[tuple[str, ...]] = ("profile", "protocol", "dataset")
-    HASHED_UNLESS: ClassVar[dict[str, Any]] = {**HashedConfig.HASHED_UNLESS, "retrieval_level": None}
+    HASHED_UNLESS: ClassVar[dict[str, Any]] = {**HashedConfig.HASHED_UNLESS, "retrieval_level": None,
+                                               "train_per_class": "all"}
     """``retrieval_level`` is left out of the hash while None (every protocol but retrieval), so
     adding it kept the hashes of finetune and linear evaluations."""
 
@@ -204,7 +214,17 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
 
     # ----------------------------------------------------------------- validation
     def _checks(self) -> list[Callable[[], list[str]]]:
-        return [self._check_kwargs, self._check_crop_scale, self._check_source]
+        return [self._check_kwargs, self._check_crop_scale, self._check_source, self._check_label_budget]
+
+    def _check_label_budget(self) -> list[str]:
+        value = self.train_per_class
+        if value == ALL_LABELS:
+            return []
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return [f"train_per_class must be >= 1, or {ALL_LABELS!r} for every training video, got {value!r}"]
+        if self.protocol == "retrieval":
+            return [f"train_per_class={value} asks for a label budget, but retrieval trains nothing: leave it 'all'"]
+        return []
 
     def _check_kwargs(self) -> list[str]:
         if not isinstance(self.backbone_kwargs, Mapping):
