@@ -7,6 +7,13 @@ network is timed over the same random batch after warm-up steps, interleaved rou
 (fp32, bf16, ... then again) so that the load of a shared machine falls on every variant alike;
 the table gives the median clips per second and its ratio to fp32 of the same network.
 
+Speed alone does not decide: each variant's gradients of one step are compared with fp32's
+from the same initialisation and batch (``err``: ||g - g_fp32|| / ||g_fp32|| over all
+parameters as one vector; bf16 rounding alone gives about 0.003-0.01). With torch 2.14.1 on a CPU, bf16 autocast gives
+wrong Conv3d weight gradients (infinite, NaN or 100% off) wherever a feature map is 2 frames
+long (kernel 3, padding 1): the third stage of the micro C3D, R3D-18 and R(2+1)D-18 at 8
+frames. The engine therefore computes in float32 on a CPU (``Training.amp`` acts on CUDA only).
+
 Variants:
 * ``fp32``: float32, contiguous weights (the engine's default on a CPU).
 * ``bf16``: ``torch.autocast("cpu", dtype=torch.bfloat16)`` around the forward (AMX / AVX-512
@@ -67,6 +74,29 @@ def build_step(backbone: str, variant: str, width: float, batch: torch.Tensor,
     return step
 
 
+def gradient_error(backbone: str, variant: str, width: float, batch: torch.Tensor, labels: torch.Tensor) -> float:
+    """Relative error ||g - g_fp32|| / ||g_fp32|| of ``variant``'s gradients (all parameters as one vector)
+    against fp32's, one step, same initialisation and batch; NaN counts as infinite."""
+    def grads(name: str) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        net = create_backbone(backbone, num_classes=10, width=width)
+        clips = batch
+        if "cl" in name.split("+"):
+            to_channels_last_3d(net)
+            clips = batch.contiguous(memory_format=torch.channels_last_3d)
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if "bf16" in name else contextlib.nullcontext()
+        with autocast:
+            loss = nn.functional.cross_entropy(net(clips).float(), labels)
+        loss.backward()
+        return {k: p.grad.float() for k, p in net.named_parameters() if p.grad is not None}
+
+    reference, other = grads("fp32"), grads(variant.replace("compile+", "").replace("compile", "fp32"))
+    diff = torch.cat([(other[k] - g).flatten() for k, g in reference.items()])
+    ref = torch.cat([g.flatten() for g in reference.values()])
+    error = float(diff.norm() / ref.norm())
+    return error if error == error else float("inf")
+
+
 def measure(backbones: Sequence[str], variants: Sequence[str], width: float, frames: int, size: int,
             batch_size: int, steps: int, rounds: int, warmup: int) -> list[dict]:
     """Rows of (backbone, variant, clips/s median, ratio to fp32)."""
@@ -95,8 +125,11 @@ def measure(backbones: Sequence[str], variants: Sequence[str], width: float, fra
         base = statistics.median(rates["fp32"]) if rates.get("fp32") else float("nan")
         for variant, values in rates.items():
             rate = statistics.median(values)
-            rows.append({"backbone": backbone, "variant": variant, "clips_per_s": rate, "ratio": rate / base})
-            print(f"{backbone:15s} {variant:13s} {rate:8.1f} clips/s  x{rate / base:.2f}", flush=True)
+            error = gradient_error(backbone, variant, width, batch, labels)
+            rows.append({"backbone": backbone, "variant": variant, "clips_per_s": rate, "ratio": rate / base,
+                         "grad_error": error})
+            print(f"{backbone:15s} {variant:13s} {rate:8.1f} clips/s  x{rate / base:.2f}  grad err {error:.2g}",
+                  flush=True)
     return rows
 
 
@@ -104,13 +137,16 @@ def to_markdown(rows: list[dict], args: argparse.Namespace) -> str:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     lines = [f"Training step, batch {args.batch}, clips 3x{args.frames}x{args.size}x{args.size}, width {args.width}, "
              f"{torch.get_num_threads()} threads, torch {torch.__version__}; clips/s (median of {args.rounds} "
-             f"rounds of {args.steps} steps) and ratio to fp32 of the same network, measured in one run.", "",
+             f"rounds of {args.steps} steps), its ratio to fp32 of the same network (measured in one run) and "
+             "the relative error of one step's gradients against fp32 (compiled variants: "
+             "that of the same precision uncompiled).", "",
              "| backbone | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for backbone in dict.fromkeys(r["backbone"] for r in rows):
         cells = []
         for variant in variants:
             match = [r for r in rows if r["backbone"] == backbone and r["variant"] == variant]
-            cells.append(f"{match[0]['clips_per_s']:.0f} (x{match[0]['ratio']:.2f})" if match else "-")
+            cells.append(f"{match[0]['clips_per_s']:.0f} (x{match[0]['ratio']:.2f}; err {match[0]['grad_error']:.1g})"
+                         if match else "-")
         lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

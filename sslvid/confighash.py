@@ -104,9 +104,6 @@ class HashedConfig(ConfigPart):
     HASHED_UNLESS: ClassVar[dict[str, Any]] = {"cache_format": "uint8"}
     """Fields added after runs were stored, hashed only when they differ from the value given
     here, so the runs stored before they existed keep their hashes."""
-    BF16_BACKBONE: ClassVar[str | None] = None
-    """The field naming the backbone whose ``cpu_bf16`` registry metadata decides whether a CPU
-    run computes under bf16 autocast (``sslvid.engine.datapath.uses_bf16``); None: not a training run."""
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as JSON-able values (tuples become lists)."""
@@ -114,20 +111,7 @@ class HashedConfig(ConfigPart):
 
     def hashed_dict(self) -> dict[str, Any]:
         """The fields that define the result, with the kind and hash schema: what ``config_hash`` hashes."""
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **self._hashed_fields(), **self._data_entry(),
-                **self._numerics_entry()}
-
-    def _numerics_entry(self) -> dict[str, Any]:
-        """``{"cpu_bf16": True}`` when ``amp`` is on and the run's backbone computes under bf16 autocast on
-        a CPU too: such runs once computed in float32 there, so their hash differs from those runs'
-        (GPU runs of these backbones, bf16 before and after, are merely renamed). Empty otherwise,
-        so every other config keeps its hash."""
-        from sslvid.backbones.base import BACKBONES  # the registry sits above this module
-
-        name = getattr(self, self.BF16_BACKBONE, None) if self.BF16_BACKBONE else None
-        if getattr(self, "amp", False) and name in BACKBONES and BACKBONES.meta(name).get("cpu_bf16"):
-            return {"cpu_bf16": True}
-        return {}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **self._hashed_fields(), **self._data_entry()}
 
     def _hashed_fields(self) -> dict[str, Any]:
         """The fields that define the result: all but ``UNHASHED``, and ``HASHED_UNLESS`` at their old value."""

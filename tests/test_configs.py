@@ -7,15 +7,12 @@ import dataclasses
 import os
 
 import pytest
-import torch
 
 from sslvid import paths
-from sslvid.backbones.base import BACKBONES
 from sslvid.confighash import HashedConfig
 from sslvid.distill.config import DistillConfig, TeacherRef
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.configparts import Clips, Data, Runtime, Training
-from sslvid.engine.datapath import uses_bf16
 from sslvid.engine.optim import OPTIMIZERS, SCHEDULES
 from sslvid.errors import ConfigError
 from sslvid.evaluate.config import USED_BY, EvalConfig, PretrainedSource
@@ -30,10 +27,8 @@ def _pretrain(profile: str = "micro", **overrides) -> PretrainConfig:
     return PretrainConfig.for_profile(profile, "vcop", BACKBONE, **overrides)
 
 
-def test_hashes_are_those_of_the_configs_before_they_were_built_from_parts(monkeypatch):
-    """Building the configs from shared parts changed no number and no hash (values computed before,
-    for a backbone that computes in float32 on a CPU: the bf16 entry is tested below)."""
-    monkeypatch.setitem(BACKBONES._meta[BACKBONE], "cpu_bf16", False)
+def test_hashes_are_those_of_the_configs_before_they_were_built_from_parts():
+    """Building the configs from shared parts changed no number and no hash (values computed before)."""
     pretrain = _pretrain()
     finetune = EvalConfig.for_profile("smoke", backbone=BACKBONE, dataset="digits-motion", lr=1, crop_scale=[0.3, 1])
     assert PretrainConfig.for_profile("micro", "rotnet", BACKBONE).config_hash() == "dd05f63c6db80793"
@@ -45,28 +40,6 @@ def test_hashes_are_those_of_the_configs_before_they_were_built_from_parts(monke
     distill = DistillConfig.for_profile("micro", "aekd", student=BACKBONE, teachers=[teacher, teacher],
                                         method_kwargs={"temperature": 4.0})
     assert distill.config_hash() == "2f102bb87e06845b"
-
-
-def test_runs_under_cpu_bf16_autocast_have_their_own_hash():
-    """A backbone that trains under bf16 autocast on a CPU (registry ``cpu_bf16``) computed in float32
-    there before: its runs name the bf16 numerics, so a store never serves one for the other."""
-    assert BACKBONES.meta(BACKBONE).get("cpu_bf16")
-    pretrain = _pretrain()
-    assert pretrain.hashed_dict()["cpu_bf16"] is True
-    assert "cpu_bf16" not in _pretrain(amp=False).hashed_dict()
-    assert "cpu_bf16" not in PretrainConfig.for_profile("micro", "vcop", "shufflenet3d").hashed_dict()
-    assert EvalConfig.for_profile("micro", source=pretrain, protocol="linear").hashed_dict()["cpu_bf16"] is True
-    teacher = TeacherRef(finetune=EvalConfig.for_profile("micro", source=pretrain), pretrain=pretrain)
-    assert DistillConfig.for_profile("micro", "kd", student=BACKBONE, teachers=[teacher]).hashed_dict()["cpu_bf16"]
-    assert "cpu_bf16" not in DistillConfig.for_profile("micro", "kd", student="shufflenet3d",
-                                                       teachers=[teacher]).hashed_dict()
-
-
-def test_bf16_autocast_runs_where_it_was_measured_faster():
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert uses_bf16(True, cpu, "r2plus1d_18") and not uses_bf16(True, cpu, "shufflenet3d")
-    assert uses_bf16(True, cuda, "shufflenet3d") and not uses_bf16(False, cuda, "r2plus1d_18")
-    assert not uses_bf16(False, cpu, "r2plus1d_18") and not uses_bf16(True, cpu, None)
 
 
 def test_the_hash_leaves_out_exactly_the_runtime_fields():

@@ -19,10 +19,7 @@ from torch import Tensor, nn
 from sslvid.registry import Registry
 
 BACKBONES: Registry["VideoBackbone"] = Registry("backbone")
-"""Name -> builder of every backbone; metadata ``capacity`` is "small", "medium" or "big";
-``cpu_bf16=True`` marks the networks whose training step runs faster under bf16 autocast than in
-float32 on a CPU with bf16 matrix units (``benchmarks/cpu_step_speed.py``;
-``sslvid.engine.datapath.uses_bf16``)."""
+"""Name -> builder of every backbone; metadata ``capacity`` is "small", "medium" or "big"."""
 
 CAPACITIES: tuple[str, ...] = ("small", "medium", "big")
 """Capacity groups of §3.2 of the benchmark paper, smallest first."""

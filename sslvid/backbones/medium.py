@@ -149,7 +149,7 @@ def r2plus1d_stem(in_channels: int, mid_channels: int, out_channels: int) -> nn.
     )
 
 
-@BACKBONES.register("c3d", capacity="medium", paper="Tran et al. 2015; Xu et al. 2019 (VCOP)", cpu_bf16=True)
+@BACKBONES.register("c3d", capacity="medium", paper="Tran et al. 2015; Xu et al. 2019 (VCOP)")
 @shared_builder_doc
 def c3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0) -> C3D:
     """C3D with batch norm and global pooling (Tran et al., 2015; VCOP's variant), medium capacity (§3.2).
@@ -159,7 +159,7 @@ def c3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout:
     return C3D(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout)
 
 
-@BACKBONES.register("r3d_18", capacity="medium", paper="Tran et al. 2018", cpu_bf16=True)
+@BACKBONES.register("r3d_18", capacity="medium", paper="Tran et al. 2018")
 @shared_builder_doc
 def r3d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0) -> VideoResNet18:
     """R3D-18 (Tran et al., 2018, §3.3), medium capacity (§3.2).
@@ -171,7 +171,7 @@ def r3d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropo
     return VideoResNet18(stem, conv3d_full, num_classes=num_classes, width=width, dropout=dropout)
 
 
-@BACKBONES.register("r2plus1d_18", capacity="medium", paper="Tran et al. 2018", cpu_bf16=True)
+@BACKBONES.register("r2plus1d_18", capacity="medium", paper="Tran et al. 2018")
 @shared_builder_doc
 def r2plus1d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
                 dropout: float = 0.0) -> VideoResNet18:

@@ -251,8 +251,7 @@ def shufflenet3d(num_classes: int = 0, width: float = 1.0, groups: int = 3, in_c
                         in_channels=in_channels, dropout=dropout)
 
 
-@BACKBONES.register("squeezenet3d", capacity="small", paper="Köpüklü et al. 2019; Iandola et al. 2016",
-                    cpu_bf16=True)
+@BACKBONES.register("squeezenet3d", capacity="small", paper="Köpüklü et al. 2019; Iandola et al. 2016")
 @shared_builder_doc
 def squeezenet3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.5) -> SqueezeNet3d:
     """3D SqueezeNet 1.1 with simple bypass (Iandola et al., 2016; Köpüklü et al., 2019), small capacity (§3.2)."""

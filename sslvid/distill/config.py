@@ -185,7 +185,6 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
 
     KIND: ClassVar[str] = "distill"
     HASH_SCHEMA: ClassVar[int] = 2
-    BF16_BACKBONE: ClassVar[str | None] = "student"
     """2: AE-KD with full CE, SKD-SRL's two-view soft label, PCL-KD's five transformations and memory
     bank, per-sample graph coupling on full maps: runs of schema 1 trained other losses."""
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
@@ -298,7 +297,7 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
         """The fields that define the result, teachers by their hashes: what ``config_hash`` hashes."""
         values = self._hashed_fields()
         values["teachers"] = [t.key() for t in self.teachers]
-        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry(), **self._numerics_entry()}
+        return {"kind": self.KIND, "schema": self.HASH_SCHEMA, **values, **self._data_entry()}
 
     def num_teachers(self) -> int:
         return len(self.teachers)

@@ -39,7 +39,6 @@ from sslvid.distill.base import Distiller, create_distiller, distiller_class
 from sslvid.distill.config import SCRATCH, DistillConfig, TeacherRef
 from sslvid.distill.teachers import check_teacher_datasets, load_teachers
 from sslvid.engine.config import PretrainConfig
-from sslvid.engine.datapath import uses_bf16
 from sslvid.engine.distributed import DistInfo, barrier, env_info, main_process_first
 from sslvid.engine.loading import batches_per_epoch, make_loader
 from sslvid.engine.optim import make_optimizer, make_schedule
@@ -285,8 +284,7 @@ def build_trainer(config: DistillConfig, distiller: Distiller, index: VideoIndex
     return Trainer(
         module=distiller, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
         schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed,
-        amp=uses_bf16(config.amp, device, config.student), info=info,
+        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
         hooks=Hooks(prepare=failures.prepare, after_step=distiller.after_step, end_epoch=failures.end_epoch),
         progress=progress and info.is_main, desc=f"distill/{config.method}/{config.student or 'teachers'}",
     )
@@ -433,8 +431,7 @@ def _clip_outputs(config: DistillConfig, model: nn.Module, index: VideoIndex, so
 
     sampler = ClipSampler(num_frames=config.frames, clips_per_video=config.test_clips, start="uniform")
     return extract_clip_features(model, index, source, sampler, config.crop_size, device, config.eval_batch_size,
-                                 config.num_workers or 0, None, uses_bf16(config.amp, device, config.student), progress,
-                                 config.max_failure_fraction)
+                                 config.num_workers or 0, None, config.amp, progress, config.max_failure_fraction)
 
 
 # ---------------------------------------------------------------------- results rows

@@ -83,7 +83,6 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
     torch_compile: bool = config_field(False, hashed=False)
 
     KIND: ClassVar[str] = "pretrain"
-    BF16_BACKBONE: ClassVar[str | None] = "backbone"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("split",)
     REFILL_ON: ClassVar[tuple[str, ...]] = ("profile", "task")
 

@@ -124,8 +124,10 @@ class Training(ConfigPart):
         scheduler: a name of ``sslvid.engine.optim.SCHEDULES``, stepped per iteration.
         warmup_epochs: linear warm-up. checkpoint_every: a resumable checkpoint every this many epochs.
         seed: initialisation, clip draws, data order, task randomness.
-        amp: bf16 autocast: on CUDA always, on a CPU for the backbones measured faster under it
-            (``sslvid.engine.datapath.uses_bf16``).
+        amp: bf16 autocast on CUDA (ignored on CPU: there, with torch 2.14's oneDNN kernels, the
+            Conv3d weight gradients under bf16 autocast are wrong, infinite or NaN, wherever a
+            feature map is 2 frames long, as in the third stage of the micro 3D CNNs; measured by
+            ``benchmarks/cpu_step_speed.py``, whose table gives each network's gradient error).
     """
 
     epochs: int | None = config_field(check=AT_LEAST_1)

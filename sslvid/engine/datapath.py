@@ -16,14 +16,9 @@ normalise it there, in batch and consistently over a clip's frames (``sslvid.dat
   an option, off by default.
 * :func:`compile_backbones` compiles each backbone's ``forward_features`` with
   ``torch.compile`` in place: parameter names (and so checkpoints) do not change.
-* :func:`uses_bf16` says whether a run computes under bf16 autocast: on CUDA whenever the
-  config's ``amp`` is on; on a CPU only for the backbones that train faster so there
-  (registry metadata ``cpu_bf16``, measured per network by ``benchmarks/cpu_step_speed.py``).
-  :func:`autocast` is the matching context.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -31,7 +26,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from sslvid.backbones.base import BACKBONES
 from sslvid.engine.loading import move_to_device
 
 log = logging.getLogger(__name__)
@@ -153,25 +147,3 @@ def accelerate(module: nn.Module, channels_last: bool = False, compile: bool = F
     if compile:
         compile_backbones(module)
     return module
-
-
-def uses_bf16(amp: bool, device: torch.device, backbone: str | None) -> bool:
-    """Whether a run of ``backbone`` on ``device`` with the config's ``amp`` computes under bf16 autocast.
-
-    On CUDA: whenever ``amp`` is on. On a CPU: when ``amp`` is on and the backbone's registry
-    metadata ``cpu_bf16`` is set, i.e. its training step was measured faster under bf16 autocast
-    than in float32 on CPUs with bf16 matrix units (AMX, AVX-512 bf16): 1.4-2.2x for C3D, R3D-18,
-    R(2+1)D-18 and SqueezeNet at micro scale, while the depthwise convolutions of ShuffleNet and
-    MobileNetV2 run slower (``benchmarks/cpu_step_speed.py``). The same config and seed still give
-    the same numbers on the same CPU; an unknown or absent backbone computes in float32 on a CPU.
-    """
-    if not amp:
-        return False
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and backbone in BACKBONES and bool(BACKBONES.meta(backbone).get("cpu_bf16"))
-
-
-def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on ``device`` when ``bf16`` (see :func:`uses_bf16`), else nothing."""
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

@@ -32,7 +32,7 @@ from sslvid.data.records import VideoIndex
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
 from sslvid.engine.config import ALL_VIDEOS, PretrainConfig, task_registry
-from sslvid.engine.datapath import accelerate, uses_bf16
+from sslvid.engine.datapath import accelerate
 from sslvid.engine.distributed import DistInfo, all_gather_object, main_process_first, resolve_device
 from sslvid.engine.loading import batches_per_epoch, make_loader
 from sslvid.engine.optim import make_optimizer, make_schedule
@@ -232,8 +232,7 @@ def _trainer(config: PretrainConfig, task: PretextTask, loader: Any, run: RunHan
     return Trainer(
         module=task, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
         schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed,
-        amp=uses_bf16(config.amp, device, config.backbone), info=info,
+        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
         hooks=Hooks(prepare=failures.prepare, after_step=task.after_step, end_epoch=failures.end_epoch),
         progress=progress, desc=f"{config.task}/{config.backbone}",
         find_unused_parameters=bool(getattr(task, "ddp_find_unused_parameters", False)),

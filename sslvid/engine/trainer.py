@@ -14,7 +14,7 @@ and how a batch becomes a loss; the loop around them is the same, and lives here
   after every epoch;
 * batches prepared and copied to the device one ahead (``sslvid.engine.datapath``: uint8 clips,
   pinned memory, a side CUDA stream), so the copy of the next batch overlaps this step;
-* bf16 autocast where the caller asks for it (``sslvid.engine.datapath.uses_bf16``), DistributedDataParallel under torchrun (only rank 0 writes and
+* bf16 autocast on CUDA, DistributedDataParallel under torchrun (only rank 0 writes and
   shows progress), and no host-device synchronisation per step: losses and metrics are
   summed on the device and read once per epoch (and when the progress bar is refreshed).
 
@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from sslvid.engine.distributed import DistInfo, all_reduce_sum, broadcast_object
-from sslvid.engine.datapath import autocast, prefetch_to_device
+from sslvid.engine.datapath import prefetch_to_device
 from sslvid.engine.loading import batches_per_epoch, epoch_batches
 from sslvid.engine.step import StepOutput, StepResult
 from sslvid.progress import RunStatus, show_bars, status_file
@@ -81,8 +81,7 @@ class Trainer:
         run: where checkpoints and the log go (None: nowhere; nothing is resumed).
         checkpoint_every: epochs between checkpoints.
         seed: root of the per-epoch seeds.
-        amp: compute the module's forward under bf16 autocast on ``device``; callers decide per
-            device and backbone with ``sslvid.engine.datapath.uses_bf16``.
+        amp: bf16 autocast on CUDA (no effect on CPU).
         info: rank and world size; with world size > 1 the module is wrapped in DDP.
         hooks: see ``Hooks``.
         progress: show tqdm bars (rank 0 only); while ``sslvid book execute`` runs a chapter the bars
@@ -191,7 +190,9 @@ class Trainer:
                                        find_unused_parameters=self.find_unused_parameters)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, self.amp)
+        if self.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _set_lr(self) -> float:
         factor = self.schedule(self.step) if self.schedule is not None else 1.0

@@ -30,7 +30,6 @@ from sslvid.backbones import VideoBackbone
 from sslvid.cards import MethodCard, Setting, register_card
 from sslvid.data.dataset import FailureTracker, VideoClipDataset, collate_clips
 from sslvid.data.sampling import ClipSampler
-from sslvid.engine.datapath import uses_bf16
 from sslvid.engine.distributed import DistInfo, barrier, main_process_first
 from sslvid.engine.loading import batches_per_epoch, make_loader
 from sslvid.engine.optim import make_optimizer, make_schedule
@@ -252,9 +251,8 @@ def _trainer(config: EvalConfig, module: nn.Module, loader: Any, run: RunHandle,
                                momentum=config.momentum)
     return Trainer(module=module, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
                    schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-                   run=run, checkpoint_every=config.checkpoint_every, seed=config.seed,
-                   amp=uses_bf16(config.amp, device, config.backbone if config.protocol == "finetune" else None),
-                   info=info, hooks=hooks, progress=progress and info.is_main, desc=f"{config.protocol}/{config.backbone}")
+                   run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
+                   hooks=hooks, progress=progress and info.is_main, desc=f"{config.protocol}/{config.backbone}")
 
 
 def _finetune_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo,
@@ -329,12 +327,11 @@ def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ct
         return frozen_features(config, split, config.test_clips, source_info(config, ctx.store), ctx.store,
                                ctx.features, device, ctx.progress, noise)
     sampler = eval_sampler(config, config.test_clips)
-    bf16 = uses_bf16(config.amp, device, config.backbone)
     spec = feature_spec(model.weights, split.index, sampler, config.crop_size, config.cache_size, config.profile,
-                        noise, config.eval_batch_size, config.cache_format, bf16)
+                        noise, config.eval_batch_size, config.cache_format)
     return ctx.features.get_or_compute(spec, lambda: extract_clip_features(
         model.backbone, split.index, split.source, sampler, config.crop_size, device, config.eval_batch_size,
-        config.num_workers or 0, noise, bf16, ctx.progress, config.max_failure_fraction))
+        config.num_workers or 0, noise, config.amp, ctx.progress, config.max_failure_fraction))
 
 
 def _train_counts(store: RunStore, config: EvalConfig) -> Mapping[str, Any]:

@@ -15,7 +15,6 @@ from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
-from sslvid.engine.datapath import uses_bf16
 from sslvid.engine.pretrain import build_source
 from sslvid.engine.runner import describe_device  # noqa: F401 (evaluation modules import it from here)
 from sslvid.errors import DataError
@@ -117,13 +116,12 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
     """
     sampler = eval_sampler(config, clips)
     backbone = source_backbone(config, store)
-    bf16 = uses_bf16(config.amp, device, config.backbone)
     spec = feature_spec(f"{info.weights}|{weights_digest(backbone)}", split.index, sampler, config.crop_size,
-                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format, bf16)
+                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format)
 
     def compute() -> ClipFeatures:
         return extract_clip_features(backbone, split.index, split.source, sampler, config.crop_size, device,
-                                     config.eval_batch_size, config.num_workers or 0, noise, bf16, progress,
+                                     config.eval_batch_size, config.num_workers or 0, noise, config.amp, progress,
                                      config.max_failure_fraction)
 
     return cache.get_or_compute(spec, compute)

@@ -140,7 +140,6 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     eval_batch_size: int | None = config_field(check=AT_LEAST_1, hashed=False)
 
     KIND: ClassVar[str] = "eval"
-    BF16_BACKBONE: ClassVar[str | None] = "backbone"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
     REFILL_ON: ClassVar[tuple[str, ...]] = ("profile", "protocol", "dataset")
     HASHED_UNLESS: ClassVar[dict[str, Any]] = {**HashedConfig.HASHED_UNLESS, "retrieval_level": None,

@@ -15,6 +15,7 @@ noise sweep then never run the backbone twice over the same clips.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,7 +38,6 @@ from sslvid.data.fingerprint import index_fingerprint
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import normalize, to_unit_clips
-from sslvid.engine.datapath import autocast
 from sslvid.evaluate.corruptions import create_corruption
 from sslvid.io import atomic_write_json, atomic_write_with
 from sslvid.paths import data_dir
@@ -139,8 +139,7 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
         batch_size: videos per batch (``batch_size * K`` clips).
         num_workers: DataLoader workers reading the cache.
         noise: optional corruption of the test clips.
-        amp: compute under bf16 autocast on ``device`` (callers decide with
-            ``sslvid.engine.datapath.uses_bf16``; ``feature_spec(bf16=...)`` keys it).
+        amp: bf16 autocast on CUDA.
         progress: show a progress bar.
         max_failure_fraction: the largest tolerated share of unreadable videos.
 
@@ -160,7 +159,9 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
     batches = _model_batches(tqdm(reported, total=len(loader), desc="features", leave=False,
                                   disable=not show_bars(progress), unit="batch"),
                              crop_size, device, noise, tracker, videos)
-    with autocast(device, amp):
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" \
+        else contextlib.nullcontext()
+    with autocast:
         features, labels = extract_features(backbone, batches, device=device, batch_size=batch_size)
     tracker.end_epoch()
     return ClipFeatures(features.float(), labels.long(), torch.cat(videos).long())
@@ -194,7 +195,7 @@ def weights_digest(module: nn.Module) -> str:
 
 def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_size: int,
                  cache_size: tuple[int, int], profile: str, noise: Noise | None = None,
-                 batch_size: int | None = None, cache_format: str = "uint8", bf16: bool = False) -> dict[str, Any]:
+                 batch_size: int | None = None, cache_format: str = "uint8") -> dict[str, Any]:
     """What a cached feature file depends on (its key is the hash of this dict).
 
     Args:
@@ -208,8 +209,6 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
         batch_size: videos per batch (only recorded with ``noise``).
         cache_format: the clip cache's storage format; recorded unless "uint8" (so the keys of
             features extracted before formats existed stay valid), since JPEG changes the pixels.
-        bf16: the features are computed under bf16 autocast; recorded when set (so the keys of
-            float32 features stay valid).
     """
     spec = {"schema": FEATURE_SCHEMA, "pipeline": PIPELINE, "weights": weights, "dataset": index.dataset,
             "split": index.split, "fold": index.fold, "videos": index_fingerprint(index),
@@ -224,8 +223,6 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
                          "uint8": corruption.uint8, "reference": corruption.paper}
     if cache_format != "uint8":
         spec["cache_format"] = cache_format
-    if bf16:
-        spec["bf16"] = True
     return spec
 
 
