@@ -1,0 +1,416 @@
+"""Claims with uncertainty, as data: one type, one verdict function and one renderer for every chapter.
+
+A ``Claim`` is a paper's statement (``statement``, where it comes from: ``paper``, ``section``,
+``table``), the ``quantity`` this book measures to check it, the claimed side of a threshold
+(``direction``, ``threshold``) and the measured ``Estimate`` (a value with a 95% interval, how
+many numbers stand behind it, how the interval was made). ``verdict(claim)`` decides:
+
+* ``holds``: the interval lies on the claimed side of the threshold (or the one-sided p-value
+  of the claimed side is below 0.05, where an exact test stands in for the interval);
+* ``contradicted``: it lies on the other side;
+* ``inconclusive``: the interval contains the threshold, or there is no interval (one number,
+  one seed and no test videos to resample);
+* ``not measured``: no number, with ``reason`` saying why.
+
+The intervals (all two-sided 95%):
+
+* seeds: Student's t interval of the mean over seeds (``seed_interval``; differences of paired
+  seeds with ``seed_difference``);
+* test videos: percentile bootstrap over test videos (Efron & Tibshirani 1993, ch. 13).
+  ``bootstrap_accuracy_difference`` resamples each model's test videos; from per-video
+  correctness of the same videos it resamples the pairs (tighter). From an accuracy and a
+  count of test videos alone it resamples the implied 0/1 outcomes, which is the same
+  bootstrap as over the videos themselves when the two models are not paired;
+* rank agreement: Spearman's rho with a percentile bootstrap over the compared cells and,
+  up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``).
+
+The verdict is always computed from the estimate; nothing here types "holds" by hand.
+``claims_table`` renders a chapter's claims as one table with a short sentence each, and
+``claim_rows`` / ``claims_from_rows`` turn claims into plain rows for the results store
+(``sslvid.store.claims``) and back.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "holds", "contradicted", "inconclusive", "not measured"
+VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED)
+DIRECTIONS = (">", "<")
+LEVEL = 0.95
+"""The coverage of every interval."""
+ALPHA = 1 - LEVEL
+EXACT_MAX = 8
+"""Up to this many cells, rank agreement is tested exactly over all n! orderings (8! = 40,320)."""
+BOOTSTRAP_DRAWS = 2000
+
+SEEDS = "t interval over seeds"
+VIDEOS = "bootstrap over test videos"
+PAIRED_VIDEOS = "paired bootstrap over test videos"
+CELLS = "bootstrap over cells"
+PERMUTATION = "exact permutation test"
+SINGLE = "one number, no interval"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measured value with its 95% interval.
+
+    Args:
+        value: the point estimate (a mean, a difference, a rank correlation).
+        low: lower end of the 95% interval (NaN: no interval).
+        high: upper end (NaN: no interval).
+        n: how many numbers stand behind it (seeds, test videos, cells).
+        method: how the interval was made (``SEEDS``, ``VIDEOS``, ``CELLS``, ``PERMUTATION``, ...).
+        p_greater: one-sided p-value of "the true value exceeds the threshold" being false
+            (an exact test's p for value > 0), or None.
+        p_less: the same for the lower side, or None.
+    """
+
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+    n: int = 1
+    method: str = SINGLE
+    p_greater: float | None = None
+    p_less: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isnan(self.low) or math.isnan(self.high)) and self.low > self.high:
+            raise ValueError(f"an interval needs low <= high, got [{self.low}, {self.high}]")
+        if self.n < 0:
+            raise ValueError(f"n must be >= 0, got {self.n}")
+
+    @property
+    def has_interval(self) -> bool:
+        return not (math.isnan(self.low) or math.isnan(self.high))
+
+    def text(self, digits: int = 2) -> str:
+        """``value [low, high]``, or the value alone without an interval."""
+        if math.isnan(self.value):
+            return "n/a"
+        if not self.has_interval:
+            return f"{self.value:.{digits}f}"
+        return f"{self.value:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of a paper, checked against this build's numbers.
+
+    Args:
+        key: short unique name within its chapter.
+        chapter: the chapter module that measures it (``sslvid.experiments.<chapter>``).
+        statement: the paper's statement, as checked.
+        paper: the paper's key in the book's bibliography (``book/references.bib``).
+        section: where the paper says it (e.g. "§4.2").
+        table: the paper's table it reads ("" when none).
+        quantity: what is measured, in a line (e.g. "R(2+1)D minus ShuffleNet, top-1 points").
+        direction: ">" (the claim says the quantity exceeds ``threshold``) or "<".
+        threshold: the value the claim is read against (0 for a difference or a correlation).
+        estimate: the measured value with its interval; None when not measured.
+        reason: why it is not measured (required when ``estimate`` is None).
+        digits: decimals shown.
+    """
+
+    key: str
+    chapter: str
+    statement: str
+    paper: str
+    section: str
+    quantity: str
+    direction: str = ">"
+    threshold: float = 0.0
+    estimate: Estimate | None = None
+    table: str = ""
+    reason: str = ""
+    digits: int = 2
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if not self.key or not self.chapter:
+            raise ValueError("a claim needs a key and a chapter")
+        if self.estimate is None and not self.reason:
+            raise ValueError(f"claim {self.key!r} is not measured: give the reason")
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self)
+
+    def measured(self, estimate: Estimate | None, reason: str = "") -> Claim:
+        """This claim with ``estimate`` (or, when None, not measured for ``reason``)."""
+        return replace(self, estimate=estimate, reason=reason if estimate is None else "")
+
+
+def verdict(claim: Claim) -> str:
+    """The verdict on ``claim`` from its estimate (module docstring): holds, contradicted, inconclusive, not measured."""
+    est = claim.estimate
+    if est is None or math.isnan(est.value):
+        return NOT_MEASURED
+    claimed, other = (est.p_greater, est.p_less) if claim.direction == ">" else (est.p_less, est.p_greater)
+    if claimed is not None or other is not None:
+        if claim.threshold != 0:
+            raise ValueError(f"claim {claim.key!r}: a p-value decides only against 0, not {claim.threshold}")
+        if claimed is not None and claimed < ALPHA:
+            return HOLDS
+        if other is not None and other < ALPHA:
+            return CONTRADICTED
+        return INCONCLUSIVE
+    if not est.has_interval:
+        return INCONCLUSIVE
+    above, below = est.low > claim.threshold, est.high < claim.threshold
+    if (above and claim.direction == ">") or (below and claim.direction == "<"):
+        return HOLDS
+    if above or below:
+        return CONTRADICTED
+    return INCONCLUSIVE
+
+
+# ---------------------------------------------------------------------- intervals
+
+
+def _finite(values: Iterable[float], what: str) -> np.ndarray:
+    array = np.asarray(list(values), dtype=float)
+    if array.ndim != 1:
+        raise ValueError(f"{what} must be a flat sequence of numbers")
+    return array[~np.isnan(array)]
+
+
+def seed_interval(values: Sequence[float]) -> Estimate:
+    """Mean over seeds with Student's t 95% interval (no interval from one seed).
+
+    Raises:
+        ValueError: for no finite value.
+    """
+    array = _finite(values, "seed values")
+    if len(array) == 0:
+        raise ValueError("no finite value to estimate from")
+    mean = float(array.mean())
+    if len(array) < 2:
+        return Estimate(mean, n=1, method=SEEDS)
+    half = float(stats.t.ppf(1 - ALPHA / 2, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array)))
+    return Estimate(mean, mean - half, mean + half, len(array), SEEDS)
+
+
+def seed_difference(a: Mapping[int, float], b: Mapping[int, float]) -> Estimate:
+    """``a - b`` over the seeds both have (paired by seed), with the t interval of the mean difference.
+
+    Raises:
+        ValueError: when the two share no seed.
+    """
+    shared = sorted(set(a) & set(b))
+    if not shared:
+        raise ValueError(f"no seed in common: {sorted(a)} vs {sorted(b)}")
+    return seed_interval([a[s] - b[s] for s in shared])
+
+
+def _percentile(draws: np.ndarray) -> tuple[float, float]:
+    draws = draws[~np.isnan(draws)]
+    if len(draws) == 0:
+        return math.nan, math.nan
+    low, high = np.percentile(draws, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
+    return float(low), float(high)
+
+
+def _outcomes(accuracy: float, videos: int) -> np.ndarray:
+    """The 0/1 outcomes of ``videos`` test videos that ``accuracy`` percent of were right."""
+    if videos < 1:
+        raise ValueError(f"need at least one test video, got {videos}")
+    if not 0 <= accuracy <= 100:
+        raise ValueError(f"an accuracy is a percentage in [0, 100], got {accuracy}")
+    right = int(round(accuracy * videos / 100))
+    return np.r_[np.ones(right), np.zeros(videos - right)]
+
+
+def bootstrap_accuracy(accuracy: float, videos: int, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
+    """An accuracy (percent) with the percentile bootstrap interval over its ``videos`` test videos."""
+    outcomes = _outcomes(accuracy, videos)
+    rng = np.random.default_rng(seed)
+    means = outcomes[rng.integers(0, len(outcomes), (draws, len(outcomes)))].mean(axis=1) * 100
+    return Estimate(float(outcomes.mean() * 100), *_percentile(means), len(outcomes), VIDEOS)
+
+
+def bootstrap_accuracy_difference(a: float | Sequence[bool], b: float | Sequence[bool], videos_a: int | None = None,
+                                  videos_b: int | None = None, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
+    """Accuracy of ``a`` minus ``b`` in points, with a percentile bootstrap interval over test videos.
+
+    Args:
+        a: per-video correctness of model a (paired with ``b``: the same videos in the same
+            order), or its accuracy in percent with ``videos_a``.
+        b: the same for model b.
+        videos_a: test videos behind ``a`` when it is an accuracy.
+        videos_b: test videos behind ``b`` when it is an accuracy.
+
+    Raises:
+        ValueError: for a percentage without its video count, or paired vectors of different lengths.
+    """
+    rng = np.random.default_rng(seed)
+    if isinstance(a, (int, float)) or isinstance(b, (int, float)):
+        if videos_a is None or videos_b is None or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+            raise ValueError("give both accuracies with their test video counts, or both per-video correctness")
+        xa, xb = _outcomes(float(a), videos_a), _outcomes(float(b), videos_b)
+        ma = xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1)
+        mb = xb[rng.integers(0, len(xb), (draws, len(xb)))].mean(axis=1)
+        return Estimate(float(xa.mean() - xb.mean()) * 100, *_percentile((ma - mb) * 100), min(len(xa), len(xb)),
+                        VIDEOS)
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if xa.shape != xb.shape or xa.ndim != 1 or len(xa) == 0:
+        raise ValueError(f"paired correctness needs two equal-length vectors, got {xa.shape} and {xb.shape}")
+    idx = rng.integers(0, len(xa), (draws, len(xa)))
+    diff = (xa[idx].mean(axis=1) - xb[idx].mean(axis=1)) * 100
+    return Estimate(float(xa.mean() - xb.mean()) * 100, *_percentile(diff), len(xa), PAIRED_VIDEOS)
+
+
+def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
+    """The mean of ``values`` (cells of a table) with a percentile bootstrap interval over them.
+
+    Raises:
+        ValueError: for no finite value.
+    """
+    array = _finite(values, "values")
+    if len(array) == 0:
+        raise ValueError("no finite value to estimate from")
+    if len(array) < 2:
+        return Estimate(float(array.mean()), n=1, method=CELLS)
+    rng = np.random.default_rng(seed)
+    means = array[rng.integers(0, len(array), (draws, len(array)))].mean(axis=1)
+    return Estimate(float(array.mean()), *_percentile(means), len(array), CELLS)
+
+
+def _rank_corr(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    """Pearson correlation of rank vectors along the last axis (Spearman's rho with average ranks)."""
+    rx = rx - rx.mean(axis=-1, keepdims=True)
+    ry = ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(-1) / np.sqrt((rx ** 2).sum(-1) * (ry ** 2).sum(-1))
+
+
+def spearman(x: Sequence[float], y: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
+    """Spearman's rank correlation of paired cells with its uncertainty (Spearman 1904).
+
+    The interval is the percentile bootstrap over cells (resamples with one side constant are
+    dropped). Up to ``EXACT_MAX`` cells the estimate also carries the exact one-sided
+    permutation p-values over all n! orderings (``p_greater``: of rho at least as large,
+    ``p_less``: at least as small), which decide the verdict there.
+
+    Raises:
+        ValueError: for sequences of different lengths.
+    """
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x_arr.shape != y_arr.shape or x_arr.ndim != 1:
+        raise ValueError(f"spearman needs two equal-length sequences, got {x_arr.shape} and {y_arr.shape}")
+    keep = ~(np.isnan(x_arr) | np.isnan(y_arr))
+    x_arr, y_arr = x_arr[keep], y_arr[keep]
+    n = len(x_arr)
+    if n < 3 or len(set(x_arr)) < 2 or len(set(y_arr)) < 2:
+        return Estimate(math.nan, n=n, method=CELLS)
+    rx, ry = stats.rankdata(x_arr), stats.rankdata(y_arr)
+    rho = float(_rank_corr(rx, ry))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, (draws, n))
+    boot = _rank_corr(stats.rankdata(x_arr[idx], axis=1), stats.rankdata(y_arr[idx], axis=1))
+    low, high = _percentile(boot)
+    if n > EXACT_MAX:
+        return Estimate(rho, low, high, n, CELLS)
+    perms = np.array(list(itertools.permutations(range(n))))
+    null = _rank_corr(np.broadcast_to(rx, perms.shape), ry[perms])
+    tol = 1e-12
+    return Estimate(rho, low, high, n, PERMUTATION, p_greater=float(np.mean(null >= rho - tol)),
+                    p_less=float(np.mean(null <= rho + tol)))
+
+
+# ---------------------------------------------------------------------- rendering and rows
+
+
+def sentence(claim: Claim) -> str:
+    """One short sentence: the quantity, its value with interval and method, the verdict."""
+    est = claim.estimate
+    if est is None or math.isnan(est.value):
+        return f"Not measured: {claim.reason or 'no number'}."
+    d = claim.digits
+    interval = (f"95% interval {est.low:.{d}f} to {est.high:.{d}f}, {est.method}, n = {est.n}" if est.has_interval
+                else f"{est.method}, n = {est.n}")
+    p = ""
+    if est.p_greater is not None or est.p_less is not None:
+        side = est.p_greater if claim.direction == ">" else est.p_less
+        p = f"; one-sided p = {side:.3f}" if side is not None else ""
+    return f"{claim.quantity}: {est.value:.{d}f} ({interval}{p}); the claim {verdict(claim)}."
+
+
+def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:
+    """A chapter's claims as one table: ``claim``, ``source``, ``statement``, ``measured``, ``verdict``, ``in short``."""
+    rows = []
+    for claim in claims:
+        where = ", ".join(part for part in (claim.paper, claim.section, claim.table) if part)
+        rows.append({"claim": claim.key, "source": where, "statement": claim.statement,
+                     "measured": claim.estimate.text(claim.digits) if claim.estimate else "n/a",
+                     "verdict": verdict(claim), "in short": sentence(claim)})
+    return pd.DataFrame(rows, columns=["claim", "source", "statement", "measured", "verdict", "in short"])
+
+
+def verdict_counts(claims: Iterable[Claim]) -> dict[str, int]:
+    """How many claims have each verdict (every verdict named, zeros included)."""
+    counts = dict.fromkeys(VERDICTS, 0)
+    for claim in claims:
+        counts[verdict(claim)] += 1
+    return counts
+
+
+ROW_FIELDS = ("chapter", "key", "statement", "paper", "section", "table", "quantity", "direction", "threshold",
+              "value", "low", "high", "n", "method", "p_greater", "p_less", "reason", "digits", "verdict")
+"""The plain row of a claim (``claim_rows``), as the claims table of the results store holds it."""
+
+
+def claim_rows(claims: Iterable[Claim]) -> list[dict[str, Any]]:
+    """Claims as plain rows (``ROW_FIELDS``), with the computed verdict beside them."""
+    rows = []
+    for claim in claims:
+        est = asdict(claim.estimate) if claim.estimate is not None else dict.fromkeys(
+            ("value", "low", "high", "n", "method", "p_greater", "p_less"))
+        row = {name: getattr(claim, name) for name in ROW_FIELDS if hasattr(claim, name) and name != "verdict"}
+        rows.append({**row, **est, "verdict": verdict(claim)})
+    return rows
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def claims_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[Claim]:
+    """Claims back from plain rows (``claim_rows``); the verdict is recomputed, never read.
+
+    Raises:
+        ValueError: for a row without the fields of ``ROW_FIELDS``.
+    """
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    claims = []
+    for row in records:
+        missing = [name for name in ROW_FIELDS if name not in row]
+        if missing:
+            raise ValueError(f"a claim row needs {missing}; got {sorted(row)}")
+        value = _number(row["value"])
+        estimate = None if value is None else Estimate(
+            value, _number(row["low"]) if _number(row["low"]) is not None else math.nan,
+            _number(row["high"]) if _number(row["high"]) is not None else math.nan, int(_number(row["n"]) or 0),
+            str(row["method"]), _number(row["p_greater"]), _number(row["p_less"]))
+        claims.append(Claim(key=_text(row["key"]), chapter=_text(row["chapter"]),
+                            statement=_text(row["statement"]), paper=_text(row["paper"]), section=_text(row["section"]), table=_text(row["table"]),
+                            quantity=_text(row["quantity"]), direction=_text(row["direction"]),
+                            threshold=float(row["threshold"]), estimate=estimate,
+                            reason=_text(row["reason"]) or ("" if estimate else "not measured"),
+                            digits=int(_number(row["digits"]) or 2)))
+    return claims
