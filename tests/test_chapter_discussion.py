@@ -13,6 +13,7 @@ import pytest
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import discussion as chapter
 from sslvid.experiments.study import Study
+from sslvid.store.errors import NotCachedError
 from sslvid.store.paper_tables import list_paper_tables, load_paper_table
 from sslvid.store.results import ResultsStore, paper_vs_reproduced
 from sslvid.store.runs import RunStore
@@ -60,25 +61,24 @@ def t1_chapter_frame() -> pd.DataFrame:
 # ---------------------------------------------------------------------- collecting
 
 
-def test_collect_tolerates_missing_failing_and_uncached_chapters(study):
+def test_collect_reads_uncached_chapters_as_missing_and_lets_bugs_fail(study):
     def uncached(_study):
-        raise RuntimeError("wrapped") from chapter.NotCachedError("run abc is not complete")
+        raise RuntimeError("wrapped") from NotCachedError("run abc is not complete")
 
     def broken(_study):
         raise ZeroDivisionError("boom")
 
     chapters = {
-        "preliminaries": SimpleNamespace(paper_comparisons=lambda s: {T1: t1_chapter_frame()}),
-        "subset_size": SimpleNamespace(paper_comparisons=uncached),
-        "noise_robustness": SimpleNamespace(paper_comparisons=broken),
-        "out_of_distribution": SimpleNamespace(),
-        "lightweight": "no_such_chapter_module",
+        "2. Preliminaries": SimpleNamespace(paper_comparisons=lambda s: {T1: t1_chapter_frame()}),
+        "3. Subset size and duration": SimpleNamespace(paper_comparisons=uncached),
     }
+    with pytest.raises(ZeroDivisionError):
+        chapter.collect_comparisons(study, {**chapters, "6. Noise robustness":
+                                            SimpleNamespace(paper_comparisons=broken)})
     collected = chapter.collect_comparisons(study, chapters)
     assert list(collected.tables) == list_paper_tables()
-    status = collected.chapters.set_index("module")["status"].to_dict()
-    assert status == {"preliminaries": "ok", "subset_size": "results missing", "noise_robustness": "failed",
-                      "out_of_distribution": "no paper_comparisons", "lightweight": "module missing"}
+    status = collected.chapters.set_index("chapter")["status"].to_dict()
+    assert status == {"2. Preliminaries": "ok", "3. Subset size and duration": "results missing"}
     t1 = collected.tables[T1].set_index(["backbone", "pretext"])
     assert t1.loc[("r21d", "rspnet"), "reproduced"] == 40.0
     assert t1.loc[("r21d", "rspnet"), "difference"] == pytest.approx(40.0 - 78.0)
@@ -86,7 +86,7 @@ def test_collect_tolerates_missing_failing_and_uncached_chapters(study):
     assert collected.tables[T2]["reproduced"].isna().all()
     assert len(collected.tables[T2]) == len(load_paper_table(T2))
     assert "Subset size" in collected.notes[T2] and "results missing" in collected.notes[T2]
-    assert "Noise robustness" in collected.notes[T7] and "failed" in collected.notes[T7]
+    assert "Noise robustness" in collected.notes[T7] and "not collected" in collected.notes[T7]
     assert "not collected" in collected.notes["benchmark_t9_sota"]
     status_table = chapter.comparison_status(collected).set_index("table")
     assert status_table.loc[T1, "reproduced"] == 2
@@ -95,10 +95,10 @@ def test_collect_tolerates_missing_failing_and_uncached_chapters(study):
 
 def test_cached_only_study_trains_nothing(study, tmp_path):
     point = {"task": "rotnet", "backbone": "shufflenet3d"}
-    reader = chapter.cached_only(study)
-    with pytest.raises(chapter.NotCachedError):
+    reader = study.cached_only()
+    with pytest.raises(NotCachedError):
         reader.pretrain(point)
-    with pytest.raises(chapter.NotCachedError):
+    with pytest.raises(NotCachedError):
         reader.evaluate(point, "appearance")
     assert reader.store.find(study.pretrain_config(point)) is None
     assert not any((tmp_path / "runs").glob("*/final.pt"))
@@ -269,13 +269,15 @@ def test_normalise_reads_a_metric_column_under_another_name():
     assert (normal.groupby("metric")["paper"].count() == 4 * 3).all()
 
 
-def test_an_empty_or_unreadable_frame_falls_back_to_the_papers_cells(study):
-    chapters = {"downstream": SimpleNamespace(paper_comparisons=lambda s: {
-        "benchmark_t9_sota": pd.DataFrame(), T1: pd.DataFrame({"x": [1]}), "not_a_paper_table": pd.DataFrame()})}
+def test_an_empty_frame_falls_back_to_the_papers_cells_and_an_unreadable_one_fails(study):
+    chapters = {"8. Downstream tasks": SimpleNamespace(paper_comparisons=lambda s: {
+        "benchmark_t9_sota": pd.DataFrame(), "not_a_paper_table": pd.DataFrame()})}
     collected = chapter.collect_comparisons(study, chapters)
     assert collected.tables["benchmark_t9_sota"]["reproduced"].isna().all()
     assert "empty frame" in collected.notes["benchmark_t9_sota"]
-    assert "unreadable" in collected.notes[T1] and len(collected.tables[T1]) == 12
+    unreadable = {"2. Preliminaries": SimpleNamespace(paper_comparisons=lambda s: {T1: pd.DataFrame({"x": [1]})})}
+    with pytest.raises(ValueError, match="no column"):
+        chapter.collect_comparisons(study, unreadable)
 
 
 def test_subset_claim_needs_a_gain_up_to_30k():
@@ -286,12 +288,12 @@ def test_subset_claim_needs_a_gain_up_to_30k():
 def test_snapshot_results_store_reads_once_and_refuses_writes(tmp_path):
     path = tmp_path / "r.csv"
     ResultsStore(path).upsert([{"config_hash": "a", "task": "classify", "metric": "top1_video", "value": 50.0}])
-    snapshot = chapter.SnapshotResultsStore(path)
+    snapshot = ResultsStore(path, read_only=True)
     assert snapshot.has("a", "classify", ["top1_video"])
     ResultsStore(path).upsert([{"config_hash": "b", "task": "classify", "metric": "top1_video", "value": 60.0}])
     assert not snapshot.has("b", "classify", ["top1_video"])  # the snapshot was taken before
     mutated = snapshot.table()
     mutated.loc[0, "value"] = -1.0  # callers get a copy
     assert snapshot.rows("a")["value"].iloc[0] == 50.0
-    with pytest.raises(chapter.NotCachedError):
+    with pytest.raises(NotCachedError):
         snapshot.upsert([{"config_hash": "c", "task": "classify", "metric": "top1_video", "value": 1.0}])

@@ -8,7 +8,7 @@ import pytest
 from sslvid.analysis.cka import CKAResult
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import subset_size as ch
-from sslvid.experiments.discussion import NotCachedError, cached_only
+from sslvid.store.errors import NotCachedError
 from sslvid.experiments.study import Study
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.store.paper_tables import load_paper_table
@@ -165,7 +165,7 @@ def test_cka_numbers_and_summary():
 
 def test_paper_comparisons_keys_and_read_only_behaviour(study, monkeypatch):
     with pytest.raises(NotCachedError):
-        ch.paper_comparisons(cached_only(study))
+        ch.paper_comparisons(study.cached_only())
     monkeypatch.setattr(ch, "subset_accuracy", lambda s, tasks: _paper_as_ours(ch.TABLE2))
     monkeypatch.setattr(ch, "rspnet_accuracy", lambda s, backbones, epochs: _paper_as_ours(ch.TABLE3))
     monkeypatch.setattr(ch, "epochs_accuracy", lambda s, tasks, epochs: _paper_as_ours(ch.TABLE4))

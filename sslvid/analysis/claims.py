@@ -226,7 +226,7 @@ def _outcomes(accuracy: float, videos: int) -> np.ndarray:
         raise ValueError(f"need at least one test video, got {videos}")
     if not 0 <= accuracy <= 100:
         raise ValueError(f"an accuracy is a percentage in [0, 100], got {accuracy}")
-    right = int(round(accuracy * videos / 100))
+    right = round(accuracy * videos / 100)
     return np.r_[np.ones(right), np.zeros(videos - right)]
 
 

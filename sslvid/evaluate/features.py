@@ -43,6 +43,7 @@ from sslvid.io import atomic_write_json, atomic_write_with
 from sslvid.paths import data_dir
 from sslvid.progress import show_bars, tracked
 from sslvid.seeding import derive_seed
+from sslvid.store.errors import NotCachedError
 
 log = logging.getLogger(__name__)
 
@@ -236,10 +237,12 @@ class FeatureCache:
 
     Args:
         root: folder of the cache; default ``default_features_root()``.
+        read_only: never extract: a miss in ``get_or_compute`` raises ``NotCachedError``.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, read_only: bool = False) -> None:
         self.root = Path(root) if root is not None else default_features_root()
+        self.read_only = read_only
         self.extractions = 0
         """How many times this object ran an extraction (cache misses)."""
 
@@ -272,11 +275,17 @@ class FeatureCache:
         return path
 
     def get_or_compute(self, spec: Mapping[str, Any], compute: Callable[[], ClipFeatures]) -> ClipFeatures:
-        """The cached features of ``spec``; on a miss ``compute()`` them (once, under a file lock) and save them."""
+        """The cached features of ``spec``; on a miss ``compute()`` them (once, under a file lock) and save them.
+
+        Raises:
+            NotCachedError: on a miss in a read-only cache.
+        """
         found = self.load(spec)
         if found is not None:
             log.info("features: cache hit %s", self.key(spec))
             return found
+        if self.read_only:
+            raise NotCachedError(f"features {self.key(spec)} are not cached in {self.root}")
         self.root.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.root / f".{self.key(spec)}.lock")):
             found = self.load(spec)

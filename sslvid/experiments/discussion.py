@@ -4,9 +4,9 @@ Benchmark paper §6 ("Discussions and analysis": four recommendations) and §7 (
 conclusions), plus the inferences of §4-5 that they rest on. The chapter
 
 1. collects every chapter's "paper vs reproduced" tables (``paper_comparisons(study)`` of the
-   modules in ``CHAPTER_MODULES``), one for every table in ``data/paper-tables/``; a chapter
-   module that is missing, or whose results are not in the stores, gives a table with NaN
-   reproduced values and a note naming the chapter that produces it (``collect_comparisons``);
+   modules in ``CHAPTERS``), one for every table in ``data/paper-tables/``; a chapter whose
+   results are not in the stores gives a table with NaN reproduced values and a note naming the
+   chapter that produces it (``collect_comparisons``);
 2. states per table how this profile's setting differs from the paper's (``scale_notes``);
 3. measures the agreement per table and metric: Spearman rank correlation of the cells, the
    sign agreement of the table's key comparisons, the mean difference (``agreement_table``);
@@ -15,14 +15,12 @@ conclusions), plus the inferences of §4-5 that they rest on. The chapter
 
 By default nothing is trained or evaluated here: the study is wrapped so that a run, an
 evaluation or a feature extraction missing from the stores raises ``NotCachedError``
-(``cached_only``, which also reads the results table once instead of once per lookup), and the
+(``Study.cached_only``, which also reads the results table once instead of once per lookup), and the
 chapter that needs it is reported as "results missing".
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
-import importlib
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -36,131 +34,48 @@ from matplotlib.figure import Figure
 from scipy.stats import spearmanr
 
 from sslvid.engine.config import PretrainConfig
-from sslvid.evaluate.features import FeatureCache
+from sslvid.experiments import (
+    distillation,
+    downstream,
+    lightweight,
+    noise_robustness,
+    out_of_distribution,
+    preliminaries,
+    subset_size,
+    task_complexity,
+)
 from sslvid.experiments.study import Study
 from sslvid.pretext.base import TASKS
-from sslvid.store.paper_tables import PAPER_BACKBONES, list_paper_tables, load_paper_table, paper_table_info
-from sslvid.store.results import ResultsStore
-from sslvid.store.runs import RunHandle, RunStore
+from sslvid.store.errors import not_cached_cause
+from sslvid.store.paper_tables import (
+    PAPER_BACKBONES,
+    list_paper_tables,
+    load_paper_table,
+    paper_table_info,
+)
 
-CHAPTER_MODULES: dict[str, str] = {
-    "preliminaries": "2. Preliminaries",
-    "subset_size": "3. Subset size and duration",
-    "task_complexity": "4. Task complexity",
-    "out_of_distribution": "5. Out of distribution",
-    "noise_robustness": "6. Noise robustness",
-    "distillation": "7. Knowledge distillation",
-    "downstream": "8. Downstream tasks",
-    "lightweight": "9. Lightweight networks",
+CHAPTERS: dict[str, ModuleType] = {
+    "2. Preliminaries": preliminaries,
+    "3. Subset size and duration": subset_size,
+    "4. Task complexity": task_complexity,
+    "5. Out of distribution": out_of_distribution,
+    "6. Noise robustness": noise_robustness,
+    "7. Knowledge distillation": distillation,
+    "8. Downstream tasks": downstream,
+    "9. Lightweight networks": lightweight,
 }
-"""Module name in ``sslvid.experiments`` -> the chapter it backs."""
-
-TABLE_CHAPTER: dict[str, str] = {
-    "benchmark_t1_pretext_k400_50k": "preliminaries",
-    "benchmark_t2_subset_size_r21d": "subset_size",
-    "benchmark_t3_rspnet_subset_epochs": "subset_size",
-    "benchmark_t4_epochs_r21d_50k": "subset_size",
-    "benchmark_t5_task_complexity": "task_complexity",
-    "benchmark_t6_ood_r21d_30k": "out_of_distribution",
-    "benchmark_t7_noise_ucf101": "noise_robustness",
-    "benchmark_t8_kd_subsets_rspnet": "distillation",
-    "benchmark_t9_sota": "downstream",
-    "graphkd_t1_sota": "distillation",
-    "graphkd_t2_ablation": "distillation",
-    "lightweight_t1_cost": "lightweight",
-    "lightweight_t1_stl10": "lightweight",
-    "skdsrl_t1_baseline": "distillation",
-    "skdsrl_t2_mechanisms_ucf101_r18": "distillation",
-}
-"""Paper table -> the chapter module whose ``paper_comparisons`` produces it."""
+"""Chapter title -> the chapter module whose ``paper_comparisons(study)`` gives its paper tables."""
 
 VALUE_COLUMNS = ("paper", "reproduced", "n", "difference")
 """The columns of a ``paper_vs_reproduced`` frame besides its key columns."""
 
-KEY_COMPARISONS: dict[str, tuple[str, str]] = {
-    "benchmark_t1_pretext_k400_50k": ("backbone", "R(2+1)D against ShuffleNet, per pretext task"),
-    "benchmark_t2_subset_size_r21d": ("subset", "subset sizes against each other, per pretext task"),
-    "benchmark_t3_rspnet_subset_epochs": ("subset", "subset sizes against each other, per backbone and epochs"),
-    "benchmark_t4_epochs_r21d_50k": ("epochs", "pre-training lengths against each other, per pretext task"),
-    "benchmark_t5_task_complexity": ("complexity", "complexities against each other, per task and backbone"),
-    "benchmark_t6_ood_r21d_30k": ("pretrain", "K400 against SSv2 pre-training, per task and target"),
-    "benchmark_t7_noise_ucf101": ("backbone", "R(2+1)D against ShuffleNet, per pretext task"),
-    "benchmark_t8_kd_subsets_rspnet": ("model", "student against teachers, per subset"),
-    "benchmark_t9_sota": ("approach", "approaches against each other"),
-    "graphkd_t1_sota": ("method", "methods against each other"),
-    "graphkd_t2_ablation": ("method", "distillation variants against each other"),
-    "lightweight_t1_cost": ("backbone", "backbones against each other"),
-    "lightweight_t1_stl10": ("method", "methods against each other, per backbone"),
-    "skdsrl_t1_baseline": ("method", "SKD-SRL against independent training, per backbone"),
-    "skdsrl_t2_mechanisms_ucf101_r18": ("mechanism", "training mechanisms against each other"),
-}
-"""Per table: the key column whose values are compared pairwise (the other keys held fixed), and what that means."""
 
-
-# ---------------------------------------------------------------------- cached-only study
-
-
-class NotCachedError(LookupError):
-    """A run, evaluation or feature set that the stores do not hold, asked for in cached-only mode."""
-
-
-class CachedRunStore(RunStore):
-    """A run store that hands out complete runs only: asking for a missing run raises ``NotCachedError``.
-
-    Training and evaluation ask the store for a run's handle before they train; a complete
-    run is read as usual, so cached results load while nothing new is trained.
-    """
-
-    def run(self, config: Any) -> RunHandle:
-        handle = super().run(config)
-        if not handle.is_complete:
-            raise NotCachedError(f"run {handle.key} is not complete in {self.root}")
-        return handle
-
-    def find(self, config: Any) -> RunHandle | None:
-        handle = super().run(config)
-        return handle if handle.is_complete else None
-
-
-class CachedFeatureCache(FeatureCache):
-    """A feature cache that never extracts: a miss raises ``NotCachedError``."""
-
-    def get_or_compute(self, spec: Mapping[str, Any], compute: Callable[[], Any]) -> Any:
-        found = self.load(spec)
-        if found is None:
-            raise NotCachedError(f"features {self.key(spec)} are not cached in {self.root}")
-        return found
-
-
-class SnapshotResultsStore(ResultsStore):
-    """The results table read once and kept in memory; writing raises ``NotCachedError``.
-
-    Chapters look up every evaluation in the results table; reading the CSV for each lookup
-    costs about half a second per call at a few thousand rows, so a read-only pass over all
-    chapters reads it once instead.
-    """
-
-    def __init__(self, path: Any = None, timeout: float = -1) -> None:
-        super().__init__(path, timeout)
-        self._snapshot: pd.DataFrame | None = None
-
-    def table(self) -> pd.DataFrame:
-        if self._snapshot is None:
-            self._snapshot = super().table()
-        return self._snapshot.copy()
-
-    def upsert(self, rows: Any) -> pd.DataFrame:
-        raise NotCachedError(f"a result missing from {self.path} would be written: nothing is computed here")
-
-    def delete(self, config_hash: str) -> int:
-        raise NotCachedError(f"{self.path} is read-only here")
-
-
-def cached_only(study: Study) -> Study:
-    """A copy of ``study`` over the same stores that reads what is cached and trains or evaluates nothing."""
-    return dataclasses.replace(study, store=CachedRunStore(study.store.root),
-                               features=CachedFeatureCache(study.features.root),
-                               results=SnapshotResultsStore(study.results.path), timings=[])
+def chapter_title(module: str) -> str:
+    """The title of the chapter that module ``sslvid.experiments.<module>`` backs (the module name if none)."""
+    for title, chapter in CHAPTERS.items():
+        if chapter.__name__.rsplit(".", 1)[-1] == module:
+            return title
+    return module
 
 
 # ---------------------------------------------------------------------- collecting the tables
@@ -182,44 +97,41 @@ class Collected:
     notes: dict[str, str]
 
 
-ChapterSource = str | ModuleType | Any
-"""A chapter: a module name in ``sslvid.experiments``, or any object with ``paper_comparisons(study)``."""
-
-
-def collect_comparisons(study: Study, chapters: Mapping[str, ChapterSource] | Iterable[str] | None = None,
+def collect_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
                         compute_missing: bool = False) -> Collected:
     """Every chapter's ``paper_comparisons``, normalised, with NaN frames for what no chapter gave.
 
+    Only ``NotCachedError`` (itself, or as the cause of another error) is caught: the chapter's
+    row reads "results missing". Any other error of a chapter is a bug and propagates.
+
     Args:
         study: the shared study.
-        chapters: chapter name -> module name or object with ``paper_comparisons`` (tests pass
-            stand-ins here), or module names; None: ``CHAPTER_MODULES``.
+        chapters: chapter title -> module or object with ``paper_comparisons(study)`` (tests pass
+            stand-ins here); None: ``CHAPTERS``.
         compute_missing: let the chapters train and evaluate what the stores lack (False: cached
-            results only, ``cached_only``).
+            results only, ``Study.cached_only``).
 
-    Returns:
-        a ``Collected``; never raises for a chapter that is missing or fails.
+    Raises:
+        TypeError: when a chapter's ``paper_comparisons`` returns something other than a dict.
     """
-    sources = _chapter_sources(chapters)
-    reader = study if compute_missing else cached_only(study)
+    sources = dict(CHAPTERS if chapters is None else chapters)
+    reader = study if compute_missing else study.cached_only()
     tables: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
     rows = []
-    for name, source in sources.items():
+    for title, source in sources.items():
+        module = getattr(source, "__name__", title).rsplit(".", 1)[-1]
         status, detail, got = _call_chapter(source, reader)
-        rows.append({"chapter": CHAPTER_MODULES.get(name, name), "module": name, "status": status,
-                     "detail": detail, "tables": ", ".join(sorted(got))})
+        rows.append({"chapter": title, "module": module, "status": status, "detail": detail,
+                     "tables": ", ".join(sorted(got))})
         for table_name, frame in got.items():
             if table_name not in set(list_paper_tables()):
                 continue
             if frame.empty:
-                notes[table_name] = f"chapter {CHAPTER_MODULES.get(name, name)} returned an empty frame"
+                notes[table_name] = f"chapter {title} returned an empty frame"
                 continue
-            try:
-                tables[table_name] = normalise_comparison(table_name, frame)
-                notes[table_name] = f"from chapter {CHAPTER_MODULES.get(name, name)}"
-            except ValueError as error:
-                notes[table_name] = f"chapter {CHAPTER_MODULES.get(name, name)} gave an unreadable frame ({error})"
+            tables[table_name] = normalise_comparison(table_name, frame)
+            notes[table_name] = f"from chapter {title}"
     chapter_table = pd.DataFrame(rows, columns=["chapter", "module", "status", "detail", "tables"])
     for table_name in list_paper_tables():
         if table_name not in tables:
@@ -228,55 +140,26 @@ def collect_comparisons(study: Study, chapters: Mapping[str, ChapterSource] | It
     return Collected({n: tables[n] for n in list_paper_tables()}, chapter_table, notes)
 
 
-def _chapter_sources(chapters: Mapping[str, ChapterSource] | Iterable[str] | None) -> dict[str, ChapterSource]:
-    if chapters is None:
-        return {name: name for name in CHAPTER_MODULES}
-    if isinstance(chapters, Mapping):
-        return dict(chapters)
-    return {name: name for name in chapters}
-
-
-def _call_chapter(source: ChapterSource, study: Study) -> tuple[str, str, dict[str, pd.DataFrame]]:
-    """(status, detail, tables) of one chapter; statuses: ok, module missing, no paper_comparisons,
-    results missing, failed."""
-    if isinstance(source, str):
-        try:
-            source = importlib.import_module(f"sslvid.experiments.{source}")
-        except ModuleNotFoundError as error:
-            return "module missing", str(error), {}
-    compare = getattr(source, "paper_comparisons", None)
-    if not callable(compare):
-        return "no paper_comparisons", f"{source!r} has no paper_comparisons(study)", {}
+def _call_chapter(source: Any, study: Study) -> tuple[str, str, dict[str, pd.DataFrame]]:
+    """(status, detail, tables) of one chapter; status "ok" or "results missing"."""
     try:
-        got = compare(study)
-    except Exception as error:  # a chapter's failure must not stop the discussion
-        cause = _not_cached_cause(error)
-        if cause is not None:
-            return "results missing", f"{cause}: run the chapter first", {}
-        return "failed", f"{type(error).__name__}: {error}", {}
+        got = source.paper_comparisons(study)
+    except Exception as error:
+        cause = not_cached_cause(error)
+        if cause is None:
+            raise
+        return "results missing", f"{cause}: run the chapter first", {}
     if not isinstance(got, Mapping):
-        return "failed", f"paper_comparisons returned {type(got).__name__}, not a dict", {}
-    frames = {str(k): v for k, v in got.items() if isinstance(v, pd.DataFrame)}
-    return "ok", "", frames
-
-
-def _not_cached_cause(error: BaseException) -> NotCachedError | None:
-    """The ``NotCachedError`` behind ``error`` (itself, or its cause or context), or None."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, NotCachedError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
+        raise TypeError(f"{source!r}.paper_comparisons returned {type(got).__name__}, not a dict")
+    return "ok", "", {str(k): v for k, v in got.items() if isinstance(v, pd.DataFrame)}
 
 
 def _missing_note(table: str, chapters: pd.DataFrame, earlier: str | None) -> str:
-    producer = TABLE_CHAPTER.get(table)
-    title = CHAPTER_MODULES.get(producer, producer)
+    producer = paper_table_info(table).chapter
+    title = chapter_title(producer)
     if earlier:
         return earlier
-    row = chapters[chapters["module"] == producer]
+    row = chapters[chapters["chapter"] == title]
     if row.empty:
         return f"not reproduced: chapter {title} was not collected"
     status = row["status"].iloc[0]
@@ -377,45 +260,11 @@ def _clip(config: PretrainConfig) -> str:
     return f"{config.frames}x{config.crop_size}x{config.crop_size}"
 
 
-TABLE_SCALE: dict[str, str] = {
-    "benchmark_t1_pretext_k400_50k": "pre-training on the '50k' subset; UCF101 finetuning -> {appearance} {protocol}",
-    "benchmark_t2_subset_size_r21d": "subsets 10k/30k/50k are videos per class of the digit pool, not Kinetics "
-                                     "videos; UCF101 finetuning -> {appearance} {protocol}",
-    "benchmark_t3_rspnet_subset_epochs": "the paper's epochs 50/100/150/200 (of 200) stand for the same fractions "
-                                         "of this profile's {epochs} epochs; UCF101 finetuning -> {appearance} "
-                                         "{protocol}",
-    "benchmark_t4_epochs_r21d_50k": "the paper's epochs 50/100/150/200 (of 200) stand for the same fractions of "
-                                    "this profile's {epochs} epochs; UCF101 finetuning -> {appearance} {protocol}",
-    "benchmark_t5_task_complexity": "same complexities (rotations, clips, rates) on {clip} clips; the paper's "
-                                    "table is reconstructed from a garbled extraction",
-    "benchmark_t6_ood_r21d_30k": "K400/SSv2 -> the appearance/motion digit pools; UCF101/Diving48 -> "
-                                 "{appearance}/{motion} {protocol}",
-    "benchmark_t7_noise_ucf101": "the same four noises at severity 1, on {clip} digit clips ({appearance} "
-                                 "{protocol}) instead of UCF101 at 112x112",
-    "benchmark_t8_kd_subsets_rspnet": "finetuned RSPNet teachers and a distilled ShuffleNet student; "
-                                      "UCF101/HMDB51 -> {appearance}/{motion}",
-    "benchmark_t9_sota": "published methods are not re-run; only the paper's own row (KD student) has a "
-                         "counterpart here",
-    "graphkd_t1_sota": "AlexNet on UCF101/HMDB51/CCV in the paper; earlier methods are not re-run here",
-    "graphkd_t2_ablation": "the distillation variants with this book's video teachers and student, on "
-                           "{appearance}/{motion}; CCV has no counterpart",
-    "lightweight_t1_cost": "the paper's average FLOPs and CO2 of its GPU runs vs chapter 9's count and "
-                           "CO2 estimate (its assumptions)",
-    "lightweight_t1_stl10": "STL-10 (96x96 images, 0-1 scale) -> single {clip_hw} digit frames, {protocol} "
-                            "on {appearance}",
-    "skdsrl_t1_baseline": "3D ResNets trained on UCF101/HMDB51/K400 -> this book's backbones on {appearance}/"
-                          "{motion}",
-    "skdsrl_t2_mechanisms_ucf101_r18": "mechanisms of 3D ResNet-18 on UCF101 -> this book's student on "
-                                       "{appearance}",
-}
-"""Per table, what its cells stand for here (filled by ``scale_notes``)."""
-
-
 def scale_notes(study: Study) -> pd.DataFrame:
     """Per paper table, the difference of scale in words: ``table``, ``paper table``, ``what differs``.
 
     The common part (clips, width, epochs, protocol) is read from the study's configs; the
-    table-specific part from ``TABLE_SCALE``.
+    table-specific part from the table's ``PaperTable.scale``.
     """
     here = study.pretrain_config({"task": "rotnet", "backbone": "r2plus1d_18"})
     paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18")
@@ -427,29 +276,23 @@ def scale_notes(study: Study) -> pd.DataFrame:
     rows = []
     for name in list_paper_tables():
         info = paper_table_info(name)
-        rows.append({"table": name, "paper table": f"{_paper_short(info.source)} {info.table}",
-                     "what differs": f"{TABLE_SCALE.get(name, '').format(**fill)}; {common}"})
+        rows.append({"table": name, "paper table": info.title,
+                     "what differs": f"{info.scale.format(**fill)}; {common}"})
     return pd.DataFrame(rows)
-
-
-def _paper_short(source: str) -> str:
-    names = {"benchmark2023": "benchmark", "sonawane2021lightweight": "lightweight", "zhang2018graph": "graph KD",
-             "vu2022skdsrl": "SKD-SRL"}
-    return names.get(source, source)
 
 
 # ---------------------------------------------------------------------- agreement
 
 
 def sign_agreement(table: str, frame: pd.DataFrame) -> tuple[int, int]:
-    """(agreeing, compared) pairs of the table's key comparison (``KEY_COMPARISONS``).
+    """(agreeing, compared) pairs of the table's key comparison (``PaperTable.axis``).
 
     Within each group of equal other keys (and metric), every pair of cells where both the
     paper and we have a number is compared: it agrees when ``reproduced`` orders the two
     cells as ``paper`` does. Pairs the paper ties are skipped.
     """
-    axis = KEY_COMPARISONS.get(table, (None, ""))[0]
-    if axis is None or axis not in frame:
+    axis = paper_table_info(table).axis
+    if not axis or axis not in frame:
         return 0, 0
     keys = [k for k in paper_table_info(table).keys if k != axis and k in frame]
     keys += ["metric"] if "metric" in frame else []
@@ -943,15 +786,14 @@ def comparison_status(collected: Collected) -> pd.DataFrame:
     """One row per paper table: ``table``, ``chapter``, ``cells``, ``reproduced``, ``note``."""
     rows = []
     for name, frame in collected.tables.items():
-        producer = TABLE_CHAPTER.get(name, "")
-        rows.append({"table": name, "chapter": CHAPTER_MODULES.get(producer, producer),
+        rows.append({"table": name, "chapter": chapter_title(paper_table_info(name).chapter),
                      "cells": int(frame["paper"].notna().sum()),
                      "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
                      "note": collected.notes.get(name, "")})
     return pd.DataFrame(rows)
 
 
-def paper_comparisons(study: Study, chapters: Mapping[str, ChapterSource] | Iterable[str] | None = None,
+def paper_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
                       compute_missing: bool = False) -> dict[str, pd.DataFrame]:
     """Every paper table's ``paper_vs_reproduced`` frame, as gathered from the chapters (cached results only)."""
     return collect_comparisons(study, chapters, compute_missing).tables
@@ -967,7 +809,7 @@ def table_heading(name: str, collected: Collected, notes: pd.DataFrame) -> str:
     """
     info = paper_table_info(name)
     differs = notes.set_index("table").loc[name, "what differs"] if name in set(notes["table"]) else ""
-    text = (f"### {_paper_short(info.source).capitalize()} {info.table}: {info.caption}\n\n"
+    text = (f"### {info.title[0].upper()}{info.title[1:]}: {info.caption}\n\n"
             f"`{name}` ({info.unit}). **Scale:** {differs}. **Reproduced:** {collected.notes.get(name, '')}.")
     return text + " " + table_sentence(name, collected.tables[name])
 
@@ -1005,7 +847,7 @@ def agreement_figure(tables: Mapping[str, pd.DataFrame], columns: int = 4) -> Fi
         for metric, part in frame.groupby("metric"):
             ax.scatter(part["paper"], part["reproduced"], s=14, label=str(metric))
         info = paper_table_info(name)
-        ax.set_title(f"{_paper_short(info.source)} {info.table}", fontsize=9)
+        ax.set_title(info.title, fontsize=9)
         ax.set_xlabel("paper", fontsize=8)
         ax.set_ylabel("reproduced", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -18,6 +18,7 @@ At paper scale ``data_root`` is a folder with one sub-folder per dataset, named 
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,13 @@ class Study:
             raise ValueError(f"data_root {self.data_root!r} is not a folder; give a folder with one "
                              "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
                              "or None for the embedded default data")
+
+    def cached_only(self) -> Study:
+        """A copy over the same stores, read-only: it reads what is cached and trains, evaluates or extracts
+        nothing (a miss raises ``sslvid.store.NotCachedError``); the results table is read once."""
+        return dataclasses.replace(self, store=RunStore(self.store.root, read_only=True),
+                                   features=FeatureCache(self.features.root, read_only=True),
+                                   results=ResultsStore(self.results.path, read_only=True), timings=[])
 
     @property
     def workspace(self) -> Workspace:

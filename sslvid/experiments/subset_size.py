@@ -35,10 +35,10 @@ from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.evaluate.features import eval_clips
-from sslvid.experiments.discussion import NotCachedError
 from sslvid.experiments.study import Study, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
 from sslvid.seeding import rng_for
+from sslvid.store.errors import NotCachedError
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -259,7 +259,7 @@ def paper_comparisons(study: Study, tasks: Sequence[str] = SIX_TASKS,
 
     Calls the same compute-or-load functions as the notebook, so once the chapter has run
     everything comes from the run store and the results table. With a read-only study
-    (``discussion.cached_only``) a table whose runs are not cached is left out; if none is
+    (``Study.cached_only``) a table whose runs are not cached is left out; if none is
     cached, the first ``NotCachedError`` is raised.
     """
     total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs

@@ -42,6 +42,7 @@ from filelock import FileLock
 
 from sslvid.io import DamagedFileError, atomic_write_text, remove_stale_temporaries
 from sslvid.paths import data_dir
+from sslvid.store.errors import NotCachedError
 
 log = logging.getLogger(__name__)
 
@@ -126,14 +127,20 @@ class ResultsStore:
     Args:
         path: the CSV file; default ``default_results_path()``.
         timeout: seconds to wait for the write lock (-1: forever).
+        read_only: read the table once and keep it in memory; writing raises ``NotCachedError``
+            (an evaluation missing from the table would be computed and written). A pass over
+            every chapter looks up thousands of evaluations, and reading the CSV for each costs
+            about half a second at a few thousand rows.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, timeout: float = -1) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, timeout: float = -1, read_only: bool = False) -> None:
         self.path = Path(path) if path is not None else default_results_path()
         self.timeout = timeout
+        self.read_only = read_only
+        self._snapshot: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
-        return f"ResultsStore({str(self.path)!r})"
+        return f"ResultsStore({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
 
     @property
     def lock_path(self) -> Path:
@@ -146,7 +153,11 @@ class ResultsStore:
         Raises:
             DamagedFileError: if the file is not a results table (module docstring).
         """
-        return self._read()[0]
+        if not self.read_only:
+            return self._read()[0]
+        if self._snapshot is None:
+            self._snapshot = self._read()[0]
+        return self._snapshot.copy()
 
     @property
     def backup_path(self) -> Path:
@@ -194,8 +205,11 @@ class ResultsStore:
 
         Raises:
             ValueError: for unknown columns or rows without key fields.
+            NotCachedError: in a read-only store.
             filelock.Timeout: if the lock is not acquired within ``timeout``.
         """
+        if self.read_only:
+            raise NotCachedError(f"a result missing from {self.path} would be written: it is read-only here")
         records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
         new = normalise_rows(records).drop_duplicates("key", keep="last")
         if new.empty:
@@ -214,6 +228,8 @@ class ResultsStore:
         Raises:
             DamagedFileError: if the stored table does not parse (it is left as it is).
         """
+        if self.read_only:
+            raise NotCachedError(f"{self.path} is read-only here")
         if not self.path.is_file():
             return 0
         with FileLock(str(self.lock_path), timeout=self.timeout):

@@ -59,6 +59,7 @@ from sslvid.io import (
     remove_stale_temporaries,
 )
 from sslvid.paths import data_dir
+from sslvid.store.errors import NotCachedError
 
 log = logging.getLogger(__name__)
 
@@ -490,17 +491,28 @@ class RunStore:
 
     Args:
         root: folder of the store; default ``default_runs_root()`` (``<data dir>/runs``).
+        read_only: hand out complete runs only: asking ``run`` for one that is not complete
+            raises ``NotCachedError`` (training asks for a handle before it trains, so nothing
+            is trained; complete runs read as usual).
     """
 
-    def __init__(self, root: str | os.PathLike | None = None) -> None:
+    def __init__(self, root: str | os.PathLike | None = None, read_only: bool = False) -> None:
         self.root = Path(root) if root is not None else default_runs_root()
+        self.read_only = read_only
 
     def __repr__(self) -> str:
-        return f"RunStore({str(self.root)!r})"
+        return f"RunStore({str(self.root)!r}{', read_only=True' if self.read_only else ''})"
 
     def run(self, config: HashedConfig | str) -> RunHandle:
-        """The handle of the run of ``config`` (or of a hash), whether it exists or not."""
-        return RunHandle(self.root, _key_of(config))
+        """The handle of the run of ``config`` (or of a hash), whether it exists or not.
+
+        Raises:
+            NotCachedError: in a read-only store, for a run that is not complete.
+        """
+        handle = RunHandle(self.root, _key_of(config))
+        if self.read_only and not handle.is_complete:
+            raise NotCachedError(f"run {handle.key} is not complete in {self.root}")
+        return handle
 
     def find(self, config: HashedConfig | str) -> RunHandle | None:
         """The complete run of ``config`` (or of a hash), or None when it was never finished.
@@ -508,7 +520,7 @@ class RunStore:
         Raises:
             DamagedFileError: if the run is marked complete but its ``final.pt`` fails its record.
         """
-        handle = self.run(config)
+        handle = RunHandle(self.root, _key_of(config))
         return handle if handle.is_complete else None
 
     def latest_checkpoint(self, config: HashedConfig | str) -> Path | None:
