@@ -157,7 +157,7 @@ def test_curves_summary_names_runs_whose_loss_did_not_fall():
 
 
 def test_paper_comparisons_keys_from_cached_results(study, monkeypatch):
-    monkeypatch.setattr(chapter, "table1_accuracy", lambda s: _paper_like())
+    monkeypatch.setattr(chapter, "table1_accuracy", lambda s, target: _paper_like())
     comparisons = chapter.paper_comparisons(study)
     assert list(comparisons) == [chapter.TABLE1]
     assert {"paper", "reproduced", "difference"} <= set(comparisons[chapter.TABLE1].columns)

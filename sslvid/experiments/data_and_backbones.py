@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -27,6 +28,11 @@ from sslvid.profiles import get_profile
 from sslvid.seeding import rng_for
 
 PAPER_CLIP = (3, 16, 112, 112)
+
+
+KNOBS: dict[str, Any] = {"dataset": "ucf101", "strip_videos": 4, "speed_clips": 200}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
 
 def default_data_table(profile: str = "micro", seed: int = 0) -> tuple[pd.DataFrame, dict]:

@@ -793,6 +793,11 @@ def comparison_status(collected: Collected) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
 def paper_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
                       compute_missing: bool = False) -> dict[str, pd.DataFrame]:
     """Every paper table's ``paper_vs_reproduced`` frame, as gathered from the chapters (cached results only)."""

@@ -558,7 +558,7 @@ def skd_mechanism_comparison(results: pd.DataFrame) -> pd.DataFrame:
                    ["mechanism", "teacher"], {"ucf101_top1": "appearance"})
 
 
-DEFAULT_KNOBS: dict[str, Any] = {
+KNOBS: dict[str, Any] = {
     "teacher_subsets": ("10k", "50k"), "targets": ("appearance",), "kd_method": "aekd", "student_epochs": None,
     "teacher_groups": (), "graph_subset": "50k", "graph_methods": ("fusion", "kd", "graph_logits", "graph"),
     "pcl_epochs": None, "skd_methods": ("independent", "skd_srl"),
@@ -569,16 +569,16 @@ DEFAULT_KNOBS: dict[str, Any] = {
 def paper_comparisons(study: Study, **knobs: Any) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced for every paper table of the chapter (keys: ``PAPER_TABLES`` names).
 
-    Calls the chapter's compute-or-load functions with ``DEFAULT_KNOBS`` (``knobs`` override them),
+    Calls the chapter's compute-or-load functions with ``KNOBS`` (``knobs`` override them),
     so after the chapter has run everything is read from the stores.
 
     Raises:
         ValueError: for an unknown knob (lists the valid ones).
     """
-    unknown = set(knobs) - set(DEFAULT_KNOBS)
+    unknown = set(knobs) - set(KNOBS)
     if unknown:
-        raise ValueError(f"unknown knobs {sorted(unknown)}; valid: {', '.join(DEFAULT_KNOBS)}")
-    k = {**DEFAULT_KNOBS, **knobs}
+        raise ValueError(f"unknown knobs {sorted(unknown)}; valid: {', '.join(KNOBS)}")
+    k = {**KNOBS, **knobs}
     t8 = table8_results(study, k["teacher_subsets"], k["targets"], k["kd_method"], k["student_epochs"])
     graph = graph_results(study, k["graph_subset"], k["graph_methods"], student_epochs=k["student_epochs"])
     skd = skd_results(study, k["skd_methods"], k["graph_subset"], student_epochs=k["student_epochs"])

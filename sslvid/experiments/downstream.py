@@ -185,6 +185,11 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
     return pd.concat([paper, ours], ignore_index=True)
 
 
+KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced for Table 9: only its own-model row can have a reproduced value.
 

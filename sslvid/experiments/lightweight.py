@@ -639,8 +639,17 @@ def knn_summary(knn: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- the discussion chapter
 
 
-def paper_comparisons(study: Study, methods: Sequence[str] | None = None,
-                      backbones: Sequence[str] | None = None, cpu_watts: float = 15.0) -> dict[str, pd.DataFrame]:
+KNOBS: dict[str, Any] = {
+    "methods": None, "backbones": None, "curve_backbones": ("shufflenetv2_2d",), "saliency_frames": 4, "knn_k": 5,
+    "cpu_watts": 15.0,
+}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
+def paper_comparisons(study: Study, methods: Sequence[str] | None = KNOBS["methods"],
+                      backbones: Sequence[str] | None = KNOBS["backbones"],
+                      cpu_watts: float = KNOBS["cpu_watts"]) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced for the chapter's tables (computed or loaded from the stores).
 
     Returns:

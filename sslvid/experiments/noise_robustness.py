@@ -185,6 +185,15 @@ def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
     return merged[["backbone", "pretext", "metric", "paper", "reproduced", "n", "difference"]]
 
 
+KNOBS: dict[str, Any] = {
+    "severities": [1, 3, 5], "curve_models": ["rotnet/r2plus1d_18", "prp/r2plus1d_18"],
+    "tsne_model": "rotnet/r2plus1d_18", "tsne_noise": "gaussian", "tsne_severity": 5, "tsne_clips": 300,
+    "gallery_video": 0,
+}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     """Every paper table of this chapter beside ours: ``{"benchmark_t7_noise_ucf101": compare_table7(...)}``."""
     return {TABLE7: compare_table7(table7(study))}

@@ -18,6 +18,7 @@ the matching data.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -241,7 +242,14 @@ def _winner(difference: float) -> str:
     return "SSv2" if difference > 0 else "K400" if difference < 0 else "tie"
 
 
-def paper_comparisons(study: Study, tasks: Sequence[str] = OOD_TASKS) -> dict[str, pd.DataFrame]:
+KNOBS: dict[str, Any] = {
+    "tasks": ["vcop", "rotnet", "cvrl", "rspnet"], "protocol": None, "scratch_baseline": True, "retrieval_k": 5,
+}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
+def paper_comparisons(study: Study, tasks: Sequence[str] = tuple(KNOBS["tasks"])) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced per paper table of this chapter: ``{"benchmark_t6_ood_r21d_30k": frame}``.
 
     Calls the same compute-or-load function as the chapter (``ood_accuracy`` at the study's

@@ -248,14 +248,23 @@ def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
     return merged
 
 
-def paper_comparisons(study: Study, tasks: Sequence[str] = SIX_TASKS,
-                      table3_backbones: Sequence[str] = TABLE3_BACKBONES[:2],
-                      table3_epochs: Sequence[int] | None = (100, 200),
-                      table4_epochs: Sequence[int] | None = (100, 200)) -> dict[str, pd.DataFrame]:
+KNOBS: dict[str, Any] = {
+    "table2_tasks": ("vcop", "rotnet", "prp", "cvrl", "tdl", "rspnet"),
+    "table3_backbones": ("shufflenet3d", "r2plus1d_18"), "table3_epochs": (100, 200), "table4_epochs": (100, 200),
+    "cka_backbone": "r2plus1d_18", "cka_subsets": ("10k", "100k"), "cka_clips": 256,
+}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
+def paper_comparisons(study: Study, tasks: Sequence[str] = KNOBS["table2_tasks"],
+                      table3_backbones: Sequence[str] = KNOBS["table3_backbones"],
+                      table3_epochs: Sequence[int] | None = KNOBS["table3_epochs"],
+                      table4_epochs: Sequence[int] | None = KNOBS["table4_epochs"]) -> dict[str, pd.DataFrame]:
     """The chapter's paper-vs-reproduced tables, keyed by paper-table name (Tables 2, 3, 4).
 
     The arguments are the notebook's knobs (``table2_tasks``, ``table3_backbones``,
-    ``table3_epochs``, ``table4_epochs``); the defaults are the notebook's defaults.
+    ``table3_epochs``, ``table4_epochs``); the defaults are ``KNOBS``, the notebook's defaults.
 
     Calls the same compute-or-load functions as the notebook, so once the chapter has run
     everything comes from the run store and the results table. With a read-only study

@@ -235,8 +235,16 @@ def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
                                paper_value="ucf101_top1", value="top1", rename={"backbone": PAPER_BACKBONES})
 
 
-def paper_comparisons(study: Study, tasks: Sequence[str] = TASKS, backbones: Sequence[str] = BACKBONES,
-                      target: str = "appearance") -> dict[str, pd.DataFrame]:
+KNOBS: dict[str, Any] = {
+    "tasks": ("rotnet", "vcop", "prp"), "backbones": ("shufflenet3d", "r2plus1d_18"), "target": "appearance",
+}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
+
+def paper_comparisons(study: Study, tasks: Sequence[str] = KNOBS["tasks"],
+                      backbones: Sequence[str] = KNOBS["backbones"],
+                      target: str = KNOBS["target"]) -> dict[str, pd.DataFrame]:
     """The chapter's paper tables beside our numbers: ``{"benchmark_t5_task_complexity": frame}``.
 
     Computes what is missing, else reads the run store and results table (same calls as the chapter).
