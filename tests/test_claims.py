@@ -1,4 +1,5 @@
 """The claim type, its verdicts and intervals, against hand-computed references."""
+import dataclasses
 import itertools
 import math
 
@@ -15,20 +16,26 @@ from sslvid.analysis.claims import (
     PAIRED_VIDEOS,
     PERMUTATION,
     SEEDS,
+    VIDEOS,
     Claim,
     Estimate,
     bootstrap_accuracy,
     bootstrap_accuracy_difference,
     bootstrap_mean,
+    bootstrap_mean_difference,
     claim_rows,
     claims_from_rows,
     claims_table,
+    record_claims,
     seed_difference,
     seed_interval,
     spearman,
+    stored_claims,
     verdict,
     verdict_counts,
 )
+from sslvid.store.claims import ClaimStore
+from sslvid.store.errors import NotCachedError
 
 
 def claim(estimate=None, direction=">", threshold=0.0, reason=""):
@@ -135,3 +142,31 @@ def test_rows_round_trip_and_table():
     assert list(table["verdict"]) == [HOLDS, NOT_MEASURED]
     assert table["measured"].iloc[0] == "0.83 [-0.10, 1.00]"
     assert verdict_counts(claims) == {HOLDS: 1, CONTRADICTED: 0, INCONCLUSIVE: 0, NOT_MEASURED: 1}
+
+
+def test_mean_difference_bootstraps_every_models_test_videos():
+    one = bootstrap_mean_difference([(60.0, 100, 50.0, 100)])
+    four = bootstrap_mean_difference([(60.0, 100, 50.0, 100)] * 4)
+    assert one.value == four.value == pytest.approx(10.0) and one.method == VIDEOS
+    assert one.low < 0 < one.high and four.low > 0   # four such cells decide what one cannot
+    unknown = bootstrap_mean_difference([(60.0, float("nan"), 50.0, 100)])
+    assert not unknown.has_interval and verdict(claim(unknown)) == INCONCLUSIVE
+    with pytest.raises(ValueError, match="no cell"):
+        bootstrap_mean_difference([])
+
+
+def test_claims_are_recorded_per_chapter_and_read_back(tmp_path):
+    store = ClaimStore(tmp_path / "claims.csv")
+    first = [claim(Estimate(0.83, -0.1, 1.0, 6, PERMUTATION, 0.029, 0.98)), claim(None, reason="no runs")]
+    with pytest.raises(ValueError, match="repeat"):
+        record_claims(store, "micro", "preliminaries", first)
+    first[1] = dataclasses.replace(first[1], key="other")
+    record_claims(store, "micro", "preliminaries", first)
+    record_claims(store, "smoke", "preliminaries", first[:1])
+    assert stored_claims(store, "micro") == first
+    record_claims(store, "micro", "preliminaries", first[:1])  # a re-run replaces the chapter's rows
+    assert stored_claims(store, "micro") == first[:1] and len(store.table()) == 2
+    with pytest.raises(ValueError, match="recorded as"):
+        record_claims(store, "micro", "subset_size", first)
+    with pytest.raises(NotCachedError):
+        record_claims(ClaimStore(tmp_path / "claims.csv", read_only=True), "micro", "preliminaries", first)

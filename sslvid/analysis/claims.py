@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sslvid.store.claims import ClaimStore
+
 HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "holds", "contradicted", "inconclusive", "not measured"
 VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED)
 DIRECTIONS = (">", "<")
@@ -269,6 +271,36 @@ def bootstrap_accuracy_difference(a: float | Sequence[bool], b: float | Sequence
     return Estimate(float(xa.mean() - xb.mean()) * 100, *_percentile(diff), len(xa), PAIRED_VIDEOS)
 
 
+def bootstrap_mean_difference(cells: Sequence[tuple[float, float, float, float]], draws: int = BOOTSTRAP_DRAWS,
+                              seed: int = 0) -> Estimate:
+    """Mean over cells of accuracy a minus accuracy b (points), with a percentile bootstrap over test videos.
+
+    Each draw resamples every model's test videos (the 0/1 outcomes its accuracy implies) and
+    averages the cells' differences, so the interval is the uncertainty of the test sets behind
+    these very models (not of other tasks or seeds). Without a video count for every model there
+    is no interval (the verdict is then inconclusive).
+
+    Args:
+        cells: ``(accuracy_a, videos_a, accuracy_b, videos_b)`` per cell, accuracies in percent.
+
+    Raises:
+        ValueError: for no cell, or an accuracy outside [0, 100].
+    """
+    if not cells:
+        raise ValueError("no cell to compare")
+    mean = float(np.mean([a - b for a, _, b, _ in cells]))
+    if any(math.isnan(float(n)) for _, na, _, nb in cells for n in (na, nb)):
+        return Estimate(mean, n=len(cells), method=SINGLE)
+    rng = np.random.default_rng(seed)
+    total = np.zeros(draws)
+    for a, na, b, nb in cells:
+        for accuracy, videos, sign in ((a, na, 1), (b, nb, -1)):
+            outcomes = _outcomes(float(accuracy), int(videos))
+            total += sign * rng.binomial(len(outcomes), outcomes.mean(), draws) / len(outcomes) * 100
+    videos = int(min(min(na, nb) for _, na, _, nb in cells))
+    return Estimate(mean, *_percentile(total / len(cells)), videos, VIDEOS)
+
+
 def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
     """The mean of ``values`` (cells of a table) with a percentile bootstrap interval over them.
 
@@ -414,3 +446,19 @@ def claims_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[C
                             reason=_text(row["reason"]) or ("" if estimate else "not measured"),
                             digits=int(_number(row["digits"]) or 2)))
     return claims
+
+
+def record_claims(store: ClaimStore, profile: str, chapter: str, claims: Iterable[Claim]) -> list[Claim]:
+    """Store a chapter's claims (replacing its earlier ones at ``profile``) for the discussion chapter; return them.
+
+    Raises:
+        ValueError: for a claim of another chapter.
+    """
+    claims = list(claims)
+    store.replace_chapter(profile, chapter, claim_rows(claims))
+    return claims
+
+
+def stored_claims(store: ClaimStore, profile: str) -> list[Claim]:
+    """Every chapter's recorded claims at ``profile``, verdicts recomputed."""
+    return claims_from_rows(store.table(profile=profile).drop(columns=["profile"]))

@@ -19,6 +19,7 @@ At paper scale ``data_root`` is a folder with one sub-folder per dataset, named 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.progress import show_bars
 from sslvid.scale.grids import PAPER_DATA, PAPER_GRIDS, resolve_point
+from sslvid.store.claims import ClaimStore
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -127,6 +129,11 @@ class Study:
             raise ValueError(f"data_root {self.data_root!r} is not a folder; give a folder with one "
                              "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
                              "or None for the embedded default data")
+
+    @property
+    def claims(self) -> ClaimStore:
+        """The claims table beside the results table (``claims.csv``), read-only when the results are."""
+        return ClaimStore(self.results.path.with_name("claims.csv"), read_only=self.results.read_only)
 
     def cached_only(self) -> Study:
         """A copy over the same stores, read-only: it reads what is cached and trains, evaluates or extracts
@@ -257,23 +264,28 @@ class Study:
             **overrides: other ``EvalConfig`` fields.
 
         Returns:
-            columns ``task, backbone, data, subset, complexity, frames, epoch, target, protocol, top1``.
+            columns ``task, backbone, data, subset, complexity, frames, epoch, target, protocol, top1,
+            videos``; ``videos``: the test videos behind ``top1`` (its protocol card's ``test_videos``,
+            NaN where the card has none), what a bootstrap over test videos resamples.
         """
-        rows = []
+        rows, videos = [], []
         for point in points:
             if point is None:
                 continue
             for epoch in epochs:
                 table = self.evaluate(point, target, protocol, epoch, **overrides)
                 rows.append({**_describe(point), "epoch": epoch, **_metric(table, metric)})
+                videos.append(_test_videos(table))
         for backbone in scratch_backbones:
             table = self.evaluate(None, target, protocol, backbone=backbone, **overrides)
             rows.append({**_describe({"task": "scratch", "backbone": backbone}), "epoch": 0, **_metric(table, metric)})
+            videos.append(_test_videos(table))
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
         frame.insert(len(frame.columns) - 1, "target", self.target(target))
         frame.insert(len(frame.columns) - 1, "protocol", protocol or self.protocol)
+        frame["videos"] = videos
         return frame
 
     def retrieval(self, points: Iterable[Mapping[str, Any]], target: str = "appearance") -> pd.DataFrame:
@@ -308,6 +320,16 @@ def _metric(table: pd.DataFrame, metric: str) -> dict[str, Any]:
     if rows.empty:
         raise ValueError(f"no {metric!r} among the evaluation's metrics ({', '.join(sorted(set(table['metric'])))})")
     return {"config_hash": rows["config_hash"].iloc[0], "top1": float(rows["value"].iloc[0])}
+
+
+def _test_videos(table: pd.DataFrame) -> float:
+    """The test videos behind an evaluation's rows (its protocol card's ``test_videos``), NaN if not recorded."""
+    for card in table.get("protocol_card", pd.Series(dtype=object)):
+        if isinstance(card, str) and card:
+            found = json.loads(card).get("test_videos")
+            if found is not None:
+                return float(found)
+    return float("nan")
 
 
 def _unique(points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
