@@ -1,4 +1,4 @@
-"""Chapter "Preliminaries": table shapes, prose that follows the numbers, and the CKA sanity check."""
+"""Chapter "Preliminaries": table shapes, the facts and verdicts of its claims, and the CKA sanity check."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sslvid.analysis.cka import CKAResult
+from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASURED
 from sslvid.backbones import create_backbone
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import preliminaries as chapter
@@ -16,11 +17,11 @@ from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
 
-def _accuracy(scores: dict[tuple[str, str], float], protocol: str = "linear") -> pd.DataFrame:
-    """Rows shaped like ``table1_accuracy``: (task, backbone) -> top1."""
+def _accuracy(scores: dict[tuple[str, str], float], protocol: str = "linear", videos: float = 200) -> pd.DataFrame:
+    """Rows shaped like ``table1_accuracy``: (task, backbone) -> top1, each over ``videos`` test videos."""
     return pd.DataFrame([{"task": t, "backbone": b, "data": "K400", "subset": "50k", "epoch": None,
-                          "target": "digits-appearance", "protocol": protocol, "config_hash": f"{t}{b}", "top1": v}
-                         for (t, b), v in scores.items()])
+                          "target": "digits-appearance", "protocol": protocol, "config_hash": f"{t}{b}", "top1": v,
+                          "videos": videos} for (t, b), v in scores.items()])
 
 
 def _paper_like(offset: float = 0.0, scratch: float = 10.0) -> pd.DataFrame:
@@ -58,50 +59,71 @@ def test_table1_vs_paper_matches_cells_and_drops_scratch():
     assert len(comparison) == 12 and "scratch" not in set(comparison["pretext"])
     assert comparison["difference"].to_numpy() == pytest.approx(np.full(12, -5.0))
     assert (comparison["n"] == 1).all()
-    assert chapter.rank_agreement(comparison)["spearman"].to_numpy() == pytest.approx([1.0, 1.0])
+    ranks = chapter.rank_agreement(comparison)
+    assert [ranks[b].value for b in ("shufflenet_v1_2x", "r21d")] == pytest.approx([1.0, 1.0])
+    assert ranks["r21d"].p_greater == pytest.approx(1 / 720)  # six tasks in the paper's order: 1 of 6! orderings
 
 
-def test_comparison_summary_words_agreement_and_protocol():
-    same = chapter.comparison_summary(chapter.table1_vs_paper(_paper_like()), "linear")
-    assert "largely agrees" in same and "do not compare" in same
+def test_rank_claims_read_the_exact_test():
+    same = {c.key: c for c in chapter.claims(chapter.table1_vs_paper(_paper_like()))}
+    assert same["table1_order_r2plus1d_18"].verdict == HOLDS
     reversed_rows = _paper_like()
     reversed_rows["top1"] = -reversed_rows["top1"]
-    against = chapter.comparison_summary(chapter.table1_vs_paper(reversed_rows), "finetune", "ucf101")
-    assert "runs against" in against and "levels compare" in against
-    assert "do not compare" in chapter.comparison_summary(chapter.table1_vs_paper(_paper_like()), "finetune")
+    against = {c.key: c for c in chapter.claims(chapter.table1_vs_paper(reversed_rows))}
+    assert against["table1_order_r2plus1d_18"].verdict == CONTRADICTED
+    # Spearman 3/7 = 0.43 over six tasks (what this chapter once called "partly agrees"): p = 0.21, undecided
+    partly = pd.DataFrame({"backbone": "r21d", "pretext": list(chapter.PAPER_TASK_ORDER),
+                           "paper": [1.0, 2, 3, 4, 5, 6], "reproduced": [3.0, 1, 6, 2, 4, 5]})
+    claim = {c.key: c for c in chapter.claims(partly)}["table1_order_r2plus1d_18"]
+    assert claim.estimate.value == pytest.approx(3 / 7) and claim.estimate.n == 6
+    assert claim.estimate.p_greater == pytest.approx(0.2097, abs=1e-4)
+    assert claim.verdict == INCONCLUSIVE
 
 
-def test_table1_summary_follows_the_numbers():
-    text = chapter.table1_summary(_paper_like(scratch=50.0))
-    assert "best non-contrastive task is vcop (40.8%)" in text
-    assert "best contrastive task is rspnet (78.0%)" in text
+def test_an_unmeasured_part_gives_not_measured_claims():
+    found = {c.key: c.verdict for c in chapter.claims()}
+    assert set(found.values()) == {NOT_MEASURED}
+    assert set(found) == {"table1_order_shufflenet3d", "table1_order_r2plus1d_18", "medium_beats_small",
+                          "linear_below_finetune_shufflenet3d", "linear_below_finetune_r2plus1d_18",
+                          "frames_doubled_help"}
+
+
+def test_table1_facts_and_the_duel_claim():
+    facts = chapter.table1_facts(_paper_like(scratch=50.0))
+    assert facts["shufflenet3d"]["best_contrastive"] == "rspnet"
+    assert facts["r2plus1d_18"]["best_non_contrastive"] == "vcop"
+    assert facts["shufflenet3d"]["best_non_contrastive_top1"] == pytest.approx(40.8)
     # a scratch of 50%: ShuffleNet beats it with CVRL and RSPNet; R21D with VCOP, CVRL and RSPNet
-    assert "3 of 6 tasks beat random initialisation" in text
-    assert "r2plus1d_18 beat shufflenet3d on 5 of 6 tasks (not on cvrl)" in text
+    assert (facts["shufflenet3d"]["above_scratch"], facts["r2plus1d_18"]["above_scratch"]) == (2, 3)
+    duel = {c.key: c for c in chapter.claims(accuracy=_paper_like())}["medium_beats_small"]
+    paper = load_paper_table(chapter.TABLE1).pivot_table(index="pretext", columns="backbone", values="ucf101_top1")
+    assert duel.estimate.value == pytest.approx((paper["r21d"] - paper["shufflenet_v1_2x"]).mean())
+    assert duel.estimate.n == 200 and duel.estimate.has_interval
+    assert chapter.evidence(_paper_like()) == {"seeds": 1, "models": 14, "test_videos": 200}
 
 
-def test_protocol_drop_and_summary():
+def test_protocol_drop_and_its_claim():
     rows = []
     for task, linear, fine in (("rotnet", 20, 40), ("vcop", 30, 40), ("prp", 10, 40), ("cvrl", 50, 45),
                                ("scratch", 12, 35)):
-        rows += [{"backbone": "shufflenet3d", "task": task, "protocol": "linear", "top1": linear},
-                 {"backbone": "shufflenet3d", "task": task, "protocol": "finetune", "top1": fine}]
+        rows += [{"backbone": "shufflenet3d", "task": task, "protocol": "linear", "top1": linear, "videos": 300},
+                 {"backbone": "shufflenet3d", "task": task, "protocol": "finetune", "top1": fine, "videos": 300}]
     drops = chapter.protocol_drop(pd.DataFrame(rows))
     assert list(drops["task"]) == ["rotnet", "vcop", "prp", "cvrl", "scratch"]
     assert drops.set_index("task").loc["prp", "relative_drop_pct"] == pytest.approx(75.0)
-    text = chapter.protocol_summary(drops)
-    assert "below finetuning for 3 of 4 pre-trained models" in text
-    assert "average drop is 20.0 points (50% of the finetuned accuracy)" in text
-    assert "paper reports a drop of 25%" in text
+    found = {c.key: c for c in chapter.claims(drops=drops)}
+    drop = found["linear_below_finetune_shufflenet3d"]
+    assert drop.estimate.value == pytest.approx(20.0) and drop.estimate.low > 0 and drop.verdict == HOLDS
+    assert found["linear_below_finetune_r2plus1d_18"].verdict == NOT_MEASURED
 
 
-def test_frames_summary_verdicts():
+def test_frames_claim_is_inconclusive_on_one_small_test_set():
     table = pd.DataFrame([{"task": "rotnet", "backbone": "shufflenet3d", "frames": 8, "frames_doubled": 16,
-                           "top1": 30.0, "top1_doubled": 25.0, "gain": -5.0}])
-    assert "helped in no case" in chapter.frames_summary(table, "micro")
-    table.loc[0, ["top1_doubled", "gain"]] = [35.0, 5.0]
-    text = chapter.frames_summary(table, "micro")
-    assert "helped in every case" in text and "8 frames" in text and "to 16" in text
+                           "top1": 30.0, "top1_doubled": 31.0, "gain": 1.0, "videos": 50, "videos_doubled": 50}])
+    claim = {c.key: c for c in chapter.claims(frames=table)}["frames_doubled_help"]
+    assert claim.estimate.value == pytest.approx(1.0) and claim.verdict == INCONCLUSIVE  # one point is no win
+    table.loc[0, ["top1_doubled", "gain", "videos", "videos_doubled"]] = [60.0, 30.0, 400, 400]
+    assert {c.key: c for c in chapter.claims(frames=table)}["frames_doubled_help"].verdict == HOLDS
 
 
 def test_bad_names_list_the_valid_ones(study):

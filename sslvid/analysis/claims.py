@@ -176,6 +176,17 @@ def verdict(claim: Claim) -> str:
     return INCONCLUSIVE
 
 
+def printed_verdict(claim: Claim) -> str:
+    """The verdict on numbers printed without uncertainty (a paper's own table): the side of the threshold
+    the value lies on (holds, contradicted; a value on the threshold is inconclusive), or not measured."""
+    est = claim.estimate
+    if est is None or math.isnan(est.value):
+        return NOT_MEASURED
+    if est.value == claim.threshold:
+        return INCONCLUSIVE
+    return HOLDS if (est.value > claim.threshold) == (claim.direction == ">") else CONTRADICTED
+
+
 # ---------------------------------------------------------------------- intervals
 
 
@@ -301,20 +312,44 @@ def bootstrap_mean_difference(cells: Sequence[tuple[float, float, float, float]]
     return Estimate(mean, *_percentile(total / len(cells)), videos, VIDEOS)
 
 
-def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
-    """The mean of ``values`` (cells of a table) with a percentile bootstrap interval over them.
+def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
+                   statistic: str = "mean") -> Estimate:
+    """The mean (or ``statistic`` "median") of ``values`` (cells or series of a table) with a percentile
+    bootstrap interval over them: how much the statement varies across the cells it generalises over.
 
     Raises:
-        ValueError: for no finite value.
+        ValueError: for no finite value, or a statistic other than "mean" / "median".
     """
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic is 'mean' or 'median', got {statistic!r}")
+    reduce = np.mean if statistic == "mean" else np.median
     array = _finite(values, "values")
     if len(array) == 0:
         raise ValueError("no finite value to estimate from")
     if len(array) < 2:
-        return Estimate(float(array.mean()), n=1, method=CELLS)
+        return Estimate(float(array[0]), n=1, method=CELLS)
     rng = np.random.default_rng(seed)
-    means = array[rng.integers(0, len(array), (draws, len(array)))].mean(axis=1)
-    return Estimate(float(array.mean()), *_percentile(means), len(array), CELLS)
+    draws_ = reduce(array[rng.integers(0, len(array), (draws, len(array)))], axis=1)
+    return Estimate(float(reduce(array)), *_percentile(draws_), len(array), CELLS)
+
+
+def bootstrap_group_difference(a: Sequence[float], b: Sequence[float], draws: int = BOOTSTRAP_DRAWS,
+                               seed: int = 0) -> Estimate:
+    """Mean of ``a`` minus mean of ``b`` (two groups of cells), each group resampled on its own.
+
+    Raises:
+        ValueError: when a group has no finite value.
+    """
+    xa, xb = _finite(a, "group a"), _finite(b, "group b")
+    if len(xa) == 0 or len(xb) == 0:
+        raise ValueError("both groups need a value")
+    value = float(xa.mean() - xb.mean())
+    if len(xa) < 2 or len(xb) < 2:
+        return Estimate(value, n=min(len(xa), len(xb)), method=CELLS)
+    rng = np.random.default_rng(seed)
+    diff = (xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1)
+            - xb[rng.integers(0, len(xb), (draws, len(xb)))].mean(axis=1))
+    return Estimate(value, *_percentile(diff), min(len(xa), len(xb)), CELLS)
 
 
 def _rank_corr(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
@@ -378,14 +413,16 @@ def sentence(claim: Claim) -> str:
 
 
 def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:
-    """A chapter's claims as one table: ``claim``, ``source``, ``statement``, ``measured``, ``verdict``, ``in short``."""
+    """Claims as one table: ``chapter``, ``claim``, ``source``, ``statement``, ``measured`` (value [95%
+    interval]), ``verdict``, ``in short`` (``sentence``)."""
+    columns = ["chapter", "claim", "source", "statement", "measured", "verdict", "in short"]
     rows = []
     for claim in claims:
         where = ", ".join(part for part in (claim.paper, claim.section, claim.table) if part)
-        rows.append({"claim": claim.key, "source": where, "statement": claim.statement,
+        rows.append({"chapter": claim.chapter, "claim": claim.key, "source": where, "statement": claim.statement,
                      "measured": claim.estimate.text(claim.digits) if claim.estimate else "n/a",
                      "verdict": verdict(claim), "in short": sentence(claim)})
-    return pd.DataFrame(rows, columns=["claim", "source", "statement", "measured", "verdict", "in short"])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def verdict_counts(claims: Iterable[Claim]) -> dict[str, int]:

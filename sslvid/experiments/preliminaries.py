@@ -4,8 +4,9 @@ Benchmark paper (Anonymous, CVPR 2023 submission #3061) §3 sets up six pretext 
 non-contrastive; CVRL, TDL, RSPNet: contrastive) on a small and a medium network (ShuffleNet
 V1 2.0x and R(2+1)D-18), and §4.1 runs the preliminary experiments the rest of the study
 rests on. This module computes each of them through the shared :class:`~sslvid.experiments.
-study.Study` (runs trained once, reused by later chapters) and words the results from the
-numbers:
+study.Study` (runs trained once, reused by later chapters) and returns facts and claims
+(``claims``: the paper's §4.1 statements with 95% intervals and computed verdicts); the
+notebook words them:
 
 1. Table 1: the six tasks x two backbones pre-trained on K400-50k (grid "preliminaries",
    block 0), evaluated with the study's protocol on the appearance target, beside
@@ -28,12 +29,13 @@ import torch
 from matplotlib.figure import Figure
 
 from sslvid.analysis.cka import CKAResult, cka_map
+from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean_difference, spearman
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Study, agreement_level, check_selection
+from sslvid.experiments.study import Study, check_selection
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
@@ -56,6 +58,8 @@ PAPER_LINEAR_DROP = {"shufflenet3d": 25.0, "r2plus1d_18": 40.0}
 and PRP, per network. The paper does not say whether it is in points or relative."""
 
 SCRATCH = "scratch"
+CHAPTER = "preliminaries"
+"""This chapter's name in the claims table."""
 PAIRS = (("pre-trained", "linear probe"), ("finetuned", "linear probe"), ("pre-trained", "finetuned"))
 """Figure 1's three maps, left to right (rows, columns)."""
 
@@ -118,90 +122,116 @@ def table1_vs_paper(accuracy: pd.DataFrame) -> pd.DataFrame:
                                value="top1", rename={"backbone": PAPER_BACKBONES})
 
 
-def rank_agreement(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Per backbone, Spearman rank correlation of the tasks' paper and reproduced accuracies.
+def rank_agreement(comparison: pd.DataFrame) -> dict[str, Estimate]:
+    """Per backbone (paper name), Spearman's rho of the tasks' paper and reproduced accuracies with its
+    uncertainty (``sslvid.analysis.claims.spearman``: exact permutation p up to 8 tasks).
 
     Args:
         comparison: ``table1_vs_paper`` rows.
-
-    Returns:
-        columns backbone, tasks (compared), spearman (NaN with fewer than 3 tasks).
     """
-    rows = []
-    for backbone, part in comparison.dropna(subset=["paper", "reproduced"]).groupby("backbone", sort=False):
-        rho = part["paper"].rank().corr(part["reproduced"].rank()) if len(part) >= 3 else float("nan")
-        rows.append({"backbone": backbone, "tasks": len(part), "spearman": rho})
-    return pd.DataFrame(rows, columns=["backbone", "tasks", "spearman"])
+    both = comparison.dropna(subset=["paper", "reproduced"])
+    return {str(backbone): spearman(part["paper"], part["reproduced"])
+            for backbone, part in both.groupby("backbone", sort=False)}
 
 
-def table1_summary(accuracy: pd.DataFrame) -> str:
-    """What Table 1 says here, in the terms of §4.1: best tasks, scratch baselines, which backbone wins.
+def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
+    """What Table 1 says here, as facts: per backbone the best non-contrastive and contrastive task,
+    the scratch baseline and the tasks that beat it (the notebook words them).
 
     Args:
         accuracy: ``table1_accuracy`` rows (columns task, backbone, top1, protocol, target).
+
+    Returns:
+        ``{backbone: {"best_non_contrastive", "best_non_contrastive_top1", "best_contrastive",
+        "best_contrastive_top1", "scratch_top1", "above_scratch", "tasks"}}`` (NaN / None where not measured).
     """
     top1 = accuracy.pivot_table(index="task", columns="backbone", values="top1", aggfunc="mean")
-    protocol, target = accuracy["protocol"].iloc[0], accuracy["target"].iloc[0]
-    parts = [f"With the {protocol} protocol on {target}:"]
+    facts: dict[str, Any] = {}
     for backbone in [b for b in BACKBONES if b in top1.columns]:
-        parts.append(_backbone_sentence(top1[backbone].dropna(), backbone))
-    if all(b in top1.columns for b in BACKBONES):
-        parts.append(_backbone_duel(top1.drop(index=SCRATCH, errors="ignore")))
-    return " ".join(parts)
+        scores = top1[backbone].dropna()
+        tasks = scores.drop(index=SCRATCH, errors="ignore")
+        row: dict[str, Any] = {"tasks": len(tasks)}
+        for kind, group in (("non_contrastive", NON_CONTRASTIVE), ("contrastive", CONTRASTIVE)):
+            part = tasks.reindex(group).dropna()
+            row[f"best_{kind}"] = part.idxmax() if len(part) else None
+            row[f"best_{kind}_top1"] = float(part.max()) if len(part) else float("nan")
+        base = float(scores[SCRATCH]) if SCRATCH in scores else float("nan")
+        row["scratch_top1"] = base
+        row["above_scratch"] = int((tasks > base).sum()) if SCRATCH in scores else None
+        facts[backbone] = row
+    return facts
 
 
-def _backbone_sentence(scores: pd.Series, backbone: str) -> str:
-    """Best non-contrastive and contrastive task of one backbone, and how many tasks beat its scratch."""
-    tasks = scores.drop(index=SCRATCH, errors="ignore")
-    best = {name: tasks.reindex(group).dropna() for name, group in
-            (("non-contrastive", NON_CONTRASTIVE), ("contrastive", CONTRASTIVE))}
-    said = [f"the best {kind} task is {s.idxmax()} ({s.max():.1f}%)" for kind, s in best.items() if len(s)]
-    text = f"On {backbone}, " + " and ".join(said)
-    if SCRATCH in scores:
-        base = scores[SCRATCH]
-        above = tasks[tasks > base]
-        text += (f"; {len(above)} of {len(tasks)} tasks beat random initialisation ({base:.1f}%)"
-                 + (f", {', '.join(sorted(set(tasks.index) - set(above.index)))} did not" if len(above) < len(tasks)
-                    else ""))
-    return text + "."
-
-
-def _backbone_duel(top1: pd.DataFrame) -> str:
-    """For how many tasks the medium network beat the small one (the paper: all but CVRL)."""
-    small, medium = BACKBONES
-    both = top1[[small, medium]].dropna()
-    wins = both.index[both[medium] > both[small]].tolist()
-    losses = sorted(set(both.index) - set(wins))
-    verdict = f"{medium} beat {small} on {len(wins)} of {len(both)} tasks"
-    if losses:
-        verdict += f" (not on {', '.join(losses)})"
-    return verdict + "; the paper's R21D beat ShuffleNet on every task but CVRL."
-
-
-def comparison_summary(comparison: pd.DataFrame, protocol: str, target: str = "digits-appearance") -> str:
-    """How our Table 1 relates to the paper's: rank agreement per backbone, and whether the levels compare.
+def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
+    """How many seeds and test videos stand behind the chapter's numbers.
 
     Args:
-        comparison: ``table1_vs_paper`` rows.
-        protocol: our protocol ("linear" or "finetune").
-        target: our downstream dataset (the levels compare only when finetuned on "ucf101").
+        accuracy: rows with a ``videos`` column (``Study.accuracy``).
+        seeds: seeds per model (the study evaluates one: ``Study.seed``).
     """
-    ranks = rank_agreement(comparison)
-    said = [f"For {r.backbone} the order of the tasks {_rank_words(r.spearman)} (Spearman {r.spearman:.2f} "
-            f"over {r.tasks} tasks)"
-            for r in ranks.itertuples() if not np.isnan(r.spearman)]
-    same = protocol == "finetune" and target == "ucf101"
-    caveat = ("Both sides are finetuned UCF101 accuracies, so the levels compare too." if same else
-              f"The paper finetunes on UCF101, we use the {protocol} protocol on {target}: the levels do not "
-              "compare, only the order of the tasks does.")
-    return caveat + (" " + "; ".join(said) + "." if said else "")
+    videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
+    return {"seeds": seeds, "models": len(accuracy),
+            "test_videos": int(videos.min()) if len(videos) and videos.min() == videos.max() else
+            (f"{int(videos.min())}-{int(videos.max())}" if len(videos) else "not recorded")}
 
 
-def _rank_words(rho: float) -> str:
-    """A rank correlation in words (levels of ``study.agreement_level``)."""
-    return {"undefined": "cannot be compared with the paper's", "strong": "largely agrees with the paper's",
-            "partial": "partly agrees with the paper's", "none": "is unrelated to the paper's",
-            "opposite": "runs against the paper's"}[agreement_level(rho)]
+def _cells(frame: pd.DataFrame, a: str, b: str, videos_a: str, videos_b: str) -> list[tuple[float, ...]]:
+    both = frame.dropna(subset=[a, b])
+    return [(r[a], r.get(videos_a, np.nan), r[b], r.get(videos_b, np.nan)) for _, r in both.iterrows()]
+
+
+PAPER = "benchmark2023"
+
+
+def claims(comparison: pd.DataFrame | None = None, accuracy: pd.DataFrame | None = None,
+           drops: pd.DataFrame | None = None, frames: pd.DataFrame | None = None) -> list[Claim]:
+    """The paper's §4.1 statements checked on this chapter's numbers (benchmark2023, §4.1, Table 1).
+
+    Args:
+        comparison: ``table1_vs_paper`` rows (rank agreement per network).
+        accuracy: ``table1_accuracy`` rows (R(2+1)D against ShuffleNet).
+        drops: ``protocol_comparison`` rows (linear probe against finetuning).
+        frames: ``frames_comparison`` rows (clip length).
+        A part left None gives its claims "not measured".
+    """
+    out = []
+    for ours in BACKBONES:
+        name = PAPER_BACKBONES.get(ours, ours)
+        base = Claim(f"table1_order_{ours}", CHAPTER, f"The pretext tasks rank on {ours} as in the paper's Table 1.",
+                     PAPER, "§4.1", "Spearman's rho, our task order against the paper's", table="Table 1",
+                     reason="Table 1 was not compared")
+        rho = rank_agreement(comparison).get(name) if comparison is not None else None
+        out.append(base.measured(rho if rho is not None and not np.isnan(rho.value) else None,
+                                 f"fewer than 3 tasks of {ours} measured"))
+    small, medium = BACKBONES
+    duel = Claim("medium_beats_small", CHAPTER, "R(2+1)D beats ShuffleNet on every pretext task but CVRL.", PAPER,
+                 "§4.1", "R(2+1)D minus ShuffleNet top-1, mean over tasks (points)", table="Table 1", digits=1,
+                 reason="Table 1 was not measured")
+    cells = []
+    if accuracy is not None and len(accuracy):
+        wide = accuracy[accuracy["task"] != SCRATCH].pivot_table(index="task", columns="backbone",
+                                                                  values=["top1", "videos"], aggfunc="mean")
+        if {small, medium} <= set(wide["top1"].columns):
+            flat = pd.DataFrame({"a": wide["top1"][medium], "b": wide["top1"][small],
+                                 "na": wide["videos"][medium], "nb": wide["videos"][small]})
+            cells = _cells(flat, "a", "b", "na", "nb")
+    out.append(duel.measured(bootstrap_mean_difference(cells) if cells else None, "a network of Table 1 is missing"))
+    for backbone in BACKBONES:
+        claim = Claim(f"linear_below_finetune_{backbone}", CHAPTER, "A linear probe scores below finetuning: over "
+                      f"VCOP, RotNet and PRP the paper reports a drop of {PAPER_LINEAR_DROP[backbone]:g}% on "
+                      f"{backbone}.", PAPER, "§4.1", "finetune minus linear top-1, mean over VCOP, RotNet, PRP "
+                      "(points)", digits=1, reason=f"{backbone} was not evaluated both ways")
+        part = drops[(drops["backbone"] == backbone) & drops["task"].isin(NON_CONTRASTIVE)] if drops is not None \
+            else pd.DataFrame()
+        cells = _cells(part, "finetune", "linear", "videos_finetune", "videos_linear") if len(part) else []
+        out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None,
+                                  f"{backbone} is not in finetune_backbones"))
+    longer = Claim("frames_doubled_help", CHAPTER, "Clips of twice the frames (32 against 16) mostly perform "
+                   "better.", PAPER, "§4.1", "top-1 with doubled frames minus the profile's, mean over the "
+                   "tasks measured (points)", digits=1, reason="no task pre-trained with doubled frames")
+    cells = _cells(frames, "top1_doubled", "top1", "videos_doubled", "videos") if frames is not None else []
+    out.append(longer.measured(bootstrap_mean_difference(cells) if cells else None, "frames_tasks is empty"))
+    return out
 
 
 # ----------------------------------------------------------------------------- (2) linear vs finetune
@@ -219,7 +249,8 @@ def protocol_comparison(study: Study, backbones: Sequence[str] = ("shufflenet3d"
 
     Returns:
         one row per (backbone, task), tasks + "scratch"; columns backbone, task, linear,
-        finetune (top-1 %), drop (finetune - linear, points), relative_drop_pct (100 drop / finetune).
+        finetune (top-1 %), videos_linear, videos_finetune (test videos behind each), drop
+        (finetune - linear, points), relative_drop_pct (100 drop / finetune).
 
     Raises:
         ValueError: for a backbone or task outside Table 1.
@@ -236,45 +267,22 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Tidy accuracies of both protocols -> one row per (backbone, task) with the drop.
 
     Args:
-        accuracy: rows with columns backbone, task, protocol ("linear" / "finetune"), top1.
+        accuracy: rows with columns backbone, task, protocol ("linear" / "finetune"), top1
+            (and ``videos``, carried as ``videos_linear`` / ``videos_finetune``).
     """
     wide = accuracy.pivot_table(index=["backbone", "task"], columns="protocol", values="top1", aggfunc="mean")
-    wide = wide.reindex(columns=["linear", "finetune"]).reset_index()
+    wide = wide.reindex(columns=["linear", "finetune"])
+    if "videos" in accuracy:
+        videos = accuracy.pivot_table(index=["backbone", "task"], columns="protocol", values="videos", aggfunc="min")
+        for protocol in ("linear", "finetune"):
+            wide[f"videos_{protocol}"] = videos.get(protocol, np.nan)
+    wide = wide.reset_index()
     wide.columns.name = None
     wide["drop"] = wide["finetune"] - wide["linear"]
     wide["relative_drop_pct"] = 100 * wide["drop"] / wide["finetune"]
     order = {t: i for i, t in enumerate((*PAPER_TASK_ORDER, SCRATCH))}
     return wide.sort_values(["backbone", "task"], key=lambda s: s.map(order) if s.name == "task" else s,
                             ignore_index=True)
-
-
-def protocol_summary(drops: pd.DataFrame) -> str:
-    """The drop from finetuning to linear probing per backbone, against §4.1's 25% / 40%.
-
-    Args:
-        drops: ``protocol_drop`` rows.
-    """
-    parts = []
-    for backbone, part in drops.groupby("backbone", sort=False):
-        tasks = part[part["task"] != SCRATCH]
-        lower = tasks[tasks["drop"] > 0]["task"].tolist()
-        three = tasks[tasks["task"].isin(NON_CONTRASTIVE)]
-        text = (f"On {backbone} the linear probe scored below finetuning for {len(lower)} of {len(tasks)} "
-                f"pre-trained models")
-        if len(three):
-            mean_points, mean_rel = three["drop"].mean(), three["relative_drop_pct"].mean()
-            direction = "drop" if mean_points > 0 else "gain"
-            text += (f"; over {', '.join(three['task'])} the average {direction} is {abs(mean_points):.1f} points "
-                     f"({abs(mean_rel):.0f}% of the finetuned accuracy)")
-            if backbone in PAPER_LINEAR_DROP:
-                text += f", where the paper reports a drop of {PAPER_LINEAR_DROP[backbone]:.0f}%"
-        scratch = part[part["task"] == SCRATCH]
-        if len(scratch):
-            s = scratch.iloc[0]
-            text += (f". From random initialisation finetuning reached {s['finetune']:.1f}% and a probe "
-                     f"of the random features {s['linear']:.1f}%")
-        parts.append(text + ".")
-    return " ".join(parts)
 
 
 # ----------------------------------------------------------------------------- (3) clip length
@@ -291,7 +299,8 @@ def frames_comparison(study: Study, tasks: Sequence[str] = ("rotnet",), backbone
     """The same Table 1 point pre-trained and evaluated with the profile's frames and with twice as many (§4.1).
 
     Returns:
-        one row per task; columns task, backbone, frames, frames_doubled, top1, top1_doubled, gain (points).
+        one row per task; columns task, backbone, frames, frames_doubled, top1, top1_doubled, gain (points),
+        videos, videos_doubled (test videos behind each accuracy).
 
     Raises:
         ValueError: for a task or backbone outside Table 1.
@@ -301,28 +310,12 @@ def frames_comparison(study: Study, tasks: Sequence[str] = ("rotnet",), backbone
     for task in tasks:
         base_point = table1_point(study, task, backbone)
         base, doubled = doubled_frames(study, base_point)
-        short = study.accuracy([base_point], target, protocol)["top1"].iloc[0]
-        long = study.accuracy([{**base_point, "frames": doubled}], target, protocol)["top1"].iloc[0]
+        short = study.accuracy([base_point], target, protocol).iloc[0]
+        long = study.accuracy([{**base_point, "frames": doubled}], target, protocol).iloc[0]
         rows.append({"task": task, "backbone": backbone, "frames": base, "frames_doubled": doubled,
-                     "top1": short, "top1_doubled": long, "gain": long - short})
+                     "top1": short["top1"], "top1_doubled": long["top1"], "gain": long["top1"] - short["top1"],
+                     "videos": short["videos"], "videos_doubled": long["videos"]})
     return pd.DataFrame(rows)
-
-
-def frames_summary(table: pd.DataFrame, profile: str) -> str:
-    """Whether doubling the clip length helped here, against §4.1 ("32 frames mostly provides better performance").
-
-    Args:
-        table: ``frames_comparison`` rows.
-        profile: the study's profile (names the base clip length).
-    """
-    helped = table[table["gain"] > 0]
-    details = ", ".join(f"{r.task} on {r.backbone} {r.top1:.1f}% -> {r.top1_doubled:.1f}% ({r.gain:+.1f} points)"
-                        for r in table.itertuples())
-    base, doubled = int(table["frames"].iloc[0]), int(table["frames_doubled"].iloc[0])
-    verdict = ("helped in every case" if len(helped) == len(table) else "helped in no case" if helped.empty
-               else f"helped in {len(helped)} of {len(table)} cases")
-    return (f"The {profile} profile's clips have {base} frames; doubling them to {doubled} (as the paper's 16 -> 32) "
-            f"{verdict}: {details}. The paper found that 32 frames mostly perform better, and kept 16 for cost.")
 
 
 # ----------------------------------------------------------------------------- (4) Figure 1: CKA
