@@ -10,6 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sslvid.analysis.claims import (
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_MEASURED,
+    Claim,
+    printed_verdict,
+)
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import discussion as chapter
 from sslvid.experiments.study import Study
@@ -133,58 +141,77 @@ def test_agreement_statistics_on_a_constructed_table():
     assert row["sign agreement"] == pytest.approx(0.0)
 
 
-def test_agreement_of_an_unreproduced_table_is_nan_and_the_summary_says_so():
+def test_agreement_of_an_unreproduced_table_is_nan_and_not_measured():
     agree = chapter.agreement_table(paper_tables())
     assert set(agree["table"]) == set(list_paper_tables())
     assert (agree["reproduced"] == 0).all() and agree["spearman"].isna().all()
-    assert "No paper table has reproduced numbers" in chapter.agreement_summary(agree)
+    assert (agree["verdict"] == NOT_MEASURED).all()
+    facts = chapter.agreement_facts(agree)
+    assert (facts["tables measured"], facts["cells reproduced"], facts[NOT_MEASURED]) == (0, 0, len(agree))
     assert chapter.agreement_figure(paper_tables()) is None
 
 
-def test_agreement_summary_words_disagreement():
+def test_agreement_verdicts_carry_their_uncertainty():
     tables = paper_tables()
-    frame = tables["benchmark_t4_epochs_r21d_50k"]
-    tables["benchmark_t4_epochs_r21d_50k"] = frame.assign(reproduced=-frame["paper"], difference=-2 * frame["paper"])
-    text = chapter.agreement_summary(chapter.agreement_table(tables))
-    assert "1 of 15 paper tables" in text
-    assert "0% come out the same way" in text and "less often than" in text
+    t4 = "benchmark_t4_epochs_r21d_50k"
+    frame = tables[t4]
+    tables[t4] = frame.assign(reproduced=-frame["paper"], difference=-2 * frame["paper"])
+    agree = chapter.agreement_table(tables).set_index("table")
+    assert agree.loc[t4, "spearman"] == pytest.approx(-1.0) and agree.loc[t4, "verdict"] == CONTRADICTED
+    assert agree.loc[t4, "rho high"] < 0
+    facts = chapter.agreement_facts(agree.reset_index())
+    assert (facts["tables measured"], facts["pairs agreeing"], facts[CONTRADICTED]) == (1, 0.0, 1)
+    # three cells ordered as the paper's: rho 1, but 1 of 3! orderings gives p = 1/6, which decides nothing
+    few = with_reproduced(T2, {("10k", "vcop"): 1.0, ("30k", "vcop"): 2.0, ("50k", "vcop"): 3.0})  # paper: 46.3 < 50.4 < 51.5
+    claim = chapter.agreement_claim(T2, "ucf101_top1", few)
+    assert claim.estimate.value == pytest.approx(1.0) and claim.estimate.p_greater == pytest.approx(1 / 6)
+    assert claim.verdict == INCONCLUSIVE
 
 
 # ---------------------------------------------------------------------- claims
 
 
 def test_claims_on_the_papers_numbers():
-    checked = chapter.check_claims(paper_tables()).set_index("claim")
-    assert checked.loc["noise_contrastive", "paper's numbers"] == chapter.FAILS  # its own Table 7 contradicts it
-    assert checked.loc["ood_data_matters", "paper's numbers"] == chapter.HOLDS
-    assert checked.loc["transformer_more_data", "paper's numbers"] == chapter.UNMEASURED
-    assert (checked["our numbers"] == chapter.UNMEASURED).all()
-    assert "12 could not be measured" in chapter.claims_summary(checked.reset_index())
+    on_paper = chapter.claims_on_paper(paper_tables()).set_index("claim")
+    assert on_paper.loc["noise_contrastive", "paper's numbers"] == CONTRADICTED  # its own Table 7 contradicts it
+    assert on_paper.loc["ood_data_matters", "paper's numbers"] == HOLDS
+    assert on_paper.loc["transformer_more_data", "paper's numbers"] == NOT_MEASURED
+    ours = chapter.check_claims(paper_tables())
+    assert len(ours) == 12 and {c.verdict for c in ours} == {NOT_MEASURED}
+    assert all(c.reason for c in ours)
 
 
-def test_ood_claim_flips_with_the_numbers():
+def verdict_of(measure, tables, threshold=0.0, direction=">"):
+    """The verdict of a measure's quantity read as "above ``threshold``" (or below)."""
+    got = measure(tables)
+    estimate, reason = (None, got) if isinstance(got, str) else (got, "")
+    return Claim("k", "discussion", "s", "benchmark2023", "§", "q", direction, threshold, estimate,
+                 reason=reason).verdict
+
+
+def test_ood_claims_single_cells_have_no_interval():
     good = {T6: with_reproduced(T6, {("ucf101", "k400", "rspnet"): 60.0, ("ucf101", "ssv2", "rspnet"): 50.0,
                                      ("diving48", "k400", "rotnet"): 20.0, ("diving48", "ssv2", "rotnet"): 30.0})}
-    verdict = chapter.claim_ood_data_matters(good)
-    assert verdict.verdict == chapter.HOLDS and "rotnet pre-trained on ssv2 (30.0)" in verdict.evidence
-    bad = {T6: with_reproduced(T6, {("ucf101", "k400", "rspnet"): 40.0, ("ucf101", "ssv2", "rspnet"): 50.0,
-                                    ("diving48", "ssv2", "rotnet"): 30.0})}
-    assert chapter.claim_ood_data_matters(bad).verdict == chapter.FAILS
-    assert chapter.claim_ood_data_matters({}).verdict == chapter.UNMEASURED
-    kind = chapter.claim_ood_task_kind(good)
-    assert kind.verdict == chapter.HOLDS and "2 of 2" in kind.evidence
+    margin = chapter.measure_ood_data(good)
+    assert margin.value == pytest.approx(10.0) and not margin.has_interval
+    assert verdict_of(chapter.measure_ood_data, good) == INCONCLUSIVE  # one cell per side decides nothing
+    assert printed_verdict(Claim("k", "d", "s", "p", "§", "q", estimate=margin)) == HOLDS
+    assert "lacks" in chapter.measure_ood_data({})
+    kind = chapter.measure_ood_task_kind(good)
+    assert kind.value == pytest.approx(10.0) and kind.n == 2   # rspnet +10 from K400, rotnet +10 from SSv2
 
 
 def test_subset_claims():
-    rising = {("10k", "vcop"): 10.0, ("30k", "vcop"): 20.0, ("50k", "vcop"): 21.0}
-    verdict = chapter.claim_subset_30k({T2: with_reproduced(T2, rising)})
-    assert verdict.verdict == chapter.HOLDS and "+10.0" in verdict.evidence and "+1.0" in verdict.evidence
-    late = {("10k", "vcop"): 10.0, ("30k", "vcop"): 11.0, ("50k", "vcop"): 20.0}
-    assert chapter.claim_subset_30k({T2: with_reproduced(T2, late)}).verdict == chapter.FAILS
+    rising = {("10k", "vcop"): 10.0, ("30k", "vcop"): 20.0, ("50k", "vcop"): 21.0,
+              ("10k", "prp"): 10.0, ("30k", "prp"): 19.0, ("50k", "prp"): 20.0,
+              ("10k", "tdl"): 10.0, ("30k", "tdl"): 21.0, ("50k", "tdl"): 21.5}
+    est = chapter.measure_subset_30k({T2: with_reproduced(T2, rising)})
+    assert est.value == pytest.approx(np.mean([9.0, 8.0, 10.5])) and est.n == 3 and est.low > 0
+    assert verdict_of(chapter.measure_subset_30k, {T2: with_reproduced(T2, rising)}) == HOLDS
     falling = {("10k", "vcop"): 20.0, ("50k", "vcop"): 10.0, ("10k", "tdl"): 20.0, ("50k", "tdl"): 10.0,
                ("10k", "prp"): 1.0, ("50k", "prp"): 5.0}
-    verdict = chapter.claim_more_data_helps({T2: with_reproduced(T2, falling)})
-    assert verdict.verdict == chapter.FAILS and "1 of 3" in verdict.evidence
+    est = chapter.measure_more_data({T2: with_reproduced(T2, falling)})
+    assert est.value == pytest.approx((-10 - 10 + 4) / 3) and est.low < 0
 
 
 def test_transformer_claim_reads_extra_rows():
@@ -193,44 +220,45 @@ def test_transformer_claim_reads_extra_rows():
                                  ("200", "100k", "r21d"): 21.0})
     swin = pd.DataFrame({"epochs": "200", "subset": ["10k", "30k", "100k"], "backbone": "swin3d_t",
                          "metric": "ucf101_top1", "paper": np.nan, "reproduced": [5.0, 10.0, 20.0]})
-    verdict = chapter.claim_transformer_more_data({t3: pd.concat([frame, swin], ignore_index=True)})
-    assert verdict.verdict == chapter.HOLDS and "+10.0" in verdict.evidence
-    assert chapter.claim_transformer_more_data({t3: frame}).verdict == chapter.UNMEASURED
+    est = chapter.measure_transformer_more_data({t3: pd.concat([frame, swin], ignore_index=True)})
+    assert est.value == pytest.approx(9.0) and not est.has_interval   # one series each: no interval
+    assert isinstance(chapter.measure_transformer_more_data({t3: frame}), str)
 
 
 def test_epoch_claim_uses_its_threshold():
     t4 = "benchmark_t4_epochs_r21d_50k"
-    tables = {t4: with_reproduced(t4, {("100", "vcop"): 10.0, ("200", "vcop"): 12.0})}
-    assert chapter.claim_epochs_100_150(tables, threshold=1.5).verdict == chapter.FAILS
-    assert chapter.claim_epochs_100_150(tables, threshold=3.0).verdict == chapter.HOLDS
+    tables = {t4: with_reproduced(t4, {("100", "vcop"): 10.0, ("200", "vcop"): 12.0, ("100", "prp"): 10.0,
+                                       ("200", "prp"): 12.5, ("100", "tdl"): 10.0, ("200", "tdl"): 12.2})}
+    est = chapter.measure_epochs_gain(tables)
+    assert est.value == pytest.approx(2.2) and est.high <= 2.5
     claims = {c.key: c for c in chapter.make_claims(epoch_gain_threshold=3.0)}
-    assert claims["epochs_100_150"].check(tables, "reproduced").verdict == chapter.HOLDS
+    assert claims["epochs_100_150"].check(tables).verdict == HOLDS
+    assert {c.key: c for c in chapter.make_claims(1.5)}["epochs_100_150"].check(tables).verdict == CONTRADICTED
 
 
 def test_noise_kd_and_architecture_claims():
     noise = {T7: with_reproduced(T7, {("r21d", "rotnet"): 50.0, ("r21d", "cvrl"): 10.0,
                                       ("shufflenet_v1_2x", "rotnet"): 20.0, ("shufflenet_v1_2x", "cvrl"): 20.0},
                                  metric="relative_drop_pct")}
-    assert chapter.claim_noise_contrastive(noise).verdict == chapter.HOLDS
-    assert chapter.claim_noise_backbone(noise).verdict == chapter.FAILS
+    contrastive = chapter.measure_noise_contrastive(noise)
+    assert contrastive.value == pytest.approx(15.0 - 35.0)
+    backbone = chapter.measure_noise_backbone(noise)
+    assert backbone.value == pytest.approx((30.0 - 10.0) / 2) and backbone.n == 2
     kd = {T8: with_reproduced(T8, {("teacher_shufflenet", "10k"): 30.0, ("teacher_r21d", "10k"): 40.0,
                                    ("student_shufflenet", "10k"): 35.0}, metric="ucf101_top1")}
-    verdict = chapter.claim_kd_student(kd)
-    assert verdict.verdict == chapter.FAILS and "0 of 1" in verdict.evidence
+    assert chapter.measure_kd_student(kd).value == pytest.approx(-5.0)
     arch = {T1: with_reproduced(T1, {("shufflenet_v1_2x", "rspnet"): 50.0, ("r21d", "rspnet"): 40.0,
                                      ("shufflenet_v1_2x", "vcop"): 10.0, ("r21d", "vcop"): 20.0})}
-    verdict = chapter.claim_bigger_not_always_better(arch)
-    assert verdict.verdict == chapter.HOLDS and "1 of 2 tasks (rspnet)" in verdict.evidence
-    families = chapter.claim_task_families(arch)
-    assert families.verdict == chapter.HOLDS  # vcop (temporal) vs rspnet (spatiotemporal)
+    assert chapter.measure_small_matches_big(arch).value == pytest.approx(10.0)
+    assert chapter.measure_task_families(arch).value == pytest.approx(1.0)  # vcop (temporal) vs rspnet
 
 
-def test_claims_summary_names_disagreements():
-    checked = pd.DataFrame({"claim": ["a", "b", "c"], "paper's numbers": [chapter.HOLDS, chapter.FAILS, chapter.HOLDS],
-                            "our numbers": [chapter.HOLDS, chapter.HOLDS, chapter.UNMEASURED]})
-    text = chapter.claims_summary(checked)
-    assert "2 hold on this book's numbers" in text and "1 could not be measured" in text
-    assert "differ for b" in text
+def test_book_claims_come_from_the_store(study):
+    from sslvid.analysis.claims import Estimate, record_claims
+    recorded = [Claim("a", "preliminaries", "s", "benchmark2023", "§4.1", "q", estimate=Estimate(1.0, 0.5, 1.5, 3))]
+    record_claims(study.claims, study.profile, "preliminaries", recorded)
+    assert chapter.book_claims(study) == recorded
+    assert chapter.book_claims(study.cached_only()) == recorded
 
 
 # ---------------------------------------------------------------------- scale and entry point
@@ -244,7 +272,7 @@ def test_scale_notes_and_setup_read_the_profile(study):
     setup = chapter.setup_table(study).set_index("aspect")
     assert setup.loc["clip (frames x height x width)", "paper"] == "16x112x112"
     assert setup.loc["evaluation protocol", "here (smoke)"] == "linear"
-    collected = chapter.collect_comparisons(study, {"preliminaries": SimpleNamespace(
+    collected = chapter.collect_comparisons(study, {"2. Preliminaries": SimpleNamespace(
         paper_comparisons=lambda s: {T1: t1_chapter_frame()})})
     heading = chapter.table_heading(T1, collected, notes)
     assert heading.startswith("### Benchmark Table 1") and "2 of 12 cells" in heading
@@ -280,9 +308,10 @@ def test_an_empty_frame_falls_back_to_the_papers_cells_and_an_unreadable_one_fai
         chapter.collect_comparisons(study, unreadable)
 
 
-def test_subset_claim_needs_a_gain_up_to_30k():
+def test_one_subset_series_decides_nothing():
     falling = {("10k", "vcop"): 20.0, ("30k", "vcop"): 15.0, ("50k", "vcop"): 5.0}
-    assert chapter.claim_subset_30k({T2: with_reproduced(T2, falling)}).verdict == chapter.FAILS
+    claim = {c.key: c for c in chapter.make_claims()}["subset_30k"].check({T2: with_reproduced(T2, falling)})
+    assert claim.estimate.value == pytest.approx(5.0) and claim.verdict == INCONCLUSIVE
 
 
 def test_snapshot_results_store_reads_once_and_refuses_writes(tmp_path):

@@ -20,7 +20,6 @@ chapter that needs it is reported as "results missing".
 """
 from __future__ import annotations
 
-import functools
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,8 +30,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from scipy.stats import spearmanr
 
+from sslvid.analysis.claims import (
+    VERDICTS,
+    Claim,
+    Estimate,
+    bootstrap_group_difference,
+    bootstrap_mean,
+    printed_verdict,
+    sentence,
+    spearman,
+    stored_claims,
+)
 from sslvid.engine.config import PretrainConfig
 from sslvid.experiments import (
     distillation,
@@ -65,6 +74,13 @@ CHAPTERS: dict[str, ModuleType] = {
     "9. Lightweight networks": lightweight,
 }
 """Chapter title -> the chapter module whose ``paper_comparisons(study)`` gives its paper tables."""
+
+CHAPTER = "discussion"
+"""This chapter's name in the claims table."""
+
+KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
 VALUE_COLUMNS = ("paper", "reproduced", "n", "difference")
 """The columns of a ``paper_vs_reproduced`` frame besides its key columns."""
@@ -309,30 +325,41 @@ def sign_agreement(table: str, frame: pd.DataFrame) -> tuple[int, int]:
     return agree, compared
 
 
+def agreement_claim(table: str, metric: str, frame: pd.DataFrame) -> Claim:
+    """Does our table rank its cells as the paper's does? Spearman's rho of the cells both sides
+    measured, with its uncertainty (``sslvid.analysis.claims.spearman``: exact permutation p up to
+    8 cells, a bootstrap over cells above)."""
+    info = paper_table_info(table)
+    both = frame.dropna(subset=["paper", "reproduced"])
+    claim = Claim(f"agreement_{table}_{metric}", CHAPTER, f"Our cells of {info.title} ({metric}) rank as the "
+                  "paper's do.", info.source, "", "Spearman's rho, our cells against the paper's", table=info.table,
+                  reason="no cell reproduced")
+    rho = spearman(both["paper"], both["reproduced"]) if len(both) else None
+    if rho is not None and np.isnan(rho.value):
+        return claim.measured(None, f"{len(both)} cells reproduced: too few, or one side constant")
+    return claim.measured(rho, "no cell reproduced")
+
+
 def agreement(table: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Agreement rows of one table, one per metric.
 
     Columns: ``table``, ``metric``, ``cells`` (the paper's), ``reproduced`` (cells with both
-    numbers), ``spearman`` (rank correlation over those cells, NaN below 3 or when either side
-    is constant), ``sign agreement`` (fraction of key-comparison pairs ordered alike, NaN when
-    none), ``pairs``, ``mean difference`` and ``mean |difference|`` (reproduced - paper).
+    numbers), ``spearman`` with its 95% interval (``rho low``, ``rho high``) and ``verdict``
+    (``agreement_claim``), ``sign agreement`` (fraction of key-comparison pairs ordered alike,
+    NaN when none), ``pairs``, ``mean difference`` and ``mean |difference|`` (reproduced - paper).
     """
     rows = []
     for metric, part in frame.groupby("metric", sort=False) if "metric" in frame else [("", frame)]:
         both = part.dropna(subset=["paper", "reproduced"])
         agree, pairs = sign_agreement(table, part)
+        claim = agreement_claim(table, str(metric), part)
+        rho = claim.estimate or Estimate(np.nan)
         rows.append({"table": table, "metric": metric, "cells": int(part["paper"].notna().sum()),
-                     "reproduced": len(both), "spearman": _spearman(both["paper"], both["reproduced"]),
-                     "sign agreement": agree / pairs if pairs else np.nan, "pairs": pairs,
+                     "reproduced": len(both), "spearman": rho.value, "rho low": rho.low, "rho high": rho.high,
+                     "verdict": claim.verdict, "sign agreement": agree / pairs if pairs else np.nan, "pairs": pairs,
                      "mean difference": both["difference"].mean() if len(both) else np.nan,
                      "mean |difference|": both["difference"].abs().mean() if len(both) else np.nan})
     return rows
-
-
-def _spearman(a: pd.Series, b: pd.Series) -> float:
-    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
-        return np.nan
-    return float(spearmanr(a, b).statistic)
 
 
 def agreement_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -341,63 +368,67 @@ def agreement_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def agreement_summary(agree: pd.DataFrame) -> str:
-    """A paragraph on how far the reproduced tables agree with the paper's, read from ``agreement_table``."""
-    measured = agree[agree["reproduced"] > 0]
-    if measured.empty:
-        return ("No paper table has reproduced numbers yet: run the chapters 2-9 first (at this profile), "
-                "then this chapter reads their results.")
-    tables = measured["table"].nunique()
-    rho = measured["spearman"].dropna()
-    signs = measured.dropna(subset=["sign agreement"])
-    text = (f"{tables} of {agree['table'].nunique()} paper tables have reproduced numbers "
-            f"({int(measured['reproduced'].sum())} of {int(agree['cells'].sum())} cells). ")
-    if len(rho):
-        best, worst = measured.loc[rho.idxmax()], measured.loc[rho.idxmin()]
-        text += (f"The rank correlation with the paper's cells ranges from {worst['spearman']:.2f} "
-                 f"({worst['table']}, {worst['metric']}) to {best['spearman']:.2f} ({best['table']}, "
-                 f"{best['metric']}); its median over {len(rho)} measured table-metrics is {rho.median():.2f}. ")
-    if len(signs):
-        pairs = int(signs["pairs"].sum())
-        agreeing = float((signs["sign agreement"] * signs["pairs"]).sum())
-        share = agreeing / pairs
-        verdict = "more often than" if share > 0.5 else "no more often than" if share == 0.5 else "less often than"
-        text += (f"Of the {pairs} key comparisons that both sides measured, {share:.0%} come out the same way "
-                 f"as in the paper: {verdict} a coin toss would. ")
-    return text.strip()
+def agreement_facts(agree: pd.DataFrame) -> dict[str, Any]:
+    """The agreement table in a few numbers, for the notebook's prose.
+
+    Returns:
+        ``tables`` / ``tables measured`` (with a reproduced cell), ``cells`` / ``cells reproduced``,
+        ``median rho`` (NaN when none), ``pairs`` and ``pairs agreeing`` (share of key comparisons
+        ordered as in the paper), and the count of each rank-agreement verdict.
+    """
+    measured = agree[agree["reproduced"] > 0] if len(agree) else agree
+    signs = measured.dropna(subset=["sign agreement"]) if len(measured) else measured
+    pairs = int(signs["pairs"].sum()) if len(signs) else 0
+    verdicts = agree["verdict"].value_counts() if len(agree) else pd.Series(dtype=int)
+    return {"tables": int(agree["table"].nunique()) if len(agree) else 0,
+            "tables measured": int(measured["table"].nunique()) if len(measured) else 0,
+            "cells": int(agree["cells"].sum()) if len(agree) else 0,
+            "cells reproduced": int(measured["reproduced"].sum()) if len(measured) else 0,
+            "median rho": float(measured["spearman"].median()) if len(measured) else np.nan,
+            "pairs": pairs,
+            "pairs agreeing": float((signs["sign agreement"] * signs["pairs"]).sum() / pairs) if pairs else np.nan,
+            **{v: int(verdicts.get(v, 0)) for v in VERDICTS}}
 
 
 # ---------------------------------------------------------------------- claims
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of checking a claim: "holds", "does not hold" or "not measured", with its evidence."""
-
-    verdict: str
-    evidence: str
-
-
-HOLDS, FAILS, UNMEASURED = "holds", "does not hold", "not measured"
+Measure = Callable[[Mapping[str, pd.DataFrame], str], "Estimate | str"]
+"""``measure(tables, column)`` -> the claim's quantity as an ``Estimate``, or the reason it is not measured;
+``column`` is "paper" (the printed numbers) or "reproduced" (ours)."""
 
 
 @dataclass(frozen=True)
-class Claim:
-    """One checkable recommendation or conclusion of the paper.
+class PaperClaim:
+    """One checkable recommendation or conclusion of the benchmark paper, read on the paper tables.
 
     Args:
         key: short name.
-        source: where the paper says it.
+        section: where the paper says it.
         statement: the claim, as checked.
         tables: the paper tables it reads.
-        check: ``check(tables, column)`` -> ``Verdict``; ``column`` is "paper" or "reproduced".
+        quantity: what ``measure`` returns, in a line.
+        direction, threshold: the claim says the quantity is above (">") or below ("<") ``threshold``.
+        measure: the quantity from the tables (``Measure``).
     """
 
     key: str
-    source: str
+    section: str
     statement: str
     tables: tuple[str, ...]
-    check: Callable[[Mapping[str, pd.DataFrame], str], Verdict]
+    quantity: str
+    measure: Measure
+    direction: str = ">"
+    threshold: float = 0.0
+
+    def check(self, tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Claim:
+        """The claim measured on ``column`` of ``tables`` (``sslvid.analysis.claims.Claim``)."""
+        got = self.measure(tables, column)
+        names = [paper_table_info(t) for t in self.tables]
+        claim = Claim(self.key, CHAPTER, self.statement, names[0].source if names else "", self.section,
+                      self.quantity, self.direction, self.threshold, table=", ".join(n.table for n in names),
+                      reason="not measured", digits=1)
+        return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, str(got))
 
 
 def cells(tables: Mapping[str, pd.DataFrame], table: str, column: str = "reproduced",
@@ -467,79 +498,56 @@ def _gains_around_30k(series: Mapping[str, Mapping[str, float]]) -> list[tuple[s
     return out
 
 
-def claim_subset_30k(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§6 recommendation 1: around 30k pre-training videos is effective for CNNs (Tables 2, 3).
-
-    Holds when, averaged over the series (Table 2's tasks, Table 3's CNN backbones at their last
-    epoch), going from 10k to 30k gains and going beyond 30k gains less than that.
-    """
+def measure_subset_30k(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§6 recommendation 1 (Tables 2, 3): per CNN series (Table 2's tasks, Table 3's CNNs at their last
+    epoch), the gain from 10k to 30k minus the gain from 30k to the largest subset; mean over series."""
     gains = _gains_around_30k(_subset_series(tables, column, transformers=False))
     if not gains:
-        return Verdict(UNMEASURED, "no series with 10k, 30k and a larger subset (Tables 2, 3)")
-    to30 = float(np.mean([g[1] for g in gains]))
-    beyond = float(np.mean([g[2] for g in gains]))
-    verdict = HOLDS if 0 < to30 and beyond < to30 else FAILS
-    return Verdict(verdict, f"over {len(gains)} series, 10k -> 30k gained {to30:+.1f} points on average and "
-                            f"30k -> the largest subset a further {beyond:+.1f}")
+        return "no series with 10k, 30k and a larger subset (Tables 2, 3)"
+    return bootstrap_mean([to30 - beyond for _, to30, beyond in gains])
 
 
-def claim_transformer_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§6 recommendation 2: CNNs need less data, transformers more (Table 3 / Figure 2 with Video Swin).
-
-    Holds when the transformer's gain from 30k to its largest subset exceeds the CNNs' mean gain.
-    """
+def measure_transformer_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§6 recommendation 2 (Table 3 / Figure 2): the transformers' mean gain beyond 30k minus the CNNs'."""
     cnn = _gains_around_30k(_subset_series(tables, column, transformers=False))
-    swin = [g for g in _gains_around_30k(_subset_series(tables, column, transformers=True))]
+    swin = _gains_around_30k(_subset_series(tables, column, transformers=True))
     if not swin or not cnn:
-        return Verdict(UNMEASURED, "no transformer rows with 10k, 30k and a larger subset in Table 3 "
-                                   "(the paper shows Video Swin in Figure 2 only)")
-    cnn_gain = float(np.mean([g[2] for g in cnn]))
-    swin_gain = float(np.mean([g[2] for g in swin]))
-    verdict = HOLDS if swin_gain > cnn_gain else FAILS
-    return Verdict(verdict, f"beyond 30k the transformer gained {swin_gain:+.1f} points, the CNN series "
-                            f"{cnn_gain:+.1f} on average")
+        return ("no transformer rows with 10k, 30k and a larger subset in Table 3 (the paper shows Video Swin in "
+                "Figure 2 only)")
+    return bootstrap_group_difference([g[2] for g in swin], [g[2] for g in cnn])
 
 
-def claim_epochs_100_150(tables: Mapping[str, pd.DataFrame], column: str = "reproduced",
-                         threshold: float = 1.5) -> Verdict:
-    """§6 recommendation 3: 100-150 epochs suffice; §4.2: gains after 100 epochs are minimal (< 1.5 points).
-
-    Holds when the median gain from epoch 100 to 200 over Table 4's tasks and Table 3's
-    (backbone, subset) series is below ``threshold`` points.
-    """
+def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§6 recommendation 3, §4.2: the median gain from epoch 100 to 200 over Table 4's tasks and
+    Table 3's (backbone, subset) series (points)."""
     gains = []
     for table, by in (("benchmark_t4_epochs_r21d_50k", ["pretext"]),
                       ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"])):
-        for group, values in _series(cells(tables, table, column), by, "epochs").items():
+        for values in _series(cells(tables, table, column), by, "epochs").values():
             if "100" in values and "200" in values:
-                gains.append((" ".join(group), values["200"] - values["100"]))
+                gains.append(values["200"] - values["100"])
     if not gains:
-        return Verdict(UNMEASURED, "no series with epochs 100 and 200 (Tables 3, 4)")
-    median = float(np.median([g for _, g in gains]))
-    top = max(gains, key=lambda g: g[1])
-    verdict = HOLDS if median < threshold else FAILS
-    return Verdict(verdict, f"from 100 to 200 epochs the median gain over {len(gains)} series is {median:+.1f} "
-                            f"points (threshold {threshold}); the largest is {top[1]:+.1f} ({top[0]})")
+        return "no series with epochs 100 and 200 (Tables 3, 4)"
+    return bootstrap_mean(gains, statistic="median")
 
 
 def _best(frame: pd.DataFrame) -> pd.Series:
     return frame.loc[frame["value"].idxmax()]
 
 
-def claim_ood_data_matters(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§6 recommendation 4 and §7 conclusion 3: for out-of-distribution targets the pre-training data matters.
-
-    Table 6: holds when the best model on the appearance target (UCF101) was pre-trained on
-    K400 and the best on the motion target (Diving48) on SSv2, as in §4.4.
-    """
+def measure_ood_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§6 recommendation 4, §7 conclusion 3 (Table 6): the smaller of two margins, best K400 model minus
+    best SSv2 model on UCF101 and best SSv2 minus best K400 on Diving48 (points). One number per margin:
+    no interval (the comparison frames carry no test-video counts)."""
     t6 = cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1")
-    parts = {t: t6[t6["target"] == t] for t in ("ucf101", "diving48")}
-    if any(p.empty for p in parts.values()):
-        return Verdict(UNMEASURED, "Table 6 lacks one of its two targets")
-    best = {t: _best(p) for t, p in parts.items()}
-    verdict = HOLDS if best["ucf101"]["pretrain"] == "k400" and best["diving48"]["pretrain"] == "ssv2" else FAILS
-    return Verdict(verdict, "; ".join(f"best on {t}: {b['pretext']} pre-trained on {b['pretrain']} ({b['value']:.1f})"
-                                      for t, b in best.items()))
+    margins = []
+    for target, favoured, other in (("ucf101", "k400", "ssv2"), ("diving48", "ssv2", "k400")):
+        part = t6[t6["target"] == target]
+        best = part.groupby("pretrain")["value"].max()
+        if favoured not in best or other not in best:
+            return f"Table 6 lacks {target} pre-trained on both K400 and SSv2"
+        margins.append(best[favoured] - best[other])
+    return Estimate(float(min(margins)), n=2)
 
 
 def _contrastive(task: str) -> bool | None:
@@ -556,59 +564,43 @@ def _category(task: str) -> str | None:
         return None
 
 
-def claim_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§4.4 inference: non-contrastive tasks (VCOP, RotNet) learn better from SSv2, contrastive ones from K400.
-
-    Table 6: holds when every (task, target) pair with both pre-training sets follows the pattern.
-    """
-    t6 = cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1")
-    follow, total = 0, 0
-    for (target, task), values in _series(t6, ["target", "pretext"], "pretrain").items():
+def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§4.4 inference (Table 6): per (task, target) with both pre-training sets, the margin in the predicted
+    direction (SSv2 minus K400 for non-contrastive tasks, K400 minus SSv2 for contrastive); mean over pairs."""
+    margins = []
+    for (_, task), values in _series(cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1"),
+                                      ["target", "pretext"], "pretrain").items():
         kind = _contrastive(task)
-        if kind is None or not {"k400", "ssv2"} <= set(values):
-            continue
-        total += 1
-        follow += int((values["k400"] > values["ssv2"]) == kind)
-    if not total:
-        return Verdict(UNMEASURED, "no task of Table 6 with both K400 and SSv2 pre-training")
-    verdict = HOLDS if follow == total else FAILS
-    return Verdict(verdict, f"{follow} of {total} (task, target) pairs follow the pattern")
+        if kind is not None and {"k400", "ssv2"} <= set(values):
+            margins.append((values["k400"] - values["ssv2"]) * (1 if kind else -1))
+    if not margins:
+        return "no task of Table 6 with both K400 and SSv2 pre-training"
+    return bootstrap_mean(margins)
 
 
-def claim_task_families(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§7 conclusion 1: different transformation categories prevail among contrastive and non-contrastive tasks.
-
-    Table 1: holds when, on every backbone, the best non-contrastive task and the best
-    contrastive task belong to different categories (spatial, temporal, spatio-temporal; §3.1).
-    """
+def measure_task_families(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§7 conclusion 1 (Table 1): share of backbones whose best contrastive and best non-contrastive tasks
+    belong to different categories (spatial, temporal, spatio-temporal; §3.1). A count: no interval."""
     t1 = cells(tables, "benchmark_t1_pretext_k400_50k", column)
-    found = []
-    for backbone, part in t1.groupby("backbone"):
+    differ = []
+    for _, part in t1.groupby("backbone"):
         kinds = part["pretext"].map(_contrastive)
-        if kinds.nunique() < 2:
-            continue
-        best = {k: _best(part[kinds == k])["pretext"] for k in (False, True)}
-        found.append((backbone, best[False], best[True]))
-    if not found:
-        return Verdict(UNMEASURED, "Table 1 lacks contrastive or non-contrastive tasks")
-    differ = all(_category(a) != _category(b) for _, a, b in found)
-    return Verdict(HOLDS if differ else FAILS, "; ".join(
-        f"{bb}: best non-contrastive {a} ({_category(a)}), best contrastive {b} ({_category(b)})"
-        for bb, a, b in found))
+        if kinds.nunique() == 2:
+            best = [_best(part[kinds == k])["pretext"] for k in (False, True)]
+            differ.append(_category(best[0]) != _category(best[1]))
+    if not differ:
+        return "Table 1 lacks contrastive or non-contrastive tasks"
+    return Estimate(float(np.mean(differ)), n=len(differ))
 
 
-def claim_complexity(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§7 conclusion 2 / §4.3: a more complex pretext task does not always give better features.
-
-    Table 5: holds when the hardest complexity (C3) is not the best in at least one (task, backbone) series.
-    """
+def measure_complexity(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§7 conclusion 2, §4.3 (Table 5): share of (task, backbone) series where the hardest complexity C3
+    is the best. A count: no interval."""
     series = _series(cells(tables, "benchmark_t5_task_complexity", column), ["pretext", "backbone"], "complexity")
-    full = {k: v for k, v in series.items() if {"C1", "C2", "C3"} <= set(v)}
+    full = [v for v in series.values() if {"C1", "C2", "C3"} <= set(v)]
     if not full:
-        return Verdict(UNMEASURED, "no (task, backbone) of Table 5 with C1, C2 and C3")
-    c3_best = [k for k, v in full.items() if max(v, key=v.get) == "C3"]
-    verdict = HOLDS if len(c3_best) < len(full) else FAILS
-    return Verdict(verdict, f"C3 was the best complexity in {len(c3_best)} of {len(full)} (task, backbone) series")
+        return "no (task, backbone) of Table 5 with C1, C2 and C3"
+    return Estimate(float(np.mean([max(v, key=v.get) == "C3" for v in full])), n=len(full))
 
 
 def _drops(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
@@ -618,165 +610,144 @@ def _drops(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
     return t7
 
 
-def claim_noise_contrastive(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§7 conclusion 4: contrastive tasks are more robust to noise than non-contrastive ones.
-
-    Table 7: holds when the mean relative drop (%) of the contrastive tasks is below that of the
-    non-contrastive ones. (§4.5's inference (i) says the opposite; this checks conclusion 4.)
-    """
+def measure_noise_contrastive(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§7 conclusion 4 (Table 7): mean relative drop (%) of the contrastive tasks minus that of the
+    non-contrastive ones. (§4.5's inference (i) says the opposite; this checks conclusion 4.)"""
     t7 = _drops(tables, column)
     if t7.empty or t7["contrastive"].nunique() < 2:
-        return Verdict(UNMEASURED, "Table 7 lacks contrastive or non-contrastive relative drops")
-    mean = t7.groupby("contrastive")["value"].mean()
-    verdict = HOLDS if mean[True] < mean[False] else FAILS
-    return Verdict(verdict, f"mean relative drop under noise: contrastive {mean[True]:.1f}%, "
-                            f"non-contrastive {mean[False]:.1f}%")
+        return "Table 7 lacks contrastive or non-contrastive relative drops"
+    return bootstrap_group_difference(t7[t7["contrastive"].astype(bool)]["value"],
+                                      t7[~t7["contrastive"].astype(bool)]["value"])
 
 
-def claim_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§4.5 inference (ii): R(2+1)D is more robust to noise than ShuffleNet.
-
-    Table 7: holds when R(2+1)D's mean relative drop (%) is below ShuffleNet's.
-    """
+def measure_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§4.5 inference (ii) (Table 7): R(2+1)D's relative drop (%) minus ShuffleNet's, per pretext task;
+    mean over the tasks both have."""
     t7 = _drops(tables, column)
     r21d, shuffle = PAPER_BACKBONES["r2plus1d_18"], PAPER_BACKBONES["shufflenet3d"]
-    mean = t7.groupby("backbone")["value"].mean() if len(t7) else pd.Series(dtype=float)
-    if r21d not in mean or shuffle not in mean:
-        return Verdict(UNMEASURED, "Table 7 lacks one of the two backbones")
-    verdict = HOLDS if mean[r21d] < mean[shuffle] else FAILS
-    return Verdict(verdict, f"mean relative drop under noise: R(2+1)D {mean[r21d]:.1f}%, ShuffleNet {mean[shuffle]:.1f}%")
+    pairs = [v[r21d] - v[shuffle] for v in _series(t7, ["pretext"], "backbone").values() if {r21d, shuffle} <= set(v)] \
+        if len(t7) else []
+    if not pairs:
+        return "Table 7 lacks a task with both backbones"
+    return bootstrap_mean(pairs)
 
 
-def claim_kd_student(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§5 / §7 conclusion 5: the distilled student beats its teachers (Table 8, both targets).
-
-    Holds when, for every subset and target measured, the student beats its best teacher.
-    """
-    results = []
+def measure_kd_student(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§5, §7 conclusion 5 (Table 8): the student minus its best teacher, mean over (subset, target) cells."""
+    margins = []
     for metric in paper_table_info("benchmark_t8_kd_subsets_rspnet").values:
-        t8 = cells(tables, "benchmark_t8_kd_subsets_rspnet", column, metric)
-        for (subset,), values in _series(t8, ["subset"], "model").items():
+        for values in _series(cells(tables, "benchmark_t8_kd_subsets_rspnet", column, metric), ["subset"],
+                              "model").values():
             teachers = [v for m, v in values.items() if m.startswith("teacher")]
             student = [v for m, v in values.items() if m.startswith("student")]
             if teachers and student:
-                results.append((subset, metric, max(student) - max(teachers)))
-    if not results:
-        return Verdict(UNMEASURED, "Table 8 has no subset with both a student and a teacher")
-    wins = sum(margin > 0 for *_, margin in results)
-    mean = float(np.mean([m for *_, m in results]))
-    verdict = HOLDS if wins == len(results) else FAILS
-    return Verdict(verdict, f"the student beat its best teacher in {wins} of {len(results)} (subset, target) "
-                            f"cells, by {mean:+.1f} points on average")
+                margins.append(max(student) - max(teachers))
+    if not margins:
+        return "Table 8 has no subset with both a student and a teacher"
+    return bootstrap_mean(margins)
 
 
-def claim_bigger_not_always_better(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§6 discussion / §7 conclusion 6: the network with the most parameters does not always learn better features.
-
-    Table 1: holds when ShuffleNet matches or beats R(2+1)D on at least one pretext task.
-    """
+def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§6 discussion, §7 conclusion 6 (Table 1): the largest margin of ShuffleNet over R(2+1)D over the
+    pretext tasks (points). A maximum over single cells: no interval."""
     small, big = PAPER_BACKBONES["shufflenet3d"], PAPER_BACKBONES["r2plus1d_18"]
-    pairs = [(task, v) for (task,), v in _series(cells(tables, "benchmark_t1_pretext_k400_50k", column),
-                                                  ["pretext"], "backbone").items() if {small, big} <= set(v)]
-    if not pairs:
-        return Verdict(UNMEASURED, "Table 1 has no task with both backbones")
-    small_wins = [task for task, v in pairs if v[small] >= v[big]]
-    verdict = HOLDS if small_wins else FAILS
-    named = f" ({', '.join(small_wins)})" if small_wins else ""
-    return Verdict(verdict, f"ShuffleNet matched or beat R(2+1)D on {len(small_wins)} of {len(pairs)} tasks{named}")
+    margins = [v[small] - v[big] for v in _series(cells(tables, "benchmark_t1_pretext_k400_50k", column),
+                                                  ["pretext"], "backbone").values() if {small, big} <= set(v)]
+    if not margins:
+        return "Table 1 has no task with both backbones"
+    return Estimate(float(max(margins)), n=len(margins))
 
 
-def claim_more_data_helps(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Verdict:
-    """§4.2 inference: as a rule accuracy grows with the subset size (Table 2: all tasks but TDL).
-
-    Holds when at least half of Table 2's tasks do better on their largest subset than on their smallest.
-    """
+def measure_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
+    """§4.2 inference (Table 2): per task, accuracy on the largest subset minus the smallest; mean over tasks."""
     series = _series(cells(tables, "benchmark_t2_subset_size_r21d", column), ["pretext"], "subset")
-    spans = {task: [s for s in SUBSET_ORDER if s in v] for (task,), v in series.items()}
-    gains = {task: series[(task,)][s[-1]] - series[(task,)][s[0]] for task, s in spans.items() if len(s) >= 2}
+    gains = []
+    for values in series.values():
+        present = [s for s in SUBSET_ORDER if s in values]
+        if len(present) >= 2:
+            gains.append(values[present[-1]] - values[present[0]])
     if not gains:
-        return Verdict(UNMEASURED, "Table 2 has no task with two subset sizes")
-    grew = [t for t, g in gains.items() if g > 0]
-    verdict = HOLDS if 2 * len(grew) >= len(gains) else FAILS
-    return Verdict(verdict, f"{len(grew)} of {len(gains)} tasks gained from the smallest to the largest subset "
-                            f"(mean {np.mean(list(gains.values())):+.1f} points)")
+        return "Table 2 has no task with two subset sizes"
+    return bootstrap_mean(gains)
 
 
-def make_claims(epoch_gain_threshold: float = 1.5) -> tuple[Claim, ...]:
+def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> tuple[PaperClaim, ...]:
     """The paper's recommendations and conclusions as checkable claims, in the order the chapter shows them.
 
     Args:
         epoch_gain_threshold: points of accuracy below which the median gain from 100 to 200
             epochs counts as "minimal" (the paper's §4.2 says < 1.5).
     """
-    epochs = functools.partial(claim_epochs_100_150, threshold=epoch_gain_threshold)
+    t1, t2, t3, t4 = ("benchmark_t1_pretext_k400_50k", "benchmark_t2_subset_size_r21d",
+                      "benchmark_t3_rspnet_subset_epochs", "benchmark_t4_epochs_r21d_50k")
+    t5, t6, t7, t8 = ("benchmark_t5_task_complexity", "benchmark_t6_ood_r21d_30k", "benchmark_t7_noise_ucf101",
+                      "benchmark_t8_kd_subsets_rspnet")
     return (
-        Claim("subset_30k", "§6 recommendation 1", "Around 30k pre-training videos are enough for CNNs: "
-              "beyond 30k the gain is smaller than up to 30k.",
-              ("benchmark_t2_subset_size_r21d", "benchmark_t3_rspnet_subset_epochs"), claim_subset_30k),
-        Claim("transformer_more_data", "§6 recommendation 2", "Transformers need more data than CNNs: "
-              "Video Swin gains more beyond 30k than the CNNs.", ("benchmark_t3_rspnet_subset_epochs",),
-              claim_transformer_more_data),
-        Claim("epochs_100_150", "§6 recommendation 3, §4.2", "100-150 epochs suffice: the median gain from 100 to "
-              f"200 epochs is below {epoch_gain_threshold:g} points.",
-              ("benchmark_t3_rspnet_subset_epochs", "benchmark_t4_epochs_r21d_50k"), epochs),
-        Claim("ood_data_matters", "§6 recommendation 4, §7 conclusion 3", "For out-of-distribution targets the "
-              "pre-training data matters: the best appearance model is K400-pre-trained, the best motion model SSv2.",
-              ("benchmark_t6_ood_r21d_30k",), claim_ood_data_matters),
-        Claim("ood_task_kind", "§4.4 inference", "Non-contrastive tasks learn better from SSv2, contrastive tasks "
-              "from K400.", ("benchmark_t6_ood_r21d_30k",), claim_ood_task_kind),
-        Claim("task_families", "§7 conclusion 1", "Different transformation categories prevail among contrastive and "
-              "non-contrastive tasks.", ("benchmark_t1_pretext_k400_50k",), claim_task_families),
-        Claim("complexity", "§7 conclusion 2, §4.3", "A more complex pretext task is not always better: C3 is not "
-              "the best everywhere.", ("benchmark_t5_task_complexity",), claim_complexity),
-        Claim("noise_contrastive", "§7 conclusion 4", "Contrastive tasks are more robust to noise (smaller relative "
-              "drop) than non-contrastive ones.", ("benchmark_t7_noise_ucf101",), claim_noise_contrastive),
-        Claim("noise_backbone", "§4.5 inference (ii)", "R(2+1)D is more robust to noise (smaller relative drop) "
-              "than ShuffleNet.", ("benchmark_t7_noise_ucf101",), claim_noise_backbone),
-        Claim("kd_student", "§5, §7 conclusion 5", "A distilled student beats its teachers.",
-              ("benchmark_t8_kd_subsets_rspnet",), claim_kd_student),
-        Claim("bigger_not_always_better", "§6 discussion, §7 conclusion 6", "The network with more parameters does "
-              "not always learn better features: ShuffleNet matches R(2+1)D somewhere.",
-              ("benchmark_t1_pretext_k400_50k",), claim_bigger_not_always_better),
-        Claim("more_data_helps", "§4.2 inference", "As a rule accuracy grows with the pre-training subset.",
-              ("benchmark_t2_subset_size_r21d",), claim_more_data_helps),
+        PaperClaim("subset_30k", "§6 recommendation 1", "Around 30k pre-training videos are enough for CNNs: beyond "
+                   "30k the gain is smaller than up to 30k.", (t2, t3), "gain 10k->30k minus gain beyond 30k, mean "
+                   "over CNN series (points)", measure_subset_30k),
+        PaperClaim("transformer_more_data", "§6 recommendation 2", "Transformers need more data than CNNs: Video Swin "
+                   "gains more beyond 30k than the CNNs.", (t3,), "transformer minus CNN gain beyond 30k (points)",
+                   measure_transformer_more_data),
+        PaperClaim("epochs_100_150", "§6 recommendation 3, §4.2", "100-150 epochs suffice: the median gain from 100 "
+                   f"to 200 epochs is below {epoch_gain_threshold:g} points.", (t3, t4), "median gain from epoch 100 "
+                   "to 200 (points)", measure_epochs_gain, "<", epoch_gain_threshold),
+        PaperClaim("ood_data_matters", "§6 recommendation 4, §7 conclusion 3", "For out-of-distribution targets the "
+                   "pre-training data matters: the best appearance model is K400-pre-trained, the best motion model "
+                   "SSv2.", (t6,), "smaller margin of the predicted best pre-training (points)", measure_ood_data),
+        PaperClaim("ood_task_kind", "§4.4 inference", "Non-contrastive tasks learn better from SSv2, contrastive tasks "
+                   "from K400.", (t6,), "margin in the predicted direction, mean over (task, target) (points)",
+                   measure_ood_task_kind),
+        PaperClaim("task_families", "§7 conclusion 1", "Different transformation categories prevail among contrastive "
+                   "and non-contrastive tasks.", (t1,), "share of backbones whose best tasks differ in category",
+                   measure_task_families, ">", 0.5),
+        PaperClaim("complexity", "§7 conclusion 2, §4.3", "A more complex pretext task is not always better: C3 is "
+                   "not the best everywhere.", (t5,), "share of (task, backbone) series where C3 is best",
+                   measure_complexity, "<", 1.0),
+        PaperClaim("noise_contrastive", "§7 conclusion 4", "Contrastive tasks are more robust to noise (smaller "
+                   "relative drop) than non-contrastive ones.", (t7,), "contrastive minus non-contrastive mean "
+                   "relative drop (%)", measure_noise_contrastive, "<"),
+        PaperClaim("noise_backbone", "§4.5 inference (ii)", "R(2+1)D is more robust to noise (smaller relative drop) "
+                   "than ShuffleNet.", (t7,), "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
+                   measure_noise_backbone, "<"),
+        PaperClaim("kd_student", "§5, §7 conclusion 5", "A distilled student beats its teachers.", (t8,),
+                   "student minus best teacher, mean over (subset, target) (points)", measure_kd_student),
+        PaperClaim("bigger_not_always_better", "§6 discussion, §7 conclusion 6", "The network with more parameters "
+                   "does not always learn better features: ShuffleNet matches R(2+1)D somewhere.", (t1,),
+                   "largest margin of ShuffleNet over R(2+1)D over tasks (points)", measure_small_matches_big,
+                   ">", -1e-9),
+        PaperClaim("more_data_helps", "§4.2 inference", "As a rule accuracy grows with the pre-training subset.",
+                   (t2,), "largest minus smallest subset, mean over tasks (points)", measure_more_data),
     )
 
 
-CLAIMS: tuple[Claim, ...] = make_claims()
+CLAIMS: tuple[PaperClaim, ...] = make_claims()
 """The paper's recommendations and conclusions as checkable claims, in the order the chapter shows them."""
 
 
-def check_claims(tables: Mapping[str, pd.DataFrame], claims: Iterable[Claim] = CLAIMS) -> pd.DataFrame:
-    """Every claim checked on the paper's own numbers and on ours.
+def check_claims(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperClaim] = CLAIMS) -> list[Claim]:
+    """Every claim measured on our numbers (``Claim``: value, 95% interval, verdict)."""
+    return [claim.check(tables, "reproduced") for claim in claims]
+
+
+def claims_on_paper(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperClaim] = CLAIMS) -> pd.DataFrame:
+    """Every claim on the paper's own printed numbers (no uncertainty printed: ``printed_verdict``).
 
     Returns:
-        columns ``claim``, ``source``, ``statement``, ``paper's numbers``, ``evidence (paper)``,
-        ``our numbers``, ``evidence (ours)``.
+        columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict), ``reason``.
     """
     rows = []
-    for claim in claims:
-        theirs, ours = claim.check(tables, "paper"), claim.check(tables, "reproduced")
-        rows.append({"claim": claim.key, "source": claim.source, "statement": claim.statement,
-                     "paper's numbers": theirs.verdict, "evidence (paper)": theirs.evidence,
-                     "our numbers": ours.verdict, "evidence (ours)": ours.evidence})
-    return pd.DataFrame(rows)
+    for spec in claims:
+        claim = spec.check(tables, "paper")
+        rows.append({"claim": claim.key, "paper's value": claim.estimate.value if claim.estimate else np.nan,
+                     "paper's numbers": printed_verdict(claim), "reason": claim.reason})
+    return pd.DataFrame(rows, columns=["claim", "paper's value", "paper's numbers", "reason"])
 
 
-def claims_summary(checked: pd.DataFrame) -> str:
-    """A paragraph counting the verdicts of ``check_claims``, and naming where paper and book disagree."""
-    ours = checked["our numbers"].value_counts()
-    theirs = checked["paper's numbers"].value_counts()
-    text = (f"Of {len(checked)} claims, {ours.get(HOLDS, 0)} hold on this book's numbers, "
-            f"{ours.get(FAILS, 0)} do not, and {ours.get(UNMEASURED, 0)} could not be measured. "
-            f"On the paper's own printed numbers {theirs.get(HOLDS, 0)} hold and {theirs.get(FAILS, 0)} do not")
-    own = checked[checked["paper's numbers"] == FAILS]["claim"].tolist()
-    text += f" ({', '.join(own)})." if own else "."
-    both = checked[checked["paper's numbers"].isin([HOLDS, FAILS]) & checked["our numbers"].isin([HOLDS, FAILS])]
-    differ = both[both["paper's numbers"] != both["our numbers"]]["claim"].tolist()
-    if len(both):
-        text += (f" Where both could be checked ({len(both)} claims), the verdicts "
-                 + (f"differ for {', '.join(differ)}." if differ else "agree."))
-    return text
+def book_claims(study: Study) -> list[Claim]:
+    """Every claim the chapters recorded at the study's profile, read from the claims table beside the
+    results (``sslvid.store.claims``), never by running or importing a chapter."""
+    return stored_claims(study.claims, study.profile)
 
 
 # ---------------------------------------------------------------------- chapter entry points
@@ -791,11 +762,6 @@ def comparison_status(collected: Collected) -> pd.DataFrame:
                      "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
                      "note": collected.notes.get(name, "")})
     return pd.DataFrame(rows)
-
-
-KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
 
 def paper_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
@@ -820,19 +786,14 @@ def table_heading(name: str, collected: Collected, notes: pd.DataFrame) -> str:
 
 
 def table_sentence(name: str, frame: pd.DataFrame) -> str:
-    """One sentence on a comparison frame: cells reproduced, rank correlation, mean difference (per metric)."""
+    """Per metric: cells reproduced, then the rank-agreement claim in the one renderer's words."""
     parts = []
-    for row in agreement(name, frame):
-        if not row["reproduced"]:
-            continue
-        rho = "n/a" if np.isnan(row["spearman"]) else f"{row['spearman']:.2f}"
-        signs = "" if np.isnan(row["sign agreement"]) else (
-            f", {row['sign agreement']:.0%} of {row['pairs']} key comparisons ordered as in the paper")
-        parts.append(f"{row['metric']}: {row['reproduced']} of {row['cells']} cells, Spearman {rho}, "
-                     f"mean difference {row['mean difference']:+.3g}{signs}")
-    if not parts:
-        return "No cell of this table is reproduced yet."
-    return "; ".join(parts) + "."
+    for metric, part in frame.groupby("metric", sort=False) if "metric" in frame else [("", frame)]:
+        reproduced = len(part.dropna(subset=["paper", "reproduced"]))
+        if reproduced:
+            parts.append(f"{metric}: {reproduced} of {int(part['paper'].notna().sum())} cells. "
+                         + sentence(agreement_claim(name, str(metric), part)))
+    return " ".join(parts) if parts else "No cell of this table is reproduced yet."
 
 
 def agreement_figure(tables: Mapping[str, pd.DataFrame], columns: int = 4) -> Figure | None:
