@@ -1,4 +1,4 @@
-"""Chapter "Noise robustness" (benchmark §4.5, Table 7): tables, prose and figures from constructed results.
+"""Chapter "Noise robustness" (benchmark §4.5, Table 7): tables, facts, claims and figures from constructed results.
 
 Nothing here trains: results rows are written into an isolated results table under the config
 hashes the study would use, so the chapter's compute-or-load functions find them.
@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
+from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASURED
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
 from sslvid.evaluate.corruptions import NOISES
 from sslvid.evaluate.features import FeatureCache
@@ -105,48 +106,48 @@ def test_noise_rows_adds_noise_and_severity(study):
 
 
 def test_claims_on_the_papers_own_table():
-    claims = {c["claim"]: c["holds"] for c in ch.check_claims(ch.paper_table7())}
-    verdicts = list(claims.values())
-    # §4.5: spatio-temporal least robust on R21D (69.5) and most robust on ShuffleNet (25.7)
-    assert verdicts[0] is True and verdicts[1] is True
+    verdicts = ch.claims_on_paper().set_index("claim")["paper's numbers"]
+    # §4.5: spatio-temporal least robust on R21D and most robust on ShuffleNet
+    assert verdicts["spatiotemporal_least_robust_r2plus1d_18"] == HOLDS
+    assert verdicts["spatiotemporal_most_robust_shufflenet3d"] == HOLDS
     # non-contrastive drops less on both backbones (R21D 33.3 vs 58.0; ShuffleNet 26.5 vs 41.3)
-    assert verdicts[2] is True and verdicts[3] is True
-    # "R21D more robust than ShuffleNet" does not hold in the paper's own numbers (33.3 vs 26.5, 58.0 vs 41.3)
-    assert verdicts[4] is False and verdicts[5] is False
+    assert verdicts["non_contrastive_robust_r2plus1d_18"] == HOLDS
+    # "R21D more robust than ShuffleNet" is contradicted by the paper's own numbers
+    assert verdicts["r21d_robust_non_contrastive"] == CONTRADICTED == verdicts["r21d_robust_contrastive"]
     # RotNet/R21D is the smallest drop (10.7), but the largest is CVRL/R21D (78.4), not PRP/R21D (70.1)
-    assert verdicts[6] is True and verdicts[7] is False
+    assert verdicts["most_robust_rotnet_r2plus1d_18"] == HOLDS
+    assert verdicts["least_robust_prp_r2plus1d_18"] == CONTRADICTED
 
 
-def test_claims_flip_when_the_drops_flip():
+def test_claims_on_our_numbers_carry_intervals():
+    found = {c.key: c for c in ch.claims(ch.paper_table7())}
+    gap = found["non_contrastive_robust_r2plus1d_18"]
+    assert gap.estimate.value == pytest.approx(33.3 - 58.0, abs=0.1) and gap.estimate.n == 3
+    assert gap.estimate.has_interval and gap.estimate.low <= gap.estimate.value <= gap.estimate.high
+    # a statement about one model rests on single cells: no interval, so it cannot hold on our numbers
+    assert not found["most_robust_rotnet_r2plus1d_18"].estimate.has_interval
+    assert found["most_robust_rotnet_r2plus1d_18"].verdict == INCONCLUSIVE
+    missing = {c.key: c for c in ch.claims(ch.paper_table7().query("backbone == 'r2plus1d_18'"))}
+    assert missing["r21d_robust_contrastive"].verdict == NOT_MEASURED
+
+
+def test_rank_agreement_with_table7():
     paper = ch.paper_table7()
-    flipped = paper.assign(rel_drop_pct=100 - paper["rel_drop_pct"])
-    verdicts = [c["holds"] for c in ch.check_claims(flipped)]
-    assert verdicts[0] is False and verdicts[2] is False and verdicts[3] is False
-    assert verdicts[4] is True and verdicts[5] is True
-    assert verdicts[6] is False and verdicts[7] is False
+    same = table_of({(r.task, r.backbone): (80.0, 80.0 * (1 - r.rel_drop_pct / 100)) for r in paper.itertuples()})
+    claim = ch.rank_agreement(same)
+    assert claim.estimate.value == pytest.approx(1.0) and claim.estimate.n == 12 and claim.verdict == HOLDS
+    reversed_ = ch.rank_agreement(same.assign(rel_drop_pct=-same["rel_drop_pct"]))
+    assert reversed_.estimate.value == pytest.approx(-1.0) and reversed_.verdict == CONTRADICTED
 
 
-def test_claims_table_and_summary_count_verdicts():
-    claims = ch.claims_table(ch.paper_table7())
-    assert list(claims.columns) == ["claim", "in the paper's table", "paper's numbers", "here", "our numbers"]
-    assert (claims["here"] == claims["in the paper's table"]).all()
-    assert ch.claims_summary(claims).startswith("Of the 8 statements the paper makes about Table 7, 5 hold")
-
-
-# ---------------------------------------------------------------------- prose
-
-
-def test_robustness_summary_names_best_worst_and_agreement():
+def test_robustness_facts():
     paper = ch.paper_table7()
     table = table_of({(r.task, r.backbone): (80.0, 80.0 * (1 - r.rel_drop_pct / 100)) for r in paper.itertuples()})
-    text = ch.robustness_summary(table)
-    assert "most robust model is rotnet on r2plus1d_18" in text
-    assert "least robust cvrl on r2plus1d_18" in text
-    assert "largely agree (Spearman 1.00)" in text
-    reversed_ = table.assign(rel_drop_pct=-table["rel_drop_pct"])
-    text = ch.robustness_summary(reversed_)
-    assert "run opposite" in text and "gained" in text and "negative drop means" in text
-    assert "negative drop" not in ch.robustness_summary(table)
+    facts = ch.robustness_facts(table)
+    assert facts["most robust"] == "rotnet/r2plus1d_18" and facts["least robust"] == "cvrl/r2plus1d_18"
+    assert facts["steadier backbone"] == facts["paper steadier backbone"] == "shufflenet3d"
+    assert facts["negative drops"] == 0 and facts["models"] == 12
+    assert ch.robustness_facts(table.assign(rel_drop_pct=-table["rel_drop_pct"]))["negative drops"] == 12
 
 
 def test_chance_sentence_flags_models_near_chance():
@@ -157,20 +158,14 @@ def test_chance_sentence_flags_models_near_chance():
     assert "room to drop" in ch.chance_sentence(table.iloc[1:], chance=10.0)
 
 
-def test_abs_vs_rel_summary_when_orders_differ():
+def test_abs_vs_rel_when_orders_differ():
     # a weak model loses few points but a large share; a strong one loses more points but a smaller share
     table = table_of({("tdl", "shufflenet3d"): (20.0, 12.0), ("rspnet", "shufflenet3d"): (90.0, 75.0),
                       ("vcop", "r2plus1d_18"): (60.0, 40.0)})
-    text = ch.abs_vs_rel_summary(table)
-    assert "smallest absolute drop is tdl/shufflenet3d's (8.0 points)" in text
-    assert "smallest relative drop rspnet/shufflenet3d's (16.7%)" in text
-
-
-def test_spearman_and_agreement_words():
-    assert ch.spearman(pd.Series([1, 2, 3]), pd.Series([3, 2, 1])) == pytest.approx(-1.0)
-    assert np.isnan(ch.spearman(pd.Series([1, 1, 1]), pd.Series([1, 2, 3])))
-    assert ch.agreement_words(float("nan")).startswith("cannot")
-    assert ch.agreement_words(0.5) == "partly agree" and ch.agreement_words(0.0) == "do not agree"
+    facts = ch.abs_vs_rel(table)
+    assert facts["smallest absolute drop"] == "tdl/shufflenet3d"
+    assert facts["smallest relative drop"] == "rspnet/shufflenet3d"
+    assert facts["rho"] == pytest.approx(-0.5)
 
 
 # ---------------------------------------------------------------------- curves
@@ -246,11 +241,11 @@ def test_cosine_similarity_subsample_and_tsne_figure(monkeypatch):
     assert len(fig.axes) == 2 and "gaussian/5" in fig.axes[1].get_title()
 
 
-def test_shift_summary_reads_the_steadiest_model():
+def test_shift_agreement_reads_the_steadiest_model():
     shift = pd.DataFrame({"task": ["a", "b", "c"], "backbone": ["x"] * 3, "cosine": [0.99, 0.9, 0.5]})
     table = table_of({("a", "x"): (50, 45), ("b", "x"): (50, 40), ("c", "x"): (50, 20)})
-    text = ch.shift_summary(shift, table)
-    assert "features of a/x moved least" in text and "largely agree across the 3 models (Spearman 1.00)" in text
+    facts = ch.shift_agreement(shift, table)
+    assert facts["steadiest"] == "a/x" and facts["rho"] == pytest.approx(1.0) and facts["models"] == 3
 
 
 # ---------------------------------------------------------------------- input checks
@@ -271,15 +266,3 @@ def test_bad_names_and_severities_raise(study):
     with pytest.raises(ValueError, match="subset of"):
         ch.check_severities((0, 6))
     assert ch.check_severities((5, 1, 1)) == (1, 5)
-
-
-def test_chapter_summary_says_which_backbone_dropped_less():
-    paper = ch.paper_table7()
-    # the paper's own numbers: ShuffleNet's mean relative drop (33.9) is below R21D's (45.6)
-    same = table_of({(r.task, r.backbone): (80.0, 80.0 * (1 - r.rel_drop_pct / 100)) for r in paper.itertuples()})
-    text = ch.chapter_summary(same, ch.claims_table(same))
-    assert text.startswith("Averaged over the six tasks, shufflenet3d lost the smaller share")
-    assert " as shufflenet3d" in text
-    flipped = same.assign(rel_drop_pct=100 - same["rel_drop_pct"])
-    text = ch.chapter_summary(flipped, ch.claims_table(flipped))
-    assert "r2plus1d_18 lost the smaller share" in text and "whereas shufflenet3d" in text and "run opposite" in text

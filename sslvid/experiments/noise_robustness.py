@@ -8,7 +8,7 @@ noises at severity 1. This chapter measures the same on the study's appearance t
 frame of every test clip corrupted, ``sslvid.evaluate.robustness``) and shows:
 
 * Table 7 (``table7``) and the paper's numbers beside ours (``paper_comparisons``);
-* the paper's §4.5 inferences checked on its own table and on ours (``claims_table``);
+* the paper's §4.5 inferences checked on its own table and on ours (``claims``, ``claims_on_paper``);
 * accuracy against severity per noise for a few models (``severity_curves``, ``severity_figure``);
 * absolute against relative drops (``drops_figure``);
 * one test clip under every noise and severity (``noise_gallery``);
@@ -16,7 +16,8 @@ frame of every test clip corrupted, ``sslvid.evaluate.robustness``) and shows:
   of one model (``tsne_clean_vs_noisy``).
 
 Models are named ``"<task>/<backbone>"`` (e.g. ``"rotnet/r2plus1d_18"``). Every number comes
-from the study's stores; prose functions word what the numbers say.
+from the study's stores; ``claims`` checks §4.5's statements with their uncertainty, and facts
+functions give the numbers the notebook's prose quotes.
 """
 from __future__ import annotations
 
@@ -30,6 +31,14 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from sslvid.analysis.claims import (
+    Claim,
+    Estimate,
+    bootstrap_group_difference,
+    bootstrap_mean,
+    printed_verdict,
+    spearman,
+)
 from sslvid.analysis.embedding import to_display_frames
 from sslvid.analysis.figures import tsne_figure
 from sslvid.data.sources import open_split
@@ -39,7 +48,7 @@ from sslvid.evaluate.common import open_eval_split
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
 from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
 from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
-from sslvid.experiments.study import Study, agreement_level
+from sslvid.experiments.study import Study
 from sslvid.pretext.base import TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
@@ -207,138 +216,121 @@ def mean_drop(table: pd.DataFrame, by: Sequence[str]) -> pd.Series:
     return table.groupby(list(by))["rel_drop_pct"].mean()
 
 
-def check_claims(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The §4.5 inferences of the benchmark paper, tested on one table of relative drops.
+PAPER = "benchmark2023"
+CHAPTER = "noise_robustness"
+"""This chapter's name in the claims table."""
+
+
+def _traits(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
+
+
+def _group_gap(a: pd.Series, b: pd.Series) -> Estimate | str:
+    """Mean of ``a`` minus mean of ``b`` with a bootstrap over the models of each group."""
+    if a.empty or b.empty:
+        return "one of the two groups has no model"
+    return bootstrap_group_difference(a, b)
+
+
+def _claim(key: str, statement: str, quantity: str, got: Estimate | str, direction: str = "<") -> Claim:
+    claim = Claim(key, CHAPTER, statement, PAPER, "§4.5", quantity, direction, 0.0, table="Table 7", digits=1,
+                  reason="not measured")
+    return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, got)
+
+
+def claims(table: pd.DataFrame) -> list[Claim]:
+    """The §4.5 inferences of the benchmark paper (benchmark2023, §4.5, Table 7) checked on one table of
+    relative drops (percent of clean accuracy), each with a 95% interval over the models it averages
+    (bootstrap) and a computed verdict; a statement about one model rests on single cells (no interval).
 
     Args:
-        table: columns ``task, backbone, rel_drop_pct`` (ours or ``paper_table7()``).
-
-    Returns:
-        one dict per claim: ``claim``, ``holds`` (bool, None when the table lacks the cells)
-        and ``numbers`` (the mean relative drops it rests on).
+        table: columns ``task, backbone, rel_drop_pct`` (ours, or ``paper_table7()`` for the paper's,
+            read with ``printed_verdict``).
     """
-    table = table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
-    by_category = mean_drop(table, ["backbone", "category"])
-    by_kind = mean_drop(table, ["backbone", "contrastive"])
-    claims = []
+    table = _traits(table)
+    out = []
     for backbone, want in (("r2plus1d_18", "least"), ("shufflenet3d", "most")):
-        cats = by_category.get(backbone, pd.Series(dtype=float))
-        extreme = cats.idxmax() if want == "least" else cats.idxmin()
-        claims.append({"claim": f"{backbone}: spatio-temporal tasks (PRP, RSPNet) are the {want} robust category",
-                       "holds": None if cats.empty else extreme == "spatiotemporal",
-                       "numbers": ", ".join(f"{c} {v:.1f}" for c, v in cats.items())})
+        part = table[table["backbone"] == backbone]
+        st = part["category"] == "spatiotemporal"
+        out.append(_claim(f"spatiotemporal_{want}_robust_{backbone}", f"On {backbone} the spatio-temporal tasks "
+                          f"(PRP, RSPNet) are the {want} robust.", "spatio-temporal minus other tasks' mean relative "
+                          "drop (%)", _group_gap(part[st]["rel_drop_pct"], part[~st]["rel_drop_pct"]),
+                          ">" if want == "least" else "<"))
     for backbone in ("r2plus1d_18", "shufflenet3d"):
-        kinds = by_kind.get(backbone, pd.Series(dtype=float))
-        holds = None if len(kinds) < 2 else bool(kinds[False] < kinds[True])
-        claims.append({"claim": f"{backbone}: non-contrastive tasks drop less than contrastive ones",
-                       "holds": holds, "numbers": _kind_numbers(kinds)})
+        part = table[table["backbone"] == backbone]
+        out.append(_claim(f"non_contrastive_robust_{backbone}", f"On {backbone} non-contrastive tasks drop less than "
+                          "contrastive ones.", "non-contrastive minus contrastive mean relative drop (%)",
+                          _group_gap(part[~part["contrastive"]]["rel_drop_pct"],
+                                     part[part["contrastive"]]["rel_drop_pct"])))
+    wide = table.pivot_table(index=["task", "contrastive"], columns="backbone", values="rel_drop_pct").reset_index()
     for contrastive in (False, True):
         kind = "contrastive" if contrastive else "non-contrastive"
-        pair = {b: by_kind.get((b, contrastive), np.nan) for b in ("r2plus1d_18", "shufflenet3d")}
-        holds = None if any(np.isnan(v) for v in pair.values()) else bool(pair["r2plus1d_18"] < pair["shufflenet3d"])
-        claims.append({"claim": f"{kind} tasks: R(2+1)D-18 drops less than ShuffleNet",
-                       "holds": holds, "numbers": ", ".join(f"{b} {v:.1f}" for b, v in pair.items())})
-    best, worst = table.loc[table["rel_drop_pct"].idxmin()], table.loc[table["rel_drop_pct"].idxmax()]
-    claims.append({"claim": "the most robust model is RotNet on R(2+1)D-18",
-                   "holds": (best["task"], best["backbone"]) == ("rotnet", "r2plus1d_18"),
-                   "numbers": f"most robust: {best['task']}/{best['backbone']} {best['rel_drop_pct']:.1f}"})
-    claims.append({"claim": "the least robust model is PRP on R(2+1)D-18",
-                   "holds": (worst["task"], worst["backbone"]) == ("prp", "r2plus1d_18"),
-                   "numbers": f"least robust: {worst['task']}/{worst['backbone']} {worst['rel_drop_pct']:.1f}"})
-    return claims
+        part = wide[wide["contrastive"] == contrastive]
+        gaps = (part["r2plus1d_18"] - part["shufflenet3d"]).dropna() if {"r2plus1d_18", "shufflenet3d"} <= set(
+            part.columns) else pd.Series(dtype=float)
+        out.append(_claim(f"r21d_robust_{kind.replace('-', '_')}", f"For {kind} tasks R(2+1)D-18 drops less than "
+                          "ShuffleNet.", "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
+                          bootstrap_mean(gaps) if len(gaps) else "no task with both backbones"))
+    for (task, backbone), side, word in ((("rotnet", "r2plus1d_18"), "<", "most"), (("prp", "r2plus1d_18"), ">",
+                                                                                     "least")):
+        mine = table[(table["task"] == task) & (table["backbone"] == backbone)]["rel_drop_pct"]
+        rest = table[~((table["task"] == task) & (table["backbone"] == backbone))]["rel_drop_pct"]
+        got: Estimate | str = "the model or the others are missing"
+        if len(mine) and len(rest):
+            got = Estimate(float(mine.iloc[0] - (rest.min() if side == "<" else rest.max())), n=1)
+        out.append(_claim(f"{word}_robust_{task}_{backbone}", f"The {word} robust model is {task} on {backbone}.",
+                          f"its relative drop minus the {'smallest' if side == '<' else 'largest'} of the others (%)",
+                          got, side))
+    return out
 
 
-def _kind_numbers(kinds: pd.Series) -> str:
-    return ", ".join(f"{'contrastive' if k else 'non-contrastive'} {v:.1f}" for k, v in kinds.items())
+def rank_agreement(table: pd.DataFrame) -> Claim:
+    """Do our models rank by relative drop as the paper's Table 7 does? Spearman's rho over the models both
+    have, with a bootstrap interval over them (``sslvid.analysis.claims.spearman``)."""
+    merged = paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
+    rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
+    return _claim("table7_ranking", "The models rank by relative drop as in the paper's Table 7.",
+                  "Spearman's rho of the relative drops, ours against the paper's",
+                  rho if not np.isnan(rho.value) else f"{len(merged)} models in common: too few, or constant", ">")
 
 
-def claims_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Each §4.5 inference checked on the paper's Table 7 and on ours.
+def claims_on_paper() -> pd.DataFrame:
+    """The same statements on the paper's own Table 7 (printed without uncertainty: ``printed_verdict``).
 
     Returns:
-        columns ``claim``, ``in the paper's table`` (holds?), ``paper's numbers``, ``here``,
-        ``our numbers`` (mean relative drops in percent).
+        columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict).
     """
-    paper, ours = check_claims(paper_table7()), check_claims(table)
-    return pd.DataFrame([{"claim": p["claim"], "in the paper's table": _yes_no(p["holds"]),
-                          "paper's numbers": p["numbers"], "here": _yes_no(o["holds"]), "our numbers": o["numbers"]}
-                         for p, o in zip(paper, ours)])
+    return pd.DataFrame([{"claim": c.key, "paper's value": c.estimate.value if c.estimate else np.nan,
+                          "paper's numbers": printed_verdict(c)} for c in claims(paper_table7())])
 
 
-def _yes_no(holds: bool | None) -> str:
-    return "n/a" if holds is None else "holds" if holds else "does not hold"
+# ---------------------------------------------------------------------- facts on Table 7
 
 
-def claims_summary(claims: pd.DataFrame) -> str:
-    """How many of the paper's inferences hold here and in the paper's own table."""
-    here = (claims["here"] == "holds").sum()
-    paper = (claims["in the paper's table"] == "holds").sum()
-    both = ((claims["here"] == "holds") & (claims["in the paper's table"] == "holds")).sum()
-    return (f"Of the {len(claims)} statements the paper makes about Table 7, {paper} hold in the paper's own "
-            f"numbers and {here} hold in ours; {both} {'holds' if both == 1 else 'hold'} in both.")
-
-
-# ---------------------------------------------------------------------- prose on Table 7
-
-
-def chapter_summary(table: pd.DataFrame, claims: pd.DataFrame) -> str:
-    """The chapter's answer in two sentences: which backbone dropped less here and in the paper, and the ranking."""
-    paper = paper_table7()
-    ours_best = table.groupby("backbone")["rel_drop_pct"].mean().idxmin()
-    paper_best = paper.groupby("backbone")["rel_drop_pct"].mean().idxmin()
-    merged = paper.merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
-    rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
-    same = "as" if ours_best == paper_best else "whereas"
-    return (f"Averaged over the six tasks, {ours_best} lost the smaller share of its accuracy to noise here, {same} "
-            f"{paper_best} did in the paper's Table 7; the two rankings of the {len(merged)} models by relative drop "
-            f"{agreement_words(rho)} (Spearman {rho:.2f}), and {(claims['here'] == 'holds').sum()} of the paper's "
-            f"{len(claims)} statements about the table hold here.")
-
-
-def spearman(a: pd.Series, b: pd.Series) -> float:
-    """Spearman rank correlation of two aligned series (NaN when either is constant or too short)."""
-    a, b = pd.Series(a).reset_index(drop=True), pd.Series(b).reset_index(drop=True)
-    if len(a) < 3 or a.nunique() < 2 or b.nunique() < 2:
-        return float("nan")
-    return float(a.rank().corr(b.rank()))
-
-
-def agreement_words(rho: float) -> str:
-    """A rank correlation in words (levels of ``study.agreement_level``)."""
-    return {"undefined": "cannot be ranked (too few or constant values)", "strong": "largely agree",
-            "partial": "partly agree", "none": "do not agree", "opposite": "run opposite"}[agreement_level(rho)]
-
-
-def _drop_words(rel: float) -> str:
-    return f"lost {rel:.1f}% of its clean accuracy" if rel >= 0 else f"gained {-rel:.1f}% over its clean accuracy"
-
-
-def robustness_summary(table: pd.DataFrame) -> str:
-    """Which models, tasks and backbone are most robust here (relative drop), against the paper's ranking."""
-    best = table.loc[table["rel_drop_pct"].idxmin()]
-    worst = table.loc[table["rel_drop_pct"].idxmax()]
-    paper = paper_table7()
-    merged = paper.merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
-    rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
+def robustness_facts(table: pd.DataFrame) -> dict[str, Any]:
+    """Table 7 here as facts for the notebook's prose: the most and least robust model (relative drop),
+    the backbone that dropped less on average here and in the paper, the most and least robust task,
+    and whether any drop is negative (a model better on noisy clips)."""
+    best, worst = table.loc[table["rel_drop_pct"].idxmin()], table.loc[table["rel_drop_pct"].idxmax()]
     by_backbone = table.groupby("backbone")["rel_drop_pct"].mean()
     by_task = table.groupby("task")["rel_drop_pct"].mean().sort_values()
-    steadier = by_backbone.idxmin()
-    other = (f"{by_backbone[steadier]:.1f}% against {by_backbone.drop(steadier).iloc[0]:.1f}%" if len(by_backbone) > 1
-             else f"{by_backbone[steadier]:.1f}%, the only backbone measured")
-    return (f"Here the most robust model is {best['task']} on {best['backbone']}, which "
-            f"{_drop_words(best['rel_drop_pct'])} under noise (mean of {int(best['noises'])} noises at severity 1), "
-            f"and the least robust {worst['task']} on {worst['backbone']}, which {_drop_words(worst['rel_drop_pct'])}. "
-            f"Averaged over tasks, {steadier} dropped less ({other}); averaged over backbones, the most robust task is "
-            f"{by_task.index[0]} ({by_task.iloc[0]:.1f}%) and the least {by_task.index[-1]} ({by_task.iloc[-1]:.1f}%). "
-            f"Our ranking of the {len(merged)} models by relative drop and the paper's {agreement_words(rho)} "
-            f"(Spearman {rho:.2f})." + _negative_note(table))
+    paper = paper_table7().groupby("backbone")["rel_drop_pct"].mean()
+    return {"most robust": f"{best['task']}/{best['backbone']}", "most robust drop": float(best["rel_drop_pct"]),
+            "least robust": f"{worst['task']}/{worst['backbone']}", "least robust drop": float(worst["rel_drop_pct"]),
+            "steadier backbone": by_backbone.idxmin(), "steadier backbone drop": float(by_backbone.min()),
+            "paper steadier backbone": paper.idxmin(), "most robust task": by_task.index[0],
+            "least robust task": by_task.index[-1], "negative drops": int((table["rel_drop_pct"] < 0).sum()),
+            "models": len(table), "noises": int(table["noises"].max()) if "noises" in table else len(NOISES)}
 
 
-def _negative_note(table: pd.DataFrame) -> str:
-    """A reminder of what a negative drop means, when the table has one."""
-    if not (table["rel_drop_pct"] < 0).any():
-        return ""
-    return " A negative drop means the model scored higher on the noisy clips than on the clean ones."
+def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
+    """Ranking by absolute drop (points) against relative drop (percent of clean): Spearman's rho with its
+    uncertainty and the model each ranking puts first."""
+    rho = spearman(table["abs_drop"], table["rel_drop_pct"])
+    by_abs, by_rel = table.sort_values("abs_drop").iloc[0], table.sort_values("rel_drop_pct").iloc[0]
+    return {"rho": rho.value, "rho low": rho.low, "rho high": rho.high,
+            "smallest absolute drop": f"{by_abs['task']}/{by_abs['backbone']}",
+            "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}"}
 
 
 def chance_sentence(table: pd.DataFrame, chance: float, margin: float = 5.0) -> str:
@@ -359,20 +351,6 @@ def chance_level(study: Study) -> float:
     index = open_split(config.dataset, config.test_split, config.fold, config.data_root, profile=config.profile,
                        seed=config.data_seed)
     return 100.0 / index.num_classes
-
-
-def abs_vs_rel_summary(table: pd.DataFrame) -> str:
-    """Whether ranking the models by absolute and by relative drop gives the same order."""
-    rho = spearman(table["abs_drop"], table["rel_drop_pct"])
-    by_abs = table.sort_values("abs_drop").iloc[0]
-    by_rel = table.sort_values("rel_drop_pct").iloc[0]
-    same = (by_abs["task"], by_abs["backbone"]) == (by_rel["task"], by_rel["backbone"])
-    pick = (f"both name {by_rel['task']}/{by_rel['backbone']} the most robust" if same else
-            f"the smallest absolute drop is {by_abs['task']}/{by_abs['backbone']}'s ({by_abs['abs_drop']:.1f} points), "
-            f"the smallest relative drop {by_rel['task']}/{by_rel['backbone']}'s ({by_rel['rel_drop_pct']:.1f}%)")
-    return (f"Ranked by absolute drop (points) and by relative drop (percent of clean), the models "
-            f"{agreement_words(rho)} (Spearman {rho:.2f}); {pick}. The paper reports the relative drop, which "
-            "divides by the clean accuracy: a weak model loses few points but can still lose a large share.")
 
 
 # ---------------------------------------------------------------------- severity curves
@@ -597,15 +575,14 @@ def feature_shift_table(study: Study, severity: int = 1, noises: Sequence[str] =
     return pd.DataFrame(rows)
 
 
-def shift_summary(shift: pd.DataFrame, table: pd.DataFrame) -> str:
-    """Whether models whose features moved less under noise also lost less accuracy."""
+def shift_agreement(shift: pd.DataFrame, table: pd.DataFrame) -> dict[str, Any]:
+    """Do models whose features moved less under noise also lose less accuracy? Spearman's rho of the
+    centred cosine against minus the relative drop, with its uncertainty, and the steadiest model."""
     merged = shift.merge(table, on=["task", "backbone"])
     rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
     steady = merged.loc[merged["cosine"].idxmax()]
-    return (f"Under severity-1 noise the features of {steady['task']}/{steady['backbone']} moved least (mean centred "
-            f"cosine similarity {steady['cosine']:.3f} between a clip's clean and noisy features). Feature "
-            f"steadiness and a small relative drop {agreement_words(rho)} across the {len(merged)} models "
-            f"(Spearman {rho:.2f}).")
+    return {"rho": rho.value, "rho low": rho.low, "rho high": rho.high, "models": len(merged),
+            "steadiest": f"{steady['task']}/{steady['backbone']}", "steadiest cosine": float(steady["cosine"])}
 
 
 def subsample(n: int, clips: int, seed: int) -> np.ndarray:
