@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE
 from sslvid.backbones import create_backbone
 from sslvid.evaluate.features import FeatureCache
 from sslvid.evaluate.models import LinearProbe
@@ -79,18 +80,19 @@ def test_accuracy_comparison_maps_names_and_converts_fractions():
     assert table["reproduced"].notna().sum() == 1
 
 
-def test_accuracy_summary_words_agreement_and_disagreement():
+def test_accuracy_claims_carry_their_uncertainty():
     paper = _paper_like()
-    agree = ch.accuracy_summary(ch.accuracy_grid(_accuracy(paper)))
-    assert "byol is our best method (ties included) on 4 of 5 networks (the paper's on 4)" in agree
-    assert "on 5 of 5 networks our best method is also the paper's" in agree
-    assert "was the best network for most methods here" in agree
-    assert "(MoCo v2, SimCLR, BYOL) beat the others" in agree and "as in the paper" in agree
-    assert "rank correlation with the paper is 1.00 (close agreement)" in agree
+    agree = {c.key: c for c in ch.claims(ch.accuracy_grid(_accuracy(paper)))}
+    assert agree["table1_ranking"].estimate.value == pytest.approx(1.0) and agree["table1_ranking"].verdict == HOLDS
+    gap = agree["contrastive_better"].estimate
+    assert gap.has_interval and gap.low <= gap.value <= gap.high
     flipped = {cell: 100.0 - value for cell, value in paper.items()}
-    disagree = ch.accuracy_summary(ch.accuracy_grid(_accuracy(flipped)))
-    assert "did not beat the others" in disagree and "unlike the paper" in disagree
-    assert "little or no agreement" in disagree and "was not the best network" in disagree
+    disagree = {c.key: c for c in ch.claims(ch.accuracy_grid(_accuracy(flipped)))}
+    assert disagree["table1_ranking"].verdict == CONTRADICTED
+    assert disagree["contrastive_better"].estimate.value == pytest.approx(-gap.value)
+    text = ch.accuracy_summary(ch.accuracy_grid(_accuracy(paper)))
+    assert "byol is our best method (ties included) on 4 of 5 networks (the paper's on 4)" in text
+    assert "was the best network for most methods here" in text
 
 
 def test_epoch_summary_counts_gains():
@@ -114,7 +116,9 @@ def test_cost_comparison_counts_paper_size_macs_and_words_the_ranking():
     assert r18["g CO2e @CPU"] == pytest.approx(10 * 30 / 3.6e6 * 420)
     text = ch.cost_summary(costs, "smoke")
     assert "shufflenetv2_2d trained fastest and resnet18_2d slowest" in text
-    assert "largely meant less training time" in text
+    found = {c.key: c for c in ch.cost_claims(costs, "smoke")}
+    assert found["macs_predict_time"].estimate.value == pytest.approx(1.0)
+    assert found["macs_predict_time"].verdict == INCONCLUSIVE  # three networks: 1 of 3! orderings, p = 1/6
     tidy = ch.cost_paper_comparison(costs)
     assert set(tidy["metric"]) == {"avg_flops", "co2_kg"} and set(tidy["backbone"]) >= {"resnet18", "shufflenetv2"}
 

@@ -30,8 +30,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
+from sslvid.analysis.claims import Claim, bootstrap_group_difference, sentence, spearman
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
+from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset
@@ -40,9 +41,9 @@ from sslvid.evaluate.common import Split, eval_sampler, open_eval_split
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
-from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
-from sslvid.experiments.study import Study, agreement_level, check_selection
+from sslvid.experiments.data_and_backbones import pick_one_per_class
+from sslvid.experiments.study import Study, check_selection
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
 from sslvid.store.paper_tables import load_paper_table
@@ -270,27 +271,44 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
     return paper_vs_reproduced(paper, ours, on=["method", "backbone"], paper_value="val_acc", value="top1")
 
 
-def _rank_correlation(a: pd.Series, b: pd.Series) -> float:
-    """Spearman rank correlation of two aligned series (NaN when fewer than 3 pairs)."""
-    pairs = pd.concat([a, b], axis=1).dropna()
-    if len(pairs) < 3:
-        return float("nan")
-    return float(pairs.iloc[:, 0].rank().corr(pairs.iloc[:, 1].rank()))
+CHAPTER = "lightweight"
+"""This chapter's name in the claims table."""
+
+
+def claims(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> list[Claim]:
+    """Sonawane et al. 2021 (Table 1, §4) checked on our methods x networks grid, with uncertainty.
+
+    * ``contrastive_better``: the contrastive methods (MoCo v2, SimCLR, BYOL) beat the others;
+      quantity: their mean accuracy minus the others' (points), bootstrap over the cells of each group.
+    * ``table1_ranking``: our cells rank as the paper's; Spearman's rho with a bootstrap over cells
+      (exact permutation p up to 8 cells).
+
+    Args:
+        ours: :func:`accuracy_grid` (percent).
+        paper: the paper's grid (default :func:`paper_accuracy_grid`), restricted to our cells.
+    """
+    paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
+    flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
+    rows = ours.index.to_series().map(flags).fillna(False).astype(bool).to_numpy()
+    yes, no = ours[rows].to_numpy().ravel(), ours[~rows].to_numpy().ravel()
+    contrastive = Claim("contrastive_better", CHAPTER, "Contrastive methods (MoCo v2, SimCLR, BYOL) learn better "
+                        "features than the others.", "sonawane2021lightweight", "§4", "contrastive minus other "
+                        "methods' mean accuracy (points)", table="Table 1", digits=1, reason="not measured")
+    has_both = bool(np.isfinite(yes).any() and np.isfinite(no).any())
+    pairs = pd.concat([ours.stack(), paper.stack()], axis=1).dropna()
+    ranking = Claim("table1_ranking", CHAPTER, "Our cells rank as the paper's Table 1 does.",
+                    "sonawane2021lightweight", "§4", "Spearman's rho, our cells against the paper's", table="Table 1",
+                    reason="not measured")
+    rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1]) if len(pairs) else None
+    return [contrastive.measured(bootstrap_group_difference(yes, no) if has_both else None,
+                                 "the grid lacks contrastive or other methods"),
+            ranking.measured(rho if rho is not None and not np.isnan(rho.value) else None,
+                             f"{len(pairs)} cells in common: too few, or constant")]
 
 
 def best_method_per_backbone(grid: pd.DataFrame) -> pd.DataFrame:
     """Methods x networks, True where the method has its network's highest accuracy (ties all True)."""
     return grid.eq(grid.max(axis=0), axis=1)
-
-
-def contrastive_gap(grid: pd.DataFrame) -> float:
-    """Mean accuracy of the paper's contrastive methods minus that of the others (points; NaN if one side is absent)."""
-    flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
-    rows = grid.index.to_series().map(flags)
-    yes, no = grid[rows.to_numpy()], grid[~rows.to_numpy()]
-    if yes.empty or no.empty:
-        return float("nan")
-    return float(np.nanmean(yes.to_numpy()) - np.nanmean(no.to_numpy()))
 
 
 def accuracy_summary(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> str:
@@ -307,18 +325,9 @@ def accuracy_summary(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> s
                  f"same cells is {paper_cell[0]} on {paper_cell[1]} ({paper.loc[paper_cell]:.1f}%)."]
     if len(ours.index) > 1:
         sentences.append(_best_method_sentence(ours, paper))
-        gap, paper_gap = contrastive_gap(ours), contrastive_gap(paper)
-        if not np.isnan(gap):
-            verb = "beat" if gap > 0 else "did not beat"
-            agree = "as in the paper" if (gap > 0) == (paper_gap > 0) else "unlike the paper"
-            sentences.append(f"The methods the paper counts as contrastive (MoCo v2, SimCLR, BYOL) {verb} the others "
-                             f"on average ({gap:+.1f} points; paper {paper_gap:+.1f}), {agree}.")
     if HEAVY in ours.columns and len(ours.columns) > 1:
         sentences.append(_heavy_sentence(ours, paper))
-    rho = _rank_correlation(ours.stack(), paper.stack())
-    if not np.isnan(rho):
-        sentences.append(f"Across the {ours.size} cells the rank correlation with the paper is {rho:.2f} "
-                         f"({_agreement(rho)}).")
+    sentences += [sentence(claim) for claim in claims(ours, paper)]
     return " ".join(sentences)
 
 
@@ -338,12 +347,6 @@ def _heavy_sentence(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
     verdict = "the best network" if wins > len(ours.index) / 2 else "not the best network"
     return (f"ResNet-18, the heavy point of comparison, was {verdict} for most methods here (best, ties included, "
             f"for {wins} of {len(ours.index)} methods; in the paper {paper_wins}).")
-
-
-def _agreement(rho: float) -> str:
-    """A rank correlation in words (levels of ``study.agreement_level``)."""
-    words = {"strong": "close agreement", "partial": "partial agreement"}
-    return words.get(agreement_level(rho), "little or no agreement")
 
 
 # --------------------------------------------------------------------------- epochs
@@ -462,21 +465,29 @@ def cost_summary(costs: pd.DataFrame, profile: str) -> str:
     cheapest = costs.loc[costs["GMACs @224"].idxmin(), "backbone"]
     slowest = costs.loc[costs[time_col].idxmax(), "backbone"]
     fastest = costs.loc[costs[time_col].idxmin(), "backbone"]
-    rho_here = _rank_correlation(costs[f"MMACs, {profile}"], costs[time_col])
-    rho_paper = _rank_correlation(costs["paper GFLOPs"], costs["paper kg CO2e"])
     ratio = costs["GMACs @224"].max() / costs["GMACs @224"].min()
     text = (f"{cheapest} needs the fewest multiply-adds ({ratio:.0f}x fewer than the most expensive network); "
             f"at the {profile} profile {fastest} trained fastest and {slowest} slowest "
             f"({costs[time_col].min():.1f} s vs {costs[time_col].max():.1f} s per run).")
-    if not np.isnan(rho_here):
-        text += (f" Fewer multiply-adds {_verdict(rho_here)} less training time here (Spearman {rho_here:.2f}); "
-                 f"in the paper fewer FLOPs {_verdict(rho_paper)} less CO2 (Spearman {rho_paper:.2f})")
-        text += (", the reason the study measures time as well as FLOPs (§1)." if rho_paper <= 0.7 else ".")
-    return text
+    return " ".join([text, *(sentence(claim) for claim in cost_claims(costs, profile))])
 
 
-def _verdict(rho: float) -> str:
-    return "largely meant" if rho > 0.7 else "only partly meant" if rho > 0.3 else "did not mean"
+def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
+    """Does a network with fewer multiply-adds train faster (here) and emit less CO2 (the paper's Table 1)?
+    Spearman's rho of each pair over the networks, with its uncertainty (exact permutation p up to 8)."""
+    out = []
+    for key, statement, (a, b) in (
+            ("macs_predict_time", "Fewer multiply-adds mean less training time (here).",
+             (f"MMACs, {profile}", f"train seconds, {profile}")),
+            ("flops_predict_co2", "Fewer FLOPs mean less CO2 (the paper's own numbers).",
+             ("paper GFLOPs", "paper kg CO2e"))):
+        pairs = costs[[a, b]].dropna()
+        rho = spearman(pairs[a], pairs[b]) if len(pairs) else None
+        claim = Claim(key, CHAPTER, statement, "sonawane2021lightweight", "§1", f"Spearman's rho of {a} and {b}",
+                      table="Table 1", reason="not measured")
+        out.append(claim.measured(rho if rho is not None and not np.isnan(rho.value) else None,
+                                  f"{len(pairs)} networks with both numbers: too few, or constant"))
+    return out
 
 
 def energy_assumptions(cpu_watts: float) -> str:
