@@ -9,6 +9,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASURED  # noqa: E402
 from sslvid.evaluate.features import FeatureCache  # noqa: E402
 from sslvid.experiments import task_complexity as ch  # noqa: E402
 from sslvid.experiments.study import Study  # noqa: E402
@@ -23,13 +24,16 @@ def study(tmp_path) -> Study:
                  features=FeatureCache(tmp_path / "f"))
 
 
-def accuracies(values: dict[tuple[str, str], tuple[float, float, float]], se: float | None = None) -> pd.DataFrame:
-    """A constructed ``complexity_accuracy`` table: (task, backbone) -> top1 at C1, C2, C3."""
+def accuracies(values: dict[tuple[str, str], tuple[float, float, float]], se: float | None = None,
+               videos: int | None = None) -> pd.DataFrame:
+    """A constructed ``complexity_accuracy`` table: (task, backbone) -> top1 at C1, C2, C3 (over ``videos``)."""
     rows = [{"task": t, "backbone": b, "complexity": level, "top1": v}
             for (t, b), levels in values.items() for level, v in zip(ch.LEVELS, levels)]
     frame = pd.DataFrame(rows)
     if se is not None:
         frame["se"] = se
+    if videos is not None:
+        frame["test_videos"] = videos
     return frame
 
 
@@ -81,26 +85,41 @@ def test_trend(values, expected):
     assert ch.trend(values) == expected
 
 
-def test_findings_do_not_hold_when_accuracy_rises_with_complexity():
-    ours = ch.best_levels(accuracies(RISING))
-    paper = ch.best_levels(ch.paper_accuracy())
-    text = ch.findings_summary(ours, paper)
-    assert "this does **not** hold here: C3 gave the best accuracy for all 6 pairs" in text
-    assert "both backbones peaked at the same level for every task" in text
+def test_findings_are_contradicted_when_accuracy_rises_with_complexity():
+    ours = ch.best_levels(accuracies(RISING, videos=500))
+    found = {c.key: c for c in ch.claims(ours)}
+    first = found["not_always_better"]
+    assert first.estimate.value == pytest.approx(-10.0) and first.verdict == CONTRADICTED
+    assert found["best_differs_per_backbone"].estimate.value == 0.0
+    facts = ch.findings_facts(ours, ch.best_levels(ch.paper_accuracy()))
+    assert (facts["not C3 here"], facts["pairs"], facts["not C3 paper"]) == (0, 6, 5)
 
 
-def test_findings_hold_when_middle_level_wins_and_backbones_differ():
+def test_findings_when_middle_level_wins_and_backbones_differ():
     values = dict(RISING)
     values[("rotnet", "shufflenet3d")] = (10.0, 25.0, 12.0)
     values[("prp", "r2plus1d_18")] = (30.0, 20.0, 10.0)
-    ours = ch.best_levels(accuracies(values, se=1.0))
+    ours = ch.best_levels(accuracies(values, se=1.0, videos=100))
     row = ours.set_index(["task", "backbone"]).loc[("rotnet", "shufflenet3d")]
     assert row["best"] == "C2" and row["best - C3"] == pytest.approx(13.0) and row["trend"] == "peaks at C2"
-    text = ch.findings_summary(ours, ch.best_levels(ch.paper_accuracy()))
-    assert "this **holds** here for 2 of 6 pairs" in text
-    assert "this **holds** here for 2 of 3 tasks" in text
-    assert "rotnet: shufflenet3d C2, r2plus1d_18 C3" in text
-    assert "exceeded 2 standard errors in 6 of 6 pairs" in text
+    found = {c.key: c for c in ch.claims(ours)}
+    first = found["not_always_better"]
+    # prp on R(2+1)D: C1 30% against C3 10% over 100 test videos each, 20 points with an interval above 0
+    assert first.estimate.value == pytest.approx(20.0) and first.estimate.n == 100 and first.verdict == HOLDS
+    second = found["best_differs_per_backbone"]
+    assert second.estimate.value == pytest.approx(2 / 3) and second.verdict == INCONCLUSIVE  # no interval
+    facts = ch.findings_facts(ours, ch.best_levels(ch.paper_accuracy()))
+    assert facts["not C3 here"] == 2 and facts["clear"] == 6
+    single = {c.key: c for c in ch.claims(ours[ours["backbone"] == "shufflenet3d"])}
+    assert single["best_differs_per_backbone"].verdict == NOT_MEASURED
+
+
+def test_a_one_point_win_on_few_videos_is_inconclusive():
+    values = {("rotnet", "shufflenet3d"): (31.0, 20.0, 30.0)}
+    claim = {c.key: c for c in ch.claims(ch.best_levels(accuracies(values, videos=100)))}["not_always_better"]
+    assert claim.estimate.value == pytest.approx(1.0) and claim.verdict == INCONCLUSIVE
+    no_counts = {c.key: c for c in ch.claims(ch.best_levels(accuracies(values)))}["not_always_better"]
+    assert not no_counts.estimate.has_interval and no_counts.verdict == INCONCLUSIVE
 
 
 def test_a_tie_with_c3_is_not_a_less_complex_win():

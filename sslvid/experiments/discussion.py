@@ -11,7 +11,8 @@ conclusions), plus the inferences of §4-5 that they rest on. The chapter
 3. measures the agreement per table and metric: Spearman rank correlation of the cells, the
    sign agreement of the table's key comparisons, the mean difference (``agreement_table``);
 4. checks each recommendation or conclusion as a claim on the paper's own numbers and on ours
-   (``CLAIMS``, ``check_claims``): "holds", "does not hold" or "not measured", with numbers.
+   (``CLAIMS``, ``check_claims``): a measured quantity with its 95% interval and a computed verdict
+   (``sslvid.analysis.claims``); and shows every claim the chapters recorded (``book_claims``).
 
 By default nothing is trained or evaluated here: the study is wrapped so that a run, an
 evaluation or a feature extraction missing from the stores raises ``NotCachedError``

@@ -19,7 +19,6 @@ default, as in the VCOP paper), see :func:`shared_runs`.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean_difference
 from sslvid.analysis.figures import frame_strips
 from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.analysis.pretext_views import build_task as build_view_task
@@ -154,16 +154,9 @@ def complexity_accuracy(study: Study, points: Sequence[Mapping[str, Any]], targe
         return acc
     acc.insert(acc.columns.get_loc("complexity") + 1, "setting",
                [setting_label(t, c) for t, c in zip(acc["task"], acc["complexity"])])
-    acc["test_videos"] = [_test_videos(study, h) for h in acc["config_hash"]]
+    acc["test_videos"] = acc.pop("videos")
     acc["se"] = standard_error(acc["top1"], acc["test_videos"])
     return acc
-
-
-def _test_videos(study: Study, config_hash: str) -> int:
-    """Test videos of one evaluation, read from its protocol card in the results table."""
-    rows = study.results.rows(config_hash)
-    cards = [json.loads(c) for c in rows["protocol_card"] if c]
-    return int(cards[0]["test_videos"]) if cards and "test_videos" in cards[0] else 0
 
 
 def standard_error(top1: pd.Series, videos: pd.Series) -> pd.Series:
@@ -279,7 +272,8 @@ def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
 
     Returns:
         columns task, backbone, C1, C2, C3, best, trend, best - C3 (points), spread (points), and
-        se (largest standard error of the pair, when ``acc`` has column ``se``).
+        se (largest standard error of the pair, when ``acc`` has column ``se``), test_videos (the
+        fewest behind a level, when ``acc`` has the column).
     """
     _require(acc, ("task", "backbone", "complexity", value))
     rows = []
@@ -291,6 +285,8 @@ def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
                "best - C3": present.max() - by_level["C3"], "spread": present.max() - present.min()}
         if "se" in group:
             row["se"] = group["se"].max()
+        if "test_videos" in group:
+            row["test_videos"] = group["test_videos"].min()
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -323,58 +319,52 @@ def backbone_disagreements(best: pd.DataFrame) -> list[str]:
     return tasks
 
 
-def findings_summary(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
-    """Whether the paper's two findings (§4.3 Inference) hold here, worded from ``best_levels`` of both.
+CHAPTER = "task_complexity"
+"""This chapter's name in the claims table."""
 
-    Finding (i): training with a more complex task is not always better (C3 is not the best level
-    of every task and backbone). Finding (ii): the best complexity differs per backbone.
+
+def claims(ours: pd.DataFrame) -> list[Claim]:
+    """The paper's two findings of §4.3 (benchmark2023, §4.3, Table 5) on ``best_levels`` rows, with uncertainty.
+
+    * ``not_always_better`` (i): a more complex task is not always better. Quantity: over the
+      task/backbone pairs, the largest margin of a less complex level (C1 or C2) over C3, points;
+      its interval is a bootstrap over the test videos of the two evaluations it compares (none
+      without ``test_videos``).
+    * ``best_differs_per_backbone`` (ii): the best complexity differs per backbone. Quantity: the
+      share of tasks run on two backbones whose best level differs; a count of argmaxes, no interval.
     """
-    return " ".join([_finding_one(ours, paper), _finding_two(ours, paper), _agreement(ours, paper),
-                     _noise(ours)]).strip()
+    first = Claim("not_always_better", CHAPTER, "A more complex pretext task is not always better: a less complex "
+                  "level beats C3 somewhere.", "benchmark2023", "§4.3", "largest margin of C1 or C2 over C3 over the "
+                  "task/backbone pairs (points)", table="Table 5", digits=1, reason="not measured")
+    full = ours.dropna(subset=list(LEVELS))
+    estimate = None
+    if len(full):
+        lower = full[["C1", "C2"]].max(axis=1)
+        row = full.loc[(lower - full["C3"]).idxmax()]
+        level = "C1" if row["C1"] >= row["C2"] else "C2"
+        videos = row.get("test_videos", np.nan)
+        videos = np.nan if videos is None or not videos or pd.isna(videos) else float(videos)
+        estimate = bootstrap_mean_difference([(row[level], videos, row["C3"], videos)])
+    second = Claim("best_differs_per_backbone", CHAPTER, "The best complexity differs per backbone.", "benchmark2023",
+                   "§4.3", "share of tasks on two backbones whose best level differs", table="Table 5",
+                   reason="not measured")
+    two = [t for t, g in ours.groupby("task", sort=False) if g["backbone"].nunique() > 1]
+    share = Estimate(len(backbone_disagreements(ours)) / len(two), n=len(two)) if two else None
+    return [first.measured(estimate, "no task/backbone pair with C1, C2 and C3"),
+            second.measured(share, "only one backbone was run")]
 
 
-def _finding_one(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
-    mine, theirs = not_always_better(ours), not_always_better(paper)
-    head = (f"**More complex is not always better** (paper: C3 was not the best level for {len(theirs)} of "
-            f"{len(paper)} task/backbone pairs): ")
-    if mine.empty:
-        return head + (f"this does **not** hold here: C3 gave the best accuracy for all {len(ours)} pairs, "
-                       "so the harder setting always paid off at this scale.")
-    pairs = ", ".join(f"{r['task']} on {r['backbone']} (best {r['best']}, {r['best - C3']:.1f} points above C3)"
-                      for r in mine.to_dict("records"))
-    return head + f"this **holds** here for {len(mine)} of {len(ours)} pairs: {pairs}."
-
-
-def _finding_two(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
-    mine, theirs = backbone_disagreements(ours), backbone_disagreements(paper)
-    tasks_with_two = [t for t, g in ours.groupby("task", sort=False) if g["backbone"].nunique() > 1]
-    head = (f"**The best complexity differs per backbone** (paper: for {', '.join(theirs) or 'no task'}): ")
-    if not tasks_with_two:
-        return head + "not testable here, as only one backbone was run."
-    if not mine:
-        return head + "this does **not** hold here: both backbones peaked at the same level for every task."
-    best = ours.set_index(["task", "backbone"])["best"]
-    detail = "; ".join(f"{t}: " + ", ".join(f"{b} {best[(t, b)]}" for b in ours[ours['task'] == t]["backbone"])
-                       for t in mine)
-    return head + f"this **holds** here for {len(mine)} of {len(tasks_with_two)} tasks ({detail})."
-
-
-def _agreement(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+def findings_facts(ours: pd.DataFrame, paper: pd.DataFrame) -> dict[str, Any]:
+    """Numbers for the notebook's prose: pairs where a less complex level beat C3 (ours, the paper's),
+    pairs whose best level matches the paper's, and pairs whose spread exceeds ``SIGNIFICANT_SE``
+    standard errors (NaN without standard errors)."""
     table = findings_table(ours, paper)
-    if table.empty:
-        return ""
-    return (f"Our best level matched the paper's in {int(table['same best'].sum())} of {len(table)} "
-            "task/backbone pairs.")
-
-
-def _noise(ours: pd.DataFrame) -> str:
-    if "se" not in ours or ours["se"].isna().all():
-        return ""
-    margin = SIGNIFICANT_SE * ours["se"]
-    clear = ours[ours["spread"] > margin]
-    return (f"Caution: each accuracy has a standard error of about {ours['se'].mean():.1f} points (binomial, over "
-            f"the test videos); the spread between levels exceeded {SIGNIFICANT_SE:g} standard errors in "
-            f"{len(clear)} of {len(ours)} pairs; in the others the ordering of the levels could be sampling noise.")
+    has_se = "se" in ours and ours["se"].notna().any()
+    return {"pairs": len(ours), "not C3 here": len(not_always_better(ours)),
+            "not C3 paper": len(not_always_better(paper)), "paper pairs": len(paper),
+            "same best": int(table["same best"].sum()) if len(table) else 0, "compared": len(table),
+            "clear": int((ours["spread"] > SIGNIFICANT_SE * ours["se"]).sum()) if has_se else float("nan"),
+            "mean se": float(ours["se"].mean()) if has_se else float("nan")}
 
 
 # ----------------------------------------------------------------------------- do the clips fit the videos?
