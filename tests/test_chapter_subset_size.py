@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 
 from sslvid.analysis.cka import CKAResult
+from sslvid.analysis.claims import HOLDS, INCONCLUSIVE, NOT_MEASURED
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import subset_size as ch
-from sslvid.store.errors import NotCachedError
 from sslvid.experiments.study import Study
 from sslvid.scale.grids import SIX_TASKS
+from sslvid.store.errors import NotCachedError
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -104,41 +105,47 @@ def test_gains_first_last_and_monotone():
     assert g.loc["b", "gain"] == 2.0 and g.loc["b", "monotone"]
 
 
-# ----------------------------------------------------------------------------- prose
+# ----------------------------------------------------------------------------- claims
 
 
-def test_subset_summary_words_gains_and_agreement():
-    same = ch.subset_summary(_paper_as_ours(ch.TABLE2))
-    assert "5 of 6 tasks gained accuracy here (largest gain: prp, +28.7 points); tdl did not." in same
-    assert "agrees with the paper's for 6 of 6 tasks" in same
+def test_subset_claims_and_gains():
+    found = {c.key: c for c in ch.claims(acc2=_paper_as_ours(ch.TABLE2))}
+    gains = ch.subset_gains(_paper_as_ours(ch.TABLE2)).set_index("pretext")["gain here"]
+    claim = found["more_data_helps"]
+    assert claim.estimate.value == pytest.approx(gains.mean()) and claim.estimate.n == 6
+    assert gains["prp"] == pytest.approx(28.7) and gains["tdl"] <= 0
+    assert found["minimal_after_100"].verdict == NOT_MEASURED
     flat = _paper_as_ours(ch.TABLE2)
     flat["top1"] = 20.0
-    text = ch.subset_summary(flat)
-    assert "0 of 6 tasks gained accuracy here" in text and "agrees with the paper's for 0 of 6" in text
+    assert {c.key: c for c in ch.claims(acc2=flat)}["more_data_helps"].estimate.value == 0.0
 
 
-def test_architecture_summary_saturation():
+def test_saturation_claims_use_the_test_videos():
     cols = ("backbone", "subset", "epoch", "paper_epoch", "task")
-    acc = _rows({("shufflenet3d", "10k", 4, 200, "rspnet"): 10, ("shufflenet3d", "30k", 4, 200, "rspnet"): 20,
-                 ("shufflenet3d", "100k", 4, 200, "rspnet"): 21, ("r2plus1d_18", "10k", 4, 200, "rspnet"): 10,
-                 ("r2plus1d_18", "30k", 4, 200, "rspnet"): 11, ("r2plus1d_18", "100k", 4, 200, "rspnet"): 30}, cols)
-    text = ch.architecture_summary(acc)
-    assert "shufflenet_v1_2x saturated (more from 10k->30k than from 30k->100k): +10.0 then +1.0" in text
-    assert "r21d did not saturate" in text and "+1.0 then +19.0" in text
-    assert "r21d +7.0 then +1.7" in text  # the paper's Table 3 at 200 epochs
+    acc = _rows({("shufflenet3d", "10k", 4, 200, "rspnet"): 10, ("shufflenet3d", "30k", 4, 200, "rspnet"): 40,
+                 ("shufflenet3d", "100k", 4, 200, "rspnet"): 41, ("r2plus1d_18", "10k", 4, 200, "rspnet"): 10,
+                 ("r2plus1d_18", "30k", 4, 200, "rspnet"): 11, ("r2plus1d_18", "100k", 4, 200, "rspnet"): 12}, cols)
+    acc["videos"] = 400
+    found = {c.key: c for c in ch.claims(acc3=acc)}
+    assert found["saturates_shufflenet3d"].estimate.value == pytest.approx(30.0 - 1.0)
+    assert found["saturates_shufflenet3d"].verdict == HOLDS
+    assert found["saturates_r2plus1d_18"].estimate.value == pytest.approx(0.0)
+    assert found["saturates_r2plus1d_18"].verdict == INCONCLUSIVE  # 1 point then 1 point: undecided
+    table = ch.architecture_gains(acc).set_index(["backbone", "step"])
+    assert table.loc[("r21d", "30k->100k"), "gain in paper"] == pytest.approx(1.7)
 
 
-def test_duration_and_epochs_summaries():
+def test_duration_and_epoch_claims():
     acc3 = _paper_as_ours(ch.TABLE3)
-    assert "gained at most +1.4 points (r21d, 30k)" in ch.duration_summary(acc3)
+    minimal = {c.key: c for c in ch.claims(acc3=acc3)}["minimal_after_100"]
+    late = ch.duration_gains(ch.to_paper_frame(acc3), ["backbone", "subset"])
+    assert minimal.estimate.value == pytest.approx(late["gain"].mean()) and late["gain"].max() == pytest.approx(1.4)
     early = acc3[acc3["paper_epoch"] == 50]
-    assert "nothing to compare" in ch.duration_summary(early)
+    assert {c.key: c for c in ch.claims(acc3=early)}["minimal_after_100"].verdict == NOT_MEASURED
     acc4 = _paper_as_ours(ch.TABLE4)
-    text = ch.epochs_summary(acc4)
-    assert "from the checkpoint standing for epoch 50 to the one for 200".lower() in text.lower()
-    assert "prp gained +20.9 here (more than the others' mean), +20.9 in the paper" in text
-    acc4.loc[acc4["task"] == "prp", "top1"] = 30.0
-    assert "prp gained +0.0 here (not more than" in ch.epochs_summary(acc4)
+    epochs = {c.key: c for c in ch.claims(acc4=acc4)}["epochs_small_gain"]
+    rest = ch.epoch_gains(acc4).query("pretext != 'prp'")["gain here"]
+    assert epochs.estimate.value == pytest.approx(rest.mean()) and epochs.estimate.n == 5
 
 
 def _cka(matrix) -> CKAResult:

@@ -312,6 +312,30 @@ def bootstrap_mean_difference(cells: Sequence[tuple[float, float, float, float]]
     return Estimate(mean, *_percentile(total / len(cells)), videos, VIDEOS)
 
 
+def bootstrap_combination(terms: Sequence[tuple[float, float, float]], draws: int = BOOTSTRAP_DRAWS,
+                          seed: int = 0) -> Estimate:
+    """A weighted sum of accuracies (points), e.g. ``(a30 - a10) - (a100 - a30)``, with a percentile
+    bootstrap over each model's test videos (resampled independently, as in ``bootstrap_mean_difference``).
+
+    Args:
+        terms: ``(weight, accuracy in percent, test videos)`` per model; NaN videos: no interval.
+
+    Raises:
+        ValueError: for no term, or an accuracy outside [0, 100].
+    """
+    if not terms:
+        raise ValueError("no term to combine")
+    value = float(sum(w * a for w, a, _ in terms))
+    if any(math.isnan(float(n)) for _, _, n in terms):
+        return Estimate(value, n=1, method=SINGLE)
+    rng = np.random.default_rng(seed)
+    total = np.zeros(draws)
+    for weight, accuracy, videos in terms:
+        outcomes = _outcomes(float(accuracy), int(videos))
+        total += weight * rng.binomial(len(outcomes), outcomes.mean(), draws) / len(outcomes) * 100
+    return Estimate(value, *_percentile(total), int(min(n for _, _, n in terms)), VIDEOS)
+
+
 def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
                    statistic: str = "mean") -> Estimate:
     """The mean (or ``statistic`` "median") of ``values`` (cells or series of a table) with a percentile

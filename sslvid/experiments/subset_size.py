@@ -31,6 +31,7 @@ import torch
 from matplotlib.figure import Figure
 
 from sslvid.analysis.cka import CKAResult, cka_map
+from sslvid.analysis.claims import Claim, bootstrap_combination, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.common import eval_sampler, open_eval_split
@@ -330,30 +331,6 @@ def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, on: list[str]) -> pd
                                   "monotone (ours)": "never fell here", "monotone (paper)": "never fell in paper"})
 
 
-def subset_summary(accuracy: pd.DataFrame) -> str:
-    """Table 2 in words: which tasks gained from the smallest to the largest subset, here and in the paper."""
-    table = subset_gains(accuracy)
-    if table.empty:
-        return "Table 2 needs at least two subsets per task; none had two."
-    ours = _gain_sentence(table, "gain here", "here")
-    paper = _gain_sentence(table.dropna(subset=["gain in paper"]), "gain in paper", "in the paper")
-    agree = (np.sign(table["gain here"]) == np.sign(table["gain in paper"])).sum()
-    return (f"{ours} {paper} The sign of the gain agrees with the paper's for {agree} of "
-            f"{len(table)} tasks.")
-
-
-def _gain_sentence(table: pd.DataFrame, column: str, where: str) -> str:
-    """'From 10k to 50k, N of M tasks gained in accuracy <where> (largest: X, +g); ... did not.'"""
-    if table.empty:
-        return f"There is no gain to report {where}."
-    up = table[table[column] > 0]
-    down = table[table[column] <= 0]["pretext"].tolist()
-    best = table.loc[table[column].idxmax()]
-    text = (f"From the smallest to the largest subset, {len(up)} of {len(table)} tasks gained accuracy {where} "
-            f"(largest gain: {best['pretext']}, {best[column]:+.1f} points)")
-    return text + (f"; {', '.join(down)} did not." if down else ".")
-
-
 def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Figure 2 left / Table 3 at the final epoch: per backbone, the gain from 10k to 30k and from
     30k to 100k (points), ours beside the paper's (paper: Table 3 at epoch 200; Swin is not tabulated).
@@ -375,50 +352,12 @@ def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["backbone", "step", "gain here", "gain in paper"])
 
 
-def architecture_summary(accuracy: pd.DataFrame) -> str:
-    """Figure 2 left in words: did each backbone gain more from 10k->30k than from 30k->100k?"""
-    table = architecture_gains(accuracy)
-    if table.empty:
-        return "Figure 2 needs 10k, 30k and 100k runs of a backbone; none had them."
-    parts = []
-    for backbone, rows in table.groupby("backbone", sort=False):
-        g = rows.set_index("step")["gain here"]
-        first, second = g.get("10k->30k", np.nan), g.get("30k->100k", np.nan)
-        if np.isnan(first) or np.isnan(second):
-            parts.append(f"{backbone} lacks a 10k, 30k or 100k run")
-            continue
-        shape = ("saturated (more from 10k->30k than from 30k->100k)" if first > second
-                 else "did not saturate (at least as much from 30k->100k as from 10k->30k)")
-        parts.append(f"{backbone} {shape}: {first:+.1f} then {second:+.1f} points")
-    paper = table.dropna(subset=["gain in paper"]).groupby("backbone")["gain in paper"].apply(list)
-    paper_text = "; ".join(f"{b} {v[0]:+.1f} then {v[-1]:+.1f}" for b, v in paper.items())
-    return ("RSPNet, final checkpoint: " + "; ".join(parts) + ". " +
-            (f"In the paper (Table 3, 200 epochs): {paper_text}, i.e. both saturate after 30k, while Video Swin "
-             "(Figure 2 only) kept improving." if paper_text else ""))
-
-
 def duration_gains(frame: pd.DataFrame, by: Sequence[str], after: int = 100) -> pd.DataFrame:
     """Gain from the paper epoch ``after`` to the last epoch, per group of ``by`` (``gains``)."""
     epochs = sorted(e for e in frame["epochs"].dropna().unique() if e >= after)
     if len(epochs) < 2:
         return pd.DataFrame(columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
     return gains(frame, "epochs", epochs, list(by))
-
-
-def duration_summary(accuracy: pd.DataFrame, after: int = 100) -> str:
-    """Table 3 in words: the largest gain after paper epoch ``after``, here and in the paper (<1.5 there)."""
-    ours = duration_gains(to_paper_frame(accuracy), ["backbone", "subset"], after)
-    theirs = duration_gains(paper_frame(TABLE3), ["backbone", "subset"], after)
-    if ours.empty:
-        return f"No run here has two checkpoints at or after paper epoch {after}; nothing to compare."
-    return (f"After the checkpoint standing for epoch {after}, RSPNet gained {_extreme(ours)} here, "
-            f"against {_extreme(theirs)} in the paper (Table 3).")
-
-
-def _extreme(table: pd.DataFrame) -> str:
-    best = table.loc[table["gain"].idxmax()]
-    return (f"at most {best['gain']:+.1f} points ({best['backbone']}, {best['subset']}) and "
-            f"{table['gain'].mean():+.1f} on average over {len(table)} runs")
 
 
 def epoch_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -432,25 +371,56 @@ def epoch_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
     return _side_by_side(ours, gains(theirs, "epochs", span, ["pretext"]), ["pretext"])
 
 
-def epochs_summary(accuracy: pd.DataFrame, outlier: str = "prp") -> str:
-    """Table 4 in words: mean gain over the checkpoints of the tasks other than ``outlier`` (paper: < 2),
-    and ``outlier``'s own, here and in the paper over the same epochs."""
-    table = epoch_gains(accuracy)
-    if table.empty:
-        return "Table 4 needs at least two checkpoints; there was one."
-    rest = table[table["pretext"] != outlier]
-    own = table[table["pretext"] == outlier]
-    epochs = sorted(accuracy["paper_epoch"].unique())
-    lo, hi = epochs[0], epochs[-1]
-    text = (f"From the checkpoint standing for epoch {lo} to the one for {hi}, the tasks other than {outlier} "
-            f"gained {rest['gain here'].mean():+.1f} points on average here "
-            f"({rest['gain in paper'].mean():+.1f} in the paper over the same epochs)")
-    if not own.empty:
-        o = own.iloc[0]
-        verdict = "more" if o["gain here"] > rest["gain here"].mean() else "not more"
-        text += (f"; {outlier} gained {o['gain here']:+.1f} here ({verdict} than the others' mean), "
-                 f"{o['gain in paper']:+.1f} in the paper")
-    return text + "."
+CHAPTER = "subset_size"
+"""This chapter's name in the claims table."""
+
+
+def _claim(key: str, section: str, table: str, statement: str, quantity: str, direction: str = ">",
+           threshold: float = 0.0) -> Claim:
+    return Claim(key, CHAPTER, statement, "benchmark2023", section, quantity, direction, threshold, table=table,
+                 digits=1, reason="not measured")
+
+
+def claims(acc2: pd.DataFrame | None = None, acc3: pd.DataFrame | None = None, acc4: pd.DataFrame | None = None,
+           after: int = 100, outlier: str = "prp") -> list[Claim]:
+    """The paper's statements on subset size and duration (benchmark2023, §4.2 and §6, Tables 2-4), with
+    uncertainty. Averages over tasks or runs get a bootstrap over them; one backbone's saturation gets a
+    bootstrap over the test videos of its three evaluations (``videos`` of ``Study.accuracy``).
+
+    Args:
+        acc2, acc3, acc4: ``subset_accuracy``, ``rspnet_accuracy``, ``epochs_accuracy`` rows (None: not measured).
+        after: the paper epoch after which gains are "minimal" (§4.2).
+        outlier: Table 4's task that keeps gaining (§4.2: PRP).
+    """
+    out = []
+    gain = subset_gains(acc2)["gain here"].dropna() if acc2 is not None and len(acc2) else pd.Series(dtype=float)
+    out.append(_claim("more_data_helps", "§4.2", "Table 2", "As a rule accuracy grows with the pre-training subset.",
+                      "largest minus smallest subset, mean over tasks (points)").measured(
+        bootstrap_mean(gain) if len(gain) else None, "no task with two subsets"))
+    for backbone in (acc3["backbone"].unique() if acc3 is not None and len(acc3) else []):
+        final = acc3[(acc3["backbone"] == backbone) & (acc3["epoch"] == acc3["epoch"].max())]
+        by = final.groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min")) if "videos" in final \
+            else final.groupby("subset").agg(top1=("top1", "mean")).assign(videos=np.nan)
+        claim = _claim(f"saturates_{backbone}", "§6 recommendation 1", "Table 3", f"{backbone} gains more from 10k "
+                       "to 30k videos than from 30k to 100k.", "gain 10k->30k minus gain 30k->100k (points)")
+        if {"10k", "30k", "100k"} <= set(by.index):
+            terms = [(-1.0, *by.loc["10k"]), (2.0, *by.loc["30k"]), (-1.0, *by.loc["100k"])]
+            out.append(claim.measured(bootstrap_combination(terms)))
+        else:
+            out.append(claim.measured(None, "no 10k, 30k and 100k runs"))
+    late = duration_gains(to_paper_frame(acc3), ["backbone", "subset"], after)["gain"] \
+        if acc3 is not None and len(acc3) else pd.Series(dtype=float)
+    out.append(_claim("minimal_after_100", "§4.2", "Table 3", f"After {after} epochs the gains are minimal "
+                      "(below 1.5 points).", f"gain from paper epoch {after} to the last, mean over runs (points)",
+                      "<", 1.5).measured(bootstrap_mean(late) if len(late) else None,
+                                         f"no run with two checkpoints from epoch {after}"))
+    table = epoch_gains(acc4) if acc4 is not None and len(acc4) else pd.DataFrame()
+    rest = table[table["pretext"] != outlier]["gain here"].dropna() if len(table) else pd.Series(dtype=float)
+    out.append(_claim("epochs_small_gain", "§4.2", "Table 4", f"Longer pre-training gains little (below 2 points) "
+                      f"for every task but {outlier}.", f"gain over the checkpoints, mean over the tasks but "
+                      f"{outlier} (points)", "<", 2.0).measured(bootstrap_mean(rest) if len(rest) else None,
+                                                             "fewer than two checkpoints"))
+    return out
 
 
 # ----------------------------------------------------------------------------- figures
