@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, printed_verdict
 from sslvid.evaluate.features import FeatureCache
 from sslvid.evaluate.metrics import RETRIEVAL_KS
 from sslvid.experiments import out_of_distribution as chapter
@@ -81,21 +82,23 @@ def test_paper_comparisons_reads_the_stores_after_the_chapter(smoke_chapter):
 
 
 def test_the_papers_own_numbers_satisfy_its_claims():
-    text = chapter.claims_summary(as_paper())
-    assert text.count("held in all 4") == 2
-    assert "appearance target (76.4%) was rspnet pre-trained on K400: as in the paper." in text
-    assert "motion target (21.3%) was rotnet pre-trained on SSv2: as in the paper." in text
+    found = {c.key: c for c in chapter.claims(as_paper())}
+    assert {printed_verdict(c) for c in found.values()} == {HOLDS}
+    assert found["best_on_appearance"].estimate.value > 0 and found["best_on_motion"].estimate.value > 0
+    assert {c.verdict for c in found.values()} == {INCONCLUSIVE}  # printed numbers: no test videos, no interval
     directions = chapter.direction_table(as_paper())
     assert directions["agree"].all() and len(directions) == 8
     assert chapter.direction_summary(directions) == "The better pre-training pool was the paper's in every cell."
 
 
-def test_reversed_numbers_are_worded_as_disagreement():
+def test_reversed_numbers_contradict_the_claims_given_enough_test_videos():
     reversed_ = as_paper()
     reversed_["data"] = reversed_["data"].map({"K400": "SSv2", "SSv2": "K400"})
-    text = chapter.claims_summary(reversed_)
-    assert text.count("held in none of the 4") == 2
-    assert "unlike the paper, whose best used K400" in text
+    reversed_["videos"] = 2000
+    found = {c.key: c for c in chapter.claims(reversed_)}
+    assert found["non_contrastive_from_ssv2"].estimate.value < 0
+    assert found["non_contrastive_from_ssv2"].estimate.n == 2000
+    assert found["best_on_appearance"].verdict == CONTRADICTED
     summary = chapter.direction_summary(chapter.direction_table(reversed_))
     assert summary.startswith("The better pre-training pool was the paper's in 0 of 8 cells.")
     assert "vcop on appearance: K400 here, SSv2 in the paper" in summary
@@ -123,20 +126,20 @@ def test_scratch_summary_counts_models_above_the_floor():
     assert "appearance target 0 of 8" in text and "motion target 1 of 8" in text
 
 
-def test_retrieval_summary_rejects_unmeasured_k():
+def test_retrieval_claims_reject_unmeasured_k():
     retrieval = pd.DataFrame({"task": ["vcop"], "data": ["K400"], "target_kind": ["motion"], "target": ["m"],
                               "k": [1], "hit": [5.0]})
     with pytest.raises(ValueError, match="measured k: 1"):
-        chapter.retrieval_summary(retrieval, k=5)
+        chapter.retrieval_claims(retrieval, k=5)
+    assert {c.key for c in chapter.retrieval_claims(retrieval, k=1)} >= {"best_on_motion_hit1"}
 
 
-def test_a_best_shared_by_both_pools_gives_no_verdict():
+def test_a_best_shared_by_both_pools_is_no_win():
     values = {cell: 10.0 for cell in CELLS}
     values[("vcop", "K400", "motion")] = values[("vcop", "SSv2", "motion")] = 40.0
-    text = chapter.claims_summary(constructed(values))
-    assert ("motion target (40.0%) was shared by vcop pre-trained on K400 and vcop pre-trained on SSv2: "
-            "a tie between the two pools") in text
-    assert "held in none of the 4" in text, "ties are not wins"
+    found = {c.key: c for c in chapter.claims(constructed(values))}
+    assert found["best_on_motion"].estimate.value == 0.0 and found["best_on_motion"].verdict == INCONCLUSIVE
+    assert found["non_contrastive_from_ssv2"].estimate.value == 0.0, "ties are not wins"
 
 
 def test_smoke_figures_draw_every_panel(smoke_chapter):

@@ -11,7 +11,7 @@ from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASUR
 from sslvid.backbones import create_backbone
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import preliminaries as chapter
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, evidence
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -99,7 +99,7 @@ def test_table1_facts_and_the_duel_claim():
     paper = load_paper_table(chapter.TABLE1).pivot_table(index="pretext", columns="backbone", values="ucf101_top1")
     assert duel.estimate.value == pytest.approx((paper["r21d"] - paper["shufflenet_v1_2x"]).mean())
     assert duel.estimate.n == 200 and duel.estimate.has_interval
-    assert chapter.evidence(_paper_like()) == {"seeds": 1, "models": 14, "test_videos": 200}
+    assert evidence(_paper_like()) == {"seeds": 1, "models": 14, "test_videos": 200}
 
 
 def test_protocol_drop_and_its_claim():

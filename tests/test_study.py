@@ -67,10 +67,3 @@ def test_accuracy_trains_once_and_reads_the_second_time_from_the_stores(study):
     assert len(study.store.runs()) == runs, "nothing trained twice"
     cached = study.timing_table()
     assert cached[cached["what"] == "pretrain"]["cached"].iloc[-1]
-
-
-def test_agreement_levels_share_the_chapters_thresholds():
-    from sslvid.experiments.study import agreement_level
-
-    assert [agreement_level(r) for r in (0.7, 0.69, 0.3, 0.29, -0.29, -0.3, float("nan"))] == [
-        "strong", "partial", "partial", "none", "none", "opposite", "undefined"]

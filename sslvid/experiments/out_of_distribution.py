@@ -21,9 +21,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sslvid.analysis.claims import Claim, bootstrap_mean_difference
 from sslvid.evaluate.metrics import RETRIEVAL_KS
 from sslvid.experiments.study import TARGETS, Study, check_selection
 from sslvid.pretext import TASKS
@@ -73,7 +75,8 @@ def ood_accuracy(study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequen
 
     Returns:
         one row per cell: ``task, data, target_kind, target, protocol, contrastive, in_distribution,
-        top1`` (percent; video-level top-1 of the study's protocol unless ``protocol`` is given).
+        top1`` (percent; video-level top-1 of the study's protocol unless ``protocol`` is given), ``videos``
+        (the test videos behind it).
     """
     check_selection(targets, TARGET_KINDS, "targets")
     points = ood_points(study, tasks)
@@ -81,7 +84,8 @@ def ood_accuracy(study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequen
     table = pd.concat(frames, ignore_index=True)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
-    return table[["task", "data", "target_kind", "target", "protocol", "contrastive", "in_distribution", "top1"]]
+    return table[["task", "data", "target_kind", "target", "protocol", "contrastive", "in_distribution", "top1",
+                  "videos"]]
 
 
 def scratch_accuracy(study: Study, targets: Sequence[str] = TARGET_KINDS, backbone: str = "r2plus1d_18",
@@ -329,59 +333,60 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
 # --------------------------------------------------------------------------- prose from the numbers
 
 
-def claims_summary(table: pd.DataFrame, value: str = "top1", what: str = "top-1") -> str:
-    """Whether the paper's §4.4 claims hold in ``table``, each worded by the counts it read.
+CHAPTER = "out_of_distribution"
+"""This chapter's name in the claims table."""
 
-    Claims: (1) non-contrastive tasks (VCOP, RotNet) transfer better from SSv2 than from K400,
-    on both targets; (2) contrastive tasks (CVRL, RSPNet) better from K400; (3) the best model
-    on the appearance target was pre-trained on K400, on the motion target on SSv2.
+
+def _cells(part: pd.DataFrame, value: str, a: str, b: str) -> list[tuple[float, float, float, float]]:
+    """(value of pool a, its test videos, value of pool b, its test videos) per (task, target kind) with both."""
+    videos = part["videos"] if "videos" in part else pd.Series(np.nan, index=part.index)
+    cells = []
+    for _, group in part.assign(videos=videos).groupby(["task", "target_kind"], sort=False):
+        by = group.set_index("data")
+        if a in by.index and b in by.index:
+            cells.append((by.loc[a, value], by.loc[a, "videos"], by.loc[b, value], by.loc[b, "videos"]))
+    return cells
+
+
+def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_suffix: str = "") -> list[Claim]:
+    """The paper's §4.4 statements (benchmark2023, §4.4, Table 6; Figure 4 for retrieval) with uncertainty.
+
+    (1) non-contrastive tasks (VCOP, RotNet) transfer better from SSv2 than from K400; (2) contrastive
+    tasks (CVRL, RSPNet) better from K400; (3) the best model on each target was pre-trained on the
+    pool of its kind. Margins in points of ``value``, mean over (task, target) cells, with a bootstrap
+    over the test videos of the evaluations compared (``videos``; without it no interval).
 
     Args:
-        table: rows with ``task, data, target_kind`` and ``value`` (``ood_accuracy`` or one k of
-            ``ood_retrieval``).
-        value: the column of numbers.
-        what: the name of the number in the sentences ("top-1", "hit@5").
+        table: rows with ``task, data, target_kind`` and ``value`` (``ood_accuracy``, or one k of
+            ``ood_retrieval``), and ``videos`` when known.
+        what: the number's name ("top-1", "hit@5"); ``key_suffix`` tells the claims of another number apart.
     """
-    effect = data_effect(table, value)
-    sentences = []
-    for contrastive, expected in ((False, "SSv2"), (True, "K400")):
-        part = effect[effect["task"].map(is_contrastive) == contrastive]
-        if part.empty:
-            continue
-        wins = int((part["ssv2_minus_k400"].map(_winner) == expected).sum())
+    out = []
+    for contrastive, better, worse in ((False, "SSv2", "K400"), (True, "K400", "SSv2")):
         kind = "contrastive" if contrastive else "non-contrastive"
-        tasks = ", ".join(dict.fromkeys(part["task"]))
-        sentences.append(f"The paper finds that {kind} tasks ({tasks}) learn more from {expected} pre-training on "
-                         f"both targets; here that {_held(wins, len(part))} {len(part)} task-target pairs "
-                         f"({what}, mean SSv2 - K400: {part['ssv2_minus_k400'].mean():+.1f} points).")
-    sentences.extend(_best_sentence(table, kind, value, what) for kind in TARGET_KINDS
-                     if kind in set(table["target_kind"]))
-    return " ".join(sentences)
-
-
-def _held(wins: int, total: int) -> str:
-    if wins == total:
-        return "held in all"
-    if wins == 0:
-        return "held in none of the"
-    return f"held in {wins} of"
-
-
-def _best_sentence(table: pd.DataFrame, kind: str, value: str, what: str) -> str:
-    """Which model was best on one target, and whether its pre-training data is the one the paper's best used."""
-    part = table[table["target_kind"] == kind]
-    top = part[part[value] == part[value].max()]
-    expected = {v: k for k, v in MATCHING_TARGET.items()}[kind]
-    models = " and ".join(f"{r['task']} pre-trained on {r['data']}" for _, r in top.iterrows())
-    pools = set(top["data"])
-    if pools == {expected}:
-        verdict = "as in the paper"
-    elif expected not in pools:
-        verdict = f"unlike the paper, whose best used {expected}"
-    else:
-        verdict = "a tie between the two pools, so no verdict on the paper's claim"
-    shared = "shared by " if len(top) > 1 else ""
-    return f"The best {what} on the {kind} target ({top[value].iloc[0]:.1f}%) was {shared}{models}: {verdict}."
+        part = table[table["task"].map(is_contrastive) == contrastive]
+        cells = _cells(part, value, better, worse)
+        claim = Claim(f"{kind.replace('-', '_')}_from_{better.lower()}{key_suffix}", CHAPTER, f"{kind.capitalize()} "
+                      f"tasks learn more from {better} than from {worse} pre-training.", "benchmark2023", "§4.4",
+                      f"{better} minus {worse} {what}, mean over (task, target) (points)", table="Table 6",
+                      digits=1, reason="not measured")
+        out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None,
+                                  f"no {kind} task with both pools"))
+    for kind in TARGET_KINDS:
+        expected = {v: k for k, v in MATCHING_TARGET.items()}[kind]
+        other = next(d for d in PRETRAIN_DATA if d != expected)
+        part = table[table["target_kind"] == kind]
+        best = {d: part[part["data"] == d].sort_values(value).tail(1) for d in PRETRAIN_DATA}
+        claim = Claim(f"best_on_{kind}{key_suffix}", CHAPTER, f"The best model on the {kind} target was pre-trained "
+                      f"on {expected}.", "benchmark2023", "§4.4", f"best {expected} model minus best {other} model, "
+                      f"{what} (points)", table="Table 6", digits=1, reason="not measured")
+        if best[expected].empty or best[other].empty:
+            out.append(claim.measured(None, f"the {kind} target lacks a pool"))
+            continue
+        rows = [best[d].iloc[0] for d in (expected, other)]
+        cell = (rows[0][value], rows[0].get("videos", np.nan), rows[1][value], rows[1].get("videos", np.nan))
+        out.append(claim.measured(bootstrap_mean_difference([cell])))
+    return out
 
 
 def gap_summary(gaps: pd.DataFrame) -> str:
@@ -409,17 +414,14 @@ def scratch_summary(accuracy: pd.DataFrame, scratch: pd.DataFrame) -> str:
     return "Against the floor of a randomly initialised R(2+1)D-18: " + "; ".join(parts) + "."
 
 
-def retrieval_summary(retrieval: pd.DataFrame, k: int = 5) -> str:
-    """The paper's Figure 4 claims checked on hit@k (the paper reads top@5).
+def retrieval_claims(retrieval: pd.DataFrame, k: int = 5) -> list[Claim]:
+    """The §4.4 statements read on clip retrieval hit@``k`` (the paper's Figure 4 reads top@5).
 
     Raises:
         ValueError: for a k that was not measured.
     """
     _check_k(retrieval, k)
-    part = retrieval[retrieval["k"] == k]
-    return (f"Clip retrieval with frozen features, hit@{k}: " +
-            claims_summary(part, value="hit", what=f"hit@{k}") +
-            " (The paper's Figure 4 reads UCF101 and HMDB51, two appearance targets; its best was RSPNet on K400.)")
+    return claims(retrieval[retrieval["k"] == k], value="hit", what=f"hit@{k}", key_suffix=f"_hit{k}")
 
 
 def direction_summary(directions: pd.DataFrame) -> str:

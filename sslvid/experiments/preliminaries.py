@@ -162,19 +162,6 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
-def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
-    """How many seeds and test videos stand behind the chapter's numbers.
-
-    Args:
-        accuracy: rows with a ``videos`` column (``Study.accuracy``).
-        seeds: seeds per model (the study evaluates one: ``Study.seed``).
-    """
-    videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
-    return {"seeds": seeds, "models": len(accuracy),
-            "test_videos": int(videos.min()) if len(videos) and videos.min() == videos.max() else
-            (f"{int(videos.min())}-{int(videos.max())}" if len(videos) else "not recorded")}
-
-
 def _cells(frame: pd.DataFrame, a: str, b: str, videos_a: str, videos_b: str) -> list[tuple[float, ...]]:
     both = frame.dropna(subset=[a, b])
     return [(r[a], r.get(videos_a, np.nan), r[b], r.get(videos_b, np.nan)) for _, r in both.iterrows()]

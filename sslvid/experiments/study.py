@@ -67,17 +67,17 @@ def check_selection(names: Sequence[str], valid: Sequence[str], what: str, allow
     return names
 
 
-def agreement_level(rho: float) -> str:
-    """A rank correlation between our ordering and the paper's as one of four levels, the same
-    thresholds in every chapter: "strong" (rho >= 0.7), "partial" (>= 0.3), "none" (> -0.3),
-    "opposite"; "undefined" for NaN (too few or constant values)."""
-    if rho != rho:
-        return "undefined"
-    if rho >= 0.7:
-        return "strong"
-    if rho >= 0.3:
-        return "partial"
-    return "none" if rho > -0.3 else "opposite"
+def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
+    """How many seeds and test videos stand behind a chapter's numbers.
+
+    Args:
+        accuracy: rows with a ``videos`` column (``Study.accuracy``).
+        seeds: seeds per model (the study evaluates one: ``Study.seed``).
+    """
+    videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
+    return {"seeds": seeds, "models": len(accuracy),
+            "test_videos": int(videos.min()) if len(videos) and videos.min() == videos.max() else
+            (f"{int(videos.min())}-{int(videos.max())}" if len(videos) else "not recorded")}
 
 
 @dataclass
