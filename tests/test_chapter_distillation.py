@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sslvid.analysis.claims import HOLDS, INCONCLUSIVE, NOT_MEASURED
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import distillation as ch
 from sslvid.experiments.study import Study
@@ -38,12 +39,16 @@ def test_table8_has_the_papers_rows_and_subset_columns_in_order() -> None:
     assert table.loc["student_alone"].tolist() == [50.0, 50.0]
 
 
-def test_table8_summary_words_wins_and_losses() -> None:
-    all_wins = ch.table8_summary(_t8({"10k": 55.0, "50k": 60.0}))
-    assert "beat both of its teachers at every subset" in all_wins and "best subset is 50k" in all_wins
-    assert "distillation helped" in all_wins
-    one_win = ch.table8_summary(_t8({"10k": 44.0, "50k": 60.0}, alone=58.0))
-    assert "at 1 of 2 subsets (50k)" in one_win and "did not always help" in one_win
+def test_table8_claims_average_over_subsets() -> None:
+    found = {c.key: c for c in ch.table8_claims(_t8({"10k": 55.0, "50k": 60.0}))}
+    beats = found["student_beats_teachers_appearance"]
+    assert beats.estimate.value == pytest.approx(12.5) and beats.estimate.n == 2 and beats.verdict == HOLDS
+    mixed = {c.key: c for c in ch.table8_claims(_t8({"10k": 44.0, "50k": 60.0}, alone=58.0))}
+    assert mixed["student_beats_teachers_appearance"].estimate.value == pytest.approx(7.0)
+    assert mixed["student_beats_teachers_appearance"].verdict == INCONCLUSIVE  # -1 and +15: undecided
+    assert mixed["distillation_helps_appearance"].estimate.value == pytest.approx(-6.0)
+    one = {c.key: c for c in ch.table8_claims(_t8({"10k": 46.0}))}["student_beats_teachers_appearance"]
+    assert one.estimate.value == pytest.approx(1.0) and one.verdict == INCONCLUSIVE  # one point, one seed
 
 
 def test_table8_comparison_covers_every_paper_cell() -> None:
@@ -60,9 +65,9 @@ def test_graph_summary_and_comparison() -> None:
     results = pd.DataFrame({"method": ["kd", "graph_logits", "graph_features", "graph"],
                             "row": [ch.GRAPH_ROWS[m] for m in ("kd", "graph_logits", "graph_features", "graph")],
                             "top1": [50.0, 52.0, 48.0, 49.0]})
-    text = ch.graph_summary(results)
-    assert "best of the 4 methods here is logits graph G_l (52.0%); in the paper it is G_l+G_r" in text
-    assert "1 of 3 graph variants scored higher (logits graph G_l)" in text
+    (claim,) = ch.graph_claims(results)
+    assert claim.estimate.value == pytest.approx((2.0 - 2.0 - 1.0) / 3) and claim.verdict == INCONCLUSIVE
+    assert ch.graph_claims(results.iloc[1:])[0].verdict == NOT_MEASURED
     frame = ch.graph_comparison(results)
     assert set(frame["metric"]) == {"ucf101_acc", "hmdb51_acc", "ccv_map"}
     ucf = frame[frame["metric"] == "ucf101_acc"].set_index("method")
@@ -82,8 +87,8 @@ def test_skd_summary_and_comparisons() -> None:
     results = pd.DataFrame({"method": ["independent", "skd_srl", "kd"], "mechanism": ["baseline", "SKD-SRL", "KD"],
                             "teacher": ["none", "itself", "r2plus1d_18"], "backbone": ["shufflenet3d"] * 3,
                             "top1": [50.0, 47.0, 52.0]})
-    text = ch.skd_summary(results)
-    assert "SKD-SRL did not beat" in text and "-3.0 points" in text and "Ranking here: KD (52.0%) > baseline (50.0%) > SKD-SRL (47.0%)" in text
+    (claim,) = ch.skd_claims(results)
+    assert claim.estimate.value == pytest.approx(-3.0) and claim.verdict == INCONCLUSIVE  # no interval
     table1 = ch.skd_comparison(results)
     ours = table1[(table1["metric"] == "ucf101_top1") & (table1["backbone"] == "shufflenet3d")]
     assert len(ours) == 2 and ours["paper"].isna().all()  # another network: rows of its own

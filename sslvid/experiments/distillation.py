@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.experiments.study import Study
@@ -209,30 +210,39 @@ def table8(results: pd.DataFrame) -> pd.DataFrame:
     return table.loc[order, columns]
 
 
-def table8_summary(results: pd.DataFrame) -> str:
-    """What Table 8 shows here, per target: did the student beat both teachers, which subset was best,
-    and did the teachers beat the student alone; set against the paper's reading (student above both
-    teachers at every subset, best at 30k)."""
-    sentences = []
+CHAPTER = "distillation"
+"""This chapter's name in the claims table."""
+
+
+def _claim(key: str, statement: str, paper: str, section: str, table: str, quantity: str,
+           got: Estimate | None, reason: str) -> Claim:
+    return Claim(key, CHAPTER, statement, paper, section, quantity, table=table, digits=1,
+                 reason="not measured").measured(got, reason)
+
+
+def table8_claims(results: pd.DataFrame) -> list[Claim]:
+    """Benchmark §5 / §7 conclusion 5 (benchmark2023, Table 8) per target: the distilled student beats its
+    best teacher, and beats the same student trained on labels alone. Margins in points, mean over the
+    subsets, with a bootstrap over the subsets (one seed per model; no test-video counts are stored with
+    distillation results, so a single subset has no interval)."""
+    out = []
     for target, part in results.groupby("target", sort=False):
         wide = part[part["model"] != ALONE_ROW].pivot_table(index="subset", columns="model", values="top1")
-        wide = wide.reindex([s for s in SUBSET_VIDEOS if s in wide.index])
-        best_teacher = wide[[c for c in TEACHER_BACKBONES.values() if c in wide]].max(axis=1)
-        wins = wide[STUDENT_ROW] > best_teacher
-        best = wide[STUDENT_ROW].idxmax()
+        teachers = [c for c in TEACHER_BACKBONES.values() if c in wide]
+        margin = (wide[STUDENT_ROW] - wide[teachers].max(axis=1)).dropna() if teachers and STUDENT_ROW in wide \
+            else pd.Series(dtype=float)
+        out.append(_claim(f"student_beats_teachers_{target}", f"The distilled student beats both of its teachers "
+                          f"({TARGET_COLUMNS.get(target, target)} in the paper).", "benchmark2023", "§5",
+                          "Table 8", "student minus best teacher, mean over subsets (points)",
+                          bootstrap_mean(margin) if len(margin) else None, "no subset with student and teachers"))
         alone = part.loc[part["model"] == ALONE_ROW, "top1"]
-        verdict = ("beat both of its teachers at every subset, as in the paper" if wins.all() else
-                   f"beat both of its teachers at {int(wins.sum())} of {len(wins)} subsets "
-                   f"({', '.join(wins.index[wins]) or 'none'}); the paper has it above both at every subset")
-        sentence = (f"On {target} ({TARGET_COLUMNS.get(target, target)} in the paper), the distilled student "
-                    f"{verdict}. Its best subset is {best} ({wide.loc[best, STUDENT_ROW]:.1f}%; the paper's is 30k)")
-        if len(alone):
-            gain = wide[STUDENT_ROW] - float(alone.iloc[0])
-            sentence += (f"; against the same student trained on labels alone ({float(alone.iloc[0]):.1f}%), "
-                         f"distillation {'helped' if (gain > 0).all() else 'did not always help'} "
-                         f"(difference {gain.min():+.1f} to {gain.max():+.1f} points)")
-        sentences.append(sentence + ".")
-    return " ".join(sentences)
+        gain = (wide[STUDENT_ROW] - float(alone.iloc[0])).dropna() if len(alone) and STUDENT_ROW in wide \
+            else pd.Series(dtype=float)
+        out.append(_claim(f"distillation_helps_{target}", "Distillation beats the same student trained on labels "
+                          "alone.", "benchmark2023", "§5", "Table 8", "student minus student alone, mean over "
+                          "subsets (points)", bootstrap_mean(gain) if len(gain) else None,
+                          "the student alone was not run"))
+    return out
 
 
 def table8_figure(results: pd.DataFrame) -> Figure:
@@ -363,21 +373,15 @@ def graph_results(study: Study, subset: str, methods: Sequence[str], target: str
     return pd.DataFrame(rows, columns=["method", "row", "top1"])
 
 
-def graph_summary(results: pd.DataFrame) -> str:
-    """Which method led, and whether the graphs beat uniform KD (the paper: G_l+G_r best, each graph
-    above its uniform counterpart)."""
-    if results.empty:
-        return "No graph-distillation method was run."
-    top = results.loc[results["top1"].idxmax()]
-    text = f"The best of the {len(results)} methods here is {top['row']} ({top['top1']:.1f}%)"
-    text += "; in the paper it is G_l+G_r." if top["method"] != "graph" else ", as in the paper."
-    by = results.set_index("method")["top1"]
-    if "kd" in by:
-        graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in by]
-        beat = [GRAPH_ROWS[m] for m in graphs if by[m] > by["kd"]]
-        text += (f" Against uniform KD ({by['kd']:.1f}%), {len(beat)} of {len(graphs)} graph variants scored higher"
-                 f"{' (' + ', '.join(beat) + ')' if beat else ''}; the paper has all of them higher.")
-    return text
+def graph_claims(results: pd.DataFrame) -> list[Claim]:
+    """Zhang & Peng 2018 (zhang2018graph, §4, Table 2): each graph variant beats uniform KD. Quantity: graph
+    variant minus uniform KD, mean over the variants run (points), bootstrap over the variants."""
+    by = results.set_index("method")["top1"] if len(results) else pd.Series(dtype=float)
+    graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in by]
+    gaps = [by[m] - by["kd"] for m in graphs] if "kd" in by else []
+    return [_claim("graphs_beat_kd", "Distillation along the graphs beats uniform KD.", "zhang2018graph", "§4",
+                   "Table 2", "graph variant minus uniform KD, mean over variants (points)",
+                   bootstrap_mean(gaps) if gaps else None, "uniform KD or the graph variants were not run")]
 
 
 # ---------------------------------------------------------------------- (4) PCL-boosted convergence
@@ -464,21 +468,15 @@ def skd_results(study: Study, methods: Sequence[str], subset: str, student: str 
     return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1"])
 
 
-def skd_summary(results: pd.DataFrame) -> str:
-    """SKD-SRL against the student alone (the paper: +23.3 points on UCF101 with 3D ResNet-18)."""
-    by = results.set_index("method")["top1"]
-    if not {"independent", "skd_srl"} <= set(by.index):
-        return "SKD-SRL and the independent baseline were not both run."
-    gain = by["skd_srl"] - by["independent"]
-    text = (f"SKD-SRL {'beat' if gain > 0 else 'did not beat'} the same student trained alone "
-            f"({by['skd_srl']:.1f}% vs {by['independent']:.1f}%, {gain:+.1f} points); the paper reports a gain "
-            "on every dataset and both networks.")
-    others = [m for m in ("augment", "kd", "self_kd") if m in by]
-    if others:
-        ranked = by.sort_values(ascending=False)
-        text += " Ranking here: " + " > ".join(f"{SKD_ROWS[m][0]} ({v:.1f}%)" for m, v in ranked.items()) + \
-                "; the paper's Table 2 ranks SKD-SRL > Self-KD > KD > augmentation > baseline."
-    return text
+def skd_claims(results: pd.DataFrame) -> list[Claim]:
+    """Vu et al. 2022 (vu2022skdsrl, §4, Table 1): SKD-SRL beats the same student trained alone (+23.3 points on
+    UCF101 with 3D ResNet-18 there). One difference of two single-seed runs: no interval."""
+    by = results.set_index("method")["top1"] if len(results) else pd.Series(dtype=float)
+    got = Estimate(float(by["skd_srl"] - by["independent"])) if {"independent", "skd_srl"} <= set(by.index) \
+        else None
+    return [_claim("skd_beats_independent", "SKD-SRL beats the student trained alone.", "vu2022skdsrl", "§4",
+                   "Table 1", "SKD-SRL minus independent training (points)", got,
+                   "SKD-SRL and the independent baseline were not both run")]
 
 
 # ---------------------------------------------------------------------- paper vs reproduced
