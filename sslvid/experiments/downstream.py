@@ -276,45 +276,7 @@ def neighbours_figure(study: Study, point: Mapping[str, Any], target: str = "app
     return neighbour_figure(search, query, title, frames=4)
 
 
-# --------------------------------------------------------------------------- prose
-
-
-def best_summary(results: pd.DataFrame, study: Study) -> str:
-    """Which pre-training won on each target, and by how much over random initialisation."""
-    if results.empty:
-        return "*No evaluation in the results table yet: run the earlier chapters first.*"
-    gains = gain_over_scratch(results)
-    sentences = []
-    for kind in TARGET_KINDS:
-        dataset = study.target(kind)
-        part = results[(results["dataset"] == dataset) & (results["pretext"] != "scratch")]
-        if part.empty:
-            continue
-        best = part.loc[part["value"].idxmax()]
-        sentences.append(f"On the {kind} target ({dataset}) the best of {len(part)} pre-trained evaluations is "
-                         f"{best['pretext']} on {best['model']} ({_setting(best)}) with {best['value']:.1f}% top-1.")
-        for _, row in gains[gains["dataset"] == dataset].iterrows():
-            verb = "above" if row["gain"] > 0 else "below" if row["gain"] < 0 else "level with"
-            sentences.append(f"{row['model']}: best pre-trained {row['best pretext']} {row['best pre-trained']:.1f}%, "
-                             f"{abs(row['gain']):.1f} points {verb} its random initialisation ({row['scratch']:.1f}%).")
-    return " ".join(sentences)
-
-
-def retrieval_summary(hits: pd.DataFrame, k: int = 5) -> str:
-    """The best hit@k per target and whether the pool of the target's kind gave it."""
-    if hits.empty:
-        return "*No retrieval result yet.*"
-    matching = {"appearance": "K400", "motion": "SSv2"}
-    parts = []
-    for kind in TARGET_KINDS:
-        part = hits[(hits["target_kind"] == kind) & (hits["k"] == k)]
-        if part.empty:
-            continue
-        best = part.loc[part["hit"].idxmax()]
-        same = "the pool of the target's kind" if best["data"] == matching[kind] else "the other pool"
-        parts.append(f"on the {kind} target {best['task']} pre-trained on {best['data']} ({same}) retrieved a "
-                     f"same-class clip among the {k} nearest for {best['hit']:.1f}% of the test clips")
-    return "Best retrieval: " + "; ".join(parts) + "."
+# --------------------------------------------------------------------------- helpers
 
 
 def _setting(row: pd.Series) -> str:
