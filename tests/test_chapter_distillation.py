@@ -61,7 +61,7 @@ def test_table8_comparison_covers_every_paper_cell() -> None:
     assert ucf["reproduced"].notna().sum() == 6 and frame.loc[frame["metric"] == "hmdb51_top1", "reproduced"].isna().all()
 
 
-def test_graph_summary_and_comparison() -> None:
+def test_graph_claims_and_comparison() -> None:
     results = pd.DataFrame({"method": ["kd", "graph_logits", "graph_features", "graph"],
                             "row": [ch.GRAPH_ROWS[m] for m in ("kd", "graph_logits", "graph_features", "graph")],
                             "top1": [50.0, 52.0, 48.0, 49.0]})
@@ -83,7 +83,7 @@ def test_pcl_summary_reads_the_curves() -> None:
     assert "never reached" in ch.pcl_summary(slower) and "did not end higher" in ch.pcl_summary(slower)
 
 
-def test_skd_summary_and_comparisons() -> None:
+def test_skd_claims_and_comparisons() -> None:
     results = pd.DataFrame({"method": ["independent", "skd_srl", "kd"], "mechanism": ["baseline", "SKD-SRL", "KD"],
                             "teacher": ["none", "itself", "r2plus1d_18"], "backbone": ["shufflenet3d"] * 3,
                             "top1": [50.0, 47.0, 52.0]})
