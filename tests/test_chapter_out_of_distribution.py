@@ -88,7 +88,8 @@ def test_the_papers_own_numbers_satisfy_its_claims():
     assert {c.verdict for c in found.values()} == {INCONCLUSIVE}  # printed numbers: no test videos, no interval
     directions = chapter.direction_table(as_paper())
     assert directions["agree"].all() and len(directions) == 8
-    assert chapter.direction_summary(directions) == "The better pre-training pool was the paper's in every cell."
+    direction = {c.key: c for c in chapter.context_claims(as_paper())}["paper_direction"]
+    assert direction.estimate.value > 0 and printed_verdict(direction) == HOLDS
 
 
 def test_reversed_numbers_contradict_the_claims_given_enough_test_videos():
@@ -99,9 +100,12 @@ def test_reversed_numbers_contradict_the_claims_given_enough_test_videos():
     assert found["non_contrastive_from_ssv2"].estimate.value < 0
     assert found["non_contrastive_from_ssv2"].estimate.n == 2000
     assert found["best_on_appearance"].verdict == CONTRADICTED
-    summary = chapter.direction_summary(chapter.direction_table(reversed_))
-    assert summary.startswith("The better pre-training pool was the paper's in 0 of 8 cells.")
-    assert "vcop on appearance: K400 here, SSv2 in the paper" in summary
+    directions = chapter.direction_table(reversed_)
+    assert not directions["agree"].any()
+    context = {c.key: c for c in chapter.context_claims(reversed_)}
+    assert context["paper_direction"].verdict == CONTRADICTED
+    assert context["paper_direction"].estimate.value == pytest.approx(
+        -chapter.direction_table(as_paper())["paper: SSv2 - K400"].abs().mean())
 
 
 def test_gap_is_in_minus_out_of_distribution():
@@ -112,18 +116,20 @@ def test_gap_is_in_minus_out_of_distribution():
     assert gaps.loc[("vcop", "motion"), "gap"] == 15.0
     assert gaps.loc[("cvrl", "appearance"), "gap"] == -20.0
     assert gaps.loc[("cvrl", "appearance"), "in-distribution data"] == "K400"
-    text = chapter.gap_summary(gaps.reset_index())
-    assert text.startswith("Pre-training on the pool of the target's own kind beat pre-training on the other pool "
-                           "in 1 of 8 task-target pairs.")
+    helps = {c.key: c for c in chapter.context_claims(constructed(values))}["in_distribution_helps"]
+    assert helps.estimate.value == pytest.approx((15.0 - 20.0) / 8) and helps.verdict == INCONCLUSIVE
 
 
-def test_scratch_summary_counts_models_above_the_floor():
+def test_scratch_claims_average_over_the_models():
     values = {cell: 20.0 for cell in CELLS}
     values[("rspnet", "K400", "motion")] = 50.0
     scratch = pd.DataFrame({"target_kind": ["appearance", "motion"], "target": ["a", "m"], "protocol": "linear",
-                            "top1": [30.0, 30.0]})
-    text = chapter.scratch_summary(constructed(values), scratch)
-    assert "appearance target 0 of 8" in text and "motion target 1 of 8" in text
+                            "top1": [30.0, 30.0], "videos": [400, 400]})
+    accuracy = constructed(values).assign(videos=400)
+    found = {c.key: c for c in chapter.context_claims(accuracy, scratch)}
+    assert found["pretraining_beats_scratch_appearance"].estimate.value == pytest.approx(-10.0)
+    assert found["pretraining_beats_scratch_appearance"].verdict == CONTRADICTED
+    assert found["pretraining_beats_scratch_motion"].estimate.value == pytest.approx((7 * -10.0 + 20.0) / 8)
 
 
 def test_retrieval_claims_reject_unmeasured_k():
