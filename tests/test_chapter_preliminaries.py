@@ -155,7 +155,7 @@ def _map(diag: list[float]) -> CKAResult:
     return CKAResult(np.diag(diag), names, names, examples=16, batches=1)
 
 
-def test_cka_diagonal_and_summary():
+def test_cka_diagonal_and_facts():
     maps = {("pre-trained", "linear probe"): _map([1, 1, 1, 1]),
             ("finetuned", "linear probe"): _map([0.95, 0.5, 0.4, 0.3]),
             ("pre-trained", "finetuned"): _map([0.95, 0.5, 0.4, 0.3])}
@@ -164,10 +164,9 @@ def test_cka_diagonal_and_summary():
                                       "pre-trained vs finetuned"]
     change = pd.DataFrame([{"a": a, "b": b, "tensors": 3, "max_abs_difference": 0.0 if b == "linear probe" else 0.2,
                             "relative_change": 0.0 if b == "linear probe" else 0.1} for a, b in chapter.PAIRS])
-    text = chapter.cka_summary(diagonal, change)
-    assert "bit-for-bit the pre-trained one" in text
-    assert "left 1 of 4 blocks with CKA >= 0.9" in text
-    assert "most changed block is b3 (CKA 0.30), late" in text and "which agrees" in text
+    facts = chapter.cka_facts(diagonal, change)
+    assert facts["probe identical"] and (facts["blocks"], facts["moved"]) == (4, 3)
+    assert (facts["most changed"], facts["most changed cka"], facts["where"]) == ("b3", pytest.approx(0.3), "late")
 
 
 def test_curves_summary_names_runs_whose_loss_did_not_fall():

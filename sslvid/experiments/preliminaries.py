@@ -409,8 +409,9 @@ def cka_diagonal(maps: Mapping[tuple[str, str], CKAResult]) -> pd.DataFrame:
     return table
 
 
-def cka_summary(diagonal: pd.DataFrame, change: pd.DataFrame, threshold: float = 0.9) -> str:
-    """What Figure 1 shows here: the probe's identity check, and which blocks finetuning changed.
+def cka_facts(diagonal: pd.DataFrame, change: pd.DataFrame, threshold: float = 0.9) -> dict[str, Any]:
+    """What Figure 1 shows here, as facts: the probe's identity check, and which blocks finetuning changed
+    (the notebook words them; the paper, §4.1 Figure 1, found most layers changed by finetuning).
 
     Args:
         diagonal: ``cka_diagonal`` rows.
@@ -418,32 +419,16 @@ def cka_summary(diagonal: pd.DataFrame, change: pd.DataFrame, threshold: float =
         threshold: a block "kept" its representation when its diagonal CKA is at least this.
     """
     probe = change[(change["a"] == "pre-trained") & (change["b"] == "linear probe")].iloc[0]
-    probe_cka = diagonal["pre-trained vs linear probe"]
-    identical = probe["max_abs_difference"] == 0
-    text = (f"The linear probe trains only a layer on top: its backbone is "
-            + ("bit-for-bit the pre-trained one" if identical else
-               f"NOT the pre-trained one (max weight difference {probe['max_abs_difference']:.2g})")
-            + f", and its blocks' CKA with the pre-trained blocks ranges {probe_cka.min():.2f}-{probe_cka.max():.2f}. ")
-    tuned = diagonal["pre-trained vs finetuned"]
-    moved = tuned[tuned < threshold]
     fine = change[(change["a"] == "pre-trained") & (change["b"] == "finetuned")].iloc[0]
-    text += (f"Finetuning moved the trunk's weights by {100 * fine['relative_change']:.1f}% (relative norm) and left "
-             f"{len(tuned) - len(moved)} of {len(tuned)} blocks with CKA >= {threshold} to their pre-trained selves")
-    if len(moved):
-        text += (f"; the most changed block is {tuned.idxmin()} (CKA {tuned.min():.2f}), "
-                 f"{_where(tuned.index.get_loc(tuned.idxmin()), len(tuned))} of the network")
-    return text + ". " + _paper_fig1_words(len(moved), len(tuned))
-
-
-def _where(position: int, blocks: int) -> str:
-    third = position / max(1, blocks - 1)
-    return "early" if third < 1 / 3 else "in the middle" if third < 2 / 3 else "late"
-
-
-def _paper_fig1_words(moved: int, blocks: int) -> str:
-    ours = "agrees" if moved > blocks / 2 else "does not agree"
-    return (f"The paper (R21D, VCOP) found the majority of layers changed by finetuning; here {moved} of {blocks} "
-            f"blocks fell below the threshold, which {ours} with it.")
+    probe_cka, tuned = diagonal["pre-trained vs linear probe"], diagonal["pre-trained vs finetuned"]
+    third = tuned.index.get_loc(tuned.idxmin()) / max(1, len(tuned) - 1)
+    return {"probe identical": bool(probe["max_abs_difference"] == 0),
+            "probe max difference": float(probe["max_abs_difference"]),
+            "probe cka min": float(probe_cka.min()), "probe cka max": float(probe_cka.max()),
+            "finetune change pct": 100 * float(fine["relative_change"]), "threshold": threshold,
+            "blocks": len(tuned), "moved": int((tuned < threshold).sum()), "most changed": str(tuned.idxmin()),
+            "most changed cka": float(tuned.min()),
+            "where": "early" if third < 1 / 3 else "in the middle" if third < 2 / 3 else "late"}
 
 
 # ----------------------------------------------------------------------------- (5) pretext training curves
