@@ -74,13 +74,12 @@ def test_graph_claims_and_comparison() -> None:
     assert ucf.loc["G_l+G_r", "reproduced"] == 49.0 and pd.isna(ucf.loc["model fusion", "reproduced"])
 
 
-def test_pcl_summary_reads_the_curves() -> None:
+def test_pcl_claim_reads_the_last_epoch() -> None:
     curves = pd.DataFrame({"run": ["PCL alone"] * 3 + ["PCL + KD"] * 3, "epoch": [1, 2, 3] * 2,
                            "hit@1": [20.0, 30.0, 40.0, 35.0, 42.0, 45.0]})
-    text = ch.pcl_summary(curves)
-    assert "higher at 3 of 3 epochs and ended higher" in text and "final accuracy at epoch 2" in text
-    slower = curves.assign(**{"hit@1": [20.0, 30.0, 40.0, 10.0, 20.0, 30.0]})
-    assert "never reached" in ch.pcl_summary(slower) and "did not end higher" in ch.pcl_summary(slower)
+    (claim,) = ch.pcl_claims(curves)
+    assert claim.estimate.value == pytest.approx(5.0) and claim.verdict == INCONCLUSIVE  # one run each
+    assert ch.pcl_claims(curves.iloc[:3])[0].verdict == NOT_MEASURED
 
 
 def test_skd_claims_and_comparisons() -> None:
@@ -101,11 +100,12 @@ def test_skd_claims_and_comparisons() -> None:
     assert pd.isna(table2.loc[("KD", "resnet50_3d"), "reproduced"])
 
 
-def test_group_summary_words_each_group() -> None:
+def test_group_claims_compare_the_student_with_its_best_teacher() -> None:
     groups = pd.DataFrame({"group": ["g1"] * 3, "kind": ["complexity"] * 3, "role": ["teacher", "teacher", "student"],
                            "model": ["a", "b", "s"], "top1": [30.0, 40.0, 35.0]})
-    assert ch.group_summary(groups) == "g1: the student (35.0%) did not beat its best teacher (40.0%)."
-    assert "empty" in ch.group_summary(groups.iloc[0:0])
+    (claim,) = ch.group_claims(groups)
+    assert claim.estimate.value == pytest.approx(-5.0) and claim.verdict == INCONCLUSIVE  # one group: no interval
+    assert ch.group_claims(groups.iloc[0:0])[0].verdict == NOT_MEASURED
 
 
 def test_bad_knobs_raise_with_the_valid_names(tmp_path: Path) -> None:

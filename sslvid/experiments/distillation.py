@@ -333,18 +333,14 @@ def group_results(study: Study, names: Sequence[str], target: str = "appearance"
     return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1"])
 
 
-def group_summary(results: pd.DataFrame) -> str:
-    """Per group: the student's accuracy against its best teacher (benchmark §5: "the student outperforms
-    the teachers" in most groups)."""
-    if results.empty:
-        return "No teacher group was run (knob `teacher_groups` is empty)."
-    sentences = []
-    for name, part in results.groupby("group", sort=False):
-        best = part[part["role"] == "teacher"]["top1"].max()
-        student = float(part.loc[part["role"] == "student", "top1"].iloc[0])
-        verb = "beat" if student > best else "did not beat"
-        sentences.append(f"{name}: the student ({student:.1f}%) {verb} its best teacher ({best:.1f}%).")
-    return " ".join(sentences)
+def group_claims(results: pd.DataFrame) -> list[Claim]:
+    """Benchmark §5 (benchmark2023): the student outperforms its teachers in most teacher groups. Quantity:
+    student minus best teacher, mean over the groups run, with a bootstrap over the groups."""
+    margins = [float(part.loc[part["role"] == "student", "top1"].iloc[0]) - part[part["role"] == "teacher"]["top1"].max()
+               for _, part in results.groupby("group", sort=False)] if len(results) else []
+    return [_claim("student_beats_group_teachers", "A student distilled from a group of teachers beats its best "
+                   "teacher.", "benchmark2023", "§5", "", "student minus best teacher, mean over groups (points)",
+                   bootstrap_mean(margins) if margins else None, "no teacher group was run (knob teacher_groups)")]
 
 
 # ---------------------------------------------------------------------- (3) graph distillation ablation
@@ -421,21 +417,18 @@ def pcl_figure(curves: pd.DataFrame) -> Figure:
                            title="PCL with and without a teacher")
 
 
-def pcl_summary(curves: pd.DataFrame) -> str:
-    """Whether the taught student led at every epoch and at the end (the paper: it converges faster
-    and ends higher), and the first epoch at which it reached PCL alone's final accuracy."""
-    wide = curves.pivot_table(index="epoch", columns="run", values="hit@1").dropna()
-    if wide.empty or not {"PCL alone", "PCL + KD"} <= set(wide.columns):
-        return "The PCL curves are incomplete."
-    lead = wide["PCL + KD"] > wide["PCL alone"]
-    final = wide.index.max()
-    reached = wide.index[wide["PCL + KD"] >= wide.loc[final, "PCL alone"]]
-    text = (f"With a teacher, PCL scored higher at {int(lead.sum())} of {len(lead)} epochs and "
-            f"{'ended higher' if lead.loc[final] else 'did not end higher'} "
-            f"({wide.loc[final, 'PCL + KD']:.1f}% vs {wide.loc[final, 'PCL alone']:.1f}% at epoch {final}). ")
-    text += (f"It reached PCL alone's final accuracy at epoch {reached.min()}." if len(reached) else
-             "It never reached PCL alone's final accuracy.")
-    return text + " The paper reports faster convergence with the teacher for every architecture."
+def pcl_claims(curves: pd.DataFrame) -> list[Claim]:
+    """Camarena et al. 2022 (§4, Figs. 4-6): with a teacher, PCL converges faster and ends higher. Quantity: the
+    taught run minus PCL alone at the last epoch (hit@1 points); the epochs of one run are not independent
+    samples and there is one seed, so there is no interval."""
+    wide = curves.pivot_table(index="epoch", columns="run", values="hit@1").dropna() if len(curves) else None
+    got = None
+    if wide is not None and not wide.empty and {"PCL alone", "PCL + KD"} <= set(wide.columns):
+        last = wide.index.max()
+        got = Estimate(float(wide.loc[last, "PCL + KD"] - wide.loc[last, "PCL alone"]), n=1)
+    return [_claim("pcl_teacher_helps", "With a teacher, PCL ends with better features.", "camarena2022boosting", "§4",
+                   "", "PCL + KD minus PCL alone at the last epoch, 1-NN hit@1 (points)", got,
+                   "the PCL curves are incomplete")]
 
 
 # ---------------------------------------------------------------------- (5) SKD-SRL
