@@ -90,9 +90,9 @@ def test_accuracy_claims_carry_their_uncertainty():
     disagree = {c.key: c for c in ch.claims(ch.accuracy_grid(_accuracy(flipped)))}
     assert disagree["table1_ranking"].verdict == CONTRADICTED
     assert disagree["contrastive_better"].estimate.value == pytest.approx(-gap.value)
-    text = ch.accuracy_summary(ch.accuracy_grid(_accuracy(paper)))
-    assert "byol is our best method (ties included) on 4 of 5 networks (the paper's on 4)" in text
-    assert "was the best network for most methods here" in text
+    facts = ch.accuracy_facts(ch.accuracy_grid(_accuracy(paper)))
+    assert (facts["top method"], facts["top method wins"], facts["paper top method wins"]) == ("byol", 4, 4)
+    assert facts["same best method"] == 5 and facts["heavy best"] > facts["methods"] / 2
 
 
 def test_epoch_summary_counts_gains():

@@ -153,7 +153,8 @@ class Claim:
 
 
 def verdict(claim: Claim) -> str:
-    """The verdict on ``claim`` from its estimate (module docstring): holds, contradicted, inconclusive, not measured."""
+    """The verdict on ``claim`` from its estimate (module docstring): holds, contradicted, inconclusive or
+    not measured."""
     est = claim.estimate
     if est is None or math.isnan(est.value):
         return NOT_MEASURED
@@ -501,7 +502,8 @@ def claims_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[C
             _number(row["high"]) if _number(row["high"]) is not None else math.nan, int(_number(row["n"]) or 0),
             str(row["method"]), _number(row["p_greater"]), _number(row["p_less"]))
         claims.append(Claim(key=_text(row["key"]), chapter=_text(row["chapter"]),
-                            statement=_text(row["statement"]), paper=_text(row["paper"]), section=_text(row["section"]), table=_text(row["table"]),
+                            statement=_text(row["statement"]), paper=_text(row["paper"]),
+                            section=_text(row["section"]), table=_text(row["table"]),
                             quantity=_text(row["quantity"]), direction=_text(row["direction"]),
                             threshold=float(row["threshold"]), estimate=estimate,
                             reason=_text(row["reason"]) or ("" if estimate else "not measured"),

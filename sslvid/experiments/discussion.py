@@ -696,8 +696,8 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
         PaperClaim("ood_data_matters", "§6 recommendation 4, §7 conclusion 3", "For out-of-distribution targets the "
                    "pre-training data matters: the best appearance model is K400-pre-trained, the best motion model "
                    "SSv2.", (t6,), "smaller margin of the predicted best pre-training (points)", measure_ood_data),
-        PaperClaim("ood_task_kind", "§4.4 inference", "Non-contrastive tasks learn better from SSv2, contrastive tasks "
-                   "from K400.", (t6,), "margin in the predicted direction, mean over (task, target) (points)",
+        PaperClaim("ood_task_kind", "§4.4 inference", "Non-contrastive tasks learn better from SSv2, contrastive "
+                   "tasks from K400.", (t6,), "margin in the predicted direction, mean over (task, target) (points)",
                    measure_ood_task_kind),
         PaperClaim("task_families", "§7 conclusion 1", "Different transformation categories prevail among contrastive "
                    "and non-contrastive tasks.", (t1,), "share of backbones whose best tasks differ in category",

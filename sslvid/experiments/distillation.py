@@ -336,7 +336,8 @@ def group_results(study: Study, names: Sequence[str], target: str = "appearance"
 def group_claims(results: pd.DataFrame) -> list[Claim]:
     """Benchmark §5 (benchmark2023): the student outperforms its teachers in most teacher groups. Quantity:
     student minus best teacher, mean over the groups run, with a bootstrap over the groups."""
-    margins = [float(part.loc[part["role"] == "student", "top1"].iloc[0]) - part[part["role"] == "teacher"]["top1"].max()
+    margins = [float(part.loc[part["role"] == "student", "top1"].iloc[0])
+               - part[part["role"] == "teacher"]["top1"].max()
                for _, part in results.groupby("group", sort=False)] if len(results) else []
     return [_claim("student_beats_group_teachers", "A student distilled from a group of teachers beats its best "
                    "teacher.", "benchmark2023", "§5", "", "student minus best teacher, mean over groups (points)",

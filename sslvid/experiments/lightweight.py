@@ -311,42 +311,28 @@ def best_method_per_backbone(grid: pd.DataFrame) -> pd.DataFrame:
     return grid.eq(grid.max(axis=0), axis=1)
 
 
-def accuracy_summary(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> str:
-    """A paragraph comparing our methods x networks accuracy grid with the paper's (§5.1, §8).
+def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Our methods x networks grid beside the paper's (§5.1, §8), as facts for the notebook's prose: the best
+    cell of each, the method best on most networks (ties included) and on how many networks our best method
+    is the paper's, and for how many methods ResNet-18 (``HEAVY``) is the best network here and there.
 
     Args:
         ours: :func:`accuracy_grid` (percent).
         paper: the paper's grid (default :func:`paper_accuracy_grid`), restricted to our cells.
     """
     paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
-    cell = ours.stack().idxmax()
-    paper_cell = paper.stack().idxmax()
-    sentences = [f"Our best cell is {cell[0]} on {cell[1]} ({ours.loc[cell]:.1f}%); the paper's best among the "
-                 f"same cells is {paper_cell[0]} on {paper_cell[1]} ({paper.loc[paper_cell]:.1f}%)."]
-    if len(ours.index) > 1:
-        sentences.append(_best_method_sentence(ours, paper))
-    if HEAVY in ours.columns and len(ours.columns) > 1:
-        sentences.append(_heavy_sentence(ours, paper))
-    sentences += [sentence(claim) for claim in claims(ours, paper)]
-    return " ".join(sentences)
-
-
-def _best_method_sentence(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
+    cell, paper_cell = ours.stack().idxmax(), paper.stack().idxmax()
     best, paper_best = best_method_per_backbone(ours), best_method_per_backbone(paper)
-    wins, paper_wins = best.sum(axis=1), paper_best.sum(axis=1)
-    top = wins.idxmax()
-    same = int((best & paper_best).any(axis=0).sum())
-    n = len(ours.columns)
-    return (f"{top} is our best method (ties included) on {int(wins[top])} of {n} networks (the paper's on "
-            f"{int(paper_wins[top])}); on {same} of {n} networks our best method is also the paper's.")
-
-
-def _heavy_sentence(ours: pd.DataFrame, paper: pd.DataFrame) -> str:
-    wins = int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum())
-    paper_wins = int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum())
-    verdict = "the best network" if wins > len(ours.index) / 2 else "not the best network"
-    return (f"ResNet-18, the heavy point of comparison, was {verdict} for most methods here (best, ties included, "
-            f"for {wins} of {len(ours.index)} methods; in the paper {paper_wins}).")
+    wins = best.sum(axis=1)
+    heavy = HEAVY in ours.columns
+    return {"best cell": f"{cell[0]} on {cell[1]}", "best cell top1": float(ours.loc[cell]),
+            "paper best cell": f"{paper_cell[0]} on {paper_cell[1]}",
+            "paper best cell top1": float(paper.loc[paper_cell]),
+            "top method": wins.idxmax(), "top method wins": int(wins.max()),
+            "paper top method wins": int(paper_best.sum(axis=1)[wins.idxmax()]), "networks": len(ours.columns),
+            "same best method": int((best & paper_best).any(axis=0).sum()), "methods": len(ours.index),
+            "heavy best": int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
+            "paper heavy best": int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0}
 
 
 # --------------------------------------------------------------------------- epochs
