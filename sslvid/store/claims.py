@@ -87,8 +87,9 @@ class ClaimStore:
                 raise ValueError(f"a claim of chapter {row['chapter']!r} recorded as {chapter!r}'s")
             records.append({**row, "profile": profile, "chapter": chapter})
         new = pd.DataFrame(records, columns=list(CLAIM_COLUMNS))
-        if new["key"].duplicated().any():
-            raise ValueError(f"claim keys repeat within chapter {chapter!r}: {sorted(new['key'][new['key'].duplicated()])}")
+        repeated = sorted(new["key"][new["key"].duplicated()])
+        if repeated:
+            raise ValueError(f"claim keys repeat within chapter {chapter!r}: {repeated}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.path.with_name(self.path.name + ".lock")), timeout=self.timeout):
             old = self.table()
