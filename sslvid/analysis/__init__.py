@@ -6,6 +6,8 @@
 * ``pretext_views``: what each pretext task does to a video.
 * ``cost``: parameters, MACs, speed, energy and CO2 of a run.
 * ``figures``: every picture, each returned as a matplotlib Figure.
+* ``claims``: the papers' statements checked on this build's numbers, each with a 95% interval and a
+  computed verdict; one renderer for every chapter.
 """
 
 from sslvid.analysis.cka import CKAResult, MinibatchCKA, cka_map, hsic_unbiased, linear_cka
