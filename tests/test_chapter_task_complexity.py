@@ -66,8 +66,8 @@ def test_shared_runs_are_table1_runs(study):
     same = shared[shared["table 1 run"]]
     assert set(zip(same["task"], same["complexity"])) == {("rotnet", "C3"), ("vcop", "C1"), ("prp", "C3")}
     assert len(same) == 6
-    text = ch.shared_runs_summary(shared)
-    assert "6 are the runs of Table 1" in text and "12 are pre-trained" in text
+    facts = ch.shared_runs_facts(shared)
+    assert (facts["table 1 runs"], facts["new runs"]) == (6, 12)
 
 
 def test_complexity_table_has_table5_shape():
@@ -136,7 +136,7 @@ def test_paper_findings_from_reconstructed_table():
     assert len(ch.not_always_better(paper)) == 5
     check = ch.paper_table1_check()
     assert set(check.loc[~check["same"], "task"]) == {"vcop"}
-    assert "differs for vcop" in ch.paper_table1_summary(check)
+    assert ch.paper_table1_facts(check)["differ"].startswith("vcop")
 
 
 def test_paper_comparison_joins_every_cell():
@@ -166,15 +166,15 @@ def test_sampling_check_finds_looped_vcop_tuples(study):
     short = ch.sampling_check(study, ["vcop"], video_frames=12)  # smoke: 4-frame clips; 4 and 5 touching clips loop
     capped = short[short["ceiling (%)"] < 100]
     assert not capped.empty and capped["looped"].all()
-    assert "at most" in ch.sampling_summary(short)
+    assert ch.sampling_facts(short)["looped"] == int(short["looped"].sum()) > 0
     fitted = ch.sampling_check(study, ["vcop"], video_frames=24)  # the gaps shrink: 5 clips of 4 frames fit
     assert not fitted["looped"].any() and (fitted["ceiling (%)"] == 100).all()
     long = ch.sampling_check(study, video_frames=1000)
     assert not long["looped"].any() and (long["ceiling (%)"] == 100).all()
-    assert "Every setting fits" in ch.sampling_summary(long)
+    assert ch.sampling_facts(long)["looped"] == 0 and ch.sampling_facts(long)["looped settings"] == "none"
 
 
-def test_pretext_summary_wording():
+def test_pretext_facts():
     pretext = pd.DataFrame([
         {"task": "rotnet", "backbone": "shufflenet3d", "complexity": c, "pretext acc (%)": a,
          "acc / chance": r, "ceiling (%)": 100.0} for c, a, r in (("C1", 90, 1.8), ("C2", 70, 2.1), ("C3", 50, 2.0))
@@ -183,10 +183,10 @@ def test_pretext_summary_wording():
          "acc / chance": r, "ceiling (%)": cap} for c, a, r, cap in (("C1", 40, 2.4, 100.0), ("C2", 45, 10.8, 50.0),
                                                                      ("C3", 1, 1.1, 25.0))
     ])
-    text = ch.pretext_summary(pretext)
-    assert "in 1 of 2 task/backbone pairs; not in vcop on shufflenet3d (peaks at C2)" in text
-    assert "Capped by looped clips" in text and "vcop C3 on shufflenet3d 1% of at most 25%" in text
-    assert "Close to chance (below 1.2x) at the end of pre-training: vcop C3 on shufflenet3d" in text
+    facts = ch.pretext_facts(pretext)
+    assert (facts["pairs"], facts["falling"], facts["not falling"]) == (2, 1, "vcop on shufflenet3d (peaks at C2)")
+    assert facts["capped"] == "vcop C2 on shufflenet3d, vcop C3 on shufflenet3d"
+    assert facts["near chance"] == "vcop C3 on shufflenet3d"
 
 
 def test_figures_and_strips(study):

@@ -127,15 +127,12 @@ def shared_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def shared_runs_summary(shared: pd.DataFrame) -> str:
-    """Which levels are Table 1's runs (trained once for both chapters) and how many runs are new here."""
+def shared_runs_facts(shared: pd.DataFrame) -> dict[str, Any]:
+    """How many of the chapter's runs are Table 1's (trained once for both chapters), which levels, how many new."""
     same = shared[shared["table 1 run"]]
     levels = same.groupby("task", sort=False)["complexity"].agg(lambda s: "/".join(sorted(set(s))))
-    parts = [f"{task} at {level}" for task, level in levels.items()]
-    listed = ", ".join(parts) if parts else "none of them"
-    return (f"Of the {len(shared)} runs of this chapter, {len(same)} are the runs of Table 1 (same config hash, "
-            f"trained once for both chapters: {listed}); {len(shared) - len(same)} are pre-trained for this "
-            "chapter only.")
+    return {"runs": len(shared), "table 1 runs": len(same), "new runs": len(shared) - len(same),
+            "table 1 levels": ", ".join(f"{task} at {level}" for task, level in levels.items()) or "none"}
 
 
 # ----------------------------------------------------------------------------- downstream accuracy
@@ -204,16 +201,12 @@ def paper_table1_check() -> pd.DataFrame:
     return both[["task", "backbone", "table 5 C3", "table 1", "same"]].reset_index(drop=True)
 
 
-def paper_table1_summary(check: pd.DataFrame) -> str:
-    """One sentence on where the transcribed Table 5's C3 differs from Table 1."""
+def paper_table1_facts(check: pd.DataFrame) -> dict[str, Any]:
+    """Where the transcribed Table 5's C3 equals Table 1 (``paper_table1_check``), and the cells where it does not."""
     differ = check[~check["same"]]
-    if differ.empty:
-        return "In the transcribed tables, C3 of Table 5 equals Table 1 for every task and backbone."
-    cells = "; ".join(f"{r['task']} on {r['backbone']}: {r['table 5 C3']:.1f} vs {r['table 1']:.1f}"
-                      for r in differ.to_dict("records"))
-    return (f"In the transcribed tables, C3 of Table 5 equals Table 1 in {int(check['same'].sum())} of "
-            f"{len(check)} cells; it differs for {cells} (Table 5 vs Table 1), so at least those cells of the "
-            "reconstructed Table 5 are uncertain.")
+    return {"cells": len(check), "same": int(check["same"].sum()),
+            "differ": "; ".join(f"{r['task']} on {r['backbone']}: {r['table 5 C3']:.1f} vs {r['table 1']:.1f}"
+                                for r in differ.to_dict("records")) or "none"}
 
 
 def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
@@ -418,23 +411,15 @@ def sampling_check(study: Study, tasks: Sequence[str] = TASKS, video_frames: int
     return pd.DataFrame(rows)
 
 
-def sampling_summary(check: pd.DataFrame) -> str:
-    """Which settings do not fit the videos here, and what that costs (from ``sampling_check``)."""
+def sampling_facts(check: pd.DataFrame) -> dict[str, Any]:
+    """Which settings do not fit the videos here (``sampling_check``): they wrap around to the video's start,
+    and a VCOP tuple whose clips repeat caps the order accuracy that can be reached."""
     looped = check[check["looped"]]
-    if looped.empty:
-        return (f"Every setting fits in the {int(check['video frames'].iloc[0])}-frame videos: no sample wraps "
-                "around, so every complexity is the task the paper defines.")
-    parts = []
-    for r in looped.to_dict("records"):
-        part = f"{r['task']} {r['complexity']} ({r['setting']}) needs {r['frames needed']} frames"
-        if r["ceiling (%)"] < 100:
-            part += (f" and loops so that only {int(r['distinct clips'])} of its clips differ: at most "
-                     f"{r['ceiling (%)']:.0f}% of its orders can be told apart")
-        parts.append(part)
-    return (f"Not every setting fits in the {int(check['video frames'].iloc[0])}-frame videos of this profile "
-            f"(clips of {int(check['frames per clip'].iloc[0])} frames): " + "; ".join(parts) + ". "
-            "The sampler then wraps around to the video's start, so these settings are harder here than the "
-            "paper meant (its Kinetics clips hold them), and their numbers mix task complexity with this artefact.")
+    return {"video frames": int(check["video frames"].iloc[0]), "clip frames": int(check["frames per clip"].iloc[0]),
+            "settings": len(check), "looped": len(looped),
+            "looped settings": ", ".join(f"{r['task']} {r['complexity']} ({r['setting']}, needs {r['frames needed']} "
+                                         f"frames, ceiling {r['ceiling (%)']:.0f}%)"
+                                         for r in looped.to_dict("records")) or "none"}
 
 
 # ----------------------------------------------------------------------------- pretext accuracy
@@ -474,42 +459,29 @@ def pretext_accuracy(study: Study, points: Sequence[Mapping[str, Any]],
     return table
 
 
-def pretext_summary(pretext: pd.DataFrame, near_chance: float = 1.2) -> str:
-    """Did harder settings end less solved? Worded from ``pretext_accuracy`` (raw and against chance).
+def pretext_facts(pretext: pd.DataFrame, near_chance: float = 1.2) -> dict[str, Any]:
+    """Did harder settings end less solved? Facts from ``pretext_accuracy`` (raw and against chance).
 
     Args:
         pretext: the table of ``pretext_accuracy``.
-        near_chance: runs whose accuracy is below this multiple of chance are named as not having
-            learned their task.
+        near_chance: runs whose accuracy is below this multiple of chance count as not having learned their task.
     """
     _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "acc / chance"))
-    trends = {key: trend(g.set_index("complexity")["pretext acc (%)"].reindex(LEVELS).dropna().to_numpy())
-              for key, g in pretext.groupby(["task", "backbone"], sort=False)}
-    ratios = {key: trend(g.set_index("complexity")["acc / chance"].reindex(LEVELS).dropna().to_numpy())
-              for key, g in pretext.groupby(["task", "backbone"], sort=False)}
-    falling = [k for k, t in trends.items() if t == "falls"]
-    others = [f"{t} on {b} ({trends[(t, b)]})" for t, b in trends if (t, b) not in falling]
-    verdict = ("as expected, in every pair" if len(falling) == len(trends) else
-               f"in {len(falling)} of {len(trends)} task/backbone pairs")
-    text = f"Harder settings ended with a lower pretext accuracy {verdict}"
-    text += f"; not in {', '.join(others)}." if others else "."
-    rising = sum(t == "rises" for t in ratios.values())
-    falling_ratio = sum(t == "falls" for t in ratios.values())
-    text += (f" Measured against chance (accuracy / chance), the harder settings ended relatively better solved in "
-             f"{rising} and relatively worse solved in {falling_ratio} of {len(ratios)} pairs")
-    text += (": there, more classes lowered the raw accuracy without the network doing worse beyond guessing."
-             if rising else ".")
-    if "ceiling (%)" in pretext:
-        capped = pretext[pretext["ceiling (%)"] < 100]
-        if not capped.empty:
-            runs = ", ".join(f"{r['task']} {r['complexity']} on {r['backbone']} {r['pretext acc (%)']:.0f}% "
-                             f"of at most {r['ceiling (%)']:.0f}%" for r in capped.to_dict("records"))
-            text += f" Capped by looped clips (see above): {runs}."
+    groups = list(pretext.groupby(["task", "backbone"], sort=False))
+    def trends(column: str) -> dict[tuple, str]:
+        return {k: trend(g.set_index("complexity")[column].reindex(LEVELS).dropna().to_numpy()) for k, g in groups}
+
+    raw, ratio = trends("pretext acc (%)"), trends("acc / chance")
+    capped = pretext[pretext["ceiling (%)"] < 100] if "ceiling (%)" in pretext else pretext.iloc[0:0]
     weak = pretext[pretext["acc / chance"] < near_chance]
-    if not weak.empty:
-        names = ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in weak.itertuples())
-        text += f" Close to chance (below {near_chance:g}x) at the end of pre-training: {names}."
-    return text
+    return {"pairs": len(raw), "falling": sum(t == "falls" for t in raw.values()),
+            "not falling": ", ".join(f"{t} on {b} ({raw[(t, b)]})" for t, b in raw if raw[(t, b)] != "falls")
+            or "none",
+            "ratio rises": sum(t == "rises" for t in ratio.values()),
+            "ratio falls": sum(t == "falls" for t in ratio.values()),
+            "capped": ", ".join(f"{r['task']} {r['complexity']} on {r['backbone']}" for r in capped.to_dict("records"))
+            or "none", "near chance": ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in weak.itertuples())
+            or "none", "near chance factor": near_chance}
 
 
 # ----------------------------------------------------------------------------- figures
