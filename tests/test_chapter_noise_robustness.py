@@ -150,12 +150,11 @@ def test_robustness_facts():
     assert ch.robustness_facts(table.assign(rel_drop_pct=-table["rel_drop_pct"]))["negative drops"] == 12
 
 
-def test_chance_sentence_flags_models_near_chance():
+def test_chance_facts_flag_models_near_chance():
     table = table_of({("rotnet", "shufflenet3d"): (12.0, 11.0), ("vcop", "shufflenet3d"): (60.0, 40.0)})
-    text = ch.chance_sentence(table, chance=10.0)
-    assert text.startswith("1 of the 2 models are less than 5 points above chance (10.0%)")
-    assert "rotnet/shufflenet3d (12.0%)" in text and "vcop" not in text
-    assert "room to drop" in ch.chance_sentence(table.iloc[1:], chance=10.0)
+    facts = ch.chance_facts(table, chance=10.0)
+    assert (facts["near chance"], facts["models"], facts["near chance models"]) == (1, 2, "rotnet/shufflenet3d (12.0%)")
+    assert ch.chance_facts(table.iloc[1:], chance=10.0)["near chance models"] == "none"
 
 
 def test_abs_vs_rel_when_orders_differ():
@@ -188,11 +187,10 @@ def test_curves_start_at_the_clean_accuracy():
     assert len(curves) == 2 * 4
     clean = curves[curves["severity"] == 0]
     assert np.allclose(clean["top1"], 50.0) and (clean["rel_drop_pct"] == 0).all()
-    text = ch.severity_summary(curves)
-    assert "rotnet/r2plus1d_18 goes from 50.0% on clean clips to 17.5% at severity 5" in text
-    assert "lowest under shot noise, 15.0%" in text and "never rose" in text
-    rising = ch.curves_from_rows(curve_rows({1: 30.0, 3: 40.0}))
-    assert "did not fall at every step" in ch.severity_summary(rising)
+    facts = ch.severity_facts(curves)
+    assert facts["top severity"] == 5 and facts["never rose"]
+    assert facts["models"] == "rotnet/r2plus1d_18 50.0% -> 17.5% (lowest under shot noise, 15.0%)"
+    assert not ch.severity_facts(ch.curves_from_rows(curve_rows({1: 30.0, 3: 40.0})))["never rose"]
     fig = ch.severity_figure(curves, chance=10.0)
     assert len(fig.axes) == 2
 

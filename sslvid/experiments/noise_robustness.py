@@ -333,16 +333,13 @@ def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
             "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}"}
 
 
-def chance_sentence(table: pd.DataFrame, chance: float, margin: float = 5.0) -> str:
-    """A warning about models whose clean accuracy is within ``margin`` points of chance (they cannot drop far)."""
+def chance_facts(table: pd.DataFrame, chance: float, margin: float = 5.0) -> dict[str, Any]:
+    """Models whose clean accuracy is within ``margin`` points of chance: they have little accuracy to lose, so a
+    small drop says little about their robustness."""
     near = table[table["clean_top1"] < chance + margin]
-    if near.empty:
-        return (f"Every model is at least {margin:.0f} points above chance ({chance:.1f}%) on clean clips, so each "
-                "had room to drop.")
-    names = ", ".join(f"{r.task}/{r.backbone} ({r.clean_top1:.1f}%)" for r in near.itertuples())
-    return (f"{len(near)} of the {len(table)} models are less than {margin:.0f} points above chance "
-            f"({chance:.1f}%) on clean clips: {names}. "
-            "A model near chance has little accuracy to lose, so its small drop says little about robustness.")
+    return {"chance": chance, "margin": margin, "models": len(table), "near chance": len(near),
+            "near chance models": ", ".join(f"{r.task}/{r.backbone} ({r.clean_top1:.1f}%)" for r in near.itertuples())
+            or "none"}
 
 
 def chance_level(study: Study) -> float:
@@ -400,22 +397,17 @@ def severity_figure(curves: pd.DataFrame, chance: float | None = None) -> Figure
     return fig
 
 
-def severity_summary(curves: pd.DataFrame) -> str:
-    """Per model: clean accuracy, accuracy at the highest severity (mean of noises) and the noise that hurt most."""
-    top = curves["severity"].max()
-    if top == 0:
-        return "No noisy severity was measured."
-    parts = []
+def severity_facts(curves: pd.DataFrame) -> dict[str, Any]:
+    """Per model: clean accuracy and the mean over noises at the highest severity; whether accuracy ever rose
+    with severity (noise in the estimate, or a model near chance)."""
+    top = int(curves["severity"].max())
+    per_model = []
     for model, part in curves.groupby("model"):
-        clean = part[part["severity"] == 0]["top1"].mean()
         worst = part[part["severity"] == top].set_index("noise")["top1"]
-        parts.append(f"{model} goes from {clean:.1f}% on clean clips to {worst.mean():.1f}% at severity {top} "
-                     f"(mean of {len(worst)} noises; lowest under {worst.idxmin()} noise, {worst.min():.1f}%)")
+        per_model.append(f"{model} {part[part['severity'] == 0]['top1'].mean():.1f}% -> {worst.mean():.1f}%"
+                         + (f" (lowest under {worst.idxmin()} noise, {worst.min():.1f}%)" if len(worst) else ""))
     monotone = all(_non_increasing(p.sort_values("severity")["top1"]) for _, p in curves.groupby(["model", "noise"]))
-    tail = ("Accuracy never rose with severity." if monotone else
-            "Accuracy did not fall at every step: some curves rise between severities (noise in the estimate, "
-            "or a model near chance).")
-    return "; ".join(parts) + ". " + tail
+    return {"top severity": top, "models": "; ".join(per_model) or "none", "never rose": monotone}
 
 
 def _non_increasing(values: pd.Series, tolerance: float = 1e-9) -> bool:
