@@ -169,12 +169,13 @@ def test_cka_diagonal_and_facts():
     assert (facts["most changed"], facts["most changed cka"], facts["where"]) == ("b3", pytest.approx(0.3), "late")
 
 
-def test_curves_summary_names_runs_whose_loss_did_not_fall():
+def test_curves_facts_name_runs_whose_loss_did_not_fall():
     logs = pd.DataFrame({"task": ["rotnet"] * 2 + ["vcop"] * 2, "backbone": "shufflenet3d", "epoch": [1, 2, 1, 2],
                          "loss": [2.0, 1.0, 1.0, 1.2], "acc": np.nan, "seconds": 1.0})
     logs["relative_loss"] = logs["loss"] / logs.groupby("task")["loss"].transform("first")
-    text = chapter.curves_summary(logs)
-    assert "1 of 2 runs ended with a lower pretext loss" in text and "vcop on shufflenet3d did not" in text
+    facts = chapter.curves_facts(logs)
+    assert (facts["fell"], facts["runs"], facts["did not fall"]) == (1, 2, "vcop on shufflenet3d")
+    assert facts["steepest"] == "rotnet on shufflenet3d" and facts["steepest ratio"] == pytest.approx(0.5)
 
 
 def test_paper_comparisons_keys_from_cached_results(study, monkeypatch):

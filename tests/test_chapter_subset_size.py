@@ -154,17 +154,17 @@ def _cka(matrix) -> CKAResult:
     return CKAResult(m, names, names, examples=8, batches=1)
 
 
-def test_cka_numbers_and_summary():
+def test_cka_numbers_and_facts():
     narrow = _cka([[1, 0.2, 0.2], [0.2, 1, 0.2], [0.2, 0.2, 1]])
     wide = _cka([[1, 0.9, 0.8], [0.9, 1, 0.9], [0.8, 0.9, 1]])
     assert ch.block_structure(narrow) == pytest.approx(0.2)
     table = ch.cka_table({"10k": narrow, "100k": wide, "10k vs 100k": _cka(np.full((3, 3), 0.5))})
     assert list(table["mean CKA, same layer"]) == pytest.approx([1.0, 1.0, 0.5])
-    text = ch.cka_summary(table)
-    assert "100k network were more alike" in text and "wider blocks, which agrees" in text
-    assert "mean CKA of 0.50" in text
-    swapped = ch.cka_summary(ch.cka_table({"10k": wide, "100k": narrow}))
-    assert "less alike" in swapped and "disagrees" in swapped
+    facts = ch.cka_facts(table)
+    assert (facts["small"], facts["large"]) == ("10k", "100k")
+    assert facts["large cka"] > facts["small cka"] and facts["cross cka"] == pytest.approx(0.5)
+    swapped = ch.cka_facts(ch.cka_table({"10k": wide, "100k": narrow}))
+    assert swapped["large cka"] < swapped["small cka"] and np.isnan(swapped["cross cka"])
 
 
 # ----------------------------------------------------------------------------- real smoke runs

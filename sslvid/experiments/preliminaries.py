@@ -467,18 +467,15 @@ def pretext_final_table(logs: pd.DataFrame) -> pd.DataFrame:
     return table.sort_index(key=lambda s: s.map(order) if s.name == "task" else s)
 
 
-def curves_summary(logs: pd.DataFrame) -> str:
-    """Which runs lowered their pretext loss over pre-training and which did not."""
+def curves_facts(logs: pd.DataFrame) -> dict[str, Any]:
+    """Which runs lowered their pretext loss over pre-training (``pretext_final_table``) and which did not."""
     final = pretext_final_table(logs)
     down = final[final["relative_loss"] < 1]
-    flat = [f"{t} on {b}" for t, b in final.index.difference(down.index)]
-    text = f"{len(down)} of {len(final)} runs ended with a lower pretext loss than after their first epoch"
-    if flat:
-        text += f"; {', '.join(flat)} did not"
-    if len(down):
-        t, b = down["relative_loss"].idxmin()
-        text += f". The steepest fall: {t} on {b}, to {down['relative_loss'].min():.2f} of its first epoch's loss"
-    return text + "."
+    steepest = down["relative_loss"].idxmin() if len(down) else None
+    return {"runs": len(final), "fell": len(down),
+            "did not fall": ", ".join(f"{t} on {b}" for t, b in final.index.difference(down.index)) or "none",
+            "steepest": f"{steepest[0]} on {steepest[1]}" if steepest else "none",
+            "steepest ratio": float(down["relative_loss"].min()) if len(down) else float("nan")}
 
 
 # ----------------------------------------------------------------------------- the chapter's comparisons

@@ -509,22 +509,18 @@ def cka_table(maps: Mapping[str, CKAResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cka_summary(table: pd.DataFrame) -> str:
-    """The CKA maps in words: did the larger subset's network show wider blocks (higher mean
-    CKA between different layers)? The paper saw more distinct blocks with more data (§4.2)."""
+def cka_facts(table: pd.DataFrame) -> dict[str, Any]:
+    """The CKA maps as facts: the mean CKA between different layers of each subset's network (higher: wider
+    blocks; the paper, §4.2, saw more distinct blocks with more data) and layer for layer between the two.
+
+    Raises:
+        ValueError: without exactly two self-maps.
+    """
     selfs = table[~table["map"].str.contains(" vs ")].reset_index(drop=True)
     cross = table[table["map"].str.contains(" vs ")]
     if len(selfs) != 2:
         raise ValueError(f"need two self-maps, got {list(selfs['map'])}")
-    small, large = selfs.iloc[0], selfs.iloc[1]
     col = "mean CKA, different layers"
-    verdict = "more" if large[col] > small[col] else "less"
-    text = (f"Different layers of the {large['map']} network were {verdict} alike than those of the "
-            f"{small['map']} network (mean CKA {large[col]:.2f} vs {small[col]:.2f}): by this reading the larger "
-            f"subset gave {'wider' if verdict == 'more' else 'narrower'} blocks, which "
-            f"{'agrees' if verdict == 'more' else 'disagrees'} with the paper's more distinct blocks at larger "
-            "subsets.")
-    if not cross.empty:
-        text += (f" Layer for layer, the two networks had a mean CKA of "
-                 f"{cross['mean CKA, same layer'].iloc[0]:.2f} with each other.")
-    return text
+    return {"small": selfs["map"].iloc[0], "large": selfs["map"].iloc[1], "small cka": float(selfs[col].iloc[0]),
+            "large cka": float(selfs[col].iloc[1]),
+            "cross cka": float(cross["mean CKA, same layer"].iloc[0]) if len(cross) else float("nan")}
