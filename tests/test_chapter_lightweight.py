@@ -95,14 +95,15 @@ def test_accuracy_claims_carry_their_uncertainty():
     assert facts["same best method"] == 5 and facts["heavy best"] > facts["methods"] / 2
 
 
-def test_epoch_summary_counts_gains():
+def test_epoch_facts_count_gains():
     acc = _accuracy({("byol", "resnet18_2d"): 60.0, ("rotnet", "resnet18_2d"): 40.0}, epochs=3)
     acc.loc[(acc["task"] == "rotnet") & (acc["epoch"] == 3), "top1"] = 5.0
     rows = ch.epoch_table(acc)
     assert rows.set_index("task").loc["rotnet", "best_epoch"] == 2
-    text = ch.epoch_summary(rows, 3)
-    assert "rose in 1 of 2 runs" in text and "1 of 2 runs were best at the last checkpoint" in text
-    assert "with curves, byol changed most favourably (+40.0 points) and rotnet least" in text
+    facts = ch.epoch_facts(rows, 3)
+    assert (facts["gained"], facts["best at last"], facts["runs"]) == (1, 1, 2)
+    assert (facts["most"], facts["most gain"], facts["least"]) == ("byol", pytest.approx(40.0), "rotnet")
+    assert ch.epoch_facts(None, 0)["most"] == "n/a"
 
 
 def test_cost_comparison_counts_paper_size_macs_and_words_the_ranking():
@@ -114,8 +115,8 @@ def test_cost_comparison_counts_paper_size_macs_and_words_the_ranking():
     assert r18["paper GFLOPs"] == pytest.approx(1.8)
     assert r18["g CO2e @P100"] == pytest.approx(250 * 30 / 3.6e6 * 420)
     assert r18["g CO2e @CPU"] == pytest.approx(10 * 30 / 3.6e6 * 420)
-    text = ch.cost_summary(costs, "smoke")
-    assert "shufflenetv2_2d trained fastest and resnet18_2d slowest" in text
+    facts = ch.cost_facts(costs, "smoke")
+    assert (facts["fastest"], facts["slowest"]) == ("shufflenetv2_2d", "resnet18_2d")
     found = {c.key: c for c in ch.cost_claims(costs, "smoke")}
     assert found["macs_predict_time"].estimate.value == pytest.approx(1.0)
     assert found["macs_predict_time"].verdict == INCONCLUSIVE  # three networks: 1 of 3! orderings, p = 1/6
@@ -134,15 +135,15 @@ def test_fold_probe_reproduces_the_probe_logits():
     assert torch.allclose(folded(clips), expected, atol=1e-4)
 
 
-def test_knn_vote_and_summary_wording():
+def test_knn_vote_and_facts():
     from sslvid.evaluate.neighbours import majority_vote
 
     assert majority_vote([2, 1, 1, 2, 3]) == 2  # tie between 1 and 2: the nearer wins
     knn = pd.DataFrame({"task": ["byol", "rotnet"], "backbone": ["resnet18_2d"] * 2, "linear top1": [50.0, 40.0],
                         "5-NN top1": [60.0, 30.0], "neighbour purity": [55.0, 20.0], "chance": [10.0, 10.0]})
-    text = ch.knn_summary(knn)
-    assert text.startswith("byol (resnet18_2d) puts the most") and "rotnet (resnet18_2d) the fewest" in text
-    assert "beat the linear probe for 1 of 2 models" in text
+    facts = ch.knn_facts(knn)
+    assert (facts["purest"], facts["least pure"]) == ("byol (resnet18_2d)", "rotnet (resnet18_2d)")
+    assert (facts["vote beats probe"], facts["models"]) == (1, 2)
 
 
 def test_the_chapter_evaluates_with_the_papers_optimiser_and_says_what_stands_for_stl10(study):

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from sslvid.analysis.claims import Claim, bootstrap_group_difference, sentence, spearman
+from sslvid.analysis.claims import Claim, bootstrap_group_difference, spearman
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
@@ -363,19 +363,18 @@ def epoch_table(acc: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def epoch_summary(epochs: pd.DataFrame, last_epoch: int) -> str:
-    """What more pre-training did, from :func:`epoch_table` (the paper: no harm from excessive pre-training, §5.1)."""
-    n = len(epochs)
-    gained = int((epochs["gain"] > 0).sum())
-    at_last = int((epochs["best_epoch"] == last_epoch).sum())
+def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
+    """What more pre-training did, from :func:`epoch_table` (the paper: no harm from excessive pre-training,
+    §5.1): runs that gained from the first to the last checkpoint, runs best at the last, and the methods that
+    changed most and least favourably on average ("n/a" without curves)."""
+    if epochs is None or epochs.empty:
+        return {"runs": 0, "gained": 0, "best at last": 0, "last epoch": last_epoch, "most": "n/a",
+                "most gain": float("nan"), "least": "n/a", "least gain": float("nan")}
     by_method = epochs.groupby("task", sort=False)["gain"].mean()
-    most, least = by_method.idxmax(), by_method.idxmin()
-    text = (f"From the first to the last checkpoint accuracy rose in {gained} of {n} runs and fell or stayed in "
-            f"{n - gained}; {at_last} of {n} runs were best at the last checkpoint (epoch {last_epoch}).")
-    if len(by_method) > 1:
-        text += (f" Averaged over the networks with curves, {most} changed most favourably ({by_method[most]:+.1f} points) "
-                 f"and {least} least ({by_method[least]:+.1f}).")
-    return text
+    return {"runs": len(epochs), "gained": int((epochs["gain"] > 0).sum()),
+            "best at last": int((epochs["best_epoch"] == last_epoch).sum()), "last epoch": last_epoch,
+            "most": by_method.idxmax(), "most gain": float(by_method.max()), "least": by_method.idxmin(),
+            "least gain": float(by_method.min())}
 
 
 # --------------------------------------------------------------------------- cost
@@ -445,17 +444,14 @@ def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
     return table[["backbone", "metric", "paper", "reproduced", "n", "difference"]]
 
 
-def cost_summary(costs: pd.DataFrame, profile: str) -> str:
-    """Whether fewer multiply-adds meant less time here and less CO2 in the paper, read from :func:`cost_comparison`."""
+def cost_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:
+    """The cheapest network in multiply-adds and how many times cheaper than the most expensive, and the fastest
+    and slowest to train at ``profile`` (from :func:`cost_comparison`)."""
     time_col = f"train seconds, {profile}"
-    cheapest = costs.loc[costs["GMACs @224"].idxmin(), "backbone"]
-    slowest = costs.loc[costs[time_col].idxmax(), "backbone"]
-    fastest = costs.loc[costs[time_col].idxmin(), "backbone"]
-    ratio = costs["GMACs @224"].max() / costs["GMACs @224"].min()
-    text = (f"{cheapest} needs the fewest multiply-adds ({ratio:.0f}x fewer than the most expensive network); "
-            f"at the {profile} profile {fastest} trained fastest and {slowest} slowest "
-            f"({costs[time_col].min():.1f} s vs {costs[time_col].max():.1f} s per run).")
-    return " ".join([text, *(sentence(claim) for claim in cost_claims(costs, profile))])
+    return {"cheapest": costs.loc[costs["GMACs @224"].idxmin(), "backbone"],
+            "macs ratio": float(costs["GMACs @224"].max() / costs["GMACs @224"].min()),
+            "fastest": costs.loc[costs[time_col].idxmin(), "backbone"], "fastest seconds": float(costs[time_col].min()),
+            "slowest": costs.loc[costs[time_col].idxmax(), "backbone"], "slowest seconds": float(costs[time_col].max())}
 
 
 def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
@@ -621,16 +617,15 @@ def neighbour_figures(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 
     return figures
 
 
-def knn_summary(knn: pd.DataFrame) -> str:
-    """Which representation groups classes best by Euclidean distance, read from :func:`knn_table`."""
+def knn_facts(knn: pd.DataFrame) -> dict[str, Any]:
+    """Which representation groups classes best by Euclidean distance (:func:`knn_table`): the highest and
+    lowest neighbour purity, chance, and for how many models the neighbours' vote beat the linear probe."""
     knn_col = next(c for c in knn.columns if c.endswith("-NN top1"))
-    best = knn.loc[knn["neighbour purity"].idxmax()]
-    worst = knn.loc[knn["neighbour purity"].idxmin()]
-    beats = int((knn[knn_col] > knn["linear top1"]).sum())
-    return (f"{best['task']} ({best['backbone']}) puts the most same-class frames among a test frame's neighbours "
-            f"({best['neighbour purity']:.1f}%), {worst['task']} ({worst['backbone']}) the fewest "
-            f"({worst['neighbour purity']:.1f}%; chance {best['chance']:.0f}%). "
-            f"The neighbours' vote beat the linear probe for {beats} of {len(knn)} models.")
+    best, worst = knn.loc[knn["neighbour purity"].idxmax()], knn.loc[knn["neighbour purity"].idxmin()]
+    return {"purest": f"{best['task']} ({best['backbone']})", "purest purity": float(best["neighbour purity"]),
+            "least pure": f"{worst['task']} ({worst['backbone']})", "least purity": float(worst["neighbour purity"]),
+            "chance": float(best["chance"]), "vote beats probe": int((knn[knn_col] > knn["linear top1"]).sum()),
+            "models": len(knn)}
 
 
 # --------------------------------------------------------------------------- the discussion chapter
