@@ -11,9 +11,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sslvid.analysis.claims import Claim, spearman
 from sslvid.analysis.figures import frame_strips
 from sslvid.backbones.cost import backbone_table
 from sslvid.data.cache import prepare_cache
@@ -122,16 +124,14 @@ def backbone_costs(profile: str = "micro", names: Sequence[str] | None = None) -
     return table.round(2)
 
 
-def manifest_summary(manifest: dict) -> str:
-    """One paragraph on the generated data, with the numbers read from its manifest."""
+def manifest_facts(manifest: dict) -> dict[str, Any]:
+    """The generated data's numbers, read from its manifest, for the notebook's prose."""
     p = manifest["params"]
     h, w = p["size"]
-    return (f"Generated {manifest['num_videos']:,} videos of {p['frames']} frames at "
-            f"{h}x{w} pixels ({manifest['bytes'] / 1e6:.1f} MB on disk) "
-            f"in {manifest['generation_seconds']:.0f} s from seed {p['seed']}. Digits: "
-            f"{manifest['digits']['train']:,} for training videos and pools, {manifest['digits']['test']:,} "
-            f"for test videos, so no digit image and no video is shared between train and test. "
-            f"Credit: {manifest['credit']}.")
+    return {"videos": int(manifest["num_videos"]), "frames": p["frames"], "size": f"{h}x{w}",
+            "megabytes": manifest["bytes"] / 1e6, "seconds": float(manifest["generation_seconds"]), "seed": p["seed"],
+            "train digits": int(manifest["digits"]["train"]), "test digits": int(manifest["digits"]["test"]),
+            "credit": manifest["credit"]}
 
 
 def real_dataset_strips(dataset: str, data_root: str, videos: int = 4, seed: int = 0) -> Figure:
@@ -140,24 +140,25 @@ def real_dataset_strips(dataset: str, data_root: str, videos: int = 4, seed: int
     return strips_for_index(index, videos, seed, title=f"{dataset} at {data_root}")
 
 
-def backbone_summary(costs: pd.DataFrame, profile: str) -> str:
-    """A sentence comparing the backbones, with the numbers read from ``costs``."""
-    paper = costs.set_index("backbone")
+def backbone_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:
+    """The cheapest and most expensive network at paper size, and the fastest to train at ``profile``."""
+    by = costs.set_index("backbone")
     fastest = costs.loc[costs[f"train clips/s, {profile}"].idxmax(), "backbone"]
     lightest = costs.loc[costs["GMACs, paper"].idxmin(), "backbone"]
     heaviest = costs.loc[costs["GMACs, paper"].idxmax(), "backbone"]
-    return (f"At paper size the cheapest network is {lightest} ({paper.loc[lightest, 'GMACs, paper']:.2f} GMACs "
-            f"per clip) and the most expensive {heaviest} ({paper.loc[heaviest, 'GMACs, paper']:.1f} GMACs). "
-            f"At the {profile} profile the fastest to train on this machine is {fastest} "
-            f"({paper.loc[fastest, f'train clips/s, {profile}']:.0f} clips/s). " + _rank_sentence(costs, profile))
+    return {"lightest": lightest, "lightest gmacs": float(by.loc[lightest, "GMACs, paper"]), "heaviest": heaviest,
+            "heaviest gmacs": float(by.loc[heaviest, "GMACs, paper"]), "fastest": fastest,
+            "fastest clips": float(by.loc[fastest, f"train clips/s, {profile}"])}
 
 
-def _rank_sentence(costs: pd.DataFrame, profile: str) -> str:
-    """Whether fewer multiply-adds meant faster training here (Spearman rank correlation)."""
-    rho = costs[f"MMACs, {profile}"].rank().corr(costs[f"train clips/s, {profile}"].rank())
-    verdict = "largely meant" if rho < -0.7 else "only partly meant" if rho < -0.3 else "did not mean"
-    return (f"Fewer multiply-adds {verdict} faster training here (Spearman rank correlation between "
-            f"GMACs and training clips/s: {rho:.2f}).")
+def macs_speed_claim(costs: pd.DataFrame, profile: str) -> Claim:
+    """Fewer multiply-adds mean faster training here: Spearman's rho of MACs and training clips/s over the
+    networks (negative when they agree), with its uncertainty (``sslvid.analysis.claims.spearman``)."""
+    rho = spearman(costs[f"MMACs, {profile}"], costs[f"train clips/s, {profile}"])
+    claim = Claim("macs_mean_speed", "data_and_backbones", "Fewer multiply-adds mean faster training.",
+                  "sonawane2021lightweight", "§1", "Spearman's rho of MACs and training clips/s", "<",
+                  reason="not measured")
+    return claim.measured(None if np.isnan(rho.value) else rho, "fewer than 3 networks, or constant")
 
 
 def cache_speed(profile: str, dataset: str, data_root: str | None = None, clips: int = 200, seed: int = 0,
@@ -177,10 +178,9 @@ def cache_speed(profile: str, dataset: str, data_root: str | None = None, clips:
     return table
 
 
-def cache_speed_summary(speed: pd.DataFrame) -> str:
-    """One sentence with the measured speed-up of the cache."""
+def cache_speed_facts(speed: pd.DataFrame) -> dict[str, Any]:
+    """The measured speed-up of the clip cache and what it was measured on (``cache_speed``'s attributes)."""
     a = speed.attrs
     h, w = a["frame_size"]
-    return (f"On {a['clips']} random clips of {a['frames']} frames ({h}x{w}) from {a['dataset']} "
-            f"({a['videos']} videos), the cache read **{a['ratio']:.0f}x** as many clips per second as "
-            "decoding and resizing the same frames.")
+    return {"clips": a["clips"], "frames": a["frames"], "size": f"{h}x{w}", "dataset": a["dataset"],
+            "videos": a["videos"], "ratio": float(a["ratio"])}
