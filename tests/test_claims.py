@@ -26,6 +26,7 @@ from sslvid.analysis.claims import (
     claim_rows,
     claims_from_rows,
     claims_table,
+    glue_facts,
     record_claims,
     seed_difference,
     seed_interval,
@@ -170,3 +171,13 @@ def test_claims_are_recorded_per_chapter_and_read_back(tmp_path):
         record_claims(store, "micro", "subset_size", first)
     with pytest.raises(NotCachedError):
         record_claims(ClaimStore(tmp_path / "claims.csv", read_only=True), "micro", "preliminaries", first)
+
+
+def test_glue_facts_names_and_plain_numbers(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.update({name: value}))
+    glue_facts("t1", {"best task": "vcop", "top1": np.float64(40.5), "count": np.int64(3)})
+    assert glued == {"t1_best_task": "vcop", "t1_top1": 40.5, "t1_count": 3}
+    assert type(glued["t1_top1"]) is float and type(glued["t1_count"]) is int

@@ -525,3 +525,18 @@ def record_claims(store: ClaimStore, profile: str, chapter: str, claims: Iterabl
 def stored_claims(store: ClaimStore, profile: str) -> list[Claim]:
     """Every chapter's recorded claims at ``profile``, verdicts recomputed."""
     return claims_from_rows(store.table(profile=profile).drop(columns=["profile"]))
+
+
+def glue_facts(prefix: str, facts: Mapping[str, Any]) -> None:
+    """Hand each fact to the book as ``<prefix>_<name>`` (spaces become underscores) through MyST-NB's ``glue``,
+    so the notebook's markdown quotes it with ``{glue:text}``; numpy scalars become Python numbers. Without
+    MyST-NB (the ``[book]`` extra, e.g. on Colab) nothing is glued and the notebook still runs: its tables
+    carry the same numbers.
+    """
+    try:
+        from myst_nb import glue
+    except ImportError:
+        return
+    for name, value in facts.items():
+        glue(f"{prefix}_{name.replace(' ', '_')}", value.item() if isinstance(value, np.generic) else value,
+             display=False)
