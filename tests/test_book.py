@@ -222,3 +222,30 @@ def test_an_executed_chapter_stores_no_progress_and_the_terminal_shows_the_run(t
     assert cell["execution_count"] is not None and cell["outputs"] == []  # no progress bar stored
     assert "rotnet/tiny epoch 1/1 step" in capfd.readouterr().err
     assert previous_seconds("chapter", "smoke") > 0 and previous_seconds("chapter", "micro") is None
+
+
+def test_executed_chapters_fold_code_and_drop_the_parameters_cells():
+    from sslvid.book import tag_for_book
+
+    def code(tags=None):
+        return {"cell_type": "code", "metadata": {"tags": list(tags)} if tags else {}, "source": "", "outputs": []}
+
+    nb = {"cells": [code(["remove-cell"]), {"cell_type": "markdown", "metadata": {}, "source": "# T"},
+                    code(["parameters"]), code(["injected-parameters"]), code(), code(["hide-output"])]}
+    tags = [c["metadata"].get("tags") for c in tag_for_book(nb)["cells"]]
+    assert tags == [["remove-cell"], None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"],
+                    ["hide-input"], ["hide-output"]]
+    assert tag_for_book(nb) == nb  # a second pass changes nothing
+
+
+def test_prepared_notebooks_for_lab_and_nbval_keep_their_code_in_view(tmp_path):
+    pytest.importorskip("papermill")
+    from sslvid.book import prepare_chapter
+
+    src = NOTEBOOKS[0]
+    prepare_chapter(src, tmp_path / src.name, profile="smoke")
+    prepared = json.loads((tmp_path / src.name).read_text())
+    tags = [t for c in prepared["cells"] for t in c["metadata"].get("tags", [])]
+    assert "hide-input" not in tags and tags.count("remove-cell") == 1  # only the install cell
+    stored = [t for p in NOTEBOOKS for c in json.loads(p.read_text())["cells"] for t in c["metadata"].get("tags", [])]
+    assert "hide-input" not in stored
