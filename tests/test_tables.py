@@ -54,3 +54,17 @@ def test_comparison_table_signs_differences_and_marks_nothing():
     html = comparison_table(df, "Paper vs reproduced", unit="%").to_html()
     assert "+2.2" in html and "−1.5" in html and MISSING in html
     assert "difference (%)" in html and BEST_PROPS not in html
+
+
+def test_the_best_of_each_row_and_the_plain_formatter():
+    from sslvid.analysis.tables import _plain_html
+
+    df = pd.DataFrame({"a": [1.0, 5.0], "b": [3.0, 2.0]})
+    assert bold(result_table(df, best_in="row")) == {(0, 1), (1, 0)}
+    with pd.option_context("display.precision", 2):
+        html = _plain_html(pd.DataFrame({"x": [1.0, np.nan]}))
+    assert "1.00" in html and MISSING in html and BEST_PROPS not in html
+    with pd.option_context("display.max_rows", 10):
+        assert _plain_html(pd.DataFrame({"x": range(100)})).count("<tr>") < 20
+    nullable = pd.DataFrame({"epoch": pd.array([1, None], dtype="Int64")})
+    assert MISSING in result_table(nullable).to_html()

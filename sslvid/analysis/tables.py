@@ -27,7 +27,7 @@ DIFFERENCE_COLUMNS = ("difference", "drop", "gap", "gain")
 def result_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int | Mapping[Any, int] = 1,
                  unit: str | None = None, units: Mapping[Any, str] | None = None,
                  best: str | Mapping[Any, str] | None = "max", best_columns: Sequence[Any] | None = None,
-                 hide_index: bool = False) -> Styler:
+                 best_in: str = "column", hide_index: bool = False) -> Styler:
     """A results table for the page: caption, decimals, units, the best value per column in bold.
 
     Args:
@@ -39,6 +39,8 @@ def result_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int 
         best: "max" or "min": which value of a numeric column is the best, bolded per column;
             a mapping gives it per column label (columns it omits are not marked); None marks nothing.
         best_columns: only these column labels are marked (default: every numeric column).
+        best_in: "column" (the best of each column) or "row" (the best of each row, over the marked
+            columns; ``best`` must then be "max" or "min"), for tables whose rows are what is compared.
         hide_index: leave the row labels off (for tables whose index is a plain counter).
 
     Raises:
@@ -48,10 +50,17 @@ def result_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int 
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     styler = _format(styler, df, numeric, decimals, signed=())
     styler = _units(styler, df, numeric, unit, units)
-    for column, direction in _best(numeric, best, best_columns).items():
-        if df[column].notna().sum() > 1:
-            method = styler.highlight_max if direction == "max" else styler.highlight_min
-            styler = method(subset=[column], axis=0, props=BEST_PROPS)
+    marked = _best(numeric, best, best_columns)
+    if best_in == "row" and marked:
+        method = styler.highlight_max if best == "max" else styler.highlight_min
+        styler = method(subset=list(marked), axis=1, props=BEST_PROPS)
+    elif best_in != "column":
+        raise ValueError(f"best_in must be 'column' or 'row', got {best_in!r}")
+    else:
+        for column, direction in marked.items():
+            if df[column].notna().sum() > 1:
+                method = styler.highlight_max if direction == "max" else styler.highlight_min
+                styler = method(subset=[column], axis=0, props=BEST_PROPS)
     if caption:
         styler = styler.set_caption(caption)
     if hide_index:
@@ -104,8 +113,11 @@ def _format(styler: Styler, df: pd.DataFrame, numeric: Sequence[Any], decimals: 
 
 
 def _number(value: Any, spec: str) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return MISSING
+    try:
+        if pd.isna(value):
+            return MISSING
+    except (TypeError, ValueError):  # not a scalar
+        pass
     try:
         text = spec.format(value)
     except (TypeError, ValueError):
@@ -144,3 +156,24 @@ def _best(numeric: Sequence[Any], best: str | Mapping[Any, str] | None,
     if wrong:
         raise ValueError(f"best must be 'max' or 'min', got {sorted(wrong)}")
     return chosen
+
+
+def book_tables() -> None:
+    """Show every DataFrame that a chapter displays without ``result_table`` formatted as well: the
+    decimals of ``display.precision``, NaN as a dash, no raw repr. Registered with the running IPython
+    kernel (nothing happens outside one); calling it again changes nothing.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, _plain_html)
+
+
+def _plain_html(df: pd.DataFrame) -> str:
+    rows = pd.get_option("display.max_rows")
+    return result_table(df, decimals=int(pd.get_option("display.precision")), best=None).to_html(
+        max_rows=rows if rows and len(df) > rows else None)
