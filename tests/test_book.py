@@ -249,3 +249,35 @@ def test_prepared_notebooks_for_lab_and_nbval_keep_their_code_in_view(tmp_path):
     assert "hide-input" not in tags and tags.count("remove-cell") == 1  # only the install cell
     stored = [t for p in NOTEBOOKS for c in json.loads(p.read_text())["cells"] for t in c["metadata"].get("tags", [])]
     assert "hide-input" not in stored
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_is_numbered_captioned_and_referenced(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    glued = set(re.findall(r'show_figure\([\s\S]*?"(fig-[\w-]+)"', code))
+    placed = {}
+    for cell in cells:
+        source = "".join(cell["source"])
+        for name, name_option, caption in re.findall(r"```\{glue:figure\} (\S+)\n:name: (\S+)\n\n([\s\S]*?)```", source):
+            assert name == name_option, f"{path.name}: {name} is placed under another name, {name_option}"
+            placed[name] = caption
+    assert glued, f"{path.name} glues no figure"
+    assert glued == set(placed), f"{path.name}: glued {sorted(glued)} but captioned {sorted(placed)}"
+    assert all(n.startswith(f"fig-{path.name[:2]}-") for n in glued), f"{path.name}: figure names fig-{path.name[:2]}-*"
+    assert re.search(r"\bdisplay\((fig|figure|shown\.figure)\)", code) is None, f"{path.name} shows a figure unnumbered"
+    for name, caption in placed.items():
+        assert re.search(r"\bx: |\baxes\b|\bcolumns\b|\brows?\b", caption), f"{name}: the caption states no axes"
+        assert "Look for" in caption or "Look at" in caption, f"{name}: the caption says not what to look for"
+    assert set(placed) <= set(roles(markdown_of(path), "numref")), f"{path.name}: a figure no text refers to"
+
+
+def test_every_ref_to_a_table_or_figure_has_its_target():
+    labels = {m for p in NOTEBOOKS for m in re.findall(r"^\(([\w-]+)\)=$", markdown_of(p), re.M)}
+    labels |= {m for p in NOTEBOOKS for m in re.findall(r":name: (fig-[\w-]+)", markdown_of(p))}
+    wanted = {t for p in NOTEBOOKS for role in ("ref", "numref") for t in roles(markdown_of(p), role)
+              if t.startswith(("tab-", "fig-"))}
+    assert wanted <= labels, f"references without a target: {sorted(wanted - labels)}"
+    discussion = markdown_of(REPO / "notebooks" / "10_discussion.ipynb")
+    linked = {t[4:6] for t in roles(discussion, "ref") if t.startswith("tab-")}
+    assert {f"{n:02d}" for n in range(2, 10)} <= linked, "the discussion links every chapter's comparison"
