@@ -281,3 +281,27 @@ def test_every_ref_to_a_table_or_figure_has_its_target():
     discussion = markdown_of(REPO / "notebooks" / "10_discussion.ipynb")
     linked = {t[4:6] for t in roles(discussion, "ref") if t.startswith("tab-")}
     assert {f"{n:02d}" for n in range(2, 10)} <= linked, "the discussion links every chapter's comparison"
+
+
+def test_show_figure_glues_for_the_page_and_shows_under_the_cell_elsewhere(monkeypatch):
+    myst_nb = pytest.importorskip("myst_nb")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sslvid.analysis.figures import show_figure
+    from sslvid.book import BOOK_PAGE_ENV
+
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
+    monkeypatch.delenv(BOOK_PAGE_ENV, raising=False)
+    fig = plt.figure()
+    show_figure(fig, "fig-01-one")
+    assert glued[-1] == ("fig-01-one", fig, True) and not plt.fignum_exists(fig.number)
+    monkeypatch.setenv(BOOK_PAGE_ENV, "1")
+    show_figure([plt.figure(figsize=(2, 1)), plt.figure(figsize=(3, 1))], "fig-01-two")
+    name, stacked, display = glued[-1]
+    assert (name, display) == ("fig-01-two", False) and stacked.data[:4] == b"\x89PNG" and plt.get_fignums() == []
+    show_figure(None, "fig-01-none", missing="No curves.")
+    assert glued[-1][1].data == "*No curves.*"
