@@ -64,7 +64,8 @@ class PageStructure:
     ``figures`` lists the id of every figure with its caption number ("Fig. 2.1"; "" when it has
     none); ``unfolded_code`` counts code cells shown open, ``parameters_shown`` the parameters
     cells left on the page; ``broken_anchors`` the in-page links (``#id``) with no element of that
-    id; ``raw_tables`` the tables rendered as a raw DataFrame repr (class ``dataframe``).
+    id; ``raw_tables`` the tables rendered as a raw DataFrame repr (class ``dataframe`` without
+    ``sslvid-table``, the mark of ``sslvid.analysis.tables``).
     """
 
     figures: dict[str, str] = field(default_factory=dict)
@@ -120,7 +121,7 @@ class _StructureParser(HTMLParser):
             name = ident or f"(figure {len(self.figures) + 1})"
             self.figures[name] = ""
             self.figure.append(name)
-        if tag == "table" and "dataframe" in classes:
+        if tag == "table" and "dataframe" in classes and "sslvid-table" not in classes:
             self.cells.append({"raw_table": True})
         if "cell_input" in classes and not self._inside(cls="cell_input"):
             self.cells.append({"folded": self._inside(tag="details"), "text": []})

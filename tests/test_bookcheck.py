@@ -80,7 +80,7 @@ def test_without_chromium_the_check_says_plainly_that_it_was_skipped_and_how_to_
 READS_AS_A_STUDY = (
     '<main><div class="cell tag_hide-input"><details class="hide above-input"><summary>Show code</summary>'
     '<div class="cell_input"><pre>show_figure(fig, "fig-02-cka")</pre></div></details>'
-    '<div class="cell_output"><table class="sslvid-table"><caption>Table 1</caption></table></div></div>'
+    '<div class="cell_output"><table class="dataframe sslvid-table"><caption>Table 1</caption></table></div></div>'
     '<figure id="fig-02-cka"><img src="fig.png"><figcaption><p><span class="caption-number">Fig. 2.1 </span>'
     '<span class="caption-text">x: blocks</span></p></figcaption></figure>'
     '<p>As <a class="reference internal" href="#fig-02-cka">Fig. 2.1</a> shows.</p></main>')

@@ -20,6 +20,10 @@ MISSING = "—"
 BEST_PROPS = "font-weight: bold"
 """How the best value of a column is marked."""
 
+TABLE_ATTRIBUTES = 'class="dataframe sslvid-table"'
+"""The HTML table's classes: the theme styles ``dataframe`` tables; ``sslvid-table`` marks a formatted one
+(``sslvid.bookcheck`` reports a ``dataframe`` table without it as a raw repr)."""
+
 DIFFERENCE_COLUMNS = ("difference", "drop", "gap", "gain")
 """Columns ``comparison_table`` shows with a sign (+1.2 / −0.4): the name contains one of these."""
 
@@ -65,7 +69,7 @@ def result_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int 
         styler = styler.set_caption(caption)
     if hide_index:
         styler = styler.hide(axis="index")
-    return styler.set_table_attributes('class="sslvid-table"')
+    return styler.set_table_attributes(TABLE_ATTRIBUTES)
 
 
 def comparison_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int | Mapping[Any, int] = 1,
@@ -86,7 +90,7 @@ def comparison_table(df: pd.DataFrame, caption: str | None = None, *, decimals: 
     styler = _units(styler, df, numeric, unit, units)
     if caption:
         styler = styler.set_caption(caption)
-    return styler.set_table_attributes('class="sslvid-table"')
+    return styler.set_table_attributes(TABLE_ATTRIBUTES)
 
 
 def _label(column: Any) -> str:
