@@ -28,8 +28,10 @@ from sslvid.errors import import_optional
 SKIPPED_NOTICE = """
 ======================================================================
  BOOK CHECK SKIPPED: no Chromium browser was found on PATH.
- The HTML was built, but no page of it was opened and looked at
- (figures, error outputs, cross-references, glossary, bibliography).
+ The HTML was built and each chapter page's structure read (numbered
+ figures, folded code, in-page links), but no page was opened and
+ looked at (images, error outputs, links to other pages, glossary,
+ bibliography).
  Install Chromium, then run the check on the built book:
      sudo apt-get install chromium       (Debian, Ubuntu)
      sudo dnf install chromium           (Fedora)
