@@ -18,8 +18,8 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import unquote
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
 
@@ -106,7 +106,8 @@ class _StructureParser(HTMLParser):
         self.links: list[str] = []
         self.figures: dict[str, str] = {}
         self.figure: list[str] = []  # ids of the open figures
-        self.cells: list[dict[str, object]] = []  # one per code cell input: folded, text
+        self.inputs: list[tuple[bool, list[str]]] = []  # one per code cell input: folded, its text
+        self.raw_tables = 0
 
     def _inside(self, tag: str | None = None, cls: str | None = None) -> bool:
         return any((tag is None or t == tag) and (cls is None or cls in c) for t, c, _ in self.stack)
@@ -124,9 +125,9 @@ class _StructureParser(HTMLParser):
             self.figures[name] = ""
             self.figure.append(name)
         if tag == "table" and "dataframe" in classes and "sslvid-table" not in classes:
-            self.cells.append({"raw_table": True})
+            self.raw_tables += 1
         if "cell_input" in classes and not self._inside(cls="cell_input"):
-            self.cells.append({"folded": self._inside(tag="details"), "text": []})
+            self.inputs.append((self._inside(tag="details"), []))
         if tag not in _VOID:
             self.stack.append((tag, classes, ident))
 
@@ -141,21 +142,18 @@ class _StructureParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.figure and self._inside(tag="span", cls="caption-number") and self._inside(tag="figcaption"):
             self.figures[self.figure[-1]] += data.strip()
-        if self._inside(cls="cell_input"):
-            open_cells = [c for c in self.cells if "text" in c]
-            if open_cells:
-                open_cells[-1]["text"].append(data)  # type: ignore[union-attr]
+        if self.inputs and self._inside(cls="cell_input"):
+            self.inputs[-1][1].append(data)
 
     def result(self) -> PageStructure:
-        inputs = [c for c in self.cells if "text" in c]
-        texts = ["".join(c["text"]) for c in inputs]  # type: ignore[arg-type]
+        texts = ["".join(text) for _, text in self.inputs]
         return PageStructure(
             figures=dict(self.figures),
-            code_cells=len(inputs),
-            unfolded_code=sum(1 for c in inputs if not c["folded"]),
+            code_cells=len(self.inputs),
+            unfolded_code=sum(1 for folded, _ in self.inputs if not folded),
             parameters_shown=sum(1 for t in texts if any(mark in t + "\n" for mark in _PARAMETER_MARKS)),
             broken_anchors=sorted({a for a in self.links if a not in self.ids}),
-            raw_tables=sum(1 for c in self.cells if c.get("raw_table")),
+            raw_tables=self.raw_tables,
         )
 
 

@@ -273,7 +273,7 @@ def test_every_figure_is_numbered_captioned_and_referenced(path):
 
 
 def test_every_ref_to_a_table_or_figure_has_its_target():
-    labels = {m for p in NOTEBOOKS for m in re.findall(r"^\(([\w-]+)\)=$", markdown_of(p), re.M)}
+    labels = {m for p in NOTEBOOKS for m in re.findall(r"^\(([\w-]+)\)=$", markdown_of(p), re.MULTILINE)}
     labels |= {m for p in NOTEBOOKS for m in re.findall(r":name: (fig-[\w-]+)", markdown_of(p))}
     wanted = {t for p in NOTEBOOKS for role in ("ref", "numref") for t in roles(markdown_of(p), role)
               if t.startswith(("tab-", "fig-"))}

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from sslvid.bookcheck import chapter_pages, check_book, check_structure, find_chromium, page_structure, reference_pages
+from sslvid.bookcheck import (chapter_pages, check_book, check_structure, find_chromium, page_structure,
+                              reference_pages)
 
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

@@ -363,7 +363,8 @@ def show_figure(fig: Figure | Sequence[Figure] | None, name: str, missing: str =
     """
     from IPython.display import Markdown, display
 
-    figures = [f for f in (fig if isinstance(fig, (list, tuple)) else [fig]) if f is not None]
+    items: Sequence[Figure | None] = list(fig) if isinstance(fig, (list, tuple)) else [fig]  # type: ignore[list-item]
+    figures: list[Figure] = [f for f in items if isinstance(f, Figure)]
     shown: Any = Markdown(f"*{missing}*") if not figures else figures[0] if len(figures) == 1 else _stacked(figures)
     try:
         from myst_nb import glue

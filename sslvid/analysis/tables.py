@@ -151,11 +151,11 @@ def _best(numeric: Sequence[Any], best: str | Mapping[Any, str] | None,
     if best is None:
         return {}
     columns = [c for c in numeric if best_columns is None or c in best_columns or _label(c) in best_columns]
-    if isinstance(best, Mapping):
-        chosen = {c: best.get(c, best.get(_label(c))) for c in columns}
-        chosen = {c: d for c, d in chosen.items() if d is not None}
-    else:
-        chosen = {c: best for c in columns}
+    chosen: dict[Any, str] = {}
+    for column in columns:
+        direction = best.get(column, best.get(_label(column))) if isinstance(best, Mapping) else best
+        if direction is not None:
+            chosen[column] = direction
     wrong = {d for d in chosen.values() if d not in ("max", "min")}
     if wrong:
         raise ValueError(f"best must be 'max' or 'min', got {sorted(wrong)}")
