@@ -1,7 +1,7 @@
 """Action recognition: finetune end to end or linear-probe a representation, then test it.
 
-The benchmark paper (Anonymous, CVPR 2023 submission #3061, §3.2 and §5.1) evaluates representations by top-1 accuracy of
-action recognition after finetuning on UCF101, HMDB51 and Diving48; §4.1 compares linear probing
+The benchmark paper (Anonymous, CVPR 2023 submission #3061, §3.2 and §5.1) evaluates representations
+by top-1 accuracy of action recognition after finetuning on UCF101, HMDB51 and Diving48; §4.1 compares linear probing
 (only a linear layer on the frozen backbone is trained) with finetuning. Both go through the
 engine's ``Trainer`` (checkpoints, resume, progress, AMP, DDP) and are cached by the
 ``EvalConfig`` hash in the run store; their numbers go into the results table
