@@ -47,7 +47,6 @@ from sslvid.evaluate.common import (
     open_eval_split,
     protocol_card,
     result_rows,
-    unreadable_videos,
 )
 from sslvid.evaluate.config import EvalConfig, paper_value
 from sslvid.evaluate.features import (
@@ -56,6 +55,7 @@ from sslvid.evaluate.features import (
     Noise,
     extract_clip_features,
     feature_spec,
+    unreadable_videos,
     weights_digest,
 )
 from sslvid.evaluate.metrics import VIDEO_SCORE, clip_top1, video_top1
