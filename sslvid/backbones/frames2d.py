@@ -121,7 +121,8 @@ def _with_in_channels(conv: nn.Conv2d, in_channels: int, init: Callable[[nn.Conv
     """``conv`` itself if it already takes ``in_channels``, else a like conv taking ``in_channels``."""
     if conv.in_channels == in_channels:
         return conv
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+    # torch types a built conv's kernel_size, stride and padding as tuple[int, ...], its constructor takes pairs
+    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,  # type: ignore[arg-type]
                     bias=conv.bias is not None)
     return init(new) if init is not None else new
 
@@ -234,7 +235,8 @@ class SqueezeNet11Frames(FrameBackbone):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):  # torchvision's init for all but the classifier conv
                 nn.init.kaiming_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         self.build_head(channels, num_classes, dropout)
 
 

@@ -85,6 +85,8 @@ class GraphDistiller(Supervised):
     feature_graph: ClassVar[str | None] = None
     teacher_count = (1, None)
 
+    temperatures: Tensor
+
     def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "sample",
                  feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] | None = None,

@@ -178,6 +178,9 @@ class MemoryBankNCE(nn.Module):
         ValueError: for non-positive sizes or temperature, or a momentum outside [0, 1).
     """
 
+    memory: Tensor
+    written: Tensor
+
     def __init__(self, dim: int, size: int = 16384, negatives: int = 1024, temperature: float = 0.07,
                  momentum: float = 0.5) -> None:
         super().__init__()

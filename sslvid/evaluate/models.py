@@ -195,6 +195,9 @@ class LinearProbe(nn.Module):
         num_classes: outputs.
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, mean: Tensor, std: Tensor, num_classes: int) -> None:
         super().__init__()
         self.register_buffer("mean", mean.detach().float().clone())

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.registry import Registry
 
 TASKS: Registry["PretextTask"] = Registry("pretext task")
@@ -108,7 +109,7 @@ class PretextTask(nn.Module):
     paper_recipe: ClassVar[Recipe] = Recipe()
     micro_recipe: ClassVar[Recipe] = SHARED_RECIPE
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def __init__(self, backbone: VideoBackbone) -> None:
         super().__init__()
         self.backbone = backbone
 
