@@ -202,7 +202,8 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
             ConfigError (a ValueError): for unknown fields or any invalid value.
         """
         cls.check_known_fields(overrides)
-        return cls(method=method, student=student, teachers=tuple(teachers), profile=profile, **overrides)
+        refs = tuple(TeacherRef(**t) if isinstance(t, Mapping) else t for t in teachers)
+        return cls(method=method, student=student, teachers=refs, profile=profile, **overrides)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "DistillConfig":
@@ -308,7 +309,7 @@ def _unknown_knobs(method: str, cls: type, keys: set[str]) -> list[str]:
     import inspect
 
     reserved = {"student", "teachers", "crop_size", "frames", "num_classes", "flip", "self"}
-    params = set(inspect.signature(cls.__init__).parameters) - reserved
+    params = set(inspect.signature(cls).parameters) - reserved
     taken = keys & reserved
     unknown = keys - params - reserved
     problems = []

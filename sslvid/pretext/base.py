@@ -23,9 +23,9 @@ import torch
 from torch import nn
 
 from sslvid.backbones.base import VideoBackbone
-from sslvid.registry import Registry
+from sslvid.registry import ClassRegistry
 
-TASKS: Registry["PretextTask"] = Registry("pretext task")
+TASKS: ClassRegistry["PretextTask"] = ClassRegistry("pretext task")
 
 CATEGORIES = ("spatial", "temporal", "spatiotemporal")
 
