@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 from torch import Tensor, nn
 from torchvision.models import ShuffleNetV2, mobilenet_v2
@@ -122,8 +123,8 @@ def _with_in_channels(conv: nn.Conv2d, in_channels: int, init: Callable[[nn.Conv
     if conv.in_channels == in_channels:
         return conv
     # torch types a built conv's kernel_size, stride and padding as tuple[int, ...], its constructor takes pairs
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,  # type: ignore[arg-type]
-                    bias=conv.bias is not None)
+    shape: dict[str, Any] = {"kernel_size": conv.kernel_size, "stride": conv.stride, "padding": conv.padding}
+    new = nn.Conv2d(in_channels, conv.out_channels, **shape, bias=conv.bias is not None)
     return init(new) if init is not None else new
 
 

@@ -20,7 +20,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import torch
@@ -293,10 +293,10 @@ def _linear_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: Di
 
 def _final_state(config: EvalConfig, trainer: Trainer) -> dict[str, Any]:
     """``final.pt`` of an evaluation run: the finetuned backbone (with classifier) or the probe."""
-    module = trainer.module
+    module = cast("Finetune | LinearProbe", trainer.module)
     state: dict[str, Any] = {"epoch": trainer.epoch, "step": trainer.step, "num_classes": int(module.num_classes)}
     if config.protocol == "finetune":
-        state["backbone"] = module.backbone.state_dict()
+        state["backbone"] = cast(Finetune, module).backbone.state_dict()
     else:
         state["head"] = module.state_dict()
     return state
