@@ -70,9 +70,10 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check $(LINTED)
 	$(PY) -m mypy sslvid
 
-## format: apply ruff's safe fixes (import order, modern syntax ...), then its formatting
+## format: apply ruff's safe fixes (import order, modern syntax ...), then its formatting (which also mends
+## most long lines, so findings left after the fixes do not stop it; make lint reports what remains)
 format: $(STAMP)
-	$(PY) -m ruff check --fix $(LINTED)
+	$(PY) -m ruff check --fix --exit-zero $(LINTED)
 	$(PY) -m ruff format $(LINTED)
 
 ## lab: JupyterLab with the project's kernel
