@@ -217,7 +217,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
                                     **overrides)
     results = ResultsStore(args.results) if args.results else None
-    kwargs = {"store": store, "results": results, "progress": not args.no_progress}
+    kwargs: dict[str, Any] = {"store": store, "results": results, "progress": not args.no_progress}
     if args.protocol == "noise":
         severities = _severities(args.severities)
         rows = noise_robustness(config, corruptions=tuple(args.corruptions.split(",")), severities=severities, **kwargs)

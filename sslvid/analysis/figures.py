@@ -7,7 +7,7 @@ and accuracy-against-epochs curves. The numbers come from ``sslvid.analysis`` (`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -330,7 +330,7 @@ def pretext_strip(task: PretextTask | str, video: np.ndarray, seed: int = 0, max
 
 def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        return cast(Figure, ax.figure), ax  # a subfigure, when the caller's axes lie on one, draws alike
     fig, ax = plt.subplots(figsize=size, layout="constrained")
     return fig, ax
 

@@ -720,7 +720,7 @@ def claim_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "repro
     """
     t6 = cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1")
     follow, total = 0, 0
-    for (target, task), values in _series(t6, ["target", "pretext"], "pretrain").items():
+    for (_target, task), values in _series(t6, ["target", "pretext"], "pretrain").items():
         kind = _contrastive(task)
         if kind is None or not {"k400", "ssv2"} <= set(values):
             continue

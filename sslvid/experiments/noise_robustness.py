@@ -1,7 +1,7 @@
 """Chapter "Noise robustness": the Table-1 models tested on noisy clips (benchmark paper §4.5, Table 7).
 
-The benchmark paper (Anonymous, CVPR 2023 submission #3061, §4.5) finetunes the six pretext tasks' K400-50k models (Table 1:
-RotNet, VCOP, PRP, CVRL, TDL, RSPNet on ShuffleNet v1 2.0x and R(2+1)D-18) on UCF101 and tests
+The benchmark paper (Anonymous, CVPR 2023 submission #3061, §4.5) finetunes the six pretext tasks'
+K400-50k models (Table 1: RotNet, VCOP, PRP, CVRL, TDL, RSPNet on ShuffleNet v1 2.0x and R(2+1)D-18) on UCF101 and tests
 them on UCF101 test clips under Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich
 2019). Table 7 prints, per model, the noisy accuracy and its relative drop, averaged over the four
 noises at severity 1. This chapter measures the same on the study's appearance target (every
@@ -359,7 +359,8 @@ def abs_vs_rel_summary(table: pd.DataFrame) -> str:
     by_rel = table.sort_values("rel_drop_pct").iloc[0]
     same = (by_abs["task"], by_abs["backbone"]) == (by_rel["task"], by_rel["backbone"])
     pick = (f"both name {by_rel['task']}/{by_rel['backbone']} the most robust" if same else
-            f"the smallest absolute drop is {by_abs['task']}/{by_abs['backbone']}'s ({by_abs['abs_drop']:.1f} points), "
+            f"the smallest absolute drop is {by_abs['task']}/{by_abs['backbone']}'s "
+            f"({by_abs['abs_drop']:.1f} points), "
             f"the smallest relative drop {by_rel['task']}/{by_rel['backbone']}'s ({by_rel['rel_drop_pct']:.1f}%)")
     return (f"Ranked by absolute drop (points) and by relative drop (percent of clean), the models "
             f"{agreement_words(rho)} (Spearman {rho:.2f}); {pick}. The paper reports the relative drop, which "
