@@ -12,12 +12,13 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 CHAPTERS  := $(patsubst notebooks/%.ipynb,book/chapters/%.ipynb,$(NOTEBOOKS))
 SMOKE     := $(patsubst notebooks/%.ipynb,build/smoke/%.ipynb,$(NOTEBOOKS))
 SOURCES   := $(shell find sslvid -name '*.py' 2>/dev/null)
+LINTED    := sslvid tests benchmarks
 
 PROFILE   ?= micro
 DATA_ROOT ?=
 NB        ?=
 
-.PHONY: book test test-fast chapter chapters lab venv lock clean clean-data
+.PHONY: book test test-fast lint format chapter chapters lab venv lock clean clean-data
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -52,8 +53,8 @@ chapter: $(STAMP)
 	@mkdir -p book/chapters
 	$(PY) -m sslvid book execute notebooks/$(NB).ipynb book/chapters/$(NB).ipynb --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
-## test: unit tests, plus every notebook under nbval at smoke size
-test: $(STAMP)
+## test: lint, then the unit tests, plus every notebook under nbval at smoke size
+test: $(STAMP) lint
 	@rm -rf build/smoke && mkdir -p build/smoke
 	@for nb in $(NOTEBOOKS); do $(PY) -m sslvid book prepare $$nb build/smoke/$$(basename $$nb) --profile smoke || exit 1; done
 	$(PY) -m pytest tests $(SMOKE) --nbval-lax -q -p no:cacheprovider
@@ -61,6 +62,19 @@ test: $(STAMP)
 ## test-fast: the inner loop: unit tests without the notebooks and without the tests marked slow
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -q -p no:cacheprovider -m "not slow"
+
+## lint: ruff's linter and formatter check over the code, tests and benchmarks; mypy over the package
+## (their settings are in pyproject.toml)
+lint: $(STAMP)
+	$(PY) -m ruff check $(LINTED)
+	$(PY) -m ruff format --check $(LINTED)
+	$(PY) -m mypy sslvid
+
+## format: apply ruff's safe fixes (import order, modern syntax ...), then its formatting (which also mends
+## most long lines, so findings left after the fixes do not stop it; make lint reports what remains)
+format: $(STAMP)
+	$(PY) -m ruff check --fix --exit-zero $(LINTED)
+	$(PY) -m ruff format $(LINTED)
 
 ## lab: JupyterLab with the project's kernel
 lab: $(STAMP)

@@ -28,7 +28,7 @@ real clips are the figures to extrapolate from, and busier scenes (Kinetics) wil
 
 Measured (2 shared CPU cores, Pillow 13.0 with libjpeg-turbo, jpeg quality 85 4:2:0):
 
-| data | videos x frames | uint8 MB | jpeg MB (share) | videos MB | jpeg PSNR | clips/s/core uint8 | jpeg | plain decoding |
+| data | videos x frames | uint8 MB | jpeg MB (share) | videos MB | jpeg PSNR | clips/s/core uint8 | jpeg | decoding |
 |---|---|---|---|---|---|---|---|---|
 | default digits-motion 128x171 | 300 x 48 | 945.6 | 37.76 (4.0%) | 5.8 | 42.9 dB | 8277 | 382 | 154.0 |
 | ASL gestures (real) 128x171 | 20 x 66 | 86.9 | 6.72 (7.7%) | 3.7 | 36.5 dB | 9687 | 343 | 14.4 |
@@ -165,7 +165,7 @@ def k400_extrapolation(real: dict) -> dict:
 def markdown(rows: list[dict], k400: dict) -> str:
     """The measured table and the extrapolation, as markdown."""
     lines = ["| data | videos x frames | uint8 MB | jpeg MB (share) | videos MB | jpeg PSNR | "
-             "clips/s/core uint8 | jpeg | plain decoding |",
+             "clips/s/core uint8 | jpeg | decoding |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         b, s = r["bytes"], r["clips_per_cpu_s"]

@@ -96,7 +96,8 @@ def main() -> None:
                 seconds = time.perf_counter() - start
                 last = result.log.iloc[-1]
                 table = study.accuracy([point], target=args.target)
-                print(f"{backbone:14s} {task:8s} {recipe:18s} loss {last['loss']:.3f} acc {last.get('acc', float('nan')):.3f} "
+                acc = last.get("acc", float("nan"))
+                print(f"{backbone:14s} {task:8s} {recipe:18s} loss {last['loss']:.3f} acc {acc:.3f} "
                       f"probe {table['top1'].iloc[0]:5.1f}  ({seconds:.0f} s)", flush=True)
 
 

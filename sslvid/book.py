@@ -41,7 +41,9 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
                     data_root: str | None = None, **extra: Any) -> float:
     """Execute notebook ``src`` with papermill into ``dst``; returns the wall time in seconds.
 
-    The time is also recorded in ``build/chapter-times.json`` for the build report. While the
+    The executed copy is tagged for the book's pages (``tag_for_book``: code folded, parameters
+    removed); ``src`` is not changed. The time is also recorded in ``build/chapter-times.json`` for
+    the build report. While the
     chapter runs, standard error shows the run being trained or evaluated (``sslvid.progress``),
     the cell being executed and the time left by the last build of the chapter; the executed
     notebook stores no progress bar.
@@ -55,15 +57,17 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
     status = dst.resolve().with_suffix(".status.json")  # absolute: papermill changes directory while it runs
     printer = StatusPrinter(src.stem, status, previous_seconds(src.stem, profile))
     try:
-        with _environ(PROGRESS_ENV, str(status)), printer:
+        with _environ(PROGRESS_ENV, str(status)), _environ(BOOK_PAGE_ENV, "1"), printer:
             papermill.execute_notebook(
                 str(src), str(tmp), parameters=chapter_parameters(profile, data_root, **extra),
                 kernel_name="python3", cwd=str(src.parent), progress_bar={"file": printer.cells, "mininterval": 0},
             )
     finally:
         status.unlink(missing_ok=True)
+    executed = tag_for_book(_read_notebook(tmp))
     if BOOK_CONFIG.is_file():
-        _write_notebook(tmp, add_launch_links(_read_notebook(tmp), src.name, **book_repository(BOOK_CONFIG)))
+        executed = add_launch_links(executed, src.name, **book_repository(BOOK_CONFIG))
+    _write_notebook(tmp, executed)
     tmp.replace(dst)
     seconds = time.perf_counter() - start
     _record_time(src.stem, profile, seconds)
@@ -90,6 +94,42 @@ INSTALL_TAG = "remove-cell"
 """Tag of the install cell: Jupyter Book leaves it off the page."""
 
 _INSTALL_MARK = "# Colab / Binder: install sslvid when it is missing"
+
+BOOK_PAGE_ENV = "SSLVID_BOOK_PAGE"
+"""Set (to "1") while ``execute_chapter`` runs a chapter for the book: ``show_figure`` then shows each
+figure only where the page's caption places it (``sslvid.analysis.figures.show_figure``)."""
+
+HIDE_INPUT_TAG = "hide-input"
+"""Tag of every code cell of an executed chapter: the page shows its output, the code folded."""
+
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+"""Tags of the cells that set a chapter's parameters (the notebook's own and the one papermill injects)."""
+
+_PAGE_TAGS = ("remove-", "hide-")  # tags by which a cell already says how the page shows it
+
+
+def tag_for_book(nb: dict[str, Any]) -> dict[str, Any]:
+    """Tag an executed chapter's cells so that its page reads as a study: every code cell
+    ``hide-input`` (the output shown, the code folded behind a toggle), the ``parameters`` and
+    ``injected-parameters`` cells ``remove-cell``. A cell that already carries a ``remove-*`` or
+    ``hide-*`` tag keeps its own. Returns ``nb`` (changed in place); running it twice changes nothing.
+
+    Only the executed copies in ``book/chapters/`` are tagged: the notebooks in ``notebooks/``
+    (JupyterLab, Colab, nbval) keep their code in view.
+    """
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(tag in PARAMETER_TAGS for tag in tags):
+            wanted = "remove-cell"
+        elif any(tag.startswith(_PAGE_TAGS) for tag in tags):
+            continue
+        else:
+            wanted = HIDE_INPUT_TAG
+        if wanted not in tags:
+            tags.append(wanted)
+    return nb
 
 
 def book_repository(config: str | Path | None = None) -> dict[str, str]:

@@ -4,6 +4,11 @@ page (a glossary term, a citation, a link to another chapter) leads to a page an
 exist; the glossary and the bibliography pages list their entries. A screenshot of every page is
 saved beside the HTML (``_build/screenshots``).
 
+How a chapter page reads is checked from its HTML alone (``page_structure``, no browser needed):
+every figure has a numbered caption ("Fig. 2.1"), every code cell is folded (``hide-input``), the
+parameters cells are not on the page, every in-page link (a ``{numref}`` to a figure, a ``{ref}`` to
+a table) has its anchor, and no table is a raw DataFrame repr (``sslvid.analysis.tables``).
+
 ``make book`` runs ``python -m sslvid book check`` after building when Chromium is installed
 (Debian: ``apt-get install chromium``); the browser is driven through Playwright's Python
 client with the system Chromium, so nothing is downloaded.
@@ -11,9 +16,10 @@ client with the system Chromium, so nothing is downloaded.
 from __future__ import annotations
 
 import shutil
-from urllib.parse import unquote
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
 
@@ -22,8 +28,10 @@ from sslvid.errors import import_optional
 SKIPPED_NOTICE = """
 ======================================================================
  BOOK CHECK SKIPPED: no Chromium browser was found on PATH.
- The HTML was built, but no page of it was opened and looked at
- (figures, error outputs, cross-references, glossary, bibliography).
+ The HTML was built and each chapter page's structure read (numbered
+ figures, folded code, in-page links), but no page was opened and
+ looked at (images, error outputs, links to other pages, glossary,
+ bibliography).
  Install Chromium, then run the check on the built book:
      sudo apt-get install chromium       (Debian, Ubuntu)
      sudo dnf install chromium           (Fedora)
@@ -52,6 +60,126 @@ _IMAGES_JS = """() => Array.from(document.querySelectorAll('article img, main im
 
 
 @dataclass
+class PageStructure:
+    """How a chapter page reads, from its HTML: figures and their numbers, folded code, in-page links.
+
+    ``figures`` lists the id of every figure with its caption number ("Fig. 2.1"; "" when it has
+    none); ``unfolded_code`` counts code cells shown open, ``parameters_shown`` the parameters
+    cells left on the page; ``broken_anchors`` the in-page links (``#id``) with no element of that
+    id; ``raw_tables`` the tables rendered as a raw DataFrame repr (class ``dataframe`` without
+    ``sslvid-table``, the mark of ``sslvid.analysis.tables``).
+    """
+
+    figures: dict[str, str] = field(default_factory=dict)
+    code_cells: int = 0
+    unfolded_code: int = 0
+    parameters_shown: int = 0
+    broken_anchors: list[str] = field(default_factory=list)
+    raw_tables: int = 0
+
+    def problems(self, page: str) -> list[str]:
+        found = [f"{page}: figure {name or '(no id)'} has no numbered caption"
+                 for name, number in self.figures.items() if not number]
+        if not self.figures:
+            found.append(f"{page}: no numbered figure")
+        if self.unfolded_code:
+            found.append(f"{page}: {self.unfolded_code} of {self.code_cells} code cells not folded (hide-input)")
+        if self.parameters_shown:
+            found.append(f"{page}: the parameters cell is on the page")
+        found += [f"{page}: in-page link to a missing anchor #{anchor}" for anchor in self.broken_anchors]
+        if self.raw_tables:
+            found.append(f"{page}: {self.raw_tables} tables shown as raw DataFrame reprs")
+        return found
+
+
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+_PARAMETER_MARKS = ("papermill injects", "# Parameters\n")
+
+
+class _StructureParser(HTMLParser):
+    """Collects what ``PageStructure`` needs in one pass over a page (Sphinx writes well-formed HTML)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, set[str], str | None]] = []
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.figures: dict[str, str] = {}
+        self.figure: list[str] = []  # ids of the open figures
+        self.inputs: list[tuple[bool, list[str]]] = []  # one per code cell input: folded, its text
+        self.raw_tables = 0
+
+    def _inside(self, tag: str | None = None, cls: str | None = None) -> bool:
+        return any((tag is None or t == tag) and (cls is None or cls in c) for t, c, _ in self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        classes = set((attributes.get("class") or "").split())
+        ident = attributes.get("id")
+        if ident:
+            self.ids.add(ident)
+        if tag == "a" and (attributes.get("href") or "").startswith("#") and len(attributes["href"] or "") > 1:
+            self.links.append(unquote((attributes["href"] or "")[1:]))
+        if tag == "figure":
+            name = ident or f"(figure {len(self.figures) + 1})"
+            self.figures[name] = ""
+            self.figure.append(name)
+        if tag == "table" and "dataframe" in classes and "sslvid-table" not in classes:
+            self.raw_tables += 1
+        if "cell_input" in classes and not self._inside(cls="cell_input"):
+            self.inputs.append((self._inside(tag="details"), []))
+        if tag not in _VOID:
+            self.stack.append((tag, classes, ident))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+        if tag == "figure" and self.figure:
+            self.figure.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.figure and self._inside(tag="span", cls="caption-number") and self._inside(tag="figcaption"):
+            self.figures[self.figure[-1]] += data.strip()
+        if self.inputs and self._inside(cls="cell_input"):
+            self.inputs[-1][1].append(data)
+
+    def result(self) -> PageStructure:
+        texts = ["".join(text) for _, text in self.inputs]
+        return PageStructure(
+            figures=dict(self.figures),
+            code_cells=len(self.inputs),
+            unfolded_code=sum(1 for folded, _ in self.inputs if not folded),
+            parameters_shown=sum(1 for t in texts if any(mark in t + "\n" for mark in _PARAMETER_MARKS)),
+            broken_anchors=sorted({a for a in self.links if a not in self.ids}),
+            raw_tables=self.raw_tables,
+        )
+
+
+def page_structure(path: str | Path) -> PageStructure:
+    """Read how the built page ``path`` reads (``PageStructure``) from its HTML, without a browser."""
+    parser = _StructureParser()
+    parser.feed(Path(path).read_text(encoding="utf-8"))
+    parser.close()
+    return parser.result()
+
+
+def check_structure(html_dir: str | Path = "_build/html", toc: str | Path = "_toc.yml") -> list[PageReport]:
+    """``page_structure`` of every chapter page of the table of contents, as reports (no browser needed).
+
+    Raises:
+        FileNotFoundError: when a chapter page is missing.
+    """
+    pages = [Path(html_dir) / f"{name}.html" for name in chapter_pages(toc)]
+    missing = [str(p) for p in pages if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"pages missing from the build: {', '.join(missing)}; run make book")
+    return [PageReport(page=str(p), images=1, xref="(not followed)", xref_ok=True, structure=page_structure(p))
+            for p in pages]
+
+
+@dataclass
 class PageReport:
     """What a reader would see on one page of the book.
 
@@ -67,6 +195,7 @@ class PageReport:
     entries: int = 0
     xref: str | None = None
     xref_ok: bool = False
+    structure: PageStructure | None = None
 
     @property
     def problems(self) -> list[str]:
@@ -76,6 +205,8 @@ class PageReport:
             if self.entries == 0:
                 found.append(f"{self.page}: the {self.kind} lists no entry")
             return found
+        if self.structure is not None:
+            found += self.structure.problems(self.page)
         if self.images == 0:
             found.append(f"{self.page}: no figure rendered")
         if self.xref is None:
@@ -147,7 +278,8 @@ def _check_page(browser, path: Path, kind: str, screenshots: str | Path | None) 
     page.goto(path.resolve().as_uri(), wait_until="load")
     images = page.evaluate(_IMAGES_JS)
     report = PageReport(page=str(path), kind=kind, images=len(images),
-                        broken_images=[i["src"] for i in images if not i["ok"]], errors=page.evaluate(_ERRORS_JS))
+                        broken_images=[i["src"] for i in images if not i["ok"]], errors=page.evaluate(_ERRORS_JS),
+                        structure=page_structure(path) if kind == "chapter" else None)
     if kind in REFERENCE_PAGES:
         report.entries = page.locator(REFERENCE_PAGES[kind]).count()
     if screenshots is not None:

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sslvid.errors import ConfigError, UserError
 
@@ -45,22 +46,39 @@ def _book_install_cell(args: argparse.Namespace) -> None:
 
 
 def _book_check(args: argparse.Namespace) -> None:
-    from sslvid.bookcheck import SKIPPED_NOTICE, check_book, find_chromium
+    from sslvid.bookcheck import SKIPPED_NOTICE, check_book, check_structure, find_chromium
 
     if find_chromium() is None:
+        # the pages' structure needs no browser: figures numbered, code folded, in-page links
+        reports = check_structure(args.html, args.toc) if Path(args.html).is_dir() else []
+        for r in reports:
+            print(_structure_line(r))
         print(SKIPPED_NOTICE, file=sys.stderr)
+        problems = [p for r in reports for p in r.problems]
+        if problems:
+            raise SystemExit("book check failed:\n" + "\n".join(problems))
         return
     reports = check_book(args.html, args.toc, screenshots=args.screenshots)
     problems = [p for r in reports for p in r.problems]
     for r in reports:
         if r.kind == "chapter":
             print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs, "
-                  f"cross-reference {r.xref or 'none'} {'ok' if r.xref_ok else 'BROKEN'}")
+                  f"cross-reference {r.xref or 'none'} {'ok' if r.xref_ok else 'BROKEN'}; {_structure_line(r)}")
         else:
             print(f"{r.page}: {r.entries} entries in the {r.kind}")
     print(f"book check: screenshots of every page in {args.screenshots}")
     if problems:
         raise SystemExit("book check failed:\n" + "\n".join(problems))
+
+
+def _structure_line(report: Any) -> str:
+    """One line on how a chapter page reads (``sslvid.bookcheck.PageStructure``)."""
+    s = report.structure
+    if s is None:
+        return f"{report.page}: structure not read"
+    numbered = sum(1 for n in s.figures.values() if n)
+    return (f"{report.page}: {numbered}/{len(s.figures)} figures numbered, {s.code_cells - s.unfolded_code}/"
+            f"{s.code_cells} code cells folded, {len(s.broken_anchors)} broken in-page links, {s.raw_tables} raw tables")
 
 
 def _data_generate(args: argparse.Namespace) -> None:
@@ -199,7 +217,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
                                     **overrides)
     results = ResultsStore(args.results) if args.results else None
-    kwargs = {"store": store, "results": results, "progress": not args.no_progress}
+    kwargs: dict[str, Any] = {"store": store, "results": results, "progress": not args.no_progress}
     if args.protocol == "noise":
         severities = _severities(args.severities)
         rows = noise_robustness(config, corruptions=tuple(args.corruptions.split(",")), severities=severities, **kwargs)

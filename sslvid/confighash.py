@@ -92,6 +92,7 @@ class HashedConfig(ConfigPart):
     values to their annotated types and validates; ``UNHASHED`` and ``__hash__`` follow.
     """
 
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every subclass is a dataclass (declared for type checkers)
     KIND: ClassVar[str] = ""
     UNHASHED: ClassVar[frozenset[str]] = _Unhashed()  # type: ignore[assignment]
     """Fields that do not enter the hash: those declared ``config_field(hashed=False)``."""
@@ -218,7 +219,7 @@ class HashedConfig(ConfigPart):
         Raises:
             ConfigError: naming the unknown fields and listing the valid ones.
         """
-        valid = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        valid = [f.name for f in dataclasses.fields(cls)]
         unknown = set(names) - set(valid)
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} fields: {', '.join(sorted(unknown))}; valid: {', '.join(valid)}")
@@ -228,7 +229,7 @@ class HashedConfig(ConfigPart):
         tuples of numbers (from lists), dicts (keys sorted; ``plain`` fields canonical), paths (as str).
         Values that do not convert are left as they are for ``validate()`` to report."""
         hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             kinds = [k for k in _union_kinds(hints.get(f.name, Any)) if k is not type(None)]
             value = getattr(self, f.name)
             number = next((k for k in kinds if k in (int, float)), None)
@@ -263,7 +264,7 @@ class HashedConfig(ConfigPart):
     def _check_fields(self) -> list[str]:
         """Problems of the fields declared with ``names`` or ``check`` (None values are not checked)."""
         problems = []
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if value is None:
                 continue

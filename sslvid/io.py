@@ -123,7 +123,7 @@ def read_json(path: str | os.PathLike, recovery: str) -> Any:
         raise DamagedFileError(path, f"not valid JSON ({err})", recovery) from None
 
 
-def atomic_write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -> None:
+def atomic_write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], object]) -> None:
     """Call ``writer(handle)`` on a binary temporary file, then rename it to ``path``.
 
     Use it for writers that take a file object: ``np.save``, ``torch.save``, ``df.to_csv``.

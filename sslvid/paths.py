@@ -38,8 +38,9 @@ def default_data_dir(profile: str = "micro") -> Path:
 def cache_dir() -> Path:
     """Root of the decoded-clip caches: the folder of an enclosing ``using_cache_dir``, else
     ``$SSLVID_CACHE_DIR`` if set (e.g. a fast local disk), else ``<data>/cache``."""
-    if _CACHE_DIR.get() is not None:
-        return _CACHE_DIR.get()
+    enclosing = _CACHE_DIR.get()
+    if enclosing is not None:
+        return enclosing
     if os.environ.get("SSLVID_CACHE_DIR"):
         return Path(os.environ["SSLVID_CACHE_DIR"]).expanduser().resolve()
     return data_dir() / "cache"

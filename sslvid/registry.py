@@ -7,7 +7,7 @@ name raises ``ValueError`` listing the valid ones (timm's pattern, with a better
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -73,3 +73,19 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._builders)
+
+
+class ClassRegistry(Registry[T]):
+    """A registry whose builders are the classes themselves (pretext tasks, distillers).
+
+    ``get`` returns the class, so its class attributes (a task's ``contrastive``, a distiller's
+    ``needs_student``) can be read before anything is built.
+    """
+
+    def get(self, name: str) -> type[T]:
+        """The class registered under ``name``.
+
+        Raises:
+            ValueError: for an unknown name; the message lists the valid names.
+        """
+        return cast("type[T]", super().get(name))

@@ -222,3 +222,86 @@ def test_an_executed_chapter_stores_no_progress_and_the_terminal_shows_the_run(t
     assert cell["execution_count"] is not None and cell["outputs"] == []  # no progress bar stored
     assert "rotnet/tiny epoch 1/1 step" in capfd.readouterr().err
     assert previous_seconds("chapter", "smoke") > 0 and previous_seconds("chapter", "micro") is None
+
+
+def test_executed_chapters_fold_code_and_drop_the_parameters_cells():
+    from sslvid.book import tag_for_book
+
+    def code(tags=None):
+        return {"cell_type": "code", "metadata": {"tags": list(tags)} if tags else {}, "source": "", "outputs": []}
+
+    nb = {"cells": [code(["remove-cell"]), {"cell_type": "markdown", "metadata": {}, "source": "# T"},
+                    code(["parameters"]), code(["injected-parameters"]), code(), code(["hide-output"])]}
+    tags = [c["metadata"].get("tags") for c in tag_for_book(nb)["cells"]]
+    assert tags == [["remove-cell"], None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"],
+                    ["hide-input"], ["hide-output"]]
+    assert tag_for_book(nb) == nb  # a second pass changes nothing
+
+
+def test_prepared_notebooks_for_lab_and_nbval_keep_their_code_in_view(tmp_path):
+    pytest.importorskip("papermill")
+    from sslvid.book import prepare_chapter
+
+    src = NOTEBOOKS[0]
+    prepare_chapter(src, tmp_path / src.name, profile="smoke")
+    prepared = json.loads((tmp_path / src.name).read_text())
+    tags = [t for c in prepared["cells"] for t in c["metadata"].get("tags", [])]
+    assert "hide-input" not in tags and tags.count("remove-cell") == 1  # only the install cell
+    stored = [t for p in NOTEBOOKS for c in json.loads(p.read_text())["cells"] for t in c["metadata"].get("tags", [])]
+    assert "hide-input" not in stored
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_is_numbered_captioned_and_referenced(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    glued = set(re.findall(r'show_figure\([\s\S]*?"(fig-[\w-]+)"', code))
+    placed = {}
+    for cell in cells:
+        source = "".join(cell["source"])
+        for name, name_option, caption in re.findall(r"```\{glue:figure\} (\S+)\n:name: (\S+)\n\n([\s\S]*?)```", source):
+            assert name == name_option, f"{path.name}: {name} is placed under another name, {name_option}"
+            placed[name] = caption
+    assert glued, f"{path.name} glues no figure"
+    assert glued == set(placed), f"{path.name}: glued {sorted(glued)} but captioned {sorted(placed)}"
+    assert all(n.startswith(f"fig-{path.name[:2]}-") for n in glued), f"{path.name}: figure names fig-{path.name[:2]}-*"
+    assert re.search(r"\bdisplay\((fig|figure|shown\.figure)\)", code) is None, f"{path.name} shows a figure unnumbered"
+    for name, caption in placed.items():
+        assert re.search(r"\bx: |\baxes\b|\bcolumns\b|\brows?\b", caption), f"{name}: the caption states no axes"
+        assert "Look for" in caption or "Look at" in caption, f"{name}: the caption says not what to look for"
+    assert set(placed) <= set(roles(markdown_of(path), "numref")), f"{path.name}: a figure no text refers to"
+
+
+def test_every_ref_to_a_table_or_figure_has_its_target():
+    labels = {m for p in NOTEBOOKS for m in re.findall(r"^\(([\w-]+)\)=$", markdown_of(p), re.MULTILINE)}
+    labels |= {m for p in NOTEBOOKS for m in re.findall(r":name: (fig-[\w-]+)", markdown_of(p))}
+    wanted = {t for p in NOTEBOOKS for role in ("ref", "numref") for t in roles(markdown_of(p), role)
+              if t.startswith(("tab-", "fig-"))}
+    assert wanted <= labels, f"references without a target: {sorted(wanted - labels)}"
+    discussion = markdown_of(REPO / "notebooks" / "10_discussion.ipynb")
+    linked = {t[4:6] for t in roles(discussion, "ref") if t.startswith("tab-")}
+    assert {f"{n:02d}" for n in range(2, 10)} <= linked, "the discussion links every chapter's comparison"
+
+
+def test_show_figure_glues_for_the_page_and_shows_under_the_cell_elsewhere(monkeypatch):
+    myst_nb = pytest.importorskip("myst_nb")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sslvid.analysis.figures import show_figure
+    from sslvid.book import BOOK_PAGE_ENV
+
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
+    monkeypatch.delenv(BOOK_PAGE_ENV, raising=False)
+    fig = plt.figure()
+    show_figure(fig, "fig-01-one")
+    assert glued[-1] == ("fig-01-one", fig, True) and not plt.fignum_exists(fig.number)
+    monkeypatch.setenv(BOOK_PAGE_ENV, "1")
+    show_figure([plt.figure(figsize=(2, 1)), plt.figure(figsize=(3, 1))], "fig-01-two")
+    name, stacked, display = glued[-1]
+    assert (name, display) == ("fig-01-two", False) and stacked.data[:4] == b"\x89PNG" and plt.get_fignums() == []
+    show_figure(None, "fig-01-none", missing="No curves.")
+    assert glued[-1][1].data == "*No curves.*"

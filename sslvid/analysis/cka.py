@@ -45,10 +45,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sslvid.analysis.embedding import ClipSource, iter_clip_batches, to_device_clips
-from sslvid.backbones.base import resolve_indices
+from sslvid.backbones.base import VideoBackbone, resolve_indices
 
 logger = logging.getLogger(__name__)
 
@@ -257,13 +257,13 @@ class MinibatchCKA:
         return cka.numpy()
 
 
-def layer_names(model: nn.Module, indices: int | Sequence[int] | None) -> tuple[str, ...]:
+def layer_names(model: VideoBackbone, indices: int | Sequence[int] | None) -> tuple[str, ...]:
     """Block names that ``model.forward_intermediates(x, indices)`` returns, in order."""
     return tuple(model.block_names[i] for i in resolve_indices(indices, len(model.block_names)))
 
 
 @torch.no_grad()
-def cka_map(model_a: nn.Module, source: ClipSource, model_b: nn.Module | None = None,
+def cka_map(model_a: VideoBackbone, source: ClipSource, model_b: VideoBackbone | None = None,
             indices_a: int | Sequence[int] | None = None, indices_b: int | Sequence[int] | None = None,
             device: torch.device | str = "cpu", batch_size: int = 128, crop_size: int | None = None,
             channels_last: bool = True, eps: float = 1e-12, dtype: torch.dtype = torch.float64) -> CKAResult:

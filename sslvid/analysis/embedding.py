@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.manifold import TSNE
-from torch import Tensor, nn
+from torch import Tensor
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.data.transforms import KINETICS_MEAN, KINETICS_STD, center_crop, to_float_clips
 
 ClipSource = Any
@@ -137,7 +138,7 @@ def to_device_clips(clips: Tensor, device: torch.device, channels_last: bool) ->
 
 
 @torch.no_grad()
-def extract_features(backbone: nn.Module, source: ClipSource, device: torch.device | str = "cpu",
+def extract_features(backbone: VideoBackbone, source: ClipSource, device: torch.device | str = "cpu",
                      batch_size: int = 64, crop_size: int | None = None,
                      channels_last: bool = True) -> tuple[Tensor, Tensor]:
     """Pooled features of every clip of ``source``, streamed in eval mode without gradients.

@@ -7,7 +7,7 @@ and accuracy-against-epochs curves. The numbers come from ``sslvid.analysis`` (`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -330,7 +330,7 @@ def pretext_strip(task: PretextTask | str, video: np.ndarray, seed: int = 0, max
 
 def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        return cast(Figure, ax.figure), ax  # a subfigure, when the caller's axes lie on one, draws alike
     fig, ax = plt.subplots(figsize=size, layout="constrained")
     return fig, ax
 
@@ -339,3 +339,65 @@ def _bare(ax: Axes) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_frame_on(False)
+
+
+# ----------------------------------------------------------------------------- the book's pages
+
+def show_figure(fig: Figure | Sequence[Figure] | None, name: str, missing: str = "Not available in this run.") -> None:
+    """Show ``fig`` as the numbered figure ``name`` of a chapter page, and close it.
+
+    The figure is glued under ``name`` (MyST-NB ``glue``); a markdown cell after the code cell places
+    it with a caption that says what the axes are and what to look for::
+
+        ```{glue:figure} fig-02-cka
+        :name: fig-02-cka
+
+        Linear CKA between ... x: ..., y: .... Look for ...
+        ```
+
+    and the text refers to it as ``{numref}`fig-02-cka```. When the chapter is executed for the
+    book (``BOOK_PAGE_ENV`` set) the figure appears only there, with its number and caption; in
+    JupyterLab, Colab or under nbval it is also shown under the cell. Several figures (a list) are
+    stacked into one picture, top to bottom; ``None`` (or an empty list) glues the ``missing`` text
+    instead, so the page's reference still resolves.
+    """
+    from IPython.display import Markdown, display
+
+    items: Sequence[Figure | None] = list(fig) if isinstance(fig, (list, tuple)) else [fig]  # type: ignore[list-item]
+    figures: list[Figure] = [f for f in items if isinstance(f, Figure)]
+    shown: Any = Markdown(f"*{missing}*") if not figures else figures[0] if len(figures) == 1 else _stacked(figures)
+    try:
+        from myst_nb import glue
+    except ImportError:  # the book's tools are not installed (e.g. Colab without the [book] extra)
+        display(shown)
+    else:
+        import os
+
+        from sslvid.book import BOOK_PAGE_ENV
+
+        glue(name, shown, display=not os.environ.get(BOOK_PAGE_ENV))
+    for f in figures:
+        plt.close(f)
+
+
+def _stacked(figures: Sequence[Figure], dpi: int = 100) -> Any:
+    """Several figures as one PNG (``IPython.display.Image``), top to bottom, centred."""
+    import io
+
+    from IPython.display import Image
+    from PIL import Image as PILImage
+
+    pictures = []
+    for figure in figures:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+        pictures.append(PILImage.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    width = max(p.width for p in pictures)
+    canvas = PILImage.new("RGB", (width, sum(p.height for p in pictures)), "white")
+    top = 0
+    for picture in pictures:
+        canvas.paste(picture, ((width - picture.width) // 2, top))
+        top += picture.height
+    out = io.BytesIO()
+    canvas.save(out, format="PNG")
+    return Image(data=out.getvalue(), format="png")

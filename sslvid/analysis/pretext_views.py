@@ -18,17 +18,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from sslvid.analysis.embedding import to_display_frames
+from sslvid.backbones.base import VideoBackbone
 from sslvid.data.sampling import ClipSampler
 from sslvid.pretext import create_task
 from sslvid.data.transforms import center_crop, rotate90, static_frame_mixup, to_unit_clips
 from sslvid.pretext.base import PretextTask
-from sslvid.pretext.byol import byol_view
+from sslvid.pretext.byol import BYOL, byol_view
 from sslvid.pretext.color import lab_to_rgb, rgb_to_lab
 from sslvid.pretext.samplers import order_permutations
-from sslvid.pretext.splitbrain import SplitBrainBackbone
+from sslvid.pretext.prp import PRP
+from sslvid.pretext.rotnet import RotNet
+from sslvid.pretext.splitbrain import SplitBrain, SplitBrainBackbone
+from sslvid.pretext.tdl import TDL
 
 Views = list[tuple[str, np.ndarray]]
 
@@ -47,7 +51,7 @@ QUESTIONS: dict[str, str] = {
 """One line per task: what the network must answer, for figure titles."""
 
 
-class _ShapeOnlyBackbone(nn.Module):
+class _ShapeOnlyBackbone(VideoBackbone):
     """Stand-in backbone so a task can be built by name just to use its sampler and augmentation."""
 
     feature_dim = 8
@@ -99,7 +103,7 @@ def _span(idx: np.ndarray) -> str:
     return "frames " + ",".join(map(str, idx[:3])) + f",...,{idx[-1]} (looped)"
 
 
-def _rotnet(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
+def _rotnet(task: RotNet, video: np.ndarray, rng: np.random.Generator) -> Views:
     idx, _ = _draw(task, len(video), rng)
     x = task.augment(_as_batch(video[idx[0]]))  # (1, 3, T, S, S), the task's crop
     turns = range(task.num_rotations)
@@ -114,7 +118,7 @@ def _vcop(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Vie
             for i, p in enumerate(perm)]
 
 
-def _prp(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
+def _prp(task: PRP, video: np.ndarray, rng: np.random.Generator) -> Views:
     rates = task.sampler.rates
     start = ClipSampler(task.sampler.num_frames, stride=max(rates)).starts(len(video), rng)[:1]
     views = []
@@ -124,7 +128,7 @@ def _prp(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> View
     return views
 
 
-def _two_clips(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
+def _two_clips(task: Any, video: np.ndarray, rng: np.random.Generator) -> Views:  # CVRL, SimCLR, MoCo v2
     idx, meta = _draw(task, len(video), rng)
     raw = [idx[0], idx[min(1, len(idx) - 1)]]
     views = []
@@ -137,7 +141,7 @@ def _two_clips(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -
     return views
 
 
-def _byol(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
+def _byol(task: BYOL, video: np.ndarray, rng: np.random.Generator) -> Views:
     idx, _ = _draw(task, len(video), rng)
     clips = [idx[0], idx[min(1, len(idx) - 1)]]
     views = [(f"clip ({_span(idx[0])})", _square(video[idx[0]]))]
@@ -154,7 +158,7 @@ def _rspnet(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> V
     return [(f"{n}\n{_span(i)}", _square(video[i])) for n, i in zip(names, idx)]
 
 
-def _tdl(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
+def _tdl(task: TDL, video: np.ndarray, rng: np.random.Generator) -> Views:
     idx, meta = _draw(task, len(video), rng)
     anchor, negative = task.augment(_as_batch(video[idx[0]])), task.augment(_as_batch(video[idx[1]]))
     positive = static_frame_mixup(task.augment(_as_batch(video[idx[0]])), alpha=task.tca_alpha)
@@ -163,7 +167,7 @@ def _tdl(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> View
             (f"negative ({_span(idx[1])})", to_display_frames(negative[0]))]
 
 
-def _splitbrain(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
+def _splitbrain(task: SplitBrain, video: np.ndarray, rng: np.random.Generator) -> Views:
     idx, _ = _draw(task, len(video), rng)
     x = center_crop(to_unit_clips(_as_batch(_square(video[idx[0]]))), task.crop_size)
     lab = rgb_to_lab(x)
@@ -184,7 +188,7 @@ def _generic(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> 
     return views
 
 
-VIEWS: dict[str, Callable[[PretextTask, np.ndarray, np.random.Generator], Views]] = {
+VIEWS: dict[str, Callable[[Any, np.ndarray, np.random.Generator], Views]] = {  # each takes its own task class
     "rotnet": _rotnet, "vcop": _vcop, "prp": _prp, "cvrl": _two_clips, "simclr": _two_clips,
     "moco_v2": _two_clips, "byol": _byol, "rspnet": _rspnet, "tdl": _tdl, "splitbrain": _splitbrain,
 }

@@ -25,15 +25,16 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.backbones.frames2d import unfold_frames
 from sslvid.errors import import_optional
 
 Target = int | Tensor | None
 
 
-def _score_function(backbone: nn.Module) -> Callable[[Tensor], Tensor]:
+def _score_function(backbone: VideoBackbone) -> Callable[[Tensor], Tensor]:
     """Clips ``(B, C, T, H, W)`` -> logits ``(B, K)``, or feature norms ``(B,)`` without a head."""
     if getattr(backbone, "num_classes", 0) > 0:
         return backbone
@@ -44,7 +45,7 @@ def _score_function(backbone: nn.Module) -> Callable[[Tensor], Tensor]:
     return feature_norm
 
 
-def _resolve_target(backbone: nn.Module, clips: Tensor, target: Target) -> Tensor | None:
+def _resolve_target(backbone: VideoBackbone, clips: Tensor, target: Target) -> Tensor | None:
     """``(B,)`` class indices to explain, or None for head-less backbones.
 
     Raises:
@@ -65,7 +66,7 @@ def _pick(scores: Tensor, target: Tensor | None) -> Tensor:
     return scores if target is None else scores.gather(1, target[:, None]).squeeze(1)
 
 
-def vanilla_saliency(backbone: nn.Module, clips: Tensor, target: Target = None) -> Tensor:
+def vanilla_saliency(backbone: VideoBackbone, clips: Tensor, target: Target = None) -> Tensor:
     """Vanilla-gradient saliency per frame (Simonyan et al., 2014, §3.1) via ``captum.attr.Saliency``.
 
     Runs in eval mode (training mode restored afterwards); parameter gradients are untouched.
@@ -96,7 +97,7 @@ def vanilla_saliency(backbone: nn.Module, clips: Tensor, target: Target = None) 
     return grads.amax(dim=1).detach()
 
 
-def grad_cam(backbone: nn.Module, clips: Tensor, target: Target = None, upsample: bool = True) -> Tensor:
+def grad_cam(backbone: VideoBackbone, clips: Tensor, target: Target = None, upsample: bool = True) -> Tensor:
     """Grad-CAM on the backbone's last block (Selvaraju et al., 2017, §3), per frame.
 
     Args:
@@ -137,7 +138,7 @@ def grad_cam(backbone: nn.Module, clips: Tensor, target: Target = None, upsample
     return cam[:, 0]
 
 
-def _clip_layout(backbone: nn.Module, x: Tensor, frames: int) -> Tensor:
+def _clip_layout(backbone: VideoBackbone, x: Tensor, frames: int) -> Tensor:
     """A last-block output as ``(B, C, T, h, w)``: the backbone's layout, and 2D networks' per-frame maps unfolded."""
     x = backbone.to_clip_layout(x)
     return unfold_frames(x, frames) if x.dim() == 4 else x

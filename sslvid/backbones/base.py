@@ -284,9 +284,10 @@ def conv_bn_act(
     act: type[nn.Module] | None = nn.ReLU,
 ) -> nn.Sequential:
     """Conv3d (no bias, "same" padding for odd kernels) -> BatchNorm3d -> optional activation."""
-    kernel = (kernel_size,) * 3 if isinstance(kernel_size, int) else kernel_size
+    kernel = (kernel_size, kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    padding = (kernel[0] // 2, kernel[1] // 2, kernel[2] // 2)
     layers: list[nn.Module] = [
-        nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=tuple(k // 2 for k in kernel),
+        nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=padding,
                   groups=groups, bias=False),
         nn.BatchNorm3d(out_channels),
     ]

@@ -44,7 +44,7 @@ class SwinTransformer3dBackbone(VideoBackbone):
         dropout: dropout before the linear head.
     """
 
-    block_names = ("stem", "stage1", "stage2", "stage3", "stage4")
+    block_names: tuple[str, ...] = ("stem", "stage1", "stage2", "stage3", "stage4")
 
     def __init__(self, num_classes: int = 0, width: float = 1.0, depths: tuple[int, ...] = (2, 2, 6, 2),
                  patch_size: tuple[int, int, int] = (2, 4, 4), window_size: tuple[int, int, int] = (8, 7, 7),

@@ -219,7 +219,8 @@ def map_keys(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> tup
     Raises:
         ConfigError: if two checkpoint keys map to the same backbone key.
     """
-    report, mapped, origin = KeyReport(), {}, {}
+    report, mapped = KeyReport(), {}
+    origin: dict[str, str] = {}  # backbone key -> the checkpoint key that named it
     for key, tensor in state.items():
         name, stripped = key, []
         while name not in expected and name.startswith(WRAPPER_PREFIXES):

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 from torch import Tensor, nn
 from torchvision.models import ShuffleNetV2, mobilenet_v2
@@ -121,8 +122,9 @@ def _with_in_channels(conv: nn.Conv2d, in_channels: int, init: Callable[[nn.Conv
     """``conv`` itself if it already takes ``in_channels``, else a like conv taking ``in_channels``."""
     if conv.in_channels == in_channels:
         return conv
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                    bias=conv.bias is not None)
+    # torch types a built conv's kernel_size, stride and padding as tuple[int, ...], its constructor takes pairs
+    shape: dict[str, Any] = {"kernel_size": conv.kernel_size, "stride": conv.stride, "padding": conv.padding}
+    new = nn.Conv2d(in_channels, conv.out_channels, **shape, bias=conv.bias is not None)
     return init(new) if init is not None else new
 
 
@@ -234,7 +236,8 @@ class SqueezeNet11Frames(FrameBackbone):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):  # torchvision's init for all but the classifier conv
                 nn.init.kaiming_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         self.build_head(channels, num_classes, dropout)
 
 

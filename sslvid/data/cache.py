@@ -128,7 +128,8 @@ def decode_jpeg(data: bytes | np.ndarray, size: tuple[int, int]) -> np.ndarray:
         VideoDecodeError: when the bytes are not a JPEG of that size (truncated or damaged).
     """
     try:
-        with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:
+        # an ndarray is a buffer; numpy's type stubs declare it one only from Python 3.12
+        with Image.open(io.BytesIO(data), formats=("JPEG",)) as image:  # type: ignore[arg-type]
             frame = np.asarray(image.convert("RGB"))
     except (OSError, ValueError, SyntaxError) as err:  # Pillow's ways of saying "not a valid image"
         raise VideoDecodeError(f"damaged cached JPEG frame: {err}") from None
@@ -252,7 +253,7 @@ class ClipCache:
         out = np.empty((len(frames), *self.frame_size, 3), np.uint8)
         for row, frame in enumerate(frames):
             blob = data[starts[frame]:starts[frame + 1]]
-            if zlib.crc32(blob) != crcs[frame]:
+            if zlib.crc32(blob) != crcs[frame]:  # type: ignore[arg-type]  # an ndarray is a buffer (see above)
                 raise VideoDecodeError(f"{self.meta['records'][i]['path']}: cached JPEG frame {frame} of "
                                        f"{self.path / _FRAME_FILES['jpeg']} is damaged (checksum mismatch); "
                                        "delete the cache folder to rebuild it")
@@ -387,14 +388,16 @@ def _write_frames(tmp: Path, index: VideoIndex, size: tuple[int, int], max_frame
                 errors[i] = result.error
                 log.warning("clip cache: skipping %s: %s", index.records[i].path, result.error)
             else:
-                if cache_format == "jpeg":
-                    for blob in result.frames:
+                frames = result.frames
+                assert frames is not None  # decoded without error
+                if isinstance(frames, list):  # jpeg: one blob per frame
+                    for blob in frames:
                         handle.write(blob)
                         byte_offsets.append(byte_offsets[-1] + len(blob))
                         crcs.append(zlib.crc32(blob))
                 else:
-                    handle.write(result.frames.tobytes())
-                count = len(result.frames)
+                    handle.write(frames.tobytes())
+                count = len(frames)
                 offset += count
                 arrays["num_frames"][i], arrays["ok"][i] = count, True
                 arrays["source_frames"][i], arrays["source_start"][i] = result.source_frames, result.source_start
@@ -521,7 +524,8 @@ def _build(tmp: Path, index: VideoIndex, size: tuple[int, int], max_frames: int 
              index.split, size[0], size[1], cache_format, name)
     arrays, errors = _write_frames(tmp, index, size, max_frames, workers, cache_format)
     _check_failures(index, errors, max_failure_fraction)
-    atomic_write_with(tmp / _INDEX, lambda handle: np.savez(handle, **arrays))
+    # numpy's stubs type savez's keyword arrays as its allow_pickle flag
+    atomic_write_with(tmp / _INDEX, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
     total = int(arrays["num_frames"].sum())
     seconds = time.perf_counter() - started
     meta = _meta(index, name.rsplit("-", 1)[1], size, max_frames, total, errors, seconds, cache_format)

@@ -82,7 +82,7 @@ CIRCLE_RADIUS = (8.0, 14.0)  # pixels at 64x64
 CIRCLE_PERIOD = (24.0, 40.0)  # frames per turn
 _DIRECTIONS = {"Left": (0.0, -1.0), "Right": (0.0, 1.0), "Up": (-1.0, 0.0), "Down": (1.0, 0.0)}
 
-CODECS = {
+CODECS: dict[str, dict[str, Any]] = {
     "ucf101": {"codec": "mpeg4", "container": "avi", "tag": "XVID", "bit_rate": 500_000},
     "kinetics400": {"codec": "libx264", "container": "mp4", "options": {"preset": "ultrafast", "crf": "20"}},
 }

@@ -56,6 +56,6 @@ class VideoIndex:
         """Labels of all records, shape (N,), int64."""
         return np.array([r.label for r in self.records], dtype=np.int64)
 
-    def select(self, positions: Sequence[int]) -> "VideoIndex":
+    def select(self, positions: Sequence[int] | np.ndarray) -> "VideoIndex":
         """A new index holding ``records[p]`` for each position, in the given order."""
         return replace(self, records=tuple(self.records[int(p)] for p in positions))

@@ -20,16 +20,17 @@ the device, ``label`` (B,) (see ``sslvid.pretext.base``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.data.sampling import ClipSampler
 from sslvid.engine.step import StepOutput
-from sslvid.registry import Registry
+from sslvid.registry import ClassRegistry
 
-DISTILLERS: Registry["Distiller"] = Registry("distiller")
+DISTILLERS: ClassRegistry["Distiller"] = ClassRegistry("distiller")
 
 
 class Teachers:
@@ -73,12 +74,13 @@ class Teachers:
     @torch.no_grad()
     def features(self, x: Tensor) -> list[Tensor]:
         """Every teacher's pooled features: clips (B, 3, T, H, W) -> M tensors (B, D_m)."""
-        return [m.forward_features(x).float() for m in self.models]
+        # the teachers are modules with a backbone's face (VideoBackbone, PretextTeacher), which nn.Module's type lacks
+        return [m.forward_features(x).float() for m in self.models]  # type: ignore[operator]
 
     @torch.no_grad()
     def intermediates(self, x: Tensor, index: int) -> list[Tensor]:
         """Every teacher's output of block ``index``: M tensors (B, C_m, T_m, H_m, W_m)."""
-        return [m.forward_intermediates(x, [index])[0].float() for m in self.models]
+        return [m.forward_intermediates(x, [index])[0].float() for m in self.models]  # type: ignore[operator]
 
 
 class Distiller(nn.Module):
@@ -106,7 +108,7 @@ class Distiller(nn.Module):
     student_head: ClassVar[bool] = True
     needs_student: ClassVar[bool] = True
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = ()) -> None:
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = ()) -> None:
         super().__init__()
         self.backbone = student
         self.teachers = teachers if isinstance(teachers, Teachers) else Teachers(teachers)
@@ -139,6 +141,11 @@ class Distiller(nn.Module):
         low, high = cls.teacher_count
         return {"method": cls.name, "paper": cls.paper, "min_teachers": low,
                 "max_teachers": high, "teacher_output": cls.teacher_output}
+
+
+def no_student() -> VideoBackbone:
+    """The student of a method that trains none (fusion, ensemble): an identity, never asked for its features."""
+    return cast(VideoBackbone, nn.Identity())
 
 
 def check_teacher_count(cls: type[Distiller], count: int) -> None:

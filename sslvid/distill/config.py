@@ -11,9 +11,9 @@ may ride along so a missing run can be trained), a pre-trained pretext task (its
 task, subset size or pre-training set can be mixed; they must see the student's clips (same
 dataset, frames and crop size).
 
-Numbers (``Profile.defaults("distill")`` of ``sslvid.profiles``, which holds them): the distillation papers train their students far longer
-than a finetuning (Zhang & Peng 2018 §5.2: 350 epochs, Adam, lr 0.01 halved every 50;
-Vu et al. 2022 §IV-A: 200 epochs, SGD lr 0.01, weight decay 5e-4); the benchmark prints no
+Numbers (``Profile.defaults("distill")`` of ``sslvid.profiles``, which holds them): the distillation
+papers train their students far longer than a finetuning (Zhang & Peng 2018 §5.2: 350 epochs, Adam,
+lr 0.01 halved every 50; Vu et al. 2022 §IV-A: 200 epochs, SGD lr 0.01, weight decay 5e-4); the benchmark prints no
 distillation recipe (§5 points to its supplementary). "paper" uses the finetuning recipe of
 ``sslvid.evaluate`` for 100 epochs (SGD, momentum 0.9, weight decay 5e-4, cosine); "micro" a
 few epochs on the embedded data; "smoke" two.
@@ -202,7 +202,8 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
             ConfigError (a ValueError): for unknown fields or any invalid value.
         """
         cls.check_known_fields(overrides)
-        return cls(method=method, student=student, teachers=tuple(teachers), profile=profile, **overrides)
+        refs = tuple(TeacherRef(**t) if isinstance(t, Mapping) else t for t in teachers)
+        return cls(method=method, student=student, teachers=refs, profile=profile, **overrides)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "DistillConfig":
@@ -308,7 +309,7 @@ def _unknown_knobs(method: str, cls: type, keys: set[str]) -> list[str]:
     import inspect
 
     reserved = {"student", "teachers", "crop_size", "frames", "num_classes", "flip", "self"}
-    params = set(inspect.signature(cls.__init__).parameters) - reserved
+    params = set(inspect.signature(cls).parameters) - reserved
     taken = keys & reserved
     unknown = keys - params - reserved
     problems = []

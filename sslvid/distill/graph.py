@@ -31,14 +31,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import combinations
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.distill.base import DISTILLERS, Distiller, Teachers
+from sslvid.distill.base import DISTILLERS, Distiller, Teachers, no_student
 from sslvid.distill.kd import Supervised
 from sslvid.distill.losses import cosine_distance, em_distance, mmd, signed_sqrt, soften
 from sslvid.distill.recipe import recipe_settings
@@ -85,7 +86,9 @@ class GraphDistiller(Supervised):
     feature_graph: ClassVar[str | None] = None
     teacher_count = (1, None)
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    temperatures: Tensor
+
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "sample",
                  feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] | None = None,
                  sketch_dim: int = 256, feature_temperature: float | None = None, mmd_sigma: float | None = None,
@@ -97,7 +100,7 @@ class GraphDistiller(Supervised):
         self.register_buffer("temperatures", torch.tensor(temps))
         self.lam, self.coupling, self.feature_weight = float(lam), coupling, float(feature_weight)
         self.feature_block, self.sketch_dim = feature_block, sketch_dim
-        self.grid = None if grid is None else tuple(int(g) for g in grid)
+        self.grid = None if grid is None else (int(grid[0]), int(grid[1]), int(grid[2]))  # checked: three
         self.feature_temperature, self.mmd_sigma = feature_temperature, mmd_sigma
         if self.logit_graph:
             self.edges = nn.Parameter(torch.zeros(k, k))  # edges[m, n]: logit of e_{n->m}
@@ -148,19 +151,21 @@ class GraphDistiller(Supervised):
     # ------------------------------------------------------------------ representation graph
     def locations(self, student_map: Tensor) -> tuple[int, int, int]:
         """The (t, h, w) grid of G_r: ``grid``, or the student's own map (B, C, T, H, W)."""
-        return self.grid or tuple(int(n) for n in student_map.shape[-3:])
+        t, h, w = (int(n) for n in student_map.shape[-3:])
+        return self.grid or (t, h, w)
 
     @staticmethod
-    def pooled(fmap: Tensor, grid: Sequence[int]) -> Tensor:
+    def pooled(fmap: Tensor, grid: tuple[int, int, int]) -> Tensor:
         """A block output (B, C, T, H, W) averaged to ``grid`` (t, h, w): (B, C, S)."""
-        return F.adaptive_avg_pool3d(fmap.float(), tuple(grid)).flatten(2)
+        return F.adaptive_avg_pool3d(fmap.float(), grid).flatten(2)
 
     def vertex_maps(self, feats: Sequence[Tensor]) -> list[Tensor]:
         """The softened vertices ``D_k`` (B, d, S) of G_r, or the teachers' own maps (B, C_m, S)."""
         if self.feature_graph == "single":
             return [F.softmax(f, dim=-1) for f in feats]
         maps = []
-        for (m, n), (first, second) in zip(self.vertices(), self.sketches):
+        for (m, n), pair in zip(self.vertices(), self.sketches):
+            first, second = cast("tuple[CountSketch, CountSketch]", pair)  # a ModuleList of the two
             v = compact_bilinear(feats[m], feats[n], first, second, sum_locations=False)
             v = F.normalize(signed_sqrt(v).flatten(1), dim=1).view_as(v)
             temp = self.feature_temperature or 1.0 / (v.shape[1] * v.shape[2]) ** 0.5
@@ -286,9 +291,9 @@ class ModelFusion(Distiller):
     teacher_count = (1, None)
     needs_student = False
 
-    def __init__(self, student: nn.Module | None = None, teachers: Sequence[nn.Module] | Teachers = (),
+    def __init__(self, student: VideoBackbone | None = None, teachers: Sequence[nn.Module] | Teachers = (),
                  crop_size: int = 112, frames: int = 16, flip: bool = True) -> None:
-        super().__init__(student or nn.Identity(), teachers)
+        super().__init__(student or no_student(), teachers)
 
     def predict(self, x: Tensor) -> Tensor:
         """Log of the mean teacher probabilities (B, C): argmax is the fused decision."""
@@ -318,9 +323,9 @@ class ModelEnsemble(Supervised):
     teacher_count = (1, None)
     needs_student = False
 
-    def __init__(self, student: nn.Module | None = None, teachers: Sequence[nn.Module] | Teachers = (),
+    def __init__(self, student: VideoBackbone | None = None, teachers: Sequence[nn.Module] | Teachers = (),
                  crop_size: int = 112, frames: int = 16, num_classes: int = 10, flip: bool = True) -> None:
-        super().__init__(student or nn.Identity(), teachers, crop_size, frames, flip)
+        super().__init__(student or no_student(), teachers, crop_size, frames, flip)
         dims = [int(getattr(t, "feature_dim")) for t in self.teachers]
         self.head = nn.Linear(sum(dims), num_classes)
 

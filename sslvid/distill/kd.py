@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.losses import kd_kl, soften
@@ -41,7 +42,7 @@ class Supervised(Distiller):
         flip: random horizontal flips (off for sets whose labels a mirror changes).
     """
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  frames: int = 16, flip: bool = True) -> None:
         super().__init__(student, teachers)
         self.crop_size, self.frames, self.flip = crop_size, frames, flip
@@ -98,7 +99,7 @@ class HintonKD(Supervised):
     paper = "Hinton et al. 2015, arXiv 1503.02531, §2"
     teacher_count = (1, None)
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  temperature: float = 4.0, alpha: float = 0.9, frames: int = 16, flip: bool = True) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
         if not 0.0 <= alpha <= 1.0:
@@ -153,7 +154,7 @@ class AEKD(HintonKD):
     paper = "Du et al. 2020, NeurIPS, §3 (benchmark §5)"
     teacher_count = (2, None)
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  temperature: float = 4.0, alpha: float = 0.9, tolerance: float = 0.6, frames: int = 16,
                  flip: bool = True, ce_weight: float = 1.0) -> None:
         super().__init__(student, teachers, crop_size, temperature, alpha, frames, flip)

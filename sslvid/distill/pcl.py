@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
@@ -178,6 +179,9 @@ class MemoryBankNCE(nn.Module):
         ValueError: for non-positive sizes or temperature, or a momentum outside [0, 1).
     """
 
+    memory: Tensor
+    written: Tensor
+
     def __init__(self, dim: int, size: int = 16384, negatives: int = 1024, temperature: float = 0.07,
                  momentum: float = 0.5) -> None:
         super().__init__()
@@ -244,7 +248,7 @@ class TransformationTeacher(nn.Module):
         head: its transformation head on the three clips' concatenated features.
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+    def __init__(self, backbone: VideoBackbone, head: nn.Module) -> None:
         super().__init__()
         self.backbone, self.head = backbone, head
         self.feature_dim = backbone.feature_dim
@@ -254,7 +258,7 @@ class TransformationTeacher(nn.Module):
         return transformation_logits(self.backbone, self.head, tuples)
 
 
-def transformation_logits(backbone: nn.Module, head: nn.Module, tuples: Tensor) -> Tensor:
+def transformation_logits(backbone: VideoBackbone, head: nn.Module, tuples: Tensor) -> Tensor:
     """Logits (B, 5) of tuples (B, 3, 3, T, H, W): the head on ``cat(f(clip_1), f(clip_2), f(clip_3))``."""
     b = tuples.shape[0]
     features = backbone.forward_features(tuples.flatten(0, 1))  # (B * 3, D)
@@ -293,7 +297,7 @@ class PCLKD(Distiller):
     teacher_output = "pretext"
     student_head = False
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  frames: int = 16, temperature: float = 4.0, kd_weight: float = 1.0, contrastive_weight: float = 0.5,
                  nce_temperature: float = 0.07, negatives: int = 1024, memory_size: int = 16384,
                  memory_momentum: float = 0.5, interval: int | None = None, remote_gap: int | None = None,

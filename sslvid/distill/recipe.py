@@ -7,6 +7,7 @@ beside the numbers each method's paper (or released code) trains with.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from sslvid.cards import Setting
@@ -22,6 +23,11 @@ def paper_recipe() -> dict[str, Any]:
     paper = get_profile("paper").defaults("distill")
     return {"optimiser": paper["optimizer"], "learning rate": paper["lr"], "weight decay": paper["weight_decay"],
             "momentum": paper["momentum"], "batch size": paper["batch_size"], "epochs": paper["epochs"]}
+
+
+def _paper_value(name: str) -> Any:
+    """One entry of ``paper_recipe()``."""
+    return paper_recipe()[name]
 
 
 def recipe_settings(paper: Mapping[str, Any] | None = None, where: str = "",
@@ -41,7 +47,7 @@ def recipe_settings(paper: Mapping[str, Any] | None = None, where: str = "",
     rows = []
     for name in RECIPE:
         row = Setting(name, paper=paper.get(name), where=where if name in paper else "", released=released.get(name),
-                      ours=lambda name=name: paper_recipe()[name])
+                      ours=partial(_paper_value, name))
         if row.differs():
             row = Setting(row.name, row.paper, row.where, row.released, row.ours, notes.get(name, ONE_RECIPE))
         rows.append(row)

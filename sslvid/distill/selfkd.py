@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Teachers
 from sslvid.distill.kd import FEWER_EPOCHS, SKD_SRL_RECIPE, Supervised
@@ -58,7 +59,7 @@ class SKDSRL(Supervised):
     name = "skd_srl"
     paper = "Vu, Phung & Wang 2022, §III (Eq. 5)"
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  frames: int = 16, alpha: float = 0.1, beta: float = 1.0, tau: float = 10.0, proj_dim: int = 2048,
                  pred_hidden: int | None = None, flip: bool = True) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
@@ -108,7 +109,7 @@ class SelfKD(SKDSRL):
     name = "self_kd"
     paper = "Vu et al. 2022, Fig. 1(b) and Table II (Self-KD)"
 
-    def __init__(self, student: nn.Module, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
+    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
                  frames: int = 16, alpha: float = 0.1, beta: float = 0.0, tau: float = 10.0, proj_dim: int = 2048,
                  pred_hidden: int | None = None, flip: bool = True) -> None:
         super().__init__(student, teachers, crop_size, frames, alpha, beta, tau, proj_dim, pred_hidden, flip)
@@ -121,7 +122,7 @@ def _predictor_hidden(cls: type[SKDSRL]) -> int:
 
 
 def _skd_settings(cls: type[SKDSRL], beta: float | None) -> tuple[Setting, ...]:
-    rows = (Setting("temperature tau", paper=10.0, where="§IV-A", ours=default_of(cls, "tau")),
+    rows: tuple[Setting, ...] = (Setting("temperature tau", paper=10.0, where="§IV-A", ours=default_of(cls, "tau")),
             Setting("weight alpha of the distillation term", paper=0.1, where="§IV-A", ours=default_of(cls, "alpha")),
             Setting("weight beta of the similarity term", paper=beta, where="§IV-A" if beta is not None else "",
                     ours=default_of(cls, "beta")),

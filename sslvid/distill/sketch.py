@@ -38,6 +38,9 @@ class CountSketch(nn.Module):
         ValueError: for non-positive dims.
     """
 
+    hash: Tensor
+    sign: Tensor
+
     def __init__(self, in_dim: int, out_dim: int, seed: int = 0) -> None:
         super().__init__()
         if in_dim < 1 or out_dim < 1:

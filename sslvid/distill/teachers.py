@@ -17,9 +17,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.data.sources import open_split
 from sslvid.distill.config import DistillConfig, TeacherRef
 from sslvid.engine.pretrain import build_task, pretrain
+from sslvid.pretext.base import PretextTask
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -35,13 +37,13 @@ class PretextTeacher(nn.Module):
             classifier, for PCL-KD).
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+    def __init__(self, backbone: VideoBackbone, head: nn.Module) -> None:
         super().__init__()
         self.backbone, self.head = backbone, head
         self.feature_dim = backbone.feature_dim
 
     @classmethod
-    def of_task(cls, task: nn.Module) -> "PretextTeacher":
+    def of_task(cls, task: PretextTask) -> "PretextTeacher":
         """The teacher of a pretext task with a ``backbone`` and a ``head`` on pooled features.
 
         Raises:
@@ -136,7 +138,7 @@ def check_teacher_datasets(config: DistillConfig) -> None:
     for i, ref in enumerate(config.teachers):
         trained = ref.finetune or (ref.distill if ref.output == "classes" else None)
         teacher = _training_split_fingerprint(trained) if trained is not None else None
-        if student is None or teacher is None or teacher == student:
+        if trained is None or student is None or teacher is None or teacher == student:
             continue
         theirs, ours = _classes(trained), _classes(config)
         counts = "the same number of classes but other videos or class names" if len(theirs) == len(ours) \

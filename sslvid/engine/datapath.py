@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -29,6 +29,8 @@ from torch import nn
 from sslvid.engine.loading import move_to_device
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=nn.Module)
 
 _END = object()
 
@@ -126,13 +128,14 @@ def compile_backbones(module: nn.Module, **compile_kwargs: Any) -> nn.Module:
     for sub in module.modules():
         compiled = "forward_features" in vars(sub)
         if hasattr(sub, "block_names") and callable(getattr(sub, "forward_features", None)) and not compiled:
-            sub.forward_features = torch.compile(sub.forward_features, **compile_kwargs)
+            # nn.Module's type admits only tensors and modules as attributes, not the compiled method
+            sub.forward_features = torch.compile(sub.forward_features, **compile_kwargs)  # type: ignore[assignment,arg-type]
             count += 1
     log.info("torch.compile: %d backbones (%s)", count, compile_kwargs or "defaults")
     return module
 
 
-def accelerate(module: nn.Module, channels_last: bool = False, compile: bool = False) -> nn.Module:  # noqa: A002
+def accelerate(module: M, channels_last: bool = False, compile: bool = False) -> M:  # noqa: A002
     """Apply the optional speed-ups of a run to ``module`` (already on its device), in place.
 
     Both are off by default: measure before turning them on (``benchmarks/data_path.py``).

@@ -40,8 +40,9 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
     def __init__(self, n: int, seed: int = 0, shuffle: bool = True, info: DistInfo | None = None) -> None:
         info = info or DistInfo()
-        self.inner = DistributedSampler(range(n), num_replicas=info.world_size, rank=info.rank,
-                                        shuffle=shuffle, seed=seed, drop_last=False)
+        positions: Any = range(n)  # stands for the dataset (typed as one): the sampler reads only its length
+        self.inner: DistributedSampler[Any] = DistributedSampler(
+            positions, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=False)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -146,7 +147,7 @@ def make_loader(dataset: Any, batch_size: int, *, collate_fn: Callable[[Sequence
         raise ConfigError(f"{len(sampler)} items per process are fewer than one batch of {batch_size}",
                           hint=f"choose a batch size of at most {len(sampler)} (--batch-size, or "
                                "--set batch_size=...) or a bigger subset")
-    workers = {"persistent_workers": True, "prefetch_factor": prefetch_factor} if num_workers > 0 else {}
+    workers: dict[str, Any] = {"persistent_workers": True, "prefetch_factor": prefetch_factor} if num_workers > 0 else {}
     # The loader's own generator: DataLoader draws a worker base seed from it for every new
     # iterator (once with persistent workers, every epoch without), which must not shift the
     # global RNG that the model's randomness uses, or results would depend on num_workers.
@@ -158,8 +159,9 @@ def make_loader(dataset: Any, batch_size: int, *, collate_fn: Callable[[Sequence
 def set_loader_epoch(loader: DataLoader, epoch: int) -> None:
     """Tell the loader's batch sampler, or else its sampler, which epoch comes next."""
     for sampler in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
-        if callable(getattr(sampler, "set_epoch", None)):
-            sampler.set_epoch(epoch)
+        set_epoch = getattr(sampler, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
             return
 
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import pandas as pd
 import torch
@@ -129,7 +129,7 @@ def build_index(config: PretrainConfig) -> VideoIndex:
     if config.subset_per_class == ALL_VIDEOS:
         return index
     try:
-        positions = balanced_subset(index.labels(), config.subset_per_class, config.subset_seed, index.classes)
+        positions = balanced_subset(index.labels(), int(config.subset_per_class), config.subset_seed, index.classes)
     except ValueError as err:
         raise ValueError(f"{config.dataset}/{config.split}: {err}. To pre-train on every video, set "
                          f"subset_per_class={ALL_VIDEOS!r} (command line: --set subset_per_class={ALL_VIDEOS})"
@@ -137,11 +137,25 @@ def build_index(config: PretrainConfig) -> VideoIndex:
     return index.select(positions)
 
 
-def build_source(index: VideoIndex, config: PretrainConfig, workers: int = 2) -> FrameSource:
+class CacheSettings(Protocol):
+    """What ``build_source`` reads of a config: pre-training, evaluation and distillation configs have it."""
+
+    @property
+    def cache_size(self) -> tuple[int, int] | None: ...
+
+    @property
+    def cache_format(self) -> str: ...
+
+    @property
+    def max_failure_fraction(self) -> float: ...
+
+
+def build_source(index: VideoIndex, config: CacheSettings, workers: int = 2) -> FrameSource:
     """The decoded-clip cache of ``index`` at the config's cache size and format (built once, then mapped)."""
     from sslvid.data.cache import prepare_cache
 
-    return prepare_cache(index, cache_dir(), frame_size=tuple(config.cache_size), workers=max(1, workers),
+    height, width = config.cache_size
+    return prepare_cache(index, cache_dir(), frame_size=(height, width), workers=max(1, workers),
                          max_failure_fraction=config.max_failure_fraction, cache_format=config.cache_format)
 
 
@@ -189,7 +203,9 @@ def _job(config: PretrainConfig, run: RunHandle, session: Session, progress: boo
     def wall(table: pd.DataFrame) -> dict[str, float]:
         return {"wall_seconds": round(float(table["seconds"].sum()) + _setup_seconds(start, table, trainer), 3)}
 
-    return Job(trainer, final_state=lambda: _final_state(trainer.module, trainer), videos=len(trainer.loader.dataset),
+    task = cast(PretextTask, trainer.module)  # build_trainer's module is the task
+    videos = len(trainer.loader.dataset)  # type: ignore[arg-type]  # a VideoClipDataset, which has a length
+    return Job(trainer, final_state=lambda: _final_state(task, trainer), videos=videos,
                summary=wall, check=lambda: _check_stored_config(run, config.data_root))
 
 

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,13 +310,13 @@ class _Sums:
                              + [torch.tensor(float(self.count), device=self.device)]) if names else None
         if packed is None:
             return {"loss": math.nan, "acc": math.nan}
-        packed = all_reduce_sum(packed, info).tolist()
-        count = max(packed[-1], 1.0)
-        means = {n: v / count for n, v in zip(names, packed[:-1])}
+        sums = all_reduce_sum(packed, info).tolist()
+        count = max(sums[-1], 1.0)
+        means = {n: v / count for n, v in zip(names, sums[:-1])}
         return {"loss": means.pop("loss"), "acc": means.pop("acc", math.nan), **means}
 
 
-def _columns(rows: list[Mapping[str, Any]]) -> list[str]:
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The log's columns: the fixed ones first, then the others in order of appearance."""
     columns = list(LOG_COLUMNS)
     for row in rows:

@@ -1,7 +1,7 @@
 """Action recognition: finetune end to end or linear-probe a representation, then test it.
 
-The benchmark paper (Anonymous, CVPR 2023 submission #3061, §3.2 and §5.1) evaluates representations by top-1 accuracy of
-action recognition after finetuning on UCF101, HMDB51 and Diving48; §4.1 compares linear probing
+The benchmark paper (Anonymous, CVPR 2023 submission #3061, §3.2 and §5.1) evaluates representations
+by top-1 accuracy of action recognition after finetuning on UCF101, HMDB51 and Diving48; §4.1 compares linear probing
 (only a linear layer on the frozen backbone is trained) with finetuning. Both go through the
 engine's ``Trainer`` (checkpoints, resume, progress, AMP, DDP) and are cached by the
 ``EvalConfig`` hash in the run store; their numbers go into the results table
@@ -20,7 +20,7 @@ import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import torch
@@ -47,7 +47,6 @@ from sslvid.evaluate.common import (
     open_eval_split,
     protocol_card,
     result_rows,
-    unreadable_videos,
 )
 from sslvid.evaluate.config import EvalConfig, paper_value
 from sslvid.evaluate.features import (
@@ -56,6 +55,7 @@ from sslvid.evaluate.features import (
     Noise,
     extract_clip_features,
     feature_spec,
+    unreadable_videos,
     weights_digest,
 )
 from sslvid.evaluate.metrics import VIDEO_SCORE, clip_top1, video_top1
@@ -293,10 +293,10 @@ def _linear_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: Di
 
 def _final_state(config: EvalConfig, trainer: Trainer) -> dict[str, Any]:
     """``final.pt`` of an evaluation run: the finetuned backbone (with classifier) or the probe."""
-    module = trainer.module
+    module = cast("Finetune | LinearProbe", trainer.module)
     state: dict[str, Any] = {"epoch": trainer.epoch, "step": trainer.step, "num_classes": int(module.num_classes)}
     if config.protocol == "finetune":
-        state["backbone"] = module.backbone.state_dict()
+        state["backbone"] = cast(Finetune, module).backbone.state_dict()
     else:
         state["head"] = module.state_dict()
     return state

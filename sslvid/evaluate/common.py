@@ -25,7 +25,6 @@ from sslvid.evaluate.features import (
     Noise,
     extract_clip_features,
     feature_spec,
-    unreadable_videos,
     weights_digest,
 )
 from sslvid.evaluate.metrics import VIDEO_SCORE

@@ -265,7 +265,10 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
 
     @property
     def from_file(self) -> bool:
-        """True when the weights come from a checkpoint file (``source`` "file:<sha256 16>", ``checkpoint`` its path)."""
+        """True when the weights come from a checkpoint file.
+
+        Then ``source`` is "file:<sha256 16>" and ``checkpoint`` the file's path.
+        """
         return str(self.source).startswith(FILE_SOURCE)
 
 

@@ -116,7 +116,9 @@ CORRUPTIONS: Registry[Corruption] = Registry("corruption")
 
 def make_generator(generator: Generatorish, device: torch.device) -> torch.Generator | None:
     """A generator from a generator (kept), an int seed (a new one on ``device``) or None (global RNG)."""
-    if isinstance(generator, int) and not isinstance(generator, bool):
+    if isinstance(generator, bool):  # an int, but no seed: it was a generator passed wrongly
+        raise TypeError(f"generator must be a torch.Generator, an int seed or None, got {generator!r}")
+    if isinstance(generator, int):
         return torch.Generator(device=device).manual_seed(generator)
     return generator
 

@@ -163,7 +163,8 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" \
         else contextlib.nullcontext()
     with autocast:
-        features, labels = extract_features(backbone, batches, device=device, batch_size=batch_size)
+        # a backbone, or any module with its forward_features (a distiller's scores)
+        features, labels = extract_features(backbone, batches, device=device, batch_size=batch_size)  # type: ignore[arg-type]
     tracker.end_epoch()
     return ClipFeatures(features.float(), labels.long(), torch.cat(videos).long())
 

@@ -167,11 +167,13 @@ class Finetune(nn.Module):
         flip: random horizontal flips.
     """
 
+    num_classes: int  # set by the evaluation that builds it, recorded in its final state
+
     def __init__(self, backbone: VideoBackbone, crop_size: int, crop_scale: tuple[float, float] = (0.5, 1.0),
                  flip: bool = True) -> None:
         super().__init__()
         self.backbone = backbone
-        self.crop_size, self.crop_scale, self.flip = crop_size, tuple(crop_scale), flip
+        self.crop_size, self.crop_scale, self.flip = crop_size, (crop_scale[0], crop_scale[1]), flip
 
     def forward(self, batch: dict[str, Any]) -> StepOutput:
         """Batch ``clips`` uint8 (B, K, T, H, W, 3), ``label`` (B,) -> loss and ``acc``."""
@@ -194,6 +196,10 @@ class LinearProbe(nn.Module):
         mean: (D,) feature mean. std: (D,) feature standard deviation.
         num_classes: outputs.
     """
+
+    mean: Tensor
+    std: Tensor
+    num_classes: int  # set by the evaluation that builds it, recorded in its final state
 
     def __init__(self, mean: Tensor, std: Tensor, num_classes: int) -> None:
         super().__init__()

@@ -28,10 +28,9 @@ from sslvid.evaluate.common import (
     open_eval_split,
     protocol_card,
     result_rows,
-    unreadable_videos,
 )
 from sslvid.evaluate.config import EvalConfig, paper_value
-from sslvid.evaluate.features import ClipFeatures, FeatureCache
+from sslvid.evaluate.features import ClipFeatures, FeatureCache, unreadable_videos
 from sslvid.evaluate.metrics import RETRIEVAL_KS, hits_at_k, video_features
 from sslvid.evaluate.models import source_info
 from sslvid.store.results import ResultsStore

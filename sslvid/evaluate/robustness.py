@@ -34,12 +34,11 @@ from sslvid.evaluate.common import (
     open_eval_split,
     protocol_card,
     result_rows,
-    unreadable_videos,
 )
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption, list_corruptions
 from sslvid.errors import ConfigError
-from sslvid.evaluate.features import FeatureCache, Noise
+from sslvid.evaluate.features import FeatureCache, Noise, unreadable_videos
 from sslvid.evaluate.metrics import clip_top1, video_top1
 from sslvid.evaluate.models import source_info
 from sslvid.store.results import ResultsStore

@@ -388,7 +388,8 @@ def pcl_configs(study: Study, epochs: int | None = None, teacher_backbone: str =
                 student: str = STUDENT) -> dict[str, DistillConfig]:
     """Camarena et al. 2022 §3: the PCL baseline (no teacher; it also serves as the teacher, trained
     the same epochs) and the PCL student taught by it. Checkpoints every epoch for the curves."""
-    common = dict(target="appearance", epochs=chapter_epochs(study.profile, "pcl", epochs), checkpoint_every=1)
+    common: dict[str, Any] = dict(target="appearance", epochs=chapter_epochs(study.profile, "pcl", epochs),
+                                  checkpoint_every=1)
     teacher = distill_config(study, "pcl_kd", [], student=teacher_backbone, **common)
     baseline = teacher if teacher_backbone == student else distill_config(study, "pcl_kd", [], student=student,
                                                                           **common)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -507,9 +507,10 @@ def fold_probe(backbone: VideoBackbone, head: LinearProbe) -> VideoBackbone:
     weight = head.fc.weight.detach() / head.std
     bias = head.fc.bias.detach() - weight @ head.mean
     set_classifier(backbone, len(bias))
+    fc = cast(torch.nn.Linear, backbone.fc)  # set_classifier's head of len(bias) classes
     with torch.no_grad():
-        backbone.fc.weight.copy_(weight)
-        backbone.fc.bias.copy_(bias)
+        fc.weight.copy_(weight)
+        fc.bias.copy_(bias)
     return backbone.eval()
 
 

@@ -1,7 +1,7 @@
 """Chapter "Noise robustness": the Table-1 models tested on noisy clips (benchmark paper §4.5, Table 7).
 
-The benchmark paper (Anonymous, CVPR 2023 submission #3061, §4.5) finetunes the six pretext tasks' K400-50k models (Table 1:
-RotNet, VCOP, PRP, CVRL, TDL, RSPNet on ShuffleNet v1 2.0x and R(2+1)D-18) on UCF101 and tests
+The benchmark paper (Anonymous, CVPR 2023 submission #3061, §4.5) finetunes the six pretext tasks'
+K400-50k models (Table 1: RotNet, VCOP, PRP, CVRL, TDL, RSPNet on ShuffleNet v1 2.0x and R(2+1)D-18) on UCF101 and tests
 them on UCF101 test clips under Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich
 2019). Table 7 prints, per model, the noisy accuracy and its relative drop, averaged over the four
 noises at severity 1. This chapter measures the same on the study's appearance target (every

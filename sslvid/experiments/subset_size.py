@@ -192,7 +192,7 @@ def paper_frame(name: str) -> pd.DataFrame:
 def table2(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 2's layout: subsets (rows, 10k first) x tasks (columns, the paper's order), top-1 %."""
     table = accuracy.pivot_table(index="subset", columns="task", values="top1")
-    return _ordered(table, SUBSET_VIDEOS, SIX_TASKS)
+    return _ordered(table, list(SUBSET_VIDEOS), SIX_TASKS)
 
 
 def table3(accuracy: pd.DataFrame) -> pd.DataFrame:

@@ -22,9 +22,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from sslvid.registry import Registry
+from sslvid.backbones.base import VideoBackbone
+from sslvid.registry import ClassRegistry
 
-TASKS: Registry["PretextTask"] = Registry("pretext task")
+TASKS: ClassRegistry["PretextTask"] = ClassRegistry("pretext task")
 
 CATEGORIES = ("spatial", "temporal", "spatiotemporal")
 
@@ -108,7 +109,7 @@ class PretextTask(nn.Module):
     paper_recipe: ClassVar[Recipe] = Recipe()
     micro_recipe: ClassVar[Recipe] = SHARED_RECIPE
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def __init__(self, backbone: VideoBackbone) -> None:
         super().__init__()
         self.backbone = backbone
 

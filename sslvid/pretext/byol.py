@@ -5,8 +5,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import (color_jitter, gaussian_blur, normalize, random_grayscale, random_resized_crop,
@@ -98,7 +99,9 @@ class BYOL(PretextTask):
     contrastive = False
     paper = "Grill et al. 2020, NeurIPS"
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, tau: float = 0.996,
+    ema_step: Tensor
+
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, tau: float = 0.996,
                  total_steps: int | None = None, proj_dim: int = 256, hidden_dim: int = 4096, stride: int = 1,
                  distinct_clips: bool = False, blur_p: tuple[float, float] = (1.0, 0.1),
                  solarize_p: tuple[float, float] = (0.0, 0.2)) -> None:

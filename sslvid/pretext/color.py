@@ -173,6 +173,9 @@ class ABQuantizer(nn.Module):
         num_bins: Q (313, Zhang et al. 2016 §2.1; None: the 261 sRGB cells; module docstring).
     """
 
+    centers: Tensor
+    lut: Tensor
+
     def __init__(self, num_bins: int | None = AB_BINS) -> None:
         super().__init__()
         centers = ab_bin_centers(num_bins)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
@@ -62,7 +62,7 @@ class CVRL(PretextTask):
     paper_recipe = Recipe("sgd", 0.32, 1024, 1e-6, 0.9,
                           source="released cvrl_pretrain_k600_200ep.yaml (Qian et al., 2021)")
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, stride: int = 2,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, stride: int = 2,
                  temperature: float = 0.1, proj_dim: int = 128, hidden_dim: int = 2048, num_layers: int = 4,
                  blur_p: tuple[float, float] = (1.0, 0.1), solarize_p: tuple[float, float] = (0.0, 0.2)) -> None:
         super().__init__(backbone)

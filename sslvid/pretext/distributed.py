@@ -59,12 +59,12 @@ class _GatherWithGrad(torch.autograd.Function):
     """All-gather whose backward sums the gathered gradient over processes and keeps this process's rows."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, sizes: list[int], rank: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, sizes: list[int], rank: int) -> Tensor:
         ctx.start, ctx.rows = sum(sizes[:rank]), sizes[rank]
         return _all_gather_rows(x, sizes)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
         return grad[ctx.start: ctx.start + ctx.rows], None, None

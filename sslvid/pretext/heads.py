@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 from itertools import combinations
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.pretext.distributed import gather_rows, shuffled_forward
 
 
@@ -151,7 +153,10 @@ class ClipDecoder(nn.Module):
         return y
 
 
-def frozen_copy(module: nn.Module) -> nn.Module:
+M = TypeVar("M", bound=nn.Module)
+
+
+def frozen_copy(module: M) -> M:
     """A deep copy of ``module`` whose parameters take no gradient (a momentum / target encoder)."""
     target = copy.deepcopy(module)
     for p in target.parameters():
@@ -192,6 +197,9 @@ class FeatureQueue(nn.Module):
         ValueError: if ``size`` or ``dim`` < 1.
     """
 
+    keys: Tensor
+    ptr: Tensor
+
     def __init__(self, dim: int, size: int) -> None:
         super().__init__()
         if size < 1 or dim < 1:
@@ -229,7 +237,7 @@ class MomentumEncoder(nn.Module):
         shuffle_bn: shuffle the batch across processes in training mode (contrastive key encoders).
     """
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, momentum: float = 0.999,
+    def __init__(self, backbone: VideoBackbone, head: nn.Module, momentum: float = 0.999,
                  shuffle_bn: bool = False) -> None:
         super().__init__()
         self.backbone, self.head, self.momentum = frozen_copy(backbone), frozen_copy(head), momentum

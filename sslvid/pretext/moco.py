@@ -5,8 +5,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import ClipAugment
@@ -64,7 +65,7 @@ class MoCoV2(PretextTask):
     paper_recipe = Recipe("sgd", 0.03, 256, 1e-4, 0.9,
                           source="released facebookresearch/moco main_moco.py and its MoCo v2 command")
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, queue_size: int = 65536,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, queue_size: int = 65536,
                  momentum: float = 0.999, temperature: float = 0.2, proj_dim: int = 128,
                  hidden_dim: int | None = None, stride: int = 1, distinct_clips: bool = False,
                  blur_p: float = 0.5) -> None:

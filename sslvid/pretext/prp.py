@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import normalize, random_resized_crop, to_unit_clips
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
@@ -93,7 +94,7 @@ class PRP(PretextTask):
     paper_recipe = Recipe("sgd", 0.01, 8, 5e-4, 0.9,
                           source="released train_predict.py and config.py (Yao et al., 2020)")
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112,
                  rates: tuple[int, ...] = (1, 2, 4, 8), recon_weight: float = 1.0, cls_weight: float = 0.1,
                  motion_focus: bool = True, decoder_ups: int = 4, crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
         super().__init__(backbone)

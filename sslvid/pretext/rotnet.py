@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import ClipAugment, rotate90
@@ -46,7 +46,7 @@ class RotNet(PretextTask):
     contrastive = False
     paper = "Jing et al. 2018, arXiv 1811.11387"
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, num_rotations: int = 4,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, num_rotations: int = 4,
                  stride: int = 1, all_rotations: bool = False, crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
         super().__init__(backbone)
         if num_rotations not in (2, 3, 4):

@@ -5,8 +5,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
@@ -77,9 +78,10 @@ class RSPNet(PretextTask):
     paper_recipe = Recipe("sgd", 0.05, 32, 1e-4, 0.9,
                           source="released config/pretrain/r2plus1d.jsonnet (Chen et al., 2021)")
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, speeds: tuple[int, ...] = (1, 2),
-                 margin: float = 2.0, temperature: float = 0.07, proj_dim: int = 128, queue_size: int = 16384,
-                 momentum: float = 0.999, avid_weight: float = 1.0, rsp_weight: float = 1.0) -> None:
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112,
+                 speeds: tuple[int, ...] = (1, 2), margin: float = 2.0, temperature: float = 0.07, proj_dim: int = 128,
+                 queue_size: int = 16384, momentum: float = 0.999, avid_weight: float = 1.0,
+                 rsp_weight: float = 1.0) -> None:
         super().__init__(backbone)
         self.sampler = SpeedPairSampler(frames, tuple(speeds))
         self.margin, self.temperature, self.proj_dim = margin, temperature, proj_dim

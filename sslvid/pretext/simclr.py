@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import ClipAugment
@@ -49,7 +49,7 @@ class SimCLR(PretextTask):
     contrastive = True
     paper = "Chen et al. 2020, ICML"
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, temperature: float = 0.5,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, temperature: float = 0.5,
                  proj_dim: int = 128, hidden_dim: int | None = None, stride: int = 1, distinct_clips: bool = False,
                  crop_scale: tuple[float, float] = (0.08, 1.0), jitter_strength: float = 1.0,
                  blur_p: float = 0.5) -> None:

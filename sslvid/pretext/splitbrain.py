@@ -33,12 +33,12 @@ class LiftedBackbone(nn.Module):
         in_channels: channels of the input clips.
     """
 
-    def __init__(self, net: nn.Module, in_channels: int) -> None:
+    def __init__(self, net: VideoBackbone, in_channels: int) -> None:
         super().__init__()
         self.lift = nn.Conv3d(in_channels, 3, kernel_size=1)
         self.net = net
-        self.feature_dim = net.feature_dim
-        self.block_names = tuple(net.block_names)
+        self.feature_dim: int = net.feature_dim
+        self.block_names: tuple[str, ...] = tuple(net.block_names)
 
     def forward_features(self, x: Tensor) -> Tensor:
         """(B, in_channels, T, H, W) -> (B, feature_dim)."""
@@ -70,8 +70,12 @@ class SplitBrainBackbone(VideoBackbone):
         dropout: dropout before that head.
     """
 
-    def __init__(self, l_net: nn.Module, ab_net: nn.Module, mean: Sequence[float] = KINETICS_MEAN,
-                 std: Sequence[float] = KINETICS_STD, num_classes: int = 0, dropout: float = 0.0) -> None:
+    mean: Tensor
+    std: Tensor
+
+    def __init__(self, l_net: VideoBackbone | LiftedBackbone, ab_net: VideoBackbone | LiftedBackbone,
+                 mean: Sequence[float] = KINETICS_MEAN, std: Sequence[float] = KINETICS_STD, num_classes: int = 0,
+                 dropout: float = 0.0) -> None:
         super().__init__()
         self.l_net, self.ab_net = l_net, ab_net
         self.block_names = tuple(l_net.block_names)
@@ -127,8 +131,8 @@ def split_brain_backbone(name: str, width: float = 1.0, half_width: bool = True,
         ValueError: for an unknown backbone name.
     """
     w = width / 2 if half_width else width
-    halves = (create_backbone(name, width=w, in_channels=c, **kwargs) for c in (1, 2))
-    return SplitBrainBackbone(*halves)
+    l_net, ab_net = (create_backbone(name, width=w, in_channels=c, **kwargs) for c in (1, 2))
+    return SplitBrainBackbone(l_net, ab_net)
 
 
 class DenseClassifier(nn.Module):
@@ -151,7 +155,7 @@ class DenseClassifier(nn.Module):
         return logits
 
 
-def _as_split_backbone(backbone: nn.Module | str, width: float) -> SplitBrainBackbone:
+def _as_split_backbone(backbone: VideoBackbone | str, width: float) -> SplitBrainBackbone:
     """The task's representation from a name, a ready ``SplitBrainBackbone`` or an RGB backbone."""
     if isinstance(backbone, SplitBrainBackbone):
         return backbone
@@ -206,7 +210,9 @@ class SplitBrain(PretextTask):
     contrastive = False
     paper = "Zhang et al. 2017, CVPR"
 
-    def __init__(self, backbone: nn.Module | str, frames: int = 16, crop_size: int = 112, width: float = 1.0,
+    backbone: SplitBrainBackbone
+
+    def __init__(self, backbone: VideoBackbone | str, frames: int = 16, crop_size: int = 112, width: float = 1.0,
                  ab_bins: int = AB_BINS, output_stride: int = 8, stride: int = 1,
                  crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
         if output_stride < 1 or crop_size < output_stride or crop_size % output_stride:

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import (KINETICS_MEAN, Generatorish, color_jitter, make_generator, normalize, random_crop,
                                     random_rotation, static_frame_mixup, to_unit_clips)
@@ -102,7 +102,7 @@ class TDL(PretextTask):
     paper_recipe = Recipe("sgd", 0.003, 128, 1e-4, 0.9,
                           source="released train_temporal_dis.py (Wang et al., 2020)")
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, stride: int = 4,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, stride: int = 4,
                  min_gap: int | None = None, temperature: float = 0.07, proj_dim: int = 128,
                  queue_size: int = 16384, momentum: float = 0.999, tca_alpha: float = 0.1,
                  triplet_weight: float = 0.0) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from torch import nn
-
+from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
@@ -46,7 +45,7 @@ class VCOP(PretextTask):
     paper = "Xu et al. 2019, CVPR"
     paper_recipe = Recipe("sgd", 1e-3, 8, 5e-4, 0.9, source="released train_vcop.py (Xu et al., 2019)")
 
-    def __init__(self, backbone: nn.Module, frames: int = 16, crop_size: int = 112, num_clips: int = 3,
+    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, num_clips: int = 3,
                  interval: int = 8, stride: int = 1, hidden_dim: int = 512, dropout: float = 0.5,
                  crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
         super().__init__(backbone)

@@ -28,7 +28,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import torch
@@ -192,13 +192,14 @@ def _measure_passes(task: str, kwargs_json: str, videos: int) -> Passes:
 
 def _leaf_backbones(module: torch.nn.Module) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
     """(backbone, its first block) for every backbone in ``module`` that holds no other backbone."""
-    def is_backbone(m: torch.nn.Module) -> bool:
+    def first_block(m: torch.nn.Module) -> torch.nn.Module | None:
         names = getattr(m, "block_names", None)
-        return bool(names) and isinstance(getattr(m, names[0], None), torch.nn.Module)
+        block = getattr(m, names[0], None) if names else None
+        return block if isinstance(block, torch.nn.Module) else None
 
-    found = [m for m in module.modules() if is_backbone(m)]
-    leaves = [m for m in found if not any(o is not m and is_backbone(o) for o in m.modules())]
-    return [(m, getattr(m, m.block_names[0])) for m in leaves]
+    found = [(m, block) for m in module.modules() if (block := first_block(m)) is not None]
+    return [(m, block) for m, block in found
+            if not any(o is not m and first_block(o) is not None for o in m.modules())]
 
 
 def _mac_share(net: torch.nn.Module, reference: torch.nn.Module, shape: tuple[int, ...]) -> float:
@@ -374,9 +375,10 @@ CHAPTERS: tuple[ChapterPlan, ...] = (
 
 def chapter_workloads(plan: ChapterPlan, data_roots: Mapping[str, str] | None = None) -> list[Workload]:
     """Every job of one chapter (pre-training, evaluations, distillations), duplicates included."""
-    from sslvid.scale.sweep import expand_grid
+    from sslvid.scale.sweep import PretrainJob, expand_grid
 
-    configs = [job.config for job in expand_grid(plan.grid, "paper", data_roots=data_roots)]
+    jobs = expand_grid(plan.grid, "paper", data_roots=data_roots)
+    configs = [cast(PretrainJob, job).config for job in jobs]  # the chapters' grids are of pre-training jobs
     work = [pretrain_workload(c) for c in configs]
     work += [w for ev in plan.evaluations for c in configs for w in ev.workloads(c)]
     work += [w for d in plan.distillations for w in d.workloads()]

@@ -58,7 +58,7 @@ class Job(Protocol):
     def run(self, store: RunStore) -> Any: ...
 
 
-JOB_KINDS: Registry[Callable[..., Job]] = Registry("job kind")
+JOB_KINDS: Registry[Job] = Registry("job kind")
 """Kind name -> builder ``(profile, fields) -> Job`` used by ``expand_grid``."""
 
 
@@ -323,8 +323,9 @@ def _run_pool(todo: Sequence[Job], root: str, workers: int, gpus: Sequence[int])
     """``workers`` (or one per GPU) spawned processes; each job gets its slot's GPU via ``on_device``."""
 
     def submit(pool: concurrent.futures.Executor, job: Job, slot: int | None) -> concurrent.futures.Future:
-        if slot is not None and callable(getattr(job, "on_device", None)):
-            job = job.on_device(f"cuda:{slot}")
+        on_device = getattr(job, "on_device", None)
+        if slot is not None and callable(on_device):
+            job = on_device(f"cuda:{slot}")
         return pool.submit(execute, job, root)
 
     slots = _slots(workers, gpus)

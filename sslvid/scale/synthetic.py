@@ -110,7 +110,8 @@ def _write(folder: Path, index: VideoIndex, frames: int, size: tuple[int, int], 
     arrays = {"offset": np.arange(n, dtype=np.int64) * frames, "num_frames": np.full(n, frames, np.int64),
               "ok": np.ones(n, bool), "source_frames": np.full(n, frames, np.int64),
               "source_start": np.zeros(n, np.int64), "fps": np.full(n, 25.0)}
-    atomic_write_with(folder / "index.npz", lambda h: np.savez(h, **arrays))
+    # numpy's stubs type savez's keyword arrays as its allow_pickle flag
+    atomic_write_with(folder / "index.npz", lambda h: np.savez(h, **arrays))  # type: ignore[arg-type]
     meta = {"version": 1, "key": f"{SYNTHETIC}-s{seed}", "dataset": index.dataset, "root": str(index.root),
             "split": index.split, "fold": index.fold, "classes": list(index.classes), "frame_size": list(size),
             "max_frames": None, "total_frames": total, "num_videos": n,
