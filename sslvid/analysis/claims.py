@@ -352,7 +352,7 @@ def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: 
     if len(array) == 0:
         raise ValueError("no finite value to estimate from")
     if len(array) < 2:
-        return Estimate(float(array[0]), n=1, method=CELLS)
+        return Estimate(float(array[0]), n=1, method=SINGLE)
     rng = np.random.default_rng(seed)
     draws_ = reduce(array[rng.integers(0, len(array), (draws, len(array)))], axis=1)
     return Estimate(float(reduce(array)), *_percentile(draws_), len(array), CELLS)
@@ -370,7 +370,7 @@ def bootstrap_group_difference(a: Sequence[float], b: Sequence[float], draws: in
         raise ValueError("both groups need a value")
     value = float(xa.mean() - xb.mean())
     if len(xa) < 2 or len(xb) < 2:
-        return Estimate(value, n=min(len(xa), len(xb)), method=CELLS)
+        return Estimate(value, n=min(len(xa), len(xb)), method=SINGLE)
     rng = np.random.default_rng(seed)
     diff = (xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1)
             - xb[rng.integers(0, len(xb), (draws, len(xb)))].mean(axis=1))
