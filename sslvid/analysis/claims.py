@@ -497,9 +497,9 @@ def claims_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[C
         if missing:
             raise ValueError(f"a claim row needs {missing}; got {sorted(row)}")
         value = _number(row["value"])
+        low, high = _number(row["low"]), _number(row["high"])
         estimate = None if value is None else Estimate(
-            value, _number(row["low"]) if _number(row["low"]) is not None else math.nan,
-            _number(row["high"]) if _number(row["high"]) is not None else math.nan, int(_number(row["n"]) or 0),
+            value, math.nan if low is None else low, math.nan if high is None else high, int(_number(row["n"]) or 0),
             str(row["method"]), _number(row["p_greater"]), _number(row["p_less"]))
         claims.append(Claim(key=_text(row["key"]), chapter=_text(row["chapter"]),
                             statement=_text(row["statement"]), paper=_text(row["paper"]),
