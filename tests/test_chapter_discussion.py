@@ -162,7 +162,8 @@ def test_agreement_verdicts_carry_their_uncertainty():
     facts = chapter.agreement_facts(agree.reset_index())
     assert (facts["tables measured"], facts["pairs agreeing"], facts[CONTRADICTED]) == (1, 0.0, 1)
     # three cells ordered as the paper's: rho 1, but 1 of 3! orderings gives p = 1/6, which decides nothing
-    few = with_reproduced(T2, {("10k", "vcop"): 1.0, ("30k", "vcop"): 2.0, ("50k", "vcop"): 3.0})  # paper: 46.3 < 50.4 < 51.5
+    # the paper: 46.3 < 50.4 < 51.5
+    few = with_reproduced(T2, {("10k", "vcop"): 1.0, ("30k", "vcop"): 2.0, ("50k", "vcop"): 3.0})
     claim = chapter.agreement_claim(T2, "ucf101_top1", few)
     assert claim.estimate.value == pytest.approx(1.0) and claim.estimate.p_greater == pytest.approx(1 / 6)
     assert claim.verdict == INCONCLUSIVE

@@ -352,7 +352,7 @@ def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: 
     if len(array) == 0:
         raise ValueError("no finite value to estimate from")
     if len(array) < 2:
-        return Estimate(float(array[0]), n=1, method=CELLS)
+        return Estimate(float(array[0]), n=1, method=SINGLE)
     rng = np.random.default_rng(seed)
     draws_ = reduce(array[rng.integers(0, len(array), (draws, len(array)))], axis=1)
     return Estimate(float(reduce(array)), *_percentile(draws_), len(array), CELLS)
@@ -370,7 +370,7 @@ def bootstrap_group_difference(a: Sequence[float], b: Sequence[float], draws: in
         raise ValueError("both groups need a value")
     value = float(xa.mean() - xb.mean())
     if len(xa) < 2 or len(xb) < 2:
-        return Estimate(value, n=min(len(xa), len(xb)), method=CELLS)
+        return Estimate(value, n=min(len(xa), len(xb)), method=SINGLE)
     rng = np.random.default_rng(seed)
     diff = (xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1)
             - xb[rng.integers(0, len(xb), (draws, len(xb)))].mean(axis=1))
@@ -497,9 +497,9 @@ def claims_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[C
         if missing:
             raise ValueError(f"a claim row needs {missing}; got {sorted(row)}")
         value = _number(row["value"])
+        low, high = _number(row["low"]), _number(row["high"])
         estimate = None if value is None else Estimate(
-            value, _number(row["low"]) if _number(row["low"]) is not None else math.nan,
-            _number(row["high"]) if _number(row["high"]) is not None else math.nan, int(_number(row["n"]) or 0),
+            value, math.nan if low is None else low, math.nan if high is None else high, int(_number(row["n"]) or 0),
             str(row["method"]), _number(row["p_greater"]), _number(row["p_less"]))
         claims.append(Claim(key=_text(row["key"]), chapter=_text(row["chapter"]),
                             statement=_text(row["statement"]), paper=_text(row["paper"]),

@@ -389,7 +389,7 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
     return out
 
 
-def _oriented(accuracy: pd.DataFrame, better: Mapping[tuple[str, str], str]) -> list[tuple[float, ...]]:
+def _oriented(accuracy: pd.DataFrame, better: Mapping[tuple[str, str], str]) -> list[tuple[float, float, float, float]]:
     """Per (task, target kind) in ``better``: (value of the named pool, its videos, value of the other, its videos)."""
     cells = []
     for (task, kind), pool in better.items():

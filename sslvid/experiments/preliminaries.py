@@ -162,7 +162,8 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
-def _cells(frame: pd.DataFrame, a: str, b: str, videos_a: str, videos_b: str) -> list[tuple[float, ...]]:
+def _cells(frame: pd.DataFrame, a: str, b: str, videos_a: str,
+           videos_b: str) -> list[tuple[float, float, float, float]]:
     both = frame.dropna(subset=[a, b])
     return [(r[a], r.get(videos_a, np.nan), r[b], r.get(videos_b, np.nan)) for _, r in both.iterrows()]
 
