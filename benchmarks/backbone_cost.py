@@ -8,6 +8,7 @@ this machine's CPU for networks of ``--width`` on ``--frames`` x ``--size`` x ``
     python benchmarks/backbone_cost.py                  # micro scale
     python benchmarks/backbone_cost.py --width 0.125 --frames 4 --steps 2 --csv cost.csv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
 def cost_table(args: argparse.Namespace) -> pd.DataFrame:
     """Paper-size params and GMACs beside small-scale params, GMACs and measured clips/s."""
     paper = backbone_table(args.names, PAPER_CLIP, width=1.0, throughput=False)
-    small = backbone_table(args.names, (3, args.frames, args.size, args.size), width=args.width,
-                           batch_size=args.batch_size, steps=args.steps)
+    small = backbone_table(
+        args.names,
+        (3, args.frames, args.size, args.size),
+        width=args.width,
+        batch_size=args.batch_size,
+        steps=args.steps,
+    )
     table = paper[["name", "capacity", "params", "GMACs"]].rename(
-        columns={"params": "params (M)", "GMACs": "GMACs 16x112x112"})
+        columns={"params": "params (M)", "GMACs": "GMACs 16x112x112"}
+    )
     table["params (M)"] /= 1e6
     table["micro params (M)"] = small["params"] / 1e6
     table["micro GMACs"] = small["GMACs"]
@@ -58,9 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     table = cost_table(args)
-    print(f"params and GMACs (multiply-adds per clip): full width at {'x'.join(map(str, PAPER_CLIP[1:]))}; "
-          f"micro: width {args.width} at {args.frames}x{args.size}x{args.size}, batch {args.batch_size}, "
-          f"{args.steps} timed steps, {torch.get_num_threads()} CPU threads")
+    print(
+        f"params and GMACs (multiply-adds per clip): full width at {'x'.join(map(str, PAPER_CLIP[1:]))}; "
+        f"micro: width {args.width} at {args.frames}x{args.size}x{args.size}, batch {args.batch_size}, "
+        f"{args.steps} timed steps, {torch.get_num_threads()} CPU threads"
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"({time.perf_counter() - start:.0f} s)")
     if args.csv:

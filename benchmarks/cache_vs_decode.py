@@ -8,6 +8,7 @@ clip cache. Prints clips/s for both and the ratio. The default data is generated
 
     python benchmarks/cache_vs_decode.py [--clips 300] [--backend auto]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,20 +40,30 @@ def main() -> None:
     start = time.perf_counter()
     cache = prepare_cache(index, cache_dir(), frame_size=tuple(args.size))
     prepare_s = time.perf_counter() - start
-    speed = cache_vs_decode(cache, clips=args.clips, frames=args.frames, stride=args.stride, seed=args.seed,
-                            backend=args.backend)
+    speed = cache_vs_decode(
+        cache, clips=args.clips, frames=args.frames, stride=args.stride, seed=args.seed, backend=args.backend
+    )
     size = cache.frame_size
     decode, decode_resize, cached = speed["decode"], speed["decode + resize"], speed["cache"]
     figures = {
-        "dataset": args.dataset, "videos": len(index), "clips": args.clips, "clip": f"{args.frames}x{args.stride}",
-        "frame_size": list(size), "backend": args.backend, "prepare_s": round(prepare_s, 2),
-        "decode_clips_per_s": round(decode, 1), "decode_resize_clips_per_s": round(decode_resize, 1),
-        "cache_clips_per_s": round(cached, 1), "ratio_vs_decode_resize": round(cached / decode_resize, 1),
+        "dataset": args.dataset,
+        "videos": len(index),
+        "clips": args.clips,
+        "clip": f"{args.frames}x{args.stride}",
+        "frame_size": list(size),
+        "backend": args.backend,
+        "prepare_s": round(prepare_s, 2),
+        "decode_clips_per_s": round(decode, 1),
+        "decode_resize_clips_per_s": round(decode_resize, 1),
+        "cache_clips_per_s": round(cached, 1),
+        "ratio_vs_decode_resize": round(cached / decode_resize, 1),
         "ratio_vs_decode": round(cached / decode, 1),
         "cache_mb": round(cache.total_frames * size[0] * size[1] * 3 / 1e6, 1),
     }
-    print(f"{args.dataset} train: {len(index)} videos, cache {cache.path.name} "
-          f"({figures['cache_mb']} MB; prepare/open {prepare_s:.2f} s)")
+    print(
+        f"{args.dataset} train: {len(index)} videos, cache {cache.path.name} "
+        f"({figures['cache_mb']} MB; prepare/open {prepare_s:.2f} s)"
+    )
     print(f"clip: {args.frames} frames at stride {args.stride}, {size[0]}x{size[1]}, {args.clips} random clips")
     print(f"decode ({args.backend})          {decode:10.1f} clips/s")
     print(f"decode + resize          {decode_resize:10.1f} clips/s")

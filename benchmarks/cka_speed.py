@@ -11,6 +11,7 @@ shared: the 1-minute load average is printed before and after.
 Each repeat prints its time; the summary gives the median and the fastest (the least
 disturbed by other processes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,7 @@ def forward_only(models: list[torch.nn.Module], clips: torch.Tensor, batch_size:
     start = time.perf_counter()
     with torch.no_grad():
         for i in range(0, len(clips), batch_size):
-            x = to_device_clips(clips[i:i + batch_size], torch.device("cpu"), channels_last=True)
+            x = to_device_clips(clips[i : i + batch_size], torch.device("cpu"), channels_last=True)
             for m in models:
                 m.forward_intermediates(x)
     return time.perf_counter() - start
@@ -50,19 +51,24 @@ def main() -> None:
     b = create_backbone("r2plus1d_18", width=0.25).eval()
     clips = torch.randn(args.clips, 3, 8, 32, 32)
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; torch threads {args.threads}")
-    cka_map(a, clips[:args.batch_size], b, batch_size=args.batch_size)  # warm-up (oneDNN kernels)
+    cka_map(a, clips[: args.batch_size], b, batch_size=args.batch_size)  # warm-up (oneDNN kernels)
     totals, forwards = [], []
     for repeat in range(args.repeats):
         start = time.perf_counter()
         result = cka_map(a, clips, b, batch_size=args.batch_size, dtype=getattr(torch, args.dtype))
         totals.append(time.perf_counter() - start)
         forwards.append(forward_only([a, b], clips, args.batch_size))
-        print(f"repeat {repeat}: CKA map {result.matrix.shape} over {result.examples} clips in {result.batches} "
-              f"batches of {args.batch_size}: {totals[-1]:.1f} s (forward passes alone {forwards[-1]:.1f} s); "
-              f"load {os.getloadavg()[0]:.2f}")
-    print(f"median {statistics.median(totals):.1f} s, fastest {min(totals):.1f} s "
-          f"(forward alone: median {statistics.median(forwards):.1f} s)")
+        print(
+            f"repeat {repeat}: CKA map {result.matrix.shape} over {result.examples} clips in {result.batches} "
+            f"batches of {args.batch_size}: {totals[-1]:.1f} s (forward passes alone {forwards[-1]:.1f} s); "
+            f"load {os.getloadavg()[0]:.2f}"
+        )
+    print(
+        f"median {statistics.median(totals):.1f} s, fastest {min(totals):.1f} s "
+        f"(forward alone: median {statistics.median(forwards):.1f} s)"
+    )
     print("diagonal (block i of A vs block i of B):", " ".join(f"{v:.3f}" for v in result.matrix.diagonal()))
+
 
 if __name__ == "__main__":
     main()

@@ -45,6 +45,7 @@ targets hold: the jpeg cache of real footage takes 7.7% of the uint8 one, and it
 343 clips/s per core, 3.4x the 100 needed; plain decoding of the 640x480 H.264 clips reads
 14. Written by ``--out-json`` / ``--out-md`` to ``benchmarks/results/clip_cache_formats.*``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,9 @@ def real_name(folder: Path) -> str:
     return "ASL gestures (real)" if folder.resolve() == ASL_DIR.resolve() else f"{folder.name} (real)"
 
 
-def random_clips(cache: ClipCache, count: int, frames: int, crop: int,
-                 seed: int) -> list[tuple[int, np.ndarray, int, int]]:
+def random_clips(
+    cache: ClipCache, count: int, frames: int, crop: int, seed: int
+) -> list[tuple[int, np.ndarray, int, int]]:
     """``count`` draws of (video, frame indices (frames,), crop top, crop left), the same for every reader."""
     rng = np.random.default_rng(seed)
     long_enough = [i for i in range(len(cache)) if cache.num_frames(i) >= frames]
@@ -95,19 +97,26 @@ def random_clips(cache: ClipCache, count: int, frames: int, crop: int,
     for _ in range(count):
         video = int(rng.choice(long_enough))
         start = int(rng.integers(0, cache.num_frames(video) - frames + 1))
-        draws.append((video, np.arange(start, start + frames), int(rng.integers(0, height - crop + 1)),
-                      int(rng.integers(0, width - crop + 1))))
+        draws.append(
+            (
+                video,
+                np.arange(start, start + frames),
+                int(rng.integers(0, height - crop + 1)),
+                int(rng.integers(0, width - crop + 1)),
+            )
+        )
     return draws
 
 
-def clips_per_second(read: Callable[[int, np.ndarray], np.ndarray], draws: list, crop: int,
-                     repeats: int) -> tuple[float, float]:
+def clips_per_second(
+    read: Callable[[int, np.ndarray], np.ndarray], draws: list, crop: int, repeats: int
+) -> tuple[float, float]:
     """(clips per CPU-second, clips per wall-second) of ``read`` + crop, the best of ``repeats``."""
     best_cpu, best_wall = 0.0, 0.0
     for _ in range(repeats):
         cpu, wall = time.process_time(), time.perf_counter()
         for video, indices, top, left in draws:
-            np.ascontiguousarray(read(video, indices)[:, top:top + crop, left:left + crop])
+            np.ascontiguousarray(read(video, indices)[:, top : top + crop, left : left + crop])
         best_cpu = max(best_cpu, len(draws) / max(time.process_time() - cpu, 1e-9))
         best_wall = max(best_wall, len(draws) / (time.perf_counter() - wall))
     return best_cpu, best_wall
@@ -119,34 +128,44 @@ def psnr(cache: ClipCache, reference: ClipCache) -> float:
     for i in range(len(reference)):
         if reference.num_frames(i):
             diff = cache.read(i).astype(np.float64) - reference.read(i)
-            squared, count = squared + float((diff ** 2).sum()), count + diff.size
-    return float(10 * np.log10(255.0 ** 2 / (squared / count)))
+            squared, count = squared + float((diff**2).sum()), count + diff.size
+    return float(10 * np.log10(255.0**2 / (squared / count)))
 
 
 def measure(name: str, index: VideoIndex, root: Path, args: argparse.Namespace) -> dict:
     """Sizes and read speeds of the two formats and of plain decoding on one index."""
     size = tuple(args.size)
-    caches = {fmt: prepare_cache(index, root, frame_size=size, workers=args.workers, cache_format=fmt)
-              for fmt in ("uint8", "jpeg")}
+    caches = {
+        fmt: prepare_cache(index, root, frame_size=size, workers=args.workers, cache_format=fmt)
+        for fmt in ("uint8", "jpeg")
+    }
     uint8, jpeg = caches["uint8"], caches["jpeg"]
     draws = random_clips(uint8, args.clips, args.frames, args.crop, args.seed)
-    decode_draws = draws[:max(1, args.clips // 10)]  # plain decoding is slow: fewer clips
+    decode_draws = draws[: max(1, args.clips // 10)]  # plain decoding is slow: fewer clips
 
     def decode(video: int, indices: np.ndarray) -> np.ndarray:
         start = uint8.source_start(video)
         return resize_frames(read_frames(index.records[video].path, indices + start), size)
 
-    speeds = {"uint8": clips_per_second(uint8.read, draws, args.crop, args.repeats),
-              "jpeg": clips_per_second(jpeg.read, draws, args.crop, args.repeats),
-              "decode": clips_per_second(decode, decode_draws, args.crop, args.repeats)}
+    speeds = {
+        "uint8": clips_per_second(uint8.read, draws, args.crop, args.repeats),
+        "jpeg": clips_per_second(jpeg.read, draws, args.crop, args.repeats),
+        "decode": clips_per_second(decode, decode_draws, args.crop, args.repeats),
+    }
     frames = uint8.total_frames
     video_bytes = sum(r.path.stat().st_size for r in index.records)
     return {
-        "dataset": name, "videos": len(index), "frames": frames, "frame_size": list(size),
+        "dataset": name,
+        "videos": len(index),
+        "frames": frames,
+        "frame_size": list(size),
         "clip": f"{args.frames}x{args.crop}x{args.crop}",
         "bytes": {"uint8": uint8.nbytes, "jpeg": jpeg.nbytes, "videos": video_bytes},
-        "bytes_per_frame": {"uint8": uint8.nbytes / frames, "jpeg": jpeg.nbytes / frames,
-                            "videos": video_bytes / frames},
+        "bytes_per_frame": {
+            "uint8": uint8.nbytes / frames,
+            "jpeg": jpeg.nbytes / frames,
+            "videos": video_bytes / frames,
+        },
         "jpeg_share_of_uint8": jpeg.nbytes / uint8.nbytes,
         "jpeg_psnr_db": psnr(jpeg, uint8),
         "clips_per_cpu_s": {k: v[0] for k, v in speeds.items()},
@@ -157,24 +176,37 @@ def measure(name: str, index: VideoIndex, root: Path, args: argparse.Namespace) 
 def k400_extrapolation(real: dict) -> dict:
     """K400-50k cache sizes (GB) at 128x171 from the real clips' bytes per frame."""
     share = real["jpeg_share_of_uint8"]
-    return {f"{frames} frames/video": {"uint8_gb": cache_gigabytes(K400_VIDEOS, frames),
-                                       "jpeg_gb": cache_gigabytes(K400_VIDEOS, frames) * share}
-            for frames in (250, 64)}
+    return {
+        f"{frames} frames/video": {
+            "uint8_gb": cache_gigabytes(K400_VIDEOS, frames),
+            "jpeg_gb": cache_gigabytes(K400_VIDEOS, frames) * share,
+        }
+        for frames in (250, 64)
+    }
 
 
 def markdown(rows: list[dict], k400: dict) -> str:
     """The measured table and the extrapolation, as markdown."""
-    lines = ["| data | videos x frames | uint8 MB | jpeg MB (share) | videos MB | jpeg PSNR | "
-             "clips/s/core uint8 | jpeg | decoding |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| data | videos x frames | uint8 MB | jpeg MB (share) | videos MB | jpeg PSNR | "
+        "clips/s/core uint8 | jpeg | decoding |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         b, s = r["bytes"], r["clips_per_cpu_s"]
-        lines.append(f"| {r['dataset']} {r['frame_size'][0]}x{r['frame_size'][1]} | {r['videos']} x "
-                     f"{r['frames'] / r['videos']:.0f} | {b['uint8'] / 1e6:.1f} | {b['jpeg'] / 1e6:.2f} "
-                     f"({r['jpeg_share_of_uint8']:.1%}) | {b['videos'] / 1e6:.1f} | {r['jpeg_psnr_db']:.1f} dB | "
-                     f"{s['uint8']:.0f} | {s['jpeg']:.0f} | {s['decode']:.1f} |")
-    lines += ["", "K400-50k at 128x171 (jpeg at the real clips' share):", "",
-              "| frames per video | uint8 GB | jpeg GB |", "|---|---|---|"]
+        lines.append(
+            f"| {r['dataset']} {r['frame_size'][0]}x{r['frame_size'][1]} | {r['videos']} x "
+            f"{r['frames'] / r['videos']:.0f} | {b['uint8'] / 1e6:.1f} | {b['jpeg'] / 1e6:.2f} "
+            f"({r['jpeg_share_of_uint8']:.1%}) | {b['videos'] / 1e6:.1f} | {r['jpeg_psnr_db']:.1f} dB | "
+            f"{s['uint8']:.0f} | {s['jpeg']:.0f} | {s['decode']:.1f} |"
+        )
+    lines += [
+        "",
+        "K400-50k at 128x171 (jpeg at the real clips' share):",
+        "",
+        "| frames per video | uint8 GB | jpeg GB |",
+        "|---|---|---|",
+    ]
     for what, gb in k400.items():
         lines.append(f"| {what.split()[0]} | {gb['uint8_gb']:.0f} | {gb['jpeg_gb']:.0f} |")
     return "\n".join(lines)
@@ -200,20 +232,28 @@ def main() -> None:
     generate_default_data(default_root, seed=0)
     motion = load_index("ucf101", default_root / "digits-motion", split="train")
     spread = np.unique(np.linspace(0, len(motion) - 1, min(args.videos, len(motion))).round().astype(int))
-    indexes = {"default digits-motion": motion.select(spread.tolist()),
-               real_name(args.real_dir): folder_index(args.real_dir)}
+    indexes = {
+        "default digits-motion": motion.select(spread.tolist()),
+        real_name(args.real_dir): folder_index(args.real_dir),
+    }
     with tempfile.TemporaryDirectory(prefix="clip-cache-formats-") as root:
         rows = [measure(name, index, Path(root), args) for name, index in indexes.items()]
     k400 = k400_extrapolation(rows[-1])
     table = markdown(rows, k400)
-    print(f"jpeg quality {JPEG_QUALITY}, {args.frames}x{args.crop}x{args.crop} clips from {args.size[0]}x"
-          f"{args.size[1]} frames; clips/s per CPU-second of one single-threaded process\n")
+    print(
+        f"jpeg quality {JPEG_QUALITY}, {args.frames}x{args.crop}x{args.crop} clips from {args.size[0]}x"
+        f"{args.size[1]} frames; clips/s per CPU-second of one single-threaded process\n"
+    )
     print(table)
-    print("\nwall-clock clips/s:", json.dumps({r["dataset"]: {k: round(v, 1) for k, v in r["clips_per_wall_s"].items()}
-                                               for r in rows}))
+    print(
+        "\nwall-clock clips/s:",
+        json.dumps({r["dataset"]: {k: round(v, 1) for k, v in r["clips_per_wall_s"].items()} for r in rows}),
+    )
     if args.out_json:
-        atomic_write_json(args.out_json, {"jpeg_quality": JPEG_QUALITY, "python": sys.version.split()[0],
-                                          "rows": rows, "k400_50k": k400})
+        atomic_write_json(
+            args.out_json,
+            {"jpeg_quality": JPEG_QUALITY, "python": sys.version.split()[0], "rows": rows, "k400_50k": k400},
+        )
     if args.out_md:
         Path(args.out_md).write_text(table + "\n")
 

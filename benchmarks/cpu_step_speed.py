@@ -28,6 +28,7 @@ Variants:
 
 Measured: see ``benchmarks/results/cpu_step_speed.md`` (written by ``--out``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ MICRO_3D = ("shufflenet3d", "squeezenet3d", "mobilenetv2_3d", "c3d", "r3d_18", "
 VARIANTS = ("fp32", "bf16", "cl", "bf16+cl", "compile", "compile+bf16")
 
 
-def build_step(backbone: str, variant: str, width: float, batch: torch.Tensor,
-               labels: torch.Tensor) -> Callable[[], float]:
+def build_step(
+    backbone: str, variant: str, width: float, batch: torch.Tensor, labels: torch.Tensor
+) -> Callable[[], float]:
     """A closure running one training step of ``backbone`` under ``variant``; returns the loss."""
     torch.manual_seed(0)
     net = create_backbone(backbone, num_classes=10, width=width)
@@ -77,6 +79,7 @@ def build_step(backbone: str, variant: str, width: float, batch: torch.Tensor,
 def gradient_error(backbone: str, variant: str, width: float, batch: torch.Tensor, labels: torch.Tensor) -> float:
     """Relative error ||g - g_fp32|| / ||g_fp32|| of ``variant``'s gradients (all parameters as one vector)
     against fp32's, one step, same initialisation and batch; NaN counts as infinite."""
+
     def grads(name: str) -> dict[str, torch.Tensor]:
         torch.manual_seed(0)
         net = create_backbone(backbone, num_classes=10, width=width)
@@ -97,8 +100,17 @@ def gradient_error(backbone: str, variant: str, width: float, batch: torch.Tenso
     return error if error == error else float("inf")
 
 
-def measure(backbones: Sequence[str], variants: Sequence[str], width: float, frames: int, size: int,
-            batch_size: int, steps: int, rounds: int, warmup: int) -> list[dict]:
+def measure(
+    backbones: Sequence[str],
+    variants: Sequence[str],
+    width: float,
+    frames: int,
+    size: int,
+    batch_size: int,
+    steps: int,
+    rounds: int,
+    warmup: int,
+) -> list[dict]:
     """Rows of (backbone, variant, clips/s median, ratio to fp32)."""
     rows = []
     generator = torch.Generator().manual_seed(0)
@@ -126,27 +138,43 @@ def measure(backbones: Sequence[str], variants: Sequence[str], width: float, fra
         for variant, values in rates.items():
             rate = statistics.median(values)
             error = gradient_error(backbone, variant, width, batch, labels)
-            rows.append({"backbone": backbone, "variant": variant, "clips_per_s": rate, "ratio": rate / base,
-                         "grad_error": error})
-            print(f"{backbone:15s} {variant:13s} {rate:8.1f} clips/s  x{rate / base:.2f}  grad err {error:.2g}",
-                  flush=True)
+            rows.append(
+                {
+                    "backbone": backbone,
+                    "variant": variant,
+                    "clips_per_s": rate,
+                    "ratio": rate / base,
+                    "grad_error": error,
+                }
+            )
+            print(
+                f"{backbone:15s} {variant:13s} {rate:8.1f} clips/s  x{rate / base:.2f}  grad err {error:.2g}",
+                flush=True,
+            )
     return rows
 
 
 def to_markdown(rows: list[dict], args: argparse.Namespace) -> str:
     variants = list(dict.fromkeys(r["variant"] for r in rows))
-    lines = [f"Training step, batch {args.batch}, clips 3x{args.frames}x{args.size}x{args.size}, width {args.width}, "
-             f"{torch.get_num_threads()} threads, torch {torch.__version__}; clips/s (median of {args.rounds} "
-             f"rounds of {args.steps} steps), its ratio to fp32 of the same network (measured in one run) and "
-             "the relative error of one step's gradients against fp32 (compiled variants: "
-             "that of the same precision uncompiled).", "",
-             "| backbone | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    lines = [
+        f"Training step, batch {args.batch}, clips 3x{args.frames}x{args.size}x{args.size}, width {args.width}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}; clips/s (median of {args.rounds} "
+        f"rounds of {args.steps} steps), its ratio to fp32 of the same network (measured in one run) and "
+        "the relative error of one step's gradients against fp32 (compiled variants: "
+        "that of the same precision uncompiled).",
+        "",
+        "| backbone | " + " | ".join(variants) + " |",
+        "|---|" + "---|" * len(variants),
+    ]
     for backbone in dict.fromkeys(r["backbone"] for r in rows):
         cells = []
         for variant in variants:
             match = [r for r in rows if r["backbone"] == backbone and r["variant"] == variant]
-            cells.append(f"{match[0]['clips_per_s']:.0f} (x{match[0]['ratio']:.2f}; err {match[0]['grad_error']:.1g})"
-                         if match else "-")
+            cells.append(
+                f"{match[0]['clips_per_s']:.0f} (x{match[0]['ratio']:.2f}; err {match[0]['grad_error']:.1g})"
+                if match
+                else "-"
+            )
         lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -169,8 +197,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     variants = [v for v in args.variants if not (args.no_compile and v.startswith("compile"))]
-    rows = measure(args.backbones, variants, args.width, args.frames, args.size, args.batch, args.steps,
-                   args.rounds, args.warmup)
+    rows = measure(
+        args.backbones, variants, args.width, args.frames, args.size, args.batch, args.steps, args.rounds, args.warmup
+    )
     table = to_markdown(rows, args)
     print(table)
     if args.out:

@@ -15,6 +15,7 @@ By default it reads a synthetic clip cache of random frames at the profile's cac
     python benchmarks/data_path.py --device cuda --profile paper     # GPU, 16x112x112, R(2+1)D-18
     python benchmarks/data_path.py --device cuda --profile paper --workers 4 8 12 --channels-last
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backbone", default="r2plus1d_18")
     parser.add_argument("--steps", type=int, default=None, help="steps per epoch (default: the profile's bench_steps)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs; the first is warm-up and not counted")
-    parser.add_argument("--workers", type=int, nargs="*", default=None,
-                        help="DataLoader workers, one measurement each (default: the profile's)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="*",
+        default=None,
+        help="DataLoader workers, one measurement each (default: the profile's)",
+    )
     parser.add_argument("--batch-size", type=int, default=None, help="videos per step (default: the profile's)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the step (default: the engine's)")
     parser.add_argument("--frames-per-video", type=int, default=64, help="frames of each synthetic video")
@@ -60,19 +66,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sslvid-datapath-") as tmp:  # one synthetic cache for every run
         for workers in args.workers or [None]:
             result = measure_data_path(
-                args.task, args.backbone, args.profile, args.device, steps=steps, epochs=args.epochs,
-                workers=workers, batch_size=args.batch_size, synthetic=not args.real,
-                frames_per_video=args.frames_per_video, cache_root=args.cache_root or tmp, threads=args.threads,
-                channels_last=args.channels_last, torch_compile=args.compile, amp=not args.no_amp)
+                args.task,
+                args.backbone,
+                args.profile,
+                args.device,
+                steps=steps,
+                epochs=args.epochs,
+                workers=workers,
+                batch_size=args.batch_size,
+                synthetic=not args.real,
+                frames_per_video=args.frames_per_video,
+                cache_root=args.cache_root or tmp,
+                threads=args.threads,
+                channels_last=args.channels_last,
+                torch_compile=args.compile,
+                amp=not args.no_amp,
+            )
             rows.append(result.as_dict())
-            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"),
-                  flush=True)
+            print(
+                pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"), flush=True
+            )
     table = pd.DataFrame(rows)
     best = table["data_wait_fraction"].min()
     verdict = "meets" if best < args.target else "misses"
-    print(f"\n{args.task}/{args.backbone}, {args.profile} profile on {table['device'].iloc[0]}, best of "
-          f"{len(table)}: {table['clips_per_s'].max():.1f} clips/s, data wait {best:.1%} of step time "
-          f"({verdict} the {args.target:.0%} target)")
+    print(
+        f"\n{args.task}/{args.backbone}, {args.profile} profile on {table['device'].iloc[0]}, best of "
+        f"{len(table)}: {table['clips_per_s'].max():.1f} clips/s, data wait {best:.1%} of step time "
+        f"({verdict} the {args.target:.0%} target)"
+    )
     if args.csv:
         table.to_csv(args.csv, index=False)
     return 0

@@ -19,6 +19,7 @@ for at least 90%).
     python benchmarks/engine_overhead.py                         # every task, both backbones
     python benchmarks/engine_overhead.py --tasks rotnet vcop --steps 4 --threads 1 --csv out.csv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,11 +71,13 @@ class BareLoop:
         index = build_index(config)
         seed_everything(config.seed)
         self.task = build_task(config).train()
-        dataset = VideoClipDataset(index, self.task.clip_sampler(), source=build_source(index, config),
-                                   seed=config.seed)
+        dataset = VideoClipDataset(
+            index, self.task.clip_sampler(), source=build_source(index, config), seed=config.seed
+        )
         self.loader = make_loader(dataset, config.batch_size, collate_fn=collate_clips, seed=config.seed)
-        self.optimizer = make_optimizer(config.optimizer, self.task, lr=config.lr,
-                                        weight_decay=config.weight_decay, momentum=config.momentum)
+        self.optimizer = make_optimizer(
+            config.optimizer, self.task, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+        )
 
     def batches(self, epoch: int) -> list[dict[str, Any]]:
         """The engine's batches of ``epoch``, collated in this process."""
@@ -112,9 +115,16 @@ def measure(task: str, backbone: str, args: argparse.Namespace) -> dict[str, Any
         raise RuntimeError(f"{task}/{backbone}: engine and bare loop took different numbers of steps")
     best = log.iloc[1:].loc[log["seconds"].iloc[1:].idxmin()]
     bare_best = min(seconds for seconds, _ in bare_times)
-    return {"task": task, "backbone": backbone, "steps": steps, "batch": config.batch_size,
-            "bare s/step": bare_best / steps, "engine s/step": best["seconds"] / steps,
-            "data s/step": best["data_seconds"] / steps, "engine / bare": bare_best / best["seconds"]}
+    return {
+        "task": task,
+        "backbone": backbone,
+        "steps": steps,
+        "batch": config.batch_size,
+        "bare s/step": bare_best / steps,
+        "engine s/step": best["seconds"] / steps,
+        "data s/step": best["data_seconds"] / steps,
+        "engine / bare": bare_best / best["seconds"],
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,11 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for backbone in args.backbones:
         for task in tasks:
             rows.append(measure(task, backbone, args))
-            print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"),
-                  flush=True)
+            print(
+                pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"), flush=True
+            )
     table = pd.DataFrame(rows)
-    print(f"\nengine throughput / bare throughput: {args.profile} profile, {args.steps} steps per epoch, "
-          f"{args.workers} workers, {torch.get_num_threads()} threads")
+    print(
+        f"\nengine throughput / bare throughput: {args.profile} profile, {args.steps} steps per epoch, "
+        f"{args.workers} workers, {torch.get_num_threads()} threads"
+    )
     print(table.to_string(index=False, float_format="%.3f"))
     print(f"\nworst: {table['engine / bare'].min():.1%}  median: {table['engine / bare'].median():.1%}")
     if args.csv:

@@ -20,6 +20,7 @@ Three timings per backbone:
     python benchmarks/eval_speed.py                                  # r2plus1d_18 and shufflenet3d
     python benchmarks/eval_speed.py --backbones shufflenet3d --threads 2 --csv out.csv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def measure(backbone: str, args: argparse.Namespace, folder: Path) -> dict:
     """Extraction, then probe and retrieval with the features cached, for one backbone."""
-    common = dict(backbone=backbone, width=args.width, dataset=args.dataset, train_clips=args.train_clips,
-                  test_clips=args.test_clips, device="cpu", threads=args.threads, num_workers=args.workers)
+    common = dict(
+        backbone=backbone,
+        width=args.width,
+        dataset=args.dataset,
+        train_clips=args.train_clips,
+        test_clips=args.test_clips,
+        device="cpu",
+        threads=args.threads,
+        num_workers=args.workers,
+    )
     store, features = RunStore(folder / "runs"), FeatureCache(folder / "features")
     results = ResultsStore(folder / "results.csv")
     linear = EvalConfig.for_profile("micro", protocol="linear", **common)
@@ -79,12 +88,19 @@ def measure(backbone: str, args: argparse.Namespace, folder: Path) -> dict:
     if features.extractions != 2:
         raise RuntimeError(f"expected only the two timed extractions, got {features.extractions}")
     values = {r.metric: r.value for r in pd.concat([probe_rows, retrieval_rows]).itertuples()}
-    return {"backbone": backbone, "width": args.width, "clips": len(gallery) + len(queries),
-            "threads": args.threads, "extract_s": round(extract, 2),
-            "extract_clips_per_s": round((len(gallery) + len(queries)) / extract),
-            "probe_s": round(probe, 2), "retrieval_s": round(nearest_s, 2),
-            "probe_plus_retrieval_s": round(probe + nearest_s, 2),
-            "top1_video": round(values["top1_video"], 1), "hit@5": round(values["hit@5"], 1)}
+    return {
+        "backbone": backbone,
+        "width": args.width,
+        "clips": len(gallery) + len(queries),
+        "threads": args.threads,
+        "extract_s": round(extract, 2),
+        "extract_clips_per_s": round((len(gallery) + len(queries)) / extract),
+        "probe_s": round(probe, 2),
+        "retrieval_s": round(nearest_s, 2),
+        "probe_plus_retrieval_s": round(probe + nearest_s, 2),
+        "top1_video": round(values["top1_video"], 1),
+        "hit@5": round(values["hit@5"], 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:

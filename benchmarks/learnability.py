@@ -42,6 +42,7 @@ helps more than width: width 0.5 at ``--crop 48 --cache-size 56`` (Adam 3e-3, ba
 and was still climbing. None of these reaches the 70% a sane baseline needs, so the
 micro profile still trains the small network at crop 32 until a recipe that does is found.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,9 +65,15 @@ from sslvid.data.layouts import load_index
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
+from sslvid.data.transforms import (
+    center_crop,
+    horizontal_flip,
+    normalize,
+    random_resized_crop,
+    to_float_clips,
+    to_unit_clips,
+)
 from sslvid.evaluate.config import NO_FLIP_DATASETS
-from sslvid.data.transforms import (center_crop, horizontal_flip, normalize, random_resized_crop, to_float_clips,
-                                    to_unit_clips)
 from sslvid.profiles import get_profile
 from sslvid.seeding import seed_everything
 
@@ -87,16 +94,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crop", type=int, default=micro.crop_size, help="network input side")
     parser.add_argument("--cache-size", type=int, default=micro.cache_size[0], help="side of the cached frames")
     parser.add_argument("--crop-scale", type=float, nargs=2, default=(0.5, 1.0), help="train crop area range")
-    parser.add_argument("--flip", choices=("auto", "on", "off"), default="auto",
-                        help="random horizontal flips while training (auto: as finetuning, off on digits-motion)")
-    parser.add_argument("--single-frame", action=argparse.BooleanOptionalAction, default=True,
-                        help="also run the single-frame control on digits-motion")
-    parser.add_argument("--root", type=Path, default=None,
-                        help="folder of the default data to use (default: data/default via open_split)")
-    parser.add_argument("--scale", type=float, default=None,
-                        help="with --root: generate the default data there at this scale first (if absent)")
-    parser.add_argument("--cache-root", type=Path, default=None,
-                        help="clip cache folder (default: data/cache, or <root>/cache with --root)")
+    parser.add_argument(
+        "--flip",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="random horizontal flips while training (auto: as finetuning, off on digits-motion)",
+    )
+    parser.add_argument(
+        "--single-frame",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the single-frame control on digits-motion",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="folder of the default data to use (default: data/default via open_split)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="with --root: generate the default data there at this scale first (if absent)",
+    )
+    parser.add_argument(
+        "--cache-root",
+        type=Path,
+        default=None,
+        help="clip cache folder (default: data/cache, or <root>/cache with --root)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers")
@@ -115,8 +142,15 @@ def _loader(args: argparse.Namespace, index: VideoIndex, cache_root: Path, train
     sampler = ClipSampler(args.frames, args.stride, start="random" if train else "center")
     dataset = VideoClipDataset(index, sampler, cache, seed=args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=train, collate_fn=collate_clips,
-                        num_workers=args.workers, generator=generator, drop_last=False)
+    loader = DataLoader(
+        dataset,
+        batch_size=args.batch_size,
+        shuffle=train,
+        collate_fn=collate_clips,
+        num_workers=args.workers,
+        generator=generator,
+        drop_last=False,
+    )
     return dataset, loader
 
 
@@ -128,7 +162,7 @@ def _single_frame(x: torch.Tensor) -> torch.Tensor:
     a fade's middle-frame opacity has nearly the same distribution in both directions.
     """
     middle = x.shape[2] // 2
-    return x[:, :, middle:middle + 1].expand_as(x).contiguous()
+    return x[:, :, middle : middle + 1].expand_as(x).contiguous()
 
 
 def _evaluate(model: torch.nn.Module, loader: Any, crop: int, single: bool, num_classes: int) -> torch.Tensor:
@@ -157,8 +191,11 @@ def train_set(args: argparse.Namespace, name: str, cache_root: Path, single: boo
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     flip = name not in NO_FLIP_DATASETS if args.flip == "auto" else args.flip == "on"
     label = f"{name}{' (single frame)' if single else ''}"
-    print(f"\n{label}: {args.backbone} x{args.width}, {len(train_index)} train / {len(test_index)} test videos, "
-          f"{num_classes} classes (chance {100 / num_classes:.1f}%), flip={flip}", flush=True)
+    print(
+        f"\n{label}: {args.backbone} x{args.width}, {len(train_index)} train / {len(test_index)} test videos, "
+        f"{num_classes} classes (chance {100 / num_classes:.1f}%), flip={flip}",
+        flush=True,
+    )
     rows = []
     for epoch in range(args.epochs):
         start = time.perf_counter()
@@ -186,11 +223,21 @@ def train_set(args: argparse.Namespace, name: str, cache_root: Path, single: boo
         per_class = _evaluate(model, test_loader, args.crop, single, num_classes)
         test_acc = float(per_class.mean())  # the test sets are balanced: equal to overall top-1
         seconds = time.perf_counter() - start
-        row = {"set": label, "epoch": epoch + 1, "loss": loss_sum / total, "train": correct / total,
-               "test": test_acc, "seconds": seconds, "train_seconds": train_seconds}
+        row = {
+            "set": label,
+            "epoch": epoch + 1,
+            "loss": loss_sum / total,
+            "train": correct / total,
+            "test": test_acc,
+            "seconds": seconds,
+            "train_seconds": train_seconds,
+        }
         rows.append(row)
-        print(f"  epoch {epoch + 1}: loss {row['loss']:.3f}  train {100 * row['train']:5.1f}%  "
-              f"test {100 * test_acc:5.1f}%  {seconds:6.1f} s (train {train_seconds:.1f} s)", flush=True)
+        print(
+            f"  epoch {epoch + 1}: loss {row['loss']:.3f}  train {100 * row['train']:5.1f}%  "
+            f"test {100 * test_acc:5.1f}%  {seconds:6.1f} s (train {train_seconds:.1f} s)",
+            flush=True,
+        )
         if not math.isfinite(row["loss"]):
             break
     hits = ", ".join(f"{c} {100 * a:.0f}%" for c, a in zip(train_index.classes, per_class))
@@ -205,9 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.root is not None and args.scale is not None:
         start = time.perf_counter()
         manifest = generate_default_data(args.root, seed=args.seed, scale=args.scale)
-        print(f"default data in {args.root}: scale {args.scale}, {manifest['num_videos']} videos, "
-              f"{manifest['bytes'] / 1e6:.1f} MB, generated in {manifest['generation_seconds']} s "
-              f"(this call {time.perf_counter() - start:.1f} s)", flush=True)
+        print(
+            f"default data in {args.root}: scale {args.scale}, {manifest['num_videos']} videos, "
+            f"{manifest['bytes'] / 1e6:.1f} MB, generated in {manifest['generation_seconds']} s "
+            f"(this call {time.perf_counter() - start:.1f} s)",
+            flush=True,
+        )
     elif args.scale is not None:
         raise SystemExit("--scale needs --root (data/default is generated by open_split at the profile's scale)")
     cache_root = args.cache_root or (args.root / "cache" if args.root is not None else Path("data/cache"))
@@ -219,8 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nset, last epoch: train / test top-1, mean s/epoch")
     for label in dict.fromkeys(r["set"] for r in rows):
         mine = [r for r in rows if r["set"] == label]
-        print(f"  {label:34s} {100 * mine[-1]['train']:5.1f}% / {100 * mine[-1]['test']:5.1f}%  "
-              f"{sum(r['seconds'] for r in mine) / len(mine):6.1f} s")
+        print(
+            f"  {label:34s} {100 * mine[-1]['train']:5.1f}% / {100 * mine[-1]['test']:5.1f}%  "
+            f"{sum(r['seconds'] for r in mine) / len(mine):6.1f} s"
+        )
     return 0
 
 

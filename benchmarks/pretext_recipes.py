@@ -47,6 +47,7 @@ while the probe drops to 11-15%, below random initialisation, i.e. they learn a 
 (colour and background are shared by two clips of one video) rather than the digit. One
 recipe for all tasks does not exist at this budget; a task-category recipe is the next step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,13 @@ def parse_recipe(text: str) -> dict:
     parts = text.split(":")
     if len(parts) not in (4, 5):
         raise ValueError(f"recipe {text!r}: write optimizer:lr:batch:epochs[:warmup], e.g. adam:0.001:16:4")
-    fields = {"optimizer": parts[0], "lr": float(parts[1]), "batch_size": int(parts[2]), "epochs": int(parts[3]),
-              "checkpoint_every": int(parts[3])}
+    fields = {
+        "optimizer": parts[0],
+        "lr": float(parts[1]),
+        "batch_size": int(parts[2]),
+        "epochs": int(parts[3]),
+        "checkpoint_every": int(parts[3]),
+    }
     if len(parts) == 5:
         fields["warmup_epochs"] = int(parts[4])
     return fields
@@ -82,14 +88,23 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.root)
     for backbone in args.backbones:
-        study = Study("micro", store=RunStore(root / "runs"), results=ResultsStore(root / "results.csv"),
-                      features=FeatureCache(root / "features"))
+        study = Study(
+            "micro",
+            store=RunStore(root / "runs"),
+            results=ResultsStore(root / "results.csv"),
+            features=FeatureCache(root / "features"),
+        )
         table = study.accuracy([], target=args.target, scratch_backbones=[backbone])
         print(f"{backbone:14s} random init            probe {table['top1'].iloc[0]:5.1f}", flush=True)
         for task in args.tasks:
             for recipe in args.recipes:
-                study = Study("micro", overrides=parse_recipe(recipe), store=RunStore(root / "runs"),
-                              results=ResultsStore(root / "results.csv"), features=FeatureCache(root / "features"))
+                study = Study(
+                    "micro",
+                    overrides=parse_recipe(recipe),
+                    store=RunStore(root / "runs"),
+                    results=ResultsStore(root / "results.csv"),
+                    features=FeatureCache(root / "features"),
+                )
                 point = {"task": task, "backbone": backbone, "subset": args.subset}
                 start = time.perf_counter()
                 result = study.pretrain(point)
@@ -97,8 +112,11 @@ def main() -> None:
                 last = result.log.iloc[-1]
                 table = study.accuracy([point], target=args.target)
                 acc = last.get("acc", float("nan"))
-                print(f"{backbone:14s} {task:8s} {recipe:18s} loss {last['loss']:.3f} acc {acc:.3f} "
-                      f"probe {table['top1'].iloc[0]:5.1f}  ({seconds:.0f} s)", flush=True)
+                print(
+                    f"{backbone:14s} {task:8s} {recipe:18s} loss {last['loss']:.3f} acc {acc:.3f} "
+                    f"probe {table['top1'].iloc[0]:5.1f}  ({seconds:.0f} s)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

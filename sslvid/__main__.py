@@ -1,4 +1,5 @@
 """``python -m sslvid``: see ``sslvid.cli``."""
+
 import sys
 
 from sslvid.cli import main

@@ -6,6 +6,7 @@ runs the prepared copies under nbval. The same through plain papermill::
 
     papermill notebooks/01_data_and_backbones.ipynb out.ipynb -p profile paper -p data_root /data
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,9 @@ def chapter_parameters(profile: str, data_root: str | None = None, **extra: Any)
     return params
 
 
-def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
-                    data_root: str | None = None, **extra: Any) -> float:
+def execute_chapter(
+    src: str | Path, dst: str | Path, profile: str = "micro", data_root: str | None = None, **extra: Any
+) -> float:
     """Execute notebook ``src`` with papermill into ``dst``; returns the wall time in seconds.
 
     The executed copy is tagged for the book's pages (``tag_for_book``: code folded, parameters
@@ -59,8 +61,12 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
     try:
         with _environ(PROGRESS_ENV, str(status)), _environ(BOOK_PAGE_ENV, "1"), printer:
             papermill.execute_notebook(
-                str(src), str(tmp), parameters=chapter_parameters(profile, data_root, **extra),
-                kernel_name="python3", cwd=str(src.parent), progress_bar={"file": printer.cells, "mininterval": 0},
+                str(src),
+                str(tmp),
+                parameters=chapter_parameters(profile, data_root, **extra),
+                kernel_name="python3",
+                cwd=str(src.parent),
+                progress_bar={"file": printer.cells, "mininterval": 0},
             )
     finally:
         status.unlink(missing_ok=True)
@@ -75,15 +81,20 @@ def execute_chapter(src: str | Path, dst: str | Path, profile: str = "micro",
     return seconds
 
 
-def prepare_chapter(src: str | Path, dst: str | Path, profile: str = "smoke",
-                    data_root: str | None = None, **extra: Any) -> None:
+def prepare_chapter(
+    src: str | Path, dst: str | Path, profile: str = "smoke", data_root: str | None = None, **extra: Any
+) -> None:
     """Write ``src`` to ``dst`` with the parameters injected, without executing it (for nbval)."""
     papermill = import_optional("papermill", extra="book", feature="executing chapters")
 
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
-        str(src), str(dst), parameters=chapter_parameters(profile, data_root, **extra),
-        prepare_only=True, kernel_name="python3", progress_bar=False,
+        str(src),
+        str(dst),
+        parameters=chapter_parameters(profile, data_root, **extra),
+        prepare_only=True,
+        kernel_name="python3",
+        progress_bar=False,
     )
 
 
@@ -143,7 +154,9 @@ def book_repository(config: str | Path | None = None) -> dict[str, str]:
     path = Path(config) if config is not None else BOOK_CONFIG
     repo = (yaml.safe_load(path.read_text()) or {}).get("repository") or {}
     if not repo.get("url"):
-        raise ValueError(f"{path} names no repository.url; add `repository: {{url: https://github.com/<owner>/<name>}}`")
+        raise ValueError(
+            f"{path} names no repository.url; add `repository: {{url: https://github.com/<owner>/<name>}}`"
+        )
     return {"url": str(repo["url"]).rstrip("/"), "branch": str(repo.get("branch") or "main")}
 
 
@@ -155,10 +168,14 @@ def launch_urls(notebook: str, url: str, branch: str = "main") -> dict[str, str]
     """
     found = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+?)(?:\.git)?/?", url)
     if not found:
-        raise ValueError(f"launch links need a GitHub repository address https://github.com/<owner>/<name>, got {url!r}")
+        raise ValueError(
+            f"launch links need a GitHub repository address https://github.com/<owner>/<name>, got {url!r}"
+        )
     owner, name = found.groups()
-    return {"colab": f"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/notebooks/{notebook}",
-            "binder": f"https://mybinder.org/v2/gh/{owner}/{name}/{branch}?urlpath=lab/tree/notebooks/{notebook}"}
+    return {
+        "colab": f"https://colab.research.google.com/github/{owner}/{name}/blob/{branch}/notebooks/{notebook}",
+        "binder": f"https://mybinder.org/v2/gh/{owner}/{name}/{branch}?urlpath=lab/tree/notebooks/{notebook}",
+    }
 
 
 def install_cell_source(url: str, branch: str = "main") -> str:
@@ -166,17 +183,25 @@ def install_cell_source(url: str, branch: str = "main") -> str:
 
     Where the package is importable (``make lab``, ``make book``) the cell does nothing.
     """
-    return (f"{_INSTALL_MARK} (does nothing where it is installed).\n"
-            "try:\n"
-            "    import sslvid\n"
-            "except ImportError:\n"
-            f'    %pip install --quiet "sslvid @ git+{url}@{branch}"\n')
+    return (
+        f"{_INSTALL_MARK} (does nothing where it is installed).\n"
+        "try:\n"
+        "    import sslvid\n"
+        "except ImportError:\n"
+        f'    %pip install --quiet "sslvid @ git+{url}@{branch}"\n'
+    )
 
 
 def install_cell(url: str, branch: str = "main") -> dict[str, Any]:
     """The install cell as a notebook cell (code, tagged ``remove-cell``, no outputs)."""
-    return {"cell_type": "code", "execution_count": None, "id": "install-sslvid", "metadata": {"tags": [INSTALL_TAG]},
-            "outputs": [], "source": install_cell_source(url, branch).splitlines(keepends=True)}
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "install-sslvid",
+        "metadata": {"tags": [INSTALL_TAG]},
+        "outputs": [],
+        "source": install_cell_source(url, branch).splitlines(keepends=True),
+    }
 
 
 def set_install_cell(notebook: str | Path, url: str, branch: str = "main") -> bool:
@@ -202,8 +227,10 @@ def add_launch_links(nb: dict[str, Any], notebook: str, url: str, branch: str = 
     that git does not hold; these open the parameterized notebook instead.
     """
     urls = launch_urls(notebook, url, branch)
-    links = (f"*Run this chapter yourself:* [open in Colab]({urls['colab']}) · "
-             f"[open in Binder]({urls['binder']}) · {{download}}`download the executed notebook <{notebook}>`\n")
+    links = (
+        f"*Run this chapter yourself:* [open in Colab]({urls['colab']}) · "
+        f"[open in Binder]({urls['binder']}) · {{download}}`download the executed notebook <{notebook}>`\n"
+    )
     for cell in nb["cells"]:
         source = "".join(cell.get("source", ""))
         if cell["cell_type"] == "markdown" and source.startswith("# "):
@@ -251,8 +278,16 @@ class StatusPrinter:
     run or epoch starts (at most one per ``min_gap`` seconds), and otherwise every ``log_every`` seconds.
     """
 
-    def __init__(self, chapter: str, status: Path, previous: float | None, stream: TextIO | None = None,
-                 every: float = 1.0, log_every: float = 30.0, min_gap: float = 5.0) -> None:
+    def __init__(
+        self,
+        chapter: str,
+        status: Path,
+        previous: float | None,
+        stream: TextIO | None = None,
+        every: float = 1.0,
+        log_every: float = 30.0,
+        min_gap: float = 5.0,
+    ) -> None:
         self.chapter, self.status, self.previous = chapter, Path(status).resolve(), previous
         self.stream = stream if stream is not None else sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -270,13 +305,15 @@ class StatusPrinter:
         elif elapsed <= self.previous:
             estimate = f"~{format_seconds(self.previous - elapsed)} left (last build {format_seconds(self.previous)})"
         else:
-            estimate = f"{format_seconds(elapsed - self.previous)} over the last build's {format_seconds(self.previous)}"
+            estimate = (
+                f"{format_seconds(elapsed - self.previous)} over the last build's {format_seconds(self.previous)}"
+            )
         cell = f"cell {self.cells.done}/{self.cells.total}" if self.cells.total else "starting"
         text = f"{self.chapter}: {cell}, {format_seconds(elapsed)} elapsed, {estimate}"
         run = read_status(self.status)
         return f"{text} | {format_status(run)}" if run and "desc" in run else text
 
-    def __enter__(self) -> "StatusPrinter":
+    def __enter__(self) -> StatusPrinter:
         self.status.unlink(missing_ok=True)
         self._thread.start()
         return self
@@ -329,8 +366,11 @@ def _record_time(chapter: str, profile: str, seconds: float) -> None:
     atomic_write_json(path, times)
 
 
-CARD_SECTIONS = (("pretext", "Pretext tasks"), ("distill", "Knowledge distillation"),
-                 ("evaluate", "Evaluation protocols"))
+CARD_SECTIONS = (
+    ("pretext", "Pretext tasks"),
+    ("distill", "Knowledge distillation"),
+    ("evaluate", "Evaluation protocols"),
+)
 
 
 def card_label(kind: str, method: str) -> str:
@@ -356,13 +396,18 @@ def method_cards_page() -> str:
     problems = [p for card in CARDS.values() for p in check_card(card)]
     if problems:
         raise ValueError("method cards disagree with the code:\n  - " + "\n  - ".join(problems))
-    lines = ["(method-cards)=", "# Method cards", "",
-             "Every method of this study as its paper defines it, as its authors' released code sets it,",
-             "and as this codebase sets it. The *ours* column is read from the code's defaults when this",
-             "page is built, and a test fails when a card's account of a difference no longer matches",
-             "the code. A mark in *differs* means our value is not the paper's (or, where the paper is",
-             "silent, not the released code's); *why* says what made us choose it. Paper-scale values are",
-             "shown; the micro profile's scaling is stated where it changes a setting.", ""]
+    lines = [
+        "(method-cards)=",
+        "# Method cards",
+        "",
+        "Every method of this study as its paper defines it, as its authors' released code sets it,",
+        "and as this codebase sets it. The *ours* column is read from the code's defaults when this",
+        "page is built, and a test fails when a card's account of a difference no longer matches",
+        "the code. A mark in *differs* means our value is not the paper's (or, where the paper is",
+        "silent, not the released code's); *why* says what made us choose it. Paper-scale values are",
+        "shown; the micro profile's scaling is stated where it changes a setting.",
+        "",
+    ]
     for kind, title in CARD_SECTIONS:
         cards = sorted((c for c in CARDS.values() if c.kind == kind), key=lambda c: c.title.lower())
         lines += [f"## {title}", ""]

@@ -13,6 +13,7 @@ a table) has its anchor, and no table is a raw DataFrame repr (``sslvid.analysis
 (Debian: ``apt-get install chromium``); the browser is driven through Playwright's Python
 client with the system Chromium, so nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -39,8 +40,15 @@ SKIPPED_NOTICE = """
 ======================================================================"""
 """What ``sslvid book check`` prints, last, when it cannot run."""
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Cells whose output is an error: myst-nb renders a traceback as class "traceback" and
 # standard error as class "stderr".
@@ -78,8 +86,11 @@ class PageStructure:
     raw_tables: int = 0
 
     def problems(self, page: str) -> list[str]:
-        found = [f"{page}: figure {name or '(no id)'} has no numbered caption"
-                 for name, number in self.figures.items() if not number]
+        found = [
+            f"{page}: figure {name or '(no id)'} has no numbered caption"
+            for name, number in self.figures.items()
+            if not number
+        ]
         if not self.figures:
             found.append(f"{page}: no numbered figure")
         if self.unfolded_code:
@@ -175,8 +186,10 @@ def check_structure(html_dir: str | Path = "_build/html", toc: str | Path = "_to
     missing = [str(p) for p in pages if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"pages missing from the build: {', '.join(missing)}; run make book")
-    return [PageReport(page=str(p), images=1, xref="(not followed)", xref_ok=True, structure=page_structure(p))
-            for p in pages]
+    return [
+        PageReport(page=str(p), images=1, xref="(not followed)", xref_ok=True, structure=page_structure(p))
+        for p in pages
+    ]
 
 
 @dataclass
@@ -238,8 +251,12 @@ def find_chromium() -> str | None:
     return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
-def check_book(html_dir: str | Path = "_build/html", toc: str | Path = "_toc.yml", chromium: str | None = None,
-               screenshots: str | Path | None = None) -> list[PageReport]:
+def check_book(
+    html_dir: str | Path = "_build/html",
+    toc: str | Path = "_toc.yml",
+    chromium: str | None = None,
+    screenshots: str | Path | None = None,
+) -> list[PageReport]:
     """Open every chapter page of the built book in headless Chromium and report what it shows.
 
     Args:
@@ -277,9 +294,14 @@ def _check_page(browser, path: Path, kind: str, screenshots: str | Path | None) 
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     page.goto(path.resolve().as_uri(), wait_until="load")
     images = page.evaluate(_IMAGES_JS)
-    report = PageReport(page=str(path), kind=kind, images=len(images),
-                        broken_images=[i["src"] for i in images if not i["ok"]], errors=page.evaluate(_ERRORS_JS),
-                        structure=page_structure(path) if kind == "chapter" else None)
+    report = PageReport(
+        page=str(path),
+        kind=kind,
+        images=len(images),
+        broken_images=[i["src"] for i in images if not i["ok"]],
+        errors=page.evaluate(_ERRORS_JS),
+        structure=page_structure(path) if kind == "chapter" else None,
+    )
     if kind in REFERENCE_PAGES:
         report.entries = page.locator(REFERENCE_PAGES[kind]).count()
     if screenshots is not None:

@@ -16,6 +16,7 @@ carry a stale explanation.
                           ours=default_of(RSPNet, "temperature")),),
     ))
 """
+
 from __future__ import annotations
 
 import inspect
@@ -38,8 +39,9 @@ def default_of(function: Callable[..., Any], parameter: str) -> Callable[[], Any
     """
     signature = inspect.signature(function)
     if parameter not in signature.parameters:
-        raise ValueError(f"{function.__qualname__} has no parameter {parameter!r}; "
-                         f"parameters: {', '.join(signature.parameters)}")
+        raise ValueError(
+            f"{function.__qualname__} has no parameter {parameter!r}; parameters: {', '.join(signature.parameters)}"
+        )
     default = signature.parameters[parameter].default
     if default is inspect.Parameter.empty:
         raise ValueError(f"{function.__qualname__}({parameter}) has no default to show on a card")
@@ -81,15 +83,19 @@ class Setting:
         return reference is not None and not same_value(self.ours_value(), reference)
 
     def references_disagree(self) -> bool:
-        return (self.paper is not None and self.released is not None
-                and not same_value(self.paper, self.released))
+        return self.paper is not None and self.released is not None and not same_value(self.paper, self.released)
 
 
 def same_value(a: Any, b: Any) -> bool:
     """Equality that treats 0.1 and 0.1000000001, (1, 2) and [1, 2] as the same."""
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     return a == b
 
@@ -154,11 +160,14 @@ def check_card(card: MethodCard) -> list[str]:
     for setting in card.settings:
         label = f"{card.title}, {setting.name}"
         if setting.differs() and not setting.note:
-            problems.append(f"{label}: ours is {format_value(setting.ours_value())}, the reference "
-                            f"{format_value(setting.reference())}, and the card does not say why")
+            problems.append(
+                f"{label}: ours is {format_value(setting.ours_value())}, the reference "
+                f"{format_value(setting.reference())}, and the card does not say why"
+            )
         if setting.note and not setting.differs() and not setting.references_disagree():
-            problems.append(f"{label}: ours matches the reference but the card still explains "
-                            f"a difference ({setting.note!r})")
+            problems.append(
+                f"{label}: ours matches the reference but the card still explains a difference ({setting.note!r})"
+            )
     return problems
 
 
@@ -177,20 +186,24 @@ def card_rows(card: MethodCard) -> list[dict[str, str]]:
     rows = []
     for s in card.settings:
         paper = format_value(s.paper) + (f" ({s.where})" if s.where and s.paper is not None else "")
-        rows.append({
-            "setting": s.name,
-            "paper": paper,
-            "released code": format_value(s.released),
-            "ours": format_value(s.ours_value()),
-            "differs": "yes" if s.differs() else "",
-            "why": s.note,
-        })
+        rows.append(
+            {
+                "setting": s.name,
+                "paper": paper,
+                "released code": format_value(s.released),
+                "ours": format_value(s.ours_value()),
+                "differs": "yes" if s.differs() else "",
+                "why": s.note,
+            }
+        )
     return rows
 
 
 def card_markdown(card: MethodCard) -> str:
     """The card as a Markdown section: title, citation, summary and its table."""
-    head = f"### {card.title}\n\n{card.paper}" + (f"; released code: `{card.code}`" if card.code else "; no released code")
+    head = f"### {card.title}\n\n{card.paper}" + (
+        f"; released code: `{card.code}`" if card.code else "; no released code"
+    )
     lines = [head + ".", ""]
     if card.summary:
         lines += [card.summary, ""]

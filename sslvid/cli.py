@@ -4,6 +4,7 @@ A mistake in the input, the data or the environment (a ``sslvid.errors.UserError
 ``error: <what is wrong>`` and ``hint: <how to fix it>`` and exits with status 2; ``--debug``
 shows the traceback instead. Anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,10 @@ def _book_check(args: argparse.Namespace) -> None:
     problems = [p for r in reports for p in r.problems]
     for r in reports:
         if r.kind == "chapter":
-            print(f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs, "
-                  f"cross-reference {r.xref or 'none'} {'ok' if r.xref_ok else 'BROKEN'}; {_structure_line(r)}")
+            print(
+                f"{r.page}: {r.images} figures, {len(r.broken_images)} broken, {len(r.errors)} error outputs, "
+                f"cross-reference {r.xref or 'none'} {'ok' if r.xref_ok else 'BROKEN'}; {_structure_line(r)}"
+            )
         else:
             print(f"{r.page}: {r.entries} entries in the {r.kind}")
     print(f"book check: screenshots of every page in {args.screenshots}")
@@ -77,8 +80,10 @@ def _structure_line(report: Any) -> str:
     if s is None:
         return f"{report.page}: structure not read"
     numbered = sum(1 for n in s.figures.values() if n)
-    return (f"{report.page}: {numbered}/{len(s.figures)} figures numbered, {s.code_cells - s.unfolded_code}/"
-            f"{s.code_cells} code cells folded, {len(s.broken_anchors)} broken in-page links, {s.raw_tables} raw tables")
+    return (
+        f"{report.page}: {numbered}/{len(s.figures)} figures numbered, {s.code_cells - s.unfolded_code}/"
+        f"{s.code_cells} code cells folded, {len(s.broken_anchors)} broken in-page links, {s.raw_tables} raw tables"
+    )
 
 
 def _data_generate(args: argparse.Namespace) -> None:
@@ -106,9 +111,16 @@ def _parse_value(text: str) -> object:
 
 def _overrides(args: argparse.Namespace) -> dict:
     """Config overrides from the explicit flags and ``--set key=value`` (``task_kwargs.name=value`` too)."""
-    flags = {"dataset": args.dataset, "data_root": args.data_root, "epochs": args.epochs,
-             "batch_size": args.batch_size, "seed": args.seed, "device": args.device, "num_workers": args.workers,
-             "threads": args.threads}
+    flags = {
+        "dataset": args.dataset,
+        "data_root": args.data_root,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "device": args.device,
+        "num_workers": args.workers,
+        "threads": args.threads,
+    }
     overrides: dict = {k: v for k, v in flags.items() if v is not None}
     for item in args.set:
         key, sep, text = item.partition("=")
@@ -131,15 +143,26 @@ def _pretrain(args: argparse.Namespace) -> None:
     result = pretrain(config, store=RunStore(args.store) if args.store else None, progress=not args.no_progress)
     if env_info().is_main:
         last = result.log.iloc[-1].to_dict() if len(result.log) else {}
-        print(json.dumps({"run": result.key, "run_dir": str(result.run_dir), "cached": result.cached,
-                          "epochs": last.get("epoch"), "loss": last.get("loss"), "acc": last.get("acc")},
-                         default=str))
+        print(
+            json.dumps(
+                {
+                    "run": result.key,
+                    "run_dir": str(result.run_dir),
+                    "cached": result.cached,
+                    "epochs": last.get("epoch"),
+                    "loss": last.get("loss"),
+                    "acc": last.get("acc"),
+                },
+                default=str,
+            )
+        )
 
 
 def _add_run_options(sub: argparse.ArgumentParser) -> None:
     """The options every training command (pretrain, evaluate, distill) shares: data and numbers."""
-    sub.add_argument("--data-root", default=None,
-                     help="the folder with one sub-folder per dataset (ucf101/, kinetics400/, ...)")
+    sub.add_argument(
+        "--data-root", default=None, help="the folder with one sub-folder per dataset (ucf101/, kinetics400/, ...)"
+    )
     sub.add_argument("--epochs", type=int, default=None)
     sub.add_argument("--batch-size", type=int, default=None, help="global batch size (over all processes)")
     sub.add_argument("--seed", type=int, default=None)
@@ -149,17 +172,25 @@ def _add_run_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _add_pretrain(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser("pretrain", help="pre-train a pretext task on a backbone (cached by config hash)",
-                              description="Pre-train (or find in the results store) one config; prints its hash "
-                                          "and run folder. Works under torchrun (--batch-size is global).")
+    sub = commands.add_parser(
+        "pretrain",
+        help="pre-train a pretext task on a backbone (cached by config hash)",
+        description="Pre-train (or find in the results store) one config; prints its hash "
+        "and run folder. Works under torchrun (--batch-size is global).",
+    )
     sub.add_argument("--task", required=True, help="pretext task, e.g. rotnet")
     sub.add_argument("--backbone", required=True, help="backbone, e.g. r2plus1d_18")
     sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
     sub.add_argument("--dataset", default=None, help="default set or layout (default: digits-appearance-pool)")
     _add_run_options(sub)
     sub.add_argument("--store", default=None, help="results store root (default: <data dir>/runs)")
-    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="any config field, e.g. lr=0.01 or task_kwargs.num_rotations=3 (repeatable)")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config field, e.g. lr=0.01 or task_kwargs.num_rotations=3 (repeatable)",
+    )
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.set_defaults(func=_pretrain)
 
@@ -171,22 +202,35 @@ def _distill(args: argparse.Namespace) -> None:
 
 
 def _add_distill(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser("distill", help="distil teachers into a student (cached by config hash)",
-                              description="Distil (or find in the run store) one config; teachers are run hashes "
-                                          "of finetunings (pre-training runs for pcl_kd). Prints the run and its "
-                                          "test numbers. Works under torchrun (--batch-size is global).")
+    sub = commands.add_parser(
+        "distill",
+        help="distil teachers into a student (cached by config hash)",
+        description="Distil (or find in the run store) one config; teachers are run hashes "
+        "of finetunings (pre-training runs for pcl_kd). Prints the run and its "
+        "test numbers. Works under torchrun (--batch-size is global).",
+    )
     sub.add_argument("--method", required=True, help="distiller, e.g. aekd, kd, graph, skd_srl, pcl_kd")
     sub.add_argument("--student", default=None, help="student backbone, e.g. shufflenet3d (none: fusion, ensemble)")
-    sub.add_argument("--teacher", action="append", default=[], metavar="RUN_HASH",
-                     help="a teacher's finetuning (or pre-training) run hash (repeatable)")
+    sub.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        metavar="RUN_HASH",
+        help="a teacher's finetuning (or pre-training) run hash (repeatable)",
+    )
     sub.add_argument("--teachers-json", default=None, help="a JSON list of TeacherRef dicts, after --teacher")
     sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
     sub.add_argument("--dataset", default=None, help="training set (default: the profile's labelled set)")
     _add_run_options(sub)
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
     sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
-    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="any config field, e.g. lr=0.01 or method_kwargs.temperature=4 (repeatable)")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config field, e.g. lr=0.01 or method_kwargs.temperature=4 (repeatable)",
+    )
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.set_defaults(func=_distill)
 
@@ -207,15 +251,16 @@ def _evaluate(args: argparse.Namespace) -> None:
         overrides["fold"] = args.fold
     if args.checkpoint is not None:
         if args.source != "scratch" or args.pretext:
-            raise ConfigError("--checkpoint names the weights to evaluate; it cannot go with --source or --pretext",
-                              hint="drop --source/--pretext, or drop --checkpoint")
+            raise ConfigError(
+                "--checkpoint names the weights to evaluate; it cannot go with --source or --pretext",
+                hint="drop --source/--pretext, or drop --checkpoint",
+            )
         overrides["checkpoint"] = args.checkpoint
     protocol = "finetune" if args.protocol == "noise" else args.protocol
     source = source_of(args.source, store)
     if args.pretext:
         source = PretrainConfig.for_profile(args.profile, task=args.pretext, backbone=args.backbone)
-    config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol,
-                                    **overrides)
+    config = EvalConfig.for_profile(args.profile, source=source, backbone=args.backbone, protocol=protocol, **overrides)
     results = ResultsStore(args.results) if args.results else None
     kwargs: dict[str, Any] = {"store": store, "results": results, "progress": not args.no_progress}
     if args.protocol == "noise":
@@ -238,41 +283,68 @@ def _severities(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(s) for s in text.split(","))
     except ValueError:
-        raise ConfigError(f"--severities expects comma-separated integers, got {text!r}",
-                          hint="e.g. --severities 1,2,3,4,5") from None
+        raise ConfigError(
+            f"--severities expects comma-separated integers, got {text!r}", hint="e.g. --severities 1,2,3,4,5"
+        ) from None
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser("evaluate", help="finetune, linear-probe, retrieve or add noise (cached by config hash)",
-                              description="Evaluate a pre-training run (--source HASH, or --pretext TASK for the "
-                                          "profile's default run), a checkpoint file (--checkpoint PATH) or a "
-                                          "random initialisation (--source scratch) on "
-                                          "a labelled set; prints one JSON line per number written to the results "
-                                          "table. Finetune and linear work under torchrun (--batch-size is global).")
-    sub.add_argument("--protocol", default="finetune", choices=("finetune", "linear", "retrieval", "noise"),
-                     help="noise: the finetuned model under noise (--corruptions, --severities)")
+    sub = commands.add_parser(
+        "evaluate",
+        help="finetune, linear-probe, retrieve or add noise (cached by config hash)",
+        description="Evaluate a pre-training run (--source HASH, or --pretext TASK for the "
+        "profile's default run), a checkpoint file (--checkpoint PATH) or a "
+        "random initialisation (--source scratch) on "
+        "a labelled set; prints one JSON line per number written to the results "
+        "table. Finetune and linear work under torchrun (--batch-size is global).",
+    )
+    sub.add_argument(
+        "--protocol",
+        default="finetune",
+        choices=("finetune", "linear", "retrieval", "noise"),
+        help="noise: the finetuned model under noise (--corruptions, --severities)",
+    )
     sub.add_argument("--source", default="scratch", help="scratch or a pre-training run hash")
-    sub.add_argument("--pretext", default=None, help="instead of --source: the profile's default pre-training "
-                                                     "of this task on --backbone (must be in the run store)")
-    sub.add_argument("--checkpoint", default=None, metavar="PATH",
-                     help="instead of --source: weights made elsewhere, a state dict (.pt/.pth, e.g. torchvision's "
-                          "r2plus1d_18 Kinetics-400 weights, or a self-supervised checkpoint) or a .safetensors "
-                          "file from 'export'; filed under its sha256 (source file:<16 hex>)")
+    sub.add_argument(
+        "--pretext",
+        default=None,
+        help="instead of --source: the profile's default pre-training "
+        "of this task on --backbone (must be in the run store)",
+    )
+    sub.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="PATH",
+        help="instead of --source: weights made elsewhere, a state dict (.pt/.pth, e.g. torchvision's "
+        "r2plus1d_18 Kinetics-400 weights, or a self-supervised checkpoint) or a .safetensors "
+        "file from 'export'; filed under its sha256 (source file:<16 hex>)",
+    )
     sub.add_argument("--source-epoch", type=int, default=None, help="a pre-training checkpoint (default: final)")
-    sub.add_argument("--backbone", default=None,
-                     help="backbone (needed from scratch, with --pretext and with a --checkpoint not from 'export')")
+    sub.add_argument(
+        "--backbone",
+        default=None,
+        help="backbone (needed from scratch, with --pretext and with a --checkpoint not from 'export')",
+    )
     sub.add_argument("--profile", default="micro", help="smoke, micro or paper (fills the numbers)")
     sub.add_argument("--dataset", default=None, help="labelled set, e.g. digits-motion or ucf101")
     sub.add_argument("--fold", type=int, default=None, help="official split (1-3 for UCF101 / HMDB51)")
     sub.add_argument("--all-folds", action="store_true", help="every official split of the dataset, one by one")
     _add_run_options(sub)
-    sub.add_argument("--corruptions", default="gaussian,shot,impulse,speckle",
-                     help="with --protocol noise; ImageNet-C's constants: gaussian-imagenet-c,shot-imagenet-c,...")
+    sub.add_argument(
+        "--corruptions",
+        default="gaussian,shot,impulse,speckle",
+        help="with --protocol noise; ImageNet-C's constants: gaussian-imagenet-c,shot-imagenet-c,...",
+    )
     sub.add_argument("--severities", default="1,2,3,4,5", help="with --protocol noise")
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
     sub.add_argument("--results", default=None, help="results table CSV (default: <data dir>/results/results.csv)")
-    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="any EvalConfig field, e.g. lr=0.01 or test_clips=10 (repeatable)")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any EvalConfig field, e.g. lr=0.01 or test_clips=10 (repeatable)",
+    )
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.set_defaults(func=_evaluate)
 
@@ -282,19 +354,28 @@ def _export(args: argparse.Namespace) -> None:
     from sslvid.store.results import ResultsStore
     from sslvid.store.runs import RunStore
 
-    done = export_run(args.run, args.out_dir, RunStore(args.store) if args.store else None,
-                      ResultsStore(args.results) if args.results else None)
-    print(json.dumps({"weights": str(done.weights), "card": str(done.card), "readme": str(done.readme),
-                      "source": done.source}))
+    done = export_run(
+        args.run,
+        args.out_dir,
+        RunStore(args.store) if args.store else None,
+        ResultsStore(args.results) if args.results else None,
+    )
+    print(
+        json.dumps(
+            {"weights": str(done.weights), "card": str(done.card), "readme": str(done.readme), "source": done.source}
+        )
+    )
 
 
 def _add_export(commands: argparse._SubParsersAction) -> None:
-    sub = commands.add_parser("export", help="write a finished pre-training run's backbone as safetensors with a "
-                                             "model card",
-                              description="Write OUT_DIR/backbone.safetensors (the backbone's weights and what "
-                                          "it is), card.json and README.md (config, evaluation numbers from the "
-                                          "results table, versions). Evaluate the file with "
-                                          "'evaluate --checkpoint OUT_DIR/backbone.safetensors'.")
+    sub = commands.add_parser(
+        "export",
+        help="write a finished pre-training run's backbone as safetensors with a model card",
+        description="Write OUT_DIR/backbone.safetensors (the backbone's weights and what "
+        "it is), card.json and README.md (config, evaluation numbers from the "
+        "results table, versions). Evaluate the file with "
+        "'evaluate --checkpoint OUT_DIR/backbone.safetensors'.",
+    )
     sub.add_argument("run", metavar="RUN_HASH", help="a complete pre-training run's config hash")
     sub.add_argument("out_dir", metavar="OUT_DIR", help="folder to write into (created)")
     sub.add_argument("--store", default=None, help="run store root (default: <data dir>/runs)")
@@ -315,18 +396,26 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("src", help="source notebook (notebooks/<name>.ipynb)")
         sub.add_argument("dst", help="output notebook")
         sub.add_argument("--profile", default=default_profile, help="smoke, micro or paper")
-        sub.add_argument("--data-root", default=None,
-                         help="the folder with one sub-folder per dataset (default: the embedded data)")
+        sub.add_argument(
+            "--data-root", default=None, help="the folder with one sub-folder per dataset (default: the embedded data)"
+        )
         sub.set_defaults(func=func)
 
     cards = book_cmds.add_parser("cards", help="write the method cards page (from the code's defaults)")
     cards.add_argument("dst", help="output Markdown file, e.g. book/method_cards.md")
     cards.set_defaults(func=_book_cards)
 
-    install = book_cmds.add_parser("install-cell", help="write the first cell of each chapter notebook, which "
-                                   "installs sslvid from _config.yml's repository where it is missing")
-    install.add_argument("notebooks", nargs="*", default=sorted(str(p) for p in Path("notebooks").glob("*.ipynb")),
-                         help="chapter notebooks (default: notebooks/*.ipynb)")
+    install = book_cmds.add_parser(
+        "install-cell",
+        help="write the first cell of each chapter notebook, which "
+        "installs sslvid from _config.yml's repository where it is missing",
+    )
+    install.add_argument(
+        "notebooks",
+        nargs="*",
+        default=sorted(str(p) for p in Path("notebooks").glob("*.ipynb")),
+        help="chapter notebooks (default: notebooks/*.ipynb)",
+    )
     install.add_argument("--config", default="_config.yml", help="the book's _config.yml")
     install.set_defaults(func=_book_install_cell)
     check = book_cmds.add_parser("check", help="open the built chapters in headless Chromium and check them")
@@ -356,8 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         args.func(args)
     except UserError as err:

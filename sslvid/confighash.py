@@ -17,6 +17,7 @@ which type it must have; its ``config_field`` metadata says which names are vali
 the registry that holds them), which range a number must lie in, and whether the hash leaves it
 out. Every config fills the fields left None from its profile (``sslvid.profiles``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,9 +46,16 @@ Rule = tuple[Callable[[Any], bool], str]
 """A range rule of a number field: (predicate on a value of the right type, what it must be: ">= 1")."""
 
 
-def config_field(default: Any = None, *, check: Rule | None = None, names: Callable[[], Sequence[str]] | None = None,
-                 what: str | None = None, hashed: bool = True, plain: bool = False,
-                 default_factory: Callable[[], Any] | None = None) -> Any:
+def config_field(
+    default: Any = None,
+    *,
+    check: Rule | None = None,
+    names: Callable[[], Sequence[str]] | None = None,
+    what: str | None = None,
+    hashed: bool = True,
+    plain: bool = False,
+    default_factory: Callable[[], Any] | None = None,
+) -> Any:
     """A config dataclass field with what validation and hashing need to know of it.
 
     Args:
@@ -116,8 +124,11 @@ class HashedConfig(ConfigPart):
 
     def _hashed_fields(self) -> dict[str, Any]:
         """The fields that define the result: all but ``UNHASHED``, and ``HASHED_UNLESS`` at their old value."""
-        return {k: v for k, v in self.to_dict().items()
-                if k not in self.UNHASHED and not (k in self.HASHED_UNLESS and v == self.HASHED_UNLESS[k])}
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in self.UNHASHED and not (k in self.HASHED_UNLESS and v == self.HASHED_UNLESS[k])
+        }
 
     def data_fingerprint(self) -> dict[str, str] | None:
         """``{split: fingerprint}`` of the dataset splits the run reads, computed on first use and kept.
@@ -233,8 +244,14 @@ class HashedConfig(ConfigPart):
             kinds = [k for k in _union_kinds(hints.get(f.name, Any)) if k is not type(None)]
             value = getattr(self, f.name)
             number = next((k for k in kinds if k in (int, float)), None)
-            tuple_kind = next((typing.get_args(k) for k in kinds if typing.get_origin(k) is tuple
-                               and typing.get_args(k)[0] in (int, float)), None)
+            tuple_kind = next(
+                (
+                    typing.get_args(k)
+                    for k in kinds
+                    if typing.get_origin(k) is tuple and typing.get_args(k)[0] in (int, float)
+                ),
+                None,
+            )
             if number is not None:
                 self._coerce(f.name, number)
             elif tuple_kind and isinstance(value, (list, tuple)):
@@ -271,8 +288,10 @@ class HashedConfig(ConfigPart):
             if f.metadata.get("names") is not None:
                 valid = list(f.metadata["names"]())
                 if value not in valid:
-                    problems.append(f"unknown {f.metadata.get('what') or f.name} {value!r}; "
-                                    f"valid: {', '.join(map(str, valid)) or '(none registered)'}")
+                    problems.append(
+                        f"unknown {f.metadata.get('what') or f.name} {value!r}; "
+                        f"valid: {', '.join(map(str, valid)) or '(none registered)'}"
+                    )
             if f.metadata.get("check") is not None:
                 ok, rule = f.metadata["check"]
                 if not ok(value):
@@ -300,9 +319,10 @@ class HashedConfig(ConfigPart):
             problems = list(dict.fromkeys(p for check in checks for p in check()))
         if problems:
             noun = "problem" if len(problems) == 1 else "problems"
-            raise ConfigError(f"invalid {type(self).__name__} ({len(problems)} {noun}):\n  - "
-                              + "\n  - ".join(problems),
-                              hint="fix the fields above (python -m sslvid <command> --help lists the options)")
+            raise ConfigError(
+                f"invalid {type(self).__name__} ({len(problems)} {noun}):\n  - " + "\n  - ".join(problems),
+                hint="fix the fields above (python -m sslvid <command> --help lists the options)",
+            )
 
     def _profile_problems(self) -> list[str]:
         profile = getattr(self, "profile", None)

@@ -6,6 +6,7 @@ it. The command line prints both on a line each and exits with status 2, without
 also derives from the builtin exception callers already catch (``ValueError`` for a bad value,
 ``FileNotFoundError`` for a missing file, ``RuntimeError`` for a state of the machine or data).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -65,13 +66,16 @@ def import_optional(module: str, extra: str, feature: str) -> ModuleType:
     except ModuleNotFoundError as err:
         if err.name is not None and err.name.partition(".")[0] != package:
             raise
-        raise MissingDependencyError(f"{package} is not installed; it is needed for {feature}",
-                                     hint=f"pip install 'sslvid[{extra}]'  (or: pip install {package})",
-                                     ) from err
+        raise MissingDependencyError(
+            f"{package} is not installed; it is needed for {feature}",
+            hint=f"pip install 'sslvid[{extra}]'  (or: pip install {package})",
+        ) from err
 
 
 def failure_hint(fraction: float) -> str:
     """How to tolerate more unreadable videos, as the exact setting to pass."""
     suggested = min(1.0, max(0.1, round(fraction + 0.05, 2)))
-    return (f"check the files (e.g. with ffprobe), or tolerate them: --set max_failure_fraction={suggested:g} "
-            f"on the command line, max_failure_fraction={suggested:g} in a config")
+    return (
+        f"check the files (e.g. with ffprobe), or tolerate them: --set max_failure_fraction={suggested:g} "
+        f"on the command line, max_failure_fraction={suggested:g} in a config"
+    )

@@ -10,6 +10,7 @@ the folder's lock.
 A stored file that is there but cannot be read (truncated, overwritten, edited into another
 format) raises ``DamagedFileError``, which names the file and says how to recover.
 """
+
 from __future__ import annotations
 
 import hashlib

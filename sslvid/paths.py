@@ -4,6 +4,7 @@ Everything lives under one home folder: ``$SSLVID_HOME`` if set, else the reposi
 root when sslvid runs from a checkout (the ``data/`` folder there is git-ignored), else
 ``~/.cache/sslvid``. Real datasets are never looked for here: users pass ``data_root``.
 """
+
 from __future__ import annotations
 
 import contextlib

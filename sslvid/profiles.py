@@ -12,6 +12,7 @@ chapter's epochs and the fields a built-in grid sets at this scale only. The con
 (``PretrainConfig``, ``EvalConfig``, ``DistillConfig``) fill their None fields from
 :meth:`Profile.defaults`; where each number comes from is said beside the table that holds it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from typing import Any
 
 from sslvid.registry import Registry
 
-PROFILES: Registry["Profile"] = Registry("profile")
+PROFILES: Registry[Profile] = Registry("profile")
 
 KINDS = ("pretrain", "evaluate", "distill")
 """The kinds of run whose configs fill their numbers from a profile."""
@@ -98,8 +99,14 @@ class Profile:
 # dropout 0.5, random resized crops (area 0.5-1), 10 test clips per video (Xu et al. 2019); linear
 # probe on standardised cached features of 10 centre crops per training video, SGD lr 0.1, no weight
 # decay, 100 epochs, batch 256. Micro: the same recipe for a few epochs on the embedded sets.
-EVAL_TRAINING = {"optimizer": "sgd", "weight_decay": 5e-4, "momentum": 0.9, "scheduler": "cosine",
-                  "warmup_epochs": 0, "crop_scale": (0.5, 1.0)}
+EVAL_TRAINING = {
+    "optimizer": "sgd",
+    "weight_decay": 5e-4,
+    "momentum": 0.9,
+    "scheduler": "cosine",
+    "warmup_epochs": 0,
+    "crop_scale": (0.5, 1.0),
+}
 EVAL_RETRIEVAL = {"retrieval_level": "video"}
 
 # ---------------------------------------------------------------------------- distillation numbers
@@ -107,8 +114,13 @@ EVAL_RETRIEVAL = {"retrieval_level": "video"}
 # epochs, Adam, lr 0.01 halved every 50; Vu et al. 2022 §IV-A: 200 epochs, SGD lr 0.01, weight decay
 # 5e-4); the benchmark prints no distillation recipe (§5 points to its supplementary). Paper: the
 # finetuning recipe above for 100 epochs; micro a few epochs on the embedded data; smoke two.
-DISTILL_TRAINING = {"optimizer": "sgd", "weight_decay": 5e-4, "momentum": 0.9, "scheduler": "cosine",
-                     "warmup_epochs": 0}
+DISTILL_TRAINING = {
+    "optimizer": "sgd",
+    "weight_decay": 5e-4,
+    "momentum": 0.9,
+    "scheduler": "cosine",
+    "warmup_epochs": 0,
+}
 # Pre-training: the shared optimiser numbers; each task's recipe (PretextTask.recipe) sets its own.
 PRETRAIN_TRAINING = {"scheduler": "cosine", "warmup_epochs": 0, "dataset": "digits-appearance-pool"}
 
@@ -117,17 +129,41 @@ PRETRAIN_TRAINING = {"scheduler": "cosine", "warmup_epochs": 0, "dataset": "digi
 def _smoke() -> Profile:
     # tests and nbval: a couple of epochs over the tiny default data
     return Profile(
-        "smoke", data_scale=0.04, frames=4, crop_size=32, cache_size=(40, 40), width=0.125, batch_size=4,
+        "smoke",
+        data_scale=0.04,
+        frames=4,
+        crop_size=32,
+        cache_size=(40, 40),
+        width=0.125,
+        batch_size=4,
         bench_steps=1,
-        pretrain={**PRETRAIN_TRAINING, "epochs": 2, "checkpoint_every": 1, "subset_per_class": "all",
-                  "num_workers": 0},
-        evaluate={"common": {**EVAL_TRAINING, **EVAL_RETRIEVAL, "dataset": "digits-appearance", "train_clips": 1,
-                             "test_clips": 2, "eval_batch_size": 8, "num_workers": 0},
-                  "finetune": {"epochs": 2, "lr": 0.01, "checkpoint_every": 1, "dropout": 0.0},
-                  "linear": {"epochs": 5, "batch_size": 8, "lr": 0.1, "checkpoint_every": 5, "weight_decay": 0.0}},
-        distill={**DISTILL_TRAINING, "dataset": "digits-appearance", "epochs": 2, "checkpoint_every": 1,
-                 "lr": 0.01, "test_clips": 2, "eval_batch_size": 8, "num_workers": 0},
-        study_protocol="linear", chapter_epochs={"student": 2, "pcl": 2})
+        pretrain={**PRETRAIN_TRAINING, "epochs": 2, "checkpoint_every": 1, "subset_per_class": "all", "num_workers": 0},
+        evaluate={
+            "common": {
+                **EVAL_TRAINING,
+                **EVAL_RETRIEVAL,
+                "dataset": "digits-appearance",
+                "train_clips": 1,
+                "test_clips": 2,
+                "eval_batch_size": 8,
+                "num_workers": 0,
+            },
+            "finetune": {"epochs": 2, "lr": 0.01, "checkpoint_every": 1, "dropout": 0.0},
+            "linear": {"epochs": 5, "batch_size": 8, "lr": 0.1, "checkpoint_every": 5, "weight_decay": 0.0},
+        },
+        distill={
+            **DISTILL_TRAINING,
+            "dataset": "digits-appearance",
+            "epochs": 2,
+            "checkpoint_every": 1,
+            "lr": 0.01,
+            "test_clips": 2,
+            "eval_batch_size": 8,
+            "num_workers": 0,
+        },
+        study_protocol="linear",
+        chapter_epochs={"student": 2, "pcl": 2},
+    )
 
 
 @PROFILES.register("micro")
@@ -139,18 +175,41 @@ def _micro() -> Profile:
     # Distillation chapter: half of the distillation's 10 epochs, so a student trains as long as a
     # teacher's finetuning (5 epochs).
     return Profile(
-        "micro", data_scale=1.0, frames=8, crop_size=32, cache_size=(40, 40), width=0.25, batch_size=32,
+        "micro",
+        data_scale=1.0,
+        frames=8,
+        crop_size=32,
+        cache_size=(40, 40),
+        width=0.25,
+        batch_size=32,
         bench_steps=5,
-        pretrain={**PRETRAIN_TRAINING, "epochs": 4, "checkpoint_every": 1, "subset_per_class": 50,
-                  "num_workers": 0},
-        evaluate={"common": {**EVAL_TRAINING, **EVAL_RETRIEVAL, "dataset": "digits-appearance", "train_clips": 2,
-                             "test_clips": 2, "eval_batch_size": 128, "num_workers": 0},
-                  "finetune": {"epochs": 5, "lr": 0.01, "checkpoint_every": 5, "dropout": 0.0},
-                  "linear": {"epochs": 30, "batch_size": 256, "lr": 0.1, "checkpoint_every": 30,
-                             "weight_decay": 0.0}},
-        distill={**DISTILL_TRAINING, "dataset": "digits-appearance", "epochs": 10, "checkpoint_every": 5,
-                 "lr": 0.05, "test_clips": 4, "eval_batch_size": 128, "num_workers": 0},
-        study_protocol="linear", chapter_epochs={"student": 5, "pcl": 3})
+        pretrain={**PRETRAIN_TRAINING, "epochs": 4, "checkpoint_every": 1, "subset_per_class": 50, "num_workers": 0},
+        evaluate={
+            "common": {
+                **EVAL_TRAINING,
+                **EVAL_RETRIEVAL,
+                "dataset": "digits-appearance",
+                "train_clips": 2,
+                "test_clips": 2,
+                "eval_batch_size": 128,
+                "num_workers": 0,
+            },
+            "finetune": {"epochs": 5, "lr": 0.01, "checkpoint_every": 5, "dropout": 0.0},
+            "linear": {"epochs": 30, "batch_size": 256, "lr": 0.1, "checkpoint_every": 30, "weight_decay": 0.0},
+        },
+        distill={
+            **DISTILL_TRAINING,
+            "dataset": "digits-appearance",
+            "epochs": 10,
+            "checkpoint_every": 5,
+            "lr": 0.05,
+            "test_clips": 4,
+            "eval_batch_size": 128,
+            "num_workers": 0,
+        },
+        study_protocol="linear",
+        chapter_epochs={"student": 5, "pcl": 3},
+    )
 
 
 @PROFILES.register("paper")
@@ -160,19 +219,48 @@ def _paper() -> Profile:
     # curves. Distillation chapter: 100 epochs, the distillation's and PCL's (Camarena et al. 2022 §4).
     # Lightweight grid: Sonawane et al.'s single frames at 96x96, 200 epochs.
     return Profile(
-        "paper", data_scale=1.0, frames=16, crop_size=112, cache_size=(128, 171), width=1.0, batch_size=32,
+        "paper",
+        data_scale=1.0,
+        frames=16,
+        crop_size=112,
+        cache_size=(128, 171),
+        width=1.0,
+        batch_size=32,
         bench_steps=20,
-        pretrain={**PRETRAIN_TRAINING, "epochs": 200, "checkpoint_every": 50, "subset_per_class": 125,
-                  "num_workers": 8},
-        evaluate={"common": {**EVAL_TRAINING, **EVAL_RETRIEVAL, "dataset": "ucf101", "train_clips": 10,
-                             "test_clips": 10, "eval_batch_size": 16, "num_workers": 8},
-                  "finetune": {"epochs": 100, "lr": 0.01, "checkpoint_every": 10, "dropout": 0.5},
-                  "linear": {"epochs": 100, "batch_size": 256, "lr": 0.1, "checkpoint_every": 25,
-                             "weight_decay": 0.0}},
-        distill={**DISTILL_TRAINING, "dataset": "ucf101", "epochs": 100, "checkpoint_every": 10, "lr": 0.01,
-                 "test_clips": 10, "eval_batch_size": 64, "num_workers": 8},
-        study_protocol="finetune", chapter_epochs={"student": 100, "pcl": 100},
-        grid_fields={"lightweight": {"crop_size": 96, "cache_size": [96, 96], "epochs": 200, "checkpoint_every": 10}})
+        pretrain={
+            **PRETRAIN_TRAINING,
+            "epochs": 200,
+            "checkpoint_every": 50,
+            "subset_per_class": 125,
+            "num_workers": 8,
+        },
+        evaluate={
+            "common": {
+                **EVAL_TRAINING,
+                **EVAL_RETRIEVAL,
+                "dataset": "ucf101",
+                "train_clips": 10,
+                "test_clips": 10,
+                "eval_batch_size": 16,
+                "num_workers": 8,
+            },
+            "finetune": {"epochs": 100, "lr": 0.01, "checkpoint_every": 10, "dropout": 0.5},
+            "linear": {"epochs": 100, "batch_size": 256, "lr": 0.1, "checkpoint_every": 25, "weight_decay": 0.0},
+        },
+        distill={
+            **DISTILL_TRAINING,
+            "dataset": "ucf101",
+            "epochs": 100,
+            "checkpoint_every": 10,
+            "lr": 0.01,
+            "test_clips": 10,
+            "eval_batch_size": 64,
+            "num_workers": 8,
+        },
+        study_protocol="finetune",
+        chapter_epochs={"student": 100, "pcl": 100},
+        grid_fields={"lightweight": {"crop_size": 96, "cache_size": [96, 96], "epochs": 200, "checkpoint_every": 10}},
+    )
 
 
 def get_profile(name: str) -> Profile:

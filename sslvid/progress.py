@@ -11,6 +11,7 @@ before: in JupyterLab they are widgets in the cell that runs the training.
 
 This module imports nothing of the package, so every layer may use it.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,9 +85,19 @@ class RunStatus:
         elapsed = max(now - self._start, 1e-9)
         rate = self._done / elapsed
         left_steps = max(steps - step, 0) + max(self.epochs - epoch, 0) * steps
-        write_status(self.path, {"desc": self.desc, "epoch": epoch, "epochs": self.epochs, "step": step,
-                                 "steps": steps, "steps_per_s": round(rate, 3),
-                                 "left_s": round(left_steps / rate, 1) if rate > 0 else None, **extra})
+        write_status(
+            self.path,
+            {
+                "desc": self.desc,
+                "epoch": epoch,
+                "epochs": self.epochs,
+                "step": step,
+                "steps": steps,
+                "steps_per_s": round(rate, 3),
+                "left_s": round(left_steps / rate, 1) if rate > 0 else None,
+                **extra,
+            },
+        )
 
 
 def tracked(iterable: Iterable[T], desc: str, total: int) -> Iterator[T]:

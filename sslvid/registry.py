@@ -4,6 +4,7 @@ Backbones, datasets (layouts), pretext tasks, distillers and corruptions each ow
 ``Registry``. Builders are registered with a decorator and created by name; an unknown
 name raises ``ValueError`` listing the valid ones (timm's pattern, with a better error).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

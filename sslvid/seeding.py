@@ -1,4 +1,5 @@
 """Seeds: one place that sets them and derives independent streams from them."""
+
 from __future__ import annotations
 
 import hashlib

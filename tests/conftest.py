@@ -1,10 +1,10 @@
 """Shared test fixtures."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 import torch
 
 from sslvid.data.default import generate_default_data
@@ -79,8 +79,12 @@ def stores(home: Path) -> dict:
     from sslvid.store.results import ResultsStore
     from sslvid.store.runs import RunStore
 
-    return {"store": RunStore(home / "runs"), "results": ResultsStore(home / "results.csv"),
-            "features": FeatureCache(home / "features"), "progress": False}
+    return {
+        "store": RunStore(home / "runs"),
+        "results": ResultsStore(home / "results.csv"),
+        "features": FeatureCache(home / "features"),
+        "progress": False,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +93,16 @@ def pretrained(data_home: Path, tiny_default: Path, stores: dict):
     class of the tiny default pool: the pre-trained source of the evaluation tests."""
     from sslvid.engine import PretrainConfig, pretrain
 
-    config = PretrainConfig.for_profile("smoke", task="rotnet", backbone="squeezenet3d",
-                                        dataset="digits-appearance-pool", data_root=str(tiny_default),
-                                        subset_per_class=1, device="cpu", threads=1, num_workers=0)
+    config = PretrainConfig.for_profile(
+        "smoke",
+        task="rotnet",
+        backbone="squeezenet3d",
+        dataset="digits-appearance-pool",
+        data_root=str(tiny_default),
+        subset_per_class=1,
+        device="cpu",
+        threads=1,
+        num_workers=0,
+    )
     pretrain(config, store=stores["store"], progress=False)
     return config

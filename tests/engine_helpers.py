@@ -10,6 +10,7 @@ With ``--record-writes`` every atomic write of this process is listed in
 only rank 0 writes and that every rank ends with the same parameters (DDP keeps parameters in
 step; BatchNorm running statistics are per process and rank 0's are the ones saved).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ def write_tiny_videos(root: Path, classes: int = 2, per_class: int = 4, frames: 
             colour = rng.integers(0, 256, size=3, dtype=np.uint8)
             y, x = rng.integers(0, size - 12, size=2)
             for t in range(frames):
-                video[t, y:y + 12, (x + t) % (size - 12):(x + t) % (size - 12) + 12] = colour
+                video[t, y : y + 12, (x + t) % (size - 12) : (x + t) % (size - 12) + 12] = colour
             encode(video, root / "train" / f"class{c}" / f"v{n}.mp4")
     return root
 
@@ -65,8 +66,17 @@ def tiny_config(data_root: str | Path, **overrides: Any) -> Any:
     """The smoke-profile rotnet config over the tiny videos: 2 epochs of 2 steps of 4 clips."""
     from sslvid.engine import PretrainConfig
 
-    values = dict(dataset="folder", data_root=str(data_root), epochs=2, checkpoint_every=1, num_workers=0,
-                  threads=1, deterministic=True, device="cpu", lr=0.05)
+    values = dict(
+        dataset="folder",
+        data_root=str(data_root),
+        epochs=2,
+        checkpoint_every=1,
+        num_workers=0,
+        threads=1,
+        deterministic=True,
+        device="cpu",
+        lr=0.05,
+    )
     values.update(overrides)
     task = values.pop("task", TASK)
     return PretrainConfig.for_profile("smoke", task=task, backbone=BACKBONE, **values)

@@ -11,6 +11,7 @@ Run by torchrun (``--nproc_per_node 2``) it trains both variants and writes, on 
 tests' tiny config into that store in the same process group (the uninterrupted DDP run the
 kill-and-resume test compares with).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,7 @@ from torch.utils.data import Dataset, default_collate
 
 GLOBAL_BATCH = 8
 EPOCHS = 3
+
 
 class FixedClips(Dataset):
     """32 fixed random clips (3, 4, 8, 8) and targets; ``set_epoch`` changes nothing."""
@@ -42,6 +44,7 @@ class FixedClips(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x[i], self.y[i]
+
 
 class ClipRegressor(nn.Module):
     """Conv3d -> (BatchNorm3d) -> ReLU -> global pool -> Linear; ``forward(batch)`` gives a StepOutput (MSE)."""
@@ -61,6 +64,7 @@ class ClipRegressor(nn.Module):
         loss = ((self.fc(features).squeeze(1) - y) ** 2).mean()
         return StepOutput(loss, {}, len(y))
 
+
 def train(batch_norm: bool, info: Any = None) -> dict[str, Any]:
     """Train the problem on this process's share; return the per-epoch losses and the final weights."""
     from sslvid.engine import Trainer, make_optimizer
@@ -69,14 +73,15 @@ def train(batch_norm: bool, info: Any = None) -> dict[str, Any]:
 
     info = info or DistInfo()
     model = ClipRegressor(batch_norm)
-    loader = make_loader(FixedClips(), GLOBAL_BATCH // info.world_size, collate_fn=default_collate, seed=0,
-                         info=info)
+    loader = make_loader(FixedClips(), GLOBAL_BATCH // info.world_size, collate_fn=default_collate, seed=0, info=info)
     optimizer = make_optimizer("sgd", model, lr=0.05, momentum=0.9)
-    trainer = Trainer(model, loader, optimizer, epochs=EPOCHS, device=torch.device("cpu"), info=info,
-                      progress=False)
+    trainer = Trainer(model, loader, optimizer, epochs=EPOCHS, device=torch.device("cpu"), info=info, progress=False)
     table = trainer.fit()
-    return {"losses": table["loss"].tolist(),
-            "weights": {k: v.detach().flatten().tolist() for k, v in model.state_dict().items()}}
+    return {
+        "losses": table["loss"].tolist(),
+        "weights": {k: v.detach().flatten().tolist() for k, v in model.state_dict().items()},
+    }
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
@@ -93,12 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     info = env_info()
     dist.init_process_group("gloo", rank=info.rank, world_size=info.world_size)
     try:
-        result = {"world_size": info.world_size,
-                  "variants": {name: train(bn, info) for name, bn in (("plain", False), ("batch_norm", True))}}
+        result = {
+            "world_size": info.world_size,
+            "variants": {name: train(bn, info) for name, bn in (("plain", False), ("batch_norm", True))},
+        }
         if info.is_main:
             Path(args.out, "equivalence.json").write_text(json.dumps(result))
         if args.store:
             import engine_helpers
+
             from sslvid.engine import pretrain
             from sslvid.store import RunStore
 
@@ -107,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         dist.destroy_process_group()
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

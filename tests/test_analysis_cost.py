@@ -1,4 +1,5 @@
 """Cost accounting: energy and CO2 arithmetic (exact), and the cost table built on backbone_table."""
+
 from __future__ import annotations
 
 import math
@@ -53,10 +54,30 @@ def test_training_macs_rule():
 
 
 def test_cost_table_with_measured_times_is_exact():
-    table = cost_table(["r3d_18", "c3d"], clip_shape=MICRO, width=0.125, epochs=2, clips_per_epoch=50,
-                       throughput=False, train_seconds={"r3d_18": 7200.0})
-    expected_cols = {"name", "capacity", "width", "params", "GMACs", "train_clips_per_s", "infer_clips_per_s",
-                     "train_PMACs", "train_seconds", "time_source", "hours", "kWh", "kg_CO2e"}
+    table = cost_table(
+        ["r3d_18", "c3d"],
+        clip_shape=MICRO,
+        width=0.125,
+        epochs=2,
+        clips_per_epoch=50,
+        throughput=False,
+        train_seconds={"r3d_18": 7200.0},
+    )
+    expected_cols = {
+        "name",
+        "capacity",
+        "width",
+        "params",
+        "GMACs",
+        "train_clips_per_s",
+        "infer_clips_per_s",
+        "train_PMACs",
+        "train_seconds",
+        "time_source",
+        "hours",
+        "kWh",
+        "kg_CO2e",
+    }
     assert expected_cols <= set(table.columns)
     r3d = table.set_index("name").loc["r3d_18"]
     assert r3d["time_source"] == "measured run"
@@ -68,8 +89,16 @@ def test_cost_table_with_measured_times_is_exact():
 
 
 def test_cost_table_estimates_time_from_measured_throughput():
-    table = cost_table(["r3d_18"], clip_shape=MICRO, width=0.125, epochs=1, clips_per_epoch=10, steps=1,
-                       device_watts=100.0, carbon_intensity_g_per_kwh=1000.0)
+    table = cost_table(
+        ["r3d_18"],
+        clip_shape=MICRO,
+        width=0.125,
+        epochs=1,
+        clips_per_epoch=10,
+        steps=1,
+        device_watts=100.0,
+        carbon_intensity_g_per_kwh=1000.0,
+    )
     row = table.iloc[0]
     assert row["train_clips_per_s"] > 0 and row["infer_clips_per_s"] > 0
     assert row["train_seconds"] == pytest.approx(10 / row["train_clips_per_s"])

@@ -1,5 +1,6 @@
 """Every registered backbone builder documents each of its arguments and what it raises; the
 arguments all builders share are written once (``sslvid.backbones.base.BUILDER_ARGS``)."""
+
 from __future__ import annotations
 
 import inspect

@@ -1,4 +1,5 @@
 """The backbone zoo: every registered name runs, shows the shared face, and costs what it should."""
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,16 @@ def test_shared_face(name):
 # 2D SqueezeNet (no batch norm) simply fits more slowly. Before depthwise convs counted their
 # fan-out per group (``kaiming_conv_``) the depthwise networks failed at these counts.
 DEFAULT_FIT_STEPS = 20
-FIT_STEPS = {"squeezenet_2d": 40, "r2plus1d_18": 45, "mobilenetv2_2d": 50, "efficientnet_lite0": 55,
-             "squeezenet3d": 55, "shufflenet3d": 60, "shufflenetv2_2d": 60, "mobilenetv2_3d": 70}
+FIT_STEPS = {
+    "squeezenet_2d": 40,
+    "r2plus1d_18": 45,
+    "mobilenetv2_2d": 50,
+    "efficientnet_lite0": 55,
+    "squeezenet3d": 55,
+    "shufflenet3d": 60,
+    "shufflenetv2_2d": 60,
+    "mobilenetv2_3d": 70,
+}
 
 
 @pytest.mark.parametrize("name", list_backbones())
@@ -95,8 +104,10 @@ def test_eval_mode_keeps_what_train_mode_learned(name):
     train_accuracy = (logits.argmax(1) == labels).float().mean().item()
     with torch.no_grad():
         eval_accuracy = (model.eval()(clips).argmax(1) == labels).float().mean().item()
-    assert eval_accuracy >= 0.9, (f"{name}: eval accuracy {eval_accuracy:.2f} after {steps} steps "
-                                  f"(train mode: accuracy {train_accuracy:.2f}, loss {loss.item():.3g})")
+    assert eval_accuracy >= 0.9, (
+        f"{name}: eval accuracy {eval_accuracy:.2f} after {steps} steps "
+        f"(train mode: accuracy {train_accuracy:.2f}, loss {loss.item():.3g})"
+    )
 
 
 def test_forward_intermediates_rejects_bad_indices():
@@ -121,8 +132,13 @@ def test_capacity_groups():
     assert list_backbones("small", kind="3d") == ["mobilenetv2_3d", "shufflenet3d", "squeezenet3d"]
     assert list_backbones("medium", kind="3d") == ["c3d", "r2plus1d_18", "r3d_18"]
     assert list_backbones("big") == ["swin3d_t"]
-    assert list_backbones(kind="2d") == ["efficientnet_lite0", "mobilenetv2_2d", "resnet18_2d", "shufflenetv2_2d",
-                                         "squeezenet_2d"]
+    assert list_backbones(kind="2d") == [
+        "efficientnet_lite0",
+        "mobilenetv2_2d",
+        "resnet18_2d",
+        "shufflenetv2_2d",
+        "squeezenet_2d",
+    ]
     assert set(list_backbones()) == set(list_backbones(kind="3d")) | set(list_backbones(kind="2d"))
     with pytest.raises(ValueError, match="small"):
         list_backbones("huge")
@@ -195,8 +211,15 @@ def test_measure_throughput_keeps_weights():
 
 def test_backbone_table_lists_every_3d_backbone_small_to_big():
     table = backbone_table(throughput=False)
-    assert list(table.columns) == ["name", "capacity", "width", "params", "GMACs",
-                                   "train_clips_per_s", "infer_clips_per_s"]
+    assert list(table.columns) == [
+        "name",
+        "capacity",
+        "width",
+        "params",
+        "GMACs",
+        "train_clips_per_s",
+        "infer_clips_per_s",
+    ]
     assert sorted(table["name"]) == list_backbones(kind="3d")
     order = [CAPACITIES.index(c) for c in table["capacity"]]
     assert order == sorted(order)

@@ -1,4 +1,5 @@
 """2D networks of the lightweight study, per frame: torchvision's networks, published costs, the clip face."""
+
 from __future__ import annotations
 
 import pytest
@@ -138,7 +139,7 @@ def test_frames_run_independently_and_features_average_over_time(name):
     clips = torch.randn(2, 3, 4, MICRO["size"], MICRO["size"])
     with torch.no_grad():
         features = model(clips)
-        per_frame = torch.stack([model(clips[:, :, t:t + 1]) for t in range(4)], dim=1)
+        per_frame = torch.stack([model(clips[:, :, t : t + 1]) for t in range(4)], dim=1)
         maps = model.forward_intermediates(clips)
         first_frame_maps = model.forward_intermediates(clips[:, :, :1])
     assert torch.allclose(features, per_frame.mean(dim=1), rtol=1e-5, atol=1e-6)
@@ -147,8 +148,16 @@ def test_frames_run_independently_and_features_average_over_time(name):
         assert torch.allclose(clip_map[:, :, :1], frame_map, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize(("name", "last_map"), [("mobilenetv2_2d", 7), ("shufflenetv2_2d", 7), ("squeezenet_2d", 13),
-                                                ("efficientnet_lite0", 7), ("resnet18_2d", 7)])
+@pytest.mark.parametrize(
+    ("name", "last_map"),
+    [
+        ("mobilenetv2_2d", 7),
+        ("shufflenetv2_2d", 7),
+        ("squeezenet_2d", 13),
+        ("efficientnet_lite0", 7),
+        ("resnet18_2d", 7),
+    ],
+)
 def test_intermediate_shapes_at_224(name, last_map):
     with torch.device("meta"):
         model = create_backbone(name)

@@ -1,4 +1,5 @@
 """The book as a book: citations, glossary, launch links and install cells, progress while it builds."""
+
 import io
 import json
 import re
@@ -7,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from sslvid.book import (INSTALL_TAG, StatusPrinter, add_launch_links, book_repository, execute_chapter,
-                         install_cell, launch_urls, previous_seconds)
+from sslvid.book import (
+    INSTALL_TAG,
+    StatusPrinter,
+    add_launch_links,
+    book_repository,
+    execute_chapter,
+    install_cell,
+    launch_urls,
+    previous_seconds,
+)
 from sslvid.progress import PROGRESS_ENV, RunStatus, format_status, read_status, show_bars
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,15 +26,33 @@ PAGES = sorted((REPO / "book").glob("*.md"))
 
 # Every method, dataset and tool the chapters use, by the key that cites it.
 REQUIRED = {
-    "the benchmark paper": "benchmark2023", "the lightweight study": "sonawane2021lightweight",
-    "graph distillation": "zhang2018graph", "KD boosting PCL": "camarena2022boosting", "SKD-SRL": "vu2022skdsrl",
-    "RotNet": "jing2018rotnet", "VCOP": "xu2019vcop", "PRP": "yao2020prp", "CVRL": "qian2021cvrl",
-    "TDL": "wang2020tdl", "RSPNet": "chen2021rspnet", "SimCLR": "chen2020simclr", "MoCo v2": "chen2020mocov2",
-    "BYOL": "grill2020byol", "Split-Brain": "zhang2017splitbrain", "KD": "hinton2015kd", "AE-KD": "du2020aekd",
-    "PCL": "tao2020pcl", "CKA": "kornblith2019cka", "ImageNet-C": "hendrycks2019imagenetc",
-    "robustness of video models": "schiappa2022robustness", "UCF101": "soomro2012ucf101",
-    "HMDB51": "kuehne2011hmdb", "Kinetics": "kay2017kinetics", "SSv2": "goyal2017ssv2",
-    "Diving48": "li2018diving48", "MNIST": "lecun1998mnist",
+    "the benchmark paper": "benchmark2023",
+    "the lightweight study": "sonawane2021lightweight",
+    "graph distillation": "zhang2018graph",
+    "KD boosting PCL": "camarena2022boosting",
+    "SKD-SRL": "vu2022skdsrl",
+    "RotNet": "jing2018rotnet",
+    "VCOP": "xu2019vcop",
+    "PRP": "yao2020prp",
+    "CVRL": "qian2021cvrl",
+    "TDL": "wang2020tdl",
+    "RSPNet": "chen2021rspnet",
+    "SimCLR": "chen2020simclr",
+    "MoCo v2": "chen2020mocov2",
+    "BYOL": "grill2020byol",
+    "Split-Brain": "zhang2017splitbrain",
+    "KD": "hinton2015kd",
+    "AE-KD": "du2020aekd",
+    "PCL": "tao2020pcl",
+    "CKA": "kornblith2019cka",
+    "ImageNet-C": "hendrycks2019imagenetc",
+    "robustness of video models": "schiappa2022robustness",
+    "UCF101": "soomro2012ucf101",
+    "HMDB51": "kuehne2011hmdb",
+    "Kinetics": "kay2017kinetics",
+    "SSv2": "goyal2017ssv2",
+    "Diving48": "li2018diving48",
+    "MNIST": "lecun1998mnist",
 }
 
 
@@ -121,10 +148,16 @@ def test_launch_links_open_the_parameterized_notebook_not_the_executed_copy():
     urls = launch_urls("03_subset_size.ipynb", "https://github.com/o/r", "dev")
     assert urls["colab"] == "https://colab.research.google.com/github/o/r/blob/dev/notebooks/03_subset_size.ipynb"
     assert urls["binder"] == "https://mybinder.org/v2/gh/o/r/dev?urlpath=lab/tree/notebooks/03_subset_size.ipynb"
-    nb = {"cells": [install_cell("https://github.com/o/r"),
-                    {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "\n", "Text."]}]}
+    nb = {
+        "cells": [
+            install_cell("https://github.com/o/r"),
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "\n", "Text."]},
+        ]
+    }
     title = "".join(add_launch_links(nb, "03_subset_size.ipynb", "https://github.com/o/r")["cells"][1]["source"])
-    assert title.startswith("# Title\n\n*Run this chapter yourself:*") and urls["binder"].replace("dev", "main") in title
+    assert (
+        title.startswith("# Title\n\n*Run this chapter yourself:*") and urls["binder"].replace("dev", "main") in title
+    )
     assert "{download}`download the executed notebook <03_subset_size.ipynb>`" in title and title.endswith("Text.")
 
 
@@ -132,7 +165,9 @@ def test_launch_links_need_a_github_address_and_a_title():
     with pytest.raises(ValueError, match="github.com/<owner>/<name>"):
         launch_urls("x.ipynb", "https://gitlab.com/o/r")
     with pytest.raises(ValueError, match="title"):
-        add_launch_links({"cells": [{"cell_type": "markdown", "source": "no title"}]}, "x.ipynb", "https://github.com/o/r")
+        add_launch_links(
+            {"cells": [{"cell_type": "markdown", "source": "no title"}]}, "x.ipynb", "https://github.com/o/r"
+        )
 
 
 def test_a_config_without_repository_is_a_clear_error(tmp_path):
@@ -174,20 +209,32 @@ def test_the_trainer_reports_each_step_to_the_status_file(tmp_path, monkeypatch)
     monkeypatch.setenv(PROGRESS_ENV, str(status))
     x = torch.randn(32, 3)
     module = Regression()
-    trainer = Trainer(module, DataLoader(list(zip(x, x.sum(1))), batch_size=8), make_optimizer("sgd", module, lr=0.1),
-                      epochs=2, device=torch.device("cpu"), desc="rotnet/tiny")
+    trainer = Trainer(
+        module,
+        DataLoader(list(zip(x, x.sum(1))), batch_size=8),
+        make_optimizer("sgd", module, lr=0.1),
+        epochs=2,
+        device=torch.device("cpu"),
+        desc="rotnet/tiny",
+    )
     trainer.fit()
     written = read_status(status)
-    assert (written["desc"], written["epoch"], written["epochs"], written["step"], written["steps"]) == \
-        ("rotnet/tiny", 2, 2, 4, 4)
+    assert (written["desc"], written["epoch"], written["epochs"], written["step"], written["steps"]) == (
+        "rotnet/tiny",
+        2,
+        2,
+        4,
+        4,
+    )
 
 
 def test_the_status_line_names_the_chapter_cell_estimate_and_run(tmp_path):
     status = tmp_path / "status.json"
     printer = StatusPrinter("03_subset_size", status, previous=600.0, stream=io.StringIO())
     printer.cells.write("Executing:  40%|####      | 8/20 [00:05<00:07]")
-    assert re.fullmatch(r"03_subset_size: cell 8/20, 0:00 elapsed, ~(9:59|10:00) left \(last build 10:00\)",
-                        printer.line())
+    assert re.fullmatch(
+        r"03_subset_size: cell 8/20, 0:00 elapsed, ~(9:59|10:00) left \(last build 10:00\)", printer.line()
+    )
     RunStatus("vcop/shufflenet3d", epochs=4, path=status, every=0.0).update(1, 3, 12)
     assert printer.line().endswith(" | " + format_status(read_status(status)))
     assert "no earlier build" in StatusPrinter("x", status, previous=None).line()
@@ -198,23 +245,39 @@ def test_an_executed_chapter_stores_no_progress_and_the_terminal_shows_the_run(t
     monkeypatch.setenv("SSLVID_HOME", str(tmp_path / "home"))
     notebook = tmp_path / "nb" / "chapter.ipynb"
     notebook.parent.mkdir()
-    code = ("import time, torch\nfrom torch.utils.data import DataLoader\n"
-            "from sslvid.engine.optim import make_optimizer\nfrom sslvid.engine.trainer import Trainer\n"
-            "from sslvid.engine.step import StepOutput\n"
-            "class Fit(torch.nn.Module):\n"
-            "    def __init__(self):\n        super().__init__(); self.w = torch.nn.Linear(3, 1)\n"
-            "    def forward(self, batch):\n        time.sleep(0.3); x, y = batch\n"
-            "        return StepOutput(((self.w(x).squeeze(1) - y) ** 2).mean(), {}, len(y))\n"
-            "x = torch.randn(32, 3); module = Fit()\n"
-            "Trainer(module, DataLoader(list(zip(x, x.sum(1))), batch_size=4), make_optimizer('sgd', module, lr=0.1),\n"
-            "        epochs=1, device=torch.device('cpu'), desc='rotnet/tiny').fit();  # progress bars on by default\n"
-            "time.sleep(6)  # the terminal prints a new run at most every 5 s\n")
-    notebook.write_text(json.dumps({
-        "cells": [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": ["# Title\n"]},
-                  {"cell_type": "code", "id": "c", "metadata": {}, "execution_count": None, "outputs": [],
-                   "source": [code]}],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5}))
+    code = (
+        "import time, torch\nfrom torch.utils.data import DataLoader\n"
+        "from sslvid.engine.optim import make_optimizer\nfrom sslvid.engine.trainer import Trainer\n"
+        "from sslvid.engine.step import StepOutput\n"
+        "class Fit(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__(); self.w = torch.nn.Linear(3, 1)\n"
+        "    def forward(self, batch):\n        time.sleep(0.3); x, y = batch\n"
+        "        return StepOutput(((self.w(x).squeeze(1) - y) ** 2).mean(), {}, len(y))\n"
+        "x = torch.randn(32, 3); module = Fit()\n"
+        "Trainer(module, DataLoader(list(zip(x, x.sum(1))), batch_size=4), make_optimizer('sgd', module, lr=0.1),\n"
+        "        epochs=1, device=torch.device('cpu'), desc='rotnet/tiny').fit();  # progress bars on by default\n"
+        "time.sleep(6)  # the terminal prints a new run at most every 5 s\n"
+    )
+    notebook.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "markdown", "id": "t", "metadata": {}, "source": ["# Title\n"]},
+                    {
+                        "cell_type": "code",
+                        "id": "c",
+                        "metadata": {},
+                        "execution_count": None,
+                        "outputs": [],
+                        "source": [code],
+                    },
+                ],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
     monkeypatch.chdir(tmp_path)  # relative paths, as make book gives them; papermill changes directory meanwhile
     out = Path("out.ipynb")
     execute_chapter(Path("nb/chapter.ipynb"), out, profile="smoke")
@@ -230,11 +293,25 @@ def test_executed_chapters_fold_code_and_drop_the_parameters_cells():
     def code(tags=None):
         return {"cell_type": "code", "metadata": {"tags": list(tags)} if tags else {}, "source": "", "outputs": []}
 
-    nb = {"cells": [code(["remove-cell"]), {"cell_type": "markdown", "metadata": {}, "source": "# T"},
-                    code(["parameters"]), code(["injected-parameters"]), code(), code(["hide-output"])]}
+    nb = {
+        "cells": [
+            code(["remove-cell"]),
+            {"cell_type": "markdown", "metadata": {}, "source": "# T"},
+            code(["parameters"]),
+            code(["injected-parameters"]),
+            code(),
+            code(["hide-output"]),
+        ]
+    }
     tags = [c["metadata"].get("tags") for c in tag_for_book(nb)["cells"]]
-    assert tags == [["remove-cell"], None, ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"],
-                    ["hide-input"], ["hide-output"]]
+    assert tags == [
+        ["remove-cell"],
+        None,
+        ["parameters", "remove-cell"],
+        ["injected-parameters", "remove-cell"],
+        ["hide-input"],
+        ["hide-output"],
+    ]
     assert tag_for_book(nb) == nb  # a second pass changes nothing
 
 
@@ -259,7 +336,9 @@ def test_every_figure_is_numbered_captioned_and_referenced(path):
     placed = {}
     for cell in cells:
         source = "".join(cell["source"])
-        for name, name_option, caption in re.findall(r"```\{glue:figure\} (\S+)\n:name: (\S+)\n\n([\s\S]*?)```", source):
+        for name, name_option, caption in re.findall(
+            r"```\{glue:figure\} (\S+)\n:name: (\S+)\n\n([\s\S]*?)```", source
+        ):
             assert name == name_option, f"{path.name}: {name} is placed under another name, {name_option}"
             placed[name] = caption
     assert glued, f"{path.name} glues no figure"
@@ -275,8 +354,13 @@ def test_every_figure_is_numbered_captioned_and_referenced(path):
 def test_every_ref_to_a_table_or_figure_has_its_target():
     labels = {m for p in NOTEBOOKS for m in re.findall(r"^\(([\w-]+)\)=$", markdown_of(p), re.MULTILINE)}
     labels |= {m for p in NOTEBOOKS for m in re.findall(r":name: (fig-[\w-]+)", markdown_of(p))}
-    wanted = {t for p in NOTEBOOKS for role in ("ref", "numref") for t in roles(markdown_of(p), role)
-              if t.startswith(("tab-", "fig-"))}
+    wanted = {
+        t
+        for p in NOTEBOOKS
+        for role in ("ref", "numref")
+        for t in roles(markdown_of(p), role)
+        if t.startswith(("tab-", "fig-"))
+    }
     assert wanted <= labels, f"references without a target: {sorted(wanted - labels)}"
     discussion = markdown_of(REPO / "notebooks" / "10_discussion.ipynb")
     linked = {t[4:6] for t in roles(discussion, "ref") if t.startswith("tab-")}

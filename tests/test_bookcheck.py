@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from sslvid.bookcheck import (chapter_pages, check_book, check_structure, find_chromium, page_structure,
-                              reference_pages)
+from sslvid.bookcheck import chapter_pages, check_book, check_structure, find_chromium, page_structure, reference_pages
 
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -20,18 +19,21 @@ def write_book(root: Path) -> None:
     pages = root / "html" / "book" / "chapters"
     pages.mkdir(parents=True)
     (pages / "fig.png").write_bytes(PNG_1x1)
-    (pages / "good.html").write_text('<main><div class="cell_output"><img src="fig.png"></div>'
-                                     '<figure id="here"><figcaption><span class="caption-number">Fig. 1.1 </span>'
-                                     '</figcaption></figure>'
-                                     '<a class="reference internal" href="#here">same page</a>'
-                                     '<a class="reference internal" href="../glossary.html#term-CKA">CKA</a></main>')
+    (pages / "good.html").write_text(
+        '<main><div class="cell_output"><img src="fig.png"></div>'
+        '<figure id="here"><figcaption><span class="caption-number">Fig. 1.1 </span>'
+        "</figcaption></figure>"
+        '<a class="reference internal" href="#here">same page</a>'
+        '<a class="reference internal" href="../glossary.html#term-CKA">CKA</a></main>'
+    )
     (pages / "bad.html").write_text(
         '<main><img src="missing.png"><div class="cell_output"><div class="output traceback">'
         "Traceback (most recent call last): ValueError: boom</div></div>"
         '<a class="reference internal" href="../glossary.html#term-missing">gone</a></main>'
     )
     (root / "html" / "book" / "glossary.html").write_text(
-        '<main><dl class="glossary"><dt id="term-CKA">CKA</dt><dd>similarity</dd></dl></main>')
+        '<main><dl class="glossary"><dt id="term-CKA">CKA</dt><dd>similarity</dd></dl></main>'
+    )
     (root / "html" / "book" / "bibliography.html").write_text("<main><p>nothing cited</p></main>")
     (pages / "bare.html").write_text("<main><p>no figure</p></main>")
 
@@ -45,17 +47,26 @@ def test_chapter_pages_come_from_the_toc(tmp_path):
 @pytest.mark.skipif(find_chromium() is None, reason="Chromium not installed (apt-get install chromium)")
 def test_broken_images_errors_and_missing_figures_are_reported(tmp_path):
     write_book(tmp_path)
-    good, bad, bare, glossary, bibliography = check_book(tmp_path / "html", tmp_path / "_toc.yml",
-                                                         screenshots=tmp_path / "shots")
+    good, bad, bare, glossary, bibliography = check_book(
+        tmp_path / "html", tmp_path / "_toc.yml", screenshots=tmp_path / "shots"
+    )
     assert good.problems == [] and good.images == 1 and good.xref == "../glossary.html#term-CKA" and good.xref_ok
     assert bad.broken_images == ["missing.png"] and "ValueError: boom" in bad.errors[0]
     assert f"{bad.page}: broken cross-reference ../glossary.html#term-missing" in bad.problems
-    assert bare.problems == [f"{bare.page}: no numbered figure", f"{bare.page}: no figure rendered",
-                             f"{bare.page}: no cross-reference to another page of the book"]
+    assert bare.problems == [
+        f"{bare.page}: no numbered figure",
+        f"{bare.page}: no figure rendered",
+        f"{bare.page}: no cross-reference to another page of the book",
+    ]
     assert glossary.kind == "glossary" and glossary.entries == 1 and glossary.problems == []
     assert bibliography.problems == [f"{bibliography.page}: the bibliography lists no entry"]
-    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == \
-        ["bad.png", "bare.png", "bibliography.png", "glossary.png", "good.png"]
+    assert sorted(p.name for p in (tmp_path / "shots").iterdir()) == [
+        "bad.png",
+        "bare.png",
+        "bibliography.png",
+        "glossary.png",
+        "good.png",
+    ]
 
 
 def test_missing_page_is_a_clear_error(tmp_path):
@@ -67,8 +78,7 @@ def test_missing_page_is_a_clear_error(tmp_path):
         check_book(tmp_path / "html", tmp_path / "_toc.yml")
 
 
-def test_without_chromium_the_check_says_plainly_that_it_was_skipped_and_how_to_install(monkeypatch, capsys,
-                                                                                        tmp_path):
+def test_without_chromium_the_check_says_plainly_that_it_was_skipped_and_how_to_install(monkeypatch, capsys, tmp_path):
     import sslvid.bookcheck
     from sslvid.cli import main
 
@@ -84,14 +94,16 @@ READS_AS_A_STUDY = (
     '<div class="cell_output"><table class="dataframe sslvid-table"><caption>Table 1</caption></table></div></div>'
     '<figure id="fig-02-cka"><img src="fig.png"><figcaption><p><span class="caption-number">Fig. 2.1 </span>'
     '<span class="caption-text">x: blocks</span></p></figcaption></figure>'
-    '<p>As <a class="reference internal" href="#fig-02-cka">Fig. 2.1</a> shows.</p></main>')
+    '<p>As <a class="reference internal" href="#fig-02-cka">Fig. 2.1</a> shows.</p></main>'
+)
 READS_AS_CODE = (
     '<main><div class="cell tag_parameters"><div class="cell_input"><pre># Parameters (papermill injects new values'
     ' below this cell)\nprofile = "micro"</pre></div></div>'
     '<div class="cell"><div class="cell_input"><pre>display(table)</pre></div>'
     '<div class="cell_output"><table class="dataframe"></table></div></div>'
     '<figure id="fig-02-raw"><img src="fig.png"><figcaption><p>no number</p></figcaption></figure>'
-    '<p><a class="reference internal" href="#tab-02-gone">Table 1</a></p></main>')
+    '<p><a class="reference internal" href="#tab-02-gone">Table 1</a></p></main>'
+)
 
 
 def test_page_structure_reads_figures_folded_code_and_in_page_links(tmp_path):
@@ -100,19 +112,22 @@ def test_page_structure_reads_figures_folded_code_and_in_page_links(tmp_path):
     good, bad = page_structure(tmp_path / "good.html"), page_structure(tmp_path / "bad.html")
     assert good.figures == {"fig-02-cka": "Fig. 2.1"} and good.code_cells == 1 and good.unfolded_code == 0
     assert good.problems("good") == []
-    assert bad.problems("bad") == ["bad: figure fig-02-raw has no numbered caption",
-                                   "bad: 2 of 2 code cells not folded (hide-input)",
-                                   "bad: the parameters cell is on the page",
-                                   "bad: in-page link to a missing anchor #tab-02-gone",
-                                   "bad: 1 tables shown as raw DataFrame reprs"]
+    assert bad.problems("bad") == [
+        "bad: figure fig-02-raw has no numbered caption",
+        "bad: 2 of 2 code cells not folded (hide-input)",
+        "bad: the parameters cell is on the page",
+        "bad: in-page link to a missing anchor #tab-02-gone",
+        "bad: 1 tables shown as raw DataFrame reprs",
+    ]
 
 
 def test_without_chromium_the_pages_structure_is_still_checked(monkeypatch, tmp_path, capsys):
     import sslvid.bookcheck
     from sslvid.cli import main
 
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n"
-                                       "  - file: book/chapters/good\n  - file: book/chapters/bad\n")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/chapters/good\n  - file: book/chapters/bad\n"
+    )
     pages = tmp_path / "html" / "book" / "chapters"
     pages.mkdir(parents=True)
     (pages / "good.html").write_text(READS_AS_A_STUDY)

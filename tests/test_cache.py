@@ -1,4 +1,5 @@
 """The decoded-clip cache: equal to decode + resize, failures skipped and counted, atomic, reusable."""
+
 from __future__ import annotations
 
 import pickle
@@ -16,10 +17,7 @@ from sslvid.data.decode import VideoDecodeError, read_frames
 from sslvid.data.layouts import load_index
 from sslvid.data.records import VideoIndex, VideoRecord
 
-from conftest import TINY
 SIZE = (40, 40)
-
-
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +45,13 @@ def test_cache_equals_decoded_and_resized_frames(motion_test: VideoIndex, motion
         assert clip.shape == (4, 40, 40, 3) and clip.dtype == np.uint8
         np.testing.assert_array_equal(clip, expected[[30, 2, 4, 4]])
     # the filter is an antialiased bilinear one: close to torch's
-    reference = F.interpolate(torch.from_numpy(decoded).permute(0, 3, 1, 2).float(), size=SIZE,
-                              mode="bilinear", antialias=True, align_corners=False)
+    reference = F.interpolate(
+        torch.from_numpy(decoded).permute(0, 3, 1, 2).float(),
+        size=SIZE,
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
     assert (reference.round().permute(0, 2, 3, 1).numpy() - expected).__abs__().max() <= 2
 
 
@@ -59,8 +62,9 @@ def test_read_rejects_bad_indices(motion_cache: ClipCache) -> None:
         motion_cache.read(24, [0])
 
 
-def test_reopen_does_not_decode(motion_test: VideoIndex, motion_cache: ClipCache,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reopen_does_not_decode(
+    motion_test: VideoIndex, motion_cache: ClipCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def no_decoding(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cache decoded again")
 
@@ -73,8 +77,17 @@ def test_reopen_does_not_decode(motion_test: VideoIndex, motion_cache: ClipCache
 def test_key_depends_on_size_frames_records_and_files(motion_test: VideoIndex, tmp_path: Path) -> None:
     key = cache_key(motion_test, SIZE, None)
     assert key == cache_key(motion_test, SIZE, None) and len(key) == 16
-    assert len({key, cache_key(motion_test, (32, 32), None), cache_key(motion_test, SIZE, 16),
-                cache_key(motion_test.select([0, 1]), SIZE, None)}) == 4
+    assert (
+        len(
+            {
+                key,
+                cache_key(motion_test, (32, 32), None),
+                cache_key(motion_test, SIZE, 16),
+                cache_key(motion_test.select([0, 1]), SIZE, None),
+            }
+        )
+        == 4
+    )
     copy = tmp_path / "v.avi"
     shutil.copy(motion_test.records[0].path, copy)
     index = VideoIndex("ucf101", tmp_path, "test", 1, ("a",), (VideoRecord(copy, 0, "v"),))
@@ -125,8 +138,9 @@ def test_too_many_failures_raise_and_leave_no_cache(tiny_default: Path, tmp_path
     assert _leftovers(tmp_path / "cache") == []
 
 
-def test_interrupted_prepare_leaves_nothing_that_looks_complete(motion_test: VideoIndex, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_prepare_leaves_nothing_that_looks_complete(
+    motion_test: VideoIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     small = motion_test.select([0, 1, 2])
     real = cache_module._check_failures
 
@@ -170,8 +184,7 @@ def test_pickles_without_its_memmap_and_works_in_loader_workers(motion_cache: Cl
 def test_real_footage_at_paper_size(asl_clips: list[Path], tmp_path: Path) -> None:
     """Real camera clips (640x480 H.264) cached at 128x171 with a frame cap."""
     clips = asl_clips[:2]
-    index = VideoIndex("folder", clips[0].parent, "train", 1, ("asl",),
-                       tuple(VideoRecord(p, 0, p.stem) for p in clips))
+    index = VideoIndex("folder", clips[0].parent, "train", 1, ("asl",), tuple(VideoRecord(p, 0, p.stem) for p in clips))
     cache = prepare_cache(index, tmp_path, frame_size=(128, 171), max_frames=32, workers=0)
     decoded = read_frames(clips[1])
     start = (len(decoded) - 32) // 2
@@ -194,7 +207,7 @@ def test_bad_arguments(motion_test: VideoIndex, tmp_path: Path) -> None:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of two uint8 arrays."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / mse))
+    return float(10 * np.log10(255.0**2 / mse))
 
 
 @pytest.fixture(scope="module")
@@ -221,8 +234,9 @@ def test_jpeg_cache_is_close_to_the_uint8_one(motion_cache: ClipCache, motion_jp
 
 def test_jpeg_cache_of_real_footage(asl_clips: list[Path], tmp_path: Path) -> None:
     """Camera footage at 128x171: close to the exact frames and under a tenth of their size."""
-    index = VideoIndex("folder", asl_clips[0].parent, "train", 1, ("asl",),
-                       tuple(VideoRecord(p, 0, p.stem) for p in asl_clips[:2]))
+    index = VideoIndex(
+        "folder", asl_clips[0].parent, "train", 1, ("asl",), tuple(VideoRecord(p, 0, p.stem) for p in asl_clips[:2])
+    )
     exact = prepare_cache(index, tmp_path, frame_size=(128, 171), max_frames=24, workers=0)
     coded = prepare_cache(index, tmp_path, frame_size=(128, 171), max_frames=24, workers=0, cache_format="jpeg")
     assert coded.nbytes < exact.nbytes / 10
@@ -250,16 +264,17 @@ def _damaged_copy(cache: ClipCache, tmp_path: Path, damage: str) -> ClipCache:
     data = bytearray(frames.read_bytes())
     if damage == "flipped":
         end = int(cache._arrays["byte_offset"][cache._arrays["offset"][3] + 1])
-        data[end - 40:end - 36] = bytes(b ^ 0x5A for b in data[end - 40:end - 36])
+        data[end - 40 : end - 36] = bytes(b ^ 0x5A for b in data[end - 40 : end - 36])
     else:
-        data = data[:int(cache._arrays["byte_offset"][cache._arrays["offset"][23] + 5])]
+        data = data[: int(cache._arrays["byte_offset"][cache._arrays["offset"][23] + 5])]
     frames.write_bytes(bytes(data))
     return ClipCache.open(copy)
 
 
 @pytest.mark.parametrize("damage", ["flipped", "truncated"])
-def test_damaged_jpeg_entry_is_an_unreadable_video(motion_jpeg: ClipCache, motion_test: VideoIndex,
-                                                   tmp_path: Path, damage: str) -> None:
+def test_damaged_jpeg_entry_is_an_unreadable_video(
+    motion_jpeg: ClipCache, motion_test: VideoIndex, tmp_path: Path, damage: str
+) -> None:
     from sslvid.data.dataset import VideoClipDataset, collate_clips
     from sslvid.data.sampling import ClipSampler
 

@@ -1,4 +1,5 @@
 """The clip cache's storage format is chosen per run: a config field, hashed unless "uint8", passed to the cache."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Method cards: ours is read from the code, and a card's claim about a difference is checked."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,17 +18,29 @@ def test_default_of_reads_the_signature_and_rejects_unknown_names():
 
 
 def test_check_card_requires_a_note_for_each_difference_and_none_for_a_match():
-    card = MethodCard(method="x", kind="pretext", title="X", paper="A et al., 2020", settings=(
-        Setting("tau", paper=0.07, where="§3", ours=default_of(_method, "tau")),
-        Setting("crop", paper=[0.4, 1.0], ours=default_of(_method, "crop"), note="stale"),
-    ))
+    card = MethodCard(
+        method="x",
+        kind="pretext",
+        title="X",
+        paper="A et al., 2020",
+        settings=(
+            Setting("tau", paper=0.07, where="§3", ours=default_of(_method, "tau")),
+            Setting("crop", paper=[0.4, 1.0], ours=default_of(_method, "crop"), note="stale"),
+        ),
+    )
     problems = check_card(card)
     assert len(problems) == 2
     assert "does not say why" in problems[0] and "still explains" in problems[1]
-    fixed = MethodCard(method="x", kind="pretext", title="X", paper="A et al., 2020", settings=(
-        Setting("tau", paper=0.07, ours=default_of(_method, "tau"), note="micro scale"),
-        Setting("crop", paper=[0.4, 1.0], ours=default_of(_method, "crop")),
-    ))
+    fixed = MethodCard(
+        method="x",
+        kind="pretext",
+        title="X",
+        paper="A et al., 2020",
+        settings=(
+            Setting("tau", paper=0.07, ours=default_of(_method, "tau"), note="micro scale"),
+            Setting("crop", paper=[0.4, 1.0], ours=default_of(_method, "crop")),
+        ),
+    )
     assert check_card(fixed) == []
     text = card_markdown(fixed)
     assert "| tau | 0.07 | — | 0.1 | yes | micro scale |" in text
@@ -52,8 +65,9 @@ def test_every_evaluation_protocol_and_distiller_has_a_clean_card():
     from sslvid.cards import CARDS, check_card
     from sslvid.distill.base import DISTILLERS
 
-    assert {"finetune", "linear", "retrieval", "noise_robustness"} <= {c.method for c in CARDS.values()
-                                                                      if c.kind == "evaluate"}
+    assert {"finetune", "linear", "retrieval", "noise_robustness"} <= {
+        c.method for c in CARDS.values() if c.kind == "evaluate"
+    }
     assert set(DISTILLERS.names()) <= {c.method for c in CARDS.values() if c.kind == "distill"}
     assert all(check_card(c) == [] for c in CARDS.values())
 

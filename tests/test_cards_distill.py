@@ -1,4 +1,5 @@
 """Every registered distiller has a method card, and every card's claims about the code hold."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,9 @@ def test_no_card_names_a_distiller_that_is_not_registered() -> None:
 
 def test_recipe_rows_read_the_config_and_explain_each_difference() -> None:
     recipe = paper_recipe()
-    rows = {s.name: s for s in recipe_settings({"epochs": recipe["epochs"] + 1, "learning rate": recipe["learning rate"]})}
+    rows = {
+        s.name: s for s in recipe_settings({"epochs": recipe["epochs"] + 1, "learning rate": recipe["learning rate"]})
+    }
     assert rows["epochs"].differs() and rows["epochs"].note
     assert not rows["learning rate"].differs() and not rows["learning rate"].note
     with pytest.raises(ValueError, match="unknown recipe settings"):

@@ -1,4 +1,5 @@
 """Method cards of the evaluation protocols: every claimed difference is explained, and the cards follow the code."""
+
 from __future__ import annotations
 
 import pytest

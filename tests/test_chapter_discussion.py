@@ -2,6 +2,7 @@
 
 Every test builds its own tables; the other chapters are stood in for by small objects.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -35,8 +36,12 @@ T8 = "benchmark_t8_kd_subsets_rspnet"
 
 @pytest.fixture
 def study(tmp_path) -> Study:
-    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
-                 features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
 def paper_tables() -> dict[str, pd.DataFrame]:
@@ -60,10 +65,16 @@ def with_reproduced(table: str, values: dict[tuple, float], metric: str | None =
 
 def t1_chapter_frame() -> pd.DataFrame:
     """What chapter 2 would return for Table 1: ``paper_vs_reproduced`` of two of our rows."""
-    ours = pd.DataFrame({"backbone": ["r2plus1d_18", "shufflenet3d"], "pretext": ["rspnet", "rspnet"],
-                         "value": [40.0, 30.0]})
-    return paper_vs_reproduced(load_paper_table(T1), ours, on=["backbone", "pretext"], paper_value="ucf101_top1",
-                               rename={"backbone": {"r2plus1d_18": "r21d", "shufflenet3d": "shufflenet_v1_2x"}})
+    ours = pd.DataFrame(
+        {"backbone": ["r2plus1d_18", "shufflenet3d"], "pretext": ["rspnet", "rspnet"], "value": [40.0, 30.0]}
+    )
+    return paper_vs_reproduced(
+        load_paper_table(T1),
+        ours,
+        on=["backbone", "pretext"],
+        paper_value="ucf101_top1",
+        rename={"backbone": {"r2plus1d_18": "r21d", "shufflenet3d": "shufflenet_v1_2x"}},
+    )
 
 
 # ---------------------------------------------------------------------- collecting
@@ -81,8 +92,9 @@ def test_collect_reads_uncached_chapters_as_missing_and_lets_bugs_fail(study):
         "3. Subset size and duration": SimpleNamespace(paper_comparisons=uncached),
     }
     with pytest.raises(ZeroDivisionError):
-        chapter.collect_comparisons(study, {**chapters, "6. Noise robustness":
-                                            SimpleNamespace(paper_comparisons=broken)})
+        chapter.collect_comparisons(
+            study, {**chapters, "6. Noise robustness": SimpleNamespace(paper_comparisons=broken)}
+        )
     collected = chapter.collect_comparisons(study, chapters)
     assert list(collected.tables) == list_paper_tables()
     status = collected.chapters.set_index("chapter")["status"].to_dict()
@@ -186,50 +198,94 @@ def verdict_of(measure, tables, threshold=0.0, direction=">"):
     """The verdict of a measure's quantity read as "above ``threshold``" (or below)."""
     got = measure(tables)
     estimate, reason = (None, got) if isinstance(got, str) else (got, "")
-    return Claim("k", "discussion", "s", "benchmark2023", "§", "q", direction, threshold, estimate,
-                 reason=reason).verdict
+    return Claim(
+        "k", "discussion", "s", "benchmark2023", "§", "q", direction, threshold, estimate, reason=reason
+    ).verdict
 
 
 def test_ood_claims_single_cells_have_no_interval():
-    good = {T6: with_reproduced(T6, {("ucf101", "k400", "rspnet"): 60.0, ("ucf101", "ssv2", "rspnet"): 50.0,
-                                     ("diving48", "k400", "rotnet"): 20.0, ("diving48", "ssv2", "rotnet"): 30.0})}
+    good = {
+        T6: with_reproduced(
+            T6,
+            {
+                ("ucf101", "k400", "rspnet"): 60.0,
+                ("ucf101", "ssv2", "rspnet"): 50.0,
+                ("diving48", "k400", "rotnet"): 20.0,
+                ("diving48", "ssv2", "rotnet"): 30.0,
+            },
+        )
+    }
     margin = chapter.measure_ood_data(good)
     assert margin.value == pytest.approx(10.0) and not margin.has_interval
     assert verdict_of(chapter.measure_ood_data, good) == INCONCLUSIVE  # one cell per side decides nothing
     assert printed_verdict(Claim("k", "d", "s", "p", "§", "q", estimate=margin)) == HOLDS
     assert "lacks" in chapter.measure_ood_data({})
     kind = chapter.measure_ood_task_kind(good)
-    assert kind.value == pytest.approx(10.0) and kind.n == 2   # rspnet +10 from K400, rotnet +10 from SSv2
+    assert kind.value == pytest.approx(10.0) and kind.n == 2  # rspnet +10 from K400, rotnet +10 from SSv2
 
 
 def test_subset_claims():
-    rising = {("10k", "vcop"): 10.0, ("30k", "vcop"): 20.0, ("50k", "vcop"): 21.0,
-              ("10k", "prp"): 10.0, ("30k", "prp"): 19.0, ("50k", "prp"): 20.0,
-              ("10k", "tdl"): 10.0, ("30k", "tdl"): 21.0, ("50k", "tdl"): 21.5}
+    rising = {
+        ("10k", "vcop"): 10.0,
+        ("30k", "vcop"): 20.0,
+        ("50k", "vcop"): 21.0,
+        ("10k", "prp"): 10.0,
+        ("30k", "prp"): 19.0,
+        ("50k", "prp"): 20.0,
+        ("10k", "tdl"): 10.0,
+        ("30k", "tdl"): 21.0,
+        ("50k", "tdl"): 21.5,
+    }
     est = chapter.measure_subset_30k({T2: with_reproduced(T2, rising)})
     assert est.value == pytest.approx(np.mean([9.0, 8.0, 10.5])) and est.n == 3 and est.low > 0
     assert verdict_of(chapter.measure_subset_30k, {T2: with_reproduced(T2, rising)}) == HOLDS
-    falling = {("10k", "vcop"): 20.0, ("50k", "vcop"): 10.0, ("10k", "tdl"): 20.0, ("50k", "tdl"): 10.0,
-               ("10k", "prp"): 1.0, ("50k", "prp"): 5.0}
+    falling = {
+        ("10k", "vcop"): 20.0,
+        ("50k", "vcop"): 10.0,
+        ("10k", "tdl"): 20.0,
+        ("50k", "tdl"): 10.0,
+        ("10k", "prp"): 1.0,
+        ("50k", "prp"): 5.0,
+    }
     est = chapter.measure_more_data({T2: with_reproduced(T2, falling)})
     assert est.value == pytest.approx((-10 - 10 + 4) / 3) and est.low < 0
 
 
 def test_transformer_claim_reads_extra_rows():
     t3 = "benchmark_t3_rspnet_subset_epochs"
-    frame = with_reproduced(t3, {("200", "10k", "r21d"): 10.0, ("200", "30k", "r21d"): 20.0,
-                                 ("200", "100k", "r21d"): 21.0})
-    swin = pd.DataFrame({"epochs": "200", "subset": ["10k", "30k", "100k"], "backbone": "swin3d_t",
-                         "metric": "ucf101_top1", "paper": np.nan, "reproduced": [5.0, 10.0, 20.0]})
+    frame = with_reproduced(
+        t3, {("200", "10k", "r21d"): 10.0, ("200", "30k", "r21d"): 20.0, ("200", "100k", "r21d"): 21.0}
+    )
+    swin = pd.DataFrame(
+        {
+            "epochs": "200",
+            "subset": ["10k", "30k", "100k"],
+            "backbone": "swin3d_t",
+            "metric": "ucf101_top1",
+            "paper": np.nan,
+            "reproduced": [5.0, 10.0, 20.0],
+        }
+    )
     est = chapter.measure_transformer_more_data({t3: pd.concat([frame, swin], ignore_index=True)})
-    assert est.value == pytest.approx(9.0) and not est.has_interval   # one series each: no interval
+    assert est.value == pytest.approx(9.0) and not est.has_interval  # one series each: no interval
     assert isinstance(chapter.measure_transformer_more_data({t3: frame}), str)
 
 
 def test_epoch_claim_uses_its_threshold():
     t4 = "benchmark_t4_epochs_r21d_50k"
-    tables = {t4: with_reproduced(t4, {("100", "vcop"): 10.0, ("200", "vcop"): 12.0, ("100", "prp"): 10.0,
-                                       ("200", "prp"): 12.5, ("100", "tdl"): 10.0, ("200", "tdl"): 12.2})}
+    tables = {
+        t4: with_reproduced(
+            t4,
+            {
+                ("100", "vcop"): 10.0,
+                ("200", "vcop"): 12.0,
+                ("100", "prp"): 10.0,
+                ("200", "prp"): 12.5,
+                ("100", "tdl"): 10.0,
+                ("200", "tdl"): 12.2,
+            },
+        )
+    }
     est = chapter.measure_epochs_gain(tables)
     assert est.value == pytest.approx(2.2) and est.high <= 2.5
     claims = {c.key: c for c in chapter.make_claims(epoch_gain_threshold=3.0)}
@@ -238,24 +294,48 @@ def test_epoch_claim_uses_its_threshold():
 
 
 def test_noise_kd_and_architecture_claims():
-    noise = {T7: with_reproduced(T7, {("r21d", "rotnet"): 50.0, ("r21d", "cvrl"): 10.0,
-                                      ("shufflenet_v1_2x", "rotnet"): 20.0, ("shufflenet_v1_2x", "cvrl"): 20.0},
-                                 metric="relative_drop_pct")}
+    noise = {
+        T7: with_reproduced(
+            T7,
+            {
+                ("r21d", "rotnet"): 50.0,
+                ("r21d", "cvrl"): 10.0,
+                ("shufflenet_v1_2x", "rotnet"): 20.0,
+                ("shufflenet_v1_2x", "cvrl"): 20.0,
+            },
+            metric="relative_drop_pct",
+        )
+    }
     contrastive = chapter.measure_noise_contrastive(noise)
     assert contrastive.value == pytest.approx(15.0 - 35.0)
     backbone = chapter.measure_noise_backbone(noise)
     assert backbone.value == pytest.approx((30.0 - 10.0) / 2) and backbone.n == 2
-    kd = {T8: with_reproduced(T8, {("teacher_shufflenet", "10k"): 30.0, ("teacher_r21d", "10k"): 40.0,
-                                   ("student_shufflenet", "10k"): 35.0}, metric="ucf101_top1")}
+    kd = {
+        T8: with_reproduced(
+            T8,
+            {("teacher_shufflenet", "10k"): 30.0, ("teacher_r21d", "10k"): 40.0, ("student_shufflenet", "10k"): 35.0},
+            metric="ucf101_top1",
+        )
+    }
     assert chapter.measure_kd_student(kd).value == pytest.approx(-5.0)
-    arch = {T1: with_reproduced(T1, {("shufflenet_v1_2x", "rspnet"): 50.0, ("r21d", "rspnet"): 40.0,
-                                     ("shufflenet_v1_2x", "vcop"): 10.0, ("r21d", "vcop"): 20.0})}
+    arch = {
+        T1: with_reproduced(
+            T1,
+            {
+                ("shufflenet_v1_2x", "rspnet"): 50.0,
+                ("r21d", "rspnet"): 40.0,
+                ("shufflenet_v1_2x", "vcop"): 10.0,
+                ("r21d", "vcop"): 20.0,
+            },
+        )
+    }
     assert chapter.measure_small_matches_big(arch).value == pytest.approx(10.0)
     assert chapter.measure_task_families(arch).value == pytest.approx(1.0)  # vcop (temporal) vs rspnet
 
 
 def test_book_claims_come_from_the_store(study):
     from sslvid.analysis.claims import Estimate, record_claims
+
     recorded = [Claim("a", "preliminaries", "s", "benchmark2023", "§4.1", "q", estimate=Estimate(1.0, 0.5, 1.5, 3))]
     record_claims(study.claims, study.profile, "preliminaries", recorded)
     assert chapter.book_claims(study) == recorded
@@ -273,8 +353,9 @@ def test_scale_notes_and_setup_read_the_profile(study):
     setup = chapter.setup_table(study).set_index("aspect")
     assert setup.loc["clip (frames x height x width)", "paper"] == "16x112x112"
     assert setup.loc["evaluation protocol", "here (smoke)"] == "linear"
-    collected = chapter.collect_comparisons(study, {"2. Preliminaries": SimpleNamespace(
-        paper_comparisons=lambda s: {T1: t1_chapter_frame()})})
+    collected = chapter.collect_comparisons(
+        study, {"2. Preliminaries": SimpleNamespace(paper_comparisons=lambda s: {T1: t1_chapter_frame()})}
+    )
     heading = chapter.table_heading(T1, collected, notes)
     assert heading.startswith("### Benchmark Table 1") and "2 of 12 cells" in heading
 
@@ -289,9 +370,12 @@ def test_paper_comparisons_covers_every_table(study):
 def test_normalise_reads_a_metric_column_under_another_name():
     paper = load_paper_table(T8)
     ours = pd.DataFrame({"model": ["student_shufflenet"], "subset": ["10k"], "top1": [50.0]})
-    frames = [paper_vs_reproduced(paper, ours if column == "ucf101_top1" else ours.iloc[0:0], ["model", "subset"],
-                                  column, value="top1").assign(column=column)
-              for column in ("ucf101_top1", "hmdb51_top1")]
+    frames = [
+        paper_vs_reproduced(
+            paper, ours if column == "ucf101_top1" else ours.iloc[0:0], ["model", "subset"], column, value="top1"
+        ).assign(column=column)
+        for column in ("ucf101_top1", "hmdb51_top1")
+    ]
     normal = chapter.normalise_comparison(T8, pd.concat(frames, ignore_index=True))
     measured = normal.dropna(subset=["reproduced"])
     assert list(measured["metric"]) == ["ucf101_top1"]
@@ -299,8 +383,11 @@ def test_normalise_reads_a_metric_column_under_another_name():
 
 
 def test_an_empty_frame_falls_back_to_the_papers_cells_and_an_unreadable_one_fails(study):
-    chapters = {"8. Downstream tasks": SimpleNamespace(paper_comparisons=lambda s: {
-        "benchmark_t9_sota": pd.DataFrame(), "not_a_paper_table": pd.DataFrame()})}
+    chapters = {
+        "8. Downstream tasks": SimpleNamespace(
+            paper_comparisons=lambda s: {"benchmark_t9_sota": pd.DataFrame(), "not_a_paper_table": pd.DataFrame()}
+        )
+    }
     collected = chapter.collect_comparisons(study, chapters)
     assert collected.tables["benchmark_t9_sota"]["reproduced"].isna().all()
     assert "empty frame" in collected.notes["benchmark_t9_sota"]

@@ -1,5 +1,6 @@
 """Chapter "Knowledge distillation": paper-shaped tables, sentences worded by the numbers, the paper
 comparisons, and one real pass through the smallest runs at the smoke profile."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,17 +18,24 @@ from sslvid.store.runs import RunStore
 
 
 def _study(tmp_path: Path) -> Study:
-    return Study("smoke", device="cpu", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
-                 features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        device="cpu",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
 def _t8(student: dict[str, float], alone: float = 50.0, target: str = "appearance") -> pd.DataFrame:
     """Constructed Table 8 results: teachers at 40 / 45 %, the given student per subset."""
     rows = []
     for subset, value in student.items():
-        rows += [{"model": "teacher_shufflenet", "subset": subset, "target": target, "top1": 40.0},
-                 {"model": "teacher_r21d", "subset": subset, "target": target, "top1": 45.0},
-                 {"model": "student_shufflenet", "subset": subset, "target": target, "top1": value}]
+        rows += [
+            {"model": "teacher_shufflenet", "subset": subset, "target": target, "top1": 40.0},
+            {"model": "teacher_r21d", "subset": subset, "target": target, "top1": 45.0},
+            {"model": "student_shufflenet", "subset": subset, "target": target, "top1": value},
+        ]
     rows.append({"model": "student_alone", "subset": None, "target": target, "top1": alone})
     return pd.DataFrame(rows)
 
@@ -58,13 +66,19 @@ def test_table8_comparison_covers_every_paper_cell() -> None:
     ucf = frame[frame["metric"] == "ucf101_top1"].set_index(["model", "subset"])
     assert ucf.loc[("student_shufflenet", "30k"), "reproduced"] == 70.0
     assert ucf.loc[("student_shufflenet", "30k"), "difference"] == pytest.approx(70.0 - 94.6)
-    assert ucf["reproduced"].notna().sum() == 6 and frame.loc[frame["metric"] == "hmdb51_top1", "reproduced"].isna().all()
+    assert (
+        ucf["reproduced"].notna().sum() == 6 and frame.loc[frame["metric"] == "hmdb51_top1", "reproduced"].isna().all()
+    )
 
 
 def test_graph_claims_and_comparison() -> None:
-    results = pd.DataFrame({"method": ["kd", "graph_logits", "graph_features", "graph"],
-                            "row": [ch.GRAPH_ROWS[m] for m in ("kd", "graph_logits", "graph_features", "graph")],
-                            "top1": [50.0, 52.0, 48.0, 49.0]})
+    results = pd.DataFrame(
+        {
+            "method": ["kd", "graph_logits", "graph_features", "graph"],
+            "row": [ch.GRAPH_ROWS[m] for m in ("kd", "graph_logits", "graph_features", "graph")],
+            "top1": [50.0, 52.0, 48.0, 49.0],
+        }
+    )
     (claim,) = ch.graph_claims(results)
     assert claim.estimate.value == pytest.approx((2.0 - 2.0 - 1.0) / 3) and claim.verdict == INCONCLUSIVE
     assert ch.graph_claims(results.iloc[1:])[0].verdict == NOT_MEASURED
@@ -75,17 +89,28 @@ def test_graph_claims_and_comparison() -> None:
 
 
 def test_pcl_claim_reads_the_last_epoch() -> None:
-    curves = pd.DataFrame({"run": ["PCL alone"] * 3 + ["PCL + KD"] * 3, "epoch": [1, 2, 3] * 2,
-                           "hit@1": [20.0, 30.0, 40.0, 35.0, 42.0, 45.0]})
+    curves = pd.DataFrame(
+        {
+            "run": ["PCL alone"] * 3 + ["PCL + KD"] * 3,
+            "epoch": [1, 2, 3] * 2,
+            "hit@1": [20.0, 30.0, 40.0, 35.0, 42.0, 45.0],
+        }
+    )
     (claim,) = ch.pcl_claims(curves)
     assert claim.estimate.value == pytest.approx(5.0) and claim.verdict == INCONCLUSIVE  # one run each
     assert ch.pcl_claims(curves.iloc[:3])[0].verdict == NOT_MEASURED
 
 
 def test_skd_claims_and_comparisons() -> None:
-    results = pd.DataFrame({"method": ["independent", "skd_srl", "kd"], "mechanism": ["baseline", "SKD-SRL", "KD"],
-                            "teacher": ["none", "itself", "r2plus1d_18"], "backbone": ["shufflenet3d"] * 3,
-                            "top1": [50.0, 47.0, 52.0]})
+    results = pd.DataFrame(
+        {
+            "method": ["independent", "skd_srl", "kd"],
+            "mechanism": ["baseline", "SKD-SRL", "KD"],
+            "teacher": ["none", "itself", "r2plus1d_18"],
+            "backbone": ["shufflenet3d"] * 3,
+            "top1": [50.0, 47.0, 52.0],
+        }
+    )
     (claim,) = ch.skd_claims(results)
     assert claim.estimate.value == pytest.approx(-3.0) and claim.verdict == INCONCLUSIVE  # no interval
     table1 = ch.skd_comparison(results)
@@ -101,8 +126,15 @@ def test_skd_claims_and_comparisons() -> None:
 
 
 def test_group_claims_compare_the_student_with_its_best_teacher() -> None:
-    groups = pd.DataFrame({"group": ["g1"] * 3, "kind": ["complexity"] * 3, "role": ["teacher", "teacher", "student"],
-                           "model": ["a", "b", "s"], "top1": [30.0, 40.0, 35.0]})
+    groups = pd.DataFrame(
+        {
+            "group": ["g1"] * 3,
+            "kind": ["complexity"] * 3,
+            "role": ["teacher", "teacher", "student"],
+            "model": ["a", "b", "s"],
+            "top1": [30.0, 40.0, 35.0],
+        }
+    )
     (claim,) = ch.group_claims(groups)
     assert claim.estimate.value == pytest.approx(-5.0) and claim.verdict == INCONCLUSIVE  # one group: no interval
     assert ch.group_claims(groups.iloc[0:0])[0].verdict == NOT_MEASURED
@@ -129,17 +161,30 @@ def test_bad_knobs_raise_with_the_valid_names(tmp_path: Path) -> None:
 
 def test_paper_comparisons_from_real_smoke_runs(tmp_path: Path) -> None:
     study = _study(tmp_path)
-    comparisons = ch.paper_comparisons(study, teacher_subsets=("10k",), graph_subset="10k",
-                                       graph_methods=("fusion",), skd_methods=("independent",))
-    assert set(comparisons) == {"benchmark_t8_kd_subsets_rspnet", "graphkd_t2_ablation", "graphkd_t1_sota",
-                                "skdsrl_t1_baseline", "skdsrl_t2_mechanisms_ucf101_r18"} <= set(PAPER_TABLES)
+    comparisons = ch.paper_comparisons(
+        study, teacher_subsets=("10k",), graph_subset="10k", graph_methods=("fusion",), skd_methods=("independent",)
+    )
+    assert (
+        set(comparisons)
+        == {
+            "benchmark_t8_kd_subsets_rspnet",
+            "graphkd_t2_ablation",
+            "graphkd_t1_sota",
+            "skdsrl_t1_baseline",
+            "skdsrl_t2_mechanisms_ucf101_r18",
+        }
+        <= set(PAPER_TABLES)
+    )
     t8 = comparisons["benchmark_t8_kd_subsets_rspnet"]
     ours = t8[(t8["metric"] == "ucf101_top1") & (t8["subset"] == "10k")]
     assert ours["reproduced"].between(0, 100).all() and (ours["n"] == 1).all()
     fusion = comparisons["graphkd_t2_ablation"].set_index(["metric", "method"])
     assert 0 <= fusion.loc[("ucf101_acc", "model fusion"), "reproduced"] <= 100
-    assert comparisons["graphkd_t1_sota"].set_index(["metric", "method"]).loc[
-        ("ucf101_acc", "AlexNet random init"), "n"] == 1
-    again = ch.paper_comparisons(study, teacher_subsets=("10k",), graph_subset="10k",
-                                 graph_methods=("fusion",), skd_methods=("independent",))
+    assert (
+        comparisons["graphkd_t1_sota"].set_index(["metric", "method"]).loc[("ucf101_acc", "AlexNet random init"), "n"]
+        == 1
+    )
+    again = ch.paper_comparisons(
+        study, teacher_subsets=("10k",), graph_subset="10k", graph_methods=("fusion",), skd_methods=("independent",)
+    )
     pd.testing.assert_frame_equal(again["benchmark_t8_kd_subsets_rspnet"], t8)  # read back from the stores

@@ -1,4 +1,5 @@
 """Chapter "Downstream summary": summaries over the results table, worded from the numbers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,12 @@ from sslvid.store.runs import RunStore
 
 @pytest.fixture()
 def study(tmp_path):
-    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "results.csv"),
-                 features=FeatureCache(tmp_path / "features"))
+    return Study(
+        "smoke",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "results.csv"),
+        features=FeatureCache(tmp_path / "features"),
+    )
 
 
 def _results(rows):
@@ -25,13 +30,15 @@ def _results(rows):
     return frame[list(chapter.SUMMARY_COLUMNS)]
 
 
-RESULTS = _results([
-    ("r2plus1d_18", "scratch", "", np.nan, 20.0, "digits-appearance"),
-    ("r2plus1d_18", "rotnet", "digits-appearance-pool", 30, 31.0, "digits-appearance"),
-    ("r2plus1d_18", "vcop", "digits-motion-pool", 30, 18.0, "digits-appearance"),
-    ("shufflenet3d", "scratch", "", np.nan, 25.0, "digits-appearance"),
-    ("shufflenet3d", "rotnet", "digits-appearance-pool", 50, 22.0, "digits-appearance"),
-])
+RESULTS = _results(
+    [
+        ("r2plus1d_18", "scratch", "", np.nan, 20.0, "digits-appearance"),
+        ("r2plus1d_18", "rotnet", "digits-appearance-pool", 30, 31.0, "digits-appearance"),
+        ("r2plus1d_18", "vcop", "digits-motion-pool", 30, 18.0, "digits-appearance"),
+        ("shufflenet3d", "scratch", "", np.nan, 25.0, "digits-appearance"),
+        ("shufflenet3d", "rotnet", "digits-appearance-pool", 50, 22.0, "digits-appearance"),
+    ]
+)
 
 
 def test_best_by_pretext_and_model_keep_the_setting_and_the_count():
@@ -52,9 +59,15 @@ def test_gain_over_scratch_is_signed(study):
 
 
 def test_best_pool_per_task_names_the_winning_pool():
-    hits = pd.DataFrame({"task": ["vcop", "cvrl", "vcop", "cvrl"], "data": ["SSv2", "K400", "K400", "SSv2"],
-                         "target_kind": ["appearance", "appearance", "motion", "motion"], "k": 5,
-                         "hit": [40.0, 35.0, 30.0, 50.0]})
+    hits = pd.DataFrame(
+        {
+            "task": ["vcop", "cvrl", "vcop", "cvrl"],
+            "data": ["SSv2", "K400", "K400", "SSv2"],
+            "target_kind": ["appearance", "appearance", "motion", "motion"],
+            "k": 5,
+            "hit": [40.0, 35.0, 30.0, 50.0],
+        }
+    )
     best = chapter.best_pool_per_task(hits)
     assert len(best) == 4 and set(best["data"]) == {"SSv2", "K400"}
 
@@ -66,9 +79,19 @@ def test_table9_keeps_the_paper_rows_and_only_its_own_row_can_be_reproduced(stud
     comparison = chapter.paper_comparisons(study)[chapter.TABLE9]
     assert comparison["reproduced"].isna().all(), "no distilled student in an empty results table"
     subset = study.pretrain_config({"task": "rspnet", "backbone": "shufflenet3d", "subset": "30k"}).subset_per_class
-    row = {"config_hash": "abc", "task": "action_recognition", "metric": "top1_video", "condition": "clean",
-           "protocol": "distill:kd", "pretext": "rspnet+rspnet", "pretrain_subset": subset, "profile": "smoke",
-           "dataset": study.target("appearance"), "value": 42.0, "model": "shufflenet3d"}
+    row = {
+        "config_hash": "abc",
+        "task": "action_recognition",
+        "metric": "top1_video",
+        "condition": "clean",
+        "protocol": "distill:kd",
+        "pretext": "rspnet+rspnet",
+        "pretrain_subset": subset,
+        "profile": "smoke",
+        "dataset": study.target("appearance"),
+        "value": 42.0,
+        "model": "shufflenet3d",
+    }
     study.results.upsert([row])
     comparison = chapter.paper_comparisons(study)[chapter.TABLE9]
     ours = comparison[comparison["reproduced"].notna()]

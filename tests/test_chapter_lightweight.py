@@ -1,4 +1,5 @@
 """Chapter 9 (lightweight networks): table shapes, names, prose wording, probe folding, and one smoke run."""
+
 from __future__ import annotations
 
 import itertools
@@ -24,8 +25,11 @@ matplotlib.use("Agg")
 
 def _accuracy(values: dict[tuple[str, str], float], epochs: int = 2) -> pd.DataFrame:
     """An ``accuracy_by_epoch``-shaped table: epoch e of a cell has value * e / epochs."""
-    rows = [{"task": t, "backbone": b, "epoch": e, "final": e == epochs, "top1": v * e / epochs}
-            for (t, b), v in values.items() for e in range(1, epochs + 1)]
+    rows = [
+        {"task": t, "backbone": b, "epoch": e, "final": e == epochs, "top1": v * e / epochs}
+        for (t, b), v in values.items()
+        for e in range(1, epochs + 1)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -36,8 +40,13 @@ def _paper_like() -> dict[tuple[str, str], float]:
 
 @pytest.fixture
 def study(tmp_path):
-    return Study("smoke", overrides={"threads": 1}, store=RunStore(tmp_path / "runs"),
-                 results=ResultsStore(tmp_path / "r.csv"), features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        overrides={"threads": 1},
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
 def test_points_cover_the_grid_and_reject_unknown_names(study):
@@ -107,8 +116,13 @@ def test_epoch_facts_count_gains():
 
 
 def test_cost_comparison_counts_paper_size_macs_and_words_the_ranking():
-    runs = pd.DataFrame({"task": "rotnet", "backbone": ["resnet18_2d", "shufflenetv2_2d", "mobilenetv2_2d"],
-                         "wall_seconds": [30.0, 10.0, 20.0]})
+    runs = pd.DataFrame(
+        {
+            "task": "rotnet",
+            "backbone": ["resnet18_2d", "shufflenetv2_2d", "mobilenetv2_2d"],
+            "wall_seconds": [30.0, 10.0, 20.0],
+        }
+    )
     costs = ch.cost_comparison(runs, "smoke", cpu_watts=10.0)
     r18 = costs.set_index("backbone").loc["resnet18_2d"]
     assert r18["GMACs @224"] == pytest.approx(1.8, rel=0.05)  # the paper's "1.8 GFLOPs"
@@ -139,8 +153,16 @@ def test_knn_vote_and_facts():
     from sslvid.evaluate.neighbours import majority_vote
 
     assert majority_vote([2, 1, 1, 2, 3]) == 2  # tie between 1 and 2: the nearer wins
-    knn = pd.DataFrame({"task": ["byol", "rotnet"], "backbone": ["resnet18_2d"] * 2, "linear top1": [50.0, 40.0],
-                        "5-NN top1": [60.0, 30.0], "neighbour purity": [55.0, 20.0], "chance": [10.0, 10.0]})
+    knn = pd.DataFrame(
+        {
+            "task": ["byol", "rotnet"],
+            "backbone": ["resnet18_2d"] * 2,
+            "linear top1": [50.0, 40.0],
+            "5-NN top1": [60.0, 30.0],
+            "neighbour purity": [55.0, 20.0],
+            "chance": [10.0, 10.0],
+        }
+    )
     facts = ch.knn_facts(knn)
     assert (facts["purest"], facts["least pure"]) == ("byol (resnet18_2d)", "rotnet (resnet18_2d)")
     assert (facts["vote beats probe"], facts["models"]) == (1, 2)

@@ -3,6 +3,7 @@
 Nothing here trains: results rows are written into an isolated results table under the config
 hashes the study would use, so the chapter's compute-or-load functions find them.
 """
+
 from __future__ import annotations
 
 import matplotlib
@@ -28,22 +29,44 @@ matplotlib.use("Agg")
 
 @pytest.fixture
 def study(tmp_path) -> Study:
-    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
-                 features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
-def model_rows(config_hash: str, task: str, backbone: str, clean: float, noisy: dict[str, float],
-               severity: int = 1) -> list[dict]:
+def model_rows(
+    config_hash: str, task: str, backbone: str, clean: float, noisy: dict[str, float], severity: int = 1
+) -> list[dict]:
     """Results rows of one model: clean top-1 and, per noise, noisy top-1 and drops (video and clip level)."""
-    common = {"config_hash": config_hash, "model": backbone, "pretext": task, "protocol": "linear",
-              "dataset": "digits-appearance"}
+    common = {
+        "config_hash": config_hash,
+        "model": backbone,
+        "pretext": task,
+        "protocol": "linear",
+        "dataset": "digits-appearance",
+    }
     rows = [{**common, "task": CLEAN_TASK, "metric": m, "value": clean} for m in ("top1_clip", "top1_video")]
     for noise, value in noisy.items():
-        metrics = {"top1_clip": value, "top1_video": value,
-                   **drops({"top1_clip": clean, "top1_video": clean}, {"top1_clip": value, "top1_video": value})}
+        metrics = {
+            "top1_clip": value,
+            "top1_video": value,
+            **drops({"top1_clip": clean, "top1_video": clean}, {"top1_clip": value, "top1_video": value}),
+        }
         card = noise_definition(noise, severity)
-        rows += [{**common, "task": NOISE_TASK, "condition": f"{noise}/{severity}", "metric": m, "value": v,
-                  "protocol_card": card} for m, v in metrics.items()]
+        rows += [
+            {
+                **common,
+                "task": NOISE_TASK,
+                "condition": f"{noise}/{severity}",
+                "metric": m,
+                "value": v,
+                "protocol_card": card,
+            }
+            for m, v in metrics.items()
+        ]
     return rows
 
 
@@ -60,8 +83,18 @@ def paper_like_rows(study: Study, clean: float = 80.0) -> pd.DataFrame:
 
 def table_of(values: dict[tuple[str, str], tuple[float, float]]) -> pd.DataFrame:
     """A Table-7-shaped frame from {(task, backbone): (clean, noisy)}."""
-    rows = [{"task": t, "backbone": b, "clean_top1": c, "noisy_top1": n, "abs_drop": c - n,
-             "rel_drop_pct": 100 * (c - n) / c, "noises": 4} for (t, b), (c, n) in values.items()]
+    rows = [
+        {
+            "task": t,
+            "backbone": b,
+            "clean_top1": c,
+            "noisy_top1": n,
+            "abs_drop": c - n,
+            "rel_drop_pct": 100 * (c - n) / c,
+            "noises": 4,
+        }
+        for (t, b), (c, n) in values.items()
+    ]
     return pd.DataFrame(rows)
 
 
@@ -159,8 +192,13 @@ def test_chance_facts_flag_models_near_chance():
 
 def test_abs_vs_rel_when_orders_differ():
     # a weak model loses few points but a large share; a strong one loses more points but a smaller share
-    table = table_of({("tdl", "shufflenet3d"): (20.0, 12.0), ("rspnet", "shufflenet3d"): (90.0, 75.0),
-                      ("vcop", "r2plus1d_18"): (60.0, 40.0)})
+    table = table_of(
+        {
+            ("tdl", "shufflenet3d"): (20.0, 12.0),
+            ("rspnet", "shufflenet3d"): (90.0, 75.0),
+            ("vcop", "r2plus1d_18"): (60.0, 40.0),
+        }
+    )
     facts = ch.abs_vs_rel(table)
     assert facts["smallest absolute drop"] == "tdl/shufflenet3d"
     assert facts["smallest relative drop"] == "rspnet/shufflenet3d"
@@ -217,8 +255,10 @@ def test_noise_gallery_has_a_cell_per_noise_and_severity():
 
 def test_cosine_similarity_subsample_and_tsne_figure(monkeypatch):
     # the layout is under test, not t-SNE itself (tested in test_figures): a projection stands in for it
-    monkeypatch.setattr("sslvid.analysis.figures.tsne_embedding",
-                        lambda x, seed=0, perplexity=30.0: np.asarray(x, dtype=np.float64)[:, :2])
+    monkeypatch.setattr(
+        "sslvid.analysis.figures.tsne_embedding",
+        lambda x, seed=0, perplexity=30.0: np.asarray(x, dtype=np.float64)[:, :2],
+    )
     clean = torch.randn(40, 8)
     assert torch.allclose(ch.cosine_similarity(clean, 2 * clean), torch.ones(40, dtype=torch.float64))
     assert torch.allclose(ch.cosine_similarity(clean, -clean), -torch.ones(40, dtype=torch.float64))
@@ -251,8 +291,11 @@ def test_shift_agreement_reads_the_steadiest_model():
 
 def test_timing_summary_groups_by_kind(study):
     assert list(ch.timing_summary(study).columns) == ["what", "calls", "cached", "seconds"]
-    study.timings += [{"what": "pretrain", "cached": True, "seconds": 1.0},
-                      {"what": "pretrain", "cached": False, "seconds": 2.0}, {"what": "evaluate", "seconds": 0.5}]
+    study.timings += [
+        {"what": "pretrain", "cached": True, "seconds": 1.0},
+        {"what": "pretrain", "cached": False, "seconds": 2.0},
+        {"what": "evaluate", "seconds": 0.5},
+    ]
     summary = ch.timing_summary(study).set_index("what")
     assert summary.loc["pretrain"].tolist() == [2, 1, 3.0] and summary.loc["evaluate", "cached"] == 0
 

@@ -1,4 +1,5 @@
 """Chapter "Out of distribution": Table 6's shape, the paper comparison, and prose worded by the numbers."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -17,8 +18,10 @@ CELLS = [(t, d, k) for k in chapter.TARGET_KINDS for t in chapter.OOD_TASKS for 
 
 def constructed(values: dict[tuple[str, str, str], float]) -> pd.DataFrame:
     """An ``ood_accuracy``-like table with the given (task, data, target kind) -> top1."""
-    rows = [{"task": t, "data": d, "target_kind": k, "target": f"digits-{k}", "protocol": "linear", "top1": v}
-            for (t, d, k), v in values.items()]
+    rows = [
+        {"task": t, "data": d, "target_kind": k, "target": f"digits-{k}", "protocol": "linear", "top1": v}
+        for (t, d, k), v in values.items()
+    ]
     table = pd.DataFrame(rows)
     table["contrastive"] = table["task"].map(chapter.is_contrastive)
     table["in_distribution"] = table["data"].map(chapter.MATCHING_TARGET) == table["target_kind"]
@@ -34,8 +37,9 @@ def as_paper() -> pd.DataFrame:
 def smoke_chapter(tmp_path_factory):
     """RotNet (the cheapest task) through the real study at smoke scale (isolated stores), with retrieval."""
     root = tmp_path_factory.mktemp("ood")
-    study = Study("smoke", store=RunStore(root / "runs"), results=ResultsStore(root / "r.csv"),
-                  features=FeatureCache(root / "f"))
+    study = Study(
+        "smoke", store=RunStore(root / "runs"), results=ResultsStore(root / "r.csv"), features=FeatureCache(root / "f")
+    )
     tasks = ("rotnet",)
     return study, chapter.ood_accuracy(study, tasks), chapter.ood_retrieval(study, tasks)
 
@@ -43,7 +47,9 @@ def smoke_chapter(tmp_path_factory):
 def test_points_are_table6_runs_and_bad_names_are_listed():
     study = Study("smoke", store=RunStore("/nonexistent/runs"))
     points = chapter.ood_points(study)
-    assert [(p["task"], p["data"]) for p in points] == [(t, d) for t in chapter.OOD_TASKS for d in chapter.PRETRAIN_DATA]
+    assert [(p["task"], p["data"]) for p in points] == [
+        (t, d) for t in chapter.OOD_TASKS for d in chapter.PRETRAIN_DATA
+    ]
     assert {p["subset"] for p in points} == {"30k"} and {p["backbone"] for p in points} == {"r2plus1d_18"}
     with pytest.raises(ValueError, match="vcop, rotnet, cvrl, rspnet"):
         chapter.ood_points(study, ["prp"])
@@ -105,13 +111,14 @@ def test_reversed_numbers_contradict_the_claims_given_enough_test_videos():
     context = {c.key: c for c in chapter.context_claims(reversed_)}
     assert context["paper_direction"].verdict == CONTRADICTED
     assert context["paper_direction"].estimate.value == pytest.approx(
-        -chapter.direction_table(as_paper())["paper: SSv2 - K400"].abs().mean())
+        -chapter.direction_table(as_paper())["paper: SSv2 - K400"].abs().mean()
+    )
 
 
 def test_gap_is_in_minus_out_of_distribution():
     values = {cell: 10.0 for cell in CELLS}
-    values[("vcop", "SSv2", "motion")] = 25.0       # in distribution for motion
-    values[("cvrl", "SSv2", "appearance")] = 30.0   # out of distribution for appearance
+    values[("vcop", "SSv2", "motion")] = 25.0  # in distribution for motion
+    values[("cvrl", "SSv2", "appearance")] = 30.0  # out of distribution for appearance
     gaps = chapter.gap_table(constructed(values)).set_index(["task", "target_kind"])
     assert gaps.loc[("vcop", "motion"), "gap"] == 15.0
     assert gaps.loc[("cvrl", "appearance"), "gap"] == -20.0
@@ -123,8 +130,15 @@ def test_gap_is_in_minus_out_of_distribution():
 def test_scratch_claims_average_over_the_models():
     values = {cell: 20.0 for cell in CELLS}
     values[("rspnet", "K400", "motion")] = 50.0
-    scratch = pd.DataFrame({"target_kind": ["appearance", "motion"], "target": ["a", "m"], "protocol": "linear",
-                            "top1": [30.0, 30.0], "videos": [400, 400]})
+    scratch = pd.DataFrame(
+        {
+            "target_kind": ["appearance", "motion"],
+            "target": ["a", "m"],
+            "protocol": "linear",
+            "top1": [30.0, 30.0],
+            "videos": [400, 400],
+        }
+    )
     accuracy = constructed(values).assign(videos=400)
     found = {c.key: c for c in chapter.context_claims(accuracy, scratch)}
     assert found["pretraining_beats_scratch_appearance"].estimate.value == pytest.approx(-10.0)
@@ -133,8 +147,9 @@ def test_scratch_claims_average_over_the_models():
 
 
 def test_retrieval_claims_reject_unmeasured_k():
-    retrieval = pd.DataFrame({"task": ["vcop"], "data": ["K400"], "target_kind": ["motion"], "target": ["m"],
-                              "k": [1], "hit": [5.0]})
+    retrieval = pd.DataFrame(
+        {"task": ["vcop"], "data": ["K400"], "target_kind": ["motion"], "target": ["m"], "k": [1], "hit": [5.0]}
+    )
     with pytest.raises(ValueError, match="measured k: 1"):
         chapter.retrieval_claims(retrieval, k=5)
     assert {c.key for c in chapter.retrieval_claims(retrieval, k=1)} >= {"best_on_motion_hit1"}

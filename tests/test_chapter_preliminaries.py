@@ -1,4 +1,5 @@
 """Chapter "Preliminaries": table shapes, the facts and verdicts of its claims, and the CKA sanity check."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,9 +20,23 @@ from sslvid.store.runs import RunStore
 
 def _accuracy(scores: dict[tuple[str, str], float], protocol: str = "linear", videos: float = 200) -> pd.DataFrame:
     """Rows shaped like ``table1_accuracy``: (task, backbone) -> top1, each over ``videos`` test videos."""
-    return pd.DataFrame([{"task": t, "backbone": b, "data": "K400", "subset": "50k", "epoch": None,
-                          "target": "digits-appearance", "protocol": protocol, "config_hash": f"{t}{b}", "top1": v,
-                          "videos": videos} for (t, b), v in scores.items()])
+    return pd.DataFrame(
+        [
+            {
+                "task": t,
+                "backbone": b,
+                "data": "K400",
+                "subset": "50k",
+                "epoch": None,
+                "target": "digits-appearance",
+                "protocol": protocol,
+                "config_hash": f"{t}{b}",
+                "top1": v,
+                "videos": videos,
+            }
+            for (t, b), v in scores.items()
+        ]
+    )
 
 
 def _paper_like(offset: float = 0.0, scratch: float = 10.0) -> pd.DataFrame:
@@ -35,15 +50,21 @@ def _paper_like(offset: float = 0.0, scratch: float = 10.0) -> pd.DataFrame:
 
 @pytest.fixture
 def study(tmp_path):
-    return Study("smoke", device="cpu", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
-                 features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        device="cpu",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
 def test_table1_points_are_six_tasks_on_two_backbones(study):
     points = chapter.table1_points(study)
     assert len(points) == 12
-    assert {(p["task"], p["backbone"]) for p in points} == {(t, b) for t in chapter.SIX_TASKS
-                                                          for b in chapter.BACKBONES}
+    assert {(p["task"], p["backbone"]) for p in points} == {
+        (t, b) for t in chapter.SIX_TASKS for b in chapter.BACKBONES
+    }
     assert all(p["data"] == "K400" and p["subset"] == "50k" for p in points)
 
 
@@ -72,8 +93,14 @@ def test_rank_claims_read_the_exact_test():
     against = {c.key: c for c in chapter.claims(chapter.table1_vs_paper(reversed_rows))}
     assert against["table1_order_r2plus1d_18"].verdict == CONTRADICTED
     # Spearman 3/7 = 0.43 over six tasks (what this chapter once called "partly agrees"): p = 0.21, undecided
-    partly = pd.DataFrame({"backbone": "r21d", "pretext": list(chapter.PAPER_TASK_ORDER),
-                           "paper": [1.0, 2, 3, 4, 5, 6], "reproduced": [3.0, 1, 6, 2, 4, 5]})
+    partly = pd.DataFrame(
+        {
+            "backbone": "r21d",
+            "pretext": list(chapter.PAPER_TASK_ORDER),
+            "paper": [1.0, 2, 3, 4, 5, 6],
+            "reproduced": [3.0, 1, 6, 2, 4, 5],
+        }
+    )
     claim = {c.key: c for c in chapter.claims(partly)}["table1_order_r2plus1d_18"]
     assert claim.estimate.value == pytest.approx(3 / 7) and claim.estimate.n == 6
     assert claim.estimate.p_greater == pytest.approx(0.2097, abs=1e-4)
@@ -83,9 +110,14 @@ def test_rank_claims_read_the_exact_test():
 def test_an_unmeasured_part_gives_not_measured_claims():
     found = {c.key: c.verdict for c in chapter.claims()}
     assert set(found.values()) == {NOT_MEASURED}
-    assert set(found) == {"table1_order_shufflenet3d", "table1_order_r2plus1d_18", "medium_beats_small",
-                          "linear_below_finetune_shufflenet3d", "linear_below_finetune_r2plus1d_18",
-                          "frames_doubled_help"}
+    assert set(found) == {
+        "table1_order_shufflenet3d",
+        "table1_order_r2plus1d_18",
+        "medium_beats_small",
+        "linear_below_finetune_shufflenet3d",
+        "linear_below_finetune_r2plus1d_18",
+        "frames_doubled_help",
+    }
 
 
 def test_table1_facts_and_the_duel_claim():
@@ -104,10 +136,17 @@ def test_table1_facts_and_the_duel_claim():
 
 def test_protocol_drop_and_its_claim():
     rows = []
-    for task, linear, fine in (("rotnet", 20, 40), ("vcop", 30, 40), ("prp", 10, 40), ("cvrl", 50, 45),
-                               ("scratch", 12, 35)):
-        rows += [{"backbone": "shufflenet3d", "task": task, "protocol": "linear", "top1": linear, "videos": 300},
-                 {"backbone": "shufflenet3d", "task": task, "protocol": "finetune", "top1": fine, "videos": 300}]
+    for task, linear, fine in (
+        ("rotnet", 20, 40),
+        ("vcop", 30, 40),
+        ("prp", 10, 40),
+        ("cvrl", 50, 45),
+        ("scratch", 12, 35),
+    ):
+        rows += [
+            {"backbone": "shufflenet3d", "task": task, "protocol": "linear", "top1": linear, "videos": 300},
+            {"backbone": "shufflenet3d", "task": task, "protocol": "finetune", "top1": fine, "videos": 300},
+        ]
     drops = chapter.protocol_drop(pd.DataFrame(rows))
     assert list(drops["task"]) == ["rotnet", "vcop", "prp", "cvrl", "scratch"]
     assert drops.set_index("task").loc["prp", "relative_drop_pct"] == pytest.approx(75.0)
@@ -118,8 +157,21 @@ def test_protocol_drop_and_its_claim():
 
 
 def test_frames_claim_is_inconclusive_on_one_small_test_set():
-    table = pd.DataFrame([{"task": "rotnet", "backbone": "shufflenet3d", "frames": 8, "frames_doubled": 16,
-                           "top1": 30.0, "top1_doubled": 31.0, "gain": 1.0, "videos": 50, "videos_doubled": 50}])
+    table = pd.DataFrame(
+        [
+            {
+                "task": "rotnet",
+                "backbone": "shufflenet3d",
+                "frames": 8,
+                "frames_doubled": 16,
+                "top1": 30.0,
+                "top1_doubled": 31.0,
+                "gain": 1.0,
+                "videos": 50,
+                "videos_doubled": 50,
+            }
+        ]
+    )
     claim = {c.key: c for c in chapter.claims(frames=table)}["frames_doubled_help"]
     assert claim.estimate.value == pytest.approx(1.0) and claim.verdict == INCONCLUSIVE  # one point is no win
     table.loc[0, ["top1_doubled", "gain", "videos", "videos_doubled"]] = [60.0, 30.0, 400, 400]
@@ -144,7 +196,9 @@ def test_weight_change_sees_an_unchanged_probe_and_a_changed_finetune():
     tuned.load_state_dict(pre.state_dict())
     with torch.no_grad():
         next(tuned.parameters()).add_(1.0)
-    change = chapter.weight_change({"pre-trained": pre, "linear probe": probe, "finetuned": tuned}).set_index(["a", "b"])
+    change = chapter.weight_change({"pre-trained": pre, "linear probe": probe, "finetuned": tuned}).set_index(
+        ["a", "b"]
+    )
     assert change.loc[("pre-trained", "linear probe"), "max_abs_difference"] == 0
     assert change.loc[("pre-trained", "finetuned"), "max_abs_difference"] == pytest.approx(1.0)
     assert change.loc[("pre-trained", "finetuned"), "relative_change"] > 0
@@ -156,22 +210,45 @@ def _map(diag: list[float]) -> CKAResult:
 
 
 def test_cka_diagonal_and_facts():
-    maps = {("pre-trained", "linear probe"): _map([1, 1, 1, 1]),
-            ("finetuned", "linear probe"): _map([0.95, 0.5, 0.4, 0.3]),
-            ("pre-trained", "finetuned"): _map([0.95, 0.5, 0.4, 0.3])}
+    maps = {
+        ("pre-trained", "linear probe"): _map([1, 1, 1, 1]),
+        ("finetuned", "linear probe"): _map([0.95, 0.5, 0.4, 0.3]),
+        ("pre-trained", "finetuned"): _map([0.95, 0.5, 0.4, 0.3]),
+    }
     diagonal = chapter.cka_diagonal(maps)
-    assert list(diagonal.columns) == ["pre-trained vs linear probe", "finetuned vs linear probe",
-                                      "pre-trained vs finetuned"]
-    change = pd.DataFrame([{"a": a, "b": b, "tensors": 3, "max_abs_difference": 0.0 if b == "linear probe" else 0.2,
-                            "relative_change": 0.0 if b == "linear probe" else 0.1} for a, b in chapter.PAIRS])
+    assert list(diagonal.columns) == [
+        "pre-trained vs linear probe",
+        "finetuned vs linear probe",
+        "pre-trained vs finetuned",
+    ]
+    change = pd.DataFrame(
+        [
+            {
+                "a": a,
+                "b": b,
+                "tensors": 3,
+                "max_abs_difference": 0.0 if b == "linear probe" else 0.2,
+                "relative_change": 0.0 if b == "linear probe" else 0.1,
+            }
+            for a, b in chapter.PAIRS
+        ]
+    )
     facts = chapter.cka_facts(diagonal, change)
     assert facts["probe identical"] and (facts["blocks"], facts["moved"]) == (4, 3)
     assert (facts["most changed"], facts["most changed cka"], facts["where"]) == ("b3", pytest.approx(0.3), "late")
 
 
 def test_curves_facts_name_runs_whose_loss_did_not_fall():
-    logs = pd.DataFrame({"task": ["rotnet"] * 2 + ["vcop"] * 2, "backbone": "shufflenet3d", "epoch": [1, 2, 1, 2],
-                         "loss": [2.0, 1.0, 1.0, 1.2], "acc": np.nan, "seconds": 1.0})
+    logs = pd.DataFrame(
+        {
+            "task": ["rotnet"] * 2 + ["vcop"] * 2,
+            "backbone": "shufflenet3d",
+            "epoch": [1, 2, 1, 2],
+            "loss": [2.0, 1.0, 1.0, 1.2],
+            "acc": np.nan,
+            "seconds": 1.0,
+        }
+    )
     logs["relative_loss"] = logs["loss"] / logs.groupby("task")["loss"].transform("first")
     facts = chapter.curves_facts(logs)
     assert (facts["fell"], facts["runs"], facts["did not fall"]) == (1, 2, "vcop on shufflenet3d")

@@ -1,4 +1,5 @@
 """Chapter 3 (subset size and duration): points, epoch mapping, paper layouts, prose, comparisons."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,12 @@ from sslvid.store.runs import RunStore
 
 @pytest.fixture
 def study(tmp_path) -> Study:
-    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
-                 features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
 def _rows(values: dict[tuple, float], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -98,8 +103,9 @@ def test_tables_have_the_papers_shape_and_compare_exactly():
 
 
 def test_gains_first_last_and_monotone():
-    frame = pd.DataFrame({"pretext": ["a"] * 3 + ["b"] * 3, "subset": ["30k", "10k", "50k"] * 2,
-                          "value": [5.0, 1.0, 4.0, 2.0, 1.0, 3.0]})
+    frame = pd.DataFrame(
+        {"pretext": ["a"] * 3 + ["b"] * 3, "subset": ["30k", "10k", "50k"] * 2, "value": [5.0, 1.0, 4.0, 2.0, 1.0, 3.0]}
+    )
     g = ch.gains(frame, "subset", ["10k", "30k", "50k"], ["pretext"]).set_index("pretext")
     assert g.loc["a", "gain"] == 3.0 and not g.loc["a", "monotone"]
     assert g.loc["b", "gain"] == 2.0 and g.loc["b", "monotone"]
@@ -122,9 +128,17 @@ def test_subset_claims_and_gains():
 
 def test_saturation_claims_use_the_test_videos():
     cols = ("backbone", "subset", "epoch", "paper_epoch", "task")
-    acc = _rows({("shufflenet3d", "10k", 4, 200, "rspnet"): 10, ("shufflenet3d", "30k", 4, 200, "rspnet"): 40,
-                 ("shufflenet3d", "100k", 4, 200, "rspnet"): 41, ("r2plus1d_18", "10k", 4, 200, "rspnet"): 10,
-                 ("r2plus1d_18", "30k", 4, 200, "rspnet"): 11, ("r2plus1d_18", "100k", 4, 200, "rspnet"): 12}, cols)
+    acc = _rows(
+        {
+            ("shufflenet3d", "10k", 4, 200, "rspnet"): 10,
+            ("shufflenet3d", "30k", 4, 200, "rspnet"): 40,
+            ("shufflenet3d", "100k", 4, 200, "rspnet"): 41,
+            ("r2plus1d_18", "10k", 4, 200, "rspnet"): 10,
+            ("r2plus1d_18", "30k", 4, 200, "rspnet"): 11,
+            ("r2plus1d_18", "100k", 4, 200, "rspnet"): 12,
+        },
+        cols,
+    )
     acc["videos"] = 400
     found = {c.key: c for c in ch.claims(acc3=acc)}
     assert found["saturates_shufflenet3d"].estimate.value == pytest.approx(30.0 - 1.0)

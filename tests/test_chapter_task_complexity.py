@@ -1,4 +1,5 @@
 """Chapter "Task complexity" (benchmark §4.3, Table 5): tables, prose and figures on constructed and smoke inputs."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -20,15 +21,23 @@ from sslvid.store.runs import RunStore  # noqa: E402
 
 @pytest.fixture()
 def study(tmp_path) -> Study:
-    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"),
-                 features=FeatureCache(tmp_path / "f"))
+    return Study(
+        "smoke",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "r.csv"),
+        features=FeatureCache(tmp_path / "f"),
+    )
 
 
-def accuracies(values: dict[tuple[str, str], tuple[float, float, float]], se: float | None = None,
-               videos: int | None = None) -> pd.DataFrame:
+def accuracies(
+    values: dict[tuple[str, str], tuple[float, float, float]], se: float | None = None, videos: int | None = None
+) -> pd.DataFrame:
     """A constructed ``complexity_accuracy`` table: (task, backbone) -> top1 at C1, C2, C3 (over ``videos``)."""
-    rows = [{"task": t, "backbone": b, "complexity": level, "top1": v}
-            for (t, b), levels in values.items() for level, v in zip(ch.LEVELS, levels)]
+    rows = [
+        {"task": t, "backbone": b, "complexity": level, "top1": v}
+        for (t, b), levels in values.items()
+        for level, v in zip(ch.LEVELS, levels)
+    ]
     frame = pd.DataFrame(rows)
     if se is not None:
         frame["se"] = se
@@ -77,10 +86,17 @@ def test_complexity_table_has_table5_shape():
     assert table.loc["C2", ("vcop", "r2plus1d_18")] == 20.0
 
 
-@pytest.mark.parametrize("values, expected", [
-    ((1, 2, 3), "rises"), ((3, 2, 1), "falls"), ((1, 3, 2), "peaks at C2"), ((3, 1, 2), "dips at C2"),
-    ((2, 2, 2), "flat"), ((1, 1, 2), "mixed"),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ((1, 2, 3), "rises"),
+        ((3, 2, 1), "falls"),
+        ((1, 3, 2), "peaks at C2"),
+        ((3, 1, 2), "dips at C2"),
+        ((2, 2, 2), "flat"),
+        ((1, 1, 2), "mixed"),
+    ],
+)
 def test_trend(values, expected):
     assert ch.trend(values) == expected
 
@@ -175,14 +191,30 @@ def test_sampling_check_finds_looped_vcop_tuples(study):
 
 
 def test_pretext_facts():
-    pretext = pd.DataFrame([
-        {"task": "rotnet", "backbone": "shufflenet3d", "complexity": c, "pretext acc (%)": a,
-         "acc / chance": r, "ceiling (%)": 100.0} for c, a, r in (("C1", 90, 1.8), ("C2", 70, 2.1), ("C3", 50, 2.0))
-    ] + [
-        {"task": "vcop", "backbone": "shufflenet3d", "complexity": c, "pretext acc (%)": a,
-         "acc / chance": r, "ceiling (%)": cap} for c, a, r, cap in (("C1", 40, 2.4, 100.0), ("C2", 45, 10.8, 50.0),
-                                                                     ("C3", 1, 1.1, 25.0))
-    ])
+    pretext = pd.DataFrame(
+        [
+            {
+                "task": "rotnet",
+                "backbone": "shufflenet3d",
+                "complexity": c,
+                "pretext acc (%)": a,
+                "acc / chance": r,
+                "ceiling (%)": 100.0,
+            }
+            for c, a, r in (("C1", 90, 1.8), ("C2", 70, 2.1), ("C3", 50, 2.0))
+        ]
+        + [
+            {
+                "task": "vcop",
+                "backbone": "shufflenet3d",
+                "complexity": c,
+                "pretext acc (%)": a,
+                "acc / chance": r,
+                "ceiling (%)": cap,
+            }
+            for c, a, r, cap in (("C1", 40, 2.4, 100.0), ("C2", 45, 10.8, 50.0), ("C3", 1, 1.1, 25.0))
+        ]
+    )
     facts = ch.pretext_facts(pretext)
     assert (facts["pairs"], facts["falling"], facts["not falling"]) == (2, 1, "vcop on shufflenet3d (peaks at C2)")
     assert facts["capped"] == "vcop C2 on shufflenet3d, vcop C3 on shufflenet3d"

@@ -5,6 +5,7 @@ models; nothing is downloaded) and self-supervised checkpoints with wrapper pref
 our backbones; every evaluation protocol takes one. "Out": ``export`` writes a run's backbone as
 safetensors with a model card, and evaluating the exported file gives the run's own numbers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,9 +22,8 @@ from sslvid.analysis.cka import cka_map
 from sslvid.backbones import create_backbone
 from sslvid.backbones.checkpoints import backbone_from_checkpoint, file_source, load_checkpoint, read_metadata
 from sslvid.cli import main as cli_main
-from sslvid.engine import PretrainConfig, pretrain
 from sslvid.errors import ConfigError
-from sslvid.evaluate import EvalConfig, FeatureCache, evaluate, noise_robustness
+from sslvid.evaluate import EvalConfig, evaluate, noise_robustness
 from sslvid.evaluate.export import export_run
 from sslvid.evaluate.models import source_backbone
 from sslvid.experiments.study import Study
@@ -38,8 +38,9 @@ WIDTH = get_profile("smoke").width
 
 
 def smoke(protocol: str, data_root: Path, **overrides) -> EvalConfig:
-    return EvalConfig.for_profile("smoke", protocol=protocol, data_root=str(data_root), device="cpu", threads=1,
-                                  **overrides)
+    return EvalConfig.for_profile(
+        "smoke", protocol=protocol, data_root=str(data_root), device="cpu", threads=1, **overrides
+    )
 
 
 def wrapped_checkpoint(model: torch.nn.Module, path: Path) -> Path:
@@ -82,8 +83,9 @@ def test_a_self_supervised_checkpoint_loses_its_wrapper_prefixes_and_reports_the
     report = load_checkpoint(model, path)
     n = len(trained.state_dict())
     assert report.stripped == {"module.": n, "encoder_q.": n}
-    assert sorted(report.unexpected) == sorted([f"module.encoder_k.{k}" for k in trained.state_dict()]
-                                               + ["module.queue"]), "the key encoder is not the query encoder"
+    assert sorted(report.unexpected) == sorted(
+        [f"module.encoder_k.{k}" for k in trained.state_dict()] + ["module.queue"]
+    ), "the key encoder is not the query encoder"
     for key, value in trained.state_dict().items():
         assert torch.equal(model.state_dict()[key], value)
     assert f"{n} tensors loaded" in report.summary() and "unexpected" in report.summary()
@@ -101,17 +103,20 @@ class _Payload:
         type(self).opened = True
 
 
-@pytest.mark.parametrize("case, message", [
-    ("other backbone", "does not fit r2plus1d_18"),
-    ("other width", "does not fit r2plus1d_18"),
-    ("nothing matches", "none of the 2 tensors"),
-    ("part of the backbone", "lacks"),
-    ("not a dict", "holds a list, not a state dict"),
-    ("no tensors", "holds no tensors"),
-    ("python objects", "holds Python objects"),
-    ("not a checkpoint", "not a checkpoint torch or safetensors can read"),
-    ("no file", "no checkpoint file"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("other backbone", "does not fit r2plus1d_18"),
+        ("other width", "does not fit r2plus1d_18"),
+        ("nothing matches", "none of the 2 tensors"),
+        ("part of the backbone", "lacks"),
+        ("not a dict", "holds a list, not a state dict"),
+        ("no tensors", "holds no tensors"),
+        ("python objects", "holds Python objects"),
+        ("not a checkpoint", "not a checkpoint torch or safetensors can read"),
+        ("no file", "no checkpoint file"),
+    ],
+)
 def test_a_bad_checkpoint_is_a_config_error_with_a_hint(case, message, tmp_path):
     path = tmp_path / "weights.pt"
     full = create_backbone("r2plus1d_18", num_classes=0, width=0.25).state_dict()
@@ -188,8 +193,12 @@ def test_every_protocol_evaluates_an_external_checkpoint(tmp_path, tiny_default,
             rows = evaluate(config, **stores)
         assert set(rows["source"]) == {"file:" + sha16(path)} and set(rows["pretext"]) == {"external"}
         assert json.loads(rows["protocol_card"].iloc[0])["checkpoint"] == str(path.resolve())
-    noisy = noise_robustness(smoke("finetune", tiny_default, backbone=BACKBONE, checkpoint=path),
-                             corruptions=("gaussian",), severities=(5,), **stores)
+    noisy = noise_robustness(
+        smoke("finetune", tiny_default, backbone=BACKBONE, checkpoint=path),
+        corruptions=("gaussian",),
+        severities=(5,),
+        **stores,
+    )
     assert set(noisy["source"]) == {"file:" + sha16(path)} and set(noisy["condition"]) == {"gaussian/5"}
 
 
@@ -201,27 +210,43 @@ def test_the_study_and_the_cka_maps_take_a_checkpoint(tmp_path, tiny_default):
     assert config.source == "file:" + sha16(path) and config.backbone == "r3d_18"
     model = backbone_from_checkpoint(path, "r3d_18", width=0.25)
     clips = torch.randint(0, 255, (8, 4, 16, 16, 3), dtype=torch.uint8)
-    ours, theirs = cka_map(model, clips, batch_size=8, crop_size=16), cka_map(trained, clips, batch_size=8,
-                                                                               crop_size=16)
+    ours, theirs = (
+        cka_map(model, clips, batch_size=8, crop_size=16),
+        cka_map(trained, clips, batch_size=8, crop_size=16),
+    )
     assert ours.matrix.tolist() == theirs.matrix.tolist()
 
 
 # ----------------------------------------------------------------------------------- out: export and back
 
 
-def test_export_writes_safetensors_and_a_card_that_load_back_as_the_same_numbers(pretrained, stores, tiny_default,
-                                                                                  tmp_path, capsys):
+def test_export_writes_safetensors_and_a_card_that_load_back_as_the_same_numbers(
+    pretrained, stores, tiny_default, tmp_path, capsys
+):
     key = pretrained.config_hash()
     from_run = evaluate(smoke("linear", tiny_default, source=pretrained, backbone=BACKBONE), **stores)
-    status = cli_main(["export", key, str(tmp_path / "out"), "--store", str(stores["store"].root),
-                       "--results", str(stores["results"].path)])
+    status = cli_main(
+        [
+            "export",
+            key,
+            str(tmp_path / "out"),
+            "--store",
+            str(stores["store"].root),
+            "--results",
+            str(stores["results"].path),
+        ]
+    )
     assert status == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     weights = tmp_path / "out" / "backbone.safetensors"
     assert printed["source"] == "file:" + sha16(weights) and Path(printed["weights"]) == weights
     meta = read_metadata(weights)
     assert (meta["backbone"], float(meta["width"]), meta["task"], meta["config_hash"]) == (
-        BACKBONE, pretrained.width, "rotnet", key)
+        BACKBONE,
+        pretrained.width,
+        "rotnet",
+        key,
+    )
     card = json.loads((tmp_path / "out" / "card.json").read_text())
     assert (card["task"], card["epochs"], card["data"]["subset_per_class"]) == ("rotnet", 2, 1)
     assert card["file"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
@@ -259,13 +284,29 @@ def test_export_refuses_what_it_cannot_share(tmp_path):
 def test_the_command_line_evaluates_a_checkpoint_and_reports_a_bad_one(tmp_path, tiny_default, home, capsys):
     path = tmp_path / "w.pt"
     torch.save(create_backbone(BACKBONE, num_classes=0, width=WIDTH).state_dict(), path)
-    common = ["evaluate", "--protocol", "linear", "--profile", "smoke", "--data-root", str(tiny_default),
-              "--device", "cpu", "--threads", "1", "--no-progress", "--store", str(home / "runs"),
-              "--results", str(home / "results.csv")]
+    common = [
+        "evaluate",
+        "--protocol",
+        "linear",
+        "--profile",
+        "smoke",
+        "--data-root",
+        str(tiny_default),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--store",
+        str(home / "runs"),
+        "--results",
+        str(home / "results.csv"),
+    ]
     assert cli_main(common + ["--checkpoint", str(path), "--backbone", BACKBONE]) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert {r["metric"] for r in printed} == {"top1_clip", "top1_video"} and {r["pretext"] for r in printed} == {
-        "external"}
+        "external"
+    }
     assert cli_main(common + ["--checkpoint", str(path), "--backbone", "r3d_18"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "r3d_18" in err and "hint:" in err

@@ -1,4 +1,5 @@
 """Minibatch linear CKA: hand-computed HSIC values, the full-batch formulas, invariances, edge cases."""
+
 from __future__ import annotations
 
 import logging
@@ -101,7 +102,7 @@ def test_minibatches_approximate_full_batch_cka():
     unrelated = randn(n, 16, seed=13)
     acc = MinibatchCKA()
     for i in range(0, n, 100):
-        acc.update([x[i:i + 100]], [related[i:i + 100], unrelated[i:i + 100]])
+        acc.update([x[i : i + 100]], [related[i : i + 100], unrelated[i : i + 100]])
     got = acc.compute()[0]
     assert acc.batches == 20 and acc.examples == n
     assert abs(got[0] - linear_cka(x, related)) < 0.02
@@ -116,8 +117,8 @@ def test_invariant_to_orthogonal_transform_and_isotropic_scaling():
     q, _ = torch.linalg.qr(randn(10, 10, seed=22))
     plain, moved = MinibatchCKA(), MinibatchCKA()
     for i in range(0, 120, 40):
-        plain.update([x[i:i + 40]], [y[i:i + 40]])
-        moved.update([3.7 * x[i:i + 40] @ q], [0.01 * y[i:i + 40]])
+        plain.update([x[i : i + 40]], [y[i : i + 40]])
+        moved.update([3.7 * x[i : i + 40] @ q], [0.01 * y[i : i + 40]])
     assert moved.compute()[0, 0] == pytest.approx(plain.compute()[0, 0], abs=1e-10)
 
 
@@ -131,7 +132,7 @@ def test_self_map_has_unit_diagonal_and_is_symmetric():
     layers = [randn(64, 12, seed=40), randn(64, 3, 3, seed=41), randn(64, 30, seed=42).relu()]
     acc = MinibatchCKA()
     for i in range(0, 64, 16):
-        acc.update([a[i:i + 16] for a in layers])
+        acc.update([a[i : i + 16] for a in layers])
     got = acc.compute()
     assert np.allclose(np.diag(got), 1.0, atol=1e-12)
     assert np.allclose(got, got.T, atol=1e-12)

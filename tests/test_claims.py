@@ -1,4 +1,5 @@
 """The claim type, its verdicts and intervals, against hand-computed references."""
+
 import dataclasses
 import itertools
 import math
@@ -40,14 +41,32 @@ from sslvid.store.errors import NotCachedError
 
 
 def claim(estimate=None, direction=">", threshold=0.0, reason=""):
-    return Claim("k", "preliminaries", "a statement", "benchmark2023", "§4.1", "rank agreement", direction, threshold,
-                 estimate, "Table 1", reason or ("" if estimate else "no runs"))
+    return Claim(
+        "k",
+        "preliminaries",
+        "a statement",
+        "benchmark2023",
+        "§4.1",
+        "rank agreement",
+        direction,
+        threshold,
+        estimate,
+        "Table 1",
+        reason or ("" if estimate else "no runs"),
+    )
 
 
-@pytest.mark.parametrize("low, high, direction, expected", [
-    (0.5, 2.0, ">", HOLDS), (-2.0, -0.5, ">", CONTRADICTED), (-1.0, 1.0, ">", INCONCLUSIVE),
-    (-2.0, -0.5, "<", HOLDS), (0.5, 2.0, "<", CONTRADICTED), (-1.0, 1.0, "<", INCONCLUSIVE),
-])
+@pytest.mark.parametrize(
+    "low, high, direction, expected",
+    [
+        (0.5, 2.0, ">", HOLDS),
+        (-2.0, -0.5, ">", CONTRADICTED),
+        (-1.0, 1.0, ">", INCONCLUSIVE),
+        (-2.0, -0.5, "<", HOLDS),
+        (0.5, 2.0, "<", CONTRADICTED),
+        (-1.0, 1.0, "<", INCONCLUSIVE),
+    ],
+)
 def test_verdict_reads_the_interval_against_the_threshold(low, high, direction, expected):
     assert verdict(claim(Estimate((low + high) / 2, low, high, 3, SEEDS), direction)) == expected
 
@@ -94,15 +113,15 @@ def test_seed_difference_pairs_by_seed():
 
 
 def test_spearman_exact_permutation_p_matches_a_hand_count():
-    x, y = [1, 2, 3, 4, 5, 6], [3, 1, 6, 2, 4, 5]   # sum of squared rank differences 20: rho = 1 - 120/210
+    x, y = [1, 2, 3, 4, 5, 6], [3, 1, 6, 2, 4, 5]  # sum of squared rank differences 20: rho = 1 - 120/210
     est = spearman(x, y)
     assert est.value == pytest.approx(0.428571, abs=1e-6) and est.method == PERMUTATION and est.n == 6
     d2 = [sum((a - b) ** 2 for a, b in zip(x, p)) for p in itertools.permutations(x)]
     assert est.p_greater == pytest.approx(sum(d <= 20 for d in d2) / 720)
     assert est.p_less == pytest.approx(sum(d >= 20 for d in d2) / 720)
     assert est.p_greater > 0.05
-    assert verdict(claim(est)) == INCONCLUSIVE   # Spearman 0.43 over 6 tasks decides nothing
-    strong = spearman(x, [2, 1, 4, 3, 6, 5])        # rho 0.829: the one-sided 5% critical value at n = 6
+    assert verdict(claim(est)) == INCONCLUSIVE  # Spearman 0.43 over 6 tasks decides nothing
+    strong = spearman(x, [2, 1, 4, 3, 6, 5])  # rho 0.829: the one-sided 5% critical value at n = 6
     assert strong.p_greater == pytest.approx(21 / 720)
     assert verdict(claim(strong)) == HOLDS
 
@@ -122,7 +141,7 @@ def test_bootstrap_over_test_videos():
     one = bootstrap_accuracy(50.0, 100)
     assert one.value == 50.0 and one.low == pytest.approx(40.0, abs=1.5) and one.high == pytest.approx(60.0, abs=1.5)
     diff = bootstrap_accuracy_difference(60.0, 50.0, 100, 100)
-    assert diff.value == pytest.approx(10.0) and diff.low < 0 < diff.high   # 10 points over 100 videos: undecided
+    assert diff.value == pytest.approx(10.0) and diff.low < 0 < diff.high  # 10 points over 100 videos: undecided
     assert verdict(claim(diff)) == INCONCLUSIVE
     paired = bootstrap_accuracy_difference([1, 1, 1, 0] * 25, [1, 0, 1, 0] * 25)
     assert paired.method == PAIRED_VIDEOS and paired.value == pytest.approx(25.0) and paired.low > 0
@@ -149,7 +168,7 @@ def test_mean_difference_bootstraps_every_models_test_videos():
     one = bootstrap_mean_difference([(60.0, 100, 50.0, 100)])
     four = bootstrap_mean_difference([(60.0, 100, 50.0, 100)] * 4)
     assert one.value == four.value == pytest.approx(10.0) and one.method == VIDEOS
-    assert one.low < 0 < one.high and four.low > 0   # four such cells decide what one cannot
+    assert one.low < 0 < one.high and four.low > 0  # four such cells decide what one cannot
     unknown = bootstrap_mean_difference([(60.0, float("nan"), 50.0, 100)])
     assert not unknown.has_interval and verdict(claim(unknown)) == INCONCLUSIVE
     with pytest.raises(ValueError, match="no cell"):

@@ -1,6 +1,7 @@
 """The run configs built from shared parts: one home for a profile's numbers, coercion and
 validation derived from the fields, a ``replace`` that keeps no stale numbers, and building a
 config that reads nothing (no run store, no environment)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,9 @@ def test_hashes_are_those_of_the_configs_before_they_were_built_from_parts():
     assert EvalConfig.for_profile("paper", backbone=BACKBONE, protocol="retrieval").config_hash() == "0ec9ccf9b52f8145"
     assert finetune.config_hash() == "94417a71421ad336"
     teacher = TeacherRef(finetune=EvalConfig.for_profile("micro", source=pretrain), pretrain=pretrain)
-    distill = DistillConfig.for_profile("micro", "aekd", student=BACKBONE, teachers=[teacher, teacher],
-                                        method_kwargs={"temperature": 4.0})
+    distill = DistillConfig.for_profile(
+        "micro", "aekd", student=BACKBONE, teachers=[teacher, teacher], method_kwargs={"temperature": 4.0}
+    )
     assert distill.config_hash() == "2f102bb87e06845b"
 
 
@@ -49,7 +51,9 @@ def test_the_hash_leaves_out_exactly_the_runtime_fields():
     assert EvalConfig.UNHASHED == runtime | {"eval_batch_size", "checkpoint"}, "a file source is hashed by its sha256"
     config = _pretrain()
     assert not set(config.hashed_dict()) & config.UNHASHED
-    assert config.replace(device="cpu", threads=1, num_workers=2, torch_compile=True).config_hash() == config.config_hash()
+    assert (
+        config.replace(device="cpu", threads=1, num_workers=2, torch_compile=True).config_hash() == config.config_hash()
+    )
 
 
 @pytest.mark.parametrize("kind", CONFIGS, ids=lambda k: k.__name__)
@@ -65,7 +69,9 @@ def test_numbers_are_coerced_from_the_field_types(profile):
     config = _pretrain(profile, lr=1, epochs=3.0, cache_size=[128, 171], seed=2.0)
     assert (type(config.lr), type(config.epochs), config.cache_size, type(config.seed)) == (float, int, (128, 171), int)
     assert config == _pretrain(profile, lr=1.0, epochs=3, cache_size=(128, 171), seed=2)
-    evaluation = EvalConfig.for_profile(profile, backbone=BACKBONE, crop_scale=[1, 1], dropout=0, data_root=paths.data_dir())
+    evaluation = EvalConfig.for_profile(
+        profile, backbone=BACKBONE, crop_scale=[1, 1], dropout=0, data_root=paths.data_dir()
+    )
     assert evaluation.crop_scale == (1.0, 1.0) and type(evaluation.dropout) is float
     assert evaluation.data_root == str(paths.data_dir())
     distill = DistillConfig.for_profile(profile, "independent", student=BACKBONE, method_kwargs={})
@@ -133,9 +139,11 @@ def test_a_study_leaves_the_environment_alone(tmp_path, monkeypatch):
 
 
 def test_unknown_fields_are_named_with_the_valid_ones():
-    for kind, build in ((PretrainConfig, lambda: _pretrain(learning_rate=0.1)),
-                        (EvalConfig, lambda: EvalConfig.for_profile("micro", backbone=BACKBONE, learning_rate=0.1)),
-                        (DistillConfig, lambda: DistillConfig.for_profile("micro", "independent", learning_rate=0.1))):
+    for kind, build in (
+        (PretrainConfig, lambda: _pretrain(learning_rate=0.1)),
+        (EvalConfig, lambda: EvalConfig.for_profile("micro", backbone=BACKBONE, learning_rate=0.1)),
+        (DistillConfig, lambda: DistillConfig.for_profile("micro", "independent", learning_rate=0.1)),
+    ):
         with pytest.raises(ConfigError, match=f"unknown {kind.__name__} fields: learning_rate; valid: .*lr"):
             build()
     assert set(list_profiles()) == {"smoke", "micro", "paper"}

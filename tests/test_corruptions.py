@@ -7,6 +7,7 @@ torch functions make (same generator, same order) and must give equal outputs. S
 Poisson variates, whose torch and NumPy samplers differ, so it is checked statistically: the
 mean and variance of many corrupted values against the exact moments of clip(Poisson(x c) / c).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,18 +32,18 @@ from sslvid.evaluate.corruptions import (
 
 # ``c`` per severity, as printed in the video benchmark's core/video_perturb.py (Schiappa et al. 2022)
 VIDEO_REFERENCE_CONSTANTS = {
-    "gaussian": [.08, .12, 0.18, 0.26, 0.38],
+    "gaussian": [0.08, 0.12, 0.18, 0.26, 0.38],
     "shot": [250, 100, 50, 30, 15],
-    "impulse": [.03, .06, .09, 0.17, 0.27],
-    "speckle": [.15, .2, 0.25, 0.3, 0.35],
+    "impulse": [0.03, 0.06, 0.09, 0.17, 0.27],
+    "speckle": [0.15, 0.2, 0.25, 0.3, 0.35],
 }
 
 # ``c`` per severity, as printed in imagenet_c/corruptions.py
 REFERENCE_CONSTANTS = {
-    "gaussian": [.08, .12, 0.18, 0.26, 0.38],
+    "gaussian": [0.08, 0.12, 0.18, 0.26, 0.38],
     "shot": [60, 25, 12, 5, 3],
-    "impulse": [.03, .06, .09, 0.17, 0.27],
-    "speckle": [.15, .2, 0.35, 0.45, 0.6],
+    "impulse": [0.03, 0.06, 0.09, 0.17, 0.27],
+    "speckle": [0.15, 0.2, 0.35, 0.45, 0.6],
 }
 
 
@@ -126,8 +127,10 @@ def test_every_corruption_keeps_shape_and_range_and_is_seeded(name, severity):
 def test_gaussian_and_speckle_equal_the_reference_given_the_same_draws(severity):
     x = clips(severity).double()
     normal = torch.randn(x.shape, generator=torch.Generator().manual_seed(severity), dtype=x.dtype).numpy()
-    for name, ours, reference in (("gaussian", gaussian_noise, reference_gaussian),
-                                  ("speckle", speckle_noise, reference_speckle)):
+    for name, ours, reference in (
+        ("gaussian", gaussian_noise, reference_gaussian),
+        ("speckle", speckle_noise, reference_speckle),
+    ):
         c = create_corruption(f"{name}-imagenet-c").constant(severity)
         out = ours(x, c, torch.Generator().manual_seed(severity)).numpy()
         np.testing.assert_allclose(out, reference(x.numpy(), severity, normal), rtol=0, atol=1e-12)

@@ -38,7 +38,9 @@ def make_index(n):
 
 
 def test_items_hold_the_sampled_frames():
-    ds = VideoClipDataset(make_index(3), ClipSampler(num_frames=4, stride=2, clips_per_video=2), ArraySource([30, 30, 30]))
+    ds = VideoClipDataset(
+        make_index(3), ClipSampler(num_frames=4, stride=2, clips_per_video=2), ArraySource([30, 30, 30])
+    )
     item = ds[1]
     assert item["ok"] and item["clips"].shape == (2, 4, 4, 4, 3)
     assert torch.all(item["clips"][..., 0] == 1)
@@ -80,8 +82,12 @@ def test_too_many_failures_stop_the_run_with_names():
 
 
 def test_transform_is_applied_per_clip():
-    ds = VideoClipDataset(make_index(1), ClipSampler(num_frames=2, clips_per_video=3), ArraySource([10]),
-                          transform=lambda c: c.permute(3, 0, 1, 2).float() / 255)
+    ds = VideoClipDataset(
+        make_index(1),
+        ClipSampler(num_frames=2, clips_per_video=3),
+        ArraySource([10]),
+        transform=lambda c: c.permute(3, 0, 1, 2).float() / 255,
+    )
     assert ds[0]["clips"].shape == (3, 3, 2, 4, 4)
     assert ds[0]["clips"].dtype == torch.float32
 

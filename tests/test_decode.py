@@ -1,4 +1,5 @@
 """Decoding real video (the shared ASL clips) and broken files with decord and PyAV."""
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,7 @@ def test_unknown_backend_lists_the_valid_ones(asl_clip: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["garbage", "empty", "missing"])
 @pytest.mark.parametrize("backend", ["auto", *BACKENDS])
-def test_unreadable_files_raise_video_decode_error(
-        broken_files: dict[str, Path], kind: str, backend: str) -> None:
+def test_unreadable_files_raise_video_decode_error(broken_files: dict[str, Path], kind: str, backend: str) -> None:
     path = broken_files[kind]
     for call in (lambda: read_frames(path, backend=backend), lambda: probe(path, backend=backend)):
         with pytest.raises(VideoDecodeError, match=path.name) as caught:
@@ -139,8 +139,14 @@ def test_truncated_file_decodes_what_it_has_without_crashing(asl_clip: Path, tmp
     n = probe(asl_clip).num_frames
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     # A subprocess, so that a crash (segfault) or a hang fails this test instead of the session.
-    done = subprocess.run([sys.executable, "-c", _TRUNCATED_SCRIPT, str(truncated), "auto", *BACKENDS],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", _TRUNCATED_SCRIPT, str(truncated), "auto", *BACKENDS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     for backend, result in json.loads(done.stdout.splitlines()[-1]).items():
         if isinstance(result, str):
@@ -150,7 +156,8 @@ def test_truncated_file_decodes_what_it_has_without_crashing(asl_clip: Path, tmp
 
 
 def test_frames_a_container_promises_but_lacks_repeat_the_last(
-        asl_clip: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    asl_clip: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     every = read_frames(asl_clip, backend="pyav")
     n = len(every)
     monkeypatch.setattr(decode, "_pyav_count", lambda path: n + 10)
@@ -164,7 +171,8 @@ def test_frames_a_container_promises_but_lacks_repeat_the_last(
 
 
 def test_auto_falls_back_to_pyav_when_decord_fails(
-        asl_clip: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    asl_clip: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken_reader(path: Path) -> None:
         raise RuntimeError("decord exploded")
 

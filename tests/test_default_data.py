@@ -1,4 +1,5 @@
 """The embedded default data: layouts, counts, splits, determinism, manifest, motion labels."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import TINY
 
 from sslvid.data.decode import probe, read_frames
 from sslvid.data.default import (
@@ -29,10 +31,6 @@ from sslvid.data.default import (
     split_digits,
 )
 from sslvid.data.layouts import load_index
-
-from conftest import TINY
-
-
 
 
 def _splits(name: str) -> list[str]:
@@ -111,8 +109,10 @@ def test_same_seed_same_frames_and_files_match_the_renderer(tiny_default: Path, 
     assert np.abs(decoded.astype(int) - _yuv420(first)).mean() < 4  # codec loss only
     # one worker instead of two, a smaller scale: the shared videos are the same files
     generate_default_data(tmp_path, seed=0, scale=0.005, workers=1)
-    for rel in ("digits-motion/UCF-101/FadeOut/v_FadeOut_g01_c01.avi",
-                "digits-appearance/UCF-101/digit7/v_digit7_g08_c01.avi"):
+    for rel in (
+        "digits-motion/UCF-101/FadeOut/v_FadeOut_g01_c01.avi",
+        "digits-appearance/UCF-101/digit7/v_digit7_g08_c01.avi",
+    ):
         np.testing.assert_array_equal(read_frames(tmp_path / rel), read_frames(tiny_default / rel))
 
 

@@ -1,6 +1,7 @@
 """Distillation: the registry (every method trains a step), the config and its hash, and the pipeline
 through the engine on the tiny default data (teachers finetuned through ``sslvid.evaluate``, a
 distilled and an independent student in the results table, cache hits, resume, the CLI)."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,12 @@ TEACHERS = ("squeezenet3d", "shufflenet3d")
 def _batch(seed: int = 0, clips: int = 1) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     starts = torch.tensor([0, 8, 16, 40])[:clips]  # PCL's tuple and a remote clip when clips = 4
-    return {"clips": torch.randint(0, 256, (4, clips, T, 40, 40, 3), generator=gen, dtype=torch.uint8),
-            "label": torch.randint(0, C, (4,), generator=gen), "video": torch.arange(4),
-            "frame_indices": (starts.view(1, clips, 1) + torch.arange(T)).expand(4, clips, T)}
+    return {
+        "clips": torch.randint(0, 256, (4, clips, T, 40, 40, 3), generator=gen, dtype=torch.uint8),
+        "label": torch.randint(0, C, (4,), generator=gen),
+        "video": torch.arange(4),
+        "frame_indices": (starts.view(1, clips, 1) + torch.arange(T)).expand(4, clips, T),
+    }
 
 
 def _pcl_teacher() -> nn.Module:
@@ -60,9 +64,10 @@ def _distiller(name: str, **knobs: Any) -> nn.Module:
     if cls.teacher_output == "pretext":
         teachers: list[nn.Module] = [_pcl_teacher()]
     else:
-        teachers = [create_backbone(n, num_classes=C, width=0.125) for n in TEACHERS][:max(cls.teacher_count[0], 0)]
-    student = create_backbone(STUDENT, num_classes=C if cls.student_head else 0, width=0.125) \
-        if cls.needs_student else None
+        teachers = [create_backbone(n, num_classes=C, width=0.125) for n in TEACHERS][: max(cls.teacher_count[0], 0)]
+    student = (
+        create_backbone(STUDENT, num_classes=C if cls.student_head else 0, width=0.125) if cls.needs_student else None
+    )
     kwargs: dict[str, Any] = {"crop_size": S, "frames": T, **knobs}
     if name == "ensemble":
         kwargs["num_classes"] = C
@@ -73,8 +78,23 @@ def _distiller(name: str, **knobs: Any) -> nn.Module:
 
 def test_registry_lists_every_method_and_rejects_unknown_names() -> None:
     names = list_distillers()
-    for expected in ("kd", "aekd", "graph", "graph_logits", "graph_features", "mmgd", "mmgd_features",
-                     "feature_uniform", "fusion", "ensemble", "pcl_kd", "skd_srl", "self_kd", "independent", "augment"):
+    for expected in (
+        "kd",
+        "aekd",
+        "graph",
+        "graph_logits",
+        "graph_features",
+        "mmgd",
+        "mmgd_features",
+        "feature_uniform",
+        "fusion",
+        "ensemble",
+        "pcl_kd",
+        "skd_srl",
+        "self_kd",
+        "independent",
+        "augment",
+    ):
         assert expected in names
     with pytest.raises(ValueError, match="valid names: .*aekd"):
         create_distiller("no-such-method")
@@ -101,11 +121,17 @@ def test_fusion_averages_the_teachers_probabilities() -> None:
 
 def test_wrong_teacher_counts_raise() -> None:
     with pytest.raises(ValueError, match="takes at least 2 teachers"):
-        create_distiller("aekd", student=create_backbone(STUDENT, num_classes=C, width=0.125),
-                         teachers=[create_backbone("squeezenet3d", num_classes=C, width=0.125)])
+        create_distiller(
+            "aekd",
+            student=create_backbone(STUDENT, num_classes=C, width=0.125),
+            teachers=[create_backbone("squeezenet3d", num_classes=C, width=0.125)],
+        )
     with pytest.raises(ValueError, match="takes 0 teachers"):
-        create_distiller("skd_srl", student=create_backbone(STUDENT, num_classes=C, width=0.125),
-                         teachers=[create_backbone("squeezenet3d", num_classes=C, width=0.125)])
+        create_distiller(
+            "skd_srl",
+            student=create_backbone(STUDENT, num_classes=C, width=0.125),
+            teachers=[create_backbone("squeezenet3d", num_classes=C, width=0.125)],
+        )
 
 
 def test_aekd_logs_min_norm_weights_within_the_tolerance() -> None:
@@ -139,31 +165,44 @@ def _teacher(backbone: str = "squeezenet3d", **overrides: Any) -> TeacherRef:
 
 
 def test_config_hash_is_stable_and_covers_what_changes_a_number() -> None:
-    config = DistillConfig.for_profile("smoke", method="kd", student=STUDENT, teachers=[_teacher()],
-                                       method_kwargs={"temperature": 4, "alpha": 0.9})
+    config = DistillConfig.for_profile(
+        "smoke", method="kd", student=STUDENT, teachers=[_teacher()], method_kwargs={"temperature": 4, "alpha": 0.9}
+    )
     again = DistillConfig.from_dict(json.loads(json.dumps(config.to_dict())))
     assert again == config and again.config_hash() == config.config_hash()
     assert len(config.config_hash()) == 16
-    same = config.replace(device="cpu", num_workers=3, threads=1, lr=0.01,  # data_root: test_identity
-                          method_kwargs={"alpha": 0.9, "temperature": 4.0})
+    same = config.replace(
+        device="cpu",
+        num_workers=3,
+        threads=1,
+        lr=0.01,  # data_root: test_identity
+        method_kwargs={"alpha": 0.9, "temperature": 4.0},
+    )
     assert same.config_hash() == config.config_hash()
-    for changed in (config.replace(seed=1), config.replace(method_kwargs={"temperature": 2.0}),
-                    config.replace(teachers=(_teacher("shufflenet3d"),)), config.replace(student="squeezenet3d")):
+    for changed in (
+        config.replace(seed=1),
+        config.replace(method_kwargs={"temperature": 2.0}),
+        config.replace(teachers=(_teacher("shufflenet3d"),)),
+        config.replace(student="squeezenet3d"),
+    ):
         assert changed.config_hash() != config.config_hash()
     # teachers enter by their own hash
     assert config.hashed_dict()["teachers"] == [{"finetune": config.teachers[0].finetune.config_hash()}]
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"method": "nope"}, "unknown method 'nope'; valid: .*aekd"),
-    ({"method": "aekd"}, "takes at least 2 teachers"),
-    ({"student": None}, "trains a student"),
-    ({"method_kwargs": {"temprature": 2}}, "has no knob temprature; valid: .*temperature"),
-    ({"method_kwargs": {"frames": 2}}, "may not set frames"),
-    ({"frames": 8}, "teacher 0 .* sees"),
-    ({"dataset": "digits-motion"}, "trained on the classes of digits-appearance"),
-    ({"epochs": 0, "lr": -1}, "epochs must be >= 1.*\n.*lr must be > 0"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"method": "nope"}, "unknown method 'nope'; valid: .*aekd"),
+        ({"method": "aekd"}, "takes at least 2 teachers"),
+        ({"student": None}, "trains a student"),
+        ({"method_kwargs": {"temprature": 2}}, "has no knob temprature; valid: .*temperature"),
+        ({"method_kwargs": {"frames": 2}}, "may not set frames"),
+        ({"frames": 8}, "teacher 0 .* sees"),
+        ({"dataset": "digits-motion"}, "trained on the classes of digits-appearance"),
+        ({"epochs": 0, "lr": -1}, "epochs must be >= 1.*\n.*lr must be > 0"),
+    ],
+)
 def test_invalid_configs_list_their_problems(changes: dict[str, Any], message: str) -> None:
     values = {"method": "kd", "student": STUDENT, "teachers": [_teacher()], **changes}
     with pytest.raises(ValueError, match=message):
@@ -181,7 +220,8 @@ def test_teacher_kinds_are_checked() -> None:
     baseline = DistillConfig.for_profile("smoke", method="pcl_kd", student="squeezenet3d")
     taught = pcl.replace(teachers=(TeacherRef(distill=baseline),))
     assert taught.teachers[0].output == "pretext" and taught.hashed_dict()["teachers"] == [
-        {"distill": baseline.config_hash()}]
+        {"distill": baseline.config_hash()}
+    ]
     assert DistillConfig.from_dict(json.loads(json.dumps(taught.to_dict()))) == taught
     with pytest.raises(ValueError, match="give finetune"):
         TeacherRef(distill=baseline, pretrain=pre)
@@ -196,13 +236,17 @@ def env(tiny_default: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     home = tmp_path_factory.mktemp("distill-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSLVID_HOME", str(home))
-        yield {"store": RunStore(home / "runs"), "results": ResultsStore(home / "results.csv"),
-               "common": {"data_root": str(tiny_default), "num_workers": 0, "threads": 1, "device": "cpu"}}
+        yield {
+            "store": RunStore(home / "runs"),
+            "results": ResultsStore(home / "results.csv"),
+            "common": {"data_root": str(tiny_default), "num_workers": 0, "threads": 1, "device": "cpu"},
+        }
 
 
 def _config(env: dict[str, Any], method: str, teachers: list[TeacherRef], **overrides: Any) -> DistillConfig:
-    return DistillConfig.for_profile("smoke", method=method, student=STUDENT, teachers=teachers, epochs=2,
-                                     **env["common"], **overrides)
+    return DistillConfig.for_profile(
+        "smoke", method=method, student=STUDENT, teachers=teachers, epochs=2, **env["common"], **overrides
+    )
 
 
 def test_distilled_and_independent_students_both_land_in_the_results_table(env: dict[str, Any]) -> None:
@@ -248,8 +292,12 @@ def test_a_killed_run_resumes_from_its_checkpoint(env: dict[str, Any], monkeypat
 def test_pcl_kd_records_accuracy_per_epoch_from_a_pcl_trained_teacher(env: dict[str, Any]) -> None:
     # the paper's teacher is a PCL-trained network (a pcl_kd run without teacher)
     baseline = DistillConfig.for_profile("smoke", method="pcl_kd", student="squeezenet3d", epochs=1, **env["common"])
-    result = distill(_config(env, "pcl_kd", [TeacherRef(distill=baseline)], checkpoint_every=1), env["store"],
-                     env["results"], progress=False)
+    result = distill(
+        _config(env, "pcl_kd", [TeacherRef(distill=baseline)], checkpoint_every=1),
+        env["store"],
+        env["results"],
+        progress=False,
+    )
     assert {"acc", "kd", "contrastive", "pretext"} <= set(result.log.columns)
     hits = result.rows[result.rows["metric"] == "hit@1"]
     assert sorted(hits["pretrain_epochs"].tolist()) == [1, 2]
@@ -263,9 +311,33 @@ def test_cli_finds_the_cached_run(env: dict[str, Any], capsys: pytest.CaptureFix
 
     teacher = _teacher(**env["common"])
     distill(_config(env, "kd", [teacher]), env["store"], env["results"], progress=False)
-    main(["distill", "--method", "kd", "--student", STUDENT, "--teacher", teacher.finetune.config_hash(),
-          "--profile", "smoke", "--epochs", "2", "--store", str(env["store"].root),
-          "--results", str(env["results"].path), "--data-root", env["common"]["data_root"], "--workers", "0",
-          "--threads", "1", "--device", "cpu", "--no-progress"])
+    main(
+        [
+            "distill",
+            "--method",
+            "kd",
+            "--student",
+            STUDENT,
+            "--teacher",
+            teacher.finetune.config_hash(),
+            "--profile",
+            "smoke",
+            "--epochs",
+            "2",
+            "--store",
+            str(env["store"].root),
+            "--results",
+            str(env["results"].path),
+            "--data-root",
+            env["common"]["data_root"],
+            "--workers",
+            "0",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["cached"] is True and {"top1_clip", "top1_video"} <= set(printed)

@@ -1,5 +1,6 @@
 """Distillation losses against hand-computed references: KL at T, Earth Mover distances, MMD,
 Count Sketch compact bilinear pooling (mean and variance over seeds), and AE-KD's min-norm weights."""
+
 from __future__ import annotations
 
 import itertools
@@ -83,12 +84,15 @@ def test_skd_srl_kl_does_not_vanish_when_the_views_agree() -> None:
 # ---------------------------------------------------------------------- Earth Mover distances
 
 
-@pytest.mark.parametrize(("p", "q", "expected"), [
-    ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0], 2.0),       # all the mass moves two bins
-    ([0.5, 0.5, 0.0], [0.0, 0.5, 0.5], 1.0),       # each half moves one bin
-    ([0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25], 0.0),
-    ([0.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.5], 1.5),  # 0.5 x 1 bin + 0.5 x 2 bins
-])
+@pytest.mark.parametrize(
+    ("p", "q", "expected"),
+    [
+        ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0], 2.0),  # all the mass moves two bins
+        ([0.5, 0.5, 0.0], [0.0, 0.5, 0.5], 1.0),  # each half moves one bin
+        ([0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25], 0.0),
+        ([0.0, 1.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.5], 1.5),  # 0.5 x 1 bin + 0.5 x 2 bins
+    ],
+)
 def test_emd_1d_on_ordered_bins_is_the_l1_distance_of_the_cdfs(p: list[float], q: list[float], expected: float) -> None:
     got = emd_1d(torch.tensor(p), torch.tensor(q)).item()
     assert got == pytest.approx(expected, abs=1e-6)
@@ -99,7 +103,7 @@ def test_emd_1d_on_ordered_bins_is_the_l1_distance_of_the_cdfs(p: list[float], q
 def test_em_distance_ground_metric_is_the_euclidean_norm_between_softened_vectors() -> None:
     # Zhang & Peng 2018 Eq. 5: W1 with cost ||mu - eta||; between two single points it is that norm
     mu, eta = torch.tensor([[0.7, 0.2, 0.1]]), torch.tensor([[0.1, 0.3, 0.6]])
-    expected = math.sqrt(0.6 ** 2 + 0.1 ** 2 + 0.5 ** 2)
+    expected = math.sqrt(0.6**2 + 0.1**2 + 0.5**2)
     for coupling in ("batch", "sample"):
         assert em_distance(mu, eta, coupling).item() == pytest.approx(expected, rel=1e-5)
 
@@ -113,8 +117,9 @@ def test_em_distance_batch_coupling_is_the_optimal_assignment() -> None:
     assert em_distance(eye, swapped + shift, "batch").item() == pytest.approx(0.5, rel=1e-4)  # ||shift||
     gen = torch.Generator().manual_seed(0)
     a, b = F.softmax(torch.randn(5, 4, generator=gen), 1), F.softmax(torch.randn(5, 4, generator=gen), 1)
-    brute = min(sum(float((a[i] - b[j]).norm()) for i, j in enumerate(perm)) / 5
-                for perm in itertools.permutations(range(5)))
+    brute = min(
+        sum(float((a[i] - b[j]).norm()) for i, j in enumerate(perm)) / 5 for perm in itertools.permutations(range(5))
+    )
     assert em_distance(a, b, "batch").item() == pytest.approx(brute, rel=1e-5)
 
 
@@ -216,15 +221,17 @@ def test_compact_bilinear_keeps_locations_when_asked() -> None:
 # ---------------------------------------------------------------------- AE-KD min-norm weights
 
 
-@pytest.mark.parametrize(("g1", "g2", "cap", "expected"), [
-    ([2.0, 0.0], [0.0, 1.0], 1.0, [0.2, 0.8]),    # min over a of 4a^2 + (1 - a)^2: a = 1/5
-    ([2.0, 0.0], [0.0, 1.0], 0.6, [0.4, 0.6]),    # tolerance C = 0.6 caps the second teacher
-    ([1.0, 0.0], [0.0, 1.0], 1.0, [0.5, 0.5]),    # orthogonal, equal norms
-    ([1.0, 0.0], [1.0, 1.0], 1.0, [1.0, 0.0]),    # ||(1, 1 - a)|| is smallest at a = 1
-    ([1.0, 0.0], [-1.0, 0.0], 1.0, [0.5, 0.5]),   # opposite: the zero vector is in the hull
-])
-def test_min_norm_weights_of_two_teachers(g1: list[float], g2: list[float], cap: float,
-                                          expected: list[float]) -> None:
+@pytest.mark.parametrize(
+    ("g1", "g2", "cap", "expected"),
+    [
+        ([2.0, 0.0], [0.0, 1.0], 1.0, [0.2, 0.8]),  # min over a of 4a^2 + (1 - a)^2: a = 1/5
+        ([2.0, 0.0], [0.0, 1.0], 0.6, [0.4, 0.6]),  # tolerance C = 0.6 caps the second teacher
+        ([1.0, 0.0], [0.0, 1.0], 1.0, [0.5, 0.5]),  # orthogonal, equal norms
+        ([1.0, 0.0], [1.0, 1.0], 1.0, [1.0, 0.0]),  # ||(1, 1 - a)|| is smallest at a = 1
+        ([1.0, 0.0], [-1.0, 0.0], 1.0, [0.5, 0.5]),  # opposite: the zero vector is in the hull
+    ],
+)
+def test_min_norm_weights_of_two_teachers(g1: list[float], g2: list[float], cap: float, expected: list[float]) -> None:
     a, b = torch.tensor(g1), torch.tensor(g2)
     torch.testing.assert_close(min_norm_two(a, b, cap), torch.tensor(expected))
     weights = min_norm_weights(torch.stack([a, b]), cap=cap)
@@ -236,9 +243,12 @@ def test_min_norm_weights_of_many_teachers_beat_a_grid_and_respect_the_cap() -> 
     for cap in (1.0, 0.5):
         alpha = min_norm_weights(grads, cap=cap, max_iter=500)
         assert alpha.sum().item() == pytest.approx(1.0) and (alpha >= -1e-12).all() and (alpha <= cap + 1e-9).all()
-        best = min(float(((torch.tensor([a, b, 1 - a - b], dtype=torch.float64) @ grads) ** 2).sum())
-                   for a in np.linspace(0, cap, 101) for b in np.linspace(0, cap, 101)
-                   if 0 <= 1 - a - b <= cap + 1e-12)
+        best = min(
+            float(((torch.tensor([a, b, 1 - a - b], dtype=torch.float64) @ grads) ** 2).sum())
+            for a in np.linspace(0, cap, 101)
+            for b in np.linspace(0, cap, 101)
+            if 0 <= 1 - a - b <= cap + 1e-12
+        )
         assert float(((alpha @ grads) ** 2).sum()) <= best + 1e-6
 
 

@@ -2,6 +2,7 @@
 AE-KD's CE + 0.9 KD (released code), SKD-SRL's soft label from both views (Vu et al. 2022 §III-A),
 the graph's per-sample Earth Mover coupling (Zhang & Peng 2018 Eq. 5) and PCL's transformations
 and memory-bank NCE (Tao et al., released code)."""
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,13 @@ def _fixed_view(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
 def test_aekd_trains_with_full_cross_entropy_plus_0_9_kd_as_the_released_code() -> None:
     torch.manual_seed(0)
     teachers = [_FixedTeacher([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]]), _FixedTeacher([[0.0, 3.0, 0.0], [1.0, 0.0, 2.0]])]
-    model = create_distiller("aekd", student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
-                             teachers=teachers, crop_size=S, frames=T).eval()
+    model = create_distiller(
+        "aekd",
+        student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
+        teachers=teachers,
+        crop_size=S,
+        frames=T,
+    ).eval()
     x, y = torch.randn(2, 3, T, S, S), torch.tensor([0, 2])
     _fixed_view(model, x, y)
     out = model({"clips": None, "label": y})
@@ -83,8 +89,9 @@ def test_aekd_trains_with_full_cross_entropy_plus_0_9_kd_as_the_released_code() 
 @pytest.mark.parametrize("name", ["self_kd", "skd_srl"])
 def test_skd_srl_loss_is_two_ce_plus_alpha_times_the_summed_soft_label_kl(name: str) -> None:
     torch.manual_seed(0)
-    model = create_distiller(name, student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
-                             crop_size=S, frames=T, proj_dim=16).eval()
+    model = create_distiller(
+        name, student=create_backbone("shufflenet3d", num_classes=C, width=0.125), crop_size=S, frames=T, proj_dim=16
+    ).eval()
     x, y = torch.randn(4, 3, T, S, S), torch.tensor([0, 2])  # the two views of two videos
     model.views = lambda batch: x
     out = model({"clips": None, "label": y})
@@ -102,8 +109,14 @@ def test_skd_srl_loss_is_two_ce_plus_alpha_times_the_summed_soft_label_kl(name: 
 
 def _graph(name: str, teachers: list[nn.Module], **knobs: Any) -> nn.Module:
     torch.manual_seed(0)
-    return create_distiller(name, student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
-                            teachers=teachers, crop_size=S, frames=T, **knobs)
+    return create_distiller(
+        name,
+        student=create_backbone("shufflenet3d", num_classes=C, width=0.125),
+        teachers=teachers,
+        crop_size=S,
+        frames=T,
+        **knobs,
+    )
 
 
 def test_logits_graph_couples_each_sample_with_itself_as_eq_5() -> None:
@@ -122,8 +135,9 @@ def test_logits_graph_couples_each_sample_with_itself_as_eq_5() -> None:
 
 def test_representation_graph_keeps_the_students_full_map_of_the_distillation_block() -> None:
     # §4.3: R is C x S with S the full map of conv4 (§5.2); teachers' maps are brought to the student's size
-    model = _graph("graph_features", [create_backbone(n, num_classes=C, width=0.125)
-                                      for n in ("squeezenet3d", "shufflenet3d")])
+    model = _graph(
+        "graph_features", [create_backbone(n, num_classes=C, width=0.125) for n in ("squeezenet3d", "shufflenet3d")]
+    )
     student_map, teacher_map = torch.randn(2, 8, 2, 3, 3), torch.randn(2, 5, 1, 6, 6)
     assert model.locations(student_map) == (2, 3, 3)
     torch.testing.assert_close(model.pooled(student_map, (2, 3, 3)), student_map.flatten(2))
@@ -158,8 +172,9 @@ def test_pcl_transforms_the_middle_clip_as_each_label_says() -> None:
     torch.testing.assert_close(out[0], middle[0])  # original
     assert any(torch.equal(out[1], torch.rot90(middle[1], k, dims=(-2, -1))) for k in (1, 2, 3))
     torch.testing.assert_close(out[2], swap_quadrants(middle[2:3])[0])
-    shuffles = [swap_chunks(middle[3:4], torch.tensor([i]), torch.tensor([j]))[0]
-                for i in range(4) for j in range(4) if i != j]
+    shuffles = [
+        swap_chunks(middle[3:4], torch.tensor([i]), torch.tensor([j]))[0] for i in range(4) for j in range(4) if i != j
+    ]
     assert any(torch.equal(out[3], s) for s in shuffles) and not torch.equal(out[3], middle[3])
     torch.testing.assert_close(out[4], remote[4])
 
@@ -200,7 +215,6 @@ def test_memory_bank_nce_against_the_released_formula() -> None:
     assert bank.written.tolist() == [False, True, False, False]
 
 
-
 def test_memory_bank_draws_other_written_entries_without_replacement_never_more_than_there_are() -> None:
     bank = MemoryBankNCE(dim=2, size=8, negatives=3)
     assert bank.draw_negatives(torch.tensor([0])).shape == (1, 3)  # nothing written: the whole bank
@@ -218,11 +232,21 @@ def test_pcl_kd_loss_is_ce_plus_half_the_nce_plus_kd_and_rejects_a_rotation_teac
     torch.manual_seed(0)
     backbone = create_backbone("squeezenet3d", width=0.125)
     teacher = TransformationTeacher(backbone, nn.Linear(3 * backbone.feature_dim, len(TRANSFORMATIONS)))
-    model = create_distiller("pcl_kd", student=create_backbone("shufflenet3d", width=0.125), teachers=[teacher],
-                             crop_size=S, frames=T, negatives=8, memory_size=16)
+    model = create_distiller(
+        "pcl_kd",
+        student=create_backbone("shufflenet3d", width=0.125),
+        teachers=[teacher],
+        crop_size=S,
+        frames=T,
+        negatives=8,
+        memory_size=16,
+    )
     starts = torch.tensor([0, 6, 12, 30])
-    batch = {"clips": torch.randint(0, 256, (4, 4, T, 40, 40, 3), dtype=torch.uint8), "video": torch.arange(4),
-             "frame_indices": (starts.view(1, 4, 1) + torch.arange(T)).expand(4, 4, T)}
+    batch = {
+        "clips": torch.randint(0, 256, (4, 4, T, 40, 40, 3), dtype=torch.uint8),
+        "video": torch.arange(4),
+        "frame_indices": (starts.view(1, 4, 1) + torch.arange(T)).expand(4, 4, T),
+    }
     out = model(batch)
     m = out.metrics
     assert out.loss.item() == pytest.approx(m["pretext"] + 0.5 * m["contrastive"] + m["kd"], rel=1e-5)
@@ -230,5 +254,6 @@ def test_pcl_kd_loss_is_ce_plus_half_the_nce_plus_kd_and_rejects_a_rotation_teac
     assert all(REMOTE not in model.labels(no_remote).tolist() for _ in range(20))
     rotation = PretextTeacher(create_backbone("squeezenet3d", width=0.125), nn.Linear(backbone.feature_dim, 4))
     with pytest.raises(ValueError, match="PCL-trained network"):
-        create_distiller("pcl_kd", student=create_backbone("shufflenet3d", width=0.125), teachers=[rotation],
-                         crop_size=S, frames=T)
+        create_distiller(
+            "pcl_kd", student=create_backbone("shufflenet3d", width=0.125), teachers=[rotation], crop_size=S, frames=T
+        )

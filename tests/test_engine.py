@@ -3,6 +3,7 @@
 End-to-end tests pre-train rotnet on squeezenet3d at smoke size over eight tiny videos written
 into a temporary folder (folder layout); each run takes about a second.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import engine_helpers as helpers
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +23,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-import engine_helpers as helpers
 from sslvid.engine import Hooks, PretrainConfig, Trainer, make_optimizer, make_schedule, pretrain
 from sslvid.engine.config import task_registry
 from sslvid.engine.loading import epoch_batches, make_loader, set_loader_epoch
@@ -34,7 +35,6 @@ pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
 HELPER = str(Path(helpers.__file__).resolve())
 
 
-
 # ----------------------------------------------------------------------------------- config
 
 
@@ -42,7 +42,12 @@ def test_config_takes_the_profiles_numbers():
     config = PretrainConfig.for_profile("smoke", task="rotnet", backbone="r3d_18")
     profile = get_profile("smoke")
     assert (config.frames, config.crop_size, config.cache_size, config.width, config.batch_size) == (
-        profile.frames, profile.crop_size, profile.cache_size, profile.width, profile.batch_size)
+        profile.frames,
+        profile.crop_size,
+        profile.cache_size,
+        profile.width,
+        profile.batch_size,
+    )
     paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r3d_18", epochs=150)
     assert (paper.frames, paper.crop_size, paper.epochs, paper.width) == (16, 112, 150, 1.0)
 
@@ -59,23 +64,39 @@ def test_each_task_pretrains_with_its_authors_recipe_at_paper_scale_and_the_user
         paper = PretrainConfig.for_profile("paper", task=task, backbone="r2plus1d_18")
         assert numbers(paper) == (recipe.optimizer, recipe.lr, recipe.batch_size, recipe.weight_decay, recipe.momentum)
     assert numbers(PretrainConfig.for_profile("paper", task="rspnet", backbone="r2plus1d_18")) == (
-        "sgd", 0.05, 32, 1e-4, 0.9)  # released config/pretrain/r2plus1d.jsonnet
+        "sgd",
+        0.05,
+        32,
+        1e-4,
+        0.9,
+    )  # released config/pretrain/r2plus1d.jsonnet
     assert numbers(PretrainConfig.for_profile("paper", task="cvrl", backbone="r2plus1d_18")) == (
-        "sgd", 0.32, 1024, 1e-6, 0.9)  # released cvrl_pretrain_k600_200ep.yaml
+        "sgd",
+        0.32,
+        1024,
+        1e-6,
+        0.9,
+    )  # released cvrl_pretrain_k600_200ep.yaml
     mine = PretrainConfig.for_profile("paper", task="cvrl", backbone="r2plus1d_18", lr=0.1, batch_size=64)
     assert (mine.lr, mine.batch_size, mine.weight_decay) == (0.1, 64, 1e-6)
     for profile, batch in (("micro", 32), ("smoke", 4)):
         config = PretrainConfig.for_profile(profile, task="cvrl", backbone="r2plus1d_18")
-        assert numbers(config) == (SHARED_RECIPE.optimizer, SHARED_RECIPE.lr, batch, SHARED_RECIPE.weight_decay,
-                                   SHARED_RECIPE.momentum)
+        assert numbers(config) == (
+            SHARED_RECIPE.optimizer,
+            SHARED_RECIPE.lr,
+            batch,
+            SHARED_RECIPE.weight_decay,
+            SHARED_RECIPE.momentum,
+        )
     stored = PretrainConfig.for_profile("paper", task="tdl", backbone="r2plus1d_18")
     assert PretrainConfig.from_dict(stored.to_dict()).config_hash() == stored.config_hash()
 
 
 def test_config_errors_list_every_problem_and_the_valid_names():
     with pytest.raises(ValueError) as err:
-        PretrainConfig.for_profile("smoke", task="rotnett", backbone="resnet", lr=-1, optimizer="lamb",
-                                   cache_size=(16, 16))
+        PretrainConfig.for_profile(
+            "smoke", task="rotnett", backbone="resnet", lr=-1, optimizer="lamb", cache_size=(16, 16)
+        )
     message = str(err.value)
     assert "unknown task 'rotnett'; valid:" in message and "rotnet" in message
     assert "unknown backbone 'resnet'; valid:" in message and "r2plus1d_18" in message
@@ -90,20 +111,40 @@ def test_config_errors_list_every_problem_and_the_valid_names():
 
 
 def test_config_hash_is_stable_and_covers_only_what_changes_results():
-    numbers = dict(frames=8, crop_size=32, cache_size=(40, 40), width=0.25, batch_size=32, epochs=20,
-                   checkpoint_every=5, subset_per_class=100)  # explicit: the golden hash must not follow the profiles
-    base = PretrainConfig.for_profile("micro", task="rotnet", backbone="r2plus1d_18",
-                                      task_kwargs={"num_rotations": 4}, **numbers)
+    numbers = dict(
+        frames=8,
+        crop_size=32,
+        cache_size=(40, 40),
+        width=0.25,
+        batch_size=32,
+        epochs=20,
+        checkpoint_every=5,
+        subset_per_class=100,
+    )  # explicit: the golden hash must not follow the profiles
+    base = PretrainConfig.for_profile(
+        "micro", task="rotnet", backbone="r2plus1d_18", task_kwargs={"num_rotations": 4}, **numbers
+    )
     # Golden value: the hash must not drift between machines, processes or refactorings. If this
     # fails, every stored run is orphaned; change it only on purpose (and bump HASH_SCHEMA).
     assert base.config_hash() == "6144f75a76261226"
-    same = [base.replace(num_workers=7), base.replace(threads=3), base.replace(device="cpu"),
-            base.replace(deterministic=True),  # data_root: a moved copy hashes the same (test_identity)
-            base.replace(max_failure_fraction=0.5), base.replace(lr=1e-2),
-            PretrainConfig.from_dict(json.loads(json.dumps(base.to_dict())))]
+    same = [
+        base.replace(num_workers=7),
+        base.replace(threads=3),
+        base.replace(device="cpu"),
+        base.replace(deterministic=True),  # data_root: a moved copy hashes the same (test_identity)
+        base.replace(max_failure_fraction=0.5),
+        base.replace(lr=1e-2),
+        PretrainConfig.from_dict(json.loads(json.dumps(base.to_dict()))),
+    ]
     assert {c.config_hash() for c in same} == {base.config_hash()}
-    different = [base.replace(lr=0.02), base.replace(seed=1), base.replace(task_kwargs={"num_rotations": 3}),
-                 base.replace(epochs=21), base.replace(subset_per_class=20), base.replace(amp=False)]
+    different = [
+        base.replace(lr=0.02),
+        base.replace(seed=1),
+        base.replace(task_kwargs={"num_rotations": 3}),
+        base.replace(epochs=21),
+        base.replace(subset_per_class=20),
+        base.replace(amp=False),
+    ]
     assert len({c.config_hash() for c in different} | {base.config_hash()}) == len(different) + 1
     assert base.replace(lr=1).config_hash() == base.replace(lr=1.0).config_hash()
 
@@ -149,9 +190,16 @@ def test_trainer_trains_any_module_and_logs_a_tidy_table():
     module = Regression()
     optimizer = make_optimizer("sgd", module, lr=0.1, momentum=0.0)
     steps = []
-    trainer = Trainer(module, loader, optimizer, epochs=6, device=torch.device("cpu"), progress=False,
-                      schedule=make_schedule("cosine", total_steps=24, warmup_steps=4),
-                      hooks=helpers_hooks(steps))
+    trainer = Trainer(
+        module,
+        loader,
+        optimizer,
+        epochs=6,
+        device=torch.device("cpu"),
+        progress=False,
+        schedule=make_schedule("cosine", total_steps=24, warmup_steps=4),
+        hooks=helpers_hooks(steps),
+    )
     table = trainer.fit()
     assert list(table.columns[:7]) == ["run", "epoch", "step", "loss", "acc", "lr", "seconds"]
     assert table["epoch"].tolist() == list(range(1, 7)) and table["step"].tolist() == [4, 8, 12, 16, 20, 24]
@@ -201,8 +249,17 @@ def test_pretrain_writes_a_complete_run_and_a_second_call_trains_nothing(videos,
     config = helpers.tiny_config(videos)
     result = pretrain(config, store=store, progress=False)
     assert not result.cached and result.run_dir == tmp_path / config.config_hash()
-    assert list(result.log.columns) == ["run", "epoch", "step", "loss", "acc", "lr", "seconds", "failed_videos",
-                                        "data_seconds"]
+    assert list(result.log.columns) == [
+        "run",
+        "epoch",
+        "step",
+        "loss",
+        "acc",
+        "lr",
+        "seconds",
+        "failed_videos",
+        "data_seconds",
+    ]
     assert result.log["epoch"].tolist() == [1, 2] and result.log["step"].tolist() == [2, 4]
     assert result.log["failed_videos"].tolist() == [0, 0] and result.log["loss"].notna().all()
     assert result.checkpoint_epochs() == [1, 2]
@@ -264,8 +321,18 @@ def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
     """Kill a run after its first checkpoint, resume it, compare with an uninterrupted run."""
     killed_store, store = tmp_path / "killed", tmp_path / "clean"
     config = helpers.tiny_config(videos, epochs=3)
-    command = [sys.executable, HELPER, "--data-root", str(videos), "--store", str(killed_store), "--epochs", "3",
-               "--sleep-per-step", "0.3"]
+    command = [
+        sys.executable,
+        HELPER,
+        "--data-root",
+        str(videos),
+        "--store",
+        str(killed_store),
+        "--epochs",
+        "3",
+        "--sleep-per-step",
+        "0.3",
+    ]
     proc = subprocess.Popen(command, env=helpers.subprocess_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     run = RunStore(killed_store).run(config)
     deadline = time.monotonic() + 120
@@ -286,16 +353,30 @@ def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
     for part in ("backbone", "task"):
         assert a[part].keys() == b[part].keys()
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), f"{part} differs"
-    np.testing.assert_array_equal(resumed.log[["epoch", "step", "loss", "acc"]].to_numpy(),
-                                  clean.log[["epoch", "step", "loss", "acc"]].to_numpy())
+    np.testing.assert_array_equal(
+        resumed.log[["epoch", "step", "loss", "acc"]].to_numpy(), clean.log[["epoch", "step", "loss", "acc"]].to_numpy()
+    )
 
 
 @pytest.mark.slow
 def test_ddp_with_gloo_on_two_processes_only_rank0_writes(videos, home, tmp_path):
     record = tmp_path / "record"
     record.mkdir()
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", HELPER,
-               "--data-root", str(videos), "--store", str(tmp_path / "runs"), "--record-writes", str(record)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        HELPER,
+        "--data-root",
+        str(videos),
+        "--store",
+        str(tmp_path / "runs"),
+        "--record-writes",
+        str(record),
+    ]
     done = subprocess.run(command, env=helpers.subprocess_env(home), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [json.loads((record / f"writes-rank{r}.json").read_text()) for r in (0, 1)]
@@ -312,9 +393,30 @@ def test_ddp_with_gloo_on_two_processes_only_rank0_writes(videos, home, tmp_path
 def test_cli_pretrains_at_smoke_size(videos, tmp_path, capsys):
     from sslvid.cli import main
 
-    argv = ["pretrain", "--task", helpers.TASK, "--backbone", helpers.BACKBONE, "--profile", "smoke",
-            "--dataset", "folder", "--data-root", str(videos), "--epochs", "1", "--device", "cpu",
-            "--store", str(tmp_path), "--no-progress", "--set", "lr=0.05", "--set", "task_kwargs.num_rotations=2"]
+    argv = [
+        "pretrain",
+        "--task",
+        helpers.TASK,
+        "--backbone",
+        helpers.BACKBONE,
+        "--profile",
+        "smoke",
+        "--dataset",
+        "folder",
+        "--data-root",
+        str(videos),
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--store",
+        str(tmp_path),
+        "--no-progress",
+        "--set",
+        "lr=0.05",
+        "--set",
+        "task_kwargs.num_rotations=2",
+    ]
     assert main(argv) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     run = RunStore(tmp_path).find(out["run"])
@@ -342,8 +444,15 @@ def test_a_run_that_reads_no_video_fails_with_the_summary_and_leaves_nothing(tmp
 def test_the_trainer_refuses_an_epoch_without_a_step():
     data = [(torch.randn(3), torch.tensor(0.0))] * 8
     module = Regression()
-    trainer = Trainer(module, DataLoader(data, batch_size=4), make_optimizer("sgd", module, lr=0.1), epochs=1,
-                      device=torch.device("cpu"), progress=False, hooks=Hooks(prepare=lambda batch: None))
+    trainer = Trainer(
+        module,
+        DataLoader(data, batch_size=4),
+        make_optimizer("sgd", module, lr=0.1),
+        epochs=1,
+        device=torch.device("cpu"),
+        progress=False,
+        hooks=Hooks(prepare=lambda batch: None),
+    )
     with pytest.raises(RuntimeError, match="epoch 1 of train made no training step"):
         trainer.fit()
 

@@ -5,6 +5,7 @@ of the tiny default data's appearance pool is the pre-trained source; the labell
 tiny ``digits-appearance`` (3 train / 2 test videos per class). Every evaluation takes well
 under a second.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ import pytest
 import torch
 
 from sslvid.cli import main as cli_main
-from sslvid.engine import PretrainConfig, Trainer, find_pretrained, pretrain
+from sslvid.engine import Trainer, find_pretrained
 from sslvid.engine.distributed import DistInfo
+from sslvid.errors import DataError
 from sslvid.evaluate import (
     EvalConfig,
     FeatureCache,
@@ -33,13 +35,12 @@ from sslvid.evaluate import (
     trained_classifier,
     video_top1,
 )
-from sslvid.errors import DataError
 from sslvid.evaluate.common import eval_sampler, labelled_videos, official_folds, open_eval_split
 from sslvid.evaluate.config import source_of
 from sslvid.evaluate.features import ClipFeatures, extract_clip_features
 from sslvid.evaluate.metrics import video_features, video_scores
-from sslvid.evaluate.retrieval import retrieval_items
 from sslvid.evaluate.models import FeatureBatches
+from sslvid.evaluate.retrieval import retrieval_items
 from sslvid.evaluate.robustness import drops
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -50,8 +51,16 @@ BACKBONE = "squeezenet3d"
 
 
 def smoke(source, protocol: str, data_root: Path, store: RunStore | None = None, **overrides) -> EvalConfig:
-    return EvalConfig.for_profile("smoke", source=source_of(source, store), backbone=BACKBONE, protocol=protocol,
-                                  data_root=str(data_root), device="cpu", threads=1, **overrides)
+    return EvalConfig.for_profile(
+        "smoke",
+        source=source_of(source, store),
+        backbone=BACKBONE,
+        protocol=protocol,
+        data_root=str(data_root),
+        device="cpu",
+        threads=1,
+        **overrides,
+    )
 
 
 # ----------------------------------------------------------------------------------- config
@@ -102,15 +111,20 @@ def test_config_errors_name_every_problem(pretrained, tiny_default):
 
 @pytest.mark.parametrize("protocol", ["finetune", "linear"])
 @pytest.mark.parametrize("from_scratch", [False, True], ids=["pretrained", "scratch"])
-def test_action_recognition_runs_end_to_end_and_lands_in_the_store(protocol, from_scratch, pretrained, stores,
-                                                                   tiny_default, monkeypatch):
+def test_action_recognition_runs_end_to_end_and_lands_in_the_store(
+    protocol, from_scratch, pretrained, stores, tiny_default, monkeypatch
+):
     config = smoke("scratch" if from_scratch else pretrained, protocol, tiny_default)
     rows = evaluate(config, **stores)
     assert sorted(rows["metric"]) == ["top1_clip", "top1_video"]
     assert rows["value"].between(0, 100).all()
     row = rows.iloc[0]
     assert (row["config_hash"], row["model"], row["protocol"], row["dataset"]) == (
-        config.config_hash(), BACKBONE, protocol, "digits-appearance")
+        config.config_hash(),
+        BACKBONE,
+        protocol,
+        "digits-appearance",
+    )
     assert row["pretext"] == ("scratch" if from_scratch else "rotnet")
     if not from_scratch:
         assert (row["source"], row["pretrain_epochs"], row["pretrain_subset"]) == (pretrained.config_hash(), 2, 1)
@@ -227,8 +241,13 @@ def test_retrieval_reports_hits_at_k_and_reuses_cached_features(pretrained, stor
     again = retrieval(config, stores["store"], ResultsStore(tmp_path / "r2.csv"), fresh, progress=False)
     assert fresh.extractions == 0, "feature cache hit: nothing extracted the second time"
     pd.testing.assert_series_equal(again["value"], rows["value"])
-    linear_probe(smoke(pretrained, "linear", tiny_default), stores["store"], ResultsStore(tmp_path / "r3.csv"),
-                 fresh, progress=False)
+    linear_probe(
+        smoke(pretrained, "linear", tiny_default),
+        stores["store"],
+        ResultsStore(tmp_path / "r3.csv"),
+        fresh,
+        progress=False,
+    )
     assert fresh.extractions == 0, "the probe reads the same cached features"
 
 
@@ -250,9 +269,26 @@ def test_noise_robustness_rows_hold_noisy_accuracy_and_drops(pretrained, stores,
 
 
 def test_cli_evaluates_and_prints_the_rows(pretrained, stores, tiny_default, home, capsys):
-    args = ["evaluate", "--protocol", "linear", "--source", pretrained.config_hash(), "--profile", "smoke",
-            "--data-root", str(tiny_default), "--device", "cpu", "--threads", "1", "--no-progress",
-            "--store", str(home / "runs"), "--results", str(home / "results.csv")]
+    args = [
+        "evaluate",
+        "--protocol",
+        "linear",
+        "--source",
+        pretrained.config_hash(),
+        "--profile",
+        "smoke",
+        "--data-root",
+        str(tiny_default),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-progress",
+        "--store",
+        str(home / "runs"),
+        "--results",
+        str(home / "results.csv"),
+    ]
     assert cli_main(args) == 0
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert sorted(r["metric"] for r in printed) == ["top1_clip", "top1_video"]
@@ -330,18 +366,21 @@ def test_video_level_hits_equal_vcops_formula_on_random_features():
     y_train = torch.randint(0, 3, (train_videos,), generator=gen)
     y_test = torch.randint(0, 3, (test_videos,), generator=gen)
     x_train, x_test = train.mean(1).numpy(), test.mean(1).numpy()
-    cosine = (x_test / np.linalg.norm(x_test, axis=1, keepdims=True)) @ \
-        (x_train / np.linalg.norm(x_train, axis=1, keepdims=True)).T
+    cosine = (x_test / np.linalg.norm(x_test, axis=1, keepdims=True)) @ (
+        x_train / np.linalg.norm(x_train, axis=1, keepdims=True)
+    ).T
     order = np.argsort(1 - cosine, axis=1)
-    expected = {k: 100.0 * np.mean([y in y_train.numpy()[row[:k]] for y, row in zip(y_test.numpy(), order)])
-                for k in (1, 5, 10)}
+    expected = {
+        k: 100.0 * np.mean([y in y_train.numpy()[row[:k]] for y, row in zip(y_test.numpy(), order)]) for k in (1, 5, 10)
+    }
 
     def flat(x, y):
         videos = torch.arange(len(x)).repeat_interleave(clips)
         return ClipFeatures(x.flatten(0, 1), y.repeat_interleave(clips), videos)
 
-    ours = hits_at_k(*retrieval_items(flat(test, y_test), "video"), *retrieval_items(flat(train, y_train), "video"),
-                     ks=(1, 5, 10))
+    ours = hits_at_k(
+        *retrieval_items(flat(test, y_test), "video"), *retrieval_items(flat(train, y_train), "video"), ks=(1, 5, 10)
+    )
     assert ours == pytest.approx(expected)
 
 
@@ -370,8 +409,17 @@ def test_noisy_rows_of_an_earlier_noise_definition_are_measured_again(tmp_path):
     from sslvid.evaluate.robustness import METRICS, TASK, is_measured, noise_definition
 
     def rows(card):
-        return [{"config_hash": "abc", "task": TASK, "metric": m, "condition": "shot/1", "value": 1.0,
-                 "protocol_card": card} for m in METRICS]
+        return [
+            {
+                "config_hash": "abc",
+                "task": TASK,
+                "metric": m,
+                "condition": "shot/1",
+                "value": 1.0,
+                "protocol_card": card,
+            }
+            for m in METRICS
+        ]
 
     results = ResultsStore(tmp_path / "results.csv")
     results.upsert(rows(None))

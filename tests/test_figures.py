@@ -3,6 +3,7 @@
 Figures are only checked to come back as Figures with the expected axes (Agg backend, closed
 after each test); the numbers behind them are checked exactly where possible.
 """
+
 from __future__ import annotations
 
 import matplotlib
@@ -57,7 +58,7 @@ def video(frames: int = 24, size: int = 40, seed: int = 0) -> np.ndarray:
     v = rng.integers(0, 80, (frames, size, size, 3), dtype=np.uint8)
     for t in range(frames):
         x = t % (size - 8)
-        v[t, 10:18, x:x + 8] = (250, 200, 40)
+        v[t, 10:18, x : x + 8] = (250, 200, 40)
     return v
 
 
@@ -77,11 +78,15 @@ def test_iter_clip_batches_sources():
     x = clips(5)
     shapes = [tuple(c.shape) for c, _ in iter_clip_batches(x, batch_size=2)]
     assert shapes == [(2, *MICRO_CLIP)] * 2 + [(1, *MICRO_CLIP)]
-    (_, y), = list(iter_clip_batches((x, torch.arange(5)), batch_size=8))
+    ((_, y),) = list(iter_clip_batches((x, torch.arange(5)), batch_size=8))
     assert y.tolist() == [0, 1, 2, 3, 4]
     frames = torch.randint(0, 256, (3, 2, 4, 20, 20, 3), dtype=torch.uint8)
-    (c, y), = list(iter_clip_batches([{"clips": frames, "label": torch.tensor([7, 8, 9]), "size": 3},
-                                      {"clips": torch.empty(0), "size": 0}], crop_size=16))
+    ((c, y),) = list(
+        iter_clip_batches(
+            [{"clips": frames, "label": torch.tensor([7, 8, 9]), "size": 3}, {"clips": torch.empty(0), "size": 0}],
+            crop_size=16,
+        )
+    )
     assert tuple(c.shape) == (6, 3, 4, 16, 16) and y.tolist() == [7, 7, 8, 8, 9, 9]
 
 
@@ -217,8 +222,15 @@ def test_saliency_figure_axes():
 
 
 def test_accuracy_curves_axes():
-    table = pd.DataFrame([{"epoch": e, "value": 0.1 * e + s, "task": t, "seed": s, "backbone": b}
-                          for e in (1, 2, 3) for t in ("rotnet", "vcop") for s in (0, 1) for b in ("r21d", "shuffle")])
+    table = pd.DataFrame(
+        [
+            {"epoch": e, "value": 0.1 * e + s, "task": t, "seed": s, "backbone": b}
+            for e in (1, 2, 3)
+            for t in ("rotnet", "vcop")
+            for s in (0, 1)
+            for b in ("r21d", "shuffle")
+        ]
+    )
     fig = accuracy_curves(table)
     assert isinstance(fig, Figure) and len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
     assert len(accuracy_curves(table, facet="backbone").axes) == 2
@@ -256,6 +268,6 @@ def test_pictures_on_a_real_asl_clip(asl_clip):
     v = read_frames(asl_clip)
     assert isinstance(pretext_strip("vcop", v, frames=4, crop_size=32, max_frames=4), Figure)
     net = model(num_classes=0)
-    (x, _), = list(iter_clip_batches(torch.from_numpy(v[None, :8:2]), crop_size=32))
+    ((x, _),) = list(iter_clip_batches(torch.from_numpy(v[None, :8:2]), crop_size=32))
     fig = saliency_figure(x[0], vanilla_saliency(net, x)[0], grad_cam(net, x)[0], max_frames=4)
     assert len(fig.axes) == 12

@@ -1,4 +1,5 @@
 """The dataset is part of every run's identity: fingerprints, config hashes, cached results (issue 16)."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from engine_helpers import BACKBONE, encode
+
 from sslvid.data import fingerprint
 from sslvid.data.fingerprint import DatasetChangedError, root_stamp, split_fingerprint
 from sslvid.distill import DistillConfig, TeacherRef, distill
@@ -22,8 +23,14 @@ from sslvid.store.runs import RunStore
 pytestmark = pytest.mark.usefixtures("data_home", "one_thread")
 
 
-def write_folder_dataset(root: Path, classes: int = 2, per_split: dict[str, int] | None = None, frames: int = 12,
-                         seed: int = 0, size: int = 40) -> Path:
+def write_folder_dataset(
+    root: Path,
+    classes: int = 2,
+    per_split: dict[str, int] | None = None,
+    frames: int = 12,
+    seed: int = 0,
+    size: int = 40,
+) -> Path:
     """``root/<split>/class<c>/v<n>.mp4`` (folder layout): small videos of a moving coloured square.
 
     Datasets written with another ``seed`` or ``frames`` hold other videos under the same names.
@@ -37,7 +44,7 @@ def write_folder_dataset(root: Path, classes: int = 2, per_split: dict[str, int]
                 y, x = rng.integers(0, size - 12, size=2)
                 for t in range(frames):
                     left = (x + 2 * t) % (size - 12)
-                    video[t, y:y + 12, left:left + 12] = rng.integers(0, 256, size=3, dtype=np.uint8)
+                    video[t, y : y + 12, left : left + 12] = rng.integers(0, 256, size=3, dtype=np.uint8)
                 encode(video, root / split / f"class{c}" / f"v{n}.mp4")
     return root
 
@@ -50,18 +57,31 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     a = write_folder_dataset(base / "a")
     moved = base / "elsewhere" / "a-copy"
     shutil.copytree(a, moved)
-    return {"a": a, "a_moved": moved, "b": write_folder_dataset(base / "b", frames=14, seed=1),
-            "three": write_folder_dataset(base / "three", classes=3, seed=2)}
+    return {
+        "a": a,
+        "a_moved": moved,
+        "b": write_folder_dataset(base / "b", frames=14, seed=1),
+        "three": write_folder_dataset(base / "three", classes=3, seed=2),
+    }
 
 
 def pretrain_config(root: Path, **overrides) -> PretrainConfig:
-    return PretrainConfig.for_profile("smoke", task="rotnet", backbone=BACKBONE, dataset="folder",
-                                      data_root=str(root), device="cpu", **overrides)
+    return PretrainConfig.for_profile(
+        "smoke", task="rotnet", backbone=BACKBONE, dataset="folder", data_root=str(root), device="cpu", **overrides
+    )
 
 
 def eval_config(root: Path, protocol: str = "retrieval", **overrides) -> EvalConfig:
-    return EvalConfig.for_profile("smoke", backbone=BACKBONE, protocol=protocol, dataset="folder",
-                                  data_root=str(root), device="cpu", threads=1, **overrides)
+    return EvalConfig.for_profile(
+        "smoke",
+        backbone=BACKBONE,
+        protocol=protocol,
+        dataset="folder",
+        data_root=str(root),
+        device="cpu",
+        threads=1,
+        **overrides,
+    )
 
 
 # ----------------------------------------------------------------------------------- fingerprints
@@ -107,9 +127,12 @@ def test_every_kind_of_config_hashes_the_dataset_it_reads(folders):
         assert a.config_hash() != b.config_hash(), f"{type(a).__name__}: another dataset must not"
         assert set(a.data_fingerprint()) == set(dict.fromkeys(getattr(a, s) for s in a.DATA_SPLITS))
     teacher = TeacherRef(finetune=eval_config(folders["a"], protocol="finetune"))
-    distills = [DistillConfig.for_profile("smoke", method="kd", student=BACKBONE, teachers=[teacher],
-                                          dataset="folder", data_root=str(folders[name]))
-                for name in ("a", "a_moved", "b")]
+    distills = [
+        DistillConfig.for_profile(
+            "smoke", method="kd", student=BACKBONE, teachers=[teacher], dataset="folder", data_root=str(folders[name])
+        )
+        for name in ("a", "a_moved", "b")
+    ]
     assert distills[0].config_hash() == distills[1].config_hash() != distills[2].config_hash()
 
 
@@ -130,8 +153,12 @@ def test_a_config_over_a_missing_folder_names_it_when_hashed(tmp_path):
 
 
 def test_evaluating_another_folder_is_not_answered_from_the_cache(folders, home):
-    stores = dict(store=RunStore(home / "runs"), results=ResultsStore(home / "results.csv"),
-                  features=FeatureCache(home / "features"), progress=False)
+    stores = dict(
+        store=RunStore(home / "runs"),
+        results=ResultsStore(home / "results.csv"),
+        features=FeatureCache(home / "features"),
+        progress=False,
+    )
     first = evaluate(eval_config(folders["a"]), **stores)
     extractions = stores["features"].extractions
     other = evaluate(eval_config(folders["b"]), **stores)
@@ -152,15 +179,29 @@ def test_evaluating_another_folder_is_not_answered_from_the_cache(folders, home)
 
 def distill_config(student_root: Path, teacher_root: Path) -> DistillConfig:
     teacher = TeacherRef(finetune=eval_config(teacher_root, protocol="finetune"))
-    return DistillConfig.for_profile("smoke", method="kd", student=BACKBONE, teachers=[teacher], dataset="folder",
-                                     data_root=str(student_root), device="cpu", threads=1)
+    return DistillConfig.for_profile(
+        "smoke",
+        method="kd",
+        student=BACKBONE,
+        teachers=[teacher],
+        dataset="folder",
+        data_root=str(student_root),
+        device="cpu",
+        threads=1,
+    )
 
 
-@pytest.mark.parametrize("teacher, message", [
-    ("three", r"teacher 0 .* \(train split: 3 classes\); the student .* \(train split: 2 classes\): 3 classes "
-              "against the student's 2"),
-    ("b", "the same number of classes but other videos or class names"),
-])
+@pytest.mark.parametrize(
+    "teacher, message",
+    [
+        (
+            "three",
+            r"teacher 0 .* \(train split: 3 classes\); the student .* \(train split: 2 classes\): 3 classes "
+            "against the student's 2",
+        ),
+        ("b", "the same number of classes but other videos or class names"),
+    ],
+)
 def test_a_teacher_of_another_folder_dataset_is_refused_before_anything_trains(folders, tmp_path, teacher, message):
     store = RunStore(tmp_path / "runs")
     config = distill_config(folders["a"], folders[teacher])
@@ -178,7 +219,9 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_time(folders, tmp_path
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv("SSLVID_CACHE_DIR", str(blocked))
-    assert split_fingerprint("folder", folders["a"], "train") == split_fingerprint("folder", folders["a_moved"], "train")
+    assert split_fingerprint("folder", folders["a"], "train") == split_fingerprint(
+        "folder", folders["a_moved"], "train"
+    )
 
 
 def test_a_video_rewritten_in_place_stops_the_run_instead_of_filing_it_under_the_old_data(folders, tmp_path):

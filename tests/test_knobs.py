@@ -3,6 +3,7 @@
 The discussion chapter re-reads every chapter through ``paper_comparisons``, whose defaults are
 ``KNOBS``; were the notebook's defaults different, it would read another table than the chapter shows.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,10 +17,15 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 STUDY_KNOBS = {"profile", "data_root", "seed", "device", "cache_dir"}
 """The study's own knobs, in every parameters cell (``sslvid.experiments.study.Study``)."""
 CHAPTER_MODULES = {
-    "01_data_and_backbones": "data_and_backbones", "02_preliminaries": "preliminaries",
-    "03_subset_size": "subset_size", "04_task_complexity": "task_complexity",
-    "05_out_of_distribution": "out_of_distribution", "06_noise_robustness": "noise_robustness",
-    "07_distillation": "distillation", "08_downstream": "downstream", "09_lightweight": "lightweight",
+    "01_data_and_backbones": "data_and_backbones",
+    "02_preliminaries": "preliminaries",
+    "03_subset_size": "subset_size",
+    "04_task_complexity": "task_complexity",
+    "05_out_of_distribution": "out_of_distribution",
+    "06_noise_robustness": "noise_robustness",
+    "07_distillation": "distillation",
+    "08_downstream": "downstream",
+    "09_lightweight": "lightweight",
     "10_discussion": "discussion",
 }
 

@@ -2,6 +2,7 @@
 (data, backbones and stores; tasks and analysis; the engine; evaluation, distillation and
 scaling; experiments; the command line), no modules import each other in a loop, and the
 training loop knows nothing of pretext tasks. Read from the source, so nothing is run."""
+
 from __future__ import annotations
 
 import ast
@@ -10,11 +11,32 @@ from pathlib import Path
 import sslvid
 
 PACKAGE = Path(sslvid.__file__).parent
-FLOORS = {"data": 1, "backbones": 1, "store": 1, "pretext": 2, "analysis": 2, "engine": 3, "evaluate": 4,
-          "distill": 4, "scale": 4, "experiments": 5, "cli": 6, "book": 6, "bookcheck": 6, "__main__": 6}
+FLOORS = {
+    "data": 1,
+    "backbones": 1,
+    "store": 1,
+    "pretext": 2,
+    "analysis": 2,
+    "engine": 3,
+    "evaluate": 4,
+    "distill": 4,
+    "scale": 4,
+    "experiments": 5,
+    "cli": 6,
+    "book": 6,
+    "bookcheck": 6,
+    "__main__": 6,
+}
 """Floor of each sub-package or top-level module; the others (errors, registry, paths...) are floor 1."""
-TASK_FREE = ("sslvid.engine.trainer", "sslvid.engine.runner", "sslvid.engine.step", "sslvid.engine.optim",
-             "sslvid.engine.loading", "sslvid.engine.distributed", "sslvid.engine.configparts")
+TASK_FREE = (
+    "sslvid.engine.trainer",
+    "sslvid.engine.runner",
+    "sslvid.engine.step",
+    "sslvid.engine.optim",
+    "sslvid.engine.loading",
+    "sslvid.engine.distributed",
+    "sslvid.engine.configparts",
+)
 """Engine modules that must not know pretext tasks (the loop, the run skeleton and their parts)."""
 
 
@@ -44,15 +66,21 @@ def _floor(module: str) -> int:
 
 def test_every_import_goes_down_or_stays_on_its_floor():
     trees = _modules()
-    upward = sorted((name, target) for name, tree in trees.items() for target in _imports(tree) & set(trees)
-                    if _floor(target) > _floor(name))
+    upward = sorted(
+        (name, target)
+        for name, tree in trees.items()
+        for target in _imports(tree) & set(trees)
+        if _floor(target) > _floor(name)
+    )
     assert upward == []
 
 
 def test_no_modules_import_each_other_in_a_loop():
     trees = _modules()
-    graph = {name: {t for t in _imports(tree) & set(trees) if t != name and not _is_package(t, trees)}
-             for name, tree in trees.items()}
+    graph = {
+        name: {t for t in _imports(tree) & set(trees) if t != name and not _is_package(t, trees)}
+        for name, tree in trees.items()
+    }
     assert _loops(graph) == []
 
 

@@ -1,4 +1,5 @@
 """Dataset adapters on tiny fake trees of each official layout (empty video files; no decoding)."""
+
 from __future__ import annotations
 
 import csv
@@ -96,8 +97,9 @@ def test_ucf101_missing_fold_names_the_split_file(tmp_path: Path) -> None:
     root = make_ucf101(tmp_path)
     with pytest.raises(DatasetLayoutError) as error:
         load_index("ucf101", root, "train", 2)
-    assert_names(error, "ucf101", str(root / "ucfTrainTestlist" / "trainlist02.txt"),
-                 "trainlist01.txt", "data/README.md")
+    assert_names(
+        error, "ucf101", str(root / "ucfTrainTestlist" / "trainlist02.txt"), "trainlist01.txt", "data/README.md"
+    )
 
 
 def test_ucf101_missing_class_list_and_video(tmp_path: Path) -> None:
@@ -125,8 +127,9 @@ def test_ucf101_bad_split_and_fold_list_the_valid_values(tmp_path: Path) -> None
 HMDB_CLASSES = ["brush_hair", "shoot_ball"]  # underscores inside class names, as in HMDB51
 
 
-def make_hmdb51(root: Path, split_dir: str = "testTrainMulti_7030_splits", video_dir: str = "",
-                folds: tuple[int, ...] = (1,)) -> Path:
+def make_hmdb51(
+    root: Path, split_dir: str = "testTrainMulti_7030_splits", video_dir: str = "", folds: tuple[int, ...] = (1,)
+) -> Path:
     """HMDB51 tree: per class 2 train, 1 test and 1 unused (0) video per fold."""
     for c in HMDB_CLASSES:
         names = [f"{c}_clip{k}_f_nm_np1_ri_med_{k}.avi" for k in range(4)]
@@ -181,8 +184,12 @@ def write_csv(path: Path, rows: list[list[object]], header: list[str] = HEADER) 
 def make_kinetics(root: Path) -> Path:
     """Kinetics tree: train per class (one class folder with spaces, one with underscores),
     val flat under ``val/`` from ``validate.csv``."""
-    train = [["air drumming", "aaa", 10, 20, "train"], ["air drumming", "bbb", 0, 10, "train"],
-             ["zumba", "ccc", 5, 15, "train"], ["abseiling", "ddd", 1, 11, "train"]]
+    train = [
+        ["air drumming", "aaa", 10, 20, "train"],
+        ["air drumming", "bbb", 0, 10, "train"],
+        ["zumba", "ccc", 5, 15, "train"],
+        ["abseiling", "ddd", 1, 11, "train"],
+    ]
     write_csv(root / "annotations/train.csv", train)
     touch(root / "train/air drumming/aaa_000010_000020.mp4")
     touch(root / "train/air_drumming/bbb_000000_000010.mp4")
@@ -200,7 +207,11 @@ def test_kinetics_reads_class_folders_with_spaces_or_underscores(tmp_path: Path)
     train = load_index("kinetics400", root, "train")
     assert train.classes == ("abseiling", "air drumming", "zumba")
     assert [r.video_id for r in train.records] == [
-        "aaa_000010_000020", "bbb_000000_000010", "ccc_000005_000015", "ddd_000001_000011"]
+        "aaa_000010_000020",
+        "bbb_000000_000010",
+        "ccc_000005_000015",
+        "ddd_000001_000011",
+    ]
     assert train.labels().tolist() == [1, 1, 2, 0]
     assert train.records[1].path == root / "train/air_drumming/bbb_000000_000010.mp4"
 
@@ -213,8 +224,7 @@ def test_kinetics_val_is_validate_flat_and_shares_class_ids(tmp_path: Path) -> N
     assert val.labels().tolist() == [2, 0] and val.split == "val"
 
 
-def test_kinetics_skips_missing_videos_with_one_warning(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_kinetics_skips_missing_videos_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = make_kinetics(tmp_path)
     (root / "train/zumba/ccc_000005_000015.mp4").unlink()
     (root / "train/abseiling/ddd_000001_000011.mp4").unlink()
@@ -257,23 +267,40 @@ def test_kinetics_embedded_default_layout(tmp_path: Path) -> None:
 
 # --- Something-Something V2 -----------------------------------------------------------------
 
-SSV2_LABELS = {"Pushing something from left to right": "1", "Holding something": "0",
-               "Putting something on a surface": "2"}
+SSV2_LABELS = {
+    "Pushing something from left to right": "1",
+    "Holding something": "0",
+    "Putting something on a surface": "2",
+}
 
 
 def make_ssv2(root: Path) -> Path:
     """SSv2 tree: labels, 3 train and 2 validation entries, webm videos in the 20bn folder."""
     write_json(root / "something-something-v2-labels.json", SSV2_LABELS)
-    train = [{"id": "12", "label": "pushing a cup from left to right", "placeholders": ["a cup"],
-              "template": "Pushing [something] from left to right"},
-             {"id": "3", "label": "holding a pen", "placeholders": ["a pen"],
-              "template": "Holding [something]"},
-             {"id": "7", "label": "putting keys on a surface", "placeholders": ["keys"],
-              "template": "Putting [something] on a surface"}]
-    val = [{"id": "40", "label": "holding a box", "placeholders": ["a box"],
-            "template": "Holding [something]"},
-           {"id": "41", "label": "putting a mug on a surface", "placeholders": ["a mug"],
-            "template": "Putting [something] on a surface"}]
+    train = [
+        {
+            "id": "12",
+            "label": "pushing a cup from left to right",
+            "placeholders": ["a cup"],
+            "template": "Pushing [something] from left to right",
+        },
+        {"id": "3", "label": "holding a pen", "placeholders": ["a pen"], "template": "Holding [something]"},
+        {
+            "id": "7",
+            "label": "putting keys on a surface",
+            "placeholders": ["keys"],
+            "template": "Putting [something] on a surface",
+        },
+    ]
+    val = [
+        {"id": "40", "label": "holding a box", "placeholders": ["a box"], "template": "Holding [something]"},
+        {
+            "id": "41",
+            "label": "putting a mug on a surface",
+            "placeholders": ["a mug"],
+            "template": "Putting [something] on a surface",
+        },
+    ]
     write_json(root / "something-something-v2-train.json", train)
     write_json(root / "something-something-v2-validation.json", val)
     for entry in train + val:
@@ -284,8 +311,11 @@ def make_ssv2(root: Path) -> Path:
 def test_ssv2_maps_templates_to_label_ids(tmp_path: Path) -> None:
     root = make_ssv2(tmp_path)
     train = load_index("ssv2", root, "train")
-    assert train.classes == ("Holding something", "Pushing something from left to right",
-                             "Putting something on a surface")
+    assert train.classes == (
+        "Holding something",
+        "Pushing something from left to right",
+        "Putting something on a surface",
+    )
     assert {r.video_id: r.label for r in train.records} == {"12": 1, "3": 0, "7": 2}
     assert train.records[0].path == root / "20bn-something-something-v2/12.webm"
 
@@ -299,8 +329,10 @@ def test_ssv2_val_and_test_read_the_validation_set(tmp_path: Path) -> None:
 
 def test_ssv2_errors_name_the_file_or_template(tmp_path: Path) -> None:
     root = make_ssv2(tmp_path)
-    write_json(root / "something-something-v2-train.json",
-               [{"id": "1", "label": "x", "placeholders": [], "template": "Spinning [something]"}])
+    write_json(
+        root / "something-something-v2-train.json",
+        [{"id": "1", "label": "x", "placeholders": [], "template": "Spinning [something]"}],
+    )
     with pytest.raises(ValueError, match="'Spinning something' is not in the label file"):
         load_index("ssv2", root, "train")
     (root / "something-something-v2-labels.json").unlink()
@@ -316,8 +348,10 @@ VOCAB = [["Back", "15som", "NoTwis", "PIKE"], ["Forward", "25som", "1Twis", "PIK
 
 def make_diving48(root: Path) -> Path:
     write_json(root / "Diving48_vocab.json", VOCAB)
-    train = [{"vid_name": "_8Vy3dlHg2w_00000", "label": 1, "start_frame": 0, "end_frame": 80},
-             {"vid_name": "_8Vy3dlHg2w_00001", "label": 0, "start_frame": 0, "end_frame": 63}]
+    train = [
+        {"vid_name": "_8Vy3dlHg2w_00000", "label": 1, "start_frame": 0, "end_frame": 80},
+        {"vid_name": "_8Vy3dlHg2w_00001", "label": 0, "start_frame": 0, "end_frame": 63},
+    ]
     test = [{"vid_name": "-0ZpgyEdNVs_00000", "label": 1, "start_frame": 0, "end_frame": 40}]
     write_json(root / "Diving48_V2_train.json", train)
     write_json(root / "Diving48_V2_test.json", test)

@@ -6,6 +6,7 @@ optimiser -> checkpoint -> reload): a bug anywhere in it (wrong labels, wrong gr
 not saved) leaves the accuracy at chance. The recipe is Adam (lr 3e-3, batch 8) for 30 epochs
 over the 60 pool videos (210 steps), C3D at width 0.25, smoke clips (4 x 32 x 32).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,9 +46,21 @@ def pretext_accuracy(config: PretrainConfig, result, draws: tuple[int, ...] = (1
 
 
 def test_a_short_rotnet_recipe_learns_the_rotations(tiny_default: Path, tmp_path: Path):
-    config = PretrainConfig.for_profile("smoke", task="rotnet", backbone="c3d", data_root=str(tiny_default),
-                                        width=0.25, epochs=30, checkpoint_every=30, optimizer="adam", lr=3e-3,
-                                        weight_decay=0.0, batch_size=8, threads=1, device="cpu")
+    config = PretrainConfig.for_profile(
+        "smoke",
+        task="rotnet",
+        backbone="c3d",
+        data_root=str(tiny_default),
+        width=0.25,
+        epochs=30,
+        checkpoint_every=30,
+        optimizer="adam",
+        lr=3e-3,
+        weight_decay=0.0,
+        batch_size=8,
+        threads=1,
+        device="cpu",
+    )
     result = pretrain(config, store=RunStore(tmp_path), progress=False)
     accuracy, items = pretext_accuracy(config, result)
     assert items == 120

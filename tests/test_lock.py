@@ -6,6 +6,7 @@ for each target platform and Python, first from its cache alone (no network, abo
 from the package index when the cache lacks something. Without uv, or without the cache and the
 index, the tests skip and say why.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,8 +69,9 @@ def find_uv() -> str:
     except (ImportError, FileNotFoundError):
         found = shutil.which("uv")
     if found is None:
-        pytest.skip("uv is not installed (pip install uv, or pip install -e '.[test]'): "
-                    "the lock's resolution check needs it")
+        pytest.skip(
+            "uv is not installed (pip install uv, or pip install -e '.[test]'): the lock's resolution check needs it"
+        )
     return found
 
 
@@ -92,8 +94,9 @@ def run_uv(args: list[str], env: dict[str, str] | None = None) -> subprocess.Com
     environment = {**os.environ, **(env or {})}
 
     def run(*extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([uv, *args, *extra], cwd=ROOT, env=environment, capture_output=True, text=True,
-                              timeout=TIMEOUT_S)
+        return subprocess.run(
+            [uv, *args, *extra], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=TIMEOUT_S
+        )
 
     done = run("--offline")
     if done.returncode == 0:
@@ -136,20 +139,36 @@ def test_environment_yml_installs_the_lock_on_a_python_the_package_supports() ->
 @pytest.mark.parametrize(("where", "platform", "python"), TARGETS, ids=[f"{w}-py{p}" for w, _, p in TARGETS])
 def test_lock_resolves_for_platform_with_nothing_missing(where: str, platform: str, python: str) -> None:
     """Every pin that applies to the platform has a wheel or source for it, and its dependencies are all pinned."""
-    done = run_uv(["pip", "compile", str(LOCK), "--python-platform", platform, "--python-version", python,
-                   "--no-header", "--no-annotate", "--quiet"], env={"MACOSX_DEPLOYMENT_TARGET": MACOS_VERSION})
+    done = run_uv(
+        [
+            "pip",
+            "compile",
+            str(LOCK),
+            "--python-platform",
+            platform,
+            "--python-version",
+            python,
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+        ],
+        env={"MACOSX_DEPLOYMENT_TARGET": MACOS_VERSION},
+    )
     assert done.returncode == 0, f"requirements.txt does not resolve for {where} (Python {python}):\n{done.stderr}"
     missing = pins(done.stdout) - pins(LOCK.read_text())
-    assert not missing, f"on {where} (Python {python}) these are needed but not pinned in requirements.txt " \
-                        f"(run make lock): {sorted(missing)}"
+    assert not missing, (
+        f"on {where} (Python {python}) these are needed but not pinned in requirements.txt "
+        f"(run make lock): {sorted(missing)}"
+    )
 
 
 def test_lock_is_what_its_inputs_resolve_to(tmp_path: Path) -> None:
     """Re-running the command in the lock's header (``make lock``) changes nothing: no stale or missing pins."""
     header = LOCK.read_text().splitlines()[:2]
     command = header[1].lstrip("# ").strip() if len(header) == 2 else ""
-    assert command.startswith("uv pip compile "), \
+    assert command.startswith("uv pip compile "), (
         f"requirements.txt's header does not record the uv command that wrote it (got {header!r}); run make lock"
+    )
     args = shlex.split(command)[1:]
     output = args.index("-o") + 1
     fresh = tmp_path / "requirements.txt"
@@ -157,5 +176,6 @@ def test_lock_is_what_its_inputs_resolve_to(tmp_path: Path) -> None:
     args[output] = str(fresh)
     done = run_uv([*args, "--quiet"])
     assert done.returncode == 0, f"the lock's inputs (pyproject.toml, requirements.in) do not resolve:\n{done.stderr}"
-    assert requirement_lines(fresh.read_text()) == requirement_lines(LOCK.read_text()), \
+    assert requirement_lines(fresh.read_text()) == requirement_lines(LOCK.read_text()), (
         "requirements.txt is out of date with pyproject.toml / requirements.in: run make lock"
+    )

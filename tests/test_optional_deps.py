@@ -1,5 +1,6 @@
 """Optional dependencies (the extras of pyproject.toml) are imported where used, and a missing one
 fails with the extra to install."""
+
 from __future__ import annotations
 
 import re
@@ -47,7 +48,8 @@ def test_saliency_without_captum_says_which_extra(monkeypatch: pytest.MonkeyPatc
 
 
 def test_broken_import_inside_an_installed_package_is_not_reported_as_missing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "halfbroken.py").write_text("import no_such_module_anywhere\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ModuleNotFoundError) as err:

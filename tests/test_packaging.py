@@ -1,4 +1,5 @@
 """The package's metadata in pyproject.toml: the console script, the one version, the licence, the type marker."""
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ plain loop over the NT-Xent / InfoNCE formulas (SimCLR Eq. 1; MoCo Eq. 1). Shuff
 (MoCo §3.3) must give each row the output of the encoder over the random sub-batch it was
 sent to, and the queue must hold the keys of both processes.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,8 +35,10 @@ def global_batch() -> dict[str, torch.Tensor]:
     """Inputs of the whole batch (WORLD * ROWS rows) and the weights of two tiny linear encoders."""
     gen = torch.Generator().manual_seed(0)
     n = WORLD * ROWS
-    return {name: torch.randn(*shape, generator=gen, dtype=torch.float64)
-            for name, shape in (("x1", (n, IN)), ("x2", (n, IN)), ("w", (OUT, IN)), ("w_key", (OUT, IN)))}
+    return {
+        name: torch.randn(*shape, generator=gen, dtype=torch.float64)
+        for name, shape in (("x1", (n, IN)), ("x2", (n, IN)), ("w", (OUT, IN)), ("w_key", (OUT, IN)))
+    }
 
 
 def reference_nt_xent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.Tensor:
@@ -54,8 +57,7 @@ def reference_nt_xent(z1: torch.Tensor, z2: torch.Tensor, tau: float) -> torch.T
 def reference_in_batch_info_nce(q: torch.Tensor, k: torch.Tensor, tau: float) -> torch.Tensor:
     """InfoNCE with the batch's other keys as negatives: -log softmax of k_i among all keys."""
     q, k = torch.nn.functional.normalize(q, dim=1), torch.nn.functional.normalize(k, dim=1)
-    return torch.stack([-(q[i] @ k[i] / tau - torch.logsumexp(q[i] @ k.T / tau, dim=0))
-                        for i in range(len(q))]).mean()
+    return torch.stack([-(q[i] @ k[i] / tau - torch.logsumexp(q[i] @ k.T / tau, dim=0)) for i in range(len(q))]).mean()
 
 
 def bn_encoder() -> nn.Module:
@@ -71,8 +73,11 @@ def _local_losses(rank: int) -> dict[str, torch.Tensor]:
     for name in ("nt_xent", "info_nce"):
         w, w_key = data["w"].clone().requires_grad_(), data["w_key"].clone().requires_grad_()
         a, b = data["x1"][rows] @ w.T, data["x2"][rows] @ (w if name == "nt_xent" else w_key).T
-        loss = nt_xent(a, b, TAU, gather_distributed=True) if name == "nt_xent" else \
-            info_nce(a, b, None, TAU, gather_distributed=True)
+        loss = (
+            nt_xent(a, b, TAU, gather_distributed=True)
+            if name == "nt_xent"
+            else info_nce(a, b, None, TAU, gather_distributed=True)
+        )
         loss.backward()
         grads = torch.cat([w.grad.flatten(), w_key.grad.flatten() if w_key.grad is not None else torch.zeros(0)])
         dist.all_reduce(grads)  # DDP: the mean over processes of each parameter's gradient
@@ -88,8 +93,14 @@ def _uneven_logits(rank: int) -> dict[str, torch.Tensor]:
     logits, target = nt_xent_logits(z1, z2, TAU, gather_distributed=True)
     in_batch, in_target = info_nce_logits(z1, z2, None, TAU, gather_distributed=True)
     gathered, offset = gather_with_grad(z1)
-    return {"logits": logits, "target": target, "in_batch": in_batch, "in_target": in_target,
-            "gathered": gathered, "offset": torch.tensor(offset)}
+    return {
+        "logits": logits,
+        "target": target,
+        "in_batch": in_batch,
+        "in_target": in_target,
+        "gathered": gathered,
+        "offset": torch.tensor(offset),
+    }
 
 
 def _shuffled(rank: int) -> dict[str, torch.Tensor]:
@@ -100,8 +111,14 @@ def _shuffled(rank: int) -> dict[str, torch.Tensor]:
     momentum = MomentumEncoder(nn.Identity(), nn.Identity(), shuffle_bn=True)
     queue = FeatureQueue(OUT, 4 * WORLD * ROWS).double()
     queue.push(data["x2"][rows, :OUT])
-    return {"shuffled": shuffled, "plain": encoder(data["x1"][rows]).detach(), "queue": queue.keys.clone(),
-            "ptr": queue.ptr.clone(), "momentum_world": torch.tensor(world()), "momentum": momentum.shuffle_bn}
+    return {
+        "shuffled": shuffled,
+        "plain": encoder(data["x1"][rows]).detach(),
+        "queue": queue.keys.clone(),
+        "ptr": queue.ptr.clone(),
+        "momentum_world": torch.tensor(world()),
+        "momentum": momentum.shuffle_bn,
+    }
 
 
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
@@ -166,7 +183,7 @@ def test_uneven_batches_give_rows_of_the_one_process_logits(ranks):
 def test_shuffled_bn_encodes_each_row_in_its_random_sub_batch_and_restores_the_order(ranks):
     data = global_batch()
     permutation = torch.randperm(WORLD * ROWS, generator=torch.Generator().manual_seed(SHUFFLE_SEED))
-    outputs = torch.cat([bn_encoder()(data["x1"][permutation[r * ROWS:(r + 1) * ROWS]]) for r in range(WORLD)])
+    outputs = torch.cat([bn_encoder()(data["x1"][permutation[r * ROWS : (r + 1) * ROWS]]) for r in range(WORLD)])
     expected = outputs[torch.argsort(permutation)].detach()
     shuffled = torch.cat([r["shuffled"] for r in ranks])
     torch.testing.assert_close(shuffled, expected, rtol=1e-12, atol=1e-12)

@@ -1,4 +1,5 @@
 """The image methods of the lightweight study on clips: SimCLR, MoCo v2, BYOL, Split-Brain, and Lab colour."""
+
 import logging
 import math
 
@@ -12,8 +13,8 @@ import sslvid.pretext.moco  # noqa: F401
 import sslvid.pretext.simclr  # noqa: F401
 import sslvid.pretext.splitbrain  # noqa: F401
 from sslvid.backbones import create_backbone
-from sslvid.pretext import color as C
 from sslvid.data.transforms import normalize
+from sslvid.pretext import color as C
 from sslvid.pretext.base import TASKS, PretextTask, create_task
 from sslvid.pretext.byol import BYOL
 from sslvid.pretext.momentum import cosine_momentum
@@ -59,13 +60,16 @@ def frozen_parts(task: PretextTask) -> list[torch.nn.Module]:
 # ---------------------------------------------------------------- Lab colour
 
 
-@pytest.mark.parametrize("rgb, lab", [
-    ((1.0, 1.0, 1.0), (100.0, 0.0, 0.0)),
-    ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
-    ((1.0, 0.0, 0.0), (53.24, 80.09, 67.20)),
-    ((0.0, 1.0, 0.0), (87.73, -86.18, 83.18)),
-    ((0.0, 0.0, 1.0), (32.30, 79.19, -107.86)),
-])
+@pytest.mark.parametrize(
+    "rgb, lab",
+    [
+        ((1.0, 1.0, 1.0), (100.0, 0.0, 0.0)),
+        ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
+        ((1.0, 0.0, 0.0), (53.24, 80.09, 67.20)),
+        ((0.0, 1.0, 0.0), (87.73, -86.18, 83.18)),
+        ((0.0, 0.0, 1.0), (32.30, 79.19, -107.86)),
+    ],
+)
 def test_lab_of_known_colours(rgb, lab):
     got = C.rgb_to_lab(torch.tensor([rgb], dtype=torch.float64), dim=1)[0]
     assert torch.allclose(got, torch.tensor(lab, dtype=torch.float64), atol=0.01), got
@@ -265,8 +269,9 @@ def test_splitbrain_accepts_a_built_rgb_backbone(caplog):
 # ---------------------------------------------------------------- every method
 
 
-@pytest.mark.parametrize("name, contrastive", [("simclr", True), ("moco_v2", True), ("byol", False),
-                                               ("splitbrain", False)])
+@pytest.mark.parametrize(
+    "name, contrastive", [("simclr", True), ("moco_v2", True), ("byol", False), ("splitbrain", False)]
+)
 def test_flags(name, contrastive):
     info = TASKS.get(name).describe()
     assert (info["category"], info["contrastive"]) == ("spatial", contrastive) and info["paper"]

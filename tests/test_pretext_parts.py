@@ -1,4 +1,5 @@
 """Parts of the pretext tasks: losses against hand-written references, augmentations, heads, samplers."""
+
 import math
 from itertools import permutations
 
@@ -20,6 +21,7 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
 
 # ---------------------------------------------------------------- losses
 
@@ -122,13 +124,16 @@ def test_margin_ranking_exact():
     assert L.margin_ranking(hi, lo, margin=0.15).item() == pytest.approx((0.0 + 0.25) / 2, rel=1e-6)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: L.info_nce(torch.ones(2, 3), torch.ones(3, 3)),
-    lambda: L.info_nce(torch.ones(2, 3), torch.ones(2, 3), temperature=0.0),
-    lambda: L.nt_xent(torch.ones(2, 3), torch.ones(2, 4)),
-    lambda: L.classification(torch.ones(2, 3), torch.zeros(3, dtype=torch.long)),
-    lambda: L.triplet_margin(torch.ones(1, 2), torch.ones(1, 2), torch.ones(1, 2), distance="manhattan"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: L.info_nce(torch.ones(2, 3), torch.ones(3, 3)),
+        lambda: L.info_nce(torch.ones(2, 3), torch.ones(2, 3), temperature=0.0),
+        lambda: L.nt_xent(torch.ones(2, 3), torch.ones(2, 4)),
+        lambda: L.classification(torch.ones(2, 3), torch.zeros(3, dtype=torch.long)),
+        lambda: L.triplet_margin(torch.ones(1, 2), torch.ones(1, 2), torch.ones(1, 2), distance="manhattan"),
+    ],
+)
 def test_losses_reject_bad_input(call):
     with pytest.raises(ValueError):
         call()
@@ -347,10 +352,16 @@ def test_rspnet_speed_labels_match_the_clips():
         assert meta["faster"] == int(meta["other_speed"] > meta["speed"])
 
 
-@pytest.mark.parametrize("sampler", [
-    S.ClipOrderSampler(4, 3, 2), S.PlaybackRateSampler(4), S.TemporalIntervalSampler(4),
-    S.TripletSampler(4), S.SpeedPairSampler(4),
-])
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        S.ClipOrderSampler(4, 3, 2),
+        S.PlaybackRateSampler(4),
+        S.TemporalIntervalSampler(4),
+        S.TripletSampler(4),
+        S.SpeedPairSampler(4),
+    ],
+)
 def test_short_videos_loop(sampler):
     idx, _ = sampler.sample(5, np.random.default_rng(0))
     assert idx.min() >= 0 and idx.max() < 5
@@ -395,8 +406,14 @@ def _is_window_of(out, x):
     """Whether every clip of ``out`` (N, C, T, s, s) is an exact s x s window of its clip in ``x``."""
     s = out.shape[-1]
     windows = x.unfold(3, s, 1).unfold(4, s, 1)  # (N, C, T, H-s+1, W-s+1, s, s)
-    return all(any(torch.allclose(out[i], windows[i, :, :, y, q], atol=1e-5)
-                   for y in range(windows.shape[3]) for q in range(windows.shape[4])) for i in range(len(x)))
+    return all(
+        any(
+            torch.allclose(out[i], windows[i, :, :, y, q], atol=1e-5)
+            for y in range(windows.shape[3])
+            for q in range(windows.shape[4])
+        )
+        for i in range(len(x))
+    )
 
 
 def test_random_crop_cuts_an_unscaled_window():

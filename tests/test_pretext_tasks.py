@@ -1,4 +1,5 @@
 """Every registered pretext task: forward/backward, fitting a fixed batch, knobs and labels."""
+
 import math
 
 import numpy as np
@@ -18,8 +19,12 @@ from sslvid.pretext.base import CATEGORIES, TASKS, PretextTask, create_task, lis
 
 FRAMES, SIDE, VIDEO_FRAMES = 4, 16, 40
 EXPECTED = {  # benchmark §3.1: (category, contrastive)
-    "rotnet": ("spatial", False), "cvrl": ("spatial", True), "vcop": ("temporal", False),
-    "tdl": ("temporal", True), "prp": ("spatiotemporal", False), "rspnet": ("spatiotemporal", True),
+    "rotnet": ("spatial", False),
+    "cvrl": ("spatial", True),
+    "vcop": ("temporal", False),
+    "tdl": ("temporal", True),
+    "prp": ("spatiotemporal", False),
+    "rspnet": ("spatiotemporal", True),
 }
 MICRO = {  # small knobs so a step takes milliseconds; queues off so a fixed batch can be fitted
     "cvrl": {"stride": 1, "hidden_dim": 64},
@@ -165,8 +170,9 @@ def test_tdl_views_follow_the_released_transform():
     """TDL's released augmentation_config: rotation 10 deg, an unscaled random crop, jitter (0.5, 0.5, 0.25, 0.5)."""
     import dataclasses
 
-    from sslvid.data.transforms import to_float_clips
     from test_pretext_parts import _is_window_of
+
+    from sslvid.data.transforms import to_float_clips
 
     augment = make_task("tdl").augment
     assert (augment.degrees, augment.jitter) == (10.0, (0.5, 0.5, 0.25, 0.5))
@@ -268,6 +274,7 @@ def test_tasks_run_on_batches_from_the_real_dataset(name):
     assert torch.equal(painted, batch["frame_indices"])
     if name == "vcop":  # the order label decodes to the real clip order
         from sslvid.pretext.samplers import order_permutations
+
         for row, label in zip(painted, batch["meta"]["order"]):
             assert tuple(torch.argsort(torch.argsort(row[:, 0])).tolist()) == order_permutations(3)[int(label)]
     out = task(batch)

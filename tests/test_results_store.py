@@ -1,4 +1,5 @@
 """The results table: tidy rows, upsert by key, two writers at once, pivots, paper vs reproduced."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def row(config_hash: str = "abc", metric: str = "top1_video", value: float = 50.0, **extra) -> dict:
-    return {"config_hash": config_hash, "task": "action_recognition", "metric": metric, "value": value,
-            "model": "r2plus1d_18", "pretext": "rotnet", "dataset": "digits-appearance", "split": "test", "fold": 1,
-            "protocol": "finetune", "protocol_card": {"clips": 4, "frames": 8}, "seed": 0, **extra}
+    return {
+        "config_hash": config_hash,
+        "task": "action_recognition",
+        "metric": metric,
+        "value": value,
+        "model": "r2plus1d_18",
+        "pretext": "rotnet",
+        "dataset": "digits-appearance",
+        "split": "test",
+        "fold": 1,
+        "protocol": "finetune",
+        "protocol_card": {"clips": 4, "frames": 8},
+        "seed": 0,
+        **extra,
+    }
 
 
 def test_rows_are_stored_tidy_with_their_protocol_card(tmp_path):
@@ -64,7 +77,6 @@ def test_bad_rows_are_refused(tmp_path):
         store.upsert([{"config_hash": "x", "task": "t", "value": 1.0}])
     with pytest.raises(ValueError, match="unknown result columns"):
         store.upsert([row(colour="red")])
-
 
 
 def stored_table(tmp_path) -> ResultsStore:
@@ -159,11 +171,17 @@ def test_two_processes_appending_at_once_lose_nothing(tmp_path):
 
 
 def toy_results() -> pd.DataFrame:
-    rows = [row(config_hash=f"h{i}", model=model, pretext=pretext, value=value, seed=seed)
-            for i, (model, pretext, value, seed) in enumerate([
-                ("r2plus1d_18", "rotnet", 40.0, 0), ("r2plus1d_18", "rotnet", 44.0, 1),
-                ("r2plus1d_18", "vcop", 50.0, 0), ("shufflenet3d", "rotnet", 20.0, 0),
-            ])]
+    rows = [
+        row(config_hash=f"h{i}", model=model, pretext=pretext, value=value, seed=seed)
+        for i, (model, pretext, value, seed) in enumerate(
+            [
+                ("r2plus1d_18", "rotnet", 40.0, 0),
+                ("r2plus1d_18", "rotnet", 44.0, 1),
+                ("r2plus1d_18", "vcop", 50.0, 0),
+                ("shufflenet3d", "rotnet", 20.0, 0),
+            ]
+        )
+    ]
     rows.append(row(config_hash="h9", metric="top1_clip", value=1.0))
     return normalise_rows(rows)
 
@@ -180,12 +198,18 @@ def test_pivot_gives_the_papers_table_shape():
 
 
 def test_paper_vs_reproduced_puts_the_numbers_side_by_side():
-    paper = pd.DataFrame({"backbone": ["r21d", "r21d", "shufflenet_v1_2x"], "pretext": ["rotnet", "prp", "rotnet"],
-                          "ucf101_top1": [41.2, 46.2, 16.6]})
+    paper = pd.DataFrame(
+        {
+            "backbone": ["r21d", "r21d", "shufflenet_v1_2x"],
+            "pretext": ["rotnet", "prp", "rotnet"],
+            "ucf101_top1": [41.2, 46.2, 16.6],
+        }
+    )
     ours = toy_results()
     ours = ours[ours["metric"] == "top1_video"].rename(columns={"model": "backbone"})
-    table = paper_vs_reproduced(paper, ours, on=["backbone", "pretext"], paper_value="ucf101_top1",
-                                rename={"backbone": PAPER_BACKBONES})
+    table = paper_vs_reproduced(
+        paper, ours, on=["backbone", "pretext"], paper_value="ucf101_top1", rename={"backbone": PAPER_BACKBONES}
+    )
     cells = table.set_index(["backbone", "pretext"])
     assert cells.loc[("r21d", "rotnet"), "paper"] == 41.2 and cells.loc[("r21d", "rotnet"), "reproduced"] == 42.0
     assert cells.loc[("r21d", "rotnet"), "n"] == 2

@@ -1,4 +1,5 @@
 """The results store: files of a run, the COMPLETE marker, atomic checkpoints, safe loading."""
+
 from __future__ import annotations
 
 import json

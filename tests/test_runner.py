@@ -1,6 +1,7 @@
 """The run skeleton every kind of run goes through (``sslvid.engine.runner``): a complete run is
 not built again, a new one is begun, trained and finished with its provenance, a failure is
 recorded in the run, and a workspace travels as one thing."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -40,9 +41,15 @@ def _job(calls: list[str], fail: bool = False) -> Job:
             raise RuntimeError("the step diverged")
         return pd.DataFrame({"acc": [0.5]})
 
-    return Job(None, final_state=lambda: {"weights": [1, 2]}, videos=7, provenance={"teachers": ["t"]},
-               summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1])}, fit=fit,
-               check=lambda: calls.append("check"))
+    return Job(
+        None,
+        final_state=lambda: {"weights": [1, 2]},
+        videos=7,
+        provenance={"teachers": ["t"]},
+        summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1])},
+        fit=fit,
+        check=lambda: calls.append("check"),
+    )
 
 
 def test_a_new_run_is_begun_trained_and_finished_once(tmp_path):

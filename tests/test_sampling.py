@@ -51,8 +51,15 @@ def test_short_video_error_says_how_to_fix():
         ClipSampler(num_frames=16, short_video="error").sample(10)
 
 
-@pytest.mark.parametrize("kwargs", [{"num_frames": 0}, {"num_frames": 4, "stride": 0},
-                                    {"num_frames": 4, "start": "middle"}, {"num_frames": 4, "short_video": "pad"}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"num_frames": 0},
+        {"num_frames": 4, "stride": 0},
+        {"num_frames": 4, "start": "middle"},
+        {"num_frames": 4, "short_video": "pad"},
+    ],
+)
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
         ClipSampler(**kwargs)

@@ -3,6 +3,7 @@
 CUDA-only paths are tested where CUDA exists (skipped here otherwise); on the CPU the same
 code runs with its CPU branch. The DDP tests launch ``torchrun --nproc_per_node 2`` with gloo.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import engine_helpers
 import numpy as np
 import pytest
+import scale_helpers
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-import engine_helpers
-import scale_helpers
 from sslvid.engine import PretrainConfig, Trainer, make_optimizer
 from sslvid.engine.datapath import compile_backbones, prefetch_to_device, to_channels_last_3d
 from sslvid.engine.step import StepOutput
@@ -40,13 +41,13 @@ pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-
 # ------------------------------------------------------------------------------ data path
 
 
 def _raw_batches() -> list[dict]:
-    return [{"clips": torch.full((2, 1, 4, 8, 8, 3), i, dtype=torch.uint8), "size": 2 if i != 1 else 0}
-            for i in range(3)]
+    return [
+        {"clips": torch.full((2, 1, 4, 8, 8, 3), i, dtype=torch.uint8), "size": 2 if i != 1 else 0} for i in range(3)
+    ]
 
 
 def test_prefetch_prepares_in_order_keeps_uint8_and_passes_skips_on():
@@ -83,8 +84,14 @@ class RecordingModule(nn.Module):
 def test_the_trainer_hands_the_module_uint8_clips_on_its_device():
     data = [{"clips": torch.randint(0, 255, (1, 4, 8, 8, 3), dtype=torch.uint8)} for _ in range(4)]
     module = RecordingModule()
-    trainer = Trainer(module, DataLoader(data, batch_size=2), make_optimizer("sgd", module, lr=0.01), epochs=1,
-                      device=torch.device("cpu"), progress=False)
+    trainer = Trainer(
+        module,
+        DataLoader(data, batch_size=2),
+        make_optimizer("sgd", module, lr=0.01),
+        epochs=1,
+        device=torch.device("cpu"),
+        progress=False,
+    )
     trainer.fit()
     assert module.seen == [(torch.uint8, "cpu")] * 2, "uint8 goes to the device; the task makes floats there"
 
@@ -122,8 +129,9 @@ def test_synthetic_cache_reads_like_a_clip_cache(tmp_path):
 
 
 def test_data_path_measurement_at_smoke_size(tmp_path):
-    result = measure_data_path(profile="smoke", backbone="squeezenet3d", steps=2, epochs=2, workers=0,
-                               frames_per_video=16, cache_root=tmp_path)
+    result = measure_data_path(
+        profile="smoke", backbone="squeezenet3d", steps=2, epochs=2, workers=0, frames_per_video=16, cache_root=tmp_path
+    )
     assert (result.steps, result.batch_size, result.clips_per_video, result.device) == (2, 4, 1, "cpu")
     assert result.clips_per_s > 0 and 0.0 <= result.data_wait_fraction <= 1.0
     assert result.data_seconds <= result.seconds
@@ -132,8 +140,17 @@ def test_data_path_measurement_at_smoke_size(tmp_path):
 
 @CUDA
 def test_data_path_measurement_on_cuda(tmp_path):
-    result = measure_data_path(profile="smoke", backbone="squeezenet3d", device="cuda", steps=2, epochs=2,
-                               workers=1, frames_per_video=16, cache_root=tmp_path, channels_last=True)
+    result = measure_data_path(
+        profile="smoke",
+        backbone="squeezenet3d",
+        device="cuda",
+        steps=2,
+        epochs=2,
+        workers=1,
+        frames_per_video=16,
+        cache_root=tmp_path,
+        channels_last=True,
+    )
     assert result.device.startswith("cuda") and result.clips_per_s > 0
 
 
@@ -185,9 +202,15 @@ def ddp_launch(videos, home, tmp_path_factory) -> dict:
     """One torchrun launch: the equivalence problem on 2 processes, then an uninterrupted DDP tiny pre-training."""
     out = tmp_path_factory.mktemp("ddp")
     store = out / "clean"
-    done = subprocess.run(_torchrun(str(Path(scale_helpers.__file__)), "--out", str(out), "--store", str(store),
-                                    "--data-root", str(videos)),
-                          env=engine_helpers.subprocess_env(home), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        _torchrun(
+            str(Path(scale_helpers.__file__)), "--out", str(out), "--store", str(store), "--data-root", str(videos)
+        ),
+        env=engine_helpers.subprocess_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return {"equivalence": json.loads((out / "equivalence.json").read_text()), "store": store}
 
@@ -210,8 +233,10 @@ def test_one_process_and_two_train_alike_up_to_batch_norm(ddp_launch):
     for name, batch_norm in (("plain", False), ("batch_norm", True)):
         one, other = scale_helpers.train(batch_norm), two["variants"][name]
         params = [k for k in one["weights"] if not k.startswith("norm.running") and "num_batches" not in k]
-        observed[name] = (_diffs(one["weights"], other["weights"], params),
-                          float(np.max(np.abs(np.subtract(one["losses"], other["losses"])))))
+        observed[name] = (
+            _diffs(one["weights"], other["weights"], params),
+            float(np.max(np.abs(np.subtract(one["losses"], other["losses"])))),
+        )
     plain_w, plain_loss = observed["plain"]
     bn_w, bn_loss = observed["batch_norm"]
     assert plain_w < 1e-5 and plain_loss < 1e-5, observed
@@ -235,10 +260,15 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(ddp_launch, videos, home, tmp_path):
     config = engine_helpers.tiny_config(videos, epochs=3)
     killed = tmp_path / "killed"
-    command = _torchrun(str(Path(engine_helpers.__file__)), "--data-root", str(videos), "--store", str(killed),
-                        "--epochs", "3")
-    proc = subprocess.Popen([*command, "--sleep-per-step", "0.3"], env=engine_helpers.subprocess_env(home), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    command = _torchrun(
+        str(Path(engine_helpers.__file__)), "--data-root", str(videos), "--store", str(killed), "--epochs", "3"
+    )
+    proc = subprocess.Popen(
+        [*command, "--sleep-per-step", "0.3"],
+        env=engine_helpers.subprocess_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     run = RunStore(killed).run(config)
     deadline = time.monotonic() + 120
     try:
@@ -250,7 +280,9 @@ def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(ddp_lau
         _kill_tree(proc)
     assert not run.is_complete and list(run.checkpoints()) == [1], "killed after epoch 1"
 
-    resumed = subprocess.run(command, env=engine_helpers.subprocess_env(home), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        command, env=engine_helpers.subprocess_env(home), capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     clean = RunStore(ddp_launch["store"]).find(config)
     assert run.is_complete and clean is not None
@@ -258,5 +290,6 @@ def test_a_killed_ddp_run_resumes_to_the_weights_of_an_uninterrupted_one(ddp_lau
     a, b = run.load_final(), clean.load_final()
     for part in ("backbone", "task"):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), f"{part} differs"
-    np.testing.assert_array_equal(run.read_log()[["epoch", "step", "loss"]].to_numpy(),
-                                  clean.read_log()[["epoch", "step", "loss"]].to_numpy())
+    np.testing.assert_array_equal(
+        run.read_log()[["epoch", "step", "loss"]].to_numpy(), clean.read_log()[["epoch", "step", "loss"]].to_numpy()
+    )

@@ -3,6 +3,7 @@
 Every test writes a small run by hand through ``RunHandle`` (no training), damages one file the
 way a full disk, a kill or a careless copy would, and checks what the store says about it.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Read-only stores: they read what is held and raise NotCachedError instead of computing or writing."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """The shared study: grid points resolve to one run whichever chapter asks; evaluations are cached."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,12 @@ from sslvid.store.runs import RunStore
 
 @pytest.fixture()
 def study(tmp_path):
-    return Study("smoke", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "results.csv"),
-                 features=FeatureCache(tmp_path / "features"))
+    return Study(
+        "smoke",
+        store=RunStore(tmp_path / "runs"),
+        results=ResultsStore(tmp_path / "results.csv"),
+        features=FeatureCache(tmp_path / "features"),
+    )
 
 
 def test_a_point_asked_by_two_grids_is_one_run(study):

@@ -1,12 +1,13 @@
 """Pre-training on every video: ``subset_per_class="all"``, and what a too-big subset says (issue 16)."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-
 from engine_helpers import BACKBONE, write_tiny_videos
+
 from sslvid.cli import _overrides, build_parser
 from sslvid.data.subsets import balanced_subset
 from sslvid.engine import PretrainConfig
@@ -39,8 +40,9 @@ def test_a_subset_that_is_neither_a_count_nor_all_is_refused(bad):
 
 
 def test_the_command_line_spells_all_the_same_way():
-    args = build_parser().parse_args(["pretrain", "--task", "rotnet", "--backbone", BACKBONE,
-                                      "--set", "subset_per_class=all"])
+    args = build_parser().parse_args(
+        ["pretrain", "--task", "rotnet", "--backbone", BACKBONE, "--set", "subset_per_class=all"]
+    )
     assert config(**_overrides(args)).subset_per_class == "all"
 
 
@@ -61,7 +63,10 @@ def test_a_subset_bigger_than_a_class_names_the_short_classes_and_the_way_out(th
 def test_balanced_subset_lists_short_classes_fewest_first_and_bounds_the_list():
     labels = np.repeat(np.arange(14), [5] + [2] * 12 + [1])
     names = [f"c{i}" for i in range(14)]
-    with pytest.raises(ValueError, match=r"13 of 14 classes have fewer than 3 videos: c13 \(1\), c1 \(2\), .*"
-                                         r"and 3 more; ask for at most 1 videos per class"):
+    with pytest.raises(
+        ValueError,
+        match=r"13 of 14 classes have fewer than 3 videos: c13 \(1\), c1 \(2\), .*"
+        r"and 3 more; ask for at most 1 videos per class",
+    ):
         balanced_subset(labels, 3, seed=0, classes=names)
     assert len(balanced_subset(labels, 1, seed=0, classes=names)) == 14

@@ -8,8 +8,9 @@ from sslvid.data.subsets import balanced_subset, nested_subsets
 
 
 def make_index(per_class: int, classes: int) -> VideoIndex:
-    records = tuple(VideoRecord(Path(f"/v/{c}_{i}.mp4"), c, f"{c}_{i}")
-                    for c in range(classes) for i in range(per_class))
+    records = tuple(
+        VideoRecord(Path(f"/v/{c}_{i}.mp4"), c, f"{c}_{i}") for c in range(classes) for i in range(per_class)
+    )
     return VideoIndex("folder", Path("/v"), "train", 1, tuple(map(str, range(classes))), records)
 
 

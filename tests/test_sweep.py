@@ -5,6 +5,7 @@ size over eight tiny videos) into a temporary store: two jobs through submitit's
 executor (each a two-task DDP job, as on SLURM) and through a process pool. The SLURM executor
 is followed up to ``sbatch``, replaced by a stand-in that records the generated script.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import engine_helpers
 import pytest
 
-import engine_helpers
 from sslvid.engine import PretrainConfig
 from sslvid.scale.grids import PAPER_GRIDS, Block, Grid, dump_grid, load_grid, resolve_point, subset_per_class
 from sslvid.scale.sweep import Job, PretrainJob, expand_grid, plan_sweep, run_sweep
@@ -28,8 +29,16 @@ pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
 
 def test_paper_grids_expand_to_the_counted_runs():
     counts = {name: len(expand_grid(grid)) for name, grid in PAPER_GRIDS.items()}
-    assert counts == {"preliminaries": 20, "subset_duration": 27, "task_complexity": 18, "ood": 8, "noise": 12,
-                      "distillation": 32, "downstream": 8, "lightweight": 25}
+    assert counts == {
+        "preliminaries": 20,
+        "subset_duration": 27,
+        "task_complexity": 18,
+        "ood": 8,
+        "noise": 12,
+        "distillation": 32,
+        "downstream": 8,
+        "lightweight": 25,
+    }
     # 6 tasks x 2 backbones, and VCOP / RSPNet on 6 CNNs, of which 4 runs are already in Table 1
     union = {job.config_hash() for grid in PAPER_GRIDS.values() for job in expand_grid(grid)}
     assert len(union) == 81
@@ -40,9 +49,14 @@ def test_named_axes_resolve_per_profile():
     assert subset_per_class("30k", "SSv2", "paper") == 172
     assert [subset_per_class(s, "K400", "micro") for s in ("10k", "50k", "100k")] == [10, 50, 100]
     point = {"task": "vcop", "backbone": "r2plus1d_18", "data": "SSv2", "subset": "30k", "complexity": "C3"}
-    assert resolve_point(point, "paper") == {"task": "vcop", "backbone": "r2plus1d_18", "dataset": "ssv2",
-                                             "subset_per_class": 172, "task_kwargs": {"num_clips": 5},
-                                             "batch_size": 4}  # VCOP's released batch 8, halved
+    assert resolve_point(point, "paper") == {
+        "task": "vcop",
+        "backbone": "r2plus1d_18",
+        "dataset": "ssv2",
+        "subset_per_class": 172,
+        "task_kwargs": {"num_clips": 5},
+        "batch_size": 4,
+    }  # VCOP's released batch 8, halved
     assert resolve_point(point, "micro")["dataset"] == "digits-motion-pool"
     assert resolve_point(point, "micro")["batch_size"] == 16  # the micro profile's 32, halved
     with pytest.raises(ValueError, match="has no complexity levels"):
@@ -52,11 +66,14 @@ def test_named_axes_resolve_per_profile():
 def test_hashes_are_the_configs_and_equal_runs_are_shared_across_chapters():
     table1 = {(j.config.task, j.config.backbone): j for j in expand_grid(PAPER_GRIDS["preliminaries"])}
     rotnet = table1["rotnet", "r2plus1d_18"]
-    by_hand = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18", dataset="kinetics400",
-                                         subset_per_class=125)
+    by_hand = PretrainConfig.for_profile(
+        "paper", task="rotnet", backbone="r2plus1d_18", dataset="kinetics400", subset_per_class=125
+    )
     assert rotnet.config_hash() == by_hand.config_hash()
-    complexity = {(j.config.task, j.config.backbone, json.dumps(j.config.task_kwargs)): j
-                  for j in expand_grid(PAPER_GRIDS["task_complexity"])}
+    complexity = {
+        (j.config.task, j.config.backbone, json.dumps(j.config.task_kwargs)): j
+        for j in expand_grid(PAPER_GRIDS["task_complexity"])
+    }
     # RotNet C3 (4 rotations) and VCOP C1 (3 clips) are the defaults: the very runs of Table 1
     assert complexity["rotnet", "r2plus1d_18", "{}"].config_hash() == rotnet.config_hash()
     assert complexity["vcop", "shufflenet3d", "{}"].config_hash() == table1["vcop", "shufflenet3d"].config_hash()
@@ -112,10 +129,22 @@ def test_cached_jobs_are_skipped_and_a_failure_does_not_stop_the_sweep(tmp_path)
 
 
 def _smoke_grid(videos: Path) -> Grid:
-    fixed = {"dataset": "folder", "data_root": str(videos), "epochs": 1, "checkpoint_every": 1, "num_workers": 0,
-             "threads": 1, "device": "cpu", "lr": 0.05}
-    return Grid("smoke-sweep", (Block(axes={"seed": [0, 1]}),), profile="smoke",
-                fixed={"task": engine_helpers.TASK, "backbone": engine_helpers.BACKBONE, **fixed})
+    fixed = {
+        "dataset": "folder",
+        "data_root": str(videos),
+        "epochs": 1,
+        "checkpoint_every": 1,
+        "num_workers": 0,
+        "threads": 1,
+        "device": "cpu",
+        "lr": 0.05,
+    }
+    return Grid(
+        "smoke-sweep",
+        (Block(axes={"seed": [0, 1]}),),
+        profile="smoke",
+        fixed={"task": engine_helpers.TASK, "backbone": engine_helpers.BACKBONE, **fixed},
+    )
 
 
 @pytest.mark.slow
@@ -125,8 +154,9 @@ def test_submitit_local_executor_runs_a_two_job_sweep_into_the_store(videos, tmp
     store = RunStore(tmp_path / "runs")
     jobs = expand_grid(_smoke_grid(videos))
     assert len(jobs) == 2 and all(isinstance(j, PretrainJob) for j in jobs)
-    report = run_sweep(jobs, store, executor="local", workers=2, folder=tmp_path / "submitit", poll_seconds=0.2,
-                       tasks_per_job=2)
+    report = run_sweep(
+        jobs, store, executor="local", workers=2, folder=tmp_path / "submitit", poll_seconds=0.2, tasks_per_job=2
+    )
     assert report["status"].tolist() == ["done", "done"], report["error"].tolist()
     assert report["job_id"].notna().all() and not report["result_cached"].any()
     for job in jobs:
@@ -173,10 +203,19 @@ def test_slurm_submission_asks_for_the_jobs_resources(tmp_path, monkeypatch):
         tool.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     options = SlurmOptions(partition="gpu", gpus_per_job=4, nodes=2, timeout_min=600, additional={"account": "abc"})
-    report = run_sweep([EchoJob("a"), EchoJob("b")], RunStore(tmp_path / "runs"), executor="slurm", slurm=options,
-                       wait=False)
+    report = run_sweep(
+        [EchoJob("a"), EchoJob("b")], RunStore(tmp_path / "runs"), executor="slurm", slurm=options, wait=False
+    )
     assert report["status"].tolist() == ["submitted"] * 2 and report["job_id"].tolist() == ["4242_0", "4242_1"]
     script = record.read_text()
-    for line in ("--partition=gpu", "--nodes=2", "--gpus-per-node=4", "--ntasks-per-node=4", "--time=600",
-                 "--account=abc", "--array=0-1%2", "--signal=USR2"):
+    for line in (
+        "--partition=gpu",
+        "--nodes=2",
+        "--gpus-per-node=4",
+        "--ntasks-per-node=4",
+        "--time=600",
+        "--account=abc",
+        "--array=0-1%2",
+        "--signal=USR2",
+    ):
         assert f"#SBATCH {line}" in script, line

@@ -1,4 +1,5 @@
 """The book's tables: caption, units, decimals, the best value per column in bold, a dash for NaN."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,14 +13,17 @@ def bold(styler):
 
 
 def frame():
-    return pd.DataFrame({"top1": [41.25, 55.5, np.nan], "loss": [0.5, 0.25, 0.75], "n": [3, 4, 5],
-                         "task": ["rotnet", "vcop", "prp"]}, index=["a", "b", "c"])
+    return pd.DataFrame(
+        {"top1": [41.25, 55.5, np.nan], "loss": [0.5, 0.25, 0.75], "n": [3, 4, 5], "task": ["rotnet", "vcop", "prp"]},
+        index=["a", "b", "c"],
+    )
 
 
 def test_result_table_formats_marks_the_best_and_leaves_the_numbers_alone():
     df = frame()
-    html = result_table(df, "Top-1 of three tasks", decimals={"loss": 2}, units={"top1": "%"},
-                        best={"top1": "max", "loss": "min"}).to_html()
+    html = result_table(
+        df, "Top-1 of three tasks", decimals={"loss": 2}, units={"top1": "%"}, best={"top1": "max", "loss": "min"}
+    ).to_html()
     assert "<caption>Top-1 of three tasks</caption>" in html
     assert "top1 (%)" in html and "loss (" not in html
     assert "41.2" in html and "55.5" in html and "0.25" in html and MISSING in html and "nan" not in html

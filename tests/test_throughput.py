@@ -15,7 +15,8 @@ def test_cache_vs_decode_times_the_same_clips_both_ways(tiny_default: Path, tmp_
 
     def counting(function, chosen):
         timed.setdefault(getattr(function, "__name__", "cache"), []).append(
-            [(v, tuple(np.asarray(ix).tolist())) for v, ix in chosen])
+            [(v, tuple(np.asarray(ix).tolist())) for v, ix in chosen]
+        )
         return float(len(chosen))
 
     monkeypatch.setattr(throughput, "clips_per_second", counting)

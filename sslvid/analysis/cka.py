@@ -36,6 +36,7 @@ NaN there (PyTorch-Model-Compare issues 4 and 10). Here such a layer (``HSIC_1(K
 layer, itself included, and a logged warning names it. Batches of fewer than 4 examples
 (where HSIC_1 is undefined) are skipped with a warning.
 """
+
 from __future__ import annotations
 
 import logging
@@ -175,9 +176,15 @@ class CKAResult:
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per layer pair, columns layer_a, layer_b, i, j, cka."""
         i, j = np.meshgrid(range(len(self.layers_a)), range(len(self.layers_b)), indexing="ij")
-        return pd.DataFrame({"layer_a": np.asarray(self.layers_a)[i.ravel()],
-                             "layer_b": np.asarray(self.layers_b)[j.ravel()],
-                             "i": i.ravel(), "j": j.ravel(), "cka": self.matrix.ravel()})
+        return pd.DataFrame(
+            {
+                "layer_a": np.asarray(self.layers_a)[i.ravel()],
+                "layer_b": np.asarray(self.layers_b)[j.ravel()],
+                "i": i.ravel(),
+                "j": j.ravel(),
+                "cka": self.matrix.ravel(),
+            }
+        )
 
 
 class MinibatchCKA:
@@ -249,11 +256,17 @@ class MinibatchCKA:
         for live, names, side in ((live_a, names_a, "A"), (live_b, names_b, "B")):
             dead = [names[i] if names else str(i) for i in torch.nonzero(~live).flatten().tolist()]
             if dead:
-                logger.warning("CKA: layers %s of network %s do not vary over the examples; their CKA is set to 0",
-                               ", ".join(dead), side)
+                logger.warning(
+                    "CKA: layers %s of network %s do not vary over the examples; their CKA is set to 0",
+                    ", ".join(dead),
+                    side,
+                )
         denom = torch.sqrt(torch.outer(self.hsic_aa.clamp_min(0), self.hsic_bb.clamp_min(0)))
-        cka = torch.where(torch.outer(live_a, live_b), self.hsic_ab / denom.clamp_min(torch.finfo(torch.float64).tiny),
-                          torch.zeros_like(denom))
+        cka = torch.where(
+            torch.outer(live_a, live_b),
+            self.hsic_ab / denom.clamp_min(torch.finfo(torch.float64).tiny),
+            torch.zeros_like(denom),
+        )
         return cka.numpy()
 
 
@@ -263,10 +276,19 @@ def layer_names(model: VideoBackbone, indices: int | Sequence[int] | None) -> tu
 
 
 @torch.no_grad()
-def cka_map(model_a: VideoBackbone, source: ClipSource, model_b: VideoBackbone | None = None,
-            indices_a: int | Sequence[int] | None = None, indices_b: int | Sequence[int] | None = None,
-            device: torch.device | str = "cpu", batch_size: int = 128, crop_size: int | None = None,
-            channels_last: bool = True, eps: float = 1e-12, dtype: torch.dtype = torch.float64) -> CKAResult:
+def cka_map(
+    model_a: VideoBackbone,
+    source: ClipSource,
+    model_b: VideoBackbone | None = None,
+    indices_a: int | Sequence[int] | None = None,
+    indices_b: int | Sequence[int] | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 128,
+    crop_size: int | None = None,
+    channels_last: bool = True,
+    eps: float = 1e-12,
+    dtype: torch.dtype = torch.float64,
+) -> CKAResult:
     """Minibatch linear CKA map between the blocks of two backbones (or one backbone and itself).
 
     Nguyen, Raghu & Kornblith (2021, §3) minibatch CKA over ``forward_intermediates``, each

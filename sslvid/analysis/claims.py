@@ -29,6 +29,7 @@ The verdict is always computed from the estimate; nothing here types "holds" by 
 ``claim_rows`` / ``claims_from_rows`` turn claims into plain rows for the results store
 (``sslvid.store.claims``) and back.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -252,8 +253,14 @@ def bootstrap_accuracy(accuracy: float, videos: int, draws: int = BOOTSTRAP_DRAW
     return Estimate(float(outcomes.mean() * 100), *_percentile(means), len(outcomes), VIDEOS)
 
 
-def bootstrap_accuracy_difference(a: float | Sequence[bool], b: float | Sequence[bool], videos_a: int | None = None,
-                                  videos_b: int | None = None, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
+def bootstrap_accuracy_difference(
+    a: float | Sequence[bool],
+    b: float | Sequence[bool],
+    videos_a: int | None = None,
+    videos_b: int | None = None,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Estimate:
     """Accuracy of ``a`` minus ``b`` in points, with a percentile bootstrap interval over test videos.
 
     Args:
@@ -273,8 +280,9 @@ def bootstrap_accuracy_difference(a: float | Sequence[bool], b: float | Sequence
         xa, xb = _outcomes(float(a), videos_a), _outcomes(float(b), videos_b)
         ma = xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1)
         mb = xb[rng.integers(0, len(xb), (draws, len(xb)))].mean(axis=1)
-        return Estimate(float(xa.mean() - xb.mean()) * 100, *_percentile((ma - mb) * 100), min(len(xa), len(xb)),
-                        VIDEOS)
+        return Estimate(
+            float(xa.mean() - xb.mean()) * 100, *_percentile((ma - mb) * 100), min(len(xa), len(xb)), VIDEOS
+        )
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if xa.shape != xb.shape or xa.ndim != 1 or len(xa) == 0:
         raise ValueError(f"paired correctness needs two equal-length vectors, got {xa.shape} and {xb.shape}")
@@ -283,8 +291,9 @@ def bootstrap_accuracy_difference(a: float | Sequence[bool], b: float | Sequence
     return Estimate(float(xa.mean() - xb.mean()) * 100, *_percentile(diff), len(xa), PAIRED_VIDEOS)
 
 
-def bootstrap_mean_difference(cells: Sequence[tuple[float, float, float, float]], draws: int = BOOTSTRAP_DRAWS,
-                              seed: int = 0) -> Estimate:
+def bootstrap_mean_difference(
+    cells: Sequence[tuple[float, float, float, float]], draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> Estimate:
     """Mean over cells of accuracy a minus accuracy b (points), with a percentile bootstrap over test videos.
 
     Each draw resamples every model's test videos (the 0/1 outcomes its accuracy implies) and
@@ -313,8 +322,9 @@ def bootstrap_mean_difference(cells: Sequence[tuple[float, float, float, float]]
     return Estimate(mean, *_percentile(total / len(cells)), videos, VIDEOS)
 
 
-def bootstrap_combination(terms: Sequence[tuple[float, float, float]], draws: int = BOOTSTRAP_DRAWS,
-                          seed: int = 0) -> Estimate:
+def bootstrap_combination(
+    terms: Sequence[tuple[float, float, float]], draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> Estimate:
     """A weighted sum of accuracies (points), e.g. ``(a30 - a10) - (a100 - a30)``, with a percentile
     bootstrap over each model's test videos (resampled independently, as in ``bootstrap_mean_difference``).
 
@@ -337,8 +347,9 @@ def bootstrap_combination(terms: Sequence[tuple[float, float, float]], draws: in
     return Estimate(value, *_percentile(total), int(min(n for _, _, n in terms)), VIDEOS)
 
 
-def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
-                   statistic: str = "mean") -> Estimate:
+def bootstrap_mean(
+    values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0, statistic: str = "mean"
+) -> Estimate:
     """The mean (or ``statistic`` "median") of ``values`` (cells or series of a table) with a percentile
     bootstrap interval over them: how much the statement varies across the cells it generalises over.
 
@@ -358,8 +369,9 @@ def bootstrap_mean(values: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: 
     return Estimate(float(reduce(array)), *_percentile(draws_), len(array), CELLS)
 
 
-def bootstrap_group_difference(a: Sequence[float], b: Sequence[float], draws: int = BOOTSTRAP_DRAWS,
-                               seed: int = 0) -> Estimate:
+def bootstrap_group_difference(
+    a: Sequence[float], b: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> Estimate:
     """Mean of ``a`` minus mean of ``b`` (two groups of cells), each group resampled on its own.
 
     Raises:
@@ -372,8 +384,9 @@ def bootstrap_group_difference(a: Sequence[float], b: Sequence[float], draws: in
     if len(xa) < 2 or len(xb) < 2:
         return Estimate(value, n=min(len(xa), len(xb)), method=SINGLE)
     rng = np.random.default_rng(seed)
-    diff = (xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1)
-            - xb[rng.integers(0, len(xb), (draws, len(xb)))].mean(axis=1))
+    diff = xa[rng.integers(0, len(xa), (draws, len(xa)))].mean(axis=1) - xb[
+        rng.integers(0, len(xb), (draws, len(xb)))
+    ].mean(axis=1)
     return Estimate(value, *_percentile(diff), min(len(xa), len(xb)), CELLS)
 
 
@@ -382,7 +395,7 @@ def _rank_corr(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
     rx = rx - rx.mean(axis=-1, keepdims=True)
     ry = ry - ry.mean(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (rx * ry).sum(-1) / np.sqrt((rx ** 2).sum(-1) * (ry ** 2).sum(-1))
+        return (rx * ry).sum(-1) / np.sqrt((rx**2).sum(-1) * (ry**2).sum(-1))
 
 
 def spearman(x: Sequence[float], y: Sequence[float], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
@@ -415,8 +428,15 @@ def spearman(x: Sequence[float], y: Sequence[float], draws: int = BOOTSTRAP_DRAW
     perms = np.array(list(itertools.permutations(range(n))))
     null = _rank_corr(np.broadcast_to(rx, perms.shape), ry[perms])
     tol = 1e-12
-    return Estimate(rho, low, high, n, PERMUTATION, p_greater=float(np.mean(null >= rho - tol)),
-                    p_less=float(np.mean(null <= rho + tol)))
+    return Estimate(
+        rho,
+        low,
+        high,
+        n,
+        PERMUTATION,
+        p_greater=float(np.mean(null >= rho - tol)),
+        p_less=float(np.mean(null <= rho + tol)),
+    )
 
 
 # ---------------------------------------------------------------------- rendering and rows
@@ -428,8 +448,11 @@ def sentence(claim: Claim) -> str:
     if est is None or math.isnan(est.value):
         return f"Not measured: {claim.reason or 'no number'}."
     d = claim.digits
-    interval = (f"95% interval {est.low:.{d}f} to {est.high:.{d}f}, {est.method}, n = {est.n}" if est.has_interval
-                else f"{est.method}, n = {est.n}")
+    interval = (
+        f"95% interval {est.low:.{d}f} to {est.high:.{d}f}, {est.method}, n = {est.n}"
+        if est.has_interval
+        else f"{est.method}, n = {est.n}"
+    )
     p = ""
     if est.p_greater is not None or est.p_less is not None:
         side = est.p_greater if claim.direction == ">" else est.p_less
@@ -444,9 +467,17 @@ def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:
     rows = []
     for claim in claims:
         where = ", ".join(part for part in (claim.paper, claim.section, claim.table) if part)
-        rows.append({"chapter": claim.chapter, "claim": claim.key, "source": where, "statement": claim.statement,
-                     "measured": claim.estimate.text(claim.digits) if claim.estimate else "n/a",
-                     "verdict": verdict(claim), "in short": sentence(claim)})
+        rows.append(
+            {
+                "chapter": claim.chapter,
+                "claim": claim.key,
+                "source": where,
+                "statement": claim.statement,
+                "measured": claim.estimate.text(claim.digits) if claim.estimate else "n/a",
+                "verdict": verdict(claim),
+                "in short": sentence(claim),
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -458,8 +489,27 @@ def verdict_counts(claims: Iterable[Claim]) -> dict[str, int]:
     return counts
 
 
-ROW_FIELDS = ("chapter", "key", "statement", "paper", "section", "table", "quantity", "direction", "threshold",
-              "value", "low", "high", "n", "method", "p_greater", "p_less", "reason", "digits", "verdict")
+ROW_FIELDS = (
+    "chapter",
+    "key",
+    "statement",
+    "paper",
+    "section",
+    "table",
+    "quantity",
+    "direction",
+    "threshold",
+    "value",
+    "low",
+    "high",
+    "n",
+    "method",
+    "p_greater",
+    "p_less",
+    "reason",
+    "digits",
+    "verdict",
+)
 """The plain row of a claim (``claim_rows``), as the claims table of the results store holds it."""
 
 
@@ -467,8 +517,11 @@ def claim_rows(claims: Iterable[Claim]) -> list[dict[str, Any]]:
     """Claims as plain rows (``ROW_FIELDS``), with the computed verdict beside them."""
     rows = []
     for claim in claims:
-        est = asdict(claim.estimate) if claim.estimate is not None else dict.fromkeys(
-            ("value", "low", "high", "n", "method", "p_greater", "p_less"))
+        est = (
+            asdict(claim.estimate)
+            if claim.estimate is not None
+            else dict.fromkeys(("value", "low", "high", "n", "method", "p_greater", "p_less"))
+        )
         row = {name: getattr(claim, name) for name in ROW_FIELDS if hasattr(claim, name) and name != "verdict"}
         rows.append({**row, **est, "verdict": verdict(claim)})
     return rows
@@ -498,16 +551,35 @@ def claims_from_rows(rows: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[C
             raise ValueError(f"a claim row needs {missing}; got {sorted(row)}")
         value = _number(row["value"])
         low, high = _number(row["low"]), _number(row["high"])
-        estimate = None if value is None else Estimate(
-            value, math.nan if low is None else low, math.nan if high is None else high, int(_number(row["n"]) or 0),
-            str(row["method"]), _number(row["p_greater"]), _number(row["p_less"]))
-        claims.append(Claim(key=_text(row["key"]), chapter=_text(row["chapter"]),
-                            statement=_text(row["statement"]), paper=_text(row["paper"]),
-                            section=_text(row["section"]), table=_text(row["table"]),
-                            quantity=_text(row["quantity"]), direction=_text(row["direction"]),
-                            threshold=float(row["threshold"]), estimate=estimate,
-                            reason=_text(row["reason"]) or ("" if estimate else "not measured"),
-                            digits=int(_number(row["digits"]) or 2)))
+        estimate = (
+            None
+            if value is None
+            else Estimate(
+                value,
+                math.nan if low is None else low,
+                math.nan if high is None else high,
+                int(_number(row["n"]) or 0),
+                str(row["method"]),
+                _number(row["p_greater"]),
+                _number(row["p_less"]),
+            )
+        )
+        claims.append(
+            Claim(
+                key=_text(row["key"]),
+                chapter=_text(row["chapter"]),
+                statement=_text(row["statement"]),
+                paper=_text(row["paper"]),
+                section=_text(row["section"]),
+                table=_text(row["table"]),
+                quantity=_text(row["quantity"]),
+                direction=_text(row["direction"]),
+                threshold=float(row["threshold"]),
+                estimate=estimate,
+                reason=_text(row["reason"]) or ("" if estimate else "not measured"),
+                digits=int(_number(row["digits"]) or 2),
+            )
+        )
     return claims
 
 
@@ -538,5 +610,8 @@ def glue_facts(prefix: str, facts: Mapping[str, Any]) -> None:
     except ImportError:
         return
     for name, value in facts.items():
-        glue(f"{prefix}_{name.replace(' ', '_')}", value.item() if isinstance(value, np.generic) else value,
-             display=False)
+        glue(
+            f"{prefix}_{name.replace(' ', '_')}",
+            value.item() if isinstance(value, np.generic) else value,
+            display=False,
+        )

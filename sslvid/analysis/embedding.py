@@ -13,6 +13,7 @@ Clip sources accepted by :func:`iter_clip_batches` (and so by :func:`extract_fea
   (``clips`` uint8 ``(B, K, T, H, W, 3)``, ``label`` ``(B,)``) — e.g. a ``DataLoader`` over a
   ``VideoClipDataset``. Each of the K clips of a video is one example (its label repeated).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -55,8 +56,9 @@ def as_model_clips(clips: Tensor, crop_size: int | None = None) -> Tensor:
     return clips
 
 
-def to_display_frames(clip: Tensor, mean: tuple[float, ...] = KINETICS_MEAN,
-                      std: tuple[float, ...] = KINETICS_STD) -> np.ndarray:
+def to_display_frames(
+    clip: Tensor, mean: tuple[float, ...] = KINETICS_MEAN, std: tuple[float, ...] = KINETICS_STD
+) -> np.ndarray:
     """A normalised model input ``(3, T, H, W)`` back to uint8 frames ``(T, H, W, 3)`` for display.
 
     Inverts ``normalize`` (Kinetics mean and std by default) and clamps to [0, 1].
@@ -97,12 +99,18 @@ def _split_batch(batch: Any) -> tuple[Tensor, Any]:
 
 
 def _is_clips_and_labels(source: Any) -> bool:
-    return (isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], Tensor)
-            and source[0].dim() >= 4 and torch.as_tensor(source[1]).dim() == 1)
+    return (
+        isinstance(source, tuple)
+        and len(source) == 2
+        and isinstance(source[0], Tensor)
+        and source[0].dim() >= 4
+        and torch.as_tensor(source[1]).dim() == 1
+    )
 
 
-def iter_clip_batches(source: ClipSource, batch_size: int = 64,
-                      crop_size: int | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+def iter_clip_batches(
+    source: ClipSource, batch_size: int = 64, crop_size: int | None = None
+) -> Iterator[tuple[Tensor, Tensor]]:
     """Batches ``(clips (B, C, T, H, W) float, labels (B,) long)`` from any clip source.
 
     Args:
@@ -117,9 +125,11 @@ def iter_clip_batches(source: ClipSource, batch_size: int = 64,
     if isinstance(source, Tensor) or _is_clips_and_labels(source):
         clips, labels = (source, None) if isinstance(source, Tensor) else source
         for start in range(0, len(clips), batch_size):
-            part = clips[start:start + batch_size]
-            yield as_model_clips(part, crop_size), _labels_for((part, None if labels is None else
-                                                               labels[start:start + batch_size]), len(part))
+            part = clips[start : start + batch_size]
+            yield (
+                as_model_clips(part, crop_size),
+                _labels_for((part, None if labels is None else labels[start : start + batch_size]), len(part)),
+            )
         return
     for batch in source:
         raw, holder = _split_batch(batch)
@@ -138,9 +148,14 @@ def to_device_clips(clips: Tensor, device: torch.device, channels_last: bool) ->
 
 
 @torch.no_grad()
-def extract_features(backbone: VideoBackbone, source: ClipSource, device: torch.device | str = "cpu",
-                     batch_size: int = 64, crop_size: int | None = None,
-                     channels_last: bool = True) -> tuple[Tensor, Tensor]:
+def extract_features(
+    backbone: VideoBackbone,
+    source: ClipSource,
+    device: torch.device | str = "cpu",
+    batch_size: int = 64,
+    crop_size: int | None = None,
+    channels_last: bool = True,
+) -> tuple[Tensor, Tensor]:
     """Pooled features of every clip of ``source``, streamed in eval mode without gradients.
 
     Args:
@@ -200,8 +215,9 @@ def pairwise_distances(query: Tensor, bank: Tensor, metric: str = "cosine") -> T
     return torch.cdist(q, b)
 
 
-def nearest_neighbours(query_feats: Tensor, bank_feats: Tensor, k: int = 5, metric: str = "cosine",
-                       exclude_self: bool = False) -> tuple[Tensor, Tensor]:
+def nearest_neighbours(
+    query_feats: Tensor, bank_feats: Tensor, k: int = 5, metric: str = "cosine", exclude_self: bool = False
+) -> tuple[Tensor, Tensor]:
     """The ``k`` bank rows closest to each query row, nearest first (ties: lower bank index first).
 
     Args:

@@ -4,6 +4,7 @@ Frame strips, pretext-task strips, CKA maps, t-SNE, neighbour galleries, salienc
 and accuracy-against-epochs curves. The numbers come from ``sslvid.analysis`` (``cka``,
 ``features``, ``saliency``, ``pretext_views``); nothing here trains or sets a global style.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,8 +24,13 @@ from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.pretext.base import PretextTask
 
 
-def frame_strips(clips: Sequence[np.ndarray], labels: Sequence[str], max_frames: int = 8,
-                 title: str | None = None, frame_inches: float = 0.9) -> Figure:
+def frame_strips(
+    clips: Sequence[np.ndarray],
+    labels: Sequence[str],
+    max_frames: int = 8,
+    title: str | None = None,
+    frame_inches: float = 0.9,
+) -> Figure:
     """One row of frames per clip, the clip's label at the left.
 
     Args:
@@ -40,8 +46,9 @@ def frame_strips(clips: Sequence[np.ndarray], labels: Sequence[str], max_frames:
     if not clips or len(clips) != len(labels):
         raise ValueError(f"need one label per clip; got {len(clips)} clips and {len(labels)} labels")
     cols = min(max_frames, max(len(c) for c in clips))
-    fig, axes = plt.subplots(len(clips), cols, figsize=(frame_inches * cols + 1.2, frame_inches * len(clips)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(clips), cols, figsize=(frame_inches * cols + 1.2, frame_inches * len(clips)), squeeze=False
+    )
     for row, (clip, label) in enumerate(zip(clips, labels)):
         picks = np.round(np.linspace(0, len(clip) - 1, min(cols, len(clip)))).astype(int)
         for col, ax in enumerate(axes[row]):
@@ -62,8 +69,15 @@ def frame_strips(clips: Sequence[np.ndarray], labels: Sequence[str], max_frames:
 # ----------------------------------------------------------------------------- CKA maps
 
 
-def cka_heatmap(result: CKAResult, title: str | None = None, ax: Axes | None = None, cmap: str = "magma",
-                vmin: float = 0.0, vmax: float = 1.0, colorbar: bool = True) -> Figure:
+def cka_heatmap(
+    result: CKAResult,
+    title: str | None = None,
+    ax: Axes | None = None,
+    cmap: str = "magma",
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    colorbar: bool = True,
+) -> Figure:
     """A CKA map in the papers' style: layers on both axes, origin lower-left, a colour bar.
 
     As Kornblith et al. (2019, Fig. 2) and Nguyen et al. (2021, Fig. 1), whose maps the
@@ -80,8 +94,9 @@ def cka_heatmap(result: CKAResult, title: str | None = None, ax: Axes | None = N
         colorbar: add a colour bar.
     """
     fig, ax = _figure_and_axes(ax, (1.0 + 0.45 * len(result.layers_b), 0.8 + 0.4 * len(result.layers_a)))
-    image = ax.imshow(result.matrix, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
-                      interpolation="nearest")
+    image = ax.imshow(
+        result.matrix, origin="lower", cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest"
+    )
     ax.set_xticks(range(len(result.layers_b)), result.layers_b, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(result.layers_a)), result.layers_a, fontsize=7)
     ax.set_xlabel("network B block")
@@ -93,8 +108,9 @@ def cka_heatmap(result: CKAResult, title: str | None = None, ax: Axes | None = N
     return fig
 
 
-def cka_heatmaps(results: Sequence[CKAResult], titles: Sequence[str], cmap: str = "magma",
-                 suptitle: str | None = None) -> Figure:
+def cka_heatmaps(
+    results: Sequence[CKAResult], titles: Sequence[str], cmap: str = "magma", suptitle: str | None = None
+) -> Figure:
     """Several CKA maps side by side with one shared colour bar (the papers' Figures 1 and 3).
 
     Raises:
@@ -102,8 +118,9 @@ def cka_heatmaps(results: Sequence[CKAResult], titles: Sequence[str], cmap: str 
     """
     if not results or len(results) != len(titles):
         raise ValueError(f"need one title per map; got {len(results)} maps and {len(titles)} titles")
-    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results) + 0.8, 3.4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(results), figsize=(3.2 * len(results) + 0.8, 3.4), squeeze=False, layout="constrained"
+    )
     for ax, result, title in zip(axes[0], results, titles):
         cka_heatmap(result, title, ax=ax, cmap=cmap, colorbar=False)
     fig.colorbar(axes[0, 0].images[0], ax=list(axes[0]), fraction=0.02, pad=0.02, label="CKA")
@@ -115,9 +132,15 @@ def cka_heatmaps(results: Sequence[CKAResult], titles: Sequence[str], cmap: str 
 # ----------------------------------------------------------------------------- features
 
 
-def tsne_figure(features: Tensor | np.ndarray, labels: Sequence[int] | np.ndarray | Tensor,
-                class_names: Sequence[str] | None = None, seed: int = 0, perplexity: float = 30.0,
-                title: str | None = None, ax: Axes | None = None) -> Figure:
+def tsne_figure(
+    features: Tensor | np.ndarray,
+    labels: Sequence[int] | np.ndarray | Tensor,
+    class_names: Sequence[str] | None = None,
+    seed: int = 0,
+    perplexity: float = 30.0,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Figure:
     """t-SNE of pooled features, one colour per class (benchmark paper §4.5), seeded.
 
     Args:
@@ -151,10 +174,17 @@ def tsne_figure(features: Tensor | np.ndarray, labels: Sequence[int] | np.ndarra
     return fig
 
 
-def neighbour_gallery(query: np.ndarray, neighbours: Sequence[np.ndarray], query_label: str,
-                      neighbour_labels: Sequence[str], distances: Sequence[float] | None = None,
-                      frames: int = 4, metric: str = "", title: str | None = None,
-                      frame_inches: float = 1.1) -> Figure:
+def neighbour_gallery(
+    query: np.ndarray,
+    neighbours: Sequence[np.ndarray],
+    query_label: str,
+    neighbour_labels: Sequence[str],
+    distances: Sequence[float] | None = None,
+    frames: int = 4,
+    metric: str = "",
+    title: str | None = None,
+    frame_inches: float = 1.1,
+) -> Figure:
     """A query clip beside its nearest neighbours: one column per clip, its frames top to bottom.
 
     The lightweight study's kNN pictures (§5.2, Fig. 4) and the benchmark's clip retrieval
@@ -178,8 +208,13 @@ def neighbour_gallery(query: np.ndarray, neighbours: Sequence[np.ndarray], query
         raise ValueError("need one label (and distance) per neighbour")
     clips = [query, *neighbours]
     rows = min(frames, min(len(c) for c in clips))
-    fig, axes = plt.subplots(rows, len(clips), figsize=(frame_inches * len(clips), frame_inches * rows + 0.9),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows,
+        len(clips),
+        figsize=(frame_inches * len(clips), frame_inches * rows + 0.9),
+        squeeze=False,
+        layout="constrained",
+    )
     for col, clip in enumerate(clips):
         picks = np.round(np.linspace(0, len(clip) - 1, rows)).astype(int)
         for row, ax in enumerate(axes[:, col]):
@@ -190,19 +225,27 @@ def neighbour_gallery(query: np.ndarray, neighbours: Sequence[np.ndarray], query
             continue
         label = neighbour_labels[col - 1]
         dist = f"\nd={distances[col - 1]:.3f}" if distances is not None else ""
-        axes[0, col].set_title(f"#{col}\n{label}{dist}", fontsize=6,
-                               color="tab:green" if label == query_label else "tab:red")
-    fig.suptitle(title or f"{len(neighbours)} nearest neighbours{f' ({metric} distance)' if metric else ''}",
-                 fontsize=9)
+        axes[0, col].set_title(
+            f"#{col}\n{label}{dist}", fontsize=6, color="tab:green" if label == query_label else "tab:red"
+        )
+    fig.suptitle(
+        title or f"{len(neighbours)} nearest neighbours{f' ({metric} distance)' if metric else ''}", fontsize=9
+    )
     return fig
 
 
 # ----------------------------------------------------------------------------- saliency
 
 
-def saliency_figure(clip: np.ndarray | Tensor, gradient: np.ndarray | Tensor,
-                    gradcam: np.ndarray | Tensor | None = None, max_frames: int = 8, title: str | None = None,
-                    alpha: float = 0.5, frame_inches: float = 0.9) -> Figure:
+def saliency_figure(
+    clip: np.ndarray | Tensor,
+    gradient: np.ndarray | Tensor,
+    gradcam: np.ndarray | Tensor | None = None,
+    max_frames: int = 8,
+    title: str | None = None,
+    alpha: float = 0.5,
+    frame_inches: float = 0.9,
+) -> Figure:
     """A clip's frames with its per-frame saliency overlaid: vanilla gradient, then Grad-CAM.
 
     Rows: the frames; the vanilla-gradient map (Simonyan et al., 2014) on each frame; the
@@ -230,8 +273,12 @@ def saliency_figure(clip: np.ndarray | Tensor, gradient: np.ndarray | Tensor,
         if m.shape != frames.shape[:3]:
             raise ValueError(f"{name} map {m.shape} does not match the frames {frames.shape[:3]}")
     picks = np.round(np.linspace(0, len(frames) - 1, min(max_frames, len(frames)))).astype(int)
-    fig, axes = plt.subplots(1 + len(maps), len(picks), squeeze=False,
-                             figsize=(frame_inches * len(picks) + 1.0, frame_inches * (1 + len(maps)) + 0.4))
+    fig, axes = plt.subplots(
+        1 + len(maps),
+        len(picks),
+        squeeze=False,
+        figsize=(frame_inches * len(picks) + 1.0, frame_inches * (1 + len(maps)) + 0.4),
+    )
     for col, t in enumerate(picks):
         axes[0, col].imshow(frames[t])
         axes[0, col].set_title(f"t={t}", fontsize=7)
@@ -258,8 +305,15 @@ def _scaled(saliency: np.ndarray | Tensor, percentile: float) -> np.ndarray:
 # ----------------------------------------------------------------------------- curves and strips
 
 
-def accuracy_curves(table: pd.DataFrame, x: str = "epoch", y: str = "value", group: str = "task",
-                    facet: str | None = None, ylabel: str = "top-1 accuracy", title: str | None = None) -> Figure:
+def accuracy_curves(
+    table: pd.DataFrame,
+    x: str = "epoch",
+    y: str = "value",
+    group: str = "task",
+    facet: str | None = None,
+    ylabel: str = "top-1 accuracy",
+    title: str | None = None,
+) -> Figure:
     """Accuracy against pre-training epochs from a tidy table, one line per group (lightweight study Fig. 2).
 
     Several rows for one (group, epoch) — seeds, say — are drawn as their mean with a band of
@@ -286,26 +340,39 @@ def accuracy_curves(table: pd.DataFrame, x: str = "epoch", y: str = "value", gro
         part = table if panel is None else table[table[facet] == panel]
         for name, rows in part.groupby(group, sort=True):
             stats = rows.groupby(x)[y].agg(["mean", "std", "count"]).sort_index()
-            line, = ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=str(name))
+            (line,) = ax.plot(stats.index, stats["mean"], marker="o", markersize=3, label=str(name))
             if (stats["count"] > 1).any():
                 spread = stats["std"].fillna(0)
-                ax.fill_between(stats.index, stats["mean"] - spread, stats["mean"] + spread,
-                                color=line.get_color(), alpha=0.2, linewidth=0)
+                ax.fill_between(
+                    stats.index,
+                    stats["mean"] - spread,
+                    stats["mean"] + spread,
+                    color=line.get_color(),
+                    alpha=0.2,
+                    linewidth=0,
+                )
         ax.set_xlabel(f"pre-training {x}s" if x == "epoch" else x)
         ax.grid(alpha=0.3)
         if panel is not None:
             ax.set_title(f"{facet} = {panel}", fontsize=9)
     axes[0, 0].set_ylabel(ylabel)
-    axes[0, -1].legend(title=group, fontsize=7, title_fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                       frameon=False)
+    axes[0, -1].legend(
+        title=group, fontsize=7, title_fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+    )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def pretext_strip(task: PretextTask | str, video: np.ndarray, seed: int = 0, max_frames: int = 8,
-                  title: str | None = None, **task_kwargs: Any) -> Figure:
+def pretext_strip(
+    task: PretextTask | str,
+    video: np.ndarray,
+    seed: int = 0,
+    max_frames: int = 8,
+    title: str | None = None,
+    **task_kwargs: Any,
+) -> Figure:
     """Frame strips of a video before and after a pretext task's transformation (what the task asks).
 
     Rows come from ``sslvid.analysis.pretext_views.pretext_views`` (the task's own sampler and
@@ -324,8 +391,12 @@ def pretext_strip(task: PretextTask | str, video: np.ndarray, seed: int = 0, max
     """
     views = pretext_views(task, video, seed=seed, **task_kwargs)
     name = task if isinstance(task, str) else task.name
-    return frame_strips([c for _, c in views], [label for label, _ in views], max_frames=max_frames,
-                        title=title or QUESTIONS.get(name, name))
+    return frame_strips(
+        [c for _, c in views],
+        [label for label, _ in views],
+        max_frames=max_frames,
+        title=title or QUESTIONS.get(name, name),
+    )
 
 
 def _figure_and_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -342,6 +413,7 @@ def _bare(ax: Axes) -> None:
 
 
 # ----------------------------------------------------------------------------- the book's pages
+
 
 def show_figure(fig: Figure | Sequence[Figure] | None, name: str, missing: str = "Not available in this run.") -> None:
     """Show ``fig`` as the numbered figure ``name`` of a chapter page, and close it.

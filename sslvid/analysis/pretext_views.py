@@ -11,6 +11,7 @@ Randomness comes from ``seed`` alone (a numpy generator for sampling, torch's gl
 inside ``torch.random.fork_rng`` for augmentations), so a seed gives the same picture and
 the caller's RNG state is left as it was.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,14 +24,14 @@ from torch import Tensor
 from sslvid.analysis.embedding import to_display_frames
 from sslvid.backbones.base import VideoBackbone
 from sslvid.data.sampling import ClipSampler
-from sslvid.pretext import create_task
 from sslvid.data.transforms import center_crop, rotate90, static_frame_mixup, to_unit_clips
+from sslvid.pretext import create_task
 from sslvid.pretext.base import PretextTask
 from sslvid.pretext.byol import BYOL, byol_view
 from sslvid.pretext.color import lab_to_rgb, rgb_to_lab
-from sslvid.pretext.samplers import order_permutations
 from sslvid.pretext.prp import PRP
 from sslvid.pretext.rotnet import RotNet
+from sslvid.pretext.samplers import order_permutations
 from sslvid.pretext.splitbrain import SplitBrain, SplitBrainBackbone
 from sslvid.pretext.tdl import TDL
 
@@ -81,7 +82,7 @@ def _square(frames: np.ndarray) -> np.ndarray:
     h, w = frames.shape[1:3]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    return frames[:, top:top + side, left:left + side]
+    return frames[:, top : top + side, left : left + side]
 
 
 def _as_batch(frames: np.ndarray) -> Tensor:
@@ -94,7 +95,7 @@ def _unit_to_uint8(x: Tensor) -> np.ndarray:
 
 
 def _span(idx: np.ndarray) -> str:
-    """"frames 3-17 every 2nd" for a regular clip; the frame list when playback looped."""
+    """ "frames 3-17 every 2nd" for a regular clip; the frame list when playback looped."""
     steps = np.diff(idx)
     if len(idx) == 1:
         return f"frame {idx[0]}"
@@ -114,8 +115,9 @@ def _rotnet(task: RotNet, video: np.ndarray, rng: np.random.Generator) -> Views:
 def _vcop(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
     idx, meta = _draw(task, len(video), rng)
     perm = order_permutations(len(idx))[meta["order"]]
-    return [(f"input {i + 1} = clip {p + 1} in time\n({_span(idx[i])})", _square(video[idx[i]]))
-            for i, p in enumerate(perm)]
+    return [
+        (f"input {i + 1} = clip {p + 1} in time\n({_span(idx[i])})", _square(video[idx[i]])) for i, p in enumerate(perm)
+    ]
 
 
 def _prp(task: PRP, video: np.ndarray, rng: np.random.Generator) -> Views:
@@ -162,9 +164,11 @@ def _tdl(task: TDL, video: np.ndarray, rng: np.random.Generator) -> Views:
     idx, meta = _draw(task, len(video), rng)
     anchor, negative = task.augment(_as_batch(video[idx[0]])), task.augment(_as_batch(video[idx[1]]))
     positive = static_frame_mixup(task.augment(_as_batch(video[idx[0]])), alpha=task.tca_alpha)
-    return [(f"anchor ({_span(idx[0])})", to_display_frames(anchor[0])),
-            ("positive (same interval, TCA)", to_display_frames(positive[0])),
-            (f"negative ({_span(idx[1])})", to_display_frames(negative[0]))]
+    return [
+        (f"anchor ({_span(idx[0])})", to_display_frames(anchor[0])),
+        ("positive (same interval, TCA)", to_display_frames(positive[0])),
+        (f"negative ({_span(idx[1])})", to_display_frames(negative[0])),
+    ]
 
 
 def _splitbrain(task: SplitBrain, video: np.ndarray, rng: np.random.Generator) -> Views:
@@ -175,8 +179,11 @@ def _splitbrain(task: SplitBrain, video: np.ndarray, rng: np.random.Generator) -
     grey[:, 1:] = 0
     colour = lab.clone()
     colour[:, 0] = 50.0
-    return [("clip", _unit_to_uint8(x[0])), ("L (lightness)", _unit_to_uint8(lab_to_rgb(grey)[0])),
-            ("ab (colour at L=50)", _unit_to_uint8(lab_to_rgb(colour)[0]))]
+    return [
+        ("clip", _unit_to_uint8(x[0])),
+        ("L (lightness)", _unit_to_uint8(lab_to_rgb(grey)[0])),
+        ("ab (colour at L=50)", _unit_to_uint8(lab_to_rgb(colour)[0])),
+    ]
 
 
 def _generic(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> Views:
@@ -189,8 +196,16 @@ def _generic(task: PretextTask, video: np.ndarray, rng: np.random.Generator) -> 
 
 
 VIEWS: dict[str, Callable[[Any, np.ndarray, np.random.Generator], Views]] = {  # each takes its own task class
-    "rotnet": _rotnet, "vcop": _vcop, "prp": _prp, "cvrl": _two_clips, "simclr": _two_clips,
-    "moco_v2": _two_clips, "byol": _byol, "rspnet": _rspnet, "tdl": _tdl, "splitbrain": _splitbrain,
+    "rotnet": _rotnet,
+    "vcop": _vcop,
+    "prp": _prp,
+    "cvrl": _two_clips,
+    "simclr": _two_clips,
+    "moco_v2": _two_clips,
+    "byol": _byol,
+    "rspnet": _rspnet,
+    "tdl": _tdl,
+    "splitbrain": _splitbrain,
 }
 """Task name -> the function that renders its views; other tasks get their sampled clips (+ augment)."""
 

@@ -20,6 +20,7 @@ The study reports 250 GPU-hours and 35 kg CO2e in all; 250 W x 250 h x 0.42 kg/k
 1.33 would match). Energy here counts the accelerator only, at full TDP: not CPUs, memory,
 cooling (unless ``pue`` > 1) or idle time, and real draw is usually below TDP.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,9 +54,12 @@ class EnergySetting:
 
 
 LIGHTWEIGHT_STUDY = EnergySetting(
-    device="NVIDIA Tesla P100", device_watts=250.0, pue=1.0, carbon_intensity_g_per_kwh=420.0,
+    device="NVIDIA Tesla P100",
+    device_watts=250.0,
+    pue=1.0,
+    carbon_intensity_g_per_kwh=420.0,
     source="Sonawane et al. §7: Tesla P100 (TDP 250 W), GCP asia-southeast1 0.42 kgCO2eq/kWh, "
-           "ML Impact calculator (Lacoste et al. 2019)",
+    "ML Impact calculator (Lacoste et al. 2019)",
 )
 """The lightweight study's constants (module docstring)."""
 
@@ -84,8 +88,9 @@ def energy_estimate(
         ValueError: for negative time, power or intensity, or ``pue < 1``.
     """
     if seconds < 0 or device_watts < 0 or carbon_intensity_g_per_kwh < 0:
-        raise ValueError(f"seconds, watts and intensity must be >= 0, got {seconds}, {device_watts}, "
-                         f"{carbon_intensity_g_per_kwh}")
+        raise ValueError(
+            f"seconds, watts and intensity must be >= 0, got {seconds}, {device_watts}, {carbon_intensity_g_per_kwh}"
+        )
     if pue < 1:
         raise ValueError(f"pue must be >= 1, got {pue}")
     kwh = device_watts * seconds * pue / JOULES_PER_KWH
@@ -101,12 +106,20 @@ def training_macs(macs_per_clip: float, clips: float, backward_factor: float = 3
     return macs_per_clip * clips * backward_factor
 
 
-def cost_table(names: Sequence[str] | None = None, clip_shape: Sequence[int] = PAPER_CLIP, width: float = 1.0,
-               epochs: int = 100, clips_per_epoch: int = 10_000,
-               device_watts: float = LIGHTWEIGHT_STUDY.device_watts, pue: float = LIGHTWEIGHT_STUDY.pue,
-               carbon_intensity_g_per_kwh: float = LIGHTWEIGHT_STUDY.carbon_intensity_g_per_kwh,
-               train_seconds: Mapping[str, float] | None = None, throughput: bool = True,
-               batch_size: int = 2, steps: int = 3) -> pd.DataFrame:
+def cost_table(
+    names: Sequence[str] | None = None,
+    clip_shape: Sequence[int] = PAPER_CLIP,
+    width: float = 1.0,
+    epochs: int = 100,
+    clips_per_epoch: int = 10_000,
+    device_watts: float = LIGHTWEIGHT_STUDY.device_watts,
+    pue: float = LIGHTWEIGHT_STUDY.pue,
+    carbon_intensity_g_per_kwh: float = LIGHTWEIGHT_STUDY.carbon_intensity_g_per_kwh,
+    train_seconds: Mapping[str, float] | None = None,
+    throughput: bool = True,
+    batch_size: int = 2,
+    steps: int = 3,
+) -> pd.DataFrame:
     """One row per backbone: size, MACs, measured speed, and the time, energy and CO2 of a run.
 
     The lightweight study's Table 1 ("Avg. FLOPs", "CO2 Gen.") for a planned run of
@@ -141,9 +154,15 @@ def cost_table(names: Sequence[str] | None = None, clip_shape: Sequence[int] = P
     clips = epochs * clips_per_epoch
     measured = dict(train_seconds or {})
     table["train_PMACs"] = [training_macs(g * 1e9, clips) / 1e15 for g in table["GMACs"]]
-    table["train_seconds"] = [measured.get(n, clips / r if r and not math.isnan(r) else math.nan)
-                              for n, r in zip(table["name"], table["train_clips_per_s"])]
+    table["train_seconds"] = [
+        measured.get(n, clips / r if r and not math.isnan(r) else math.nan)
+        for n, r in zip(table["name"], table["train_clips_per_s"])
+    ]
     table["time_source"] = ["measured run" if n in measured else "estimated from clips/s" for n in table["name"]]
-    energy = [energy_estimate(s, device_watts, pue, carbon_intensity_g_per_kwh) if not math.isnan(s)
-              else {"hours": math.nan, "kWh": math.nan, "kg_CO2e": math.nan} for s in table["train_seconds"]]
+    energy = [
+        energy_estimate(s, device_watts, pue, carbon_intensity_g_per_kwh)
+        if not math.isnan(s)
+        else {"hours": math.nan, "kWh": math.nan, "kg_CO2e": math.nan}
+        for s in table["train_seconds"]
+    ]
     return pd.concat([table, pd.DataFrame(energy, index=table.index)], axis=1)

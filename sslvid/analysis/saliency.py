@@ -19,6 +19,7 @@ predicted class when ``target`` is None. A backbone without a classifier
 L2 norm of the pooled features (what makes the representation strong), and ``target``
 must be None.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -53,8 +54,10 @@ def _resolve_target(backbone: VideoBackbone, clips: Tensor, target: Target) -> T
     """
     if getattr(backbone, "num_classes", 0) == 0:
         if target is not None:
-            raise ValueError("the backbone has no classifier (num_classes=0): pass target=None "
-                             "(the score is then the norm of the pooled features)")
+            raise ValueError(
+                "the backbone has no classifier (num_classes=0): pass target=None "
+                "(the score is then the norm of the pooled features)"
+            )
         return None
     if target is None:
         with torch.no_grad():
@@ -90,8 +93,9 @@ def vanilla_saliency(backbone: VideoBackbone, clips: Tensor, target: Target = No
     backbone.eval()
     try:
         resolved = _resolve_target(backbone, clips, target)
-        grads = Saliency(_score_function(backbone)).attribute(clips.detach().clone().requires_grad_(True),
-                                                             target=resolved, abs=True)
+        grads = Saliency(_score_function(backbone)).attribute(
+            clips.detach().clone().requires_grad_(True), target=resolved, abs=True
+        )
     finally:
         backbone.train(was_training)
     return grads.amax(dim=1).detach()

@@ -6,6 +6,7 @@ stay those of the DataFrame, which the chapter code keeps using::
 
     display(result_table(chapter.table1_pivot(accuracy), "Top-1 of every task and network", unit="%"))
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -28,10 +29,18 @@ DIFFERENCE_COLUMNS = ("difference", "drop", "gap", "gain")
 """Columns ``comparison_table`` shows with a sign (+1.2 / −0.4): the name contains one of these."""
 
 
-def result_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int | Mapping[Any, int] = 1,
-                 unit: str | None = None, units: Mapping[Any, str] | None = None,
-                 best: str | Mapping[Any, str] | None = "max", best_columns: Sequence[Any] | None = None,
-                 best_in: str = "column", hide_index: bool = False) -> Styler:
+def result_table(
+    df: pd.DataFrame,
+    caption: str | None = None,
+    *,
+    decimals: int | Mapping[Any, int] = 1,
+    unit: str | None = None,
+    units: Mapping[Any, str] | None = None,
+    best: str | Mapping[Any, str] | None = "max",
+    best_columns: Sequence[Any] | None = None,
+    best_in: str = "column",
+    hide_index: bool = False,
+) -> Styler:
     """A results table for the page: caption, decimals, units, the best value per column in bold.
 
     Args:
@@ -72,9 +81,15 @@ def result_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int 
     return styler.set_table_attributes(TABLE_ATTRIBUTES)
 
 
-def comparison_table(df: pd.DataFrame, caption: str | None = None, *, decimals: int | Mapping[Any, int] = 1,
-                     unit: str | None = None, units: Mapping[Any, str] | None = None,
-                     difference_columns: Sequence[Any] | None = None) -> Styler:
+def comparison_table(
+    df: pd.DataFrame,
+    caption: str | None = None,
+    *,
+    decimals: int | Mapping[Any, int] = 1,
+    unit: str | None = None,
+    units: Mapping[Any, str] | None = None,
+    difference_columns: Sequence[Any] | None = None,
+) -> Styler:
     """A paper-vs-reproduced table: the paper's cell beside ours, differences signed, nothing bolded.
 
     Marking a "best" value makes no sense across the paper's and our cells; instead every
@@ -104,8 +119,9 @@ def _decimals(decimals: int | Mapping[Any, int], column: Any) -> int:
     return int(decimals)
 
 
-def _format(styler: Styler, df: pd.DataFrame, numeric: Sequence[Any], decimals: int | Mapping[Any, int],
-            signed: Sequence[Any]) -> Styler:
+def _format(
+    styler: Styler, df: pd.DataFrame, numeric: Sequence[Any], decimals: int | Mapping[Any, int], signed: Sequence[Any]
+) -> Styler:
     styler = styler.format(na_rep=MISSING)
     for column in numeric:
         integer = pd.api.types.is_integer_dtype(df[column])
@@ -129,8 +145,9 @@ def _number(value: Any, spec: str) -> str:
     return text.replace("-", "−") if text.startswith("-") else text
 
 
-def _units(styler: Styler, df: pd.DataFrame, numeric: Sequence[Any], unit: str | None,
-           units: Mapping[Any, str] | None) -> Styler:
+def _units(
+    styler: Styler, df: pd.DataFrame, numeric: Sequence[Any], unit: str | None, units: Mapping[Any, str] | None
+) -> Styler:
     if unit is None and not units:
         return styler
     labelled = {_label(c) for c in numeric}
@@ -146,8 +163,9 @@ def _units(styler: Styler, df: pd.DataFrame, numeric: Sequence[Any], unit: str |
     return styler.format_index(header, axis=1, level=level if df.columns.nlevels > 1 else None)
 
 
-def _best(numeric: Sequence[Any], best: str | Mapping[Any, str] | None,
-          best_columns: Sequence[Any] | None) -> dict[Any, str]:
+def _best(
+    numeric: Sequence[Any], best: str | Mapping[Any, str] | None, best_columns: Sequence[Any] | None
+) -> dict[Any, str]:
     if best is None:
         return {}
     columns = [c for c in numeric if best_columns is None or c in best_columns or _label(c) in best_columns]
@@ -180,4 +198,5 @@ def book_tables() -> None:
 def _plain_html(df: pd.DataFrame) -> str:
     rows = pd.get_option("display.max_rows")
     return result_table(df, decimals=int(pd.get_option("display.precision")), best=None).to_html(
-        max_rows=rows if rows and len(df) > rows else None)
+        max_rows=rows if rows and len(df) > rows else None
+    )

@@ -13,6 +13,7 @@ and ``dropout``. Clips are ``(B, C, T, H, W)``. Cost helpers live in ``sslvid.ba
 weights made elsewhere (torchvision's, a self-supervised checkpoint, an export) are read into a
 backbone by ``sslvid.backbones.checkpoints``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -50,8 +51,11 @@ def list_backbones(capacity: str | None = None, kind: str | None = None) -> list
         raise ValueError(f"unknown capacity {capacity!r}; valid: {', '.join(CAPACITIES)}")
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; valid: {', '.join(KINDS)}")
-    return [name for name in BACKBONES.names()
-            if capacity in (None, BACKBONES.meta(name)["capacity"]) and kind in (None, backbone_meta(name)["kind"])]
+    return [
+        name
+        for name in BACKBONES.names()
+        if capacity in (None, BACKBONES.meta(name)["capacity"]) and kind in (None, backbone_meta(name)["kind"])
+    ]
 
 
 def backbone_meta(name: str) -> dict[str, Any]:

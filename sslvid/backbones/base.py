@@ -5,6 +5,7 @@ A backbone is a :class:`VideoBackbone`; the CKA maps, saliency, pretext heads an
 table call only its face (``forward_features``, ``forward_head``, ``forward_intermediates``,
 ``feature_dim``, ``block_names``) and never reach into a model's insides.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 
 from sslvid.registry import Registry
 
-BACKBONES: Registry["VideoBackbone"] = Registry("backbone")
+BACKBONES: Registry[VideoBackbone] = Registry("backbone")
 """Name -> builder of every backbone; metadata ``capacity`` is "small", "medium" or "big"."""
 
 CAPACITIES: tuple[str, ...] = ("small", "medium", "big")
@@ -77,7 +78,7 @@ def _without_section(lines: list[str], header: str) -> list[str]:
     if not section:
         return list(lines)
     start = lines.index(header)
-    return lines[:start] + lines[start + len(section) + 1:]
+    return lines[:start] + lines[start + len(section) + 1 :]
 
 
 def _args_block(lines: list[str]) -> dict[str, list[str]]:
@@ -287,8 +288,7 @@ def conv_bn_act(
     kernel = (kernel_size, kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
     padding = (kernel[0] // 2, kernel[1] // 2, kernel[2] // 2)
     layers: list[nn.Module] = [
-        nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=padding,
-                  groups=groups, bias=False),
+        nn.Conv3d(in_channels, out_channels, kernel, stride=stride, padding=padding, groups=groups, bias=False),
         nn.BatchNorm3d(out_channels),
     ]
     if act is not None:

@@ -4,6 +4,7 @@ The benchmark paper's big-capacity network (§3.2). Clips are ``(B, C, T, H, W)`
 Swin works channels-last ``(B, T, H, W, C)``, and ``forward_intermediates`` returns the
 clip layout ``(B, C, T, H, W)`` like every other backbone.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -46,15 +47,27 @@ class SwinTransformer3dBackbone(VideoBackbone):
 
     block_names: tuple[str, ...] = ("stem", "stage1", "stage2", "stage3", "stage4")
 
-    def __init__(self, num_classes: int = 0, width: float = 1.0, depths: tuple[int, ...] = (2, 2, 6, 2),
-                 patch_size: tuple[int, int, int] = (2, 4, 4), window_size: tuple[int, int, int] = (8, 7, 7),
-                 drop_path: float = 0.1, in_channels: int = 3, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        num_classes: int = 0,
+        width: float = 1.0,
+        depths: tuple[int, ...] = (2, 2, 6, 2),
+        patch_size: tuple[int, int, int] = (2, 4, 4),
+        window_size: tuple[int, int, int] = (8, 7, 7),
+        drop_path: float = 0.1,
+        in_channels: int = 3,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         embed_dim = scale_width(96, width, 8)
         swin = SwinTransformer3d(
-            patch_size=list(patch_size), embed_dim=embed_dim, depths=list(depths),
+            patch_size=list(patch_size),
+            embed_dim=embed_dim,
+            depths=list(depths),
             num_heads=[heads_for(embed_dim * 2**i) for i in range(len(depths))],
-            window_size=list(window_size), stochastic_depth_prob=drop_path, num_classes=1,
+            window_size=list(window_size),
+            stochastic_depth_prob=drop_path,
+            num_classes=1,
             patch_embed=partial(PatchEmbed3d, in_channels=in_channels),
         )
         self.stem = nn.Sequential(swin.patch_embed, swin.pos_drop)
@@ -82,8 +95,9 @@ class SwinTransformer3dBackbone(VideoBackbone):
 
 @BACKBONES.register("swin3d_t", capacity="big", paper="Liu et al. 2022 (Video Swin)")
 @shared_builder_doc
-def swin3d_t(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0,
-             drop_path: float = 0.1) -> SwinTransformer3dBackbone:
+def swin3d_t(
+    num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0, drop_path: float = 0.1
+) -> SwinTransformer3dBackbone:
     """Video Swin-T (Liu et al., 2022, §3.3): embed 96, depths 2-2-6-2, heads 3-6-12-24, patch 2x4x4, window 8x7x7.
 
     The benchmark paper's big-capacity network (§3.2); works on clips (B, C, T, H, W) of any
@@ -94,5 +108,6 @@ def swin3d_t(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dro
         in_channels: channels C of the input clips.
         drop_path: stochastic depth rate.
     """
-    return SwinTransformer3dBackbone(num_classes=num_classes, width=width, in_channels=in_channels,
-                                     dropout=dropout, drop_path=drop_path)
+    return SwinTransformer3dBackbone(
+        num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout, drop_path=drop_path
+    )

@@ -18,6 +18,7 @@ A checkpoint comes in one of three shapes, all read without unpickling (``torch.
 A checkpoint's identity is the sha256 of its file: ``file_source`` gives ``"file:<16 hex>"``,
 the ``source`` an evaluation of it is filed under, whatever the path it was read from.
 """
+
 from __future__ import annotations
 
 import json
@@ -105,7 +106,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
             metadata = handle.metadata() or {}
     except Exception as err:  # safetensors raises its own SafetensorError, or OSError
         raise _unreadable(path, err) from None
-    return {k[len(METADATA_PREFIX):]: v for k, v in metadata.items() if k.startswith(METADATA_PREFIX)}
+    return {k[len(METADATA_PREFIX) :]: v for k, v in metadata.items() if k.startswith(METADATA_PREFIX)}
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
@@ -132,10 +133,12 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
         found = re.search(r"GLOBAL (\S+)", str(err))
         if found is None:
             raise _unreadable(path, "not a file of torch.save") from None
-        raise ConfigError(f"{path} holds Python objects besides tensors ({found.group(1)}); it is not read, "
-                          "since unpickling could run code",
-                          hint="load it once where you trust it and save only the weights: "
-                               "torch.save(model.state_dict(), 'weights.pt')") from None
+        raise ConfigError(
+            f"{path} holds Python objects besides tensors ({found.group(1)}); it is not read, "
+            "since unpickling could run code",
+            hint="load it once where you trust it and save only the weights: "
+            "torch.save(model.state_dict(), 'weights.pt')",
+        ) from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile) as err:
         raise _unreadable(path, err) from None
     return _state_dict_in(loaded, path)
@@ -144,24 +147,28 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
 def _state_dict_in(loaded: Any, path: str | os.PathLike) -> dict[str, Tensor]:
     """The state dict in a loaded checkpoint: the dict itself, or the one under a ``NESTED_KEYS`` entry."""
     if not isinstance(loaded, Mapping):
-        raise ConfigError(f"{path} holds a {type(loaded).__name__}, not a state dict",
-                          hint="save the weights as a dict: torch.save(model.state_dict(), 'weights.pt')")
+        raise ConfigError(
+            f"{path} holds a {type(loaded).__name__}, not a state dict",
+            hint="save the weights as a dict: torch.save(model.state_dict(), 'weights.pt')",
+        )
     for name in NESTED_KEYS:
         if isinstance(loaded.get(name), Mapping):
             return _state_dict_in(loaded[name], path)
     tensors = {str(k): v for k, v in loaded.items() if isinstance(v, Tensor)}
     if not tensors:
-        raise ConfigError(f"{path} is not a state dict: it holds no tensors (its keys: "
-                          f"{', '.join(map(str, list(loaded)[:10]))})",
-                          hint=f"give a file of name -> tensor, or one with the weights under one of "
-                               f"{', '.join(NESTED_KEYS)}")
+        raise ConfigError(
+            f"{path} is not a state dict: it holds no tensors (its keys: {', '.join(map(str, list(loaded)[:10]))})",
+            hint=f"give a file of name -> tensor, or one with the weights under one of {', '.join(NESTED_KEYS)}",
+        )
     return tensors
 
 
 def _unreadable(path: str | os.PathLike, err: BaseException | str) -> ConfigError:
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return ConfigError(f"{path} is not a checkpoint torch or safetensors can read ({first})",
-                       hint="give a state dict saved with torch.save (.pt, .pth) or a .safetensors file")
+    return ConfigError(
+        f"{path} is not a checkpoint torch or safetensors can read ({first})",
+        hint="give a state dict saved with torch.save (.pt, .pth) or a .safetensors file",
+    )
 
 
 @dataclass
@@ -226,13 +233,15 @@ def map_keys(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> tup
         while name not in expected and name.startswith(WRAPPER_PREFIXES):
             prefix = next(p for p in WRAPPER_PREFIXES if name.startswith(p))
             stripped.append(prefix)
-            name = name[len(prefix):]
+            name = name[len(prefix) :]
         if name not in expected:
             (report.dropped_head if name.startswith(HEAD_PREFIX) else report.unexpected).append(key)
             continue
         if name in origin:
-            raise ConfigError(f"checkpoint keys {origin[name]!r} and {key!r} both name the backbone's {name!r}",
-                              hint="save the state dict of the one network you want evaluated")
+            raise ConfigError(
+                f"checkpoint keys {origin[name]!r} and {key!r} both name the backbone's {name!r}",
+                hint="save the state dict of the one network you want evaluated",
+            )
         for prefix in stripped:
             report.stripped[prefix] = report.stripped.get(prefix, 0) + 1
         origin[name] = key
@@ -241,13 +250,17 @@ def map_keys(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> tup
             continue
         mapped[name] = tensor
         report.loaded.append(name)
-    report.missing = [k for k in expected if k not in mapped and not k.endswith(_BENIGN_MISSING)
-                      and k not in {m[0] for m in report.mismatched}]
+    report.missing = [
+        k
+        for k in expected
+        if k not in mapped and not k.endswith(_BENIGN_MISSING) and k not in {m[0] for m in report.mismatched}
+    ]
     return mapped, report
 
 
-def load_checkpoint(model: nn.Module, path: str | os.PathLike, name: str = "the backbone",
-                    source: str | None = None) -> KeyReport:
+def load_checkpoint(
+    model: nn.Module, path: str | os.PathLike, name: str = "the backbone", source: str | None = None
+) -> KeyReport:
     """Load the checkpoint at ``path`` into ``model`` (a backbone without classifier), in place.
 
     Args:
@@ -265,37 +278,49 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, name: str = "the 
             some of the backbone's tensors.
     """
     if source is not None and file_source(path) != source:
-        raise ConfigError(f"{path} is no longer the checkpoint {source}: its sha256 now begins "
-                          f"{checkpoint_digest(path)[:16]}",
-                          hint="make the evaluation config again from the file (EvalConfig.for_profile(..., "
-                               "checkpoint=PATH) or --checkpoint PATH): a new file is a new source")
+        raise ConfigError(
+            f"{path} is no longer the checkpoint {source}: its sha256 now begins {checkpoint_digest(path)[:16]}",
+            hint="make the evaluation config again from the file (EvalConfig.for_profile(..., "
+            "checkpoint=PATH) or --checkpoint PATH): a new file is a new source",
+        )
     expected = model.state_dict()
     mapped, report = map_keys(read_state_dict(path), expected)
     if report.mismatched:
         key, found, wanted = report.mismatched[0]
-        raise ConfigError(f"{path} does not fit {name}: {len(report.mismatched)} tensors have other shapes, e.g. "
-                          f"{key} is {list(found)} in the file, {list(wanted)} in the backbone",
-                          hint="check the backbone and its width (torchvision's weights are width 1.0: "
-                               "--set width=1.0)")
+        raise ConfigError(
+            f"{path} does not fit {name}: {len(report.mismatched)} tensors have other shapes, e.g. "
+            f"{key} is {list(found)} in the file, {list(wanted)} in the backbone",
+            hint="check the backbone and its width (torchvision's weights are width 1.0: --set width=1.0)",
+        )
     if not report.loaded:
-        raise ConfigError(f"none of the {len(report.unexpected)} tensors of {path} matches a key of {name} "
-                          f"(its keys: {_some(report.unexpected, 5)}; the backbone's: {_some(list(expected), 5)})",
-                          hint=f"check --backbone; keys may carry the prefixes {', '.join(WRAPPER_PREFIXES)}, "
-                               "other prefixes are not stripped")
+        raise ConfigError(
+            f"none of the {len(report.unexpected)} tensors of {path} matches a key of {name} "
+            f"(its keys: {_some(report.unexpected, 5)}; the backbone's: {_some(list(expected), 5)})",
+            hint=f"check --backbone; keys may carry the prefixes {', '.join(WRAPPER_PREFIXES)}, "
+            "other prefixes are not stripped",
+        )
     if report.missing:
-        raise ConfigError(f"{path} lacks {len(report.missing)} of the {len(expected)} tensors of {name}: "
-                          f"{_some(report.missing)} ({report.summary()})",
-                          hint="check --backbone, or save the whole backbone's state dict")
+        raise ConfigError(
+            f"{path} lacks {len(report.missing)} of the {len(expected)} tensors of {name}: "
+            f"{_some(report.missing)} ({report.summary()})",
+            hint="check --backbone, or save the whole backbone's state dict",
+        )
     model.load_state_dict({**expected, **mapped})
     log.info("loaded %s into %s: %s", path, name, report.summary())
     if report.unexpected:
-        log.warning("%s: %d tensors match nothing in %s and were not used: %s", path, len(report.unexpected), name,
-                    _some(report.unexpected))
+        log.warning(
+            "%s: %d tensors match nothing in %s and were not used: %s",
+            path,
+            len(report.unexpected),
+            name,
+            _some(report.unexpected),
+        )
     return report
 
 
-def backbone_from_checkpoint(path: str | os.PathLike, backbone: str | None = None, width: float | None = None,
-                             **backbone_kwargs: Any) -> nn.Module:
+def backbone_from_checkpoint(
+    path: str | os.PathLike, backbone: str | None = None, width: float | None = None, **backbone_kwargs: Any
+) -> nn.Module:
     """A backbone (no classifier, CPU, eval mode) holding the weights of a checkpoint file, e.g. for CKA maps.
 
     Args:

@@ -6,6 +6,7 @@ FlopCounterMode counts 2 FLOPs per multiply-add; :func:`count_flops` returns MAC
 of torchvision's "GFLOPS" column (R(2+1)D-18: 40.52 at 16x112x112) and of most video papers.
 Convolutions and matrix products are counted; norms, activations and pooling are not.
 """
+
 from __future__ import annotations
 
 import copy
@@ -75,8 +76,14 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_throughput(model: nn.Module, clip_shape: Sequence[int], batch_size: int = 2, steps: int = 5,
-                       train: bool = False, warmup: int = 1) -> float:
+def measure_throughput(
+    model: nn.Module,
+    clip_shape: Sequence[int],
+    batch_size: int = 2,
+    steps: int = 5,
+    train: bool = False,
+    warmup: int = 1,
+) -> float:
     """Clips per second of ``model`` on random clips, on the device the model lives on.
 
     Inference runs ``model(x)`` under ``torch.inference_mode`` in eval mode. Training runs
@@ -143,8 +150,14 @@ def _train_step(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def backbone_table(names: Sequence[str] | None = None, clip_shape: Sequence[int] = PAPER_CLIP,
-                   width: float = 1.0, throughput: bool = True, batch_size: int = 2, steps: int = 3) -> pd.DataFrame:
+def backbone_table(
+    names: Sequence[str] | None = None,
+    clip_shape: Sequence[int] = PAPER_CLIP,
+    width: float = 1.0,
+    throughput: bool = True,
+    batch_size: int = 2,
+    steps: int = 3,
+) -> pd.DataFrame:
     """One row per backbone: name, capacity, params, GMACs and measured clips/s, for the book.
 
     Parameters and GMACs (per clip) are counted on the meta device at ``clip_shape`` and
@@ -177,8 +190,9 @@ def _names_by_capacity() -> list[str]:
     return sorted(names, key=lambda n: (CAPACITIES.index(BACKBONES.meta(n)["capacity"]), n))
 
 
-def _table_row(name: str, clip_shape: tuple[int, ...], width: float, throughput: bool, batch_size: int,
-               steps: int) -> dict[str, object]:
+def _table_row(
+    name: str, clip_shape: tuple[int, ...], width: float, throughput: bool, batch_size: int, steps: int
+) -> dict[str, object]:
     with torch.device("meta"):
         meta_model = BACKBONES.create(name, width=width)
     row: dict[str, object] = {

@@ -17,6 +17,7 @@ torchvision network without its classifier: ``mobilenet_v2``, ``shufflenet_v2_x1
 Registered with the existing ``capacity`` ("small" for the four lightweight networks, "medium"
 for ResNet-18) and ``kind="2d"``, so tables can tell them from the 3D networks.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -134,8 +135,17 @@ def _check_in_channels(in_channels: int) -> None:
 
 
 # Positions of torchvision's ``MobileNetV2.features`` that make up each block (Sandler et al., Table 2 rows).
-_MOBILENETV2_BLOCKS = (("stem", 0, 1), ("stage1", 1, 2), ("stage2", 2, 4), ("stage3", 4, 7), ("stage4", 7, 11),
-                       ("stage5", 11, 14), ("stage6", 14, 17), ("stage7", 17, 18), ("conv_last", 18, 19))
+_MOBILENETV2_BLOCKS = (
+    ("stem", 0, 1),
+    ("stage1", 1, 2),
+    ("stage2", 2, 4),
+    ("stage3", 4, 7),
+    ("stage4", 7, 11),
+    ("stage5", 11, 14),
+    ("stage6", 14, 17),
+    ("stage7", 17, 18),
+    ("conv_last", 18, 19),
+)
 
 
 class MobileNetV2Frames(FrameBackbone):
@@ -160,8 +170,9 @@ class MobileNetV2Frames(FrameBackbone):
         features = mobilenet_v2(weights=None, width_mult=width, num_classes=1).features
         features[0][0] = _with_in_channels(features[0][0], in_channels, None)
         if features[18][0].out_channels != last:
-            features[18] = Conv2dNormActivation(features[18][0].in_channels, last, kernel_size=1,
-                                                activation_layer=nn.ReLU6)
+            features[18] = Conv2dNormActivation(
+                features[18][0].in_channels, last, kernel_size=1, activation_layer=nn.ReLU6
+            )
         for name, start, stop in _MOBILENETV2_BLOCKS:
             setattr(self, name, features[start:stop])
         # torchvision's init (He fan-out), except that depthwise convs count their fan-out per
@@ -257,17 +268,29 @@ class MBConvLite(nn.Module):
         norm_layer: batch norm builder.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, expand_ratio: int,
-                 drop_path: float, norm_layer: Callable[..., nn.Module]) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        expand_ratio: int,
+        drop_path: float,
+        norm_layer: Callable[..., nn.Module],
+    ) -> None:
         super().__init__()
         hidden = in_channels * expand_ratio
         layers: list[nn.Module] = []
         if expand_ratio != 1:
-            layers.append(Conv2dNormActivation(in_channels, hidden, 1, norm_layer=norm_layer,
-                                               activation_layer=nn.ReLU6))
-        layers += [Conv2dNormActivation(hidden, hidden, kernel_size, stride, groups=hidden, norm_layer=norm_layer,
-                                        activation_layer=nn.ReLU6),
-                   Conv2dNormActivation(hidden, out_channels, 1, norm_layer=norm_layer, activation_layer=None)]
+            layers.append(
+                Conv2dNormActivation(in_channels, hidden, 1, norm_layer=norm_layer, activation_layer=nn.ReLU6)
+            )
+        layers += [
+            Conv2dNormActivation(
+                hidden, hidden, kernel_size, stride, groups=hidden, norm_layer=norm_layer, activation_layer=nn.ReLU6
+            ),
+            Conv2dNormActivation(hidden, out_channels, 1, norm_layer=norm_layer, activation_layer=None),
+        ]
         self.block = nn.Sequential(*layers)
         self.use_residual = stride == 1 and in_channels == out_channels
         self.stochastic_depth = StochasticDepth(drop_path, "row")
@@ -280,8 +303,15 @@ class MBConvLite(nn.Module):
 
 # (expand ratio, kernel, stride, out channels, repeats) of EfficientNet-B0 (Tan & Le, 2019, Table 1),
 # as in the TF release's ``efficientnet_lite_builder._DEFAULT_BLOCKS_ARGS``.
-_EFFICIENTNET_B0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
-                           (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+_EFFICIENTNET_B0_STAGES = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
 
 
 class EfficientNetLite(FrameBackbone):
@@ -307,8 +337,14 @@ class EfficientNetLite(FrameBackbone):
 
     block_names = ("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "conv_last")
 
-    def __init__(self, num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.2,
-                 drop_path: float = 0.2) -> None:
+    def __init__(
+        self,
+        num_classes: int = 0,
+        width: float = 1.0,
+        in_channels: int = 3,
+        dropout: float = 0.2,
+        drop_path: float = 0.2,
+    ) -> None:
         super().__init__()
         _check_in_channels(in_channels)
         norm = partial(nn.BatchNorm2d, eps=1e-3)
@@ -351,10 +387,14 @@ class ResNet18Frames(FrameBackbone):
         super().__init__()
         _check_in_channels(in_channels)
         channels = scale_width(64, width)
-        self.stem = nn.Sequential(OrderedDict(
-            conv1=nn.Conv2d(in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False),
-            bn1=nn.BatchNorm2d(channels), relu=nn.ReLU(inplace=True),
-            maxpool=nn.MaxPool2d(kernel_size=3, stride=2, padding=1)))
+        self.stem = nn.Sequential(
+            OrderedDict(
+                conv1=nn.Conv2d(in_channels, channels, kernel_size=7, stride=2, padding=3, bias=False),
+                bn1=nn.BatchNorm2d(channels),
+                relu=nn.ReLU(inplace=True),
+                maxpool=nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            )
+        )
         for i, name in enumerate(self.block_names[1:]):
             planes, stride = scale_width(64 * 2**i, width), 1 if i == 0 else 2
             setattr(self, name, resnet_layer(channels, planes, stride))
@@ -383,8 +423,9 @@ _LIGHTWEIGHT = "Sonawane et al. (lightweight study)"
 
 @BACKBONES.register("mobilenetv2_2d", capacity="small", kind="2d", paper=f"Sandler et al. 2018; {_LIGHTWEIGHT}")
 @shared_builder_doc
-def mobilenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
-                   dropout: float = 0.2) -> MobileNetV2Frames:
+def mobilenetv2_2d(
+    num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.2
+) -> MobileNetV2Frames:
     """MobileNetV2 1.0x (Sandler et al., 2018) on every frame, features averaged over T (§3.2.2).
 
     Args:
@@ -398,8 +439,9 @@ def mobilenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 
 
 @BACKBONES.register("shufflenetv2_2d", capacity="small", kind="2d", paper=f"Ma et al. 2018; {_LIGHTWEIGHT}")
 @shared_builder_doc
-def shufflenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
-                    dropout: float = 0.0) -> ShuffleNetV2Frames:
+def shufflenetv2_2d(
+    num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0
+) -> ShuffleNetV2Frames:
     """ShuffleNetV2 1.0x (Ma et al., 2018) on every frame, features averaged over T (§3.2.5).
 
     Args:
@@ -413,8 +455,9 @@ def shufflenetv2_2d(num_classes: int = 0, width: float = 1.0, in_channels: int =
 
 @BACKBONES.register("squeezenet_2d", capacity="small", kind="2d", paper=f"Iandola et al. 2016; {_LIGHTWEIGHT}")
 @shared_builder_doc
-def squeezenet_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
-                  dropout: float = 0.5) -> SqueezeNet11Frames:
+def squeezenet_2d(
+    num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.5
+) -> SqueezeNet11Frames:
     """SqueezeNet 1.1 (Iandola et al., 2016) on every frame, features averaged over T (§3.2.4).
 
     Args:
@@ -426,11 +469,16 @@ def squeezenet_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3
     return SqueezeNet11Frames(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout)
 
 
-@BACKBONES.register("efficientnet_lite0", capacity="small", kind="2d",
-                    paper=f"Tan & Le 2019 (EfficientNet-lite, TF release 2020); {_LIGHTWEIGHT}")
+@BACKBONES.register(
+    "efficientnet_lite0",
+    capacity="small",
+    kind="2d",
+    paper=f"Tan & Le 2019 (EfficientNet-lite, TF release 2020); {_LIGHTWEIGHT}",
+)
 @shared_builder_doc
-def efficientnet_lite0(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.2,
-                       drop_path: float = 0.2) -> EfficientNetLite:
+def efficientnet_lite0(
+    num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.2, drop_path: float = 0.2
+) -> EfficientNetLite:
     """EfficientNet-lite0 (Tan & Le, 2019; TF lite release) on every frame, averaged over T (§3.2.3).
 
     Args:
@@ -440,14 +488,14 @@ def efficientnet_lite0(num_classes: int = 0, width: float = 1.0, in_channels: in
     Raises:
         ValueError: for a non-positive width or in_channels, or negative num_classes.
     """
-    return EfficientNetLite(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout,
-                            drop_path=drop_path)
+    return EfficientNetLite(
+        num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout, drop_path=drop_path
+    )
 
 
 @BACKBONES.register("resnet18_2d", capacity="medium", kind="2d", paper=f"He et al. 2016; {_LIGHTWEIGHT}")
 @shared_builder_doc
-def resnet18_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
-                dropout: float = 0.0) -> ResNet18Frames:
+def resnet18_2d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0) -> ResNet18Frames:
     """ResNet-18 (He et al., 2016) on every frame, features averaged over T (§3.2.1).
 
     Args:

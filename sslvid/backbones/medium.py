@@ -4,6 +4,7 @@ Clips are ``(B, C, T, H, W)``. At ``width=1.0`` R3D-18 and R(2+1)D-18 have exact
 modules of ``torchvision.models.video.r3d_18`` / ``r2plus1d_18`` (same state-dict keys and
 shapes, same outputs), so torchvision's weights load unchanged; smaller widths scale channels.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -83,14 +84,16 @@ class BasicBlock3d(nn.Module):
     def __init__(self, in_planes: int, planes: int, conv: ConvBuilder, stride: int = 1) -> None:
         super().__init__()
         midplanes = (in_planes * planes * 27) // (in_planes * 9 + 3 * planes)
-        self.conv1 = nn.Sequential(conv(in_planes, planes, midplanes, stride), nn.BatchNorm3d(planes),
-                                   nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(
+            conv(in_planes, planes, midplanes, stride), nn.BatchNorm3d(planes), nn.ReLU(inplace=True)
+        )
         self.conv2 = nn.Sequential(conv(planes, planes, midplanes, 1), nn.BatchNorm3d(planes))
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or in_planes != planes:
-            self.downsample = nn.Sequential(nn.Conv3d(in_planes, planes, 1, stride=stride, bias=False),
-                                            nn.BatchNorm3d(planes))
+            self.downsample = nn.Sequential(
+                nn.Conv3d(in_planes, planes, 1, stride=stride, bias=False), nn.BatchNorm3d(planes)
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, C_in, T, H, W) -> (B, planes, T', H', W')."""
@@ -114,15 +117,19 @@ class VideoResNet18(VideoBackbone):
 
     block_names = ("stem", "layer1", "layer2", "layer3", "layer4")
 
-    def __init__(self, stem: nn.Module, conv: ConvBuilder, num_classes: int = 0, width: float = 1.0,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self, stem: nn.Module, conv: ConvBuilder, num_classes: int = 0, width: float = 1.0, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.stem = stem
         channels = scale_width(64, width)
         for i, name in enumerate(self.block_names[1:]):
             planes, stride = scale_width(64 * 2**i, width), 1 if i == 0 else 2
-            setattr(self, name, nn.Sequential(BasicBlock3d(channels, planes, conv, stride),
-                                              BasicBlock3d(planes, planes, conv)))
+            setattr(
+                self,
+                name,
+                nn.Sequential(BasicBlock3d(channels, planes, conv, stride), BasicBlock3d(planes, planes, conv)),
+            )
             channels = planes
         init_conv_bn(self)
         self.build_head(channels, num_classes, dropout)
@@ -173,8 +180,7 @@ def r3d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropo
 
 @BACKBONES.register("r2plus1d_18", capacity="medium", paper="Tran et al. 2018")
 @shared_builder_doc
-def r2plus1d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
-                dropout: float = 0.0) -> VideoResNet18:
+def r2plus1d_18(num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.0) -> VideoResNet18:
     """R(2+1)D-18, the benchmark's "R21D" (Tran et al., 2018, §3.5), medium capacity (§3.2).
 
     At width 1.0 with ``in_channels=3`` its state dict has the keys and shapes of

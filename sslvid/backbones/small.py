@@ -5,6 +5,7 @@ The 3D versions of Köpüklü et al., "Resource Efficient 3D Convolutional Neura
 Clips are ``(B, C, T, H, W)``. ``width=1.0`` is the network the benchmark uses; smaller
 widths scale every channel count (the CPU "micro" scale).
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,13 @@ from torch import Tensor, nn
 from sslvid.backbones.base import BACKBONES, VideoBackbone, conv_bn_act, init_conv_bn, scale_width, shared_builder_doc
 
 # ShuffleNet V1 stage widths at 1.0x for each number of groups (Zhang et al., 2018, Table 1).
-_SHUFFLENET_STAGE_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
-                              4: (272, 544, 1088), 8: (384, 768, 1536)}
+_SHUFFLENET_STAGE_CHANNELS = {
+    1: (144, 288, 576),
+    2: (200, 400, 800),
+    3: (240, 480, 960),
+    4: (272, 544, 1088),
+    8: (384, 768, 1536),
+}
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -50,8 +56,9 @@ class ShuffleUnit3d(nn.Module):
         # Köpüklü et al. pool the shortcut with a (2, 3, 3) kernel; 3x3x3 on a zero-padded input
         # matches the strided conv's output size for any T, H, W (odd or 1 included), which
         # AvgPool3d's own padding does not allow for inputs smaller than the kernel.
-        self.shortcut = (nn.Sequential(nn.ConstantPad3d(1, 0.0), nn.AvgPool3d(3, stride=2))
-                         if stride == 2 else nn.Identity())
+        self.shortcut = (
+            nn.Sequential(nn.ConstantPad3d(1, 0.0), nn.AvgPool3d(3, stride=2)) if stride == 2 else nn.Identity()
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (B, C_in, T, H, W) -> (B, C_out, T', H', W')."""
@@ -81,15 +88,23 @@ class ShuffleNet3d(VideoBackbone):
 
     block_names = ("stem", "stage2", "stage3", "stage4")
 
-    def __init__(self, num_classes: int = 0, width: float = 1.0, scale: float = 2.0, groups: int = 3,
-                 in_channels: int = 3, dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        num_classes: int = 0,
+        width: float = 1.0,
+        scale: float = 2.0,
+        groups: int = 3,
+        in_channels: int = 3,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         if groups not in _SHUFFLENET_STAGE_CHANNELS:
             raise ValueError(f"groups must be one of {sorted(_SHUFFLENET_STAGE_CHANNELS)}, got {groups}")
         stem = scale_width(24, width * scale, groups)
         stages = [scale_width(c, width * scale, 4 * groups) for c in _SHUFFLENET_STAGE_CHANNELS[groups]]
-        self.stem = nn.Sequential(conv_bn_act(in_channels, stem, 3, stride=(1, 2, 2)),
-                                  nn.MaxPool3d(3, stride=2, padding=1))
+        self.stem = nn.Sequential(
+            conv_bn_act(in_channels, stem, 3, stride=(1, 2, 2)), nn.MaxPool3d(3, stride=2, padding=1)
+        )
         channels = stem
         for name, out, repeats in zip(self.block_names[1:], stages, (4, 8, 4)):
             units = []
@@ -156,8 +171,13 @@ class SqueezeNet3d(VideoBackbone):
         channels = c(64)
         for name, (squeeze, expand) in zip(self.block_names[1:], ((16, 64), (32, 128), (48, 192), (64, 256))):
             s, e = c(squeeze), c(expand)
-            setattr(self, name, nn.Sequential(nn.MaxPool3d(3, stride=2, padding=1),
-                                              Fire3d(channels, s, e), Fire3d(2 * e, s, e, bypass=True)))
+            setattr(
+                self,
+                name,
+                nn.Sequential(
+                    nn.MaxPool3d(3, stride=2, padding=1), Fire3d(channels, s, e), Fire3d(2 * e, s, e, bypass=True)
+                ),
+            )
             channels = 2 * e
         init_conv_bn(self)
         self.build_head(channels, num_classes, dropout)
@@ -176,15 +196,18 @@ class InvertedResidual3d(nn.Module):
         expand_ratio: expansion factor t.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int | tuple[int, int, int],
-                 expand_ratio: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, stride: int | tuple[int, int, int], expand_ratio: int
+    ) -> None:
         super().__init__()
         hidden = round(in_channels * expand_ratio)
         strides = (stride,) * 3 if isinstance(stride, int) else stride
         self.use_residual = all(s == 1 for s in strides) and in_channels == out_channels
         layers = [] if expand_ratio == 1 else [conv_bn_act(in_channels, hidden, 1, act=nn.ReLU6)]
-        layers += [conv_bn_act(hidden, hidden, 3, stride=strides, groups=hidden, act=nn.ReLU6),
-                   conv_bn_act(hidden, out_channels, 1, act=None)]
+        layers += [
+            conv_bn_act(hidden, hidden, 3, stride=strides, groups=hidden, act=nn.ReLU6),
+            conv_bn_act(hidden, out_channels, 1, act=None),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -194,9 +217,15 @@ class InvertedResidual3d(nn.Module):
 
 
 # (expansion t, channels c, repeats n, stride s) of Sandler et al. Table 2; 3D strides of Köpüklü et al.
-_MOBILENETV2_SETTINGS = ((1, 16, 1, (1, 1, 1)), (6, 24, 2, (2, 2, 2)), (6, 32, 3, (2, 2, 2)),
-                         (6, 64, 4, (2, 2, 2)), (6, 96, 3, (1, 1, 1)), (6, 160, 3, (2, 2, 2)),
-                         (6, 320, 1, (1, 1, 1)))
+_MOBILENETV2_SETTINGS = (
+    (1, 16, 1, (1, 1, 1)),
+    (6, 24, 2, (2, 2, 2)),
+    (6, 32, 3, (2, 2, 2)),
+    (6, 64, 4, (2, 2, 2)),
+    (6, 96, 3, (1, 1, 1)),
+    (6, 160, 3, (2, 2, 2)),
+    (6, 320, 1, (1, 1, 1)),
+)
 
 
 class MobileNetV23d(VideoBackbone):
@@ -233,8 +262,9 @@ class MobileNetV23d(VideoBackbone):
 
 @BACKBONES.register("shufflenet3d", capacity="small", paper="Köpüklü et al. 2019; Zhang et al. 2018")
 @shared_builder_doc
-def shufflenet3d(num_classes: int = 0, width: float = 1.0, groups: int = 3, in_channels: int = 3,
-                 dropout: float = 0.2) -> ShuffleNet3d:
+def shufflenet3d(
+    num_classes: int = 0, width: float = 1.0, groups: int = 3, in_channels: int = 3, dropout: float = 0.2
+) -> ShuffleNet3d:
     """3D ShuffleNet V1 (Zhang et al., 2018; Köpüklü et al., 2019); width 1.0 is the benchmark's "2.0x" (§3.2).
 
     ``width`` multiplies the 2.0x channels (so ``width=0.5`` is ShuffleNet V1 1.0x), keeping one
@@ -247,8 +277,9 @@ def shufflenet3d(num_classes: int = 0, width: float = 1.0, groups: int = 3, in_c
     Raises:
         ValueError: for unsupported groups, a non-positive width or negative num_classes.
     """
-    return ShuffleNet3d(num_classes=num_classes, width=width, scale=2.0, groups=groups,
-                        in_channels=in_channels, dropout=dropout)
+    return ShuffleNet3d(
+        num_classes=num_classes, width=width, scale=2.0, groups=groups, in_channels=in_channels, dropout=dropout
+    )
 
 
 @BACKBONES.register("squeezenet3d", capacity="small", paper="Köpüklü et al. 2019; Iandola et al. 2016")
@@ -260,7 +291,8 @@ def squeezenet3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
 
 @BACKBONES.register("mobilenetv2_3d", capacity="small", paper="Köpüklü et al. 2019; Sandler et al. 2018")
 @shared_builder_doc
-def mobilenetv2_3d(num_classes: int = 0, width: float = 1.0, in_channels: int = 3,
-                   dropout: float = 0.2) -> MobileNetV23d:
+def mobilenetv2_3d(
+    num_classes: int = 0, width: float = 1.0, in_channels: int = 3, dropout: float = 0.2
+) -> MobileNetV23d:
     """3D MobileNetV2 1.0x (Sandler et al., 2018; Köpüklü et al., 2019), small capacity (§3.2)."""
     return MobileNetV23d(num_classes=num_classes, width=width, in_channels=in_channels, dropout=dropout)

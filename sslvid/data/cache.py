@@ -29,6 +29,7 @@ On disk (``<cache_root>/<dataset>-<split><fold>-<H>x<W>[-<max_frames>f][-jpeg]-<
 The folder is built under a temporary name and renamed when complete, so an interrupted
 prepare never leaves a cache that looks complete.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -165,7 +166,7 @@ class ClipCache:
         self._frames: np.ndarray | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "ClipCache":
+    def open(cls, path: str | os.PathLike) -> ClipCache:
         """Open an existing cache folder."""
         return cls(path)
 
@@ -173,8 +174,10 @@ class ClipCache:
         return len(self._arrays["offset"])
 
     def __repr__(self) -> str:
-        return (f"ClipCache({self.path.name}: {len(self)} videos, {self.total_frames} {self.format} frames "
-                f"of {self.frame_size[0]}x{self.frame_size[1]}, {len(self.failed)} failed)")
+        return (
+            f"ClipCache({self.path.name}: {len(self)} videos, {self.total_frames} {self.format} frames "
+            f"of {self.frame_size[0]}x{self.frame_size[1]}, {len(self.failed)} failed)"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -252,11 +255,13 @@ class ClipCache:
         data, starts, crcs = self._memmap(), self._arrays["byte_offset"], self._arrays["crc32"]
         out = np.empty((len(frames), *self.frame_size, 3), np.uint8)
         for row, frame in enumerate(frames):
-            blob = data[starts[frame]:starts[frame + 1]]
+            blob = data[starts[frame] : starts[frame + 1]]
             if zlib.crc32(blob) != crcs[frame]:  # type: ignore[arg-type]  # an ndarray is a buffer (see above)
-                raise VideoDecodeError(f"{self.meta['records'][i]['path']}: cached JPEG frame {frame} of "
-                                       f"{self.path / _FRAME_FILES['jpeg']} is damaged (checksum mismatch); "
-                                       "delete the cache folder to rebuild it")
+                raise VideoDecodeError(
+                    f"{self.meta['records'][i]['path']}: cached JPEG frame {frame} of "
+                    f"{self.path / _FRAME_FILES['jpeg']} is damaged (checksum mismatch); "
+                    "delete the cache folder to rebuild it"
+                )
             out[row] = decode_jpeg(blob, self.frame_size)
         return out
 
@@ -275,8 +280,10 @@ class ClipCache:
         if not -len(self) <= i < len(self):
             raise IndexError(f"video {i} out of range for a cache of {len(self)} videos")
         if not self._arrays["ok"][i]:
-            raise VideoDecodeError(f"{self.meta['records'][i]['path']} failed when the cache was prepared: "
-                                   f"{self.errors.get(i % len(self), 'unknown error')}")
+            raise VideoDecodeError(
+                f"{self.meta['records'][i]['path']} failed when the cache was prepared: "
+                f"{self.errors.get(i % len(self), 'unknown error')}"
+            )
         count = self.num_frames(i)
         wanted = np.arange(count) if frame_indices is None else np.asarray(frame_indices, dtype=np.int64)
         if wanted.ndim != 1 or (wanted.size and (wanted.min() < 0 or wanted.max() >= count)):
@@ -310,8 +317,9 @@ def _file_stamp(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def cache_key(index: VideoIndex, frame_size: tuple[int, int], max_frames: int | None,
-              cache_format: str = "uint8") -> str:
+def cache_key(
+    index: VideoIndex, frame_size: tuple[int, int], max_frames: int | None, cache_format: str = "uint8"
+) -> str:
     """A short hash (16 hex digits) of everything that determines a cache's contents.
 
     It covers the index (dataset, root, split, fold, each record) and each file's size and
@@ -320,8 +328,13 @@ def cache_key(index: VideoIndex, frame_size: tuple[int, int], max_frames: int | 
     "uint8", whose keys stay those of the caches built before formats existed.
     """
     blob = {
-        "version": CACHE_VERSION, "dataset": index.dataset, "root": str(Path(index.root).absolute()),
-        "split": index.split, "fold": index.fold, "frame_size": list(frame_size), "max_frames": max_frames,
+        "version": CACHE_VERSION,
+        "dataset": index.dataset,
+        "root": str(Path(index.root).absolute()),
+        "split": index.split,
+        "fold": index.fold,
+        "frame_size": list(frame_size),
+        "max_frames": max_frames,
         "records": [[str(r.path), r.label, r.video_id, *_file_stamp(r.path)] for r in index.records],
     }
     if cache_format != "uint8":
@@ -329,8 +342,9 @@ def cache_key(index: VideoIndex, frame_size: tuple[int, int], max_frames: int | 
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def cache_dir_name(index: VideoIndex, frame_size: tuple[int, int], max_frames: int | None,
-                   cache_format: str = "uint8") -> str:
+def cache_dir_name(
+    index: VideoIndex, frame_size: tuple[int, int], max_frames: int | None, cache_format: str = "uint8"
+) -> str:
     """``<dataset>-<split><fold>-<H>x<W>[-<max_frames>f][-jpeg]-<hash>``: readable and unique."""
     limit = f"-{max_frames}f" if max_frames else ""
     kind = "" if cache_format == "uint8" else f"-{cache_format}"
@@ -355,7 +369,7 @@ def _decode_one(task: tuple[str, tuple[int, int], int | None, str]) -> _Decoded:
         if len(frames) == 0:
             raise VideoDecodeError(f"cannot decode {path}: no frames", path)
         start, length = _window(len(frames), max_frames)
-        kept = np.ascontiguousarray(resize_frames(frames[start:start + length], size))
+        kept = np.ascontiguousarray(resize_frames(frames[start : start + length], size))
         stored = [encode_jpeg(frame) for frame in kept] if cache_format == "jpeg" else kept
         return _Decoded(stored, len(frames), start, fps, None)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is skipped and counted
@@ -370,13 +384,19 @@ def _decode_all(tasks: list[tuple], workers: int) -> Iterator[_Decoded]:
         yield from pool.map(_decode_one, tasks, chunksize=max(1, min(16, len(tasks) // (8 * workers))))
 
 
-def _write_frames(tmp: Path, index: VideoIndex, size: tuple[int, int], max_frames: int | None,
-                  workers: int, cache_format: str) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+def _write_frames(
+    tmp: Path, index: VideoIndex, size: tuple[int, int], max_frames: int | None, workers: int, cache_format: str
+) -> tuple[dict[str, np.ndarray], dict[int, str]]:
     """Decode every video into ``tmp``'s frames file; return the index arrays and the errors."""
     n = len(index)
-    arrays = {"offset": np.zeros(n, np.int64), "num_frames": np.zeros(n, np.int64), "ok": np.zeros(n, bool),
-              "source_frames": np.zeros(n, np.int64), "source_start": np.zeros(n, np.int64),
-              "fps": np.zeros(n, np.float64)}
+    arrays = {
+        "offset": np.zeros(n, np.int64),
+        "num_frames": np.zeros(n, np.int64),
+        "ok": np.zeros(n, bool),
+        "source_frames": np.zeros(n, np.int64),
+        "source_start": np.zeros(n, np.int64),
+        "fps": np.zeros(n, np.float64),
+    }
     errors: dict[int, str] = {}
     tasks = [(str(r.path), size, max_frames, cache_format) for r in index.records]
     offset, started = 0, time.perf_counter()
@@ -422,18 +442,37 @@ def _check_failures(index: VideoIndex, errors: dict[int, str], max_failure_fract
         raise CacheBuildError(
             f"{len(errors)} of {len(index)} videos ({fraction:.1%}) of {index.dataset}/{index.split} could not be "
             f"decoded, more than max_failure_fraction={max_failure_fraction:.1%}. First failures: {shown}.",
-            hint=failure_hint(fraction))
+            hint=failure_hint(fraction),
+        )
 
 
-def _meta(index: VideoIndex, key: str, size: tuple[int, int], max_frames: int | None, total: int,
-          errors: dict[int, str], seconds: float, cache_format: str) -> dict[str, Any]:
+def _meta(
+    index: VideoIndex,
+    key: str,
+    size: tuple[int, int],
+    max_frames: int | None,
+    total: int,
+    errors: dict[int, str],
+    seconds: float,
+    cache_format: str,
+) -> dict[str, Any]:
     return {
-        "version": CACHE_VERSION, "key": key, "dataset": index.dataset, "root": str(Path(index.root).absolute()),
-        "split": index.split, "fold": index.fold, "classes": list(index.classes), "frame_size": list(size),
-        "format": cache_format, "jpeg_quality": JPEG_QUALITY if cache_format == "jpeg" else None,
-        "max_frames": max_frames, "total_frames": total, "num_videos": len(index),
+        "version": CACHE_VERSION,
+        "key": key,
+        "dataset": index.dataset,
+        "root": str(Path(index.root).absolute()),
+        "split": index.split,
+        "fold": index.fold,
+        "classes": list(index.classes),
+        "frame_size": list(size),
+        "format": cache_format,
+        "jpeg_quality": JPEG_QUALITY if cache_format == "jpeg" else None,
+        "max_frames": max_frames,
+        "total_frames": total,
+        "num_videos": len(index),
         "records": [{"path": str(r.path), "label": r.label, "video_id": r.video_id} for r in index.records],
-        "errors": {str(i): e for i, e in sorted(errors.items())}, "prepare_seconds": round(seconds, 2),
+        "errors": {str(i): e for i, e in sorted(errors.items())},
+        "prepare_seconds": round(seconds, 2),
     }
 
 
@@ -457,9 +496,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def prepare_cache(index: VideoIndex, cache_root: str | os.PathLike, frame_size: tuple[int, int] = (128, 171),
-                  max_frames: int | None = None, workers: int = 2, max_failure_fraction: float = 0.1,
-                  cache_format: str = "uint8") -> ClipCache:
+def prepare_cache(
+    index: VideoIndex,
+    cache_root: str | os.PathLike,
+    frame_size: tuple[int, int] = (128, 171),
+    max_frames: int | None = None,
+    workers: int = 2,
+    max_failure_fraction: float = 0.1,
+    cache_format: str = "uint8",
+) -> ClipCache:
     """Decode every video of ``index`` once into a clip cache (module docstring); reuse it if present.
 
     Args:
@@ -516,12 +561,28 @@ def _check_args(index: VideoIndex, size: tuple[int, int], max_frames: int | None
         raise ValueError(f"max_failure_fraction must lie in [0, 1], got {fraction}")
 
 
-def _build(tmp: Path, index: VideoIndex, size: tuple[int, int], max_frames: int | None, workers: int,
-           max_failure_fraction: float, name: str, cache_format: str) -> None:
+def _build(
+    tmp: Path,
+    index: VideoIndex,
+    size: tuple[int, int],
+    max_frames: int | None,
+    workers: int,
+    max_failure_fraction: float,
+    name: str,
+    cache_format: str,
+) -> None:
     """Fill ``tmp`` with a complete cache (frames, index, then meta last)."""
     started = time.perf_counter()
-    log.info("clip cache: decoding %d videos of %s/%s at %dx%d (%s) into %s", len(index), index.dataset,
-             index.split, size[0], size[1], cache_format, name)
+    log.info(
+        "clip cache: decoding %d videos of %s/%s at %dx%d (%s) into %s",
+        len(index),
+        index.dataset,
+        index.split,
+        size[0],
+        size[1],
+        cache_format,
+        name,
+    )
     arrays, errors = _write_frames(tmp, index, size, max_frames, workers, cache_format)
     _check_failures(index, errors, max_failure_fraction)
     # numpy's stubs type savez's keyword arrays as its allow_pickle flag
@@ -530,8 +591,13 @@ def _build(tmp: Path, index: VideoIndex, size: tuple[int, int], max_frames: int 
     seconds = time.perf_counter() - started
     meta = _meta(index, name.rsplit("-", 1)[1], size, max_frames, total, errors, seconds, cache_format)
     atomic_write_json(tmp / _META, meta)
-    log.info("clip cache: %d frames (%.1f MB) in %.1f s, %d failed", total,
-             (tmp / _FRAME_FILES[cache_format]).stat().st_size / 1e6, seconds, len(errors))
+    log.info(
+        "clip cache: %d frames (%.1f MB) in %.1f s, %d failed",
+        total,
+        (tmp / _FRAME_FILES[cache_format]).stat().st_size / 1e6,
+        seconds,
+        len(errors),
+    )
 
 
 def _publish(tmp: Path, final: Path) -> None:

@@ -5,6 +5,7 @@ A video that cannot be read does not stop a run: its sample is marked failed, th
 function drops it, and a ``FailureTracker`` counts failures per epoch, logs a summary and
 stops the run with a clear error past a configurable fraction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -226,6 +227,7 @@ class FailureTracker:
             raise DataError(
                 f"{len(self.failed)} of {self.seen} videos ({self.fraction:.1%}) could not be read, "
                 f"more than max_failure_fraction={self.max_failure_fraction:.1%}; first: {self._names()}.",
-                hint=failure_hint(self.fraction))
+                hint=failure_hint(self.fraction),
+            )
         self.seen, self.failed = 0, {}
         return summary

@@ -12,6 +12,7 @@ caller error and raises ``ValueError``. Containers sometimes promise frames that
 returns that frame for the requested indices past it, with one logged warning per call; a file
 with no decodable frame at all raises ``VideoDecodeError``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -40,8 +41,9 @@ class VideoDecodeError(RuntimeError):
         errors: backend name -> that backend's error, as text.
     """
 
-    def __init__(self, message: str, path: str | os.PathLike | None = None,
-                 errors: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, path: str | os.PathLike | None = None, errors: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.path = Path(path) if path is not None else None
         self.errors = dict(errors or {})
@@ -99,8 +101,9 @@ def probe(path: str | os.PathLike, backend: str = "auto") -> VideoInfo:
     return _dispatch(Path(path), backend, {"decord": _decord_probe, "pyav": _pyav_probe})
 
 
-def read_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray | None = None,
-                backend: str = "auto") -> np.ndarray:
+def read_frames(
+    path: str | os.PathLike, indices: Sequence[int] | np.ndarray | None = None, backend: str = "auto"
+) -> np.ndarray:
     """Decode frames of a video file as RGB.
 
     Args:
@@ -167,8 +170,8 @@ def _check_range(indices: np.ndarray, num_frames: int, path: Path) -> None:
     if bad.size:
         shown = ", ".join(map(str, bad[:5].tolist())) + (", ..." if bad.size > 5 else "")
         raise FrameIndexError(
-            f"frame indices [{shown}] out of range for {path}: it has {num_frames} frames "
-            f"(valid 0..{num_frames - 1})")
+            f"frame indices [{shown}] out of range for {path}: it has {num_frames} frames (valid 0..{num_frames - 1})"
+        )
 
 
 def _as_frames(arr: Any, count: int) -> np.ndarray:
@@ -289,7 +292,8 @@ def _pyav_read(path: Path, indices: np.ndarray | None) -> np.ndarray:
     arrays = {i: frame.to_ndarray(format="rgb24") for i, frame in kept.items()}
     missing = [i for i in indices.tolist() if i not in arrays]
     if missing:  # the container promised more frames than decode
-        log.warning("%s: only %d frames decode; repeating the last one for indices %s",
-                    path, decoded, sorted(set(missing))[:5])
+        log.warning(
+            "%s: only %d frames decode; repeating the last one for indices %s", path, decoded, sorted(set(missing))[:5]
+        )
         arrays.update(dict.fromkeys(missing, last.to_ndarray(format="rgb24")))
     return _as_frames([arrays[i] for i in indices.tolist()], len(indices))

@@ -26,6 +26,7 @@ the layouts of the real datasets, so the real adapters, decoder and clip cache r
 The 5,000 digits are split per class into 4,000 train and 1,000 test digits: test videos use
 test digits only; the labelled train sets and the pools use train digits (different videos).
 """
+
 from __future__ import annotations
 
 import base64
@@ -70,9 +71,18 @@ MNIST_CREDIT = (
 
 APPEARANCE_CLASSES: tuple[str, ...] = tuple(f"digit{d}" for d in range(10))
 MOTION_CLASSES: tuple[str, ...] = (
-    "TranslateLeftSlow", "TranslateRightSlow", "TranslateUpSlow", "TranslateDownSlow",
-    "TranslateLeftFast", "TranslateRightFast", "TranslateUpFast", "TranslateDownFast",
-    "CircleClockwise", "CircleAnticlockwise", "FadeIn", "FadeOut",
+    "TranslateLeftSlow",
+    "TranslateRightSlow",
+    "TranslateUpSlow",
+    "TranslateDownSlow",
+    "TranslateLeftFast",
+    "TranslateRightFast",
+    "TranslateUpFast",
+    "TranslateDownFast",
+    "CircleClockwise",
+    "CircleAnticlockwise",
+    "FadeIn",
+    "FadeOut",
 )
 
 APPEARANCE_SPEED = (0.5, 2.0)  # pixels per frame at 64x64, bouncing off the frame edges
@@ -131,8 +141,9 @@ def class_descriptions(kind: str) -> dict[str, str]:
         ValueError: for an unknown kind.
     """
     if kind == "appearance":
-        return {c: f"the digit {c[-1]} in a random bright colour, moving and bouncing at random"
-                for c in APPEARANCE_CLASSES}
+        return {
+            c: f"the digit {c[-1]} in a random bright colour, moving and bouncing at random" for c in APPEARANCE_CLASSES
+        }
     if kind != "motion":
         raise ValueError(f"unknown kind {kind!r}; valid: appearance, motion")
     text = {}
@@ -141,8 +152,10 @@ def class_descriptions(kind: str) -> dict[str, str]:
             text[f"Translate{direction}{speed}"] = (
                 f"moves {direction.lower()} at {lo}-{hi} px/frame, wrapping around the frame edges"
             )
-    circle = (f"on a circle (radius {CIRCLE_RADIUS[0]:g}-{CIRCLE_RADIUS[1]:g} px, "
-              f"one turn per {CIRCLE_PERIOD[0]:g}-{CIRCLE_PERIOD[1]:g} frames)")
+    circle = (
+        f"on a circle (radius {CIRCLE_RADIUS[0]:g}-{CIRCLE_RADIUS[1]:g} px, "
+        f"one turn per {CIRCLE_PERIOD[0]:g}-{CIRCLE_PERIOD[1]:g} frames)"
+    )
     text["CircleClockwise"] = f"moves clockwise {circle}"
     text["CircleAnticlockwise"] = f"moves anticlockwise {circle}"
     text["FadeIn"] = "stands still and fades in from invisible to fully visible"
@@ -215,12 +228,16 @@ def _palette(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarr
     for _ in range(1000):
         bg_h, bg_s, bg_v = rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.1, 0.6)
         first = _hsv(bg_h, bg_s, bg_v)
-        second = _hsv(bg_h + rng.uniform(-0.15, 0.15), float(np.clip(bg_s + rng.uniform(-0.2, 0.2), 0, 1)),
-                      float(np.clip(bg_v + rng.uniform(-0.25, 0.25), 0, 1)))
+        second = _hsv(
+            bg_h + rng.uniform(-0.15, 0.15),
+            float(np.clip(bg_s + rng.uniform(-0.2, 0.2), 0, 1)),
+            float(np.clip(bg_v + rng.uniform(-0.25, 0.25), 0, 1)),
+        )
         digit = _hsv(rng.random(), rng.uniform(0.3, 1.0), rng.uniform(0.85, 1.0))
         background = luma(np.stack([first, second]))
-        if (0.04 <= abs(float(background[1] - background[0])) <= TEXTURE_LUMA
-                and np.all(luma(digit) - background >= DIGIT_LUMA_MARGIN)):
+        if 0.04 <= abs(float(background[1] - background[0])) <= TEXTURE_LUMA and np.all(
+            luma(digit) - background >= DIGIT_LUMA_MARGIN
+        ):
             return digit, first, second
     raise RuntimeError("no palette met the contrast rules in 1000 draws")
 
@@ -289,7 +306,7 @@ def glyph(digit: np.ndarray, size: int = GLYPH_SIZE) -> np.ndarray:
     weights = _resize_weights(digit.shape[0], size)
     big = weights @ (digit.astype(np.float32) / 255.0) @ weights.T
     pad = np.pad(big, 1)
-    thick = np.max([pad[dy:dy + size, dx:dx + size] for dy in range(3) for dx in range(3)], axis=0)
+    thick = np.max([pad[dy : dy + size, dx : dx + size] for dy in range(3) for dx in range(3)], axis=0)
     return np.clip(thick, 0.0, 1.0)
 
 
@@ -299,8 +316,9 @@ def _reflect(x: np.ndarray, limit: float) -> np.ndarray:
     return limit - np.abs(limit - m)
 
 
-def _trajectory(kind: str, label: int, rng: np.random.Generator, frames: int,
-                size: int) -> tuple[np.ndarray, np.ndarray]:
+def _trajectory(
+    kind: str, label: int, rng: np.random.Generator, frames: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-left glyph positions (T, 2) as (y, x) floats (wrapped by the renderer) and opacity (T,)."""
     t = np.arange(frames, dtype=np.float64)[:, None]
     room = size - GLYPH_SIZE
@@ -312,7 +330,7 @@ def _trajectory(kind: str, label: int, rng: np.random.Generator, frames: int,
     name = MOTION_CLASSES[label]
     if name.startswith("Translate"):
         speed = rng.uniform(*(SLOW_SPEED if name.endswith("Slow") else FAST_SPEED))
-        direction = np.array(_DIRECTIONS[name[len("Translate"):-4]])
+        direction = np.array(_DIRECTIONS[name[len("Translate") : -4]])
         return rng.uniform(0, size, 2) + speed * direction * t, opaque
     if name.startswith("Circle"):
         radius, period = rng.uniform(*CIRCLE_RADIUS), rng.uniform(*CIRCLE_PERIOD)
@@ -331,8 +349,12 @@ def _digit_layer(mask: np.ndarray, positions: np.ndarray, opacity: np.ndarray, s
     pad[1:-1, 1:-1] = mask
     whole = np.floor(positions).astype(np.int64)
     fy, fx = [(positions[:, k] - whole[:, k]).astype(np.float32)[:, None, None] for k in (0, 1)]
-    patch = ((1 - fy) * (1 - fx) * pad[1:, 1:] + (1 - fy) * fx * pad[1:, :-1]
-             + fy * (1 - fx) * pad[:-1, 1:] + fy * fx * pad[:-1, :-1])
+    patch = (
+        (1 - fy) * (1 - fx) * pad[1:, 1:]
+        + (1 - fy) * fx * pad[1:, :-1]
+        + fy * (1 - fx) * pad[:-1, 1:]
+        + fy * fx * pad[:-1, :-1]
+    )
     span = np.arange(side + 1)
     rows = (whole[:, 0:1] + span) % size
     cols = (whole[:, 1:2] + span) % size
@@ -341,8 +363,9 @@ def _digit_layer(mask: np.ndarray, positions: np.ndarray, opacity: np.ndarray, s
     return layer * opacity.astype(np.float32)[:, None, None]
 
 
-def render_video(kind: str, label: int, digit: np.ndarray, rng: np.random.Generator,
-                 frames: int = NUM_FRAMES, size: int = SIZE) -> np.ndarray:
+def render_video(
+    kind: str, label: int, digit: np.ndarray, rng: np.random.Generator, frames: int = NUM_FRAMES, size: int = SIZE
+) -> np.ndarray:
     """Render one coloured Moving-MNIST video (after Srivastava et al., 2015).
 
     Args:
@@ -406,8 +429,9 @@ def _rel_path(spec: DefaultSet, split: str, label: int, number: int, seed: int, 
     return f"{split}/{name}/{_youtube_id(seed, spec.name, name, number)}_{0:06d}_{end:06d}.mp4"
 
 
-def _digit_order(spec: DefaultSet, split: str, label: int, pool: np.ndarray, labels: np.ndarray,
-                 seed: int) -> np.ndarray:
+def _digit_order(
+    spec: DefaultSet, split: str, label: int, pool: np.ndarray, labels: np.ndarray, seed: int
+) -> np.ndarray:
     """The digits (positions into MNIST) that class ``label`` of a set uses, in order; no repeats
     within a set while the pool lasts, independent of the scale."""
     if spec.kind == "appearance":
@@ -417,8 +441,9 @@ def _digit_order(spec: DefaultSet, split: str, label: int, pool: np.ndarray, lab
     return np.roll(perm, -label * dict(spec.per_class)[split])
 
 
-def plan_videos(labels: np.ndarray, seed: int = 0, scale: float = 1.0, frames: int = NUM_FRAMES,
-                fps: int = FPS) -> list[VideoJob]:
+def plan_videos(
+    labels: np.ndarray, seed: int = 0, scale: float = 1.0, frames: int = NUM_FRAMES, fps: int = FPS
+) -> list[VideoJob]:
     """Every video of the default data, in a fixed order (set, split, class, number).
 
     Args:
@@ -432,8 +457,11 @@ def plan_videos(labels: np.ndarray, seed: int = 0, scale: float = 1.0, frames: i
                 order = _digit_order(spec, split, label, pools[split], labels, seed)
                 for number in range(spec.videos_per_class(split, scale)):
                     path = _rel_path(spec, split, label, number, seed, frames, fps)
-                    jobs.append(VideoJob(spec.name, split, label, number, int(order[number % len(order)]),
-                                         f"{spec.name}/{path}"))
+                    jobs.append(
+                        VideoJob(
+                            spec.name, split, label, number, int(order[number % len(order)]), f"{spec.name}/{path}"
+                        )
+                    )
     return jobs
 
 
@@ -443,8 +471,9 @@ def render_job(job: VideoJob, digit: np.ndarray, seed: int, frames: int = NUM_FR
     return render_video(DEFAULT_SETS[job.set_name].kind, job.label, digit, rng, frames, size)
 
 
-def default_video_frames(set_name: str, label: int | str, number: int = 0, split: str = "train",
-                         seed: int = 0, frames: int = NUM_FRAMES) -> np.ndarray:
+def default_video_frames(
+    set_name: str, label: int | str, number: int = 0, split: str = "train", seed: int = 0, frames: int = NUM_FRAMES
+) -> np.ndarray:
     """The frames of one default-data video without encoding it (tests, the book's frame strips).
 
     The frames are the ones ``generate_default_data(seed=seed)`` encodes for that video.
@@ -527,8 +556,9 @@ def _write_ucf101_lists(root: Path, spec: DefaultSet, jobs: list[VideoJob]) -> N
     atomic_write_text(lists / "classInd.txt", classes)
     mine = [j for j in jobs if j.set_name == spec.name]
     rel = {j: j.rel_path.split("/UCF-101/", 1)[1] for j in mine}
-    atomic_write_text(lists / "trainlist01.txt",
-                      "".join(f"{rel[j]} {j.label + 1}\r\n" for j in mine if j.split == "train"))
+    atomic_write_text(
+        lists / "trainlist01.txt", "".join(f"{rel[j]} {j.label + 1}\r\n" for j in mine if j.split == "train")
+    )
     atomic_write_text(lists / "testlist01.txt", "".join(f"{rel[j]}\r\n" for j in mine if j.split == "test"))
 
 
@@ -545,8 +575,14 @@ def _write_kinetics_csv(root: Path, spec: DefaultSet, jobs: list[VideoJob], fram
 
 
 def _params(seed: int, scale: float, frames: int) -> dict[str, Any]:
-    return {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "frames": frames,
-            "fps": FPS, "size": [SIZE, SIZE]}
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "scale": scale,
+        "frames": frames,
+        "fps": FPS,
+        "size": [SIZE, SIZE],
+    }
 
 
 def _read_manifest(root: Path) -> dict[str, Any] | None:
@@ -572,19 +608,34 @@ def _manifest(params: dict, jobs: list[VideoJob], scale: float, nbytes: int, sec
     sets = {}
     for spec in DEFAULT_SETS.values():
         sets[spec.name] = {
-            "kind": spec.kind, "layout": spec.layout, "classes": list(spec.classes),
+            "kind": spec.kind,
+            "layout": spec.layout,
+            "classes": list(spec.classes),
             "videos_per_class": {s: spec.videos_per_class(s, scale) for s, _ in spec.per_class},
             "videos": {s: sum(1 for j in jobs if j.set_name == spec.name and j.split == s) for s, _ in spec.per_class},
             "encoding": CODECS[spec.layout],
         }
-    return {**params, "params": params, "sets": sets, "num_videos": len(jobs), "bytes": nbytes,
-            "generation_seconds": round(seconds, 2),
-            "digits": {"train": 10 * (500 - TEST_DIGITS_PER_CLASS), "test": 10 * TEST_DIGITS_PER_CLASS},
-            "credit": MNIST_CREDIT, "generator": __name__}
+    return {
+        **params,
+        "params": params,
+        "sets": sets,
+        "num_videos": len(jobs),
+        "bytes": nbytes,
+        "generation_seconds": round(seconds, 2),
+        "digits": {"train": 10 * (500 - TEST_DIGITS_PER_CLASS), "test": 10 * TEST_DIGITS_PER_CLASS},
+        "credit": MNIST_CREDIT,
+        "generator": __name__,
+    }
 
 
-def generate_default_data(root: str | os.PathLike, seed: int = 0, scale: float = 1.0, workers: int = 2,
-                          overwrite: bool = False, frames: int = NUM_FRAMES) -> dict[str, Any]:
+def generate_default_data(
+    root: str | os.PathLike,
+    seed: int = 0,
+    scale: float = 1.0,
+    workers: int = 2,
+    overwrite: bool = False,
+    frames: int = NUM_FRAMES,
+) -> dict[str, Any]:
     """Generate the embedded default data under ``root`` (module docstring) and return its manifest.
 
     ``root/manifest.json`` is written last; when it exists with the same parameters this
@@ -637,13 +688,20 @@ def _matching_manifest(root: Path, params: dict[str, Any], overwrite: bool) -> d
         return existing
     old = dict(existing.get("params") or {})
     if old.pop("generator_version", None) != params["generator_version"] and old == {
-            k: v for k, v in params.items() if k != "generator_version"}:
-        log.warning("default data in %s is from generator version %s: regenerating with version %d", root,
-                    existing.get("generator_version"), params["generator_version"])
+        k: v for k, v in params.items() if k != "generator_version"
+    }:
+        log.warning(
+            "default data in %s is from generator version %s: regenerating with version %d",
+            root,
+            existing.get("generator_version"),
+            params["generator_version"],
+        )
         return None
     if not overwrite:
-        raise ValueError(f"{root} holds default data made with {existing.get('params')}, not {params}; "
-                         "pass overwrite=True or choose another root")
+        raise ValueError(
+            f"{root} holds default data made with {existing.get('params')}, not {params}; "
+            "pass overwrite=True or choose another root"
+        )
     return None
 
 

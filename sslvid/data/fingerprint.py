@@ -16,6 +16,7 @@ place under the same name does not: a run that opens the split compares its cont
 fingerprint its config was hashed with (``check_unchanged``) and stops, forgetting the stale
 value, rather than file its result under the old data's name; ``forget(root)`` does the same by hand.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -51,8 +52,16 @@ def index_fingerprint(index: VideoIndex) -> str:
     path relative to ``index.root``, label, id and size in bytes (-1 when unreadable)."""
     root = Path(index.root)
     videos = [[os.path.relpath(r.path, root), r.label, r.video_id, _size(r.path)] for r in index.records]
-    return _digest({"version": FINGERPRINT_VERSION, "layout": index.dataset, "split": index.split,
-                    "fold": index.fold, "classes": list(index.classes), "videos": videos})
+    return _digest(
+        {
+            "version": FINGERPRINT_VERSION,
+            "layout": index.dataset,
+            "split": index.split,
+            "fold": index.fold,
+            "classes": list(index.classes),
+            "videos": videos,
+        }
+    )
 
 
 def _size(path: Path) -> int:
@@ -121,11 +130,23 @@ def split_fingerprint(layout: str, root: str | os.PathLike, split: str, fold: in
     index = load_index(layout, root, split=split, fold=fold)
     fingerprint = index_fingerprint(index)
     seconds = round(time.perf_counter() - start, 3)
-    _remember(memo, {"version": FINGERPRINT_VERSION, "layout": layout, "root": str(root), "split": split,
-                     "fold": fold, "stamp": stamp, "fingerprint": fingerprint, "videos": len(index),
-                     "seconds": seconds})
-    log.info("fingerprint of %s %s/%s%d: %s (%d videos, %.1f s)", layout, root, split, fold, fingerprint,
-             len(index), seconds)
+    _remember(
+        memo,
+        {
+            "version": FINGERPRINT_VERSION,
+            "layout": layout,
+            "root": str(root),
+            "split": split,
+            "fold": fold,
+            "stamp": stamp,
+            "fingerprint": fingerprint,
+            "videos": len(index),
+            "seconds": seconds,
+        },
+    )
+    log.info(
+        "fingerprint of %s %s/%s%d: %s (%d videos, %.1f s)", layout, root, split, fold, fingerprint, len(index), seconds
+    )
     return fingerprint
 
 
@@ -160,7 +181,8 @@ def check_unchanged(index: VideoIndex, expected: str) -> None:
     raise DatasetChangedError(
         f"the videos of {index.dataset}/{index.split} under {index.root} changed after this config's hash was "
         f"computed (fingerprint {expected}, now {actual}; a video rewritten in place?). The remembered fingerprint "
-        "is dropped: build the config again (or run the command again) so that its hash names the data as it is.")
+        "is dropped: build the config again (or run the command again) so that its hash names the data as it is."
+    )
 
 
 def forget(root: str | os.PathLike) -> int:

@@ -8,6 +8,7 @@ described, with a tree, in ``data/README.md``.
 Records are sorted by ``video_id``. Class order is the official one where a dataset defines
 one (UCF101 ``classInd.txt``, SSv2 label ids, Diving48 vocabulary) and sorted names elsewhere.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,11 +68,18 @@ def load_index(dataset: str, root: str | os.PathLike, split: str = "train", fold
     return builder(root=root, split=split, fold=fold)
 
 
-def _index(dataset: str, root: Path, split: str, fold: int, classes: Sequence[str],
-           records: Iterable[VideoRecord]) -> VideoIndex:
+def _index(
+    dataset: str, root: Path, split: str, fold: int, classes: Sequence[str], records: Iterable[VideoRecord]
+) -> VideoIndex:
     """A ``VideoIndex`` with its records sorted by ``video_id``."""
-    return VideoIndex(dataset=dataset, root=root, split=split, fold=fold, classes=tuple(classes),
-                      records=tuple(sorted(records, key=lambda r: r.video_id)))
+    return VideoIndex(
+        dataset=dataset,
+        root=root,
+        split=split,
+        fold=fold,
+        classes=tuple(classes),
+        records=tuple(sorted(records, key=lambda r: r.video_id)),
+    )
 
 
 # --- helpers shared by the adapters ---------------------------------------------------------
@@ -86,7 +94,8 @@ def _layout_error(layout: str, expected: Sequence[Path], what: str, note: str = 
         listed = f"{expected[0]} (looked for {names} in {folders})"
     return DatasetLayoutError(
         f"{layout}: {what} not found; expected {listed}.{' ' + note if note else ''} "
-        f"See {_README} (section '{layout}') for the layout.")
+        f"See {_README} (section '{layout}') for the layout."
+    )
 
 
 def _first_file(layout: str, candidates: Sequence[Path], what: str, note: str = "") -> Path:
@@ -119,8 +128,12 @@ def _require_videos(layout: str, records: list[VideoRecord], where: Path) -> lis
     if missing:
         names = ", ".join(p.name for p in missing[1:4]) + (", ..." if len(missing) > 4 else "")
         more = f" Also missing: {names}."
-        raise _layout_error(layout, [missing[0]], f"{len(missing)} of {len(records)} videos",
-                            f"Videos belong under {where}.{more if len(missing) > 1 else ''}")
+        raise _layout_error(
+            layout,
+            [missing[0]],
+            f"{len(missing)} of {len(records)} videos",
+            f"Videos belong under {where}.{more if len(missing) > 1 else ''}",
+        )
     return records
 
 
@@ -136,8 +149,9 @@ def _video_files(folder: Path) -> list[Path]:
 def _ucf101(root: Path, split: str, fold: int) -> VideoIndex:
     """UCF101 (Soomro et al., 2012): ``ucfTrainTestlist/`` + ``UCF-101/<class>/v_*.avi``."""
     lists = _first_dir([root / "ucfTrainTestlist"], root)
-    class_file = _first_file("ucf101", [d / "classInd.txt" for d in dict.fromkeys((lists, root / "ucfTrainTestlist", root))],
-                             "class list")
+    class_file = _first_file(
+        "ucf101", [d / "classInd.txt" for d in dict.fromkeys((lists, root / "ucfTrainTestlist", root))], "class list"
+    )
     classes = _ucf101_classes(class_file)
     name = f"{split}list{fold:02d}.txt"
     present = sorted(p.name for p in lists.glob(f"{split}list0[1-9].txt"))
@@ -145,8 +159,7 @@ def _ucf101(root: Path, split: str, fold: int) -> VideoIndex:
     split_file = _first_file("ucf101", [lists / name], f"split file for fold {fold}", note)
     videos = _first_dir([root / "UCF-101"], root)
     by_name = {c.lower(): i for i, c in enumerate(classes)}
-    records = [_ucf101_record(split_file, n, line, videos, classes, by_name)
-               for n, line in _read_lines(split_file)]
+    records = [_ucf101_record(split_file, n, line, videos, classes, by_name) for n, line in _read_lines(split_file)]
     return _index("ucf101", root, split, fold, classes, _require_videos("ucf101", records, videos))
 
 
@@ -164,8 +177,9 @@ def _ucf101_classes(path: Path) -> list[str]:
     return [name for _, name in sorted(pairs)]
 
 
-def _ucf101_record(path: Path, n: int, line: str, videos: Path, classes: list[str],
-                   by_name: dict[str, int]) -> VideoRecord:
+def _ucf101_record(
+    path: Path, n: int, line: str, videos: Path, classes: list[str], by_name: dict[str, int]
+) -> VideoRecord:
     """One line of a train list ("Class/v_x.avi 1") or test list ("Class/v_x.avi")."""
     parts = line.split()
     rel = parts[0].replace("\\", "/")
@@ -229,14 +243,19 @@ def _kinetics400(root: Path, split: str, fold: int) -> VideoIndex:
         raise _layout_error("kinetics400", dirs, f"{split} video folder")
     on_disk = _files_by_stem(split_dir)
     by_name = {c: i for i, c in enumerate(classes)}
-    records = [VideoRecord(on_disk[vid], by_name.get(label, UNLABELLED), vid)
-               for label, vid in rows if vid in on_disk]
+    records = [VideoRecord(on_disk[vid], by_name.get(label, UNLABELLED), vid) for label, vid in rows if vid in on_disk]
     if not records:
         example = split_dir / "<label>" / f"{rows[0][1] if rows else '<youtube_id>_<start>_<end>'}.mp4"
         raise _layout_error("kinetics400", [example], f"all {len(rows)} videos listed in {csv_file}")
     if len(records) < len(rows):
-        log.warning("kinetics400 %s: %d of %d videos listed in %s are missing under %s; skipped",
-                    split, len(rows) - len(records), len(rows), csv_file, split_dir)
+        log.warning(
+            "kinetics400 %s: %d of %d videos listed in %s are missing under %s; skipped",
+            split,
+            len(rows) - len(records),
+            len(rows),
+            csv_file,
+            split_dir,
+        )
     return _index("kinetics400", root, split, fold, classes, records)
 
 
@@ -256,8 +275,7 @@ def _kinetics_rows(path: Path) -> list[tuple[str, str]]:
         missing = [c for c in _KINETICS_HEADER if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path}: header lacks {missing}; expected {','.join(_KINETICS_COLUMNS)}")
-        return [((row.get("label") or "").strip(), _kinetics_id(row, path, n))
-                for n, row in enumerate(reader, 2)]
+        return [((row.get("label") or "").strip(), _kinetics_id(row, path, n)) for n, row in enumerate(reader, 2)]
 
 
 def _kinetics_id(row: dict[str, str], path: Path, n: int) -> str:
@@ -343,8 +361,7 @@ def _diving48(root: Path, split: str, fold: int) -> VideoIndex:
     for entry in _read_json(split_file):
         label = int(entry["label"])
         if not 0 <= label < len(classes):
-            raise ValueError(f"{split_file}: video {entry['vid_name']}: label {label} "
-                             f"not in 0..{len(classes) - 1}")
+            raise ValueError(f"{split_file}: video {entry['vid_name']}: label {label} not in 0..{len(classes) - 1}")
         records.append(VideoRecord(videos / f"{entry['vid_name']}.mp4", label, str(entry["vid_name"])))
     return _index("diving48", root, split, fold, classes, _require_videos("diving48", records, videos))
 
@@ -365,16 +382,19 @@ def _folder(root: Path, split: str, fold: int) -> VideoIndex:
         raise _layout_error("folder", [split_dir / "<class>" / "<video>"], f"{split} folder")
     class_dirs = _subdirs(root / s for s in _FOLDER_SPLITS)
     classes = sorted(class_dirs)
-    records = [VideoRecord(path, label, f"{cls}/{path.stem}")
-               for label, cls in enumerate(classes) if (split_dir / cls).is_dir()
-               for path in _video_files(split_dir / cls)]
+    records = [
+        VideoRecord(path, label, f"{cls}/{path.stem}")
+        for label, cls in enumerate(classes)
+        if (split_dir / cls).is_dir()
+        for path in _video_files(split_dir / cls)
+    ]
     if not records:
-        raise _layout_error("folder", [split_dir / "<class>" / f"<video>{{{','.join(VIDEO_EXTENSIONS)}}}"],
-                            f"videos of split {split!r}")
+        raise _layout_error(
+            "folder", [split_dir / "<class>" / f"<video>{{{','.join(VIDEO_EXTENSIONS)}}}"], f"videos of split {split!r}"
+        )
     return _index("folder", root, split, fold, classes, records)
 
 
 def _subdirs(folders: Iterable[Path]) -> set[str]:
     """Names of the sub-folders of every existing folder in ``folders``."""
     return {p.name for folder in folders if folder.is_dir() for p in folder.iterdir() if p.is_dir()}
-

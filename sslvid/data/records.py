@@ -1,4 +1,5 @@
 """What a dataset adapter returns: a list of videos with labels, independent of the layout."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -56,6 +57,6 @@ class VideoIndex:
         """Labels of all records, shape (N,), int64."""
         return np.array([r.label for r in self.records], dtype=np.int64)
 
-    def select(self, positions: Sequence[int] | np.ndarray) -> "VideoIndex":
+    def select(self, positions: Sequence[int] | np.ndarray) -> VideoIndex:
         """A new index holding ``records[p]`` for each position, in the given order."""
         return replace(self, records=tuple(self.records[int(p)] for p in positions))

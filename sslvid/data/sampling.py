@@ -13,6 +13,7 @@ Videos shorter than a clip's span (``(num_frames - 1) * stride + 1`` frames) fol
 * ``"clamp"``: indices past the end repeat the last frame (the video freezes);
 * ``"error"``: raise ``ValueError``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

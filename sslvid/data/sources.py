@@ -20,6 +20,7 @@ layout** (``ucf101/``, ``hmdb51/``, ``kinetics400/``, ``ssv2/``, ``diving48/``, 
 so one ``data_root`` serves a chapter that reads several datasets. ``dataset_folder`` finds a
 dataset under it; a ``data_root`` that is itself one dataset's folder is accepted too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -30,7 +31,6 @@ from sslvid.data.fingerprint import split_fingerprint
 from sslvid.data.layouts import DatasetLayoutError, list_datasets, load_index
 from sslvid.data.records import VideoIndex
 from sslvid.paths import default_data_dir
-
 
 
 def list_sources() -> list[str]:
@@ -48,8 +48,14 @@ def ensure_default_data(profile: str = "micro", seed: int = 0) -> Path:
     return root
 
 
-def open_split(dataset: str, split: str = "train", fold: int = 1, data_root: str | Path | None = None,
-               profile: str = "micro", seed: int = 0) -> VideoIndex:
+def open_split(
+    dataset: str,
+    split: str = "train",
+    fold: int = 1,
+    data_root: str | Path | None = None,
+    profile: str = "micro",
+    seed: int = 0,
+) -> VideoIndex:
     """The ``VideoIndex`` of one split of ``dataset``.
 
     Args:
@@ -88,17 +94,20 @@ def dataset_folder(dataset: str, data_root: str | Path) -> tuple[str, Path]:
     return dataset, root / dataset if (root / dataset).is_dir() else root
 
 
-DATA_ROOT_HINT = ("data_root is the folder that holds one sub-folder per dataset, named by its layout "
-                  "(ucf101/, hmdb51/, kinetics400/, ssv2/, diving48/, folder/): e.g. --data-root /datasets "
-                  "with your copy in /datasets/{dataset}/ (a link works: ln -s /path/to/your/copy "
-                  "/datasets/{dataset}); see data/README.md")
+DATA_ROOT_HINT = (
+    "data_root is the folder that holds one sub-folder per dataset, named by its layout "
+    "(ucf101/, hmdb51/, kinetics400/, ssv2/, diving48/, folder/): e.g. --data-root /datasets "
+    "with your copy in /datasets/{dataset}/ (a link works: ln -s /path/to/your/copy "
+    "/datasets/{dataset}); see data/README.md"
+)
 
 
 def _open_in_place(dataset: str, root: Path, split: str, fold: int) -> VideoIndex:
     """``root`` itself as the dataset's folder; an error naming both places looked in when it is not."""
     if not root.is_dir():
-        raise DatasetLayoutError(f"{dataset}: data_root {root} is not a folder",
-                                 hint=DATA_ROOT_HINT.format(dataset=dataset))
+        raise DatasetLayoutError(
+            f"{dataset}: data_root {root} is not a folder", hint=DATA_ROOT_HINT.format(dataset=dataset)
+        )
     try:
         return load_index(dataset, root, split=split, fold=fold)
     except DatasetLayoutError as err:
@@ -106,11 +115,14 @@ def _open_in_place(dataset: str, root: Path, split: str, fold: int) -> VideoInde
         raise DatasetLayoutError(
             f"{dataset}: not found under data_root {root}: expected the folder {root / dataset}/ "
             f"(sub-folders there: {', '.join(found) or 'none'}), or {root} itself in the {dataset} layout "
-            f"({str(err).split('. See ')[0]})", hint=DATA_ROOT_HINT.format(dataset=dataset)) from None
+            f"({str(err).split('. See ')[0]})",
+            hint=DATA_ROOT_HINT.format(dataset=dataset),
+        ) from None
 
 
-def data_fingerprints(dataset: str, splits: Sequence[str], fold: int = 1,
-                      data_root: str | Path | None = None) -> dict[str, str] | None:
+def data_fingerprints(
+    dataset: str, splits: Sequence[str], fold: int = 1, data_root: str | Path | None = None
+) -> dict[str, str] | None:
     """Per split, the fingerprint of the videos ``open_split`` reads (``sslvid.data.fingerprint``).
 
     None without ``data_root``: a default set is then generated deterministically from its seed

@@ -5,6 +5,7 @@ the same number of videos per class", each smaller subset inside the bigger ones
 (10k ⊂ 30k ⊂ 50k ⊂ 100k). Nesting comes from one seeded permutation per class: a subset
 of ``n`` videos per class takes the first ``n`` of each class's permutation.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,8 +32,7 @@ def class_permutations(labels: np.ndarray, seed: int) -> dict[int, np.ndarray]:
     return perms
 
 
-def balanced_subset(labels: np.ndarray, per_class: int, seed: int,
-                    classes: Sequence[str] | None = None) -> np.ndarray:
+def balanced_subset(labels: np.ndarray, per_class: int, seed: int, classes: Sequence[str] | None = None) -> np.ndarray:
     """Positions of ``per_class`` videos of every class, sorted; nested in ``per_class``.
 
     Args:
@@ -50,17 +50,21 @@ def balanced_subset(labels: np.ndarray, per_class: int, seed: int,
         raise ValueError("class-balanced subsets need labels; every video is UNLABELLED")
     short = {c: len(p) for c, p in perms.items() if len(p) < per_class}
     if short:
-        raise ValueError(f"{len(short)} of {len(perms)} classes have fewer than {per_class} videos: "
-                         f"{_short_classes(short, classes)}; ask for at most "
-                         f"{min(len(p) for p in perms.values())} videos per class")
+        raise ValueError(
+            f"{len(short)} of {len(perms)} classes have fewer than {per_class} videos: "
+            f"{_short_classes(short, classes)}; ask for at most "
+            f"{min(len(p) for p in perms.values())} videos per class"
+        )
     return np.sort(np.concatenate([p[:per_class] for p in perms.values()]))
 
 
 def _short_classes(short: dict[int, int], classes: Sequence[str] | None, shown: int = 10) -> str:
     """``name (count), ...`` of the short classes, fewest videos first, at most ``shown`` of them."""
     ordered = sorted(short.items(), key=lambda item: (item[1], item[0]))
-    names = [f"{classes[c] if classes is not None and 0 <= c < len(classes) else f'label {c}'} ({n})"
-             for c, n in ordered[:shown]]
+    names = [
+        f"{classes[c] if classes is not None and 0 <= c < len(classes) else f'label {c}'} ({n})"
+        for c, n in ordered[:shown]
+    ]
     more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
     return ", ".join(names) + more
 

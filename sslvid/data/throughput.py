@@ -4,6 +4,7 @@ Decoding is the known bottleneck of video SSL training (users of RSPNet and Vide
 idle GPUs). ``cache_vs_decode`` times the same random clips read both ways; the benchmark
 script ``benchmarks/cache_vs_decode.py`` and the book's first chapter both call it.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,8 +36,9 @@ def clips_per_second(read: Reader, clips: list[tuple[int, np.ndarray]]) -> float
     return len(clips) / (time.perf_counter() - start)
 
 
-def cache_vs_decode(cache: ClipCache, clips: int = 300, frames: int = 8, stride: int = 2, seed: int = 0,
-                    backend: str = "auto") -> dict[str, float]:
+def cache_vs_decode(
+    cache: ClipCache, clips: int = 300, frames: int = 8, stride: int = 2, seed: int = 0, backend: str = "auto"
+) -> dict[str, float]:
     """Clips/s reading the same random clips by decoding (+ resizing to the cache's size) and from the cache.
 
     Decoding alone, decoding followed by the resize that a loader without the cache must do,

@@ -19,6 +19,7 @@ parameters are drawn), an int seed (a fresh CPU generator), or None (torch's glo
 Parameters are drawn as small (N,) tensors and then moved to the clips' device, so a seed
 gives the same parameters on CPU and CUDA. No op loops over frames or samples.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,8 +76,9 @@ def normalize(x: Tensor, mean: tuple[float, ...] = KINETICS_MEAN, std: tuple[flo
     return (x - m) / s
 
 
-def to_float_clips(clips: Tensor, mean: tuple[float, ...] = KINETICS_MEAN,
-                   std: tuple[float, ...] = KINETICS_STD) -> Tensor:
+def to_float_clips(
+    clips: Tensor, mean: tuple[float, ...] = KINETICS_MEAN, std: tuple[float, ...] = KINETICS_STD
+) -> Tensor:
     """uint8 frames (..., T, H, W, 3) -> normalised float32 clips (..., 3, T, H, W) (Kinetics mean/std)."""
     return normalize(to_unit_clips(clips), mean, std)
 
@@ -109,8 +111,14 @@ def crop_boxes(x: Tensor, boxes: Tensor, size: int | tuple[int, int], flip: Tens
     return out.view(n, c, t, oh, ow)
 
 
-def sample_crop_boxes(n: int, height: int, width: int, scale: tuple[float, float] = (0.08, 1.0),
-                      ratio: tuple[float, float] = (3 / 4, 4 / 3), generator: Generatorish = None) -> Tensor:
+def sample_crop_boxes(
+    n: int,
+    height: int,
+    width: int,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    generator: Generatorish = None,
+) -> Tensor:
     """(n, 4) random boxes ``(x0, y0, w, h)``: area fraction in ``scale``, log-uniform aspect in ``ratio``.
 
     Inception-style crops (Szegedy et al., 2015) as torchvision's RandomResizedCrop, drawn in
@@ -127,8 +135,14 @@ def sample_crop_boxes(n: int, height: int, width: int, scale: tuple[float, float
     return torch.stack([x0, y0, bw, bh], dim=1)
 
 
-def random_resized_crop(x: Tensor, size: int, generator: Generatorish = None, scale: tuple[float, float] = (0.08, 1.0),
-                        ratio: tuple[float, float] = (3 / 4, 4 / 3), flip_p: float = 0.0) -> Tensor:
+def random_resized_crop(
+    x: Tensor,
+    size: int,
+    generator: Generatorish = None,
+    scale: tuple[float, float] = (0.08, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    flip_p: float = 0.0,
+) -> Tensor:
     """Random resized crop of each clip to ``size`` x ``size`` (one box per clip), optional flip.
 
     Args:
@@ -212,7 +226,7 @@ def center_crop(x: Tensor, size: int, fraction: float = 1.0) -> Tensor:
     side = fraction * min(h, w)
     if side == size and (h - size) % 2 == 0 and (w - size) % 2 == 0:
         top, left = (h - size) // 2, (w - size) // 2
-        return x[..., top:top + size, left:left + size]
+        return x[..., top : top + size, left : left + size]
     box = torch.tensor([(w - side) / 2, (h - side) / 2, side, side]).expand(n, 4)
     return crop_boxes(x, box, size)
 
@@ -241,8 +255,9 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     (torchvision's HSV shift also changes luma slightly and is piecewise). Values are
     clamped to [0, 1] afterwards.
     """
-    to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
-                          dtype=x.dtype, device=x.device)
+    to_yiq = torch.tensor(
+        [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=x.dtype, device=x.device
+    )
     angle = shift.to(x.device, x.dtype) * 2 * math.pi
     cos, sin = torch.cos(angle), torch.sin(angle)
     rot = torch.zeros(len(angle), 3, 3, dtype=x.dtype, device=x.device)
@@ -252,8 +267,15 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     return torch.einsum("nij,njthw->nithw", m, x).clamp(0, 1)
 
 
-def color_jitter(x: Tensor, generator: Generatorish = None, brightness: float = 0.4, contrast: float = 0.4,
-                 saturation: float = 0.4, hue: float = 0.1, p: float = 0.8) -> Tensor:
+def color_jitter(
+    x: Tensor,
+    generator: Generatorish = None,
+    brightness: float = 0.4,
+    contrast: float = 0.4,
+    saturation: float = 0.4,
+    hue: float = 0.1,
+    p: float = 0.8,
+) -> Tensor:
     """Colour jitter, one draw per clip, applied with probability ``p`` (SimCLR Appendix A, CVRL §3.2).
 
     Factors are drawn as torchvision's ``ColorJitter``: brightness, contrast, saturation
@@ -295,8 +317,13 @@ def random_grayscale(x: Tensor, generator: Generatorish = None, p: float = 0.2) 
     return torch.where(_per_clip(apply), grayscale(x).expand_as(x), x)
 
 
-def gaussian_blur(x: Tensor, generator: Generatorish = None, sigma: tuple[float, float] = (0.1, 2.0),
-                  p: float = 0.5, kernel_fraction: float = 0.1) -> Tensor:
+def gaussian_blur(
+    x: Tensor,
+    generator: Generatorish = None,
+    sigma: tuple[float, float] = (0.1, 2.0),
+    p: float = 0.5,
+    kernel_fraction: float = 0.1,
+) -> Tensor:
     """Gaussian blur of every frame, sigma drawn per clip, applied with probability ``p`` (SimCLR Appendix A).
 
     A separable kernel of odd side ~ ``kernel_fraction`` of the frame side, applied by

@@ -13,6 +13,7 @@ Methods (``list_distillers()``):
 ``distill(DistillConfig.for_profile("micro", method="aekd", student="shufflenet3d", teachers=[...]))``
 finds or trains the run and files its numbers in the results table.
 """
+
 from sslvid.distill import graph, kd, pcl, selfkd  # noqa: F401  (importing a module registers its distillers)
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers, create_distiller, distiller_class, list_distillers
 from sslvid.distill.config import DistillConfig, TeacherRef

@@ -17,6 +17,7 @@ method but the two teacher-only baselines, fusion and ensemble).
 Batches are ``sslvid.data.dataset.collate_clips`` dicts: ``clips`` uint8 (B, K, T, H, W, 3) on
 the device, ``label`` (B,) (see ``sslvid.pretext.base``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.engine.step import StepOutput
 from sslvid.registry import ClassRegistry
 
-DISTILLERS: ClassRegistry["Distiller"] = ClassRegistry("distiller")
+DISTILLERS: ClassRegistry[Distiller] = ClassRegistry("distiller")
 
 
 class Teachers:
@@ -52,7 +53,7 @@ class Teachers:
     def __iter__(self) -> Iterator[nn.Module]:
         return iter(self.models)
 
-    def to(self, *args: Any, **kwargs: Any) -> "Teachers":
+    def to(self, *args: Any, **kwargs: Any) -> Teachers:
         """Move every teacher (``nn.Module.to`` arguments)."""
         self.models = [m.to(*args, **kwargs) for m in self.models]
         return self
@@ -114,7 +115,7 @@ class Distiller(nn.Module):
         self.teachers = teachers if isinstance(teachers, Teachers) else Teachers(teachers)
         check_teacher_count(type(self), len(self.teachers))
 
-    def to(self, *args: Any, **kwargs: Any) -> "Distiller":
+    def to(self, *args: Any, **kwargs: Any) -> Distiller:
         """``nn.Module.to`` for the distiller and its teachers."""
         self.teachers.to(*args, **kwargs)
         return super().to(*args, **kwargs)
@@ -139,8 +140,13 @@ class Distiller(nn.Module):
     def describe(cls) -> dict[str, Any]:
         """Name, source, how many teachers it takes and what their logits score."""
         low, high = cls.teacher_count
-        return {"method": cls.name, "paper": cls.paper, "min_teachers": low,
-                "max_teachers": high, "teacher_output": cls.teacher_output}
+        return {
+            "method": cls.name,
+            "paper": cls.paper,
+            "min_teachers": low,
+            "max_teachers": high,
+            "teacher_output": cls.teacher_output,
+        }
 
 
 def no_student() -> VideoBackbone:

@@ -1,4 +1,5 @@
 """``python -m sslvid distill ...``: distil from teachers named by their run hashes (parser in ``sslvid.cli``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from sslvid.errors import ConfigError
-
 
 
 def teacher_refs(hashes: Sequence[str], store: Any) -> list[Any]:
@@ -62,12 +62,14 @@ def run(args: argparse.Namespace, overrides: Callable[[argparse.Namespace], dict
         if args.teachers_json:
             teachers += json.loads(Path(args.teachers_json).read_text())
     except (OSError, ValueError) as err:
-        raise ConfigError(f"teachers: {err}", hint="--teacher takes a run hash; --teachers-json a JSON list "
-                                                    "of TeacherRef dicts") from None
+        raise ConfigError(
+            f"teachers: {err}", hint="--teacher takes a run hash; --teachers-json a JSON list of TeacherRef dicts"
+        ) from None
     values = overrides(args)
     method_kwargs = values.pop("method_kwargs", {})
-    config = DistillConfig.for_profile(args.profile, method=args.method, student=args.student, teachers=teachers,
-                                       method_kwargs=method_kwargs, **values)
+    config = DistillConfig.for_profile(
+        args.profile, method=args.method, student=args.student, teachers=teachers, method_kwargs=method_kwargs, **values
+    )
     results = ResultsStore(args.results) if args.results else None
     result = distill(config, store=store, results=results, progress=not args.no_progress)
     if env_info().is_main:
@@ -75,5 +77,8 @@ def run(args: argparse.Namespace, overrides: Callable[[argparse.Namespace], dict
         if final["pretrain_epochs"].notna().any():  # per-epoch rows (PCL-KD): the last epoch's
             final = final[final["pretrain_epochs"] == final["pretrain_epochs"].max()]
         numbers = dict(zip(final["metric"], final["value"]))
-        print(json.dumps({"run": result.key, "run_dir": str(result.run_dir), "cached": result.cached, **numbers},
-                         default=str))
+        print(
+            json.dumps(
+                {"run": result.key, "run_dir": str(result.run_dir), "cached": result.cached, **numbers}, default=str
+            )
+        )

@@ -23,6 +23,7 @@ out: where it runs (``device``, ``num_workers``, ``threads``, ``deterministic``,
 ``eval_batch_size``), where the data lives (``data_root``; the fingerprints of the train and
 test splits found there are hashed) and when to give up (``max_failure_fraction``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,9 +38,7 @@ from sslvid.engine.configparts import AT_LEAST_1, Clips, Data, Runtime, Training
 from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile
 
-
 SCRATCH = "scratch"
-
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,10 @@ class TeacherRef:
     def _problems(self, eval_type: type, pretrain_type: type) -> list[str]:
         given = [name for name in ("finetune", "pretrain", "distill") if getattr(self, name) is not None]
         if not given or (self.distill is not None and len(given) > 1):
-            return ["give finetune=EvalConfig (a finetuned classifier, optionally with its pretrain=PretrainConfig), "
-                    f"pretrain=PretrainConfig (a pretext task) or distill=DistillConfig (a student); got {given}"]
+            return [
+                "give finetune=EvalConfig (a finetuned classifier, optionally with its pretrain=PretrainConfig), "
+                f"pretrain=PretrainConfig (a pretext task) or distill=DistillConfig (a student); got {given}"
+            ]
         problems = []
         for name, kind in (("finetune", eval_type), ("pretrain", pretrain_type), ("distill", DistillConfig)):
             value = getattr(self, name)
@@ -91,10 +92,15 @@ class TeacherRef:
             return problems
         if self.finetune is not None and self.finetune.protocol != "finetune":
             problems.append(f"a teacher is finetuned, not evaluated by {self.finetune.protocol!r}")
-        if self.finetune is not None and self.pretrain is not None and \
-                self.finetune.source != self.pretrain.config_hash():
-            problems.append(f"the finetuning starts from {self.finetune.source}, not from the given pre-training "
-                            f"run {self.pretrain.config_hash()}")
+        if (
+            self.finetune is not None
+            and self.pretrain is not None
+            and self.finetune.source != self.pretrain.config_hash()
+        ):
+            problems.append(
+                f"the finetuning starts from {self.finetune.source}, not from the given pre-training "
+                f"run {self.pretrain.config_hash()}"
+            )
         return problems
 
     @property
@@ -129,8 +135,10 @@ class TeacherRef:
         return {self.kind: self.config().config_hash()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name).to_dict() if getattr(self, name) is not None else None
-                for name in ("finetune", "pretrain", "distill")}
+        return {
+            name: getattr(self, name).to_dict() if getattr(self, name) is not None else None
+            for name in ("finetune", "pretrain", "distill")
+        }
 
     def describe(self) -> str:
         """A short label, ``backbone/pretext[/subset]`` or ``backbone/<method>``, for tables and logs."""
@@ -194,8 +202,14 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def for_profile(cls, profile: str, method: str, student: str | None = None,
-                    teachers: Sequence[TeacherRef | Mapping[str, Any]] = (), **overrides: Any) -> "DistillConfig":
+    def for_profile(
+        cls,
+        profile: str,
+        method: str,
+        student: str | None = None,
+        teachers: Sequence[TeacherRef | Mapping[str, Any]] = (),
+        **overrides: Any,
+    ) -> DistillConfig:
         """The distillation ``method`` into ``student`` from ``teachers`` at ``profile``, then ``overrides``.
 
         Raises:
@@ -206,7 +220,7 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
         return cls(method=method, student=student, teachers=refs, profile=profile, **overrides)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "DistillConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> DistillConfig:
         """The config written by ``to_dict`` (e.g. a run's ``config.json``)."""
         values = dict(values)
         values.pop("kind", None)
@@ -216,8 +230,9 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
         teachers = self.teachers
         if isinstance(teachers, (TeacherRef, Mapping)) or not isinstance(teachers, Sequence):
             return  # validate() reports it
-        refs = tuple(t if isinstance(t, TeacherRef) else TeacherRef(**t) if isinstance(t, Mapping) else t
-                     for t in teachers)
+        refs = tuple(
+            t if isinstance(t, TeacherRef) else TeacherRef(**t) if isinstance(t, Mapping) else t for t in teachers
+        )
         object.__setattr__(self, "teachers", refs)
 
     def _profile_defaults(self) -> dict[str, Any]:
@@ -232,8 +247,9 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
         if self.batch_size == 1:
             problems.append("batch_size must be >= 2, got 1")
         if self.student_source != SCRATCH and not re.fullmatch(r"[0-9a-f]{16}", str(self.student_source)):
-            problems.append("student_source must be 'scratch' or a pre-training run's hash, "
-                            f"got {self.student_source!r}")
+            problems.append(
+                f"student_source must be 'scratch' or a pre-training run's hash, got {self.student_source!r}"
+            )
         return problems
 
     def _check_method(self) -> list[str]:
@@ -246,8 +262,9 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
         if cls.needs_student and self.student is None:
             problems.append(f"method {self.method!r} trains a student: give student=<backbone>")
         if not cls.needs_student and (self.student is not None or self.student_source != SCRATCH):
-            problems.append(f"method {self.method!r} trains no student backbone: "
-                            "leave student and student_source unset")
+            problems.append(
+                f"method {self.method!r} trains no student backbone: leave student and student_source unset"
+            )
         for what, value in (("method_kwargs", self.method_kwargs), ("student_kwargs", self.student_kwargs)):
             if not isinstance(value, Mapping):
                 problems.append(f"{what} must be a dict, got {value!r}")
@@ -274,17 +291,23 @@ class DistillConfig(HashedConfig, Runtime, Training, Clips, Data):
                 check_teacher_count(cls, len(self.teachers))
             except ValueError as err:
                 problems.append(str(err))
-            problems += [f"teacher {i} ({t.kind}) scores {t.output}; {self.method!r} distils "
-                         f"{cls.teacher_output} logits" for i, t in enumerate(self.teachers)
-                         if t.output != cls.teacher_output]
+            problems += [
+                f"teacher {i} ({t.kind}) scores {t.output}; {self.method!r} distils {cls.teacher_output} logits"
+                for i, t in enumerate(self.teachers)
+                if t.output != cls.teacher_output
+            ]
         for i, teacher in enumerate(self.teachers):
             if teacher.clip_geometry() != (self.frames, self.crop_size):
-                problems.append(f"teacher {i} ({teacher.describe()}) sees {teacher.clip_geometry()} (frames, crop); "
-                                f"the student {(self.frames, self.crop_size)}")
+                problems.append(
+                    f"teacher {i} ({teacher.describe()}) sees {teacher.clip_geometry()} (frames, crop); "
+                    f"the student {(self.frames, self.crop_size)}"
+                )
             trained = teacher.finetune or (teacher.distill if teacher.output == "classes" else None)
             if trained is not None and (trained.dataset, trained.fold) != (self.dataset, self.fold):
-                problems.append(f"teacher {i} is trained on the classes of {trained.dataset} fold {trained.fold}; "
-                                f"the student trains on {self.dataset} fold {self.fold}")
+                problems.append(
+                    f"teacher {i} is trained on the classes of {trained.dataset} fold {trained.fold}; "
+                    f"the student trains on {self.dataset} fold {self.fold}"
+                )
         return problems
 
     # ----------------------------------------------------------------- identity
@@ -316,6 +339,8 @@ def _unknown_knobs(method: str, cls: type, keys: set[str]) -> list[str]:
     if taken:
         problems.append(f"method_kwargs may not set {', '.join(sorted(taken))}: they come from the config")
     if unknown:
-        problems.append(f"method_kwargs: {method} has no knob {', '.join(sorted(unknown))}; "
-                        f"valid: {', '.join(sorted(params)) or '(none)'}")
+        problems.append(
+            f"method_kwargs: {method} has no knob {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(sorted(params)) or '(none)'}"
+        )
     return problems

@@ -27,6 +27,7 @@ training), model ensemble (a linear classifier on the teachers' concatenated fea
 uniform (``kd`` with several teachers), MMGD, uniform feature distillation (each teacher's own
 feature maps, no bilinear pairs, equal weights) and the combinations G_l + G_r, MMGD + G_r.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -88,11 +89,24 @@ class GraphDistiller(Supervised):
 
     temperatures: Tensor
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 temperature: float | Sequence[float] = 4.0, lam: float = 0.6, coupling: str = "sample",
-                 feature_weight: float = 1.0, feature_block: int = -2, grid: Sequence[int] | None = None,
-                 sketch_dim: int = 256, feature_temperature: float | None = None, mmd_sigma: float | None = None,
-                 seed: int = 0, frames: int = 16, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        temperature: float | Sequence[float] = 4.0,
+        lam: float = 0.6,
+        coupling: str = "sample",
+        feature_weight: float = 1.0,
+        feature_block: int = -2,
+        grid: Sequence[int] | None = None,
+        sketch_dim: int = 256,
+        feature_temperature: float | None = None,
+        mmd_sigma: float | None = None,
+        seed: int = 0,
+        frames: int = 16,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
         k = len(self.teachers)
         temps = [float(temperature)] * k if isinstance(temperature, (int, float)) else [float(t) for t in temperature]
@@ -109,9 +123,14 @@ class GraphDistiller(Supervised):
         if self.feature_graph == "bilinear":
             channels = self.teacher_channels(frames, crop_size)
             self.sketches = nn.ModuleList(
-                nn.ModuleList([CountSketch(channels[m], sketch_dim, seed=derive_seed(seed, "sketch", m, n, 0)),
-                               CountSketch(channels[n], sketch_dim, seed=derive_seed(seed, "sketch", m, n, 1))])
-                for m, n in self.vertices())
+                nn.ModuleList(
+                    [
+                        CountSketch(channels[m], sketch_dim, seed=derive_seed(seed, "sketch", m, n, 0)),
+                        CountSketch(channels[n], sketch_dim, seed=derive_seed(seed, "sketch", m, n, 1)),
+                    ]
+                )
+                for m, n in self.vertices()
+            )
 
     def teacher_channels(self, frames: int, crop_size: int) -> list[int]:
         """Channels of every teacher's ``feature_block`` output, from one blank probe clip."""
@@ -208,8 +227,9 @@ class GraphDistiller(Supervised):
         return StepOutput(loss, metrics, y.shape[0])
 
 
-def _check_knobs(k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int] | None,
-                 sketch_dim: int) -> None:
+def _check_knobs(
+    k: int, temps: list[float], lam: float, coupling: str, grid: Sequence[int] | None, sketch_dim: int
+) -> None:
     problems = []
     if len(temps) != k or any(t <= 0 for t in temps):
         problems.append(f"temperature: one positive value or one per teacher ({k}), got {temps}")
@@ -291,8 +311,14 @@ class ModelFusion(Distiller):
     teacher_count = (1, None)
     needs_student = False
 
-    def __init__(self, student: VideoBackbone | None = None, teachers: Sequence[nn.Module] | Teachers = (),
-                 crop_size: int = 112, frames: int = 16, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone | None = None,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        frames: int = 16,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student or no_student(), teachers)
 
     def predict(self, x: Tensor) -> Tensor:
@@ -323,8 +349,15 @@ class ModelEnsemble(Supervised):
     teacher_count = (1, None)
     needs_student = False
 
-    def __init__(self, student: VideoBackbone | None = None, teachers: Sequence[nn.Module] | Teachers = (),
-                 crop_size: int = 112, frames: int = 16, num_classes: int = 10, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone | None = None,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        frames: int = 16,
+        num_classes: int = 10,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student or no_student(), teachers, crop_size, frames, flip)
         dims = [int(getattr(t, "feature_dim")) for t in self.teachers]
         self.head = nn.Linear(sum(dims), num_classes)
@@ -364,52 +397,96 @@ def _locations() -> str:
 def _graph_settings(cls: type[GraphDistiller]) -> tuple[Setting, ...]:
     rows = []
     if cls.logit_graph:
-        rows += [Setting("lambda (Eq. 2)", paper=0.6, where="§5.2", ours=default_of(cls, "lam")),
-                 Setting("temperature T_k", where="Eq. 6", ours=default_of(cls, "temperature")),
-                 Setting("coupling of Eq. 5", paper="sample", where="Eq. 5", ours=default_of(cls, "coupling"))]
+        rows += [
+            Setting("lambda (Eq. 2)", paper=0.6, where="§5.2", ours=default_of(cls, "lam")),
+            Setting("temperature T_k", where="Eq. 6", ours=default_of(cls, "temperature")),
+            Setting("coupling of Eq. 5", paper="sample", where="Eq. 5", ours=default_of(cls, "coupling")),
+        ]
     if cls.feature_graph:
-        rows += [Setting("distillation block", paper=-2, where="§5.2, conv4 of five",
-                         ours=default_of(cls, "feature_block")),
-                 Setting("locations S", paper=FULL_MAP, where="§4.3", ours=_locations),
-                 Setting("weight of G_r", ours=default_of(cls, "feature_weight")),
-                 Setting("MMD bandwidth sigma", where="Eq. 9", ours=lambda: _or(cls, "mmd_sigma", MEDIAN_SIGMA))]
+        rows += [
+            Setting("distillation block", paper=-2, where="§5.2, conv4 of five", ours=default_of(cls, "feature_block")),
+            Setting("locations S", paper=FULL_MAP, where="§4.3", ours=_locations),
+            Setting("weight of G_r", ours=default_of(cls, "feature_weight")),
+            Setting("MMD bandwidth sigma", where="Eq. 9", ours=lambda: _or(cls, "mmd_sigma", MEDIAN_SIGMA)),
+        ]
     if cls.feature_graph == "bilinear":
-        rows += [Setting("sketch dimension", where="Eq. 7", ours=default_of(cls, "sketch_dim")),
-                 Setting("temperature T_k of Eq. 8", where="Eq. 8",
-                         ours=lambda: _or(cls, "feature_temperature", SCALED_TEMPERATURE))]
+        rows += [
+            Setting("sketch dimension", where="Eq. 7", ours=default_of(cls, "sketch_dim")),
+            Setting(
+                "temperature T_k of Eq. 8",
+                where="Eq. 8",
+                ours=lambda: _or(cls, "feature_temperature", SCALED_TEMPERATURE),
+            ),
+        ]
     return (*rows, *recipe_settings(GRAPH_RECIPE, "§5.2"))
 
 
 _SUMMARIES = {
-    "graph_logits": ("Logits graph G_l", "Zhang & Peng 2018 (IJCAI), §4.2",
-                     "Teachers are vertices; learned edges weigh the Earth Mover distance of each teacher's "
-                     "softened outputs to the student's, per sample (Eq. 5); (1 - lambda) CE + lambda G_l."),
-    "mmgd": ("MMGD logits graph", "Luo et al. 2018, as the baseline of Zhang & Peng 2018 §5.5",
-             "The logits graph with the cosine distance in place of the Earth Mover distance."),
-    "graph_features": ("Representation graph G_r", "Zhang & Peng 2018 (IJCAI), §4.3",
-                       "Pairs of teachers' block outputs combined by compact bilinear pooling at each location; "
-                       "MMD to the student's channel maps, vertices weighted by learned logits (Eq. 10). "
-                       "mmd_sigma None takes the median distance of each batch; T_k None scales by sqrt(d S)."),
-    "feature_uniform": ("Uniform feature distillation", "Zhang & Peng 2018, §5.5 (baseline)",
-                        "MMD to each teacher's own block output, equal weights, no bilinear pairs."),
-    "graph": ("Graph distillation G_l + G_r", "Zhang & Peng 2018 (IJCAI), §4",
-              "Both graphs: (1 - lambda) CE + lambda G_l + G_r."),
-    "mmgd_features": ("MMGD + G_r", "Zhang & Peng 2018, §5.5 (baseline)",
-                      "The cosine logits graph with the representation graph."),
+    "graph_logits": (
+        "Logits graph G_l",
+        "Zhang & Peng 2018 (IJCAI), §4.2",
+        "Teachers are vertices; learned edges weigh the Earth Mover distance of each teacher's "
+        "softened outputs to the student's, per sample (Eq. 5); (1 - lambda) CE + lambda G_l.",
+    ),
+    "mmgd": (
+        "MMGD logits graph",
+        "Luo et al. 2018, as the baseline of Zhang & Peng 2018 §5.5",
+        "The logits graph with the cosine distance in place of the Earth Mover distance.",
+    ),
+    "graph_features": (
+        "Representation graph G_r",
+        "Zhang & Peng 2018 (IJCAI), §4.3",
+        "Pairs of teachers' block outputs combined by compact bilinear pooling at each location; "
+        "MMD to the student's channel maps, vertices weighted by learned logits (Eq. 10). "
+        "mmd_sigma None takes the median distance of each batch; T_k None scales by sqrt(d S).",
+    ),
+    "feature_uniform": (
+        "Uniform feature distillation",
+        "Zhang & Peng 2018, §5.5 (baseline)",
+        "MMD to each teacher's own block output, equal weights, no bilinear pairs.",
+    ),
+    "graph": (
+        "Graph distillation G_l + G_r",
+        "Zhang & Peng 2018 (IJCAI), §4",
+        "Both graphs: (1 - lambda) CE + lambda G_l + G_r.",
+    ),
+    "mmgd_features": (
+        "MMGD + G_r",
+        "Zhang & Peng 2018, §5.5 (baseline)",
+        "The cosine logits graph with the representation graph.",
+    ),
 }
 
 for _cls in (LogitsGraph, MMGD, RepresentationGraph, UniformFeatures, FullGraph, MMGDFeatures):
     _title, _paper, _summary = _SUMMARIES[_cls.name]
-    register_card(MethodCard(method=_cls.name, kind="distill", title=_title, paper=_paper, summary=_summary,
-                             settings=_graph_settings(_cls)))
+    register_card(
+        MethodCard(
+            method=_cls.name,
+            kind="distill",
+            title=_title,
+            paper=_paper,
+            summary=_summary,
+            settings=_graph_settings(_cls),
+        )
+    )
 
-register_card(MethodCard(
-    method="fusion", kind="distill", title="Model fusion", paper="Zhang & Peng 2018, §5.5 (baseline)",
-    summary="The mean of the finetuned teachers' softmax scores; nothing is trained, so nothing is set.",
-))
+register_card(
+    MethodCard(
+        method="fusion",
+        kind="distill",
+        title="Model fusion",
+        paper="Zhang & Peng 2018, §5.5 (baseline)",
+        summary="The mean of the finetuned teachers' softmax scores; nothing is trained, so nothing is set.",
+    )
+)
 
-register_card(MethodCard(
-    method="ensemble", kind="distill", title="Model ensemble", paper="Zhang & Peng 2018, §5.5 (baseline)",
-    summary="A linear classifier on the frozen teachers' concatenated features.",
-    settings=recipe_settings(GRAPH_RECIPE, "§5.2"),
-))
+register_card(
+    MethodCard(
+        method="ensemble",
+        kind="distill",
+        title="Model ensemble",
+        paper="Zhang & Peng 2018, §5.5 (baseline)",
+        summary="A linear classifier on the frozen teachers' concatenated features.",
+        settings=recipe_settings(GRAPH_RECIPE, "§5.2"),
+    )
+)

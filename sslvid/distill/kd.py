@@ -12,6 +12,7 @@
   (``train_student.py``: ``gamma`` 1, ``alpha`` 0.9) the loss is ``CE + 0.9 * soft term``, not
   Hinton's weighted average.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +43,14 @@ class Supervised(Distiller):
         flip: random horizontal flips (off for sets whose labels a mirror changes).
     """
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 frames: int = 16, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        frames: int = 16,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student, teachers)
         self.crop_size, self.frames, self.flip = crop_size, frames, flip
 
@@ -99,8 +106,16 @@ class HintonKD(Supervised):
     paper = "Hinton et al. 2015, arXiv 1503.02531, §2"
     teacher_count = (1, None)
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 temperature: float = 4.0, alpha: float = 0.9, frames: int = 16, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        temperature: float = 4.0,
+        alpha: float = 0.9,
+        frames: int = 16,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -154,9 +169,18 @@ class AEKD(HintonKD):
     paper = "Du et al. 2020, NeurIPS, §3 (benchmark §5)"
     teacher_count = (2, None)
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 temperature: float = 4.0, alpha: float = 0.9, tolerance: float = 0.6, frames: int = 16,
-                 flip: bool = True, ce_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        temperature: float = 4.0,
+        alpha: float = 0.9,
+        tolerance: float = 0.6,
+        frames: int = 16,
+        flip: bool = True,
+        ce_weight: float = 1.0,
+    ) -> None:
         super().__init__(student, teachers, crop_size, temperature, alpha, frames, flip)
         if not 1.0 / len(self.teachers) <= tolerance <= 1.0:
             raise ValueError(f"tolerance must be in [1/M, 1] = [{1 / len(self.teachers):.3g}, 1], got {tolerance}")
@@ -178,50 +202,91 @@ class AEKD(HintonKD):
         return soft, {f"weight_{m}": float(w) for m, w in enumerate(weights.tolist())}
 
 
-SKD_SRL_RECIPE = {"optimiser": "sgd", "learning rate": 0.01, "weight decay": 5e-4, "momentum": 0.9, "batch size": 32,
-                  "epochs": 200}
+SKD_SRL_RECIPE = {
+    "optimiser": "sgd",
+    "learning rate": 0.01,
+    "weight decay": 5e-4,
+    "momentum": 0.9,
+    "batch size": 32,
+    "epochs": 200,
+}
 """Vu et al. 2022 §IV-A ("Implementation Details"): the recipe of SKD-SRL and its baselines."""
 FEWER_EPOCHS = "the study's students train 100 epochs at paper scale"
 
-register_card(MethodCard(
-    method="independent", kind="distill", title="Student alone", paper="Vu et al. 2022 (baseline of Table II)",
-    summary="Cross-entropy on one clip per video, no teacher: the baseline every distiller is compared with.",
-    settings=recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}),
-))
+register_card(
+    MethodCard(
+        method="independent",
+        kind="distill",
+        title="Student alone",
+        paper="Vu et al. 2022 (baseline of Table II)",
+        summary="Cross-entropy on one clip per video, no teacher: the baseline every distiller is compared with.",
+        settings=recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}),
+    )
+)
 
-register_card(MethodCard(
-    method="augment", kind="distill", title="Student alone + augmentation",
-    paper="Vu et al. 2022 (Table II, Baseline + Data augment)",
-    summary="The student alone on SKD-SRL's augmented views: flip, contrast, brightness, hue, blur and "
-            "channel splitting, each applied with probability p.",
-    settings=(Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")),
-              *recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS})),
-))
+register_card(
+    MethodCard(
+        method="augment",
+        kind="distill",
+        title="Student alone + augmentation",
+        paper="Vu et al. 2022 (Table II, Baseline + Data augment)",
+        summary="The student alone on SKD-SRL's augmented views: flip, contrast, brightness, hue, blur and "
+        "channel splitting, each applied with probability p.",
+        settings=(
+            Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")),
+            *recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}),
+        ),
+    )
+)
 
-register_card(MethodCard(
-    method="kd", kind="distill", title="Hinton KD (uniform over teachers)", paper="Hinton et al. 2015",
-    summary="(1 - alpha) CE + alpha T^2 KL to the teachers' averaged soft targets (Hinton et al. §2); with "
-            "several teachers the \"KD (uniform)\" baseline of Zhang & Peng 2018 Table 2. The paper fixes "
-            "neither T nor alpha; ours are AE-KD's released values.",
-    settings=(Setting("temperature T", where="§2", released=4.0, ours=default_of(HintonKD, "temperature"),
-                      note=""),
-              Setting("weight alpha of the soft term", where="§2", ours=default_of(HintonKD, "alpha")),
-              *recipe_settings()),
-))
+register_card(
+    MethodCard(
+        method="kd",
+        kind="distill",
+        title="Hinton KD (uniform over teachers)",
+        paper="Hinton et al. 2015",
+        summary="(1 - alpha) CE + alpha T^2 KL to the teachers' averaged soft targets (Hinton et al. §2); with "
+        'several teachers the "KD (uniform)" baseline of Zhang & Peng 2018 Table 2. The paper fixes '
+        "neither T nor alpha; ours are AE-KD's released values.",
+        settings=(
+            Setting("temperature T", where="§2", released=4.0, ours=default_of(HintonKD, "temperature"), note=""),
+            Setting("weight alpha of the soft term", where="§2", ours=default_of(HintonKD, "alpha")),
+            *recipe_settings(),
+        ),
+    )
+)
 
-register_card(MethodCard(
-    method="aekd", kind="distill", title="AE-KD", paper="Du et al. 2020 (NeurIPS)", code="AnTuo1998/AE-KD",
-    summary="One KD loss per teacher, weighted each step by the min-norm point of their logit gradients under "
-            "the cap C; the student minimises gamma CE + alpha sum_m a_m L_m. The benchmark (§5) distils its "
-            "pretext-task teachers with it; its video recipe is in a supplementary we do not have, so the "
-            "released recipe below is the authors' CIFAR-100 one.",
-    settings=(Setting("temperature T", released=4.0, ours=default_of(AEKD, "temperature")),
-              Setting("weight of CE (gamma)", released=1.0, ours=default_of(AEKD, "ce_weight")),
-              Setting("weight of KD (alpha)", released=0.9, ours=default_of(AEKD, "alpha")),
-              Setting("cap C on a teacher's weight", released=0.6, ours=default_of(AEKD, "tolerance")),
-              *recipe_settings(released={"optimiser": "sgd", "learning rate": 0.05, "weight decay": 5e-4,
-                                         "momentum": 0.9, "batch size": 64, "epochs": 240},
-                               notes={"learning rate": ONE_RECIPE + "; the released 0.05 is for CIFAR-100",
-                                      "batch size": ONE_RECIPE + "; the released 64 is for CIFAR-100 images",
-                                      "epochs": ONE_RECIPE + "; the released 240 is for CIFAR-100"})),
-))
+register_card(
+    MethodCard(
+        method="aekd",
+        kind="distill",
+        title="AE-KD",
+        paper="Du et al. 2020 (NeurIPS)",
+        code="AnTuo1998/AE-KD",
+        summary="One KD loss per teacher, weighted each step by the min-norm point of their logit gradients under "
+        "the cap C; the student minimises gamma CE + alpha sum_m a_m L_m. The benchmark (§5) distils its "
+        "pretext-task teachers with it; its video recipe is in a supplementary we do not have, so the "
+        "released recipe below is the authors' CIFAR-100 one.",
+        settings=(
+            Setting("temperature T", released=4.0, ours=default_of(AEKD, "temperature")),
+            Setting("weight of CE (gamma)", released=1.0, ours=default_of(AEKD, "ce_weight")),
+            Setting("weight of KD (alpha)", released=0.9, ours=default_of(AEKD, "alpha")),
+            Setting("cap C on a teacher's weight", released=0.6, ours=default_of(AEKD, "tolerance")),
+            *recipe_settings(
+                released={
+                    "optimiser": "sgd",
+                    "learning rate": 0.05,
+                    "weight decay": 5e-4,
+                    "momentum": 0.9,
+                    "batch size": 64,
+                    "epochs": 240,
+                },
+                notes={
+                    "learning rate": ONE_RECIPE + "; the released 0.05 is for CIFAR-100",
+                    "batch size": ONE_RECIPE + "; the released 64 is for CIFAR-100 images",
+                    "epochs": ONE_RECIPE + "; the released 240 is for CIFAR-100",
+                },
+            ),
+        ),
+    )
+)

@@ -20,6 +20,7 @@ says otherwise. Distributions are rows of probabilities (they sum to 1 over the 
 * :func:`mmd` — biased (V-statistic) squared MMD with a Gaussian kernel between two sets of
   vectors (Zhang & Peng 2018, Eq. 9; Gretton et al. 2012, Eq. 5).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -62,10 +63,11 @@ def kd_kl(student_logits: Tensor, teacher_probs: Tensor, temperature: float = 4.
         ValueError: for mismatched shapes or a non-positive temperature.
     """
     if student_logits.shape != teacher_probs.shape or student_logits.dim() != 2:
-        raise ValueError(f"expected two (B, C) tensors, got {tuple(student_logits.shape)}, "
-                         f"{tuple(teacher_probs.shape)}")
+        raise ValueError(
+            f"expected two (B, C) tensors, got {tuple(student_logits.shape)}, {tuple(teacher_probs.shape)}"
+        )
     log_p_s = F.log_softmax(student_logits / _positive(temperature), dim=1)
-    return F.kl_div(log_p_s, teacher_probs, reduction="batchmean") * temperature ** 2
+    return F.kl_div(log_p_s, teacher_probs, reduction="batchmean") * temperature**2
 
 
 def summed_soft_label_kl(logits_a: Tensor, logits_b: Tensor, temperature: float = 10.0) -> Tensor:

@@ -28,6 +28,7 @@ The teacher scores the same transformed tuple; its transformation logits are the
 ``acc`` in the per-epoch log is the student's transformation accuracy; downstream accuracy per
 epoch comes from evaluating the checkpoints.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,10 +43,10 @@ from torch import Tensor, nn
 from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
+from sslvid.data.transforms import ClipAugment, rotate90
 from sslvid.distill.base import DISTILLERS, Distiller, Teachers
 from sslvid.distill.losses import kd_kl, soften
 from sslvid.distill.recipe import ONE_RECIPE, recipe_settings
-from sslvid.data.transforms import ClipAugment, rotate90
 from sslvid.engine.step import StepOutput
 from sslvid.pretext.heads import LinearHead
 from sslvid.pretext.losses import classification, info_nce_logits
@@ -126,7 +127,9 @@ def swap_chunks(x: Tensor, first: Tensor, second: Tensor) -> Tensor:
     return x.gather(2, frames.view(n, 1, t, 1, 1).expand_as(x))
 
 
-def transform_middle(middle: Tensor, remote: Tensor, labels: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def transform_middle(
+    middle: Tensor, remote: Tensor, labels: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
     """The middle clips after the transformation each label names (:data:`TRANSFORMATIONS`).
 
     Rotations turn by 1-3 quarter turns and temporal shuffles swap two distinct chunks of four,
@@ -142,8 +145,13 @@ def transform_middle(middle: Tensor, remote: Tensor, labels: Tensor, generator: 
     turns = torch.randint(1, 4, (n,), generator=generator)
     first = torch.randint(0, 4, (n,), generator=generator)
     second = (first + torch.randint(1, 4, (n,), generator=generator)) % 4
-    options = [middle, rotate90(middle, turns.to(middle.device)), swap_quadrants(middle),
-               swap_chunks(middle, first, second), remote]
+    options = [
+        middle,
+        rotate90(middle, turns.to(middle.device)),
+        swap_quadrants(middle),
+        swap_chunks(middle, first, second),
+        remote,
+    ]
     chosen = labels.to(middle.device).view(n, 1, 1, 1, 1)
     out = middle
     for label, option in enumerate(options[1:], start=1):
@@ -182,12 +190,15 @@ class MemoryBankNCE(nn.Module):
     memory: Tensor
     written: Tensor
 
-    def __init__(self, dim: int, size: int = 16384, negatives: int = 1024, temperature: float = 0.07,
-                 momentum: float = 0.5) -> None:
+    def __init__(
+        self, dim: int, size: int = 16384, negatives: int = 1024, temperature: float = 0.07, momentum: float = 0.5
+    ) -> None:
         super().__init__()
         if min(dim, size, negatives) < 1 or temperature <= 0 or not 0.0 <= momentum < 1.0:
-            raise ValueError(f"need dim, size, negatives >= 1, temperature > 0 and momentum in [0, 1); got {dim}, "
-                             f"{size}, {negatives}, {temperature}, {momentum}")
+            raise ValueError(
+                f"need dim, size, negatives >= 1, temperature > 0 and momentum in [0, 1); got {dim}, "
+                f"{size}, {negatives}, {temperature}, {momentum}"
+            )
         self.negatives, self.temperature, self.momentum = negatives, float(temperature), float(momentum)
         bound = 1.0 / (dim / 3) ** 0.5
         self.register_buffer("memory", torch.rand(2, size, dim) * 2 * bound - bound)
@@ -235,7 +246,9 @@ class MemoryBankNCE(nn.Module):
     def update(self, z1: Tensor, z2: Tensor, slots: Tensor) -> None:
         """``entry = normalise(m * entry + (1 - m) * normalise(z))`` for both banks."""
         for view, z in enumerate((z1, z2)):
-            moved = self.momentum * self.memory[view, slots] + (1 - self.momentum) * F.normalize(z.detach().float(), dim=1)
+            moved = self.momentum * self.memory[view, slots] + (1 - self.momentum) * F.normalize(
+                z.detach().float(), dim=1
+            )
             self.memory[view, slots] = F.normalize(moved, dim=1).to(self.memory.dtype)
         self.written[slots] = True
 
@@ -297,23 +310,41 @@ class PCLKD(Distiller):
     teacher_output = "pretext"
     student_head = False
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 frames: int = 16, temperature: float = 4.0, kd_weight: float = 1.0, contrastive_weight: float = 0.5,
-                 nce_temperature: float = 0.07, negatives: int = 1024, memory_size: int = 16384,
-                 memory_momentum: float = 0.5, interval: int | None = None, remote_gap: int | None = None,
-                 proj_dim: int = 128, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        frames: int = 16,
+        temperature: float = 4.0,
+        kd_weight: float = 1.0,
+        contrastive_weight: float = 0.5,
+        nce_temperature: float = 0.07,
+        negatives: int = 1024,
+        memory_size: int = 16384,
+        memory_momentum: float = 0.5,
+        interval: int | None = None,
+        remote_gap: int | None = None,
+        proj_dim: int = 128,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student, teachers)
         if temperature <= 0 or frames % 4:
             raise ValueError(f"need a positive temperature and frames divisible by 4; got {temperature}, {frames}")
         wrong = [type(t).__name__ for t in self.teachers if not isinstance(t, TransformationTeacher)]
         if wrong:
-            raise ValueError(f"PCL-KD's teacher must be a PCL-trained network (a pcl_kd run) that scores the "
-                             f"{len(TRANSFORMATIONS)} transformations; got {', '.join(wrong)}")
+            raise ValueError(
+                f"PCL-KD's teacher must be a PCL-trained network (a pcl_kd run) that scores the "
+                f"{len(TRANSFORMATIONS)} transformations; got {', '.join(wrong)}"
+            )
         self.crop_size, self.frames = crop_size, frames
         self.interval = frames // 2 if interval is None else int(interval)
         self.remote_gap = frames if remote_gap is None else int(remote_gap)
-        self.temperature, self.kd_weight, self.contrastive_weight = float(temperature), float(kd_weight), \
-            float(contrastive_weight)
+        self.temperature, self.kd_weight, self.contrastive_weight = (
+            float(temperature),
+            float(kd_weight),
+            float(contrastive_weight),
+        )
         self.augment = ClipAugment(crop_size, flip_p=0.5 if flip else 0.0, blur_p=0.5)
         self.transformation_head = LinearHead(3 * student.feature_dim, len(TRANSFORMATIONS))
         self.projector = LinearHead(student.feature_dim, proj_dim)
@@ -355,8 +386,12 @@ class PCLKD(Distiller):
         z = F.normalize(self.projector(features[:, [0, 2]]).float(), dim=-1)  # the bank is float32
         contrastive, nce_acc = self.bank(z[:, 0], z[:, 1], batch["video"])
         loss = pretext + self.contrastive_weight * contrastive
-        metrics = {"acc": acc.item(), "pretext": pretext.item(), "contrastive": contrastive.item(),
-                   "nce_acc": nce_acc.item()}
+        metrics = {
+            "acc": acc.item(),
+            "pretext": pretext.item(),
+            "contrastive": contrastive.item(),
+            "nce_acc": nce_acc.item(),
+        }
         if len(self.teachers):
             kd = kd_kl(logits.float(), soften(self.teachers.logits(tuples)[0], self.temperature), self.temperature)
             loss = loss + self.kd_weight * kd
@@ -366,8 +401,14 @@ class PCLKD(Distiller):
 
 # ---------------------------------------------------------------------- method card
 
-PCL_CODE_RECIPE = {"optimiser": "sgd", "learning rate": 0.01, "weight decay": 5e-4, "momentum": 0.9, "batch size": 16,
-                   "epochs": 200}
+PCL_CODE_RECIPE = {
+    "optimiser": "sgd",
+    "learning rate": 0.01,
+    "weight decay": 5e-4,
+    "momentum": 0.9,
+    "batch size": 16,
+    "epochs": 200,
+}
 """``train_vcp_contrast.py`` defaults (lr 0.01 cut by 10 on a plateau of the validation loss)."""
 
 
@@ -377,33 +418,49 @@ def _at_paper_frames(parameter: str, share: float) -> int:
     return int(value) if value is not None else int(default_of(PCLKD, "frames")() * share)
 
 
-register_card(MethodCard(
-    method="pcl_kd", kind="distill", title="PCL-KD", paper="Camarena et al. 2022 (NeurIPS workshop); "
-    "PCL: Tao, Wang & Yamasaki 2020", code="BestJuly/Pretext-Contrastive-Learning",
-    summary="PCL (which of five transformations the middle clip of a three-clip tuple underwent, and a "
-            "memory-bank NCE between the first and third clips) plus KD to a PCL-trained teacher's "
-            "transformation logits. Camarena et al. give no PCL numbers; the released column is PCL's code. "
-            "Negatives are drawn without replacement from the other videos' entries and never outnumber them "
-            "(99 at the micro scale's 100 training videos; the same as the code's at UCF101's 9537).",
-    settings=(
-        Setting("transformation classes", released=5, ours=lambda: len(TRANSFORMATIONS)),
-        Setting("clips in a tuple", released=3, ours=lambda: TRANSFORMATION_CLIPS),
-        Setting("frames between the tuple's clips (T = 16)", released=8, ours=lambda: _at_paper_frames("interval", 0.5)),
-        Setting("least gap to the remote clip (T = 16)", released=16,
-                ours=lambda: _at_paper_frames("remote_gap", 1.0)),
-        Setting("weight of the contrastive loss", released=0.5, ours=default_of(PCLKD, "contrastive_weight")),
-        Setting("NCE temperature", released=0.07, ours=default_of(PCLKD, "nce_temperature")),
-        Setting("negatives K", released=1024, ours=default_of(PCLKD, "negatives")),
-        Setting("memory momentum", released=0.5, ours=default_of(PCLKD, "memory_momentum")),
-        Setting("projection head", paper="one linear layer", where="§3 (\"a perceptron\")",
-                released="fc-ReLU-fc, L2-normalised", ours=lambda: PROJECTION_HEAD,
-                note="Camarena et al. describe one layer; PCL's code has two"),
-        Setting("projection dimension", released=128, ours=default_of(PCLKD, "proj_dim")),
-        Setting("input", released="residual frames (--modality res)", ours=lambda: INPUT_FRAMES,
-                note="the study feeds every method RGB clips; residual clips are PCL's own option"),
-        Setting("KD temperature", where="§3", ours=default_of(PCLKD, "temperature")),
-        Setting("KD weight", where="§3", ours=default_of(PCLKD, "kd_weight")),
-        *recipe_settings({"epochs": 100}, "§3", released=PCL_CODE_RECIPE,
-                         notes={"epochs": ONE_RECIPE}),
-    ),
-))
+register_card(
+    MethodCard(
+        method="pcl_kd",
+        kind="distill",
+        title="PCL-KD",
+        paper="Camarena et al. 2022 (NeurIPS workshop); PCL: Tao, Wang & Yamasaki 2020",
+        code="BestJuly/Pretext-Contrastive-Learning",
+        summary="PCL (which of five transformations the middle clip of a three-clip tuple underwent, and a "
+        "memory-bank NCE between the first and third clips) plus KD to a PCL-trained teacher's "
+        "transformation logits. Camarena et al. give no PCL numbers; the released column is PCL's code. "
+        "Negatives are drawn without replacement from the other videos' entries and never outnumber them "
+        "(99 at the micro scale's 100 training videos; the same as the code's at UCF101's 9537).",
+        settings=(
+            Setting("transformation classes", released=5, ours=lambda: len(TRANSFORMATIONS)),
+            Setting("clips in a tuple", released=3, ours=lambda: TRANSFORMATION_CLIPS),
+            Setting(
+                "frames between the tuple's clips (T = 16)", released=8, ours=lambda: _at_paper_frames("interval", 0.5)
+            ),
+            Setting(
+                "least gap to the remote clip (T = 16)", released=16, ours=lambda: _at_paper_frames("remote_gap", 1.0)
+            ),
+            Setting("weight of the contrastive loss", released=0.5, ours=default_of(PCLKD, "contrastive_weight")),
+            Setting("NCE temperature", released=0.07, ours=default_of(PCLKD, "nce_temperature")),
+            Setting("negatives K", released=1024, ours=default_of(PCLKD, "negatives")),
+            Setting("memory momentum", released=0.5, ours=default_of(PCLKD, "memory_momentum")),
+            Setting(
+                "projection head",
+                paper="one linear layer",
+                where='§3 ("a perceptron")',
+                released="fc-ReLU-fc, L2-normalised",
+                ours=lambda: PROJECTION_HEAD,
+                note="Camarena et al. describe one layer; PCL's code has two",
+            ),
+            Setting("projection dimension", released=128, ours=default_of(PCLKD, "proj_dim")),
+            Setting(
+                "input",
+                released="residual frames (--modality res)",
+                ours=lambda: INPUT_FRAMES,
+                note="the study feeds every method RGB clips; residual clips are PCL's own option",
+            ),
+            Setting("KD temperature", where="§3", ours=default_of(PCLKD, "temperature")),
+            Setting("KD weight", where="§3", ours=default_of(PCLKD, "kd_weight")),
+            *recipe_settings({"epochs": 100}, "§3", released=PCL_CODE_RECIPE, notes={"epochs": ONE_RECIPE}),
+        ),
+    )
+)

@@ -16,6 +16,7 @@ Numbers go into the results table (``sslvid.store.results``):
   student's features on the labelled set after every checkpoint (``pretrain_epochs`` is the
   epoch), the per-epoch accuracy of the convergence plots (Camarena et al. 2022, Figs. 4-9).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -117,8 +118,9 @@ class DistillResult:
 # ---------------------------------------------------------------------- entry points
 
 
-def find_distilled(config: DistillConfig, store: RunStore | None = None,
-                   results: ResultsStore | None = None) -> DistillResult | None:
+def find_distilled(
+    config: DistillConfig, store: RunStore | None = None, results: ResultsStore | None = None
+) -> DistillResult | None:
     """The complete run of ``config`` with its numbers, or None (nothing is built or trained)."""
     store, results = store or RunStore(), results or ResultsStore()
     run = store.find(config)
@@ -127,8 +129,13 @@ def find_distilled(config: DistillConfig, store: RunStore | None = None,
     return DistillResult(config, run, run.read_log(), _stored_rows(config, results), cached=True)
 
 
-def distill(config: DistillConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-            progress: bool = True, workspace: Workspace | None = None) -> DistillResult:
+def distill(
+    config: DistillConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    progress: bool = True,
+    workspace: Workspace | None = None,
+) -> DistillResult:
     """Distil ``config`` unless the store holds it; resume a partial run; test it and file its numbers.
 
     Args:
@@ -153,8 +160,9 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
         log.info("distill %s: found in %s", found.key, found.run_dir)
         return found
     check_teacher_datasets(config)
-    teachers = load_teachers(config.teachers, store, results, progress=progress and env_info().is_main,
-                             distilled=distilled_teacher)
+    teachers = load_teachers(
+        config.teachers, store, results, progress=progress and env_info().is_main, distilled=distilled_teacher
+    )
     with run_session(config) as session:
         distiller, cached = _train(config, store, teachers, session, progress)
         if session.info.is_main:
@@ -167,8 +175,9 @@ def distill(config: DistillConfig, store: RunStore | None = None, results: Resul
 # ---------------------------------------------------------------------- building
 
 
-def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
-                      progress: bool = False) -> nn.Module:
+def distilled_teacher(
+    ref: TeacherRef, store: RunStore, results: ResultsStore | None = None, progress: bool = False
+) -> nn.Module:
     """The student of the distillation run of ``ref`` (trained first if missing): its classifier,
     or, for a student without one (PCL-trained), the teacher its distiller's ``as_teacher`` makes.
 
@@ -183,8 +192,6 @@ def distilled_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | 
     if as_teacher is None:
         raise ValueError(f"the student of {ref.distill.method!r} has no pretext head to distil from")
     return as_teacher().eval()
-
-
 
 
 def load_distiller(result: DistillResult, teachers: list[nn.Module] | None = None) -> Distiller:
@@ -206,15 +213,15 @@ def load_distiller(result: DistillResult, teachers: list[nn.Module] | None = Non
     return distiller.eval()
 
 
-
 def open_training_split(config: DistillConfig, split: str) -> tuple[VideoIndex, FrameSource]:
     """The ``split`` of the config's dataset and its clip cache (built once, then memory-mapped).
 
     Raises:
         DatasetChangedError: when the videos changed after the config's hash was computed.
     """
-    index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
-                       seed=config.data_seed)
+    index = open_split(
+        config.dataset, split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
+    )
     config.check_split_unchanged(index)
     return index, build_source(index, config, workers=config.num_workers or 1)
 
@@ -236,8 +243,10 @@ def build_student(config: DistillConfig, num_classes: int, store: RunStore) -> V
         raise FileNotFoundError(f"no complete pre-training run {config.student_source} in {store.root}")
     pre = PretrainConfig.from_dict(run.config())
     if (pre.backbone, pre.width) != (config.student, config.width):
-        raise ValueError(f"run {config.student_source} trained {pre.backbone} at width {pre.width}, "
-                         f"the student is {config.student} at width {config.width}")
+        raise ValueError(
+            f"run {config.student_source} trained {pre.backbone} at width {pre.width}, "
+            f"the student is {config.student} at width {config.width}"
+        )
     weights = find_pretrained(pre, store).backbone().state_dict()
     model.load_state_dict({**model.state_dict(), **weights})
     return model
@@ -250,8 +259,9 @@ def _fresh_student(config: DistillConfig, num_classes: int) -> VideoBackbone:
         return create_backbone(config.student, num_classes=head, width=config.width, **config.student_kwargs)
 
 
-def build_distiller(config: DistillConfig, teachers: list[nn.Module], num_classes: int,
-                    store: RunStore | None = None) -> Distiller:
+def build_distiller(
+    config: DistillConfig, teachers: list[nn.Module], num_classes: int, store: RunStore | None = None
+) -> Distiller:
     """The config's distiller over a fresh student and the loaded ``teachers`` (on the CPU).
 
     Raises:
@@ -261,8 +271,12 @@ def build_distiller(config: DistillConfig, teachers: list[nn.Module], num_classe
     student = build_student(config, num_classes, store or RunStore())
     from sslvid.evaluate.config import NO_FLIP_DATASETS
 
-    kwargs: dict[str, Any] = {"crop_size": config.crop_size, "frames": config.frames,
-                              "flip": config.dataset not in NO_FLIP_DATASETS, **config.method_kwargs}
+    kwargs: dict[str, Any] = {
+        "crop_size": config.crop_size,
+        "frames": config.frames,
+        "flip": config.dataset not in NO_FLIP_DATASETS,
+        **config.method_kwargs,
+    }
     if "num_classes" in inspect.signature(cls.__init__).parameters:
         kwargs["num_classes"] = num_classes
     with torch.random.fork_rng(devices=[]):
@@ -270,31 +284,57 @@ def build_distiller(config: DistillConfig, teachers: list[nn.Module], num_classe
         return create_distiller(config.method, student=student, teachers=teachers, **kwargs)
 
 
-def build_trainer(config: DistillConfig, distiller: Distiller, index: VideoIndex, source: FrameSource,
-                  run: RunHandle | None, info: DistInfo, device: torch.device, progress: bool = True) -> Trainer:
+def build_trainer(
+    config: DistillConfig,
+    distiller: Distiller,
+    index: VideoIndex,
+    source: FrameSource,
+    run: RunHandle | None,
+    info: DistInfo,
+    device: torch.device,
+    progress: bool = True,
+) -> Trainer:
     """The engine's trainer of ``distiller`` (already on ``device``) over the training videos."""
     sampler = distiller.clip_sampler(config.frames)
     dataset = VideoClipDataset(index, sampler, source=source, seed=config.seed)
-    loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips, seed=config.seed,
-                         num_workers=config.num_workers, info=info, pin_memory=device.type == "cuda")
+    loader = make_loader(
+        dataset,
+        config.batch_size // info.world_size,
+        collate_fn=collate_clips,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        info=info,
+        pin_memory=device.type == "cuda",
+    )
     failures = FailureHook(FailureTracker(config.max_failure_fraction, index), info)
     steps = batches_per_epoch(loader)
-    optimizer = make_optimizer(config.optimizer, distiller, lr=config.lr, weight_decay=config.weight_decay,
-                               momentum=config.momentum)
+    optimizer = make_optimizer(
+        config.optimizer, distiller, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+    )
     return Trainer(
-        module=distiller, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
+        module=distiller,
+        loader=loader,
+        optimizer=optimizer,
+        epochs=config.epochs,
+        device=device,
         schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
+        run=run,
+        checkpoint_every=config.checkpoint_every,
+        seed=config.seed,
+        amp=config.amp,
+        info=info,
         hooks=Hooks(prepare=failures.prepare, after_step=distiller.after_step, end_epoch=failures.end_epoch),
-        progress=progress and info.is_main, desc=f"distill/{config.method}/{config.student or 'teachers'}",
+        progress=progress and info.is_main,
+        desc=f"distill/{config.method}/{config.student or 'teachers'}",
     )
 
 
 # ---------------------------------------------------------------------- training
 
 
-def _train(config: DistillConfig, store: RunStore, teachers: list[nn.Module], session: Session,
-           progress: bool) -> tuple[Distiller, bool]:
+def _train(
+    config: DistillConfig, store: RunStore, teachers: list[nn.Module], session: Session, progress: bool
+) -> tuple[Distiller, bool]:
     """Train unless complete (``train_once``); return the trained distiller on the device and
     whether it was found complete."""
     info, device = session.info, session.device
@@ -306,16 +346,24 @@ def _train(config: DistillConfig, store: RunStore, teachers: list[nn.Module], se
     distiller = build_distiller(config, teachers, num_classes, store).to(device)
 
     def job() -> Job:
-        trainer = build_trainer(config, distiller, index, source, run, info, device, progress) \
-            if _trainable(distiller) else None  # model fusion trains nothing
+        trainer = (
+            build_trainer(config, distiller, index, source, run, info, device, progress)
+            if _trainable(distiller)
+            else None
+        )  # model fusion trains nothing
 
         def final_state() -> dict[str, Any]:
             epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
             return _final_state(distiller, num_classes, epoch, step)
 
-        return Job(trainer, final_state, videos=len(index), provenance={"teachers": [t.key() for t in config.teachers]},
-                   summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None},
-                   check=lambda: _check_stored_config(run))
+        return Job(
+            trainer,
+            final_state,
+            videos=len(index),
+            provenance={"teachers": [t.key() for t in config.teachers]},
+            summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1]) if len(table) else None},
+            check=lambda: _check_stored_config(run),
+        )
 
     outcome = train_once(config, run, session, job, record={"kind": DistillConfig.KIND})
     if outcome.cached:
@@ -339,8 +387,13 @@ def _trainable(module: nn.Module) -> bool:
 def _final_state(distiller: Distiller, num_classes: int, epoch: int, step: int) -> dict[str, Any]:
     """``final.pt``: the student's state dict, the rest of the distiller's (heads, graph edges), counts."""
     rest = {k: v for k, v in distiller.state_dict().items() if not k.startswith("backbone.")}
-    return {"backbone": distiller.backbone.state_dict(), "task": rest, "num_classes": num_classes,
-            "epoch": epoch, "step": step}
+    return {
+        "backbone": distiller.backbone.state_dict(),
+        "task": rest,
+        "num_classes": num_classes,
+        "epoch": epoch,
+        "step": step,
+    }
 
 
 def _load_final(distiller: Distiller, run: RunHandle) -> None:
@@ -373,8 +426,14 @@ class _Scores(nn.Module):
         return self.distiller.predict(x)
 
 
-def _test(config: DistillConfig, distiller: Distiller, store: RunStore, results: ResultsStore,
-          device: torch.device, progress: bool) -> pd.DataFrame:
+def _test(
+    config: DistillConfig,
+    distiller: Distiller,
+    store: RunStore,
+    results: ResultsStore,
+    device: torch.device,
+    progress: bool,
+) -> pd.DataFrame:
     """Score the test set (classifier methods) or the checkpoints' retrieval (PCL-KD); upsert the rows."""
     if not distiller_class(config.method).student_head and distiller_class(config.method).needs_student:
         return test_checkpoints(config, store, results, device, progress)
@@ -383,17 +442,29 @@ def _test(config: DistillConfig, distiller: Distiller, store: RunStore, results:
 
     test_index, test_source = open_training_split(config, config.test_split)
     feats = _clip_outputs(config, _Scores(distiller.eval()), test_index, test_source, device, progress)
-    metrics = {"top1_clip": clip_top1(feats.features, feats.labels),
-               "top1_video": video_top1(feats.features, feats.labels, feats.videos)}
+    metrics = {
+        "top1_clip": clip_top1(feats.features, feats.labels),
+        "top1_video": video_top1(feats.features, feats.labels, feats.videos),
+    }
     log.info("distill %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
-    card = _card(config, device, test_videos=feats.num_videos, test_clips_scored=len(feats),
-                 unreadable_videos=unreadable_videos((test_index, feats)))
+    card = _card(
+        config,
+        device,
+        test_videos=feats.num_videos,
+        test_clips_scored=len(feats),
+        unreadable_videos=unreadable_videos((test_index, feats)),
+    )
     return results.upsert(_rows(config, CLASSIFY_TASK, metrics, card))
 
 
-def test_checkpoints(config: DistillConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-                     device: torch.device | str = "cpu", progress: bool = False,
-                     ks: tuple[int, ...] = RETRIEVAL_KS) -> pd.DataFrame:
+def test_checkpoints(
+    config: DistillConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    ks: tuple[int, ...] = RETRIEVAL_KS,
+) -> pd.DataFrame:
     """Clip retrieval hit@k of the student's features after every checkpoint epoch (and at the end).
 
     The per-epoch accuracy of a representation without a classifier (PCL-KD): test clips query
@@ -417,21 +488,40 @@ def test_checkpoints(config: DistillConfig, store: RunStore | None = None, resul
         backbone = result.student(None if epoch == max(epochs) else epoch)
         gallery = _clip_outputs(config, backbone, *train, device, progress)
         queries = _clip_outputs(config, backbone, *test, device, progress)
-        hits = hits_at_k(queries.features, queries.labels, gallery.features, gallery.labels,
-                         [k for k in ks if k <= len(gallery)])
+        hits = hits_at_k(
+            queries.features, queries.labels, gallery.features, gallery.labels, [k for k in ks if k <= len(gallery)]
+        )
         card = _card(config, device, epoch=epoch, gallery_clips=len(gallery), query_clips=len(queries))
         rows += _rows(config, RETRIEVAL_TASK, {f"hit@{k}": v for k, v in hits.items()}, card, epoch)
     return results.upsert(rows)
 
 
-def _clip_outputs(config: DistillConfig, model: nn.Module, index: VideoIndex, source: FrameSource,
-                  device: torch.device, progress: bool) -> Any:
+def _clip_outputs(
+    config: DistillConfig,
+    model: nn.Module,
+    index: VideoIndex,
+    source: FrameSource,
+    device: torch.device,
+    progress: bool,
+) -> Any:
     """``model.forward_features`` of ``test_clips`` uniform centre-cropped clips per video (``sslvid.evaluate``)."""
     from sslvid.evaluate.features import extract_clip_features
 
     sampler = ClipSampler(num_frames=config.frames, clips_per_video=config.test_clips, start="uniform")
-    return extract_clip_features(model, index, source, sampler, config.crop_size, device, config.eval_batch_size,
-                                 config.num_workers or 0, None, config.amp, progress, config.max_failure_fraction)
+    return extract_clip_features(
+        model,
+        index,
+        source,
+        sampler,
+        config.crop_size,
+        device,
+        config.eval_batch_size,
+        config.num_workers or 0,
+        None,
+        config.amp,
+        progress,
+        config.max_failure_fraction,
+    )
 
 
 # ---------------------------------------------------------------------- results rows
@@ -439,22 +529,41 @@ def _clip_outputs(config: DistillConfig, model: nn.Module, index: VideoIndex, so
 
 def _card(config: DistillConfig, device: torch.device, **measured: Any) -> dict[str, Any]:
     """Everything the numbers were measured under (the evaluation's protocol card, for a distillation)."""
-    return {"protocol": f"distill:{config.method}", "method_kwargs": config.method_kwargs,
-            "teachers": [{"key": t.key(), "teacher": t.describe()} for t in config.teachers],
-            "student": config.student, "student_source": config.student_source, "dataset": config.dataset,
-            "fold": config.fold, "train_split": config.train_split, "test_split": config.test_split,
-            "frames": config.frames, "resolution": f"{config.crop_size}x{config.crop_size}",
-            "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}", "width": config.width,
-            "test_clips_per_video": config.test_clips, "test_crops": "1 centre crop per clip",
-            "video_score": "mean softmax over the video's clips", "epochs": config.epochs,
-            "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
-            "weight_decay": config.weight_decay, "momentum": config.momentum, "scheduler": config.scheduler,
-            "seed": config.seed, "profile": config.profile, "devices": describe_device(device),
-            "config_hash": config.config_hash(), **measured}
+    return {
+        "protocol": f"distill:{config.method}",
+        "method_kwargs": config.method_kwargs,
+        "teachers": [{"key": t.key(), "teacher": t.describe()} for t in config.teachers],
+        "student": config.student,
+        "student_source": config.student_source,
+        "dataset": config.dataset,
+        "fold": config.fold,
+        "train_split": config.train_split,
+        "test_split": config.test_split,
+        "frames": config.frames,
+        "resolution": f"{config.crop_size}x{config.crop_size}",
+        "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}",
+        "width": config.width,
+        "test_clips_per_video": config.test_clips,
+        "test_crops": "1 centre crop per clip",
+        "video_score": "mean softmax over the video's clips",
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "optimizer": config.optimizer,
+        "lr": config.lr,
+        "weight_decay": config.weight_decay,
+        "momentum": config.momentum,
+        "scheduler": config.scheduler,
+        "seed": config.seed,
+        "profile": config.profile,
+        "devices": describe_device(device),
+        "config_hash": config.config_hash(),
+        **measured,
+    }
 
 
-def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: Mapping[str, Any],
-          epoch: int | None = None) -> list[dict[str, Any]]:
+def _rows(
+    config: DistillConfig, task: str, metrics: Mapping[str, float], card: Mapping[str, Any], epoch: int | None = None
+) -> list[dict[str, Any]]:
     """One results-table row per metric (``sslvid.store.results.COLUMNS``)."""
     provenance = collect_provenance(config.seed, card.get("devices", ""))
     commit = provenance["git_commit"] + ("+dirty" if provenance.get("git_dirty") else "")
@@ -462,16 +571,27 @@ def _rows(config: DistillConfig, task: str, metrics: Mapping[str, float], card: 
     subsets = {p.subset_per_class if isinstance(p.subset_per_class, int) else None for p in pretrains}
     common = {
         "config_hash": config.config_hash() + (f"/e{epoch:04d}" if epoch is not None else ""),
-        "model": config.student or "+".join(t.backbone for t in config.teachers), "width": config.width,
-        "pretext": "+".join(p.task for p in pretrains), "source": config.student_source,
+        "model": config.student or "+".join(t.backbone for t in config.teachers),
+        "width": config.width,
+        "pretext": "+".join(p.task for p in pretrains),
+        "source": config.student_source,
         "pretrain_dataset": "+".join(sorted({p.dataset for p in pretrains})),
-        "pretrain_subset": subsets.pop() if len(subsets) == 1 else None, "pretrain_epochs": epoch,
+        "pretrain_subset": subsets.pop() if len(subsets) == 1 else None,
+        "pretrain_epochs": epoch,
         "complexity": json.dumps(config.method_kwargs, sort_keys=True) if config.method_kwargs else "",
-        "task": task, "protocol": f"distill:{config.method}", "dataset": config.dataset,
+        "task": task,
+        "protocol": f"distill:{config.method}",
+        "dataset": config.dataset,
         "dataset_fingerprint": config.dataset_id(),
-        "split": config.test_split, "fold": config.fold, "condition": "clean", "protocol_card": dict(card),
-        "profile": config.profile, "seed": config.seed, "commit": commit,
-        "unreadable_videos": card.get("unreadable_videos")}
+        "split": config.test_split,
+        "fold": config.fold,
+        "condition": "clean",
+        "protocol_card": dict(card),
+        "profile": config.profile,
+        "seed": config.seed,
+        "commit": commit,
+        "unreadable_videos": card.get("unreadable_videos"),
+    }
     return [{**common, "metric": name, "value": float(value)} for name, value in metrics.items()]
 
 

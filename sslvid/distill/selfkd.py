@@ -13,6 +13,7 @@ negative cosine similarity and sg the stop-gradient (SimSiam, Chen & He 2021), a
 alpha = 0.1, beta = 1, tau = 10 (§IV-A, "Implementation Details"). ``self_kd`` is the same without the Siamese term
 (beta = 0): the data-augmentation Self-KD of Fig. 1(b), the "Self-KD" row of Table II.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,8 +26,8 @@ from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.distill.base import DISTILLERS, Teachers
 from sslvid.distill.kd import FEWER_EPOCHS, SKD_SRL_RECIPE, Supervised
-from sslvid.distill.recipe import recipe_settings
 from sslvid.distill.losses import summed_soft_label_kl
+from sslvid.distill.recipe import recipe_settings
 from sslvid.distill.views import skd_view
 from sslvid.engine.step import StepOutput
 from sslvid.pretext.heads import LinearHead, MLPHead
@@ -59,9 +60,19 @@ class SKDSRL(Supervised):
     name = "skd_srl"
     paper = "Vu, Phung & Wang 2022, §III (Eq. 5)"
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 frames: int = 16, alpha: float = 0.1, beta: float = 1.0, tau: float = 10.0, proj_dim: int = 2048,
-                 pred_hidden: int | None = None, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        frames: int = 16,
+        alpha: float = 0.1,
+        beta: float = 1.0,
+        tau: float = 10.0,
+        proj_dim: int = 2048,
+        pred_hidden: int | None = None,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student, teachers, crop_size, frames, flip)
         if alpha < 0 or beta < 0 or tau <= 0:
             raise ValueError(f"need alpha >= 0, beta >= 0, tau > 0; got {alpha}, {beta}, {tau}")
@@ -87,7 +98,7 @@ class SKDSRL(Supervised):
         b = y.shape[0]
         r = self.backbone.forward_features(self.views(batch))
         p = self.backbone.forward_head(r)
-        ce = (nn.functional.cross_entropy(p[:b], y) + nn.functional.cross_entropy(p[b:], y))
+        ce = nn.functional.cross_entropy(p[:b], y) + nn.functional.cross_entropy(p[b:], y)
         kl = summed_soft_label_kl(p[:b].float(), p[b:].float(), self.tau)
         loss = ce + self.alpha * kl
         metrics = {"acc": accuracy(p, torch.cat([y, y])).item(), "ce": ce.item(), "kl": kl.item()}
@@ -109,9 +120,19 @@ class SelfKD(SKDSRL):
     name = "self_kd"
     paper = "Vu et al. 2022, Fig. 1(b) and Table II (Self-KD)"
 
-    def __init__(self, student: VideoBackbone, teachers: Sequence[nn.Module] | Teachers = (), crop_size: int = 112,
-                 frames: int = 16, alpha: float = 0.1, beta: float = 0.0, tau: float = 10.0, proj_dim: int = 2048,
-                 pred_hidden: int | None = None, flip: bool = True) -> None:
+    def __init__(
+        self,
+        student: VideoBackbone,
+        teachers: Sequence[nn.Module] | Teachers = (),
+        crop_size: int = 112,
+        frames: int = 16,
+        alpha: float = 0.1,
+        beta: float = 0.0,
+        tau: float = 10.0,
+        proj_dim: int = 2048,
+        pred_hidden: int | None = None,
+        flip: bool = True,
+    ) -> None:
         super().__init__(student, teachers, crop_size, frames, alpha, beta, tau, proj_dim, pred_hidden, flip)
 
 
@@ -122,29 +143,47 @@ def _predictor_hidden(cls: type[SKDSRL]) -> int:
 
 
 def _skd_settings(cls: type[SKDSRL], beta: float | None) -> tuple[Setting, ...]:
-    rows: tuple[Setting, ...] = (Setting("temperature tau", paper=10.0, where="§IV-A", ours=default_of(cls, "tau")),
-            Setting("weight alpha of the distillation term", paper=0.1, where="§IV-A", ours=default_of(cls, "alpha")),
-            Setting("weight beta of the similarity term", paper=beta, where="§IV-A" if beta is not None else "",
-                    ours=default_of(cls, "beta")),
-            Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")))
+    rows: tuple[Setting, ...] = (
+        Setting("temperature tau", paper=10.0, where="§IV-A", ours=default_of(cls, "tau")),
+        Setting("weight alpha of the distillation term", paper=0.1, where="§IV-A", ours=default_of(cls, "alpha")),
+        Setting(
+            "weight beta of the similarity term",
+            paper=beta,
+            where="§IV-A" if beta is not None else "",
+            ours=default_of(cls, "beta"),
+        ),
+        Setting("augmentation probability p", paper=0.5, where="§III-B", ours=default_of(skd_view, "p")),
+    )
     if beta:
-        rows += (Setting("projector output", paper=2048, where="§III-B", ours=default_of(cls, "proj_dim")),
-                 Setting("predictor hidden width", paper=512, where="§III-B", ours=lambda: _predictor_hidden(cls)))
+        rows += (
+            Setting("projector output", paper=2048, where="§III-B", ours=default_of(cls, "proj_dim")),
+            Setting("predictor hidden width", paper=512, where="§III-B", ours=lambda: _predictor_hidden(cls)),
+        )
     return (*rows, *recipe_settings(SKD_SRL_RECIPE, "§IV-A", notes={"epochs": FEWER_EPOCHS}))
 
 
-register_card(MethodCard(
-    method="skd_srl", kind="distill", title="SKD-SRL", paper="Vu, Phung & Wang 2022",
-    summary="Two augmented views of each video: CE on both, alpha times the KL from the soft label "
-            "softmax((p1 + p2) / tau) to each view (§III-A; the printed Eq. 2 repeats one term, the text and "
-            "Fig. 2 give the summed label; no gradient through the label, no tau^2 factor), and beta times "
-            "SimSiam's symmetrised negative cosine through a linear projector and a predictor.",
-    settings=_skd_settings(SKDSRL, beta=1.0),
-))
+register_card(
+    MethodCard(
+        method="skd_srl",
+        kind="distill",
+        title="SKD-SRL",
+        paper="Vu, Phung & Wang 2022",
+        summary="Two augmented views of each video: CE on both, alpha times the KL from the soft label "
+        "softmax((p1 + p2) / tau) to each view (§III-A; the printed Eq. 2 repeats one term, the text and "
+        "Fig. 2 give the summed label; no gradient through the label, no tau^2 factor), and beta times "
+        "SimSiam's symmetrised negative cosine through a linear projector and a predictor.",
+        settings=_skd_settings(SKDSRL, beta=1.0),
+    )
+)
 
-register_card(MethodCard(
-    method="self_kd", kind="distill", title="Self-KD (augmentation)", paper="Vu, Phung & Wang 2022 (Table II)",
-    summary="SKD-SRL without the Siamese similarity term (Fig. 1(b)): CE on two views and the summed soft "
-            "label distilled into each.",
-    settings=_skd_settings(SelfKD, beta=None),
-))
+register_card(
+    MethodCard(
+        method="self_kd",
+        kind="distill",
+        title="Self-KD (augmentation)",
+        paper="Vu, Phung & Wang 2022 (Table II)",
+        summary="SKD-SRL without the Siamese similarity term (Fig. 1(b)): CE on two views and the summed soft "
+        "label distilled into each.",
+        settings=_skd_settings(SelfKD, beta=None),
+    )
+)

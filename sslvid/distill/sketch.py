@@ -14,12 +14,13 @@ unbiased and ``E[(<TS u, TS v> - <u, v>)^2] <= (2 + 3^p) / d * ||u||^2 ||v||^2``
 Pagh 2013): the variance falls as 1/d. ``tests/test_distill_losses.py`` checks both the mean
 and this bound.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-VARIANCE_CONSTANT = 2 + 3 ** 2
+VARIANCE_CONSTANT = 2 + 3**2
 """``(2 + 3^p)`` of the Tensor Sketch variance bound for degree p = 2 (module docstring)."""
 
 
@@ -90,8 +91,9 @@ def tensor_sketch(x: Tensor, y: Tensor, sketch_x: CountSketch, sketch_y: CountSk
     return torch.fft.irfft(fx * fy, n=d, dim=dim)
 
 
-def compact_bilinear(x: Tensor, y: Tensor, sketch_x: CountSketch, sketch_y: CountSketch,
-                     sum_locations: bool = True) -> Tensor:
+def compact_bilinear(
+    x: Tensor, y: Tensor, sketch_x: CountSketch, sketch_y: CountSketch, sum_locations: bool = True
+) -> Tensor:
     """Compact bilinear pooling of two feature maps (Gao et al. 2016, Alg. 2 / Tensor Sketch).
 
     The full bilinear feature is ``sum_s x(s) y(s)^T`` over locations s (a C1 x C2 matrix);

@@ -9,6 +9,7 @@ code solves the same problem as a nu-one-class SVM with ``nu = 1 / (C M)``).
 
     min_alpha || sum_m alpha_m g_m ||^2   s.t.  sum_m alpha_m = 1,  0 <= alpha_m <= C
 """
+
 from __future__ import annotations
 
 import torch
@@ -62,7 +63,7 @@ def min_norm_weights(grads: Tensor, cap: float = 1.0, max_iter: int = 100, tol: 
         raise ValueError(f"grads must be (M, D), got {tuple(grads.shape)}")
     m = grads.shape[0]
     _check_cap(cap, m)
-    gram = (grads.detach().double() @ grads.detach().double().t())
+    gram = grads.detach().double() @ grads.detach().double().t()
     alpha = torch.full((m,), 1.0 / m, dtype=torch.float64, device=grads.device)
     scale = float(gram.diagonal().max().clamp_min(1e-30))
     for _ in range(max_iter):

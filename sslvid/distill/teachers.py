@@ -9,6 +9,7 @@ classifier, or for a PCL-trained student what its ``as_teacher`` gives (its tran
 Loading one needs the distillation itself, which this module does not import: the caller
 (``sslvid.distill.run``) passes it in as ``distilled``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,7 @@ class PretextTeacher(nn.Module):
         self.feature_dim = backbone.feature_dim
 
     @classmethod
-    def of_task(cls, task: PretextTask) -> "PretextTeacher":
+    def of_task(cls, task: PretextTask) -> PretextTeacher:
         """The teacher of a pretext task with a ``backbone`` and a ``head`` on pooled features.
 
         Raises:
@@ -76,8 +77,13 @@ DistilledTeacher = Callable[[TeacherRef, RunStore, ResultsStore | None, bool], n
 ``sslvid.distill.run.distilled_teacher``."""
 
 
-def load_teacher(ref: TeacherRef, store: RunStore, results: ResultsStore | None = None,
-                 progress: bool = False, distilled: DistilledTeacher | None = None) -> nn.Module:
+def load_teacher(
+    ref: TeacherRef,
+    store: RunStore,
+    results: ResultsStore | None = None,
+    progress: bool = False,
+    distilled: DistilledTeacher | None = None,
+) -> nn.Module:
     """The teacher of ``ref`` on the CPU in eval mode, trained first if the store lacks it.
 
     Args:
@@ -141,14 +147,18 @@ def check_teacher_datasets(config: DistillConfig) -> None:
         if trained is None or student is None or teacher is None or teacher == student:
             continue
         theirs, ours = _classes(trained), _classes(config)
-        counts = "the same number of classes but other videos or class names" if len(theirs) == len(ours) \
+        counts = (
+            "the same number of classes but other videos or class names"
+            if len(theirs) == len(ours)
             else f"{len(theirs)} classes against the student's {len(ours)}"
+        )
         raise ValueError(
             f"teacher {i} ({ref.describe()}) was trained on {trained.dataset} at {trained.data_root} "
             f"({trained.train_split} split: {len(theirs)} classes); the student trains on {config.dataset} at "
             f"{config.data_root} ({config.train_split} split: {len(ours)} classes): {counts}. A classifier "
             "teacher must be trained on the student's training set: finetune the teacher on the student's "
-            "data_root, or distil on the teacher's.")
+            "data_root, or distil on the teacher's."
+        )
 
 
 def _training_split_fingerprint(config: Any) -> str | None:
@@ -159,12 +169,18 @@ def _training_split_fingerprint(config: Any) -> str | None:
 
 def _classes(config: Any) -> tuple[str, ...]:
     """The class names of a config's training split."""
-    return open_split(config.dataset, config.train_split, config.fold, config.data_root, profile=config.profile,
-                      seed=config.data_seed).classes
+    return open_split(
+        config.dataset, config.train_split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
+    ).classes
 
 
-def load_teachers(refs: tuple[TeacherRef, ...], store: RunStore, results: ResultsStore | None = None,
-                  progress: bool = False, distilled: DistilledTeacher | None = None) -> list[nn.Module]:
+def load_teachers(
+    refs: tuple[TeacherRef, ...],
+    store: RunStore,
+    results: ResultsStore | None = None,
+    progress: bool = False,
+    distilled: DistilledTeacher | None = None,
+) -> list[nn.Module]:
     """Every teacher of ``refs`` (see :func:`load_teacher`), in order."""
     teachers = []
     for i, ref in enumerate(refs):

@@ -13,6 +13,7 @@ Flips are left out (``flip=False``) on sets whose labels a mirror changes (left/
   colour channel copied to all three.
 * :func:`test_view`: the centre crop used to evaluate.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,9 @@ SKD_SCALE = (0.6, 1.0)  # a 112 crop of frames scaled to 128 (the paper) keeps ~
 
 def basic_view(clips: Tensor, size: int, generator: Generatorish = None, flip: bool = True) -> Tensor:
     """uint8 (N, T, H, W, 3) -> normalised float (N, 3, T, size, size): random resized crop (+ flip)."""
-    x = random_resized_crop(to_unit_clips(clips), size, make_generator(generator), BASIC_SCALE,
-                            flip_p=0.5 if flip else 0.0)
+    x = random_resized_crop(
+        to_unit_clips(clips), size, make_generator(generator), BASIC_SCALE, flip_p=0.5 if flip else 0.0
+    )
     return normalize(x)
 
 

@@ -1,7 +1,9 @@
 """The engine: one training loop (checkpoints, resume, results cache, progress, AMP, DDP) that
 every kind of training goes through, and one run skeleton around it (``sslvid.engine.runner``:
 session, store lookup, lock, record). Pre-training is ``pretrain(PretrainConfig...)``."""
+
 from sslvid.engine.config import PretrainConfig
+from sslvid.engine.optim import make_optimizer, make_schedule
 from sslvid.engine.pretrain import (
     PretrainResult,
     build_backbone,
@@ -11,7 +13,6 @@ from sslvid.engine.pretrain import (
     find_pretrained,
     pretrain,
 )
-from sslvid.engine.optim import make_optimizer, make_schedule
 from sslvid.engine.runner import Workspace, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 

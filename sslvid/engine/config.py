@@ -13,6 +13,7 @@ that changes the result and leaves out those that do not: where and how fast it 
 split read (``sslvid.confighash``), so a moved copy finds its runs and another dataset does
 not. It is a SHA-256 of canonical JSON, the same on every machine and Python process.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,9 +28,9 @@ from sslvid.confighash import REQUIRED, HashedConfig, config_field, value_type_p
 from sslvid.engine.configparts import Clips, Data, Runtime, Training, backbone_field, split_field
 from sslvid.profiles import get_profile
 
-
 ALL_VIDEOS = "all"
 """``subset_per_class`` meaning every video of the split (``--set subset_per_class=all``)."""
+
 
 def _tasks() -> list[str]:
     return task_registry().names()
@@ -88,7 +89,7 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def for_profile(cls, profile: str, task: str, backbone: str, **overrides: Any) -> "PretrainConfig":
+    def for_profile(cls, profile: str, task: str, backbone: str, **overrides: Any) -> PretrainConfig:
         """The config of ``task`` on ``backbone`` with the numbers of ``profile``, then ``overrides``.
 
         Raises:
@@ -98,7 +99,7 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
         return cls(task=task, backbone=backbone, profile=profile, **overrides)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "PretrainConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> PretrainConfig:
         """The config written by ``to_dict`` (e.g. a run's ``config.json``)."""
         values = dict(values)
         values.pop("kind", None)
@@ -149,8 +150,11 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
 
         builder = task_registry().get(self.task)
         hints = typing.get_type_hints(builder.__init__ if inspect.isclass(builder) else builder)
-        wrong = [f"task_kwargs.{name} {problem}" for name, value in self.task_kwargs.items()
-                 if (problem := value_type_problem(value, hints.get(name, Any)))]
+        wrong = [
+            f"task_kwargs.{name} {problem}"
+            for name, value in self.task_kwargs.items()
+            if (problem := value_type_problem(value, hints.get(name, Any)))
+        ]
         if wrong:
             return wrong
         try:
@@ -172,8 +176,6 @@ def task_registry() -> Any:
     from sslvid.pretext.base import TASKS
 
     return TASKS
-
-
 
 
 def task_recipe(task: str, profile: str) -> dict[str, Any]:

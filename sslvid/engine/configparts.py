@@ -12,6 +12,7 @@ None are filled from the profile (``sslvid.profiles``).
 * :class:`Runtime`: where and how fast a run goes, and when it gives up: everything the
   hash leaves out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -17,6 +17,7 @@ normalise it there, in batch and consistently over a clip's frames (``sslvid.dat
 * :func:`compile_backbones` compiles each backbone's ``forward_features`` with
   ``torch.compile`` in place: parameter names (and so checkpoints) do not change.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,9 @@ M = TypeVar("M", bound=nn.Module)
 _END = object()
 
 
-def prefetch_to_device(batches: Iterable[Any], device: torch.device,
-                       prepare: Callable[[Any], Any | None] | None = None) -> Iterator[Any | None]:
+def prefetch_to_device(
+    batches: Iterable[Any], device: torch.device, prepare: Callable[[Any], Any | None] | None = None
+) -> Iterator[Any | None]:
     """The batches of ``batches`` on ``device``, each prepared, the next one copied while this one is used.
 
     Args:
@@ -57,8 +59,9 @@ def prefetch_to_device(batches: Iterable[Any], device: torch.device,
     yield from _cuda_prefetch(iter(batches), device, prepare)
 
 
-def _cuda_prefetch(batches: Iterator[Any], device: torch.device,
-                   prepare: Callable[[Any], Any | None] | None) -> Iterator[Any | None]:
+def _cuda_prefetch(
+    batches: Iterator[Any], device: torch.device, prepare: Callable[[Any], Any | None] | None
+) -> Iterator[Any | None]:
     """Side-stream prefetch (module docstring): batch ``i + 1`` is in flight while batch ``i`` is yielded."""
     side = torch.cuda.Stream(device)
     compute = torch.cuda.current_stream(device)

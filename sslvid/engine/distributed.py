@@ -4,6 +4,7 @@ A run launched with ``torchrun --nproc_per_node N`` has ``RANK``, ``WORLD_SIZE``
 ``LOCAL_RANK`` in its environment; anything else is a single process (world size 1), where
 every helper here is a no-op. The backend is NCCL on CUDA and gloo on the CPU.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,9 @@ class DistInfo:
 
 def env_info() -> DistInfo:
     """Rank, world size and local rank from torchrun's environment (defaults: a single process)."""
-    return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                    int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo(
+        int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+    )
 
 
 def resolve_device(spec: str, info: DistInfo) -> torch.device:
@@ -60,8 +62,10 @@ def resolve_device(spec: str, info: DistInfo) -> torch.device:
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(f"device {spec!r} asked for, but CUDA is not available on this machine",
-                              hint="use --device cpu (or device='cpu'), or 'auto' to take a GPU when there is one")
+        raise DeviceError(
+            f"device {spec!r} asked for, but CUDA is not available on this machine",
+            hint="use --device cpu (or device='cpu'), or 'auto' to take a GPU when there is one",
+        )
     if spec == "cuda":
         return torch.device("cuda", info.local_rank if info.is_distributed else torch.cuda.current_device())
     return torch.device(spec)

@@ -15,6 +15,7 @@ costs no pipeline refill.
 The order is ``DistributedSampler``'s (seeded by ``seed + epoch``) in every case, with one
 replica for a single process, so a run and its resumed continuation see the same batches.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -42,7 +43,8 @@ class EpochSampler(Sampler[tuple[int, int]]):
         info = info or DistInfo()
         positions: Any = range(n)  # stands for the dataset (typed as one): the sampler reads only its length
         self.inner: DistributedSampler[Any] = DistributedSampler(
-            positions, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=False)
+            positions, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=False
+        )
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -122,9 +124,19 @@ class EpochIndexed(Dataset):
         return self.dataset[index]
 
 
-def make_loader(dataset: Any, batch_size: int, *, collate_fn: Callable[[Sequence[Any]], Any],
-                seed: int = 0, shuffle: bool = True, num_workers: int = 0, info: DistInfo | None = None,
-                pin_memory: bool = False, drop_last: bool = True, prefetch_factor: int = 4) -> DataLoader:
+def make_loader(
+    dataset: Any,
+    batch_size: int,
+    *,
+    collate_fn: Callable[[Sequence[Any]], Any],
+    seed: int = 0,
+    shuffle: bool = True,
+    num_workers: int = 0,
+    info: DistInfo | None = None,
+    pin_memory: bool = False,
+    drop_last: bool = True,
+    prefetch_factor: int = 4,
+) -> DataLoader:
     """A DataLoader over ``dataset`` with persistent workers and an epoch-carrying sampler.
 
     Args:
@@ -144,16 +156,27 @@ def make_loader(dataset: Any, batch_size: int, *, collate_fn: Callable[[Sequence
     sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle, info=info)
     batches = EpochBatchSampler(sampler, batch_size, drop_last)
     if batches.batches_per_epoch == 0:
-        raise ConfigError(f"{len(sampler)} items per process are fewer than one batch of {batch_size}",
-                          hint=f"choose a batch size of at most {len(sampler)} (--batch-size, or "
-                               "--set batch_size=...) or a bigger subset")
-    workers: dict[str, Any] = {"persistent_workers": True, "prefetch_factor": prefetch_factor} if num_workers > 0 else {}
+        raise ConfigError(
+            f"{len(sampler)} items per process are fewer than one batch of {batch_size}",
+            hint=f"choose a batch size of at most {len(sampler)} (--batch-size, or "
+            "--set batch_size=...) or a bigger subset",
+        )
+    workers: dict[str, Any] = (
+        {"persistent_workers": True, "prefetch_factor": prefetch_factor} if num_workers > 0 else {}
+    )
     # The loader's own generator: DataLoader draws a worker base seed from it for every new
     # iterator (once with persistent workers, every epoch without), which must not shift the
     # global RNG that the model's randomness uses, or results would depend on num_workers.
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(EpochIndexed(dataset), batch_sampler=batches, num_workers=num_workers, collate_fn=collate_fn,
-                      pin_memory=pin_memory, generator=generator, **workers)
+    return DataLoader(
+        EpochIndexed(dataset),
+        batch_sampler=batches,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        pin_memory=pin_memory,
+        generator=generator,
+        **workers,
+    )
 
 
 def set_loader_epoch(loader: DataLoader, epoch: int) -> None:

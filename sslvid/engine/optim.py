@@ -3,6 +3,7 @@
 A config's ``optimizer`` and ``scheduler`` are valid when they are names in these registries
 (``sslvid.engine.configparts.Training``), so adding one here makes it a valid config value.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,20 +20,23 @@ SCHEDULES: Registry[Callable[[int], float]] = Registry("lr schedule")
 
 
 @OPTIMIZERS.register("sgd")
-def _sgd(params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.9
-         ) -> torch.optim.Optimizer:
+def _sgd(
+    params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.9
+) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adam")
-def _adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.9
-          ) -> torch.optim.Optimizer:
+def _adam(
+    params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.9
+) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
 
 
 @OPTIMIZERS.register("adamw")
-def _adamw(params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.9
-           ) -> torch.optim.Optimizer:
+def _adamw(
+    params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0, momentum: float = 0.9
+) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=lr, betas=(momentum, 0.999), weight_decay=weight_decay)
 
 

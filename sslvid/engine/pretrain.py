@@ -13,6 +13,7 @@ prepares the data and the cache first, and only rank 0 writes to the store. A ta
 parameters that some steps leave unused sets the class attribute
 ``ddp_find_unused_parameters = True`` (passed to DistributedDataParallel).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -123,17 +124,19 @@ def build_index(config: PretrainConfig) -> VideoIndex:
             message names the short classes and how to ask for every video).
         DatasetChangedError: when the videos changed after the config's hash was computed.
     """
-    index = open_split(config.dataset, config.split, config.fold, config.data_root,
-                       profile=config.profile, seed=config.data_seed)
+    index = open_split(
+        config.dataset, config.split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
+    )
     config.check_split_unchanged(index)
     if config.subset_per_class == ALL_VIDEOS:
         return index
     try:
         positions = balanced_subset(index.labels(), int(config.subset_per_class), config.subset_seed, index.classes)
     except ValueError as err:
-        raise ValueError(f"{config.dataset}/{config.split}: {err}. To pre-train on every video, set "
-                         f"subset_per_class={ALL_VIDEOS!r} (command line: --set subset_per_class={ALL_VIDEOS})"
-                         ) from None
+        raise ValueError(
+            f"{config.dataset}/{config.split}: {err}. To pre-train on every video, set "
+            f"subset_per_class={ALL_VIDEOS!r} (command line: --set subset_per_class={ALL_VIDEOS})"
+        ) from None
     return index.select(positions)
 
 
@@ -155,8 +158,14 @@ def build_source(index: VideoIndex, config: CacheSettings, workers: int = 2) -> 
     from sslvid.data.cache import prepare_cache
 
     height, width = config.cache_size
-    return prepare_cache(index, cache_dir(), frame_size=(height, width), workers=max(1, workers),
-                         max_failure_fraction=config.max_failure_fraction, cache_format=config.cache_format)
+    return prepare_cache(
+        index,
+        cache_dir(),
+        frame_size=(height, width),
+        workers=max(1, workers),
+        max_failure_fraction=config.max_failure_fraction,
+        cache_format=config.cache_format,
+    )
 
 
 # ---------------------------------------------------------------------- entry points
@@ -169,8 +178,9 @@ def find_pretrained(config: PretrainConfig, store: RunStore | None = None) -> Pr
     return PretrainResult(config, run, run.read_log(), cached=True) if run is not None else None
 
 
-def pretrain(config: PretrainConfig, store: RunStore | None = None, progress: bool = True,
-             workspace: Workspace | None = None) -> PretrainResult:
+def pretrain(
+    config: PretrainConfig, store: RunStore | None = None, progress: bool = True, workspace: Workspace | None = None
+) -> PretrainResult:
     """Pre-train ``config`` unless the store holds it; resume a partial run; return the result.
 
     Args:
@@ -205,13 +215,23 @@ def _job(config: PretrainConfig, run: RunHandle, session: Session, progress: boo
 
     task = cast(PretextTask, trainer.module)  # build_trainer's module is the task
     videos = len(trainer.loader.dataset)  # type: ignore[arg-type]  # a VideoClipDataset, which has a length
-    return Job(trainer, final_state=lambda: _final_state(task, trainer), videos=videos,
-               summary=wall, check=lambda: _check_stored_config(run, config.data_root))
+    return Job(
+        trainer,
+        final_state=lambda: _final_state(task, trainer),
+        videos=videos,
+        summary=wall,
+        check=lambda: _check_stored_config(run, config.data_root),
+    )
 
 
-def build_trainer(config: PretrainConfig, run: RunHandle | None = None, info: DistInfo | None = None,
-                  device: torch.device | None = None, progress: bool = True,
-                  source: tuple[VideoIndex, FrameSource] | None = None) -> Trainer:
+def build_trainer(
+    config: PretrainConfig,
+    run: RunHandle | None = None,
+    info: DistInfo | None = None,
+    device: torch.device | None = None,
+    progress: bool = True,
+    source: tuple[VideoIndex, FrameSource] | None = None,
+) -> Trainer:
     """The engine's trainer for ``config``, as ``pretrain`` runs it (its module is the task).
 
     Builds the index and the clip cache (rank 0 first), seeds, the task on ``device``, the
@@ -232,25 +252,49 @@ def build_trainer(config: PretrainConfig, run: RunHandle | None = None, info: Di
     seed_everything(config.seed)
     task = accelerate(build_task(config).to(device), config.channels_last, config.torch_compile)
     dataset = VideoClipDataset(index, task.clip_sampler(), source=frames, seed=config.seed)
-    loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips,
-                         seed=config.seed, num_workers=config.num_workers, info=info,
-                         pin_memory=device.type == "cuda")
+    loader = make_loader(
+        dataset,
+        config.batch_size // info.world_size,
+        collate_fn=collate_clips,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        info=info,
+        pin_memory=device.type == "cuda",
+    )
     failures = FailureHook(FailureTracker(config.max_failure_fraction, index), info)
     return _trainer(config, task, loader, run, info, device, failures, progress)
 
 
-def _trainer(config: PretrainConfig, task: PretextTask, loader: Any, run: RunHandle | None, info: DistInfo,
-             device: torch.device, failures: "FailureHook", progress: bool) -> Trainer:
+def _trainer(
+    config: PretrainConfig,
+    task: PretextTask,
+    loader: Any,
+    run: RunHandle | None,
+    info: DistInfo,
+    device: torch.device,
+    failures: FailureHook,
+    progress: bool,
+) -> Trainer:
     steps = batches_per_epoch(loader)
     task.plan_steps(config.epochs * steps)
-    optimizer = make_optimizer(config.optimizer, task, lr=config.lr, weight_decay=config.weight_decay,
-                               momentum=config.momentum)
+    optimizer = make_optimizer(
+        config.optimizer, task, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+    )
     return Trainer(
-        module=task, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
+        module=task,
+        loader=loader,
+        optimizer=optimizer,
+        epochs=config.epochs,
+        device=device,
         schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
+        run=run,
+        checkpoint_every=config.checkpoint_every,
+        seed=config.seed,
+        amp=config.amp,
+        info=info,
         hooks=Hooks(prepare=failures.prepare, after_step=task.after_step, end_epoch=failures.end_epoch),
-        progress=progress, desc=f"{config.task}/{config.backbone}",
+        progress=progress,
+        desc=f"{config.task}/{config.backbone}",
         find_unused_parameters=bool(getattr(task, "ddp_find_unused_parameters", False)),
     )
 
@@ -299,10 +343,12 @@ class FailureHook:
         tracker = self.tracker
         first = sorted(tracker.failed)[:5]
         names = [str(tracker.index.records[i].path) if tracker.index is not None else str(i) for i in first]
-        return (f"epoch {epoch} made no training step: {len(tracker.failed)} of {tracker.seen} videos could not be "
-                f"read (first: {', '.join(names) or 'none'}) and no batch kept two readable videos; "
-                f"max_failure_fraction={tracker.max_failure_fraction} tolerated the failures, but a run that "
-                "learnt nothing is not saved. Check the files (e.g. with ffprobe) or the dataset's path")
+        return (
+            f"epoch {epoch} made no training step: {len(tracker.failed)} of {tracker.seen} videos could not be "
+            f"read (first: {', '.join(names) or 'none'}) and no batch kept two readable videos; "
+            f"max_failure_fraction={tracker.max_failure_fraction} tolerated the failures, but a run that "
+            "learnt nothing is not saved. Check the files (e.g. with ffprobe) or the dataset's path"
+        )
 
 
 def _check_stored_config(run: RunHandle, data_root: str | None) -> None:

@@ -17,6 +17,7 @@ that they all do the same (``run_session`` and ``train_once``):
 Where runs read and write is a :class:`Workspace` (run store, results table, feature cache,
 progress bars), passed as one thing instead of four arguments.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,14 @@ class Workspace:
     progress: bool = True
 
     @classmethod
-    def of(cls, store: RunStore | None = None, results: ResultsStore | None = None, features: Any = None,
-           progress: bool = True, workspace: "Workspace | None" = None) -> "Workspace":
+    def of(
+        cls,
+        store: RunStore | None = None,
+        results: ResultsStore | None = None,
+        features: Any = None,
+        progress: bool = True,
+        workspace: Workspace | None = None,
+    ) -> Workspace:
         """``workspace`` if given, else one from the separate arguments (the defaults where None)."""
         if workspace is not None:
             return workspace
@@ -146,8 +153,9 @@ class Outcome:
     table: pd.DataFrame | None = None
 
 
-def train_once(config: Any, run: RunHandle, session: Session, build: Callable[[], Job],
-               record: Mapping[str, Any] | None = None) -> Outcome:
+def train_once(
+    config: Any, run: RunHandle, session: Session, build: Callable[[], Job], record: Mapping[str, Any] | None = None
+) -> Outcome:
     """Steps 4 to 6: train ``run`` unless it is complete, one process at a time per config.
 
     Args:
@@ -171,16 +179,28 @@ def train_once(config: Any, run: RunHandle, session: Session, build: Callable[[]
         if info.is_main:
             if job.check is not None:
                 job.check()
-            provenance = collect_provenance(config.seed, describe_device(session.device, info.world_size),
-                                            world_size=info.world_size, videos=job.videos, **job.provenance)
+            provenance = collect_provenance(
+                config.seed,
+                describe_device(session.device, info.world_size),
+                world_size=info.world_size,
+                videos=job.videos,
+                **job.provenance,
+            )
             run.begin(config.to_dict() | dict(record or {}), provenance)
         with run.failure_recorded(active=info.is_main):
             table = job.run()
             if info.is_main:
                 trainer = job.trainer
                 epoch, step = (trainer.epoch, trainer.step) if trainer is not None else (0, 0)
-                run.finish(job.final_state(), {"wall_seconds": round(time.perf_counter() - start, 3),
-                                               "epochs": epoch, "steps": step, **job.summary(table)})
+                run.finish(
+                    job.final_state(),
+                    {
+                        "wall_seconds": round(time.perf_counter() - start, 3),
+                        "epochs": epoch,
+                        "steps": step,
+                        **job.summary(table),
+                    },
+                )
         barrier(info)
     return Outcome(cached=False, table=table)
 
@@ -205,9 +225,12 @@ def run_threads(requested: int | None, device: torch.device, info: DistInfo, wor
 @contextlib.contextmanager
 def run_numerics(config: Any, device: torch.device, info: DistInfo) -> Iterator[None]:
     """Threads, deterministic kernels (or cuDNN autotuning on CUDA) for the run only; restored afterwards."""
-    previous = (torch.are_deterministic_algorithms_enabled(),
-                torch.is_deterministic_algorithms_warn_only_enabled(), torch.backends.cudnn.benchmark,
-                torch.get_num_threads())
+    previous = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.get_num_threads(),
+    )
     threads = run_threads(config.threads, device, info, workers=getattr(config, "num_workers", 0) or 0)
     if threads is not None:
         torch.set_num_threads(threads)

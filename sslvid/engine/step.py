@@ -6,6 +6,7 @@ metrics to log and the batch size. Any object with those three attributes will d
 tasks return their ``TaskOutput`` (``sslvid.pretext.base``), which has the same fields; the
 engine itself knows nothing of pretext tasks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

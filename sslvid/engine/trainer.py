@@ -21,6 +21,7 @@ and how a batch becomes a loss; the loop around them is the same, and lives here
 The caller (``sslvid.engine.pretrain`` and later evaluation and distillation) builds the
 module, the loader and the hooks; nothing here knows about pretext tasks or videos.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from sslvid.engine.distributed import DistInfo, all_reduce_sum, broadcast_object
 from sslvid.engine.datapath import prefetch_to_device
+from sslvid.engine.distributed import DistInfo, all_reduce_sum, broadcast_object
 from sslvid.engine.loading import batches_per_epoch, epoch_batches
 from sslvid.engine.step import StepOutput, StepResult
 from sslvid.progress import RunStatus, show_bars, status_file
@@ -49,6 +50,7 @@ from sslvid.store.runs import RunHandle
 log = logging.getLogger(__name__)
 
 LOG_COLUMNS = ("run", "epoch", "step", "loss", "acc", "lr", "seconds")
+
 
 @dataclass
 class Hooks:
@@ -155,8 +157,13 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """What a checkpoint holds: epoch, step, module, optimiser and the log so far."""
-        return {"epoch": self.epoch, "step": self.step, "model": self.module.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "log": list(self.rows)}
+        return {
+            "epoch": self.epoch,
+            "step": self.step,
+            "model": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "log": list(self.rows),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a checkpoint written from ``state_dict``."""
@@ -186,8 +193,9 @@ class Trainer:
         if not self.info.is_distributed:
             return self.module
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(_TupleOutput(self.module), device_ids=ids,
-                                       find_unused_parameters=self.find_unused_parameters)
+        return DistributedDataParallel(
+            _TupleOutput(self.module), device_ids=ids, find_unused_parameters=self.find_unused_parameters
+        )
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp and self.device.type == "cuda":
@@ -237,12 +245,23 @@ class Trainer:
         seconds = time.perf_counter() - start
         extra = dict(self.hooks.end_epoch(epoch)) if self.hooks.end_epoch else {}
         if self.step == first_step:
-            raise RuntimeError(f"epoch {epoch} of {self.desc} made no training step: no batch was usable "
-                               f"({', '.join(f'{k}={v}' for k, v in extra.items()) or 'no usable batch'}); "
-                               "the run is not saved")
+            raise RuntimeError(
+                f"epoch {epoch} of {self.desc} made no training step: no batch was usable "
+                f"({', '.join(f'{k}={v}' for k, v in extra.items()) or 'no usable batch'}); "
+                "the run is not saved"
+            )
         fixed = {"loss": metrics.pop("loss"), "acc": metrics.pop("acc")}
-        return {"run": self.run.key if self.run else "", "epoch": epoch, "step": self.step, **fixed, "lr": lr,
-                "seconds": round(seconds, 3), **extra, "data_seconds": round(waited, 3), **metrics}
+        return {
+            "run": self.run.key if self.run else "",
+            "epoch": epoch,
+            "step": self.step,
+            **fixed,
+            "lr": lr,
+            "seconds": round(seconds, 3),
+            **extra,
+            "data_seconds": round(waited, 3),
+            **metrics,
+        }
 
     def _step(self, model: nn.Module, batch: Any) -> StepResult:
         with self._autocast():
@@ -258,8 +277,10 @@ class Trainer:
 
     def _skip(self, epoch: int) -> None:
         if self.info.is_distributed:
-            raise RuntimeError(f"rank {self.info.rank}: a batch of epoch {epoch} was unusable (unreadable items); "
-                               "a distributed run cannot skip a step on one process")
+            raise RuntimeError(
+                f"rank {self.info.rank}: a batch of epoch {epoch} was unusable (unreadable items); "
+                "a distributed run cannot skip a step on one process"
+            )
         log.warning("epoch %d: skipped a batch (too few readable items)", epoch)
 
     def _write(self, row: Mapping[str, Any]) -> None:
@@ -306,8 +327,13 @@ class _Sums:
     def reduce(self, info: DistInfo) -> dict[str, float]:
         """Means over every sample of every process; ``acc`` is NaN when no metric of that name came."""
         names = sorted(self.values)
-        packed = torch.stack([self.values[n].to(self.device) for n in names]
-                             + [torch.tensor(float(self.count), device=self.device)]) if names else None
+        packed = (
+            torch.stack(
+                [self.values[n].to(self.device) for n in names] + [torch.tensor(float(self.count), device=self.device)]
+            )
+            if names
+            else None
+        )
         if packed is None:
             return {"loss": math.nan, "acc": math.nan}
         sums = all_reduce_sum(packed, info).tolist()

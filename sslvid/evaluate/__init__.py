@@ -10,6 +10,7 @@
 
 Every function writes to ``sslvid.store.results.ResultsStore`` and returns its rows as a DataFrame.
 """
+
 from sslvid.evaluate.classify import evaluate, evaluate_folds, finetune, linear_probe, trained_classifier
 from sslvid.evaluate.config import PROTOCOLS, SCRATCH, EvalConfig
 from sslvid.evaluate.corruptions import (

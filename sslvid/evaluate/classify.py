@@ -13,6 +13,7 @@ and ``top1_video`` (softmax averaged over the video's clips).
       linear:   frozen features (feature cache) -> FeatureBatches -> LinearProbe -> Trainer
     -> test clips (uniform K per video, centre crop) -> scores -> results table
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -81,9 +82,13 @@ Context = Workspace
 """The name evaluation code gave the workspace before ``sslvid.engine.runner.Workspace``."""
 
 
-def evaluation_workspace(store: RunStore | None = None, results: ResultsStore | None = None,
-                         features: FeatureCache | None = None, progress: bool = True,
-                         workspace: Workspace | None = None) -> Workspace:
+def evaluation_workspace(
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    progress: bool = True,
+    workspace: Workspace | None = None,
+) -> Workspace:
     """``Workspace.of`` with a feature cache (the default ``FeatureCache()`` when it has none)."""
     space = Workspace.of(store, results, features, progress, workspace)
     return space if space.features is not None else dataclasses.replace(space, features=FeatureCache())
@@ -114,9 +119,14 @@ class TrainedClassifier:
 # ---------------------------------------------------------------------- entry points
 
 
-def evaluate(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-             features: FeatureCache | None = None, progress: bool = True,
-             workspace: Workspace | None = None) -> pd.DataFrame:
+def evaluate(
+    config: EvalConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    progress: bool = True,
+    workspace: Workspace | None = None,
+) -> pd.DataFrame:
     """Run (or find) the evaluation ``config``: its rows of the results table.
 
     Finetune and linear protocols train through the engine (cached in ``store`` by the config
@@ -158,9 +168,14 @@ def evaluate(config: EvalConfig, store: RunStore | None = None, results: Results
     return ctx.results.rows(key, TASK)
 
 
-def evaluate_folds(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-                   features: FeatureCache | None = None, progress: bool = True,
-                   workspace: Workspace | None = None) -> pd.DataFrame:
+def evaluate_folds(
+    config: EvalConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    progress: bool = True,
+    workspace: Workspace | None = None,
+) -> pd.DataFrame:
     """``evaluate`` on every official split of the config's dataset (UCF101, HMDB51: 1-3; others: 1).
 
     Returns:
@@ -171,8 +186,13 @@ def evaluate_folds(config: EvalConfig, store: RunStore | None = None, results: R
     return pd.concat([evaluate(config.replace(fold=fold), workspace=space) for fold in folds], ignore_index=True)
 
 
-def finetune(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-             features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+def finetune(
+    config: EvalConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """``evaluate`` of a finetune config (end to end, benchmark §5.1).
 
     Raises:
@@ -181,8 +201,13 @@ def finetune(config: EvalConfig, store: RunStore | None = None, results: Results
     return evaluate(_expect(config, "finetune"), store, results, features, progress)
 
 
-def linear_probe(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-                 features: FeatureCache | None = None, progress: bool = True) -> pd.DataFrame:
+def linear_probe(
+    config: EvalConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """``evaluate`` of a linear-probe config (frozen backbone, linear head; benchmark §4.1).
 
     Raises:
@@ -191,8 +216,9 @@ def linear_probe(config: EvalConfig, store: RunStore | None = None, results: Res
     return evaluate(_expect(config, "linear"), store, results, features, progress)
 
 
-def trained_classifier(config: EvalConfig, store: RunStore | None = None, features: FeatureCache | None = None,
-                       progress: bool = False) -> TrainedClassifier:
+def trained_classifier(
+    config: EvalConfig, store: RunStore | None = None, features: FeatureCache | None = None, progress: bool = False
+) -> TrainedClassifier:
     """The trained model of a finished finetune or linear evaluation, on the CPU in eval mode.
 
     Raises:
@@ -201,8 +227,9 @@ def trained_classifier(config: EvalConfig, store: RunStore | None = None, featur
     ctx = evaluation_workspace(store, None, features, progress)
     run = ctx.store.find(config)
     if run is None:
-        raise FileNotFoundError(f"evaluation {config.config_hash()} is not complete in {ctx.store.root}; "
-                                "run evaluate(config) first")
+        raise FileNotFoundError(
+            f"evaluation {config.config_hash()} is not complete in {ctx.store.root}; run evaluate(config) first"
+        )
     final = run.load_final()
     if config.protocol == "finetune":
         backbone = set_classifier(source_backbone(config, ctx.store), final["num_classes"], config.dropout or 0.0)
@@ -227,8 +254,13 @@ def _job(config: EvalConfig, ctx: Workspace, run: RunHandle, session: Session) -
         with _one_thread(config.protocol == "linear" and session.device.type == "cpu"):
             return trainer.fit()
 
-    return Job(trainer, final_state=lambda: _final_state(config, trainer), videos=videos, fit=fit,
-               summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1])})
+    return Job(
+        trainer,
+        final_state=lambda: _final_state(config, trainer),
+        videos=videos,
+        fit=fit,
+        summary=lambda table: {"final_train_acc": float(table["acc"].iloc[-1])},
+    )
 
 
 @contextlib.contextmanager
@@ -244,19 +276,41 @@ def _one_thread(active: bool) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _trainer(config: EvalConfig, module: nn.Module, loader: Any, run: RunHandle, info: DistInfo,
-             device: torch.device, hooks: Hooks, progress: bool) -> Trainer:
+def _trainer(
+    config: EvalConfig,
+    module: nn.Module,
+    loader: Any,
+    run: RunHandle,
+    info: DistInfo,
+    device: torch.device,
+    hooks: Hooks,
+    progress: bool,
+) -> Trainer:
     steps = batches_per_epoch(loader)
-    optimizer = make_optimizer(config.optimizer, module, lr=config.lr, weight_decay=config.weight_decay,
-                               momentum=config.momentum)
-    return Trainer(module=module, loader=loader, optimizer=optimizer, epochs=config.epochs, device=device,
-                   schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-                   run=run, checkpoint_every=config.checkpoint_every, seed=config.seed, amp=config.amp, info=info,
-                   hooks=hooks, progress=progress and info.is_main, desc=f"{config.protocol}/{config.backbone}")
+    optimizer = make_optimizer(
+        config.optimizer, module, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+    )
+    return Trainer(
+        module=module,
+        loader=loader,
+        optimizer=optimizer,
+        epochs=config.epochs,
+        device=device,
+        schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
+        run=run,
+        checkpoint_every=config.checkpoint_every,
+        seed=config.seed,
+        amp=config.amp,
+        info=info,
+        hooks=hooks,
+        progress=progress and info.is_main,
+        desc=f"{config.protocol}/{config.backbone}",
+    )
 
 
-def _finetune_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo,
-                      device: torch.device) -> tuple[Trainer, int]:
+def _finetune_trainer(
+    config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo, device: torch.device
+) -> tuple[Trainer, int]:
     with main_process_first(info):
         train = labelled_videos(config, open_eval_split(config, config.train_split))
         test = open_eval_split(config, config.test_split)
@@ -265,29 +319,40 @@ def _finetune_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: 
     backbone = set_classifier(source_backbone(config, ctx.store), num_classes, config.dropout)
     module = Finetune(backbone, config.crop_size, config.crop_scale, bool(config.flip)).to(device)
     module.num_classes = num_classes
-    dataset = VideoClipDataset(train.index, ClipSampler(num_frames=config.frames, stride=config.stride),
-                               source=train.source, seed=config.seed)
-    loader = make_loader(dataset, config.batch_size // info.world_size, collate_fn=collate_clips, seed=config.seed,
-                         num_workers=config.num_workers, info=info, pin_memory=device.type == "cuda")
+    dataset = VideoClipDataset(
+        train.index, ClipSampler(num_frames=config.frames, stride=config.stride), source=train.source, seed=config.seed
+    )
+    loader = make_loader(
+        dataset,
+        config.batch_size // info.world_size,
+        collate_fn=collate_clips,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        info=info,
+        pin_memory=device.type == "cuda",
+    )
     failures = FailureHook(FailureTracker(config.max_failure_fraction, train.index), info)
     hooks = Hooks(prepare=failures.prepare, end_epoch=failures.end_epoch)
     return _trainer(config, module, loader, run, info, device, hooks, ctx.progress), len(train.index)
 
 
-def _linear_trainer(config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo,
-                    device: torch.device) -> tuple[Trainer, int]:
+def _linear_trainer(
+    config: EvalConfig, ctx: Workspace, run: RunHandle, info: DistInfo, device: torch.device
+) -> tuple[Trainer, int]:
     source = source_info(config, ctx.store)
     with main_process_first(info):
         train = labelled_videos(config, open_eval_split(config, config.train_split))
         test = open_eval_split(config, config.test_split)
-        feats = frozen_features(config, train, config.train_clips, source, ctx.store, ctx.features, device,
-                                ctx.progress and info.is_main)
+        feats = frozen_features(
+            config, train, config.train_clips, source, ctx.store, ctx.features, device, ctx.progress and info.is_main
+        )
     num_classes = check_same_classes(train.index, test.index)
     seed_everything(config.seed)
     head = LinearProbe.for_features(feats.features, num_classes).to(device)
     head.num_classes = num_classes
-    loader = FeatureBatches(feats.features, feats.labels, config.batch_size // info.world_size, config.seed, info,
-                            device=device)
+    loader = FeatureBatches(
+        feats.features, feats.labels, config.batch_size // info.world_size, config.seed, info, device=device
+    )
     return _trainer(config, head, loader, run, info, device, Hooks(), ctx.progress), len(train.index)
 
 
@@ -311,27 +376,73 @@ def _test(config: EvalConfig, ctx: Workspace, device: torch.device) -> pd.DataFr
     model = trained_classifier(config, ctx.store, ctx.features)
     feats = eval_features(config, model, test, ctx, device)
     scores = model.scores(feats.features)
-    metrics = {"top1_clip": clip_top1(scores, feats.labels), "top1_video": video_top1(scores, feats.labels, feats.videos)}
-    card = protocol_card(config, describe_device(device), test_videos=feats.num_videos,
-                         test_clips_scored=len(feats), unreadable_videos=unreadable_videos((test.index, feats)),
-                         **_train_counts(ctx.store, config))
+    metrics = {
+        "top1_clip": clip_top1(scores, feats.labels),
+        "top1_video": video_top1(scores, feats.labels, feats.videos),
+    }
+    card = protocol_card(
+        config,
+        describe_device(device),
+        test_videos=feats.num_videos,
+        test_clips_scored=len(feats),
+        unreadable_videos=unreadable_videos((test.index, feats)),
+        **_train_counts(ctx.store, config),
+    )
     rows = result_rows(config, source_info(config, ctx.store), TASK, metrics, card)
     log.info("evaluate %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
     return ctx.results.upsert(rows)
 
 
-def eval_features(config: EvalConfig, model: TrainedClassifier, split: Split, ctx: Workspace, device: torch.device,
-                  noise: Noise | None = None) -> ClipFeatures:
+def eval_features(
+    config: EvalConfig,
+    model: TrainedClassifier,
+    split: Split,
+    ctx: Workspace,
+    device: torch.device,
+    noise: Noise | None = None,
+) -> ClipFeatures:
     """Features of the test clips under ``model``'s backbone (cached under its weights' name)."""
     if config.protocol == "linear":
-        return frozen_features(config, split, config.test_clips, source_info(config, ctx.store), ctx.store,
-                               ctx.features, device, ctx.progress, noise)
+        return frozen_features(
+            config,
+            split,
+            config.test_clips,
+            source_info(config, ctx.store),
+            ctx.store,
+            ctx.features,
+            device,
+            ctx.progress,
+            noise,
+        )
     sampler = eval_sampler(config, config.test_clips)
-    spec = feature_spec(model.weights, split.index, sampler, config.crop_size, config.cache_size, config.profile,
-                        noise, config.eval_batch_size, config.cache_format)
-    return ctx.features.get_or_compute(spec, lambda: extract_clip_features(
-        model.backbone, split.index, split.source, sampler, config.crop_size, device, config.eval_batch_size,
-        config.num_workers or 0, noise, config.amp, ctx.progress, config.max_failure_fraction))
+    spec = feature_spec(
+        model.weights,
+        split.index,
+        sampler,
+        config.crop_size,
+        config.cache_size,
+        config.profile,
+        noise,
+        config.eval_batch_size,
+        config.cache_format,
+    )
+    return ctx.features.get_or_compute(
+        spec,
+        lambda: extract_clip_features(
+            model.backbone,
+            split.index,
+            split.source,
+            sampler,
+            config.crop_size,
+            device,
+            config.eval_batch_size,
+            config.num_workers or 0,
+            noise,
+            config.amp,
+            ctx.progress,
+            config.max_failure_fraction,
+        ),
+    )
 
 
 def _train_counts(store: RunStore, config: EvalConfig) -> Mapping[str, Any]:
@@ -342,8 +453,10 @@ def _train_counts(store: RunStore, config: EvalConfig) -> Mapping[str, Any]:
 
 def _expect(config: EvalConfig, protocol: str) -> EvalConfig:
     if config.protocol != protocol:
-        raise ValueError(f"expected a {protocol} config, got protocol {config.protocol!r}; "
-                         f"build it with EvalConfig.for_profile(..., protocol={protocol!r})")
+        raise ValueError(
+            f"expected a {protocol} config, got protocol {config.protocol!r}; "
+            f"build it with EvalConfig.for_profile(..., protocol={protocol!r})"
+        )
     return config
 
 
@@ -358,58 +471,94 @@ def _train_crop() -> str:
     return f"random resized crop, area {low:g}-{high:g}, flip"
 
 
-register_card(MethodCard(
-    method="finetune", kind="evaluate", title="Finetuning",
-    paper="Benchmark study (CVPR submission #3061), §3.2, §4.1, §4.4; protocol of Xu et al. 2019 (VCOP)",
-    code=VCOP_CODE,
-    summary="The pre-trained backbone and a new linear classifier are trained end to end on the target's "
-            "training split, then every test video is scored by several clips. The benchmark prints the epochs, "
-            "clip size and metric only; the rest is compared with VCOP's released scripts, whose multi-clip "
-            "test it follows. Ours is read from the paper profile's evaluation config.",
-    settings=(
-        Setting("epochs", paper=100, where="§4.4", released=150, ours=paper_value("finetune", "epochs"),
-                note="the benchmark's 100 (VCOP's scripts default to 150)"),
-        Setting("frames per clip", paper=16, where="§4.1, Table 9", released=16,
-                ours=paper_value("finetune", "frames")),
-        Setting("crop size", paper=112, where="§4.1, Table 9", released=112,
-                ours=paper_value("finetune", "crop_size")),
-        Setting("frame size before cropping", released=[128, 171], ours=paper_value("finetune", "cache_size")),
-        Setting("optimiser", released="sgd", ours=paper_value("finetune", "optimizer")),
-        Setting("learning rate", released=0.001, ours=paper_value("finetune", "lr"),
-                note="the benchmark prints none; ours is 10x VCOP's 1e-3, at 4x its batch of 8"),
-        Setting("learning-rate schedule", released="constant", ours=paper_value("finetune", "scheduler"),
+register_card(
+    MethodCard(
+        method="finetune",
+        kind="evaluate",
+        title="Finetuning",
+        paper="Benchmark study (CVPR submission #3061), §3.2, §4.1, §4.4; protocol of Xu et al. 2019 (VCOP)",
+        code=VCOP_CODE,
+        summary="The pre-trained backbone and a new linear classifier are trained end to end on the target's "
+        "training split, then every test video is scored by several clips. The benchmark prints the epochs, "
+        "clip size and metric only; the rest is compared with VCOP's released scripts, whose multi-clip "
+        "test it follows. Ours is read from the paper profile's evaluation config.",
+        settings=(
+            Setting(
+                "epochs",
+                paper=100,
+                where="§4.4",
+                released=150,
+                ours=paper_value("finetune", "epochs"),
+                note="the benchmark's 100 (VCOP's scripts default to 150)",
+            ),
+            Setting(
+                "frames per clip", paper=16, where="§4.1, Table 9", released=16, ours=paper_value("finetune", "frames")
+            ),
+            Setting(
+                "crop size", paper=112, where="§4.1, Table 9", released=112, ours=paper_value("finetune", "crop_size")
+            ),
+            Setting("frame size before cropping", released=[128, 171], ours=paper_value("finetune", "cache_size")),
+            Setting("optimiser", released="sgd", ours=paper_value("finetune", "optimizer")),
+            Setting(
+                "learning rate",
+                released=0.001,
+                ours=paper_value("finetune", "lr"),
+                note="the benchmark prints none; ours is 10x VCOP's 1e-3, at 4x its batch of 8",
+            ),
+            Setting(
+                "learning-rate schedule",
+                released="constant",
+                ours=paper_value("finetune", "scheduler"),
                 note="VCOP keeps its rate (its plateau schedule is commented out) and tests the checkpoint of "
-                     "lowest validation loss; ours decays to 0 and tests the last epoch"),
-        Setting("momentum", released=0.9, ours=paper_value("finetune", "momentum")),
-        Setting("weight decay", released=0.0005, ours=paper_value("finetune", "weight_decay")),
-        Setting("batch size", released=8, ours=paper_value("finetune", "batch_size"),
-                note="the benchmark prints none; 32 is the study's batch for every finetuning"),
-        Setting("training crop", released="random 112x112 crop", ours=_train_crop,
+                "lowest validation loss; ours decays to 0 and tests the last epoch",
+            ),
+            Setting("momentum", released=0.9, ours=paper_value("finetune", "momentum")),
+            Setting("weight decay", released=0.0005, ours=paper_value("finetune", "weight_decay")),
+            Setting(
+                "batch size",
+                released=8,
+                ours=paper_value("finetune", "batch_size"),
+                note="the benchmark prints none; 32 is the study's batch for every finetuning",
+            ),
+            Setting(
+                "training crop",
+                released="random 112x112 crop",
+                ours=_train_crop,
                 note="our choice, as the benchmark prints none: scale augmentation and flips (flips off on sets "
-                     "whose labels they change)"),
-        Setting("dropout before the classifier", ours=paper_value("finetune", "dropout")),
-        Setting("clips per test video", released=10, ours=paper_value("finetune", "test_clips")),
-        Setting("video score", released="mean of the clips' logits", ours=lambda: VIDEO_SCORE,
-                note="ours averages each clip's probabilities, VCOP its raw logits"),
-    ),
-))
+                "whose labels they change)",
+            ),
+            Setting("dropout before the classifier", ours=paper_value("finetune", "dropout")),
+            Setting("clips per test video", released=10, ours=paper_value("finetune", "test_clips")),
+            Setting(
+                "video score",
+                released="mean of the clips' logits",
+                ours=lambda: VIDEO_SCORE,
+                note="ours averages each clip's probabilities, VCOP its raw logits",
+            ),
+        ),
+    )
+)
 
-register_card(MethodCard(
-    method="linear", kind="evaluate", title="Linear probe",
-    paper="Benchmark study (CVPR submission #3061), §4.1",
-    summary="A linear classifier on frozen, cached features of the pre-trained backbone (pooled, standardised "
-            "with the training features' mean and deviation). The benchmark reports linear probing only as its "
-            "average drop against finetuning (§4.1) and prints no recipe, so every row is ours (the study's "
-            "protocol below paper scale, where finetuning every model costs too much).",
-    settings=(
-        Setting("clips per training video", ours=paper_value("linear", "train_clips")),
-        Setting("clips per test video", ours=paper_value("linear", "test_clips")),
-        Setting("optimiser", ours=paper_value("linear", "optimizer")),
-        Setting("learning rate", ours=paper_value("linear", "lr")),
-        Setting("learning-rate schedule", ours=paper_value("linear", "scheduler")),
-        Setting("weight decay", ours=paper_value("linear", "weight_decay")),
-        Setting("epochs", ours=paper_value("linear", "epochs")),
-        Setting("batch size", ours=paper_value("linear", "batch_size")),
-        Setting("video score", ours=lambda: VIDEO_SCORE),
-    ),
-))
+register_card(
+    MethodCard(
+        method="linear",
+        kind="evaluate",
+        title="Linear probe",
+        paper="Benchmark study (CVPR submission #3061), §4.1",
+        summary="A linear classifier on frozen, cached features of the pre-trained backbone (pooled, standardised "
+        "with the training features' mean and deviation). The benchmark reports linear probing only as its "
+        "average drop against finetuning (§4.1) and prints no recipe, so every row is ours (the study's "
+        "protocol below paper scale, where finetuning every model costs too much).",
+        settings=(
+            Setting("clips per training video", ours=paper_value("linear", "train_clips")),
+            Setting("clips per test video", ours=paper_value("linear", "test_clips")),
+            Setting("optimiser", ours=paper_value("linear", "optimizer")),
+            Setting("learning rate", ours=paper_value("linear", "lr")),
+            Setting("learning-rate schedule", ours=paper_value("linear", "scheduler")),
+            Setting("weight decay", ours=paper_value("linear", "weight_decay")),
+            Setting("epochs", ours=paper_value("linear", "epochs")),
+            Setting("batch size", ours=paper_value("linear", "batch_size")),
+            Setting("video score", ours=lambda: VIDEO_SCORE),
+        ),
+    )
+)

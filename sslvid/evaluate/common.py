@@ -1,5 +1,6 @@
 """Parts every evaluation shares: the splits and their clip caches, frozen-feature lookups, the
 protocol card and the rows that go into the results table."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -49,8 +50,9 @@ def open_eval_split(config: EvalConfig, split: str) -> Split:
         ValueError: for a dataset that cannot be opened, or an unlabelled split.
         DatasetChangedError: when the videos changed after the config's hash was computed.
     """
-    index = open_split(config.dataset, split, config.fold, config.data_root, profile=config.profile,
-                       seed=config.data_seed)
+    index = open_split(
+        config.dataset, split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
+    )
     config.check_split_unchanged(index)
     if len(index) and (index.labels() < 0).any():
         raise ValueError(f"{config.dataset}/{split} has unlabelled videos: evaluation needs labels")
@@ -70,8 +72,10 @@ def labelled_videos(config: EvalConfig, train: Split) -> Split:
     try:
         keep = balanced_subset(train.index.labels(), int(budget), seed=0, classes=train.index.classes)
     except ValueError as err:
-        raise DataError(f"label budget train_per_class={budget} on {config.dataset}/{config.train_split}: {err}",
-                        hint="lower train_per_class, or set it to 'all'") from err
+        raise DataError(
+            f"label budget train_per_class={budget} on {config.dataset}/{config.train_split}: {err}",
+            hint="lower train_per_class, or set it to 'all'",
+        ) from err
     return Split(train.index.select(keep), SelectedSource(train.source, keep))
 
 
@@ -105,9 +109,17 @@ def eval_sampler(config: EvalConfig, clips: int) -> ClipSampler:
     return ClipSampler(num_frames=config.frames, stride=config.stride, clips_per_video=clips, start="uniform")
 
 
-def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceInfo, store: RunStore,
-                    cache: FeatureCache, device: torch.device, progress: bool = False,
-                    noise: Noise | None = None) -> ClipFeatures:
+def frozen_features(
+    config: EvalConfig,
+    split: Split,
+    clips: int,
+    info: SourceInfo,
+    store: RunStore,
+    cache: FeatureCache,
+    device: torch.device,
+    progress: bool = False,
+    noise: Noise | None = None,
+) -> ClipFeatures:
     """Features of the source backbone (no finetuning) over ``split``, from the feature cache or extracted once.
 
     The weights are named by their source and a digest of their values, so a cache entry never
@@ -115,13 +127,33 @@ def frozen_features(config: EvalConfig, split: Split, clips: int, info: SourceIn
     """
     sampler = eval_sampler(config, clips)
     backbone = source_backbone(config, store)
-    spec = feature_spec(f"{info.weights}|{weights_digest(backbone)}", split.index, sampler, config.crop_size,
-                        config.cache_size, config.profile, noise, config.eval_batch_size, config.cache_format)
+    spec = feature_spec(
+        f"{info.weights}|{weights_digest(backbone)}",
+        split.index,
+        sampler,
+        config.crop_size,
+        config.cache_size,
+        config.profile,
+        noise,
+        config.eval_batch_size,
+        config.cache_format,
+    )
 
     def compute() -> ClipFeatures:
-        return extract_clip_features(backbone, split.index, split.source, sampler, config.crop_size, device,
-                                     config.eval_batch_size, config.num_workers or 0, noise, config.amp, progress,
-                                     config.max_failure_fraction)
+        return extract_clip_features(
+            backbone,
+            split.index,
+            split.source,
+            sampler,
+            config.crop_size,
+            device,
+            config.eval_batch_size,
+            config.num_workers or 0,
+            noise,
+            config.amp,
+            progress,
+            config.max_failure_fraction,
+        )
 
     return cache.get_or_compute(spec, compute)
 
@@ -135,49 +167,96 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         **measured: counts of the run (videos, clips, failed videos...).
     """
     card: dict[str, Any] = {
-        "protocol": config.protocol, "source": config.source, "source_epoch": config.source_epoch,
-        "dataset": config.dataset, "fold": config.fold, "train_split": config.train_split,
-        "test_split": config.test_split, "frames": config.frames, "stride": config.stride,
+        "protocol": config.protocol,
+        "source": config.source,
+        "source_epoch": config.source_epoch,
+        "dataset": config.dataset,
+        "fold": config.fold,
+        "train_split": config.train_split,
+        "test_split": config.test_split,
+        "frames": config.frames,
+        "stride": config.stride,
         "resolution": f"{config.crop_size}x{config.crop_size}",
-        "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}", "width": config.width,
-        "test_clips_per_video": config.test_clips, "test_crops": "1 centre crop per clip",
-        "video_score": VIDEO_SCORE, "seed": config.seed, "profile": config.profile,
-        "devices": devices, "config_hash": config.config_hash(),
+        "cached_frames": f"{config.cache_size[0]}x{config.cache_size[1]}",
+        "width": config.width,
+        "test_clips_per_video": config.test_clips,
+        "test_crops": "1 centre crop per clip",
+        "video_score": VIDEO_SCORE,
+        "seed": config.seed,
+        "profile": config.profile,
+        "devices": devices,
+        "config_hash": config.config_hash(),
     }
     if config.from_file:
         card["checkpoint"] = config.checkpoint
     if config.protocol == "finetune":
-        card["train_crops"] = (f"1 random clip per video per epoch, random resized crop (area {config.crop_scale[0]}"
-                               f"-{config.crop_scale[1]})" + (", horizontal flip" if config.flip else ""))
+        card["train_crops"] = (
+            f"1 random clip per video per epoch, random resized crop (area {config.crop_scale[0]}"
+            f"-{config.crop_scale[1]})" + (", horizontal flip" if config.flip else "")
+        )
     if config.protocol in ("finetune", "linear"):
         card["labelled_videos_per_class"] = config.train_per_class
     if config.protocol in ("linear", "retrieval"):
         card["train_clips_per_video"] = config.train_clips
         card["train_crops"] = "1 centre crop per clip (frozen features)"
     if config.protocol == "retrieval":
-        item = ("video (mean of its clips' pooled features)" if config.retrieval_level == "video"
-                else "clip (its pooled features)")
+        item = (
+            "video (mean of its clips' pooled features)"
+            if config.retrieval_level == "video"
+            else "clip (its pooled features)"
+        )
         card["retrieval_level"] = config.retrieval_level
-        card["similarity"] = (f"cosine; each query and gallery item is a {item}; a hit at k when one of the k "
-                              "nearest training items shares the query's class; k above the gallery: NaN")
+        card["similarity"] = (
+            f"cosine; each query and gallery item is a {item}; a hit at k when one of the k "
+            "nearest training items shares the query's class; k above the gallery: NaN"
+        )
         del card["video_score"]
-    for name in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
-                 "warmup_epochs", "dropout"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "lr",
+        "weight_decay",
+        "momentum",
+        "scheduler",
+        "warmup_epochs",
+        "dropout",
+    ):
         if getattr(config, name) is not None:
             card[name] = getattr(config, name)
     return {**card, **measured}
 
 
-def result_rows(config: EvalConfig, info: SourceInfo, task: str, metrics: Mapping[str, float],
-                card: Mapping[str, Any], condition: str = "clean") -> list[dict[str, Any]]:
+def result_rows(
+    config: EvalConfig,
+    info: SourceInfo,
+    task: str,
+    metrics: Mapping[str, float],
+    card: Mapping[str, Any],
+    condition: str = "clean",
+) -> list[dict[str, Any]]:
     """One results-table row per metric of one evaluation (``sslvid.store.results.COLUMNS``)."""
     provenance = collect_provenance(config.seed, card.get("devices", ""))
     commit = provenance["git_commit"] + ("+dirty" if provenance.get("git_dirty") else "")
     time = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    common = {"config_hash": config.config_hash(), "model": config.backbone, "width": config.width,
-              "source": config.source, **info.columns(), "task": task, "protocol": config.protocol,
-              "dataset": config.dataset, "dataset_fingerprint": config.dataset_id(), "split": config.test_split,
-              "fold": config.fold, "condition": condition,
-              "protocol_card": dict(card), "profile": config.profile, "seed": config.seed, "commit": commit,
-              "time": time, "unreadable_videos": card.get("unreadable_videos")}
+    common = {
+        "config_hash": config.config_hash(),
+        "model": config.backbone,
+        "width": config.width,
+        "source": config.source,
+        **info.columns(),
+        "task": task,
+        "protocol": config.protocol,
+        "dataset": config.dataset,
+        "dataset_fingerprint": config.dataset_id(),
+        "split": config.test_split,
+        "fold": config.fold,
+        "condition": condition,
+        "protocol_card": dict(card),
+        "profile": config.profile,
+        "seed": config.seed,
+        "commit": commit,
+        "time": time,
+        "unreadable_videos": card.get("unreadable_videos"),
+    }
     return [{**common, "metric": metric, "value": float(value)} for metric, value in metrics.items()]

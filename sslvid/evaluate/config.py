@@ -31,6 +31,7 @@ when to give up (``max_failure_fraction``). Fields a protocol does not
 use are set to None (retrieval trains nothing; a linear probe on cached features has no crops or
 dropout), so they never change its hash.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,7 +47,6 @@ from sslvid.engine.configparts import AT_LEAST_1, BELOW_1, Clips, Data, Runtime,
 from sslvid.errors import ConfigError
 from sslvid.profiles import get_profile, list_profiles
 
-
 PROTOCOLS = ("finetune", "linear", "retrieval")
 RETRIEVAL_LEVELS = ("video", "clip")
 """What a retrieval query and gallery item is: a video (its clips' mean feature, VCOP's protocol) or one clip."""
@@ -61,8 +61,17 @@ anticlockwise (digits-motion, SSv2), and handwritten digits, which are not mirro
 (a from-scratch micro R3D-18 reached 72% instead of 67% test top-1 after 10 epochs without flips,
 ``benchmarks/learnability.py``)."""
 
-TRAIN_FIELDS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "scheduler",
-                "warmup_epochs", "checkpoint_every")
+TRAIN_FIELDS = (
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "weight_decay",
+    "momentum",
+    "scheduler",
+    "warmup_epochs",
+    "checkpoint_every",
+)
 AUGMENT_FIELDS = ("crop_scale", "flip", "dropout")
 ALL_LABELS = "all"
 """``train_per_class`` meaning every labelled video of the training split."""
@@ -74,6 +83,7 @@ USED_BY: dict[str, frozenset[str]] = {
 }
 """Per protocol, the optional fields it uses; the others are set to None."""
 OPTIONAL = frozenset(TRAIN_FIELDS + AUGMENT_FIELDS + ("train_clips", "test_clips", "retrieval_level"))
+
 
 @dataclass(frozen=True)
 class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
@@ -142,15 +152,24 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     KIND: ClassVar[str] = "eval"
     DATA_SPLITS: ClassVar[tuple[str, ...]] = ("train_split", "test_split")
     REFILL_ON: ClassVar[tuple[str, ...]] = ("profile", "protocol", "dataset")
-    HASHED_UNLESS: ClassVar[dict[str, Any]] = {**HashedConfig.HASHED_UNLESS, "retrieval_level": None,
-                                               "train_per_class": "all"}
+    HASHED_UNLESS: ClassVar[dict[str, Any]] = {
+        **HashedConfig.HASHED_UNLESS,
+        "retrieval_level": None,
+        "train_per_class": "all",
+    }
     """``retrieval_level`` is left out of the hash while None (every protocol but retrieval), so
     adding it kept the hashes of finetune and linear evaluations."""
 
     # ----------------------------------------------------------------- construction
     @classmethod
-    def for_profile(cls, profile: str, source: Any = SCRATCH, backbone: str | None = None,
-                    protocol: str = "finetune", **overrides: Any) -> "EvalConfig":
+    def for_profile(
+        cls,
+        profile: str,
+        source: Any = SCRATCH,
+        backbone: str | None = None,
+        protocol: str = "finetune",
+        **overrides: Any,
+    ) -> EvalConfig:
         """The evaluation of ``source`` with the numbers of ``profile``, then ``overrides``.
 
         Args:
@@ -181,13 +200,15 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
                 origin = "the checkpoint file" if isinstance(source, CheckpointFile) else "the pre-training run"
                 raise ConfigError(f"{name}={given!r} disagrees with {origin} {source_hash} ({value!r})")
         if backbone is None and "backbone" not in inherited:
-            raise ConfigError("an evaluation from scratch or of a checkpoint file without sslvid metadata "
-                              "needs backbone=<name>", hint="e.g. --backbone r2plus1d_18")
+            raise ConfigError(
+                "an evaluation from scratch or of a checkpoint file without sslvid metadata needs backbone=<name>",
+                hint="e.g. --backbone r2plus1d_18",
+            )
         values = {"backbone": backbone, **overrides, **inherited}
         return cls(source=source_hash, protocol=protocol, profile=profile, **values)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "EvalConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> EvalConfig:
         """The config written by ``to_dict`` (e.g. an evaluation run's ``config.json``)."""
         values = dict(values)
         values.pop("kind", None)
@@ -250,8 +271,10 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
     def _check_file_source(self) -> list[str]:
         problems = []
         if not re.fullmatch(FILE_SOURCE + r"[0-9a-f]{16}", str(self.source)):
-            problems.append(f"a checkpoint's source must be 'file:' and the first 16 hex digits of its sha256, "
-                            f"got {self.source!r} (EvalConfig.for_profile(..., checkpoint=PATH) makes it)")
+            problems.append(
+                f"a checkpoint's source must be 'file:' and the first 16 hex digits of its sha256, "
+                f"got {self.source!r} (EvalConfig.for_profile(..., checkpoint=PATH) makes it)"
+            )
         if not isinstance(self.checkpoint, str) or not self.checkpoint:
             problems.append(f"source {self.source!r} needs checkpoint=<path of the file>")
         if self.source_epoch is not None:
@@ -272,7 +295,6 @@ class EvalConfig(HashedConfig, Runtime, Training, Clips, Data):
         return str(self.source).startswith(FILE_SOURCE)
 
 
-
 CARD_BACKBONE = "r2plus1d_18"
 """The network whose paper-profile evaluation configs the method cards show (the benchmark's R(2+1)D-18)."""
 
@@ -283,6 +305,7 @@ def paper_value(protocol: str, name: str) -> Callable[[], Any]:
     Raises:
         ValueError: (when read) for an unknown protocol or field.
     """
+
     def read() -> Any:
         config = EvalConfig.for_profile("paper", backbone=CARD_BACKBONE, protocol=protocol)
         if name not in {f.name for f in dataclasses.fields(config)}:
@@ -307,7 +330,7 @@ class PretrainedSource:
     backbone_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_store(cls, run_hash: str, store: Any = None) -> "PretrainedSource":
+    def from_store(cls, run_hash: str, store: Any = None) -> PretrainedSource:
         """The pre-training run ``run_hash`` of ``store`` (default: ``RunStore()``).
 
         Raises:
@@ -317,8 +340,10 @@ class PretrainedSource:
 
         run = (store or RunStore()).run(run_hash)
         if not run.exists:
-            raise ConfigError(f"no pre-training run {run_hash!r} in {run.dir.parent}; pre-train it first "
-                              "(python -m sslvid pretrain ...)")
+            raise ConfigError(
+                f"no pre-training run {run_hash!r} in {run.dir.parent}; pre-train it first "
+                "(python -m sslvid pretrain ...)"
+            )
         stored = run.config()
         if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
             raise ConfigError(f"run {run_hash!r} is not a pre-training run")
@@ -351,15 +376,22 @@ def _source_fields(source: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(source, PretrainConfig):
         return source.config_hash(), _inherited(source.to_dict())
     if isinstance(source, PretrainedSource):
-        return source.run_hash, {"backbone": source.backbone, "width": float(source.width),
-                                 "backbone_kwargs": dict(source.backbone_kwargs)}
+        return source.run_hash, {
+            "backbone": source.backbone,
+            "width": float(source.width),
+            "backbone_kwargs": dict(source.backbone_kwargs),
+        }
     if source == SCRATCH or source is None:
         return SCRATCH, {}
     if isinstance(source, str):
-        raise ConfigError(f"source={source!r} is a bare run hash: read the run first, "
-                          "source=PretrainedSource.from_store(hash, store) (sslvid.evaluate.config.source_of)")
-    raise ConfigError(f"source must be 'scratch', a PretrainConfig, a PretrainedSource or checkpoint=PATH, "
-                      f"got {type(source).__name__}")
+        raise ConfigError(
+            f"source={source!r} is a bare run hash: read the run first, "
+            "source=PretrainedSource.from_store(hash, store) (sslvid.evaluate.config.source_of)"
+        )
+    raise ConfigError(
+        f"source must be 'scratch', a PretrainConfig, a PretrainedSource or checkpoint=PATH, "
+        f"got {type(source).__name__}"
+    )
 
 
 @dataclass(frozen=True)
@@ -373,8 +405,13 @@ class CheckpointFile:
         """Backbone, width and backbone arguments recorded in the file (an export's), else nothing."""
         if "backbone" not in self.metadata:
             return {}
-        return _inherited({"backbone": self.metadata["backbone"], "width": self.metadata.get("width", 1.0),
-                           "backbone_kwargs": json.loads(self.metadata.get("backbone_kwargs") or "{}")})
+        return _inherited(
+            {
+                "backbone": self.metadata["backbone"],
+                "width": self.metadata.get("width", 1.0),
+                "backbone_kwargs": json.loads(self.metadata.get("backbone_kwargs") or "{}"),
+            }
+        )
 
 
 def _checkpoint_source(source: Any, path: Any) -> tuple[CheckpointFile, str]:
@@ -392,5 +429,8 @@ def _checkpoint_source(source: Any, path: Any) -> tuple[CheckpointFile, str]:
 
 
 def _inherited(pretrain: Mapping[str, Any]) -> dict[str, Any]:
-    return {"backbone": pretrain["backbone"], "width": float(pretrain["width"]),
-            "backbone_kwargs": dict(pretrain.get("backbone_kwargs") or {})}
+    return {
+        "backbone": pretrain["backbone"],
+        "width": float(pretrain["width"]),
+        "backbone_kwargs": dict(pretrain.get("backbone_kwargs") or {}),
+    }

@@ -33,6 +33,7 @@ Clips are float ``(..., 3, T, H, W)`` (any shape: the ops are element-wise) with
 happen on its device, so a CUDA generator keeps everything on the GPU), an int seed (a fresh
 generator on the clips' device) or None (torch's global RNG). No op loops over frames or clips.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -171,16 +172,22 @@ def speckle_noise(x: Tensor, c: float, generator: torch.Generator | None = None)
 
 
 NOISE_FUNCTIONS: dict[str, Callable[[Tensor, float, torch.Generator | None], Tensor]] = {
-    "gaussian": gaussian_noise, "shot": shot_noise, "impulse": impulse_noise, "speckle": speckle_noise}
+    "gaussian": gaussian_noise,
+    "shot": shot_noise,
+    "impulse": impulse_noise,
+    "speckle": speckle_noise,
+}
 
 
 def _register_noises() -> None:
     """Each noise under its plain name (the video reference) and as ``<name>-imagenet-c``."""
     for name, function in NOISE_FUNCTIONS.items():
         CORRUPTIONS.register(name, kind="noise", reference=SCHIAPPA)(
-            partial(Corruption, name, VIDEO_CONSTANTS[name], function, SCHIAPPA, uint8=True))
+            partial(Corruption, name, VIDEO_CONSTANTS[name], function, SCHIAPPA, uint8=True)
+        )
         CORRUPTIONS.register(f"{name}-imagenet-c", kind="noise", reference=HENDRYCKS)(
-            partial(Corruption, f"{name}-imagenet-c", IMAGENET_C_CONSTANTS[name], function, HENDRYCKS))
+            partial(Corruption, f"{name}-imagenet-c", IMAGENET_C_CONSTANTS[name], function, HENDRYCKS)
+        )
 
 
 _register_noises()

@@ -14,6 +14,7 @@ The file loads back through the "in" path (``--checkpoint backbone.safetensors``
 ``EvalConfig.for_profile(..., checkpoint=...)``), backbone and width taken from its metadata.
 Exporting the same run twice writes the same bytes, hence the same source.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,9 @@ class Export:
     source: str
 
 
-def export_run(key: str, out_dir: str | os.PathLike, store: RunStore | None = None,
-               results: ResultsStore | None = None) -> Export:
+def export_run(
+    key: str, out_dir: str | os.PathLike, store: RunStore | None = None, results: ResultsStore | None = None
+) -> Export:
     """Write the backbone of the finished pre-training run ``key`` and its model card into ``out_dir``.
 
     Args:
@@ -73,8 +75,9 @@ def export_run(key: str, out_dir: str | os.PathLike, store: RunStore | None = No
     out.mkdir(parents=True, exist_ok=True)
     path = out / WEIGHTS_FILE
     _write_safetensors(path, weights, weights_metadata(key, config))
-    card = model_card(key, config, checkpoint_digest(path), numbers(key, results or ResultsStore()),
-                      store.run(key).provenance())
+    card = model_card(
+        key, config, checkpoint_digest(path), numbers(key, results or ResultsStore()), store.run(key).provenance()
+    )
     atomic_write_json(out / CARD_FILE, card)
     atomic_write_text(out / README_FILE, card_markdown(card))
     return Export(path, out / CARD_FILE, out / README_FILE, card["file"]["source"])
@@ -88,15 +91,21 @@ def finished_pretraining(key: str, store: RunStore) -> PretrainConfig:
     """
     run = store.run(key)
     if not run.exists:
-        raise ConfigError(f"no run {key!r} in {store.root}",
-                          hint="give a pre-training run's hash (printed by python -m sslvid pretrain) and its --store")
+        raise ConfigError(
+            f"no run {key!r} in {store.root}",
+            hint="give a pre-training run's hash (printed by python -m sslvid pretrain) and its --store",
+        )
     stored = run.config()
     if stored.get("kind", "pretrain") != "pretrain" or "task" not in stored:
-        raise ConfigError(f"run {key} is a {stored.get('kind', 'unknown')} run; export writes pre-training runs' "
-                          "backbones", hint="give the hash of the pre-training run it started from")
+        raise ConfigError(
+            f"run {key} is a {stored.get('kind', 'unknown')} run; export writes pre-training runs' backbones",
+            hint="give the hash of the pre-training run it started from",
+        )
     if not run.is_complete:
-        raise ConfigError(f"run {key} is {run.state}, not complete: it has no final weights to export",
-                          hint="finish it first (ask for the same pre-training again: it resumes)")
+        raise ConfigError(
+            f"run {key} is {run.state}, not complete: it has no final weights to export",
+            hint="finish it first (ask for the same pre-training again: it resumes)",
+        )
     return PretrainConfig.from_dict(stored)
 
 
@@ -109,21 +118,30 @@ def plain_backbone_weights(config: PretrainConfig, weights: dict[str, torch.Tens
     fresh = create_backbone(config.backbone, num_classes=0, width=config.width, **config.backbone_kwargs).state_dict()
     same = set(fresh) == set(weights) and all(fresh[k].shape == weights[k].shape for k in fresh)
     if not same:
-        raise ConfigError(f"the {config.task} run's representation is not a plain {config.backbone} at width "
-                          f"{config.width:g}, so no evaluation could load it as one",
-                          hint="export a run of another task")
+        raise ConfigError(
+            f"the {config.task} run's representation is not a plain {config.backbone} at width "
+            f"{config.width:g}, so no evaluation could load it as one",
+            hint="export a run of another task",
+        )
     return {k: v.detach().contiguous() for k, v in weights.items()}
 
 
 def weights_metadata(key: str, config: PretrainConfig) -> dict[str, str]:
     """The ``sslvid.*`` safetensors metadata of run ``key`` (module docstring); values are strings."""
     subset = config.subset_per_class
-    values = {"backbone": config.backbone, "width": repr(float(config.width)),
-              "backbone_kwargs": json.dumps(config.backbone_kwargs, sort_keys=True), "task": config.task,
-              "dataset": config.dataset, "subset": str(subset) if isinstance(subset, int) else "all",
-              "epochs": str(config.epochs),
-              "complexity": json.dumps(config.task_kwargs, sort_keys=True) if config.task_kwargs else "",
-              "frames": str(config.frames), "crop_size": str(config.crop_size), "config_hash": key}
+    values = {
+        "backbone": config.backbone,
+        "width": repr(float(config.width)),
+        "backbone_kwargs": json.dumps(config.backbone_kwargs, sort_keys=True),
+        "task": config.task,
+        "dataset": config.dataset,
+        "subset": str(subset) if isinstance(subset, int) else "all",
+        "epochs": str(config.epochs),
+        "complexity": json.dumps(config.task_kwargs, sort_keys=True) if config.task_kwargs else "",
+        "frames": str(config.frames),
+        "crop_size": str(config.crop_size),
+        "config_hash": key,
+    }
     return {METADATA_PREFIX + k: v for k, v in values.items()}
 
 
@@ -139,9 +157,9 @@ def canonical_safetensors(data: bytes) -> bytes:
     same file (safetensors writes the metadata in no fixed order). The tensors' bytes and offsets are
     unchanged; the header stays padded with spaces to a multiple of 8 bytes, as the format asks."""
     size = int.from_bytes(data[:8], "little")
-    header = json.dumps(json.loads(data[8:8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header = json.dumps(json.loads(data[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode()
     header += b" " * (-len(header) % 8)
-    return len(header).to_bytes(8, "little") + header + data[8 + size:]
+    return len(header).to_bytes(8, "little") + header + data[8 + size :]
 
 
 def numbers(key: str, results: ResultsStore) -> list[dict[str, Any]]:
@@ -161,8 +179,9 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def model_card(key: str, config: PretrainConfig, sha256: str, evaluations: list[dict[str, Any]],
-               provenance: dict[str, Any]) -> dict[str, Any]:
+def model_card(
+    key: str, config: PretrainConfig, sha256: str, evaluations: list[dict[str, Any]], provenance: dict[str, Any]
+) -> dict[str, Any]:
     """The model card: what the weights are, where they come from, what they scored, under which versions.
 
     Args:
@@ -173,15 +192,28 @@ def model_card(key: str, config: PretrainConfig, sha256: str, evaluations: list[
     versions["safetensors"] = importlib_metadata.version("safetensors")
     subset = config.subset_per_class
     return {
-        "task": config.task, "backbone": config.backbone, "width": config.width,
-        "backbone_kwargs": config.backbone_kwargs, "task_kwargs": config.task_kwargs,
-        "data": {"dataset": config.dataset, "subset_per_class": subset if isinstance(subset, int) else "all",
-                 "frames": config.frames, "crop_size": config.crop_size},
-        "epochs": config.epochs, "config_hash": key, "pretrain_config": config.to_dict(),
+        "task": config.task,
+        "backbone": config.backbone,
+        "width": config.width,
+        "backbone_kwargs": config.backbone_kwargs,
+        "task_kwargs": config.task_kwargs,
+        "data": {
+            "dataset": config.dataset,
+            "subset_per_class": subset if isinstance(subset, int) else "all",
+            "frames": config.frames,
+            "crop_size": config.crop_size,
+        },
+        "epochs": config.epochs,
+        "config_hash": key,
+        "pretrain_config": config.to_dict(),
         "file": {"name": WEIGHTS_FILE, "sha256": sha256, "source": FILE_SOURCE_PREFIX + sha256[:16]},
         "evaluations": evaluations,
-        "trained_with": {"git_commit": provenance.get("git_commit"), "git_dirty": provenance.get("git_dirty"),
-                         "packages": provenance.get("packages"), "device": provenance.get("device")},
+        "trained_with": {
+            "git_commit": provenance.get("git_commit"),
+            "git_dirty": provenance.get("git_dirty"),
+            "packages": provenance.get("packages"),
+            "device": provenance.get("device"),
+        },
         "exported_with": versions,
     }
 
@@ -190,7 +222,8 @@ def card_markdown(card: dict[str, Any]) -> str:
     """The card as a README: a summary, the evaluation numbers as a table, how to load the file."""
     data = card["data"]
     lines = [
-        f"# {card['task']} pre-training of {card['backbone']} (width {card['width']:g})", "",
+        f"# {card['task']} pre-training of {card['backbone']} (width {card['width']:g})",
+        "",
         f"- task: {card['task']}" + (f" ({json.dumps(card['task_kwargs'])})" if card["task_kwargs"] else ""),
         f"- backbone: {card['backbone']}, width {card['width']:g}"
         + (f", {json.dumps(card['backbone_kwargs'])}" if card["backbone_kwargs"] else ""),
@@ -200,16 +233,23 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- config hash: {card['config_hash']}",
         f"- weights: {card['file']['name']}, evaluated as source `{card['file']['source']}`",
         f"- trained at commit {card['trained_with']['git_commit']}; exported with "
-        + ", ".join(f"{k} {v}" for k, v in card["exported_with"].items() if v), "",
-        "## Evaluations", "",
+        + ", ".join(f"{k} {v}" for k, v in card["exported_with"].items() if v),
+        "",
+        "## Evaluations",
+        "",
     ]
     if card["evaluations"]:
         lines += [_markdown_table(card["evaluations"]), ""]
     else:
         lines += ["The results table held no evaluation of these weights when they were exported.", ""]
-    lines += ["## Loading", "",
-              f"    python -m sslvid evaluate --checkpoint {card['file']['name']} --protocol linear", "",
-              "or `sslvid.backbones.checkpoints.backbone_from_checkpoint(path)` for the backbone alone.", ""]
+    lines += [
+        "## Loading",
+        "",
+        f"    python -m sslvid evaluate --checkpoint {card['file']['name']} --protocol linear",
+        "",
+        "or `sslvid.backbones.checkpoints.backbone_from_checkpoint(path)` for the backbone alone.",
+        "",
+    ]
     return "\n".join(lines)
 
 

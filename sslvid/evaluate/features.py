@@ -13,6 +13,7 @@ of the videos: relative paths, labels and file sizes, so two datasets under one 
 share features), the sampler, the clip geometry and the profile. A linear probe, retrieval and a
 noise sweep then never run the backbone twice over the same clips.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -96,7 +97,7 @@ def centre_crop(x: Tensor, size: int) -> Tensor:
     if size > min(h, w):
         raise ValueError(f"crop {size} exceeds the frame size {h}x{w}")
     top, left = (h - size) // 2, (w - size) // 2
-    return x[..., top:top + size, left:left + size]
+    return x[..., top : top + size, left : left + size]
 
 
 def eval_clips(frames: Tensor, crop_size: int, noise: Noise | None = None, batch: int = 0) -> Tensor:
@@ -124,10 +125,20 @@ def unreadable_videos(*pairs: tuple[VideoIndex, ClipFeatures]) -> int:
     return sum(len(index) - features.num_videos for index, features in pairs)
 
 
-def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameSource, sampler: ClipSampler,
-                          crop_size: int, device: torch.device, batch_size: int = 64, num_workers: int = 0,
-                          noise: Noise | None = None, amp: bool = False, progress: bool = False,
-                          max_failure_fraction: float = 0.05) -> ClipFeatures:
+def extract_clip_features(
+    backbone: nn.Module,
+    index: VideoIndex,
+    source: FrameSource,
+    sampler: ClipSampler,
+    crop_size: int,
+    device: torch.device,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    noise: Noise | None = None,
+    amp: bool = False,
+    progress: bool = False,
+    max_failure_fraction: float = 0.05,
+) -> ClipFeatures:
     """Pooled features of every clip of every video of ``index`` (unreadable videos skipped and counted).
 
     Args:
@@ -151,17 +162,29 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
         RuntimeError: when more than ``max_failure_fraction`` of the videos cannot be read.
     """
     dataset = VideoClipDataset(index, sampler, source=source, seed=0)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_clips,
-                        num_workers=num_workers, pin_memory=device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=collate_clips,
+        num_workers=num_workers,
+        pin_memory=device.type == "cuda",
+    )
     tracker = FailureTracker(max_failure_fraction, index)
     videos: list[Tensor] = []
     desc = f"features/{type(backbone).__name__}" + (f"/{noise.name}-{noise.severity}" if noise is not None else "")
     reported = tracked(loader, desc, len(loader))
-    batches = _model_batches(tqdm(reported, total=len(loader), desc="features", leave=False,
-                                  disable=not show_bars(progress), unit="batch"),
-                             crop_size, device, noise, tracker, videos)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" \
-        else contextlib.nullcontext()
+    batches = _model_batches(
+        tqdm(reported, total=len(loader), desc="features", leave=False, disable=not show_bars(progress), unit="batch"),
+        crop_size,
+        device,
+        noise,
+        tracker,
+        videos,
+    )
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else contextlib.nullcontext()
+    )
     with autocast:
         # a backbone, or any module with its forward_features (a distiller's scores)
         features, labels = extract_features(backbone, batches, device=device, batch_size=batch_size)  # type: ignore[arg-type]
@@ -169,8 +192,14 @@ def extract_clip_features(backbone: nn.Module, index: VideoIndex, source: FrameS
     return ClipFeatures(features.float(), labels.long(), torch.cat(videos).long())
 
 
-def _model_batches(loader: Any, crop_size: int, device: torch.device, noise: Noise | None,
-                   tracker: FailureTracker, videos: list[Tensor]) -> Iterator[tuple[Tensor, Tensor]]:
+def _model_batches(
+    loader: Any,
+    crop_size: int,
+    device: torch.device,
+    noise: Noise | None,
+    tracker: FailureTracker,
+    videos: list[Tensor],
+) -> Iterator[tuple[Tensor, Tensor]]:
     """(clips, labels) per readable batch, recording each clip's video in ``videos``."""
     for position, batch in enumerate(loader):
         tracker.update(batch)
@@ -195,9 +224,17 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_size: int,
-                 cache_size: tuple[int, int], profile: str, noise: Noise | None = None,
-                 batch_size: int | None = None, cache_format: str = "uint8") -> dict[str, Any]:
+def feature_spec(
+    weights: str,
+    index: VideoIndex,
+    sampler: ClipSampler,
+    crop_size: int,
+    cache_size: tuple[int, int],
+    profile: str,
+    noise: Noise | None = None,
+    batch_size: int | None = None,
+    cache_format: str = "uint8",
+) -> dict[str, Any]:
     """What a cached feature file depends on (its key is the hash of this dict).
 
     Args:
@@ -212,17 +249,35 @@ def feature_spec(weights: str, index: VideoIndex, sampler: ClipSampler, crop_siz
         cache_format: the clip cache's storage format; recorded unless "uint8" (so the keys of
             features extracted before formats existed stay valid), since JPEG changes the pixels.
     """
-    spec = {"schema": FEATURE_SCHEMA, "pipeline": PIPELINE, "weights": weights, "dataset": index.dataset,
-            "split": index.split, "fold": index.fold, "videos": index_fingerprint(index),
-            "num_videos": len(index), "frames": sampler.num_frames, "stride": sampler.stride,
-            "clips_per_video": sampler.clips_per_video, "start": sampler.start,
-            "short_video": sampler.short_video, "crop_size": crop_size, "cache_size": list(cache_size),
-            "profile": profile}
+    spec = {
+        "schema": FEATURE_SCHEMA,
+        "pipeline": PIPELINE,
+        "weights": weights,
+        "dataset": index.dataset,
+        "split": index.split,
+        "fold": index.fold,
+        "videos": index_fingerprint(index),
+        "num_videos": len(index),
+        "frames": sampler.num_frames,
+        "stride": sampler.stride,
+        "clips_per_video": sampler.clips_per_video,
+        "start": sampler.start,
+        "short_video": sampler.short_video,
+        "crop_size": crop_size,
+        "cache_size": list(cache_size),
+        "profile": profile,
+    }
     if noise is not None:
         corruption = create_corruption(noise.name)
-        spec["noise"] = {"name": noise.name, "severity": noise.severity, "seed": noise.seed,
-                         "batch_size": batch_size, "constant": corruption.constant(noise.severity),
-                         "uint8": corruption.uint8, "reference": corruption.paper}
+        spec["noise"] = {
+            "name": noise.name,
+            "severity": noise.severity,
+            "seed": noise.seed,
+            "batch_size": batch_size,
+            "constant": corruption.constant(noise.severity),
+            "uint8": corruption.uint8,
+            "reference": corruption.paper,
+        }
     if cache_format != "uint8":
         spec["cache_format"] = cache_format
     return spec
@@ -270,8 +325,10 @@ class FeatureCache:
     def save(self, spec: Mapping[str, Any], features: ClipFeatures, seconds: float | None = None) -> Path:
         """Write ``features`` for ``spec`` atomically (the ``.json`` spec first, the ``.pt`` last)."""
         path = self.path(spec)
-        atomic_write_json(path.with_suffix(".json"), {"spec": dict(spec), "clips": len(features),
-                                                      "dim": int(features.features.shape[1]), "seconds": seconds})
+        atomic_write_json(
+            path.with_suffix(".json"),
+            {"spec": dict(spec), "clips": len(features), "dim": int(features.features.shape[1]), "seconds": seconds},
+        )
         atomic_write_with(path, lambda handle: torch.save(features.state(), handle))
         return path
 

@@ -9,6 +9,7 @@ features of each video's clips first, for the test queries and the training gall
 (``video_features``), so a query is a video. All values are percentages; a k larger than the
 gallery is not measurable and reads NaN.
 """
+
 from __future__ import annotations
 
 import math
@@ -110,8 +111,15 @@ def video_top1(scores: Tensor, labels: Tensor, videos: Tensor) -> float:
     return clip_top1(probs, video_labels)
 
 
-def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_labels: Tensor,
-              ks: Sequence[int] = RETRIEVAL_KS, chunk: int = 1024, similarity: str = "cosine") -> dict[int, float]:
+def hits_at_k(
+    queries: Tensor,
+    query_labels: Tensor,
+    gallery: Tensor,
+    gallery_labels: Tensor,
+    ks: Sequence[int] = RETRIEVAL_KS,
+    chunk: int = 1024,
+    similarity: str = "cosine",
+) -> dict[int, float]:
     """Retrieval: percentage of queries with their class among the k nearest gallery items.
 
     A k larger than the gallery is not measurable (every query would "hit" once the gallery
@@ -135,8 +143,12 @@ def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_la
     """
     if queries.dim() != 2 or gallery.dim() != 2 or queries.shape[1] != gallery.shape[1]:
         raise ValueError(f"need (Q, D) and (N, D) features, got {tuple(queries.shape)} and {tuple(gallery.shape)}")
-    if len(queries) == 0 or len(gallery) == 0 or query_labels.shape != queries.shape[:1] \
-            or gallery_labels.shape != gallery.shape[:1]:
+    if (
+        len(queries) == 0
+        or len(gallery) == 0
+        or query_labels.shape != queries.shape[:1]
+        or gallery_labels.shape != gallery.shape[:1]
+    ):
         raise ValueError("queries and gallery need one label per row and at least one row each")
     if not ks or not all(isinstance(k, int) and k >= 1 for k in ks):
         raise ValueError(f"every k must be an int >= 1, got {list(ks)}")
@@ -144,21 +156,24 @@ def hits_at_k(queries: Tensor, query_labels: Tensor, gallery: Tensor, gallery_la
         raise ValueError(f"unknown similarity {similarity!r}; valid: {', '.join(SIMILARITIES)}")
     too_large = sorted(k for k in set(ks) if k > len(gallery))
     if too_large:
-        warnings.warn(f"hit@k for k = {too_large} exceeds the gallery of {len(gallery)} items and is not "
-                      "measurable: reported as NaN", stacklevel=2)
+        warnings.warn(
+            f"hit@k for k = {too_large} exceeds the gallery of {len(gallery)} items and is not "
+            "measurable: reported as NaN",
+            stacklevel=2,
+        )
     k_max = min(max(ks), len(gallery))
     cosine = similarity == "cosine"
     q = F.normalize(queries.float(), dim=1) if cosine else queries.float()
     g = F.normalize(gallery.float(), dim=1) if cosine else gallery.float()
     first_hit = torch.empty(len(q), dtype=torch.long)
     for start in range(0, len(q), chunk):
-        block = q[start:start + chunk] @ g.T if cosine else -torch.cdist(q[start:start + chunk], g)
+        block = q[start : start + chunk] @ g.T if cosine else -torch.cdist(q[start : start + chunk], g)
         nearest = block.topk(k_max, dim=1).indices
-        hit = gallery_labels[nearest] == query_labels[start:start + chunk, None]
+        hit = gallery_labels[nearest] == query_labels[start : start + chunk, None]
         # rank of the first neighbour of the query's class (k_max when none is)
         none = torch.full((len(hit),), k_max, dtype=torch.long)
         rank = torch.where(hit.any(dim=1), hit.float().argmax(dim=1), none)
-        first_hit[start:start + chunk] = rank
+        first_hit[start : start + chunk] = rank
     return {k: math.nan if k > len(gallery) else _percent(int((first_hit < k).sum()), len(first_hit)) for k in ks}
 
 
@@ -168,5 +183,6 @@ def _percent(count: int, total: int) -> float:
 
 def _check_scores(scores: Tensor, labels: Tensor) -> None:
     if scores.dim() != 2 or labels.shape != scores.shape[:1] or len(labels) == 0:
-        raise ValueError(f"expected scores (N, C) and labels (N,) with N > 0, got {tuple(scores.shape)} "
-                         f"and {tuple(labels.shape)}")
+        raise ValueError(
+            f"expected scores (N, C) and labels (N,) with N > 0, got {tuple(scores.shape)} and {tuple(labels.shape)}"
+        )

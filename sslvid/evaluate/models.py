@@ -12,6 +12,7 @@
 
 Every module returns a ``StepOutput`` so the engine's ``Trainer`` drives it like pre-training.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,12 +26,12 @@ from torch import Tensor, nn
 
 from sslvid.backbones import VideoBackbone, create_backbone
 from sslvid.backbones.checkpoints import load_checkpoint, read_metadata
+from sslvid.data.transforms import horizontal_flip, normalize, random_resized_crop, to_unit_clips
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import DistInfo
 from sslvid.engine.pretrain import PretrainResult
-from sslvid.evaluate.config import EvalConfig
-from sslvid.data.transforms import horizontal_flip, normalize, random_resized_crop, to_unit_clips
 from sslvid.engine.step import StepOutput
+from sslvid.evaluate.config import EvalConfig
 from sslvid.pretext.losses import classification
 from sslvid.seeding import derive_seed
 from sslvid.store.runs import RunStore
@@ -62,9 +63,13 @@ class SourceInfo:
     weights: str = ""
 
     def columns(self) -> dict[str, Any]:
-        return {"pretext": self.pretext, "pretrain_dataset": self.pretrain_dataset,
-                "pretrain_subset": self.pretrain_subset, "pretrain_epochs": self.pretrain_epochs,
-                "complexity": self.complexity}
+        return {
+            "pretext": self.pretext,
+            "pretrain_dataset": self.pretrain_dataset,
+            "pretrain_subset": self.pretrain_subset,
+            "pretrain_epochs": self.pretrain_epochs,
+            "complexity": self.complexity,
+        }
 
 
 def pretrain_config_of(config: EvalConfig, store: RunStore) -> PretrainConfig:
@@ -78,8 +83,10 @@ def pretrain_config_of(config: EvalConfig, store: RunStore) -> PretrainConfig:
     """
     run = store.run(config.source)
     if not run.exists or (config.source_epoch is None and not run.is_complete):
-        raise FileNotFoundError(f"no complete pre-training run {config.source} in {store.root}; "
-                                "pre-train it first (sslvid.engine.pretrain or python -m sslvid pretrain)")
+        raise FileNotFoundError(
+            f"no complete pre-training run {config.source} in {store.root}; "
+            "pre-train it first (sslvid.engine.pretrain or python -m sslvid pretrain)"
+        )
     return PretrainConfig.from_dict(run.config())
 
 
@@ -97,9 +104,14 @@ def source_info(config: EvalConfig, store: RunStore) -> SourceInfo:
     epoch = config.source_epoch or pre.epochs
     label = "final" if config.source_epoch in (None, pre.epochs) else str(config.source_epoch)
     subset = pre.subset_per_class if isinstance(pre.subset_per_class, int) else None  # None: every video
-    return SourceInfo(pre.task, pre.dataset, subset, epoch,
-                      json.dumps(pre.task_kwargs, sort_keys=True) if pre.task_kwargs else "",
-                      f"pretrain:{config.source}:epoch:{label}")
+    return SourceInfo(
+        pre.task,
+        pre.dataset,
+        subset,
+        epoch,
+        json.dumps(pre.task_kwargs, sort_keys=True) if pre.task_kwargs else "",
+        f"pretrain:{config.source}:epoch:{label}",
+    )
 
 
 def file_source_info(config: EvalConfig) -> SourceInfo:
@@ -113,8 +125,14 @@ def file_source_info(config: EvalConfig) -> SourceInfo:
     if "task" not in meta:
         return SourceInfo(EXTERNAL, weights=config.source)
     subset, epochs = meta.get("subset", ""), meta.get("epochs", "")
-    return SourceInfo(meta["task"], meta.get("dataset", ""), int(subset) if subset.isdigit() else None,
-                      int(epochs) if epochs.isdigit() else None, meta.get("complexity", ""), config.source)
+    return SourceInfo(
+        meta["task"],
+        meta.get("dataset", ""),
+        int(subset) if subset.isdigit() else None,
+        int(epochs) if epochs.isdigit() else None,
+        meta.get("complexity", ""),
+        config.source,
+    )
 
 
 def source_backbone(config: EvalConfig, store: RunStore) -> VideoBackbone:
@@ -140,8 +158,10 @@ def source_backbone(config: EvalConfig, store: RunStore) -> VideoBackbone:
         return model.eval()
     pre = pretrain_config_of(config, store)
     if (pre.backbone, pre.width) != (config.backbone, config.width):
-        raise ValueError(f"run {config.source} trained {pre.backbone} at width {pre.width}, "
-                         f"the evaluation asks for {config.backbone} at width {config.width}")
+        raise ValueError(
+            f"run {config.source} trained {pre.backbone} at width {pre.width}, "
+            f"the evaluation asks for {config.backbone} at width {config.width}"
+        )
     run = store.run(config.source)
     epoch = None if config.source_epoch in (None, pre.epochs) and run.is_complete else config.source_epoch
     return PretrainResult(pre, run, run.read_log(), cached=True).backbone(epoch)
@@ -169,8 +189,9 @@ class Finetune(nn.Module):
 
     num_classes: int  # set by the evaluation that builds it, recorded in its final state
 
-    def __init__(self, backbone: VideoBackbone, crop_size: int, crop_scale: tuple[float, float] = (0.5, 1.0),
-                 flip: bool = True) -> None:
+    def __init__(
+        self, backbone: VideoBackbone, crop_size: int, crop_scale: tuple[float, float] = (0.5, 1.0), flip: bool = True
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.crop_size, self.crop_scale, self.flip = crop_size, (crop_scale[0], crop_scale[1]), flip
@@ -208,10 +229,13 @@ class LinearProbe(nn.Module):
         self.fc = nn.Linear(len(mean), num_classes)
 
     @classmethod
-    def for_features(cls, features: Tensor, num_classes: int) -> "LinearProbe":
+    def for_features(cls, features: Tensor, num_classes: int) -> LinearProbe:
         """A probe standardising with the statistics of ``features`` (N, D)."""
-        return cls(features.mean(dim=0), features.std(dim=0) if len(features) > 1 else torch.ones(features.shape[1]),
-                   num_classes)
+        return cls(
+            features.mean(dim=0),
+            features.std(dim=0) if len(features) > 1 else torch.ones(features.shape[1]),
+            num_classes,
+        )
 
     def logits(self, features: Tensor) -> Tensor:
         """Class scores (N, C) of features (N, D)."""
@@ -241,8 +265,16 @@ class FeatureBatches:
 
     batch_sampler = None
 
-    def __init__(self, features: Tensor, labels: Tensor, batch_size: int, seed: int = 0,
-                 info: DistInfo | None = None, drop_last: bool = True, device: torch.device | None = None) -> None:
+    def __init__(
+        self,
+        features: Tensor,
+        labels: Tensor,
+        batch_size: int,
+        seed: int = 0,
+        info: DistInfo | None = None,
+        drop_last: bool = True,
+        device: torch.device | None = None,
+    ) -> None:
         self.features, self.labels = features.to(device or features.device), labels.to(device or labels.device)
         self.batch_size, self.seed, self.info = batch_size, seed, info or DistInfo()
         self.per_process = -(-len(features) // self.info.world_size)
@@ -250,7 +282,7 @@ class FeatureBatches:
         self.epoch = 0
 
     @property
-    def sampler(self) -> "FeatureBatches":
+    def sampler(self) -> FeatureBatches:
         """Itself: the engine calls ``loader.sampler.set_epoch``."""
         return self
 
@@ -264,8 +296,7 @@ class FeatureBatches:
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         order = torch.randperm(len(self.features), generator=torch.Generator().manual_seed(self.seed + self.epoch))
         total = self.per_process * self.info.world_size
-        order = order.repeat(-(-total // len(order)))[:total][self.info.rank::self.info.world_size]
+        order = order.repeat(-(-total // len(order)))[:total][self.info.rank :: self.info.world_size]
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            rows = order[start:start + self.batch_size].to(self.features.device)
+            rows = order[start : start + self.batch_size].to(self.features.device)
             yield {"features": self.features[rows], "label": self.labels[rows]}
-

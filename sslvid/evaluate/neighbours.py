@@ -5,6 +5,7 @@ The benchmark paper's clip retrieval (§5.1, Figure 4) and the lightweight study
 split (the queries) come from the evaluation's feature cache (the linear probe and retrieval
 fill it), so a search after a probe extracts nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,9 @@ def majority_vote(labels: list[int]) -> int:
     return max(counts, key=lambda label: (counts[label], -labels.index(label)))
 
 
-def search_neighbours(config: EvalConfig, store: RunStore, features: FeatureCache, k: int = 5,
-                      metric: str = "euclidean") -> NeighbourSearch:
+def search_neighbours(
+    config: EvalConfig, store: RunStore, features: FeatureCache, k: int = 5, metric: str = "euclidean"
+) -> NeighbourSearch:
     """Features of the config's train and test splits (cached) and each test clip's ``k`` nearest training clips.
 
     Raises:
@@ -86,14 +88,24 @@ def clip_frames(split: Split, config: EvalConfig, features: ClipFeatures, row: i
     return dataset[video]["clips"][row - first].numpy()
 
 
-def neighbour_figure(search: NeighbourSearch, query: int, title: str, frames: int = 1,
-                     metric: str = "Euclidean") -> Figure:
+def neighbour_figure(
+    search: NeighbourSearch, query: int, title: str, frames: int = 1, metric: str = "Euclidean"
+) -> Figure:
     """Test clip ``query`` (a feature row) beside its nearest training clips, labels coloured by match."""
     classes = search.test.index.classes
     config = search.config
-    neighbours = [clip_frames(search.train, config, search.train_features, int(r), config.train_clips)
-                  for r in search.indices[query]]
+    neighbours = [
+        clip_frames(search.train, config, search.train_features, int(r), config.train_clips)
+        for r in search.indices[query]
+    ]
     labels = [classes[int(search.train_features.labels[r])] for r in search.indices[query]]
-    return neighbour_gallery(clip_frames(search.test, config, search.test_features, query, config.test_clips),
-                             neighbours, classes[int(search.test_features.labels[query])], labels,
-                             distances=search.distances[query].tolist(), frames=frames, metric=metric, title=title)
+    return neighbour_gallery(
+        clip_frames(search.test, config, search.test_features, query, config.test_clips),
+        neighbours,
+        classes[int(search.test_features.labels[query])],
+        labels,
+        distances=search.distances[query].tolist(),
+        frames=frames,
+        metric=metric,
+        title=title,
+    )

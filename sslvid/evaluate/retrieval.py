@@ -10,6 +10,7 @@ class, for k in {1, 5, 10, 20, 50}. VCOP's released ``retrieve_clips.py`` averag
 gallery is stored as NaN (not measurable), never as a 100% hit rate. Features come from the
 feature cache, so a second retrieval, or a linear probe of the same backbone, extracts nothing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,9 +42,15 @@ log = logging.getLogger(__name__)
 TASK = "retrieval"
 
 
-def retrieval(config: EvalConfig, store: RunStore | None = None, results: ResultsStore | None = None,
-              features: FeatureCache | None = None, ks: Sequence[int] = RETRIEVAL_KS,
-              progress: bool = True, workspace: Workspace | None = None) -> pd.DataFrame:
+def retrieval(
+    config: EvalConfig,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    ks: Sequence[int] = RETRIEVAL_KS,
+    progress: bool = True,
+    workspace: Workspace | None = None,
+) -> pd.DataFrame:
     """Retrieval hit@k of the config's source backbone: its rows of the results table (``hit@k``, percent).
 
     Queries and gallery items are videos or clips (``config.retrieval_level``). Rows already in
@@ -77,21 +84,37 @@ def retrieval(config: EvalConfig, store: RunStore | None = None, results: Result
     return found[found["metric"].isin(metrics)].reset_index(drop=True)
 
 
-def _measure(config: EvalConfig, store: RunStore, results: ResultsStore, features: FeatureCache,
-             ks: Sequence[int], device, progress: bool) -> None:
+def _measure(
+    config: EvalConfig,
+    store: RunStore,
+    results: ResultsStore,
+    features: FeatureCache,
+    ks: Sequence[int],
+    device,
+    progress: bool,
+) -> None:
     info = source_info(config, store)
     train, test = open_eval_split(config, config.train_split), open_eval_split(config, config.test_split)
     check_same_classes(train.index, test.index)
     gallery = frozen_features(config, train, config.train_clips, info, store, features, device, progress)
     queries = frozen_features(config, test, config.test_clips, info, store, features, device, progress)
-    query_items, gallery_items = retrieval_items(queries, config.retrieval_level), \
-        retrieval_items(gallery, config.retrieval_level)
+    query_items, gallery_items = (
+        retrieval_items(queries, config.retrieval_level),
+        retrieval_items(gallery, config.retrieval_level),
+    )
     hits = hits_at_k(*query_items, *gallery_items, ks)
-    card = protocol_card(config, describe_device(device), gallery_clips=len(gallery), query_clips=len(queries),
-                         gallery_videos=gallery.num_videos, query_videos=queries.num_videos,
-                         gallery_items=len(gallery_items[0]), query_items=len(query_items[0]),
-                         not_measurable_k=[k for k in ks if k > len(gallery_items[0])],
-                         unreadable_videos=unreadable_videos((train.index, gallery), (test.index, queries)))
+    card = protocol_card(
+        config,
+        describe_device(device),
+        gallery_clips=len(gallery),
+        query_clips=len(queries),
+        gallery_videos=gallery.num_videos,
+        query_videos=queries.num_videos,
+        gallery_items=len(gallery_items[0]),
+        query_items=len(query_items[0]),
+        not_measurable_k=[k for k in ks if k > len(gallery_items[0])],
+        unreadable_videos=unreadable_videos((train.index, gallery), (test.index, queries)),
+    )
     log.info("retrieval %s: %s", config.config_hash(), {k: round(v, 2) for k, v in hits.items()})
     results.upsert(result_rows(config, info, TASK, {f"hit@{k}": v for k, v in hits.items()}, card))
 
@@ -115,28 +138,41 @@ def _frame_preprocessing() -> str:
     return f"resize {height}x{width}, centre crop {paper_value('retrieval', 'crop_size')()}"
 
 
-register_card(MethodCard(
-    method="retrieval", kind="evaluate", title="Retrieval",
-    paper="Xu et al. 2019 (VCOP), §4.3; benchmark study (CVPR submission #3061), §3.2, §5.1",
-    code="xudejing/video-clip-order-prediction",
-    summary="Frozen features of the pre-trained backbone: every test video queries the training videos by cosine "
-            "similarity and scores a hit at k when one of its k nearest shares its class. VCOP's released "
-            "retrieve_clips.py averages the 10 clip features of each video, for queries and gallery alike; "
-            "ours does the same (retrieval_level='clip' searches single clips instead).",
-    settings=(
-        Setting("clips per training video", released=10, ours=paper_value("retrieval", "train_clips")),
-        Setting("clips per test video", released=10, ours=paper_value("retrieval", "test_clips")),
-        Setting("query and gallery item", released="video", ours=paper_value("retrieval", "retrieval_level")),
-        Setting("frame preprocessing", released="resize 128x171, centre crop 112", ours=_frame_preprocessing),
-        Setting("clip feature", released="conv5 map, max-pooled 1x2x2, flattened",
+register_card(
+    MethodCard(
+        method="retrieval",
+        kind="evaluate",
+        title="Retrieval",
+        paper="Xu et al. 2019 (VCOP), §4.3; benchmark study (CVPR submission #3061), §3.2, §5.1",
+        code="xudejing/video-clip-order-prediction",
+        summary="Frozen features of the pre-trained backbone: every test video queries the training videos by cosine "
+        "similarity and scores a hit at k when one of its k nearest shares its class. VCOP's released "
+        "retrieve_clips.py averages the 10 clip features of each video, for queries and gallery alike; "
+        "ours does the same (retrieval_level='clip' searches single clips instead).",
+        settings=(
+            Setting("clips per training video", released=10, ours=paper_value("retrieval", "train_clips")),
+            Setting("clips per test video", released=10, ours=paper_value("retrieval", "test_clips")),
+            Setting("query and gallery item", released="video", ours=paper_value("retrieval", "retrieval_level")),
+            Setting("frame preprocessing", released="resize 128x171, centre crop 112", ours=_frame_preprocessing),
+            Setting(
+                "clip feature",
+                released="conv5 map, max-pooled 1x2x2, flattened",
                 ours=lambda: "last block, global average pool",
                 note="one feature for every backbone (forward_features), the one the linear probe reads; "
-                     "VCOP's flattened map is specific to its own networks' sizes"),
-        Setting("similarity", paper="cosine", where="§5.1", released="cosine",
-                ours=default_of(hits_at_k, "similarity")),
-        Setting("k", paper=list(RETRIEVAL_KS), where="§3.2", released=[1, 5, 10, 20, 50], ours=lambda: RETRIEVAL_KS),
-        Setting("k above the gallery", released="hit when the gallery holds the class",
+                "VCOP's flattened map is specific to its own networks' sizes",
+            ),
+            Setting(
+                "similarity", paper="cosine", where="§5.1", released="cosine", ours=default_of(hits_at_k, "similarity")
+            ),
+            Setting(
+                "k", paper=list(RETRIEVAL_KS), where="§3.2", released=[1, 5, 10, 20, 50], ours=lambda: RETRIEVAL_KS
+            ),
+            Setting(
+                "k above the gallery",
+                released="hit when the gallery holds the class",
                 ours=lambda: "not measurable (NaN)",
-                note="a top-k that is the whole gallery measures nothing; it would read 100%"),
-    ),
-))
+                note="a top-k that is the whole gallery measures nothing; it would read 100%",
+            ),
+        ),
+    )
+)

@@ -16,6 +16,7 @@ results table gets, under ``condition="<noise>/<severity>"``:
 counts as measured only when its protocol card names the corruption's current reference and
 constant, so rows of an earlier definition of a noise are measured again.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,6 +28,7 @@ import pandas as pd
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.engine.distributed import env_info, resolve_device
 from sslvid.engine.runner import Workspace, run_numerics
+from sslvid.errors import ConfigError
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
 from sslvid.evaluate.classify import eval_features, evaluate, evaluation_workspace, trained_classifier
 from sslvid.evaluate.common import (
@@ -37,7 +39,6 @@ from sslvid.evaluate.common import (
 )
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption, list_corruptions
-from sslvid.errors import ConfigError
 from sslvid.evaluate.features import FeatureCache, Noise, unreadable_videos
 from sslvid.evaluate.metrics import clip_top1, video_top1
 from sslvid.evaluate.models import source_info
@@ -50,10 +51,16 @@ TASK = "noise_robustness"
 METRICS = ("top1_clip", "top1_video", "abs_drop_clip", "abs_drop_video", "rel_drop_clip", "rel_drop_video")
 
 
-def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, severities: Sequence[int] = SEVERITIES,
-                     store: RunStore | None = None, results: ResultsStore | None = None,
-                     features: FeatureCache | None = None, progress: bool = True,
-                     workspace: Workspace | None = None) -> pd.DataFrame:
+def noise_robustness(
+    config: EvalConfig,
+    corruptions: Sequence[str] = NOISES,
+    severities: Sequence[int] = SEVERITIES,
+    store: RunStore | None = None,
+    results: ResultsStore | None = None,
+    features: FeatureCache | None = None,
+    progress: bool = True,
+    workspace: Workspace | None = None,
+) -> pd.DataFrame:
     """Accuracy of the trained model of ``config`` under each corruption and severity (module docstring).
 
     Trains and tests the clean evaluation first if needed (``evaluate``); conditions already in
@@ -80,9 +87,10 @@ def noise_robustness(config: EvalConfig, corruptions: Sequence[str] = NOISES, se
             try:
                 create_corruption(name).constant(severity)  # validates both
             except ValueError as err:
-                raise ConfigError(f"noise condition {name}/{severity!r}: {err}",
-                                  hint="corruptions: " + ", ".join(list_corruptions())
-                                       + "; severities: integers 1-5") from None
+                raise ConfigError(
+                    f"noise condition {name}/{severity!r}: {err}",
+                    hint="corruptions: " + ", ".join(list_corruptions()) + "; severities: integers 1-5",
+                ) from None
     ctx = evaluation_workspace(store, results, features, progress, workspace)
     clean = evaluate(config, workspace=ctx)
     conditions = [f"{name}/{severity}" for name in corruptions for severity in severities]
@@ -130,14 +138,22 @@ def _measure(config: EvalConfig, ctx: Workspace, clean: pd.DataFrame, conditions
             noise = Noise(name, int(severity), config.seed)
             feats = eval_features(config, model, test, ctx, device, noise)
             scores = model.scores(feats.features)
-            noisy = {"top1_clip": clip_top1(scores, feats.labels),
-                     "top1_video": video_top1(scores, feats.labels, feats.videos)}
+            noisy = {
+                "top1_clip": clip_top1(scores, feats.labels),
+                "top1_video": video_top1(scores, feats.labels, feats.videos),
+            }
             metrics = {**noisy, **drops(reference, noisy)}
-            card = protocol_card(config, describe_device(device), corruption=name, severity=int(severity),
-                                 **noise_definition(name, int(severity)),
-                                 noise_seeding="per batch of eval_batch_size videos",
-                                 eval_batch_size=config.eval_batch_size, test_clips_scored=len(feats),
-                                 unreadable_videos=unreadable_videos((test.index, feats)))
+            card = protocol_card(
+                config,
+                describe_device(device),
+                corruption=name,
+                severity=int(severity),
+                **noise_definition(name, int(severity)),
+                noise_seeding="per batch of eval_batch_size videos",
+                eval_batch_size=config.eval_batch_size,
+                test_clips_scored=len(feats),
+                unreadable_videos=unreadable_videos((test.index, feats)),
+            )
             ctx.results.upsert(result_rows(config, info, TASK, metrics, card, condition=condition))
             log.info("noise %s %s: %s", config.config_hash(), condition, {k: round(v, 2) for k, v in metrics.items()})
 
@@ -161,8 +177,13 @@ def drops(clean: dict[str, float], noisy: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def noise_table(rows: pd.DataFrame, severity: int = 1, level: str = "video",
-                by: Sequence[str] = ("model", "pretext"), corruptions: Sequence[str] = NOISES) -> pd.DataFrame:
+def noise_table(
+    rows: pd.DataFrame,
+    severity: int = 1,
+    level: str = "video",
+    by: Sequence[str] = ("model", "pretext"),
+    corruptions: Sequence[str] = NOISES,
+) -> pd.DataFrame:
     """Table 7's shape: noisy top-1 and drops averaged over the noises at one severity, per model.
 
     Args:
@@ -199,24 +220,36 @@ def _frames_after_noise() -> str:
     return "uint8 (truncated)" if all(create_corruption(name).uint8 for name in NOISES) else "float"
 
 
-register_card(MethodCard(
-    method="noise_robustness", kind="evaluate", title="Noise robustness",
-    paper="Benchmark study (CVPR submission #3061), §4.5, Table 7; its noise reference Schiappa et al. 2022",
-    code="Maddy12/ActionRecognitionRobustnessEval",
-    summary="Trained classifiers are tested on test clips whose every frame is corrupted by one of four noises "
-            "of ImageNet-C (Hendrycks & Dietterich 2019) at severities 1-5; Table 7 averages the four at "
-            "severity 1. The constants and the 8-bit frames are those of the benchmark's noise reference (its "
-            "core/video_perturb.py); ImageNet-C's own constants (shot 60-3, speckle .15-.6, float frames) are "
-            "the registered option '<noise>-imagenet-c'.",
-    settings=(
-        Setting("noises", paper=["gaussian", "shot", "impulse", "speckle"], where="§4.5",
-                ours=default_of(noise_robustness, "corruptions")),
-        Setting("severities", released=[1, 2, 3, 4, 5], ours=default_of(noise_robustness, "severities")),
-        Setting("severity of Table 7", paper=1, where="§4.5", ours=default_of(noise_table, "severity")),
-        Setting("gaussian: standard deviation", released=[0.08, 0.12, 0.18, 0.26, 0.38], ours=_constants("gaussian")),
-        Setting("shot: photons per unit", released=[250, 100, 50, 30, 15], ours=_constants("shot")),
-        Setting("impulse: share of values hit", released=[0.03, 0.06, 0.09, 0.17, 0.27], ours=_constants("impulse")),
-        Setting("speckle: standard deviation", released=[0.15, 0.2, 0.25, 0.3, 0.35], ours=_constants("speckle")),
-        Setting("frames after the noise", released="uint8 (truncated)", ours=_frames_after_noise),
-    ),
-))
+register_card(
+    MethodCard(
+        method="noise_robustness",
+        kind="evaluate",
+        title="Noise robustness",
+        paper="Benchmark study (CVPR submission #3061), §4.5, Table 7; its noise reference Schiappa et al. 2022",
+        code="Maddy12/ActionRecognitionRobustnessEval",
+        summary="Trained classifiers are tested on test clips whose every frame is corrupted by one of four noises "
+        "of ImageNet-C (Hendrycks & Dietterich 2019) at severities 1-5; Table 7 averages the four at "
+        "severity 1. The constants and the 8-bit frames are those of the benchmark's noise reference (its "
+        "core/video_perturb.py); ImageNet-C's own constants (shot 60-3, speckle .15-.6, float frames) are "
+        "the registered option '<noise>-imagenet-c'.",
+        settings=(
+            Setting(
+                "noises",
+                paper=["gaussian", "shot", "impulse", "speckle"],
+                where="§4.5",
+                ours=default_of(noise_robustness, "corruptions"),
+            ),
+            Setting("severities", released=[1, 2, 3, 4, 5], ours=default_of(noise_robustness, "severities")),
+            Setting("severity of Table 7", paper=1, where="§4.5", ours=default_of(noise_table, "severity")),
+            Setting(
+                "gaussian: standard deviation", released=[0.08, 0.12, 0.18, 0.26, 0.38], ours=_constants("gaussian")
+            ),
+            Setting("shot: photons per unit", released=[250, 100, 50, 30, 15], ours=_constants("shot")),
+            Setting(
+                "impulse: share of values hit", released=[0.03, 0.06, 0.09, 0.17, 0.27], ours=_constants("impulse")
+            ),
+            Setting("speckle: standard deviation", released=[0.15, 0.2, 0.25, 0.3, 0.35], ours=_constants("speckle")),
+            Setting("frames after the noise", released="uint8 (truncated)", ours=_frames_after_noise),
+        ),
+    )
+)

@@ -5,6 +5,7 @@ from the generated video files through the real adapters and decoder, (3) a real
 from the shared ASL fixtures, (4) how much faster the clip cache reads clips than decoding,
 and (5) the backbones with parameters, FLOPs at paper size and measured micro throughput.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,10 +48,18 @@ def default_data_table(profile: str = "micro", seed: int = 0) -> tuple[pd.DataFr
     rows = []
     for name, info in manifest["sets"].items():
         for split, videos in info["videos"].items():
-            rows.append({"set": name, "kind": info["kind"], "layout": info["layout"], "split": split,
-                         "classes": len(info["classes"]), "videos": videos,
-                         "videos_per_class": info["videos_per_class"][split],
-                         "container": f"{info['encoding']['container']} / {info['encoding']['codec']}"})
+            rows.append(
+                {
+                    "set": name,
+                    "kind": info["kind"],
+                    "layout": info["layout"],
+                    "split": split,
+                    "classes": len(info["classes"]),
+                    "videos": videos,
+                    "videos_per_class": info["videos_per_class"][split],
+                    "container": f"{info['encoding']['container']} / {info['encoding']['codec']}",
+                }
+            )
     return pd.DataFrame(rows), manifest
 
 
@@ -59,13 +68,16 @@ def class_table(kind: str) -> pd.DataFrame:
     return pd.DataFrame(list(class_descriptions(kind).items()), columns=["class", "what the video shows"])
 
 
-def strips_for_index(index: VideoIndex, videos: int = 4, seed: int = 0, max_frames: int = 8,
-                     title: str | None = None) -> Figure:
+def strips_for_index(
+    index: VideoIndex, videos: int = 4, seed: int = 0, max_frames: int = 8, title: str | None = None
+) -> Figure:
     """Frame strips of ``videos`` videos of distinct classes, decoded from the files on disk."""
     picks = pick_one_per_class(index, videos, seed)
     clips = [read_frames(index.records[i].path) for i in picks]
-    labels = [index.classes[index.records[i].label] if index.records[i].label >= 0 else index.records[i].video_id
-              for i in picks]
+    labels = [
+        index.classes[index.records[i].label] if index.records[i].label >= 0 else index.records[i].video_id
+        for i in picks
+    ]
     return frame_strips(clips, labels, max_frames=max_frames, title=title)
 
 
@@ -88,7 +100,9 @@ def default_set_strips(set_name: str, profile: str = "micro", videos: int = 4, s
     """Frame strips from one default set (train split), read through its real layout."""
     index = open_split(set_name, "train", profile=profile, seed=seed)
     kind = DEFAULT_SETS[set_name].kind
-    return strips_for_index(index, videos, seed, title=f"{set_name} (label = {'digit' if kind == 'appearance' else 'motion'})")
+    return strips_for_index(
+        index, videos, seed, title=f"{set_name} (label = {'digit' if kind == 'appearance' else 'motion'})"
+    )
 
 
 def asl_strips(names: Sequence[str] = ("again", "eat", "thanks"), max_frames: int = 8) -> Figure | None:
@@ -99,8 +113,12 @@ def asl_strips(names: Sequence[str] = ("again", "eat", "thanks"), max_frames: in
         return None
     paths = [folder / f"{n}.mkv" for n in names if (folder / f"{n}.mkv").is_file()]
     clips = [read_frames(p) for p in paths]
-    return frame_strips(clips, [p.stem for p in paths], max_frames=max_frames,
-                        title="ASL gesture clips (intel-iot-devkit/sample-videos, CC BY 4.0)")
+    return frame_strips(
+        clips,
+        [p.stem for p in paths],
+        max_frames=max_frames,
+        title="ASL gesture clips (intel-iot-devkit/sample-videos, CC BY 4.0)",
+    )
 
 
 def backbone_costs(profile: str = "micro", names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -112,15 +130,26 @@ def backbone_costs(profile: str = "micro", names: Sequence[str] | None = None) -
     prof = get_profile(profile)
     names = list(names) if names is not None else None
     paper = backbone_table(names, clip_shape=PAPER_CLIP, width=1.0, throughput=False)
-    local = backbone_table(names, clip_shape=prof.clip_shape(), width=prof.width, throughput=True,
-                           batch_size=max(2, prof.batch_size // 4), steps=prof.bench_steps)
-    table = pd.DataFrame({
-        "backbone": paper["name"], "capacity": paper["capacity"],
-        "params (M), paper": paper["params"] / 1e6, "GMACs, paper": paper["GMACs"],
-        f"params (M), {profile}": local["params"] / 1e6, f"MMACs, {profile}": local["GMACs"] * 1e3,
-        f"train clips/s, {profile}": local["train_clips_per_s"],
-        f"inference clips/s, {profile}": local["infer_clips_per_s"],
-    })
+    local = backbone_table(
+        names,
+        clip_shape=prof.clip_shape(),
+        width=prof.width,
+        throughput=True,
+        batch_size=max(2, prof.batch_size // 4),
+        steps=prof.bench_steps,
+    )
+    table = pd.DataFrame(
+        {
+            "backbone": paper["name"],
+            "capacity": paper["capacity"],
+            "params (M), paper": paper["params"] / 1e6,
+            "GMACs, paper": paper["GMACs"],
+            f"params (M), {profile}": local["params"] / 1e6,
+            f"MMACs, {profile}": local["GMACs"] * 1e3,
+            f"train clips/s, {profile}": local["train_clips_per_s"],
+            f"inference clips/s, {profile}": local["infer_clips_per_s"],
+        }
+    )
     return table.round(2)
 
 
@@ -128,10 +157,17 @@ def manifest_facts(manifest: dict) -> dict[str, Any]:
     """The generated data's numbers, read from its manifest, for the notebook's prose."""
     p = manifest["params"]
     h, w = p["size"]
-    return {"videos": int(manifest["num_videos"]), "frames": p["frames"], "size": f"{h}x{w}",
-            "megabytes": manifest["bytes"] / 1e6, "seconds": float(manifest["generation_seconds"]), "seed": p["seed"],
-            "train digits": int(manifest["digits"]["train"]), "test digits": int(manifest["digits"]["test"]),
-            "credit": manifest["credit"]}
+    return {
+        "videos": int(manifest["num_videos"]),
+        "frames": p["frames"],
+        "size": f"{h}x{w}",
+        "megabytes": manifest["bytes"] / 1e6,
+        "seconds": float(manifest["generation_seconds"]),
+        "seed": p["seed"],
+        "train digits": int(manifest["digits"]["train"]),
+        "test digits": int(manifest["digits"]["test"]),
+        "credit": manifest["credit"],
+    }
 
 
 def real_dataset_strips(dataset: str, data_root: str, videos: int = 4, seed: int = 0) -> Figure:
@@ -146,23 +182,41 @@ def backbone_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:
     fastest = costs.loc[costs[f"train clips/s, {profile}"].idxmax(), "backbone"]
     lightest = costs.loc[costs["GMACs, paper"].idxmin(), "backbone"]
     heaviest = costs.loc[costs["GMACs, paper"].idxmax(), "backbone"]
-    return {"lightest": lightest, "lightest gmacs": float(by.loc[lightest, "GMACs, paper"]), "heaviest": heaviest,
-            "heaviest gmacs": float(by.loc[heaviest, "GMACs, paper"]), "fastest": fastest,
-            "fastest clips": float(by.loc[fastest, f"train clips/s, {profile}"])}
+    return {
+        "lightest": lightest,
+        "lightest gmacs": float(by.loc[lightest, "GMACs, paper"]),
+        "heaviest": heaviest,
+        "heaviest gmacs": float(by.loc[heaviest, "GMACs, paper"]),
+        "fastest": fastest,
+        "fastest clips": float(by.loc[fastest, f"train clips/s, {profile}"]),
+    }
 
 
 def macs_speed_claim(costs: pd.DataFrame, profile: str) -> Claim:
     """Fewer multiply-adds mean faster training here: Spearman's rho of MACs and training clips/s over the
     networks (negative when they agree), with its uncertainty (``sslvid.analysis.claims.spearman``)."""
     rho = spearman(costs[f"MMACs, {profile}"], costs[f"train clips/s, {profile}"])
-    claim = Claim("macs_mean_speed", "data_and_backbones", "Fewer multiply-adds mean faster training.",
-                  "sonawane2021lightweight", "§1", "Spearman's rho of MACs and training clips/s", "<",
-                  reason="not measured")
+    claim = Claim(
+        "macs_mean_speed",
+        "data_and_backbones",
+        "Fewer multiply-adds mean faster training.",
+        "sonawane2021lightweight",
+        "§1",
+        "Spearman's rho of MACs and training clips/s",
+        "<",
+        reason="not measured",
+    )
     return claim.measured(None if np.isnan(rho.value) else rho, "fewer than 3 networks, or constant")
 
 
-def cache_speed(profile: str, dataset: str, data_root: str | None = None, clips: int = 200, seed: int = 0,
-                cache_dir: str | None = None) -> pd.DataFrame:
+def cache_speed(
+    profile: str,
+    dataset: str,
+    data_root: str | None = None,
+    clips: int = 200,
+    seed: int = 0,
+    cache_dir: str | None = None,
+) -> pd.DataFrame:
     """Clips/s decoding vs reading the clip cache, on the train split of ``dataset`` at the profile's sizes.
 
     Prepares the cache first when missing (decodes every video once).
@@ -173,8 +227,14 @@ def cache_speed(profile: str, dataset: str, data_root: str | None = None, clips:
     speed = cache_vs_decode(cache, clips=clips, frames=prof.frames, stride=2, seed=seed)
     rows = [{"read": k, "clips/s": v} for k, v in speed.items() if "/" not in k]
     table = pd.DataFrame(rows)
-    table.attrs.update(ratio=speed["cache / (decode + resize)"], dataset=dataset, videos=len(index),
-                       frame_size=prof.cache_size, frames=prof.frames, clips=clips)
+    table.attrs.update(
+        ratio=speed["cache / (decode + resize)"],
+        dataset=dataset,
+        videos=len(index),
+        frame_size=prof.cache_size,
+        frames=prof.frames,
+        clips=clips,
+    )
     return table
 
 
@@ -182,5 +242,11 @@ def cache_speed_facts(speed: pd.DataFrame) -> dict[str, Any]:
     """The measured speed-up of the clip cache and what it was measured on (``cache_speed``'s attributes)."""
     a = speed.attrs
     h, w = a["frame_size"]
-    return {"clips": a["clips"], "frames": a["frames"], "size": f"{h}x{w}", "dataset": a["dataset"],
-            "videos": a["videos"], "ratio": float(a["ratio"])}
+    return {
+        "clips": a["clips"],
+        "frames": a["frames"],
+        "size": f"{h}x{w}",
+        "dataset": a["dataset"],
+        "videos": a["videos"],
+        "ratio": float(a["ratio"]),
+    }

@@ -19,6 +19,7 @@ evaluation or a feature extraction missing from the stores raises ``NotCachedErr
 (``Study.cached_only``, which also reads the results table once instead of once per lookup), and the
 chapter that needs it is reported as "results missing".
 """
+
 from __future__ import annotations
 
 import itertools
@@ -114,8 +115,9 @@ class Collected:
     notes: dict[str, str]
 
 
-def collect_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
-                        compute_missing: bool = False) -> Collected:
+def collect_comparisons(
+    study: Study, chapters: Mapping[str, Any] | None = None, compute_missing: bool = False
+) -> Collected:
     """Every chapter's ``paper_comparisons``, normalised, with NaN frames for what no chapter gave.
 
     Only ``NotCachedError`` (itself, or as the cause of another error) is caught: the chapter's
@@ -139,8 +141,9 @@ def collect_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
     for title, source in sources.items():
         module = getattr(source, "__name__", title).rsplit(".", 1)[-1]
         status, detail, got = _call_chapter(source, reader)
-        rows.append({"chapter": title, "module": module, "status": status, "detail": detail,
-                     "tables": ", ".join(sorted(got))})
+        rows.append(
+            {"chapter": title, "module": module, "status": status, "detail": detail, "tables": ", ".join(sorted(got))}
+        )
         for table_name, frame in got.items():
             if table_name not in set(list_paper_tables()):
                 continue
@@ -216,8 +219,11 @@ def normalise_comparison(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     out["paper"] = pd.to_numeric(out["paper"], errors="coerce")
     out["reproduced"] = pd.to_numeric(out["reproduced"], errors="coerce")
     if "metric" not in out:
-        named = [c for c in out.columns if c not in info.keys and out[c].dtype == object
-                 and len(out) and out[c].isin(info.values).all()]
+        named = [
+            c
+            for c in out.columns
+            if c not in info.keys and out[c].dtype == object and len(out) and out[c].isin(info.values).all()
+        ]
         out["metric"] = out[named[0]] if named else _infer_metric(table, out)
     if "n" not in out:
         out["n"] = out["reproduced"].notna().astype(int)
@@ -240,11 +246,17 @@ def _infer_metric(table: str, frame: pd.DataFrame) -> pd.Series:
     if frame.empty:
         return pd.Series(dtype=object, index=frame.index)
     tidy = load_paper_table(table, tidy=True).astype({k: str for k in info.keys})
-    lookup = {(*(row[k] for k in info.keys), round(float(row["value"]), 6)): row["metric"]
-              for _, row in tidy.dropna(subset=["value"]).iterrows()}
-    return frame.apply(lambda row: lookup.get((*(row[k] for k in info.keys),
-                                               round(float(row["paper"]), 6) if pd.notna(row["paper"]) else None),
-                                              info.values[0]), axis=1)
+    lookup = {
+        (*(row[k] for k in info.keys), round(float(row["value"]), 6)): row["metric"]
+        for _, row in tidy.dropna(subset=["value"]).iterrows()
+    }
+    return frame.apply(
+        lambda row: lookup.get(
+            (*(row[k] for k in info.keys), round(float(row["paper"]), 6) if pd.notna(row["paper"]) else None),
+            info.values[0],
+        ),
+        axis=1,
+    )
 
 
 # ---------------------------------------------------------------------- the difference of scale
@@ -261,11 +273,17 @@ def setup_table(study: Study) -> pd.DataFrame:
     rows = [
         ("clip (frames x height x width)", _clip(paper), _clip(here)),
         ("backbone width", f"{paper.width:g} (published networks)", f"{here.width:g}"),
-        ("pre-training data", "Kinetics-400 / Something-Something v2 subsets",
-         f"{here.dataset} (digit videos; 'SSv2' = digits-motion-pool)"),
+        (
+            "pre-training data",
+            "Kinetics-400 / Something-Something v2 subsets",
+            f"{here.dataset} (digit videos; 'SSv2' = digits-motion-pool)",
+        ),
         ("subset '50k'", "50,000 videos (125 per class of 400)", f"{here.subset_per_class} videos per class"),
-        ("pre-training epochs", f"{paper.epochs} (checkpoints 50, 100, 150, 200)",
-         f"{here.epochs} (checkpoint every {here.checkpoint_every}: stand-ins for 50-200)"),
+        (
+            "pre-training epochs",
+            f"{paper.epochs} (checkpoints 50, 100, 150, 200)",
+            f"{here.epochs} (checkpoint every {here.checkpoint_every}: stand-ins for 50-200)",
+        ),
         ("evaluation protocol", "finetuning end to end", study.protocol),
         ("appearance target", "UCF101", study.target("appearance")),
         ("motion target", "Diving48 (HMDB51 in Tables 8-9)", study.target("motion")),
@@ -285,16 +303,24 @@ def scale_notes(study: Study) -> pd.DataFrame:
     """
     here = study.pretrain_config({"task": "rotnet", "backbone": "r2plus1d_18"})
     paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18")
-    fill = {"appearance": study.target("appearance"), "motion": study.target("motion"),
-            "protocol": study.protocol, "epochs": here.epochs, "clip": _clip(here),
-            "clip_hw": f"{here.crop_size}x{here.crop_size}"}
-    common = (f"{_clip(here)} clips at width {here.width:g}, {here.epochs} epochs, {study.protocol} "
-              f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)")
+    fill = {
+        "appearance": study.target("appearance"),
+        "motion": study.target("motion"),
+        "protocol": study.protocol,
+        "epochs": here.epochs,
+        "clip": _clip(here),
+        "clip_hw": f"{here.crop_size}x{here.crop_size}",
+    }
+    common = (
+        f"{_clip(here)} clips at width {here.width:g}, {here.epochs} epochs, {study.protocol} "
+        f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)"
+    )
     rows = []
     for name in list_paper_tables():
         info = paper_table_info(name)
-        rows.append({"table": name, "paper table": info.title,
-                     "what differs": f"{info.scale.format(**fill)}; {common}"})
+        rows.append(
+            {"table": name, "paper table": info.title, "what differs": f"{info.scale.format(**fill)}; {common}"}
+        )
     return pd.DataFrame(rows)
 
 
@@ -332,9 +358,16 @@ def agreement_claim(table: str, metric: str, frame: pd.DataFrame) -> Claim:
     8 cells, a bootstrap over cells above)."""
     info = paper_table_info(table)
     both = frame.dropna(subset=["paper", "reproduced"])
-    claim = Claim(f"agreement_{table}_{metric}", CHAPTER, f"Our cells of {info.title} ({metric}) rank as the "
-                  "paper's do.", info.source, "", "Spearman's rho, our cells against the paper's", table=info.table,
-                  reason="no cell reproduced")
+    claim = Claim(
+        f"agreement_{table}_{metric}",
+        CHAPTER,
+        f"Our cells of {info.title} ({metric}) rank as the paper's do.",
+        info.source,
+        "",
+        "Spearman's rho, our cells against the paper's",
+        table=info.table,
+        reason="no cell reproduced",
+    )
     rho = spearman(both["paper"], both["reproduced"]) if len(both) else None
     if rho is not None and np.isnan(rho.value):
         return claim.measured(None, f"{len(both)} cells reproduced: too few, or one side constant")
@@ -355,11 +388,22 @@ def agreement(table: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
         agree, pairs = sign_agreement(table, part)
         claim = agreement_claim(table, str(metric), part)
         rho = claim.estimate or Estimate(np.nan)
-        rows.append({"table": table, "metric": metric, "cells": int(part["paper"].notna().sum()),
-                     "reproduced": len(both), "spearman": rho.value, "rho low": rho.low, "rho high": rho.high,
-                     "verdict": claim.verdict, "sign agreement": agree / pairs if pairs else np.nan, "pairs": pairs,
-                     "mean difference": both["difference"].mean() if len(both) else np.nan,
-                     "mean |difference|": both["difference"].abs().mean() if len(both) else np.nan})
+        rows.append(
+            {
+                "table": table,
+                "metric": metric,
+                "cells": int(part["paper"].notna().sum()),
+                "reproduced": len(both),
+                "spearman": rho.value,
+                "rho low": rho.low,
+                "rho high": rho.high,
+                "verdict": claim.verdict,
+                "sign agreement": agree / pairs if pairs else np.nan,
+                "pairs": pairs,
+                "mean difference": both["difference"].mean() if len(both) else np.nan,
+                "mean |difference|": both["difference"].abs().mean() if len(both) else np.nan,
+            }
+        )
     return rows
 
 
@@ -381,14 +425,16 @@ def agreement_facts(agree: pd.DataFrame) -> dict[str, Any]:
     signs = measured.dropna(subset=["sign agreement"]) if len(measured) else measured
     pairs = int(signs["pairs"].sum()) if len(signs) else 0
     verdicts = agree["verdict"].value_counts() if len(agree) else pd.Series(dtype=int)
-    return {"tables": int(agree["table"].nunique()) if len(agree) else 0,
-            "tables measured": int(measured["table"].nunique()) if len(measured) else 0,
-            "cells": int(agree["cells"].sum()) if len(agree) else 0,
-            "cells reproduced": int(measured["reproduced"].sum()) if len(measured) else 0,
-            "median rho": float(measured["spearman"].median()) if len(measured) else np.nan,
-            "pairs": pairs,
-            "pairs agreeing": float((signs["sign agreement"] * signs["pairs"]).sum() / pairs) if pairs else np.nan,
-            **{v: int(verdicts.get(v, 0)) for v in VERDICTS}}
+    return {
+        "tables": int(agree["table"].nunique()) if len(agree) else 0,
+        "tables measured": int(measured["table"].nunique()) if len(measured) else 0,
+        "cells": int(agree["cells"].sum()) if len(agree) else 0,
+        "cells reproduced": int(measured["reproduced"].sum()) if len(measured) else 0,
+        "median rho": float(measured["spearman"].median()) if len(measured) else np.nan,
+        "pairs": pairs,
+        "pairs agreeing": float((signs["sign agreement"] * signs["pairs"]).sum() / pairs) if pairs else np.nan,
+        **{v: int(verdicts.get(v, 0)) for v in VERDICTS},
+    }
 
 
 # ---------------------------------------------------------------------- claims
@@ -426,14 +472,25 @@ class PaperClaim:
         """The claim measured on ``column`` of ``tables`` (``sslvid.analysis.claims.Claim``)."""
         got = self.measure(tables, column)
         names = [paper_table_info(t) for t in self.tables]
-        claim = Claim(self.key, CHAPTER, self.statement, names[0].source if names else "", self.section,
-                      self.quantity, self.direction, self.threshold, table=", ".join(n.table for n in names),
-                      reason="not measured", digits=1)
+        claim = Claim(
+            self.key,
+            CHAPTER,
+            self.statement,
+            names[0].source if names else "",
+            self.section,
+            self.quantity,
+            self.direction,
+            self.threshold,
+            table=", ".join(n.table for n in names),
+            reason="not measured",
+            digits=1,
+        )
         return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, str(got))
 
 
-def cells(tables: Mapping[str, pd.DataFrame], table: str, column: str = "reproduced",
-          metric: str | None = None) -> pd.DataFrame:
+def cells(
+    tables: Mapping[str, pd.DataFrame], table: str, column: str = "reproduced", metric: str | None = None
+) -> pd.DataFrame:
     """The measured cells of one table: its key columns and ``value`` (= ``column``), NaN rows dropped.
 
     Args:
@@ -476,14 +533,19 @@ def _subset_series(tables: Mapping[str, pd.DataFrame], column: str, transformers
     """Accuracy per subset: Table 2 per task (R(2+1)D), Table 3 per backbone at its last epoch."""
     series: dict[str, dict[str, float]] = {}
     if not transformers:
-        for (task,), values in _series(cells(tables, "benchmark_t2_subset_size_r21d", column), ["pretext"],
-                                       "subset").items():
+        for (task,), values in _series(
+            cells(tables, "benchmark_t2_subset_size_r21d", column), ["pretext"], "subset"
+        ).items():
             series[f"Table 2 {task}"] = values
     t3 = cells(tables, "benchmark_t3_rspnet_subset_epochs", column)
     if len(t3):
         t3 = t3[t3["backbone"].map(_is_transformer) == transformers]
-        last = t3.assign(e=pd.to_numeric(t3["epochs"], errors="coerce")).sort_values("e").groupby(
-            ["backbone", "subset"]).tail(1)
+        last = (
+            t3.assign(e=pd.to_numeric(t3["epochs"], errors="coerce"))
+            .sort_values("e")
+            .groupby(["backbone", "subset"])
+            .tail(1)
+        )
         for (backbone,), values in _series(last, ["backbone"], "subset").items():
             series[f"Table 3 {backbone}"] = values
     return series
@@ -513,8 +575,10 @@ def measure_transformer_more_data(tables: Mapping[str, pd.DataFrame], column: st
     cnn = _gains_around_30k(_subset_series(tables, column, transformers=False))
     swin = _gains_around_30k(_subset_series(tables, column, transformers=True))
     if not swin or not cnn:
-        return ("no transformer rows with 10k, 30k and a larger subset in Table 3 (the paper shows Video Swin in "
-                "Figure 2 only)")
+        return (
+            "no transformer rows with 10k, 30k and a larger subset in Table 3 (the paper shows Video Swin in "
+            "Figure 2 only)"
+        )
     return bootstrap_group_difference([g[2] for g in swin], [g[2] for g in cnn])
 
 
@@ -522,8 +586,10 @@ def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "repro
     """§6 recommendation 3, §4.2: the median gain from epoch 100 to 200 over Table 4's tasks and
     Table 3's (backbone, subset) series (points)."""
     gains = []
-    for table, by in (("benchmark_t4_epochs_r21d_50k", ["pretext"]),
-                      ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"])):
+    for table, by in (
+        ("benchmark_t4_epochs_r21d_50k", ["pretext"]),
+        ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"]),
+    ):
         for values in _series(cells(tables, table, column), by, "epochs").values():
             if "100" in values and "200" in values:
                 gains.append(values["200"] - values["100"])
@@ -569,8 +635,9 @@ def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "rep
     """§4.4 inference (Table 6): per (task, target) with both pre-training sets, the margin in the predicted
     direction (SSv2 minus K400 for non-contrastive tasks, K400 minus SSv2 for contrastive); mean over pairs."""
     margins = []
-    for (_, task), values in _series(cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1"),
-                                      ["target", "pretext"], "pretrain").items():
+    for (_, task), values in _series(
+        cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1"), ["target", "pretext"], "pretrain"
+    ).items():
         kind = _contrastive(task)
         if kind is not None and {"k400", "ssv2"} <= set(values):
             margins.append((values["k400"] - values["ssv2"]) * (1 if kind else -1))
@@ -617,8 +684,9 @@ def measure_noise_contrastive(tables: Mapping[str, pd.DataFrame], column: str = 
     t7 = _drops(tables, column)
     if t7.empty or t7["contrastive"].nunique() < 2:
         return "Table 7 lacks contrastive or non-contrastive relative drops"
-    return bootstrap_group_difference(t7[t7["contrastive"].astype(bool)]["value"],
-                                      t7[~t7["contrastive"].astype(bool)]["value"])
+    return bootstrap_group_difference(
+        t7[t7["contrastive"].astype(bool)]["value"], t7[~t7["contrastive"].astype(bool)]["value"]
+    )
 
 
 def measure_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
@@ -626,8 +694,11 @@ def measure_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "re
     mean over the tasks both have."""
     t7 = _drops(tables, column)
     r21d, shuffle = PAPER_BACKBONES["r2plus1d_18"], PAPER_BACKBONES["shufflenet3d"]
-    pairs = [v[r21d] - v[shuffle] for v in _series(t7, ["pretext"], "backbone").values() if {r21d, shuffle} <= set(v)] \
-        if len(t7) else []
+    pairs = (
+        [v[r21d] - v[shuffle] for v in _series(t7, ["pretext"], "backbone").values() if {r21d, shuffle} <= set(v)]
+        if len(t7)
+        else []
+    )
     if not pairs:
         return "Table 7 lacks a task with both backbones"
     return bootstrap_mean(pairs)
@@ -637,8 +708,9 @@ def measure_kd_student(tables: Mapping[str, pd.DataFrame], column: str = "reprod
     """§5, §7 conclusion 5 (Table 8): the student minus its best teacher, mean over (subset, target) cells."""
     margins = []
     for metric in paper_table_info("benchmark_t8_kd_subsets_rspnet").values:
-        for values in _series(cells(tables, "benchmark_t8_kd_subsets_rspnet", column, metric), ["subset"],
-                              "model").values():
+        for values in _series(
+            cells(tables, "benchmark_t8_kd_subsets_rspnet", column, metric), ["subset"], "model"
+        ).values():
             teachers = [v for m, v in values.items() if m.startswith("teacher")]
             student = [v for m, v in values.items() if m.startswith("student")]
             if teachers and student:
@@ -652,8 +724,11 @@ def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = 
     """§6 discussion, §7 conclusion 6 (Table 1): the largest margin of ShuffleNet over R(2+1)D over the
     pretext tasks (points). A maximum over single cells: no interval."""
     small, big = PAPER_BACKBONES["shufflenet3d"], PAPER_BACKBONES["r2plus1d_18"]
-    margins = [v[small] - v[big] for v in _series(cells(tables, "benchmark_t1_pretext_k400_50k", column),
-                                                  ["pretext"], "backbone").values() if {small, big} <= set(v)]
+    margins = [
+        v[small] - v[big]
+        for v in _series(cells(tables, "benchmark_t1_pretext_k400_50k", column), ["pretext"], "backbone").values()
+        if {small, big} <= set(v)
+    ]
     if not margins:
         return "Table 1 has no task with both backbones"
     return Estimate(float(max(margins)), n=len(margins))
@@ -679,46 +754,128 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
         epoch_gain_threshold: points of accuracy below which the median gain from 100 to 200
             epochs counts as "minimal" (the paper's §4.2 says < 1.5).
     """
-    t1, t2, t3, t4 = ("benchmark_t1_pretext_k400_50k", "benchmark_t2_subset_size_r21d",
-                      "benchmark_t3_rspnet_subset_epochs", "benchmark_t4_epochs_r21d_50k")
-    t5, t6, t7, t8 = ("benchmark_t5_task_complexity", "benchmark_t6_ood_r21d_30k", "benchmark_t7_noise_ucf101",
-                      "benchmark_t8_kd_subsets_rspnet")
+    t1, t2, t3, t4 = (
+        "benchmark_t1_pretext_k400_50k",
+        "benchmark_t2_subset_size_r21d",
+        "benchmark_t3_rspnet_subset_epochs",
+        "benchmark_t4_epochs_r21d_50k",
+    )
+    t5, t6, t7, t8 = (
+        "benchmark_t5_task_complexity",
+        "benchmark_t6_ood_r21d_30k",
+        "benchmark_t7_noise_ucf101",
+        "benchmark_t8_kd_subsets_rspnet",
+    )
     return (
-        PaperClaim("subset_30k", "§6 recommendation 1", "Around 30k pre-training videos are enough for CNNs: beyond "
-                   "30k the gain is smaller than up to 30k.", (t2, t3), "gain 10k->30k minus gain beyond 30k, mean "
-                   "over CNN series (points)", measure_subset_30k),
-        PaperClaim("transformer_more_data", "§6 recommendation 2", "Transformers need more data than CNNs: Video Swin "
-                   "gains more beyond 30k than the CNNs.", (t3,), "transformer minus CNN gain beyond 30k (points)",
-                   measure_transformer_more_data),
-        PaperClaim("epochs_100_150", "§6 recommendation 3, §4.2", "100-150 epochs suffice: the median gain from 100 "
-                   f"to 200 epochs is below {epoch_gain_threshold:g} points.", (t3, t4), "median gain from epoch 100 "
-                   "to 200 (points)", measure_epochs_gain, "<", epoch_gain_threshold),
-        PaperClaim("ood_data_matters", "§6 recommendation 4, §7 conclusion 3", "For out-of-distribution targets the "
-                   "pre-training data matters: the best appearance model is K400-pre-trained, the best motion model "
-                   "SSv2.", (t6,), "smaller margin of the predicted best pre-training (points)", measure_ood_data),
-        PaperClaim("ood_task_kind", "§4.4 inference", "Non-contrastive tasks learn better from SSv2, contrastive "
-                   "tasks from K400.", (t6,), "margin in the predicted direction, mean over (task, target) (points)",
-                   measure_ood_task_kind),
-        PaperClaim("task_families", "§7 conclusion 1", "Different transformation categories prevail among contrastive "
-                   "and non-contrastive tasks.", (t1,), "share of backbones whose best tasks differ in category",
-                   measure_task_families, ">", 0.5),
-        PaperClaim("complexity", "§7 conclusion 2, §4.3", "A more complex pretext task is not always better: C3 is "
-                   "not the best everywhere.", (t5,), "share of (task, backbone) series where C3 is best",
-                   measure_complexity, "<", 1.0),
-        PaperClaim("noise_contrastive", "§7 conclusion 4", "Contrastive tasks are more robust to noise (smaller "
-                   "relative drop) than non-contrastive ones.", (t7,), "contrastive minus non-contrastive mean "
-                   "relative drop (%)", measure_noise_contrastive, "<"),
-        PaperClaim("noise_backbone", "§4.5 inference (ii)", "R(2+1)D is more robust to noise (smaller relative drop) "
-                   "than ShuffleNet.", (t7,), "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
-                   measure_noise_backbone, "<"),
-        PaperClaim("kd_student", "§5, §7 conclusion 5", "A distilled student beats its teachers.", (t8,),
-                   "student minus best teacher, mean over (subset, target) (points)", measure_kd_student),
-        PaperClaim("bigger_not_always_better", "§6 discussion, §7 conclusion 6", "The network with more parameters "
-                   "does not always learn better features: ShuffleNet matches R(2+1)D somewhere.", (t1,),
-                   "largest margin of ShuffleNet over R(2+1)D over tasks (points)", measure_small_matches_big,
-                   ">", -1e-9),
-        PaperClaim("more_data_helps", "§4.2 inference", "As a rule accuracy grows with the pre-training subset.",
-                   (t2,), "largest minus smallest subset, mean over tasks (points)", measure_more_data),
+        PaperClaim(
+            "subset_30k",
+            "§6 recommendation 1",
+            "Around 30k pre-training videos are enough for CNNs: beyond 30k the gain is smaller than up to 30k.",
+            (t2, t3),
+            "gain 10k->30k minus gain beyond 30k, mean over CNN series (points)",
+            measure_subset_30k,
+        ),
+        PaperClaim(
+            "transformer_more_data",
+            "§6 recommendation 2",
+            "Transformers need more data than CNNs: Video Swin gains more beyond 30k than the CNNs.",
+            (t3,),
+            "transformer minus CNN gain beyond 30k (points)",
+            measure_transformer_more_data,
+        ),
+        PaperClaim(
+            "epochs_100_150",
+            "§6 recommendation 3, §4.2",
+            f"100-150 epochs suffice: the median gain from 100 to 200 epochs is below {epoch_gain_threshold:g} points.",
+            (t3, t4),
+            "median gain from epoch 100 to 200 (points)",
+            measure_epochs_gain,
+            "<",
+            epoch_gain_threshold,
+        ),
+        PaperClaim(
+            "ood_data_matters",
+            "§6 recommendation 4, §7 conclusion 3",
+            "For out-of-distribution targets the "
+            "pre-training data matters: the best appearance model is K400-pre-trained, the best motion model "
+            "SSv2.",
+            (t6,),
+            "smaller margin of the predicted best pre-training (points)",
+            measure_ood_data,
+        ),
+        PaperClaim(
+            "ood_task_kind",
+            "§4.4 inference",
+            "Non-contrastive tasks learn better from SSv2, contrastive tasks from K400.",
+            (t6,),
+            "margin in the predicted direction, mean over (task, target) (points)",
+            measure_ood_task_kind,
+        ),
+        PaperClaim(
+            "task_families",
+            "§7 conclusion 1",
+            "Different transformation categories prevail among contrastive and non-contrastive tasks.",
+            (t1,),
+            "share of backbones whose best tasks differ in category",
+            measure_task_families,
+            ">",
+            0.5,
+        ),
+        PaperClaim(
+            "complexity",
+            "§7 conclusion 2, §4.3",
+            "A more complex pretext task is not always better: C3 is not the best everywhere.",
+            (t5,),
+            "share of (task, backbone) series where C3 is best",
+            measure_complexity,
+            "<",
+            1.0,
+        ),
+        PaperClaim(
+            "noise_contrastive",
+            "§7 conclusion 4",
+            "Contrastive tasks are more robust to noise (smaller relative drop) than non-contrastive ones.",
+            (t7,),
+            "contrastive minus non-contrastive mean relative drop (%)",
+            measure_noise_contrastive,
+            "<",
+        ),
+        PaperClaim(
+            "noise_backbone",
+            "§4.5 inference (ii)",
+            "R(2+1)D is more robust to noise (smaller relative drop) than ShuffleNet.",
+            (t7,),
+            "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
+            measure_noise_backbone,
+            "<",
+        ),
+        PaperClaim(
+            "kd_student",
+            "§5, §7 conclusion 5",
+            "A distilled student beats its teachers.",
+            (t8,),
+            "student minus best teacher, mean over (subset, target) (points)",
+            measure_kd_student,
+        ),
+        PaperClaim(
+            "bigger_not_always_better",
+            "§6 discussion, §7 conclusion 6",
+            "The network with more parameters "
+            "does not always learn better features: ShuffleNet matches R(2+1)D somewhere.",
+            (t1,),
+            "largest margin of ShuffleNet over R(2+1)D over tasks (points)",
+            measure_small_matches_big,
+            ">",
+            -1e-9,
+        ),
+        PaperClaim(
+            "more_data_helps",
+            "§4.2 inference",
+            "As a rule accuracy grows with the pre-training subset.",
+            (t2,),
+            "largest minus smallest subset, mean over tasks (points)",
+            measure_more_data,
+        ),
     )
 
 
@@ -740,8 +897,14 @@ def claims_on_paper(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperCl
     rows = []
     for spec in claims:
         claim = spec.check(tables, "paper")
-        rows.append({"claim": claim.key, "paper's value": claim.estimate.value if claim.estimate else np.nan,
-                     "paper's numbers": printed_verdict(claim), "reason": claim.reason})
+        rows.append(
+            {
+                "claim": claim.key,
+                "paper's value": claim.estimate.value if claim.estimate else np.nan,
+                "paper's numbers": printed_verdict(claim),
+                "reason": claim.reason,
+            }
+        )
     return pd.DataFrame(rows, columns=["claim", "paper's value", "paper's numbers", "reason"])
 
 
@@ -758,15 +921,21 @@ def comparison_status(collected: Collected) -> pd.DataFrame:
     """One row per paper table: ``table``, ``chapter``, ``cells``, ``reproduced``, ``note``."""
     rows = []
     for name, frame in collected.tables.items():
-        rows.append({"table": name, "chapter": chapter_title(paper_table_info(name).chapter),
-                     "cells": int(frame["paper"].notna().sum()),
-                     "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
-                     "note": collected.notes.get(name, "")})
+        rows.append(
+            {
+                "table": name,
+                "chapter": chapter_title(paper_table_info(name).chapter),
+                "cells": int(frame["paper"].notna().sum()),
+                "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
+                "note": collected.notes.get(name, ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def paper_comparisons(study: Study, chapters: Mapping[str, Any] | None = None,
-                      compute_missing: bool = False) -> dict[str, pd.DataFrame]:
+def paper_comparisons(
+    study: Study, chapters: Mapping[str, Any] | None = None, compute_missing: bool = False
+) -> dict[str, pd.DataFrame]:
     """Every paper table's ``paper_vs_reproduced`` frame, as gathered from the chapters (cached results only)."""
     return collect_comparisons(study, chapters, compute_missing).tables
 
@@ -781,8 +950,10 @@ def table_heading(name: str, collected: Collected, notes: pd.DataFrame) -> str:
     """
     info = paper_table_info(name)
     differs = notes.set_index("table").loc[name, "what differs"] if name in set(notes["table"]) else ""
-    text = (f"### {info.title[0].upper()}{info.title[1:]}: {info.caption}\n\n"
-            f"`{name}` ({info.unit}). **Scale:** {differs}. **Reproduced:** {collected.notes.get(name, '')}.")
+    text = (
+        f"### {info.title[0].upper()}{info.title[1:]}: {info.caption}\n\n"
+        f"`{name}` ({info.unit}). **Scale:** {differs}. **Reproduced:** {collected.notes.get(name, '')}."
+    )
     return text + " " + table_sentence(name, collected.tables[name])
 
 
@@ -792,8 +963,10 @@ def table_sentence(name: str, frame: pd.DataFrame) -> str:
     for metric, part in frame.groupby("metric", sort=False) if "metric" in frame else [("", frame)]:
         reproduced = len(part.dropna(subset=["paper", "reproduced"]))
         if reproduced:
-            parts.append(f"{metric}: {reproduced} of {int(part['paper'].notna().sum())} cells. "
-                         + sentence(agreement_claim(name, str(metric), part)))
+            parts.append(
+                f"{metric}: {reproduced} of {int(part['paper'].notna().sum())} cells. "
+                + sentence(agreement_claim(name, str(metric), part))
+            )
     return " ".join(parts) if parts else "No cell of this table is reproduced yet."
 
 
@@ -808,8 +981,9 @@ def agreement_figure(tables: Mapping[str, pd.DataFrame], columns: int = 4) -> Fi
     if not measured:
         return None
     rows = -(-len(measured) // columns)
-    fig, axes = plt.subplots(rows, min(columns, len(measured)), figsize=(3.2 * min(columns, len(measured)), 3 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, min(columns, len(measured)), figsize=(3.2 * min(columns, len(measured)), 3 * rows), squeeze=False
+    )
     for ax, (name, frame) in zip(axes.flat, measured.items()):
         for metric, part in frame.groupby("metric"):
             ax.scatter(part["paper"], part["reproduced"], s=14, label=str(metric))
@@ -820,7 +994,7 @@ def agreement_figure(tables: Mapping[str, pd.DataFrame], columns: int = 4) -> Fi
         ax.tick_params(labelsize=7)
         if frame["metric"].nunique() > 1:
             ax.legend(fontsize=6)
-    for ax in list(axes.flat)[len(measured):]:
+    for ax in list(axes.flat)[len(measured) :]:
         ax.axis("off")
     fig.suptitle("Paper against reproduced, per table (each point is one cell)", fontsize=10)
     fig.tight_layout()

@@ -19,6 +19,7 @@ runs and teacher finetunings are shared with the other chapters) and ``sslvid.di
 and setting, ``top1`` in percent), then pivoted into the papers' shapes; every sentence
 that quotes a number reads it from those frames.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -52,14 +53,26 @@ TARGET_COLUMNS = {"appearance": "ucf101", "motion": "hmdb51"}
 """Our targets -> the distillation papers' datasets. The papers' second set is HMDB51; its stand-in
 here is the motion target (``digits-motion``; Diving48 at paper scale), a harder, motion-decided set."""
 
-GRAPH_ROWS = {"fusion": "model fusion", "ensemble": "model ensemble", "kd": "KD uniform",
-              "mmgd": "logits graph MMGD", "graph_logits": "logits graph G_l",
-              "feature_uniform": "feature distill uniform", "graph_features": "feature graph G_r",
-              "mmgd_features": "MMGD+G_r", "graph": "G_l+G_r"}
+GRAPH_ROWS = {
+    "fusion": "model fusion",
+    "ensemble": "model ensemble",
+    "kd": "KD uniform",
+    "mmgd": "logits graph MMGD",
+    "graph_logits": "logits graph G_l",
+    "feature_uniform": "feature distill uniform",
+    "graph_features": "feature graph G_r",
+    "mmgd_features": "MMGD+G_r",
+    "graph": "G_l+G_r",
+}
 """``sslvid.distill`` methods -> rows of Zhang & Peng 2018 Table 2."""
 
-SKD_ROWS = {"independent": ("baseline", "none"), "augment": ("baseline + data augmentation", "none"),
-            "kd": ("KD", None), "self_kd": ("Self-KD", "itself"), "skd_srl": ("SKD-SRL", "itself")}
+SKD_ROWS = {
+    "independent": ("baseline", "none"),
+    "augment": ("baseline + data augmentation", "none"),
+    "kd": ("KD", None),
+    "self_kd": ("Self-KD", "itself"),
+    "skd_srl": ("SKD-SRL", "itself"),
+}
 """``sslvid.distill`` methods -> (mechanism, teacher) rows of Vu et al. 2022 Table 2 (KD: our teacher)."""
 
 SKD_BACKBONES = {"r3d_18": "resnet18_3d"}
@@ -83,8 +96,9 @@ def chapter_epochs(profile: str, kind: str = "student", epochs: int | None = Non
             raise ValueError(f"epochs must be >= 1, got {epochs}")
         return int(epochs)
     if profile not in list_profiles() or kind not in get_profile(profile).chapter_epochs:
-        raise ValueError(f"no default epochs for {profile!r}/{kind!r}; profiles: {', '.join(list_profiles())}, "
-                         "kinds: student, pcl")
+        raise ValueError(
+            f"no default epochs for {profile!r}/{kind!r}; profiles: {', '.join(list_profiles())}, kinds: student, pcl"
+        )
     return get_profile(profile).chapter_epochs[kind]
 
 
@@ -93,8 +107,9 @@ def chapter_epochs(profile: str, kind: str = "student", epochs: int | None = Non
 
 def teacher_ref(study: Study, point: Mapping[str, Any], target: str = "appearance") -> TeacherRef:
     """The finetuned classifier of a grid point as a teacher (its pre-training rides along)."""
-    return TeacherRef(finetune=study.eval_config(point, target, protocol="finetune"),
-                      pretrain=study.pretrain_config(point))
+    return TeacherRef(
+        finetune=study.eval_config(point, target, protocol="finetune"), pretrain=study.pretrain_config(point)
+    )
 
 
 def teacher_accuracy(study: Study, point: Mapping[str, Any], target: str = "appearance") -> float:
@@ -103,8 +118,15 @@ def teacher_accuracy(study: Study, point: Mapping[str, Any], target: str = "appe
     return float(table["top1"].iloc[0])
 
 
-def distill_config(study: Study, method: str, teachers: Sequence[TeacherRef] = (), target: str = "appearance",
-                   student: str | None = STUDENT, epochs: int | None = None, **overrides: Any) -> DistillConfig:
+def distill_config(
+    study: Study,
+    method: str,
+    teachers: Sequence[TeacherRef] = (),
+    target: str = "appearance",
+    student: str | None = STUDENT,
+    epochs: int | None = None,
+    **overrides: Any,
+) -> DistillConfig:
     """The ``DistillConfig`` of one student at the study's profile, seed and device.
 
     Args:
@@ -116,11 +138,9 @@ def distill_config(study: Study, method: str, teachers: Sequence[TeacherRef] = (
         **overrides: other ``DistillConfig`` fields (``method_kwargs``, ``checkpoint_every``...).
     """
     dataset = study.target(target)
-    fields = dict(dataset=dataset, data_root=study.data_root, seed=study.seed, device=study.device,
-                  **overrides)
+    fields = dict(dataset=dataset, data_root=study.data_root, seed=study.seed, device=study.device, **overrides)
     fields["epochs"] = chapter_epochs(study.profile, "student", epochs)
-    return DistillConfig.for_profile(study.profile, method=method, student=student, teachers=list(teachers),
-                                     **fields)
+    return DistillConfig.for_profile(study.profile, method=method, student=student, teachers=list(teachers), **fields)
 
 
 def run_distill(study: Study, config: DistillConfig) -> DistillResult:
@@ -130,8 +150,14 @@ def run_distill(study: Study, config: DistillConfig) -> DistillResult:
     start = time.perf_counter()
     with using_cache_dir(study.cache_dir):
         result = distill(config, study.store, study.results, progress=study.progress)
-    study.timings.append({"what": f"distill/{config.method}", "backbone": config.student or "teachers",
-                          "cached": result.cached, "seconds": round(time.perf_counter() - start, 2)})
+    study.timings.append(
+        {
+            "what": f"distill/{config.method}",
+            "backbone": config.student or "teachers",
+            "cached": result.cached,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    )
     return result
 
 
@@ -161,8 +187,13 @@ def subset_teachers(study: Study, subset: str) -> list[dict[str, Any]]:
     return sorted(points, key=lambda p: list(TEACHER_BACKBONES).index(p["backbone"]))
 
 
-def table8_results(study: Study, subsets: Sequence[str], targets: Sequence[str] = ("appearance",),
-                   method: str = "aekd", student_epochs: int | None = None) -> pd.DataFrame:
+def table8_results(
+    study: Study,
+    subsets: Sequence[str],
+    targets: Sequence[str] = ("appearance",),
+    method: str = "aekd",
+    student_epochs: int | None = None,
+) -> pd.DataFrame:
     """Table 8's runs: per subset and target, both teachers, their multi-teacher student and the student alone.
 
     Benchmark §5 "Pre-training subset size": RSPNet teachers (ShuffleNet, R(2+1)D) pre-trained on
@@ -179,12 +210,20 @@ def table8_results(study: Study, subsets: Sequence[str], targets: Sequence[str] 
         for subset in check_subsets(subsets):
             points = subset_teachers(study, subset)
             for point in points:
-                rows.append({"model": TEACHER_BACKBONES[point["backbone"]], "subset": subset, "target": target,
-                             "top1": teacher_accuracy(study, point, target)})
-            config = distill_config(study, method, [teacher_ref(study, p, target) for p in points], target,
-                                    epochs=student_epochs)
-            rows.append({"model": STUDENT_ROW, "subset": subset, "target": target,
-                         "top1": student_accuracy(study, config)})
+                rows.append(
+                    {
+                        "model": TEACHER_BACKBONES[point["backbone"]],
+                        "subset": subset,
+                        "target": target,
+                        "top1": teacher_accuracy(study, point, target),
+                    }
+                )
+            config = distill_config(
+                study, method, [teacher_ref(study, p, target) for p in points], target, epochs=student_epochs
+            )
+            rows.append(
+                {"model": STUDENT_ROW, "subset": subset, "target": target, "top1": student_accuracy(study, config)}
+            )
         alone = distill_config(study, "independent", [], target, epochs=student_epochs)
         rows.append({"model": ALONE_ROW, "subset": None, "target": target, "top1": student_accuracy(study, alone)})
     return pd.DataFrame(rows, columns=["model", "subset", "target", "top1"])
@@ -202,8 +241,9 @@ def table8(results: pd.DataFrame) -> pd.DataFrame:
     frame = results.copy()
     subsets = [s for s in SUBSET_VIDEOS if s in set(frame["subset"].dropna())]
     alone = frame[frame["model"] == ALONE_ROW]
-    frame = pd.concat([frame[frame["model"] != ALONE_ROW]] +
-                      [alone.assign(subset=s) for s in subsets], ignore_index=True)
+    frame = pd.concat(
+        [frame[frame["model"] != ALONE_ROW]] + [alone.assign(subset=s) for s in subsets], ignore_index=True
+    )
     table = frame.pivot_table(index="model", columns=["target", "subset"], values="top1", aggfunc="mean")
     order = [m for m in (*TEACHER_BACKBONES.values(), STUDENT_ROW, ALONE_ROW) if m in table.index]
     columns = [(t, s) for t in dict.fromkeys(frame["target"]) for s in subsets if (t, s) in table.columns]
@@ -214,10 +254,12 @@ CHAPTER = "distillation"
 """This chapter's name in the claims table."""
 
 
-def _claim(key: str, statement: str, paper: str, section: str, table: str, quantity: str,
-           got: Estimate | None, reason: str) -> Claim:
-    return Claim(key, CHAPTER, statement, paper, section, quantity, table=table, digits=1,
-                 reason="not measured").measured(got, reason)
+def _claim(
+    key: str, statement: str, paper: str, section: str, table: str, quantity: str, got: Estimate | None, reason: str
+) -> Claim:
+    return Claim(
+        key, CHAPTER, statement, paper, section, quantity, table=table, digits=1, reason="not measured"
+    ).measured(got, reason)
 
 
 def table8_claims(results: pd.DataFrame) -> list[Claim]:
@@ -229,19 +271,42 @@ def table8_claims(results: pd.DataFrame) -> list[Claim]:
     for target, part in results.groupby("target", sort=False):
         wide = part[part["model"] != ALONE_ROW].pivot_table(index="subset", columns="model", values="top1")
         teachers = [c for c in TEACHER_BACKBONES.values() if c in wide]
-        margin = (wide[STUDENT_ROW] - wide[teachers].max(axis=1)).dropna() if teachers and STUDENT_ROW in wide \
+        margin = (
+            (wide[STUDENT_ROW] - wide[teachers].max(axis=1)).dropna()
+            if teachers and STUDENT_ROW in wide
             else pd.Series(dtype=float)
-        out.append(_claim(f"student_beats_teachers_{target}", f"The distilled student beats both of its teachers "
-                          f"({TARGET_COLUMNS.get(target, target)} in the paper).", "benchmark2023", "§5",
-                          "Table 8", "student minus best teacher, mean over subsets (points)",
-                          bootstrap_mean(margin) if len(margin) else None, "no subset with student and teachers"))
+        )
+        out.append(
+            _claim(
+                f"student_beats_teachers_{target}",
+                f"The distilled student beats both of its teachers "
+                f"({TARGET_COLUMNS.get(target, target)} in the paper).",
+                "benchmark2023",
+                "§5",
+                "Table 8",
+                "student minus best teacher, mean over subsets (points)",
+                bootstrap_mean(margin) if len(margin) else None,
+                "no subset with student and teachers",
+            )
+        )
         alone = part.loc[part["model"] == ALONE_ROW, "top1"]
-        gain = (wide[STUDENT_ROW] - float(alone.iloc[0])).dropna() if len(alone) and STUDENT_ROW in wide \
+        gain = (
+            (wide[STUDENT_ROW] - float(alone.iloc[0])).dropna()
+            if len(alone) and STUDENT_ROW in wide
             else pd.Series(dtype=float)
-        out.append(_claim(f"distillation_helps_{target}", "Distillation beats the same student trained on labels "
-                          "alone.", "benchmark2023", "§5", "Table 8", "student minus student alone, mean over "
-                          "subsets (points)", bootstrap_mean(gain) if len(gain) else None,
-                          "the student alone was not run"))
+        )
+        out.append(
+            _claim(
+                f"distillation_helps_{target}",
+                "Distillation beats the same student trained on labels alone.",
+                "benchmark2023",
+                "§5",
+                "Table 8",
+                "student minus student alone, mean over subsets (points)",
+                bootstrap_mean(gain) if len(gain) else None,
+                "the student alone was not run",
+            )
+        )
     return out
 
 
@@ -289,12 +354,16 @@ def group_definitions(study: Study) -> dict[str, dict[str, Any]]:
         name = f"complexity/{p['task']}/{p['backbone']}"
         groups.setdefault(name, {"kind": "complexity", "teachers": [], "student": p["backbone"]})["teachers"].append(p)
     for p in study.grid_points("distillation", block=2):
-        groups.setdefault(f"dataset/{p['task']}", {"kind": "dataset", "teachers": [], "student": STUDENT}
-                          )["teachers"].append(p)
+        groups.setdefault(f"dataset/{p['task']}", {"kind": "dataset", "teachers": [], "student": STUDENT})[
+            "teachers"
+        ].append(p)
     category = study.grid_points("distillation", block=3)
     for team, tasks in CATEGORY_TEAMS.items():
-        groups[f"category/{team}"] = {"kind": "category", "teachers": [p for p in category if p["task"] in tasks],
-                                      "student": "r2plus1d_18"}
+        groups[f"category/{team}"] = {
+            "kind": "category",
+            "teachers": [p for p in category if p["task"] in tasks],
+            "student": "r2plus1d_18",
+        }
     return groups
 
 
@@ -311,8 +380,13 @@ def check_groups(study: Study, names: Sequence[str]) -> dict[str, dict[str, Any]
     return {n: groups[n] for n in names}
 
 
-def group_results(study: Study, names: Sequence[str], target: str = "appearance", method: str = "aekd",
-                  student_epochs: int | None = None) -> pd.DataFrame:
+def group_results(
+    study: Study,
+    names: Sequence[str],
+    target: str = "appearance",
+    method: str = "aekd",
+    student_epochs: int | None = None,
+) -> pd.DataFrame:
     """Benchmark §5 (complexities, pre-training sets, pretext categories): every teacher of each named
     group finetuned, and one student distilled from all of them.
 
@@ -324,31 +398,66 @@ def group_results(study: Study, names: Sequence[str], target: str = "appearance"
     for name, group in check_groups(study, names).items():
         for p in group["teachers"]:
             label = "/".join(str(p[k]) for k in ("task", "backbone", "data", "subset", "complexity") if k in p)
-            rows.append({"group": name, "kind": group["kind"], "role": "teacher", "model": label,
-                         "top1": teacher_accuracy(study, p, target)})
-        config = distill_config(study, method, [teacher_ref(study, p, target) for p in group["teachers"]], target,
-                                student=group["student"], epochs=student_epochs)
-        rows.append({"group": name, "kind": group["kind"], "role": "student", "model": group["student"],
-                     "top1": student_accuracy(study, config)})
+            rows.append(
+                {
+                    "group": name,
+                    "kind": group["kind"],
+                    "role": "teacher",
+                    "model": label,
+                    "top1": teacher_accuracy(study, p, target),
+                }
+            )
+        config = distill_config(
+            study,
+            method,
+            [teacher_ref(study, p, target) for p in group["teachers"]],
+            target,
+            student=group["student"],
+            epochs=student_epochs,
+        )
+        rows.append(
+            {
+                "group": name,
+                "kind": group["kind"],
+                "role": "student",
+                "model": group["student"],
+                "top1": student_accuracy(study, config),
+            }
+        )
     return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1"])
 
 
 def group_claims(results: pd.DataFrame) -> list[Claim]:
     """Benchmark §5 (benchmark2023): the student outperforms its teachers in most teacher groups. Quantity:
     student minus best teacher, mean over the groups run, with a bootstrap over the groups."""
-    margins = [float(part.loc[part["role"] == "student", "top1"].iloc[0])
-               - part[part["role"] == "teacher"]["top1"].max()
-               for _, part in results.groupby("group", sort=False)] if len(results) else []
-    return [_claim("student_beats_group_teachers", "A student distilled from a group of teachers beats its best "
-                   "teacher.", "benchmark2023", "§5", "", "student minus best teacher, mean over groups (points)",
-                   bootstrap_mean(margins) if margins else None, "no teacher group was run (knob teacher_groups)")]
+    margins = (
+        [
+            float(part.loc[part["role"] == "student", "top1"].iloc[0]) - part[part["role"] == "teacher"]["top1"].max()
+            for _, part in results.groupby("group", sort=False)
+        ]
+        if len(results)
+        else []
+    )
+    return [
+        _claim(
+            "student_beats_group_teachers",
+            "A student distilled from a group of teachers beats its best teacher.",
+            "benchmark2023",
+            "§5",
+            "",
+            "student minus best teacher, mean over groups (points)",
+            bootstrap_mean(margins) if margins else None,
+            "no teacher group was run (knob teacher_groups)",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------- (3) graph distillation ablation
 
 
-def graph_results(study: Study, subset: str, methods: Sequence[str], target: str = "appearance",
-                  student_epochs: int | None = None) -> pd.DataFrame:
+def graph_results(
+    study: Study, subset: str, methods: Sequence[str], target: str = "appearance", student_epochs: int | None = None
+) -> pd.DataFrame:
     """Zhang & Peng 2018 Table 2 with Table 8's teachers of one subset: each method's student (or, for
     fusion and ensemble, the teachers combined) tested on ``target``.
 
@@ -376,28 +485,42 @@ def graph_claims(results: pd.DataFrame) -> list[Claim]:
     by = results.set_index("method")["top1"] if len(results) else pd.Series(dtype=float)
     graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in by]
     gaps = [by[m] - by["kd"] for m in graphs] if "kd" in by else []
-    return [_claim("graphs_beat_kd", "Distillation along the graphs beats uniform KD.", "zhang2018graph", "§4",
-                   "Table 2", "graph variant minus uniform KD, mean over variants (points)",
-                   bootstrap_mean(gaps) if gaps else None, "uniform KD or the graph variants were not run")]
+    return [
+        _claim(
+            "graphs_beat_kd",
+            "Distillation along the graphs beats uniform KD.",
+            "zhang2018graph",
+            "§4",
+            "Table 2",
+            "graph variant minus uniform KD, mean over variants (points)",
+            bootstrap_mean(gaps) if gaps else None,
+            "uniform KD or the graph variants were not run",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------- (4) PCL-boosted convergence
 
 
-def pcl_configs(study: Study, epochs: int | None = None, teacher_backbone: str = STUDENT,
-                student: str = STUDENT) -> dict[str, DistillConfig]:
+def pcl_configs(
+    study: Study, epochs: int | None = None, teacher_backbone: str = STUDENT, student: str = STUDENT
+) -> dict[str, DistillConfig]:
     """Camarena et al. 2022 §3: the PCL baseline (no teacher; it also serves as the teacher, trained
     the same epochs) and the PCL student taught by it. Checkpoints every epoch for the curves."""
-    common: dict[str, Any] = dict(target="appearance", epochs=chapter_epochs(study.profile, "pcl", epochs),
-                                  checkpoint_every=1)
+    common: dict[str, Any] = dict(
+        target="appearance", epochs=chapter_epochs(study.profile, "pcl", epochs), checkpoint_every=1
+    )
     teacher = distill_config(study, "pcl_kd", [], student=teacher_backbone, **common)
-    baseline = teacher if teacher_backbone == student else distill_config(study, "pcl_kd", [], student=student,
-                                                                          **common)
+    baseline = (
+        teacher if teacher_backbone == student else distill_config(study, "pcl_kd", [], student=student, **common)
+    )
     taught = distill_config(study, "pcl_kd", [TeacherRef(distill=teacher)], student=student, **common)
     return {"PCL alone": baseline, "PCL + KD": taught}
 
 
-def pcl_curves(study: Study, epochs: int | None = None, teacher_backbone: str = STUDENT, student: str = STUDENT) -> pd.DataFrame:
+def pcl_curves(
+    study: Study, epochs: int | None = None, teacher_backbone: str = STUDENT, student: str = STUDENT
+) -> pd.DataFrame:
     """Accuracy per epoch of PCL alone and of PCL + KD: 1-nearest-neighbour clip retrieval (hit@1, %)
     of the student's features on the appearance set after every epoch (``sslvid.distill.test_checkpoints``).
 
@@ -408,15 +531,22 @@ def pcl_curves(study: Study, epochs: int | None = None, teacher_backbone: str = 
     for name, config in pcl_configs(study, epochs, teacher_backbone, student).items():
         result = run_distill(study, config)
         hits = result.rows[result.rows["metric"] == "hit@1"]
-        rows += [{"run": name, "epoch": int(e), "hit@1": float(v)}
-                 for e, v in zip(hits["pretrain_epochs"], hits["value"])]
+        rows += [
+            {"run": name, "epoch": int(e), "hit@1": float(v)} for e, v in zip(hits["pretrain_epochs"], hits["value"])
+        ]
     return pd.DataFrame(rows, columns=["run", "epoch", "hit@1"]).sort_values(["run", "epoch"], ignore_index=True)
 
 
 def pcl_figure(curves: pd.DataFrame) -> Figure:
     """Accuracy against epochs, PCL alone vs PCL + KD (Camarena et al. 2022, Figs. 4-6)."""
-    return accuracy_curves(curves, x="epoch", y="hit@1", group="run", ylabel="1-NN retrieval hit@1 (%)",
-                           title="PCL with and without a teacher")
+    return accuracy_curves(
+        curves,
+        x="epoch",
+        y="hit@1",
+        group="run",
+        ylabel="1-NN retrieval hit@1 (%)",
+        title="PCL with and without a teacher",
+    )
 
 
 def pcl_claims(curves: pd.DataFrame) -> list[Claim]:
@@ -428,16 +558,31 @@ def pcl_claims(curves: pd.DataFrame) -> list[Claim]:
     if wide is not None and not wide.empty and {"PCL alone", "PCL + KD"} <= set(wide.columns):
         last = wide.index.max()
         got = Estimate(float(wide.loc[last, "PCL + KD"] - wide.loc[last, "PCL alone"]), n=1)
-    return [_claim("pcl_teacher_helps", "With a teacher, PCL ends with better features.", "camarena2022boosting", "§4",
-                   "", "PCL + KD minus PCL alone at the last epoch, 1-NN hit@1 (points)", got,
-                   "the PCL curves are incomplete")]
+    return [
+        _claim(
+            "pcl_teacher_helps",
+            "With a teacher, PCL ends with better features.",
+            "camarena2022boosting",
+            "§4",
+            "",
+            "PCL + KD minus PCL alone at the last epoch, 1-NN hit@1 (points)",
+            got,
+            "the PCL curves are incomplete",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------- (5) SKD-SRL
 
 
-def skd_results(study: Study, methods: Sequence[str], subset: str, student: str = STUDENT,
-                target: str = "appearance", student_epochs: int | None = None) -> pd.DataFrame:
+def skd_results(
+    study: Study,
+    methods: Sequence[str],
+    subset: str,
+    student: str = STUDENT,
+    target: str = "appearance",
+    student_epochs: int | None = None,
+) -> pd.DataFrame:
     """Vu et al. 2022 Tables 1-2: the student trained alone, with augmentation, with KD from the R(2+1)D
     teacher of ``subset`` (our stand-in for their 3D ResNet-50), by Self-KD and by SKD-SRL.
 
@@ -458,8 +603,15 @@ def skd_results(study: Study, methods: Sequence[str], subset: str, student: str 
             point = subset_teachers(study, check_subsets([subset])[0])[-1]
             teachers, teacher_name = [teacher_ref(study, point, target)], point["backbone"]
         config = distill_config(study, method, teachers, target, student=student, epochs=student_epochs)
-        rows.append({"method": method, "mechanism": mechanism, "teacher": teacher_name, "backbone": student,
-                     "top1": student_accuracy(study, config)})
+        rows.append(
+            {
+                "method": method,
+                "mechanism": mechanism,
+                "teacher": teacher_name,
+                "backbone": student,
+                "top1": student_accuracy(study, config),
+            }
+        )
     return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1"])
 
 
@@ -467,18 +619,31 @@ def skd_claims(results: pd.DataFrame) -> list[Claim]:
     """Vu et al. 2022 (vu2022skdsrl, §4, Table 1): SKD-SRL beats the same student trained alone (+23.3 points on
     UCF101 with 3D ResNet-18 there). One difference of two single-seed runs: no interval."""
     by = results.set_index("method")["top1"] if len(results) else pd.Series(dtype=float)
-    got = Estimate(float(by["skd_srl"] - by["independent"])) if {"independent", "skd_srl"} <= set(by.index) \
-        else None
-    return [_claim("skd_beats_independent", "SKD-SRL beats the student trained alone.", "vu2022skdsrl", "§4",
-                   "Table 1", "SKD-SRL minus independent training (points)", got,
-                   "SKD-SRL and the independent baseline were not both run")]
+    got = Estimate(float(by["skd_srl"] - by["independent"])) if {"independent", "skd_srl"} <= set(by.index) else None
+    return [
+        _claim(
+            "skd_beats_independent",
+            "SKD-SRL beats the student trained alone.",
+            "vu2022skdsrl",
+            "§4",
+            "Table 1",
+            "SKD-SRL minus independent training (points)",
+            got,
+            "SKD-SRL and the independent baseline were not both run",
+        )
+    ]
 
 
 # ---------------------------------------------------------------------- paper vs reproduced
 
 
-def compare(paper_name: str, ours: pd.DataFrame, on: Sequence[str], columns: Mapping[str, str],
-            rename: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+def compare(
+    paper_name: str,
+    ours: pd.DataFrame,
+    on: Sequence[str],
+    columns: Mapping[str, str],
+    rename: Mapping[str, Mapping[str, str]] | None = None,
+) -> pd.DataFrame:
     """``paper_vs_reproduced`` for each of the paper table's value columns, stacked.
 
     Args:
@@ -507,15 +672,20 @@ def table8_comparison(results: pd.DataFrame) -> pd.DataFrame:
     """Benchmark Table 8 (UCF101 -> appearance, HMDB51 -> motion) beside ours; the student alone is not
     a cell of the paper and is left out."""
     ours = results[results["model"] != ALONE_ROW]
-    return compare("benchmark_t8_kd_subsets_rspnet", ours, ["model", "subset"],
-                   {"ucf101_top1": "appearance", "hmdb51_top1": "motion"})
+    return compare(
+        "benchmark_t8_kd_subsets_rspnet",
+        ours,
+        ["model", "subset"],
+        {"ucf101_top1": "appearance", "hmdb51_top1": "motion"},
+    )
 
 
 def graph_comparison(results: pd.DataFrame) -> pd.DataFrame:
     """Zhang & Peng 2018 Table 2 beside ours (UCF101 -> appearance; HMDB51 and CCV: not run)."""
     ours = results.assign(target="appearance", method=results["row"])
-    return compare("graphkd_t2_ablation", ours, ["method"], {"ucf101_acc": "appearance", "hmdb51_acc": "",
-                                                              "ccv_map": ""})
+    return compare(
+        "graphkd_t2_ablation", ours, ["method"], {"ucf101_acc": "appearance", "hmdb51_acc": "", "ccv_map": ""}
+    )
 
 
 def graph_sota_comparison(graph: pd.DataFrame, skd: pd.DataFrame) -> pd.DataFrame:
@@ -530,8 +700,7 @@ def graph_sota_comparison(graph: pd.DataFrame, skd: pd.DataFrame) -> pd.DataFram
     if len(full):
         rows.append({"method": "Graph distillation G_l+G_r", "top1": float(full["top1"].iloc[0])})
     ours = pd.DataFrame(rows, columns=["method", "top1"]).assign(target="appearance")
-    return compare("graphkd_t1_sota", ours, ["method"], {"ucf101_acc": "appearance", "hmdb51_acc": "",
-                                                         "ccv_map": ""})
+    return compare("graphkd_t1_sota", ours, ["method"], {"ucf101_acc": "appearance", "hmdb51_acc": "", "ccv_map": ""})
 
 
 def skd_comparison(results: pd.DataFrame) -> pd.DataFrame:
@@ -539,22 +708,36 @@ def skd_comparison(results: pd.DataFrame) -> pd.DataFrame:
     network: unless it is ``r3d_18`` (their 3D ResNet-18) its rows stand apart from theirs."""
     ours = results[results["method"].isin(["independent", "skd_srl"])].assign(target="appearance")
     ours = ours.assign(method=ours["method"].map({"independent": "baseline", "skd_srl": "skd_srl"}))
-    return compare("skdsrl_t1_baseline", ours, ["method", "backbone"],
-                   {"ucf101_top1": "appearance", "hmdb51_top1": "", "k400_top1": ""},
-                   rename={"backbone": SKD_BACKBONES})
+    return compare(
+        "skdsrl_t1_baseline",
+        ours,
+        ["method", "backbone"],
+        {"ucf101_top1": "appearance", "hmdb51_top1": "", "k400_top1": ""},
+        rename={"backbone": SKD_BACKBONES},
+    )
 
 
 def skd_mechanism_comparison(results: pd.DataFrame) -> pd.DataFrame:
     """SKD-SRL Table 2 (mechanisms on UCF101): our KD row's teacher is R(2+1)D, not their 3D ResNet-50,
     so it stands in its own row."""
-    return compare("skdsrl_t2_mechanisms_ucf101_r18", results.assign(target="appearance"),
-                   ["mechanism", "teacher"], {"ucf101_top1": "appearance"})
+    return compare(
+        "skdsrl_t2_mechanisms_ucf101_r18",
+        results.assign(target="appearance"),
+        ["mechanism", "teacher"],
+        {"ucf101_top1": "appearance"},
+    )
 
 
 KNOBS: dict[str, Any] = {
-    "teacher_subsets": ("10k", "50k"), "targets": ("appearance",), "kd_method": "aekd", "student_epochs": None,
-    "teacher_groups": (), "graph_subset": "50k", "graph_methods": ("fusion", "kd", "graph_logits", "graph"),
-    "pcl_epochs": None, "skd_methods": ("independent", "skd_srl"),
+    "teacher_subsets": ("10k", "50k"),
+    "targets": ("appearance",),
+    "kd_method": "aekd",
+    "student_epochs": None,
+    "teacher_groups": (),
+    "graph_subset": "50k",
+    "graph_methods": ("fusion", "kd", "graph_logits", "graph"),
+    "pcl_epochs": None,
+    "skd_methods": ("independent", "skd_srl"),
 }
 """The notebook's default knobs (its parameters cell): what ``paper_comparisons`` reads back."""
 
@@ -575,8 +758,10 @@ def paper_comparisons(study: Study, **knobs: Any) -> dict[str, pd.DataFrame]:
     t8 = table8_results(study, k["teacher_subsets"], k["targets"], k["kd_method"], k["student_epochs"])
     graph = graph_results(study, k["graph_subset"], k["graph_methods"], student_epochs=k["student_epochs"])
     skd = skd_results(study, k["skd_methods"], k["graph_subset"], student_epochs=k["student_epochs"])
-    return {"benchmark_t8_kd_subsets_rspnet": table8_comparison(t8),
-            "graphkd_t2_ablation": graph_comparison(graph),
-            "graphkd_t1_sota": graph_sota_comparison(graph, skd),
-            "skdsrl_t1_baseline": skd_comparison(skd),
-            "skdsrl_t2_mechanisms_ucf101_r18": skd_mechanism_comparison(skd)}
+    return {
+        "benchmark_t8_kd_subsets_rspnet": table8_comparison(t8),
+        "graphkd_t2_ablation": graph_comparison(graph),
+        "graphkd_t1_sota": graph_sota_comparison(graph, skd),
+        "skdsrl_t1_baseline": skd_comparison(skd),
+        "skdsrl_t2_mechanisms_ucf101_r18": skd_mechanism_comparison(skd),
+    }

@@ -15,6 +15,7 @@ on UCF101 and HMDB51, and with clip retrieval top-k. Here:
    student from RSPNet K400-30k) has a reproduced counterpart, when the distillation chapter
    trained one.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -38,8 +39,16 @@ TABLE9 = "benchmark_t9_sota"
 OURS_ROW = "Ours (KD student, RSPNet K400-30k)"
 """The one Table 9 row the paper trained itself."""
 
-SUMMARY_COLUMNS = ("model", "pretext", "pretrain_dataset", "pretrain_subset", "pretrain_epochs", "complexity",
-                   "dataset", "value")
+SUMMARY_COLUMNS = (
+    "model",
+    "pretext",
+    "pretrain_dataset",
+    "pretrain_subset",
+    "pretrain_epochs",
+    "complexity",
+    "dataset",
+    "value",
+)
 
 
 # --------------------------------------------------------------------------- computing (or loading)
@@ -50,8 +59,9 @@ def downstream_points(study: Study) -> list[dict[str, Any]]:
     return study.grid_points("downstream")
 
 
-def classification(study: Study, points: Sequence[Mapping[str, Any]] | None = None,
-                   targets: Sequence[str] = TARGET_KINDS) -> pd.DataFrame:
+def classification(
+    study: Study, points: Sequence[Mapping[str, Any]] | None = None, targets: Sequence[str] = TARGET_KINDS
+) -> pd.DataFrame:
     """Top-1 (study protocol) of the grid's models and of the random-init backbone on each target.
 
     Returns:
@@ -60,14 +70,16 @@ def classification(study: Study, points: Sequence[Mapping[str, Any]] | None = No
     check_selection(targets, TARGET_KINDS, "targets")
     points = downstream_points(study) if points is None else list(points)
     backbones = sorted({p["backbone"] for p in points})
-    frames = [study.accuracy(points, target=kind, scratch_backbones=backbones).assign(target_kind=kind)
-              for kind in targets]
+    frames = [
+        study.accuracy(points, target=kind, scratch_backbones=backbones).assign(target_kind=kind) for kind in targets
+    ]
     table = pd.concat(frames, ignore_index=True)
     return table[["task", "backbone", "data", "subset", "target_kind", "target", "protocol", "top1"]]
 
 
-def retrieval(study: Study, points: Sequence[Mapping[str, Any]] | None = None,
-              targets: Sequence[str] = TARGET_KINDS) -> pd.DataFrame:
+def retrieval(
+    study: Study, points: Sequence[Mapping[str, Any]] | None = None, targets: Sequence[str] = TARGET_KINDS
+) -> pd.DataFrame:
     """Clip retrieval hit@k of the grid's models on each target (frozen features, cosine similarity).
 
     Returns:
@@ -93,9 +105,14 @@ def everything_trained(study: Study, metric: str = "top1_video") -> pd.DataFrame
     table = study.results.table()
     if table.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    keep = ((table["task"] == CLASSIFICATION) & (table["metric"] == metric) & (table["condition"] == "clean")
-            & (table["profile"] == study.profile) & (table["protocol"] == study.protocol)
-            & table["dataset"].isin([study.target(k) for k in TARGET_KINDS]))
+    keep = (
+        (table["task"] == CLASSIFICATION)
+        & (table["metric"] == metric)
+        & (table["condition"] == "clean")
+        & (table["profile"] == study.profile)
+        & (table["protocol"] == study.protocol)
+        & table["dataset"].isin([study.target(k) for k in TARGET_KINDS])
+    )
     rows = table[keep].copy()
     rows["complexity"] = rows["complexity"].fillna("")
     return rows[list(SUMMARY_COLUMNS)].reset_index(drop=True)
@@ -136,13 +153,21 @@ def best_by(results: pd.DataFrame, by: str) -> pd.DataFrame:
     if by not in ("pretext", "model"):
         raise ValueError(f"best_by groups by 'pretext' or 'model', got {by!r}")
     if results.empty:
-        return pd.DataFrame(columns=["dataset", by, "top1", "model" if by == "pretext" else "pretext",
-                                     "pre-training", "evaluations"])
+        return pd.DataFrame(
+            columns=["dataset", by, "top1", "model" if by == "pretext" else "pretext", "pre-training", "evaluations"]
+        )
     counts = results.groupby(["dataset", by]).size().rename("evaluations").reset_index()
     best = results.loc[results.groupby(["dataset", by])["value"].idxmax()]
     other = "model" if by == "pretext" else "pretext"
-    table = pd.DataFrame({"dataset": best["dataset"], by: best[by], "top1": best["value"], other: best[other],
-                          "pre-training": best.apply(_setting, axis=1)})
+    table = pd.DataFrame(
+        {
+            "dataset": best["dataset"],
+            by: best[by],
+            "top1": best["value"],
+            other: best[other],
+            "pre-training": best.apply(_setting, axis=1),
+        }
+    )
     table = table.merge(counts, on=["dataset", by])
     return table.sort_values(["dataset", "top1"], ascending=[True, False], ignore_index=True)
 
@@ -161,9 +186,16 @@ def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
         if scratch.empty or trained.empty:
             continue
         best = trained.loc[trained["value"].idxmax()]
-        rows.append({"dataset": dataset, "model": model, "scratch": float(scratch["value"].mean()),
-                     "best pre-trained": float(best["value"]), "best pretext": best["pretext"],
-                     "gain": float(best["value"] - scratch["value"].mean())})
+        rows.append(
+            {
+                "dataset": dataset,
+                "model": model,
+                "scratch": float(scratch["value"].mean()),
+                "best pre-trained": float(best["value"]),
+                "best pretext": best["pretext"],
+                "gain": float(best["value"] - scratch["value"].mean()),
+            }
+        )
     return pd.DataFrame(rows, columns=["dataset", "model", "scratch", "best pre-trained", "best pretext", "gain"])
 
 
@@ -178,10 +210,18 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
     paper["source"] = "paper"
     trained = results[results["pretext"] != "scratch"]
     best = {kind: _best_value(trained, study.target(kind)) for kind in TARGET_KINDS}
-    ours = pd.DataFrame([{"approach": f"best pre-trained model of this book ({study.profile})",
-                          "frames_x_size": _clip_text(study), "note": f"{study.protocol}; targets "
-                          f"{study.target('appearance')} / {study.target('motion')}",
-                          "ucf101_top1": best["appearance"], "hmdb51_top1": best["motion"], "source": "this run"}])
+    ours = pd.DataFrame(
+        [
+            {
+                "approach": f"best pre-trained model of this book ({study.profile})",
+                "frames_x_size": _clip_text(study),
+                "note": f"{study.protocol}; targets {study.target('appearance')} / {study.target('motion')}",
+                "ucf101_top1": best["appearance"],
+                "hmdb51_top1": best["motion"],
+                "source": "this run",
+            }
+        ]
+    )
     return pd.concat([paper, ours], ignore_index=True)
 
 
@@ -201,8 +241,9 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
         ``{"benchmark_t9_sota": frame}`` with columns ``approach, metric, paper, reproduced, n, difference``.
     """
     paper = load_paper_table(TABLE9)
-    long = paper.melt(id_vars=["approach"], value_vars=["ucf101_top1", "hmdb51_top1"], var_name="metric",
-                      value_name="paper")
+    long = paper.melt(
+        id_vars=["approach"], value_vars=["ucf101_top1", "hmdb51_top1"], var_name="metric", value_name="paper"
+    )
     student = _kd_student(study)
     long["reproduced"] = np.nan
     long["n"] = 0
@@ -221,9 +262,14 @@ def _kd_student(study: Study) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=["dataset", "value"])
     subset = study.pretrain_config({"task": "rspnet", "backbone": "shufflenet3d", "subset": "30k"}).subset_per_class
-    keep = (table["protocol"].astype(str).str.startswith("distill:") & (table["metric"] == "top1_video")
-            & (table["profile"] == study.profile) & (table["pretext"].astype(str) == "rspnet+rspnet")
-            & (table["pretrain_subset"] == subset) & table["pretrain_epochs"].isna())
+    keep = (
+        table["protocol"].astype(str).str.startswith("distill:")
+        & (table["metric"] == "top1_video")
+        & (table["profile"] == study.profile)
+        & (table["pretext"].astype(str) == "rspnet+rspnet")
+        & (table["pretrain_subset"] == subset)
+        & table["pretrain_epochs"].isna()
+    )
     return table[keep]
 
 
@@ -265,14 +311,17 @@ def best_pool_per_task(hits: pd.DataFrame, k: int = 5) -> pd.DataFrame:
     return best[["target_kind", "task", "data", "hit"]].reset_index(drop=True)
 
 
-def neighbours_figure(study: Study, point: Mapping[str, Any], target: str = "appearance", k: int = 5,
-                      seed: int = 0) -> Figure:
+def neighbours_figure(
+    study: Study, point: Mapping[str, Any], target: str = "appearance", k: int = 5, seed: int = 0
+) -> Figure:
     """A test clip of ``target`` beside its ``k`` nearest training clips under ``point``'s frozen features."""
     study.evaluate(point, target=target)  # fills the feature cache the search reads
     search = search_neighbours(study.eval_config(point, target), study.store, study.features, k=k)
     query = int(np.random.default_rng(seed).integers(len(search.test_features)))
-    title = (f"{point['task']} ({point.get('data', 'K400')}) on {point['backbone']}: {k} nearest training clips "
-             f"({search.knn_top1():.0f}% {k}-NN top-1 over all test clips)")
+    title = (
+        f"{point['task']} ({point.get('data', 'K400')}) on {point['backbone']}: {k} nearest training clips "
+        f"({search.knn_top1():.0f}% {k}-NN top-1 over all test clips)"
+    )
     return neighbour_figure(search, query, title, frames=4)
 
 

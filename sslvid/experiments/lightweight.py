@@ -17,6 +17,7 @@ to single-frame "videos" (grid ``lightweight`` of ``sslvid.scale.grids``: ``fram
 Every number comes from the study's stores (``sslvid.experiments.study.Study``); the prose
 functions read them from the computed tables.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -55,8 +56,12 @@ BACKBONES: tuple[str, ...] = LIGHT_2D
 """The study's networks in the order of its Table 1 (2D, applied frame by frame)."""
 PAPER_NAMES: dict[str, dict[str, str]] = {
     "method": {"moco_v2": "mocov2"},
-    "backbone": {"mobilenetv2_2d": "mobilenetv2", "resnet18_2d": "resnet18", "shufflenetv2_2d": "shufflenetv2",
-                 "squeezenet_2d": "squeezenet"},
+    "backbone": {
+        "mobilenetv2_2d": "mobilenetv2",
+        "resnet18_2d": "resnet18",
+        "shufflenetv2_2d": "shufflenetv2",
+        "squeezenet_2d": "squeezenet",
+    },
 }
 """Our task / backbone names -> the names in ``data/paper-tables/lightweight_t1_*.csv``."""
 PAPER_SIZE = (3, 1, 224, 224)
@@ -84,8 +89,9 @@ def check_names(names: Sequence[str] | None, valid: Sequence[str], what: str) ->
     return [n for n in valid if n in chosen]
 
 
-def lightweight_points(study: Study, methods: Sequence[str] | None = None,
-                       backbones: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def lightweight_points(
+    study: Study, methods: Sequence[str] | None = None, backbones: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
     """The grid points of the chapter: ``methods`` x ``backbones`` of grid "lightweight" (frames=1, STL10).
 
     Raises:
@@ -119,14 +125,16 @@ def evaluation_setup(study: Study, point: Mapping[str, Any]) -> str:
     """
     config = evaluation_config(study, point)
     protocol = {"linear": "a linear probe on frozen features", "finetune": "finetuning end to end"}[config.protocol]
-    return (f"The paper trains a classifier on STL-10's labelled images (500 training and 800 validation "
-            f"96x96 images in each of 10 classes) with Adam (§4). Here the classifier is trained and tested on "
-            f"**{config.dataset}**, the study's appearance target, one frame per clip, with {protocol} and "
-            f"**{config.optimizer}** at lr {config.lr:g} for {config.epochs} epochs. STL-10 is not part of the "
-            "book's data: its unlabelled images are already stood in for by single frames of the appearance pool, "
-            "and this target is the one every other chapter is read on. Accuracies therefore compare with the "
-            "paper's in their order, not their level. The paper does not print its learning rate; 1e-3 is "
-            "Adam's default.")
+    return (
+        f"The paper trains a classifier on STL-10's labelled images (500 training and 800 validation "
+        f"96x96 images in each of 10 classes) with Adam (§4). Here the classifier is trained and tested on "
+        f"**{config.dataset}**, the study's appearance target, one frame per clip, with {protocol} and "
+        f"**{config.optimizer}** at lr {config.lr:g} for {config.epochs} epochs. STL-10 is not part of the "
+        "book's data: its unlabelled images are already stood in for by single frames of the appearance pool, "
+        "and this target is the one every other chapter is read on. Accuracies therefore compare with the "
+        "paper's in their order, not their level. The paper does not print its learning rate; 1e-3 is "
+        "Adam's default."
+    )
 
 
 def paper_backbone(name: str) -> str:
@@ -156,13 +164,21 @@ def pretrain_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataF
     for point in points:
         result = study.pretrain(point)
         provenance = result.run.provenance()
-        rows.append({"task": point["task"], "backbone": point["backbone"], "run": result.run.key,
-                     "epochs": result.config.epochs, "wall_seconds": provenance.get("wall_seconds")})
+        rows.append(
+            {
+                "task": point["task"],
+                "backbone": point["backbone"],
+                "run": result.run.key,
+                "epochs": result.config.epochs,
+                "wall_seconds": provenance.get("wall_seconds"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def accuracy_by_epoch(study: Study, points: Sequence[Mapping[str, Any]],
-                      epochs: Sequence[int | None] | None = None) -> pd.DataFrame:
+def accuracy_by_epoch(
+    study: Study, points: Sequence[Mapping[str, Any]], epochs: Sequence[int | None] | None = None
+) -> pd.DataFrame:
     """Appearance-target accuracy of every point at every checkpoint (the study's protocol, the paper's Adam).
 
     Args:
@@ -179,13 +195,15 @@ def accuracy_by_epoch(study: Study, points: Sequence[Mapping[str, Any]],
     table = study.accuracy(points, "appearance", epochs=epochs, **DOWNSTREAM_OPTIMISER)
     last = {(p["task"], p["backbone"]): study.pretrain_config(p).epochs for p in points}
     table["final"] = table["epoch"].isna()
-    table["epoch"] = [int(last[(t, b)]) if pd.isna(e) else int(e)
-                      for t, b, e in zip(table["task"], table["backbone"], table["epoch"])]
+    table["epoch"] = [
+        int(last[(t, b)]) if pd.isna(e) else int(e) for t, b, e in zip(table["task"], table["backbone"], table["epoch"])
+    ]
     return table
 
 
-def curve_points(study: Study, methods: Sequence[str] | None = None,
-                 curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",)) -> list[dict[str, Any]]:
+def curve_points(
+    study: Study, methods: Sequence[str] | None = None, curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",)
+) -> list[dict[str, Any]]:
     """The points whose every checkpoint is evaluated (Fig. 1): ``methods`` x ``curve_backbones``.
 
     Each checkpoint costs one more evaluation, so by default only one network gets curves;
@@ -235,19 +253,22 @@ def paper_accuracy() -> pd.DataFrame:
     """
     paper = load_paper_table("lightweight_t1_stl10")
     back = {column: {v: k for k, v in mapping.items()} for column, mapping in PAPER_NAMES.items()}
-    return pd.DataFrame({
-        "task": paper["method"].map(lambda v: back["method"].get(v, v)),
-        "backbone": paper["backbone"].map(lambda v: back["backbone"].get(v, v)),
-        "top1": paper["val_acc"] * 100.0,
-        "contrastive": paper["contrastive"].eq("yes"),
-    })
+    return pd.DataFrame(
+        {
+            "task": paper["method"].map(lambda v: back["method"].get(v, v)),
+            "backbone": paper["backbone"].map(lambda v: back["backbone"].get(v, v)),
+            "top1": paper["val_acc"] * 100.0,
+            "contrastive": paper["contrastive"].eq("yes"),
+        }
+    )
 
 
 def paper_accuracy_grid() -> pd.DataFrame:
     """The paper's Table 1 accuracies (percent) as methods x networks, our names."""
     paper = paper_accuracy()
-    grid = paper.pivot(index="task", columns="backbone", values="top1").reindex(index=list(METHODS),
-                                                                                 columns=list(BACKBONES))
+    grid = paper.pivot(index="task", columns="backbone", values="top1").reindex(
+        index=list(METHODS), columns=list(BACKBONES)
+    )
     grid.index.name, grid.columns.name = "method", "backbone"
     return grid
 
@@ -291,19 +312,39 @@ def claims(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> list[Claim]
     flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
     rows = ours.index.to_series().map(flags).fillna(False).astype(bool).to_numpy()
     yes, no = ours[rows].to_numpy().ravel(), ours[~rows].to_numpy().ravel()
-    contrastive = Claim("contrastive_better", CHAPTER, "Contrastive methods (MoCo v2, SimCLR, BYOL) learn better "
-                        "features than the others.", "sonawane2021lightweight", "§4", "contrastive minus other "
-                        "methods' mean accuracy (points)", table="Table 1", digits=1, reason="not measured")
+    contrastive = Claim(
+        "contrastive_better",
+        CHAPTER,
+        "Contrastive methods (MoCo v2, SimCLR, BYOL) learn better features than the others.",
+        "sonawane2021lightweight",
+        "§4",
+        "contrastive minus other methods' mean accuracy (points)",
+        table="Table 1",
+        digits=1,
+        reason="not measured",
+    )
     has_both = bool(np.isfinite(yes).any() and np.isfinite(no).any())
     pairs = pd.concat([ours.stack(), paper.stack()], axis=1).dropna()
-    ranking = Claim("table1_ranking", CHAPTER, "Our cells rank as the paper's Table 1 does.",
-                    "sonawane2021lightweight", "§4", "Spearman's rho, our cells against the paper's", table="Table 1",
-                    reason="not measured")
+    ranking = Claim(
+        "table1_ranking",
+        CHAPTER,
+        "Our cells rank as the paper's Table 1 does.",
+        "sonawane2021lightweight",
+        "§4",
+        "Spearman's rho, our cells against the paper's",
+        table="Table 1",
+        reason="not measured",
+    )
     rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1]) if len(pairs) else None
-    return [contrastive.measured(bootstrap_group_difference(yes, no) if has_both else None,
-                                 "the grid lacks contrastive or other methods"),
-            ranking.measured(rho if rho is not None and not np.isnan(rho.value) else None,
-                             f"{len(pairs)} cells in common: too few, or constant")]
+    return [
+        contrastive.measured(
+            bootstrap_group_difference(yes, no) if has_both else None, "the grid lacks contrastive or other methods"
+        ),
+        ranking.measured(
+            rho if rho is not None and not np.isnan(rho.value) else None,
+            f"{len(pairs)} cells in common: too few, or constant",
+        ),
+    ]
 
 
 def best_method_per_backbone(grid: pd.DataFrame) -> pd.DataFrame:
@@ -325,14 +366,20 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
     best, paper_best = best_method_per_backbone(ours), best_method_per_backbone(paper)
     wins = best.sum(axis=1)
     heavy = HEAVY in ours.columns
-    return {"best cell": f"{cell[0]} on {cell[1]}", "best cell top1": float(ours.loc[cell]),
-            "paper best cell": f"{paper_cell[0]} on {paper_cell[1]}",
-            "paper best cell top1": float(paper.loc[paper_cell]),
-            "top method": wins.idxmax(), "top method wins": int(wins.max()),
-            "paper top method wins": int(paper_best.sum(axis=1)[wins.idxmax()]), "networks": len(ours.columns),
-            "same best method": int((best & paper_best).any(axis=0).sum()), "methods": len(ours.index),
-            "heavy best": int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
-            "paper heavy best": int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0}
+    return {
+        "best cell": f"{cell[0]} on {cell[1]}",
+        "best cell top1": float(ours.loc[cell]),
+        "paper best cell": f"{paper_cell[0]} on {paper_cell[1]}",
+        "paper best cell top1": float(paper.loc[paper_cell]),
+        "top method": wins.idxmax(),
+        "top method wins": int(wins.max()),
+        "paper top method wins": int(paper_best.sum(axis=1)[wins.idxmax()]),
+        "networks": len(ours.columns),
+        "same best method": int((best & paper_best).any(axis=0).sum()),
+        "methods": len(ours.index),
+        "heavy best": int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
+        "paper heavy best": int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
+    }
 
 
 # --------------------------------------------------------------------------- epochs
@@ -340,8 +387,15 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
 
 def epoch_figure(acc: pd.DataFrame) -> Figure:
     """Accuracy against pre-training epochs, one panel per network, one line per method (the paper's Fig. 2)."""
-    figure = accuracy_curves(acc, x="epoch", y="top1", group="task", facet="backbone", ylabel="top-1 (%)",
-                             title="Appearance-target accuracy at each pre-training checkpoint")
+    figure = accuracy_curves(
+        acc,
+        x="epoch",
+        y="top1",
+        group="task",
+        facet="backbone",
+        ylabel="top-1 (%)",
+        title="Appearance-target accuracy at each pre-training checkpoint",
+    )
     for ax in figure.axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
@@ -357,9 +411,16 @@ def epoch_table(acc: pd.DataFrame) -> pd.DataFrame:
     for (task, backbone), group in acc.groupby(["task", "backbone"], sort=False):
         group = group.sort_values("epoch")
         best = group.loc[group["top1"].idxmax(), "epoch"]
-        rows.append({"task": task, "backbone": backbone, "first": group["top1"].iloc[0],
-                     "last": group["top1"].iloc[-1], "gain": group["top1"].iloc[-1] - group["top1"].iloc[0],
-                     "best_epoch": int(best)})
+        rows.append(
+            {
+                "task": task,
+                "backbone": backbone,
+                "first": group["top1"].iloc[0],
+                "last": group["top1"].iloc[-1],
+                "gain": group["top1"].iloc[-1] - group["top1"].iloc[0],
+                "best_epoch": int(best),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -368,13 +429,27 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
     §5.1): runs that gained from the first to the last checkpoint, runs best at the last, and the methods that
     changed most and least favourably on average ("n/a" without curves)."""
     if epochs is None or epochs.empty:
-        return {"runs": 0, "gained": 0, "best at last": 0, "last epoch": last_epoch, "most": "n/a",
-                "most gain": float("nan"), "least": "n/a", "least gain": float("nan")}
+        return {
+            "runs": 0,
+            "gained": 0,
+            "best at last": 0,
+            "last epoch": last_epoch,
+            "most": "n/a",
+            "most gain": float("nan"),
+            "least": "n/a",
+            "least gain": float("nan"),
+        }
     by_method = epochs.groupby("task", sort=False)["gain"].mean()
-    return {"runs": len(epochs), "gained": int((epochs["gain"] > 0).sum()),
-            "best at last": int((epochs["best_epoch"] == last_epoch).sum()), "last epoch": last_epoch,
-            "most": by_method.idxmax(), "most gain": float(by_method.max()), "least": by_method.idxmin(),
-            "least gain": float(by_method.min())}
+    return {
+        "runs": len(epochs),
+        "gained": int((epochs["gain"] > 0).sum()),
+        "best at last": int((epochs["best_epoch"] == last_epoch).sum()),
+        "last epoch": last_epoch,
+        "most": by_method.idxmax(),
+        "most gain": float(by_method.max()),
+        "least": by_method.idxmin(),
+        "least gain": float(by_method.min()),
+    }
 
 
 # --------------------------------------------------------------------------- cost
@@ -413,17 +488,19 @@ def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -
     local = cost_table(names, clip_shape=(3, 1, prof.crop_size, prof.crop_size), width=prof.width, throughput=False)
     printed = load_paper_table("lightweight_t1_cost").set_index("backbone")
     cpu = [energy_estimate(s, cpu_watts)["kg_CO2e"] * 1000 for s in seconds.reindex(names)]
-    return pd.DataFrame({
-        "backbone": names,
-        "params (M)": (paper["params"] / 1e6).to_numpy(),
-        "GMACs @224": paper["GMACs"].to_numpy(),
-        "paper GFLOPs": [printed["avg_flops"].get(paper_backbone(n), np.nan) / 1e9 for n in names],
-        f"MMACs, {profile}": (local["GMACs"] * 1e3).to_numpy(),
-        f"train seconds, {profile}": seconds.reindex(names).to_numpy(),
-        "g CO2e @P100": (paper["kg_CO2e"] * 1000).to_numpy(),
-        "g CO2e @CPU": cpu,
-        "paper kg CO2e": [printed["co2_kg"].get(paper_backbone(n), np.nan) for n in names],
-    })
+    return pd.DataFrame(
+        {
+            "backbone": names,
+            "params (M)": (paper["params"] / 1e6).to_numpy(),
+            "GMACs @224": paper["GMACs"].to_numpy(),
+            "paper GFLOPs": [printed["avg_flops"].get(paper_backbone(n), np.nan) / 1e9 for n in names],
+            f"MMACs, {profile}": (local["GMACs"] * 1e3).to_numpy(),
+            f"train seconds, {profile}": seconds.reindex(names).to_numpy(),
+            "g CO2e @P100": (paper["kg_CO2e"] * 1000).to_numpy(),
+            "g CO2e @CPU": cpu,
+            "paper kg CO2e": [printed["co2_kg"].get(paper_backbone(n), np.nan) for n in names],
+        }
+    )
 
 
 def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
@@ -435,11 +512,18 @@ def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
     Returns:
         columns ``backbone, metric, paper, reproduced, n, difference``.
     """
-    ours = pd.DataFrame({"backbone": costs["backbone"].map(paper_backbone),
-                         "avg_flops": costs["GMACs @224"] * 1e9, "co2_kg": costs["g CO2e @P100"] / 1000})
+    ours = pd.DataFrame(
+        {
+            "backbone": costs["backbone"].map(paper_backbone),
+            "avg_flops": costs["GMACs @224"] * 1e9,
+            "co2_kg": costs["g CO2e @P100"] / 1000,
+        }
+    )
     paper = load_paper_table("lightweight_t1_cost")
-    frames = [paper_vs_reproduced(paper, ours, on=["backbone"], paper_value=metric, value=metric).assign(metric=metric)
-              for metric in ("avg_flops", "co2_kg")]
+    frames = [
+        paper_vs_reproduced(paper, ours, on=["backbone"], paper_value=metric, value=metric).assign(metric=metric)
+        for metric in ("avg_flops", "co2_kg")
+    ]
     table = pd.concat(frames, ignore_index=True)
     return table[["backbone", "metric", "paper", "reproduced", "n", "difference"]]
 
@@ -448,10 +532,14 @@ def cost_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:
     """The cheapest network in multiply-adds and how many times cheaper than the most expensive, and the fastest
     and slowest to train at ``profile`` (from :func:`cost_comparison`)."""
     time_col = f"train seconds, {profile}"
-    return {"cheapest": costs.loc[costs["GMACs @224"].idxmin(), "backbone"],
-            "macs ratio": float(costs["GMACs @224"].max() / costs["GMACs @224"].min()),
-            "fastest": costs.loc[costs[time_col].idxmin(), "backbone"], "fastest seconds": float(costs[time_col].min()),
-            "slowest": costs.loc[costs[time_col].idxmax(), "backbone"], "slowest seconds": float(costs[time_col].max())}
+    return {
+        "cheapest": costs.loc[costs["GMACs @224"].idxmin(), "backbone"],
+        "macs ratio": float(costs["GMACs @224"].max() / costs["GMACs @224"].min()),
+        "fastest": costs.loc[costs[time_col].idxmin(), "backbone"],
+        "fastest seconds": float(costs[time_col].min()),
+        "slowest": costs.loc[costs[time_col].idxmax(), "backbone"],
+        "slowest seconds": float(costs[time_col].max()),
+    }
 
 
 def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
@@ -459,27 +547,48 @@ def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
     Spearman's rho of each pair over the networks, with its uncertainty (exact permutation p up to 8)."""
     out = []
     for key, statement, (a, b) in (
-            ("macs_predict_time", "Fewer multiply-adds mean less training time (here).",
-             (f"MMACs, {profile}", f"train seconds, {profile}")),
-            ("flops_predict_co2", "Fewer FLOPs mean less CO2 (the paper's own numbers).",
-             ("paper GFLOPs", "paper kg CO2e"))):
+        (
+            "macs_predict_time",
+            "Fewer multiply-adds mean less training time (here).",
+            (f"MMACs, {profile}", f"train seconds, {profile}"),
+        ),
+        (
+            "flops_predict_co2",
+            "Fewer FLOPs mean less CO2 (the paper's own numbers).",
+            ("paper GFLOPs", "paper kg CO2e"),
+        ),
+    ):
         pairs = costs[[a, b]].dropna()
         rho = spearman(pairs[a], pairs[b]) if len(pairs) else None
-        claim = Claim(key, CHAPTER, statement, "sonawane2021lightweight", "§1", f"Spearman's rho of {a} and {b}",
-                      table="Table 1", reason="not measured")
-        out.append(claim.measured(rho if rho is not None and not np.isnan(rho.value) else None,
-                                  f"{len(pairs)} networks with both numbers: too few, or constant"))
+        claim = Claim(
+            key,
+            CHAPTER,
+            statement,
+            "sonawane2021lightweight",
+            "§1",
+            f"Spearman's rho of {a} and {b}",
+            table="Table 1",
+            reason="not measured",
+        )
+        out.append(
+            claim.measured(
+                rho if rho is not None and not np.isnan(rho.value) else None,
+                f"{len(pairs)} networks with both numbers: too few, or constant",
+            )
+        )
     return out
 
 
 def energy_assumptions(cpu_watts: float) -> str:
     """The constants of the energy columns, in a sentence (from ``LIGHTWEIGHT_STUDY``)."""
     s = LIGHTWEIGHT_STUDY
-    return (f"Energy = power x time x PUE, CO2 = energy x grid intensity (Lacoste et al. 2019, the paper's §7): "
-            f"{s.carbon_intensity_g_per_kwh:.0f} g CO2e/kWh and PUE {s.pue:g} as the paper; "
-            f"power {s.device_watts:.0f} W "
-            f"(the paper's {s.device}, at TDP) or an assumed {cpu_watts:g} W for the CPU share that trained our runs. "
-            "Only the training device counts: no host, memory, cooling or idle time.")
+    return (
+        f"Energy = power x time x PUE, CO2 = energy x grid intensity (Lacoste et al. 2019, the paper's §7): "
+        f"{s.carbon_intensity_g_per_kwh:.0f} g CO2e/kWh and PUE {s.pue:g} as the paper; "
+        f"power {s.device_watts:.0f} W "
+        f"(the paper's {s.device}, at TDP) or an assumed {cpu_watts:g} W for the CPU share that trained our runs. "
+        "Only the training device counts: no host, memory, cooling or idle time."
+    )
 
 
 # --------------------------------------------------------------------------- best models, saliency, neighbours
@@ -575,15 +684,27 @@ def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: 
         predicted = model(clips).argmax(dim=1).tolist()
     gradient, cam = saliency_maps(model, clips)
     as_frames = clips[:, :, 0].permute(1, 0, 2, 3)  # (3, N, H, W): the N single frames as one strip
-    figure = saliency_figure(as_frames, gradient[:, 0], None if cam is None else cam[:, 0], max_frames=len(videos),
-                             title=f"{task} on {backbone}" + ("" if cam is not None else " (no Grad-CAM: two trunks)"))
+    figure = saliency_figure(
+        as_frames,
+        gradient[:, 0],
+        None if cam is None else cam[:, 0],
+        max_frames=len(videos),
+        title=f"{task} on {backbone}" + ("" if cam is not None else " (no Grad-CAM: two trunks)"),
+    )
     classes = split.index.classes
     truth = [classes[split.index.records[v].label] for v in videos]
     for ax, true, pred in zip(figure.axes, truth, predicted):
         colour = "tab:green" if classes[pred] == true else "tab:red"
         ax.set_title(f"{true} -> {classes[pred]}", fontsize=7, color=colour)
-    table = pd.DataFrame({"task": task, "backbone": backbone, "video": videos, "true": truth,
-                          "predicted": [classes[p] for p in predicted]})
+    table = pd.DataFrame(
+        {
+            "task": task,
+            "backbone": backbone,
+            "video": videos,
+            "true": truth,
+            "predicted": [classes[p] for p in predicted],
+        }
+    )
     return SaliencyResult(figure, table)
 
 
@@ -603,8 +724,16 @@ def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
     rows = []
     for task, backbone, top1 in best[["task", "backbone", "top1"]].itertuples(index=False):
         search = neighbour_search(study, task, backbone, k)
-        rows.append({"task": task, "backbone": backbone, "linear top1": top1, f"{k}-NN top1": search.knn_top1(),
-                     "neighbour purity": search.purity(), "chance": 100.0 / len(search.test.index.classes)})
+        rows.append(
+            {
+                "task": task,
+                "backbone": backbone,
+                "linear top1": top1,
+                f"{k}-NN top1": search.knn_top1(),
+                "neighbour purity": search.purity(),
+                "chance": 100.0 / len(search.test.index.classes),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -623,26 +752,38 @@ def knn_facts(knn: pd.DataFrame) -> dict[str, Any]:
     lowest neighbour purity, chance, and for how many models the neighbours' vote beat the linear probe."""
     knn_col = next(c for c in knn.columns if c.endswith("-NN top1"))
     best, worst = knn.loc[knn["neighbour purity"].idxmax()], knn.loc[knn["neighbour purity"].idxmin()]
-    return {"purest": f"{best['task']} ({best['backbone']})", "purest purity": float(best["neighbour purity"]),
-            "least pure": f"{worst['task']} ({worst['backbone']})", "least purity": float(worst["neighbour purity"]),
-            "chance": float(best["chance"]), "vote beats probe": int((knn[knn_col] > knn["linear top1"]).sum()),
-            "models": len(knn)}
+    return {
+        "purest": f"{best['task']} ({best['backbone']})",
+        "purest purity": float(best["neighbour purity"]),
+        "least pure": f"{worst['task']} ({worst['backbone']})",
+        "least purity": float(worst["neighbour purity"]),
+        "chance": float(best["chance"]),
+        "vote beats probe": int((knn[knn_col] > knn["linear top1"]).sum()),
+        "models": len(knn),
+    }
 
 
 # --------------------------------------------------------------------------- the discussion chapter
 
 
 KNOBS: dict[str, Any] = {
-    "methods": None, "backbones": None, "curve_backbones": ("shufflenetv2_2d",), "saliency_frames": 4, "knn_k": 5,
+    "methods": None,
+    "backbones": None,
+    "curve_backbones": ("shufflenetv2_2d",),
+    "saliency_frames": 4,
+    "knn_k": 5,
     "cpu_watts": 15.0,
 }
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
 seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
 
-def paper_comparisons(study: Study, methods: Sequence[str] | None = KNOBS["methods"],
-                      backbones: Sequence[str] | None = KNOBS["backbones"],
-                      cpu_watts: float = KNOBS["cpu_watts"]) -> dict[str, pd.DataFrame]:
+def paper_comparisons(
+    study: Study,
+    methods: Sequence[str] | None = KNOBS["methods"],
+    backbones: Sequence[str] | None = KNOBS["backbones"],
+    cpu_watts: float = KNOBS["cpu_watts"],
+) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced for the chapter's tables (computed or loaded from the stores).
 
     Returns:
@@ -651,5 +792,7 @@ def paper_comparisons(study: Study, methods: Sequence[str] | None = KNOBS["metho
     points = lightweight_points(study, methods, backbones)
     runs = pretrain_runs(study, points)
     acc = accuracy_by_epoch(study, points, epochs=(None,))
-    return {"lightweight_t1_stl10": accuracy_comparison(acc),
-            "lightweight_t1_cost": cost_paper_comparison(cost_comparison(runs, study.profile, cpu_watts))}
+    return {
+        "lightweight_t1_stl10": accuracy_comparison(acc),
+        "lightweight_t1_cost": cost_paper_comparison(cost_comparison(runs, study.profile, cpu_watts)),
+    }

@@ -19,6 +19,7 @@ Models are named ``"<task>/<backbone>"`` (e.g. ``"rotnet/r2plus1d_18"``). Every 
 from the study's stores; ``claims`` checks §4.5's statements with their uncertainty, and facts
 functions give the numbers the notebook's prose quotes.
 """
+
 from __future__ import annotations
 
 import time
@@ -61,8 +62,17 @@ TARGET = "appearance"
 DEFAULT_SEVERITIES = (1, 3, 5)
 DEFAULT_CURVE_MODELS = ("rotnet/r2plus1d_18", "prp/r2plus1d_18")
 """The paper's most and least robust models (Table 7: RotNet and PRP on R21D)."""
-TABLE_COLUMNS = ("task", "backbone", "category", "contrastive", "clean_top1", "noisy_top1", "abs_drop",
-                 "rel_drop_pct", "noises")
+TABLE_COLUMNS = (
+    "task",
+    "backbone",
+    "category",
+    "contrastive",
+    "clean_top1",
+    "noisy_top1",
+    "abs_drop",
+    "rel_drop_pct",
+    "noises",
+)
 
 
 # ---------------------------------------------------------------------- models and measurements
@@ -102,8 +112,9 @@ def check_severities(severities: Sequence[int]) -> tuple[int, ...]:
     return chosen
 
 
-def noise_rows(study: Study, points: Sequence[Mapping[str, Any]], severities: Sequence[int] = (1,),
-               noises: Sequence[str] = NOISES) -> pd.DataFrame:
+def noise_rows(
+    study: Study, points: Sequence[Mapping[str, Any]], severities: Sequence[int] = (1,), noises: Sequence[str] = NOISES
+) -> pd.DataFrame:
     """Results rows of every point under every noise and severity (measured once, then read from the store).
 
     A point whose noisy rows are missing is first pre-trained and evaluated clean
@@ -124,11 +135,26 @@ def noise_rows(study: Study, points: Sequence[Mapping[str, Any]], severities: Se
         if not cached:
             study.evaluate(point, TARGET)
         start = time.perf_counter()
-        frames.append(noise_robustness(config, noises, severities, store=study.store, results=study.results,
-                                       features=study.features, progress=study.progress))
-        study.timings.append({"what": f"noise/{len(conditions)} conditions", "task": point["task"],
-                              "backbone": point["backbone"], "cached": cached,
-                              "seconds": round(time.perf_counter() - start, 2)})
+        frames.append(
+            noise_robustness(
+                config,
+                noises,
+                severities,
+                store=study.store,
+                results=study.results,
+                features=study.features,
+                progress=study.progress,
+            )
+        )
+        study.timings.append(
+            {
+                "what": f"noise/{len(conditions)} conditions",
+                "task": point["task"],
+                "backbone": point["backbone"],
+                "cached": cached,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
     rows = pd.concat(frames, ignore_index=True)
     parts = rows["condition"].str.split("/", expand=True)
     return rows.assign(noise=parts[0], severity=parts[1].astype(int))
@@ -152,8 +178,7 @@ def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
         columns ``TABLE_COLUMNS``: accuracies in percent, ``abs_drop`` in points,
         ``rel_drop_pct`` in percent of clean (mean of the noises' relative drops, as the paper).
     """
-    table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone",
-                                                                                 "pretext": "task"})
+    table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone", "pretext": "task"})
     table["clean_top1"] = table["noisy_top1"] + table["abs_drop"]
     traits = pd.DataFrame([{"task": t, **task_traits(t)} for t in table["task"].unique()])
     table = table.merge(traits, on="task", how="left")
@@ -169,8 +194,14 @@ def paper_table7() -> pd.DataFrame:
     """The paper's Table 7 in this chapter's columns: task, backbone (our names), noisy_top1, rel_drop_pct."""
     paper = load_paper_table(TABLE7)
     ours_by_paper = {v: k for k, v in PAPER_BACKBONES.items()}
-    return pd.DataFrame({"task": paper["pretext"], "backbone": paper["backbone"].map(lambda b: ours_by_paper.get(b, b)),
-                         "noisy_top1": paper["noisy_top1"], "rel_drop_pct": paper["relative_drop_pct"]})
+    return pd.DataFrame(
+        {
+            "task": paper["pretext"],
+            "backbone": paper["backbone"].map(lambda b: ours_by_paper.get(b, b)),
+            "noisy_top1": paper["noisy_top1"],
+            "rel_drop_pct": paper["relative_drop_pct"],
+        }
+    )
 
 
 def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
@@ -187,16 +218,26 @@ def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
     ours = table.rename(columns={"task": "pretext", "rel_drop_pct": "relative_drop_pct"})
     frames = []
     for metric in ("noisy_top1", "relative_drop_pct"):
-        frame = paper_vs_reproduced(paper, ours, on=["backbone", "pretext"], paper_value=metric, value=metric,
-                                    rename={"backbone": PAPER_BACKBONES})
+        frame = paper_vs_reproduced(
+            paper,
+            ours,
+            on=["backbone", "pretext"],
+            paper_value=metric,
+            value=metric,
+            rename={"backbone": PAPER_BACKBONES},
+        )
         frames.append(frame.assign(metric=metric))
     merged = pd.concat(frames, ignore_index=True)
     return merged[["backbone", "pretext", "metric", "paper", "reproduced", "n", "difference"]]
 
 
 KNOBS: dict[str, Any] = {
-    "severities": [1, 3, 5], "curve_models": ["rotnet/r2plus1d_18", "prp/r2plus1d_18"],
-    "tsne_model": "rotnet/r2plus1d_18", "tsne_noise": "gaussian", "tsne_severity": 5, "tsne_clips": 300,
+    "severities": [1, 3, 5],
+    "curve_models": ["rotnet/r2plus1d_18", "prp/r2plus1d_18"],
+    "tsne_model": "rotnet/r2plus1d_18",
+    "tsne_noise": "gaussian",
+    "tsne_severity": 5,
+    "tsne_clips": 300,
     "gallery_video": 0,
 }
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
@@ -233,8 +274,19 @@ def _group_gap(a: pd.Series, b: pd.Series) -> Estimate | str:
 
 
 def _claim(key: str, statement: str, quantity: str, got: Estimate | str, direction: str = "<") -> Claim:
-    claim = Claim(key, CHAPTER, statement, PAPER, "§4.5", quantity, direction, 0.0, table="Table 7", digits=1,
-                  reason="not measured")
+    claim = Claim(
+        key,
+        CHAPTER,
+        statement,
+        PAPER,
+        "§4.5",
+        quantity,
+        direction,
+        0.0,
+        table="Table 7",
+        digits=1,
+        reason="not measured",
+    )
     return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, got)
 
 
@@ -252,35 +304,60 @@ def claims(table: pd.DataFrame) -> list[Claim]:
     for backbone, want in (("r2plus1d_18", "least"), ("shufflenet3d", "most")):
         part = table[table["backbone"] == backbone]
         st = part["category"] == "spatiotemporal"
-        out.append(_claim(f"spatiotemporal_{want}_robust_{backbone}", f"On {backbone} the spatio-temporal tasks "
-                          f"(PRP, RSPNet) are the {want} robust.", "spatio-temporal minus other tasks' mean relative "
-                          "drop (%)", _group_gap(part[st]["rel_drop_pct"], part[~st]["rel_drop_pct"]),
-                          ">" if want == "least" else "<"))
+        out.append(
+            _claim(
+                f"spatiotemporal_{want}_robust_{backbone}",
+                f"On {backbone} the spatio-temporal tasks (PRP, RSPNet) are the {want} robust.",
+                "spatio-temporal minus other tasks' mean relative drop (%)",
+                _group_gap(part[st]["rel_drop_pct"], part[~st]["rel_drop_pct"]),
+                ">" if want == "least" else "<",
+            )
+        )
     for backbone in ("r2plus1d_18", "shufflenet3d"):
         part = table[table["backbone"] == backbone]
-        out.append(_claim(f"non_contrastive_robust_{backbone}", f"On {backbone} non-contrastive tasks drop less than "
-                          "contrastive ones.", "non-contrastive minus contrastive mean relative drop (%)",
-                          _group_gap(part[~part["contrastive"]]["rel_drop_pct"],
-                                     part[part["contrastive"]]["rel_drop_pct"])))
+        out.append(
+            _claim(
+                f"non_contrastive_robust_{backbone}",
+                f"On {backbone} non-contrastive tasks drop less than contrastive ones.",
+                "non-contrastive minus contrastive mean relative drop (%)",
+                _group_gap(part[~part["contrastive"]]["rel_drop_pct"], part[part["contrastive"]]["rel_drop_pct"]),
+            )
+        )
     wide = table.pivot_table(index=["task", "contrastive"], columns="backbone", values="rel_drop_pct").reset_index()
     for contrastive in (False, True):
         kind = "contrastive" if contrastive else "non-contrastive"
         part = wide[wide["contrastive"] == contrastive]
-        gaps = (part["r2plus1d_18"] - part["shufflenet3d"]).dropna() if {"r2plus1d_18", "shufflenet3d"} <= set(
-            part.columns) else pd.Series(dtype=float)
-        out.append(_claim(f"r21d_robust_{kind.replace('-', '_')}", f"For {kind} tasks R(2+1)D-18 drops less than "
-                          "ShuffleNet.", "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
-                          bootstrap_mean(gaps) if len(gaps) else "no task with both backbones"))
-    for (task, backbone), side, word in ((("rotnet", "r2plus1d_18"), "<", "most"), (("prp", "r2plus1d_18"), ">",
-                                                                                     "least")):
+        gaps = (
+            (part["r2plus1d_18"] - part["shufflenet3d"]).dropna()
+            if {"r2plus1d_18", "shufflenet3d"} <= set(part.columns)
+            else pd.Series(dtype=float)
+        )
+        out.append(
+            _claim(
+                f"r21d_robust_{kind.replace('-', '_')}",
+                f"For {kind} tasks R(2+1)D-18 drops less than ShuffleNet.",
+                "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
+                bootstrap_mean(gaps) if len(gaps) else "no task with both backbones",
+            )
+        )
+    for (task, backbone), side, word in (
+        (("rotnet", "r2plus1d_18"), "<", "most"),
+        (("prp", "r2plus1d_18"), ">", "least"),
+    ):
         mine = table[(table["task"] == task) & (table["backbone"] == backbone)]["rel_drop_pct"]
         rest = table[~((table["task"] == task) & (table["backbone"] == backbone))]["rel_drop_pct"]
         got: Estimate | str = "the model or the others are missing"
         if len(mine) and len(rest):
             got = Estimate(float(mine.iloc[0] - (rest.min() if side == "<" else rest.max())), n=1)
-        out.append(_claim(f"{word}_robust_{task}_{backbone}", f"The {word} robust model is {task} on {backbone}.",
-                          f"its relative drop minus the {'smallest' if side == '<' else 'largest'} of the others (%)",
-                          got, side))
+        out.append(
+            _claim(
+                f"{word}_robust_{task}_{backbone}",
+                f"The {word} robust model is {task} on {backbone}.",
+                f"its relative drop minus the {'smallest' if side == '<' else 'largest'} of the others (%)",
+                got,
+                side,
+            )
+        )
     return out
 
 
@@ -289,9 +366,13 @@ def rank_agreement(table: pd.DataFrame) -> Claim:
     have, with a bootstrap interval over them (``sslvid.analysis.claims.spearman``)."""
     merged = paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
     rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
-    return _claim("table7_ranking", "The models rank by relative drop as in the paper's Table 7.",
-                  "Spearman's rho of the relative drops, ours against the paper's",
-                  rho if not np.isnan(rho.value) else f"{len(merged)} models in common: too few, or constant", ">")
+    return _claim(
+        "table7_ranking",
+        "The models rank by relative drop as in the paper's Table 7.",
+        "Spearman's rho of the relative drops, ours against the paper's",
+        rho if not np.isnan(rho.value) else f"{len(merged)} models in common: too few, or constant",
+        ">",
+    )
 
 
 def claims_on_paper() -> pd.DataFrame:
@@ -300,8 +381,16 @@ def claims_on_paper() -> pd.DataFrame:
     Returns:
         columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict).
     """
-    return pd.DataFrame([{"claim": c.key, "paper's value": c.estimate.value if c.estimate else np.nan,
-                          "paper's numbers": printed_verdict(c)} for c in claims(paper_table7())])
+    return pd.DataFrame(
+        [
+            {
+                "claim": c.key,
+                "paper's value": c.estimate.value if c.estimate else np.nan,
+                "paper's numbers": printed_verdict(c),
+            }
+            for c in claims(paper_table7())
+        ]
+    )
 
 
 # ---------------------------------------------------------------------- facts on Table 7
@@ -315,12 +404,20 @@ def robustness_facts(table: pd.DataFrame) -> dict[str, Any]:
     by_backbone = table.groupby("backbone")["rel_drop_pct"].mean()
     by_task = table.groupby("task")["rel_drop_pct"].mean().sort_values()
     paper = paper_table7().groupby("backbone")["rel_drop_pct"].mean()
-    return {"most robust": f"{best['task']}/{best['backbone']}", "most robust drop": float(best["rel_drop_pct"]),
-            "least robust": f"{worst['task']}/{worst['backbone']}", "least robust drop": float(worst["rel_drop_pct"]),
-            "steadier backbone": by_backbone.idxmin(), "steadier backbone drop": float(by_backbone.min()),
-            "paper steadier backbone": paper.idxmin(), "most robust task": by_task.index[0],
-            "least robust task": by_task.index[-1], "negative drops": int((table["rel_drop_pct"] < 0).sum()),
-            "models": len(table), "noises": int(table["noises"].max()) if "noises" in table else len(NOISES)}
+    return {
+        "most robust": f"{best['task']}/{best['backbone']}",
+        "most robust drop": float(best["rel_drop_pct"]),
+        "least robust": f"{worst['task']}/{worst['backbone']}",
+        "least robust drop": float(worst["rel_drop_pct"]),
+        "steadier backbone": by_backbone.idxmin(),
+        "steadier backbone drop": float(by_backbone.min()),
+        "paper steadier backbone": paper.idxmin(),
+        "most robust task": by_task.index[0],
+        "least robust task": by_task.index[-1],
+        "negative drops": int((table["rel_drop_pct"] < 0).sum()),
+        "models": len(table),
+        "noises": int(table["noises"].max()) if "noises" in table else len(NOISES),
+    }
 
 
 def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
@@ -328,33 +425,47 @@ def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
     uncertainty and the model each ranking puts first."""
     rho = spearman(table["abs_drop"], table["rel_drop_pct"])
     by_abs, by_rel = table.sort_values("abs_drop").iloc[0], table.sort_values("rel_drop_pct").iloc[0]
-    return {"rho": rho.value, "rho low": rho.low, "rho high": rho.high,
-            "smallest absolute drop": f"{by_abs['task']}/{by_abs['backbone']}",
-            "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}"}
+    return {
+        "rho": rho.value,
+        "rho low": rho.low,
+        "rho high": rho.high,
+        "smallest absolute drop": f"{by_abs['task']}/{by_abs['backbone']}",
+        "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}",
+    }
 
 
 def chance_facts(table: pd.DataFrame, chance: float, margin: float = 5.0) -> dict[str, Any]:
     """Models whose clean accuracy is within ``margin`` points of chance: they have little accuracy to lose, so a
     small drop says little about their robustness."""
     near = table[table["clean_top1"] < chance + margin]
-    return {"chance": chance, "margin": margin, "models": len(table), "near chance": len(near),
-            "near chance models": ", ".join(f"{r.task}/{r.backbone} ({r.clean_top1:.1f}%)" for r in near.itertuples())
-            or "none"}
+    return {
+        "chance": chance,
+        "margin": margin,
+        "models": len(table),
+        "near chance": len(near),
+        "near chance models": ", ".join(f"{r.task}/{r.backbone} ({r.clean_top1:.1f}%)" for r in near.itertuples())
+        or "none",
+    }
 
 
 def chance_level(study: Study) -> float:
     """Chance top-1 (percent) on the appearance target's test split: 100 / number of classes."""
     config = study.eval_config(noise_points(study)[0], TARGET)
-    index = open_split(config.dataset, config.test_split, config.fold, config.data_root, profile=config.profile,
-                       seed=config.data_seed)
+    index = open_split(
+        config.dataset, config.test_split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
+    )
     return 100.0 / index.num_classes
 
 
 # ---------------------------------------------------------------------- severity curves
 
 
-def severity_curves(study: Study, models: Sequence[str] = DEFAULT_CURVE_MODELS,
-                    severities: Sequence[int] = DEFAULT_SEVERITIES, noises: Sequence[str] = NOISES) -> pd.DataFrame:
+def severity_curves(
+    study: Study,
+    models: Sequence[str] = DEFAULT_CURVE_MODELS,
+    severities: Sequence[int] = DEFAULT_SEVERITIES,
+    noises: Sequence[str] = NOISES,
+) -> pd.DataFrame:
     """Accuracy against severity for ``models`` ("<task>/<backbone>"), per noise; severity 0 is clean.
 
     Returns:
@@ -370,12 +481,16 @@ def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """``severity_curves``' table from noise rows (adds the clean accuracy as severity 0)."""
     wanted = {"top1_video": "top1", "abs_drop_video": "abs_drop", "rel_drop_video": "rel_drop_pct"}
     picked = rows[rows["metric"].isin(wanted)].assign(model=rows["pretext"] + "/" + rows["model"])
-    wide = picked.pivot_table(index=["model", "noise", "severity"], columns="metric", values="value",
-                              aggfunc="mean").rename(columns=wanted).reset_index()
+    wide = (
+        picked.pivot_table(index=["model", "noise", "severity"], columns="metric", values="value", aggfunc="mean")
+        .rename(columns=wanted)
+        .reset_index()
+    )
     clean = wide.groupby(["model", "noise"]).first().reset_index()
     clean = clean.assign(severity=0, top1=clean["top1"] + clean["abs_drop"], abs_drop=0.0, rel_drop_pct=0.0)
-    curves = pd.concat([clean, wide], ignore_index=True)[["model", "noise", "severity", "top1", "abs_drop",
-                                                          "rel_drop_pct"]]
+    curves = pd.concat([clean, wide], ignore_index=True)[
+        ["model", "noise", "severity", "top1", "abs_drop", "rel_drop_pct"]
+    ]
     return curves.sort_values(["model", "noise", "severity"]).reset_index(drop=True)
 
 
@@ -404,8 +519,10 @@ def severity_facts(curves: pd.DataFrame) -> dict[str, Any]:
     per_model = []
     for model, part in curves.groupby("model"):
         worst = part[part["severity"] == top].set_index("noise")["top1"]
-        per_model.append(f"{model} {part[part['severity'] == 0]['top1'].mean():.1f}% -> {worst.mean():.1f}%"
-                         + (f" (lowest under {worst.idxmin()} noise, {worst.min():.1f}%)" if len(worst) else ""))
+        per_model.append(
+            f"{model} {part[part['severity'] == 0]['top1'].mean():.1f}% -> {worst.mean():.1f}%"
+            + (f" (lowest under {worst.idxmin()} noise, {worst.min():.1f}%)" if len(worst) else "")
+        )
     monotone = all(_non_increasing(p.sort_values("severity")["top1"]) for _, p in curves.groupby(["model", "noise"]))
     return {"top severity": top, "models": "; ".join(per_model) or "none", "never rose": monotone}
 
@@ -447,10 +564,14 @@ def ranking_figure(table: pd.DataFrame) -> Figure:
     for backbone, part in merged.groupby("backbone"):
         ax.scatter(part["rel_drop_pct_paper"], part["rel_drop_pct"], label=backbone)
         for r in part.itertuples():
-            ax.annotate(r.task, (r.rel_drop_pct_paper, r.rel_drop_pct), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
-    ax.set(xlabel="paper: relative drop (%), UCF101 finetuned", ylabel="here: relative drop (%)",
-           title="Table 7: relative drop, paper vs here")
+            ax.annotate(
+                r.task, (r.rel_drop_pct_paper, r.rel_drop_pct), fontsize=7, xytext=(3, 3), textcoords="offset points"
+            )
+    ax.set(
+        xlabel="paper: relative drop (%), UCF101 finetuned",
+        ylabel="here: relative drop (%)",
+        title="Table 7: relative drop, paper vs here",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -474,8 +595,14 @@ def gallery_clip(study: Study, video: int = 0) -> tuple[torch.Tensor, str]:
     return torch.from_numpy(frames)[None, None], split.index.classes[record.label]
 
 
-def noise_gallery(frames: torch.Tensor, crop_size: int, noises: Sequence[str] = NOISES,
-                  severities: Sequence[int] = SEVERITIES, seed: int = 0, title: str = "") -> Figure:
+def noise_gallery(
+    frames: torch.Tensor,
+    crop_size: int,
+    noises: Sequence[str] = NOISES,
+    severities: Sequence[int] = SEVERITIES,
+    seed: int = 0,
+    title: str = "",
+) -> Figure:
     """The middle frame of one clip, clean and under each noise (rows) and severity (columns).
 
     Each cell is what the network sees (centre crop, noise on [0, 1], as in ``eval_clips``).
@@ -489,8 +616,9 @@ def noise_gallery(frames: torch.Tensor, crop_size: int, noises: Sequence[str] = 
     severities = check_severities(severities)
     clean = to_display_frames(eval_clips(frames, crop_size)[0])
     middle = clean.shape[0] // 2
-    fig, axes = plt.subplots(len(noises), len(severities) + 1, figsize=(1.5 * (len(severities) + 1), 1.5 * len(noises)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(noises), len(severities) + 1, figsize=(1.5 * (len(severities) + 1), 1.5 * len(noises)), squeeze=False
+    )
     for row, noise in enumerate(noises):
         axes[row][0].imshow(clean[middle], interpolation="nearest")
         axes[row][0].set_ylabel(noise, fontsize=9)
@@ -512,8 +640,9 @@ def noise_gallery(frames: torch.Tensor, crop_size: int, noises: Sequence[str] = 
 # ---------------------------------------------------------------------- clean vs noisy features
 
 
-def clip_features(study: Study, point: Mapping[str, Any],
-                  noises: Sequence[Noise | None] = (None,)) -> tuple[list[ClipFeatures], list[str]]:
+def clip_features(
+    study: Study, point: Mapping[str, Any], noises: Sequence[Noise | None] = (None,)
+) -> tuple[list[ClipFeatures], list[str]]:
     """Test-clip features of a model's evaluation backbone, clean (None) or under each noise; and the class names.
 
     Measures missing noise conditions first (``noise_rows``), so the features come from the
@@ -573,20 +702,32 @@ def shift_agreement(shift: pd.DataFrame, table: pd.DataFrame) -> dict[str, Any]:
     merged = shift.merge(table, on=["task", "backbone"])
     rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
     steady = merged.loc[merged["cosine"].idxmax()]
-    return {"rho": rho.value, "rho low": rho.low, "rho high": rho.high, "models": len(merged),
-            "steadiest": f"{steady['task']}/{steady['backbone']}", "steadiest cosine": float(steady["cosine"])}
+    return {
+        "rho": rho.value,
+        "rho low": rho.low,
+        "rho high": rho.high,
+        "models": len(merged),
+        "steadiest": f"{steady['task']}/{steady['backbone']}",
+        "steadiest cosine": float(steady["cosine"]),
+    }
 
 
 def subsample(n: int, clips: int, seed: int) -> np.ndarray:
     """``min(n, clips)`` sorted positions out of ``n``, seeded."""
     if clips < 4:
         raise ValueError(f"t-SNE needs at least 4 clips, got tsne_clips={clips}")
-    return np.sort(rng_for(seed, "tsne-clips").permutation(n)[:min(n, clips)])
+    return np.sort(rng_for(seed, "tsne-clips").permutation(n)[: min(n, clips)])
 
 
-def clean_vs_noisy_figure(clean: torch.Tensor, noisy: torch.Tensor, labels: torch.Tensor,
-                          class_names: Sequence[str] | None, condition: str, seed: int = 0,
-                          title: str = "") -> Figure:
+def clean_vs_noisy_figure(
+    clean: torch.Tensor,
+    noisy: torch.Tensor,
+    labels: torch.Tensor,
+    class_names: Sequence[str] | None,
+    condition: str,
+    seed: int = 0,
+    title: str = "",
+) -> Figure:
     """Side-by-side t-SNE of the same clips' clean and noisy features, coloured by class.
 
     Args:
@@ -604,8 +745,9 @@ def clean_vs_noisy_figure(clean: torch.Tensor, noisy: torch.Tensor, labels: torc
     return fig
 
 
-def tsne_clean_vs_noisy(study: Study, model: str = "rotnet/r2plus1d_18", noise: str = "gaussian", severity: int = 5,
-                        clips: int = 300) -> Figure:
+def tsne_clean_vs_noisy(
+    study: Study, model: str = "rotnet/r2plus1d_18", noise: str = "gaussian", severity: int = 5, clips: int = 300
+) -> Figure:
     """t-SNE of one model's clean and noisy test-clip features (§4.5 "qualitative", in the paper's supplement).
 
     Args:
@@ -618,10 +760,15 @@ def tsne_clean_vs_noisy(study: Study, model: str = "rotnet/r2plus1d_18", noise: 
     (clean, noisy), classes = clip_features(study, point, [None, Noise(noise, severity, study.seed)])
     keep = torch.from_numpy(subsample(len(clean), clips, study.seed))
     sims = centred_cosine(clean.features, noisy.features).mean()
-    return clean_vs_noisy_figure(clean.features[keep], noisy.features[keep], clean.labels[keep], classes,
-                                 f"{noise}/{severity}", study.seed,
-                                 f"{model}: clean vs {noise} noise at severity {severity} "
-                                 f"(mean centred cosine similarity {float(sims):.3f})")
+    return clean_vs_noisy_figure(
+        clean.features[keep],
+        noisy.features[keep],
+        clean.labels[keep],
+        classes,
+        f"{noise}/{severity}",
+        study.seed,
+        f"{model}: clean vs {noise} noise at severity {severity} (mean centred cosine similarity {float(sims):.3f})",
+    )
 
 
 def timing_summary(study: Study) -> pd.DataFrame:
@@ -632,5 +779,6 @@ def timing_summary(study: Study) -> pd.DataFrame:
         return pd.DataFrame(columns=["what", "calls", "cached", "seconds"])
     cached = timings["cached"].fillna(False).astype(bool) if "cached" in timings else False
     grouped = timings.assign(cached=cached).groupby("what")
-    return pd.DataFrame({"calls": grouped.size(), "cached": grouped["cached"].sum(),
-                         "seconds": grouped["seconds"].sum().round(1)}).reset_index()
+    return pd.DataFrame(
+        {"calls": grouped.size(), "cached": grouped["cached"].sum(), "seconds": grouped["seconds"].sum().round(1)}
+    ).reset_index()

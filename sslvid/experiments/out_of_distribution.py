@@ -15,6 +15,7 @@ paper's three claims against our numbers: non-contrastive tasks learn more from 
 targets, contrastive tasks more from K400, and the best model of each target was pre-trained on
 the matching data.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -69,8 +70,9 @@ def ood_points(study: Study, tasks: Sequence[str] = OOD_TASKS) -> list[dict]:
     return [p for t in tasks for d in PRETRAIN_DATA for p in points if p["task"] == t and p["data"] == d]
 
 
-def ood_accuracy(study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequence[str] = TARGET_KINDS,
-                 protocol: str | None = None) -> pd.DataFrame:
+def ood_accuracy(
+    study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequence[str] = TARGET_KINDS, protocol: str | None = None
+) -> pd.DataFrame:
     """Top-1 of every (task, pre-training data, target) of Table 6; pre-trains and evaluates what is missing.
 
     Returns:
@@ -84,25 +86,30 @@ def ood_accuracy(study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequen
     table = pd.concat(frames, ignore_index=True)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
-    return table[["task", "data", "target_kind", "target", "protocol", "contrastive", "in_distribution", "top1",
-                  "videos"]]
+    return table[
+        ["task", "data", "target_kind", "target", "protocol", "contrastive", "in_distribution", "top1", "videos"]
+    ]
 
 
-def scratch_accuracy(study: Study, targets: Sequence[str] = TARGET_KINDS, backbone: str = "r2plus1d_18",
-                     protocol: str | None = None) -> pd.DataFrame:
+def scratch_accuracy(
+    study: Study, targets: Sequence[str] = TARGET_KINDS, backbone: str = "r2plus1d_18", protocol: str | None = None
+) -> pd.DataFrame:
     """Top-1 of the randomly initialised backbone on each target: the floor pre-training must beat.
 
     Returns:
         one row per target: ``target_kind, target, protocol, top1``.
     """
     check_selection(targets, TARGET_KINDS, "targets")
-    rows = [study.accuracy([], target=kind, protocol=protocol, scratch_backbones=[backbone]).assign(target_kind=kind)
-            for kind in targets]
+    rows = [
+        study.accuracy([], target=kind, protocol=protocol, scratch_backbones=[backbone]).assign(target_kind=kind)
+        for kind in targets
+    ]
     return pd.concat(rows, ignore_index=True)[["target_kind", "target", "protocol", "top1", "videos"]]
 
 
-def ood_retrieval(study: Study, tasks: Sequence[str] = OOD_TASKS,
-                  targets: Sequence[str] = TARGET_KINDS) -> pd.DataFrame:
+def ood_retrieval(
+    study: Study, tasks: Sequence[str] = OOD_TASKS, targets: Sequence[str] = TARGET_KINDS
+) -> pd.DataFrame:
     """Clip retrieval hit@k (§5.1, Figure 4) of every Table 6 model on each target, with frozen features.
 
     Returns:
@@ -146,11 +153,17 @@ def ood_comparison(accuracy: pd.DataFrame) -> pd.DataFrame:
     probe digits, so ``difference`` compares different things: compare orderings instead
     (:func:`direction_table`).
     """
-    ours = pd.DataFrame({"target": accuracy["target_kind"].map(lambda k: TARGETS[k]["paper"]),
-                         "pretrain": accuracy["data"].map(PAPER_PRETRAIN), "pretext": accuracy["task"],
-                         "value": accuracy["top1"]})
-    return paper_vs_reproduced(load_paper_table(PAPER_TABLE), ours, on=["target", "pretrain", "pretext"],
-                               paper_value="top1")
+    ours = pd.DataFrame(
+        {
+            "target": accuracy["target_kind"].map(lambda k: TARGETS[k]["paper"]),
+            "pretrain": accuracy["data"].map(PAPER_PRETRAIN),
+            "pretext": accuracy["task"],
+            "value": accuracy["top1"],
+        }
+    )
+    return paper_vs_reproduced(
+        load_paper_table(PAPER_TABLE), ours, on=["target", "pretrain", "pretext"], paper_value="top1"
+    )
 
 
 def data_effect(table: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
@@ -184,9 +197,14 @@ def direction_table(accuracy: pd.DataFrame) -> pd.DataFrame:
     ours = data_effect(accuracy)
     paper = data_effect(_paper_long())
     merged = ours.merge(paper, on=["task", "target_kind"], suffixes=("", "_paper"))
-    table = pd.DataFrame({"task": merged["task"], "target_kind": merged["target_kind"],
-                          "paper: SSv2 - K400": merged["ssv2_minus_k400_paper"],
-                          "ours: SSv2 - K400": merged["ssv2_minus_k400"]})
+    table = pd.DataFrame(
+        {
+            "task": merged["task"],
+            "target_kind": merged["target_kind"],
+            "paper: SSv2 - K400": merged["ssv2_minus_k400_paper"],
+            "ours: SSv2 - K400": merged["ssv2_minus_k400"],
+        }
+    )
     table["paper winner"] = table["paper: SSv2 - K400"].map(_winner)
     table["our winner"] = table["ours: SSv2 - K400"].map(_winner)
     table["agree"] = table["paper winner"] == table["our winner"]
@@ -208,9 +226,16 @@ def gap_table(accuracy: pd.DataFrame) -> pd.DataFrame:
     out_data = in_data.map({"K400": "SSv2", "SSv2": "K400"})
     inside = [row[d] for d, (_, row) in zip(in_data, effect.iterrows())]
     outside = [row[d] for d, (_, row) in zip(out_data, effect.iterrows())]
-    table = pd.DataFrame({"task": effect["task"], "contrastive": effect["task"].map(is_contrastive),
-                          "target_kind": effect["target_kind"], "in-distribution data": in_data,
-                          "in-distribution top1": inside, "out-of-distribution top1": outside})
+    table = pd.DataFrame(
+        {
+            "task": effect["task"],
+            "contrastive": effect["task"].map(is_contrastive),
+            "target_kind": effect["target_kind"],
+            "in-distribution data": in_data,
+            "in-distribution top1": inside,
+            "out-of-distribution top1": outside,
+        }
+    )
     table["gap"] = table["in-distribution top1"] - table["out-of-distribution top1"]
     return table
 
@@ -238,8 +263,14 @@ def _paper_long() -> pd.DataFrame:
     paper = load_paper_table(PAPER_TABLE)
     kinds = {TARGETS[k]["paper"]: k for k in TARGET_KINDS}
     data = {v: k for k, v in PAPER_PRETRAIN.items()}
-    return pd.DataFrame({"task": paper["pretext"], "data": paper["pretrain"].map(data),
-                         "target_kind": paper["target"].map(kinds), "top1": paper["top1"]})
+    return pd.DataFrame(
+        {
+            "task": paper["pretext"],
+            "data": paper["pretrain"].map(data),
+            "target_kind": paper["target"].map(kinds),
+            "top1": paper["top1"],
+        }
+    )
 
 
 def _winner(difference: float) -> str:
@@ -247,7 +278,10 @@ def _winner(difference: float) -> str:
 
 
 KNOBS: dict[str, Any] = {
-    "tasks": ["vcop", "rotnet", "cvrl", "rspnet"], "protocol": None, "scratch_baseline": True, "retrieval_k": 5,
+    "tasks": ["vcop", "rotnet", "cvrl", "rspnet"],
+    "protocol": None,
+    "scratch_baseline": True,
+    "retrieval_k": 5,
 }
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
 seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
@@ -272,11 +306,13 @@ def structure_figure(accuracy: pd.DataFrame, paper: bool = True) -> Figure:
     distribution). The paper's panels share one y axis, ours another (different data and
     protocol: compare the patterns, not the heights).
     """
-    sources = ([("paper\n(finetune)", _paper_long())] if paper else []) + \
-        [(f"reproduced\n({accuracy['protocol'].iloc[0]})", accuracy)]
+    sources = ([("paper\n(finetune)", _paper_long())] if paper else []) + [
+        (f"reproduced\n({accuracy['protocol'].iloc[0]})", accuracy)
+    ]
     tasks = [t for t in OOD_TASKS if t in set(accuracy["task"])]
-    fig, axes = plt.subplots(len(sources), len(tasks), figsize=(2.4 * len(tasks) + 1.2, 2.5 * len(sources)),
-                             squeeze=False, sharey="row")
+    fig, axes = plt.subplots(
+        len(sources), len(tasks), figsize=(2.4 * len(tasks) + 1.2, 2.5 * len(sources)), squeeze=False, sharey="row"
+    )
     colours = {"K400": "tab:blue", "SSv2": "tab:orange"}
     for row, (label, table) in enumerate(sources):
         for ax, task in zip(axes[row], tasks):
@@ -284,8 +320,15 @@ def structure_figure(accuracy: pd.DataFrame, paper: bool = True) -> Figure:
             ax.set_title(task if row == 0 else "", fontsize=9)
         axes[row, 0].set_ylabel(f"{label}\ntop-1 (%)", fontsize=8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    fig.legend(handles, [f"pre-trained on {d}" for d in colours], loc="upper center", ncol=2, frameon=False,
-               fontsize=8, bbox_to_anchor=(0.5, 1.02))
+    fig.legend(
+        handles,
+        [f"pre-trained on {d}" for d in colours],
+        loc="upper center",
+        ncol=2,
+        frameon=False,
+        fontsize=8,
+        bbox_to_anchor=(0.5, 1.02),
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
@@ -298,8 +341,14 @@ def _bars(ax, table: pd.DataFrame, colours: dict[str, str]) -> None:
             cell = table[(table["target_kind"] == kind) & (table["data"] == data)]
             if cell.empty:
                 continue
-            ax.bar(i + (j - 0.5) * width, float(cell["top1"].iloc[0]), width, color=colours[data],
-                   hatch="//" if MATCHING_TARGET[data] == kind else None, edgecolor="white")
+            ax.bar(
+                i + (j - 0.5) * width,
+                float(cell["top1"].iloc[0]),
+                width,
+                color=colours[data],
+                hatch="//" if MATCHING_TARGET[data] == kind else None,
+                edgecolor="white",
+            )
     ax.set_xticks(range(len(TARGET_KINDS)), TARGET_KINDS, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
 
@@ -317,8 +366,15 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
         part = retrieval[retrieval["target_kind"] == kind]
         for (task, data), rows in part.groupby(["task", "data"], sort=False):
             rows = rows.sort_values("k")
-            ax.plot(rows["k"], rows["hit"], styles[data], color=colours[task], marker="o", markersize=3,
-                    label=f"{task}, {data}")
+            ax.plot(
+                rows["k"],
+                rows["hit"],
+                styles[data],
+                color=colours[task],
+                marker="o",
+                markersize=3,
+                label=f"{task}, {data}",
+            )
         ax.set_xscale("log")
         ax.set_xticks(sorted(set(part["k"])), [str(k) for k in sorted(set(part["k"]))])
         ax.set_xlabel("k (nearest training items)")
@@ -366,20 +422,36 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
         kind = "contrastive" if contrastive else "non-contrastive"
         part = table[table["task"].map(is_contrastive) == contrastive]
         cells = _cells(part, value, better, worse)
-        claim = Claim(f"{kind.replace('-', '_')}_from_{better.lower()}{key_suffix}", CHAPTER, f"{kind.capitalize()} "
-                      f"tasks learn more from {better} than from {worse} pre-training.", "benchmark2023", "§4.4",
-                      f"{better} minus {worse} {what}, mean over (task, target) (points)", table="Table 6",
-                      digits=1, reason="not measured")
-        out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None,
-                                  f"no {kind} task with both pools"))
+        claim = Claim(
+            f"{kind.replace('-', '_')}_from_{better.lower()}{key_suffix}",
+            CHAPTER,
+            f"{kind.capitalize()} tasks learn more from {better} than from {worse} pre-training.",
+            "benchmark2023",
+            "§4.4",
+            f"{better} minus {worse} {what}, mean over (task, target) (points)",
+            table="Table 6",
+            digits=1,
+            reason="not measured",
+        )
+        out.append(
+            claim.measured(bootstrap_mean_difference(cells) if cells else None, f"no {kind} task with both pools")
+        )
     for kind in TARGET_KINDS:
         expected = {v: k for k, v in MATCHING_TARGET.items()}[kind]
         other = next(d for d in PRETRAIN_DATA if d != expected)
         part = table[table["target_kind"] == kind]
         best = {d: part[part["data"] == d].sort_values(value).tail(1) for d in PRETRAIN_DATA}
-        claim = Claim(f"best_on_{kind}{key_suffix}", CHAPTER, f"The best model on the {kind} target was pre-trained "
-                      f"on {expected}.", "benchmark2023", "§4.4", f"best {expected} model minus best {other} model, "
-                      f"{what} (points)", table="Table 6", digits=1, reason="not measured")
+        claim = Claim(
+            f"best_on_{kind}{key_suffix}",
+            CHAPTER,
+            f"The best model on the {kind} target was pre-trained on {expected}.",
+            "benchmark2023",
+            "§4.4",
+            f"best {expected} model minus best {other} model, {what} (points)",
+            table="Table 6",
+            digits=1,
+            reason="not measured",
+        )
         if best[expected].empty or best[other].empty:
             out.append(claim.measured(None, f"the {kind} target lacks a pool"))
             continue
@@ -413,25 +485,46 @@ def context_claims(accuracy: pd.DataFrame, scratch: pd.DataFrame | None = None) 
     pairs = accuracy[["task", "target_kind"]].drop_duplicates().itertuples(index=False)
     in_pool = {(t, k): {v: d for d, v in MATCHING_TARGET.items()}[k] for t, k in pairs}
     paper = data_effect(_paper_long())
-    paper_pool = {(r.task, r.target_kind): ("SSv2" if r.ssv2_minus_k400 > 0 else "K400")
-                  for r in paper.itertuples() if r.ssv2_minus_k400 != 0}
+    paper_pool = {
+        (r.task, r.target_kind): ("SSv2" if r.ssv2_minus_k400 > 0 else "K400")
+        for r in paper.itertuples()
+        if r.ssv2_minus_k400 != 0
+    }
     out = []
     for key, statement, quantity, better in (
-            ("in_distribution_helps", "Pre-training on the pool of the target's kind beats the other pool.",
-             "in- minus out-of-distribution top-1, mean over (task, target) (points)", in_pool),
-            ("paper_direction", "The better pre-training pool per task and target is the paper's.",
-             "our margin in the paper's direction, mean over (task, target) (points)", paper_pool)):
+        (
+            "in_distribution_helps",
+            "Pre-training on the pool of the target's kind beats the other pool.",
+            "in- minus out-of-distribution top-1, mean over (task, target) (points)",
+            in_pool,
+        ),
+        (
+            "paper_direction",
+            "The better pre-training pool per task and target is the paper's.",
+            "our margin in the paper's direction, mean over (task, target) (points)",
+            paper_pool,
+        ),
+    ):
         cells = _oriented(accuracy, better)
-        claim = Claim(key, CHAPTER, statement, "benchmark2023", "§4.4", quantity, table="Table 6", digits=1,
-                      reason="not measured")
+        claim = Claim(
+            key, CHAPTER, statement, "benchmark2023", "§4.4", quantity, table="Table 6", digits=1, reason="not measured"
+        )
         out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None, "no cell with both pools"))
-    for floor in (scratch.itertuples() if scratch is not None else []):
+    for floor in scratch.itertuples() if scratch is not None else []:
         models = accuracy[accuracy["target_kind"] == floor.target_kind]
         videos = models["videos"] if "videos" in models else pd.Series(np.nan, index=models.index)
         cells = [(m, n, floor.top1, getattr(floor, "videos", np.nan)) for m, n in zip(models["top1"], videos)]
-        claim = Claim(f"pretraining_beats_scratch_{floor.target_kind}", CHAPTER, "A pre-trained R(2+1)D-18 beats "
-                      "the randomly initialised one.", "benchmark2023", "§4.4", "pre-trained minus random "
-                      "initialisation, mean over models (points)", table="Table 6", digits=1, reason="not measured")
+        claim = Claim(
+            f"pretraining_beats_scratch_{floor.target_kind}",
+            CHAPTER,
+            "A pre-trained R(2+1)D-18 beats the randomly initialised one.",
+            "benchmark2023",
+            "§4.4",
+            "pre-trained minus random initialisation, mean over models (points)",
+            table="Table 6",
+            digits=1,
+            reason="not measured",
+        )
         out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None, "no pre-trained model"))
     return out
 
@@ -453,9 +546,12 @@ def scale_note(comparison: pd.DataFrame, profile: str, protocol: str) -> str:
         return "No cell of Table 6 has both a paper and a reproduced number yet."
     mean = both["difference"].mean()
     if profile == "paper" and protocol == "finetune":
-        return (f"The reproduced numbers differ from the paper's by {mean:+.1f} points on average over "
-                f"{len(both)} cells.")
-    return (f"At the {profile} profile our numbers are {protocol} evaluations on this profile's targets and the "
-            f"paper's are finetunings on UCF101 and Diving48, so the absolute difference ({mean:+.1f} points on "
-            f"average over {len(both)} cells) says little; the direction table is the comparison that means "
-            "something.")
+        return (
+            f"The reproduced numbers differ from the paper's by {mean:+.1f} points on average over {len(both)} cells."
+        )
+    return (
+        f"At the {profile} profile our numbers are {protocol} evaluations on this profile's targets and the "
+        f"paper's are finetunings on UCF101 and Diving48, so the absolute difference ({mean:+.1f} points on "
+        f"average over {len(both)} cells) says little; the direction table is the comparison that means "
+        "something."
+    )

@@ -18,6 +18,7 @@ notebook words them:
    backbone: the probe leaves it unchanged) and its finetuned version.
 5. The pretext tasks' training curves, from the runs' logs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -118,8 +119,14 @@ def table1_vs_paper(accuracy: pd.DataFrame) -> pd.DataFrame:
         (scratch rows are left out: the paper has none).
     """
     ours = accuracy[accuracy["task"] != SCRATCH].rename(columns={"task": "pretext"})
-    return paper_vs_reproduced(load_paper_table(TABLE1), ours, on=["backbone", "pretext"], paper_value="ucf101_top1",
-                               value="top1", rename={"backbone": PAPER_BACKBONES})
+    return paper_vs_reproduced(
+        load_paper_table(TABLE1),
+        ours,
+        on=["backbone", "pretext"],
+        paper_value="ucf101_top1",
+        value="top1",
+        rename={"backbone": PAPER_BACKBONES},
+    )
 
 
 def rank_agreement(comparison: pd.DataFrame) -> dict[str, Estimate]:
@@ -130,8 +137,10 @@ def rank_agreement(comparison: pd.DataFrame) -> dict[str, Estimate]:
         comparison: ``table1_vs_paper`` rows.
     """
     both = comparison.dropna(subset=["paper", "reproduced"])
-    return {str(backbone): spearman(part["paper"], part["reproduced"])
-            for backbone, part in both.groupby("backbone", sort=False)}
+    return {
+        str(backbone): spearman(part["paper"], part["reproduced"])
+        for backbone, part in both.groupby("backbone", sort=False)
+    }
 
 
 def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
@@ -162,8 +171,9 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
-def _cells(frame: pd.DataFrame, a: str, b: str, videos_a: str,
-           videos_b: str) -> list[tuple[float, float, float, float]]:
+def _cells(
+    frame: pd.DataFrame, a: str, b: str, videos_a: str, videos_b: str
+) -> list[tuple[float, float, float, float]]:
     both = frame.dropna(subset=[a, b])
     return [(r[a], r.get(videos_a, np.nan), r[b], r.get(videos_b, np.nan)) for _, r in both.iterrows()]
 
@@ -171,8 +181,12 @@ def _cells(frame: pd.DataFrame, a: str, b: str, videos_a: str,
 PAPER = "benchmark2023"
 
 
-def claims(comparison: pd.DataFrame | None = None, accuracy: pd.DataFrame | None = None,
-           drops: pd.DataFrame | None = None, frames: pd.DataFrame | None = None) -> list[Claim]:
+def claims(
+    comparison: pd.DataFrame | None = None,
+    accuracy: pd.DataFrame | None = None,
+    drops: pd.DataFrame | None = None,
+    frames: pd.DataFrame | None = None,
+) -> list[Claim]:
     """The paper's §4.1 statements checked on this chapter's numbers (benchmark2023, §4.1, Table 1).
 
     Args:
@@ -185,38 +199,84 @@ def claims(comparison: pd.DataFrame | None = None, accuracy: pd.DataFrame | None
     out = []
     for ours in BACKBONES:
         name = PAPER_BACKBONES.get(ours, ours)
-        base = Claim(f"table1_order_{ours}", CHAPTER, f"The pretext tasks rank on {ours} as in the paper's Table 1.",
-                     PAPER, "§4.1", "Spearman's rho, our task order against the paper's", table="Table 1",
-                     reason="Table 1 was not compared")
+        base = Claim(
+            f"table1_order_{ours}",
+            CHAPTER,
+            f"The pretext tasks rank on {ours} as in the paper's Table 1.",
+            PAPER,
+            "§4.1",
+            "Spearman's rho, our task order against the paper's",
+            table="Table 1",
+            reason="Table 1 was not compared",
+        )
         rho = rank_agreement(comparison).get(name) if comparison is not None else None
-        out.append(base.measured(rho if rho is not None and not np.isnan(rho.value) else None,
-                                 f"fewer than 3 tasks of {ours} measured"))
+        out.append(
+            base.measured(
+                rho if rho is not None and not np.isnan(rho.value) else None, f"fewer than 3 tasks of {ours} measured"
+            )
+        )
     small, medium = BACKBONES
-    duel = Claim("medium_beats_small", CHAPTER, "R(2+1)D beats ShuffleNet on every pretext task but CVRL.", PAPER,
-                 "§4.1", "R(2+1)D minus ShuffleNet top-1, mean over tasks (points)", table="Table 1", digits=1,
-                 reason="Table 1 was not measured")
+    duel = Claim(
+        "medium_beats_small",
+        CHAPTER,
+        "R(2+1)D beats ShuffleNet on every pretext task but CVRL.",
+        PAPER,
+        "§4.1",
+        "R(2+1)D minus ShuffleNet top-1, mean over tasks (points)",
+        table="Table 1",
+        digits=1,
+        reason="Table 1 was not measured",
+    )
     cells = []
     if accuracy is not None and len(accuracy):
-        wide = accuracy[accuracy["task"] != SCRATCH].pivot_table(index="task", columns="backbone",
-                                                                  values=["top1", "videos"], aggfunc="mean")
+        wide = accuracy[accuracy["task"] != SCRATCH].pivot_table(
+            index="task", columns="backbone", values=["top1", "videos"], aggfunc="mean"
+        )
         if {small, medium} <= set(wide["top1"].columns):
-            flat = pd.DataFrame({"a": wide["top1"][medium], "b": wide["top1"][small],
-                                 "na": wide["videos"][medium], "nb": wide["videos"][small]})
+            flat = pd.DataFrame(
+                {
+                    "a": wide["top1"][medium],
+                    "b": wide["top1"][small],
+                    "na": wide["videos"][medium],
+                    "nb": wide["videos"][small],
+                }
+            )
             cells = _cells(flat, "a", "b", "na", "nb")
     out.append(duel.measured(bootstrap_mean_difference(cells) if cells else None, "a network of Table 1 is missing"))
     for backbone in BACKBONES:
-        claim = Claim(f"linear_below_finetune_{backbone}", CHAPTER, "A linear probe scores below finetuning: over "
-                      f"VCOP, RotNet and PRP the paper reports a drop of {PAPER_LINEAR_DROP[backbone]:g}% on "
-                      f"{backbone}.", PAPER, "§4.1", "finetune minus linear top-1, mean over VCOP, RotNet, PRP "
-                      "(points)", digits=1, reason=f"{backbone} was not evaluated both ways")
-        part = drops[(drops["backbone"] == backbone) & drops["task"].isin(NON_CONTRASTIVE)] if drops is not None \
+        claim = Claim(
+            f"linear_below_finetune_{backbone}",
+            CHAPTER,
+            "A linear probe scores below finetuning: over "
+            f"VCOP, RotNet and PRP the paper reports a drop of {PAPER_LINEAR_DROP[backbone]:g}% on "
+            f"{backbone}.",
+            PAPER,
+            "§4.1",
+            "finetune minus linear top-1, mean over VCOP, RotNet, PRP (points)",
+            digits=1,
+            reason=f"{backbone} was not evaluated both ways",
+        )
+        part = (
+            drops[(drops["backbone"] == backbone) & drops["task"].isin(NON_CONTRASTIVE)]
+            if drops is not None
             else pd.DataFrame()
+        )
         cells = _cells(part, "finetune", "linear", "videos_finetune", "videos_linear") if len(part) else []
-        out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None,
-                                  f"{backbone} is not in finetune_backbones"))
-    longer = Claim("frames_doubled_help", CHAPTER, "Clips of twice the frames (32 against 16) mostly perform "
-                   "better.", PAPER, "§4.1", "top-1 with doubled frames minus the profile's, mean over the "
-                   "tasks measured (points)", digits=1, reason="no task pre-trained with doubled frames")
+        out.append(
+            claim.measured(
+                bootstrap_mean_difference(cells) if cells else None, f"{backbone} is not in finetune_backbones"
+            )
+        )
+    longer = Claim(
+        "frames_doubled_help",
+        CHAPTER,
+        "Clips of twice the frames (32 against 16) mostly perform better.",
+        PAPER,
+        "§4.1",
+        "top-1 with doubled frames minus the profile's, mean over the tasks measured (points)",
+        digits=1,
+        reason="no task pre-trained with doubled frames",
+    )
     cells = _cells(frames, "top1_doubled", "top1", "videos_doubled", "videos") if frames is not None else []
     out.append(longer.measured(bootstrap_mean_difference(cells) if cells else None, "frames_tasks is empty"))
     return out
@@ -225,8 +285,12 @@ def claims(comparison: pd.DataFrame | None = None, accuracy: pd.DataFrame | None
 # ----------------------------------------------------------------------------- (2) linear vs finetune
 
 
-def protocol_comparison(study: Study, backbones: Sequence[str] = ("shufflenet3d",),
-                        tasks: Sequence[str] = SIX_TASKS, target: str = "appearance") -> pd.DataFrame:
+def protocol_comparison(
+    study: Study,
+    backbones: Sequence[str] = ("shufflenet3d",),
+    tasks: Sequence[str] = SIX_TASKS,
+    target: str = "appearance",
+) -> pd.DataFrame:
     """Linear probe against finetuning for Table 1 models of ``backbones`` (benchmark §4.1).
 
     Args:
@@ -246,8 +310,10 @@ def protocol_comparison(study: Study, backbones: Sequence[str] = ("shufflenet3d"
     check_selection(backbones, BACKBONES, "backbone", allow_empty=True)
     check_selection(tasks, SIX_TASKS, "task", allow_empty=True)
     points = [p for p in table1_points(study) if p["backbone"] in backbones and p["task"] in tasks]
-    frames = [study.accuracy(points, target, protocol, scratch_backbones=tuple(backbones)).assign(protocol=protocol)
-              for protocol in ("linear", "finetune")]
+    frames = [
+        study.accuracy(points, target, protocol, scratch_backbones=tuple(backbones)).assign(protocol=protocol)
+        for protocol in ("linear", "finetune")
+    ]
     return protocol_drop(pd.concat(frames, ignore_index=True))
 
 
@@ -269,8 +335,9 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
     wide["drop"] = wide["finetune"] - wide["linear"]
     wide["relative_drop_pct"] = 100 * wide["drop"] / wide["finetune"]
     order = {t: i for i, t in enumerate((*PAPER_TASK_ORDER, SCRATCH))}
-    return wide.sort_values(["backbone", "task"], key=lambda s: s.map(order) if s.name == "task" else s,
-                            ignore_index=True)
+    return wide.sort_values(
+        ["backbone", "task"], key=lambda s: s.map(order) if s.name == "task" else s, ignore_index=True
+    )
 
 
 # ----------------------------------------------------------------------------- (3) clip length
@@ -282,8 +349,13 @@ def doubled_frames(study: Study, point: Mapping[str, Any]) -> tuple[int, int]:
     return base, 2 * base
 
 
-def frames_comparison(study: Study, tasks: Sequence[str] = ("rotnet",), backbone: str = "shufflenet3d",
-                      target: str = "appearance", protocol: str | None = None) -> pd.DataFrame:
+def frames_comparison(
+    study: Study,
+    tasks: Sequence[str] = ("rotnet",),
+    backbone: str = "shufflenet3d",
+    target: str = "appearance",
+    protocol: str | None = None,
+) -> pd.DataFrame:
     """The same Table 1 point pre-trained and evaluated with the profile's frames and with twice as many (§4.1).
 
     Returns:
@@ -300,9 +372,19 @@ def frames_comparison(study: Study, tasks: Sequence[str] = ("rotnet",), backbone
         base, doubled = doubled_frames(study, base_point)
         short = study.accuracy([base_point], target, protocol).iloc[0]
         long = study.accuracy([{**base_point, "frames": doubled}], target, protocol).iloc[0]
-        rows.append({"task": task, "backbone": backbone, "frames": base, "frames_doubled": doubled,
-                     "top1": short["top1"], "top1_doubled": long["top1"], "gain": long["top1"] - short["top1"],
-                     "videos": short["videos"], "videos_doubled": long["videos"]})
+        rows.append(
+            {
+                "task": task,
+                "backbone": backbone,
+                "frames": base,
+                "frames_doubled": doubled,
+                "top1": short["top1"],
+                "top1_doubled": long["top1"],
+                "gain": long["top1"] - short["top1"],
+                "videos": short["videos"],
+                "videos_doubled": long["videos"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -342,9 +424,15 @@ def weight_change(models: Mapping[str, VideoBackbone]) -> pd.DataFrame:
         diff = [(sa[k].double() - sb[k].double()) for k in shared]
         norm_b = float(torch.sqrt(sum(sb[k].double().square().sum() for k in shared)))
         norm_d = float(torch.sqrt(sum(d.square().sum() for d in diff)))
-        rows.append({"a": a, "b": b, "tensors": len(shared),
-                     "max_abs_difference": max((float(d.abs().max()) for d in diff), default=float("nan")),
-                     "relative_change": norm_d / norm_b if norm_b else float("nan")})
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "tensors": len(shared),
+                "max_abs_difference": max((float(d.abs().max()) for d in diff), default=float("nan")),
+                "relative_change": norm_d / norm_b if norm_b else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -370,8 +458,9 @@ def cka_clips(study: Study, point: Mapping[str, Any], clips: int = 256, target: 
     return frames.reshape(-1, *frames.shape[-4:])[:clips]
 
 
-def cka_maps(models: Mapping[str, VideoBackbone], clips: torch.Tensor, crop_size: int,
-             batch_size: int = 64) -> dict[tuple[str, str], CKAResult]:
+def cka_maps(
+    models: Mapping[str, VideoBackbone], clips: torch.Tensor, crop_size: int, batch_size: int = 64
+) -> dict[tuple[str, str], CKAResult]:
     """Figure 1's three minibatch CKA maps (``PAIRS``) over every block of the networks.
 
     Args:
@@ -383,16 +472,18 @@ def cka_maps(models: Mapping[str, VideoBackbone], clips: torch.Tensor, crop_size
     Returns:
         (rows, columns) -> ``CKAResult``, in the order of ``PAIRS``.
     """
-    return {(a, b): cka_map(models[a], clips, models[b], batch_size=batch_size, crop_size=crop_size)
-            for a, b in PAIRS}
+    return {(a, b): cka_map(models[a], clips, models[b], batch_size=batch_size, crop_size=crop_size) for a, b in PAIRS}
 
 
 def cka_figure(maps: Mapping[tuple[str, str], CKAResult], point: Mapping[str, Any]) -> Figure:
     """The three maps side by side, as the benchmark's Figure 1 (rows: first network; columns: second)."""
     titles = [f"{a} vs {b}" for a, b in maps]
-    return cka_heatmaps(list(maps.values()), titles,
-                        suptitle=f"CKA maps of {point['task']} on {point['backbone']} "
-                                 f"({point.get('data', 'K400')}-{point.get('subset', '50k')})")
+    return cka_heatmaps(
+        list(maps.values()),
+        titles,
+        suptitle=f"CKA maps of {point['task']} on {point['backbone']} "
+        f"({point.get('data', 'K400')}-{point.get('subset', '50k')})",
+    )
 
 
 def cka_diagonal(maps: Mapping[tuple[str, str], CKAResult]) -> pd.DataFrame:
@@ -423,13 +514,19 @@ def cka_facts(diagonal: pd.DataFrame, change: pd.DataFrame, threshold: float = 0
     fine = change[(change["a"] == "pre-trained") & (change["b"] == "finetuned")].iloc[0]
     probe_cka, tuned = diagonal["pre-trained vs linear probe"], diagonal["pre-trained vs finetuned"]
     third = tuned.index.get_loc(tuned.idxmin()) / max(1, len(tuned) - 1)
-    return {"probe identical": bool(probe["max_abs_difference"] == 0),
-            "probe max difference": float(probe["max_abs_difference"]),
-            "probe cka min": float(probe_cka.min()), "probe cka max": float(probe_cka.max()),
-            "finetune change pct": 100 * float(fine["relative_change"]), "threshold": threshold,
-            "blocks": len(tuned), "moved": int((tuned < threshold).sum()), "most changed": str(tuned.idxmin()),
-            "most changed cka": float(tuned.min()),
-            "where": "early" if third < 1 / 3 else "in the middle" if third < 2 / 3 else "late"}
+    return {
+        "probe identical": bool(probe["max_abs_difference"] == 0),
+        "probe max difference": float(probe["max_abs_difference"]),
+        "probe cka min": float(probe_cka.min()),
+        "probe cka max": float(probe_cka.max()),
+        "finetune change pct": 100 * float(fine["relative_change"]),
+        "threshold": threshold,
+        "blocks": len(tuned),
+        "moved": int((tuned < threshold).sum()),
+        "most changed": str(tuned.idxmin()),
+        "most changed cka": float(tuned.min()),
+        "where": "early" if third < 1 / 3 else "in the middle" if third < 2 / 3 else "late",
+    }
 
 
 # ----------------------------------------------------------------------------- (5) pretext training curves
@@ -445,9 +542,16 @@ def pretext_logs(study: Study, points: Sequence[Mapping[str, Any]] | None = None
     frames = []
     for point in points if points is not None else table1_points(study):
         log = study.pretrain(point).log
-        part = pd.DataFrame({"task": point["task"], "backbone": point["backbone"], "epoch": log["epoch"],
-                             "loss": log["loss"], "acc": log["acc"] if "acc" in log else np.nan,
-                             "seconds": log["seconds"] if "seconds" in log else np.nan})
+        part = pd.DataFrame(
+            {
+                "task": point["task"],
+                "backbone": point["backbone"],
+                "epoch": log["epoch"],
+                "loss": log["loss"],
+                "acc": log["acc"] if "acc" in log else np.nan,
+                "seconds": log["seconds"] if "seconds" in log else np.nan,
+            }
+        )
         part["relative_loss"] = part["loss"] / part["loss"].iloc[0]
         frames.append(part)
     return pd.concat(frames, ignore_index=True)
@@ -455,8 +559,15 @@ def pretext_logs(study: Study, points: Sequence[Mapping[str, Any]] | None = None
 
 def pretext_curves_figure(logs: pd.DataFrame) -> Figure:
     """Pretext loss relative to the first epoch's, per task, one panel per backbone."""
-    return accuracy_curves(logs, x="epoch", y="relative_loss", group="task", facet="backbone",
-                           ylabel="loss / first epoch's loss", title="Pre-training curves of Table 1's runs")
+    return accuracy_curves(
+        logs,
+        x="epoch",
+        y="relative_loss",
+        group="task",
+        facet="backbone",
+        ylabel="loss / first epoch's loss",
+        title="Pre-training curves of Table 1's runs",
+    )
 
 
 def pretext_final_table(logs: pd.DataFrame) -> pd.DataFrame:
@@ -473,18 +584,26 @@ def curves_facts(logs: pd.DataFrame) -> dict[str, Any]:
     final = pretext_final_table(logs)
     down = final[final["relative_loss"] < 1]
     steepest = down["relative_loss"].idxmin() if len(down) else None
-    return {"runs": len(final), "fell": len(down),
-            "did not fall": ", ".join(f"{t} on {b}" for t, b in final.index.difference(down.index)) or "none",
-            "steepest": f"{steepest[0]} on {steepest[1]}" if steepest else "none",
-            "steepest ratio": float(down["relative_loss"].min()) if len(down) else float("nan")}
+    return {
+        "runs": len(final),
+        "fell": len(down),
+        "did not fall": ", ".join(f"{t} on {b}" for t, b in final.index.difference(down.index)) or "none",
+        "steepest": f"{steepest[0]} on {steepest[1]}" if steepest else "none",
+        "steepest ratio": float(down["relative_loss"].min()) if len(down) else float("nan"),
+    }
 
 
 # ----------------------------------------------------------------------------- the chapter's comparisons
 
 
 KNOBS: dict[str, Any] = {
-    "target": "appearance", "finetune_backbones": ("shufflenet3d",), "frames_tasks": ("rotnet",),
-    "frames_backbone": "shufflenet3d", "cka_task": "vcop", "cka_backbone": "shufflenet3d", "cka_clips": 256,
+    "target": "appearance",
+    "finetune_backbones": ("shufflenet3d",),
+    "frames_tasks": ("rotnet",),
+    "frames_backbone": "shufflenet3d",
+    "cka_task": "vcop",
+    "cka_backbone": "shufflenet3d",
+    "cka_clips": 256,
     "cka_batch": 64,
 }
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
@@ -508,5 +627,9 @@ def cost_table(study: Study) -> pd.DataFrame:
     timings = study.timing_table()
     if timings.empty:
         return pd.DataFrame(columns=["what", "runs", "seconds"])
-    return (timings.groupby("what")["seconds"].agg(runs="count", seconds="sum").reset_index()
-            .sort_values("seconds", ascending=False, ignore_index=True))
+    return (
+        timings.groupby("what")["seconds"]
+        .agg(runs="count", seconds="sum")
+        .reset_index()
+        .sort_values("seconds", ascending=False, ignore_index=True)
+    )

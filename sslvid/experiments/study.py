@@ -16,6 +16,7 @@ At paper scale ``data_root`` is a folder with one sub-folder per dataset, named 
 (``kinetics400/``, ``ssv2/``, ``ucf101/``, ``diving48/``, ``hmdb51/``; layouts in
 ``data/README.md``); at micro and smoke scale it is None and the embedded default data is used.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -75,9 +76,13 @@ def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
         seeds: seeds per model (the study evaluates one: ``Study.seed``).
     """
     videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
-    return {"seeds": seeds, "models": len(accuracy),
-            "test_videos": int(videos.min()) if len(videos) and videos.min() == videos.max() else
-            (f"{int(videos.min())}-{int(videos.max())}" if len(videos) else "not recorded")}
+    return {
+        "seeds": seeds,
+        "models": len(accuracy),
+        "test_videos": int(videos.min())
+        if len(videos) and videos.min() == videos.max()
+        else (f"{int(videos.min())}-{int(videos.max())}" if len(videos) else "not recorded"),
+    }
 
 
 @dataclass
@@ -126,9 +131,11 @@ class Study:
         if self.protocol not in ("finetune", "linear"):
             raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
         if self.data_root is not None and not Path(self.data_root).is_dir():
-            raise ValueError(f"data_root {self.data_root!r} is not a folder; give a folder with one "
-                             "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
-                             "or None for the embedded default data")
+            raise ValueError(
+                f"data_root {self.data_root!r} is not a folder; give a folder with one "
+                "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
+                "or None for the embedded default data"
+            )
 
     @property
     def claims(self) -> ClaimStore:
@@ -138,9 +145,13 @@ class Study:
     def cached_only(self) -> Study:
         """A copy over the same stores, read-only: it reads what is cached and trains, evaluates or extracts
         nothing (a miss raises ``sslvid.store.NotCachedError``); the results table is read once."""
-        return dataclasses.replace(self, store=RunStore(self.store.root, read_only=True),
-                                   features=FeatureCache(self.features.root, read_only=True),
-                                   results=ResultsStore(self.results.path, read_only=True), timings=[])
+        return dataclasses.replace(
+            self,
+            store=RunStore(self.store.root, read_only=True),
+            features=FeatureCache(self.features.root, read_only=True),
+            results=ResultsStore(self.results.path, read_only=True),
+            timings=[],
+        )
 
     @property
     def workspace(self) -> Workspace:
@@ -151,7 +162,6 @@ class Study:
     @property
     def uses_default_data(self) -> bool:
         return self.data_root is None
-
 
     def target(self, kind: str) -> str:
         """The dataset that downstream target ``kind`` ("appearance", "motion") names here.
@@ -177,8 +187,14 @@ class Study:
         start = time.perf_counter()
         with using_cache_dir(self.cache_dir):
             result = pretrain(config, workspace=self.workspace)
-        self.timings.append({"what": "pretrain", **_describe(point), "cached": result.cached,
-                             "seconds": round(time.perf_counter() - start, 2)})
+        self.timings.append(
+            {
+                "what": "pretrain",
+                **_describe(point),
+                "cached": result.cached,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
         return result
 
     def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
@@ -191,8 +207,7 @@ class Study:
             raise ValueError(f"unknown grid {grid!r}; valid: {', '.join(PAPER_GRIDS)}")
         spec = PAPER_GRIDS[grid]
         blocks = spec.blocks if block is None else (spec.blocks[block],)
-        points = [{**spec.fixed, **spec.per_profile.get(self.profile, {}), **p}
-                  for b in blocks for p in b.points()]
+        points = [{**spec.fixed, **spec.per_profile.get(self.profile, {}), **p} for b in blocks for p in b.points()]
         return _unique(points)
 
     def pretrain_all(self, points: Iterable[Mapping[str, Any]]) -> list[PretrainResult]:
@@ -200,8 +215,15 @@ class Study:
         return [self.pretrain(p) for p in points]
 
     # ----------------------------------------------------------------- evaluation
-    def eval_config(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
-                    epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> EvalConfig:
+    def eval_config(
+        self,
+        point: Mapping[str, Any] | None,
+        target: str = "appearance",
+        protocol: str | None = None,
+        epoch: int | None = None,
+        backbone: str | None = None,
+        **overrides: Any,
+    ) -> EvalConfig:
         """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch, or of
         the checkpoint file given as ``checkpoint=PATH``).
 
@@ -216,15 +238,15 @@ class Study:
                 file's weights (``EvalConfig.for_profile``), e.g. torchvision's with ``width=1.0``.
         """
         dataset = self.target(target)
-        common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device,
-                      **overrides)
+        common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device, **overrides)
         protocol = protocol or self.protocol
         if point is None:
             if backbone is None and overrides.get("checkpoint") is not None:
                 backbone = read_metadata(overrides["checkpoint"]).get("backbone")
             if backbone is None:
-                raise ValueError("an evaluation from scratch or of a checkpoint file without sslvid metadata "
-                                 "needs backbone=<name>")
+                raise ValueError(
+                    "an evaluation from scratch or of a checkpoint file without sslvid metadata needs backbone=<name>"
+                )
             frames = self.pretrain_config({"task": "rotnet", "backbone": backbone}).frames
             common.setdefault("frames", frames)
             return EvalConfig.for_profile(self.profile, source=SCRATCH, backbone=backbone, protocol=protocol, **common)
@@ -233,8 +255,15 @@ class Study:
             common.setdefault(name, getattr(source, name))
         return EvalConfig.for_profile(self.profile, source=source, protocol=protocol, source_epoch=epoch, **common)
 
-    def evaluate(self, point: Mapping[str, Any] | None, target: str = "appearance", protocol: str | None = None,
-                 epoch: int | None = None, backbone: str | None = None, **overrides: Any) -> pd.DataFrame:
+    def evaluate(
+        self,
+        point: Mapping[str, Any] | None,
+        target: str = "appearance",
+        protocol: str | None = None,
+        epoch: int | None = None,
+        backbone: str | None = None,
+        **overrides: Any,
+    ) -> pd.DataFrame:
         """Pre-train ``point`` if needed, then evaluate it (cached in the results table).
 
         Returns:
@@ -246,13 +275,26 @@ class Study:
         start = time.perf_counter()
         with using_cache_dir(self.cache_dir):
             rows = evaluate(config, workspace=self.workspace)
-        self.timings.append({"what": f"evaluate/{config.protocol}/{target}", **_describe(point or {"backbone": backbone}),
-                             "epoch": epoch, "seconds": round(time.perf_counter() - start, 2)})
+        self.timings.append(
+            {
+                "what": f"evaluate/{config.protocol}/{target}",
+                **_describe(point or {"backbone": backbone}),
+                "epoch": epoch,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
         return rows
 
-    def accuracy(self, points: Iterable[Mapping[str, Any] | None], target: str = "appearance",
-                 protocol: str | None = None, epochs: Sequence[int | None] = (None,), metric: str = "top1_video",
-                 scratch_backbones: Sequence[str] = (), **overrides: Any) -> pd.DataFrame:
+    def accuracy(
+        self,
+        points: Iterable[Mapping[str, Any] | None],
+        target: str = "appearance",
+        protocol: str | None = None,
+        epochs: Sequence[int | None] = (None,),
+        metric: str = "top1_video",
+        scratch_backbones: Sequence[str] = (),
+        **overrides: Any,
+    ) -> pd.DataFrame:
         """One row per (point, epoch): the point's fields and its accuracy on ``target``.
 
         Args:
@@ -301,8 +343,15 @@ class Study:
             found = self.evaluate(point, target=target, protocol="retrieval")
             for metric, value in zip(found["metric"], found["value"]):
                 if metric.startswith("hit@"):
-                    rows.append({**_describe(point), "target_kind": target, "target": self.target(target),
-                                 "k": int(metric.split("@")[1]), "hit": float(value)})
+                    rows.append(
+                        {
+                            **_describe(point),
+                            "target_kind": target,
+                            "target": self.target(target),
+                            "k": int(metric.split("@")[1]),
+                            "hit": float(value),
+                        }
+                    )
         return pd.DataFrame(rows)
 
     def timing_table(self) -> pd.DataFrame:

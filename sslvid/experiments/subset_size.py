@@ -20,6 +20,7 @@ Our tables use the paper's names so one function reads both (``to_paper_frame``)
 ``pretext``, ``backbone`` (paper names, ``PAPER_BACKBONES``), ``subset``, ``epochs`` (the paper's
 epoch number) and ``value`` (top-1 %, the study's target and protocol).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -86,8 +87,9 @@ def select_checkpoints(study: Study, point: Mapping[str, Any], paper_epochs: Seq
     chosen = [e for e in saved if paper_epoch(e, total) in set(paper_epochs)]
     if not chosen:
         valid = ", ".join(str(paper_epoch(e, total)) for e in saved)
-        raise ValueError(f"no checkpoint stands for paper epochs {list(paper_epochs)} at the {study.profile} "
-                         f"profile; valid: {valid}")
+        raise ValueError(
+            f"no checkpoint stands for paper epochs {list(paper_epochs)} at the {study.profile} profile; valid: {valid}"
+        )
     return chosen
 
 
@@ -96,8 +98,10 @@ def epoch_scale(study: Study) -> str:
     point = {"task": "rspnet", "backbone": MEDIUM}
     total = study.pretrain_config(point).epochs
     pairs = ", ".join(f"{e or total} -> {paper_epoch(e, total)}" for e in checkpoint_epochs(study, point))
-    return (f"Pre-training runs {total} epochs at the {study.profile} profile, with a checkpoint after each; "
-            f"checkpoint e stands for the paper's epoch {PAPER_EPOCHS}·e/{total} ({pairs}).")
+    return (
+        f"Pre-training runs {total} epochs at the {study.profile} profile, with a checkpoint after each; "
+        f"checkpoint e stands for the paper's epoch {PAPER_EPOCHS}·e/{total} ({pairs})."
+    )
 
 
 # ----------------------------------------------------------------------------- points
@@ -131,8 +135,9 @@ def table4_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[s
 # ----------------------------------------------------------------------------- accuracy
 
 
-def accuracy_over_epochs(study: Study, points: Sequence[Mapping[str, Any]],
-                         paper_epochs: Sequence[int] | None = None) -> pd.DataFrame:
+def accuracy_over_epochs(
+    study: Study, points: Sequence[Mapping[str, Any]], paper_epochs: Sequence[int] | None = None
+) -> pd.DataFrame:
     """Top-1 of each point at its checkpoints (``study.accuracy``), trained and evaluated if missing.
 
     Args:
@@ -160,14 +165,16 @@ def subset_accuracy(study: Study, tasks: Sequence[str] = SIX_TASKS) -> pd.DataFr
     return study.accuracy(table2_points(study, tasks), target="appearance")
 
 
-def rspnet_accuracy(study: Study, backbones: Sequence[str] = TABLE3_BACKBONES[:2],
-                    paper_epochs: Sequence[int] | None = (100, 200)) -> pd.DataFrame:
+def rspnet_accuracy(
+    study: Study, backbones: Sequence[str] = TABLE3_BACKBONES[:2], paper_epochs: Sequence[int] | None = (100, 200)
+) -> pd.DataFrame:
     """Table 3: RSPNet per backbone and subset at the checkpoints of ``paper_epochs`` (``accuracy_over_epochs``)."""
     return accuracy_over_epochs(study, table3_points(study, backbones), paper_epochs)
 
 
-def epochs_accuracy(study: Study, tasks: Sequence[str] = SIX_TASKS,
-                    paper_epochs: Sequence[int] | None = None) -> pd.DataFrame:
+def epochs_accuracy(
+    study: Study, tasks: Sequence[str] = SIX_TASKS, paper_epochs: Sequence[int] | None = None
+) -> pd.DataFrame:
     """Table 4: the six tasks on R(2+1)D-18 K400-50k at each checkpoint (``accuracy_over_epochs``)."""
     return accuracy_over_epochs(study, table4_points(study, tasks), paper_epochs)
 
@@ -214,14 +221,20 @@ def table4(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ordered(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-    return table.reindex(index=[r for r in rows if r in table.index],
-                         columns=[c for c in columns if c in table.columns])
+    return table.reindex(
+        index=[r for r in rows if r in table.index], columns=[c for c in columns if c in table.columns]
+    )
 
 
 def compare_table2(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 2 paper vs reproduced: ``subset, pretext, paper, reproduced, n, difference``."""
-    return paper_vs_reproduced(load_paper_table(TABLE2), to_paper_frame(accuracy), on=["subset", "pretext"],
-                               paper_value="ucf101_top1", value="value")
+    return paper_vs_reproduced(
+        load_paper_table(TABLE2),
+        to_paper_frame(accuracy),
+        on=["subset", "pretext"],
+        paper_value="ucf101_top1",
+        value="value",
+    )
 
 
 def compare_table3(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
@@ -229,15 +242,25 @@ def compare_table3(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
 
     ``epochs`` is the paper's; ``our_epoch`` the checkpoint of a ``total_epochs`` run that stands for it.
     """
-    merged = paper_vs_reproduced(load_paper_table(TABLE3), to_paper_frame(accuracy),
-                                 on=["epochs", "subset", "backbone"], paper_value="ucf101_top1", value="value")
+    merged = paper_vs_reproduced(
+        load_paper_table(TABLE3),
+        to_paper_frame(accuracy),
+        on=["epochs", "subset", "backbone"],
+        paper_value="ucf101_top1",
+        value="value",
+    )
     return _with_our_epoch(merged, total_epochs)
 
 
 def compare_table4(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
     """Table 4 paper vs reproduced: ``epochs, pretext, paper, reproduced, n, difference, our_epoch``."""
-    merged = paper_vs_reproduced(load_paper_table(TABLE4), to_paper_frame(accuracy), on=["epochs", "pretext"],
-                                 paper_value="ucf101_top1", value="value")
+    merged = paper_vs_reproduced(
+        load_paper_table(TABLE4),
+        to_paper_frame(accuracy),
+        on=["epochs", "pretext"],
+        paper_value="ucf101_top1",
+        value="value",
+    )
     return _with_our_epoch(merged, total_epochs)
 
 
@@ -251,17 +274,24 @@ def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
 
 KNOBS: dict[str, Any] = {
     "table2_tasks": ("vcop", "rotnet", "prp", "cvrl", "tdl", "rspnet"),
-    "table3_backbones": ("shufflenet3d", "r2plus1d_18"), "table3_epochs": (100, 200), "table4_epochs": (100, 200),
-    "cka_backbone": "r2plus1d_18", "cka_subsets": ("10k", "100k"), "cka_clips": 256,
+    "table3_backbones": ("shufflenet3d", "r2plus1d_18"),
+    "table3_epochs": (100, 200),
+    "table4_epochs": (100, 200),
+    "cka_backbone": "r2plus1d_18",
+    "cka_subsets": ("10k", "100k"),
+    "cka_clips": 256,
 }
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
 seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
 
-def paper_comparisons(study: Study, tasks: Sequence[str] = KNOBS["table2_tasks"],
-                      table3_backbones: Sequence[str] = KNOBS["table3_backbones"],
-                      table3_epochs: Sequence[int] | None = KNOBS["table3_epochs"],
-                      table4_epochs: Sequence[int] | None = KNOBS["table4_epochs"]) -> dict[str, pd.DataFrame]:
+def paper_comparisons(
+    study: Study,
+    tasks: Sequence[str] = KNOBS["table2_tasks"],
+    table3_backbones: Sequence[str] = KNOBS["table3_backbones"],
+    table3_epochs: Sequence[int] | None = KNOBS["table3_epochs"],
+    table4_epochs: Sequence[int] | None = KNOBS["table4_epochs"],
+) -> dict[str, pd.DataFrame]:
     """The chapter's paper-vs-reproduced tables, keyed by paper-table name (Tables 2, 3, 4).
 
     The arguments are the notebook's knobs (``table2_tasks``, ``table3_backbones``,
@@ -273,9 +303,11 @@ def paper_comparisons(study: Study, tasks: Sequence[str] = KNOBS["table2_tasks"]
     cached, the first ``NotCachedError`` is raised.
     """
     total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs
-    builders = {TABLE2: lambda: compare_table2(subset_accuracy(study, tasks)),
-                TABLE3: lambda: compare_table3(rspnet_accuracy(study, table3_backbones, table3_epochs), total),
-                TABLE4: lambda: compare_table4(epochs_accuracy(study, tasks, table4_epochs), total)}
+    builders = {
+        TABLE2: lambda: compare_table2(subset_accuracy(study, tasks)),
+        TABLE3: lambda: compare_table3(rspnet_accuracy(study, table3_backbones, table3_epochs), total),
+        TABLE4: lambda: compare_table4(epochs_accuracy(study, tasks, table4_epochs), total),
+    }
     tables, missing = {}, []
     for name, build in builders.items():
         try:
@@ -307,9 +339,17 @@ def gains(frame: pd.DataFrame, along: str, order: Sequence[Any], by: Sequence[st
         if len(series) < 2:
             continue
         keys = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, keys)), "from": series.index[0], "to": series.index[-1],
-                     "first": series.iloc[0], "last": series.iloc[-1], "gain": series.iloc[-1] - series.iloc[0],
-                     "monotone": bool((series.diff().dropna() >= 0).all())})
+        rows.append(
+            {
+                **dict(zip(by, keys)),
+                "from": series.index[0],
+                "to": series.index[-1],
+                "first": series.iloc[0],
+                "last": series.iloc[-1],
+                "gain": series.iloc[-1] - series.iloc[0],
+                "monotone": bool((series.diff().dropna() >= 0).all()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -327,8 +367,14 @@ def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
 def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, on: list[str]) -> pd.DataFrame:
     pick = [*on, "gain", "monotone"]
     merged = ours[pick].merge(theirs[pick], on=on, how="left", suffixes=(" (ours)", " (paper)"))
-    return merged.rename(columns={"gain (ours)": "gain here", "gain (paper)": "gain in paper",
-                                  "monotone (ours)": "never fell here", "monotone (paper)": "never fell in paper"})
+    return merged.rename(
+        columns={
+            "gain (ours)": "gain here",
+            "gain (paper)": "gain in paper",
+            "monotone (ours)": "never fell here",
+            "monotone (paper)": "never fell in paper",
+        }
+    )
 
 
 def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -347,8 +393,14 @@ def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
         mine = gains(ours, "subset", step, ["backbone"]).set_index("backbone")["gain"]
         paper = gains(theirs, "subset", step, ["backbone"]).set_index("backbone")["gain"]
         for backbone, gain in mine.items():
-            rows.append({"backbone": backbone, "step": "->".join(step), "gain here": gain,
-                         "gain in paper": paper.get(backbone, np.nan)})
+            rows.append(
+                {
+                    "backbone": backbone,
+                    "step": "->".join(step),
+                    "gain here": gain,
+                    "gain in paper": paper.get(backbone, np.nan),
+                }
+            )
     return pd.DataFrame(rows, columns=["backbone", "step", "gain here", "gain in paper"])
 
 
@@ -375,14 +427,31 @@ CHAPTER = "subset_size"
 """This chapter's name in the claims table."""
 
 
-def _claim(key: str, section: str, table: str, statement: str, quantity: str, direction: str = ">",
-           threshold: float = 0.0) -> Claim:
-    return Claim(key, CHAPTER, statement, "benchmark2023", section, quantity, direction, threshold, table=table,
-                 digits=1, reason="not measured")
+def _claim(
+    key: str, section: str, table: str, statement: str, quantity: str, direction: str = ">", threshold: float = 0.0
+) -> Claim:
+    return Claim(
+        key,
+        CHAPTER,
+        statement,
+        "benchmark2023",
+        section,
+        quantity,
+        direction,
+        threshold,
+        table=table,
+        digits=1,
+        reason="not measured",
+    )
 
 
-def claims(acc2: pd.DataFrame | None = None, acc3: pd.DataFrame | None = None, acc4: pd.DataFrame | None = None,
-           after: int = 100, outlier: str = "prp") -> list[Claim]:
+def claims(
+    acc2: pd.DataFrame | None = None,
+    acc3: pd.DataFrame | None = None,
+    acc4: pd.DataFrame | None = None,
+    after: int = 100,
+    outlier: str = "prp",
+) -> list[Claim]:
     """The paper's statements on subset size and duration (benchmark2023, §4.2 and §6, Tables 2-4), with
     uncertainty. Averages over tasks or runs get a bootstrap over them; one backbone's saturation gets a
     bootstrap over the test videos of its three evaluations (``videos`` of ``Study.accuracy``).
@@ -394,32 +463,63 @@ def claims(acc2: pd.DataFrame | None = None, acc3: pd.DataFrame | None = None, a
     """
     out = []
     gain = subset_gains(acc2)["gain here"].dropna() if acc2 is not None and len(acc2) else pd.Series(dtype=float)
-    out.append(_claim("more_data_helps", "§4.2", "Table 2", "As a rule accuracy grows with the pre-training subset.",
-                      "largest minus smallest subset, mean over tasks (points)").measured(
-        bootstrap_mean(gain) if len(gain) else None, "no task with two subsets"))
-    for backbone in (acc3["backbone"].unique() if acc3 is not None and len(acc3) else []):
+    out.append(
+        _claim(
+            "more_data_helps",
+            "§4.2",
+            "Table 2",
+            "As a rule accuracy grows with the pre-training subset.",
+            "largest minus smallest subset, mean over tasks (points)",
+        ).measured(bootstrap_mean(gain) if len(gain) else None, "no task with two subsets")
+    )
+    for backbone in acc3["backbone"].unique() if acc3 is not None and len(acc3) else []:
         final = acc3[(acc3["backbone"] == backbone) & (acc3["epoch"] == acc3["epoch"].max())]
-        by = final.groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min")) if "videos" in final \
+        by = (
+            final.groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
+            if "videos" in final
             else final.groupby("subset").agg(top1=("top1", "mean")).assign(videos=np.nan)
-        claim = _claim(f"saturates_{backbone}", "§6 recommendation 1", "Table 3", f"{backbone} gains more from 10k "
-                       "to 30k videos than from 30k to 100k.", "gain 10k->30k minus gain 30k->100k (points)")
+        )
+        claim = _claim(
+            f"saturates_{backbone}",
+            "§6 recommendation 1",
+            "Table 3",
+            f"{backbone} gains more from 10k to 30k videos than from 30k to 100k.",
+            "gain 10k->30k minus gain 30k->100k (points)",
+        )
         if {"10k", "30k", "100k"} <= set(by.index):
             terms = [(-1.0, *by.loc["10k"]), (2.0, *by.loc["30k"]), (-1.0, *by.loc["100k"])]
             out.append(claim.measured(bootstrap_combination(terms)))
         else:
             out.append(claim.measured(None, "no 10k, 30k and 100k runs"))
-    late = duration_gains(to_paper_frame(acc3), ["backbone", "subset"], after)["gain"] \
-        if acc3 is not None and len(acc3) else pd.Series(dtype=float)
-    out.append(_claim("minimal_after_100", "§4.2", "Table 3", f"After {after} epochs the gains are minimal "
-                      "(below 1.5 points).", f"gain from paper epoch {after} to the last, mean over runs (points)",
-                      "<", 1.5).measured(bootstrap_mean(late) if len(late) else None,
-                                         f"no run with two checkpoints from epoch {after}"))
+    late = (
+        duration_gains(to_paper_frame(acc3), ["backbone", "subset"], after)["gain"]
+        if acc3 is not None and len(acc3)
+        else pd.Series(dtype=float)
+    )
+    out.append(
+        _claim(
+            "minimal_after_100",
+            "§4.2",
+            "Table 3",
+            f"After {after} epochs the gains are minimal (below 1.5 points).",
+            f"gain from paper epoch {after} to the last, mean over runs (points)",
+            "<",
+            1.5,
+        ).measured(bootstrap_mean(late) if len(late) else None, f"no run with two checkpoints from epoch {after}")
+    )
     table = epoch_gains(acc4) if acc4 is not None and len(acc4) else pd.DataFrame()
     rest = table[table["pretext"] != outlier]["gain here"].dropna() if len(table) else pd.Series(dtype=float)
-    out.append(_claim("epochs_small_gain", "§4.2", "Table 4", f"Longer pre-training gains little (below 2 points) "
-                      f"for every task but {outlier}.", f"gain over the checkpoints, mean over the tasks but "
-                      f"{outlier} (points)", "<", 2.0).measured(bootstrap_mean(rest) if len(rest) else None,
-                                                             "fewer than two checkpoints"))
+    out.append(
+        _claim(
+            "epochs_small_gain",
+            "§4.2",
+            "Table 4",
+            f"Longer pre-training gains little (below 2 points) for every task but {outlier}.",
+            f"gain over the checkpoints, mean over the tasks but {outlier} (points)",
+            "<",
+            2.0,
+        ).measured(bootstrap_mean(rest) if len(rest) else None, "fewer than two checkpoints")
+    )
     return out
 
 
@@ -430,12 +530,18 @@ def subset_figure(accuracy: pd.DataFrame) -> Figure:
     """Figure 2 left: final top-1 against subset size (thousands of videos at paper scale), one line per backbone."""
     final = accuracy[accuracy["epoch"] == accuracy["epoch"].max()].copy()
     final["subset (paper, k videos)"] = final["subset"].map(lambda s: SUBSET_VIDEOS[s] // 1000)
-    return accuracy_curves(final, x="subset (paper, k videos)", y="top1", group="backbone",
-                           title="RSPNet: accuracy against pre-training subset size (final checkpoint)")
+    return accuracy_curves(
+        final,
+        x="subset (paper, k videos)",
+        y="top1",
+        group="backbone",
+        title="RSPNet: accuracy against pre-training subset size (final checkpoint)",
+    )
 
 
-def epochs_figure(accuracy: pd.DataFrame, group: str = "task", facet: str | None = None,
-                  title: str | None = None) -> Figure:
+def epochs_figure(
+    accuracy: pd.DataFrame, group: str = "task", facet: str | None = None, title: str | None = None
+) -> Figure:
     """Top-1 against pre-training epochs (this profile's checkpoints), one line per ``group``."""
     return accuracy_curves(accuracy, x="epoch", y="top1", group=group, facet=facet, title=title)
 
@@ -460,8 +566,13 @@ def cka_clips_tensor(study: Study, point: Mapping[str, Any], count: int) -> torc
     return eval_clips(batch["clips"], config.crop_size)
 
 
-def subset_cka(study: Study, backbone: str = MEDIUM, subsets: Sequence[str] = ("10k", "100k"),
-               clips: int = 256, task: str = "rspnet") -> dict[str, CKAResult]:
+def subset_cka(
+    study: Study,
+    backbone: str = MEDIUM,
+    subsets: Sequence[str] = ("10k", "100k"),
+    clips: int = 256,
+    task: str = "rspnet",
+) -> dict[str, CKAResult]:
     """CKA maps of ``task`` on ``backbone`` pre-trained on two subsets (Figure 2 right, §4.2).
 
     Returns:
@@ -479,14 +590,20 @@ def subset_cka(study: Study, backbone: str = MEDIUM, subsets: Sequence[str] = ("
     x = cka_clips_tensor(study, points[0], clips)
     small, large = subsets
     batch = max(4, min(len(x), 128))
-    return {small: cka_map(models[0], x, batch_size=batch), large: cka_map(models[1], x, batch_size=batch),
-            f"{small} vs {large}": cka_map(models[0], x, models[1], batch_size=batch)}
+    return {
+        small: cka_map(models[0], x, batch_size=batch),
+        large: cka_map(models[1], x, batch_size=batch),
+        f"{small} vs {large}": cka_map(models[0], x, models[1], batch_size=batch),
+    }
 
 
 def cka_figure(maps: Mapping[str, CKAResult], backbone: str = MEDIUM) -> Figure:
     """The maps of ``subset_cka`` side by side (one colour scale)."""
-    return cka_heatmaps(list(maps.values()), [f"{k}" for k in maps],
-                        suptitle=f"RSPNet {backbone}: CKA between layers, by pre-training subset")
+    return cka_heatmaps(
+        list(maps.values()),
+        [f"{k}" for k in maps],
+        suptitle=f"RSPNet {backbone}: CKA between layers, by pre-training subset",
+    )
 
 
 def block_structure(result: CKAResult) -> float:
@@ -503,9 +620,15 @@ def cka_table(maps: Mapping[str, CKAResult]) -> pd.DataFrame:
     rows = []
     for name, result in maps.items():
         m = result.matrix
-        rows.append({"map": name, "layers": m.shape[0], "clips": result.examples,
-                     "mean CKA, different layers": block_structure(result),
-                     "mean CKA, same layer": float(np.diag(m).mean())})
+        rows.append(
+            {
+                "map": name,
+                "layers": m.shape[0],
+                "clips": result.examples,
+                "mean CKA, different layers": block_structure(result),
+                "mean CKA, same layer": float(np.diag(m).mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -521,6 +644,10 @@ def cka_facts(table: pd.DataFrame) -> dict[str, Any]:
     if len(selfs) != 2:
         raise ValueError(f"need two self-maps, got {list(selfs['map'])}")
     col = "mean CKA, different layers"
-    return {"small": selfs["map"].iloc[0], "large": selfs["map"].iloc[1], "small cka": float(selfs[col].iloc[0]),
-            "large cka": float(selfs[col].iloc[1]),
-            "cross cka": float(cross["mean CKA, same layer"].iloc[0]) if len(cross) else float("nan")}
+    return {
+        "small": selfs["map"].iloc[0],
+        "large": selfs["map"].iloc[1],
+        "small cka": float(selfs[col].iloc[0]),
+        "large cka": float(selfs[col].iloc[1]),
+        "cross cka": float(cross["mean CKA, same layer"].iloc[0]) if len(cross) else float("nan"),
+    }

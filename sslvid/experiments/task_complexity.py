@@ -17,6 +17,7 @@ Runs shared with the preliminaries chapter (Table 1) have the same config hash a
 once: RotNet and PRP at C3 (their task defaults), and VCOP at C1 (3 clips is this project's VCOP
 default, as in the VCOP paper), see :func:`shared_runs`.
 """
+
 from __future__ import annotations
 
 import math
@@ -94,13 +95,23 @@ def setting_label(task: str, level: str) -> str:
 def settings_table(tasks: Sequence[str] = TASKS) -> pd.DataFrame:
     """What C1-C3 mean per task (§4.3). Columns: task, complexity, setting, classes, chance (%)."""
     tasks = check_selection(tasks, TASKS, "tasks")
-    rows = [{"task": t, "complexity": c, "setting": setting_label(t, c), "classes": num_classes(t, c),
-             "chance (%)": 100.0 / num_classes(t, c)} for t in tasks for c in LEVELS]
+    rows = [
+        {
+            "task": t,
+            "complexity": c,
+            "setting": setting_label(t, c),
+            "classes": num_classes(t, c),
+            "chance (%)": 100.0 / num_classes(t, c),
+        }
+        for t in tasks
+        for c in LEVELS
+    ]
     return pd.DataFrame(rows)
 
 
-def complexity_points(study: Study, tasks: Sequence[str] = TASKS,
-                      backbones: Sequence[str] = BACKBONES) -> list[dict[str, Any]]:
+def complexity_points(
+    study: Study, tasks: Sequence[str] = TASKS, backbones: Sequence[str] = BACKBONES
+) -> list[dict[str, Any]]:
     """The points of the study's grid ``task_complexity`` for ``tasks`` x ``backbones`` x C1-C3.
 
     Raises:
@@ -121,9 +132,17 @@ def shared_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataFra
     rows = []
     for p in points:
         config = study.pretrain_config(p)
-        rows.append({"task": p["task"], "backbone": p["backbone"], "complexity": p["complexity"],
-                     "setting": setting_label(p["task"], p["complexity"]), "batch size": config.batch_size,
-                     "config_hash": config.config_hash(), "table 1 run": config.config_hash() in table1})
+        rows.append(
+            {
+                "task": p["task"],
+                "backbone": p["backbone"],
+                "complexity": p["complexity"],
+                "setting": setting_label(p["task"], p["complexity"]),
+                "batch size": config.batch_size,
+                "config_hash": config.config_hash(),
+                "table 1 run": config.config_hash() in table1,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -131,8 +150,12 @@ def shared_runs_facts(shared: pd.DataFrame) -> dict[str, Any]:
     """How many of the chapter's runs are Table 1's (trained once for both chapters), which levels, how many new."""
     same = shared[shared["table 1 run"]]
     levels = same.groupby("task", sort=False)["complexity"].agg(lambda s: "/".join(sorted(set(s))))
-    return {"runs": len(shared), "table 1 runs": len(same), "new runs": len(shared) - len(same),
-            "table 1 levels": ", ".join(f"{task} at {level}" for task, level in levels.items()) or "none"}
+    return {
+        "runs": len(shared),
+        "table 1 runs": len(same),
+        "new runs": len(shared) - len(same),
+        "table 1 levels": ", ".join(f"{task} at {level}" for task, level in levels.items()) or "none",
+    }
 
 
 # ----------------------------------------------------------------------------- downstream accuracy
@@ -149,8 +172,11 @@ def complexity_accuracy(study: Study, points: Sequence[Mapping[str, Any]], targe
     acc = study.accuracy(points, target=target)
     if acc.empty:
         return acc
-    acc.insert(acc.columns.get_loc("complexity") + 1, "setting",
-               [setting_label(t, c) for t, c in zip(acc["task"], acc["complexity"])])
+    acc.insert(
+        acc.columns.get_loc("complexity") + 1,
+        "setting",
+        [setting_label(t, c) for t, c in zip(acc["task"], acc["complexity"])],
+    )
     acc["test_videos"] = acc.pop("videos")
     acc["se"] = standard_error(acc["top1"], acc["test_videos"])
     return acc
@@ -179,9 +205,15 @@ def paper_accuracy() -> pd.DataFrame:
     """The paper's Table 5 (reconstructed transcription) in our names: task, backbone, complexity, setting, top1."""
     paper = load_paper_table(PAPER_TABLE)
     ours = {v: k for k, v in PAPER_BACKBONES.items()}
-    return pd.DataFrame({"task": paper["pretext"], "backbone": paper["backbone"].map(lambda b: ours.get(b, b)),
-                         "complexity": paper["complexity"], "setting": paper["setting"],
-                         "top1": paper["ucf101_top1"].astype(float)})
+    return pd.DataFrame(
+        {
+            "task": paper["pretext"],
+            "backbone": paper["backbone"].map(lambda b: ours.get(b, b)),
+            "complexity": paper["complexity"],
+            "setting": paper["setting"],
+            "top1": paper["ucf101_top1"].astype(float),
+        }
+    )
 
 
 def paper_table1_check() -> pd.DataFrame:
@@ -194,8 +226,13 @@ def paper_table1_check() -> pd.DataFrame:
     t5 = t5[t5["complexity"] == "C3"]
     t1 = load_paper_table("benchmark_t1_pretext_k400_50k")
     ours = {v: k for k, v in PAPER_BACKBONES.items()}
-    t1 = pd.DataFrame({"task": t1["pretext"], "backbone": t1["backbone"].map(lambda b: ours.get(b, b)),
-                       "table 1": t1["ucf101_top1"].astype(float)})
+    t1 = pd.DataFrame(
+        {
+            "task": t1["pretext"],
+            "backbone": t1["backbone"].map(lambda b: ours.get(b, b)),
+            "table 1": t1["ucf101_top1"].astype(float),
+        }
+    )
     both = t5.merge(t1, on=["task", "backbone"]).rename(columns={"top1": "table 5 C3"})
     both["same"] = np.isclose(both["table 5 C3"], both["table 1"])
     return both[["task", "backbone", "table 5 C3", "table 1", "same"]].reset_index(drop=True)
@@ -204,9 +241,15 @@ def paper_table1_check() -> pd.DataFrame:
 def paper_table1_facts(check: pd.DataFrame) -> dict[str, Any]:
     """Where the transcribed Table 5's C3 equals Table 1 (``paper_table1_check``), and the cells where it does not."""
     differ = check[~check["same"]]
-    return {"cells": len(check), "same": int(check["same"].sum()),
-            "differ": "; ".join(f"{r['task']} on {r['backbone']}: {r['table 5 C3']:.1f} vs {r['table 1']:.1f}"
-                                for r in differ.to_dict("records")) or "none"}
+    return {
+        "cells": len(check),
+        "same": int(check["same"].sum()),
+        "differ": "; ".join(
+            f"{r['task']} on {r['backbone']}: {r['table 5 C3']:.1f} vs {r['table 1']:.1f}"
+            for r in differ.to_dict("records")
+        )
+        or "none",
+    }
 
 
 def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
@@ -217,20 +260,31 @@ def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
     """
     _require(acc, ("task", "backbone", "complexity", "top1"))
     ours = acc.rename(columns={"task": "pretext"})
-    return paper_vs_reproduced(load_paper_table(PAPER_TABLE), ours, on=["complexity", "pretext", "backbone"],
-                               paper_value="ucf101_top1", value="top1", rename={"backbone": PAPER_BACKBONES})
+    return paper_vs_reproduced(
+        load_paper_table(PAPER_TABLE),
+        ours,
+        on=["complexity", "pretext", "backbone"],
+        paper_value="ucf101_top1",
+        value="top1",
+        rename={"backbone": PAPER_BACKBONES},
+    )
 
 
 KNOBS: dict[str, Any] = {
-    "tasks": ("rotnet", "vcop", "prp"), "backbones": ("shufflenet3d", "r2plus1d_18"), "target": "appearance",
+    "tasks": ("rotnet", "vcop", "prp"),
+    "backbones": ("shufflenet3d", "r2plus1d_18"),
+    "target": "appearance",
 }
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
 seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
 
-def paper_comparisons(study: Study, tasks: Sequence[str] = KNOBS["tasks"],
-                      backbones: Sequence[str] = KNOBS["backbones"],
-                      target: str = KNOBS["target"]) -> dict[str, pd.DataFrame]:
+def paper_comparisons(
+    study: Study,
+    tasks: Sequence[str] = KNOBS["tasks"],
+    backbones: Sequence[str] = KNOBS["backbones"],
+    target: str = KNOBS["target"],
+) -> dict[str, pd.DataFrame]:
     """The chapter's paper tables beside our numbers: ``{"benchmark_t5_task_complexity": frame}``.
 
     Computes what is missing, else reads the run store and results table (same calls as the chapter).
@@ -273,9 +327,15 @@ def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
     for (task, backbone), group in acc.groupby(["task", "backbone"], sort=False):
         by_level = group.groupby("complexity")[value].mean().reindex(LEVELS)
         present = by_level.dropna()
-        row = {"task": task, "backbone": backbone, **by_level.to_dict(),
-               "best": present.idxmax(), "trend": trend(present.to_numpy()),
-               "best - C3": present.max() - by_level["C3"], "spread": present.max() - present.min()}
+        row = {
+            "task": task,
+            "backbone": backbone,
+            **by_level.to_dict(),
+            "best": present.idxmax(),
+            "trend": trend(present.to_numpy()),
+            "best - C3": present.max() - by_level["C3"],
+            "spread": present.max() - present.min(),
+        }
         if "se" in group:
             row["se"] = group["se"].max()
         if "test_videos" in group:
@@ -291,9 +351,16 @@ def findings_table(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
         columns task, backbone, paper best, paper trend, our best, our trend, same best.
     """
     merged = paper[["task", "backbone", "best", "trend"]].merge(
-        ours[["task", "backbone", "best", "trend"]], on=["task", "backbone"], suffixes=(" paper", " ours"))
-    merged = merged.rename(columns={"best paper": "paper best", "trend paper": "paper trend",
-                                    "best ours": "our best", "trend ours": "our trend"})
+        ours[["task", "backbone", "best", "trend"]], on=["task", "backbone"], suffixes=(" paper", " ours")
+    )
+    merged = merged.rename(
+        columns={
+            "best paper": "paper best",
+            "trend paper": "paper trend",
+            "best ours": "our best",
+            "trend ours": "our trend",
+        }
+    )
     merged["same best"] = merged["paper best"] == merged["our best"]
     return merged
 
@@ -326,9 +393,17 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
     * ``best_differs_per_backbone`` (ii): the best complexity differs per backbone. Quantity: the
       share of tasks run on two backbones whose best level differs; a count of argmaxes, no interval.
     """
-    first = Claim("not_always_better", CHAPTER, "A more complex pretext task is not always better: a less complex "
-                  "level beats C3 somewhere.", "benchmark2023", "§4.3", "largest margin of C1 or C2 over C3 over the "
-                  "task/backbone pairs (points)", table="Table 5", digits=1, reason="not measured")
+    first = Claim(
+        "not_always_better",
+        CHAPTER,
+        "A more complex pretext task is not always better: a less complex level beats C3 somewhere.",
+        "benchmark2023",
+        "§4.3",
+        "largest margin of C1 or C2 over C3 over the task/backbone pairs (points)",
+        table="Table 5",
+        digits=1,
+        reason="not measured",
+    )
     full = ours.dropna(subset=list(LEVELS))
     estimate = None
     if len(full):
@@ -338,13 +413,22 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
         videos = row.get("test_videos", np.nan)
         videos = np.nan if videos is None or not videos or pd.isna(videos) else float(videos)
         estimate = bootstrap_mean_difference([(row[level], videos, row["C3"], videos)])
-    second = Claim("best_differs_per_backbone", CHAPTER, "The best complexity differs per backbone.", "benchmark2023",
-                   "§4.3", "share of tasks on two backbones whose best level differs", table="Table 5",
-                   reason="not measured")
+    second = Claim(
+        "best_differs_per_backbone",
+        CHAPTER,
+        "The best complexity differs per backbone.",
+        "benchmark2023",
+        "§4.3",
+        "share of tasks on two backbones whose best level differs",
+        table="Table 5",
+        reason="not measured",
+    )
     two = [t for t, g in ours.groupby("task", sort=False) if g["backbone"].nunique() > 1]
     share = Estimate(len(backbone_disagreements(ours)) / len(two), n=len(two)) if two else None
-    return [first.measured(estimate, "no task/backbone pair with C1, C2 and C3"),
-            second.measured(share, "only one backbone was run")]
+    return [
+        first.measured(estimate, "no task/backbone pair with C1, C2 and C3"),
+        second.measured(share, "only one backbone was run"),
+    ]
 
 
 def findings_facts(ours: pd.DataFrame, paper: pd.DataFrame) -> dict[str, Any]:
@@ -353,11 +437,16 @@ def findings_facts(ours: pd.DataFrame, paper: pd.DataFrame) -> dict[str, Any]:
     standard errors (NaN without standard errors)."""
     table = findings_table(ours, paper)
     has_se = "se" in ours and ours["se"].notna().any()
-    return {"pairs": len(ours), "not C3 here": len(not_always_better(ours)),
-            "not C3 paper": len(not_always_better(paper)), "paper pairs": len(paper),
-            "same best": int(table["same best"].sum()) if len(table) else 0, "compared": len(table),
-            "clear": int((ours["spread"] > SIGNIFICANT_SE * ours["se"]).sum()) if has_se else float("nan"),
-            "mean se": float(ours["se"].mean()) if has_se else float("nan")}
+    return {
+        "pairs": len(ours),
+        "not C3 here": len(not_always_better(ours)),
+        "not C3 paper": len(not_always_better(paper)),
+        "paper pairs": len(paper),
+        "same best": int(table["same best"].sum()) if len(table) else 0,
+        "compared": len(table),
+        "clear": int((ours["spread"] > SIGNIFICANT_SE * ours["se"]).sum()) if has_se else float("nan"),
+        "mean se": float(ours["se"].mean()) if has_se else float("nan"),
+    }
 
 
 # ----------------------------------------------------------------------------- do the clips fit the videos?
@@ -403,11 +492,20 @@ def sampling_check(study: Study, tasks: Sequence[str] = TASKS, video_frames: int
         for level in LEVELS:
             built = build_view_task(task, frames=config.frames, crop_size=config.crop_size, **level_kwargs(task, level))
             need = frames_needed(built, video_frames)
-            distinct, ceiling = (order_ceiling(built.clip_sampler(), video_frames)
-                                 if task == "vcop" else (None, 100.0))
-            rows.append({"task": task, "complexity": level, "setting": setting_label(task, level),
-                         "frames per clip": config.frames, "frames needed": need, "video frames": video_frames,
-                         "looped": need > video_frames, "distinct clips": distinct, "ceiling (%)": ceiling})
+            distinct, ceiling = order_ceiling(built.clip_sampler(), video_frames) if task == "vcop" else (None, 100.0)
+            rows.append(
+                {
+                    "task": task,
+                    "complexity": level,
+                    "setting": setting_label(task, level),
+                    "frames per clip": config.frames,
+                    "frames needed": need,
+                    "video frames": video_frames,
+                    "looped": need > video_frames,
+                    "distinct clips": distinct,
+                    "ceiling (%)": ceiling,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -415,18 +513,26 @@ def sampling_facts(check: pd.DataFrame) -> dict[str, Any]:
     """Which settings do not fit the videos here (``sampling_check``): they wrap around to the video's start,
     and a VCOP tuple whose clips repeat caps the order accuracy that can be reached."""
     looped = check[check["looped"]]
-    return {"video frames": int(check["video frames"].iloc[0]), "clip frames": int(check["frames per clip"].iloc[0]),
-            "settings": len(check), "looped": len(looped),
-            "looped settings": ", ".join(f"{r['task']} {r['complexity']} ({r['setting']}, needs {r['frames needed']} "
-                                         f"frames, ceiling {r['ceiling (%)']:.0f}%)"
-                                         for r in looped.to_dict("records")) or "none"}
+    return {
+        "video frames": int(check["video frames"].iloc[0]),
+        "clip frames": int(check["frames per clip"].iloc[0]),
+        "settings": len(check),
+        "looped": len(looped),
+        "looped settings": ", ".join(
+            f"{r['task']} {r['complexity']} ({r['setting']}, needs {r['frames needed']} "
+            f"frames, ceiling {r['ceiling (%)']:.0f}%)"
+            for r in looped.to_dict("records")
+        )
+        or "none",
+    }
 
 
 # ----------------------------------------------------------------------------- pretext accuracy
 
 
-def pretext_accuracy(study: Study, points: Sequence[Mapping[str, Any]],
-                     check: pd.DataFrame | None = None) -> pd.DataFrame:
+def pretext_accuracy(
+    study: Study, points: Sequence[Mapping[str, Any]], check: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The accuracy each run reached on its own pretext task in its last pre-training epoch (run log).
 
     The log's ``acc`` is the mean over the epoch's training batches (augmented clips, the
@@ -449,10 +555,19 @@ def pretext_accuracy(study: Study, points: Sequence[Mapping[str, Any]],
         last = log.sort_values("epoch").iloc[-1]
         task, level = point["task"], point["complexity"]
         chance = 100.0 / num_classes(task, level)
-        rows.append({"task": task, "backbone": point["backbone"], "complexity": level,
-                     "setting": setting_label(task, level), "classes": num_classes(task, level),
-                     "chance (%)": chance, "pretext acc (%)": 100 * float(last["acc"]),
-                     "acc / chance": 100 * float(last["acc"]) / chance, "epochs": int(last["epoch"])})
+        rows.append(
+            {
+                "task": task,
+                "backbone": point["backbone"],
+                "complexity": level,
+                "setting": setting_label(task, level),
+                "classes": num_classes(task, level),
+                "chance (%)": chance,
+                "pretext acc (%)": 100 * float(last["acc"]),
+                "acc / chance": 100 * float(last["acc"]) / chance,
+                "epochs": int(last["epoch"]),
+            }
+        )
     table = pd.DataFrame(rows)
     if check is not None and not table.empty:
         table = table.merge(check[["task", "complexity", "ceiling (%)"]], on=["task", "complexity"], how="left")
@@ -468,20 +583,24 @@ def pretext_facts(pretext: pd.DataFrame, near_chance: float = 1.2) -> dict[str, 
     """
     _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "acc / chance"))
     groups = list(pretext.groupby(["task", "backbone"], sort=False))
+
     def trends(column: str) -> dict[tuple, str]:
         return {k: trend(g.set_index("complexity")[column].reindex(LEVELS).dropna().to_numpy()) for k, g in groups}
 
     raw, ratio = trends("pretext acc (%)"), trends("acc / chance")
     capped = pretext[pretext["ceiling (%)"] < 100] if "ceiling (%)" in pretext else pretext.iloc[0:0]
     weak = pretext[pretext["acc / chance"] < near_chance]
-    return {"pairs": len(raw), "falling": sum(t == "falls" for t in raw.values()),
-            "not falling": ", ".join(f"{t} on {b} ({raw[(t, b)]})" for t, b in raw if raw[(t, b)] != "falls")
-            or "none",
-            "ratio rises": sum(t == "rises" for t in ratio.values()),
-            "ratio falls": sum(t == "falls" for t in ratio.values()),
-            "capped": ", ".join(f"{r['task']} {r['complexity']} on {r['backbone']}" for r in capped.to_dict("records"))
-            or "none", "near chance": ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in weak.itertuples())
-            or "none", "near chance factor": near_chance}
+    return {
+        "pairs": len(raw),
+        "falling": sum(t == "falls" for t in raw.values()),
+        "not falling": ", ".join(f"{t} on {b} ({raw[(t, b)]})" for t, b in raw if raw[(t, b)] != "falls") or "none",
+        "ratio rises": sum(t == "rises" for t in ratio.values()),
+        "ratio falls": sum(t == "falls" for t in ratio.values()),
+        "capped": ", ".join(f"{r['task']} {r['complexity']} on {r['backbone']}" for r in capped.to_dict("records"))
+        or "none",
+        "near chance": ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in weak.itertuples()) or "none",
+        "near chance factor": near_chance,
+    }
 
 
 # ----------------------------------------------------------------------------- figures
@@ -496,8 +615,14 @@ def complexity_figure(acc: pd.DataFrame, paper: pd.DataFrame | None = None, valu
     _require(acc, ("task", "backbone", "complexity", value))
     tasks = [t for t in TASKS if t in set(acc["task"])]
     rows = [("reproduced", acc)] + ([("paper (Table 5)", paper)] if paper is not None else [])
-    fig, axes = plt.subplots(len(rows), len(tasks), figsize=(3.4 * len(tasks), 2.8 * len(rows)),
-                             squeeze=False, layout="constrained", sharey="row")
+    fig, axes = plt.subplots(
+        len(rows),
+        len(tasks),
+        figsize=(3.4 * len(tasks), 2.8 * len(rows)),
+        squeeze=False,
+        layout="constrained",
+        sharey="row",
+    )
     for r, (name, frame) in enumerate(rows):
         for c, task in enumerate(tasks):
             _complexity_panel(axes[r, c], frame[frame["task"] == task], value)
@@ -528,8 +653,9 @@ def pretext_accuracy_figure(pretext: pd.DataFrame) -> Figure:
     """Pretext accuracy at the end of pre-training against complexity, chance dashed; one panel per task."""
     _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "chance (%)"))
     tasks = [t for t in TASKS if t in set(pretext["task"])]
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.4 * len(tasks), 2.8), squeeze=False, layout="constrained",
-                             sharey="row")
+    fig, axes = plt.subplots(
+        1, len(tasks), figsize=(3.4 * len(tasks), 2.8), squeeze=False, layout="constrained", sharey="row"
+    )
     for ax, task in zip(axes[0], tasks):
         part = pretext[pretext["task"] == task]
         for backbone in [b for b in BACKBONES if b in set(part["backbone"])]:
@@ -552,14 +678,22 @@ def example_video(study: Study, seed: int = 0) -> tuple[np.ndarray, str]:
         uint8 frames (F, H, W, 3) and a caption (dataset and video id).
     """
     config = study.pretrain_config({"task": "rotnet", "backbone": BACKBONES[0], "data": "K400", "subset": "50k"})
-    index = open_split(config.dataset, config.split, config.fold, config.data_root, profile=config.profile,
-                       seed=config.data_seed)
+    index = open_split(
+        config.dataset, config.split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
+    )
     record = index.records[int(rng_for(seed, "task-complexity-video").integers(len(index)))]
     return read_frames(record.path), f"{config.dataset}: {record.video_id}"
 
 
-def complexity_strips(task: str, video: np.ndarray, frames: int, crop_size: int, seed: int = 0,
-                      levels: Sequence[str] = LEVELS, max_frames: int = 8) -> Figure:
+def complexity_strips(
+    task: str,
+    video: np.ndarray,
+    frames: int,
+    crop_size: int,
+    seed: int = 0,
+    levels: Sequence[str] = LEVELS,
+    max_frames: int = 8,
+) -> Figure:
     """What ``task`` asks at each complexity on one video: the task's own views, C1 rows first.
 
     Args:
@@ -577,8 +711,9 @@ def complexity_strips(task: str, video: np.ndarray, frames: int, crop_size: int,
     levels = check_selection(levels, LEVELS, "levels")
     clips, labels = [], []
     for level in levels:
-        for label, clip in pretext_views(task, video, seed=seed, frames=frames, crop_size=crop_size,
-                                         **level_kwargs(task, level)):
+        for label, clip in pretext_views(
+            task, video, seed=seed, frames=frames, crop_size=crop_size, **level_kwargs(task, level)
+        ):
             clips.append(clip)
             labels.append(f"{level}: {label}")
     settings = ", ".join(f"{lv} = {setting_label(task, lv)}" for lv in levels)

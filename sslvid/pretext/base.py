@@ -14,6 +14,7 @@ run's length (``plan_steps``); then, per step, it moves the batch to the device,
 ``forward``, steps the optimiser, then calls ``after_step()`` (momentum encoders, queues).
 The backbone being pre-trained is ``task.backbone``; it is what downstream evaluation loads.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
@@ -25,7 +26,7 @@ from torch import nn
 from sslvid.backbones.base import VideoBackbone
 from sslvid.registry import ClassRegistry
 
-TASKS: ClassRegistry["PretextTask"] = ClassRegistry("pretext task")
+TASKS: ClassRegistry[PretextTask] = ClassRegistry("pretext task")
 
 CATEGORIES = ("spatial", "temporal", "spatiotemporal")
 
@@ -53,8 +54,11 @@ class Recipe:
 
     def values(self) -> dict[str, Any]:
         """The fields it sets (``source`` aside), by config field name."""
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name != "source" and getattr(self, f.name) is not None}
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "source" and getattr(self, f.name) is not None
+        }
 
 
 SHARED_RECIPE = Recipe("sgd", 0.01, None, 5e-4, 0.9, source="the book's shared recipe (benchmarks/pretext_recipes.py)")

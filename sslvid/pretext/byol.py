@@ -1,4 +1,5 @@
 """BYOL on clips: an online network predicts a slow-moving target network's view of the other view."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,14 +11,20 @@ from torch import Tensor
 from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
-from sslvid.data.transforms import (color_jitter, gaussian_blur, normalize, random_grayscale, random_resized_crop,
-                                    random_solarize, to_unit_clips)
+from sslvid.data.transforms import (
+    color_jitter,
+    gaussian_blur,
+    normalize,
+    random_grayscale,
+    random_resized_crop,
+    random_solarize,
+    to_unit_clips,
+)
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import MLPHead, MomentumEncoder
 from sslvid.pretext.losses import accuracy, negative_cosine
 from sslvid.pretext.momentum import cosine_momentum
 from sslvid.pretext.views import two_view_sampler, view_pair
-
 
 JITTER = (0.4, 0.4, 0.2, 0.1)
 JITTER_P = 0.8
@@ -25,8 +32,9 @@ GRAYSCALE_P = 0.2
 """BYOL's colour augmentation (Grill et al., 2020, App. B, Table 6), the same for both views."""
 
 
-def byol_view(clips: Tensor, size: int, blur_p: float, solarize_p: float,
-              crop_scale: tuple[float, float] = (0.08, 1.0)) -> Tensor:
+def byol_view(
+    clips: Tensor, size: int, blur_p: float, solarize_p: float, crop_scale: tuple[float, float] = (0.08, 1.0)
+) -> Tensor:
     """One BYOL view of each clip, the same draw for all its frames (Grill et al. 2020, App. B).
 
     Random resized crop + flip, colour jitter (0.4, 0.4, 0.2, 0.1) with p = 0.8, grayscale
@@ -101,10 +109,20 @@ class BYOL(PretextTask):
 
     ema_step: Tensor
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, tau: float = 0.996,
-                 total_steps: int | None = None, proj_dim: int = 256, hidden_dim: int = 4096, stride: int = 1,
-                 distinct_clips: bool = False, blur_p: tuple[float, float] = (1.0, 0.1),
-                 solarize_p: tuple[float, float] = (0.0, 0.2)) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        tau: float = 0.996,
+        total_steps: int | None = None,
+        proj_dim: int = 256,
+        hidden_dim: int = 4096,
+        stride: int = 1,
+        distinct_clips: bool = False,
+        blur_p: tuple[float, float] = (1.0, 0.1),
+        solarize_p: tuple[float, float] = (0.0, 0.2),
+    ) -> None:
         super().__init__(backbone)
         if not 0.0 <= tau <= 1.0:
             raise ValueError(f"tau must lie in [0, 1], got {tau}")
@@ -165,28 +183,51 @@ class BYOL(PretextTask):
         self.ema_step += 1
 
 
-register_card(MethodCard(
-    method="byol", kind="pretext", title="BYOL", paper="Grill et al., 2020 (NeurIPS)",
-    code="deepmind/deepmind-research (byol)",
-    summary="An online network predicts a momentum target's projection of the other view; no negatives. "
-            "On clips: one clip augmented twice (T = 1 gives the image setting of the lightweight study).",
-    settings=(
-        Setting("target momentum (base)", paper=0.996, where="§3.3", ours=default_of(BYOL, "tau")),
-        Setting("projection / prediction hidden width", paper=4096, where="§3.3", ours=default_of(BYOL, "hidden_dim")),
-        Setting("projection output", paper=256, where="§3.3", ours=default_of(BYOL, "proj_dim")),
-        Setting("crop area", paper=[0.08, 1.0], where="App. B", ours=default_of(byol_view, "crop_scale")),
-        Setting("colour jitter (b, c, s, h)", paper=[0.4, 0.4, 0.2, 0.1], where="App. B", ours=lambda: JITTER),
-        Setting("colour jitter p", paper=0.8, where="App. B", ours=lambda: JITTER_P),
-        Setting("grayscale p", paper=0.2, where="App. B", ours=lambda: GRAYSCALE_P),
-        Setting("blur p (view 1, view 2)", paper=[1.0, 0.1], where="App. B", ours=default_of(BYOL, "blur_p")),
-        Setting("solarize p (view 1, view 2)", paper=[0.0, 0.2], where="App. B", ours=default_of(BYOL, "solarize_p")),
-        Setting("optimiser", paper="lars", where="§3.3", ours=lambda: BYOL.recipe("paper")["optimizer"],
+register_card(
+    MethodCard(
+        method="byol",
+        kind="pretext",
+        title="BYOL",
+        paper="Grill et al., 2020 (NeurIPS)",
+        code="deepmind/deepmind-research (byol)",
+        summary="An online network predicts a momentum target's projection of the other view; no negatives. "
+        "On clips: one clip augmented twice (T = 1 gives the image setting of the lightweight study).",
+        settings=(
+            Setting("target momentum (base)", paper=0.996, where="§3.3", ours=default_of(BYOL, "tau")),
+            Setting(
+                "projection / prediction hidden width", paper=4096, where="§3.3", ours=default_of(BYOL, "hidden_dim")
+            ),
+            Setting("projection output", paper=256, where="§3.3", ours=default_of(BYOL, "proj_dim")),
+            Setting("crop area", paper=[0.08, 1.0], where="App. B", ours=default_of(byol_view, "crop_scale")),
+            Setting("colour jitter (b, c, s, h)", paper=[0.4, 0.4, 0.2, 0.1], where="App. B", ours=lambda: JITTER),
+            Setting("colour jitter p", paper=0.8, where="App. B", ours=lambda: JITTER_P),
+            Setting("grayscale p", paper=0.2, where="App. B", ours=lambda: GRAYSCALE_P),
+            Setting("blur p (view 1, view 2)", paper=[1.0, 0.1], where="App. B", ours=default_of(BYOL, "blur_p")),
+            Setting(
+                "solarize p (view 1, view 2)", paper=[0.0, 0.2], where="App. B", ours=default_of(BYOL, "solarize_p")
+            ),
+            Setting(
+                "optimiser",
+                paper="lars",
+                where="§3.3",
+                ours=lambda: BYOL.recipe("paper")["optimizer"],
                 note="LARS is not among the engine's optimisers; the lightweight study's optimiser is settled "
-                     "with chapter 9"),
-        Setting("batch size", paper=4096, where="§3.3",
+                "with chapter 9",
+            ),
+            Setting(
+                "batch size",
+                paper=4096,
+                where="§3.3",
                 ours=lambda: BYOL.recipe("paper").get("batch_size", "the profile's"),
-                note="no paper recipe registered yet"),
-        Setting("weight decay", paper=1.5e-6, where="§3.3", ours=lambda: BYOL.recipe("paper")["weight_decay"],
-                note="no paper recipe registered yet: the shared recipe's"),
-    ),
-))
+                note="no paper recipe registered yet",
+            ),
+            Setting(
+                "weight decay",
+                paper=1.5e-6,
+                where="§3.3",
+                ours=lambda: BYOL.recipe("paper")["weight_decay"],
+                note="no paper recipe registered yet: the shared recipe's",
+            ),
+        ),
+    )
+)

@@ -21,6 +21,7 @@ Split-Brain autoencoders, Zhang et al. 2017, CVPR §3.2):
   The count is therefore exact (313) by construction, and the set approximates Zhang's.
 * **L**: 50 bins of width 2 over [0, 100] (Split-Brain §4.1: "50 bins of size 2").
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -39,9 +40,11 @@ L_BIN_SIZE = 2.0
 _AB_CELLS = 12
 """The ab lookup grid spans cell indices -12..12 (centres -120..120): beyond the sRGB gamut."""
 
-_RGB_TO_XYZ = ((0.412453, 0.357580, 0.180423),
-               (0.212671, 0.715160, 0.072169),
-               (0.019334, 0.119193, 0.950227))  # sRGB primaries, D65 (as skimage)
+_RGB_TO_XYZ = (
+    (0.412453, 0.357580, 0.180423),
+    (0.212671, 0.715160, 0.072169),
+    (0.019334, 0.119193, 0.950227),
+)  # sRGB primaries, D65 (as skimage)
 _WHITE_D65 = (0.95047, 1.0, 1.08883)
 _DELTA = 6.0 / 29.0
 
@@ -78,7 +81,7 @@ def rgb_to_lab(rgb: Tensor, dim: int = 1) -> Tensor:
         raise ValueError(f"expected 3 channels at dim {dim}, got shape {tuple(rgb.shape)}")
     linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb.clamp(min=0) + 0.055) / 1.055) ** 2.4)
     xyz = _apply(_matrix(_RGB_TO_XYZ, rgb), linear, dim) / _scale(rgb, _WHITE_D65, dim)
-    f = torch.where(xyz > _DELTA ** 3, xyz.clamp(min=_DELTA ** 3) ** (1 / 3), xyz / (3 * _DELTA ** 2) + 4 / 29)
+    f = torch.where(xyz > _DELTA**3, xyz.clamp(min=_DELTA**3) ** (1 / 3), xyz / (3 * _DELTA**2) + 4 / 29)
     fx, fy, fz = f.unbind(dim)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=dim)
 
@@ -99,7 +102,7 @@ def lab_to_rgb(lab: Tensor, dim: int = 1, clip: bool = True) -> Tensor:
     l, a, b = lab.unbind(dim)
     fy = (l + 16) / 116
     f = torch.stack([fy + a / 500, fy, fy - b / 200], dim=dim)
-    xyz = torch.where(f > _DELTA, f ** 3, 3 * _DELTA ** 2 * (f - 4 / 29)) * _scale(lab, _WHITE_D65, dim)
+    xyz = torch.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4 / 29)) * _scale(lab, _WHITE_D65, dim)
     linear = _apply(torch.linalg.inv(_matrix(_RGB_TO_XYZ, lab)), xyz, dim)
     rgb = torch.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear.clamp(min=0) ** (1 / 2.4) - 0.055)
     return rgb.clamp(0, 1) if clip else rgb

@@ -1,4 +1,5 @@
 """CVRL: contrast two temporally distant, independently augmented clips of each video."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,6 @@ from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import MLPHead
 from sslvid.pretext.losses import classification, nt_xent_logits
 from sslvid.pretext.samplers import TemporalIntervalSampler
-
 
 CROP_AREA = (0.3, 1.0)
 CROP_ASPECT = (0.5, 2.0)
@@ -59,19 +59,39 @@ class CVRL(PretextTask):
     category = "spatial"
     contrastive = True
     paper = "Qian et al. 2021, CVPR"
-    paper_recipe = Recipe("sgd", 0.32, 1024, 1e-6, 0.9,
-                          source="released cvrl_pretrain_k600_200ep.yaml (Qian et al., 2021)")
+    paper_recipe = Recipe(
+        "sgd", 0.32, 1024, 1e-6, 0.9, source="released cvrl_pretrain_k600_200ep.yaml (Qian et al., 2021)"
+    )
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, stride: int = 2,
-                 temperature: float = 0.1, proj_dim: int = 128, hidden_dim: int = 2048, num_layers: int = 4,
-                 blur_p: tuple[float, float] = (1.0, 0.1), solarize_p: tuple[float, float] = (0.0, 0.2)) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        stride: int = 2,
+        temperature: float = 0.1,
+        proj_dim: int = 128,
+        hidden_dim: int = 2048,
+        num_layers: int = 4,
+        blur_p: tuple[float, float] = (1.0, 0.1),
+        solarize_p: tuple[float, float] = (0.0, 0.2),
+    ) -> None:
         super().__init__(backbone)
         self.sampler = TemporalIntervalSampler(frames, stride)
         self.temperature = temperature
         self.view_augments = tuple(
-            ClipAugment(crop_size, scale=CROP_AREA, ratio=CROP_ASPECT, jitter=JITTER, jitter_p=JITTER_P,
-                        grayscale_p=GRAYSCALE_P, blur_p=blur, solarize_p=solarize)
-            for blur, solarize in zip(blur_p, solarize_p, strict=True))
+            ClipAugment(
+                crop_size,
+                scale=CROP_AREA,
+                ratio=CROP_ASPECT,
+                jitter=JITTER,
+                jitter_p=JITTER_P,
+                grayscale_p=GRAYSCALE_P,
+                blur_p=blur,
+                solarize_p=solarize,
+            )
+            for blur, solarize in zip(blur_p, solarize_p, strict=True)
+        )
         self.head = MLPHead(backbone.feature_dim, hidden_dim, proj_dim, num_layers=num_layers)
 
     def clip_sampler(self) -> TemporalIntervalSampler:
@@ -88,27 +108,32 @@ class CVRL(PretextTask):
         return TaskOutput(loss, {"acc": acc.item()}, b)
 
 
-register_card(MethodCard(
-    method="cvrl", kind="pretext", title="CVRL", paper="Qian et al., 2021 (CVPR)",
-    code="tensorflow/models (official/projects/video_ssl)",
-    summary="Two clips of a video at a decreasing-distribution interval, each with its own temporally "
-            "consistent augmentation, contrasted over the batch (InfoNCE, SimCLR's NT-Xent) through an MLP head.",
-    settings=(
-        Setting("clip length (frames)", released=16, ours=default_of(CVRL, "frames")),
-        Setting("frame stride", released=2, ours=default_of(CVRL, "stride")),
-        Setting("temperature", released=0.1, ours=default_of(CVRL, "temperature")),
-        Setting("projection hidden width", released=2048, ours=default_of(CVRL, "hidden_dim")),
-        Setting("projection linear layers (hidden + output)", released=4, ours=default_of(CVRL, "num_layers")),
-        Setting("projection output", released=128, ours=default_of(CVRL, "proj_dim")),
-        Setting("crop area", paper=[0.3, 1.0], where="§3.2", ours=lambda: CROP_AREA),
-        Setting("crop aspect", paper=[0.5, 2.0], where="§3.2", ours=lambda: CROP_ASPECT),
-        Setting("colour jitter (b, c, s, h), p", ours=lambda: (*JITTER, JITTER_P)),
-        Setting("grayscale p", ours=lambda: GRAYSCALE_P),
-        Setting("blur p (clip 1, clip 2)", released=[1.0, 0.1], ours=default_of(CVRL, "blur_p")),
-        Setting("solarize p (clip 1, clip 2)", released=[0.0, 0.2], ours=default_of(CVRL, "solarize_p")),
-        Setting("optimiser", released="sgd", ours=lambda: CVRL.paper_recipe.optimizer),
-        Setting("learning rate", released=0.32, ours=lambda: CVRL.paper_recipe.lr),
-        Setting("batch size", released=1024, ours=lambda: CVRL.paper_recipe.batch_size),
-        Setting("weight decay", released=1e-6, ours=lambda: CVRL.paper_recipe.weight_decay),
-    ),
-))
+register_card(
+    MethodCard(
+        method="cvrl",
+        kind="pretext",
+        title="CVRL",
+        paper="Qian et al., 2021 (CVPR)",
+        code="tensorflow/models (official/projects/video_ssl)",
+        summary="Two clips of a video at a decreasing-distribution interval, each with its own temporally "
+        "consistent augmentation, contrasted over the batch (InfoNCE, SimCLR's NT-Xent) through an MLP head.",
+        settings=(
+            Setting("clip length (frames)", released=16, ours=default_of(CVRL, "frames")),
+            Setting("frame stride", released=2, ours=default_of(CVRL, "stride")),
+            Setting("temperature", released=0.1, ours=default_of(CVRL, "temperature")),
+            Setting("projection hidden width", released=2048, ours=default_of(CVRL, "hidden_dim")),
+            Setting("projection linear layers (hidden + output)", released=4, ours=default_of(CVRL, "num_layers")),
+            Setting("projection output", released=128, ours=default_of(CVRL, "proj_dim")),
+            Setting("crop area", paper=[0.3, 1.0], where="§3.2", ours=lambda: CROP_AREA),
+            Setting("crop aspect", paper=[0.5, 2.0], where="§3.2", ours=lambda: CROP_ASPECT),
+            Setting("colour jitter (b, c, s, h), p", ours=lambda: (*JITTER, JITTER_P)),
+            Setting("grayscale p", ours=lambda: GRAYSCALE_P),
+            Setting("blur p (clip 1, clip 2)", released=[1.0, 0.1], ours=default_of(CVRL, "blur_p")),
+            Setting("solarize p (clip 1, clip 2)", released=[0.0, 0.2], ours=default_of(CVRL, "solarize_p")),
+            Setting("optimiser", released="sgd", ours=lambda: CVRL.paper_recipe.optimizer),
+            Setting("learning rate", released=0.32, ours=lambda: CVRL.paper_recipe.lr),
+            Setting("batch size", released=1024, ours=lambda: CVRL.paper_recipe.batch_size),
+            Setting("weight decay", released=1e-6, ours=lambda: CVRL.paper_recipe.weight_decay),
+        ),
+    )
+)

@@ -21,6 +21,7 @@ result unchanged, so single-device runs are bit-for-bit what they were. Processe
 batches of different sizes (sizes are exchanged first). Every function here is a collective:
 every process of the group must call it, in the same order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -67,7 +68,7 @@ class _GatherWithGrad(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.start: ctx.start + ctx.rows], None, None
+        return grad[ctx.start : ctx.start + ctx.rows], None, None
 
 
 def gather_with_grad(x: Tensor) -> tuple[Tensor, int]:
@@ -97,8 +98,9 @@ def gather_rows(x: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def shuffled_forward(encoder: Callable[[Tensor], Tensor], x: Tensor,
-                     generator: torch.Generator | None = None) -> Tensor:
+def shuffled_forward(
+    encoder: Callable[[Tensor], Tensor], x: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
     """``encoder(x)`` with the global batch shuffled over processes first and un-shuffled after (shuffle BN).
 
     MoCo's batch shuffle (He et al. 2020 §3.3): the clips of every process are gathered, permuted
@@ -120,9 +122,12 @@ def shuffled_forward(encoder: Callable[[Tensor], Tensor], x: Tensor,
         return encoder(x)
     sizes = batch_sizes(len(x), x.device)
     everything, start = _all_gather_rows(x, sizes), sum(sizes[:rank])
-    permutation = (torch.randperm(len(everything), generator=generator) if rank == 0
-                   else torch.empty(len(everything), dtype=torch.long)).to(x.device)
+    permutation = (
+        torch.randperm(len(everything), generator=generator)
+        if rank == 0
+        else torch.empty(len(everything), dtype=torch.long)
+    ).to(x.device)
     dist.broadcast(permutation, src=0)  # other ranks draw nothing: their RNG streams stay as they were
-    outputs = _all_gather_rows(encoder(everything[permutation[start: start + len(x)]]), sizes)
+    outputs = _all_gather_rows(encoder(everything[permutation[start : start + len(x)]]), sizes)
     position = torch.argsort(permutation)  # where each global row went
-    return outputs[position[start: start + len(x)]]
+    return outputs[position[start : start + len(x)]]

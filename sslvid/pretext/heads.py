@@ -5,6 +5,7 @@ predictors). Task-specific: :class:`PairwiseOrderHead` (VCOP) and :class:`ClipDe
 generative branch). Momentum parts (MoCo, He et al. 2020 §3.2; BYOL's target network):
 :func:`frozen_copy`, :func:`momentum_update`, :class:`MomentumEncoder` and :class:`FeatureQueue`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -100,8 +101,9 @@ class PairwiseOrderHead(nn.Module):
         dropout: before the last layer (0.5 in the paper's code).
     """
 
-    def __init__(self, feature_dim: int, num_clips: int, num_classes: int, hidden_dim: int = 512,
-                 dropout: float = 0.5) -> None:
+    def __init__(
+        self, feature_dim: int, num_clips: int, num_classes: int, hidden_dim: int = 512, dropout: float = 0.5
+    ) -> None:
         super().__init__()
         self.pairs = list(combinations(range(num_clips), 2))
         self.pair = nn.Sequential(nn.Linear(2 * feature_dim, hidden_dim), nn.ReLU(inplace=True))
@@ -131,16 +133,20 @@ class ClipDecoder(nn.Module):
         min_channels: floor on the channels of each stage.
     """
 
-    def __init__(self, in_channels: int, out_size: tuple[int, int, int], num_ups: int = 2,
-                 min_channels: int = 8) -> None:
+    def __init__(
+        self, in_channels: int, out_size: tuple[int, int, int], num_ups: int = 2, min_channels: int = 8
+    ) -> None:
         super().__init__()
         self.out_size = tuple(out_size)
         layers: list[nn.Module] = []
         ch = in_channels
         for _ in range(num_ups):
             nxt = max(ch // 2, min_channels)
-            layers += [nn.ConvTranspose3d(ch, nxt, 4, stride=2, padding=1, bias=False), nn.BatchNorm3d(nxt),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose3d(ch, nxt, 4, stride=2, padding=1, bias=False),
+                nn.BatchNorm3d(nxt),
+                nn.ReLU(inplace=True),
+            ]
             ch = nxt
         layers.append(nn.Conv3d(ch, 3, 3, padding=1))
         self.net = nn.Sequential(*layers)
@@ -237,8 +243,9 @@ class MomentumEncoder(nn.Module):
         shuffle_bn: shuffle the batch across processes in training mode (contrastive key encoders).
     """
 
-    def __init__(self, backbone: VideoBackbone, head: nn.Module, momentum: float = 0.999,
-                 shuffle_bn: bool = False) -> None:
+    def __init__(
+        self, backbone: VideoBackbone, head: nn.Module, momentum: float = 0.999, shuffle_bn: bool = False
+    ) -> None:
         super().__init__()
         self.backbone, self.head, self.momentum = frozen_copy(backbone), frozen_copy(head), momentum
         self.shuffle_bn = shuffle_bn

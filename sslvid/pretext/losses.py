@@ -14,6 +14,7 @@ process it changes nothing.
 Example:
     >>> loss, acc = classification(*info_nce_logits(q, k, temperature=0.1))
 """
+
 from __future__ import annotations
 
 import torch
@@ -53,7 +54,10 @@ def classification(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def info_nce_logits(
-    query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1,
+    query: Tensor,
+    keys_pos: Tensor,
+    keys_neg: Tensor | None = None,
+    temperature: float = 0.1,
     gather_distributed: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Logits of InfoNCE (van den Oord et al., 2018; He et al., 2020 Eq. 1) and each row's positive.
@@ -98,14 +102,20 @@ def info_nce_logits(
     return logits, torch.zeros(n, dtype=torch.long, device=q.device)
 
 
-def info_nce(query: Tensor, keys_pos: Tensor, keys_neg: Tensor | None = None, temperature: float = 0.1,
-             gather_distributed: bool = False) -> Tensor:
+def info_nce(
+    query: Tensor,
+    keys_pos: Tensor,
+    keys_neg: Tensor | None = None,
+    temperature: float = 0.1,
+    gather_distributed: bool = False,
+) -> Tensor:
     """InfoNCE loss, mean over queries; see :func:`info_nce_logits` for the arguments."""
     return F.cross_entropy(*info_nce_logits(query, keys_pos, keys_neg, temperature, gather_distributed))
 
 
-def nt_xent_logits(z1: Tensor, z2: Tensor, temperature: float = 0.5,
-                   gather_distributed: bool = False) -> tuple[Tensor, Tensor]:
+def nt_xent_logits(
+    z1: Tensor, z2: Tensor, temperature: float = 0.5, gather_distributed: bool = False
+) -> tuple[Tensor, Tensor]:
     """Logits of NT-Xent over 2N views (Chen et al., 2020, SimCLR §2.1) and each row's positive.
 
     Row i of ``cat(z1, z2)`` has its other view as positive and the 2N - 2 remaining views

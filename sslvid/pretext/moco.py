@@ -1,4 +1,5 @@
 """MoCo v2 on clips: contrast a query view with its momentum-encoded key and a queue of old keys."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -62,13 +63,24 @@ class MoCoV2(PretextTask):
     category = "spatial"
     contrastive = True
     paper = "Chen et al. 2020, arXiv 2003.04297"
-    paper_recipe = Recipe("sgd", 0.03, 256, 1e-4, 0.9,
-                          source="released facebookresearch/moco main_moco.py and its MoCo v2 command")
+    paper_recipe = Recipe(
+        "sgd", 0.03, 256, 1e-4, 0.9, source="released facebookresearch/moco main_moco.py and its MoCo v2 command"
+    )
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, queue_size: int = 65536,
-                 momentum: float = 0.999, temperature: float = 0.2, proj_dim: int = 128,
-                 hidden_dim: int | None = None, stride: int = 1, distinct_clips: bool = False,
-                 blur_p: float = 0.5) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        queue_size: int = 65536,
+        momentum: float = 0.999,
+        temperature: float = 0.2,
+        proj_dim: int = 128,
+        hidden_dim: int | None = None,
+        stride: int = 1,
+        distinct_clips: bool = False,
+        blur_p: float = 0.5,
+    ) -> None:
         super().__init__(backbone)
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
@@ -76,8 +88,9 @@ class MoCoV2(PretextTask):
             raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
         self.frames, self.stride, self.distinct_clips = frames, stride, distinct_clips
         self.temperature = temperature
-        self.augment = ClipAugment(crop_size, scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1), jitter_p=0.8,
-                                   grayscale_p=0.2, blur_p=blur_p)
+        self.augment = ClipAugment(
+            crop_size, scale=(0.2, 1.0), jitter=(0.4, 0.4, 0.4, 0.1), jitter_p=0.8, grayscale_p=0.2, blur_p=blur_p
+        )
         dim = backbone.feature_dim
         self.head = MLPHead(dim, hidden_dim or dim, proj_dim, num_layers=2, batch_norm=False)
         self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
@@ -127,20 +140,25 @@ class MoCoV2(PretextTask):
         self.pending_keys.clear()
 
 
-register_card(MethodCard(
-    method="moco_v2", kind="pretext", title="MoCo v2", paper="Chen et al., 2020 (arXiv 2003.04297)",
-    code="facebookresearch/moco",
-    summary="A query view against its momentum-encoded key and a queue of earlier keys (InfoNCE), with MoCo "
-            "v2's MLP head, blur and cosine schedule.",
-    settings=(
-        Setting("temperature", released=0.2, ours=default_of(MoCoV2, "temperature")),
-        Setting("queue size", released=65536, ours=default_of(MoCoV2, "queue_size")),
-        Setting("key encoder momentum", released=0.999, ours=default_of(MoCoV2, "momentum")),
-        Setting("projection output", released=128, ours=default_of(MoCoV2, "proj_dim")),
-        Setting("blur p", released=0.5, ours=default_of(MoCoV2, "blur_p")),
-        Setting("optimiser", released="sgd", ours=lambda: MoCoV2.paper_recipe.optimizer),
-        Setting("learning rate", released=0.03, ours=lambda: MoCoV2.paper_recipe.lr),
-        Setting("batch size", released=256, ours=lambda: MoCoV2.paper_recipe.batch_size),
-        Setting("weight decay", released=1e-4, ours=lambda: MoCoV2.paper_recipe.weight_decay),
-    ),
-))
+register_card(
+    MethodCard(
+        method="moco_v2",
+        kind="pretext",
+        title="MoCo v2",
+        paper="Chen et al., 2020 (arXiv 2003.04297)",
+        code="facebookresearch/moco",
+        summary="A query view against its momentum-encoded key and a queue of earlier keys (InfoNCE), with MoCo "
+        "v2's MLP head, blur and cosine schedule.",
+        settings=(
+            Setting("temperature", released=0.2, ours=default_of(MoCoV2, "temperature")),
+            Setting("queue size", released=65536, ours=default_of(MoCoV2, "queue_size")),
+            Setting("key encoder momentum", released=0.999, ours=default_of(MoCoV2, "momentum")),
+            Setting("projection output", released=128, ours=default_of(MoCoV2, "proj_dim")),
+            Setting("blur p", released=0.5, ours=default_of(MoCoV2, "blur_p")),
+            Setting("optimiser", released="sgd", ours=lambda: MoCoV2.paper_recipe.optimizer),
+            Setting("learning rate", released=0.03, ours=lambda: MoCoV2.paper_recipe.lr),
+            Setting("batch size", released=256, ours=lambda: MoCoV2.paper_recipe.batch_size),
+            Setting("weight decay", released=1e-4, ours=lambda: MoCoV2.paper_recipe.weight_decay),
+        ),
+    )
+)

@@ -5,6 +5,7 @@ The EMA copy and its update live in ``sslvid.pretext.heads`` (``frozen_copy``,
 (He et al. 2020, MoCo Eq. 2; Grill et al. 2020, BYOL §3.1). This module adds how ``m``
 changes over a run.
 """
+
 from __future__ import annotations
 
 import math

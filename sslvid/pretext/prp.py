@@ -1,4 +1,5 @@
 """PRP: perceive the playback (dilation) rate of a clip and reconstruct it in slow motion."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,8 +41,9 @@ def motion_weights(target: Tensor, patch: int, low: float = 0.8, high: float = 2
     ys = torch.arange(h, device=target.device, dtype=torch.float32)
     xs = torch.arange(w, device=target.device, dtype=torch.float32)
     sigma = patch / 2
-    g = torch.exp(-0.5 * ((ys[None, :, None] - cy[:, None, None]) ** 2 + (xs[None, None, :] - cx[:, None, None]) ** 2)
-                  / sigma**2)
+    g = torch.exp(
+        -0.5 * ((ys[None, :, None] - cy[:, None, None]) ** 2 + (xs[None, None, :] - cx[:, None, None]) ** 2) / sigma**2
+    )
     g_min, g_max = g.amin(dim=(1, 2), keepdim=True), g.amax(dim=(1, 2), keepdim=True)
     g = (high - low) * (g - g_min) / (g_max - g_min).clamp_min(1e-8) + low
     return g.view(b, 1, 1, h, w).to(target.dtype)
@@ -91,12 +93,22 @@ class PRP(PretextTask):
     category = "spatiotemporal"
     contrastive = False
     paper = "Yao et al. 2020, CVPR"
-    paper_recipe = Recipe("sgd", 0.01, 8, 5e-4, 0.9,
-                          source="released train_predict.py and config.py (Yao et al., 2020)")
+    paper_recipe = Recipe(
+        "sgd", 0.01, 8, 5e-4, 0.9, source="released train_predict.py and config.py (Yao et al., 2020)"
+    )
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112,
-                 rates: tuple[int, ...] = (1, 2, 4, 8), recon_weight: float = 1.0, cls_weight: float = 0.1,
-                 motion_focus: bool = True, decoder_ups: int = 4, crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        rates: tuple[int, ...] = (1, 2, 4, 8),
+        recon_weight: float = 1.0,
+        cls_weight: float = 0.1,
+        motion_focus: bool = True,
+        decoder_ups: int = 4,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+    ) -> None:
         super().__init__(backbone)
         self.sampler = PlaybackRateSampler(frames, tuple(rates))
         self.crop_size, self.crop_scale = crop_size, crop_scale
@@ -134,26 +146,46 @@ class PRP(PretextTask):
         return TaskOutput(loss, {"acc": acc.item(), "recon": recon.item(), "cls_loss": cls_loss.item()}, x.shape[0])
 
 
-register_card(MethodCard(
-    method="prp", kind="pretext", title="PRP", paper="Yao et al., 2020 (CVPR)", code="yuanyao366/PRP",
-    summary="Playback rate perception: classify the dilation rate of a clip (discriminative branch) and "
-            "reconstruct it at twice the frame rate with a motion-focused weighted L2 (generative branch), "
-            "each branch opened by its own conv6; the target is the clip in [0, 1].",
-    settings=(
-        Setting("clip length (frames)", released=16, ours=default_of(PRP, "frames")),
-        Setting("dilation rates", released=[1, 2, 4, 8], ours=default_of(PRP, "rates")),
-        Setting("loss weights (reconstruction, classification)", released=[1.0, 0.1],
-                ours=lambda: (default_of(PRP, "recon_weight")(), default_of(PRP, "cls_weight")())),
-        Setting("motion weight range", released=[0.8, 2.0],
-                ours=lambda: (default_of(motion_weights, "low")(), default_of(motion_weights, "high")())),
-        Setting("crop area", released=[0.57, 0.57], ours=default_of(PRP, "crop_scale"),
+register_card(
+    MethodCard(
+        method="prp",
+        kind="pretext",
+        title="PRP",
+        paper="Yao et al., 2020 (CVPR)",
+        code="yuanyao366/PRP",
+        summary="Playback rate perception: classify the dilation rate of a clip (discriminative branch) and "
+        "reconstruct it at twice the frame rate with a motion-focused weighted L2 (generative branch), "
+        "each branch opened by its own conv6; the target is the clip in [0, 1].",
+        settings=(
+            Setting("clip length (frames)", released=16, ours=default_of(PRP, "frames")),
+            Setting("dilation rates", released=[1, 2, 4, 8], ours=default_of(PRP, "rates")),
+            Setting(
+                "loss weights (reconstruction, classification)",
+                released=[1.0, 0.1],
+                ours=lambda: (default_of(PRP, "recon_weight")(), default_of(PRP, "cls_weight")()),
+            ),
+            Setting(
+                "motion weight range",
+                released=[0.8, 2.0],
+                ours=lambda: (default_of(motion_weights, "low")(), default_of(motion_weights, "high")()),
+            ),
+            Setting(
+                "crop area",
+                released=[0.57, 0.57],
+                ours=default_of(PRP, "crop_scale"),
                 note="a random resized crop (area 0.5-1, flip p 0.5); the released code cuts a fixed 112 x 112 "
-                     "window of 128 x 171 frames (area 0.57) without flip"),
-        Setting("learning rate of the classifier, relative", released=10.0, ours=lambda: 1.0,
-                note="the engine gives every parameter one learning rate"),
-        Setting("optimiser", released="sgd", ours=lambda: PRP.paper_recipe.optimizer),
-        Setting("learning rate", released=0.01, ours=lambda: PRP.paper_recipe.lr),
-        Setting("batch size", released=8, ours=lambda: PRP.paper_recipe.batch_size),
-        Setting("weight decay", released=5e-4, ours=lambda: PRP.paper_recipe.weight_decay),
-    ),
-))
+                "window of 128 x 171 frames (area 0.57) without flip",
+            ),
+            Setting(
+                "learning rate of the classifier, relative",
+                released=10.0,
+                ours=lambda: 1.0,
+                note="the engine gives every parameter one learning rate",
+            ),
+            Setting("optimiser", released="sgd", ours=lambda: PRP.paper_recipe.optimizer),
+            Setting("learning rate", released=0.01, ours=lambda: PRP.paper_recipe.lr),
+            Setting("batch size", released=8, ours=lambda: PRP.paper_recipe.batch_size),
+            Setting("weight decay", released=5e-4, ours=lambda: PRP.paper_recipe.weight_decay),
+        ),
+    )
+)

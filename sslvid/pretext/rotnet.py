@@ -1,4 +1,5 @@
 """RotNet for video: classify by how many quarter turns every frame of a clip was rotated."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,8 +47,16 @@ class RotNet(PretextTask):
     contrastive = False
     paper = "Jing et al. 2018, arXiv 1811.11387"
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, num_rotations: int = 4,
-                 stride: int = 1, all_rotations: bool = False, crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        num_rotations: int = 4,
+        stride: int = 1,
+        all_rotations: bool = False,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+    ) -> None:
         super().__init__(backbone)
         if num_rotations not in (2, 3, 4):
             raise ValueError(f"num_rotations must be 2, 3 or 4, got {num_rotations}")
@@ -77,14 +86,19 @@ class RotNet(PretextTask):
         return TaskOutput(loss, {"acc": acc.item()}, clips.shape[0])
 
 
-register_card(MethodCard(
-    method="rotnet", kind="pretext", title="3DRotNet", paper="Jing et al., 2018 (arXiv 1811.11387)",
-    summary="Rotate every frame of a clip by one multiple of 90 degrees and classify the rotation. The "
-            "benchmark's complexities use the first 2, 3 or 4 multiples. No released code; the pre-training "
-            "recipe is the shared one (SGD 0.01, weight decay 5e-4).",
-    settings=(
-        Setting("rotations", paper=4, where="§3", ours=default_of(RotNet, "num_rotations")),
-        Setting("optimiser", ours=lambda: RotNet.recipe("paper")["optimizer"]),
-        Setting("learning rate", ours=lambda: RotNet.recipe("paper")["lr"]),
-    ),
-))
+register_card(
+    MethodCard(
+        method="rotnet",
+        kind="pretext",
+        title="3DRotNet",
+        paper="Jing et al., 2018 (arXiv 1811.11387)",
+        summary="Rotate every frame of a clip by one multiple of 90 degrees and classify the rotation. The "
+        "benchmark's complexities use the first 2, 3 or 4 multiples. No released code; the pre-training "
+        "recipe is the shared one (SGD 0.01, weight decay 5e-4).",
+        settings=(
+            Setting("rotations", paper=4, where="§3", ours=default_of(RotNet, "num_rotations")),
+            Setting("optimiser", ours=lambda: RotNet.recipe("paper")["optimizer"]),
+            Setting("learning rate", ours=lambda: RotNet.recipe("paper")["lr"]),
+        ),
+    )
+)

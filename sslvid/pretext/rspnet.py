@@ -1,4 +1,5 @@
 """RSPNet: relative speed perception plus appearance-focused video instance discrimination."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,7 +15,6 @@ from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits, margin_ranking
 from sslvid.pretext.samplers import SpeedPairSampler
-
 
 CROP_AREA = (0.4, 1.0)
 JITTER = (0.4, 0.4, 0.4, 0.4)
@@ -75,19 +75,31 @@ class RSPNet(PretextTask):
     category = "spatiotemporal"
     contrastive = True
     paper = "Chen et al. 2021, AAAI"
-    paper_recipe = Recipe("sgd", 0.05, 32, 1e-4, 0.9,
-                          source="released config/pretrain/r2plus1d.jsonnet (Chen et al., 2021)")
+    paper_recipe = Recipe(
+        "sgd", 0.05, 32, 1e-4, 0.9, source="released config/pretrain/r2plus1d.jsonnet (Chen et al., 2021)"
+    )
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112,
-                 speeds: tuple[int, ...] = (1, 2), margin: float = 2.0, temperature: float = 0.07, proj_dim: int = 128,
-                 queue_size: int = 16384, momentum: float = 0.999, avid_weight: float = 1.0,
-                 rsp_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        speeds: tuple[int, ...] = (1, 2),
+        margin: float = 2.0,
+        temperature: float = 0.07,
+        proj_dim: int = 128,
+        queue_size: int = 16384,
+        momentum: float = 0.999,
+        avid_weight: float = 1.0,
+        rsp_weight: float = 1.0,
+    ) -> None:
         super().__init__(backbone)
         self.sampler = SpeedPairSampler(frames, tuple(speeds))
         self.margin, self.temperature, self.proj_dim = margin, temperature, proj_dim
         self.avid_weight, self.rsp_weight = avid_weight, rsp_weight
-        self.augment = ClipAugment(crop_size, scale=CROP_AREA, jitter=JITTER, jitter_p=JITTER_P,
-                                   grayscale_p=GRAYSCALE_P)
+        self.augment = ClipAugment(
+            crop_size, scale=CROP_AREA, jitter=JITTER, jitter_p=JITTER_P, grayscale_p=GRAYSCALE_P
+        )
         self.head = LinearHead(backbone.feature_dim, 2 * proj_dim)  # [appearance | motion], two linear heads
         self.key_encoder = MomentumEncoder(backbone, self.head, momentum, shuffle_bn=True)
         self.queue = FeatureQueue(proj_dim, queue_size) if queue_size > 0 else None
@@ -144,29 +156,38 @@ class RSPNet(PretextTask):
         self._pending = None
 
 
-register_card(MethodCard(
-    method="rspnet", kind="pretext", title="RSPNet", paper="Chen et al., 2021 (AAAI)", code="PeihaoChen/RSPNet",
-    summary="Relative speed perception (margin ranking of a same-speed against an other-speed key) plus "
-            "appearance-focused instance discrimination (InfoNCE with a MoCo queue). Both keys are cut from one "
-            "augmented key clip, and each loss has its own linear head (motion, appearance), as in the released "
-            "code (MoCoDiffLossTwoFc).",
-    settings=(
-        Setting("clip length (frames)", released=16, ours=default_of(RSPNet, "frames")),
-        Setting("playback speeds", released=[1, 2], ours=default_of(RSPNet, "speeds")),
-        Setting("A-VID temperature", released=0.07, ours=default_of(RSPNet, "temperature")),
-        Setting("queue size", released=16384, ours=default_of(RSPNet, "queue_size")),
-        Setting("key encoder momentum", released=0.999, ours=default_of(RSPNet, "momentum")),
-        Setting("embedding length", released=128, ours=default_of(RSPNet, "proj_dim")),
-        Setting("RSP margin (on logits, cosine / tau)", released=2.0, ours=default_of(RSPNet, "margin")),
-        Setting("loss weights (A-VID, RSP)", released=[1.0, 1.0],
-                ours=lambda: (default_of(RSPNet, "avid_weight")(), default_of(RSPNet, "rsp_weight")())),
-        Setting("crop area", released=[0.4, 1.0], ours=lambda: CROP_AREA),
-        Setting("colour jitter (b, c, s, h)", released=[0.4, 0.4, 0.4, 0.4], ours=lambda: JITTER),
-        Setting("colour jitter p", released=1.0, ours=lambda: JITTER_P),
-        Setting("grayscale p", released=0.2, ours=lambda: GRAYSCALE_P),
-        Setting("optimiser", released="sgd", ours=lambda: RSPNet.paper_recipe.optimizer),
-        Setting("learning rate (R(2+1)D)", released=0.05, ours=lambda: RSPNet.paper_recipe.lr),
-        Setting("batch size (R(2+1)D)", released=32, ours=lambda: RSPNet.paper_recipe.batch_size),
-        Setting("weight decay", released=1e-4, ours=lambda: RSPNet.paper_recipe.weight_decay),
-    ),
-))
+register_card(
+    MethodCard(
+        method="rspnet",
+        kind="pretext",
+        title="RSPNet",
+        paper="Chen et al., 2021 (AAAI)",
+        code="PeihaoChen/RSPNet",
+        summary="Relative speed perception (margin ranking of a same-speed against an other-speed key) plus "
+        "appearance-focused instance discrimination (InfoNCE with a MoCo queue). Both keys are cut from one "
+        "augmented key clip, and each loss has its own linear head (motion, appearance), as in the released "
+        "code (MoCoDiffLossTwoFc).",
+        settings=(
+            Setting("clip length (frames)", released=16, ours=default_of(RSPNet, "frames")),
+            Setting("playback speeds", released=[1, 2], ours=default_of(RSPNet, "speeds")),
+            Setting("A-VID temperature", released=0.07, ours=default_of(RSPNet, "temperature")),
+            Setting("queue size", released=16384, ours=default_of(RSPNet, "queue_size")),
+            Setting("key encoder momentum", released=0.999, ours=default_of(RSPNet, "momentum")),
+            Setting("embedding length", released=128, ours=default_of(RSPNet, "proj_dim")),
+            Setting("RSP margin (on logits, cosine / tau)", released=2.0, ours=default_of(RSPNet, "margin")),
+            Setting(
+                "loss weights (A-VID, RSP)",
+                released=[1.0, 1.0],
+                ours=lambda: (default_of(RSPNet, "avid_weight")(), default_of(RSPNet, "rsp_weight")()),
+            ),
+            Setting("crop area", released=[0.4, 1.0], ours=lambda: CROP_AREA),
+            Setting("colour jitter (b, c, s, h)", released=[0.4, 0.4, 0.4, 0.4], ours=lambda: JITTER),
+            Setting("colour jitter p", released=1.0, ours=lambda: JITTER_P),
+            Setting("grayscale p", released=0.2, ours=lambda: GRAYSCALE_P),
+            Setting("optimiser", released="sgd", ours=lambda: RSPNet.paper_recipe.optimizer),
+            Setting("learning rate (R(2+1)D)", released=0.05, ours=lambda: RSPNet.paper_recipe.lr),
+            Setting("batch size (R(2+1)D)", released=32, ours=lambda: RSPNet.paper_recipe.batch_size),
+            Setting("weight decay", released=1e-4, ours=lambda: RSPNet.paper_recipe.weight_decay),
+        ),
+    )
+)

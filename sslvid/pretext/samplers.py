@@ -7,6 +7,7 @@ Each ``sample(video_frames, rng)`` returns ``(indices (K, T) int64, meta dict)``
 than needed follow the same ``short_video`` policy ("loop" by default: playback restarts,
 strides and speeds are kept; "clamp"; "error").
 """
+
 from __future__ import annotations
 
 import math

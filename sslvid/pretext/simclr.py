@@ -1,4 +1,5 @@
 """SimCLR on clips: agree on two augmented views of a video, against the batch's other views."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,16 +50,32 @@ class SimCLR(PretextTask):
     contrastive = True
     paper = "Chen et al. 2020, ICML"
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, temperature: float = 0.5,
-                 proj_dim: int = 128, hidden_dim: int | None = None, stride: int = 1, distinct_clips: bool = False,
-                 crop_scale: tuple[float, float] = (0.08, 1.0), jitter_strength: float = 1.0,
-                 blur_p: float = 0.5) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        temperature: float = 0.5,
+        proj_dim: int = 128,
+        hidden_dim: int | None = None,
+        stride: int = 1,
+        distinct_clips: bool = False,
+        crop_scale: tuple[float, float] = (0.08, 1.0),
+        jitter_strength: float = 1.0,
+        blur_p: float = 0.5,
+    ) -> None:
         super().__init__(backbone)
         self.frames, self.stride, self.distinct_clips = frames, stride, distinct_clips
         self.temperature = temperature
         s = jitter_strength
-        self.augment = ClipAugment(crop_size, scale=crop_scale, jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s),
-                                   jitter_p=0.8, grayscale_p=0.2, blur_p=blur_p)
+        self.augment = ClipAugment(
+            crop_size,
+            scale=crop_scale,
+            jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s),
+            jitter_p=0.8,
+            grayscale_p=0.2,
+            blur_p=blur_p,
+        )
         dim = backbone.feature_dim
         self.head = MLPHead(dim, hidden_dim or dim, proj_dim, num_layers=2, batch_norm=True)
 
@@ -79,23 +96,43 @@ class SimCLR(PretextTask):
         return TaskOutput(loss, {"acc": acc.item()}, b)
 
 
-register_card(MethodCard(
-    method="simclr", kind="pretext", title="SimCLR", paper="Chen et al., 2020 (ICML)", code="google-research/simclr",
-    summary="Two augmentations of a video (one clip augmented twice by default) agree through an MLP projector "
-            "against the batch's other views (NT-Xent).",
-    settings=(
-        Setting("temperature", paper=0.5, where="App. B.9 (CIFAR-10)", ours=default_of(SimCLR, "temperature")),
-        Setting("projection output", paper=128, where="§2.3", ours=default_of(SimCLR, "proj_dim")),
-        Setting("crop area", paper=[0.08, 1.0], where="App. A", ours=default_of(SimCLR, "crop_scale")),
-        Setting("colour jitter strength", paper=1.0, where="App. A", ours=default_of(SimCLR, "jitter_strength")),
-        Setting("blur p", paper=0.5, where="App. A", ours=default_of(SimCLR, "blur_p")),
-        Setting("optimiser", paper="lars", where="§2.3", ours=lambda: SimCLR.recipe("paper")["optimizer"],
+register_card(
+    MethodCard(
+        method="simclr",
+        kind="pretext",
+        title="SimCLR",
+        paper="Chen et al., 2020 (ICML)",
+        code="google-research/simclr",
+        summary="Two augmentations of a video (one clip augmented twice by default) agree through an MLP projector "
+        "against the batch's other views (NT-Xent).",
+        settings=(
+            Setting("temperature", paper=0.5, where="App. B.9 (CIFAR-10)", ours=default_of(SimCLR, "temperature")),
+            Setting("projection output", paper=128, where="§2.3", ours=default_of(SimCLR, "proj_dim")),
+            Setting("crop area", paper=[0.08, 1.0], where="App. A", ours=default_of(SimCLR, "crop_scale")),
+            Setting("colour jitter strength", paper=1.0, where="App. A", ours=default_of(SimCLR, "jitter_strength")),
+            Setting("blur p", paper=0.5, where="App. A", ours=default_of(SimCLR, "blur_p")),
+            Setting(
+                "optimiser",
+                paper="lars",
+                where="§2.3",
+                ours=lambda: SimCLR.recipe("paper")["optimizer"],
                 note="LARS is not among the engine's optimisers; the lightweight study's optimiser is settled "
-                     "with chapter 9"),
-        Setting("batch size", paper=4096, where="§2.3",
+                "with chapter 9",
+            ),
+            Setting(
+                "batch size",
+                paper=4096,
+                where="§2.3",
                 ours=lambda: SimCLR.recipe("paper").get("batch_size", "the profile's"),
-                note="no paper recipe registered yet"),
-        Setting("weight decay", paper=1e-6, where="§2.3", ours=lambda: SimCLR.recipe("paper")["weight_decay"],
-                note="no paper recipe registered yet: the shared recipe's"),
-    ),
-))
+                note="no paper recipe registered yet",
+            ),
+            Setting(
+                "weight decay",
+                paper=1e-6,
+                where="§2.3",
+                ours=lambda: SimCLR.recipe("paper")["weight_decay"],
+                note="no paper recipe registered yet: the shared recipe's",
+            ),
+        ),
+    )
+)

@@ -1,4 +1,5 @@
 """Split-Brain autoencoders on clips: one half predicts colour (ab) from L, the other L from ab."""
+
 from __future__ import annotations
 
 import copy
@@ -73,9 +74,15 @@ class SplitBrainBackbone(VideoBackbone):
     mean: Tensor
     std: Tensor
 
-    def __init__(self, l_net: VideoBackbone | LiftedBackbone, ab_net: VideoBackbone | LiftedBackbone,
-                 mean: Sequence[float] = KINETICS_MEAN, std: Sequence[float] = KINETICS_STD, num_classes: int = 0,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        l_net: VideoBackbone | LiftedBackbone,
+        ab_net: VideoBackbone | LiftedBackbone,
+        mean: Sequence[float] = KINETICS_MEAN,
+        std: Sequence[float] = KINETICS_STD,
+        num_classes: int = 0,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         self.l_net, self.ab_net = l_net, ab_net
         self.block_names = tuple(l_net.block_names)
@@ -161,8 +168,10 @@ def _as_split_backbone(backbone: VideoBackbone | str, width: float) -> SplitBrai
         return backbone
     if isinstance(backbone, str):
         return split_brain_backbone(backbone, width=width)
-    log.warning("splitbrain got a built RGB backbone: its halves are two full-width copies fed through "
-                "1x1x1 input convolutions; pass a backbone name for the paper's half-width halves")
+    log.warning(
+        "splitbrain got a built RGB backbone: its halves are two full-width copies fed through "
+        "1x1x1 input convolutions; pass a backbone name for the paper's half-width halves"
+    )
     return SplitBrainBackbone(LiftedBackbone(copy.deepcopy(backbone), 1), LiftedBackbone(copy.deepcopy(backbone), 2))
 
 
@@ -212,9 +221,17 @@ class SplitBrain(PretextTask):
 
     backbone: SplitBrainBackbone
 
-    def __init__(self, backbone: VideoBackbone | str, frames: int = 16, crop_size: int = 112, width: float = 1.0,
-                 ab_bins: int = AB_BINS, output_stride: int = 8, stride: int = 1,
-                 crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone | str,
+        frames: int = 16,
+        crop_size: int = 112,
+        width: float = 1.0,
+        ab_bins: int = AB_BINS,
+        output_stride: int = 8,
+        stride: int = 1,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+    ) -> None:
         if output_stride < 1 or crop_size < output_stride or crop_size % output_stride:
             raise ValueError(f"crop_size {crop_size} must be a positive multiple of output_stride {output_stride}")
         super().__init__(_as_split_backbone(backbone, width))
@@ -250,19 +267,30 @@ class SplitBrain(PretextTask):
         l_logits = self.l_head(self.backbone.ab_net.forward_intermediates(ab_in, indices=1)[0], grid)
         loss_ab, acc_ab = classification(*_flat(ab_logits, ab_target))
         loss_l, acc_l = classification(*_flat(l_logits, l_target))
-        metrics = {"acc": (acc_ab.item() + acc_l.item()) / 2, "acc_ab": acc_ab.item(), "acc_l": acc_l.item(),
-                   "loss_ab": loss_ab.item(), "loss_l": loss_l.item()}
+        metrics = {
+            "acc": (acc_ab.item() + acc_l.item()) / 2,
+            "acc_ab": acc_ab.item(),
+            "acc_l": acc_l.item(),
+            "loss_ab": loss_ab.item(),
+            "loss_l": loss_l.item(),
+        }
         return TaskOutput(loss_ab + loss_l, metrics, clips.shape[0])
 
 
-register_card(MethodCard(
-    method="splitbrain", kind="pretext", title="Split-Brain autoencoder", paper="Zhang et al., 2017 (CVPR)",
-    code="richzhang/splitbrainauto",
-    summary="Two half-width networks predict each other's Lab channels (L -> ab, ab -> L) as classification; "
-            "the representation is both halves' features.",
-    settings=(
-        Setting("ab classes", paper=313, where="§3.2 (Zhang et al., 2016 §2.1)",
-                ours=default_of(SplitBrain, "ab_bins")),
-        Setting("L classes", paper=50, where="§4.1", ours=lambda: L_BINS),
-    ),
-))
+register_card(
+    MethodCard(
+        method="splitbrain",
+        kind="pretext",
+        title="Split-Brain autoencoder",
+        paper="Zhang et al., 2017 (CVPR)",
+        code="richzhang/splitbrainauto",
+        summary="Two half-width networks predict each other's Lab channels (L -> ab, ab -> L) as classification; "
+        "the representation is both halves' features.",
+        settings=(
+            Setting(
+                "ab classes", paper=313, where="§3.2 (Zhang et al., 2016 §2.1)", ours=default_of(SplitBrain, "ab_bins")
+            ),
+            Setting("L classes", paper=50, where="§4.1", ours=lambda: L_BINS),
+        ),
+    )
+)

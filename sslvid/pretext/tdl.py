@@ -1,4 +1,5 @@
 """TDL: temporal triplets — pull an anchor to its augmented self, push away its other time segments."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,8 +10,17 @@ import torch.nn.functional as F
 
 from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
-from sslvid.data.transforms import (KINETICS_MEAN, Generatorish, color_jitter, make_generator, normalize, random_crop,
-                                    random_rotation, static_frame_mixup, to_unit_clips)
+from sslvid.data.transforms import (
+    KINETICS_MEAN,
+    Generatorish,
+    color_jitter,
+    make_generator,
+    normalize,
+    random_crop,
+    random_rotation,
+    static_frame_mixup,
+    to_unit_clips,
+)
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import classification, info_nce_logits, triplet_margin
@@ -99,13 +109,22 @@ class TDL(PretextTask):
     category = "temporal"
     contrastive = True
     paper = "Wang et al. 2020, arXiv 2008.02129"
-    paper_recipe = Recipe("sgd", 0.003, 128, 1e-4, 0.9,
-                          source="released train_temporal_dis.py (Wang et al., 2020)")
+    paper_recipe = Recipe("sgd", 0.003, 128, 1e-4, 0.9, source="released train_temporal_dis.py (Wang et al., 2020)")
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, stride: int = 4,
-                 min_gap: int | None = None, temperature: float = 0.07, proj_dim: int = 128,
-                 queue_size: int = 16384, momentum: float = 0.999, tca_alpha: float = 0.1,
-                 triplet_weight: float = 0.0) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        stride: int = 4,
+        min_gap: int | None = None,
+        temperature: float = 0.07,
+        proj_dim: int = 128,
+        queue_size: int = 16384,
+        momentum: float = 0.999,
+        tca_alpha: float = 0.1,
+        triplet_weight: float = 0.0,
+    ) -> None:
         super().__init__(backbone)
         self.sampler = TripletSampler(frames, stride, min_gap)
         self.temperature, self.tca_alpha, self.triplet_weight = temperature, tca_alpha, triplet_weight
@@ -128,11 +147,16 @@ class TDL(PretextTask):
         clips = batch["clips"]  # (B, 2, T, H, W, 3)
         b = clips.shape[0]
         views = self.augment(torch.cat([clips[:, 0], clips[:, 1], clips[:, 0]]))
-        anchor_neg, positive = views[: 2 * b], static_frame_mixup(views[2 * b:], alpha=self.tca_alpha)
+        anchor_neg, positive = views[: 2 * b], static_frame_mixup(views[2 * b :], alpha=self.tca_alpha)
         q, n = self.embed(anchor_neg).split(b)
         k = F.normalize(self.key_encoder(positive), dim=1)
-        logits, target = info_nce_logits(q, k, self.queue.keys.clone() if self.queue is not None else None,
-                                         self.temperature, gather_distributed=self.training)
+        logits, target = info_nce_logits(
+            q,
+            k,
+            self.queue.keys.clone() if self.queue is not None else None,
+            self.temperature,
+            gather_distributed=self.training,
+        )
         l_temporal = (q * n).sum(dim=1, keepdim=True) / self.temperature
         loss, acc = classification(torch.cat([logits, l_temporal], dim=1), target)
         if self.triplet_weight > 0:
@@ -149,28 +173,42 @@ class TDL(PretextTask):
         self._pending = None
 
 
-register_card(MethodCard(
-    method="tdl", kind="pretext", title="TDL", paper="Wang et al., 2020 (arXiv 2008.02129)",
-    code="FingerRec/Self-Supervised-Temporal-Discriminative-Representation-Learning-for-Video-Action-Recognition",
-    summary="Temporal triplets: an anchor is pulled to its TCA-mixed self (momentum keys, MoCo queue) and pushed "
-            "from another time segment of the same video. The released code applies TCA to the anchor, ours to "
-            "the positive (the roles are symmetric).",
-    settings=(
-        Setting("frame stride", released=4, ours=default_of(TDL, "stride")),
-        Setting("smallest anchor-negative gap (frames)", released=2,
+register_card(
+    MethodCard(
+        method="tdl",
+        kind="pretext",
+        title="TDL",
+        paper="Wang et al., 2020 (arXiv 2008.02129)",
+        code="FingerRec/Self-Supervised-Temporal-Discriminative-Representation-Learning-for-Video-Action-Recognition",
+        summary="Temporal triplets: an anchor is pulled to its TCA-mixed self (momentum keys, MoCo queue) and pushed "
+        "from another time segment of the same video. The released code applies TCA to the anchor, ours to "
+        "the positive (the roles are symmetric).",
+        settings=(
+            Setting("frame stride", released=4, ours=default_of(TDL, "stride")),
+            Setting(
+                "smallest anchor-negative gap (frames)",
+                released=2,
                 ours=lambda: default_of(TDL, "min_gap")() or "half the clip span",
-                note="the temporal negative then shares few frames with the anchor"),
-        Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
-        Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
-        Setting("key encoder momentum", released=0.999, ours=default_of(TDL, "momentum")),
-        Setting("triplet loss weight", released=0.0, ours=default_of(TDL, "triplet_weight")),
-        Setting("rotation (degrees)", released=10.0, ours=default_of(TDLAugment, "degrees")),
-        Setting("colour jitter (b, c, s, h)", released=[0.5, 0.5, 0.25, 0.5], ours=default_of(TDLAugment, "jitter")),
-        Setting("normalisation mean", released=[0.485, 0.456, 0.406], ours=lambda: KINETICS_MEAN,
-                note="the Kinetics statistics every task and evaluation here shares"),
-        Setting("optimiser", released="sgd", ours=lambda: TDL.paper_recipe.optimizer),
-        Setting("learning rate", released=0.003, ours=lambda: TDL.paper_recipe.lr),
-        Setting("batch size", released=128, ours=lambda: TDL.paper_recipe.batch_size),
-        Setting("weight decay", released=1e-4, ours=lambda: TDL.paper_recipe.weight_decay),
-    ),
-))
+                note="the temporal negative then shares few frames with the anchor",
+            ),
+            Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
+            Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
+            Setting("key encoder momentum", released=0.999, ours=default_of(TDL, "momentum")),
+            Setting("triplet loss weight", released=0.0, ours=default_of(TDL, "triplet_weight")),
+            Setting("rotation (degrees)", released=10.0, ours=default_of(TDLAugment, "degrees")),
+            Setting(
+                "colour jitter (b, c, s, h)", released=[0.5, 0.5, 0.25, 0.5], ours=default_of(TDLAugment, "jitter")
+            ),
+            Setting(
+                "normalisation mean",
+                released=[0.485, 0.456, 0.406],
+                ours=lambda: KINETICS_MEAN,
+                note="the Kinetics statistics every task and evaluation here shares",
+            ),
+            Setting("optimiser", released="sgd", ours=lambda: TDL.paper_recipe.optimizer),
+            Setting("learning rate", released=0.003, ours=lambda: TDL.paper_recipe.lr),
+            Setting("batch size", released=128, ours=lambda: TDL.paper_recipe.batch_size),
+            Setting("weight decay", released=1e-4, ours=lambda: TDL.paper_recipe.weight_decay),
+        ),
+    )
+)

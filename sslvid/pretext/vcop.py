@@ -1,4 +1,5 @@
 """VCOP: predict the order of shuffled clips of a video from their pairwise features."""
+
 from __future__ import annotations
 
 import math
@@ -45,9 +46,18 @@ class VCOP(PretextTask):
     paper = "Xu et al. 2019, CVPR"
     paper_recipe = Recipe("sgd", 1e-3, 8, 5e-4, 0.9, source="released train_vcop.py (Xu et al., 2019)")
 
-    def __init__(self, backbone: VideoBackbone, frames: int = 16, crop_size: int = 112, num_clips: int = 3,
-                 interval: int = 8, stride: int = 1, hidden_dim: int = 512, dropout: float = 0.5,
-                 crop_scale: tuple[float, float] = (0.5, 1.0)) -> None:
+    def __init__(
+        self,
+        backbone: VideoBackbone,
+        frames: int = 16,
+        crop_size: int = 112,
+        num_clips: int = 3,
+        interval: int = 8,
+        stride: int = 1,
+        hidden_dim: int = 512,
+        dropout: float = 0.5,
+        crop_scale: tuple[float, float] = (0.5, 1.0),
+    ) -> None:
         super().__init__(backbone)
         if num_clips < 2:
             raise ValueError(f"num_clips must be >= 2, got {num_clips}")
@@ -68,23 +78,32 @@ class VCOP(PretextTask):
         return TaskOutput(loss, {"acc": acc.item()}, b)
 
 
-register_card(MethodCard(
-    method="vcop", kind="pretext", title="VCOP", paper="Xu et al., 2019 (CVPR)",
-    code="xudejing/video-clip-order-prediction",
-    summary="Shuffle N clips of a video and classify their order (N! classes) from the concatenated features "
-            "of every pair of clips.",
-    settings=(
-        Setting("clip length (frames)", released=16, ours=default_of(VCOP, "frames")),
-        Setting("interval between clips", released=8, ours=default_of(VCOP, "interval")),
-        Setting("clips per tuple", released=3, ours=default_of(VCOP, "num_clips")),
-        Setting("pair code width", released=512, ours=default_of(VCOP, "hidden_dim")),
-        Setting("dropout", released=0.5, ours=default_of(VCOP, "dropout")),
-        Setting("crop area", released=[0.57, 0.57], ours=default_of(VCOP, "crop_scale"),
+register_card(
+    MethodCard(
+        method="vcop",
+        kind="pretext",
+        title="VCOP",
+        paper="Xu et al., 2019 (CVPR)",
+        code="xudejing/video-clip-order-prediction",
+        summary="Shuffle N clips of a video and classify their order (N! classes) from the concatenated features "
+        "of every pair of clips.",
+        settings=(
+            Setting("clip length (frames)", released=16, ours=default_of(VCOP, "frames")),
+            Setting("interval between clips", released=8, ours=default_of(VCOP, "interval")),
+            Setting("clips per tuple", released=3, ours=default_of(VCOP, "num_clips")),
+            Setting("pair code width", released=512, ours=default_of(VCOP, "hidden_dim")),
+            Setting("dropout", released=0.5, ours=default_of(VCOP, "dropout")),
+            Setting(
+                "crop area",
+                released=[0.57, 0.57],
+                ours=default_of(VCOP, "crop_scale"),
                 note="a random resized crop (area 0.5-1, flip p 0.5); the released code cuts a fixed 112 x 112 "
-                     "window of 128 x 171 frames (area 0.57) without flip"),
-        Setting("optimiser", released="sgd", ours=lambda: VCOP.paper_recipe.optimizer),
-        Setting("learning rate", released=1e-3, ours=lambda: VCOP.paper_recipe.lr),
-        Setting("batch size", released=8, ours=lambda: VCOP.paper_recipe.batch_size),
-        Setting("weight decay", released=5e-4, ours=lambda: VCOP.paper_recipe.weight_decay),
-    ),
-))
+                "window of 128 x 171 frames (area 0.57) without flip",
+            ),
+            Setting("optimiser", released="sgd", ours=lambda: VCOP.paper_recipe.optimizer),
+            Setting("learning rate", released=1e-3, ours=lambda: VCOP.paper_recipe.lr),
+            Setting("batch size", released=8, ours=lambda: VCOP.paper_recipe.batch_size),
+            Setting("weight decay", released=5e-4, ours=lambda: VCOP.paper_recipe.weight_decay),
+        ),
+    )
+)

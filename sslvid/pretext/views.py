@@ -7,6 +7,7 @@ setting of the lightweight study (Sonawane et al. §3.3). ``distinct_clips=True`
 draws two clips at independent random starts (the temporal positives of CVRL, Qian et al.
 2021 §3.2, and rho-BYOL, Feichtenhofer et al. 2021 §3), each augmented once.
 """
+
 from __future__ import annotations
 
 from torch import Tensor

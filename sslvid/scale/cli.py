@@ -7,6 +7,7 @@
     python -m sslvid estimate --tflops 50 --clips-per-s 1000 --markdown
     python -m sslvid estimate --runs --markdown           # one run per task and backbone
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,21 +58,51 @@ def _sweep(args: argparse.Namespace) -> None:
         if args.show_grid:
             print(dump_grid(grid), end="")
             return
-        jobs = expand_grid(grid, args.profile, overrides=_pairs(args.set, "--set"),
-                           data_roots=_data_roots(args.data_root))
+        jobs = expand_grid(
+            grid, args.profile, overrides=_pairs(args.set, "--set"), data_roots=_data_roots(args.data_root)
+        )
     except ValueError as err:
         raise ConfigError(str(err)) from None
     store = RunStore(args.store) if args.store else RunStore()
     if args.dry_run:
         print(plan_sweep(jobs, store).to_string(index=False))
         return
-    slurm = SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, nodes=args.nodes,
-                         cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb, timeout_min=args.timeout_min,
-                         array_parallelism=args.array_parallelism, additional=_pairs(args.slurm, "--slurm") or None)
-    report = run_sweep(jobs, store, executor=args.executor, workers=args.workers, gpus=args.gpus, folder=args.folder,
-                       slurm=slurm, wait=args.wait or args.executor != "slurm")
-    columns = [c for c in ("key", "status", "task", "backbone", "dataset", "subset_per_class", "task_kwargs",
-                           "seconds", "job_id", "error") if c in report.columns]
+    slurm = SlurmOptions(
+        partition=args.partition,
+        gpus_per_job=args.gpus_per_job,
+        nodes=args.nodes,
+        cpus_per_task=args.cpus_per_task,
+        mem_gb=args.mem_gb,
+        timeout_min=args.timeout_min,
+        array_parallelism=args.array_parallelism,
+        additional=_pairs(args.slurm, "--slurm") or None,
+    )
+    report = run_sweep(
+        jobs,
+        store,
+        executor=args.executor,
+        workers=args.workers,
+        gpus=args.gpus,
+        folder=args.folder,
+        slurm=slurm,
+        wait=args.wait or args.executor != "slurm",
+    )
+    columns = [
+        c
+        for c in (
+            "key",
+            "status",
+            "task",
+            "backbone",
+            "dataset",
+            "subset_per_class",
+            "task_kwargs",
+            "seconds",
+            "job_id",
+            "error",
+        )
+        if c in report.columns
+    ]
     print(report[columns].to_string(index=False))
     counts = report["status"].value_counts().to_dict()
     print(json.dumps({"jobs": len(report), **counts}))
@@ -97,9 +128,12 @@ def _estimate(args: argparse.Namespace) -> None:
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Add ``sweep`` and ``estimate`` to the ``python -m sslvid`` parser."""
-    sub = commands.add_parser("sweep", help="run a grid's missing jobs (pool, submitit local, SLURM)",
-                              description="Expand a grid (a built-in chapter name or a YAML file) into jobs, skip "
-                                          "those complete in the results store, run the rest.")
+    sub = commands.add_parser(
+        "sweep",
+        help="run a grid's missing jobs (pool, submitit local, SLURM)",
+        description="Expand a grid (a built-in chapter name or a YAML file) into jobs, skip "
+        "those complete in the results store, run the rest.",
+    )
     sub.add_argument("--grid", help="built-in grid name (--list-grids) or a YAML file")
     sub.add_argument("--list-grids", action="store_true", help="list the built-in grids")
     sub.add_argument("--show-grid", action="store_true", help="print the grid as YAML and stop")
@@ -109,11 +143,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--gpus", type=int, nargs="*", default=[], help="GPU ids, one job per GPU (pool, local)")
     sub.add_argument("--store", default=None, help="results store root (default: <data dir>/runs)")
     sub.add_argument("--folder", default=None, help="submitit log folder (default: <store>/.submitit)")
-    sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="a config field on every job, e.g. epochs=2 or num_workers=8 (repeatable)")
-    sub.add_argument("--data-root", action="append", default=[], metavar="PATH",
-                     help="the folder with one sub-folder per dataset (kinetics400/, ssv2/, ...); "
-                          "DATASET=PATH sets it for one dataset only (repeatable)")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config field on every job, e.g. epochs=2 or num_workers=8 (repeatable)",
+    )
+    sub.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="the folder with one sub-folder per dataset (kinetics400/, ssv2/, ...); "
+        "DATASET=PATH sets it for one dataset only (repeatable)",
+    )
     sub.add_argument("--dry-run", action="store_true", help="list the jobs and whether each is cached")
     slurm = sub.add_argument_group("slurm")
     slurm.add_argument("--partition", default=None)
@@ -123,19 +167,29 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     slurm.add_argument("--mem-gb", type=int, default=64)
     slurm.add_argument("--timeout-min", type=int, default=24 * 60, help="per job; timed-out jobs requeue and resume")
     slurm.add_argument("--array-parallelism", type=int, default=64)
-    slurm.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
-                       help="extra #SBATCH options, e.g. account=abc (repeatable)")
+    slurm.add_argument(
+        "--slurm",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra #SBATCH options, e.g. account=abc (repeatable)",
+    )
     slurm.add_argument("--wait", action="store_true", help="wait for the SLURM jobs to end")
     sub.set_defaults(func=_sweep)
 
-    est = commands.add_parser("estimate", help="GPU-hours of the paper-scale chapters",
-                              description="GPU-hours per chapter from the backbones' MACs, the grids and an assumed "
-                                          "throughput (sslvid.scale.estimate).")
+    est = commands.add_parser(
+        "estimate",
+        help="GPU-hours of the paper-scale chapters",
+        description="GPU-hours per chapter from the backbones' MACs, the grids and an assumed "
+        "throughput (sslvid.scale.estimate).",
+    )
     est.add_argument("--tflops", type=float, default=50.0, help="sustained TFLOP/s per GPU")
     est.add_argument("--clips-per-s", type=float, default=1000.0, help="data-path ceiling, clips/s per GPU")
-    est.add_argument("--runs", action="store_true",
-                     help="GPU-hours of one K400-50k, 200-epoch run per task and backbone instead")
-    est.add_argument("--backbones", nargs="*", default=["shufflenet3d", "r2plus1d_18", "swin3d_t"],
-                     help="backbones of --runs")
+    est.add_argument(
+        "--runs", action="store_true", help="GPU-hours of one K400-50k, 200-epoch run per task and backbone instead"
+    )
+    est.add_argument(
+        "--backbones", nargs="*", default=["shufflenet3d", "r2plus1d_18", "swin3d_t"], help="backbones of --runs"
+    )
     est.add_argument("--markdown", action="store_true", help="print a markdown table")
     est.set_defaults(func=_estimate)

@@ -10,6 +10,7 @@ start-up, cuDNN autotuning, compilation) is not counted.
 With ``synthetic=True`` (the default) it reads a clip cache of random frames at the profile's
 cache size (``build_synthetic_cache``; 128x171 at paper scale), so it runs without a dataset.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,11 +59,21 @@ class DataPathResult:
         return asdict(self)
 
 
-def measure_data_path(task: str = "rotnet", backbone: str = "r2plus1d_18", profile: str = "micro",
-                      device: str = "cpu", steps: int = 8, epochs: int = 3, workers: int | None = None,
-                      batch_size: int | None = None, synthetic: bool = True, frames_per_video: int = 64,
-                      cache_root: str | os.PathLike | None = None, threads: int | None = None,
-                      **config_overrides: Any) -> DataPathResult:
+def measure_data_path(
+    task: str = "rotnet",
+    backbone: str = "r2plus1d_18",
+    profile: str = "micro",
+    device: str = "cpu",
+    steps: int = 8,
+    epochs: int = 3,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    synthetic: bool = True,
+    frames_per_video: int = 64,
+    cache_root: str | os.PathLike | None = None,
+    threads: int | None = None,
+    **config_overrides: Any,
+) -> DataPathResult:
     """Train ``epochs`` epochs of ``steps`` steps with the engine and report the data path's figures.
 
     Args:
@@ -86,10 +97,19 @@ def measure_data_path(task: str = "rotnet", backbone: str = "r2plus1d_18", profi
 
     if epochs < 2:
         raise ValueError(f"epochs must be >= 2 (the first is warm-up), got {epochs}")
-    overrides = {k: v for k, v in {"num_workers": workers, "batch_size": batch_size, "threads": threads}.items()
-                 if v is not None}
-    config = PretrainConfig.for_profile(profile, task=task, backbone=backbone, device=device, epochs=epochs,
-                                        checkpoint_every=epochs, **overrides, **config_overrides)
+    overrides = {
+        k: v for k, v in {"num_workers": workers, "batch_size": batch_size, "threads": threads}.items() if v is not None
+    }
+    config = PretrainConfig.for_profile(
+        profile,
+        task=task,
+        backbone=backbone,
+        device=device,
+        epochs=epochs,
+        checkpoint_every=epochs,
+        **overrides,
+        **config_overrides,
+    )
     videos = steps * config.batch_size
     if not synthetic:
         return _measure(config.replace(subset_per_class=None), None, videos)
@@ -121,13 +141,32 @@ def _measure(config: Any, source: tuple | None, videos: int) -> DataPathResult:
     steps = int(table["step"].iloc[-1] - table["step"].iloc[0])
     seconds, waited = float(timed["seconds"].sum()), float(timed["data_seconds"].sum())
     clips, batch = _clips_per_video(trainer), config.batch_size
-    log.info("data path %s/%s on %s: %d steps in %.2f s, %.2f s waiting", config.task, config.backbone,
-             trainer.device, steps, seconds, waited)
-    return DataPathResult(config.task, config.backbone, config.profile, str(trainer.device), batch, clips, steps,
-                          round(seconds, 4), round(waited, 4), steps * batch / seconds,
-                          steps * batch * clips / seconds, waited / seconds if seconds else float("nan"),
-                          1000 * seconds / max(steps, 1), config.num_workers,
-                          threads if trainer.device.type == "cpu" else None)
+    log.info(
+        "data path %s/%s on %s: %d steps in %.2f s, %.2f s waiting",
+        config.task,
+        config.backbone,
+        trainer.device,
+        steps,
+        seconds,
+        waited,
+    )
+    return DataPathResult(
+        config.task,
+        config.backbone,
+        config.profile,
+        str(trainer.device),
+        batch,
+        clips,
+        steps,
+        round(seconds, 4),
+        round(waited, 4),
+        steps * batch / seconds,
+        steps * batch * clips / seconds,
+        waited / seconds if seconds else float("nan"),
+        1000 * seconds / max(steps, 1),
+        config.num_workers,
+        threads if trainer.device.type == "cpu" else None,
+    )
 
 
 def _clips_per_video(trainer: Any) -> int:

@@ -21,6 +21,7 @@ downstream work on those models (finetuning, linear probes, inference under nois
 distillation). Jobs are counted once over the whole book, in chapter order: a run that an
 earlier chapter already needs costs nothing again (the sweep finds it in the store).
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,14 +43,18 @@ TRAIN_FACTOR = 3.0
 """FLOPs of a training step over those of its forward pass (forward + backward ~ 1 + 2)."""
 FLOPS_PER_MAC = 2
 
-PRETRAIN_CLASSES = {"kinetics400": 400, "ssv2": 174, "folder": 1, "digits-appearance-pool": 10,
-                    "digits-motion-pool": 12}
+PRETRAIN_CLASSES = {
+    "kinetics400": 400,
+    "ssv2": 174,
+    "folder": 1,
+    "digits-appearance-pool": 10,
+    "digits-motion-pool": 12,
+}
 """Classes of the pre-training sets (``folder``: STL-10's unlabelled images in one folder)."""
 PRETRAIN_VIDEOS = {"kinetics400": 240_000, "ssv2": 168_913}
 """Training videos of the full pre-training sets (Kinetics-400 as available today, SSv2 train)."""
 
-DOWNSTREAM = {"ucf101": (9_537, 3_783), "hmdb51": (3_570, 1_530), "diving48": (15_027, 1_970),
-              "stl10": (5_000, 8_000)}
+DOWNSTREAM = {"ucf101": (9_537, 3_783), "hmdb51": (3_570, 1_530), "diving48": (15_027, 1_970), "stl10": (5_000, 8_000)}
 """(train, test) videos of the downstream sets: UCF101 and HMDB51 split 1, Diving48 V2, STL-10 (images)."""
 
 PASS_BACKBONE = "squeezenet3d"
@@ -128,7 +133,7 @@ class Workload:
 # --------------------------------------------------------------------------- measured parts
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def backbone_gmacs(backbone: str, clip: tuple[int, int, int, int] = PAPER_CLIP, width: float = 1.0) -> float:
     """Giga multiply-adds of one forward pass of ``backbone`` (full width) over one clip (C, T, H, W)."""
     from sslvid.backbones import create_backbone
@@ -152,15 +157,16 @@ def measure_passes(task: str, task_kwargs: Mapping[str, Any] | None = None, vide
     return _measure_passes(task, json.dumps(dict(task_kwargs or {}), sort_keys=True), videos)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _measure_passes(task: str, kwargs_json: str, videos: int) -> Passes:
     from sslvid.data.dataset import VideoClipDataset, collate_clips
     from sslvid.engine.config import PretrainConfig
     from sslvid.engine.pretrain import build_backbone, build_task
     from sslvid.scale.synthetic import RandomFrames, synthetic_index
 
-    config = PretrainConfig.for_profile("smoke", task=task, backbone=PASS_BACKBONE,
-                                        task_kwargs=json.loads(kwargs_json), device="cpu")
+    config = PretrainConfig.for_profile(
+        "smoke", task=task, backbone=PASS_BACKBONE, task_kwargs=json.loads(kwargs_json), device="cpu"
+    )
     torch.manual_seed(0)
     module = build_task(config).train()
     source = RandomFrames(videos, frames=300, size=config.cache_size)
@@ -168,9 +174,12 @@ def _measure_passes(task: str, kwargs_json: str, videos: int) -> Passes:
     batch = collate_clips([dataset[i] for i in range(videos)])
     batch = {k: v for k, v in batch.items() if k not in ("failed", "size")}
     calls: list[tuple[torch.nn.Module, tuple[int, ...], bool]] = []
-    handles = [first.register_forward_pre_hook(
-                   lambda _m, args, net=net: calls.append((net, tuple(args[0].shape), torch.is_grad_enabled())))
-               for net, first in _leaf_backbones(module)]
+    handles = [
+        first.register_forward_pre_hook(
+            lambda _m, args, net=net: calls.append((net, tuple(args[0].shape), torch.is_grad_enabled()))
+        )
+        for net, first in _leaf_backbones(module)
+    ]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: more threads only spin against each other
     try:
@@ -180,7 +189,7 @@ def _measure_passes(task: str, kwargs_json: str, videos: int) -> Passes:
         for handle in handles:
             handle.remove()
     reference = build_backbone(config)
-    unit = config.frames * config.crop_size ** 2
+    unit = config.frames * config.crop_size**2
     counts = {True: 0.0, False: 0.0}
     for net, shape, grad in calls:
         clip_eq = shape[0] * shape[2] * shape[3] * shape[4] / unit
@@ -192,14 +201,14 @@ def _measure_passes(task: str, kwargs_json: str, videos: int) -> Passes:
 
 def _leaf_backbones(module: torch.nn.Module) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
     """(backbone, its first block) for every backbone in ``module`` that holds no other backbone."""
+
     def first_block(m: torch.nn.Module) -> torch.nn.Module | None:
         names = getattr(m, "block_names", None)
         block = getattr(m, names[0], None) if names else None
         return block if isinstance(block, torch.nn.Module) else None
 
     found = [(m, block) for m in module.modules() if (block := first_block(m)) is not None]
-    return [(m, block) for m, block in found
-            if not any(o is not m and first_block(o) is not None for o in m.modules())]
+    return [(m, block) for m, block in found if not any(o is not m and first_block(o) is not None for o in m.modules())]
 
 
 def _mac_share(net: torch.nn.Module, reference: torch.nn.Module, shape: tuple[int, ...]) -> float:
@@ -207,8 +216,12 @@ def _mac_share(net: torch.nn.Module, reference: torch.nn.Module, shape: tuple[in
     from sslvid.backbones.cost import count_flops
 
     c, t, h, w = shape[1:]
-    if net is not reference and type(net) is type(reference) and sum(p.numel() for p in net.parameters()) == \
-            sum(p.numel() for p in reference.parameters()) and c == 3:
+    if (
+        net is not reference
+        and type(net) is type(reference)
+        and sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in reference.parameters())
+        and c == 3
+    ):
         return 1.0  # a copy (momentum encoder) of the named network
     return count_flops(net, (c, t, h, w)) / max(1, count_flops(reference, (3, t, h, w)))
 
@@ -234,8 +247,17 @@ def pretrain_workload(config: Any) -> Workload:
     else:
         videos = PRETRAIN_VIDEOS[config.dataset]
     frozen = ((config.backbone, passes.frozen),) if passes.frozen else ()
-    return Workload("pretrain", config.config_hash(), config.backbone, config_clip(config), videos, config.epochs,
-                    grad_clips=passes.grad, frozen=frozen, loaded=passes.loaded)
+    return Workload(
+        "pretrain",
+        config.config_hash(),
+        config.backbone,
+        config_clip(config),
+        videos,
+        config.epochs,
+        grad_clips=passes.grad,
+        frozen=frozen,
+        loaded=passes.loaded,
+    )
 
 
 # --------------------------------------------------------------------------- chapters
@@ -286,13 +308,24 @@ class Evaluation:
     def _workload(self, key: str, backbone: str, clip: tuple[int, int, int, int], videos: int) -> Workload:
         n = self.clips * self.repeats
         if self.kind == "finetune":
-            return Workload("finetune", key, backbone, clip, videos, self.epochs, grad_clips=self.clips,
-                            loaded=self.clips)
+            return Workload(
+                "finetune", key, backbone, clip, videos, self.epochs, grad_clips=self.clips, loaded=self.clips
+            )
         if self.kind == "linear":
-            return Workload("linear", key, backbone, clip, videos, self.epochs, grad_clips=0.0,
-                            frozen=((backbone, float(self.clips)),), loaded=self.clips)
-        return Workload("inference", key, backbone, clip, videos, 1, grad_clips=0.0,
-                        frozen=((backbone, float(n)),), loaded=n)
+            return Workload(
+                "linear",
+                key,
+                backbone,
+                clip,
+                videos,
+                self.epochs,
+                grad_clips=0.0,
+                frozen=((backbone, float(self.clips)),),
+                loaded=self.clips,
+            )
+        return Workload(
+            "inference", key, backbone, clip, videos, 1, grad_clips=0.0, frozen=((backbone, float(n)),), loaded=n
+        )
 
 
 @dataclass(frozen=True)
@@ -314,9 +347,20 @@ class Distillation:
 
     def workloads(self) -> list[Workload]:
         frozen = tuple((t, 1.0) for t in self.teachers)
-        return [Workload("distill", f"distill:{self.label}:{dataset}:{i}", self.student, PAPER_CLIP,
-                         DOWNSTREAM[dataset][0], self.epochs, grad_clips=1.0, frozen=frozen)
-                for dataset in self.datasets for i in range(self.count)]
+        return [
+            Workload(
+                "distill",
+                f"distill:{self.label}:{dataset}:{i}",
+                self.student,
+                PAPER_CLIP,
+                DOWNSTREAM[dataset][0],
+                self.epochs,
+                grad_clips=1.0,
+                frozen=frozen,
+            )
+            for dataset in self.datasets
+            for i in range(self.count)
+        ]
 
 
 @dataclass(frozen=True)
@@ -341,34 +385,68 @@ _EPOCHS = (50, 100, 150, None)  # checkpoints of a 200-epoch run (Tables 3, 4)
 _SHUFFLE, _R21D = "shufflenet3d", "r2plus1d_18"
 
 CHAPTERS: tuple[ChapterPlan, ...] = (
-    ChapterPlan("preliminaries", "Table 1, §4.1, §6", PAPER_GRIDS["preliminaries"], (
-        Evaluation("finetune", ("ucf101",)),
-        Evaluation("linear", ("ucf101",), where={"task": ("vcop", "rotnet", "prp"), "backbone": (_SHUFFLE, _R21D)}))),
-    ChapterPlan("subset_duration", "Tables 2-4, Fig. 2", PAPER_GRIDS["subset_duration"], (
-        Evaluation("finetune", ("ucf101",)),
-        Evaluation("finetune", ("ucf101",), checkpoints=_EPOCHS,
-                   where={"task": ("rspnet",), "backbone": (_SHUFFLE, _R21D)}),
-        Evaluation("finetune", ("ucf101",), checkpoints=_EPOCHS,
-                   where={"backbone": (_R21D,), "subset_per_class": (125,)}))),
-    ChapterPlan("task_complexity", "Table 5", PAPER_GRIDS["task_complexity"], (
-        Evaluation("finetune", ("ucf101",)),)),
-    ChapterPlan("ood", "Table 6", PAPER_GRIDS["ood"], (
-        Evaluation("finetune", ("ucf101", "diving48")),)),
-    ChapterPlan("noise", "Table 7", PAPER_GRIDS["noise"], (
-        Evaluation("inference", ("ucf101",), clips=10, repeats=4 * 5, split="test"),)),
-    ChapterPlan("distillation", "Table 8, §5", PAPER_GRIDS["distillation"], (
-        Evaluation("finetune", ("ucf101", "hmdb51"), where={"task": ("rspnet",)}),
-        Evaluation("finetune", ("ucf101",))), (
-        Distillation("subset", _SHUFFLE, (_SHUFFLE, _R21D), ("ucf101", "hmdb51"), count=4),
-        Distillation("complexity-shufflenet", _SHUFFLE, (_SHUFFLE,) * 3, count=3),
-        Distillation("complexity-r21d", _R21D, (_R21D,) * 3, count=3),
-        Distillation("ood", _R21D, (_R21D,) * 2, count=2),
-        Distillation("categories", _R21D, (_R21D,) * 2, count=2))),
-    ChapterPlan("downstream", "Table 9, Fig. 4", PAPER_GRIDS["downstream"], (
-        Evaluation("finetune", ("ucf101", "hmdb51"), where={"task": ("rspnet",), "dataset": ("kinetics400",)}),
-        Evaluation("inference", ("ucf101", "hmdb51"), clips=10, split="all"))),
-    ChapterPlan("lightweight", "lightweight study, Table 1, Figs. 1-2", PAPER_GRIDS["lightweight"], (
-        Evaluation("finetune", ("stl10",), epochs=30, checkpoints=tuple(range(10, 201, 10))),)),
+    ChapterPlan(
+        "preliminaries",
+        "Table 1, §4.1, §6",
+        PAPER_GRIDS["preliminaries"],
+        (
+            Evaluation("finetune", ("ucf101",)),
+            Evaluation("linear", ("ucf101",), where={"task": ("vcop", "rotnet", "prp"), "backbone": (_SHUFFLE, _R21D)}),
+        ),
+    ),
+    ChapterPlan(
+        "subset_duration",
+        "Tables 2-4, Fig. 2",
+        PAPER_GRIDS["subset_duration"],
+        (
+            Evaluation("finetune", ("ucf101",)),
+            Evaluation(
+                "finetune", ("ucf101",), checkpoints=_EPOCHS, where={"task": ("rspnet",), "backbone": (_SHUFFLE, _R21D)}
+            ),
+            Evaluation(
+                "finetune", ("ucf101",), checkpoints=_EPOCHS, where={"backbone": (_R21D,), "subset_per_class": (125,)}
+            ),
+        ),
+    ),
+    ChapterPlan("task_complexity", "Table 5", PAPER_GRIDS["task_complexity"], (Evaluation("finetune", ("ucf101",)),)),
+    ChapterPlan("ood", "Table 6", PAPER_GRIDS["ood"], (Evaluation("finetune", ("ucf101", "diving48")),)),
+    ChapterPlan(
+        "noise",
+        "Table 7",
+        PAPER_GRIDS["noise"],
+        (Evaluation("inference", ("ucf101",), clips=10, repeats=4 * 5, split="test"),),
+    ),
+    ChapterPlan(
+        "distillation",
+        "Table 8, §5",
+        PAPER_GRIDS["distillation"],
+        (
+            Evaluation("finetune", ("ucf101", "hmdb51"), where={"task": ("rspnet",)}),
+            Evaluation("finetune", ("ucf101",)),
+        ),
+        (
+            Distillation("subset", _SHUFFLE, (_SHUFFLE, _R21D), ("ucf101", "hmdb51"), count=4),
+            Distillation("complexity-shufflenet", _SHUFFLE, (_SHUFFLE,) * 3, count=3),
+            Distillation("complexity-r21d", _R21D, (_R21D,) * 3, count=3),
+            Distillation("ood", _R21D, (_R21D,) * 2, count=2),
+            Distillation("categories", _R21D, (_R21D,) * 2, count=2),
+        ),
+    ),
+    ChapterPlan(
+        "downstream",
+        "Table 9, Fig. 4",
+        PAPER_GRIDS["downstream"],
+        (
+            Evaluation("finetune", ("ucf101", "hmdb51"), where={"task": ("rspnet",), "dataset": ("kinetics400",)}),
+            Evaluation("inference", ("ucf101", "hmdb51"), clips=10, split="all"),
+        ),
+    ),
+    ChapterPlan(
+        "lightweight",
+        "lightweight study, Table 1, Figs. 1-2",
+        PAPER_GRIDS["lightweight"],
+        (Evaluation("finetune", ("stl10",), epochs=30, checkpoints=tuple(range(10, 201, 10))),),
+    ),
 )
 """The book's paper-scale chapters in reading order (assumptions in ``book/paper_scale.md``)."""
 
@@ -385,8 +463,9 @@ def chapter_workloads(plan: ChapterPlan, data_roots: Mapping[str, str] | None = 
     return work
 
 
-def estimate_chapters(chapters: Sequence[ChapterPlan] = CHAPTERS,
-                      throughput: Throughput = Throughput()) -> pd.DataFrame:
+def estimate_chapters(
+    chapters: Sequence[ChapterPlan] = CHAPTERS, throughput: Throughput = Throughput()
+) -> pd.DataFrame:
     """One row per chapter, then a total: jobs of each kind it needs, new ones, and GPU-hours of the new ones.
 
     Columns: chapter, tables, pretrain runs (in its grid), new pretrain runs (not needed by an
@@ -401,9 +480,17 @@ def estimate_chapters(chapters: Sequence[ChapterPlan] = CHAPTERS,
         pre = [w for w in work if w.kind == "pretrain"]
         new_pre = [w for w in new if w.kind == "pretrain"]
         down = [w for w in new if w.kind != "pretrain"]
-        rows.append({"chapter": plan.name, "tables": plan.tables, "pretrain runs": len({w.key for w in pre}),
-                     "new pretrain runs": len(new_pre), "new downstream jobs": len(down),
-                     "pretrain GPU-h": _hours(new_pre, throughput), "downstream GPU-h": _hours(down, throughput)})
+        rows.append(
+            {
+                "chapter": plan.name,
+                "tables": plan.tables,
+                "pretrain runs": len({w.key for w in pre}),
+                "new pretrain runs": len(new_pre),
+                "new downstream jobs": len(down),
+                "pretrain GPU-h": _hours(new_pre, throughput),
+                "downstream GPU-h": _hours(down, throughput),
+            }
+        )
     table = pd.DataFrame(rows)
     table["GPU-h"] = table["pretrain GPU-h"] + table["downstream GPU-h"]
     total = {"chapter": "total", "tables": "", **{c: table[c].sum() for c in table.columns[2:]}}
@@ -424,8 +511,14 @@ def _hours(work: Iterable[Workload], throughput: Throughput) -> float:
     return float(sum(w.gpu_hours(throughput) for w in work))
 
 
-def run_costs(tasks: Sequence[str], backbones: Sequence[str], videos: int = 50_000, epochs: int = 200,
-              clip: tuple[int, int, int, int] = PAPER_CLIP, throughput: Throughput = Throughput()) -> pd.DataFrame:
+def run_costs(
+    tasks: Sequence[str],
+    backbones: Sequence[str],
+    videos: int = 50_000,
+    epochs: int = 200,
+    clip: tuple[int, int, int, int] = PAPER_CLIP,
+    throughput: Throughput = Throughput(),
+) -> pd.DataFrame:
     """GPU-hours of one pre-training run per task and backbone (default: K400-50k, 200 epochs, 16x112x112).
 
     Columns: task, backbone, GMACs/clip, grad clips, frozen clips (per video and step),
@@ -436,11 +529,20 @@ def run_costs(tasks: Sequence[str], backbones: Sequence[str], videos: int = 50_0
         passes = measure_passes(task)
         for backbone in backbones:
             frozen = ((backbone, passes.frozen),) if passes.frozen else ()
-            w = Workload("pretrain", f"{task}/{backbone}", backbone, clip, videos, epochs, passes.grad, frozen,
-                         passes.loaded)
-            rows.append({"task": task, "backbone": backbone, "GMACs/clip": backbone_gmacs(backbone, clip),
-                         "grad clips": passes.grad, "frozen clips": passes.frozen,
-                         "TFLOP/epoch": w.flops() / epochs / 1e12, "GPU-h": w.gpu_hours(throughput)})
+            w = Workload(
+                "pretrain", f"{task}/{backbone}", backbone, clip, videos, epochs, passes.grad, frozen, passes.loaded
+            )
+            rows.append(
+                {
+                    "task": task,
+                    "backbone": backbone,
+                    "GMACs/clip": backbone_gmacs(backbone, clip),
+                    "grad clips": passes.grad,
+                    "frozen clips": passes.frozen,
+                    "TFLOP/epoch": w.flops() / epochs / 1e12,
+                    "GPU-h": w.gpu_hours(throughput),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -450,8 +552,9 @@ measured at 128x171 on real camera footage, the ASL gesture clips (7.7% of uint8
 ``benchmarks/clip_cache_formats.py``). Busier scenes (Kinetics) compress less: a floor, not a quote."""
 
 
-def cache_gigabytes(videos: int, frames_per_video: int = 250, size: tuple[int, int] = (128, 171),
-                    cache_format: str = "uint8") -> float:
+def cache_gigabytes(
+    videos: int, frames_per_video: int = 250, size: tuple[int, int] = (128, 171), cache_format: str = "uint8"
+) -> float:
     """Size of a decoded-clip cache (frames at ``size`` in ``cache_format``) in GB (1e9 bytes).
 
     250 frames is a 10 s Kinetics clip at 25 fps; ``prepare_cache(max_frames=...)`` keeps fewer.

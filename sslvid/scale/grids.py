@@ -35,6 +35,7 @@ YAML form (``load_grid``)::
 (a grid with one block may give ``axes`` at the top level instead of ``blocks``; ``per_profile``
 maps a profile to fields set only at that scale).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -91,8 +92,9 @@ class Block:
     def points(self) -> list[dict[str, Any]]:
         """The block's points, as unresolved field dicts (named axes still named)."""
         names = list(self.axes)
-        return [{**self.fixed, **dict(zip(names, values))}
-                for values in itertools.product(*(self.axes[n] for n in names))]
+        return [
+            {**self.fixed, **dict(zip(names, values))} for values in itertools.product(*(self.axes[n] for n in names))
+        ]
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,15 @@ class Grid:
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML form (``load_grid`` reads it back)."""
-        return {"name": self.name, "title": self.title, "kind": self.kind, "profile": self.profile,
-                "fixed": dict(self.fixed), "per_profile": {k: dict(v) for k, v in self.per_profile.items()},
-                "blocks": [{"fixed": dict(b.fixed), "axes": {k: list(v) for k, v in b.axes.items()}}
-                           for b in self.blocks]}
+        return {
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "profile": self.profile,
+            "fixed": dict(self.fixed),
+            "per_profile": {k: dict(v) for k, v in self.per_profile.items()},
+            "blocks": [{"fixed": dict(b.fixed), "axes": {k: list(v) for k, v in b.axes.items()}} for b in self.blocks],
+        }
 
 
 # --------------------------------------------------------------------------- named axes
@@ -204,8 +211,9 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def resolve_point(point: Mapping[str, Any], profile: str,
-                  data_roots: Mapping[str, str] | None = None) -> dict[str, Any]:
+def resolve_point(
+    point: Mapping[str, Any], profile: str, data_roots: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """A point's config fields at ``profile``: named axes replaced, default task arguments dropped.
 
     Args:
@@ -251,12 +259,19 @@ def grid_from_dict(values: Mapping[str, Any]) -> Grid:
     if ("blocks" in values) == ("axes" in values):
         raise ValueError("a grid gives either 'blocks' (a list of {axes, fixed}) or top-level 'axes', not both")
     raw = values.get("blocks") or [{"axes": values.get("axes", {})}]
-    blocks = tuple(Block(axes={k: list(v) for k, v in (b.get("axes") or {}).items()}, fixed=dict(b.get("fixed") or {}))
-                   for b in raw)
-    return Grid(name=str(values.get("name", "grid")), blocks=blocks, kind=str(values.get("kind", "pretrain")),
-                profile=str(values.get("profile", "paper")), fixed=dict(values.get("fixed") or {}),
-                title=str(values.get("title", "")),
-                per_profile={str(k): dict(v) for k, v in (values.get("per_profile") or {}).items()})
+    blocks = tuple(
+        Block(axes={k: list(v) for k, v in (b.get("axes") or {}).items()}, fixed=dict(b.get("fixed") or {}))
+        for b in raw
+    )
+    return Grid(
+        name=str(values.get("name", "grid")),
+        blocks=blocks,
+        kind=str(values.get("kind", "pretrain")),
+        profile=str(values.get("profile", "paper")),
+        fixed=dict(values.get("fixed") or {}),
+        title=str(values.get("title", "")),
+        per_profile={str(k): dict(v) for k, v in (values.get("per_profile") or {}).items()},
+    )
 
 
 def load_grid(spec: str | Path) -> Grid:
@@ -269,8 +284,7 @@ def load_grid(spec: str | Path) -> Grid:
         return PAPER_GRIDS[spec]
     path = Path(spec)
     if not path.is_file():
-        raise ValueError(f"no grid {str(spec)!r}: not a YAML file, nor a built-in grid "
-                         f"({', '.join(PAPER_GRIDS)})")
+        raise ValueError(f"no grid {str(spec)!r}: not a YAML file, nor a built-in grid ({', '.join(PAPER_GRIDS)})")
     return grid_from_dict(yaml.safe_load(path.read_text()) or {})
 
 
@@ -292,55 +306,81 @@ LIGHT_2D = ("efficientnet_lite0", "mobilenetv2_2d", "resnet18_2d", "shufflenetv2
 
 def _grid_fields(grid: str) -> dict[str, dict[str, Any]]:
     """Profile -> the fields ``grid`` sets at that profile only, as ``Profile.grid_fields`` holds them."""
-    return {name: dict(get_profile(name).grid_fields[grid]) for name in list_profiles()
-            if grid in get_profile(name).grid_fields}
+    return {
+        name: dict(get_profile(name).grid_fields[grid])
+        for name in list_profiles()
+        if grid in get_profile(name).grid_fields
+    }
 
 
 PAPER_GRIDS: dict[str, Grid] = {
     "preliminaries": Grid(
-        "preliminaries", title="Table 1 (six tasks, ShuffleNet and R(2+1)D) and the backbone comparison "
-                               "of §4.1 / §6 (VCOP and RSPNet on six CNNs), K400-50k",
+        "preliminaries",
+        title="Table 1 (six tasks, ShuffleNet and R(2+1)D) and the backbone comparison "
+        "of §4.1 / §6 (VCOP and RSPNet on six CNNs), K400-50k",
         fixed={"data": "K400", "subset": "50k"},
-        blocks=(Block(axes={"task": SIX_TASKS, "backbone": _TWO}),
-                Block(axes={"task": ("vcop", "rspnet"), "backbone": _SIX_CNNS}))),
+        blocks=(
+            Block(axes={"task": SIX_TASKS, "backbone": _TWO}),
+            Block(axes={"task": ("vcop", "rspnet"), "backbone": _SIX_CNNS}),
+        ),
+    ),
     "subset_duration": Grid(
-        "subset_duration", title="Tables 2-4, Figure 2: subset size and epochs (checkpoints 50-200)",
+        "subset_duration",
+        title="Tables 2-4, Figure 2: subset size and epochs (checkpoints 50-200)",
         fixed={"data": "K400"},
-        blocks=(Block(axes={"task": SIX_TASKS, "subset": ("10k", "30k", "50k")}, fixed={"backbone": "r2plus1d_18"}),
-                Block(axes={"backbone": (*_TWO, "swin3d_t"), "subset": tuple(SUBSET_VIDEOS)},
-                      fixed={"task": "rspnet"}))),
+        blocks=(
+            Block(axes={"task": SIX_TASKS, "subset": ("10k", "30k", "50k")}, fixed={"backbone": "r2plus1d_18"}),
+            Block(axes={"backbone": (*_TWO, "swin3d_t"), "subset": tuple(SUBSET_VIDEOS)}, fixed={"task": "rspnet"}),
+        ),
+    ),
     "task_complexity": Grid(
-        "task_complexity", title="Table 5: three complexities of RotNet, VCOP and PRP, K400-50k",
+        "task_complexity",
+        title="Table 5: three complexities of RotNet, VCOP and PRP, K400-50k",
         fixed={"data": "K400", "subset": "50k"},
-        blocks=(Block(axes={"task": ("rotnet", "vcop", "prp"), "backbone": _TWO,
-                            "complexity": ("C1", "C2", "C3")}),)),
+        blocks=(Block(axes={"task": ("rotnet", "vcop", "prp"), "backbone": _TWO, "complexity": ("C1", "C2", "C3")}),),
+    ),
     "ood": Grid(
-        "ood", title="Table 6: K400 vs SSv2 pre-training (30k), R(2+1)D",
+        "ood",
+        title="Table 6: K400 vs SSv2 pre-training (30k), R(2+1)D",
         fixed={"subset": "30k", "backbone": "r2plus1d_18"},
-        blocks=(Block(axes={"task": ("vcop", "rotnet", "cvrl", "rspnet"), "data": ("K400", "SSv2")}),)),
+        blocks=(Block(axes={"task": ("vcop", "rotnet", "cvrl", "rspnet"), "data": ("K400", "SSv2")}),),
+    ),
     "noise": Grid(
-        "noise", title="Table 7: the models of Table 1 under noise (evaluation only)",
+        "noise",
+        title="Table 7: the models of Table 1 under noise (evaluation only)",
         fixed={"data": "K400", "subset": "50k"},
-        blocks=(Block(axes={"task": SIX_TASKS, "backbone": _TWO}),)),
+        blocks=(Block(axes={"task": SIX_TASKS, "backbone": _TWO}),),
+    ),
     "distillation": Grid(
-        "distillation", title="Table 8 and §5: the teachers (subsets, complexities, datasets, categories)",
+        "distillation",
+        title="Table 8 and §5: the teachers (subsets, complexities, datasets, categories)",
         fixed={"data": "K400"},
-        blocks=(Block(axes={"backbone": _TWO, "subset": tuple(SUBSET_VIDEOS)}, fixed={"task": "rspnet"}),
-                Block(axes={"task": ("rotnet", "vcop", "prp"), "backbone": _TWO, "complexity": ("C1", "C2", "C3")},
-                      fixed={"subset": "50k"}),
-                Block(axes={"task": ("rotnet", "vcop"), "data": ("K400", "SSv2")},
-                      fixed={"subset": "30k", "backbone": "r2plus1d_18"}),
-                Block(axes={"task": ("vcop", "rotnet", "cvrl", "tdl")},
-                      fixed={"subset": "50k", "backbone": "r2plus1d_18"}))),
+        blocks=(
+            Block(axes={"backbone": _TWO, "subset": tuple(SUBSET_VIDEOS)}, fixed={"task": "rspnet"}),
+            Block(
+                axes={"task": ("rotnet", "vcop", "prp"), "backbone": _TWO, "complexity": ("C1", "C2", "C3")},
+                fixed={"subset": "50k"},
+            ),
+            Block(
+                axes={"task": ("rotnet", "vcop"), "data": ("K400", "SSv2")},
+                fixed={"subset": "30k", "backbone": "r2plus1d_18"},
+            ),
+            Block(axes={"task": ("vcop", "rotnet", "cvrl", "tdl")}, fixed={"subset": "50k", "backbone": "r2plus1d_18"}),
+        ),
+    ),
     "downstream": Grid(
-        "downstream", title="Table 9 and Figure 4: best model (RSPNet, 30k) and retrieval",
+        "downstream",
+        title="Table 9 and Figure 4: best model (RSPNet, 30k) and retrieval",
         fixed={"subset": "30k", "backbone": "r2plus1d_18"},
-        blocks=(Block(axes={"task": ("vcop", "rotnet", "cvrl", "rspnet"), "data": ("K400", "SSv2")}),)),
+        blocks=(Block(axes={"task": ("vcop", "rotnet", "cvrl", "rspnet"), "data": ("K400", "SSv2")}),),
+    ),
     "lightweight": Grid(
-        "lightweight", title="Lightweight study (Sonawane et al.): five image methods on five 2D networks, "
-                             "single frames at 96x96 (STL-10 unlabelled, exported as one-frame videos)",
+        "lightweight",
+        title="Lightweight study (Sonawane et al.): five image methods on five 2D networks, "
+        "single frames at 96x96 (STL-10 unlabelled, exported as one-frame videos)",
         fixed={"data": "STL10", "subset": "100k", "frames": 1},
         per_profile=_grid_fields("lightweight"),
-        blocks=(Block(axes={"task": IMAGE_TASKS, "backbone": LIGHT_2D}),)),
+        blocks=(Block(axes={"task": IMAGE_TASKS, "backbone": LIGHT_2D}),),
+    ),
 }
 """The pre-training grids of the book's chapters at paper scale (the runs each chapter reads)."""

@@ -18,6 +18,7 @@ registering a builder in ``JOB_KINDS``. ``run_sweep`` asks the store for each jo
 
 Results land in the store the notebooks read; a sweep run twice trains nothing the second time.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -78,11 +79,20 @@ class PretrainJob:
     def describe(self) -> dict[str, Any]:
         """The fields a sweep table shows: kind, task, backbone, dataset, subset, epochs, batch, seed, task_kwargs."""
         c = self.config
-        return {"kind": "pretrain", "task": c.task, "backbone": c.backbone, "profile": c.profile,
-                "dataset": c.dataset, "subset_per_class": c.subset_per_class, "epochs": c.epochs,
-                "batch_size": c.batch_size, "seed": c.seed, "task_kwargs": dict(c.task_kwargs)}
+        return {
+            "kind": "pretrain",
+            "task": c.task,
+            "backbone": c.backbone,
+            "profile": c.profile,
+            "dataset": c.dataset,
+            "subset_per_class": c.subset_per_class,
+            "epochs": c.epochs,
+            "batch_size": c.batch_size,
+            "seed": c.seed,
+            "task_kwargs": dict(c.task_kwargs),
+        }
 
-    def on_device(self, device: str) -> "PretrainJob":
+    def on_device(self, device: str) -> PretrainJob:
         """The same job (same hash) run on ``device``."""
         return replace(self, config=self.config.replace(device=device))
 
@@ -92,8 +102,7 @@ class PretrainJob:
 
         result = pretrain(self.config, store=store, progress=False)
         last = result.log.iloc[-1].to_dict() if len(result.log) else {}
-        return {"key": result.key, "run_dir": str(result.run_dir), "cached": result.cached,
-                "loss": last.get("loss")}
+        return {"key": result.key, "run_dir": str(result.run_dir), "cached": result.cached, "loss": last.get("loss")}
 
 
 @JOB_KINDS.register("pretrain")
@@ -104,8 +113,12 @@ def _pretrain_job(profile: str, fields: Mapping[str, Any]) -> PretrainJob:
     return PretrainJob(PretrainConfig.for_profile(profile, fields.pop("task"), fields.pop("backbone"), **fields))
 
 
-def expand_grid(grid: Grid, profile: str | None = None, overrides: Mapping[str, Any] | None = None,
-                data_roots: Mapping[str, str] | None = None) -> list[Job]:
+def expand_grid(
+    grid: Grid,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    data_roots: Mapping[str, str] | None = None,
+) -> list[Job]:
     """The jobs of ``grid`` at ``profile`` (default: the grid's), one per distinct config hash, in grid order.
 
     Args:
@@ -183,8 +196,12 @@ class SlurmOptions:
     def parameters(self) -> dict[str, Any]:
         """The ``AutoExecutor.update_parameters`` keywords."""
         params: dict[str, Any] = {
-            "nodes": self.nodes, "gpus_per_node": self.gpus_per_job, "tasks_per_node": max(1, self.gpus_per_job),
-            "cpus_per_task": self.cpus_per_task, "mem_gb": self.mem_gb, "timeout_min": self.timeout_min,
+            "nodes": self.nodes,
+            "gpus_per_node": self.gpus_per_job,
+            "tasks_per_node": max(1, self.gpus_per_job),
+            "cpus_per_task": self.cpus_per_task,
+            "mem_gb": self.mem_gb,
+            "timeout_min": self.timeout_min,
             "slurm_array_parallelism": self.array_parallelism,
         }
         if self.partition:
@@ -233,10 +250,18 @@ def _export_distributed_env() -> None:
         TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
 
 
-def run_sweep(jobs: Sequence[Job], store: RunStore | None = None, executor: str = "serial", workers: int = 1,
-              gpus: Sequence[int] = (), folder: str | os.PathLike | None = None,
-              slurm: SlurmOptions | None = None, wait: bool = True, poll_seconds: float = 1.0,
-              tasks_per_job: int = 1) -> pd.DataFrame:
+def run_sweep(
+    jobs: Sequence[Job],
+    store: RunStore | None = None,
+    executor: str = "serial",
+    workers: int = 1,
+    gpus: Sequence[int] = (),
+    folder: str | os.PathLike | None = None,
+    slurm: SlurmOptions | None = None,
+    wait: bool = True,
+    poll_seconds: float = 1.0,
+    tasks_per_job: int = 1,
+) -> pd.DataFrame:
     """Run the jobs that ``store`` lacks; return one row per job (module docstring).
 
     Args:
@@ -270,10 +295,12 @@ def run_sweep(jobs: Sequence[Job], store: RunStore | None = None, executor: str 
     if todo:
         root = str(store.root)
         folder = Path(folder) if folder else Path(root) / ".submitit"
-        runner = {"serial": lambda: _run_serial(todo, root),
-                  "pool": lambda: _run_pool(todo, root, workers, gpus),
-                  "local": lambda: _run_local(todo, root, workers, gpus, folder, poll_seconds, tasks_per_job),
-                  "slurm": lambda: _run_slurm(todo, root, folder, slurm or SlurmOptions(), wait)}[executor]
+        runner = {
+            "serial": lambda: _run_serial(todo, root),
+            "pool": lambda: _run_pool(todo, root, workers, gpus),
+            "local": lambda: _run_local(todo, root, workers, gpus, folder, poll_seconds, tasks_per_job),
+            "slurm": lambda: _run_slurm(todo, root, folder, slurm or SlurmOptions(), wait),
+        }[executor]
         outcomes = runner()
     return _report(plan, outcomes)
 
@@ -293,14 +320,20 @@ def _report(plan: pd.DataFrame, outcomes: Mapping[str, Mapping[str, Any]]) -> pd
     return table[front + [c for c in table.columns if c not in front]]
 
 
-def _outcome(job: Job, start: float, result: Any = None, error: BaseException | str | None = None,
-             job_id: str | None = None) -> dict[str, Any]:
+def _outcome(
+    job: Job, start: float, result: Any = None, error: BaseException | str | None = None, job_id: str | None = None
+) -> dict[str, Any]:
     message = None
     if error is not None:
         message = error if isinstance(error, str) else "".join(traceback.format_exception_only(type(error), error))
         log.error("sweep: job %s failed: %s", job.config_hash(), message.strip()[-2000:])
-    return {"status": "failed" if error is not None else "done", "seconds": round(time.perf_counter() - start, 3),
-            "job_id": job_id, "error": message.strip()[-2000:] if message else None, "result": result}
+    return {
+        "status": "failed" if error is not None else "done",
+        "seconds": round(time.perf_counter() - start, 3),
+        "job_id": job_id,
+        "error": message.strip()[-2000:] if message else None,
+        "result": result,
+    }
 
 
 def _run_serial(todo: Sequence[Job], root: str) -> dict[str, dict[str, Any]]:
@@ -334,8 +367,15 @@ def _run_pool(todo: Sequence[Job], root: str, workers: int, gpus: Sequence[int])
         return _throttled(todo, slots, lambda job, slot: submit(pool, job, slot), poll_seconds=0.2)
 
 
-def _run_local(todo: Sequence[Job], root: str, workers: int, gpus: Sequence[int], folder: Path,
-               poll_seconds: float, tasks_per_job: int = 1) -> dict[str, dict[str, Any]]:
+def _run_local(
+    todo: Sequence[Job],
+    root: str,
+    workers: int,
+    gpus: Sequence[int],
+    folder: Path,
+    poll_seconds: float,
+    tasks_per_job: int = 1,
+) -> dict[str, dict[str, Any]]:
     """submitit's local executor, ``workers`` jobs (or one per GPU) at a time, ``tasks_per_job`` processes each."""
     submitit = import_optional("submitit", extra="cluster", feature="sweeps on the local executor")
 
@@ -351,8 +391,9 @@ def _run_local(todo: Sequence[Job], root: str, workers: int, gpus: Sequence[int]
     return _throttled(todo, _slots(workers, gpus), submit, poll_seconds)
 
 
-def _throttled(todo: Sequence[Job], slots: list[int | None], submit: Callable[[Job, int | None], Any],
-               poll_seconds: float) -> dict[str, dict[str, Any]]:
+def _throttled(
+    todo: Sequence[Job], slots: list[int | None], submit: Callable[[Job, int | None], Any], poll_seconds: float
+) -> dict[str, dict[str, Any]]:
     """Keep one job per slot running; collect each handle's ``result()`` (futures and submitit jobs alike)."""
     pending, free = deque(todo), deque(range(len(slots)))
     running: dict[int, tuple[Any, Job, int, float]] = {}
@@ -385,8 +426,9 @@ def _result(handle: Any) -> Any:
     return handle.result()
 
 
-def _run_slurm(todo: Sequence[Job], root: str, folder: Path, options: SlurmOptions,
-               wait: bool) -> dict[str, dict[str, Any]]:
+def _run_slurm(
+    todo: Sequence[Job], root: str, folder: Path, options: SlurmOptions, wait: bool
+) -> dict[str, dict[str, Any]]:
     """One SLURM array over the jobs; wait for them, or return once submitted."""
     submitit = import_optional("submitit", extra="cluster", feature="sweeps on SLURM")
 
@@ -398,8 +440,13 @@ def _run_slurm(todo: Sequence[Job], root: str, folder: Path, options: SlurmOptio
     outcomes = {}
     for job, handle in zip(todo, handles):
         if not wait:
-            outcomes[job.config_hash()] = {"status": "submitted", "seconds": 0.0, "job_id": handle.job_id,
-                                           "error": None, "result": None}
+            outcomes[job.config_hash()] = {
+                "status": "submitted",
+                "seconds": 0.0,
+                "job_id": handle.job_id,
+                "error": None,
+                "result": None,
+            }
             continue
         try:
             outcomes[job.config_hash()] = _outcome(job, start, _result(handle), job_id=handle.job_id)

@@ -7,6 +7,7 @@
 * :class:`RandomFrames` is the same in memory (a ``FrameSource``), for tiny measurements.
 * :func:`synthetic_index` is the ``VideoIndex`` of such videos (labels cycle over classes).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,15 @@ class RandomFrames:
         return self.block[np.asarray(frame_indices, dtype=np.int64)]
 
 
-def build_synthetic_cache(root: str | os.PathLike, videos: int, frames: int, size: Sequence[int] = (128, 171),
-                          classes: int = 10, seed: int = 0, chunk_frames: int = 1024) -> ClipCache:
+def build_synthetic_cache(
+    root: str | os.PathLike,
+    videos: int,
+    frames: int,
+    size: Sequence[int] = (128, 171),
+    classes: int = 10,
+    seed: int = 0,
+    chunk_frames: int = 1024,
+) -> ClipCache:
     """A clip cache of ``videos`` videos of ``frames`` random frames each at ``size``; reused if present.
 
     Args:
@@ -82,8 +90,10 @@ def build_synthetic_cache(root: str | os.PathLike, videos: int, frames: int, siz
     """
     height, width = int(size[0]), int(size[1])
     if min(videos, frames, height, width, chunk_frames) < 1:
-        raise ValueError(f"videos, frames, size and chunk_frames must be positive, got "
-                         f"{videos}, {frames}, {(height, width)}, {chunk_frames}")
+        raise ValueError(
+            f"videos, frames, size and chunk_frames must be positive, got "
+            f"{videos}, {frames}, {(height, width)}, {chunk_frames}"
+        )
     final = Path(root) / f"{SYNTHETIC}-{videos}x{frames}-{height}x{width}-s{seed}"
     if (final / "meta.json").is_file():
         return ClipCache(final)
@@ -107,14 +117,30 @@ def _write(folder: Path, index: VideoIndex, frames: int, size: tuple[int, int], 
     with open(folder / "frames.u8", "wb") as handle:
         for start in range(0, total, chunk):
             handle.write(rng.integers(0, 256, (min(chunk, total - start), *size, 3), dtype=np.uint8).tobytes())
-    arrays = {"offset": np.arange(n, dtype=np.int64) * frames, "num_frames": np.full(n, frames, np.int64),
-              "ok": np.ones(n, bool), "source_frames": np.full(n, frames, np.int64),
-              "source_start": np.zeros(n, np.int64), "fps": np.full(n, 25.0)}
+    arrays = {
+        "offset": np.arange(n, dtype=np.int64) * frames,
+        "num_frames": np.full(n, frames, np.int64),
+        "ok": np.ones(n, bool),
+        "source_frames": np.full(n, frames, np.int64),
+        "source_start": np.zeros(n, np.int64),
+        "fps": np.full(n, 25.0),
+    }
     # numpy's stubs type savez's keyword arrays as its allow_pickle flag
     atomic_write_with(folder / "index.npz", lambda h: np.savez(h, **arrays))  # type: ignore[arg-type]
-    meta = {"version": 1, "key": f"{SYNTHETIC}-s{seed}", "dataset": index.dataset, "root": str(index.root),
-            "split": index.split, "fold": index.fold, "classes": list(index.classes), "frame_size": list(size),
-            "max_frames": None, "total_frames": total, "num_videos": n,
-            "records": [{"path": str(r.path), "label": r.label, "video_id": r.video_id} for r in index.records],
-            "errors": {}, "prepare_seconds": 0.0}
+    meta = {
+        "version": 1,
+        "key": f"{SYNTHETIC}-s{seed}",
+        "dataset": index.dataset,
+        "root": str(index.root),
+        "split": index.split,
+        "fold": index.fold,
+        "classes": list(index.classes),
+        "frame_size": list(size),
+        "max_frames": None,
+        "total_frames": total,
+        "num_videos": n,
+        "records": [{"path": str(r.path), "label": r.label, "video_id": r.video_id} for r in index.records],
+        "errors": {},
+        "prepare_seconds": 0.0,
+    }
     atomic_write_json(folder / "meta.json", json.loads(json.dumps(meta)))

@@ -2,6 +2,7 @@
 
 Floor 1 of the house plan: it stores and loads files and knows nothing about training.
 """
+
 from sslvid.store.errors import NotCachedError
 from sslvid.store.runs import COMPLETE_MARKER, RunHandle, RunStore, collect_provenance, default_runs_root
 

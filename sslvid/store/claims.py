@@ -10,6 +10,7 @@ hold a file lock and replace the file atomically, as the results table's do.
 The verdict column is written for readers of the CSV; ``sslvid.analysis.claims`` recomputes
 it from the numbers and never reads it.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,9 +25,28 @@ from filelock import FileLock
 from sslvid.io import DamagedFileError, atomic_write_text
 from sslvid.store.errors import NotCachedError
 
-CLAIM_COLUMNS = ("profile", "chapter", "key", "statement", "paper", "section", "table", "quantity", "direction",
-                 "threshold", "value", "low", "high", "n", "method", "p_greater", "p_less", "reason", "digits",
-                 "verdict")
+CLAIM_COLUMNS = (
+    "profile",
+    "chapter",
+    "key",
+    "statement",
+    "paper",
+    "section",
+    "table",
+    "quantity",
+    "direction",
+    "threshold",
+    "value",
+    "low",
+    "high",
+    "n",
+    "method",
+    "p_greater",
+    "p_less",
+    "reason",
+    "digits",
+    "verdict",
+)
 """The columns of the claims table, in order."""
 KEY = ("profile", "chapter", "key")
 
@@ -59,11 +79,15 @@ class ClaimStore:
         try:
             table = pd.read_csv(io.StringIO(self.path.read_text(encoding="utf-8")), dtype={"table": str})
         except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-            raise DamagedFileError(self.path, f"not a claims table ({error})", "move it away and run the "
-                                   "chapters again") from None
+            raise DamagedFileError(
+                self.path, f"not a claims table ({error})", "move it away and run the chapters again"
+            ) from None
         if list(table.columns) != list(CLAIM_COLUMNS):
-            raise DamagedFileError(self.path, f"its header is {list(table.columns)}, not {list(CLAIM_COLUMNS)}",
-                                   "move it away and run the chapters again")
+            raise DamagedFileError(
+                self.path,
+                f"its header is {list(table.columns)}, not {list(CLAIM_COLUMNS)}",
+                "move it away and run the chapters again",
+            )
         for name, wanted in (("profile", profile), ("chapter", chapter)):
             if wanted is not None:
                 table = table[table[name] == wanted]

@@ -1,4 +1,5 @@
 """The error a read-only store raises for what it does not hold."""
+
 from __future__ import annotations
 
 

@@ -24,6 +24,7 @@ Helpers turn the tidy table into the papers' table shapes (``pivot``) and put th
 numbers beside ours (``paper_vs_reproduced``); the papers' tables come from
 ``sslvid.store.paper_tables``. The book types no number by hand: every table is one of these.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,14 +50,55 @@ log = logging.getLogger(__name__)
 KEY_FIELDS = ("config_hash", "task", "metric", "condition")
 """A row's identity: one evaluation's one metric under one condition."""
 
-TEXT_COLUMNS = ("key", "config_hash", "task", "protocol", "model", "pretext", "source", "pretrain_dataset",
-                "complexity", "dataset", "dataset_fingerprint", "split", "metric", "condition", "protocol_card",
-                "profile", "commit", "time")
+TEXT_COLUMNS = (
+    "key",
+    "config_hash",
+    "task",
+    "protocol",
+    "model",
+    "pretext",
+    "source",
+    "pretrain_dataset",
+    "complexity",
+    "dataset",
+    "dataset_fingerprint",
+    "split",
+    "metric",
+    "condition",
+    "protocol_card",
+    "profile",
+    "commit",
+    "time",
+)
 NUMBER_COLUMNS = ("value", "width")
 INTEGER_COLUMNS = ("fold", "pretrain_subset", "pretrain_epochs", "seed", "unreadable_videos")
-COLUMNS = ("key", "config_hash", "model", "width", "pretext", "source", "pretrain_dataset", "pretrain_subset",
-           "pretrain_epochs", "complexity", "task", "protocol", "dataset", "dataset_fingerprint", "split", "fold",
-           "metric", "condition", "value", "unreadable_videos", "protocol_card", "profile", "seed", "commit", "time")
+COLUMNS = (
+    "key",
+    "config_hash",
+    "model",
+    "width",
+    "pretext",
+    "source",
+    "pretrain_dataset",
+    "pretrain_subset",
+    "pretrain_epochs",
+    "complexity",
+    "task",
+    "protocol",
+    "dataset",
+    "dataset_fingerprint",
+    "split",
+    "fold",
+    "metric",
+    "condition",
+    "value",
+    "unreadable_videos",
+    "protocol_card",
+    "profile",
+    "seed",
+    "commit",
+    "time",
+)
 """The columns of the table, in order. ``unreadable_videos``: videos of the evaluated split(s)
 that could not be decoded and so stand behind none of the row's number (tables written before
 a column existed read it as missing)."""
@@ -178,10 +220,17 @@ class ResultsStore:
             raise self._damaged(str(err)) from None
 
     def _damaged(self, problem: str) -> DamagedFileError:
-        backup = (f"restore the copy kept before the last rewrite (cp {self.backup_path} {self.path}), or "
-                  if self.backup_path.is_file() else "")
-        return DamagedFileError(self.path, problem, f"the table was left as it is; {backup}move it away to start "
-                                "an empty table (re-running the evaluations stores their numbers again)")
+        backup = (
+            f"restore the copy kept before the last rewrite (cp {self.backup_path} {self.path}), or "
+            if self.backup_path.is_file()
+            else ""
+        )
+        return DamagedFileError(
+            self.path,
+            problem,
+            f"the table was left as it is; {backup}move it away to start "
+            "an empty table (re-running the evaluations stores their numbers again)",
+        )
 
     def rows(self, config_hash: str | None = None, task: str | None = None, **equal: Any) -> pd.DataFrame:
         """The rows of one evaluation (``config_hash``) and/or ``task``, and columns equal to ``equal``."""
@@ -280,8 +329,10 @@ def _check_header(header: list[str]) -> None:
     unknown = [name for name in header if name not in COLUMNS]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if unknown or missing or len(set(header)) != len(header):
-        raise ValueError(f"its header is not a results table's (unknown columns {unknown[:3]}, missing "
-                         f"{missing}; expected comma-separated {', '.join(COLUMNS)})")
+        raise ValueError(
+            f"its header is not a results table's (unknown columns {unknown[:3]}, missing "
+            f"{missing}; expected comma-separated {', '.join(COLUMNS)})"
+        )
 
 
 def _check_cells(raw: pd.DataFrame, typed: pd.DataFrame) -> None:
@@ -290,8 +341,9 @@ def _check_cells(raw: pd.DataFrame, typed: pd.DataFrame) -> None:
     keys = first.str.cat(rest, sep="|")
     wrong = np.flatnonzero((keys != typed["key"]).to_numpy())
     if len(wrong):
-        raise ValueError(f"row {wrong[0] + 1}: key {typed['key'].iloc[wrong[0]]!r} does not match its fields "
-                         f"{keys.iloc[wrong[0]]!r}")
+        raise ValueError(
+            f"row {wrong[0] + 1}: key {typed['key'].iloc[wrong[0]]!r} does not match its fields {keys.iloc[wrong[0]]!r}"
+        )
     for name in (*NUMBER_COLUMNS, *INTEGER_COLUMNS):
         bad = np.flatnonzero((typed[name].isna() & (raw[name] != "")).to_numpy())
         if len(bad):
@@ -301,8 +353,15 @@ def _check_cells(raw: pd.DataFrame, typed: pd.DataFrame) -> None:
 # ---------------------------------------------------------------------- table shapes
 
 
-def pivot(results: pd.DataFrame, index: str | Sequence[str], columns: str | Sequence[str], metric: str | None = None,
-          values: str = "value", aggfunc: str = "mean", **equal: Any) -> pd.DataFrame:
+def pivot(
+    results: pd.DataFrame,
+    index: str | Sequence[str],
+    columns: str | Sequence[str],
+    metric: str | None = None,
+    values: str = "value",
+    aggfunc: str = "mean",
+    **equal: Any,
+) -> pd.DataFrame:
     """A paper-shaped table from tidy results, e.g. pretext tasks as rows and backbones as columns.
 
     Args:
@@ -325,9 +384,15 @@ def pivot(results: pd.DataFrame, index: str | Sequence[str], columns: str | Sequ
     return selected.pivot_table(index=_as_list(index), columns=_as_list(columns), values=values, aggfunc=aggfunc)
 
 
-def paper_vs_reproduced(paper: pd.DataFrame, reproduced: pd.DataFrame, on: Sequence[str], paper_value: str,
-                        value: str = "value", rename: Mapping[str, Mapping[str, str]] | None = None,
-                        aggfunc: str = "mean") -> pd.DataFrame:
+def paper_vs_reproduced(
+    paper: pd.DataFrame,
+    reproduced: pd.DataFrame,
+    on: Sequence[str],
+    paper_value: str,
+    value: str = "value",
+    rename: Mapping[str, Mapping[str, str]] | None = None,
+    aggfunc: str = "mean",
+) -> pd.DataFrame:
     """The papers' numbers and ours side by side: one row per cell, ``paper``, ``reproduced``, ``difference``.
 
     Args:

@@ -28,6 +28,7 @@ The store knows nothing about training. Its one convention about contents: a tra
 keeps its backbone under the attribute ``backbone``, so a checkpoint's ``"model"`` state dict
 holds the backbone's tensors under the ``"backbone."`` prefix (``load_backbone``).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -265,8 +266,9 @@ class RunHandle:
         if previous.get("status") == "running" and attempts:  # its process died without a word
             attempts[-1] = {**attempts[-1], "status": "interrupted"}
         attempts = attempts + [attempt]
-        atomic_write_json(self.provenance_path, {**provenance, "status": "running", "started": started,
-                                                 "attempts": attempts})
+        atomic_write_json(
+            self.provenance_path, {**provenance, "status": "running", "started": started, "attempts": attempts}
+        )
 
     def save_checkpoint(self, epoch: int, state: Mapping[str, Any]) -> Path:
         """Write ``checkpoints/epoch_XXXX.pt`` atomically (tensors, numbers, strings, dicts, lists)."""
@@ -301,8 +303,10 @@ class RunHandle:
             return
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         previous = self.provenance() if self.provenance_path.is_file() else {}
-        atomic_write_json(self.provenance_path, {**previous, "status": status, "ended": _now(),
-                                                 "error": f"{type(error).__name__}: {error}"[:2000]})
+        atomic_write_json(
+            self.provenance_path,
+            {**previous, "status": status, "ended": _now(), "error": f"{type(error).__name__}: {error}"[:2000]},
+        )
 
     @contextmanager
     def failure_recorded(self, active: bool = True) -> Iterator[None]:
@@ -332,8 +336,9 @@ class RunHandle:
         Raises:
             DamagedFileError: if ``config.json`` is not valid JSON.
         """
-        return read_json(self.config_path, f"move the folder {self.dir} away; asking for the run again "
-                                           "trains it from the start")
+        return read_json(
+            self.config_path, f"move the folder {self.dir} away; asking for the run again trains it from the start"
+        )
 
     def provenance(self) -> dict[str, Any]:
         """Seed, commit, versions, device, times and status of the run.
@@ -341,8 +346,10 @@ class RunHandle:
         Raises:
             DamagedFileError: if ``provenance.json`` is not valid JSON.
         """
-        return read_json(self.provenance_path, "delete it; the run's next attempt writes a new one (the "
-                                               "record of earlier attempts is lost)")
+        return read_json(
+            self.provenance_path,
+            "delete it; the run's next attempt writes a new one (the record of earlier attempts is lost)",
+        )
 
     def checksums(self) -> dict[str, dict[str, Any]]:
         """``{file relative to the run folder: {"bytes": size, "sha256": hex}}`` (empty when none recorded).
@@ -368,8 +375,12 @@ class RunHandle:
             return
         stat = path.stat()
         if stat.st_size != record["bytes"]:
-            raise DamagedFileError(path, f"truncated or overwritten: {stat.st_size} bytes, the run's record "
-                                   f"({self.checksums_path.name}) says {record['bytes']}", recovery)
+            raise DamagedFileError(
+                path,
+                f"truncated or overwritten: {stat.st_size} bytes, the run's record "
+                f"({self.checksums_path.name}) says {record['bytes']}",
+                recovery,
+            )
         seen = (stat.st_size, stat.st_mtime_ns, record["sha256"])
         if _VERIFIED.get(str(path)) == seen:
             return
@@ -388,9 +399,11 @@ class RunHandle:
         try:
             return pd.read_csv(self.log_path)
         except (ValueError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
-            raise DamagedFileError(self.log_path, f"not a log table ({err})",
-                                   "delete it; a resumed run writes it again, a complete run's per-epoch "
-                                   "log is lost") from None
+            raise DamagedFileError(
+                self.log_path,
+                f"not a log table ({err})",
+                "delete it; a resumed run writes it again, a complete run's per-epoch log is lost",
+            ) from None
 
     def checkpoints(self) -> dict[int, Path]:
         """Epoch -> checkpoint path, sorted by epoch (temporary files are ignored)."""
@@ -442,8 +455,9 @@ class RunHandle:
         Raises:
             DamagedFileError: when it is truncated or does not load.
         """
-        recovery = (f"delete it; resuming {self.dir} then starts from the previous checkpoint and trains "
-                    "this epoch again")
+        recovery = (
+            f"delete it; resuming {self.dir} then starts from the previous checkpoint and trains this epoch again"
+        )
         self.verify(path, recovery)
         return self.load(path, recovery)
 
@@ -471,8 +485,10 @@ class RunHandle:
         return self.load(self.final_path, self._final_recovery())
 
     def _final_recovery(self) -> str:
-        return (f"delete {self.dir / COMPLETE_MARKER} and ask for the run again: it resumes from its last good "
-                f"checkpoint and writes final.pt anew (or move the folder {self.dir} away to train it from the start)")
+        return (
+            f"delete {self.dir / COMPLETE_MARKER} and ask for the run again: it resumes from its last good "
+            f"checkpoint and writes final.pt anew (or move the folder {self.dir} away to train it from the start)"
+        )
 
     def load_backbone(self, epoch: int | None = None) -> dict[str, torch.Tensor]:
         """The backbone's state dict: of the finished run, or of the checkpoint of ``epoch``.
@@ -483,7 +499,7 @@ class RunHandle:
         if epoch is None:
             return self.load_final()["backbone"]
         model = self.load_checkpoint(epoch)["model"]
-        return {k[len(BACKBONE_PREFIX):]: v for k, v in model.items() if k.startswith(BACKBONE_PREFIX)}
+        return {k[len(BACKBONE_PREFIX) :]: v for k, v in model.items() if k.startswith(BACKBONE_PREFIX)}
 
 
 class RunStore:
@@ -535,8 +551,11 @@ class RunStore:
         """Handles of the stored runs, sorted by key (with ``complete_only``, those whose state is complete)."""
         if not self.root.is_dir():
             return []
-        handles = [RunHandle(self.root, p.name) for p in sorted(self.root.iterdir())
-                   if p.is_dir() and not p.name.startswith(".")]
+        handles = [
+            RunHandle(self.root, p.name)
+            for p in sorted(self.root.iterdir())
+            if p.is_dir() and not p.name.startswith(".")
+        ]
         return [h for h in handles if h.exists and (not complete_only or h.state == "complete")]
 
     def table(self, complete_only: bool = True) -> pd.DataFrame:
@@ -549,8 +568,15 @@ class RunStore:
         for handle in self.runs(complete_only):
             state = handle.state
             prov = handle.provenance() if handle.provenance_path.is_file() and state != "damaged" else {}
-            rows.append({"run": handle.key, "complete": state == "complete", "state": state, **handle.config(),
-                         "wall_seconds": prov.get("wall_seconds")})
+            rows.append(
+                {
+                    "run": handle.key,
+                    "complete": state == "complete",
+                    "state": state,
+                    **handle.config(),
+                    "wall_seconds": prov.get("wall_seconds"),
+                }
+            )
         return pd.DataFrame(rows)
 
 
