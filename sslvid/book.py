@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from sslvid.errors import import_optional
 from sslvid.io import atomic_write_json
 from sslvid.paths import project_home
-from sslvid.progress import PROGRESS_ENV, format_seconds, format_status, read_status
+from sslvid.progress import BOOK_PAGE_ENV, PROGRESS_ENV, format_seconds, format_status, read_status
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,6 @@ INSTALL_TAG = "remove-cell"
 """Tag of the install cell: Jupyter Book leaves it off the page."""
 
 _INSTALL_MARK = "# Colab / Binder: install sslvid when it is missing"
-
-BOOK_PAGE_ENV = "SSLVID_BOOK_PAGE"
-"""Set (to "1") while ``execute_chapter`` runs a chapter for the book: ``show_figure`` then shows each
-figure only where the page's caption places it (``sslvid.analysis.figures.show_figure``)."""
 
 HIDE_INPUT_TAG = "hide-input"
 """Tag of every code cell of an executed chapter: the page shows its output, the code folded."""

@@ -27,6 +27,10 @@ T = TypeVar("T")
 PROGRESS_ENV = "SSLVID_PROGRESS_FILE"
 """Environment variable naming the status file; set only while ``sslvid book execute`` runs a chapter."""
 
+BOOK_PAGE_ENV = "SSLVID_BOOK_PAGE"
+"""Set (to "1") while ``execute_chapter`` runs a chapter for the book: ``show_figure`` then shows each
+figure only where the page's caption places it (``sslvid.analysis.figures.show_figure``)."""
+
 
 def status_file() -> Path | None:
     """The status file of the chapter being executed, or None (progress goes to tqdm bars)."""

@@ -445,7 +445,7 @@ def show_figure(fig: Figure | Sequence[Figure] | None, name: str, missing: str =
     else:
         import os
 
-        from sslvid.book import BOOK_PAGE_ENV
+        from sslvid.progress import BOOK_PAGE_ENV
 
         glue(name, shown, display=not os.environ.get(BOOK_PAGE_ENV))
     for f in figures:
