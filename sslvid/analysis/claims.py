@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sslvid.store.claims import ClaimStore
+from sslvid.store.claims import CLAIM_COLUMNS, ClaimStore
 
 HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "holds", "contradicted", "inconclusive", "not measured"
 VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED)
@@ -489,27 +489,7 @@ def verdict_counts(claims: Iterable[Claim]) -> dict[str, int]:
     return counts
 
 
-ROW_FIELDS = (
-    "chapter",
-    "key",
-    "statement",
-    "paper",
-    "section",
-    "table",
-    "quantity",
-    "direction",
-    "threshold",
-    "value",
-    "low",
-    "high",
-    "n",
-    "method",
-    "p_greater",
-    "p_less",
-    "reason",
-    "digits",
-    "verdict",
-)
+ROW_FIELDS = tuple(name for name in CLAIM_COLUMNS if name != "profile")
 """The plain row of a claim (``claim_rows``), as the claims table of the results store holds it."""
 
 
