@@ -190,6 +190,9 @@ def test_the_duel_is_paired_where_every_models_outcomes_are_kept():
     partly = {k: v for k, v in kept.items() if k != "vcopshufflenet3d"}
     fallback = {c.key: c for c in chapter.claims(accuracy=accuracy, outcomes=partly.get)}["medium_beats_small"]
     assert fallback.estimate.method == UNPAIRED_VIDEOS and fallback.estimate.low == unpaired.estimate.low
+    epochs = pd.concat([accuracy, accuracy.assign(epoch=1, top1=accuracy["top1"] + 1, config_hash="later")])
+    averaged = {c.key: c for c in chapter.claims(accuracy=epochs, outcomes=kept.get)}["medium_beats_small"]
+    assert averaged.estimate.method == UNPAIRED_VIDEOS, "a cell averaged over two evaluations is no one's outcomes"
 
 
 def test_the_protocol_drop_carries_its_evaluations_for_a_paired_claim():

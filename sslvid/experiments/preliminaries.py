@@ -198,6 +198,11 @@ def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
     return outcomes(key) if isinstance(key, str) and key else None
 
 
+def _only(values: pd.Series) -> Any:
+    """The one evaluation of a cell; NaN for a cell averaged over several (its accuracy is then no one's)."""
+    return values.iloc[0] if len(values) == 1 else np.nan
+
+
 PAPER = "benchmark2023"
 
 
@@ -308,8 +313,8 @@ def _duel_hashes(accuracy: pd.DataFrame, medium: str, small: str) -> dict[str, p
     """The config hashes of each task's two networks (``ha``: medium, ``hb``: small), when the rows carry them."""
     if "config_hash" not in accuracy:
         return {}
-    hashes = accuracy.pivot_table(index="task", columns="backbone", values="config_hash", aggfunc="first")
-    return {"ha": hashes[medium], "hb": hashes[small]}
+    hashes = accuracy.pivot_table(index="task", columns="backbone", values="config_hash", aggfunc=_only)
+    return {"ha": hashes.get(medium, np.nan), "hb": hashes.get(small, np.nan)}
 
 
 # ----------------------------------------------------------------------------- (2) linear vs finetune
@@ -364,7 +369,7 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
             wide[f"videos_{protocol}"] = videos.get(protocol, np.nan)
     if "config_hash" in accuracy:
         hashes = accuracy.pivot_table(
-            index=["backbone", "task"], columns="protocol", values="config_hash", aggfunc="first"
+            index=["backbone", "task"], columns="protocol", values="config_hash", aggfunc=_only
         )
         for protocol in ("linear", "finetune"):
             wide[f"config_hash_{protocol}"] = hashes.get(protocol, np.nan)
