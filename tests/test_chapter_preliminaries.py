@@ -8,11 +8,20 @@ import pytest
 import torch
 
 from sslvid.analysis.cka import CKAResult
-from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASURED
+from sslvid.analysis.claims import (
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_MEASURED,
+    PAIRED_VIDEOS,
+    UNPAIRED_VIDEOS,
+    VIDEOS,
+)
 from sslvid.backbones import create_backbone
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import preliminaries as chapter
 from sslvid.experiments.study import Study, evidence
+from sslvid.store.outcomes import VideoOutcomes, write_outcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -154,6 +163,59 @@ def test_protocol_drop_and_its_claim():
     drop = found["linear_below_finetune_shufflenet3d"]
     assert drop.estimate.value == pytest.approx(20.0) and drop.estimate.low > 0 and drop.verdict == HOLDS
     assert found["linear_below_finetune_r2plus1d_18"].verdict == NOT_MEASURED
+
+
+TEST_VIDEOS = [f"v{i:03d}" for i in range(200)]
+
+
+def _kept(accuracy: pd.DataFrame) -> dict[str, VideoOutcomes]:
+    """Outcomes of each row over the same 200 videos, right on the first ``2 * top1``: nested, so correlated."""
+    return {
+        r.config_hash: VideoOutcomes.of(r.config_hash, "top1_video", TEST_VIDEOS, [i < 2 * r.top1 for i in range(200)])
+        for r in accuracy.itertuples()
+    }
+
+
+def test_the_duel_is_paired_where_every_models_outcomes_are_kept():
+    small = {"rotnet": 30.0, "vcop": 40.0, "prp": 35.0}
+    accuracy = _accuracy(
+        {**{(t, "shufflenet3d"): v for t, v in small.items()}, **{(t, "r2plus1d_18"): v + 4 for t, v in small.items()}}
+    )
+    kept = _kept(accuracy)
+    paired = {c.key: c for c in chapter.claims(accuracy=accuracy, outcomes=kept.get)}["medium_beats_small"]
+    unpaired = {c.key: c for c in chapter.claims(accuracy=accuracy)}["medium_beats_small"]
+    assert paired.estimate.value == pytest.approx(unpaired.estimate.value) == pytest.approx(4.0)
+    assert (paired.estimate.method, paired.verdict) == (PAIRED_VIDEOS, HOLDS)
+    assert (unpaired.estimate.method, unpaired.verdict) == (VIDEOS, INCONCLUSIVE)
+    partly = {k: v for k, v in kept.items() if k != "vcopshufflenet3d"}
+    fallback = {c.key: c for c in chapter.claims(accuracy=accuracy, outcomes=partly.get)}["medium_beats_small"]
+    assert fallback.estimate.method == UNPAIRED_VIDEOS and fallback.estimate.low == unpaired.estimate.low
+    epochs = pd.concat([accuracy, accuracy.assign(epoch=1, top1=accuracy["top1"] + 1, config_hash="later")])
+    averaged = {c.key: c for c in chapter.claims(accuracy=epochs, outcomes=kept.get)}["medium_beats_small"]
+    assert averaged.estimate.method == UNPAIRED_VIDEOS, "a cell averaged over two evaluations is no one's outcomes"
+
+
+def test_the_protocol_drop_carries_its_evaluations_for_a_paired_claim():
+    rows = [
+        {"backbone": "shufflenet3d", "task": t, "protocol": p, "top1": v, "videos": 200, "config_hash": f"{t}{p}"}
+        for t, linear in (("rotnet", 30.0), ("vcop", 31.0), ("prp", 29.0))
+        for p, v in (("linear", linear), ("finetune", linear + 3))
+    ]
+    drops = chapter.protocol_drop(pd.DataFrame(rows))
+    assert drops.set_index("task").loc["vcop", "config_hash_finetune"] == "vcopfinetune"
+    kept = _kept(pd.DataFrame(rows))
+    found = {c.key: c for c in chapter.claims(drops=drops, outcomes=kept.get)}["linear_below_finetune_shufflenet3d"]
+    assert found.estimate.method == PAIRED_VIDEOS and found.estimate.value == pytest.approx(3.0)
+    assert found.verdict == HOLDS
+
+
+def test_the_study_reads_a_rows_outcomes_by_its_evaluation(study):
+    key = "0123456789abcdef"
+    assert study.outcomes({"config_hash": key}) is None, "an evaluation from before outcomes were kept"
+    write_outcomes(study.store.run(key), VideoOutcomes.of(key, "top1_video", ["b", "a"], [True, False]))
+    found = study.outcomes(pd.Series({"config_hash": key, "top1": 50.0}))
+    assert found is not None and found.videos == ("a", "b") and found.accuracy == 50.0
+    assert study.cached_only().outcomes(key).correct.tolist() == [False, True]
 
 
 def test_frames_claim_is_inconclusive_on_one_small_test_set():

@@ -38,10 +38,11 @@ from sslvid.evaluate import (
 from sslvid.evaluate.common import eval_sampler, labelled_videos, official_folds, open_eval_split
 from sslvid.evaluate.config import source_of
 from sslvid.evaluate.features import ClipFeatures, extract_clip_features
-from sslvid.evaluate.metrics import video_features, video_scores
+from sslvid.evaluate.metrics import video_correct, video_features, video_scores
 from sslvid.evaluate.models import FeatureBatches
 from sslvid.evaluate.retrieval import retrieval_items
 from sslvid.evaluate.robustness import drops
+from sslvid.store.outcomes import outcomes_path, read_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -139,6 +140,24 @@ def test_action_recognition_runs_end_to_end_and_lands_in_the_store(
     pd.testing.assert_frame_equal(again, rows)
     table = stores["results"].table()
     assert (table["config_hash"] == config.config_hash()).sum() == 2, "re-running adds no rows"
+
+
+def test_an_evaluation_keeps_per_video_outcomes_averaging_to_its_top1_video(
+    pretrained, stores, tiny_default, monkeypatch
+):
+    config = smoke(pretrained, "linear", tiny_default)
+    rows = evaluate(config, **stores).set_index("metric")
+    kept = read_outcomes(stores["store"], config.config_hash())
+    assert kept is not None and kept.metric == "top1_video" and len(kept.videos) == 20
+    assert kept.accuracy == pytest.approx(rows.loc["top1_video", "value"], abs=1e-9)
+    test = open_eval_split(config, config.test_split)
+    assert set(kept.videos) == {record.video_id for record in test.index.records}
+
+    outcomes_path(stores["store"].run(config)).unlink()  # an evaluation stored before outcomes were kept
+    monkeypatch.setattr(Trainer, "fit", lambda self: pytest.fail("a cached evaluation trained again"))
+    again = evaluate(config, **stores).set_index("metric")
+    assert again.loc["top1_video", "value"] == rows.loc["top1_video", "value"]
+    assert read_outcomes(stores["store"], config.config_hash()) is None, "a cache hit is not evaluated again"
 
 
 @pytest.mark.parametrize("protocol", ["finetune", "linear"])
@@ -312,6 +331,12 @@ def test_video_accuracy_averages_clip_softmax_scores():
     torch.testing.assert_close(probs[1], (2 * p_small + p_big) / 3)  # video 7 is the second id in sorted order
     assert video_labels.tolist() == [1, 0]
     assert video_top1(scores, labels, videos) == 100.0
+    ids, correct = video_correct(scores, labels, videos)
+    assert ids.tolist() == [3, 7] and correct.tolist() == [True, True]
+    ids, correct = video_correct(scores, torch.tensor([1, 1, 1, 1, 1, 1]), videos)
+    assert correct.tolist() == [True, False] and float(correct.float().mean() * 100) == video_top1(
+        scores, torch.tensor([1, 1, 1, 1, 1, 1]), videos
+    )
     with pytest.raises(ValueError, match="different labels"):
         video_top1(scores, torch.tensor([0, 1, 0, 1, 1, 1]), videos)
 

@@ -17,10 +17,13 @@ The intervals (all two-sided 95%):
 * seeds: Student's t interval of the mean over seeds (``seed_interval``; differences of paired
   seeds with ``seed_difference``);
 * test videos: percentile bootstrap over test videos (Efron & Tibshirani 1993, ch. 13).
-  ``bootstrap_accuracy_difference`` resamples each model's test videos; from per-video
-  correctness of the same videos it resamples the pairs (tighter). From an accuracy and a
-  count of test videos alone it resamples the implied 0/1 outcomes, which is the same
-  bootstrap as over the videos themselves when the two models are not paired;
+  Two models tested on the same videos are compared by the paired bootstrap
+  (``paired_difference``, ``paired_mean_difference``: one resample of the videos per draw,
+  applied to both models' stored per-video outcomes, ``sslvid.store.outcomes``), which is
+  tighter. From an accuracy and a count of test videos alone (runs evaluated before outcomes
+  were kept) ``bootstrap_accuracy_difference`` / ``bootstrap_mean_difference`` resample each
+  model's implied 0/1 outcomes on their own; ``video_mean_difference`` picks the paired one
+  when every outcome is stored and says in ``Estimate.method`` when it fell back;
 * rank agreement: Spearman's rho with a percentile bootstrap over the compared cells and,
   up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``).
 
@@ -43,6 +46,7 @@ import pandas as pd
 from scipy import stats
 
 from sslvid.store.claims import CLAIM_COLUMNS, ClaimStore
+from sslvid.store.outcomes import VideoOutcomes
 
 HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED = "holds", "contradicted", "inconclusive", "not measured"
 VERDICTS = (HOLDS, CONTRADICTED, INCONCLUSIVE, NOT_MEASURED)
@@ -57,6 +61,7 @@ BOOTSTRAP_DRAWS = 2000
 SEEDS = "t interval over seeds"
 VIDEOS = "bootstrap over test videos"
 PAIRED_VIDEOS = "paired bootstrap over test videos"
+UNPAIRED_VIDEOS = "bootstrap over test videos, unpaired (per-video outcomes not stored)"
 CELLS = "bootstrap over cells"
 PERMUTATION = "exact permutation test"
 SINGLE = "one number, no interval"
@@ -320,6 +325,106 @@ def bootstrap_mean_difference(
             total += sign * rng.binomial(len(outcomes), outcomes.mean(), draws) / len(outcomes) * 100
     videos = int(min(min(na, nb) for _, na, _, nb in cells))
     return Estimate(mean, *_percentile(total / len(cells)), videos, VIDEOS)
+
+
+def _check_paired(a: VideoOutcomes, b: VideoOutcomes) -> None:
+    if a.videos != b.videos:
+        differ = sorted(set(a.videos) ^ set(b.videos))
+        raise ValueError(
+            f"a paired comparison needs the same test videos: {a.config_hash} has {len(a.videos)}, "
+            f"{b.config_hash} {len(b.videos)}; {len(differ)} only in one (e.g. {differ[:3]})"
+        )
+
+
+def _resampled_means(values: np.ndarray, draws: int, rng: np.random.Generator, chunk: int = 256) -> np.ndarray:
+    """(draws,) means of ``values`` (V,) over bootstrap resamples of its V entries (``chunk`` draws at a time)."""
+    out = np.empty(draws)
+    for start in range(0, draws, chunk):
+        n = min(chunk, draws - start)
+        out[start : start + n] = values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1)
+    return out
+
+
+def paired_mean_difference(
+    cells: Sequence[tuple[VideoOutcomes, VideoOutcomes]], draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> Estimate:
+    """Mean over cells of accuracy a minus accuracy b (points), with a paired percentile bootstrap over
+    the test videos (Efron & Tibshirani 1993, ch. 13; the paired bootstrap resamples the shared
+    units, here videos, and keeps each video's pair of outcomes together).
+
+    Each draw resamples the test videos once and applies the same resample to both models of a
+    cell, and to every cell over the same videos, so what the models share (easy and hard videos)
+    cancels in the difference: the interval is that of the difference, tighter than the unpaired
+    ``bootstrap_mean_difference`` whenever the models' outcomes are positively correlated.
+
+    Args:
+        cells: ``(a, b)`` per cell, each the (V,) outcomes of one model over the cell's V test videos.
+
+    Returns:
+        an ``Estimate`` with method ``PAIRED_VIDEOS`` and ``n`` the fewest test videos of a cell.
+
+    Raises:
+        ValueError: for no cell, or a cell whose two models were tested on different videos.
+    """
+    if not cells:
+        raise ValueError("no cell to compare")
+    groups: dict[tuple[str, ...], np.ndarray] = {}
+    for a, b in cells:
+        _check_paired(a, b)
+        diff = a.correct.astype(float) - b.correct.astype(float)
+        groups[a.videos] = groups[a.videos] + diff if a.videos in groups else diff
+    rng = np.random.default_rng(seed)
+    value, total = 0.0, np.zeros(draws)
+    for summed in groups.values():  # (V,) per-video differences summed over the cells on these videos
+        value += float(summed.mean())
+        total += _resampled_means(summed, draws, rng)
+    scale = 100 / len(cells)
+    return Estimate(value * scale, *_percentile(total * scale), min(map(len, groups)), PAIRED_VIDEOS)
+
+
+def paired_difference(a: VideoOutcomes, b: VideoOutcomes, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
+    """Accuracy of ``a`` minus ``b`` (points) on the same (V,) test videos, with the paired percentile
+    bootstrap (``paired_mean_difference`` of one cell; Efron & Tibshirani 1993).
+
+    Raises:
+        ValueError: when ``a`` and ``b`` are over different videos.
+    """
+    return paired_mean_difference([(a, b)], draws, seed)
+
+
+def video_mean_difference(
+    cells: Sequence[tuple[float, float, float, float]],
+    outcomes: Sequence[tuple[VideoOutcomes | None, VideoOutcomes | None]] | None = None,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Estimate:
+    """``paired_mean_difference`` when every model of every cell has its outcomes stored, else the
+    unpaired ``bootstrap_mean_difference`` (method ``UNPAIRED_VIDEOS`` when outcomes were asked for
+    but some are missing: runs evaluated before they were kept).
+
+    Args:
+        cells: ``(accuracy_a, videos_a, accuracy_b, videos_b)`` per cell, accuracies in percent.
+        outcomes: ``(outcomes_a, outcomes_b)`` per cell, in the order of ``cells`` (None: unpaired).
+
+    Raises:
+        ValueError: for outcomes not aligned with ``cells``, or whose accuracy is not the cell's (a
+            stale file), and as ``paired_mean_difference`` / ``bootstrap_mean_difference``.
+    """
+    if outcomes is None:
+        return bootstrap_mean_difference(cells, draws, seed)
+    if len(outcomes) != len(cells):
+        raise ValueError(f"{len(outcomes)} outcome pairs for {len(cells)} cells")
+    if any(x is None for pair in outcomes for x in pair):
+        found = bootstrap_mean_difference(cells, draws, seed)
+        return replace(found, method=UNPAIRED_VIDEOS) if found.method == VIDEOS else found
+    pairs = [(a, b) for a, b in outcomes if a is not None and b is not None]
+    for (acc_a, _, acc_b, _), pair in zip(cells, pairs):
+        for accuracy, kept in zip((acc_a, acc_b), pair):
+            if not math.isclose(float(accuracy), kept.accuracy, abs_tol=1e-6):
+                raise ValueError(
+                    f"the outcomes of {kept.config_hash} average to {kept.accuracy}, its accuracy is {accuracy}"
+                )
+    return paired_mean_difference(pairs, draws, seed)
 
 
 def bootstrap_combination(

@@ -6,12 +6,14 @@ by top-1 accuracy of action recognition after finetuning on UCF101, HMDB51 and D
 engine's ``Trainer`` (checkpoints, resume, progress, AMP, DDP) and are cached by the
 ``EvalConfig`` hash in the run store; their numbers go into the results table
 (``sslvid.store.results``), with a protocol card, as ``top1_clip`` (every test clip on its own)
-and ``top1_video`` (softmax averaged over the video's clips).
+and ``top1_video`` (softmax averaged over the video's clips). Each test video's outcome behind
+``top1_video`` (right or wrong) is kept in the run's folder (``sslvid.store.outcomes``) for
+paired comparisons of models tested on the same videos.
 
     EvalConfig -> source backbone (pre-training run or scratch)
       finetune: clip cache -> VideoClipDataset (1 random clip) -> Finetune -> Trainer
       linear:   frozen features (feature cache) -> FeatureBatches -> LinearProbe -> Trainer
-    -> test clips (uniform K per video, centre crop) -> scores -> results table
+    -> test clips (uniform K per video, centre crop) -> scores -> per-video outcomes, results table
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from sslvid.evaluate.features import (
     unreadable_videos,
     weights_digest,
 )
-from sslvid.evaluate.metrics import VIDEO_SCORE, clip_top1, video_top1
+from sslvid.evaluate.metrics import VIDEO_SCORE, clip_top1, video_correct, video_top1
 from sslvid.evaluate.models import (
     FeatureBatches,
     Finetune,
@@ -69,6 +71,7 @@ from sslvid.evaluate.models import (
     source_info,
 )
 from sslvid.seeding import seed_everything
+from sslvid.store.outcomes import VideoOutcomes, write_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunHandle, RunStore
 
@@ -371,7 +374,8 @@ def _final_state(config: EvalConfig, trainer: Trainer) -> dict[str, Any]:
 
 
 def _test(config: EvalConfig, ctx: Workspace, device: torch.device) -> pd.DataFrame:
-    """Score the test clips with the trained model; upsert ``top1_clip`` and ``top1_video``."""
+    """Score the test clips with the trained model; keep the per-video outcomes in the run's folder
+    (``sslvid.store.outcomes``) and upsert ``top1_clip`` and ``top1_video``."""
     test = open_eval_split(config, config.test_split)
     model = trained_classifier(config, ctx.store, ctx.features)
     feats = eval_features(config, model, test, ctx, device)
@@ -390,7 +394,16 @@ def _test(config: EvalConfig, ctx: Workspace, device: torch.device) -> pd.DataFr
     )
     rows = result_rows(config, source_info(config, ctx.store), TASK, metrics, card)
     log.info("evaluate %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
+    write_outcomes(ctx.store.run(config), _outcomes(config, scores, feats, test))
     return ctx.results.upsert(rows)
+
+
+def _outcomes(config: EvalConfig, scores: Tensor, feats: ClipFeatures, test: Split) -> VideoOutcomes:
+    """Per-test-video correctness behind ``top1_video``, by the videos' ids (written before the
+    results rows, so an evaluation found in the results table has its outcomes unless it predates them)."""
+    ids, correct = video_correct(scores, feats.labels, feats.videos)
+    names = [test.index.records[int(i)].video_id for i in ids]
+    return VideoOutcomes.of(config.config_hash(), "top1_video", names, correct.tolist())
 
 
 def eval_features(

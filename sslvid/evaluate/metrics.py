@@ -111,6 +111,25 @@ def video_top1(scores: Tensor, labels: Tensor, videos: Tensor) -> float:
     return clip_top1(probs, video_labels)
 
 
+def video_correct(scores: Tensor, labels: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
+    """Whether each video's prediction (softmax mean over its clips) is right: ``video_top1`` per video.
+
+    Args:
+        scores: (N, C) logits of N clips.
+        labels: (N,) class indices.
+        videos: (N,) video id of each clip.
+
+    Returns:
+        ``(ids (V,), correct (V,) bool)`` for the V distinct videos, in increasing id order;
+        ``correct.float().mean() * 100`` is ``video_top1``.
+
+    Raises:
+        ValueError: see :func:`video_scores`.
+    """
+    probs, video_labels = video_scores(scores, labels, videos)
+    return torch.unique(videos), probs.argmax(dim=1) == video_labels
+
+
 def hits_at_k(
     queries: Tensor,
     query_labels: Tensor,

@@ -21,7 +21,7 @@ notebook words them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ import torch
 from matplotlib.figure import Figure
 
 from sslvid.analysis.cka import CKAResult, cka_map
-from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean_difference, spearman
+from sslvid.analysis.claims import Claim, Estimate, spearman, video_mean_difference
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
@@ -39,6 +39,7 @@ from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.experiments.study import Study, check_selection
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -171,11 +172,35 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
-def _cells(
-    frame: pd.DataFrame, a: str, b: str, videos_a: str, videos_b: str
-) -> list[tuple[float, float, float, float]]:
+Outcomes = Callable[[str], VideoOutcomes | None]
+"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
+HASH_COLUMNS = ("config_hash_linear", "config_hash_finetune", "config_hash", "config_hash_doubled")
+"""Columns of ``protocol_comparison`` and ``frames_comparison`` naming each accuracy's evaluation (not shown)."""
+
+
+def _difference(
+    frame: pd.DataFrame, a: str, b: str, videos: tuple[str, str], hashes: tuple[str, str], outcomes: Outcomes | None
+) -> Estimate | None:
+    """Mean over the rows of ``frame`` of column ``a`` minus ``b`` with a bootstrap over test videos: paired
+    when ``outcomes`` finds the per-video outcomes of both evaluations (columns ``hashes``) of every row,
+    else unpaired from the accuracies and their test videos (columns ``videos``); None without a row."""
     both = frame.dropna(subset=[a, b])
-    return [(r[a], r.get(videos_a, np.nan), r[b], r.get(videos_b, np.nan)) for _, r in both.iterrows()]
+    if both.empty:
+        return None
+    cells = [(r[a], r.get(videos[0], np.nan), r[b], r.get(videos[1], np.nan)) for _, r in both.iterrows()]
+    pairs = None
+    if outcomes is not None:
+        pairs = [(_kept(outcomes, r.get(hashes[0])), _kept(outcomes, r.get(hashes[1]))) for _, r in both.iterrows()]
+    return video_mean_difference(cells, pairs)
+
+
+def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
+    return outcomes(key) if isinstance(key, str) and key else None
+
+
+def _only(values: pd.Series) -> Any:
+    """The one evaluation of a cell; NaN for a cell averaged over several (its accuracy is then no one's)."""
+    return values.iloc[0] if len(values) == 1 else np.nan
 
 
 PAPER = "benchmark2023"
@@ -186,6 +211,7 @@ def claims(
     accuracy: pd.DataFrame | None = None,
     drops: pd.DataFrame | None = None,
     frames: pd.DataFrame | None = None,
+    outcomes: Outcomes | None = None,
 ) -> list[Claim]:
     """The paper's §4.1 statements checked on this chapter's numbers (benchmark2023, §4.1, Table 1).
 
@@ -194,6 +220,9 @@ def claims(
         accuracy: ``table1_accuracy`` rows (R(2+1)D against ShuffleNet).
         drops: ``protocol_comparison`` rows (linear probe against finetuning).
         frames: ``frames_comparison`` rows (clip length).
+        outcomes: per-video outcomes by config hash (``Study.outcomes``): differences of two models on
+            the same test videos then take the paired bootstrap (``paired_mean_difference``) where every
+            model of the comparison has them, the unpaired one otherwise (and say so in the method).
         A part left None gives its claims "not measured".
     """
     out = []
@@ -227,11 +256,10 @@ def claims(
         digits=1,
         reason="Table 1 was not measured",
     )
-    cells = []
+    found = None
     if accuracy is not None and len(accuracy):
-        wide = accuracy[accuracy["task"] != SCRATCH].pivot_table(
-            index="task", columns="backbone", values=["top1", "videos"], aggfunc="mean"
-        )
+        pretrained = accuracy[accuracy["task"] != SCRATCH]
+        wide = pretrained.pivot_table(index="task", columns="backbone", values=["top1", "videos"], aggfunc="mean")
         if {small, medium} <= set(wide["top1"].columns):
             flat = pd.DataFrame(
                 {
@@ -239,10 +267,11 @@ def claims(
                     "b": wide["top1"][small],
                     "na": wide["videos"][medium],
                     "nb": wide["videos"][small],
+                    **_duel_hashes(pretrained, medium, small),
                 }
             )
-            cells = _cells(flat, "a", "b", "na", "nb")
-    out.append(duel.measured(bootstrap_mean_difference(cells) if cells else None, "a network of Table 1 is missing"))
+            found = _difference(flat, "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
+    out.append(duel.measured(found, "a network of Table 1 is missing"))
     for backbone in BACKBONES:
         claim = Claim(
             f"linear_below_finetune_{backbone}",
@@ -261,12 +290,9 @@ def claims(
             if drops is not None
             else pd.DataFrame()
         )
-        cells = _cells(part, "finetune", "linear", "videos_finetune", "videos_linear") if len(part) else []
-        out.append(
-            claim.measured(
-                bootstrap_mean_difference(cells) if cells else None, f"{backbone} is not in finetune_backbones"
-            )
-        )
+        videos, hashes = ("videos_finetune", "videos_linear"), ("config_hash_finetune", "config_hash_linear")
+        found = _difference(part, "finetune", "linear", videos, hashes, outcomes) if len(part) else None
+        out.append(claim.measured(found, f"{backbone} is not in finetune_backbones"))
     longer = Claim(
         "frames_doubled_help",
         CHAPTER,
@@ -277,9 +303,18 @@ def claims(
         digits=1,
         reason="no task pre-trained with doubled frames",
     )
-    cells = _cells(frames, "top1_doubled", "top1", "videos_doubled", "videos") if frames is not None else []
-    out.append(longer.measured(bootstrap_mean_difference(cells) if cells else None, "frames_tasks is empty"))
+    videos, hashes = ("videos_doubled", "videos"), ("config_hash_doubled", "config_hash")
+    found = _difference(frames, "top1_doubled", "top1", videos, hashes, outcomes) if frames is not None else None
+    out.append(longer.measured(found, "frames_tasks is empty"))
     return out
+
+
+def _duel_hashes(accuracy: pd.DataFrame, medium: str, small: str) -> dict[str, pd.Series]:
+    """The config hashes of each task's two networks (``ha``: medium, ``hb``: small), when the rows carry them."""
+    if "config_hash" not in accuracy:
+        return {}
+    hashes = accuracy.pivot_table(index="task", columns="backbone", values="config_hash", aggfunc=_only)
+    return {"ha": hashes.get(medium, np.nan), "hb": hashes.get(small, np.nan)}
 
 
 # ----------------------------------------------------------------------------- (2) linear vs finetune
@@ -301,8 +336,9 @@ def protocol_comparison(
 
     Returns:
         one row per (backbone, task), tasks + "scratch"; columns backbone, task, linear,
-        finetune (top-1 %), videos_linear, videos_finetune (test videos behind each), drop
-        (finetune - linear, points), relative_drop_pct (100 drop / finetune).
+        finetune (top-1 %), videos_linear, videos_finetune (test videos behind each), config_hash_linear,
+        config_hash_finetune (their evaluations), drop (finetune - linear, points), relative_drop_pct
+        (100 drop / finetune).
 
     Raises:
         ValueError: for a backbone or task outside Table 1.
@@ -322,7 +358,8 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
 
     Args:
         accuracy: rows with columns backbone, task, protocol ("linear" / "finetune"), top1
-            (and ``videos``, carried as ``videos_linear`` / ``videos_finetune``).
+            (and ``videos``, carried as ``videos_linear`` / ``videos_finetune``; ``config_hash`` as
+            ``config_hash_linear`` / ``config_hash_finetune``, for the paired bootstrap of the claims).
     """
     wide = accuracy.pivot_table(index=["backbone", "task"], columns="protocol", values="top1", aggfunc="mean")
     wide = wide.reindex(columns=["linear", "finetune"])
@@ -330,6 +367,12 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
         videos = accuracy.pivot_table(index=["backbone", "task"], columns="protocol", values="videos", aggfunc="min")
         for protocol in ("linear", "finetune"):
             wide[f"videos_{protocol}"] = videos.get(protocol, np.nan)
+    if "config_hash" in accuracy:
+        hashes = accuracy.pivot_table(
+            index=["backbone", "task"], columns="protocol", values="config_hash", aggfunc=_only
+        )
+        for protocol in ("linear", "finetune"):
+            wide[f"config_hash_{protocol}"] = hashes.get(protocol, np.nan)
     wide = wide.reset_index()
     wide.columns.name = None
     wide["drop"] = wide["finetune"] - wide["linear"]
@@ -360,7 +403,8 @@ def frames_comparison(
 
     Returns:
         one row per task; columns task, backbone, frames, frames_doubled, top1, top1_doubled, gain (points),
-        videos, videos_doubled (test videos behind each accuracy).
+        videos, videos_doubled (test videos behind each accuracy), config_hash, config_hash_doubled (their
+        evaluations).
 
     Raises:
         ValueError: for a task or backbone outside Table 1.
@@ -383,6 +427,8 @@ def frames_comparison(
                 "gain": long["top1"] - short["top1"],
                 "videos": short["videos"],
                 "videos_doubled": long["videos"],
+                "config_hash": short["config_hash"],
+                "config_hash_doubled": long["config_hash"],
             }
         )
     return pd.DataFrame(rows)

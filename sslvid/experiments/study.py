@@ -41,6 +41,7 @@ from sslvid.profiles import get_profile, list_profiles
 from sslvid.progress import show_bars
 from sslvid.scale.grids import PAPER_DATA, PAPER_GRIDS, resolve_point
 from sslvid.store.claims import ClaimStore
+from sslvid.store.outcomes import VideoOutcomes, read_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -306,9 +307,10 @@ class Study:
             **overrides: other ``EvalConfig`` fields.
 
         Returns:
-            columns ``task, backbone, data, subset, complexity, frames, epoch, target, protocol, top1,
-            videos``; ``videos``: the test videos behind ``top1`` (its protocol card's ``test_videos``,
-            NaN where the card has none), what a bootstrap over test videos resamples.
+            columns ``task, backbone, data, subset, complexity, frames, epoch, config_hash, target, protocol,
+            top1, videos``; ``videos``: the test videos behind ``top1`` (its protocol card's ``test_videos``,
+            NaN where the card has none), what a bootstrap over test videos resamples; ``outcomes(row)``
+            reads the row's per-video outcomes (for a paired bootstrap) by its ``config_hash``.
         """
         rows, videos = [], []
         for point in points:
@@ -329,6 +331,18 @@ class Study:
         frame.insert(len(frame.columns) - 1, "protocol", protocol or self.protocol)
         frame["videos"] = videos
         return frame
+
+    def outcomes(self, row: Mapping[str, Any] | pd.Series | str) -> VideoOutcomes | None:
+        """The per-test-video outcomes behind a row of ``accuracy`` (found by its ``config_hash``, or a hash):
+        (V,) video ids and (V,) correctness whose mean is the row's ``top1`` with metric "top1_video".
+
+        Returns:
+            None for an evaluation stored before outcomes were kept (compare it unpaired).
+
+        Raises:
+            sslvid.io.DamagedFileError: when its outcomes file fails its checks.
+        """
+        return read_outcomes(self.store, str(row if isinstance(row, str) else row["config_hash"]))
 
     def retrieval(self, points: Iterable[Mapping[str, Any]], target: str = "appearance") -> pd.DataFrame:
         """Clip retrieval hit@k (frozen features, benchmark §5.1) of each point on ``target``.
