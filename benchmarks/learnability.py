@@ -88,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sets", nargs="+", default=list(LABELLED), choices=LABELLED, help="labelled sets to train on")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=micro.batch_size)
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    parser.add_argument(
+        "--optimizer", choices=("adam", "sgd"), default="adam", help="Adam, or SGD (momentum 0.9, weight decay 5e-4)"
+    )
+    parser.add_argument("--cosine", action="store_true", help="cosine learning-rate decay to zero over the epochs")
     parser.add_argument("--frames", type=int, default=micro.frames, help="frames per clip T")
     parser.add_argument("--stride", type=int, default=2, help="frame stride within a clip")
     parser.add_argument("--crop", type=int, default=micro.crop_size, help="network input side")
@@ -188,7 +192,14 @@ def train_set(args: argparse.Namespace, name: str, cache_root: Path, single: boo
     seed_everything(args.seed)
     num_classes = len(train_index.classes)
     model = create_backbone(args.backbone, num_classes=num_classes, width=args.width)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.optimizer == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    steps = args.epochs * len(train_loader)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)) if args.cosine else 1.0
+    )
     flip = name not in NO_FLIP_DATASETS if args.flip == "auto" else args.flip == "on"
     label = f"{name}{' (single frame)' if single else ''}"
     print(
@@ -216,6 +227,7 @@ def train_set(args: argparse.Namespace, name: str, cache_root: Path, single: boo
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             correct += (logits.argmax(1) == batch["label"]).sum().item()
             total += batch["size"]
             loss_sum += loss.item() * batch["size"]
