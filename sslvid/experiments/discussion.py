@@ -84,10 +84,6 @@ KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
 seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
 
-VALUE_COLUMNS = ("paper", "reproduced", "n", "difference")
-"""The columns of a ``paper_vs_reproduced`` frame besides its key columns."""
-
-
 def chapter_title(module: str) -> str:
     """The title of the chapter that module ``sslvid.experiments.<module>`` backs (the module name if none)."""
     for title, chapter in CHAPTERS.items():

@@ -27,7 +27,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
-from sslvid.evaluate.metrics import RETRIEVAL_KS
 from sslvid.experiments.study import TARGETS, Study, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
@@ -50,8 +49,6 @@ MATCHING_TARGET = {"K400": "appearance", "SSv2": "motion"}
 
 PAPER_PRETRAIN = {"K400": "k400", "SSv2": "ssv2"}
 """Our pre-training data names -> Table 6's."""
-
-RETRIEVAL_METRICS = tuple(f"hit@{k}" for k in RETRIEVAL_KS)
 
 
 # --------------------------------------------------------------------------- computing (or loading) the numbers
@@ -116,7 +113,7 @@ def ood_retrieval(
         one row per (task, data, target, k): ``task, data, target_kind, target, contrastive,
         in_distribution, k, hit`` (percent of test items, videos by default, with a same-class
         training item among the k most cosine-similar; NaN for a k above the gallery), k in
-        ``RETRIEVAL_KS``.
+        ``sslvid.evaluate.metrics.RETRIEVAL_KS``.
     """
     check_selection(targets, TARGET_KINDS, "targets")
     points = ood_points(study, tasks)
