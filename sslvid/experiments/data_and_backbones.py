@@ -25,6 +25,7 @@ from sslvid.data.default import DEFAULT_SETS, class_descriptions
 from sslvid.data.records import VideoIndex
 from sslvid.data.sources import ensure_default_data, open_split
 from sslvid.data.throughput import cache_vs_decode
+from sslvid.experiments.study import chapter_claim
 from sslvid.paths import cache_dir as default_cache_dir
 from sslvid.paths import shared_dir
 from sslvid.profiles import get_profile
@@ -196,15 +197,15 @@ def macs_speed_claim(costs: pd.DataFrame, profile: str) -> Claim:
     """Fewer multiply-adds mean faster training here: Spearman's rho of MACs and training clips/s over the
     networks (negative when they agree), with its uncertainty (``sslvid.analysis.claims.spearman``)."""
     rho = spearman(costs[f"MMACs, {profile}"], costs[f"train clips/s, {profile}"])
-    claim = Claim(
-        "macs_mean_speed",
+    claim = chapter_claim(
         "data_and_backbones",
+        "macs_mean_speed",
         "Fewer multiply-adds mean faster training.",
-        "sonawane2021lightweight",
-        "§1",
         "Spearman's rho of MACs and training clips/s",
         "<",
-        reason="not measured",
+        section="§1",
+        paper="sonawane2021lightweight",
+        digits=2,
     )
     return claim.measured(None if np.isnan(rho.value) else rho, "fewer than 3 networks, or constant")
 

@@ -55,7 +55,7 @@ from sslvid.experiments import (
     subset_size,
     task_complexity,
 )
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, chapter_claim
 from sslvid.pretext.base import TASKS
 from sslvid.store.errors import not_cached_cause
 from sslvid.store.paper_tables import (
@@ -83,6 +83,7 @@ CHAPTER = "discussion"
 KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
 """The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
 seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+
 
 def chapter_title(module: str) -> str:
     """The title of the chapter that module ``sslvid.experiments.<module>`` backs (the module name if none)."""
@@ -468,18 +469,16 @@ class PaperClaim:
         """The claim measured on ``column`` of ``tables`` (``sslvid.analysis.claims.Claim``)."""
         got = self.measure(tables, column)
         names = [paper_table_info(t) for t in self.tables]
-        claim = Claim(
-            self.key,
+        claim = chapter_claim(
             CHAPTER,
+            self.key,
             self.statement,
-            names[0].source if names else "",
-            self.section,
             self.quantity,
             self.direction,
             self.threshold,
+            section=self.section,
             table=", ".join(n.table for n in names),
-            reason="not measured",
-            digits=1,
+            paper=names[0].source if names else "",
         )
         return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, str(got))
 

@@ -19,6 +19,7 @@ the matching data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -27,7 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
-from sslvid.experiments.study import TARGETS, Study, check_selection
+from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
@@ -389,6 +390,8 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
 CHAPTER = "out_of_distribution"
 """This chapter's name in the claims table."""
 
+_claim = partial(chapter_claim, CHAPTER, section="§4.4", table="Table 6")
+
 
 def _cells(part: pd.DataFrame, value: str, a: str, b: str) -> list[tuple[float, float, float, float]]:
     """(value of pool a, its test videos, value of pool b, its test videos) per (task, target kind) with both."""
@@ -419,16 +422,10 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
         kind = "contrastive" if contrastive else "non-contrastive"
         part = table[table["task"].map(is_contrastive) == contrastive]
         cells = _cells(part, value, better, worse)
-        claim = Claim(
+        claim = _claim(
             f"{kind.replace('-', '_')}_from_{better.lower()}{key_suffix}",
-            CHAPTER,
             f"{kind.capitalize()} tasks learn more from {better} than from {worse} pre-training.",
-            "benchmark2023",
-            "§4.4",
             f"{better} minus {worse} {what}, mean over (task, target) (points)",
-            table="Table 6",
-            digits=1,
-            reason="not measured",
         )
         out.append(
             claim.measured(bootstrap_mean_difference(cells) if cells else None, f"no {kind} task with both pools")
@@ -438,16 +435,10 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
         other = next(d for d in PRETRAIN_DATA if d != expected)
         part = table[table["target_kind"] == kind]
         best = {d: part[part["data"] == d].sort_values(value).tail(1) for d in PRETRAIN_DATA}
-        claim = Claim(
+        claim = _claim(
             f"best_on_{kind}{key_suffix}",
-            CHAPTER,
             f"The best model on the {kind} target was pre-trained on {expected}.",
-            "benchmark2023",
-            "§4.4",
             f"best {expected} model minus best {other} model, {what} (points)",
-            table="Table 6",
-            digits=1,
-            reason="not measured",
         )
         if best[expected].empty or best[other].empty:
             out.append(claim.measured(None, f"the {kind} target lacks a pool"))
@@ -503,24 +494,16 @@ def context_claims(accuracy: pd.DataFrame, scratch: pd.DataFrame | None = None) 
         ),
     ):
         cells = _oriented(accuracy, better)
-        claim = Claim(
-            key, CHAPTER, statement, "benchmark2023", "§4.4", quantity, table="Table 6", digits=1, reason="not measured"
-        )
+        claim = _claim(key, statement, quantity)
         out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None, "no cell with both pools"))
     for floor in scratch.itertuples() if scratch is not None else []:
         models = accuracy[accuracy["target_kind"] == floor.target_kind]
         videos = models["videos"] if "videos" in models else pd.Series(np.nan, index=models.index)
         cells = [(m, n, floor.top1, getattr(floor, "videos", np.nan)) for m, n in zip(models["top1"], videos)]
-        claim = Claim(
+        claim = _claim(
             f"pretraining_beats_scratch_{floor.target_kind}",
-            CHAPTER,
             "A pre-trained R(2+1)D-18 beats the randomly initialised one.",
-            "benchmark2023",
-            "§4.4",
             "pre-trained minus random initialisation, mean over models (points)",
-            table="Table 6",
-            digits=1,
-            reason="not measured",
         )
         out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None, "no pre-trained model"))
     return out

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from sslvid.analysis.claims import Claim
 from sslvid.backbones.checkpoints import read_metadata
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
@@ -67,6 +68,36 @@ def check_selection(names: Sequence[str], valid: Sequence[str], what: str, allow
     if unknown or not (names or allow_empty):
         raise ValueError(f"unknown or no {what} {unknown or names}; valid: {', '.join(map(str, valid))}")
     return names
+
+
+def chapter_claim(
+    chapter: str,
+    key: str,
+    statement: str,
+    quantity: str,
+    direction: str = ">",
+    threshold: float = 0.0,
+    *,
+    section: str,
+    table: str = "",
+    paper: str = "benchmark2023",
+    digits: int = 1,
+) -> Claim:
+    """A chapter's claim before it is measured (``Claim.measured`` fills it in): the benchmark paper's
+    by default, one decimal. A chapter binds its name and paper section once with ``functools.partial``."""
+    return Claim(
+        key,
+        chapter,
+        statement,
+        paper,
+        section,
+        quantity,
+        direction,
+        threshold,
+        table=table,
+        digits=digits,
+        reason="not measured",
+    )
 
 
 def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:

@@ -24,6 +24,7 @@ epoch number) and ``value`` (top-1 %, the study's target and protocol).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.evaluate.features import eval_clips
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
 from sslvid.seeding import rng_for
 from sslvid.store.errors import NotCachedError
@@ -427,22 +428,7 @@ CHAPTER = "subset_size"
 """This chapter's name in the claims table."""
 
 
-def _claim(
-    key: str, section: str, table: str, statement: str, quantity: str, direction: str = ">", threshold: float = 0.0
-) -> Claim:
-    return Claim(
-        key,
-        CHAPTER,
-        statement,
-        "benchmark2023",
-        section,
-        quantity,
-        direction,
-        threshold,
-        table=table,
-        digits=1,
-        reason="not measured",
-    )
+_claim = partial(chapter_claim, CHAPTER, section="§4.2")
 
 
 def claims(
@@ -466,10 +452,9 @@ def claims(
     out.append(
         _claim(
             "more_data_helps",
-            "§4.2",
-            "Table 2",
             "As a rule accuracy grows with the pre-training subset.",
             "largest minus smallest subset, mean over tasks (points)",
+            table="Table 2",
         ).measured(bootstrap_mean(gain) if len(gain) else None, "no task with two subsets")
     )
     for backbone in acc3["backbone"].unique() if acc3 is not None and len(acc3) else []:
@@ -481,10 +466,10 @@ def claims(
         )
         claim = _claim(
             f"saturates_{backbone}",
-            "§6 recommendation 1",
-            "Table 3",
             f"{backbone} gains more from 10k to 30k videos than from 30k to 100k.",
             "gain 10k->30k minus gain 30k->100k (points)",
+            section="§6 recommendation 1",
+            table="Table 3",
         )
         if {"10k", "30k", "100k"} <= set(by.index):
             terms = [(-1.0, *by.loc["10k"]), (2.0, *by.loc["30k"]), (-1.0, *by.loc["100k"])]
@@ -499,12 +484,11 @@ def claims(
     out.append(
         _claim(
             "minimal_after_100",
-            "§4.2",
-            "Table 3",
             f"After {after} epochs the gains are minimal (below 1.5 points).",
             f"gain from paper epoch {after} to the last, mean over runs (points)",
             "<",
             1.5,
+            table="Table 3",
         ).measured(bootstrap_mean(late) if len(late) else None, f"no run with two checkpoints from epoch {after}")
     )
     table = epoch_gains(acc4) if acc4 is not None and len(acc4) else pd.DataFrame()
@@ -512,12 +496,11 @@ def claims(
     out.append(
         _claim(
             "epochs_small_gain",
-            "§4.2",
-            "Table 4",
             f"Longer pre-training gains little (below 2 points) for every task but {outlier}.",
             f"gain over the checkpoints, mean over the tasks but {outlier} (points)",
             "<",
             2.0,
+            table="Table 4",
         ).measured(bootstrap_mean(rest) if len(rest) else None, "fewer than two checkpoints")
     )
     return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -35,7 +36,7 @@ from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.analysis.pretext_views import build_task as build_view_task
 from sslvid.data.decode import read_frames
 from sslvid.data.sources import open_split
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.pretext.base import PretextTask
 from sslvid.pretext.samplers import ClipOrderSampler, PlaybackRateSampler
 from sslvid.scale.grids import complexity_fields
@@ -382,6 +383,8 @@ def backbone_disagreements(best: pd.DataFrame) -> list[str]:
 CHAPTER = "task_complexity"
 """This chapter's name in the claims table."""
 
+_claim = partial(chapter_claim, CHAPTER, section="§4.3", table="Table 5")
+
 
 def claims(ours: pd.DataFrame) -> list[Claim]:
     """The paper's two findings of §4.3 (benchmark2023, §4.3, Table 5) on ``best_levels`` rows, with uncertainty.
@@ -393,16 +396,10 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
     * ``best_differs_per_backbone`` (ii): the best complexity differs per backbone. Quantity: the
       share of tasks run on two backbones whose best level differs; a count of argmaxes, no interval.
     """
-    first = Claim(
+    first = _claim(
         "not_always_better",
-        CHAPTER,
         "A more complex pretext task is not always better: a less complex level beats C3 somewhere.",
-        "benchmark2023",
-        "§4.3",
         "largest margin of C1 or C2 over C3 over the task/backbone pairs (points)",
-        table="Table 5",
-        digits=1,
-        reason="not measured",
     )
     full = ours.dropna(subset=list(LEVELS))
     estimate = None
@@ -413,15 +410,11 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
         videos = row.get("test_videos", np.nan)
         videos = np.nan if videos is None or not videos or pd.isna(videos) else float(videos)
         estimate = bootstrap_mean_difference([(row[level], videos, row["C3"], videos)])
-    second = Claim(
+    second = _claim(
         "best_differs_per_backbone",
-        CHAPTER,
         "The best complexity differs per backbone.",
-        "benchmark2023",
-        "§4.3",
         "share of tasks on two backbones whose best level differs",
-        table="Table 5",
-        reason="not measured",
+        digits=2,
     )
     two = [t for t, g in ours.groupby("task", sort=False) if g["backbone"].nunique() > 1]
     share = Estimate(len(backbone_disagreements(ours)) / len(two), n=len(two)) if two else None
