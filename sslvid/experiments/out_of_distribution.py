@@ -31,7 +31,7 @@ from sslvid.analysis.claims import Claim, bootstrap_mean_difference
 from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t6_ood_r21d_30k"
 """The transcribed Table 6 (``sslvid.store.paper_tables``)."""
@@ -159,9 +159,7 @@ def ood_comparison(accuracy: pd.DataFrame) -> pd.DataFrame:
             "value": accuracy["top1"],
         }
     )
-    return paper_vs_reproduced(
-        load_paper_table(PAPER_TABLE), ours, on=["target", "pretrain", "pretext"], paper_value="top1"
-    )
+    return compare_with_paper(PAPER_TABLE, ours)
 
 
 def data_effect(table: pd.DataFrame, value: str = "top1") -> pd.DataFrame:

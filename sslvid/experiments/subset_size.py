@@ -42,8 +42,8 @@ from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
 from sslvid.seeding import rng_for
 from sslvid.store.errors import NotCachedError
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import load_paper_table, to_paper_names
+from sslvid.store.results import compare_with_paper
 
 TABLE2 = "benchmark_t2_subset_size_r21d"
 TABLE3 = "benchmark_t3_rspnet_subset_epochs"
@@ -187,7 +187,7 @@ def to_paper_frame(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Our accuracy rows in the paper tables' names: ``pretext``, ``backbone`` (paper names),
     ``subset``, ``epochs`` (paper epoch, when the rows have checkpoints), ``value``."""
     frame = accuracy.rename(columns={"task": "pretext", "top1": "value", "paper_epoch": "epochs"})
-    frame["backbone"] = frame["backbone"].map(lambda b: PAPER_BACKBONES.get(b, b))
+    frame["backbone"] = to_paper_names(frame["backbone"])
     return frame
 
 
@@ -227,42 +227,12 @@ def _ordered(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -
     )
 
 
-def compare_table2(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Table 2 paper vs reproduced: ``subset, pretext, paper, reproduced, n, difference``."""
-    return paper_vs_reproduced(
-        load_paper_table(TABLE2),
-        to_paper_frame(accuracy),
-        on=["subset", "pretext"],
-        paper_value="ucf101_top1",
-        value="value",
-    )
-
-
-def compare_table3(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
-    """Table 3 paper vs reproduced: ``epochs, subset, backbone, paper, reproduced, n, difference, our_epoch``.
-
-    ``epochs`` is the paper's; ``our_epoch`` the checkpoint of a ``total_epochs`` run that stands for it.
-    """
-    merged = paper_vs_reproduced(
-        load_paper_table(TABLE3),
-        to_paper_frame(accuracy),
-        on=["epochs", "subset", "backbone"],
-        paper_value="ucf101_top1",
-        value="value",
-    )
-    return _with_our_epoch(merged, total_epochs)
-
-
-def compare_table4(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
-    """Table 4 paper vs reproduced: ``epochs, pretext, paper, reproduced, n, difference, our_epoch``."""
-    merged = paper_vs_reproduced(
-        load_paper_table(TABLE4),
-        to_paper_frame(accuracy),
-        on=["epochs", "pretext"],
-        paper_value="ucf101_top1",
-        value="value",
-    )
-    return _with_our_epoch(merged, total_epochs)
+def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
+    """Paper table ``name`` (Table 2, 3 or 4) vs reproduced: its key columns, ``paper, reproduced, n, difference``;
+    Tables 3 and 4 (keyed by the paper's ``epochs``) add ``our_epoch``, the checkpoint of a ``total_epochs`` run
+    that stands for it."""
+    merged = compare_with_paper(name, to_paper_frame(accuracy))
+    return _with_our_epoch(merged, total_epochs) if "epochs" in merged else merged
 
 
 def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
@@ -305,14 +275,14 @@ def paper_comparisons(
     """
     total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs
     builders = {
-        TABLE2: lambda: compare_table2(subset_accuracy(study, tasks)),
-        TABLE3: lambda: compare_table3(rspnet_accuracy(study, table3_backbones, table3_epochs), total),
-        TABLE4: lambda: compare_table4(epochs_accuracy(study, tasks, table4_epochs), total),
+        TABLE2: lambda: subset_accuracy(study, tasks),
+        TABLE3: lambda: rspnet_accuracy(study, table3_backbones, table3_epochs),
+        TABLE4: lambda: epochs_accuracy(study, tasks, table4_epochs),
     }
     tables, missing = {}, []
     for name, build in builders.items():
         try:
-            tables[name] = build()
+            tables[name] = compare_table(name, build(), total)
         except NotCachedError as error:  # a read-only study (chapter 10) lacks this table's runs
             missing.append(error)
     if missing and not tables:

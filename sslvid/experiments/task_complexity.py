@@ -41,8 +41,8 @@ from sslvid.pretext.base import PretextTask
 from sslvid.pretext.samplers import ClipOrderSampler, PlaybackRateSampler
 from sslvid.scale.grids import complexity_fields
 from sslvid.seeding import rng_for
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import PAPER_BACKBONES, from_paper_names, load_paper_table
+from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t5_task_complexity"
 """The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
@@ -205,11 +205,10 @@ def complexity_table(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
 def paper_accuracy() -> pd.DataFrame:
     """The paper's Table 5 (reconstructed transcription) in our names: task, backbone, complexity, setting, top1."""
     paper = load_paper_table(PAPER_TABLE)
-    ours = {v: k for k, v in PAPER_BACKBONES.items()}
     return pd.DataFrame(
         {
             "task": paper["pretext"],
-            "backbone": paper["backbone"].map(lambda b: ours.get(b, b)),
+            "backbone": from_paper_names(paper["backbone"]),
             "complexity": paper["complexity"],
             "setting": paper["setting"],
             "top1": paper["ucf101_top1"].astype(float),
@@ -226,11 +225,10 @@ def paper_table1_check() -> pd.DataFrame:
     t5 = paper_accuracy()
     t5 = t5[t5["complexity"] == "C3"]
     t1 = load_paper_table("benchmark_t1_pretext_k400_50k")
-    ours = {v: k for k, v in PAPER_BACKBONES.items()}
     t1 = pd.DataFrame(
         {
             "task": t1["pretext"],
-            "backbone": t1["backbone"].map(lambda b: ours.get(b, b)),
+            "backbone": from_paper_names(t1["backbone"]),
             "table 1": t1["ucf101_top1"].astype(float),
         }
     )
@@ -261,14 +259,7 @@ def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
     """
     _require(acc, ("task", "backbone", "complexity", "top1"))
     ours = acc.rename(columns={"task": "pretext"})
-    return paper_vs_reproduced(
-        load_paper_table(PAPER_TABLE),
-        ours,
-        on=["complexity", "pretext", "backbone"],
-        paper_value="ucf101_top1",
-        value="top1",
-        rename={"backbone": PAPER_BACKBONES},
-    )
+    return compare_with_paper(PAPER_TABLE, ours, value="top1", rename={"backbone": PAPER_BACKBONES})
 
 
 KNOBS: dict[str, Any] = {
