@@ -21,13 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.evaluate.classify import TASK as CLASSIFICATION
-from sslvid.evaluate.metrics import RETRIEVAL_KS
 from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
 from sslvid.experiments.study import Study, check_selection
 from sslvid.store.paper_tables import load_paper_table
@@ -283,25 +282,12 @@ def retrieval_figure(hits: pd.DataFrame, classes: Mapping[str, int] | None = Non
         hits: ``retrieval`` rows.
         classes: target kind -> number of classes, to draw the chance level of hit@1 (optional).
     """
-    kinds = [k for k in TARGET_KINDS if k in set(hits["target_kind"])]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.4 * len(kinds) + 1.2, 3.2), squeeze=False, sharey=True)
-    best = best_pool_per_task(hits)
-    for ax, kind in zip(axes[0], kinds):
-        for i, row in enumerate(best[best["target_kind"] == kind].itertuples(index=False)):
-            curve = hits[(hits["target_kind"] == kind) & (hits["task"] == row.task) & (hits["data"] == row.data)]
-            curve = curve.sort_values("k")
-            ax.plot(curve["k"], curve["hit"], marker="o", markersize=3, color=f"C{i}", label=f"{row.task} ({row.data})")
-        if classes and kind in classes:
-            ax.axhline(100.0 / classes[kind], color="grey", lw=0.8, ls=":", label="chance (k=1)")
-        ax.set_xscale("log")
-        ax.set_xticks(list(RETRIEVAL_KS), [str(k) for k in RETRIEVAL_KS])
-        ax.set_xlabel("k")
-        ax.set_title(f"{kind} target", fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("hit@k (%)")
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.tight_layout()
-    return fig
+    best = best_pool_per_task(hits)[["target_kind", "task", "data"]]
+    best["color"] = [f"C{i}" for i in best.groupby("target_kind").cumcount()]
+    curves = hits.merge(best, on=["target_kind", "task", "data"])
+    curves["curve"] = curves["task"] + " (" + curves["data"] + ")"
+    chance = {kind: 100.0 / count for kind, count in (classes or {}).items()}
+    return hit_at_k_curves(curves, TARGET_KINDS, chance=chance)
 
 
 def best_pool_per_task(hits: pd.DataFrame, k: int = 5) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
+from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
@@ -354,32 +355,13 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
 
     Colour = task, line style = pre-training data (solid K400, dashed SSv2).
     """
-    kinds = [k for k in TARGET_KINDS if k in set(retrieval["target_kind"])]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds) + 1.4, 3.2), squeeze=False, sharey=True)
-    styles = {"K400": "-", "SSv2": "--"}
-    colours = {t: f"C{i}" for i, t in enumerate(OOD_TASKS)}
-    for ax, kind in zip(axes[0], kinds):
-        part = retrieval[retrieval["target_kind"] == kind]
-        for (task, data), rows in part.groupby(["task", "data"], sort=False):
-            rows = rows.sort_values("k")
-            ax.plot(
-                rows["k"],
-                rows["hit"],
-                styles[data],
-                color=colours[task],
-                marker="o",
-                markersize=3,
-                label=f"{task}, {data}",
-            )
-        ax.set_xscale("log")
-        ax.set_xticks(sorted(set(part["k"])), [str(k) for k in sorted(set(part["k"]))])
-        ax.set_xlabel("k (nearest training items)")
-        ax.set_title(f"{kind} target ({part['target'].iloc[0]})", fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("hit@k (%)")
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.tight_layout()
-    return fig
+    curves = retrieval.assign(
+        curve=retrieval["task"] + ", " + retrieval["data"],
+        color=retrieval["task"].map({t: f"C{i}" for i, t in enumerate(OOD_TASKS)}),
+        linestyle=retrieval["data"].map({"K400": "-", "SSv2": "--"}),
+    )
+    titles = {kind: f"{kind} target ({target})" for kind, target in zip(retrieval["target_kind"], retrieval["target"])}
+    return hit_at_k_curves(curves, TARGET_KINDS, titles)
 
 
 # --------------------------------------------------------------------------- prose from the numbers
