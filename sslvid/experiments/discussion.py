@@ -580,17 +580,15 @@ def measure_transformer_more_data(tables: Mapping[str, pd.DataFrame], column: st
 def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§6 recommendation 3, §4.2: the median gain from epoch 100 to 200 over Table 4's tasks and
     Table 3's (backbone, subset) series (points)."""
-    gains = []
-    for table, by in (
-        ("benchmark_t4_epochs_r21d_50k", ["pretext"]),
-        ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"]),
-    ):
-        for values in _series(cells(tables, table, column), by, "epochs").values():
-            if "100" in values and "200" in values:
-                gains.append(values["200"] - values["100"])
-    if not gains:
-        return "no series with epochs 100 and 200 (Tables 3, 4)"
-    return bootstrap_mean(gains, statistic="median")
+    gains = [
+        subset_size.gains(cells(tables, table, column), "epochs", ["100", "200"], by)["gain"]
+        for table, by in (
+            ("benchmark_t4_epochs_r21d_50k", ["pretext"]),
+            ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"]),
+        )
+    ]
+    both = pd.concat(gains, ignore_index=True)
+    return bootstrap_mean(both, statistic="median") if len(both) else "no series with epochs 100 and 200 (Tables 3, 4)"
 
 
 def _best(frame: pd.DataFrame) -> pd.Series:
@@ -731,15 +729,9 @@ def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = 
 
 def measure_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§4.2 inference (Table 2): per task, accuracy on the largest subset minus the smallest; mean over tasks."""
-    series = _series(cells(tables, "benchmark_t2_subset_size_r21d", column), ["pretext"], "subset")
-    gains = []
-    for values in series.values():
-        present = [s for s in SUBSET_ORDER if s in values]
-        if len(present) >= 2:
-            gains.append(values[present[-1]] - values[present[0]])
-    if not gains:
-        return "Table 2 has no task with two subset sizes"
-    return bootstrap_mean(gains)
+    t2 = cells(tables, "benchmark_t2_subset_size_r21d", column)
+    gains = subset_size.gains(t2, "subset", SUBSET_ORDER, ["pretext"])["gain"]
+    return bootstrap_mean(gains) if len(gains) else "Table 2 has no task with two subset sizes"
 
 
 def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> tuple[PaperClaim, ...]:

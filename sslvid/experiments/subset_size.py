@@ -321,7 +321,7 @@ def gains(frame: pd.DataFrame, along: str, order: Sequence[Any], by: Sequence[st
                 "monotone": bool((series.diff().dropna() >= 0).all()),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
 
 
 def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -377,10 +377,7 @@ def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 def duration_gains(frame: pd.DataFrame, by: Sequence[str], after: int = 100) -> pd.DataFrame:
     """Gain from the paper epoch ``after`` to the last epoch, per group of ``by`` (``gains``)."""
-    epochs = sorted(e for e in frame["epochs"].dropna().unique() if e >= after)
-    if len(epochs) < 2:
-        return pd.DataFrame(columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
-    return gains(frame, "epochs", epochs, list(by))
+    return gains(frame, "epochs", sorted(e for e in frame["epochs"].dropna().unique() if e >= after), list(by))
 
 
 def epoch_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
