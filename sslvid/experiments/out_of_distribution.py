@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
 from sslvid.analysis.figures import hit_at_k_curves
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
@@ -135,8 +136,8 @@ def is_contrastive(task: str) -> bool:
 
 def table6(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 6's shape: rows (target kind, pre-training data), columns the tasks in Table 6's order; top-1."""
-    table = accuracy.pivot_table(index=["target_kind", "data"], columns="task", values="top1")
-    return table[[t for t in OOD_TASKS if t in table.columns]]
+    order = {"target_kind": TARGET_KINDS, "data": PRETRAIN_DATA, "task": OOD_TASKS}
+    return ordered_pivot(accuracy, ["target_kind", "data"], "task", "top1", order)
 
 
 def paper_table6() -> pd.DataFrame:
@@ -244,9 +245,7 @@ def retrieval_at(retrieval: pd.DataFrame, k: int = 5) -> pd.DataFrame:
         ValueError: for a k that was not measured (lists the measured ones).
     """
     _check_k(retrieval, k)
-    part = retrieval[retrieval["k"] == k]
-    table = part.pivot_table(index="task", columns=["target_kind", "data"], values="hit")
-    return table.reindex([t for t in OOD_TASKS if t in table.index])
+    return ordered_pivot(retrieval[retrieval["k"] == k], "task", ["target_kind", "data"], "hit", {"task": OOD_TASKS})
 
 
 def _check_k(retrieval: pd.DataFrame, k: int) -> None:

@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from sslvid.analysis.cka import CKAResult, cka_map
 from sslvid.analysis.claims import Claim, bootstrap_combination, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.evaluate.features import eval_clips
@@ -199,32 +200,18 @@ def paper_frame(name: str) -> pd.DataFrame:
 
 def table2(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 2's layout: subsets (rows, 10k first) x tasks (columns, the paper's order), top-1 %."""
-    table = accuracy.pivot_table(index="subset", columns="task", values="top1")
-    return _ordered(table, list(SUBSET_VIDEOS), SIX_TASKS)
+    return ordered_pivot(accuracy, "subset", "task", "top1", {"subset": list(SUBSET_VIDEOS), "task": SIX_TASKS})
 
 
 def table3(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 3's layout: paper epochs (rows) x (subset, backbone) (columns), top-1 %."""
-    table = accuracy.pivot_table(index="paper_epoch", columns=["subset", "backbone"], values="top1")
-    subsets = [s for s in SUBSET_VIDEOS if s in table.columns.get_level_values(0)]
-    backbones = [b for b in TABLE3_BACKBONES if b in table.columns.get_level_values(1)]
-    table = table.reindex(columns=pd.MultiIndex.from_product([subsets, backbones]))
-    table.index.name = "paper epochs"
-    return table.dropna(axis=1, how="all")
+    order = {"subset": list(SUBSET_VIDEOS), "backbone": TABLE3_BACKBONES}
+    return ordered_pivot(accuracy, "paper_epoch", ["subset", "backbone"], "top1", order).rename_axis("paper epochs")
 
 
 def table4(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 4's layout: paper epochs (rows) x tasks (columns), top-1 %."""
-    table = accuracy.pivot_table(index="paper_epoch", columns="task", values="top1")
-    table = table[[t for t in SIX_TASKS if t in table.columns]]
-    table.index.name = "paper epochs"
-    return table
-
-
-def _ordered(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-    return table.reindex(
-        index=[r for r in rows if r in table.index], columns=[c for c in columns if c in table.columns]
-    )
+    return ordered_pivot(accuracy, "paper_epoch", "task", "top1", {"task": SIX_TASKS}).rename_axis("paper epochs")
 
 
 def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean_difference
 from sslvid.analysis.figures import frame_strips
 from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.analysis.pretext_views import build_task as build_view_task
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.data.decode import read_frames
 from sslvid.data.sources import open_split
 from sslvid.experiments.study import Study, chapter_claim, check_selection
@@ -195,11 +196,8 @@ def standard_error(top1: pd.Series, videos: pd.Series) -> pd.Series:
 def complexity_table(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
     """Table 5's shape: rows C1-C3, columns (task, backbone), cells ``value`` (top-1, percent)."""
     _require(acc, ("task", "backbone", "complexity", value))
-    tasks = [t for t in TASKS if t in set(acc["task"])]
-    backbones = [b for b in BACKBONES if b in set(acc["backbone"])]
-    table = acc.pivot_table(index="complexity", columns=["task", "backbone"], values=value, aggfunc="mean")
-    columns = [(t, b) for t in tasks for b in backbones if (t, b) in table.columns]
-    return table.reindex(index=[c for c in LEVELS if c in table.index], columns=pd.MultiIndex.from_tuples(columns))
+    order = {"complexity": LEVELS, "task": TASKS, "backbone": BACKBONES}
+    return ordered_pivot(acc, "complexity", ["task", "backbone"], value, order)
 
 
 def paper_accuracy() -> pd.DataFrame:
