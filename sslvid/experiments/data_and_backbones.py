@@ -35,8 +35,7 @@ PAPER_CLIP = (3, 16, 112, 112)
 
 
 KNOBS: dict[str, Any] = {"dataset": "ucf101", "strip_videos": 4, "speed_clips": 200}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def default_data_table(profile: str = "micro", seed: int = 0) -> tuple[pd.DataFrame, dict]:

@@ -81,8 +81,7 @@ CHAPTER = "discussion"
 """This chapter's name in the claims table."""
 
 KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def chapter_title(module: str) -> str:
@@ -355,15 +354,15 @@ def agreement_claim(table: str, metric: str, frame: pd.DataFrame) -> Claim:
     8 cells, a bootstrap over cells above)."""
     info = paper_table_info(table)
     both = frame.dropna(subset=["paper", "reproduced"])
-    claim = Claim(
-        f"agreement_{table}_{metric}",
+    claim = chapter_claim(
         CHAPTER,
+        f"agreement_{table}_{metric}",
         f"Our cells of {info.title} ({metric}) rank as the paper's do.",
-        info.source,
-        "",
         "Spearman's rho, our cells against the paper's",
+        section="",
         table=info.table,
-        reason="no cell reproduced",
+        paper=info.source,
+        digits=2,
     )
     rho = spearman(both["paper"], both["reproduced"]) if len(both) else None
     if rho is not None and np.isnan(rho.value):

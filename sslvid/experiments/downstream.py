@@ -225,8 +225,7 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
 
 
 KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:

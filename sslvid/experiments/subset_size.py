@@ -239,8 +239,7 @@ KNOBS: dict[str, Any] = {
     "cka_subsets": ("10k", "100k"),
     "cka_clips": 256,
 }
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(

@@ -265,8 +265,7 @@ KNOBS: dict[str, Any] = {
     "backbones": ("shufflenet3d", "r2plus1d_18"),
     "target": "appearance",
 }
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(
@@ -640,14 +639,10 @@ def pretext_accuracy_figure(pretext: pd.DataFrame) -> Figure:
     )
     for ax, task in zip(axes[0], tasks):
         part = pretext[pretext["task"] == task]
-        for backbone in [b for b in BACKBONES if b in set(part["backbone"])]:
-            line = part[part["backbone"] == backbone].set_index("complexity").reindex(LEVELS)
-            ax.plot(range(len(LEVELS)), line["pretext acc (%)"], marker="o", label=backbone)
+        _complexity_panel(ax, part, "pretext acc (%)")
         chance = part.groupby("complexity")["chance (%)"].first().reindex(LEVELS)
         ax.plot(range(len(LEVELS)), chance, "k--", lw=1, label="chance")
-        ax.set_xticks(range(len(LEVELS)), LEVELS)
         ax.set_title(task, fontsize=10)
-        ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("pretext accuracy, last epoch (%)")
     axes[0, -1].legend(fontsize=8)
     return fig
