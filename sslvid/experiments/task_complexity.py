@@ -200,18 +200,12 @@ def complexity_table(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
     return ordered_pivot(acc, "complexity", ["task", "backbone"], value, order)
 
 
-def paper_accuracy() -> pd.DataFrame:
-    """The paper's Table 5 (reconstructed transcription) in our names: task, backbone, complexity, setting, top1."""
-    paper = load_paper_table(PAPER_TABLE)
-    return pd.DataFrame(
-        {
-            "task": paper["pretext"],
-            "backbone": from_paper_names(paper["backbone"]),
-            "complexity": paper["complexity"],
-            "setting": paper["setting"],
-            "top1": paper["ucf101_top1"].astype(float),
-        }
-    )
+def paper_accuracy(name: str = PAPER_TABLE) -> pd.DataFrame:
+    """A transcribed benchmark table (Table 5, reconstructed, by default) in our names: ``task``, ``backbone``,
+    its other keys (Table 5: ``complexity``, ``setting``), ``top1``."""
+    paper = load_paper_table(name).rename(columns={"pretext": "task", "ucf101_top1": "top1"})
+    paper = paper.assign(backbone=from_paper_names(paper["backbone"]), top1=paper["top1"].astype(float))
+    return paper[["task", "backbone", *(c for c in ("complexity", "setting") if c in paper), "top1"]]
 
 
 def paper_table1_check() -> pd.DataFrame:
@@ -220,17 +214,9 @@ def paper_table1_check() -> pd.DataFrame:
     Returns:
         columns task, backbone, table 5 C3, table 1, same (bool).
     """
-    t5 = paper_accuracy()
-    t5 = t5[t5["complexity"] == "C3"]
-    t1 = load_paper_table("benchmark_t1_pretext_k400_50k")
-    t1 = pd.DataFrame(
-        {
-            "task": t1["pretext"],
-            "backbone": from_paper_names(t1["backbone"]),
-            "table 1": t1["ucf101_top1"].astype(float),
-        }
-    )
-    both = t5.merge(t1, on=["task", "backbone"]).rename(columns={"top1": "table 5 C3"})
+    t5 = paper_accuracy().query("complexity == 'C3'").rename(columns={"top1": "table 5 C3"})
+    t1 = paper_accuracy("benchmark_t1_pretext_k400_50k").rename(columns={"top1": "table 1"})
+    both = t5.merge(t1, on=["task", "backbone"])
     both["same"] = np.isclose(both["table 5 C3"], both["table 1"])
     return both[["task", "backbone", "table 5 C3", "table 1", "same"]].reset_index(drop=True)
 
