@@ -1,18 +1,10 @@
 """Chapter "Discussion": the benchmark paper's recommendations checked against this book's numbers.
 
-Benchmark paper §6 ("Discussions and analysis": four recommendations) and §7 (six
-conclusions), plus the inferences of §4-5 that they rest on. The chapter
-
-1. collects every chapter's "paper vs reproduced" tables (``paper_comparisons(study)`` of the
-   modules in ``CHAPTERS``), one for every table in ``data/paper-tables/``; a chapter whose
-   results are not in the stores gives a table with NaN reproduced values and a note naming the
-   chapter that produces it (``collect_comparisons``);
-2. states per table how this profile's setting differs from the paper's (``scale_notes``);
-3. measures the agreement per table and metric: Spearman rank correlation of the cells, the
-   sign agreement of the table's key comparisons, the mean difference (``agreement_table``);
-4. checks each recommendation or conclusion as a claim on the paper's own numbers and on ours
-   (``CLAIMS``, ``check_claims``): a measured quantity with its 95% interval and a computed verdict
-   (``sslvid.analysis.claims``); and shows every claim the chapters recorded (``book_claims``).
+Benchmark paper §6 ("Discussions and analysis": four recommendations) and §7 (six conclusions), plus the
+inferences of §4-5 that they rest on. The chapter collects every chapter's "paper vs reproduced" tables
+(``paper_comparisons(study)`` of the modules in ``CHAPTERS``; ``collect_comparisons``), measures their
+agreement (``agreement_table``) and checks each recommendation or conclusion as a claim on the paper's own
+numbers and on ours (``CLAIMS``, ``check_claims``; ``sslvid.analysis.claims``).
 
 By default nothing is trained or evaluated here: the study is wrapped so that a run, an
 evaluation or a feature extraction missing from the stores raises ``NotCachedError``

@@ -1,19 +1,10 @@
 """Chapter "Downstream summary": action classification and clip retrieval across everything trained.
 
-Benchmark paper (Anonymous, CVPR 2023 submission #3061) §5.1, Table 9 and Figure 4. The paper closes with
-its best model (RSPNet pre-trained on K400-30k, then distilled) against published approaches
-on UCF101 and HMDB51, and with clip retrieval top-k. Here:
-
-1. the ``downstream`` grid (VCOP, RotNet, CVRL, RSPNet x K400 / SSv2 at 30k, R(2+1)D-18;
-   shared with the out-of-distribution chapter) is classified and retrieved on both targets;
-2. every evaluation the results table holds at this profile and protocol — all models the
-   earlier chapters trained — is summarised: the best model per pretext task and per backbone,
-   with how far each is above its backbone's random-initialisation baseline;
-3. retrieval hit@k curves (k = 1, 5, 10, 20, 50) of the best pre-training of each task;
-4. the nearest training clips of a test clip for the best model (Figure 4's picture);
-5. Table 9 as printed beside our best numbers; only the row the paper trained itself (its KD
-   student from RSPNet K400-30k) has a reproduced counterpart, when the distillation chapter
-   trained one.
+Benchmark paper (Anonymous, CVPR 2023 submission #3061) §5.1, Table 9 and Figure 4. The ``downstream`` grid
+(VCOP, RotNet, CVRL, RSPNet x K400 / SSv2 at 30k, R(2+1)D-18; shared with the out-of-distribution chapter) is
+classified and retrieved on both targets; every evaluation the results table holds at this profile and
+protocol is summarised per pretext task and backbone; Table 9 is shown as printed beside our best numbers
+(only its KD-student row, from the distillation chapter, has a reproduced counterpart).
 """
 
 from __future__ import annotations
