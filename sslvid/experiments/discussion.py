@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -601,18 +602,15 @@ def measure_ood_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduc
     return Estimate(float(min(margins)), n=2)
 
 
-def _contrastive(task: str) -> bool | None:
+def _task_field(field: str, task: str) -> Any:
+    """A registered pretext task's ``field`` (``contrastive``, ``category``); None for a name not registered."""
     try:
-        return bool(TASKS.get(task).contrastive)
+        return getattr(TASKS.get(task), field)
     except (ValueError, KeyError, AttributeError):
         return None
 
 
-def _category(task: str) -> str | None:
-    try:
-        return TASKS.get(task).category
-    except (ValueError, KeyError, AttributeError):
-        return None
+_contrastive, _category = partial(_task_field, "contrastive"), partial(_task_field, "category")
 
 
 def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
