@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.evaluate.classify import TASK as CLASSIFICATION
 from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study
 from sslvid.store.paper_tables import load_paper_table
 
 TARGET_KINDS = ("appearance", "motion")
@@ -57,13 +57,8 @@ def classification(
     Returns:
         rows ``task, backbone, data, subset, target_kind, target, protocol, top1``.
     """
-    check_selection(targets, TARGET_KINDS, "targets")
     points = downstream_points(study) if points is None else list(points)
-    backbones = sorted({p["backbone"] for p in points})
-    frames = [
-        study.accuracy(points, target=kind, scratch_backbones=backbones).assign(target_kind=kind) for kind in targets
-    ]
-    table = pd.concat(frames, ignore_index=True)
+    table = study.accuracy(points, target=targets, scratch_backbones=sorted({p["backbone"] for p in points}))
     return table[["task", "backbone", "data", "subset", "target_kind", "target", "protocol", "top1"]]
 
 
@@ -76,9 +71,7 @@ def retrieval(
         rows ``task, data, target_kind, k, hit`` (percent of test items, videos by default, with
         a same-class training item among their k nearest; NaN for a k above the gallery).
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    points = downstream_points(study) if points is None else list(points)
-    table = pd.concat([study.retrieval(points, kind) for kind in targets], ignore_index=True)
+    table = study.retrieval(downstream_points(study) if points is None else points, targets)
     return table[["task", "data", "target_kind", "k", "hit"]]
 
 

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
 from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.analysis.tables import ordered_pivot
-from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
+from sslvid.experiments.study import TARGETS, Study, chapter_claim
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import compare_with_paper
@@ -72,10 +72,7 @@ def ood_accuracy(
         top1`` (percent; video-level top-1 of the study's protocol unless ``protocol`` is given), ``videos``
         (the test videos behind it).
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    points = ood_points(study, tasks)
-    frames = [study.accuracy(points, target=kind, protocol=protocol).assign(target_kind=kind) for kind in targets]
-    table = pd.concat(frames, ignore_index=True)
+    table = study.accuracy(ood_points(study, tasks), target=targets, protocol=protocol)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
     return table[
@@ -91,12 +88,8 @@ def scratch_accuracy(
     Returns:
         one row per target: ``target_kind, target, protocol, top1``.
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    rows = [
-        study.accuracy([], target=kind, protocol=protocol, scratch_backbones=[backbone]).assign(target_kind=kind)
-        for kind in targets
-    ]
-    return pd.concat(rows, ignore_index=True)[["target_kind", "target", "protocol", "top1", "videos"]]
+    table = study.accuracy([], target=targets, protocol=protocol, scratch_backbones=[backbone])
+    return table[["target_kind", "target", "protocol", "top1", "videos"]]
 
 
 def ood_retrieval(
@@ -110,9 +103,7 @@ def ood_retrieval(
         training item among the k most cosine-similar; NaN for a k above the gallery), k in
         ``sslvid.evaluate.metrics.RETRIEVAL_KS``.
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    points = ood_points(study, tasks)
-    table = pd.concat([study.retrieval(points, kind) for kind in targets], ignore_index=True)
+    table = study.retrieval(ood_points(study, tasks), targets)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
     return table[["task", "data", "target_kind", "target", "contrastive", "in_distribution", "k", "hit"]]
