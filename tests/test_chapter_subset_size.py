@@ -85,18 +85,19 @@ def test_tables_have_the_papers_shape_and_compare_exactly():
     acc2 = _paper_as_ours(ch.TABLE2)
     t2 = ch.table2(acc2)
     assert t2.shape == (3, 6) and list(t2.index) == ["10k", "30k", "50k"] and list(t2.columns) == list(SIX_TASKS)
-    cmp2 = ch.compare_table2(acc2)
+    cmp2 = ch.compare_table(ch.TABLE2, acc2, total_epochs=4)
     assert len(cmp2) == 18 and (cmp2["difference"].abs() < 1e-9).all() and (cmp2["n"] == 1).all()
+    assert "our_epoch" not in cmp2
 
     acc3 = _paper_as_ours(ch.TABLE3, shift=-10)
     assert ch.table3(acc3).shape == (4, 8)
-    cmp3 = ch.compare_table3(acc3, total_epochs=4)
+    cmp3 = ch.compare_table(ch.TABLE3, acc3, total_epochs=4)
     assert len(cmp3) == 32 and np.allclose(cmp3["difference"], -10)
     assert list(cmp3.loc[cmp3["epochs"] == "150", "our_epoch"].unique()) == [3]
 
     acc4 = _paper_as_ours(ch.TABLE4)
     assert ch.table4(acc4).shape == (4, 6)
-    cmp4 = ch.compare_table4(acc4[acc4["paper_epoch"] >= 100], total_epochs=2)
+    cmp4 = ch.compare_table(ch.TABLE4, acc4[acc4["paper_epoch"] >= 100], total_epochs=2)
     assert cmp4.loc[cmp4["epochs"] == "50", "reproduced"].isna().all()
     assert cmp4.loc[cmp4["epochs"] == "50", "our_epoch"].isna().all()
     assert list(cmp4.loc[cmp4["epochs"] == "100", "our_epoch"].unique()) == [1]

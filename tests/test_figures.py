@@ -29,6 +29,7 @@ from sslvid.analysis.figures import (  # noqa: E402
     accuracy_curves,
     cka_heatmap,
     cka_heatmaps,
+    hit_at_k_curves,
     neighbour_gallery,
     pretext_strip,
     saliency_figure,
@@ -271,3 +272,19 @@ def test_pictures_on_a_real_asl_clip(asl_clip):
     ((x, _),) = list(iter_clip_batches(torch.from_numpy(v[None, :8:2]), crop_size=32))
     fig = saliency_figure(x[0], vanilla_saliency(net, x)[0], grad_cam(net, x)[0], max_frames=4)
     assert len(fig.axes) == 12
+
+
+def test_hit_at_k_curves_one_panel_per_target_one_line_per_curve_and_chance():
+    hits = pd.DataFrame(
+        [
+            {"target_kind": kind, "curve": curve, "k": k, "hit": 10.0 * k}
+            for kind in ("motion", "appearance")
+            for curve in ("a", "b")
+            for k in (5, 1, 10)
+        ]
+    )
+    fig = hit_at_k_curves(hits, ["appearance", "motion", "absent"], chance={"motion": 10.0})
+    assert [ax.get_title() for ax in fig.axes] == ["appearance target", "motion target"]
+    assert [len(ax.lines) for ax in fig.axes] == [2, 3], "two curves; the motion panel adds its chance line"
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 5, 10], "each curve in order of k"
+    plt.close(fig)

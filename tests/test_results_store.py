@@ -15,12 +15,21 @@ import pytest
 from sslvid.io import DamagedFileError
 from sslvid.store.paper_tables import (
     PAPER_BACKBONES,
+    from_paper_names,
     list_paper_tables,
     load_paper_table,
     paper_table_info,
     paper_tables_dir,
 )
-from sslvid.store.results import COLUMNS, ResultsStore, normalise_rows, paper_vs_reproduced, pivot, row_key
+from sslvid.store.results import (
+    COLUMNS,
+    ResultsStore,
+    compare_with_paper,
+    normalise_rows,
+    paper_vs_reproduced,
+    pivot,
+    row_key,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -218,6 +227,20 @@ def test_paper_vs_reproduced_puts_the_numbers_side_by_side():
     assert pd.isna(cells.loc[("r21d", "prp"), "reproduced"]), "a cell we did not measure"
     assert pd.isna(cells.loc[("r21d", "vcop"), "paper"]), "a cell the paper does not print"
     assert list(table.columns) == ["backbone", "pretext", "paper", "reproduced", "n", "difference"]
+
+
+def test_compare_with_paper_joins_on_the_tables_keys_and_first_value_column():
+    name = "benchmark_t1_pretext_k400_50k"
+    paper = load_paper_table(name)
+    ours = paper.rename(columns={"ucf101_top1": "value"}).assign(value=lambda t: t["value"] + 2.0)
+    table = compare_with_paper(name, ours)
+    assert list(table.columns) == [*paper_table_info(name).keys, "paper", "reproduced", "n", "difference"]
+    assert len(table) == len(paper) and (table["difference"] - 2.0).abs().max() < 1e-9
+
+
+def test_backbone_names_go_to_the_papers_and_back():
+    ours = pd.Series(["r2plus1d_18", "shufflenet3d", "swin3d_t"])
+    assert list(from_paper_names(ours.map(lambda b: PAPER_BACKBONES.get(b, b)))) == list(ours)
 
 
 @pytest.mark.parametrize("name", list_paper_tables())

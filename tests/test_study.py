@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sslvid.evaluate.features import FeatureCache
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, chapter_claim
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -72,3 +72,12 @@ def test_accuracy_trains_once_and_reads_the_second_time_from_the_stores(study):
     assert len(study.store.runs()) == runs, "nothing trained twice"
     cached = study.timing_table()
     assert cached[cached["what"] == "pretrain"]["cached"].iloc[-1]
+
+
+def test_a_chapter_claim_starts_unmeasured_and_takes_its_estimate():
+    from sslvid.analysis.claims import NOT_MEASURED, Estimate
+
+    claim = chapter_claim("ch", "key", "A beats B.", "A minus B (points)", section="§4.2", table="Table 2")
+    assert claim.estimate is None and claim.verdict == NOT_MEASURED
+    assert (claim.paper, claim.section, claim.table, claim.digits) == ("benchmark2023", "§4.2", "Table 2", 1)
+    assert claim.measured(Estimate(3.0, low=1.0, high=5.0)).estimate.value == 3.0

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sslvid.analysis.tables import BEST_PROPS, MISSING, comparison_table, result_table
+from sslvid.analysis.tables import BEST_PROPS, MISSING, comparison_table, ordered_pivot, result_table
 
 
 def bold(styler):
@@ -72,3 +72,18 @@ def test_the_best_of_each_row_and_the_plain_formatter():
         assert _plain_html(pd.DataFrame({"x": range(100)})).count("<tr>") < 20
     nullable = pd.DataFrame({"epoch": pd.array([1, None], dtype="Int64")})
     assert MISSING in result_table(nullable).to_html()
+
+
+def test_ordered_pivot_follows_the_given_order_and_leaves_out_unlisted_labels():
+    frame = pd.DataFrame(
+        {
+            "row": ["b", "a", "b", "a", "z"],
+            "col": ["y", "y", "x", "x", "x"],
+            "level": ["q", "p", "q", "p", "p"],
+            "v": [1.0, 2.0, 3.0, 4.0, 9.0],
+        }
+    )
+    table = ordered_pivot(frame, "row", ["col", "level"], "v", {"row": ["b", "a"], "col": ["y", "x"]})
+    assert list(table.index) == ["b", "a"], "rows in the given order, 'z' left out"
+    assert list(table.columns) == [("y", "p"), ("y", "q"), ("x", "p"), ("x", "q")], "unnamed level sorted"
+    assert table.loc["a", ("x", "p")] == 4.0 and np.isnan(table.loc["b", ("x", "p")])

@@ -7,7 +7,7 @@ and accuracy-against-epochs curves. The numbers come from ``sslvid.analysis`` (`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import matplotlib.pyplot as plt
@@ -361,6 +361,43 @@ def accuracy_curves(
     )
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def hit_at_k_curves(
+    hits: pd.DataFrame,
+    panels: Sequence[str],
+    titles: Mapping[str, str] | None = None,
+    chance: Mapping[str, float] | None = None,
+    panel: str = "target_kind",
+) -> Figure:
+    """Top-k retrieval curves (benchmark paper §5.1, Figure 4): hit@k (%) against k on a log axis, one panel
+    per value of column ``panel`` (those of ``panels`` present, in that order).
+
+    Args:
+        hits: rows with ``k``, ``hit`` and ``curve`` (a line's label), optionally ``color`` and ``linestyle``.
+        titles: panel value -> title (default "<value> target").
+        chance: panel value -> chance level (%), drawn as a dotted line.
+    """
+    shown = [name for name in panels if name in set(hits[panel])]
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.3 * len(shown) + 1.3, 3.2), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], shown):
+        part = hits[hits[panel] == name]
+        for label, rows in part.groupby("curve", sort=False):
+            rows = rows.sort_values("k")
+            style = {key: rows[key].iloc[0] for key in ("color", "linestyle") if key in rows}
+            ax.plot(rows["k"], rows["hit"], marker="o", markersize=3, label=label, **style)
+        if chance and name in chance:
+            ax.axhline(chance[name], color="grey", lw=0.8, ls=":", label="chance (k=1)")
+        ks = sorted(set(part["k"]))
+        ax.set_xscale("log")
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_xlabel("k (nearest training items)")
+        ax.set_title((titles or {}).get(name, f"{name} target"), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("hit@k (%)")
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 

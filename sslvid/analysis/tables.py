@@ -108,6 +108,33 @@ def comparison_table(
     return styler.set_table_attributes(TABLE_ATTRIBUTES)
 
 
+def ordered_pivot(
+    frame: pd.DataFrame,
+    index: str | Sequence[str],
+    columns: str | Sequence[str],
+    values: str,
+    order: Mapping[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """The mean of ``values`` per ``index`` x ``columns`` (``DataFrame.pivot_table``), in a paper table's order.
+
+    Args:
+        order: column name -> its values, first to last; rows and column levels of that name follow it, and
+            rows of ``frame`` with a value it does not list are left out. Levels it does not name are sorted.
+    """
+    order = order or {}
+    keep = pd.Series(True, index=frame.index)
+    for name, wanted in order.items():
+        if name in frame:
+            keep &= frame[name].isin(list(wanted))
+    table = frame[keep].pivot_table(index=index, columns=columns, values=values, aggfunc="mean")
+
+    def key(level: pd.Index) -> pd.Index:
+        rank = {v: i for i, v in enumerate(order.get(level.name, ()))}
+        return level.map(rank.get) if rank else level
+
+    return table.sort_index(axis=0, key=key).sort_index(axis=1, key=key)
+
+
 def _label(column: Any) -> str:
     """The last level of a column label, as text."""
     return str(column[-1] if isinstance(column, tuple) else column)

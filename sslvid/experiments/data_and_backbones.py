@@ -25,6 +25,7 @@ from sslvid.data.default import DEFAULT_SETS, class_descriptions
 from sslvid.data.records import VideoIndex
 from sslvid.data.sources import ensure_default_data, open_split
 from sslvid.data.throughput import cache_vs_decode
+from sslvid.experiments.study import chapter_claim
 from sslvid.paths import cache_dir as default_cache_dir
 from sslvid.paths import shared_dir
 from sslvid.profiles import get_profile
@@ -34,8 +35,7 @@ PAPER_CLIP = (3, 16, 112, 112)
 
 
 KNOBS: dict[str, Any] = {"dataset": "ucf101", "strip_videos": 4, "speed_clips": 200}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def default_data_table(profile: str = "micro", seed: int = 0) -> tuple[pd.DataFrame, dict]:
@@ -196,15 +196,15 @@ def macs_speed_claim(costs: pd.DataFrame, profile: str) -> Claim:
     """Fewer multiply-adds mean faster training here: Spearman's rho of MACs and training clips/s over the
     networks (negative when they agree), with its uncertainty (``sslvid.analysis.claims.spearman``)."""
     rho = spearman(costs[f"MMACs, {profile}"], costs[f"train clips/s, {profile}"])
-    claim = Claim(
-        "macs_mean_speed",
+    claim = chapter_claim(
         "data_and_backbones",
+        "macs_mean_speed",
         "Fewer multiply-adds mean faster training.",
-        "sonawane2021lightweight",
-        "§1",
         "Spearman's rho of MACs and training clips/s",
         "<",
-        reason="not measured",
+        section="§1",
+        paper="sonawane2021lightweight",
+        digits=2,
     )
     return claim.measured(None if np.isnan(rho.value) else rho, "fewer than 3 networks, or constant")
 

@@ -1,18 +1,10 @@
 """Chapter "Discussion": the benchmark paper's recommendations checked against this book's numbers.
 
-Benchmark paper §6 ("Discussions and analysis": four recommendations) and §7 (six
-conclusions), plus the inferences of §4-5 that they rest on. The chapter
-
-1. collects every chapter's "paper vs reproduced" tables (``paper_comparisons(study)`` of the
-   modules in ``CHAPTERS``), one for every table in ``data/paper-tables/``; a chapter whose
-   results are not in the stores gives a table with NaN reproduced values and a note naming the
-   chapter that produces it (``collect_comparisons``);
-2. states per table how this profile's setting differs from the paper's (``scale_notes``);
-3. measures the agreement per table and metric: Spearman rank correlation of the cells, the
-   sign agreement of the table's key comparisons, the mean difference (``agreement_table``);
-4. checks each recommendation or conclusion as a claim on the paper's own numbers and on ours
-   (``CLAIMS``, ``check_claims``): a measured quantity with its 95% interval and a computed verdict
-   (``sslvid.analysis.claims``); and shows every claim the chapters recorded (``book_claims``).
+Benchmark paper §6 ("Discussions and analysis": four recommendations) and §7 (six conclusions), plus the
+inferences of §4-5 that they rest on. The chapter collects every chapter's "paper vs reproduced" tables
+(``paper_comparisons(study)`` of the modules in ``CHAPTERS``; ``collect_comparisons``), measures their
+agreement (``agreement_table``) and checks each recommendation or conclusion as a claim on the paper's own
+numbers and on ours (``CLAIMS``, ``check_claims``; ``sslvid.analysis.claims``).
 
 By default nothing is trained or evaluated here: the study is wrapped so that a run, an
 evaluation or a feature extraction missing from the stores raises ``NotCachedError``
@@ -25,6 +17,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -55,7 +48,7 @@ from sslvid.experiments import (
     subset_size,
     task_complexity,
 )
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, chapter_claim
 from sslvid.pretext.base import TASKS
 from sslvid.store.errors import not_cached_cause
 from sslvid.store.paper_tables import (
@@ -81,11 +74,7 @@ CHAPTER = "discussion"
 """This chapter's name in the claims table."""
 
 KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
-
-VALUE_COLUMNS = ("paper", "reproduced", "n", "difference")
-"""The columns of a ``paper_vs_reproduced`` frame besides its key columns."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def chapter_title(module: str) -> str:
@@ -358,15 +347,15 @@ def agreement_claim(table: str, metric: str, frame: pd.DataFrame) -> Claim:
     8 cells, a bootstrap over cells above)."""
     info = paper_table_info(table)
     both = frame.dropna(subset=["paper", "reproduced"])
-    claim = Claim(
-        f"agreement_{table}_{metric}",
+    claim = chapter_claim(
         CHAPTER,
+        f"agreement_{table}_{metric}",
         f"Our cells of {info.title} ({metric}) rank as the paper's do.",
-        info.source,
-        "",
         "Spearman's rho, our cells against the paper's",
+        section="",
         table=info.table,
-        reason="no cell reproduced",
+        paper=info.source,
+        digits=2,
     )
     rho = spearman(both["paper"], both["reproduced"]) if len(both) else None
     if rho is not None and np.isnan(rho.value):
@@ -472,18 +461,16 @@ class PaperClaim:
         """The claim measured on ``column`` of ``tables`` (``sslvid.analysis.claims.Claim``)."""
         got = self.measure(tables, column)
         names = [paper_table_info(t) for t in self.tables]
-        claim = Claim(
-            self.key,
+        claim = chapter_claim(
             CHAPTER,
+            self.key,
             self.statement,
-            names[0].source if names else "",
-            self.section,
             self.quantity,
             self.direction,
             self.threshold,
+            section=self.section,
             table=", ".join(n.table for n in names),
-            reason="not measured",
-            digits=1,
+            paper=names[0].source if names else "",
         )
         return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, str(got))
 
@@ -585,17 +572,15 @@ def measure_transformer_more_data(tables: Mapping[str, pd.DataFrame], column: st
 def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§6 recommendation 3, §4.2: the median gain from epoch 100 to 200 over Table 4's tasks and
     Table 3's (backbone, subset) series (points)."""
-    gains = []
-    for table, by in (
-        ("benchmark_t4_epochs_r21d_50k", ["pretext"]),
-        ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"]),
-    ):
-        for values in _series(cells(tables, table, column), by, "epochs").values():
-            if "100" in values and "200" in values:
-                gains.append(values["200"] - values["100"])
-    if not gains:
-        return "no series with epochs 100 and 200 (Tables 3, 4)"
-    return bootstrap_mean(gains, statistic="median")
+    gains = [
+        subset_size.gains(cells(tables, table, column), "epochs", ["100", "200"], by)["gain"]
+        for table, by in (
+            ("benchmark_t4_epochs_r21d_50k", ["pretext"]),
+            ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"]),
+        )
+    ]
+    both = pd.concat(gains, ignore_index=True)
+    return bootstrap_mean(both, statistic="median") if len(both) else "no series with epochs 100 and 200 (Tables 3, 4)"
 
 
 def _best(frame: pd.DataFrame) -> pd.Series:
@@ -617,18 +602,15 @@ def measure_ood_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduc
     return Estimate(float(min(margins)), n=2)
 
 
-def _contrastive(task: str) -> bool | None:
+def _task_field(field: str, task: str) -> Any:
+    """A registered pretext task's ``field`` (``contrastive``, ``category``); None for a name not registered."""
     try:
-        return bool(TASKS.get(task).contrastive)
+        return getattr(TASKS.get(task), field)
     except (ValueError, KeyError, AttributeError):
         return None
 
 
-def _category(task: str) -> str | None:
-    try:
-        return TASKS.get(task).category
-    except (ValueError, KeyError, AttributeError):
-        return None
+_contrastive, _category = partial(_task_field, "contrastive"), partial(_task_field, "category")
 
 
 def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
@@ -736,15 +718,9 @@ def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = 
 
 def measure_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§4.2 inference (Table 2): per task, accuracy on the largest subset minus the smallest; mean over tasks."""
-    series = _series(cells(tables, "benchmark_t2_subset_size_r21d", column), ["pretext"], "subset")
-    gains = []
-    for values in series.values():
-        present = [s for s in SUBSET_ORDER if s in values]
-        if len(present) >= 2:
-            gains.append(values[present[-1]] - values[present[0]])
-    if not gains:
-        return "Table 2 has no task with two subset sizes"
-    return bootstrap_mean(gains)
+    t2 = cells(tables, "benchmark_t2_subset_size_r21d", column)
+    gains = subset_size.gains(t2, "subset", SUBSET_ORDER, ["pretext"])["gain"]
+    return bootstrap_mean(gains) if len(gains) else "Table 2 has no task with two subset sizes"
 
 
 def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> tuple[PaperClaim, ...]:

@@ -1,19 +1,10 @@
 """Chapter "Downstream summary": action classification and clip retrieval across everything trained.
 
-Benchmark paper (Anonymous, CVPR 2023 submission #3061) §5.1, Table 9 and Figure 4. The paper closes with
-its best model (RSPNet pre-trained on K400-30k, then distilled) against published approaches
-on UCF101 and HMDB51, and with clip retrieval top-k. Here:
-
-1. the ``downstream`` grid (VCOP, RotNet, CVRL, RSPNet x K400 / SSv2 at 30k, R(2+1)D-18;
-   shared with the out-of-distribution chapter) is classified and retrieved on both targets;
-2. every evaluation the results table holds at this profile and protocol — all models the
-   earlier chapters trained — is summarised: the best model per pretext task and per backbone,
-   with how far each is above its backbone's random-initialisation baseline;
-3. retrieval hit@k curves (k = 1, 5, 10, 20, 50) of the best pre-training of each task;
-4. the nearest training clips of a test clip for the best model (Figure 4's picture);
-5. Table 9 as printed beside our best numbers; only the row the paper trained itself (its KD
-   student from RSPNet K400-30k) has a reproduced counterpart, when the distillation chapter
-   trained one.
+Benchmark paper (Anonymous, CVPR 2023 submission #3061) §5.1, Table 9 and Figure 4. The ``downstream`` grid
+(VCOP, RotNet, CVRL, RSPNet x K400 / SSv2 at 30k, R(2+1)D-18; shared with the out-of-distribution chapter) is
+classified and retrieved on both targets; every evaluation the results table holds at this profile and
+protocol is summarised per pretext task and backbone; Table 9 is shown as printed beside our best numbers
+(only its KD-student row, from the distillation chapter, has a reproduced counterpart).
 """
 
 from __future__ import annotations
@@ -21,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.evaluate.classify import TASK as CLASSIFICATION
-from sslvid.evaluate.metrics import RETRIEVAL_KS
 from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study
 from sslvid.store.paper_tables import load_paper_table
 
 TARGET_KINDS = ("appearance", "motion")
@@ -67,13 +57,8 @@ def classification(
     Returns:
         rows ``task, backbone, data, subset, target_kind, target, protocol, top1``.
     """
-    check_selection(targets, TARGET_KINDS, "targets")
     points = downstream_points(study) if points is None else list(points)
-    backbones = sorted({p["backbone"] for p in points})
-    frames = [
-        study.accuracy(points, target=kind, scratch_backbones=backbones).assign(target_kind=kind) for kind in targets
-    ]
-    table = pd.concat(frames, ignore_index=True)
+    table = study.accuracy(points, target=targets, scratch_backbones=sorted({p["backbone"] for p in points}))
     return table[["task", "backbone", "data", "subset", "target_kind", "target", "protocol", "top1"]]
 
 
@@ -86,9 +71,7 @@ def retrieval(
         rows ``task, data, target_kind, k, hit`` (percent of test items, videos by default, with
         a same-class training item among their k nearest; NaN for a k above the gallery).
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    points = downstream_points(study) if points is None else list(points)
-    table = pd.concat([study.retrieval(points, kind) for kind in targets], ignore_index=True)
+    table = study.retrieval(downstream_points(study) if points is None else points, targets)
     return table[["task", "data", "target_kind", "k", "hit"]]
 
 
@@ -226,8 +209,7 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
 
 
 KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
@@ -283,25 +265,12 @@ def retrieval_figure(hits: pd.DataFrame, classes: Mapping[str, int] | None = Non
         hits: ``retrieval`` rows.
         classes: target kind -> number of classes, to draw the chance level of hit@1 (optional).
     """
-    kinds = [k for k in TARGET_KINDS if k in set(hits["target_kind"])]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.4 * len(kinds) + 1.2, 3.2), squeeze=False, sharey=True)
-    best = best_pool_per_task(hits)
-    for ax, kind in zip(axes[0], kinds):
-        for i, row in enumerate(best[best["target_kind"] == kind].itertuples(index=False)):
-            curve = hits[(hits["target_kind"] == kind) & (hits["task"] == row.task) & (hits["data"] == row.data)]
-            curve = curve.sort_values("k")
-            ax.plot(curve["k"], curve["hit"], marker="o", markersize=3, color=f"C{i}", label=f"{row.task} ({row.data})")
-        if classes and kind in classes:
-            ax.axhline(100.0 / classes[kind], color="grey", lw=0.8, ls=":", label="chance (k=1)")
-        ax.set_xscale("log")
-        ax.set_xticks(list(RETRIEVAL_KS), [str(k) for k in RETRIEVAL_KS])
-        ax.set_xlabel("k")
-        ax.set_title(f"{kind} target", fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("hit@k (%)")
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.tight_layout()
-    return fig
+    best = best_pool_per_task(hits)[["target_kind", "task", "data"]]
+    best["color"] = [f"C{i}" for i in best.groupby("target_kind").cumcount()]
+    curves = hits.merge(best, on=["target_kind", "task", "data"])
+    curves["curve"] = curves["task"] + " (" + curves["data"] + ")"
+    chance = {kind: 100.0 / count for kind, count in (classes or {}).items()}
+    return hit_at_k_curves(curves, TARGET_KINDS, chance=chance)
 
 
 def best_pool_per_task(hits: pd.DataFrame, k: int = 5) -> pd.DataFrame:

@@ -1,24 +1,17 @@
 """Chapter "Out of distribution": does the kind of pre-training data decide what transfers?
 
 Benchmark paper (Anonymous, CVPR 2023 submission #3061) §4.4, Table 6, and §5.1 clip retrieval, Figure 4.
-R(2+1)D-18 is pre-trained with VCOP, RotNet, CVRL and RSPNet on 30k videos of an appearance
-pool ("K400": the paper's Kinetics-400; the digit appearance pool at micro scale) and of a
-motion pool ("SSv2": Something-Something v2; the digit motion pool), and evaluated on an
-appearance target (UCF101; ``digits-appearance``) and a motion target (Diving48;
-``digits-motion``): a 2x2 of pre-training data x target per task. A pair is *in distribution*
-when the pre-training data is of the target's kind (K400 -> appearance, SSv2 -> motion).
-
-The chapter shows (1) Table 6 in the paper's shape beside the paper's numbers, (2) the 2x2 per
-task as a figure, (3) the in- vs out-of-distribution gap, (4) frozen-feature clip retrieval
-hit@k on both targets as top-k curves (Figure 4's analogue), and (5) sentences that check the
-paper's three claims against our numbers: non-contrastive tasks learn more from SSv2 on both
-targets, contrastive tasks more from K400, and the best model of each target was pre-trained on
-the matching data.
+R(2+1)D-18 is pre-trained with VCOP, RotNet, CVRL and RSPNet on 30k videos of an appearance pool ("K400": the
+paper's Kinetics-400) and of a motion pool ("SSv2": Something-Something v2), and evaluated on an appearance
+target (UCF101; ``digits-appearance``) and a motion target (Diving48; ``digits-motion``). A pair is *in
+distribution* when the pre-training data is of the target's kind (K400 -> appearance, SSv2 -> motion).
+The notebook (``notebooks/05_out_of_distribution.ipynb``) states the paper's three claims this module checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -27,11 +20,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
-from sslvid.evaluate.metrics import RETRIEVAL_KS
-from sslvid.experiments.study import TARGETS, Study, check_selection
+from sslvid.analysis.figures import hit_at_k_curves
+from sslvid.analysis.tables import ordered_pivot
+from sslvid.experiments.study import TARGETS, Study, chapter_claim
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t6_ood_r21d_30k"
 """The transcribed Table 6 (``sslvid.store.paper_tables``)."""
@@ -50,8 +44,6 @@ MATCHING_TARGET = {"K400": "appearance", "SSv2": "motion"}
 
 PAPER_PRETRAIN = {"K400": "k400", "SSv2": "ssv2"}
 """Our pre-training data names -> Table 6's."""
-
-RETRIEVAL_METRICS = tuple(f"hit@{k}" for k in RETRIEVAL_KS)
 
 
 # --------------------------------------------------------------------------- computing (or loading) the numbers
@@ -80,10 +72,7 @@ def ood_accuracy(
         top1`` (percent; video-level top-1 of the study's protocol unless ``protocol`` is given), ``videos``
         (the test videos behind it).
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    points = ood_points(study, tasks)
-    frames = [study.accuracy(points, target=kind, protocol=protocol).assign(target_kind=kind) for kind in targets]
-    table = pd.concat(frames, ignore_index=True)
+    table = study.accuracy(ood_points(study, tasks), target=targets, protocol=protocol)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
     return table[
@@ -99,12 +88,8 @@ def scratch_accuracy(
     Returns:
         one row per target: ``target_kind, target, protocol, top1``.
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    rows = [
-        study.accuracy([], target=kind, protocol=protocol, scratch_backbones=[backbone]).assign(target_kind=kind)
-        for kind in targets
-    ]
-    return pd.concat(rows, ignore_index=True)[["target_kind", "target", "protocol", "top1", "videos"]]
+    table = study.accuracy([], target=targets, protocol=protocol, scratch_backbones=[backbone])
+    return table[["target_kind", "target", "protocol", "top1", "videos"]]
 
 
 def ood_retrieval(
@@ -116,11 +101,9 @@ def ood_retrieval(
         one row per (task, data, target, k): ``task, data, target_kind, target, contrastive,
         in_distribution, k, hit`` (percent of test items, videos by default, with a same-class
         training item among the k most cosine-similar; NaN for a k above the gallery), k in
-        ``RETRIEVAL_KS``.
+        ``sslvid.evaluate.metrics.RETRIEVAL_KS``.
     """
-    check_selection(targets, TARGET_KINDS, "targets")
-    points = ood_points(study, tasks)
-    table = pd.concat([study.retrieval(points, kind) for kind in targets], ignore_index=True)
+    table = study.retrieval(ood_points(study, tasks), targets)
     table["contrastive"] = table["task"].map(is_contrastive)
     table["in_distribution"] = table["data"].map(MATCHING_TARGET) == table["target_kind"]
     return table[["task", "data", "target_kind", "target", "contrastive", "in_distribution", "k", "hit"]]
@@ -136,8 +119,8 @@ def is_contrastive(task: str) -> bool:
 
 def table6(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 6's shape: rows (target kind, pre-training data), columns the tasks in Table 6's order; top-1."""
-    table = accuracy.pivot_table(index=["target_kind", "data"], columns="task", values="top1")
-    return table[[t for t in OOD_TASKS if t in table.columns]]
+    order = {"target_kind": TARGET_KINDS, "data": PRETRAIN_DATA, "task": OOD_TASKS}
+    return ordered_pivot(accuracy, ["target_kind", "data"], "task", "top1", order)
 
 
 def paper_table6() -> pd.DataFrame:
@@ -161,9 +144,7 @@ def ood_comparison(accuracy: pd.DataFrame) -> pd.DataFrame:
             "value": accuracy["top1"],
         }
     )
-    return paper_vs_reproduced(
-        load_paper_table(PAPER_TABLE), ours, on=["target", "pretrain", "pretext"], paper_value="top1"
-    )
+    return compare_with_paper(PAPER_TABLE, ours)
 
 
 def data_effect(table: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
@@ -247,9 +228,7 @@ def retrieval_at(retrieval: pd.DataFrame, k: int = 5) -> pd.DataFrame:
         ValueError: for a k that was not measured (lists the measured ones).
     """
     _check_k(retrieval, k)
-    part = retrieval[retrieval["k"] == k]
-    table = part.pivot_table(index="task", columns=["target_kind", "data"], values="hit")
-    return table.reindex([t for t in OOD_TASKS if t in table.index])
+    return ordered_pivot(retrieval[retrieval["k"] == k], "task", ["target_kind", "data"], "hit", {"task": OOD_TASKS})
 
 
 def _check_k(retrieval: pd.DataFrame, k: int) -> None:
@@ -283,8 +262,7 @@ KNOBS: dict[str, Any] = {
     "scratch_baseline": True,
     "retrieval_k": 5,
 }
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(study: Study, tasks: Sequence[str] = tuple(KNOBS["tasks"])) -> dict[str, pd.DataFrame]:
@@ -358,32 +336,13 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
 
     Colour = task, line style = pre-training data (solid K400, dashed SSv2).
     """
-    kinds = [k for k in TARGET_KINDS if k in set(retrieval["target_kind"])]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds) + 1.4, 3.2), squeeze=False, sharey=True)
-    styles = {"K400": "-", "SSv2": "--"}
-    colours = {t: f"C{i}" for i, t in enumerate(OOD_TASKS)}
-    for ax, kind in zip(axes[0], kinds):
-        part = retrieval[retrieval["target_kind"] == kind]
-        for (task, data), rows in part.groupby(["task", "data"], sort=False):
-            rows = rows.sort_values("k")
-            ax.plot(
-                rows["k"],
-                rows["hit"],
-                styles[data],
-                color=colours[task],
-                marker="o",
-                markersize=3,
-                label=f"{task}, {data}",
-            )
-        ax.set_xscale("log")
-        ax.set_xticks(sorted(set(part["k"])), [str(k) for k in sorted(set(part["k"]))])
-        ax.set_xlabel("k (nearest training items)")
-        ax.set_title(f"{kind} target ({part['target'].iloc[0]})", fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("hit@k (%)")
-    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    fig.tight_layout()
-    return fig
+    curves = retrieval.assign(
+        curve=retrieval["task"] + ", " + retrieval["data"],
+        color=retrieval["task"].map({t: f"C{i}" for i, t in enumerate(OOD_TASKS)}),
+        linestyle=retrieval["data"].map({"K400": "-", "SSv2": "--"}),
+    )
+    titles = {kind: f"{kind} target ({target})" for kind, target in zip(retrieval["target_kind"], retrieval["target"])}
+    return hit_at_k_curves(curves, TARGET_KINDS, titles)
 
 
 # --------------------------------------------------------------------------- prose from the numbers
@@ -391,6 +350,8 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
 
 CHAPTER = "out_of_distribution"
 """This chapter's name in the claims table."""
+
+_claim = partial(chapter_claim, CHAPTER, section="§4.4", table="Table 6")
 
 
 def _cells(part: pd.DataFrame, value: str, a: str, b: str) -> list[tuple[float, float, float, float]]:
@@ -422,16 +383,10 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
         kind = "contrastive" if contrastive else "non-contrastive"
         part = table[table["task"].map(is_contrastive) == contrastive]
         cells = _cells(part, value, better, worse)
-        claim = Claim(
+        claim = _claim(
             f"{kind.replace('-', '_')}_from_{better.lower()}{key_suffix}",
-            CHAPTER,
             f"{kind.capitalize()} tasks learn more from {better} than from {worse} pre-training.",
-            "benchmark2023",
-            "§4.4",
             f"{better} minus {worse} {what}, mean over (task, target) (points)",
-            table="Table 6",
-            digits=1,
-            reason="not measured",
         )
         out.append(
             claim.measured(bootstrap_mean_difference(cells) if cells else None, f"no {kind} task with both pools")
@@ -441,16 +396,10 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
         other = next(d for d in PRETRAIN_DATA if d != expected)
         part = table[table["target_kind"] == kind]
         best = {d: part[part["data"] == d].sort_values(value).tail(1) for d in PRETRAIN_DATA}
-        claim = Claim(
+        claim = _claim(
             f"best_on_{kind}{key_suffix}",
-            CHAPTER,
             f"The best model on the {kind} target was pre-trained on {expected}.",
-            "benchmark2023",
-            "§4.4",
             f"best {expected} model minus best {other} model, {what} (points)",
-            table="Table 6",
-            digits=1,
-            reason="not measured",
         )
         if best[expected].empty or best[other].empty:
             out.append(claim.measured(None, f"the {kind} target lacks a pool"))
@@ -506,24 +455,16 @@ def context_claims(accuracy: pd.DataFrame, scratch: pd.DataFrame | None = None) 
         ),
     ):
         cells = _oriented(accuracy, better)
-        claim = Claim(
-            key, CHAPTER, statement, "benchmark2023", "§4.4", quantity, table="Table 6", digits=1, reason="not measured"
-        )
+        claim = _claim(key, statement, quantity)
         out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None, "no cell with both pools"))
     for floor in scratch.itertuples() if scratch is not None else []:
         models = accuracy[accuracy["target_kind"] == floor.target_kind]
         videos = models["videos"] if "videos" in models else pd.Series(np.nan, index=models.index)
         cells = [(m, n, floor.top1, getattr(floor, "videos", np.nan)) for m, n in zip(models["top1"], videos)]
-        claim = Claim(
+        claim = _claim(
             f"pretraining_beats_scratch_{floor.target_kind}",
-            CHAPTER,
             "A pre-trained R(2+1)D-18 beats the randomly initialised one.",
-            "benchmark2023",
-            "§4.4",
             "pre-trained minus random initialisation, mean over models (points)",
-            table="Table 6",
-            digits=1,
-            reason="not measured",
         )
         out.append(claim.measured(bootstrap_mean_difference(cells) if cells else None, "no pre-trained model"))
     return out

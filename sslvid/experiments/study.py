@@ -20,6 +20,7 @@ At paper scale ``data_root`` is a folder with one sub-folder per dataset, named 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from sslvid.analysis.claims import Claim
 from sslvid.backbones.checkpoints import read_metadata
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
@@ -67,6 +69,36 @@ def check_selection(names: Sequence[str], valid: Sequence[str], what: str, allow
     if unknown or not (names or allow_empty):
         raise ValueError(f"unknown or no {what} {unknown or names}; valid: {', '.join(map(str, valid))}")
     return names
+
+
+def chapter_claim(
+    chapter: str,
+    key: str,
+    statement: str,
+    quantity: str,
+    direction: str = ">",
+    threshold: float = 0.0,
+    *,
+    section: str,
+    table: str = "",
+    paper: str = "benchmark2023",
+    digits: int = 1,
+) -> Claim:
+    """A chapter's claim before it is measured (``Claim.measured`` fills it in): the benchmark paper's
+    by default, one decimal. A chapter binds its name and paper section once with ``functools.partial``."""
+    return Claim(
+        key,
+        chapter,
+        statement,
+        paper,
+        section,
+        quantity,
+        direction,
+        threshold,
+        table=table,
+        digits=digits,
+        reason="not measured",
+    )
 
 
 def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
@@ -289,7 +321,7 @@ class Study:
     def accuracy(
         self,
         points: Iterable[Mapping[str, Any] | None],
-        target: str = "appearance",
+        target: str | Sequence[str] = "appearance",
         protocol: str | None = None,
         epochs: Sequence[int | None] = (None,),
         metric: str = "top1_video",
@@ -300,7 +332,7 @@ class Study:
 
         Args:
             points: grid points (None entries are skipped).
-            target, protocol: as in ``evaluate``.
+            target, protocol: as in ``evaluate``; several target kinds give their rows stacked, with ``target_kind``.
             epochs: pre-training checkpoints to evaluate (None: the final weights).
             metric: "top1_video" (scores averaged over a video's clips) or "top1_clip".
             scratch_backbones: also evaluate these networks from random initialisation (task "scratch").
@@ -312,6 +344,10 @@ class Study:
             NaN where the card has none), what a bootstrap over test videos resamples; ``outcomes(row)``
             reads the row's per-video outcomes (for a paired bootstrap) by its ``config_hash``.
         """
+        if not isinstance(target, str):
+            points, kinds = list(points), check_selection(target, list(TARGETS), "targets")
+            frames = [self.accuracy(points, k, protocol, epochs, metric, scratch_backbones, **overrides) for k in kinds]
+            return pd.concat([f.assign(target_kind=k) for f, k in zip(frames, kinds)], ignore_index=True)
         rows, videos = [], []
         for point in points:
             if point is None:
@@ -344,24 +380,27 @@ class Study:
         """
         return read_outcomes(self.store, str(row if isinstance(row, str) else row["config_hash"]))
 
-    def retrieval(self, points: Iterable[Mapping[str, Any]], target: str = "appearance") -> pd.DataFrame:
-        """Clip retrieval hit@k (frozen features, benchmark §5.1) of each point on ``target``.
+    def retrieval(
+        self, points: Iterable[Mapping[str, Any]], target: str | Sequence[str] = "appearance"
+    ) -> pd.DataFrame:
+        """Clip retrieval hit@k (frozen features, benchmark §5.1) of each point on ``target`` (a kind, or several).
 
         Returns:
             one row per (point, k): the point's fields (``POINT_COLUMNS``), ``target_kind``,
             ``target``, ``k`` and ``hit`` (percent of test items, videos by default, with a
             same-class training item among their k nearest; NaN for a k above the gallery).
         """
-        rows = []
-        for point in points:
-            found = self.evaluate(point, target=target, protocol="retrieval")
+        kinds = check_selection([target] if isinstance(target, str) else target, list(TARGETS), "targets")
+        rows, points = [], list(points)
+        for kind, point in itertools.product(kinds, points):
+            found = self.evaluate(point, target=kind, protocol="retrieval")
             for metric, value in zip(found["metric"], found["value"]):
                 if metric.startswith("hit@"):
                     rows.append(
                         {
                             **_describe(point),
-                            "target_kind": target,
-                            "target": self.target(target),
+                            "target_kind": kind,
+                            "target": self.target(kind),
                             "k": int(metric.split("@")[1]),
                             "hit": float(value),
                         }

@@ -24,6 +24,7 @@ epoch number) and ``value`` (top-1 %, the study's target and protocol).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -34,15 +35,16 @@ from matplotlib.figure import Figure
 from sslvid.analysis.cka import CKAResult, cka_map
 from sslvid.analysis.claims import Claim, bootstrap_combination, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.evaluate.features import eval_clips
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
 from sslvid.seeding import rng_for
 from sslvid.store.errors import NotCachedError
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import load_paper_table, to_paper_names
+from sslvid.store.results import compare_with_paper
 
 TABLE2 = "benchmark_t2_subset_size_r21d"
 TABLE3 = "benchmark_t3_rspnet_subset_epochs"
@@ -186,7 +188,7 @@ def to_paper_frame(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Our accuracy rows in the paper tables' names: ``pretext``, ``backbone`` (paper names),
     ``subset``, ``epochs`` (paper epoch, when the rows have checkpoints), ``value``."""
     frame = accuracy.rename(columns={"task": "pretext", "top1": "value", "paper_epoch": "epochs"})
-    frame["backbone"] = frame["backbone"].map(lambda b: PAPER_BACKBONES.get(b, b))
+    frame["backbone"] = to_paper_names(frame["backbone"])
     return frame
 
 
@@ -198,70 +200,26 @@ def paper_frame(name: str) -> pd.DataFrame:
 
 def table2(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 2's layout: subsets (rows, 10k first) x tasks (columns, the paper's order), top-1 %."""
-    table = accuracy.pivot_table(index="subset", columns="task", values="top1")
-    return _ordered(table, list(SUBSET_VIDEOS), SIX_TASKS)
+    return ordered_pivot(accuracy, "subset", "task", "top1", {"subset": list(SUBSET_VIDEOS), "task": SIX_TASKS})
 
 
 def table3(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 3's layout: paper epochs (rows) x (subset, backbone) (columns), top-1 %."""
-    table = accuracy.pivot_table(index="paper_epoch", columns=["subset", "backbone"], values="top1")
-    subsets = [s for s in SUBSET_VIDEOS if s in table.columns.get_level_values(0)]
-    backbones = [b for b in TABLE3_BACKBONES if b in table.columns.get_level_values(1)]
-    table = table.reindex(columns=pd.MultiIndex.from_product([subsets, backbones]))
-    table.index.name = "paper epochs"
-    return table.dropna(axis=1, how="all")
+    order = {"subset": list(SUBSET_VIDEOS), "backbone": TABLE3_BACKBONES}
+    return ordered_pivot(accuracy, "paper_epoch", ["subset", "backbone"], "top1", order).rename_axis("paper epochs")
 
 
 def table4(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 4's layout: paper epochs (rows) x tasks (columns), top-1 %."""
-    table = accuracy.pivot_table(index="paper_epoch", columns="task", values="top1")
-    table = table[[t for t in SIX_TASKS if t in table.columns]]
-    table.index.name = "paper epochs"
-    return table
+    return ordered_pivot(accuracy, "paper_epoch", "task", "top1", {"task": SIX_TASKS}).rename_axis("paper epochs")
 
 
-def _ordered(table: pd.DataFrame, rows: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-    return table.reindex(
-        index=[r for r in rows if r in table.index], columns=[c for c in columns if c in table.columns]
-    )
-
-
-def compare_table2(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Table 2 paper vs reproduced: ``subset, pretext, paper, reproduced, n, difference``."""
-    return paper_vs_reproduced(
-        load_paper_table(TABLE2),
-        to_paper_frame(accuracy),
-        on=["subset", "pretext"],
-        paper_value="ucf101_top1",
-        value="value",
-    )
-
-
-def compare_table3(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
-    """Table 3 paper vs reproduced: ``epochs, subset, backbone, paper, reproduced, n, difference, our_epoch``.
-
-    ``epochs`` is the paper's; ``our_epoch`` the checkpoint of a ``total_epochs`` run that stands for it.
-    """
-    merged = paper_vs_reproduced(
-        load_paper_table(TABLE3),
-        to_paper_frame(accuracy),
-        on=["epochs", "subset", "backbone"],
-        paper_value="ucf101_top1",
-        value="value",
-    )
-    return _with_our_epoch(merged, total_epochs)
-
-
-def compare_table4(accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
-    """Table 4 paper vs reproduced: ``epochs, pretext, paper, reproduced, n, difference, our_epoch``."""
-    merged = paper_vs_reproduced(
-        load_paper_table(TABLE4),
-        to_paper_frame(accuracy),
-        on=["epochs", "pretext"],
-        paper_value="ucf101_top1",
-        value="value",
-    )
-    return _with_our_epoch(merged, total_epochs)
+def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
+    """Paper table ``name`` (Table 2, 3 or 4) vs reproduced: its key columns, ``paper, reproduced, n, difference``;
+    Tables 3 and 4 (keyed by the paper's ``epochs``) add ``our_epoch``, the checkpoint of a ``total_epochs`` run
+    that stands for it."""
+    merged = compare_with_paper(name, to_paper_frame(accuracy))
+    return _with_our_epoch(merged, total_epochs) if "epochs" in merged else merged
 
 
 def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
@@ -281,8 +239,7 @@ KNOBS: dict[str, Any] = {
     "cka_subsets": ("10k", "100k"),
     "cka_clips": 256,
 }
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(
@@ -304,14 +261,14 @@ def paper_comparisons(
     """
     total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs
     builders = {
-        TABLE2: lambda: compare_table2(subset_accuracy(study, tasks)),
-        TABLE3: lambda: compare_table3(rspnet_accuracy(study, table3_backbones, table3_epochs), total),
-        TABLE4: lambda: compare_table4(epochs_accuracy(study, tasks, table4_epochs), total),
+        TABLE2: lambda: subset_accuracy(study, tasks),
+        TABLE3: lambda: rspnet_accuracy(study, table3_backbones, table3_epochs),
+        TABLE4: lambda: epochs_accuracy(study, tasks, table4_epochs),
     }
     tables, missing = {}, []
     for name, build in builders.items():
         try:
-            tables[name] = build()
+            tables[name] = compare_table(name, build(), total)
         except NotCachedError as error:  # a read-only study (chapter 10) lacks this table's runs
             missing.append(error)
     if missing and not tables:
@@ -350,7 +307,7 @@ def gains(frame: pd.DataFrame, along: str, order: Sequence[Any], by: Sequence[st
                 "monotone": bool((series.diff().dropna() >= 0).all()),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
 
 
 def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -406,10 +363,7 @@ def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 def duration_gains(frame: pd.DataFrame, by: Sequence[str], after: int = 100) -> pd.DataFrame:
     """Gain from the paper epoch ``after`` to the last epoch, per group of ``by`` (``gains``)."""
-    epochs = sorted(e for e in frame["epochs"].dropna().unique() if e >= after)
-    if len(epochs) < 2:
-        return pd.DataFrame(columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
-    return gains(frame, "epochs", epochs, list(by))
+    return gains(frame, "epochs", sorted(e for e in frame["epochs"].dropna().unique() if e >= after), list(by))
 
 
 def epoch_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -427,22 +381,7 @@ CHAPTER = "subset_size"
 """This chapter's name in the claims table."""
 
 
-def _claim(
-    key: str, section: str, table: str, statement: str, quantity: str, direction: str = ">", threshold: float = 0.0
-) -> Claim:
-    return Claim(
-        key,
-        CHAPTER,
-        statement,
-        "benchmark2023",
-        section,
-        quantity,
-        direction,
-        threshold,
-        table=table,
-        digits=1,
-        reason="not measured",
-    )
+_claim = partial(chapter_claim, CHAPTER, section="§4.2")
 
 
 def claims(
@@ -466,10 +405,9 @@ def claims(
     out.append(
         _claim(
             "more_data_helps",
-            "§4.2",
-            "Table 2",
             "As a rule accuracy grows with the pre-training subset.",
             "largest minus smallest subset, mean over tasks (points)",
+            table="Table 2",
         ).measured(bootstrap_mean(gain) if len(gain) else None, "no task with two subsets")
     )
     for backbone in acc3["backbone"].unique() if acc3 is not None and len(acc3) else []:
@@ -481,10 +419,10 @@ def claims(
         )
         claim = _claim(
             f"saturates_{backbone}",
-            "§6 recommendation 1",
-            "Table 3",
             f"{backbone} gains more from 10k to 30k videos than from 30k to 100k.",
             "gain 10k->30k minus gain 30k->100k (points)",
+            section="§6 recommendation 1",
+            table="Table 3",
         )
         if {"10k", "30k", "100k"} <= set(by.index):
             terms = [(-1.0, *by.loc["10k"]), (2.0, *by.loc["30k"]), (-1.0, *by.loc["100k"])]
@@ -499,12 +437,11 @@ def claims(
     out.append(
         _claim(
             "minimal_after_100",
-            "§4.2",
-            "Table 3",
             f"After {after} epochs the gains are minimal (below 1.5 points).",
             f"gain from paper epoch {after} to the last, mean over runs (points)",
             "<",
             1.5,
+            table="Table 3",
         ).measured(bootstrap_mean(late) if len(late) else None, f"no run with two checkpoints from epoch {after}")
     )
     table = epoch_gains(acc4) if acc4 is not None and len(acc4) else pd.DataFrame()
@@ -512,12 +449,11 @@ def claims(
     out.append(
         _claim(
             "epochs_small_gain",
-            "§4.2",
-            "Table 4",
             f"Longer pre-training gains little (below 2 points) for every task but {outlier}.",
             f"gain over the checkpoints, mean over the tasks but {outlier} (points)",
             "<",
             2.0,
+            table="Table 4",
         ).measured(bootstrap_mean(rest) if len(rest) else None, "fewer than two checkpoints")
     )
     return out

@@ -3,15 +3,9 @@
 RotNet, VCOP and PRP are pre-trained at three complexities each (``sslvid.scale.grids.COMPLEXITY``):
 C1-C3 are 2 / 3 / 4 rotations, 3 / 4 / 5 shuffled clips (6 / 24 / 120 orders, batch halved at
 5 clips as in the paper) and 2 / 3 / 4 playback rates ({1,2}, {1,2,4}, {1,2,4,8}), on 3D ShuffleNet
-and R(2+1)D-18, K400-50k (the study's grid ``task_complexity``). The chapter shows
-
-1. the downstream accuracy of every run (Table 5's shape: complexity x task x backbone) and a
-   figure of accuracy against complexity, beside the paper's numbers;
-2. the accuracy each run reached on its own pretext task at the end of pre-training (from the
-   run log), against chance: does a harder task end less solved?
-3. what each complexity asks, on one video of the pre-training pool;
-4. whether the paper's two findings hold here: more complex is not always better, and the best
-   complexity differs per backbone.
+and R(2+1)D-18, K400-50k (the study's grid ``task_complexity``). Beside the downstream accuracy (Table 5's
+shape) the chapter reads each run's own pretext accuracy from its log, and checks the paper's two findings:
+more complex is not always better, and the best complexity differs per backbone.
 
 Runs shared with the preliminaries chapter (Table 1) have the same config hash and are trained
 once: RotNet and PRP at C3 (their task defaults), and VCOP at C1 (3 clips is this project's VCOP
@@ -22,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -33,15 +28,16 @@ from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean_difference
 from sslvid.analysis.figures import frame_strips
 from sslvid.analysis.pretext_views import QUESTIONS, pretext_views
 from sslvid.analysis.pretext_views import build_task as build_view_task
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.data.decode import read_frames
 from sslvid.data.sources import open_split
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.pretext.base import PretextTask
 from sslvid.pretext.samplers import ClipOrderSampler, PlaybackRateSampler
 from sslvid.scale.grids import complexity_fields
 from sslvid.seeding import rng_for
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import PAPER_BACKBONES, from_paper_names, load_paper_table
+from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t5_task_complexity"
 """The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
@@ -194,26 +190,16 @@ def standard_error(top1: pd.Series, videos: pd.Series) -> pd.Series:
 def complexity_table(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
     """Table 5's shape: rows C1-C3, columns (task, backbone), cells ``value`` (top-1, percent)."""
     _require(acc, ("task", "backbone", "complexity", value))
-    tasks = [t for t in TASKS if t in set(acc["task"])]
-    backbones = [b for b in BACKBONES if b in set(acc["backbone"])]
-    table = acc.pivot_table(index="complexity", columns=["task", "backbone"], values=value, aggfunc="mean")
-    columns = [(t, b) for t in tasks for b in backbones if (t, b) in table.columns]
-    return table.reindex(index=[c for c in LEVELS if c in table.index], columns=pd.MultiIndex.from_tuples(columns))
+    order = {"complexity": LEVELS, "task": TASKS, "backbone": BACKBONES}
+    return ordered_pivot(acc, "complexity", ["task", "backbone"], value, order)
 
 
-def paper_accuracy() -> pd.DataFrame:
-    """The paper's Table 5 (reconstructed transcription) in our names: task, backbone, complexity, setting, top1."""
-    paper = load_paper_table(PAPER_TABLE)
-    ours = {v: k for k, v in PAPER_BACKBONES.items()}
-    return pd.DataFrame(
-        {
-            "task": paper["pretext"],
-            "backbone": paper["backbone"].map(lambda b: ours.get(b, b)),
-            "complexity": paper["complexity"],
-            "setting": paper["setting"],
-            "top1": paper["ucf101_top1"].astype(float),
-        }
-    )
+def paper_accuracy(name: str = PAPER_TABLE) -> pd.DataFrame:
+    """A transcribed benchmark table (Table 5, reconstructed, by default) in our names: ``task``, ``backbone``,
+    its other keys (Table 5: ``complexity``, ``setting``), ``top1``."""
+    paper = load_paper_table(name).rename(columns={"pretext": "task", "ucf101_top1": "top1"})
+    paper = paper.assign(backbone=from_paper_names(paper["backbone"]), top1=paper["top1"].astype(float))
+    return paper[["task", "backbone", *(c for c in ("complexity", "setting") if c in paper), "top1"]]
 
 
 def paper_table1_check() -> pd.DataFrame:
@@ -222,18 +208,9 @@ def paper_table1_check() -> pd.DataFrame:
     Returns:
         columns task, backbone, table 5 C3, table 1, same (bool).
     """
-    t5 = paper_accuracy()
-    t5 = t5[t5["complexity"] == "C3"]
-    t1 = load_paper_table("benchmark_t1_pretext_k400_50k")
-    ours = {v: k for k, v in PAPER_BACKBONES.items()}
-    t1 = pd.DataFrame(
-        {
-            "task": t1["pretext"],
-            "backbone": t1["backbone"].map(lambda b: ours.get(b, b)),
-            "table 1": t1["ucf101_top1"].astype(float),
-        }
-    )
-    both = t5.merge(t1, on=["task", "backbone"]).rename(columns={"top1": "table 5 C3"})
+    t5 = paper_accuracy().query("complexity == 'C3'").rename(columns={"top1": "table 5 C3"})
+    t1 = paper_accuracy("benchmark_t1_pretext_k400_50k").rename(columns={"top1": "table 1"})
+    both = t5.merge(t1, on=["task", "backbone"])
     both["same"] = np.isclose(both["table 5 C3"], both["table 1"])
     return both[["task", "backbone", "table 5 C3", "table 1", "same"]].reset_index(drop=True)
 
@@ -260,14 +237,7 @@ def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
     """
     _require(acc, ("task", "backbone", "complexity", "top1"))
     ours = acc.rename(columns={"task": "pretext"})
-    return paper_vs_reproduced(
-        load_paper_table(PAPER_TABLE),
-        ours,
-        on=["complexity", "pretext", "backbone"],
-        paper_value="ucf101_top1",
-        value="top1",
-        rename={"backbone": PAPER_BACKBONES},
-    )
+    return compare_with_paper(PAPER_TABLE, ours, value="top1", rename={"backbone": PAPER_BACKBONES})
 
 
 KNOBS: dict[str, Any] = {
@@ -275,8 +245,7 @@ KNOBS: dict[str, Any] = {
     "backbones": ("shufflenet3d", "r2plus1d_18"),
     "target": "appearance",
 }
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def paper_comparisons(
@@ -382,6 +351,8 @@ def backbone_disagreements(best: pd.DataFrame) -> list[str]:
 CHAPTER = "task_complexity"
 """This chapter's name in the claims table."""
 
+_claim = partial(chapter_claim, CHAPTER, section="§4.3", table="Table 5")
+
 
 def claims(ours: pd.DataFrame) -> list[Claim]:
     """The paper's two findings of §4.3 (benchmark2023, §4.3, Table 5) on ``best_levels`` rows, with uncertainty.
@@ -393,16 +364,10 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
     * ``best_differs_per_backbone`` (ii): the best complexity differs per backbone. Quantity: the
       share of tasks run on two backbones whose best level differs; a count of argmaxes, no interval.
     """
-    first = Claim(
+    first = _claim(
         "not_always_better",
-        CHAPTER,
         "A more complex pretext task is not always better: a less complex level beats C3 somewhere.",
-        "benchmark2023",
-        "§4.3",
         "largest margin of C1 or C2 over C3 over the task/backbone pairs (points)",
-        table="Table 5",
-        digits=1,
-        reason="not measured",
     )
     full = ours.dropna(subset=list(LEVELS))
     estimate = None
@@ -413,15 +378,11 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
         videos = row.get("test_videos", np.nan)
         videos = np.nan if videos is None or not videos or pd.isna(videos) else float(videos)
         estimate = bootstrap_mean_difference([(row[level], videos, row["C3"], videos)])
-    second = Claim(
+    second = _claim(
         "best_differs_per_backbone",
-        CHAPTER,
         "The best complexity differs per backbone.",
-        "benchmark2023",
-        "§4.3",
         "share of tasks on two backbones whose best level differs",
-        table="Table 5",
-        reason="not measured",
+        digits=2,
     )
     two = [t for t, g in ours.groupby("task", sort=False) if g["backbone"].nunique() > 1]
     share = Estimate(len(backbone_disagreements(ours)) / len(two), n=len(two)) if two else None
@@ -658,14 +619,10 @@ def pretext_accuracy_figure(pretext: pd.DataFrame) -> Figure:
     )
     for ax, task in zip(axes[0], tasks):
         part = pretext[pretext["task"] == task]
-        for backbone in [b for b in BACKBONES if b in set(part["backbone"])]:
-            line = part[part["backbone"] == backbone].set_index("complexity").reindex(LEVELS)
-            ax.plot(range(len(LEVELS)), line["pretext acc (%)"], marker="o", label=backbone)
+        _complexity_panel(ax, part, "pretext acc (%)")
         chance = part.groupby("complexity")["chance (%)"].first().reindex(LEVELS)
         ax.plot(range(len(LEVELS)), chance, "k--", lw=1, label="chance")
-        ax.set_xticks(range(len(LEVELS)), LEVELS)
         ax.set_title(task, fontsize=10)
-        ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("pretext accuracy, last epoch (%)")
     axes[0, -1].legend(fontsize=8)
     return fig

@@ -333,3 +333,9 @@ def load_paper_table(name: str, tidy: bool = False) -> pd.DataFrame:
 def to_paper_names(backbones: pd.Series) -> pd.Series:
     """Our backbone names replaced by the benchmark tables' names where they have one."""
     return backbones.map(lambda name: PAPER_BACKBONES.get(name, name))
+
+
+def from_paper_names(backbones: pd.Series) -> pd.Series:
+    """The benchmark tables' backbone names replaced by ours (``to_paper_names`` undone)."""
+    ours = {paper: name for name, paper in PAPER_BACKBONES.items()}
+    return backbones.map(lambda name: ours.get(name, name))

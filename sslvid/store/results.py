@@ -44,6 +44,7 @@ from filelock import FileLock
 from sslvid.io import DamagedFileError, atomic_write_text, remove_stale_temporaries
 from sslvid.paths import data_dir
 from sslvid.store.errors import NotCachedError
+from sslvid.store.paper_tables import load_paper_table, paper_table_info
 
 log = logging.getLogger(__name__)
 
@@ -428,6 +429,19 @@ def paper_vs_reproduced(
     merged["n"] = merged["n"].fillna(0).astype(int)
     merged["difference"] = merged["reproduced"] - merged["paper"]
     return merged[[*on, "paper", "reproduced", "n", "difference"]]
+
+
+def compare_with_paper(
+    name: str,
+    reproduced: pd.DataFrame,
+    on: Sequence[str] | None = None,
+    value: str = "value",
+    rename: Mapping[str, Mapping[str, str]] | None = None,
+) -> pd.DataFrame:
+    """``paper_vs_reproduced`` against paper table ``name`` (``load_paper_table``): its first value column,
+    joined on its key columns unless ``on`` is given."""
+    info = paper_table_info(name)
+    return paper_vs_reproduced(load_paper_table(name), reproduced, on or info.keys, info.values[0], value, rename)
 
 
 def _select(results: pd.DataFrame, metric: str | None = None, **equal: Any) -> pd.DataFrame:
