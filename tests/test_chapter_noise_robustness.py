@@ -225,6 +225,25 @@ def test_claims_take_the_paired_bootstrap_over_test_videos_where_outcomes_are_ke
     assert fallback[gap].estimate.method == UNPAIRED_VIDEOS
 
 
+def test_a_model_at_zero_clean_accuracy_is_left_out_as_on_the_models_path(study):
+    rows, kept = counted_rows(study)
+    dead = ch.noise_points(study)[0]
+    key = study.eval_config(dead, "appearance").config_hash()
+    zero = (rows["config_hash"] == key) & rows["metric"].isin(["top1_video", "abs_drop_video"])
+    rows.loc[zero, "value"] = 0.0
+    rows.loc[(rows["config_hash"] == key) & (rows["metric"] == "rel_drop_video"), "value"] = np.nan
+    kept = {
+        k: VideoOutcomes.of(k[0], "top1_video", TEST_VIDEOS, [False] * V, k[1] or "clean") if k[0] == key else v
+        for k, v in kept.items()
+    }
+    table = ch.table7_from_rows(rows)
+    paired = {c.key: c for c in ch.claims(table, rows, lambda k, condition: kept.get((k, condition)))}
+    over_models = {c.key: c for c in ch.claims(table)}
+    for name, claim in paired.items():
+        assert claim.estimate.method == PAIRED_VIDEOS and np.isfinite(claim.estimate.value), name
+        assert claim.estimate.value == pytest.approx(over_models[name].estimate.value, abs=1e-9), name
+
+
 def test_rows_without_test_video_counts_keep_the_bootstrap_over_models(study):
     rows = paper_like_rows(study)
     noisy = rows[rows["task"] == NOISE_TASK]

@@ -408,8 +408,12 @@ def claims(
             read with ``printed_verdict``).
         rows: the noise rows behind ``table`` (``noise_rows``), at ``severity``.
         outcomes: per-video outcomes by config hash and condition (``Study.outcomes``).
+
+    Models without a relative drop (0% clean accuracy) are left out, as are the bootstrap draws in which
+    a model's resampled clean accuracy is 0.
     """
     table = _traits(table)
+    table = table[np.isfinite(table["rel_drop_pct"].astype(float))]  # a model at 0% clean has no relative drop
     videos = _video_draws(table, rows, outcomes, severity)
     out = []
     for backbone, want in (("r2plus1d_18", "least"), ("shufflenet3d", "most")):
