@@ -496,7 +496,7 @@ def _extreme(table: pd.DataFrame, task: str, backbone: str, side: str, videos: _
     mine = table.index[(table["task"] == task) & (table["backbone"] == backbone)]
     rest = table.index[~((table["task"] == task) & (table["backbone"] == backbone))]
     if not len(mine) or not len(rest):
-        return "the model or the others are missing"
+        return "the model or the others are missing (or have no relative drop: 0% clean accuracy)"
     pick = np.min if side == "<" else np.max
     if videos is not None:
         return videos.estimate(lambda rel: rel(mine[0]) - pick([rel(i) for i in rest], axis=0), [mine[0], *rest])
