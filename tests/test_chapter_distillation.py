@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sslvid.analysis.claims import HOLDS, INCONCLUSIVE, NOT_MEASURED
+from sslvid.analysis.claims import CELLS, HOLDS, INCONCLUSIVE, NOT_MEASURED, PAIRED_VIDEOS, UNPAIRED_VIDEOS, VIDEOS
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import distillation as ch
 from sslvid.experiments.study import Study
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import PAPER_TABLES, load_paper_table
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -188,3 +189,79 @@ def test_paper_comparisons_from_real_smoke_runs(tmp_path: Path) -> None:
         study, teacher_subsets=("10k",), graph_subset="10k", graph_methods=("fusion",), skd_methods=("independent",)
     )
     pd.testing.assert_frame_equal(again["benchmark_t8_kd_subsets_rspnet"], t8)  # read back from the stores
+
+
+# ---------------------------------------------------------------------- paired claims and their evidence
+
+TEST_VIDEOS = [f"v{i:03d}" for i in range(300)]
+
+
+def _with_evidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as the chapter builds it: each run's test videos (300) and config hash."""
+    keys = [f"{r.model if 'model' in frame else r.method}-{getattr(r, 'subset', '')}" for r in frame.itertuples()]
+    return frame.assign(videos=300.0, config_hash=keys)
+
+
+def _outcomes(frame: pd.DataFrame) -> dict[str, VideoOutcomes]:
+    """Each run right on the first ``3 * top1`` of the same 300 videos: nested, so strongly correlated."""
+    return {
+        r.config_hash: VideoOutcomes.of(r.config_hash, "top1_video", TEST_VIDEOS, [i < 3 * r.top1 for i in range(300)])
+        for r in frame.itertuples()
+    }
+
+
+def test_table8_claims_are_paired_where_every_run_kept_its_outcomes() -> None:
+    t8 = _with_evidence(_t8({"10k": 47.0, "50k": 48.0}, alone=46.0))
+    kept = _outcomes(t8)
+    paired = {c.key: c for c in ch.table8_claims(t8, kept.get)}
+    unpaired = {c.key: c for c in ch.table8_claims(t8)}
+    for key in ("student_beats_teachers_appearance", "distillation_helps_appearance"):
+        assert paired[key].estimate.value == pytest.approx(unpaired[key].estimate.value)
+        assert (paired[key].estimate.method, paired[key].estimate.n) == (PAIRED_VIDEOS, 300)
+        assert unpaired[key].estimate.method == VIDEOS
+    assert paired["student_beats_teachers_appearance"].estimate.value == pytest.approx(2.5)
+    assert paired["student_beats_teachers_appearance"].verdict == HOLDS, "nested outcomes: the gain is certain"
+    assert unpaired["student_beats_teachers_appearance"].verdict == INCONCLUSIVE, "2.5 points on 300 videos"
+    partly = {k: v for k, v in kept.items() if k != "teacher_r21d-50k"}
+    fallback = {c.key: c for c in ch.table8_claims(t8, partly.get)}["student_beats_teachers_appearance"]
+    assert fallback.estimate.method == UNPAIRED_VIDEOS
+    assert fallback.estimate.low == unpaired["student_beats_teachers_appearance"].estimate.low
+    old = {c.key: c for c in ch.table8_claims(_t8({"10k": 47.0, "50k": 48.0}), kept.get)}
+    assert old["student_beats_teachers_appearance"].estimate.method == CELLS, "frames without counts: over subsets"
+
+
+def test_the_other_student_claims_take_the_paired_bootstrap_too() -> None:
+    graph = _with_evidence(pd.DataFrame({"method": ["kd", "graph_logits", "graph"], "top1": [40.0, 42.0, 43.0]}))
+    skd = _with_evidence(pd.DataFrame({"method": ["independent", "skd_srl"], "top1": [30.0, 33.0]}))
+    groups = _with_evidence(
+        pd.DataFrame(
+            {
+                "group": ["g", "g", "g"],
+                "kind": "complexity",
+                "role": ["teacher", "teacher", "student"],
+                "model": ["t1", "t2", "s"],
+                "top1": [40.0, 44.0, 47.0],
+            }
+        )
+    )
+    for claim_of, frame, value in (
+        (ch.graph_claims, graph, 2.5),
+        (ch.skd_claims, skd, 3.0),
+        (ch.group_claims, groups, 3.0),
+    ):
+        (paired,) = claim_of(frame, _outcomes(frame).get)
+        (unpaired,) = claim_of(frame, {}.get)
+        assert paired.estimate.value == pytest.approx(value) == pytest.approx(unpaired.estimate.value)
+        assert (paired.estimate.method, unpaired.estimate.method) == (PAIRED_VIDEOS, UNPAIRED_VIDEOS)
+        assert paired.verdict == HOLDS
+
+
+def test_the_evidence_counts_each_run_once_with_its_test_videos() -> None:
+    t8 = _with_evidence(_t8({"10k": 47.0, "50k": 48.0}))
+    skd = _with_evidence(pd.DataFrame({"method": ["independent", "skd_srl"], "top1": [30.0, 31.0]}))
+    facts = ch.evidence_facts(t8, t8, skd)
+    assert facts == {"seeds": 1, "models": len(t8) + 2, "test_videos": 300}
+    mixed = ch.evidence_facts(t8, skd.assign(videos=[150.0, 300.0]))
+    assert mixed["test_videos"] == "150-300"
+    assert ch.evidence_facts(_t8({"10k": 47.0}), pd.DataFrame())["test_videos"] == "not recorded"
+    assert ch.evidence_facts()["models"] == 0

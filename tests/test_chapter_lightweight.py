@@ -11,12 +11,21 @@ import pandas as pd
 import pytest
 import torch
 
-from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE
+from sslvid.analysis.claims import (
+    CELLS,
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    PAIRED_VIDEOS,
+    UNPAIRED_VIDEOS,
+    VIDEOS,
+)
 from sslvid.backbones import create_backbone
 from sslvid.evaluate.features import FeatureCache
 from sslvid.evaluate.models import LinearProbe
 from sslvid.experiments import lightweight as ch
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, evidence
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -102,6 +111,55 @@ def test_accuracy_claims_carry_their_uncertainty():
     facts = ch.accuracy_facts(ch.accuracy_grid(_accuracy(paper)))
     assert (facts["top method"], facts["top method wins"], facts["paper top method wins"]) == ("byol", 4, 4)
     assert facts["same best method"] == 5 and facts["heavy best"] > facts["methods"] / 2
+
+
+TEST_VIDEOS = [f"v{i:03d}" for i in range(400)]
+CELLS_2X2 = {
+    ("byol", "resnet18_2d"): 42.0,
+    ("simclr", "resnet18_2d"): 41.0,
+    ("rotnet", "resnet18_2d"): 39.0,
+    ("splitbrain", "resnet18_2d"): 38.5,
+    ("byol", "mobilenetv2_2d"): 40.5,
+    ("simclr", "mobilenetv2_2d"): 40.0,
+    ("rotnet", "mobilenetv2_2d"): 38.0,
+    ("splitbrain", "mobilenetv2_2d"): 37.5,
+}
+
+
+def _final_rows() -> pd.DataFrame:
+    """``accuracy_by_epoch``'s final rows of the cells above, each evaluated on the same 400 test videos."""
+    rows = _accuracy(CELLS_2X2, epochs=1)
+    return rows.assign(videos=400.0, config_hash=[f"{t}-{b}" for t, b in zip(rows["task"], rows["backbone"])])
+
+
+def _kept(rows: pd.DataFrame) -> dict[str, VideoOutcomes]:
+    """Each cell right on the first ``4 * top1`` of the videos: nested outcomes, so strongly correlated."""
+    return {
+        r.config_hash: VideoOutcomes.of(r.config_hash, "top1_video", TEST_VIDEOS, [i < 4 * r.top1 for i in range(400)])
+        for r in rows.itertuples()
+    }
+
+
+def test_the_contrastive_gap_is_paired_over_test_videos_where_every_cell_kept_its_outcomes():
+    rows = _final_rows()
+    grid, kept = ch.accuracy_grid(rows, "final"), _kept(rows)
+    paired = {c.key: c for c in ch.claims(grid, accuracy=rows, outcomes=kept.get)}["contrastive_better"]
+    unpaired = {c.key: c for c in ch.claims(grid, accuracy=rows)}["contrastive_better"]
+    cells = {c.key: c for c in ch.claims(grid)}["contrastive_better"]
+    for found in (paired, unpaired, cells):
+        assert found.estimate.value == pytest.approx(2.625)
+    assert (paired.estimate.method, paired.estimate.n, paired.verdict) == (PAIRED_VIDEOS, 400, HOLDS)
+    assert (unpaired.estimate.method, cells.estimate.method) == (VIDEOS, CELLS)
+    assert paired.estimate.high - paired.estimate.low < unpaired.estimate.high - unpaired.estimate.low
+    partly = {k: v for k, v in kept.items() if k != "rotnet-mobilenetv2_2d"}
+    fallback = {c.key: c for c in ch.claims(grid, accuracy=rows, outcomes=partly.get)}["contrastive_better"]
+    assert fallback.estimate.method == UNPAIRED_VIDEOS and fallback.estimate.low == unpaired.estimate.low
+    uncounted = {c.key: c for c in ch.claims(grid, accuracy=rows.assign(videos=np.nan))}["contrastive_better"]
+    assert uncounted.estimate.method == CELLS, "cells without test-video counts keep the bootstrap over cells"
+
+
+def test_the_chapters_evidence_counts_its_cells_and_their_test_videos():
+    assert evidence(ch.final_accuracy(_final_rows())) == {"seeds": 1, "models": 8, "test_videos": 400}
 
 
 def test_epoch_facts_count_gains():

@@ -12,7 +12,17 @@ import pandas as pd
 import pytest
 import torch
 
-from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASURED
+from sslvid.analysis.claims import (
+    CELLS,
+    CONTRADICTED,
+    HOLDS,
+    INCONCLUSIVE,
+    NOT_MEASURED,
+    PAIRED_VIDEOS,
+    SINGLE,
+    UNPAIRED_VIDEOS,
+    VIDEOS,
+)
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
 from sslvid.evaluate.corruptions import NOISES
 from sslvid.evaluate.features import FeatureCache
@@ -20,6 +30,7 @@ from sslvid.evaluate.robustness import TASK as NOISE_TASK
 from sslvid.evaluate.robustness import drops, noise_definition
 from sslvid.experiments import noise_robustness as ch
 from sslvid.experiments.study import Study
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
@@ -38,7 +49,13 @@ def study(tmp_path) -> Study:
 
 
 def model_rows(
-    config_hash: str, task: str, backbone: str, clean: float, noisy: dict[str, float], severity: int = 1
+    config_hash: str,
+    task: str,
+    backbone: str,
+    clean: float,
+    noisy: dict[str, float],
+    severity: int = 1,
+    test_videos: int | None = None,
 ) -> list[dict]:
     """Results rows of one model: clean top-1 and, per noise, noisy top-1 and drops (video and clip level)."""
     common = {
@@ -55,7 +72,7 @@ def model_rows(
             "top1_video": value,
             **drops({"top1_clip": clean, "top1_video": clean}, {"top1_clip": value, "top1_video": value}),
         }
-        card = noise_definition(noise, severity)
+        card = {**noise_definition(noise, severity), **({"test_videos": test_videos} if test_videos else {})}
         rows += [
             {
                 **common,
@@ -162,6 +179,82 @@ def test_claims_on_our_numbers_carry_intervals():
     assert found["most_robust_rotnet_r2plus1d_18"].verdict == INCONCLUSIVE
     missing = {c.key: c for c in ch.claims(ch.paper_table7().query("backbone == 'r2plus1d_18'"))}
     assert missing["r21d_robust_contrastive"].verdict == NOT_MEASURED
+
+
+V = 400
+TEST_VIDEOS = [f"v{i:03d}" for i in range(V)]
+
+
+def counted_rows(study: Study) -> tuple[pd.DataFrame, dict[tuple[str, str | None], VideoOutcomes]]:
+    """Paper-like noise rows of the 12 models on the same 400 test videos (named on the cards), and their
+    nested per-video outcomes: clean right on the first 320 videos, each noise on the first ``4 * noisy``."""
+    paper = ch.paper_table7().set_index(["task", "backbone"])["rel_drop_pct"]
+    rows, kept = [], {}
+    for point in ch.noise_points(study):
+        key = study.eval_config(point, "appearance").config_hash()
+        noisy = round(4 * 80.0 * (1 - paper[(point["task"], point["backbone"])] / 100)) / 4
+        rows += model_rows(key, point["task"], point["backbone"], 80.0, dict.fromkeys(NOISES, noisy), test_videos=V)
+        kept[(key, None)] = VideoOutcomes.of(key, "top1_video", TEST_VIDEOS, [i < 320 for i in range(V)])
+        for noise in NOISES:
+            correct = [i < 4 * noisy for i in range(V)]
+            kept[(key, f"{noise}/1")] = VideoOutcomes.of(key, "top1_video", TEST_VIDEOS, correct, f"{noise}/1")
+    stored = study.results.upsert(rows)
+    return stored[stored["task"] == NOISE_TASK].reset_index(drop=True), kept
+
+
+def test_claims_take_the_paired_bootstrap_over_test_videos_where_outcomes_are_kept(study):
+    rows, kept = counted_rows(study)
+    table = ch.table7_from_rows(rows)
+    paired = {c.key: c for c in ch.claims(table, rows, lambda key, condition: kept.get((key, condition)))}
+    unpaired = {c.key: c for c in ch.claims(table, rows)}
+    over_models = {c.key: c for c in ch.claims(table)}
+    assert set(paired) == set(over_models) and len(paired) == 8
+    for key, claim in paired.items():
+        assert claim.estimate.value == pytest.approx(over_models[key].estimate.value, abs=1e-9), key
+        assert (claim.estimate.method, claim.estimate.n) == (PAIRED_VIDEOS, V), key
+        assert unpaired[key].estimate.method == VIDEOS, key
+    most = paired["most_robust_rotnet_r2plus1d_18"]
+    assert most.estimate.has_interval and over_models["most_robust_rotnet_r2plus1d_18"].estimate.method == SINGLE
+    assert over_models["non_contrastive_robust_r2plus1d_18"].estimate.method == CELLS
+    gap = "non_contrastive_robust_r2plus1d_18"
+    assert (
+        paired[gap].estimate.high - paired[gap].estimate.low < unpaired[gap].estimate.high - unpaired[gap].estimate.low
+    )
+    some = {k: v for k, v in kept.items() if k[1] != "speckle/1"}
+    fallback = {c.key: c for c in ch.claims(table, rows, lambda key, condition: some.get((key, condition)))}
+    assert fallback[gap].estimate.method == UNPAIRED_VIDEOS
+
+
+def test_a_model_at_zero_clean_accuracy_is_left_out_as_on_the_models_path(study):
+    rows, kept = counted_rows(study)
+    dead = ch.noise_points(study)[0]
+    key = study.eval_config(dead, "appearance").config_hash()
+    zero = (rows["config_hash"] == key) & rows["metric"].isin(["top1_video", "abs_drop_video"])
+    rows.loc[zero, "value"] = 0.0
+    rows.loc[(rows["config_hash"] == key) & (rows["metric"] == "rel_drop_video"), "value"] = np.nan
+    kept = {
+        k: VideoOutcomes.of(k[0], "top1_video", TEST_VIDEOS, [False] * V, k[1] or "clean") if k[0] == key else v
+        for k, v in kept.items()
+    }
+    table = ch.table7_from_rows(rows)
+    paired = {c.key: c for c in ch.claims(table, rows, lambda k, condition: kept.get((k, condition)))}
+    over_models = {c.key: c for c in ch.claims(table)}
+    for name, claim in paired.items():
+        assert claim.estimate.method == PAIRED_VIDEOS and np.isfinite(claim.estimate.value), name
+        assert claim.estimate.value == pytest.approx(over_models[name].estimate.value, abs=1e-9), name
+
+
+def test_rows_without_test_video_counts_keep_the_bootstrap_over_models(study):
+    rows = paper_like_rows(study)
+    noisy = rows[rows["task"] == NOISE_TASK]
+    found = {c.key: c for c in ch.claims(ch.table7_from_rows(noisy), noisy, lambda key, condition: None)}
+    assert found["non_contrastive_robust_r2plus1d_18"].estimate.method == CELLS
+    assert ch.evidence_facts(noisy)["test_videos"] == "not recorded"
+
+
+def test_the_evidence_counts_models_test_videos_and_noisy_tests(study):
+    rows, _ = counted_rows(study)
+    assert ch.evidence_facts(rows) == {"seeds": 1, "models": 12, "test_videos": V, "conditions": len(NOISES)}
 
 
 def test_rank_agreement_with_table7():

@@ -28,6 +28,7 @@ from sslvid.distill.pcl import TRANSFORMATIONS, TransformationTeacher
 from sslvid.engine import PretrainConfig
 from sslvid.engine.trainer import Trainer
 from sslvid.evaluate.config import EvalConfig
+from sslvid.store.outcomes import read_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -263,6 +264,14 @@ def test_distilled_and_independent_students_both_land_in_the_results_table(env: 
     # the teacher was finetuned once through sslvid.evaluate, its own numbers filed beside
     assert env["store"].find(teacher.finetune) is not None
     assert (table["config_hash"] == teacher.finetune.config_hash()).any()
+    # each student kept its per-video outcomes, on the teacher's test videos (a paired comparison)
+    taught = read_outcomes(env["store"], teacher.finetune.config_hash())
+    for result in (distilled, alone):
+        kept = read_outcomes(env["store"], result.key)
+        assert kept is not None and taught is not None and kept.videos == taught.videos
+        assert kept.accuracy == pytest.approx(result.metric("top1_video"), abs=1e-9)
+        card = json.loads(table[table["config_hash"] == result.key]["protocol_card"].iloc[0])
+        assert card["test_videos"] == len(kept.videos)
     again = distill(_config(env, "kd", [teacher]), env["store"], env["results"], progress=False)
     assert again.cached and again.metric("top1_video") == distilled.metric("top1_video")
     student = again.student()

@@ -280,6 +280,10 @@ def test_noise_robustness_rows_hold_noisy_accuracy_and_drops(pretrained, stores,
         assert values["abs_drop_video"] == pytest.approx(clean["top1_video"] - values["top1_video"])
         card = json.loads(group["protocol_card"].iloc[0])
         assert card["severity"] == 5 and card["corruption"] in ("gaussian", "impulse")
+        kept = read_outcomes(stores["store"], config.config_hash(), group["condition"].iloc[0])
+        assert kept is not None and card["test_videos"] == len(kept.videos) == 20
+        assert kept.accuracy == pytest.approx(values["top1_video"], abs=1e-9), "the noisy outcomes, not the clean"
+    assert read_outcomes(stores["store"], config.config_hash()).accuracy == pytest.approx(clean["top1_video"])
     table = noise_table(rows, severity=5)
     assert table["noises"].tolist() == [2]
     assert len(noise_robustness(config, corruptions=("gaussian",), severities=(5,), **stores)) == 6

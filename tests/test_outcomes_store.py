@@ -62,3 +62,56 @@ def test_outcomes_of_another_run_or_repeated_videos_are_refused(tmp_path):
         VideoOutcomes.of(KEY, "top1_video", ["a", "a"], [True, False])
     with pytest.raises(ValueError, match="sorted and unique"):
         VideoOutcomes(KEY, "top1_video", ("b", "a"), np.array([True, False]))
+
+
+def _noisy(tmp_path, condition="gaussian/1", correct=(False, False, True)) -> tuple[RunStore, VideoOutcomes]:
+    store = RunStore(tmp_path / "runs")
+    outcomes = VideoOutcomes.of(KEY, "top1_video", ["b", "a", "c"], correct, condition)
+    write_outcomes(store.run(KEY), outcomes)
+    return store, outcomes
+
+
+def test_each_noise_condition_keeps_its_own_file_beside_the_clean_one(tmp_path):
+    store, clean = _kept(tmp_path)
+    _noisy(tmp_path, "gaussian/1", (False, False, True))
+    _noisy(tmp_path, "shot-imagenet-c/5", (True, True, True))
+    names = sorted(p.name for p in store.run(KEY).dir.glob("outcomes*.json"))
+    assert names == ["outcomes.json", "outcomes@gaussian-1.json", "outcomes@shot-imagenet-c-5.json"]
+    gauss = read_outcomes(store, KEY, "gaussian/1")
+    assert gauss is not None and gauss.condition == "gaussian/1" and gauss.correct.tolist() == [False, False, True]
+    assert read_outcomes(store, KEY, "shot-imagenet-c/5").accuracy == pytest.approx(100.0)
+    back = read_outcomes(store, KEY, "clean")
+    assert back is not None and back.condition == "clean" and back.accuracy == clean.accuracy
+    assert read_outcomes(store, KEY, "speckle/1") is None, "a condition not measured has no outcomes"
+
+
+def test_a_condition_file_that_names_another_condition_or_was_edited_is_damaged(tmp_path):
+    store, _ = _noisy(tmp_path)
+    path = outcomes_path(store.run(KEY), "gaussian/1")
+    path.rename(outcomes_path(store.run(KEY), "gaussian/2"))
+    with pytest.raises(DamagedFileError, match="under condition 'gaussian/1', not 'gaussian/2'"):
+        read_outcomes(store, KEY, "gaussian/2")
+    store, _ = _noisy(tmp_path)
+    path.write_text(path.read_text().replace('"condition": "gaussian/1"', '"condition": "gaussian/1 "'))
+    with pytest.raises(DamagedFileError):
+        read_outcomes(store, KEY, "gaussian/1")
+    store, _ = _noisy(tmp_path)
+    path.write_text(path.read_text().replace('"001"', '"101"'))
+    with pytest.raises(DamagedFileError, match="sha256 differs"):
+        read_outcomes(store, KEY, "gaussian/1")
+
+
+def test_the_condition_is_part_of_the_digest(tmp_path):
+    """A clean file copied over a noisy one (same videos and outcomes) is not taken for the noisy test."""
+    store, _ = _kept(tmp_path, correct=(True, False, True))
+    _noisy(tmp_path, "gaussian/1", (True, False, True))
+    clean_text = outcomes_path(store.run(KEY)).read_text()
+    outcomes_path(store.run(KEY), "gaussian/1").write_text(clean_text)
+    with pytest.raises(DamagedFileError, match="under condition 'clean'"):
+        read_outcomes(store, KEY, "gaussian/1")
+
+
+@pytest.mark.parametrize("condition", ["", "../x", ".hidden/1", "a b/1", "a/b/c"])
+def test_a_condition_that_cannot_name_a_file_is_refused(tmp_path, condition):
+    with pytest.raises(ValueError, match="cannot name"):
+        outcomes_path(RunStore(tmp_path / "runs").run(KEY), condition)

@@ -23,7 +23,10 @@ The intervals (all two-sided 95%):
   tighter. From an accuracy and a count of test videos alone (runs evaluated before outcomes
   were kept) ``bootstrap_accuracy_difference`` / ``bootstrap_mean_difference`` resample each
   model's implied 0/1 outcomes on their own; ``video_mean_difference`` picks the paired one
-  when every outcome is stored and says in ``Estimate.method`` when it fell back;
+  when every outcome is stored and says in ``Estimate.method`` when it fell back. Any other
+  function of several models' accuracies on the same videos (a student minus the better of its
+  teachers, a group mean minus another, relative drops under noise) goes the same way through
+  ``video_statistic`` (``paired_statistic`` / ``bootstrap_statistic``);
 * rank agreement: Spearman's rho with a percentile bootstrap over the compared cells and,
   up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``).
 
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -425,6 +428,108 @@ def video_mean_difference(
                     f"the outcomes of {kept.config_hash} average to {kept.accuracy}, its accuracy is {accuracy}"
                 )
     return paired_mean_difference(pairs, draws, seed)
+
+
+Statistic = Callable[[Mapping[str, np.ndarray]], np.ndarray]
+"""A claim's quantity from models' accuracies: ``{model: (D,) accuracies in percent}`` -> (D,) values (D draws,
+or 1 for the observed accuracies); written with numpy so that every draw goes through at once."""
+
+
+def _observed(statistic: Statistic, accuracies: Mapping[str, float]) -> float:
+    return float(np.asarray(statistic({k: np.array([float(a)]) for k, a in accuracies.items()}))[0])
+
+
+def paired_statistic(
+    outcomes: Mapping[str, VideoOutcomes], statistic: Statistic, draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> Estimate:
+    """A statistic of several models' accuracies on the same (V,) test videos, with the paired percentile
+    bootstrap (Efron & Tibshirani 1993, ch. 13): each draw resamples the V videos once and recomputes every
+    model's accuracy on that resample, so what the models share cancels in differences, ratios and maxima.
+
+    Args:
+        outcomes: ``{model: (V,) outcomes}``, every model over the same videos.
+        statistic: the quantity (``Statistic``), e.g. ``lambda a: a["s"] - np.maximum(a["t1"], a["t2"])``.
+
+    Returns:
+        an ``Estimate`` with method ``PAIRED_VIDEOS`` and ``n`` = V.
+
+    Raises:
+        ValueError: for no model, or models tested on different videos.
+    """
+    if not outcomes:
+        raise ValueError("no model to compare")
+    first = next(iter(outcomes.values()))
+    for kept in outcomes.values():
+        _check_paired(first, kept)
+    names = list(outcomes)
+    correct = np.stack([outcomes[k].correct.astype(np.uint8) for k in names])  # (M, V)
+    chunk = max(1, min(256, 2**24 // correct.size))  # draws at a time: (M, chunk, V) bytes stay under 16 MiB
+    rng = np.random.default_rng(seed)
+    values = np.empty(draws)
+    for start in range(0, draws, chunk):
+        idx = rng.integers(0, correct.shape[1], (min(chunk, draws - start), correct.shape[1]))  # (n, V)
+        means = correct[:, idx].mean(axis=2) * 100  # (M, n)
+        values[start : start + len(idx)] = statistic(dict(zip(names, means)))
+    value = _observed(statistic, {k: kept.accuracy for k, kept in outcomes.items()})
+    return Estimate(value, *_percentile(values), len(first.videos), PAIRED_VIDEOS)
+
+
+def bootstrap_statistic(
+    accuracies: Mapping[str, tuple[float, float]], statistic: Statistic, draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> Estimate:
+    """``paired_statistic`` without per-video outcomes: each model's implied 0/1 outcomes are resampled on
+    their own (percentile bootstrap over test videos, unpaired; Efron & Tibshirani 1993).
+
+    Args:
+        accuracies: ``{model: (accuracy in percent, test videos)}``; a NaN count: no interval.
+
+    Raises:
+        ValueError: for no model, or an accuracy outside [0, 100].
+    """
+    if not accuracies:
+        raise ValueError("no model to compare")
+    value = _observed(statistic, {k: a for k, (a, _) in accuracies.items()})
+    if any(math.isnan(float(n)) for _, n in accuracies.values()):
+        return Estimate(value, n=1, method=SINGLE)
+    rng = np.random.default_rng(seed)
+    drawn = {}
+    for name, (accuracy, videos) in accuracies.items():
+        outcomes = _outcomes(float(accuracy), int(videos))
+        drawn[name] = rng.binomial(len(outcomes), outcomes.mean(), draws) / len(outcomes) * 100
+    videos = int(min(n for _, n in accuracies.values()))
+    return Estimate(value, *_percentile(np.asarray(statistic(drawn))), videos, VIDEOS)
+
+
+def video_statistic(
+    accuracies: Mapping[str, tuple[float, float]],
+    statistic: Statistic,
+    outcomes: Mapping[str, VideoOutcomes | None] | None = None,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 0,
+) -> Estimate:
+    """``paired_statistic`` when every model has its outcomes stored, else ``bootstrap_statistic`` (method
+    ``UNPAIRED_VIDEOS`` when outcomes were asked for but some are missing), as ``video_mean_difference``.
+
+    Args:
+        accuracies: ``{model: (accuracy in percent, test videos)}``.
+        outcomes: ``{model: outcomes or None}`` for the same models (None: unpaired).
+
+    Raises:
+        ValueError: for outcomes of other models than ``accuracies``, or whose accuracy is not the model's
+            (a stale file), and as ``paired_statistic`` / ``bootstrap_statistic``.
+    """
+    if outcomes is None:
+        return bootstrap_statistic(accuracies, statistic, draws, seed)
+    if set(outcomes) != set(accuracies):
+        raise ValueError(f"outcomes of {sorted(outcomes)} for accuracies of {sorted(accuracies)}")
+    if any(kept is None for kept in outcomes.values()):
+        found = bootstrap_statistic(accuracies, statistic, draws, seed)
+        return replace(found, method=UNPAIRED_VIDEOS) if found.method == VIDEOS else found
+    kept = {k: v for k, v in outcomes.items() if v is not None}
+    for name, (accuracy, _) in accuracies.items():
+        if not math.isclose(float(accuracy), kept[name].accuracy, abs_tol=1e-6):
+            raise ValueError(f"the outcomes of {name} average to {kept[name].accuracy}, its accuracy is {accuracy}")
+    return paired_statistic(kept, statistic, draws, seed)
 
 
 def bootstrap_combination(

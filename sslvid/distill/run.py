@@ -3,7 +3,7 @@
     DistillConfig -> teachers (run store: finetuned through sslvid.evaluate, or pretext runs)
       -> student (scratch or a pre-training run's weights) -> distiller (sslvid.distill registry)
       -> clip cache -> VideoClipDataset -> Trainer (checkpoints, resume, progress, AMP, DDP)
-      -> test clips (uniform K per video, centre crop) -> results table
+      -> test clips (uniform K per video, centre crop) -> per-video outcomes, results table
 
 Runs are filed in the run store under the config hash (``config.json``, ``log.csv``,
 checkpoints, ``final.pt`` with the student under ``"backbone"``), and found there again.
@@ -11,7 +11,8 @@ Numbers go into the results table (``sslvid.store.results``):
 
 * the classifier methods: ``top1_clip`` and ``top1_video`` of task ``action_recognition``,
   protocol ``distill:<method>``, measured like ``sslvid.evaluate`` measures a finetuning
-  (same test clips, crops and metrics);
+  (same test clips, crops and metrics), with the per-test-video outcomes behind ``top1_video``
+  kept in the run's folder (``sslvid.store.outcomes``) for paired comparisons with the teachers;
 * PCL-KD (no classifier; its representation is the result): clip retrieval ``hit@k`` of the
   student's features on the labelled set after every checkpoint (``pretrain_epochs`` is the
   epoch), the per-epoch accuracy of the convergence plots (Camarena et al. 2022, Figs. 4-9).
@@ -47,6 +48,7 @@ from sslvid.engine.pretrain import FailureHook, build_source, find_pretrained
 from sslvid.engine.runner import Job, Session, Workspace, check_batch_split, describe_device, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.seeding import derive_seed, seed_everything
+from sslvid.store.outcomes import VideoOutcomes, write_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunHandle, RunStore, collect_provenance
 
@@ -434,11 +436,12 @@ def _test(
     device: torch.device,
     progress: bool,
 ) -> pd.DataFrame:
-    """Score the test set (classifier methods) or the checkpoints' retrieval (PCL-KD); upsert the rows."""
+    """Score the test set (classifier methods: per-video outcomes into the run's folder, then the rows) or
+    the checkpoints' retrieval (PCL-KD); upsert the rows."""
     if not distiller_class(config.method).student_head and distiller_class(config.method).needs_student:
         return test_checkpoints(config, store, results, device, progress)
     from sslvid.evaluate.features import unreadable_videos
-    from sslvid.evaluate.metrics import clip_top1, video_top1
+    from sslvid.evaluate.metrics import clip_top1, video_correct, video_top1
 
     test_index, test_source = open_training_split(config, config.test_split)
     feats = _clip_outputs(config, _Scores(distiller.eval()), test_index, test_source, device, progress)
@@ -454,6 +457,10 @@ def _test(
         test_clips_scored=len(feats),
         unreadable_videos=unreadable_videos((test_index, feats)),
     )
+    ids, correct = video_correct(feats.features, feats.labels, feats.videos)
+    names = [test_index.records[int(i)].video_id for i in ids]
+    kept = VideoOutcomes.of(config.config_hash(), "top1_video", names, correct.tolist())
+    write_outcomes(store.run(config), kept)  # before the rows: a run found by its rows has them unless older
     return results.upsert(_rows(config, CLASSIFY_TASK, metrics, card))
 
 

@@ -71,7 +71,7 @@ from sslvid.evaluate.models import (
     source_info,
 )
 from sslvid.seeding import seed_everything
-from sslvid.store.outcomes import VideoOutcomes, write_outcomes
+from sslvid.store.outcomes import CLEAN, VideoOutcomes, write_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunHandle, RunStore
 
@@ -394,16 +394,23 @@ def _test(config: EvalConfig, ctx: Workspace, device: torch.device) -> pd.DataFr
     )
     rows = result_rows(config, source_info(config, ctx.store), TASK, metrics, card)
     log.info("evaluate %s: %s", config.config_hash(), {k: round(v, 2) for k, v in metrics.items()})
-    write_outcomes(ctx.store.run(config), _outcomes(config, scores, feats, test))
+    write_outcomes(ctx.store.run(config), video_outcomes(config, scores, feats, test))
     return ctx.results.upsert(rows)
 
 
-def _outcomes(config: EvalConfig, scores: Tensor, feats: ClipFeatures, test: Split) -> VideoOutcomes:
-    """Per-test-video correctness behind ``top1_video``, by the videos' ids (written before the
-    results rows, so an evaluation found in the results table has its outcomes unless it predates them)."""
+def video_outcomes(
+    config: EvalConfig, scores: Tensor, feats: ClipFeatures, test: Split, condition: str = CLEAN
+) -> VideoOutcomes:
+    """Per-test-video correctness behind ``top1_video`` under ``condition``, by the videos' ids (written
+    before the results rows, so an evaluation found in the results table has its outcomes unless it
+    predates them).
+
+    Args:
+        scores: (N, C) class scores of the N test clips; ``feats`` their labels and videos (N,).
+    """
     ids, correct = video_correct(scores, feats.labels, feats.videos)
     names = [test.index.records[int(i)].video_id for i in ids]
-    return VideoOutcomes.of(config.config_hash(), "top1_video", names, correct.tolist())
+    return VideoOutcomes.of(config.config_hash(), "top1_video", names, correct.tolist(), condition)
 
 
 def eval_features(

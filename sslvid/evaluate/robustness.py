@@ -12,9 +12,12 @@ results table gets, under ``condition="<noise>/<severity>"``:
 * ``abs_drop_clip``, ``abs_drop_video``: clean minus noisy (points);
 * ``rel_drop_clip``, ``rel_drop_video``: 100 x (clean - noisy) / clean (percent).
 
-``noise_table`` averages them over the noises per severity, the shape of Table 7. A stored row
-counts as measured only when its protocol card names the corruption's current reference and
-constant, so rows of an earlier definition of a noise are measured again.
+Each condition's per-test-video outcomes behind its ``top1_video`` are kept in the evaluation's run
+folder under the condition (``sslvid.store.outcomes``, written before the rows), and the card
+names the test videos (``test_videos``), so noisy accuracies can be compared with a paired
+bootstrap over the same videos. ``noise_table`` averages them over the noises per severity, the
+shape of Table 7. A stored row counts as measured only when its protocol card names the
+corruption's current reference and constant, so rows of an earlier definition of a noise are measured again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from sslvid.engine.distributed import env_info, resolve_device
 from sslvid.engine.runner import Workspace, run_numerics
 from sslvid.errors import ConfigError
 from sslvid.evaluate.classify import TASK as CLEAN_TASK
-from sslvid.evaluate.classify import eval_features, evaluate, evaluation_workspace, trained_classifier
+from sslvid.evaluate.classify import eval_features, evaluate, evaluation_workspace, trained_classifier, video_outcomes
 from sslvid.evaluate.common import (
     describe_device,
     open_eval_split,
@@ -42,6 +45,7 @@ from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption, l
 from sslvid.evaluate.features import FeatureCache, Noise, unreadable_videos
 from sslvid.evaluate.metrics import clip_top1, video_top1
 from sslvid.evaluate.models import source_info
+from sslvid.store.outcomes import write_outcomes
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunStore
 
@@ -151,9 +155,11 @@ def _measure(config: EvalConfig, ctx: Workspace, clean: pd.DataFrame, conditions
                 **noise_definition(name, int(severity)),
                 noise_seeding="per batch of eval_batch_size videos",
                 eval_batch_size=config.eval_batch_size,
+                test_videos=feats.num_videos,
                 test_clips_scored=len(feats),
                 unreadable_videos=unreadable_videos((test.index, feats)),
             )
+            write_outcomes(ctx.store.run(config), video_outcomes(config, scores, feats, test, condition))
             ctx.results.upsert(result_rows(config, info, TASK, metrics, card, condition=condition))
             log.info("noise %s %s: %s", config.config_hash(), condition, {k: round(v, 2) for k, v in metrics.items()})
 

@@ -22,7 +22,8 @@ that quotes a number reads it from those frames.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -30,13 +31,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sslvid.analysis.claims import Claim, Estimate, bootstrap_mean
+from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, video_statistic
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, evidence
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -114,8 +116,14 @@ def teacher_ref(study: Study, point: Mapping[str, Any], target: str = "appearanc
 
 def teacher_accuracy(study: Study, point: Mapping[str, Any], target: str = "appearance") -> float:
     """Video top-1 (%) of the point's finetuned classifier on ``target`` (pre-trained and finetuned if missing)."""
-    table = study.accuracy([point], target, protocol="finetune")
-    return float(table["top1"].iloc[0])
+    return float(teacher_measure(study, point, target)["top1"])
+
+
+def teacher_measure(study: Study, point: Mapping[str, Any], target: str = "appearance") -> dict[str, Any]:
+    """``top1`` (video top-1, %), ``videos`` (test videos behind it) and ``config_hash`` (its evaluation, whose
+    per-video outcomes ``Study.outcomes`` reads) of the point's finetuned classifier on ``target``."""
+    row = study.accuracy([point], target, protocol="finetune").iloc[0]
+    return {"top1": float(row["top1"]), "videos": float(row["videos"]), "config_hash": str(row["config_hash"])}
 
 
 def distill_config(
@@ -163,7 +171,22 @@ def run_distill(study: Study, config: DistillConfig) -> DistillResult:
 
 def student_accuracy(study: Study, config: DistillConfig) -> float:
     """Video top-1 (%) of the distilled student (or fused teachers) of ``config`` on its test split."""
-    return run_distill(study, config).metric("top1_video")
+    return float(student_measure(study, config)["top1"])
+
+
+def student_measure(study: Study, config: DistillConfig) -> dict[str, Any]:
+    """``top1``, ``videos`` and ``config_hash`` (as ``teacher_measure``) of the student (or fused teachers) of
+    ``config``; ``videos`` is NaN for a run whose protocol card names no test videos."""
+    result = run_distill(study, config)
+    return {"top1": result.metric("top1_video"), "videos": _test_videos(result), "config_hash": result.key}
+
+
+def _test_videos(result: DistillResult) -> float:
+    """The test videos on the protocol card of the run's ``top1_video`` row (NaN when it names none)."""
+    rows = result.rows[result.rows["metric"] == "top1_video"]
+    card = rows["protocol_card"].iloc[-1] if len(rows) and "protocol_card" in rows else None
+    found = (json.loads(card) if isinstance(card, str) and card else card or {}).get("test_videos")
+    return float(found) if found is not None else float("nan")
 
 
 # ---------------------------------------------------------------------- (1) Table 8: teachers per subset
@@ -203,30 +226,26 @@ def table8_results(
 
     Returns:
         columns ``model`` (``teacher_shufflenet``, ``teacher_r21d``, ``student_shufflenet``,
-        ``student_alone``), ``subset`` (None for the student alone), ``target``, ``top1``.
+        ``student_alone``), ``subset`` (None for the student alone), ``target``, ``top1``, and
+        ``EVIDENCE_COLUMNS``: ``videos`` (test videos behind ``top1``) and ``config_hash`` (the run whose
+        per-video outcomes the claims compare paired).
     """
     rows = []
     for target in targets:
         for subset in check_subsets(subsets):
             points = subset_teachers(study, subset)
             for point in points:
+                model = TEACHER_BACKBONES[point["backbone"]]
                 rows.append(
-                    {
-                        "model": TEACHER_BACKBONES[point["backbone"]],
-                        "subset": subset,
-                        "target": target,
-                        "top1": teacher_accuracy(study, point, target),
-                    }
+                    {"model": model, "subset": subset, "target": target, **teacher_measure(study, point, target)}
                 )
             config = distill_config(
                 study, method, [teacher_ref(study, p, target) for p in points], target, epochs=student_epochs
             )
-            rows.append(
-                {"model": STUDENT_ROW, "subset": subset, "target": target, "top1": student_accuracy(study, config)}
-            )
+            rows.append({"model": STUDENT_ROW, "subset": subset, "target": target, **student_measure(study, config)})
         alone = distill_config(study, "independent", [], target, epochs=student_epochs)
-        rows.append({"model": ALONE_ROW, "subset": None, "target": target, "top1": student_accuracy(study, alone)})
-    return pd.DataFrame(rows, columns=["model", "subset", "target", "top1"])
+        rows.append({"model": ALONE_ROW, "subset": None, "target": target, **student_measure(study, alone)})
+    return pd.DataFrame(rows, columns=["model", "subset", "target", "top1", *EVIDENCE_COLUMNS])
 
 
 def table8(results: pd.DataFrame) -> pd.DataFrame:
@@ -252,6 +271,53 @@ def table8(results: pd.DataFrame) -> pd.DataFrame:
 
 CHAPTER = "distillation"
 """This chapter's name in the claims table."""
+EVIDENCE_COLUMNS = ("videos", "config_hash")
+"""Columns of the results frames behind the claims' bootstrap over test videos (not shown on the page)."""
+Outcomes = Callable[[str], VideoOutcomes | None]
+"""Per-video outcomes of a run by its config hash (``Study.outcomes``), None where not kept."""
+
+
+def _video_gap(
+    rows: pd.DataFrame, statistic: Callable[[Mapping[Any, np.ndarray]], np.ndarray], outcomes: Outcomes | None
+) -> Estimate | None:
+    """``statistic`` of the ``top1`` of ``rows`` (keyed by their index) with a bootstrap over test videos: paired
+    when ``outcomes`` finds every row's per-video outcomes (by ``config_hash``), unpaired otherwise
+    (``sslvid.analysis.claims.video_statistic``); None when a row has no test-video count (frames built
+    before they were carried: the caller keeps its bootstrap over cells)."""
+    if "videos" not in rows or rows["videos"].isna().any():
+        return None
+    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
+    kept = None if outcomes is None else {str(i): _kept(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
+    keyed: Statistic = lambda acc: statistic({i: acc[str(i)] for i in rows.index})  # noqa: E731
+    return video_statistic(accuracies, keyed, kept)
+
+
+def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
+    """How many seeds, models and test videos stand behind the chapter's top-1 numbers (``Study.evidence``
+    over the rows of ``frames`` that carry ``EVIDENCE_COLUMNS``, each run counted once by its config hash).
+
+    Returns:
+        ``seeds``, ``models`` (distinct runs), ``test_videos`` (one count, a range, or "not recorded").
+    """
+    parts = [f for f in frames if len(f) and "top1" in f]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["top1", "videos"])
+    if "config_hash" in rows:
+        named = rows["config_hash"].notna()
+        rows = pd.concat([rows[~named], rows[named].drop_duplicates("config_hash")])
+    return evidence(rows, seeds)
+
+
+def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
+    return outcomes(key) if isinstance(key, str) and key else None
+
+
+def _margin(
+    students: Sequence[Any], teachers: Sequence[Sequence[Any]]
+) -> Callable[[Mapping[Any, np.ndarray]], np.ndarray]:
+    """Mean over cells of a student minus the best of its teachers (row labels), per draw."""
+    return lambda acc: np.mean(
+        [acc[s] - np.max([acc[t] for t in ts], axis=0) for s, ts in zip(students, teachers)], axis=0
+    )
 
 
 def _claim(
@@ -262,20 +328,22 @@ def _claim(
     ).measured(got, reason)
 
 
-def table8_claims(results: pd.DataFrame) -> list[Claim]:
+def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:
     """Benchmark §5 / §7 conclusion 5 (benchmark2023, Table 8) per target: the distilled student beats its
     best teacher, and beats the same student trained on labels alone. Margins in points, mean over the
-    subsets, with a bootstrap over the subsets (one seed per model; no test-video counts are stored with
-    distillation results, so a single subset has no interval)."""
+    subsets, with a percentile bootstrap over the test videos (Efron & Tibshirani 1993): paired when
+    ``outcomes`` (``Study.outcomes``) finds every model's per-video outcomes (all are tested on the target's
+    test split), unpaired from the accuracies and test-video counts otherwise; frames without counts
+    (``videos``) fall back to a bootstrap over the subsets (one seed per model).
+
+    Args:
+        results: ``table8_results``.
+        outcomes: per-video outcomes by config hash (None: unpaired).
+    """
     out = []
     for target, part in results.groupby("target", sort=False):
-        wide = part[part["model"] != ALONE_ROW].pivot_table(index="subset", columns="model", values="top1")
-        teachers = [c for c in TEACHER_BACKBONES.values() if c in wide]
-        margin = (
-            (wide[STUDENT_ROW] - wide[teachers].max(axis=1)).dropna()
-            if teachers and STUDENT_ROW in wide
-            else pd.Series(dtype=float)
-        )
+        cells = part[part["model"] != ALONE_ROW]
+        alone = part[part["model"] == ALONE_ROW]
         out.append(
             _claim(
                 f"student_beats_teachers_{target}",
@@ -285,15 +353,9 @@ def table8_claims(results: pd.DataFrame) -> list[Claim]:
                 "§5",
                 "Table 8",
                 "student minus best teacher, mean over subsets (points)",
-                bootstrap_mean(margin) if len(margin) else None,
+                _beats_teachers(cells, outcomes),
                 "no subset with student and teachers",
             )
-        )
-        alone = part.loc[part["model"] == ALONE_ROW, "top1"]
-        gain = (
-            (wide[STUDENT_ROW] - float(alone.iloc[0])).dropna()
-            if len(alone) and STUDENT_ROW in wide
-            else pd.Series(dtype=float)
         )
         out.append(
             _claim(
@@ -303,11 +365,44 @@ def table8_claims(results: pd.DataFrame) -> list[Claim]:
                 "§5",
                 "Table 8",
                 "student minus student alone, mean over subsets (points)",
-                bootstrap_mean(gain) if len(gain) else None,
+                _beats_alone(cells, alone, outcomes),
                 "the student alone was not run",
             )
         )
     return out
+
+
+def _beats_teachers(cells: pd.DataFrame, outcomes: Outcomes | None) -> Estimate | None:
+    """Student minus best teacher per subset, mean over the subsets (``table8_claims``)."""
+    students, teachers = [], []
+    for _, rows in cells.groupby("subset", sort=False):
+        mine = rows.index[rows["model"] == STUDENT_ROW]
+        theirs = rows.index[rows["model"].isin(TEACHER_BACKBONES.values())]
+        if len(mine) and len(theirs):
+            students.append(mine[0])
+            teachers.append(list(theirs))
+    if not students:
+        return None
+    used = cells.loc[students + [t for ts in teachers for t in ts]]
+    found = _video_gap(used, _margin(students, teachers), outcomes)
+    if found is not None:
+        return found
+    return bootstrap_mean(
+        [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
+    )
+
+
+def _beats_alone(cells: pd.DataFrame, alone: pd.DataFrame, outcomes: Outcomes | None) -> Estimate | None:
+    """Student minus the student alone, mean over the subsets (``table8_claims``)."""
+    students = list(cells.index[cells["model"] == STUDENT_ROW])
+    if alone.empty or not students:
+        return None
+    base = alone.index[0]
+    used = pd.concat([cells.loc[students], alone.loc[[base]]])
+    found = _video_gap(used, lambda acc: np.mean([acc[s] - acc[base] for s in students], axis=0), outcomes)
+    if found is not None:
+        return found
+    return bootstrap_mean([float(used.loc[s, "top1"] - used.loc[base, "top1"]) for s in students])
 
 
 def table8_figure(results: pd.DataFrame) -> Figure:
@@ -392,7 +487,7 @@ def group_results(
 
     Returns:
         columns ``group``, ``kind``, ``role`` ("teacher"/"student"), ``model`` (a teacher's
-        ``task/backbone/data/subset/complexity`` or the student's backbone), ``top1``.
+        ``task/backbone/data/subset/complexity`` or the student's backbone), ``top1``, ``EVIDENCE_COLUMNS``.
     """
     rows = []
     for name, group in check_groups(study, names).items():
@@ -404,7 +499,7 @@ def group_results(
                     "kind": group["kind"],
                     "role": "teacher",
                     "model": label,
-                    "top1": teacher_accuracy(study, p, target),
+                    **teacher_measure(study, p, target),
                 }
             )
         config = distill_config(
@@ -421,23 +516,28 @@ def group_results(
                 "kind": group["kind"],
                 "role": "student",
                 "model": group["student"],
-                "top1": student_accuracy(study, config),
+                **student_measure(study, config),
             }
         )
-    return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1"])
+    return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1", *EVIDENCE_COLUMNS])
 
 
-def group_claims(results: pd.DataFrame) -> list[Claim]:
+def group_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:
     """Benchmark §5 (benchmark2023): the student outperforms its teachers in most teacher groups. Quantity:
-    student minus best teacher, mean over the groups run, with a bootstrap over the groups."""
-    margins = (
-        [
-            float(part.loc[part["role"] == "student", "top1"].iloc[0]) - part[part["role"] == "teacher"]["top1"].max()
-            for _, part in results.groupby("group", sort=False)
-        ]
-        if len(results)
-        else []
-    )
+    student minus best teacher, mean over the groups run, with a bootstrap over test videos (paired when
+    ``outcomes`` finds every model's, as ``table8_claims``), or over the groups for frames without counts."""
+    students, teachers = [], []
+    for _, part in results.groupby("group", sort=False) if len(results) else []:
+        mine, theirs = part.index[part["role"] == "student"], part.index[part["role"] == "teacher"]
+        if len(mine) and len(theirs):
+            students.append(mine[0])
+            teachers.append(list(theirs))
+    found = None
+    if students:
+        used = results.loc[students + [t for ts in teachers for t in ts]]
+        found = _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
+            [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
+        )
     return [
         _claim(
             "student_beats_group_teachers",
@@ -446,7 +546,7 @@ def group_claims(results: pd.DataFrame) -> list[Claim]:
             "§5",
             "",
             "student minus best teacher, mean over groups (points)",
-            bootstrap_mean(margins) if margins else None,
+            found,
             "no teacher group was run (knob teacher_groups)",
         )
     ]
@@ -465,7 +565,7 @@ def graph_results(
         ValueError: for a method that is not a row of the paper's Table 2 (lists them).
 
     Returns:
-        columns ``method``, ``row`` (the paper's row name), ``top1``.
+        columns ``method``, ``row`` (the paper's row name), ``top1``, ``EVIDENCE_COLUMNS``.
     """
     unknown = [m for m in methods if m not in GRAPH_ROWS]
     if unknown:
@@ -475,16 +575,21 @@ def graph_results(
     for method in methods:
         student = None if method in ("fusion", "ensemble") else STUDENT
         config = distill_config(study, method, teachers, target, student=student, epochs=student_epochs)
-        rows.append({"method": method, "row": GRAPH_ROWS[method], "top1": student_accuracy(study, config)})
-    return pd.DataFrame(rows, columns=["method", "row", "top1"])
+        rows.append({"method": method, "row": GRAPH_ROWS[method], **student_measure(study, config)})
+    return pd.DataFrame(rows, columns=["method", "row", "top1", *EVIDENCE_COLUMNS])
 
 
-def graph_claims(results: pd.DataFrame) -> list[Claim]:
+def graph_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:
     """Zhang & Peng 2018 (zhang2018graph, §4, Table 2): each graph variant beats uniform KD. Quantity: graph
-    variant minus uniform KD, mean over the variants run (points), bootstrap over the variants."""
-    by = results.set_index("method")["top1"] if len(results) else pd.Series(dtype=float)
-    graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in by]
-    gaps = [by[m] - by["kd"] for m in graphs] if "kd" in by else []
+    variant minus uniform KD, mean over the variants run (points), with a bootstrap over test videos (paired
+    when ``outcomes`` finds every run's, as ``table8_claims``), or over the variants for frames without counts."""
+    rows = results.drop_duplicates("method").set_index("method", drop=False) if len(results) else results
+    graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in rows.index]
+    found = None
+    if graphs and "kd" in rows.index:
+        found = _video_gap(
+            rows.loc[["kd", *graphs]], lambda acc: np.mean([acc[g] - acc["kd"] for g in graphs], axis=0), outcomes
+        ) or bootstrap_mean([float(rows.loc[g, "top1"] - rows.loc["kd", "top1"]) for g in graphs])
     return [
         _claim(
             "graphs_beat_kd",
@@ -493,7 +598,7 @@ def graph_claims(results: pd.DataFrame) -> list[Claim]:
             "§4",
             "Table 2",
             "graph variant minus uniform KD, mean over variants (points)",
-            bootstrap_mean(gaps) if gaps else None,
+            found,
             "uniform KD or the graph variants were not run",
         )
     ]
@@ -590,7 +695,7 @@ def skd_results(
         ValueError: for a method that is not a row of their Table 2 (lists them).
 
     Returns:
-        columns ``method``, ``mechanism``, ``teacher``, ``backbone``, ``top1``.
+        columns ``method``, ``mechanism``, ``teacher``, ``backbone``, ``top1``, ``EVIDENCE_COLUMNS``.
     """
     unknown = [m for m in methods if m not in SKD_ROWS]
     if unknown:
@@ -609,17 +714,22 @@ def skd_results(
                 "mechanism": mechanism,
                 "teacher": teacher_name,
                 "backbone": student,
-                "top1": student_accuracy(study, config),
+                **student_measure(study, config),
             }
         )
-    return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1"])
+    return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1", *EVIDENCE_COLUMNS])
 
 
-def skd_claims(results: pd.DataFrame) -> list[Claim]:
+def skd_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:
     """Vu et al. 2022 (vu2022skdsrl, §4, Table 1): SKD-SRL beats the same student trained alone (+23.3 points on
-    UCF101 with 3D ResNet-18 there). One difference of two single-seed runs: no interval."""
-    by = results.set_index("method")["top1"] if len(results) else pd.Series(dtype=float)
-    got = Estimate(float(by["skd_srl"] - by["independent"])) if {"independent", "skd_srl"} <= set(by.index) else None
+    UCF101 with 3D ResNet-18 there). One difference of two single-seed runs, with a bootstrap over the test
+    videos (paired when ``outcomes`` finds both runs', as ``table8_claims``); no interval without counts."""
+    rows = results.drop_duplicates("method").set_index("method", drop=False) if len(results) else results
+    got = None
+    if {"independent", "skd_srl"} <= set(rows.index):
+        got = _video_gap(
+            rows.loc[["skd_srl", "independent"]], lambda acc: acc["skd_srl"] - acc["independent"], outcomes
+        ) or Estimate(float(rows.loc["skd_srl", "top1"] - rows.loc["independent", "top1"]))
     return [
         _claim(
             "skd_beats_independent",

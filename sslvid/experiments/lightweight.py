@@ -20,7 +20,7 @@ functions read them from the computed tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,7 +31,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from sslvid.analysis.claims import Claim, bootstrap_group_difference, spearman
+from sslvid.analysis.claims import Claim, Estimate, bootstrap_group_difference, spearman, video_statistic
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
@@ -47,6 +47,7 @@ from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.experiments.study import Study, check_selection
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -296,17 +297,32 @@ CHAPTER = "lightweight"
 """This chapter's name in the claims table."""
 
 
-def claims(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> list[Claim]:
+Outcomes = Callable[[str], VideoOutcomes | None]
+"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
+
+
+def claims(
+    ours: pd.DataFrame,
+    paper: pd.DataFrame | None = None,
+    accuracy: pd.DataFrame | None = None,
+    outcomes: Outcomes | None = None,
+) -> list[Claim]:
     """Sonawane et al. 2021 (Table 1, §4) checked on our methods x networks grid, with uncertainty.
 
     * ``contrastive_better``: the contrastive methods (MoCo v2, SimCLR, BYOL) beat the others;
-      quantity: their mean accuracy minus the others' (points), bootstrap over the cells of each group.
+      quantity: their mean accuracy minus the others' (points). With ``accuracy`` (the cells' evaluations),
+      a percentile bootstrap over the test videos (Efron & Tibshirani 1993) that every cell shares: paired
+      when ``outcomes`` finds every cell's per-video outcomes, unpaired from the accuracies and test-video
+      counts otherwise (``sslvid.analysis.claims.video_statistic``); without it, a bootstrap over the cells
+      of each group.
     * ``table1_ranking``: our cells rank as the paper's; Spearman's rho with a bootstrap over cells
       (exact permutation p up to 8 cells).
 
     Args:
         ours: :func:`accuracy_grid` (percent).
         paper: the paper's grid (default :func:`paper_accuracy_grid`), restricted to our cells.
+        accuracy: :func:`accuracy_by_epoch` rows behind ``ours`` (``top1``, ``videos``, ``config_hash``).
+        outcomes: per-video outcomes by config hash (``Study.outcomes``).
     """
     paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
     flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
@@ -336,15 +352,53 @@ def claims(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> list[Claim]
         reason="not measured",
     )
     rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1]) if len(pairs) else None
+    gap = None
+    if has_both:
+        gap = _contrastive_gap(ours, flags, accuracy, outcomes) or bootstrap_group_difference(yes, no)
     return [
-        contrastive.measured(
-            bootstrap_group_difference(yes, no) if has_both else None, "the grid lacks contrastive or other methods"
-        ),
+        contrastive.measured(gap, "the grid lacks contrastive or other methods"),
         ranking.measured(
             rho if rho is not None and not np.isnan(rho.value) else None,
             f"{len(pairs)} cells in common: too few, or constant",
         ),
     ]
+
+
+def _contrastive_gap(
+    ours: pd.DataFrame, flags: pd.Series, accuracy: pd.DataFrame | None, outcomes: Outcomes | None
+) -> Estimate | None:
+    """Contrastive minus other cells' mean top-1 with a bootstrap over test videos (``claims``); None without
+    the evaluations of every cell of ``ours`` or their test-video counts."""
+    cells = _cell_rows(ours, accuracy)
+    if cells is None:
+        return None
+    contrastive = cells["task"].map(flags).fillna(False).astype(bool)
+    yes, no = list(cells.index[contrastive]), list(cells.index[~contrastive])
+    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in cells.iterrows()}
+    kept = None
+    if outcomes is not None:
+        kept = {str(i): outcomes(str(r["config_hash"])) for i, r in cells.iterrows()}
+    return video_statistic(
+        accuracies,
+        lambda acc: np.mean([acc[str(i)] for i in yes], axis=0) - np.mean([acc[str(i)] for i in no], axis=0),
+        kept,
+    )
+
+
+def _cell_rows(ours: pd.DataFrame, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The row of ``accuracy`` behind each finite cell of the grid ``ours`` (same top-1), or None when a cell
+    has none, or its row no test-video count."""
+    if accuracy is None or not {"task", "backbone", "top1", "videos", "config_hash"} <= set(accuracy):
+        return None
+    wanted = ours.stack().dropna()
+    rows = []
+    for (task, backbone), top1 in wanted.items():
+        match = accuracy[(accuracy["task"] == task) & (accuracy["backbone"] == backbone)]
+        match = match[np.isclose(match["top1"].astype(float), float(top1))]
+        if match.empty or pd.isna(match["videos"].iloc[0]):
+            return None
+        rows.append(match.iloc[0])
+    return pd.DataFrame(rows).reset_index(drop=True) if rows else None
 
 
 def best_method_per_backbone(grid: pd.DataFrame) -> pd.DataFrame:

@@ -22,8 +22,10 @@ functions give the numbers the notebook's prose quotes.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -39,6 +41,7 @@ from sslvid.analysis.claims import (
     bootstrap_mean,
     printed_verdict,
     spearman,
+    video_statistic,
 )
 from sslvid.analysis.embedding import to_display_frames
 from sslvid.analysis.figures import tsne_figure
@@ -49,9 +52,10 @@ from sslvid.evaluate.common import open_eval_split
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
 from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
 from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
-from sslvid.experiments.study import Study
+from sslvid.experiments.study import Study, evidence
 from sslvid.pretext.base import TASKS
 from sslvid.seeding import rng_for
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -187,7 +191,32 @@ def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
 
 def table7(study: Study, severity: int = 1) -> pd.DataFrame:
     """Table 7 reproduced: the 12 models' noisy top-1 and drops, mean of the 4 noises at ``severity``."""
-    return table7_from_rows(noise_rows(study, noise_points(study), (severity,)), severity)
+    return table7_from_rows(table7_rows(study, severity), severity)
+
+
+def table7_rows(study: Study, severity: int = 1) -> pd.DataFrame:
+    """The noise rows behind ``table7`` (``noise_rows`` of the 12 models at ``severity``): what ``claims``
+    bootstraps over test videos and ``evidence_facts`` counts."""
+    return noise_rows(study, noise_points(study), (severity,))
+
+
+def evidence_facts(rows: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
+    """How many seeds, models and test videos stand behind the chapter's noisy numbers (``Study.evidence``),
+    and how many noisy tests (conditions) each model had.
+
+    Args:
+        rows: noise rows (``table7_rows``), their protocol cards naming the test videos.
+
+    Returns:
+        ``seeds``, ``models`` (evaluations), ``test_videos`` (one count, a range, or "not recorded"),
+        ``conditions`` (the most noisy tests of one model).
+    """
+    per = [
+        {"videos": _card_videos(part), "conditions": part["condition"].nunique()}
+        for _, part in rows.groupby("config_hash")
+    ]
+    frame = pd.DataFrame(per, columns=["videos", "conditions"])
+    return {**evidence(frame, seeds), "conditions": int(frame["conditions"].max()) if len(frame) else 0}
 
 
 def paper_table7() -> pd.DataFrame:
@@ -290,16 +319,102 @@ def _claim(key: str, statement: str, quantity: str, got: Estimate | str, directi
     return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, got)
 
 
-def claims(table: pd.DataFrame) -> list[Claim]:
+NoiseOutcomes = Callable[[str, str | None], VideoOutcomes | None]
+"""Per-video outcomes of an evaluation by config hash and condition (``Study.outcomes``; None: clean)."""
+
+
+@dataclass(frozen=True)
+class _VideoDraws:
+    """What a bootstrap over test videos of a table's relative drops needs (``claims``).
+
+    Args:
+        accuracies: ``{"<row>|clean" or "<row>|<noise>/<severity>": (top-1 %, test videos)}``.
+        kept: the per-video outcomes under the same keys (None: unpaired).
+        noisy: ``{table row: its noisy keys}`` (the noises its relative drop averages).
+    """
+
+    accuracies: dict[str, tuple[float, float]]
+    kept: dict[str, VideoOutcomes | None] | None
+    noisy: dict[Any, list[str]]
+
+    def estimate(self, quantity: Callable[[Callable[[Any], np.ndarray]], np.ndarray], rows: Sequence[Any]) -> Estimate:
+        """``quantity(rel)`` with ``rel(row)`` the (D,) relative drops of a table row (percent), over the
+        rows' clean and noisy accuracies: paired when every outcome is kept (``video_statistic``)."""
+        keys = [k for row in rows for k in (f"{row}|clean", *self.noisy[row])]
+        kept = None if self.kept is None else {k: self.kept[k] for k in keys}
+        accuracies = {k: self.accuracies[k] for k in keys}
+        return video_statistic(accuracies, lambda acc: quantity(lambda row: self._rel(acc, row)), kept)
+
+    def _rel(self, acc: Mapping[str, np.ndarray], row: Any) -> np.ndarray:
+        """100 (clean - mean noisy) / clean, the mean of the noises' relative drops (NaN where clean is 0)."""
+        clean = acc[f"{row}|clean"]
+        noisy = np.mean([acc[k] for k in self.noisy[row]], axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(clean > 0, 100.0 * (clean - noisy) / clean, np.nan)
+
+
+def _video_draws(
+    table: pd.DataFrame, rows: pd.DataFrame | None, outcomes: NoiseOutcomes | None, severity: int
+) -> _VideoDraws | None:
+    """The clean and noisy video top-1 of each model of ``table`` from its noise ``rows`` at ``severity``;
+    None without rows, or when a model's rows name no test videos (stored before they were counted)."""
+    if rows is None or rows.empty or "protocol_card" not in rows:
+        return None
+    wanted = rows[rows["condition"].isin({f"{n}/{severity}" for n in NOISES})]
+    accuracies: dict[str, tuple[float, float]] = {}
+    kept: dict[str, VideoOutcomes | None] = {}
+    noisy: dict[Any, list[str]] = {}
+    for i, r in table.iterrows():
+        mine = wanted[(wanted["pretext"] == r["task"]) & (wanted["model"] == r["backbone"])]
+        by = mine.pivot_table(index="condition", columns="metric", values="value", aggfunc="first")
+        videos = _card_videos(mine)
+        if by.empty or not {"top1_video", "abs_drop_video"} <= set(by.columns) or np.isnan(videos):
+            return None
+        key = str(mine["config_hash"].iloc[0])
+        accuracies[f"{i}|clean"] = (float((by["top1_video"] + by["abs_drop_video"]).iloc[0]), videos)
+        kept[f"{i}|clean"] = outcomes(key, None) if outcomes is not None else None
+        noisy[i] = [f"{i}|{c}" for c in by.index]
+        for condition, value in by["top1_video"].items():
+            accuracies[f"{i}|{condition}"] = (float(value), videos)
+            kept[f"{i}|{condition}"] = outcomes(key, str(condition)) if outcomes is not None else None
+    return _VideoDraws(accuracies, kept if outcomes is not None else None, noisy)
+
+
+def _card_videos(rows: pd.DataFrame) -> float:
+    """The fewest test videos named on the rows' protocol cards (NaN when a card names none)."""
+    counts = []
+    for text in rows["protocol_card"]:
+        card = json.loads(text) if isinstance(text, str) and text else (text if isinstance(text, dict) else {})
+        counts.append(float(card.get("test_videos", np.nan)))
+    return min(counts) if counts and not np.isnan(counts).any() else float("nan")
+
+
+def claims(
+    table: pd.DataFrame, rows: pd.DataFrame | None = None, outcomes: NoiseOutcomes | None = None, severity: int = 1
+) -> list[Claim]:
     """The §4.5 inferences of the benchmark paper (benchmark2023, §4.5, Table 7) checked on one table of
-    relative drops (percent of clean accuracy), each with a 95% interval over the models it averages
-    (bootstrap) and a computed verdict; a statement about one model rests on single cells (no interval).
+    relative drops (percent of clean accuracy), each with a 95% interval and a computed verdict.
+
+    With the noise ``rows`` the table was built from (``table7_rows``), the interval is a percentile
+    bootstrap over the test videos every model and noise shares (Efron & Tibshirani 1993): paired when
+    ``outcomes`` finds every clean and noisy test's per-video outcomes (one resample of the videos per
+    draw for all of them, so a model's clean and noisy outcomes move together), unpaired from the
+    accuracies and test-video counts otherwise; a statement about one model then has an interval too.
+    Without rows (the paper's table, or rows without test-video counts), the interval is a bootstrap
+    over the models a statement averages, and a statement about one model rests on single cells.
 
     Args:
         table: columns ``task, backbone, rel_drop_pct`` (ours, or ``paper_table7()`` for the paper's,
             read with ``printed_verdict``).
+        rows: the noise rows behind ``table`` (``noise_rows``), at ``severity``.
+        outcomes: per-video outcomes by config hash and condition (``Study.outcomes``).
+
+    Models without a relative drop (0% clean accuracy) are left out, as are the bootstrap draws in which
+    a model's resampled clean accuracy is 0.
     """
     table = _traits(table)
+    table = table[np.isfinite(table["rel_drop_pct"].astype(float))]  # a model at 0% clean has no relative drop
+    videos = _video_draws(table, rows, outcomes, severity)
     out = []
     for backbone, want in (("r2plus1d_18", "least"), ("shufflenet3d", "most")):
         part = table[table["backbone"] == backbone]
@@ -309,7 +424,7 @@ def claims(table: pd.DataFrame) -> list[Claim]:
                 f"spatiotemporal_{want}_robust_{backbone}",
                 f"On {backbone} the spatio-temporal tasks (PRP, RSPNet) are the {want} robust.",
                 "spatio-temporal minus other tasks' mean relative drop (%)",
-                _group_gap(part[st]["rel_drop_pct"], part[~st]["rel_drop_pct"]),
+                _gap(part, part.index[st], part.index[~st], videos),
                 ">" if want == "least" else "<",
             )
         )
@@ -320,45 +435,72 @@ def claims(table: pd.DataFrame) -> list[Claim]:
                 f"non_contrastive_robust_{backbone}",
                 f"On {backbone} non-contrastive tasks drop less than contrastive ones.",
                 "non-contrastive minus contrastive mean relative drop (%)",
-                _group_gap(part[~part["contrastive"]]["rel_drop_pct"], part[part["contrastive"]]["rel_drop_pct"]),
+                _gap(part, part.index[~part["contrastive"]], part.index[part["contrastive"]], videos),
             )
         )
-    wide = table.pivot_table(index=["task", "contrastive"], columns="backbone", values="rel_drop_pct").reset_index()
     for contrastive in (False, True):
         kind = "contrastive" if contrastive else "non-contrastive"
-        part = wide[wide["contrastive"] == contrastive]
-        gaps = (
-            (part["r2plus1d_18"] - part["shufflenet3d"]).dropna()
-            if {"r2plus1d_18", "shufflenet3d"} <= set(part.columns)
-            else pd.Series(dtype=float)
-        )
         out.append(
             _claim(
                 f"r21d_robust_{kind.replace('-', '_')}",
                 f"For {kind} tasks R(2+1)D-18 drops less than ShuffleNet.",
                 "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
-                bootstrap_mean(gaps) if len(gaps) else "no task with both backbones",
+                _backbone_gap(table[table["contrastive"] == contrastive], videos),
             )
         )
     for (task, backbone), side, word in (
         (("rotnet", "r2plus1d_18"), "<", "most"),
         (("prp", "r2plus1d_18"), ">", "least"),
     ):
-        mine = table[(table["task"] == task) & (table["backbone"] == backbone)]["rel_drop_pct"]
-        rest = table[~((table["task"] == task) & (table["backbone"] == backbone))]["rel_drop_pct"]
-        got: Estimate | str = "the model or the others are missing"
-        if len(mine) and len(rest):
-            got = Estimate(float(mine.iloc[0] - (rest.min() if side == "<" else rest.max())), n=1)
         out.append(
             _claim(
                 f"{word}_robust_{task}_{backbone}",
                 f"The {word} robust model is {task} on {backbone}.",
                 f"its relative drop minus the {'smallest' if side == '<' else 'largest'} of the others (%)",
-                got,
+                _extreme(table, task, backbone, side, videos),
                 side,
             )
         )
     return out
+
+
+def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: _VideoDraws | None) -> Estimate | str:
+    """Mean relative drop of rows ``a`` minus that of rows ``b``: over test videos, or over the models."""
+    if not len(a) or not len(b):
+        return "one of the two groups has no model"
+    if videos is not None:
+        return videos.estimate(lambda rel: np.mean([rel(i) for i in a], 0) - np.mean([rel(i) for i in b], 0), [*a, *b])
+    return _group_gap(table.loc[a, "rel_drop_pct"], table.loc[b, "rel_drop_pct"])
+
+
+def _backbone_gap(table: pd.DataFrame, videos: _VideoDraws | None) -> Estimate | str:
+    """R(2+1)D minus ShuffleNet relative drop of each task that has both, mean over the tasks."""
+    index = (
+        table.rename_axis("index")
+        .reset_index()
+        .pivot_table(index="task", columns="backbone", values="index", aggfunc="first")
+    )
+    if not {"r2plus1d_18", "shufflenet3d"} <= set(index.columns):
+        return "no task with both backbones"
+    pairs = [(int(r), int(s)) for r, s in index[["r2plus1d_18", "shufflenet3d"]].dropna().itertuples(index=False)]
+    if not pairs:
+        return "no task with both backbones"
+    if videos is not None:
+        rows = [i for pair in pairs for i in pair]
+        return videos.estimate(lambda rel: np.mean([rel(r) - rel(s) for r, s in pairs], axis=0), rows)
+    return bootstrap_mean([table.loc[r, "rel_drop_pct"] - table.loc[s, "rel_drop_pct"] for r, s in pairs])
+
+
+def _extreme(table: pd.DataFrame, task: str, backbone: str, side: str, videos: _VideoDraws | None) -> Estimate | str:
+    """One model's relative drop minus the smallest (``side`` "<") or largest (">") of the others'."""
+    mine = table.index[(table["task"] == task) & (table["backbone"] == backbone)]
+    rest = table.index[~((table["task"] == task) & (table["backbone"] == backbone))]
+    if not len(mine) or not len(rest):
+        return "the model or the others are missing (or have no relative drop: 0% clean accuracy)"
+    pick = np.min if side == "<" else np.max
+    if videos is not None:
+        return videos.estimate(lambda rel: rel(mine[0]) - pick([rel(i) for i in rest], axis=0), [mine[0], *rest])
+    return Estimate(float(table.loc[mine[0], "rel_drop_pct"] - pick(table.loc[rest, "rel_drop_pct"])), n=1)
 
 
 def rank_agreement(table: pd.DataFrame) -> Claim:

@@ -368,9 +368,10 @@ class Study:
         frame["videos"] = videos
         return frame
 
-    def outcomes(self, row: Mapping[str, Any] | pd.Series | str) -> VideoOutcomes | None:
+    def outcomes(self, row: Mapping[str, Any] | pd.Series | str, condition: str | None = None) -> VideoOutcomes | None:
         """The per-test-video outcomes behind a row of ``accuracy`` (found by its ``config_hash``, or a hash):
-        (V,) video ids and (V,) correctness whose mean is the row's ``top1`` with metric "top1_video".
+        (V,) video ids and (V,) correctness whose mean is the row's ``top1`` with metric "top1_video";
+        ``condition`` (e.g. ``"gaussian/1"``) picks the evaluation's test under that noise (None: clean).
 
         Returns:
             None for an evaluation stored before outcomes were kept (compare it unpaired).
@@ -378,7 +379,7 @@ class Study:
         Raises:
             sslvid.io.DamagedFileError: when its outcomes file fails its checks.
         """
-        return read_outcomes(self.store, str(row if isinstance(row, str) else row["config_hash"]))
+        return read_outcomes(self.store, str(row if isinstance(row, str) else row["config_hash"]), condition)
 
     def retrieval(
         self, points: Iterable[Mapping[str, Any]], target: str | Sequence[str] = "appearance"

@@ -9,6 +9,12 @@ in the evaluation's run folder, written atomically::
     {"format": "sslvid-video-outcomes/1", "config_hash": ..., "metric": "top1_video",
      "videos": [video ids, sorted], "correct": "0110...", "sha256": digest of videos and correct}
 
+An evaluation tested under several conditions (the noise robustness test: one per
+``"<noise>/<severity>"``) keeps one file per condition, ``outcomes@<noise>-<severity>.json``
+(``/`` written ``-``), with ``"condition"`` in the payload and in the digest; the clean test
+(condition ``"clean"`` or None) keeps the plain ``outcomes.json``, so files written before
+conditions existed read unchanged.
+
 Reading checks the format, the config hash, the lengths, the characters and the digest; a file
 that fails raises ``sslvid.io.DamagedFileError`` (never a wrong vector). Runs evaluated before
 outcomes were kept have no file: ``read_outcomes`` returns None and comparisons fall back to the
@@ -31,6 +37,8 @@ from sslvid.store.runs import RunHandle, RunStore
 
 OUTCOMES_FILE = "outcomes.json"
 FORMAT = "sslvid-video-outcomes/1"
+CLEAN = "clean"
+"""The condition of an untouched test set (the results table's ``condition`` of clean rows)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +50,7 @@ class VideoOutcomes:
         metric: the metric these outcomes average to (``"top1_video"``).
         videos: (V,) video ids, sorted and unique.
         correct: (V,) bool, ``correct[i]``: video ``videos[i]`` was classified right.
+        condition: the test condition (``CLEAN``, or e.g. ``"gaussian/1"`` for a noisy test).
 
     Raises:
         ValueError: for lengths that differ, no video, or ids that are not sorted and unique.
@@ -51,6 +60,7 @@ class VideoOutcomes:
     metric: str
     videos: tuple[str, ...]
     correct: np.ndarray
+    condition: str = CLEAN
 
     def __post_init__(self) -> None:
         if len(self.videos) != len(self.correct) or not self.videos or np.ndim(self.correct) != 1:
@@ -59,7 +69,9 @@ class VideoOutcomes:
             raise ValueError("video ids must be sorted and unique (build with VideoOutcomes.of)")
 
     @classmethod
-    def of(cls, config_hash: str, metric: str, videos: Sequence[str], correct: Sequence[bool]) -> VideoOutcomes:
+    def of(
+        cls, config_hash: str, metric: str, videos: Sequence[str], correct: Sequence[bool], condition: str = CLEAN
+    ) -> VideoOutcomes:
         """Outcomes in any video order, sorted by video id.
 
         Raises:
@@ -71,7 +83,8 @@ class VideoOutcomes:
             raise ValueError(f"{len(videos)} videos but {len(correct)} outcomes")
         order = sorted(range(len(videos)), key=lambda i: videos[i])
         right = np.asarray(correct, dtype=bool)
-        return cls(config_hash, metric, tuple(videos[i] for i in order), right[np.asarray(order, dtype=int)])
+        ordered = tuple(videos[i] for i in order)
+        return cls(config_hash, metric, ordered, right[np.asarray(order, dtype=int)], condition)
 
     @property
     def accuracy(self) -> float:
@@ -79,13 +92,25 @@ class VideoOutcomes:
         return float(self.correct.mean() * 100)
 
 
-def outcomes_path(run: RunHandle) -> Path:
-    """``<run folder>/outcomes.json``."""
-    return run.dir / OUTCOMES_FILE
+def outcomes_path(run: RunHandle, condition: str | None = None) -> Path:
+    """``<run folder>/outcomes.json`` (clean), ``<run folder>/outcomes@<noise>-<severity>.json`` otherwise.
+
+    Raises:
+        ValueError: for a condition that cannot name a file (empty, a leading dot, other characters than
+            letters, digits, ``-``, ``_``, ``.`` and one ``/``).
+    """
+    if condition in (None, CLEAN):
+        return run.dir / OUTCOMES_FILE
+    name = str(condition).replace("/", "-", 1)
+    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError(f"condition {condition!r} cannot name an outcomes file")
+    return run.dir / f"outcomes@{name}.json"
 
 
-def _digest(videos: Sequence[str], correct: str) -> str:
-    return hashlib.sha256(json.dumps([list(videos), correct]).encode()).hexdigest()
+def _digest(videos: Sequence[str], correct: str, condition: str = CLEAN) -> str:
+    """sha256 of the videos and outcomes (and the condition, when not clean: clean digests stay as before)."""
+    body = [list(videos), correct] + ([] if condition == CLEAN else [condition])
+    return hashlib.sha256(json.dumps(body).encode()).hexdigest()
 
 
 def write_outcomes(run: RunHandle, outcomes: VideoOutcomes) -> Path:
@@ -103,19 +128,25 @@ def write_outcomes(run: RunHandle, outcomes: VideoOutcomes) -> Path:
         "metric": outcomes.metric,
         "videos": list(outcomes.videos),
         "correct": correct,
-        "sha256": _digest(outcomes.videos, correct),
+        "sha256": _digest(outcomes.videos, correct, outcomes.condition),
     }
-    atomic_write_json(outcomes_path(run), payload)
-    return outcomes_path(run)
+    if outcomes.condition != CLEAN:
+        payload["condition"] = outcomes.condition
+    path = outcomes_path(run, outcomes.condition)
+    atomic_write_json(path, payload)
+    return path
 
 
-def read_outcomes(store: RunStore, config_hash: str) -> VideoOutcomes | None:
-    """The outcomes kept for evaluation ``config_hash`` in ``store``, or None when it has none (older runs).
+def read_outcomes(store: RunStore, config_hash: str, condition: str | None = None) -> VideoOutcomes | None:
+    """The outcomes kept for evaluation ``config_hash`` under ``condition`` (None: clean) in ``store``, or
+    None when it has none (runs evaluated before outcomes, or conditions, were kept).
 
     Raises:
-        DamagedFileError: when the file is there but fails its checks (module docstring).
+        DamagedFileError: when the file is there but fails its checks (module docstring), among them a
+            file naming another condition than the one asked for.
     """
-    path = outcomes_path(RunHandle(store.root, config_hash))
+    condition = condition or CLEAN
+    path = outcomes_path(RunHandle(store.root, config_hash), condition)
     if not path.is_file():
         return None
     recovery = (
@@ -123,17 +154,17 @@ def read_outcomes(store: RunStore, config_hash: str) -> VideoOutcomes | None:
         "delete the evaluation's rows from the results table and evaluate it once more"
     )
     data = read_json(path, recovery)
-    problem = _problem(data, config_hash)
+    problem = _problem(data, config_hash, condition)
     if problem:
         raise DamagedFileError(path, problem, recovery)
     try:
         correct = np.frombuffer(data["correct"].encode(), dtype=np.uint8) == ord("1")
-        return VideoOutcomes(config_hash, data["metric"], tuple(data["videos"]), correct)
+        return VideoOutcomes(config_hash, data["metric"], tuple(data["videos"]), correct, condition)
     except ValueError as err:
         raise DamagedFileError(path, str(err), recovery) from None
 
 
-def _problem(data: Any, config_hash: str) -> str:
+def _problem(data: Any, config_hash: str, condition: str = CLEAN) -> str:
     """What is wrong with the parsed contents of an outcomes file ("" when nothing)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         return f"not an outcomes file of format {FORMAT}"
@@ -144,8 +175,10 @@ def _problem(data: Any, config_hash: str) -> str:
         return "it names no metric"
     if data.get("config_hash") != config_hash:
         return f"it names evaluation {data.get('config_hash')!r}, not {config_hash!r} whose folder it is in"
+    if data.get("condition", CLEAN) != condition:
+        return f"it holds the outcomes under condition {data.get('condition', CLEAN)!r}, not {condition!r}"
     if len(correct) != len(videos) or set(correct) - {"0", "1"}:
         return f"{len(videos)} videos but outcomes {correct[:20]!r}... of length {len(correct)}"
-    if data.get("sha256") != _digest(videos, correct):
+    if data.get("sha256") != _digest(videos, correct, condition):
         return "its sha256 differs from that of its videos and outcomes (edited or overwritten)"
     return ""

@@ -9,6 +9,7 @@ A run lives in ``<root>/<hash>/``::
     checkpoints/epoch_0005.pt   resumable state every k epochs
     final.pt             the trained weights: {"backbone": state dict, "task": state dict, ...}
     outcomes.json        an evaluation's per-test-video outcomes (``sslvid.store.outcomes``), after COMPLETE
+    outcomes@gaussian-1.json   the same under one test condition (noise robustness), one per condition
     COMPLETE             written last: a run without it is partial (resumable), never a result
 
 Every file is written atomically (``sslvid.io``), so a killed run leaves either the old file or
