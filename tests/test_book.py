@@ -115,6 +115,22 @@ def test_the_bibliography_and_glossary_are_in_the_table_of_contents_and_the_bib_
     assert "{bibliography}" in (REPO / "book" / "bibliography.md").read_text()
 
 
+GLUE_PREFIX = re.compile(r"glue_facts\(\s*f?\"([^\"]+)\"")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_each_glue_prefix_is_glued_by_one_cell(path):
+    # MyST-NB fails the book on a key glued twice; two cells gluing one prefix collide as soon as their
+    # facts share a name (chapter 6's Table 7 facts and its claims' evidence both had "models")
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    owners: dict[str, list[int]] = {}
+    for number, cell in enumerate(cells):
+        for prefix in set(GLUE_PREFIX.findall("".join(cell["source"]))):
+            owners.setdefault(prefix, []).append(number)
+    shared = {prefix: where for prefix, where in owners.items() if len(where) > 1}
+    assert not shared, f"glue prefixes used by several code cells (cell numbers): {shared}"
+
+
 # ----------------------------------------------------------------------------- launch links, install cell
 
 
