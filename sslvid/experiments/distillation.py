@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, video_statistic
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
-from sslvid.experiments.study import Study, evidence
+from sslvid.experiments.study import Study, chapter_claim, evidence
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
@@ -323,9 +323,9 @@ def _margin(
 def _claim(
     key: str, statement: str, paper: str, section: str, table: str, quantity: str, got: Estimate | None, reason: str
 ) -> Claim:
-    return Claim(
-        key, CHAPTER, statement, paper, section, quantity, table=table, digits=1, reason="not measured"
-    ).measured(got, reason)
+    return chapter_claim(CHAPTER, key, statement, quantity, section=section, table=table, paper=paper).measured(
+        got, reason
+    )
 
 
 def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:

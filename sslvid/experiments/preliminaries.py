@@ -22,6 +22,7 @@ notebook words them:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.outcomes import VideoOutcomes
@@ -204,6 +205,7 @@ def _only(values: pd.Series) -> Any:
 
 
 PAPER = "benchmark2023"
+_claim = partial(chapter_claim, CHAPTER, section="§4.1", paper=PAPER)
 
 
 def claims(
@@ -228,15 +230,12 @@ def claims(
     out = []
     for ours in BACKBONES:
         name = PAPER_BACKBONES.get(ours, ours)
-        base = Claim(
+        base = _claim(
             f"table1_order_{ours}",
-            CHAPTER,
             f"The pretext tasks rank on {ours} as in the paper's Table 1.",
-            PAPER,
-            "§4.1",
             "Spearman's rho, our task order against the paper's",
             table="Table 1",
-            reason="Table 1 was not compared",
+            digits=2,
         )
         rho = rank_agreement(comparison).get(name) if comparison is not None else None
         out.append(
@@ -245,16 +244,11 @@ def claims(
             )
         )
     small, medium = BACKBONES
-    duel = Claim(
+    duel = _claim(
         "medium_beats_small",
-        CHAPTER,
         "R(2+1)D beats ShuffleNet on every pretext task but CVRL.",
-        PAPER,
-        "§4.1",
         "R(2+1)D minus ShuffleNet top-1, mean over tasks (points)",
         table="Table 1",
-        digits=1,
-        reason="Table 1 was not measured",
     )
     found = None
     if accuracy is not None and len(accuracy):
@@ -273,17 +267,12 @@ def claims(
             found = _difference(flat, "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
     out.append(duel.measured(found, "a network of Table 1 is missing"))
     for backbone in BACKBONES:
-        claim = Claim(
+        claim = _claim(
             f"linear_below_finetune_{backbone}",
-            CHAPTER,
             "A linear probe scores below finetuning: over "
             f"VCOP, RotNet and PRP the paper reports a drop of {PAPER_LINEAR_DROP[backbone]:g}% on "
             f"{backbone}.",
-            PAPER,
-            "§4.1",
             "finetune minus linear top-1, mean over VCOP, RotNet, PRP (points)",
-            digits=1,
-            reason=f"{backbone} was not evaluated both ways",
         )
         part = (
             drops[(drops["backbone"] == backbone) & drops["task"].isin(NON_CONTRASTIVE)]
@@ -293,15 +282,10 @@ def claims(
         videos, hashes = ("videos_finetune", "videos_linear"), ("config_hash_finetune", "config_hash_linear")
         found = _difference(part, "finetune", "linear", videos, hashes, outcomes) if len(part) else None
         out.append(claim.measured(found, f"{backbone} is not in finetune_backbones"))
-    longer = Claim(
+    longer = _claim(
         "frames_doubled_help",
-        CHAPTER,
         "Clips of twice the frames (32 against 16) mostly perform better.",
-        PAPER,
-        "§4.1",
         "top-1 with doubled frames minus the profile's, mean over the tasks measured (points)",
-        digits=1,
-        reason="no task pre-trained with doubled frames",
     )
     videos, hashes = ("videos_doubled", "videos"), ("config_hash_doubled", "config_hash")
     found = _difference(frames, "top1_doubled", "top1", videos, hashes, outcomes) if frames is not None else None
