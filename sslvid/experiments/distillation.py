@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, video_statistic
 from sslvid.analysis.figures import accuracy_curves
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.experiments.study import Study, chapter_claim, evidence
 from sslvid.paths import using_cache_dir
@@ -263,10 +264,12 @@ def table8(results: pd.DataFrame) -> pd.DataFrame:
     frame = pd.concat(
         [frame[frame["model"] != ALONE_ROW]] + [alone.assign(subset=s) for s in subsets], ignore_index=True
     )
-    table = frame.pivot_table(index="model", columns=["target", "subset"], values="top1", aggfunc="mean")
-    order = [m for m in (*TEACHER_BACKBONES.values(), STUDENT_ROW, ALONE_ROW) if m in table.index]
-    columns = [(t, s) for t in dict.fromkeys(frame["target"]) for s in subsets if (t, s) in table.columns]
-    return table.loc[order, columns]
+    order = {
+        "model": (*TEACHER_BACKBONES.values(), STUDENT_ROW, ALONE_ROW),
+        "target": list(dict.fromkeys(frame["target"])),
+        "subset": subsets,
+    }
+    return ordered_pivot(frame, "model", ["target", "subset"], "top1", order)
 
 
 CHAPTER = "distillation"

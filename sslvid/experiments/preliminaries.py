@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from sslvid.analysis.cka import CKAResult, cka_map
 from sslvid.analysis.claims import Claim, Estimate, spearman, video_mean_difference
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
@@ -41,8 +42,8 @@ from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.outcomes import VideoOutcomes
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import PAPER_BACKBONES
+from sslvid.store.results import compare_with_paper
 
 TABLE1 = "benchmark_t1_pretext_k400_50k"
 """The paper table of this chapter (``sslvid.store.paper_tables.PAPER_TABLES``)."""
@@ -104,10 +105,8 @@ def table1_pivot(accuracy: pd.DataFrame) -> pd.DataFrame:
     Args:
         accuracy: ``table1_accuracy`` rows (columns task, backbone, top1).
     """
-    table = accuracy.pivot_table(index="backbone", columns="task", values="top1", aggfunc="mean")
-    columns = [t for t in (*PAPER_TASK_ORDER, SCRATCH) if t in table.columns]
-    rows = [b for b in BACKBONES if b in table.index]
-    table = table.loc[rows, columns]
+    order = {"backbone": BACKBONES, "task": (*PAPER_TASK_ORDER, SCRATCH)}
+    table = ordered_pivot(accuracy, "backbone", "task", "top1", order)
     table.index = [PAPER_BACKBONES.get(b, b) for b in table.index]
     table.index.name, table.columns.name = "backbone", "pretext"
     return table
@@ -121,14 +120,7 @@ def table1_vs_paper(accuracy: pd.DataFrame) -> pd.DataFrame:
         (scratch rows are left out: the paper has none).
     """
     ours = accuracy[accuracy["task"] != SCRATCH].rename(columns={"task": "pretext"})
-    return paper_vs_reproduced(
-        load_paper_table(TABLE1),
-        ours,
-        on=["backbone", "pretext"],
-        paper_value="ucf101_top1",
-        value="top1",
-        rename={"backbone": PAPER_BACKBONES},
-    )
+    return compare_with_paper(TABLE1, ours, value="top1", rename={"backbone": PAPER_BACKBONES})
 
 
 def rank_agreement(comparison: pd.DataFrame) -> dict[str, Estimate]:
