@@ -115,11 +115,6 @@ def teacher_ref(study: Study, point: Mapping[str, Any], target: str = "appearanc
     )
 
 
-def teacher_accuracy(study: Study, point: Mapping[str, Any], target: str = "appearance") -> float:
-    """Video top-1 (%) of the point's finetuned classifier on ``target`` (pre-trained and finetuned if missing)."""
-    return float(teacher_measure(study, point, target)["top1"])
-
-
 def teacher_measure(study: Study, point: Mapping[str, Any], target: str = "appearance") -> dict[str, Any]:
     """``top1`` (video top-1, %), ``videos`` (test videos behind it) and ``config_hash`` (its evaluation, whose
     per-video outcomes ``Study.outcomes`` reads) of the point's finetuned classifier on ``target``."""
@@ -168,11 +163,6 @@ def run_distill(study: Study, config: DistillConfig) -> DistillResult:
         }
     )
     return result
-
-
-def student_accuracy(study: Study, config: DistillConfig) -> float:
-    """Video top-1 (%) of the distilled student (or fused teachers) of ``config`` on its test split."""
-    return float(student_measure(study, config)["top1"])
 
 
 def student_measure(study: Study, config: DistillConfig) -> dict[str, Any]:

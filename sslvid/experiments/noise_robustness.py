@@ -280,12 +280,6 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
 
 # ---------------------------------------------------------------------- the paper's inferences
 
-
-def mean_drop(table: pd.DataFrame, by: Sequence[str]) -> pd.Series:
-    """Mean relative drop (percent) grouped by ``by`` (e.g. backbone and category)."""
-    return table.groupby(list(by))["rel_drop_pct"].mean()
-
-
 PAPER = "benchmark2023"
 CHAPTER = "noise_robustness"
 """This chapter's name in the claims table."""
