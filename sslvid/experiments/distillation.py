@@ -35,11 +35,10 @@ from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, v
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
-from sslvid.experiments.study import Study, chapter_claim, evidence
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, evidence, kept_outcomes
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
-from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -266,8 +265,6 @@ CHAPTER = "distillation"
 """This chapter's name in the claims table."""
 EVIDENCE_COLUMNS = ("videos", "config_hash")
 """Columns of the results frames behind the claims' bootstrap over test videos (not shown on the page)."""
-Outcomes = Callable[[str], VideoOutcomes | None]
-"""Per-video outcomes of a run by its config hash (``Study.outcomes``), None where not kept."""
 
 
 def _video_gap(
@@ -280,7 +277,9 @@ def _video_gap(
     if "videos" not in rows or rows["videos"].isna().any():
         return None
     accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
-    kept = None if outcomes is None else {str(i): _kept(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
+    kept = None
+    if outcomes is not None:
+        kept = {str(i): kept_outcomes(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
     keyed: Statistic = lambda acc: statistic({i: acc[str(i)] for i in rows.index})  # noqa: E731
     return video_statistic(accuracies, keyed, kept)
 
@@ -298,10 +297,6 @@ def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
         named = rows["config_hash"].notna()
         rows = pd.concat([rows[~named], rows[named].drop_duplicates("config_hash")])
     return evidence(rows, seeds)
-
-
-def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
-    return outcomes(key) if isinstance(key, str) and key else None
 
 
 def _margin(

@@ -20,7 +20,7 @@ functions read them from the computed tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
@@ -45,10 +45,9 @@ from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
-from sslvid.experiments.study import Study, chapter_claim, check_selection
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
-from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -297,10 +296,6 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
 CHAPTER = "lightweight"
 """This chapter's name in the claims table."""
 _claim = partial(chapter_claim, CHAPTER, table="Table 1", paper="sonawane2021lightweight")
-
-
-Outcomes = Callable[[str], VideoOutcomes | None]
-"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
 
 
 def claims(

@@ -21,7 +21,7 @@ notebook words them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -38,10 +38,9 @@ from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Study, chapter_claim, check_selection
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
-from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import PAPER_BACKBONES
 from sslvid.store.results import compare_with_paper
 
@@ -165,8 +164,6 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
-Outcomes = Callable[[str], VideoOutcomes | None]
-"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
 HASH_COLUMNS = ("config_hash_linear", "config_hash_finetune", "config_hash", "config_hash_doubled")
 """Columns of ``protocol_comparison`` and ``frames_comparison`` naming each accuracy's evaluation (not shown)."""
 
@@ -183,12 +180,11 @@ def _difference(
     cells = [(r[a], r.get(videos[0], np.nan), r[b], r.get(videos[1], np.nan)) for _, r in both.iterrows()]
     pairs = None
     if outcomes is not None:
-        pairs = [(_kept(outcomes, r.get(hashes[0])), _kept(outcomes, r.get(hashes[1]))) for _, r in both.iterrows()]
+        pairs = [
+            (kept_outcomes(outcomes, r.get(hashes[0])), kept_outcomes(outcomes, r.get(hashes[1])))
+            for _, r in both.iterrows()
+        ]
     return video_mean_difference(cells, pairs)
-
-
-def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
-    return outcomes(key) if isinstance(key, str) and key else None
 
 
 def _only(values: pd.Series) -> Any:
