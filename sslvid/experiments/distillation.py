@@ -33,12 +33,12 @@ from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, video_statistic
 from sslvid.analysis.figures import accuracy_curves
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
-from sslvid.experiments.study import Study, evidence
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, evidence, kept_outcomes
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
-from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -114,11 +114,6 @@ def teacher_ref(study: Study, point: Mapping[str, Any], target: str = "appearanc
     )
 
 
-def teacher_accuracy(study: Study, point: Mapping[str, Any], target: str = "appearance") -> float:
-    """Video top-1 (%) of the point's finetuned classifier on ``target`` (pre-trained and finetuned if missing)."""
-    return float(teacher_measure(study, point, target)["top1"])
-
-
 def teacher_measure(study: Study, point: Mapping[str, Any], target: str = "appearance") -> dict[str, Any]:
     """``top1`` (video top-1, %), ``videos`` (test videos behind it) and ``config_hash`` (its evaluation, whose
     per-video outcomes ``Study.outcomes`` reads) of the point's finetuned classifier on ``target``."""
@@ -167,11 +162,6 @@ def run_distill(study: Study, config: DistillConfig) -> DistillResult:
         }
     )
     return result
-
-
-def student_accuracy(study: Study, config: DistillConfig) -> float:
-    """Video top-1 (%) of the distilled student (or fused teachers) of ``config`` on its test split."""
-    return float(student_measure(study, config)["top1"])
 
 
 def student_measure(study: Study, config: DistillConfig) -> dict[str, Any]:
@@ -263,18 +253,18 @@ def table8(results: pd.DataFrame) -> pd.DataFrame:
     frame = pd.concat(
         [frame[frame["model"] != ALONE_ROW]] + [alone.assign(subset=s) for s in subsets], ignore_index=True
     )
-    table = frame.pivot_table(index="model", columns=["target", "subset"], values="top1", aggfunc="mean")
-    order = [m for m in (*TEACHER_BACKBONES.values(), STUDENT_ROW, ALONE_ROW) if m in table.index]
-    columns = [(t, s) for t in dict.fromkeys(frame["target"]) for s in subsets if (t, s) in table.columns]
-    return table.loc[order, columns]
+    order = {
+        "model": (*TEACHER_BACKBONES.values(), STUDENT_ROW, ALONE_ROW),
+        "target": list(dict.fromkeys(frame["target"])),
+        "subset": subsets,
+    }
+    return ordered_pivot(frame, "model", ["target", "subset"], "top1", order)
 
 
 CHAPTER = "distillation"
 """This chapter's name in the claims table."""
 EVIDENCE_COLUMNS = ("videos", "config_hash")
 """Columns of the results frames behind the claims' bootstrap over test videos (not shown on the page)."""
-Outcomes = Callable[[str], VideoOutcomes | None]
-"""Per-video outcomes of a run by its config hash (``Study.outcomes``), None where not kept."""
 
 
 def _video_gap(
@@ -287,7 +277,9 @@ def _video_gap(
     if "videos" not in rows or rows["videos"].isna().any():
         return None
     accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
-    kept = None if outcomes is None else {str(i): _kept(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
+    kept = None
+    if outcomes is not None:
+        kept = {str(i): kept_outcomes(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
     keyed: Statistic = lambda acc: statistic({i: acc[str(i)] for i in rows.index})  # noqa: E731
     return video_statistic(accuracies, keyed, kept)
 
@@ -307,10 +299,6 @@ def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
     return evidence(rows, seeds)
 
 
-def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
-    return outcomes(key) if isinstance(key, str) and key else None
-
-
 def _margin(
     students: Sequence[Any], teachers: Sequence[Sequence[Any]]
 ) -> Callable[[Mapping[Any, np.ndarray]], np.ndarray]:
@@ -323,9 +311,9 @@ def _margin(
 def _claim(
     key: str, statement: str, paper: str, section: str, table: str, quantity: str, got: Estimate | None, reason: str
 ) -> Claim:
-    return Claim(
-        key, CHAPTER, statement, paper, section, quantity, table=table, digits=1, reason="not measured"
-    ).measured(got, reason)
+    return chapter_claim(CHAPTER, key, statement, quantity, section=section, table=table, paper=paper).measured(
+        got, reason
+    )
 
 
 def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:

@@ -20,8 +20,9 @@ functions read them from the computed tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -44,10 +45,9 @@ from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
-from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -295,10 +295,7 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
 
 CHAPTER = "lightweight"
 """This chapter's name in the claims table."""
-
-
-Outcomes = Callable[[str], VideoOutcomes | None]
-"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
+_claim = partial(chapter_claim, CHAPTER, table="Table 1", paper="sonawane2021lightweight")
 
 
 def claims(
@@ -328,28 +325,20 @@ def claims(
     flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
     rows = ours.index.to_series().map(flags).fillna(False).astype(bool).to_numpy()
     yes, no = ours[rows].to_numpy().ravel(), ours[~rows].to_numpy().ravel()
-    contrastive = Claim(
+    contrastive = _claim(
         "contrastive_better",
-        CHAPTER,
         "Contrastive methods (MoCo v2, SimCLR, BYOL) learn better features than the others.",
-        "sonawane2021lightweight",
-        "§4",
         "contrastive minus other methods' mean accuracy (points)",
-        table="Table 1",
-        digits=1,
-        reason="not measured",
+        section="§4",
     )
     has_both = bool(np.isfinite(yes).any() and np.isfinite(no).any())
     pairs = pd.concat([ours.stack(), paper.stack()], axis=1).dropna()
-    ranking = Claim(
+    ranking = _claim(
         "table1_ranking",
-        CHAPTER,
         "Our cells rank as the paper's Table 1 does.",
-        "sonawane2021lightweight",
-        "§4",
         "Spearman's rho, our cells against the paper's",
-        table="Table 1",
-        reason="not measured",
+        section="§4",
+        digits=2,
     )
     rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1]) if len(pairs) else None
     gap = None
@@ -614,16 +603,7 @@ def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
     ):
         pairs = costs[[a, b]].dropna()
         rho = spearman(pairs[a], pairs[b]) if len(pairs) else None
-        claim = Claim(
-            key,
-            CHAPTER,
-            statement,
-            "sonawane2021lightweight",
-            "§1",
-            f"Spearman's rho of {a} and {b}",
-            table="Table 1",
-            reason="not measured",
-        )
+        claim = _claim(key, statement, f"Spearman's rho of {a} and {b}", section="§1", digits=2)
         out.append(
             claim.measured(
                 rho if rho is not None and not np.isnan(rho.value) else None,

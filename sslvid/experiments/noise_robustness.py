@@ -52,7 +52,7 @@ from sslvid.evaluate.common import open_eval_split
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
 from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
 from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
-from sslvid.experiments.study import Study, evidence
+from sslvid.experiments.study import Study, chapter_claim, evidence
 from sslvid.pretext.base import TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.outcomes import VideoOutcomes
@@ -280,12 +280,6 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
 
 # ---------------------------------------------------------------------- the paper's inferences
 
-
-def mean_drop(table: pd.DataFrame, by: Sequence[str]) -> pd.Series:
-    """Mean relative drop (percent) grouped by ``by`` (e.g. backbone and category)."""
-    return table.groupby(list(by))["rel_drop_pct"].mean()
-
-
 PAPER = "benchmark2023"
 CHAPTER = "noise_robustness"
 """This chapter's name in the claims table."""
@@ -303,19 +297,7 @@ def _group_gap(a: pd.Series, b: pd.Series) -> Estimate | str:
 
 
 def _claim(key: str, statement: str, quantity: str, got: Estimate | str, direction: str = "<") -> Claim:
-    claim = Claim(
-        key,
-        CHAPTER,
-        statement,
-        PAPER,
-        "§4.5",
-        quantity,
-        direction,
-        0.0,
-        table="Table 7",
-        digits=1,
-        reason="not measured",
-    )
+    claim = chapter_claim(CHAPTER, key, statement, quantity, direction, section="§4.5", table="Table 7", paper=PAPER)
     return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, got)
 
 

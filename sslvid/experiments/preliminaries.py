@@ -21,7 +21,8 @@ notebook words them:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -32,16 +33,16 @@ from matplotlib.figure import Figure
 from sslvid.analysis.cka import CKAResult, cka_map
 from sslvid.analysis.claims import Claim, Estimate, spearman, video_mean_difference
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
+from sslvid.analysis.tables import ordered_pivot
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Study, check_selection
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
-from sslvid.store.outcomes import VideoOutcomes
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import PAPER_BACKBONES
+from sslvid.store.results import compare_with_paper
 
 TABLE1 = "benchmark_t1_pretext_k400_50k"
 """The paper table of this chapter (``sslvid.store.paper_tables.PAPER_TABLES``)."""
@@ -103,10 +104,8 @@ def table1_pivot(accuracy: pd.DataFrame) -> pd.DataFrame:
     Args:
         accuracy: ``table1_accuracy`` rows (columns task, backbone, top1).
     """
-    table = accuracy.pivot_table(index="backbone", columns="task", values="top1", aggfunc="mean")
-    columns = [t for t in (*PAPER_TASK_ORDER, SCRATCH) if t in table.columns]
-    rows = [b for b in BACKBONES if b in table.index]
-    table = table.loc[rows, columns]
+    order = {"backbone": BACKBONES, "task": (*PAPER_TASK_ORDER, SCRATCH)}
+    table = ordered_pivot(accuracy, "backbone", "task", "top1", order)
     table.index = [PAPER_BACKBONES.get(b, b) for b in table.index]
     table.index.name, table.columns.name = "backbone", "pretext"
     return table
@@ -120,14 +119,7 @@ def table1_vs_paper(accuracy: pd.DataFrame) -> pd.DataFrame:
         (scratch rows are left out: the paper has none).
     """
     ours = accuracy[accuracy["task"] != SCRATCH].rename(columns={"task": "pretext"})
-    return paper_vs_reproduced(
-        load_paper_table(TABLE1),
-        ours,
-        on=["backbone", "pretext"],
-        paper_value="ucf101_top1",
-        value="top1",
-        rename={"backbone": PAPER_BACKBONES},
-    )
+    return compare_with_paper(TABLE1, ours, value="top1", rename={"backbone": PAPER_BACKBONES})
 
 
 def rank_agreement(comparison: pd.DataFrame) -> dict[str, Estimate]:
@@ -172,8 +164,6 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
-Outcomes = Callable[[str], VideoOutcomes | None]
-"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
 HASH_COLUMNS = ("config_hash_linear", "config_hash_finetune", "config_hash", "config_hash_doubled")
 """Columns of ``protocol_comparison`` and ``frames_comparison`` naming each accuracy's evaluation (not shown)."""
 
@@ -190,12 +180,11 @@ def _difference(
     cells = [(r[a], r.get(videos[0], np.nan), r[b], r.get(videos[1], np.nan)) for _, r in both.iterrows()]
     pairs = None
     if outcomes is not None:
-        pairs = [(_kept(outcomes, r.get(hashes[0])), _kept(outcomes, r.get(hashes[1]))) for _, r in both.iterrows()]
+        pairs = [
+            (kept_outcomes(outcomes, r.get(hashes[0])), kept_outcomes(outcomes, r.get(hashes[1])))
+            for _, r in both.iterrows()
+        ]
     return video_mean_difference(cells, pairs)
-
-
-def _kept(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
-    return outcomes(key) if isinstance(key, str) and key else None
 
 
 def _only(values: pd.Series) -> Any:
@@ -204,6 +193,7 @@ def _only(values: pd.Series) -> Any:
 
 
 PAPER = "benchmark2023"
+_claim = partial(chapter_claim, CHAPTER, section="§4.1", paper=PAPER)
 
 
 def claims(
@@ -228,15 +218,12 @@ def claims(
     out = []
     for ours in BACKBONES:
         name = PAPER_BACKBONES.get(ours, ours)
-        base = Claim(
+        base = _claim(
             f"table1_order_{ours}",
-            CHAPTER,
             f"The pretext tasks rank on {ours} as in the paper's Table 1.",
-            PAPER,
-            "§4.1",
             "Spearman's rho, our task order against the paper's",
             table="Table 1",
-            reason="Table 1 was not compared",
+            digits=2,
         )
         rho = rank_agreement(comparison).get(name) if comparison is not None else None
         out.append(
@@ -245,16 +232,11 @@ def claims(
             )
         )
     small, medium = BACKBONES
-    duel = Claim(
+    duel = _claim(
         "medium_beats_small",
-        CHAPTER,
         "R(2+1)D beats ShuffleNet on every pretext task but CVRL.",
-        PAPER,
-        "§4.1",
         "R(2+1)D minus ShuffleNet top-1, mean over tasks (points)",
         table="Table 1",
-        digits=1,
-        reason="Table 1 was not measured",
     )
     found = None
     if accuracy is not None and len(accuracy):
@@ -273,17 +255,12 @@ def claims(
             found = _difference(flat, "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
     out.append(duel.measured(found, "a network of Table 1 is missing"))
     for backbone in BACKBONES:
-        claim = Claim(
+        claim = _claim(
             f"linear_below_finetune_{backbone}",
-            CHAPTER,
             "A linear probe scores below finetuning: over "
             f"VCOP, RotNet and PRP the paper reports a drop of {PAPER_LINEAR_DROP[backbone]:g}% on "
             f"{backbone}.",
-            PAPER,
-            "§4.1",
             "finetune minus linear top-1, mean over VCOP, RotNet, PRP (points)",
-            digits=1,
-            reason=f"{backbone} was not evaluated both ways",
         )
         part = (
             drops[(drops["backbone"] == backbone) & drops["task"].isin(NON_CONTRASTIVE)]
@@ -293,15 +270,10 @@ def claims(
         videos, hashes = ("videos_finetune", "videos_linear"), ("config_hash_finetune", "config_hash_linear")
         found = _difference(part, "finetune", "linear", videos, hashes, outcomes) if len(part) else None
         out.append(claim.measured(found, f"{backbone} is not in finetune_backbones"))
-    longer = Claim(
+    longer = _claim(
         "frames_doubled_help",
-        CHAPTER,
         "Clips of twice the frames (32 against 16) mostly perform better.",
-        PAPER,
-        "§4.1",
         "top-1 with doubled frames minus the profile's, mean over the tasks measured (points)",
-        digits=1,
-        reason="no task pre-trained with doubled frames",
     )
     videos, hashes = ("videos_doubled", "videos"), ("config_hash_doubled", "config_hash")
     found = _difference(frames, "top1_doubled", "top1", videos, hashes, outcomes) if frames is not None else None

@@ -23,7 +23,7 @@ import dataclasses
 import itertools
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,15 @@ def chapter_claim(
         digits=digits,
         reason="not measured",
     )
+
+
+Outcomes = Callable[[str], VideoOutcomes | None]
+"""Per-video outcomes of an evaluation by its config hash (``Study.outcomes``), None where not kept."""
+
+
+def kept_outcomes(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
+    """``outcomes(key)`` for a config hash; None for a missing one (None, NaN or empty)."""
+    return outcomes(key) if isinstance(key, str) and key else None
 
 
 def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
