@@ -38,11 +38,15 @@ optimizer:lr:batch:epochs[:warm-up epochs]; seconds = pre-training only):
     r2plus1d_18   rspnet  adam:0.005:16:4:1      0.028     13.6   29
     r2plus1d_18   vcop    adam:0.001:16:4:1      0.145     15.2   43
     r2plus1d_18   prp     adam:0.003:16:15:1     0.633     31.8   *
+    r2plus1d_18   vcop    adam:0.003:16:15:1     0.149     25.0  204
 
 (* 2026-12-06, 1,014 s on a machine loaded by other jobs; about 110 s idle, from the 4-epoch
 run's 30 s.) Longer runs are what the classification tasks lack: PRP at 15 epochs (465 steps)
 predicts the playback rate of 63% of its clips (chance 33%; the book asks 67%, twice chance)
 and its probe beats random initialisation by 10 points, where 4 epochs left it at 28% and 29.0.
+VCOP does not: at 15 epochs its loss is still ln 6 = 1.79 and its order accuracy at chance
+(15% of 6 orders, 204 s on an idle machine), so what it lacks is not steps alone: why is the
+next measurement (a probe of what tells its clips' order apart at micro scale).
 
 Reading: the book's recipe (SGD 0.01, batch 32, 4 epochs = 64 steps) leaves every task near
 chance on its pretext and the probe near random initialisation. Adam with 4-6e-3 at batch 16
