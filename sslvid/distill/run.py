@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from sslvid.backbones import VideoBackbone, create_backbone
-from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, collate_clips
+from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
@@ -42,10 +42,18 @@ from sslvid.distill.config import SCRATCH, DistillConfig, TeacherRef
 from sslvid.distill.teachers import check_teacher_datasets, load_teachers
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.distributed import DistInfo, barrier, env_info, main_process_first
-from sslvid.engine.loading import batches_per_epoch, make_loader
-from sslvid.engine.optim import make_optimizer, make_schedule
 from sslvid.engine.pretrain import FailureHook, build_source, find_pretrained
-from sslvid.engine.runner import Job, Session, Workspace, check_batch_split, describe_device, run_session, train_once
+from sslvid.engine.runner import (
+    Job,
+    Session,
+    Workspace,
+    check_batch_split,
+    clip_loader,
+    config_trainer,
+    describe_device,
+    run_session,
+    train_once,
+)
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.outcomes import VideoOutcomes, write_outcomes
@@ -299,36 +307,11 @@ def build_trainer(
     """The engine's trainer of ``distiller`` (already on ``device``) over the training videos."""
     sampler = distiller.clip_sampler(config.frames)
     dataset = VideoClipDataset(index, sampler, source=source, seed=config.seed)
-    loader = make_loader(
-        dataset,
-        config.batch_size // info.world_size,
-        collate_fn=collate_clips,
-        seed=config.seed,
-        num_workers=config.num_workers,
-        info=info,
-        pin_memory=device.type == "cuda",
-    )
+    loader = clip_loader(dataset, config, info, device)
     failures = FailureHook(FailureTracker(config.max_failure_fraction, index), info)
-    steps = batches_per_epoch(loader)
-    optimizer = make_optimizer(
-        config.optimizer, distiller, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
-    )
-    return Trainer(
-        module=distiller,
-        loader=loader,
-        optimizer=optimizer,
-        epochs=config.epochs,
-        device=device,
-        schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run,
-        checkpoint_every=config.checkpoint_every,
-        seed=config.seed,
-        amp=config.amp,
-        info=info,
-        hooks=Hooks(prepare=failures.prepare, after_step=distiller.after_step, end_epoch=failures.end_epoch),
-        progress=progress and info.is_main,
-        desc=f"distill/{config.method}/{config.student or 'teachers'}",
-    )
+    hooks = Hooks(prepare=failures.prepare, after_step=distiller.after_step, end_epoch=failures.end_epoch)
+    desc = f"distill/{config.method}/{config.student or 'teachers'}"
+    return config_trainer(config, distiller, loader, run, info, device, hooks, progress and info.is_main, desc)
 
 
 # ---------------------------------------------------------------------- training

@@ -28,16 +28,15 @@ import pandas as pd
 import torch
 
 from sslvid.backbones import VideoBackbone, create_backbone
-from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset, collate_clips
+from sslvid.data.dataset import FailureTracker, FrameSource, VideoClipDataset
 from sslvid.data.records import VideoIndex
 from sslvid.data.sources import open_split
 from sslvid.data.subsets import balanced_subset
 from sslvid.engine.config import ALL_VIDEOS, PretrainConfig, task_registry
 from sslvid.engine.datapath import accelerate
 from sslvid.engine.distributed import DistInfo, all_gather_object, main_process_first, resolve_device
-from sslvid.engine.loading import batches_per_epoch, make_loader
-from sslvid.engine.optim import make_optimizer, make_schedule
-from sslvid.engine.runner import Job, Session, Workspace, run_session, train_once
+from sslvid.engine.loading import batches_per_epoch
+from sslvid.engine.runner import Job, Session, Workspace, clip_loader, config_trainer, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.paths import cache_dir
 from sslvid.pretext.base import PretextTask
@@ -252,15 +251,7 @@ def build_trainer(
     seed_everything(config.seed)
     task = accelerate(build_task(config).to(device), config.channels_last, config.torch_compile)
     dataset = VideoClipDataset(index, task.clip_sampler(), source=frames, seed=config.seed)
-    loader = make_loader(
-        dataset,
-        config.batch_size // info.world_size,
-        collate_fn=collate_clips,
-        seed=config.seed,
-        num_workers=config.num_workers,
-        info=info,
-        pin_memory=device.type == "cuda",
-    )
+    loader = clip_loader(dataset, config, info, device)
     failures = FailureHook(FailureTracker(config.max_failure_fraction, index), info)
     return _trainer(config, task, loader, run, info, device, failures, progress)
 
@@ -275,26 +266,18 @@ def _trainer(
     failures: FailureHook,
     progress: bool,
 ) -> Trainer:
-    steps = batches_per_epoch(loader)
-    task.plan_steps(config.epochs * steps)
-    optimizer = make_optimizer(
-        config.optimizer, task, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
-    )
-    return Trainer(
-        module=task,
-        loader=loader,
-        optimizer=optimizer,
-        epochs=config.epochs,
-        device=device,
-        schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run,
-        checkpoint_every=config.checkpoint_every,
-        seed=config.seed,
-        amp=config.amp,
-        info=info,
-        hooks=Hooks(prepare=failures.prepare, after_step=task.after_step, end_epoch=failures.end_epoch),
-        progress=progress,
-        desc=f"{config.task}/{config.backbone}",
+    task.plan_steps(config.epochs * batches_per_epoch(loader))
+    hooks = Hooks(prepare=failures.prepare, after_step=task.after_step, end_epoch=failures.end_epoch)
+    return config_trainer(
+        config,
+        task,
+        loader,
+        run,
+        info,
+        device,
+        hooks,
+        progress,
+        f"{config.task}/{config.backbone}",
         find_unused_parameters=bool(getattr(task, "ddp_find_unused_parameters", False)),
     )
 

@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.engine.distributed import (
     DistInfo,
     barrier,
@@ -39,7 +40,9 @@ from sslvid.engine.distributed import (
     env_info,
     resolve_device,
 )
-from sslvid.engine.trainer import Trainer
+from sslvid.engine.loading import batches_per_epoch, make_loader
+from sslvid.engine.optim import make_optimizer, make_schedule
+from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.store.results import ResultsStore
 from sslvid.store.runs import RunHandle, RunStore, collect_provenance
 
@@ -203,6 +206,58 @@ def train_once(
                 )
         barrier(info)
     return Outcome(cached=False, table=table)
+
+
+def clip_loader(dataset: VideoClipDataset, config: Any, info: DistInfo, device: torch.device) -> Any:
+    """The training loader of every kind of run: ``config.batch_size`` split over the processes, clips
+    collated, order seeded by ``config.seed``, ``config.num_workers`` workers, pinned memory on CUDA."""
+    return make_loader(
+        dataset,
+        config.batch_size // info.world_size,
+        collate_fn=collate_clips,
+        seed=config.seed,
+        num_workers=config.num_workers,
+        info=info,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def config_trainer(
+    config: Any,
+    module: torch.nn.Module,
+    loader: Any,
+    run: RunHandle | None,
+    info: DistInfo,
+    device: torch.device,
+    hooks: Hooks,
+    progress: bool,
+    desc: str,
+    **options: Any,
+) -> Trainer:
+    """The engine's ``Trainer`` of ``module`` over ``loader`` with the config's training numbers (the shared
+    ``Training`` part: optimiser, learning rate, weight decay, momentum, schedule over ``epochs`` with its
+    warm-up, checkpoint spacing, seed, AMP); ``options``: other ``Trainer`` fields."""
+    steps = batches_per_epoch(loader)
+    optimizer = make_optimizer(
+        config.optimizer, module, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
+    )
+    return Trainer(
+        module=module,
+        loader=loader,
+        optimizer=optimizer,
+        epochs=config.epochs,
+        device=device,
+        schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
+        run=run,
+        checkpoint_every=config.checkpoint_every,
+        seed=config.seed,
+        amp=config.amp,
+        info=info,
+        hooks=hooks,
+        progress=progress,
+        desc=desc,
+        **options,
+    )
 
 
 def run_threads(requested: int | None, device: torch.device, info: DistInfo, workers: int = 0) -> int | None:

@@ -31,13 +31,11 @@ from torch import Tensor, nn
 
 from sslvid.backbones import VideoBackbone
 from sslvid.cards import MethodCard, Setting, register_card
-from sslvid.data.dataset import FailureTracker, VideoClipDataset, collate_clips
+from sslvid.data.dataset import FailureTracker, VideoClipDataset
 from sslvid.data.sampling import ClipSampler
 from sslvid.engine.distributed import DistInfo, barrier, main_process_first
-from sslvid.engine.loading import batches_per_epoch, make_loader
-from sslvid.engine.optim import make_optimizer, make_schedule
 from sslvid.engine.pretrain import FailureHook
-from sslvid.engine.runner import Job, Session, Workspace, run_session, train_once
+from sslvid.engine.runner import Job, Session, Workspace, clip_loader, config_trainer, run_session, train_once
 from sslvid.engine.trainer import Hooks, Trainer
 from sslvid.evaluate.common import (
     Split,
@@ -289,25 +287,16 @@ def _trainer(
     hooks: Hooks,
     progress: bool,
 ) -> Trainer:
-    steps = batches_per_epoch(loader)
-    optimizer = make_optimizer(
-        config.optimizer, module, lr=config.lr, weight_decay=config.weight_decay, momentum=config.momentum
-    )
-    return Trainer(
-        module=module,
-        loader=loader,
-        optimizer=optimizer,
-        epochs=config.epochs,
-        device=device,
-        schedule=make_schedule(config.scheduler, config.epochs * steps, config.warmup_epochs * steps),
-        run=run,
-        checkpoint_every=config.checkpoint_every,
-        seed=config.seed,
-        amp=config.amp,
-        info=info,
-        hooks=hooks,
-        progress=progress and info.is_main,
-        desc=f"{config.protocol}/{config.backbone}",
+    return config_trainer(
+        config,
+        module,
+        loader,
+        run,
+        info,
+        device,
+        hooks,
+        progress and info.is_main,
+        f"{config.protocol}/{config.backbone}",
     )
 
 
@@ -325,15 +314,7 @@ def _finetune_trainer(
     dataset = VideoClipDataset(
         train.index, ClipSampler(num_frames=config.frames, stride=config.stride), source=train.source, seed=config.seed
     )
-    loader = make_loader(
-        dataset,
-        config.batch_size // info.world_size,
-        collate_fn=collate_clips,
-        seed=config.seed,
-        num_workers=config.num_workers,
-        info=info,
-        pin_memory=device.type == "cuda",
-    )
+    loader = clip_loader(dataset, config, info, device)
     failures = FailureHook(FailureTracker(config.max_failure_fraction, train.index), info)
     hooks = Hooks(prepare=failures.prepare, end_epoch=failures.end_epoch)
     return _trainer(config, module, loader, run, info, device, hooks, ctx.progress), len(train.index)
