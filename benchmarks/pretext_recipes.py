@@ -61,6 +61,7 @@ recipe for all tasks does not exist at this budget; a task-category recipe is th
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
@@ -95,38 +96,42 @@ def main() -> None:
     parser.add_argument("--subset", default="50k")
     parser.add_argument("--target", default="appearance")
     parser.add_argument("--root", default="/tmp/sslvid-recipes")
+    parser.add_argument(
+        "--labels", nargs="+", default=["all"], help="label budgets of the probe: videos per class, or 'all'"
+    )
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="pre-training and evaluation seeds")
     args = parser.parse_args()
+    budgets = [label if label == "all" else int(label) for label in args.labels]
     root = Path(args.root)
-    for backbone in args.backbones:
-        study = Study(
-            "micro",
-            store=RunStore(root / "runs"),
-            results=ResultsStore(root / "results.csv"),
-            features=FeatureCache(root / "features"),
-        )
-        table = study.accuracy([], target=args.target, scratch_backbones=[backbone])
-        print(f"{backbone:14s} random init            probe {table['top1'].iloc[0]:5.1f}", flush=True)
+    stores = {
+        "store": RunStore(root / "runs"),
+        "results": ResultsStore(root / "results.csv"),
+        "features": FeatureCache(root / "features"),
+    }
+    for backbone, seed in itertools.product(args.backbones, args.seeds):
+        study = Study("micro", seed=seed, **stores)
+        probes = [study.accuracy([], target=args.target, scratch_backbones=[backbone], train_per_class=b) for b in budgets]
+        print(f"{backbone:14s} seed {seed} random init  probe {_probes(probes, budgets)}", flush=True)
         for task in args.tasks:
             for recipe in args.recipes:
-                study = Study(
-                    "micro",
-                    overrides=parse_recipe(recipe),
-                    store=RunStore(root / "runs"),
-                    results=ResultsStore(root / "results.csv"),
-                    features=FeatureCache(root / "features"),
-                )
+                study = Study("micro", seed=seed, overrides=parse_recipe(recipe), **stores)
                 point = {"task": task, "backbone": backbone, "subset": args.subset}
                 start = time.perf_counter()
                 result = study.pretrain(point)
                 seconds = time.perf_counter() - start
                 last = result.log.iloc[-1]
-                table = study.accuracy([point], target=args.target)
+                probes = [study.accuracy([point], target=args.target, train_per_class=b) for b in budgets]
                 acc = last.get("acc", float("nan"))
                 print(
-                    f"{backbone:14s} {task:8s} {recipe:18s} loss {last['loss']:.3f} acc {acc:.3f} "
-                    f"probe {table['top1'].iloc[0]:5.1f}  ({seconds:.0f} s)",
+                    f"{backbone:14s} seed {seed} {task:8s} {recipe:18s} loss {last['loss']:.3f} acc {acc:.3f} "
+                    f"probe {_probes(probes, budgets)}  ({seconds:.0f} s)",
                     flush=True,
                 )
+
+
+def _probes(tables: list, budgets: list) -> str:
+    """Probe top-1 per label budget, e.g. ``all 48.2 / 10 31.0``."""
+    return " / ".join(f"{b} {t['top1'].iloc[0]:5.1f}" for t, b in zip(tables, budgets))
 
 
 if __name__ == "__main__":
