@@ -110,7 +110,9 @@ def main() -> None:
     }
     for backbone, seed in itertools.product(args.backbones, args.seeds):
         study = Study("micro", seed=seed, **stores)
-        probes = [study.accuracy([], target=args.target, scratch_backbones=[backbone], train_per_class=b) for b in budgets]
+        probes = [
+            study.accuracy([], target=args.target, scratch_backbones=[backbone], train_per_class=b) for b in budgets
+        ]
         print(f"{backbone:14s} seed {seed} random init  probe {_probes(probes, budgets)}", flush=True)
         for task in args.tasks:
             for recipe in args.recipes:

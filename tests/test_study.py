@@ -81,3 +81,15 @@ def test_a_chapter_claim_starts_unmeasured_and_takes_its_estimate():
     assert claim.estimate is None and claim.verdict == NOT_MEASURED
     assert (claim.paper, claim.section, claim.table, claim.digits) == ("benchmark2023", "§4.2", "Table 2", 1)
     assert claim.measured(Estimate(3.0, low=1.0, high=5.0)).estimate.value == 3.0
+
+
+def test_the_label_budget_reaches_every_trained_evaluation_but_retrieval(tmp_path):
+    few = Study("smoke", labels=10, store=RunStore(tmp_path / "runs"))
+    point = {"task": "rotnet", "backbone": "r3d_18"}
+    assert few.eval_config(point, protocol="linear").train_per_class == 10
+    assert few.eval_config(None, protocol="finetune", backbone="r3d_18").train_per_class == 10
+    assert few.eval_config(point, protocol="retrieval").train_per_class == "all", "retrieval trains nothing"
+    assert few.eval_config(point, train_per_class=20).train_per_class == 20, "a chapter's own budget wins"
+    every = Study("smoke", store=RunStore(tmp_path / "runs"))
+    assert every.eval_config(point).config_hash() != few.eval_config(point).config_hash()
+    assert every.eval_config(point).train_per_class == "all"

@@ -36,7 +36,7 @@ from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.engine.runner import Workspace
 from sslvid.evaluate.classify import evaluate
-from sslvid.evaluate.config import SCRATCH, EvalConfig
+from sslvid.evaluate.config import ALL_LABELS, SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
@@ -141,6 +141,10 @@ class Study:
             study's runs read their clips there (``sslvid.paths.using_cache_dir``; the environment
             and other code of the process are left alone).
         protocol: evaluation protocol of the tables (None: the profile's ``study_protocol``).
+        labels: the label budget of every finetuning and linear probe, labelled training videos per
+            class (``EvalConfig.train_per_class``; "all": the whole training split), the
+            downstream-samples axis of Thoker et al. 2022 (SEVERE, §3.3): pre-training matters most
+            where labels are few. Retrieval trains nothing and always sees every training video.
         overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
         store, results, features: the run store, results table and feature cache (defaults
             under the data folder).
@@ -158,6 +162,7 @@ class Study:
     device: str = "auto"
     cache_dir: str | None = None
     protocol: str | None = None
+    labels: int | str = ALL_LABELS
     overrides: Mapping[str, Any] = field(default_factory=dict)
     store: RunStore = field(default_factory=RunStore)
     results: ResultsStore = field(default_factory=ResultsStore)
@@ -282,6 +287,8 @@ class Study:
         dataset = self.target(target)
         common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device, **overrides)
         protocol = protocol or self.protocol
+        if protocol != "retrieval":
+            common.setdefault("train_per_class", self.labels)
         if point is None:
             if backbone is None and overrides.get("checkpoint") is not None:
                 backbone = read_metadata(overrides["checkpoint"]).get("backbone")
