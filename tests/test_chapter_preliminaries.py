@@ -300,21 +300,27 @@ def test_cka_diagonal_and_facts():
     assert (facts["most changed"], facts["most changed cka"], facts["where"]) == ("b3", pytest.approx(0.3), "late")
 
 
-def test_curves_facts_name_runs_whose_loss_did_not_fall():
+def test_curves_facts_name_runs_whose_loss_did_not_fall_and_tasks_not_learned():
     logs = pd.DataFrame(
         {
-            "task": ["rotnet"] * 2 + ["vcop"] * 2,
+            "task": ["rotnet"] * 2 + ["vcop"] * 2 + ["cvrl"] * 2,
             "backbone": "shufflenet3d",
-            "epoch": [1, 2, 1, 2],
-            "loss": [2.0, 1.0, 1.0, 1.2],
-            "acc": np.nan,
+            "epoch": [1, 2] * 3,
+            "loss": [2.0, 1.0, 1.0, 1.2, 4.0, 3.9],
+            "acc": [0.3, 0.6, 0.17, 0.3, 0.01, 0.02],
+            "chance": [0.25, 0.25, 1 / 6, 1 / 6, 1 / 63, 1 / 63],
             "seconds": 1.0,
         }
     )
     logs["relative_loss"] = logs["loss"] / logs.groupby("task")["loss"].transform("first")
+    final = chapter.pretext_final_table(logs)
+    assert final.loc[("rotnet", "shufflenet3d"), "acc / chance"] == pytest.approx(2.4)
     facts = chapter.curves_facts(logs)
-    assert (facts["fell"], facts["runs"], facts["did not fall"]) == (1, 2, "vcop on shufflenet3d")
+    assert (facts["fell"], facts["runs"], facts["did not fall"]) == (2, 3, "vcop on shufflenet3d")
     assert facts["steepest"] == "rotnet on shufflenet3d" and facts["steepest ratio"] == pytest.approx(0.5)
+    assert (facts["learned"], facts["not learned"]) == (1, "cvrl on shufflenet3d, vcop on shufflenet3d"), (
+        "1.8x chance (VCOP) and 1.3x (CVRL) are below the 2x of a learned task"
+    )
 
 
 def test_paper_comparisons_keys_from_cached_results(study, monkeypatch):

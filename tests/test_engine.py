@@ -92,6 +92,24 @@ def test_each_task_pretrains_with_its_authors_recipe_at_paper_scale_and_the_user
     assert PretrainConfig.from_dict(stored.to_dict()).config_hash() == stored.config_hash()
 
 
+def test_the_classification_tasks_pretrain_with_their_measured_micro_recipe():
+    from sslvid.pretext.base import CLASSIFICATION_MICRO_RECIPE as RECIPE
+
+    for task in ("rotnet", "prp"):
+        micro = PretrainConfig.for_profile("micro", task=task, backbone="r2plus1d_18")
+        assert (micro.optimizer, micro.lr, micro.batch_size, micro.warmup_epochs) == (
+            RECIPE.optimizer,
+            RECIPE.lr,
+            RECIPE.batch_size,
+            RECIPE.warmup_epochs,
+        )
+        assert PretrainConfig.for_profile("smoke", task=task, backbone="r3d_18").batch_size == 4, (
+            "smoke keeps its batch"
+        )
+        assert PretrainConfig.for_profile("paper", task=task, backbone="r3d_18").warmup_epochs == 0
+    assert PretrainConfig.for_profile("micro", task="vcop", backbone="r3d_18").optimizer == "sgd"
+
+
 def test_config_errors_list_every_problem_and_the_valid_names():
     with pytest.raises(ValueError) as err:
         PretrainConfig.for_profile(

@@ -104,6 +104,20 @@ def test_loss_falls_on_one_fixed_batch(name):
     assert np.mean(losses[-3:]) < 0.7 * losses[0], losses
 
 
+CHANCE = {"rotnet": 1 / 4, "vcop": 1 / 6, "prp": 1 / 4}
+"""A uniform guess among each classification task's default classes (4 rotations, 3! orders, 4 rates)."""
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_benchmark_task_logs_its_chance_beside_its_accuracy(name):
+    task = make_task(name)
+    metrics = task(make_batch(task)).metrics
+    if name in CHANCE:
+        assert metrics["chance"] == pytest.approx(CHANCE[name])
+    else:  # contrastive: the positive and its negatives, at least one of each
+        assert 0.0 < metrics["chance"] <= 0.5
+
+
 @pytest.mark.parametrize("num_rotations", [2, 3, 4])
 def test_rotnet_complexity_knob(num_rotations):
     task = make_task("rotnet", num_rotations=num_rotations)

@@ -555,7 +555,8 @@ def pretext_logs(study: Study, points: Sequence[Mapping[str, Any]] | None = None
 
     Returns:
         columns task, backbone, epoch, loss, relative_loss (loss / first epoch's loss), acc
-        (the pretext task's own accuracy where it has one, else NaN), seconds.
+        (the pretext task's own accuracy where it has one, else NaN), chance (a uniform guess's
+        accuracy among the task's candidates, NaN where the run's log has none), seconds.
     """
     frames = []
     for point in points if points is not None else table1_points(study):
@@ -567,6 +568,7 @@ def pretext_logs(study: Study, points: Sequence[Mapping[str, Any]] | None = None
                 "epoch": log["epoch"],
                 "loss": log["loss"],
                 "acc": log["acc"] if "acc" in log else np.nan,
+                "chance": log["chance"] if "chance" in log else np.nan,
                 "seconds": log["seconds"] if "seconds" in log else np.nan,
             }
         )
@@ -588,11 +590,18 @@ def pretext_curves_figure(logs: pd.DataFrame) -> Figure:
     )
 
 
+LEARNED_FACTOR = 2.0
+"""A pretext task counts as learned when its last epoch's accuracy is at least this multiple of chance."""
+
+
 def pretext_final_table(logs: pd.DataFrame) -> pd.DataFrame:
-    """Last epoch's loss, relative loss and pretext accuracy per (task, backbone), and the run's seconds."""
+    """Last epoch's loss, relative loss, pretext accuracy, chance and ``acc / chance`` per (task, backbone),
+    and the run's seconds. The accuracy is over the augmented training clips of that epoch (the run's log)."""
     last = logs.sort_values("epoch").groupby(["task", "backbone"], sort=False).tail(1)
     seconds = logs.groupby(["task", "backbone"])["seconds"].sum().rename("train_seconds")
-    table = last.set_index(["task", "backbone"])[["epoch", "loss", "relative_loss", "acc"]].join(seconds)
+    columns = ["epoch", "loss", "relative_loss", "acc", "chance"]
+    table = last.set_index(["task", "backbone"])[columns].join(seconds)
+    table.insert(columns.index("chance") + 1, "acc / chance", table["acc"] / table["chance"])
     order = {t: i for i, t in enumerate(PAPER_TASK_ORDER)}
     return table.sort_index(key=lambda s: s.map(order) if s.name == "task" else s)
 
@@ -602,8 +611,12 @@ def curves_facts(logs: pd.DataFrame) -> dict[str, Any]:
     final = pretext_final_table(logs)
     down = final[final["relative_loss"] < 1]
     steepest = down["relative_loss"].idxmin() if len(down) else None
+    learned = final[final["acc / chance"] >= LEARNED_FACTOR]
     return {
         "runs": len(final),
+        "learned": len(learned),
+        "learned factor": LEARNED_FACTOR,
+        "not learned": ", ".join(f"{t} on {b}" for t, b in final.index.difference(learned.index)) or "none",
         "fell": len(down),
         "did not fall": ", ".join(f"{t} on {b}" for t, b in final.index.difference(down.index)) or "none",
         "steepest": f"{steepest[0]} on {steepest[1]}" if steepest else "none",

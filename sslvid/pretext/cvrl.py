@@ -11,7 +11,7 @@ from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import MLPHead
-from sslvid.pretext.losses import classification, nt_xent_logits
+from sslvid.pretext.losses import chance, classification, nt_xent_logits
 from sslvid.pretext.samplers import TemporalIntervalSampler
 
 CROP_AREA = (0.3, 1.0)
@@ -104,8 +104,9 @@ class CVRL(PretextTask):
         b = clips.shape[0]
         views = torch.cat([augment(clips[:, i]) for i, augment in enumerate(self.view_augments)])
         z = self.head(self.backbone.forward_features(views))
-        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training))
-        return TaskOutput(loss, {"acc": acc.item()}, b)
+        logits, target = nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training)
+        loss, acc = classification(logits, target)
+        return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, b)
 
 
 register_card(

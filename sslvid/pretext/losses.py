@@ -24,6 +24,15 @@ from torch import Tensor
 from sslvid.pretext.distributed import gather_with_grad
 
 
+def chance(logits: Tensor) -> float:
+    """Top-1 accuracy of a uniform guess among the C candidates of (N, C) logits: 1 / C.
+
+    A pretext run logs it beside its accuracy, so a reader can tell a task that learned from one at
+    chance (for a contrastive task C is the positive plus its negatives, so chance falls with the batch).
+    """
+    return 1.0 / logits.shape[-1]
+
+
 def accuracy(logits: Tensor, target: Tensor) -> Tensor:
     """Top-1 accuracy, a detached scalar tensor.
 

@@ -14,7 +14,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, MLPHead, MomentumEncoder
-from sslvid.pretext.losses import classification, info_nce_logits
+from sslvid.pretext.losses import chance, classification, info_nce_logits
 from sslvid.pretext.views import two_view_sampler, view_pair
 
 
@@ -120,10 +120,11 @@ class MoCoV2(PretextTask):
         b = v1.shape[0]
         x = self.augment(torch.cat([v1, v2]))
         q, k = self.query(x[:b]), self.key(x[b:])
-        loss, acc = classification(*self.contrast(q, k))
+        logits, target = self.contrast(q, k)
+        loss, acc = classification(logits, target)
         if self.training:
             self.remember(k)
-        return TaskOutput(loss, {"acc": acc.item()}, b)
+        return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, b)
 
     def remember(self, keys: Tensor) -> None:
         """Hold keys (N, proj_dim) for the next ``after_step``, keeping at most ``queue_size``."""

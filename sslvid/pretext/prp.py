@@ -11,9 +11,9 @@ from torch import Tensor, nn
 from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import normalize, random_resized_crop, to_unit_clips
-from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
+from sslvid.pretext.base import CLASSIFICATION_MICRO_RECIPE, TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import ClipDecoder, LinearHead
-from sslvid.pretext.losses import classification
+from sslvid.pretext.losses import chance, classification
 from sslvid.pretext.samplers import PlaybackRateSampler
 
 
@@ -96,6 +96,7 @@ class PRP(PretextTask):
     paper_recipe = Recipe(
         "sgd", 0.01, 8, 5e-4, 0.9, source="released train_predict.py and config.py (Yao et al., 2020)"
     )
+    micro_recipe = CLASSIFICATION_MICRO_RECIPE
 
     def __init__(
         self,
@@ -143,7 +144,11 @@ class PRP(PretextTask):
             err = err * motion_weights(target, max(self.crop_size // 4, 1))
         recon = err.mean()
         loss = self.recon_weight * recon + self.cls_weight * cls_loss
-        return TaskOutput(loss, {"acc": acc.item(), "recon": recon.item(), "cls_loss": cls_loss.item()}, x.shape[0])
+        return TaskOutput(
+            loss,
+            {"acc": acc.item(), "chance": chance(logits), "recon": recon.item(), "cls_loss": cls_loss.item()},
+            x.shape[0],
+        )
 
 
 register_card(

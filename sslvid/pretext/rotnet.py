@@ -10,9 +10,9 @@ from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import ClipAugment, rotate90
-from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
+from sslvid.pretext.base import CLASSIFICATION_MICRO_RECIPE, TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import LinearHead
-from sslvid.pretext.losses import classification
+from sslvid.pretext.losses import chance, classification
 
 
 @TASKS.register("rotnet")
@@ -46,6 +46,7 @@ class RotNet(PretextTask):
     category = "spatial"
     contrastive = False
     paper = "Jing et al. 2018, arXiv 1811.11387"
+    micro_recipe = CLASSIFICATION_MICRO_RECIPE
 
     def __init__(
         self,
@@ -83,7 +84,7 @@ class RotNet(PretextTask):
             k = self.rotation_labels(x.shape[0], x.device)
         logits = self.head(self.backbone.forward_features(rotate90(x, k)))
         loss, acc = classification(logits, k)
-        return TaskOutput(loss, {"acc": acc.item()}, clips.shape[0])
+        return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, clips.shape[0])
 
 
 register_card(

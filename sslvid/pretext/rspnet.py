@@ -13,7 +13,7 @@ from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
-from sslvid.pretext.losses import classification, info_nce_logits, margin_ranking
+from sslvid.pretext.losses import chance, classification, info_nce_logits, margin_ranking
 from sslvid.pretext.samplers import SpeedPairSampler
 
 CROP_AREA = (0.4, 1.0)
@@ -138,14 +138,19 @@ class RSPNet(PretextTask):
         (k_same_a, k_other_a), (k_same_m, k_other_m) = k_a.split(b), k_m.split(b)
         negatives = self.queue.keys.clone() if self.queue is not None else None
         gather = self.training
-        loss_same, acc = classification(*info_nce_logits(q_a, k_same_a, negatives, self.temperature, gather))
+        logits, target = info_nce_logits(q_a, k_same_a, negatives, self.temperature, gather)
+        loss_same, acc = classification(logits, target)
         loss_other, _ = classification(*info_nce_logits(q_a, k_other_a, negatives, self.temperature, gather))
         sim_same, sim_other = (q_m * k_same_m).sum(dim=1), (q_m * k_other_m).sum(dim=1)
         loss_rsp = self.rsp_loss(q_m, k_same_m, k_other_m)
         loss = self.avid_weight * (loss_same + loss_other) + self.rsp_weight * loss_rsp
         self._pending = k_other_a.detach()
         rsp_acc = (sim_same > sim_other).float().mean()
-        return TaskOutput(loss, {"acc": acc.item(), "rsp_acc": rsp_acc.item(), "rsp_loss": loss_rsp.item()}, b)
+        return TaskOutput(
+            loss,
+            {"acc": acc.item(), "chance": chance(logits), "rsp_acc": rsp_acc.item(), "rsp_loss": loss_rsp.item()},
+            b,
+        )
 
     @torch.no_grad()
     def after_step(self) -> None:

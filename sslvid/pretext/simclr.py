@@ -12,7 +12,7 @@ from sslvid.data.sampling import ClipSampler
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, TaskOutput
 from sslvid.pretext.heads import MLPHead
-from sslvid.pretext.losses import classification, nt_xent_logits
+from sslvid.pretext.losses import chance, classification, nt_xent_logits
 from sslvid.pretext.views import two_view_sampler, view_pair
 
 
@@ -92,8 +92,9 @@ class SimCLR(PretextTask):
         v1, v2 = view_pair(batch["clips"])
         b = v1.shape[0]
         z = self.project(self.augment(torch.cat([v1, v2])))
-        loss, acc = classification(*nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training))
-        return TaskOutput(loss, {"acc": acc.item()}, b)
+        logits, target = nt_xent_logits(z[:b], z[b:], self.temperature, gather_distributed=self.training)
+        loss, acc = classification(logits, target)
+        return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, b)
 
 
 register_card(

@@ -23,7 +23,7 @@ from sslvid.data.transforms import (
 )
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
-from sslvid.pretext.losses import classification, info_nce_logits, triplet_margin
+from sslvid.pretext.losses import chance, classification, info_nce_logits, triplet_margin
 from sslvid.pretext.samplers import TripletSampler
 
 
@@ -158,11 +158,12 @@ class TDL(PretextTask):
             gather_distributed=self.training,
         )
         l_temporal = (q * n).sum(dim=1, keepdim=True) / self.temperature
-        loss, acc = classification(torch.cat([logits, l_temporal], dim=1), target)
+        logits = torch.cat([logits, l_temporal], dim=1)
+        loss, acc = classification(logits, target)
         if self.triplet_weight > 0:
             loss = loss + self.triplet_weight * triplet_margin(q, k, n, margin=1.0)
         self._pending = k.detach()
-        return TaskOutput(loss, {"acc": acc.item()}, b)
+        return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, b)
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -10,7 +10,7 @@ from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
 from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import PairwiseOrderHead
-from sslvid.pretext.losses import classification
+from sslvid.pretext.losses import chance, classification
 from sslvid.pretext.samplers import ClipOrderSampler
 
 
@@ -74,8 +74,9 @@ class VCOP(PretextTask):
         clips = batch["clips"]  # (B, N, T, H, W, 3)
         b, n = clips.shape[:2]
         features = self.backbone.forward_features(self.augment(clips.flatten(0, 1))).view(b, n, -1)
-        loss, acc = classification(self.head(features), batch["meta"]["order"].to(clips.device).long())
-        return TaskOutput(loss, {"acc": acc.item()}, b)
+        logits = self.head(features)
+        loss, acc = classification(logits, batch["meta"]["order"].to(clips.device).long())
+        return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, b)
 
 
 register_card(
