@@ -14,12 +14,12 @@ Measured (2026-11-22, quiet 2-core CPU, micro width 0.25, 8x32x32 clips, K400-50
 optimizer:lr:batch:epochs[:warm-up epochs]; seconds = pre-training only):
 
     backbone      task    recipe              pretext acc  probe   s   (random init probe)
-    shufflenet3d  rotnet  sgd:0.01:32:4 (book)   0.273     16.2    5   (22.6)
+    shufflenet3d  rotnet  sgd:0.01:32:4          0.273     16.2    5   (22.6)
     shufflenet3d  rotnet  adam:0.001:16:20       0.270      7.2   35
     shufflenet3d  rotnet  sgd:0.1:32:20          0.348     21.4   24
     r3d_18        rotnet  sgd:0.1:32:10          0.260     21.8   19   (26.8)
     r3d_18        rotnet  adam:0.001:32:10       0.446     49.8   20
-    r2plus1d_18   rotnet  sgd:0.01:32:4 (book)   0.269     20.6   14   (21.6)
+    r2plus1d_18   rotnet  sgd:0.01:32:4 (old)    0.269     20.6   14   (21.6)
     r2plus1d_18   rotnet  adam:0.001:32:4        0.263     12.4   14
     r2plus1d_18   rotnet  adam:0.001:16:4        0.353     18.0   16
     r2plus1d_18   rotnet  adam:0.003:16:4        0.407     28.8   17
@@ -27,8 +27,8 @@ optimizer:lr:batch:epochs[:warm-up epochs]; seconds = pre-training only):
     r2plus1d_18   rotnet  adam:0.01:16:4         0.252     17.4   17
     r2plus1d_18   rotnet  adam:0.006:32:4        0.281     18.0   15
     r2plus1d_18   rotnet  adam:0.003:8:4         0.395     38.4   21
-    r2plus1d_18   rotnet  adam:0.005:16:4:1      0.415     33.6   17
-    r2plus1d_18   prp     adam:0.005:16:4:1      0.284     29.0   30
+    r2plus1d_18   rotnet  adam:0.005:16:4:1 (book) 0.415   33.6   17
+    r2plus1d_18   prp     adam:0.005:16:4:1 (book) 0.284   29.0   30
     r2plus1d_18   vcop    adam:0.005:16:4:1      0.179     14.2   44
     r2plus1d_18   cvrl    sgd:0.01:32:4 (book)   0.045     26.0   31
     r2plus1d_18   cvrl    adam:0.005:16:4:1      0.069     11.4   34
@@ -48,7 +48,12 @@ VCOP does not: at 15 epochs its loss is still ln 6 = 1.79 and its order accuracy
 (15% of 6 orders, 204 s on an idle machine), so what it lacks is not steps alone: why is the
 next measurement (a probe of what tells its clips' order apart at micro scale).
 
-Reading: the book's recipe (SGD 0.01, batch 32, 4 epochs = 64 steps) leaves every task near
+The book's micro recipes (``PretextTask.micro_recipe``): RotNet and PRP pre-train with
+adam:0.005:16:4:1 (``CLASSIFICATION_MICRO_RECIPE``), the other tasks with sgd:0.01:32:4 (``SHARED_RECIPE``),
+all for the micro profile's 4 epochs. Re-measured on 2026-12-06 on a machine loaded by other jobs
+(seconds not comparable): shufflenet3d random init probe 22.0, rotnet sgd:0.01:32:4 acc 0.256, probe 13.8.
+
+Reading: the old shared recipe (SGD 0.01, batch 32, 4 epochs = 64 steps) leaves every task near
 chance on its pretext and the probe near random initialisation. Adam with 4-6e-3 at batch 16
 (128 steps) makes RotNet and PRP beat random initialisation by 7-23 points at ~15% more time,
 but narrowly (1e-2 or batch 32 fall back to chance), and the contrastive tasks (CVRL, TDL,
