@@ -30,7 +30,10 @@ The intervals (all two-sided 95%):
   teachers, a group mean minus another, relative drops under noise) goes the same way through
   ``video_statistic`` (``paired_statistic`` / ``bootstrap_statistic``);
 * rank agreement: Spearman's rho with a percentile bootstrap over the compared cells and,
-  up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``).
+  up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``);
+  against a paper's fixed values, where every cell kept its per-video outcomes, a paired
+  bootstrap over the test videos instead (``rank_agreement`` through ``video_statistic``),
+  whose interval alone decides (inconclusive when it contains 0).
 
 The verdict is always computed from the estimate; nothing here types "holds" by hand.
 ``claims_table`` renders a chapter's claims as one table with a short sentence each, and
@@ -704,6 +707,32 @@ def spearman(x: Sequence[float], y: Sequence[float], draws: int = BOOTSTRAP_DRAW
         p_greater=float(np.mean(null >= rho - tol)),
         p_less=float(np.mean(null <= rho + tol)),
     )
+
+
+def rank_agreement(reference: Mapping[str, float]) -> Statistic:
+    """Spearman's rho of models' accuracies against fixed ``reference`` values (a paper's), as a ``Statistic``
+    for ``video_statistic`` / ``paired_statistic``: the bootstrap then resamples the test videos, and the
+    interval is that of this build's ranking on this test set against the paper's printed one (which has
+    no uncertainty of its own here). Accuracies are ranked with average ranks in every draw; a draw whose
+    accuracies are all equal has no rho (NaN, left out of the interval).
+
+    Args:
+        reference: ``{model: the paper's value}`` for the models the statistic is given.
+
+    Raises:
+        ValueError: for fewer than 3 models, or reference values all equal.
+    """
+    names = list(reference)
+    values = np.asarray([float(reference[k]) for k in names])
+    if len(names) < 3 or len(set(values)) < 2:
+        raise ValueError(f"a rank correlation needs 3 or more models with different values, got {len(names)}")
+    ranks = stats.rankdata(values)
+
+    def rho(accuracies: Mapping[str, np.ndarray]) -> np.ndarray:
+        ours = np.stack([np.atleast_1d(np.asarray(accuracies[k], dtype=float)) for k in names], axis=-1)  # (D, M)
+        return np.atleast_1d(_rank_corr(stats.rankdata(ours, axis=-1), np.broadcast_to(ranks, ours.shape)))
+
+    return rho
 
 
 # ---------------------------------------------------------------------- rendering and rows
