@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -100,6 +101,42 @@ def test_pcl_claim_reads_the_last_epoch() -> None:
     (claim,) = ch.pcl_claims(curves)
     assert claim.estimate.value == pytest.approx(5.0) and claim.verdict == INCONCLUSIVE  # one run each
     assert ch.pcl_claims(curves.iloc[:3])[0].verdict == NOT_MEASURED
+
+
+def test_pcl_claim_compares_the_runs_paired_over_test_videos() -> None:
+    """The last epoch's per-video hits of both runs give the difference an interval over the test videos."""
+    videos = [f"v{i:03d}" for i in range(300)]
+    rng = np.random.default_rng(0)
+    alone = rng.random(300) < 0.4
+    taught = alone.copy()
+    taught[np.flatnonzero(~alone)[:30]] = True  # right wherever PCL alone is, and on 30 more videos
+    hits = {
+        "h-alone": VideoOutcomes.of("h-alone", "video_hit@1", videos, alone.tolist(), "video_hit@1"),
+        "h-kd": VideoOutcomes.of("h-kd", "video_hit@1", videos[1:], taught[1:].tolist(), "video_hit@1"),
+    }
+    asked: list[tuple[str, str]] = []
+
+    def outcomes(key: str, condition: str) -> VideoOutcomes | None:
+        asked.append((key, condition))
+        return hits.get(key)
+
+    curves = pd.DataFrame(
+        {
+            "run": ["PCL alone"] * 2 + ["PCL + KD"] * 2,
+            "epoch": [1, 2] * 2,
+            "hit@1": [20.0, 30.0, 25.0, 41.0],
+            "config_hash": ["h-alone"] * 2 + ["h-kd"] * 2,
+        }
+    )
+    (claim,) = ch.pcl_claims(curves, outcomes)
+    assert sorted(asked) == [("h-alone", "video_hit@1"), ("h-kd", "video_hit@1")]
+    est = claim.estimate
+    assert est.n == 299 and est.method == "paired bootstrap over 299 shared test videos (1 not in every run)"
+    assert est.value == pytest.approx((taught[1:].mean() - alone[1:].mean()) * 100)
+    assert est.low > 0 and claim.verdict == HOLDS and "of the test videos" in claim.quantity
+    missing = ch.pcl_claims(curves, lambda key, condition: None)[0]
+    assert (missing.estimate.value, missing.estimate.method, missing.verdict) == (11.0, ch.PCL_UNPAIRED, INCONCLUSIVE)
+    assert ch.pcl_claims(curves.drop(columns=["config_hash"]), outcomes)[0].estimate.n == 1
 
 
 def test_skd_claims_and_comparisons() -> None:

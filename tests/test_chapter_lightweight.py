@@ -17,6 +17,7 @@ from sslvid.analysis.claims import (
     HOLDS,
     INCONCLUSIVE,
     PAIRED_VIDEOS,
+    PERMUTATION,
     UNPAIRED_VIDEOS,
     VIDEOS,
 )
@@ -156,6 +157,39 @@ def test_the_contrastive_gap_is_paired_over_test_videos_where_every_cell_kept_it
     assert fallback.estimate.method == UNPAIRED_VIDEOS and fallback.estimate.low == unpaired.estimate.low
     uncounted = {c.key: c for c in ch.claims(grid, accuracy=rows.assign(videos=np.nan))}["contrastive_better"]
     assert uncounted.estimate.method == CELLS, "cells without test-video counts keep the bootstrap over cells"
+
+
+def _shuffled(rows: pd.DataFrame, seed: int = 0) -> dict[str, VideoOutcomes]:
+    """Each cell right on ``4 * top1`` videos drawn at random: outcomes independent across cells."""
+    rng = np.random.default_rng(seed)
+    kept = {}
+    for r in rows.itertuples():
+        right = set(rng.choice(400, int(round(4 * r.top1)), replace=False).tolist())
+        kept[r.config_hash] = VideoOutcomes.of(
+            r.config_hash, "top1_video", TEST_VIDEOS, [i in right for i in range(400)]
+        )
+    return kept
+
+
+def test_the_ranking_is_bootstrapped_over_test_videos_where_every_cell_kept_its_outcomes():
+    rows = _final_rows()
+    grid = ch.accuracy_grid(rows, "final")
+    over_cells = {c.key: c for c in ch.claims(grid)}["table1_ranking"].estimate
+    nested = {c.key: c for c in ch.claims(grid, accuracy=rows, outcomes=_kept(rows).get)}["table1_ranking"]
+    est = nested.estimate
+    assert (est.method, est.n, est.p_greater, est.p_less) == (PAIRED_VIDEOS, 400, None, None)
+    assert est.value == pytest.approx(over_cells.value), "the same rho, another interval"
+    # nested outcomes keep every resample's order of the cells, up to ties: the ranking is near certain here
+    assert 0 < est.low <= est.value <= est.high and nested.verdict == HOLDS
+    assert est.high - est.low < over_cells.high - over_cells.low
+    independent = {c.key: c for c in ch.claims(grid, accuracy=rows, outcomes=_shuffled(rows).get)}["table1_ranking"]
+    assert independent.estimate.method == PAIRED_VIDEOS and independent.estimate.low < 0 < independent.estimate.high
+    assert independent.verdict == INCONCLUSIVE, "cells 0.5 to 4.5 points apart on 400 videos do not decide a ranking"
+    partly = {k: v for k, v in _kept(rows).items() if k != "rotnet-mobilenetv2_2d"}
+    fallback = {c.key: c for c in ch.claims(grid, accuracy=rows, outcomes=partly.get)}["table1_ranking"].estimate
+    assert fallback.method == f"{over_cells.method} ({ch.RANKING_FALLBACK})"
+    assert (fallback.value, fallback.low, fallback.high) == (over_cells.value, over_cells.low, over_cells.high)
+    assert over_cells.method in (CELLS, PERMUTATION)
 
 
 def test_the_chapters_evidence_counts_its_cells_and_their_test_videos():

@@ -11,9 +11,12 @@ from sslvid.analysis.claims import (
     VIDEOS,
     bootstrap_accuracy_difference,
     bootstrap_mean_difference,
+    is_paired,
     paired_difference,
     paired_mean_difference,
+    paired_statistic,
     video_mean_difference,
+    video_statistic,
 )
 from sslvid.store.outcomes import VideoOutcomes
 
@@ -62,16 +65,55 @@ def test_cells_on_the_same_videos_are_resampled_jointly():
     )
 
 
-def test_models_on_different_videos_raise():
+def test_models_on_disjoint_videos_raise():
     a, b = _correlated()
     other = _model("c", b.correct, [f"clip{i:03d}" for i in range(400)])
-    with pytest.raises(ValueError, match="same test videos: a has 400, c 400; 800 only in one"):
+    with pytest.raises(ValueError, match="share none: a has 400, c has 400"):
         paired_difference(a, other)
-    fewer = _model("d", b.correct[:399], VIDEOS_400[:399])
-    with pytest.raises(ValueError, match="d 399"):
-        paired_mean_difference([(a, b), (a, fewer)])
+    with pytest.raises(ValueError, match="share none"):
+        paired_mean_difference([(a, b), (a, other)])
+    with pytest.raises(ValueError, match="share none"):
+        paired_statistic({"a": a, "c": other}, lambda acc: acc["a"] - acc["c"])
     with pytest.raises(ValueError, match="no cell"):
         paired_mean_difference([])
+
+
+def test_models_on_different_videos_pair_over_the_shared_ones():
+    """A corrupt video skipped in one run and not the other leaves that video out of the comparison."""
+    a, b = _correlated()
+    fewer = _model("d", b.correct[1:], VIDEOS_400[1:])  # video000 unreadable in this run
+    other = _model("e", a.correct[:-1], VIDEOS_400[:-1])  # video399 unreadable in this one
+    found = paired_difference(other, fewer)
+    assert found.n == 398 and found.method == "paired bootstrap over 398 shared test videos (2 not in every run)"
+    assert is_paired(found.method) and not is_paired(UNPAIRED_VIDEOS)
+    expected = (a.correct[1:-1].mean() - b.correct[1:-1].mean()) * 100
+    assert found.value == pytest.approx(expected)
+    same = paired_difference(
+        _model("a", a.correct[1:-1], VIDEOS_400[1:-1]), _model("b", b.correct[1:-1], VIDEOS_400[1:-1])
+    )
+    assert (found.low, found.high) == (same.low, same.high), "the same resamples as a run over the shared videos"
+    cells = paired_mean_difference([(a, b), (a, fewer)])
+    assert cells.n == 399 and cells.method.endswith("(1 not in every run)")
+    stat = paired_statistic({"a": other, "b": fewer}, lambda acc: acc["a"] - acc["b"])
+    assert (stat.value, stat.n, stat.method) == (pytest.approx(expected), 398, found.method)
+    checked = video_statistic(
+        {"a": (other.accuracy, 399), "b": (fewer.accuracy, 399)},
+        lambda acc: acc["a"] - acc["b"],
+        {"a": other, "b": fewer},
+    )
+    assert checked.value == pytest.approx(expected), "the value is over the shared videos, like its interval"
+    with pytest.raises(ValueError, match="average to"):
+        video_statistic(
+            {"a": (other.accuracy + 1, 399), "b": (fewer.accuracy, 399)}, lambda acc: acc["a"], {"a": other, "b": fewer}
+        )
+
+
+def test_cells_of_other_test_sets_are_resampled_each_on_their_own():
+    a, b = _correlated()
+    clips = [f"clip{i:03d}" for i in range(400)]
+    c, d = _model("c", a.correct, clips), _model("d", b.correct, clips)
+    both = paired_mean_difference([(a, b), (c, d)])
+    assert both.method == PAIRED_VIDEOS and both.n == 400 and both.value == pytest.approx(5.0)
 
 
 def test_missing_outcomes_fall_back_to_the_unpaired_bootstrap_and_say_so():

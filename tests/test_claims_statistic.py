@@ -72,5 +72,5 @@ def test_stale_or_misaligned_outcomes_raise(models):
     with pytest.raises(ValueError, match="outcomes of"):
         video_statistic(accuracies, lambda acc: acc["a"], {"a": models["a"]})
     other = VideoOutcomes.of("d", "top1_video", [f"w{i}" for i in range(400)], models["a"].correct.tolist())
-    with pytest.raises(ValueError, match="same test videos"):
+    with pytest.raises(ValueError, match="shared test videos"):
         paired_statistic({"a": models["a"], "d": other}, lambda acc: acc["a"] - acc["d"])

@@ -25,6 +25,7 @@ from sslvid.distill import (
     list_distillers,
 )
 from sslvid.distill.pcl import TRANSFORMATIONS, TransformationTeacher
+from sslvid.distill.run import open_training_split, retrieval_condition
 from sslvid.engine import PretrainConfig
 from sslvid.engine.trainer import Trainer
 from sslvid.evaluate.config import EvalConfig
@@ -311,6 +312,11 @@ def test_pcl_kd_records_accuracy_per_epoch_from_a_pcl_trained_teacher(env: dict[
     hits = result.rows[result.rows["metric"] == "hit@1"]
     assert sorted(hits["pretrain_epochs"].tolist()) == [1, 2]
     assert math.isfinite(result.metric("hit@1", epoch=1))
+    kept = read_outcomes(env["store"], result.key, retrieval_condition(1))
+    assert kept is not None and kept.metric == "video_hit@1", "the last epoch keeps each test video's hit at 1"
+    test_videos = open_training_split(result.config, result.config.test_split)[0]
+    assert kept.videos == tuple(sorted(r.video_id for r in test_videos.records))
+    assert read_outcomes(env["store"], result.key, retrieval_condition(5)) is not None
     assert find_distilled(result.config, env["store"], env["results"]) is not None
     assert env["store"].find(baseline) is not None  # the teacher's own run was trained once
 

@@ -20,15 +20,20 @@ The intervals (all two-sided 95%):
   Two models tested on the same videos are compared by the paired bootstrap
   (``paired_difference``, ``paired_mean_difference``: one resample of the videos per draw,
   applied to both models' stored per-video outcomes, ``sslvid.store.outcomes``), which is
-  tighter. From an accuracy and a count of test videos alone (runs evaluated before outcomes
-  were kept) ``bootstrap_accuracy_difference`` / ``bootstrap_mean_difference`` resample each
-  model's implied 0/1 outcomes on their own; ``video_mean_difference`` picks the paired one
+  tighter. The pairing is over the videos every compared run has: a video skipped as unreadable
+  in one run is left out of all, and the method text says how many were. From an accuracy and
+  a count of test videos alone (runs evaluated before outcomes were kept)
+  ``bootstrap_accuracy_difference`` / ``bootstrap_mean_difference`` resample each model's implied
+  0/1 outcomes on their own; ``video_mean_difference`` picks the paired one
   when every outcome is stored and says in ``Estimate.method`` when it fell back. Any other
   function of several models' accuracies on the same videos (a student minus the better of its
   teachers, a group mean minus another, relative drops under noise) goes the same way through
   ``video_statistic`` (``paired_statistic`` / ``bootstrap_statistic``);
 * rank agreement: Spearman's rho with a percentile bootstrap over the compared cells and,
-  up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``).
+  up to ``EXACT_MAX`` cells, the exact permutation p-value of every ordering (``spearman``);
+  against a paper's fixed values, where every cell kept its per-video outcomes, a paired
+  bootstrap over the test videos instead (``rank_agreement`` through ``video_statistic``),
+  whose interval alone decides (inconclusive when it contains 0).
 
 The verdict is always computed from the estimate; nothing here types "holds" by hand.
 ``claims_table`` renders a chapter's claims as one table with a short sentence each, and
@@ -330,13 +335,41 @@ def bootstrap_mean_difference(
     return Estimate(mean, *_percentile(total / len(cells)), videos, VIDEOS)
 
 
-def _check_paired(a: VideoOutcomes, b: VideoOutcomes) -> None:
-    if a.videos != b.videos:
-        differ = sorted(set(a.videos) ^ set(b.videos))
-        raise ValueError(
-            f"a paired comparison needs the same test videos: {a.config_hash} has {len(a.videos)}, "
-            f"{b.config_hash} {len(b.videos)}; {len(differ)} only in one (e.g. {differ[:3]})"
-        )
+def paired_method(dropped: int, shared: int) -> str:
+    """The method text of a paired bootstrap over ``shared`` test videos, ``dropped`` of all the compared runs'
+    videos left out because not every run had them (``PAIRED_VIDEOS`` when none was)."""
+    if dropped == 0:
+        return PAIRED_VIDEOS
+    return f"paired bootstrap over {shared} shared test videos ({dropped} not in every run)"
+
+
+def is_paired(method: str) -> bool:
+    """Whether ``method`` (an ``Estimate.method``) is a paired bootstrap over test videos."""
+    return method.startswith("paired bootstrap over")
+
+
+def _shared_videos(runs: Sequence[VideoOutcomes]) -> tuple[tuple[str, ...], int]:
+    """The test videos every one of ``runs`` has (sorted) and how many of all their videos are not among them.
+
+    A corrupt video is skipped and counted where it cannot be read, so two evaluations of the same test
+    set can hold different videos; a paired comparison is over the ones they share.
+
+    Raises:
+        ValueError: when the runs share no video.
+    """
+    shared = set(runs[0].videos).intersection(*(run.videos for run in runs[1:]))
+    union = set(runs[0].videos).union(*(run.videos for run in runs[1:]))
+    if not shared:
+        sizes = ", ".join(f"{run.config_hash} has {len(run.videos)}" for run in runs)
+        raise ValueError(f"a paired comparison needs shared test videos, but these runs share none: {sizes}")
+    return tuple(sorted(shared)), len(union) - len(shared)
+
+
+def _on(run: VideoOutcomes, videos: tuple[str, ...]) -> np.ndarray:
+    """(V,) outcomes of ``run`` on ``videos`` (sorted, every one among the run's)."""
+    if run.videos == videos:
+        return run.correct
+    return run.correct[np.searchsorted(np.asarray(run.videos), np.asarray(videos))]
 
 
 def _resampled_means(values: np.ndarray, draws: int, rng: np.random.Generator, chunk: int = 256) -> np.ndarray:
@@ -360,37 +393,52 @@ def paired_mean_difference(
     cancels in the difference: the interval is that of the difference, tighter than the unpaired
     ``bootstrap_mean_difference`` whenever the models' outcomes are positively correlated.
 
+    Cells whose runs share test videos (the same test set) are resampled together, over the videos every
+    run among them has: a video skipped as unreadable in one run is left out of them all, and the method
+    text says how many were (``paired_method``). Cells over disjoint test sets (other datasets) are
+    resampled each on their own.
+
     Args:
-        cells: ``(a, b)`` per cell, each the (V,) outcomes of one model over the cell's V test videos.
+        cells: ``(a, b)`` per cell, each the outcomes of one model over the cell's test videos.
 
     Returns:
-        an ``Estimate`` with method ``PAIRED_VIDEOS`` and ``n`` the fewest test videos of a cell.
+        an ``Estimate`` with method ``PAIRED_VIDEOS`` (or ``paired_method`` text when videos were left
+        out) and ``n`` the fewest shared test videos of a group of cells.
 
     Raises:
-        ValueError: for no cell, or a cell whose two models were tested on different videos.
+        ValueError: for no cell, or a cell whose two models share no test video.
     """
     if not cells:
         raise ValueError("no cell to compare")
-    groups: dict[tuple[str, ...], np.ndarray] = {}
+    groups: list[tuple[set[str], list[tuple[VideoOutcomes, VideoOutcomes]]]] = []
     for a, b in cells:
-        _check_paired(a, b)
-        diff = a.correct.astype(float) - b.correct.astype(float)
-        groups[a.videos] = groups[a.videos] + diff if a.videos in groups else diff
+        _shared_videos([a, b])  # a cell with nothing to pair raises here, before groups merge it away
+        videos, members, at = set(a.videos) | set(b.videos), [(a, b)], len(groups)
+        for i in reversed([i for i, (seen, _) in enumerate(groups) if not seen.isdisjoint(videos)]):
+            seen, earlier = groups.pop(i)
+            videos, members, at = videos | seen, earlier + members, i
+        groups.insert(at, (videos, members))  # groups stay in the order of their first cell
     rng = np.random.default_rng(seed)
-    value, total = 0.0, np.zeros(draws)
-    for summed in groups.values():  # (V,) per-video differences summed over the cells on these videos
+    value, total, sizes, dropped = 0.0, np.zeros(draws), [], 0
+    for _, members in groups:
+        shared, left_out = _shared_videos([run for pair in members for run in pair])
+        summed = np.zeros(len(shared))  # (V,) per-video differences summed over the cells on these videos
+        for a, b in members:
+            summed += _on(a, shared).astype(float) - _on(b, shared).astype(float)
         value += float(summed.mean())
         total += _resampled_means(summed, draws, rng)
+        sizes.append(len(shared))
+        dropped += left_out
     scale = 100 / len(cells)
-    return Estimate(value * scale, *_percentile(total * scale), min(map(len, groups)), PAIRED_VIDEOS)
+    return Estimate(value * scale, *_percentile(total * scale), min(sizes), paired_method(dropped, min(sizes)))
 
 
 def paired_difference(a: VideoOutcomes, b: VideoOutcomes, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Estimate:
-    """Accuracy of ``a`` minus ``b`` (points) on the same (V,) test videos, with the paired percentile
+    """Accuracy of ``a`` minus ``b`` (points) on the test videos both have, with the paired percentile
     bootstrap (``paired_mean_difference`` of one cell; Efron & Tibshirani 1993).
 
     Raises:
-        ValueError: when ``a`` and ``b`` are over different videos.
+        ValueError: when ``a`` and ``b`` share no video.
     """
     return paired_mean_difference([(a, b)], draws, seed)
 
@@ -404,6 +452,11 @@ def video_mean_difference(
     """``paired_mean_difference`` when every model of every cell has its outcomes stored, else the
     unpaired ``bootstrap_mean_difference`` (method ``UNPAIRED_VIDEOS`` when outcomes were asked for
     but some are missing: runs evaluated before they were kept).
+
+    Each stored file is checked against its cell's accuracy on all of its videos (a stale file raises).
+    The paired estimate is over the videos the runs share (``paired_mean_difference``): when a run
+    skipped a video another one has, its value is the difference on the shared videos, which can differ
+    from the difference of the cells' accuracies by those videos' share, and its method text says so.
 
     Args:
         cells: ``(accuracy_a, videos_a, accuracy_b, videos_b)`` per cell, accuracies in percent.
@@ -442,27 +495,30 @@ def _observed(statistic: Statistic, accuracies: Mapping[str, float]) -> float:
 def paired_statistic(
     outcomes: Mapping[str, VideoOutcomes], statistic: Statistic, draws: int = BOOTSTRAP_DRAWS, seed: int = 0
 ) -> Estimate:
-    """A statistic of several models' accuracies on the same (V,) test videos, with the paired percentile
+    """A statistic of several models' accuracies on the V test videos they share, with the paired percentile
     bootstrap (Efron & Tibshirani 1993, ch. 13): each draw resamples the V videos once and recomputes every
     model's accuracy on that resample, so what the models share cancels in differences, ratios and maxima.
 
+    A video that not every model has (skipped as unreadable in one evaluation) is left out for all of
+    them, and the observed value is then the statistic of the accuracies on the shared videos, so that
+    value and interval are over the same videos; the method text counts the videos left out
+    (``paired_method``). With nothing left out, the value is that of the models' accuracies.
+
     Args:
-        outcomes: ``{model: (V,) outcomes}``, every model over the same videos.
+        outcomes: ``{model: outcomes}``.
         statistic: the quantity (``Statistic``), e.g. ``lambda a: a["s"] - np.maximum(a["t1"], a["t2"])``.
 
     Returns:
-        an ``Estimate`` with method ``PAIRED_VIDEOS`` and ``n`` = V.
+        an ``Estimate`` with method ``PAIRED_VIDEOS`` (or ``paired_method`` text) and ``n`` = V.
 
     Raises:
-        ValueError: for no model, or models tested on different videos.
+        ValueError: for no model, or models that share no test video.
     """
     if not outcomes:
         raise ValueError("no model to compare")
-    first = next(iter(outcomes.values()))
-    for kept in outcomes.values():
-        _check_paired(first, kept)
     names = list(outcomes)
-    correct = np.stack([outcomes[k].correct.astype(np.uint8) for k in names])  # (M, V)
+    shared, dropped = _shared_videos([outcomes[k] for k in names])
+    correct = np.stack([_on(outcomes[k], shared).astype(np.uint8) for k in names])  # (M, V)
     chunk = max(1, min(256, 2**24 // correct.size))  # draws at a time: (M, chunk, V) bytes stay under 16 MiB
     rng = np.random.default_rng(seed)
     values = np.empty(draws)
@@ -470,8 +526,8 @@ def paired_statistic(
         idx = rng.integers(0, correct.shape[1], (min(chunk, draws - start), correct.shape[1]))  # (n, V)
         means = correct[:, idx].mean(axis=2) * 100  # (M, n)
         values[start : start + len(idx)] = statistic(dict(zip(names, means)))
-    value = _observed(statistic, {k: kept.accuracy for k, kept in outcomes.items()})
-    return Estimate(value, *_percentile(values), len(first.videos), PAIRED_VIDEOS)
+    value = _observed(statistic, {k: float(row.mean() * 100) for k, row in zip(names, correct)})
+    return Estimate(value, *_percentile(values), len(shared), paired_method(dropped, len(shared)))
 
 
 def bootstrap_statistic(
@@ -509,6 +565,10 @@ def video_statistic(
 ) -> Estimate:
     """``paired_statistic`` when every model has its outcomes stored, else ``bootstrap_statistic`` (method
     ``UNPAIRED_VIDEOS`` when outcomes were asked for but some are missing), as ``video_mean_difference``.
+
+    Each stored file must average, over all of its videos, to its model's accuracy (else it is stale and
+    this raises); the paired estimate is then over the videos every model has, its value computed from
+    the outcomes on those videos (``paired_statistic``), not from ``accuracies``, when some were left out.
 
     Args:
         accuracies: ``{model: (accuracy in percent, test videos)}``.
@@ -647,6 +707,32 @@ def spearman(x: Sequence[float], y: Sequence[float], draws: int = BOOTSTRAP_DRAW
         p_greater=float(np.mean(null >= rho - tol)),
         p_less=float(np.mean(null <= rho + tol)),
     )
+
+
+def rank_agreement(reference: Mapping[str, float]) -> Statistic:
+    """Spearman's rho of models' accuracies against fixed ``reference`` values (a paper's), as a ``Statistic``
+    for ``video_statistic`` / ``paired_statistic``: the bootstrap then resamples the test videos, and the
+    interval is that of this build's ranking on this test set against the paper's printed one (which has
+    no uncertainty of its own here). Accuracies are ranked with average ranks in every draw; a draw whose
+    accuracies are all equal has no rho (NaN, left out of the interval).
+
+    Args:
+        reference: ``{model: the paper's value}`` for the models the statistic is given.
+
+    Raises:
+        ValueError: for fewer than 3 models, or reference values all equal.
+    """
+    names = list(reference)
+    values = np.asarray([float(reference[k]) for k in names])
+    if len(names) < 3 or len(set(values)) < 2:
+        raise ValueError(f"a rank correlation needs 3 or more models with different values, got {len(names)}")
+    ranks = stats.rankdata(values)
+
+    def rho(accuracies: Mapping[str, np.ndarray]) -> np.ndarray:
+        ours = np.stack([np.atleast_1d(np.asarray(accuracies[k], dtype=float)) for k in names], axis=-1)  # (D, M)
+        return np.atleast_1d(_rank_corr(stats.rankdata(ours, axis=-1), np.broadcast_to(ranks, ours.shape)))
+
+    return rho
 
 
 # ---------------------------------------------------------------------- rendering and rows

@@ -15,7 +15,10 @@ Numbers go into the results table (``sslvid.store.results``):
   kept in the run's folder (``sslvid.store.outcomes``) for paired comparisons with the teachers;
 * PCL-KD (no classifier; its representation is the result): clip retrieval ``hit@k`` of the
   student's features on the labelled set after every checkpoint (``pretrain_epochs`` is the
-  epoch), the per-epoch accuracy of the convergence plots (Camarena et al. 2022, Figs. 4-9).
+  epoch), the per-epoch accuracy of the convergence plots (Camarena et al. 2022, Figs. 4-9); at the
+  last epoch, each test video's hit at k (its clips' mean feature among the training videos', VCOP's
+  video-level search) is kept in the run's folder under the condition ``video_hit@<k>``
+  (``retrieval_condition``), for paired comparisons of two runs over the test videos.
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ CLASSIFY_TASK = "action_recognition"
 CLASSIFY_METRICS = ("top1_clip", "top1_video")
 RETRIEVAL_TASK = "retrieval"
 RETRIEVAL_KS = (1, 5, 10)
+
+
+def retrieval_condition(k: int) -> str:
+    """The outcomes condition of a run's per-test-video hits at ``k`` (``sslvid.store.outcomes``)."""
+    return f"video_hit@{k}"
 
 
 @dataclass
@@ -461,6 +469,12 @@ def test_checkpoints(
     the training clips of the labelled set by cosine similarity (``sslvid.evaluate.metrics``);
     hit@1 is the 1-nearest-neighbour accuracy. Rows are keyed ``<config hash>/e<epoch>``.
 
+    At the last epoch every test video also queries the training videos with its clips' mean feature
+    (VCOP's video-level search, ``sslvid.evaluate.retrieval``): whether it hits at each k is kept in the
+    run's folder (``retrieval_condition``, written before the rows), so two runs compare paired over the
+    test videos. A video's clips are not independent queries, which is why the clip-level rows get no
+    outcomes of their own.
+
     Raises:
         FileNotFoundError: if the run is not complete.
     """
@@ -482,8 +496,27 @@ def test_checkpoints(
             queries.features, queries.labels, gallery.features, gallery.labels, [k for k in ks if k <= len(gallery)]
         )
         card = _card(config, device, epoch=epoch, gallery_clips=len(gallery), query_clips=len(queries))
+        if epoch == max(epochs):
+            _keep_video_hits(config, run, test[0], queries, gallery, ks)
         rows += _rows(config, RETRIEVAL_TASK, {f"hit@{k}": v for k, v in hits.items()}, card, epoch)
     return results.upsert(rows)
+
+
+def _keep_video_hits(
+    config: DistillConfig, run: RunHandle, test_index: VideoIndex, queries: Any, gallery: Any, ks: tuple[int, ...]
+) -> None:
+    """Write each test video's hit at every k (up to the training videos) as outcomes of ``run``."""
+    from sslvid.evaluate.metrics import first_hit_ranks, video_features
+
+    items, labels = video_features(queries.features, queries.labels, queries.videos)  # increasing video order
+    train_items, train_labels = video_features(gallery.features, gallery.labels, gallery.videos)
+    ranks = first_hit_ranks(items, labels, train_items, train_labels, max(ks))
+    names = [test_index.records[int(i)].video_id for i in torch.unique(queries.videos)]
+    for k in (k for k in ks if k <= len(train_items)):
+        hit = (ranks < k).tolist()
+        write_outcomes(
+            run, VideoOutcomes.of(config.config_hash(), retrieval_condition(k), names, hit, retrieval_condition(k))
+        )
 
 
 def _clip_outputs(

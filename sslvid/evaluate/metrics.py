@@ -180,7 +180,23 @@ def hits_at_k(
             "measurable: reported as NaN",
             stacklevel=2,
         )
-    k_max = min(max(ks), len(gallery))
+    first_hit = first_hit_ranks(queries, query_labels, gallery, gallery_labels, max(ks), chunk, similarity)
+    return {k: math.nan if k > len(gallery) else _percent(int((first_hit < k).sum()), len(first_hit)) for k in ks}
+
+
+def first_hit_ranks(
+    queries: Tensor,
+    query_labels: Tensor,
+    gallery: Tensor,
+    gallery_labels: Tensor,
+    k_max: int,
+    chunk: int = 1024,
+    similarity: str = "cosine",
+) -> Tensor:
+    """(Q,) rank (0 = nearest) of each query's first gallery item of its class among its ``k_max`` nearest,
+    ``min(k_max, N)`` when none is: query ``i`` hits at k when ``ranks[i] < k`` (``hits_at_k``, whose
+    arguments these are; the shapes are checked there)."""
+    k_max = min(k_max, len(gallery))
     cosine = similarity == "cosine"
     q = F.normalize(queries.float(), dim=1) if cosine else queries.float()
     g = F.normalize(gallery.float(), dim=1) if cosine else gallery.float()
@@ -193,7 +209,7 @@ def hits_at_k(
         none = torch.full((len(hit),), k_max, dtype=torch.long)
         rank = torch.where(hit.any(dim=1), hit.float().argmax(dim=1), none)
         first_hit[start : start + chunk] = rank
-    return {k: math.nan if k > len(gallery) else _percent(int((first_hit < k).sum()), len(first_hit)) for k in ks}
+    return first_hit
 
 
 def _percent(count: int, total: int) -> float:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -31,14 +32,24 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, video_statistic
+from sslvid.analysis.claims import (
+    SINGLE,
+    Claim,
+    Estimate,
+    Statistic,
+    bootstrap_mean,
+    paired_difference,
+    video_statistic,
+)
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
+from sslvid.distill.run import retrieval_condition
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, evidence, kept_outcomes
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
+from sslvid.store.outcomes import VideoOutcomes
 from sslvid.store.paper_tables import load_paper_table
 from sslvid.store.results import paper_vs_reproduced
 
@@ -618,16 +629,19 @@ def pcl_curves(
     of the student's features on the appearance set after every epoch (``sslvid.distill.test_checkpoints``).
 
     Returns:
-        columns ``run``, ``epoch``, ``hit@1``.
+        columns ``run``, ``epoch``, ``hit@1`` and ``config_hash`` (the run's, whose folder keeps its test
+        videos' hits at the last epoch: ``pcl_claims``).
     """
     rows = []
     for name, config in pcl_configs(study, epochs, teacher_backbone, student).items():
         result = run_distill(study, config)
         hits = result.rows[result.rows["metric"] == "hit@1"]
         rows += [
-            {"run": name, "epoch": int(e), "hit@1": float(v)} for e, v in zip(hits["pretrain_epochs"], hits["value"])
+            {"run": name, "epoch": int(e), "hit@1": float(v), "config_hash": result.key}
+            for e, v in zip(hits["pretrain_epochs"], hits["value"])
         ]
-    return pd.DataFrame(rows, columns=["run", "epoch", "hit@1"]).sort_values(["run", "epoch"], ignore_index=True)
+    columns = ["run", "epoch", "hit@1", "config_hash"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["run", "epoch"], ignore_index=True)
 
 
 def pcl_figure(curves: pd.DataFrame) -> Figure:
@@ -642,15 +656,33 @@ def pcl_figure(curves: pd.DataFrame) -> Figure:
     )
 
 
-def pcl_claims(curves: pd.DataFrame) -> list[Claim]:
+PCL_UNPAIRED = f"{SINGLE} (the runs' per-video hits are not stored)"
+"""The method of the PCL claim read from the curves alone."""
+
+
+def pcl_claims(curves: pd.DataFrame, outcomes: Callable[[str, str], VideoOutcomes | None] | None = None) -> list[Claim]:
     """Camarena et al. 2022 (§4, Figs. 4-6): with a teacher, PCL converges faster and ends higher. Quantity: the
-    taught run minus PCL alone at the last epoch (hit@1 points); the epochs of one run are not independent
-    samples and there is one seed, so there is no interval."""
+    taught run minus PCL alone at the last epoch (hit@1 points).
+
+    With ``outcomes`` (``Study.outcomes``) finding both runs' per-test-video hits at 1 (kept at their last
+    epoch, ``sslvid.distill.run.retrieval_condition``), the difference is that of the test videos' hit@1
+    (each video's clips averaged into one query, VCOP's search) with the paired bootstrap over the test
+    videos they share (``paired_difference``): the interval of these two runs on this test set. One seed
+    each, so it says nothing of seed-to-seed variation. Without them (runs stored before the hits were
+    kept, or curves without ``config_hash``) it is the clip-level curves' last point, one number with no
+    interval (the epochs of one run are not independent samples), and the verdict is inconclusive.
+    """
     wide = curves.pivot_table(index="epoch", columns="run", values="hit@1").dropna() if len(curves) else None
-    got = None
+    got, quantity = None, "PCL + KD minus PCL alone at the last epoch, 1-NN hit@1 (points)"
     if wide is not None and not wide.empty and {"PCL alone", "PCL + KD"} <= set(wide.columns):
         last = wide.index.max()
         got = Estimate(float(wide.loc[last, "PCL + KD"] - wide.loc[last, "PCL alone"]), n=1)
+        kept = _pcl_hits(curves, outcomes)
+        if kept is not None:
+            got = paired_difference(kept["PCL + KD"], kept["PCL alone"])
+            quantity = "PCL + KD minus PCL alone at the last epoch, 1-NN hit@1 of the test videos (points)"
+        elif outcomes is not None:
+            got = replace(got, method=PCL_UNPAIRED)
     return [
         _claim(
             "pcl_teacher_helps",
@@ -658,11 +690,25 @@ def pcl_claims(curves: pd.DataFrame) -> list[Claim]:
             "camarena2022boosting",
             "§4",
             "",
-            "PCL + KD minus PCL alone at the last epoch, 1-NN hit@1 (points)",
+            quantity,
             got,
             "the PCL curves are incomplete",
         )
     ]
+
+
+def _pcl_hits(
+    curves: pd.DataFrame, outcomes: Callable[[str, str], VideoOutcomes | None] | None
+) -> dict[str, VideoOutcomes] | None:
+    """Both PCL runs' per-test-video hits at 1, or None when either is not found."""
+    if outcomes is None or "config_hash" not in curves:
+        return None
+    keys = curves.dropna(subset=["config_hash"]).groupby("run")["config_hash"].last()
+    hits: Outcomes = lambda key: outcomes(key, retrieval_condition(1))  # noqa: E731
+    found = {name: kept_outcomes(hits, keys.get(name)) for name in ("PCL alone", "PCL + KD")}
+    if any(kept is None for kept in found.values()):
+        return None
+    return {name: kept for name, kept in found.items() if kept is not None}
 
 
 # ---------------------------------------------------------------------- (5) SKD-SRL

@@ -21,7 +21,7 @@ functions read them from the computed tables.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, cast
 
@@ -32,7 +32,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from sslvid.analysis.claims import Claim, Estimate, bootstrap_group_difference, spearman, video_statistic
+from sslvid.analysis.claims import (
+    Claim,
+    Estimate,
+    bootstrap_group_difference,
+    rank_agreement,
+    spearman,
+    video_statistic,
+)
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
@@ -45,7 +52,7 @@ from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
 from sslvid.store.paper_tables import load_paper_table
@@ -312,8 +319,13 @@ def claims(
       when ``outcomes`` finds every cell's per-video outcomes, unpaired from the accuracies and test-video
       counts otherwise (``sslvid.analysis.claims.video_statistic``); without it, a bootstrap over the cells
       of each group.
-    * ``table1_ranking``: our cells rank as the paper's; Spearman's rho with a bootstrap over cells
-      (exact permutation p up to 8 cells).
+    * ``table1_ranking``: our cells rank as the paper's; Spearman's rho. Where ``outcomes`` finds every
+      compared cell's per-video outcomes (all cells are tested on the same videos), a paired bootstrap over
+      the test videos (``sslvid.analysis.claims.rank_agreement``): one resample of the videos per draw,
+      every cell's accuracy recomputed on it and ranked against the paper's fixed values; the interval
+      decides, so the claim is inconclusive when it contains 0. Otherwise a bootstrap over cells with the
+      exact permutation p up to 8 cells (``spearman``), and the method text says the outcomes were missing
+      when they were asked for.
 
     Args:
         ours: :func:`accuracy_grid` (percent).
@@ -340,7 +352,11 @@ def claims(
         section="§4",
         digits=2,
     )
-    rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1]) if len(pairs) else None
+    rho = _video_ranking(pairs, accuracy, outcomes) if len(pairs) else None
+    if rho is None and len(pairs):
+        rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1])
+        if outcomes is not None and not np.isnan(rho.value):
+            rho = replace(rho, method=f"{rho.method} ({RANKING_FALLBACK})")
     gap = None
     if has_both:
         gap = _contrastive_gap(ours, flags, accuracy, outcomes) or bootstrap_group_difference(yes, no)
@@ -372,6 +388,29 @@ def _contrastive_gap(
         lambda acc: np.mean([acc[str(i)] for i in yes], axis=0) - np.mean([acc[str(i)] for i in no], axis=0),
         kept,
     )
+
+
+RANKING_FALLBACK = "per-video outcomes not kept for every cell, or no test-video counts"
+"""Why the ranking's interval is over cells when outcomes were asked for."""
+
+
+def _video_ranking(pairs: pd.DataFrame, accuracy: pd.DataFrame | None, outcomes: Outcomes | None) -> Estimate | None:
+    """Spearman's rho of our cells against the paper's (``pairs``: ours, paper; indexed by (task, backbone))
+    with the paired bootstrap over test videos (``claims``); None unless every cell's evaluation row has its
+    per-video outcomes, or with fewer than 3 cells or constant values."""
+    ours = pairs.iloc[:, 0]
+    if outcomes is None or len(pairs) < 3 or ours.nunique() < 2 or pairs.iloc[:, 1].nunique() < 2:
+        return None
+    cells = _cell_rows(ours.unstack(), accuracy)
+    if cells is None or len(cells) != len(pairs):
+        return None
+    paper = {(t, b): float(v) for (t, b), v in pairs.iloc[:, 1].items()}
+    names = {str(i): (r["task"], r["backbone"]) for i, r in cells.iterrows()}
+    kept = {name: kept_outcomes(outcomes, cells.loc[int(name), "config_hash"]) for name in names}
+    if any(found is None for found in kept.values()):
+        return None
+    accuracies = {name: (float(cells.loc[int(name), "top1"]), float(cells.loc[int(name), "videos"])) for name in names}
+    return video_statistic(accuracies, rank_agreement({n: paper[cell] for n, cell in names.items()}), kept)
 
 
 def _cell_rows(ours: pd.DataFrame, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:

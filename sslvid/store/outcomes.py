@@ -13,7 +13,9 @@ An evaluation tested under several conditions (the noise robustness test: one pe
 ``"<noise>/<severity>"``) keeps one file per condition, ``outcomes@<noise>-<severity>.json``
 (``/`` written ``-``), with ``"condition"`` in the payload and in the digest; the clean test
 (condition ``"clean"`` or None) keeps the plain ``outcomes.json``, so files written before
-conditions existed read unchanged.
+conditions existed read unchanged. Retrieval keeps its per-query-video hits the same way, one file per k
+under the condition ``"video_hit@<k>"`` (``outcomes@video_hit@1.json``: ``correct`` is whether a training
+video of the query's class is among its k nearest; ``sslvid.distill.run.test_checkpoints``).
 
 Reading checks the format, the config hash, the lengths, the characters and the digest; a file
 that fails raises ``sslvid.io.DamagedFileError`` (never a wrong vector). Runs evaluated before
@@ -97,12 +99,12 @@ def outcomes_path(run: RunHandle, condition: str | None = None) -> Path:
 
     Raises:
         ValueError: for a condition that cannot name a file (empty, a leading dot, other characters than
-            letters, digits, ``-``, ``_``, ``.`` and one ``/``).
+            letters, digits, ``-``, ``_``, ``.``, ``@`` and one ``/``).
     """
     if condition in (None, CLEAN):
         return run.dir / OUTCOMES_FILE
     name = str(condition).replace("/", "-", 1)
-    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name):
+    if not name or name.startswith(".") or not all(c.isalnum() or c in "-_.@" for c in name):
         raise ValueError(f"condition {condition!r} cannot name an outcomes file")
     return run.dir / f"outcomes@{name}.json"
 
