@@ -14,6 +14,7 @@ from sslvid.analysis.claims import (
     INCONCLUSIVE,
     NOT_MEASURED,
     PAIRED_VIDEOS,
+    SEEDS,
     UNPAIRED_VIDEOS,
     VIDEOS,
 )
@@ -324,7 +325,94 @@ def test_curves_facts_name_runs_whose_loss_did_not_fall_and_tasks_not_learned():
 
 
 def test_paper_comparisons_keys_from_cached_results(study, monkeypatch):
-    monkeypatch.setattr(chapter, "table1_accuracy", lambda s, target: _paper_like())
+    asked = []
+    monkeypatch.setattr(chapter, "table1_accuracy", lambda s, target, seeds=None: asked.append(seeds) or _paper_like())
     comparisons = chapter.paper_comparisons(study)
+    assert asked == [chapter.KNOBS["table1_seeds"]], "the discussion reads Table 1 over the notebook's seeds"
     assert list(comparisons) == [chapter.TABLE1]
     assert {"paper", "reproduced", "difference"} <= set(comparisons[chapter.TABLE1].columns)
+
+
+def _seeded(scores: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    """``_accuracy`` rows of several seeds: (task, backbone) -> top1 of seed 0, 1, ..."""
+    count = len(next(iter(scores.values())))
+    return pd.concat(
+        [
+            _accuracy({k: v[s] for k, v in scores.items()}).assign(
+                seed=s, config_hash=lambda f, s=s: f["config_hash"] + str(s)
+            )
+            for s in range(count)
+        ],
+        ignore_index=True,
+    )
+
+
+def test_table1_over_seeds_shows_mean_and_interval_and_pairs_gaps_by_seed():
+    rows = _seeded(
+        {
+            ("rotnet", "shufflenet3d"): [40.0, 42.0, 44.0],
+            ("vcop", "shufflenet3d"): [30.0, 30.0, 30.0],
+            ("scratch", "shufflenet3d"): [20.0, 23.0, 26.0],
+            ("rotnet", "r2plus1d_18"): [50.0, 52.0, 54.0],
+            ("vcop", "r2plus1d_18"): [31.0, 32.0, 33.0],
+            ("scratch", "r2plus1d_18"): [25.0, 25.0, 25.0],
+        }
+    )
+    cells = chapter.table1_estimates(rows)
+    cell = cells.loc["shufflenet_v1_2x", "rotnet"]
+    assert (cell.value, cell.n, cell.method) == (pytest.approx(42.0), 3, SEEDS)
+    assert cell.high - cell.value == pytest.approx(4.303 * 2 / np.sqrt(3), abs=1e-3)  # t(0.975, 2) * sd / sqrt(3)
+    assert list(cells.columns) == ["rotnet", "vcop", "scratch"]
+    html = chapter.table1_table(rows, "Table 1").to_html()
+    assert "42.0 ± 5.0" in html and "30.0 ± 0.0" in html
+    gaps = chapter.scratch_gaps(rows).set_index(["backbone", "task"])
+    gap = gaps.loc[("shufflenet3d", "rotnet")]
+    # paired by seed: 20, 19, 18 -> mean 19, sd 1
+    assert (gap["gap"], gap["n"], gap["method"]) == (pytest.approx(19.0), 3, SEEDS)
+    assert gap["high"] - gap["gap"] == pytest.approx(4.303 / np.sqrt(3), abs=1e-3)
+    facts = chapter.gap_facts(chapter.scratch_gaps(rows), rows)
+    # VCOP on ShuffleNet: 10, 7, 4 points above scratch, mean 7 ± 7.5: the only gap whose interval holds zero
+    assert (facts["seeds"], facts["gaps"], facts["gaps_above"], facts["gaps_below"]) == (3, 4, 3, 0)
+    assert facts["gap_method"] == SEEDS
+    duel = {c.key: c for c in chapter.claims(accuracy=rows)}["medium_beats_small"]
+    assert duel.estimate.method == SEEDS and duel.estimate.n == 3
+    assert duel.estimate.value == pytest.approx(6.0)  # per seed, over RotNet and VCOP: 5.5, 6.0, 6.5
+    assert duel.estimate.high - duel.estimate.value == pytest.approx(4.303 * 0.5 / np.sqrt(3), abs=1e-3)
+    assert evidence(rows) == {"seeds": 3, "models": 6, "test_videos": 200}
+
+
+def test_one_seed_keeps_the_bootstrap_over_test_videos():
+    rows = _accuracy({("rotnet", "shufflenet3d"): 40.0, ("scratch", "shufflenet3d"): 20.0})
+    cells = chapter.table1_estimates(rows)
+    assert not cells.loc["shufflenet_v1_2x", "rotnet"].has_interval
+    assert "±" not in chapter.table1_table(rows).to_html()
+    gap = chapter.scratch_gaps(rows).iloc[0]
+    assert (gap["gap"], gap["n"], gap["method"]) == (pytest.approx(20.0), 200, VIDEOS) and gap["low"] > 0
+    paired = chapter.scratch_gaps(rows, _kept(rows).get).iloc[0]
+    assert paired["method"] == PAIRED_VIDEOS
+    assert chapter.gap_facts(chapter.scratch_gaps(rows), rows)["seeds"] == 1
+    assert chapter.scratch_gaps(rows.assign(seed=0)).iloc[0]["method"] == VIDEOS, "one named seed: still videos"
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_table1_with_two_seeds_at_smoke_scale(study, monkeypatch):
+    """Two seeds of a shrunken Table 1 (RotNet on ShuffleNet and its scratch baseline): per-seed rows of
+    distinct runs, mean ± interval cells and gaps paired by seed."""
+    point = chapter.table1_point(study, "rotnet", "shufflenet3d")
+    monkeypatch.setattr(chapter, "table1_points", lambda s: [point])
+    monkeypatch.setattr(chapter, "BACKBONES", ("shufflenet3d",))
+    accuracy = chapter.table1_accuracy(study, seeds=(0, 1))
+    assert list(zip(accuracy["task"], accuracy["seed"])) == [
+        ("rotnet", 0),
+        ("scratch", 0),
+        ("rotnet", 1),
+        ("scratch", 1),
+    ]
+    assert accuracy["config_hash"].nunique() == 4, "a seed is a run of its own"
+    assert accuracy["top1"].between(0, 100).all()
+    cell = chapter.table1_estimates(accuracy).loc["shufflenet_v1_2x", "rotnet"]
+    assert cell.n == 2 and cell.has_interval
+    assert "±" in chapter.table1_table(accuracy).to_html()
+    gaps = chapter.scratch_gaps(accuracy, study.outcomes)
+    assert gaps[["task", "n", "method"]].values.tolist() == [["rotnet", 2, SEEDS]]
+    assert evidence(accuracy) == {"seeds": 2, "models": 2, "test_videos": accuracy["videos"].iloc[0]}

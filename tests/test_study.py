@@ -60,6 +60,19 @@ def test_bad_input_is_named(tmp_path):
         Study("smoke").grid_points("nope")
 
 
+def test_another_seed_is_another_run_over_the_same_stores(study):
+    point = {"task": "rotnet", "backbone": "shufflenet3d"}
+    other = study.with_seed(1)
+    assert (other.seed, study.seed) == (1, 0) and other.store is study.store and other.timings is study.timings
+    assert other.pretrain_config(point).config_hash() != study.pretrain_config(point).config_hash()
+    assert other.eval_config(point).config_hash() != study.eval_config(point).config_hash()
+    assert other.eval_config(None, backbone="shufflenet3d").seed == 1
+    with pytest.raises(ValueError, match="distinct"):
+        study.accuracy([point], seeds=(0, 0))
+    with pytest.raises(ValueError, match="at least one"):
+        study.accuracy([point], seeds=())
+
+
 def test_accuracy_trains_once_and_reads_the_second_time_from_the_stores(study):
     point = {"task": "rotnet", "backbone": "shufflenet3d", "data": "K400", "subset": "50k"}
     first = study.accuracy([point], epochs=(1, None), scratch_backbones=["shufflenet3d"])

@@ -3,8 +3,19 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from sslvid.analysis.tables import BEST_PROPS, MISSING, comparison_table, ordered_pivot, result_table
+from sslvid.analysis.claims import SEEDS
+from sslvid.analysis.tables import (
+    BEST_PROPS,
+    MISSING,
+    comparison_table,
+    estimate_text,
+    ordered_pivot,
+    result_table,
+    seed_estimates,
+    seed_table,
+)
 
 
 def bold(styler):
@@ -87,3 +98,51 @@ def test_ordered_pivot_follows_the_given_order_and_leaves_out_unlisted_labels():
     assert list(table.index) == ["b", "a"], "rows in the given order, 'z' left out"
     assert list(table.columns) == [("y", "p"), ("y", "q"), ("x", "p"), ("x", "q")], "unnamed level sorted"
     assert table.loc["a", ("x", "p")] == 4.0 and np.isnan(table.loc["b", ("x", "p")])
+
+
+def seeded() -> pd.DataFrame:
+    """Three seeds of (net, task) cells; a cell of "b" measured by seed 0 only; "b"/"y" by none."""
+    rows = [
+        {"net": "a", "task": "x", "seed": 0, "top1": 40.0},
+        {"net": "a", "task": "x", "seed": 1, "top1": 42.0},
+        {"net": "a", "task": "x", "seed": 2, "top1": 44.0},
+        {"net": "a", "task": "y", "seed": 0, "top1": 50.0},
+        {"net": "a", "task": "y", "seed": 1, "top1": 50.0},
+        {"net": "a", "task": "y", "seed": 2, "top1": 53.0},
+        {"net": "b", "task": "x", "seed": 0, "top1": 10.0},
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_seed_estimates_give_a_t_interval_over_seeds_and_none_from_one_seed():
+    cells = seed_estimates(seeded(), "net", "task", order={"task": ("y", "x")})
+    assert list(cells.columns) == ["y", "x"] and list(cells.index) == ["a", "b"]
+    three = cells.loc["a", "x"]
+    # mean 42, sd 2: half-width t(0.975, df=2) * 2 / sqrt(3)
+    half = stats.t.ppf(0.975, 2) * 2 / np.sqrt(3)
+    assert (three.value, three.n, three.method) == (42.0, 3, SEEDS)
+    assert (three.low, three.high) == (pytest.approx(42 - half), pytest.approx(42 + half))
+    one = cells.loc["b", "x"]
+    assert one.value == 10.0 and one.n == 1 and not one.has_interval
+    assert pd.isna(cells.loc["b", "y"])
+    assert estimate_text(three) == f"42.0 ± {half:.1f}" == "42.0 ± 5.0"
+    assert estimate_text(one) == "10.0" and estimate_text(np.nan) == MISSING
+
+
+def test_seed_estimates_average_a_seeds_rows_and_read_a_frame_without_seeds_as_one():
+    twice = pd.concat([seeded(), seeded().assign(top1=seeded()["top1"] + 2)])
+    assert seed_estimates(twice, "net", "task").loc["a", "x"].value == 43.0
+    plain = seeded().drop(columns="seed")
+    assert not seed_estimates(plain, "net", "task").loc["a", "x"].has_interval
+
+
+def test_seed_table_renders_mean_plus_minus_and_bolds_the_best_mean():
+    styler = seed_table(seed_estimates(seeded(), "net", "task"), "Top-1 over seeds", unit="%", best_in="row")
+    html = styler.to_html()
+    assert "<caption>Top-1 over seeds</caption>" in html and "x (%)" in html
+    assert "42.0 ± 5.0" in html and ">10.0<" in html and MISSING in html
+    assert bold(styler) == {(0, 1)}, "row a: y (51.0) beats x (42.0); row b has one cell, nothing to compare"
+    assert bold(seed_table(seed_estimates(seeded(), "net", "task"))) == {(0, 0)}, "column y has one cell"
+    assert bold(seed_table(seed_estimates(seeded(), "net", "task"), best=None)) == set()
+    with pytest.raises(ValueError, match="best"):
+        seed_table(seed_estimates(seeded(), "net", "task"), best="top")

@@ -1,10 +1,13 @@
 """Tables as the book shows them: a caption, units in the headers, a fixed number of decimals,
 the best value of each column in bold and a missing value as a dash, not a raw DataFrame repr.
 
-Both functions return a pandas ``Styler`` (its HTML is what a chapter page shows); the numbers
+Each table function returns a pandas ``Styler`` (its HTML is what a chapter page shows); the numbers
 stay those of the DataFrame, which the chapter code keeps using::
 
     display(result_table(chapter.table1_pivot(accuracy), "Top-1 of every task and network", unit="%"))
+
+Numbers over several seeds go through ``seed_estimates`` (mean and 95% t interval per cell) and
+``seed_table`` ("48.2 ± 3.1"; from one seed, just the value).
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
+
+from sslvid.analysis.claims import Estimate, seed_interval
 
 MISSING = "—"
 """How a missing value (NaN) is shown."""
@@ -133,6 +139,90 @@ def ordered_pivot(
         return level.map(rank.get) if rank else level
 
     return table.sort_index(axis=0, key=key).sort_index(axis=1, key=key)
+
+
+def seed_estimates(
+    frame: pd.DataFrame,
+    index: str | Sequence[str],
+    columns: str | Sequence[str],
+    values: str = "top1",
+    order: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    seed: str = "seed",
+) -> pd.DataFrame:
+    """Per ``index`` x ``columns`` cell, the mean of ``values`` over seeds with its 95% Student's t interval
+    (``claims.seed_interval``; ``Estimate.n``: the seeds), laid out as ``ordered_pivot`` lays out the means.
+
+    Rows of one seed and cell (e.g. several epochs) are averaged first; a frame without a ``seed`` column
+    is one seed. One seed gives an estimate without interval; a cell no seed measured is NaN.
+
+    Returns:
+        a frame of ``Estimate`` objects (object dtype), rows and columns as ``ordered_pivot``'s.
+    """
+    if seed not in frame:
+        frame = frame.assign(**{seed: 0})
+    layout = ordered_pivot(frame, index, columns, values, order)
+    keys = [*([index] if isinstance(index, str) else index), *([columns] if isinstance(columns, str) else columns)]
+    per_seed = frame.groupby([*keys, seed], dropna=False)[values].mean()
+    cells: dict[tuple[Any, ...], Estimate] = {}
+    for key, part in per_seed.groupby(level=list(range(len(keys)))):
+        if part.notna().any():
+            cells[_key(key)] = seed_interval(part.to_numpy(dtype=float))
+    rows = [[cells.get(_key(r) + _key(c), np.nan) for c in layout.columns] for r in layout.index]
+    return pd.DataFrame(rows, index=layout.index, columns=layout.columns, dtype=object)
+
+
+def estimate_text(estimate: Any, decimals: int = 1) -> str:
+    """A cell of ``seed_estimates`` as text: "48.2 ± 3.1" (the mean ± half its 95% interval), the mean alone
+    without an interval (one seed), ``MISSING`` for none."""
+    if not isinstance(estimate, Estimate) or np.isnan(estimate.value):
+        return MISSING
+    text = _number(estimate.value, f"{{:,.{decimals}f}}")
+    if not estimate.has_interval:
+        return text
+    return f"{text} ± {(estimate.high - estimate.low) / 2:,.{decimals}f}"
+
+
+def seed_table(
+    estimates: pd.DataFrame,
+    caption: str | None = None,
+    *,
+    decimals: int = 1,
+    unit: str | None = None,
+    best: str | None = "max",
+    best_in: str = "column",
+    hide_index: bool = False,
+) -> Styler:
+    """A results table of ``seed_estimates`` cells: "mean ± half-interval" over seeds (the mean alone from one
+    seed), the best mean of each column (or row) in bold, a dash for a missing cell.
+
+    Args: as ``result_table``; ``unit`` is added to every column's header, ``best`` is "max", "min" or None.
+
+    Raises:
+        ValueError: for a ``best`` or ``best_in`` it does not know.
+    """
+    if best not in ("max", "min", None) or best_in not in ("column", "row"):
+        raise ValueError(f"best must be 'max', 'min' or None and best_in 'column' or 'row', got {best!r}, {best_in!r}")
+    means = estimates.map(lambda e: e.value if isinstance(e, Estimate) else np.nan).astype(float)
+    styler = estimates.style.format(lambda e: estimate_text(e, decimals))
+    styler = _units(styler, estimates, list(estimates.columns), unit, None)
+    if best is not None:
+        axis = 1 if best_in == "row" else 0
+        top = means.max(axis=axis) if best == "max" else means.min(axis=axis)
+        marked = means.eq(top, axis=1 - axis) & means.notna()
+        several = means.notna().sum(axis=axis) > 1
+        marked = marked.mul(several, axis=1 - axis).astype(bool)
+        props = pd.DataFrame(np.where(marked, BEST_PROPS, ""), index=means.index, columns=means.columns)
+        styler = styler.apply(lambda _: props, axis=None)
+    if caption:
+        styler = styler.set_caption(caption)
+    if hide_index:
+        styler = styler.hide(axis="index")
+    return styler.set_table_attributes(TABLE_ATTRIBUTES)
+
+
+def _key(label: Any) -> tuple[Any, ...]:
+    return label if isinstance(label, tuple) else (label,)
 
 
 def _label(column: Any) -> str:

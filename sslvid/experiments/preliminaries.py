@@ -10,7 +10,10 @@ notebook words them:
 
 1. Table 1: the six tasks x two backbones pre-trained on K400-50k (grid "preliminaries",
    block 0), evaluated with the study's protocol on the appearance target, beside
-   random-init ("scratch") baselines, and a paper-vs-reproduced table.
+   random-init ("scratch") baselines, and a paper-vs-reproduced table. Over several
+   pre-training seeds (knob ``table1_seeds``) its cells are the mean ± the 95% t interval
+   over the seeds, and each task's gap to random init is paired by seed (``seed_difference``);
+   from one seed the gap takes the bootstrap over test videos.
 2. Linear probe against finetuning (§4.1 reports a drop of 25% for ShuffleNet and 40% for
    R21D, averaged over VCOP, RotNet and PRP).
 3. Clip length: the profile's frames against twice as many (§4.1: 16 vs 32 at paper scale).
@@ -29,11 +32,12 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from pandas.io.formats.style import Styler
 
 from sslvid.analysis.cka import CKAResult, cka_map
-from sslvid.analysis.claims import Claim, Estimate, spearman, video_mean_difference
+from sslvid.analysis.claims import Claim, Estimate, seed_difference, spearman, video_mean_difference
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
-from sslvid.analysis.tables import ordered_pivot
+from sslvid.analysis.tables import ordered_pivot, seed_estimates, seed_table
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.evaluate.classify import trained_classifier
@@ -86,16 +90,44 @@ def table1_point(study: Study, task: str, backbone: str) -> dict[str, Any]:
     return next(p for p in table1_points(study) if p["task"] == task and p["backbone"] == backbone)
 
 
-def table1_accuracy(study: Study, target: str = "appearance", protocol: str | None = None) -> pd.DataFrame:
+def table1_accuracy(
+    study: Study, target: str = "appearance", protocol: str | None = None, seeds: Sequence[int] | None = None
+) -> pd.DataFrame:
     """Table 1 as tidy rows: every point's accuracy and a scratch row per backbone (benchmark Table 1).
 
     Pre-trains and evaluates what the stores lack.
 
+    Args:
+        seeds: pre-train and evaluate every model (scratch included) with each of these seeds
+            (``Study.accuracy``); None: the study's seed only.
+
     Returns:
-        one row per (task, backbone), tasks ``SIX_TASKS`` + "scratch"; columns of
-        ``Study.accuracy`` (task, backbone, data, subset, epoch, target, protocol, config_hash, top1).
+        one row per (task, backbone[, seed]), tasks ``SIX_TASKS`` + "scratch"; columns of
+        ``Study.accuracy`` (task, backbone, data, subset, epoch, target, protocol, config_hash, top1,
+        videos; ``seed`` when ``seeds`` is given).
     """
-    return study.accuracy(table1_points(study), target, protocol, scratch_backbones=BACKBONES)
+    return study.accuracy(table1_points(study), target, protocol, scratch_backbones=BACKBONES, seeds=seeds)
+
+
+def seeds_of(accuracy: pd.DataFrame) -> list[int]:
+    """The seeds behind ``accuracy``'s rows (its ``seed`` column), sorted; [] for rows of one unnamed seed."""
+    return sorted(int(s) for s in accuracy["seed"].dropna().unique()) if "seed" in accuracy else []
+
+
+def table1_estimates(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's shape (as ``table1_pivot``) with each cell an ``Estimate``: the mean top-1 over the rows'
+    seeds with its 95% t interval (``sslvid.analysis.tables.seed_estimates``; from one seed, no interval)."""
+    order = {"backbone": BACKBONES, "task": (*PAPER_TASK_ORDER, SCRATCH)}
+    table = seed_estimates(accuracy, "backbone", "task", "top1", order)
+    table.index = [PAPER_BACKBONES.get(b, b) for b in table.index]
+    table.index.name, table.columns.name = "backbone", "pretext"
+    return table
+
+
+def table1_table(accuracy: pd.DataFrame, caption: str | None = None) -> Styler:
+    """Table 1 for the page: "mean ± half the 95% interval" over seeds per cell (the value alone from one
+    seed), top-1 in %, the best mean of each network (row) in bold."""
+    return seed_table(table1_estimates(accuracy), caption, unit="%", best_in="row")
 
 
 def table1_pivot(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -164,6 +196,74 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
     return facts
 
 
+def scratch_gaps(accuracy: pd.DataFrame, outcomes: Outcomes | None = None) -> pd.DataFrame:
+    """Each Table 1 model against the same network from random initialisation, with a 95% interval.
+
+    Over several seeds the gap is paired by seed (``seed_difference``: a t interval of the per-seed
+    differences); from one seed it takes the bootstrap over test videos (``video_mean_difference``: paired
+    when ``outcomes`` finds both evaluations' per-video outcomes, unpaired otherwise).
+
+    Args:
+        accuracy: ``table1_accuracy`` rows (columns task, backbone, top1, videos, config_hash[, seed]).
+        outcomes: per-video outcomes by config hash (``Study.outcomes``), for one seed.
+
+    Returns:
+        one row per (backbone, task) measured with its network's scratch baseline, in Table 1's order;
+        columns backbone, task, gap (pre-trained minus scratch top-1, points), low, high (its 95% interval,
+        NaN without one), n (seeds or test videos behind it), method.
+    """
+    columns = ["backbone", "task", "gap", "low", "high", "n", "method"]
+    seeds = seeds_of(accuracy)
+    rows = []
+    for backbone in BACKBONES:
+        mine = accuracy[accuracy["backbone"] == backbone]
+        base = mine[mine["task"] == SCRATCH]
+        for task in PAPER_TASK_ORDER:
+            model = mine[mine["task"] == task]
+            if model["top1"].notna().sum() == 0 or base["top1"].notna().sum() == 0:
+                continue
+            if len(seeds) > 1:
+                found = seed_difference(_by_seed(model), _by_seed(base))
+            else:
+                flat = pd.DataFrame(
+                    {
+                        "a": [model["top1"].mean()],
+                        "b": [base["top1"].mean()],
+                        "na": [model["videos"].min() if "videos" in model else np.nan],
+                        "nb": [base["videos"].min() if "videos" in base else np.nan],
+                        "ha": [_only(model["config_hash"]) if "config_hash" in model else np.nan],
+                        "hb": [_only(base["config_hash"]) if "config_hash" in base else np.nan],
+                    }
+                )
+                found = _difference(flat, "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
+            if found is not None:
+                rows.append([backbone, task, found.value, found.low, found.high, found.n, found.method])
+    return pd.DataFrame(rows, columns=columns)
+
+
+def gap_facts(gaps: pd.DataFrame, accuracy: pd.DataFrame) -> dict[str, Any]:
+    """How many seeds stand behind Table 1, how its gaps to random init got their intervals, and how many
+    gaps lie above zero with their whole interval (the notebook words them).
+
+    Args:
+        gaps: ``scratch_gaps`` rows.
+        accuracy: ``table1_accuracy`` rows.
+    """
+    methods = sorted(set(gaps["method"]))
+    return {
+        "seeds": max(1, len(seeds_of(accuracy))),
+        "gaps": len(gaps),
+        "gaps_above": int((gaps["low"] > 0).sum()),
+        "gaps_below": int((gaps["high"] < 0).sum()),
+        "gap_method": "; ".join(methods) if methods else "none measured",
+    }
+
+
+def _by_seed(rows: pd.DataFrame) -> dict[int, float]:
+    """Top-1 per seed of one cell's rows (averaged over a seed's rows), seeds without a value left out."""
+    return {int(s): float(v) for s, v in rows.groupby("seed")["top1"].mean().dropna().items()}
+
+
 HASH_COLUMNS = ("config_hash_linear", "config_hash_finetune", "config_hash", "config_hash_doubled")
 """Columns of ``protocol_comparison`` and ``frames_comparison`` naming each accuracy's evaluation (not shown)."""
 
@@ -207,7 +307,8 @@ def claims(
 
     Args:
         comparison: ``table1_vs_paper`` rows (rank agreement per network).
-        accuracy: ``table1_accuracy`` rows (R(2+1)D against ShuffleNet).
+        accuracy: ``table1_accuracy`` rows (R(2+1)D against ShuffleNet; over several seeds, paired by seed
+            with ``seed_difference``).
         drops: ``protocol_comparison`` rows (linear probe against finetuning).
         frames: ``frames_comparison`` rows (clip length).
         outcomes: per-video outcomes by config hash (``Study.outcomes``): differences of two models on
@@ -239,7 +340,9 @@ def claims(
         table="Table 1",
     )
     found = None
-    if accuracy is not None and len(accuracy):
+    if accuracy is not None and len(seeds_of(accuracy)) > 1:
+        found = _seed_duel(accuracy[accuracy["task"] != SCRATCH], medium, small)
+    elif accuracy is not None and len(accuracy):
         pretrained = accuracy[accuracy["task"] != SCRATCH]
         wide = pretrained.pivot_table(index="task", columns="backbone", values=["top1", "videos"], aggfunc="mean")
         if {small, medium} <= set(wide["top1"].columns):
@@ -279,6 +382,18 @@ def claims(
     found = _difference(frames, "top1_doubled", "top1", videos, hashes, outcomes) if frames is not None else None
     out.append(longer.measured(found, "frames_tasks is empty"))
     return out
+
+
+def _seed_duel(pretrained: pd.DataFrame, medium: str, small: str) -> Estimate | None:
+    """Per seed, the mean over tasks of ``medium`` minus ``small`` top-1 (tasks both measured at that seed),
+    with the t interval over seeds (``seed_difference``); None when no seed measured both on a task."""
+    wide = pretrained.pivot_table(index=["seed", "task"], columns="backbone", values="top1", aggfunc="mean")
+    if not {small, medium} <= set(wide.columns):
+        return None
+    both = wide[[medium, small]].dropna().groupby(level="seed").mean()
+    if both.empty:
+        return None
+    return seed_difference(both[medium].to_dict(), both[small].to_dict())
 
 
 def _duel_hashes(accuracy: pd.DataFrame, medium: str, small: str) -> dict[str, pd.Series]:
@@ -629,6 +744,7 @@ def curves_facts(logs: pd.DataFrame) -> dict[str, Any]:
 
 KNOBS: dict[str, Any] = {
     "target": "appearance",
+    "table1_seeds": (0,),
     "finetune_backbones": ("shufflenet3d",),
     "frames_tasks": ("rotnet",),
     "frames_backbone": "shufflenet3d",
@@ -644,9 +760,10 @@ seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_kno
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced for this chapter's paper tables: ``{TABLE1: table1_vs_paper(...)}``.
 
-    Computes (or loads from the stores) Table 1 at the study's protocol on ``KNOBS["target"]``.
+    Computes (or loads from the stores) Table 1 at the study's protocol on ``KNOBS["target"]``, over the
+    pre-training seeds ``KNOBS["table1_seeds"]``.
     """
-    return {TABLE1: table1_vs_paper(table1_accuracy(study, KNOBS["target"]))}
+    return {TABLE1: table1_vs_paper(table1_accuracy(study, KNOBS["target"], seeds=KNOBS["table1_seeds"]))}
 
 
 def cost_table(study: Study) -> pd.DataFrame:

@@ -110,17 +110,24 @@ def kept_outcomes(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
     return outcomes(key) if isinstance(key, str) and key else None
 
 
-def evidence(accuracy: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
+def evidence(accuracy: pd.DataFrame, seeds: int | None = None) -> dict[str, Any]:
     """How many seeds and test videos stand behind a chapter's numbers.
 
     Args:
-        accuracy: rows with a ``videos`` column (``Study.accuracy``).
-        seeds: seeds per model (the study evaluates one: ``Study.seed``).
+        accuracy: rows with a ``videos`` column (``Study.accuracy``); rows of several seeds carry ``seed``
+            (``Study.accuracy(..., seeds=...)``).
+        seeds: seeds per model (None: the distinct values of the ``seed`` column, or 1 without one).
+
+    Returns:
+        ``seeds``, ``models`` (rows of one seed: the most any seed has) and ``test_videos``.
     """
     videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
+    by_seed = accuracy["seed"] if "seed" in accuracy and len(accuracy) else None
+    if seeds is None:
+        seeds = by_seed.nunique() if by_seed is not None else 1
     return {
-        "seeds": seeds,
-        "models": len(accuracy),
+        "seeds": int(seeds),
+        "models": int(by_seed.value_counts().max()) if by_seed is not None else len(accuracy),
         "test_videos": int(videos.min())
         if len(videos) and videos.min() == videos.max()
         else (f"{int(videos.min())}-{int(videos.max())}" if len(videos) else "not recorded"),
@@ -199,6 +206,11 @@ class Study:
             results=ResultsStore(self.results.path, read_only=True),
             timings=[],
         )
+
+    def with_seed(self, seed: int) -> Study:
+        """A copy whose runs and evaluations use ``seed``, over the same stores and timings: a run with another
+        seed is another run (the seed is part of every config hash)."""
+        return dataclasses.replace(self, seed=int(seed))
 
     @property
     def workspace(self) -> Workspace:
@@ -342,6 +354,7 @@ class Study:
         epochs: Sequence[int | None] = (None,),
         metric: str = "top1_video",
         scratch_backbones: Sequence[str] = (),
+        seeds: Sequence[int] | None = None,
         **overrides: Any,
     ) -> pd.DataFrame:
         """One row per (point, epoch): the point's fields and its accuracy on ``target``.
@@ -352,6 +365,8 @@ class Study:
             epochs: pre-training checkpoints to evaluate (None: the final weights).
             metric: "top1_video" (scores averaged over a video's clips) or "top1_clip".
             scratch_backbones: also evaluate these networks from random initialisation (task "scratch").
+            seeds: pre-train and evaluate every point with each of these seeds (``with_seed``) and stack
+                the rows, with a ``seed`` column; None: the study's seed, no ``seed`` column.
             **overrides: other ``EvalConfig`` fields.
 
         Returns:
@@ -360,6 +375,16 @@ class Study:
             NaN where the card has none), what a bootstrap over test videos resamples; ``outcomes(row)``
             reads the row's per-video outcomes (for a paired bootstrap) by its ``config_hash``.
         """
+        if seeds is not None:
+            points, seeds = list(points), [int(s) for s in seeds]
+            if not seeds or len(set(seeds)) < len(seeds):
+                raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
+            found = [
+                self.with_seed(s).accuracy(points, target, protocol, epochs, metric, scratch_backbones, **overrides)
+                for s in seeds
+            ]
+            stacked = [f.assign(seed=s) for f, s in zip(found, seeds) if not f.empty]
+            return pd.concat(stacked, ignore_index=True) if stacked else pd.DataFrame()
         if not isinstance(target, str):
             points, kinds = list(points), check_selection(target, list(TARGETS), "targets")
             frames = [self.accuracy(points, k, protocol, epochs, metric, scratch_backbones, **overrides) for k in kinds]
