@@ -692,9 +692,11 @@ def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:
 
 
 def verdict_counts(claims: Iterable[Claim]) -> dict[str, int]:
-    """How many claims have each verdict (every verdict named, zeros included)."""
-    counts = dict.fromkeys(VERDICTS, 0)
+    """How many claims there are (``"claims"``) and how many have each verdict (every verdict named, zeros
+    included)."""
+    counts = {"claims": 0, **dict.fromkeys(VERDICTS, 0)}
     for claim in claims:
+        counts["claims"] += 1
         counts[verdict(claim)] += 1
     return counts
 
