@@ -39,8 +39,7 @@ from sslvid.experiments.study import Outcomes, Study, chapter_claim, evidence, k
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
-from sslvid.store.paper_tables import load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.results import compare_with_paper
 
 STUDENT = "shufflenet3d"
 """The benchmark's student (Table 8: ShuffleNet)."""
@@ -742,7 +741,7 @@ def compare(
     columns: Mapping[str, str],
     rename: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """``paper_vs_reproduced`` for each of the paper table's value columns, stacked.
+    """``compare_with_paper`` for each of the paper table's value columns against our rows of its target, stacked.
 
     Args:
         paper_name: a ``PAPER_TABLES`` name.
@@ -755,15 +754,13 @@ def compare(
     Returns:
         columns ``metric`` (the paper's value column), ``on``, ``paper``, ``reproduced``, ``n``, ``difference``.
     """
-    paper = load_paper_table(paper_name)
-    frames = []
-    for column, target in columns.items():
-        mine = ours[ours["target"] == target] if target else ours.iloc[0:0]
-        mine = mine[[*on, "top1"]].dropna(subset=list(on))
-        frame = paper_vs_reproduced(paper, mine, on, column, value="top1", rename=rename)
-        frame.insert(0, "metric", column)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    frames = [
+        compare_with_paper(
+            paper_name, ours[ours["target"] == target].dropna(subset=list(on)), on, "top1", rename, {c: "top1"}
+        )
+        for c, target in columns.items()
+    ]
+    return pd.concat(frames, ignore_index=True)[["metric", *on, "paper", "reproduced", "n", "difference"]]
 
 
 def table8_comparison(results: pd.DataFrame) -> pd.DataFrame:

@@ -56,8 +56,8 @@ from sslvid.experiments.study import Study, chapter_claim, evidence
 from sslvid.pretext.base import TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.outcomes import VideoOutcomes
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import OUR_BACKBONES, PAPER_BACKBONES, paper_table_as
+from sslvid.store.results import compare_with_paper
 
 TABLE7 = "benchmark_t7_noise_ucf101"
 """The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
@@ -221,43 +221,24 @@ def evidence_facts(rows: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
 
 def paper_table7() -> pd.DataFrame:
     """The paper's Table 7 in this chapter's columns: task, backbone (our names), noisy_top1, rel_drop_pct."""
-    paper = load_paper_table(TABLE7)
-    ours_by_paper = {v: k for k, v in PAPER_BACKBONES.items()}
-    return pd.DataFrame(
-        {
-            "task": paper["pretext"],
-            "backbone": paper["backbone"].map(lambda b: ours_by_paper.get(b, b)),
-            "noisy_top1": paper["noisy_top1"],
-            "rel_drop_pct": paper["relative_drop_pct"],
-        }
-    )
+    columns = {
+        "pretext": "task",
+        "backbone": "backbone",
+        "noisy_top1": "noisy_top1",
+        "relative_drop_pct": "rel_drop_pct",
+    }
+    return paper_table_as(TABLE7, columns, {"backbone": OUR_BACKBONES})
 
 
 def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
-    """Paper vs reproduced for Table 7: one row per (backbone, pretext, metric).
-
-    Args:
-        table: ``table7`` output.
-
-    Returns:
-        columns ``backbone, pretext, metric`` ("noisy_top1", "relative_drop_pct"), ``paper``,
-        ``reproduced``, ``n``, ``difference`` (``results.paper_vs_reproduced``).
-    """
-    paper = load_paper_table(TABLE7)
-    ours = table.rename(columns={"task": "pretext", "rel_drop_pct": "relative_drop_pct"})
-    frames = []
-    for metric in ("noisy_top1", "relative_drop_pct"):
-        frame = paper_vs_reproduced(
-            paper,
-            ours,
-            on=["backbone", "pretext"],
-            paper_value=metric,
-            value=metric,
-            rename={"backbone": PAPER_BACKBONES},
-        )
-        frames.append(frame.assign(metric=metric))
-    merged = pd.concat(frames, ignore_index=True)
-    return merged[["backbone", "pretext", "metric", "paper", "reproduced", "n", "difference"]]
+    """Paper vs reproduced for Table 7 (``table7`` output): columns ``backbone, pretext, metric``
+    ("noisy_top1", "relative_drop_pct"), ``paper``, ``reproduced``, ``n``, ``difference``."""
+    return compare_with_paper(
+        TABLE7,
+        table.rename(columns={"task": "pretext"}),
+        values={"noisy_top1": "noisy_top1", "relative_drop_pct": "rel_drop_pct"},
+        rename={"backbone": PAPER_BACKBONES},
+    )
 
 
 KNOBS: dict[str, Any] = {
@@ -499,6 +480,12 @@ def rank_agreement(table: pd.DataFrame) -> Claim:
     )
 
 
+def rho_facts(rho: Estimate | None) -> dict[str, float]:
+    """A Spearman estimate as facts: ``rho``, ``rho low``, ``rho high`` (NaN when not measured)."""
+    rho = rho or Estimate(float("nan"))
+    return {"rho": rho.value, "rho low": rho.low, "rho high": rho.high}
+
+
 def claims_on_paper() -> pd.DataFrame:
     """The same statements on the paper's own Table 7 (printed without uncertainty: ``printed_verdict``).
 
@@ -550,9 +537,7 @@ def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
     rho = spearman(table["abs_drop"], table["rel_drop_pct"])
     by_abs, by_rel = table.sort_values("abs_drop").iloc[0], table.sort_values("rel_drop_pct").iloc[0]
     return {
-        "rho": rho.value,
-        "rho low": rho.low,
-        "rho high": rho.high,
+        **rho_facts(rho),
         "smallest absolute drop": f"{by_abs['task']}/{by_abs['backbone']}",
         "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}",
     }
@@ -827,9 +812,7 @@ def shift_agreement(shift: pd.DataFrame, table: pd.DataFrame) -> dict[str, Any]:
     rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
     steady = merged.loc[merged["cosine"].idxmax()]
     return {
-        "rho": rho.value,
-        "rho low": rho.low,
-        "rho high": rho.high,
+        **rho_facts(rho),
         "models": len(merged),
         "steadiest": f"{steady['task']}/{steady['backbone']}",
         "steadiest cosine": float(steady["cosine"]),

@@ -24,7 +24,7 @@ from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.experiments.study import TARGETS, Study, chapter_claim
 from sslvid.pretext import TASKS
-from sslvid.store.paper_tables import load_paper_table
+from sslvid.store.paper_tables import paper_table_as
 from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t6_ood_r21d_30k"
@@ -239,17 +239,10 @@ def _check_k(retrieval: pd.DataFrame, k: int) -> None:
 
 def _paper_long() -> pd.DataFrame:
     """Table 6 as rows ``task, data, target_kind, top1``."""
-    paper = load_paper_table(PAPER_TABLE)
     kinds = {TARGETS[k]["paper"]: k for k in TARGET_KINDS}
     data = {v: k for k, v in PAPER_PRETRAIN.items()}
-    return pd.DataFrame(
-        {
-            "task": paper["pretext"],
-            "data": paper["pretrain"].map(data),
-            "target_kind": paper["target"].map(kinds),
-            "top1": paper["top1"],
-        }
-    )
+    columns = {"pretext": "task", "pretrain": "data", "target": "target_kind", "top1": "top1"}
+    return paper_table_as(PAPER_TABLE, columns, {"data": data, "target_kind": kinds})
 
 
 def _winner(difference: float) -> str:
