@@ -197,6 +197,21 @@ def printed_verdict(claim: Claim) -> str:
     return HOLDS if (est.value > claim.threshold) == (claim.direction == ">") else CONTRADICTED
 
 
+def printed_claims(claims: Iterable[Claim], reason: bool = False) -> pd.DataFrame:
+    """Claims checked on a paper's printed numbers, to set beside ``claims_table``: ``claim``, ``paper's value``,
+    ``paper's numbers`` (``printed_verdict``) and, with ``reason``, why a claim was not measured."""
+    rows = [
+        {
+            "claim": c.key,
+            "paper's value": c.estimate.value if c.estimate else np.nan,
+            "paper's numbers": printed_verdict(c),
+            "reason": c.reason,
+        }
+        for c in claims
+    ]
+    return pd.DataFrame(rows, columns=["claim", "paper's value", "paper's numbers", *(["reason"] if reason else [])])
+
+
 # ---------------------------------------------------------------------- intervals
 
 

@@ -39,7 +39,7 @@ from sslvid.analysis.claims import (
     Estimate,
     bootstrap_group_difference,
     bootstrap_mean,
-    printed_verdict,
+    printed_claims,
     spearman,
     video_statistic,
 )
@@ -82,11 +82,6 @@ TABLE_COLUMNS = (
 # ---------------------------------------------------------------------- models and measurements
 
 
-def model_name(point: Mapping[str, Any]) -> str:
-    """``"<task>/<backbone>"`` of a grid point."""
-    return f"{point['task']}/{point['backbone']}"
-
-
 def noise_points(study: Study) -> list[dict[str, Any]]:
     """The 12 models of Table 1 / Table 7 (grid ``"noise"``: six tasks x two backbones, K400-50k)."""
     return study.grid_points(GRID)
@@ -98,7 +93,7 @@ def model_point(study: Study, name: str) -> dict[str, Any]:
     Raises:
         ValueError: for a name that is not one of the chapter's models, listing the valid ones.
     """
-    points = {model_name(p): p for p in noise_points(study)}
+    points = {f"{p['task']}/{p['backbone']}": p for p in noise_points(study)}
     if name not in points:
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(points)}")
     return points[name]
@@ -170,6 +165,11 @@ def task_traits(task: str) -> dict[str, Any]:
     return {"category": info["category"], "contrastive": bool(info["contrastive"])}
 
 
+def _traits(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the ``task_traits`` of its ``task`` column."""
+    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
+
+
 # ---------------------------------------------------------------------- Table 7
 
 
@@ -183,9 +183,7 @@ def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
         ``rel_drop_pct`` in percent of clean (mean of the noises' relative drops, as the paper).
     """
     table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone", "pretext": "task"})
-    table["clean_top1"] = table["noisy_top1"] + table["abs_drop"]
-    traits = pd.DataFrame([{"task": t, **task_traits(t)} for t in table["task"].unique()])
-    table = table.merge(traits, on="task", how="left")
+    table = _traits(table.assign(clean_top1=table["noisy_top1"] + table["abs_drop"]))
     return table[list(TABLE_COLUMNS)].sort_values(["backbone", "task"]).reset_index(drop=True)
 
 
@@ -264,17 +262,6 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
 PAPER = "benchmark2023"
 CHAPTER = "noise_robustness"
 """This chapter's name in the claims table."""
-
-
-def _traits(table: pd.DataFrame) -> pd.DataFrame:
-    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
-
-
-def _group_gap(a: pd.Series, b: pd.Series) -> Estimate | str:
-    """Mean of ``a`` minus mean of ``b`` with a bootstrap over the models of each group."""
-    if a.empty or b.empty:
-        return "one of the two groups has no model"
-    return bootstrap_group_difference(a, b)
 
 
 def _claim(key: str, statement: str, quantity: str, got: Estimate | str, direction: str = "<") -> Claim:
@@ -433,7 +420,7 @@ def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: _VideoDraws | No
         return "one of the two groups has no model"
     if videos is not None:
         return videos.estimate(lambda rel: np.mean([rel(i) for i in a], 0) - np.mean([rel(i) for i in b], 0), [*a, *b])
-    return _group_gap(table.loc[a, "rel_drop_pct"], table.loc[b, "rel_drop_pct"])
+    return bootstrap_group_difference(table.loc[a, "rel_drop_pct"], table.loc[b, "rel_drop_pct"])
 
 
 def _backbone_gap(table: pd.DataFrame, videos: _VideoDraws | None) -> Estimate | str:
@@ -492,16 +479,7 @@ def claims_on_paper() -> pd.DataFrame:
     Returns:
         columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict).
     """
-    return pd.DataFrame(
-        [
-            {
-                "claim": c.key,
-                "paper's value": c.estimate.value if c.estimate else np.nan,
-                "paper's numbers": printed_verdict(c),
-            }
-            for c in claims(paper_table7())
-        ]
-    )
+    return printed_claims(claims(paper_table7()))
 
 
 # ---------------------------------------------------------------------- facts on Table 7
@@ -647,13 +625,8 @@ def drops_figure(table: pd.DataFrame) -> Figure:
     """Two panels per model at severity 1: clean vs noisy top-1 (diagonal = no drop), absolute vs relative drop."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.2))
     markers = {"shufflenet3d": "o", "r2plus1d_18": "s"}
-    for backbone, part in table.groupby("backbone"):
-        marker = markers.get(backbone, "^")
-        left.scatter(part["clean_top1"], part["noisy_top1"], marker=marker, label=backbone)
-        right.scatter(part["abs_drop"], part["rel_drop_pct"], marker=marker, label=backbone)
-        for r in part.itertuples():
-            left.annotate(r.task, (r.clean_top1, r.noisy_top1), fontsize=7, xytext=(3, 3), textcoords="offset points")
-            right.annotate(r.task, (r.abs_drop, r.rel_drop_pct), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    _model_scatter(left, table, "clean_top1", "noisy_top1", markers)
+    _model_scatter(right, table, "abs_drop", "rel_drop_pct", markers)
     low = min(table["clean_top1"].min(), table["noisy_top1"].min())
     high = max(table["clean_top1"].max(), table["noisy_top1"].max())
     left.plot([low, high], [low, high], color="0.5", linestyle="--", linewidth=1)
@@ -670,12 +643,7 @@ def ranking_figure(table: pd.DataFrame) -> Figure:
     """Our relative drop against the paper's, one point per model (a shared ranking lies on a rising line)."""
     merged = paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
     fig, ax = plt.subplots(figsize=(5.0, 4.2))
-    for backbone, part in merged.groupby("backbone"):
-        ax.scatter(part["rel_drop_pct_paper"], part["rel_drop_pct"], label=backbone)
-        for r in part.itertuples():
-            ax.annotate(
-                r.task, (r.rel_drop_pct_paper, r.rel_drop_pct), fontsize=7, xytext=(3, 3), textcoords="offset points"
-            )
+    _model_scatter(ax, merged, "rel_drop_pct_paper", "rel_drop_pct")
     ax.set(
         xlabel="paper: relative drop (%), UCF101 finetuned",
         ylabel="here: relative drop (%)",
@@ -684,6 +652,15 @@ def ranking_figure(table: pd.DataFrame) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _model_scatter(ax: plt.Axes, table: pd.DataFrame, x: str, y: str, markers: Mapping[str, str] | None = None) -> None:
+    """``y`` against ``x``, one point per model labelled with its task, one series per backbone (``markers``:
+    backbone -> marker, "^" for another; None: matplotlib's default)."""
+    for backbone, part in table.groupby("backbone"):
+        ax.scatter(part[x], part[y], marker=markers.get(backbone, "^") if markers else None, label=backbone)
+        for task, at in zip(part["task"], zip(part[x], part[y])):
+            ax.annotate(task, at, fontsize=7, xytext=(3, 3), textcoords="offset points")
 
 
 # ---------------------------------------------------------------------- what noise looks like
