@@ -361,20 +361,25 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
 
 def _beats_teachers(cells: pd.DataFrame, outcomes: Outcomes | None) -> Estimate | None:
     """Student minus best teacher per subset, mean over the subsets (``table8_claims``)."""
+    models = cells["model"]
+    return _student_margin(cells, "subset", models == STUDENT_ROW, models.isin(TEACHER_BACKBONES.values()), outcomes)
+
+
+def _student_margin(
+    rows: pd.DataFrame, by: str, student: pd.Series, teacher: pd.Series, outcomes: Outcomes | None
+) -> Estimate | None:
+    """Student minus best teacher per group of ``by`` (``student``, ``teacher``: which rows are which), mean over
+    the groups with both: over test videos (``_video_gap``), else over the groups; None without such a group."""
     students, teachers = [], []
-    for _, rows in cells.groupby("subset", sort=False):
-        mine = rows.index[rows["model"] == STUDENT_ROW]
-        theirs = rows.index[rows["model"].isin(TEACHER_BACKBONES.values())]
+    for _, part in rows.groupby(by, sort=False) if len(rows) else []:
+        mine, theirs = part.index[student[part.index]], part.index[teacher[part.index]]
         if len(mine) and len(theirs):
             students.append(mine[0])
             teachers.append(list(theirs))
     if not students:
         return None
-    used = cells.loc[students + [t for ts in teachers for t in ts]]
-    found = _video_gap(used, _margin(students, teachers), outcomes)
-    if found is not None:
-        return found
-    return bootstrap_mean(
+    used = rows.loc[students + [t for ts in teachers for t in ts]]
+    return _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
         [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
     )
 
@@ -513,18 +518,8 @@ def group_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> lis
     """Benchmark §5 (benchmark2023): the student outperforms its teachers in most teacher groups. Quantity:
     student minus best teacher, mean over the groups run, with a bootstrap over test videos (paired when
     ``outcomes`` finds every model's, as ``table8_claims``), or over the groups for frames without counts."""
-    students, teachers = [], []
-    for _, part in results.groupby("group", sort=False) if len(results) else []:
-        mine, theirs = part.index[part["role"] == "student"], part.index[part["role"] == "teacher"]
-        if len(mine) and len(theirs):
-            students.append(mine[0])
-            teachers.append(list(theirs))
-    found = None
-    if students:
-        used = results.loc[students + [t for ts in teachers for t in ts]]
-        found = _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
-            [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
-        )
+    role = results["role"] if len(results) else pd.Series(dtype=object)
+    found = _student_margin(results, "group", role == "student", role == "teacher", outcomes)
     return [
         _claim(
             "student_beats_group_teachers",
