@@ -35,7 +35,7 @@ from sslvid.analysis.claims import Claim, Estimate, Statistic, bootstrap_mean, v
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, evidence, kept_outcomes
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
@@ -182,15 +182,9 @@ def _test_videos(result: DistillResult) -> float:
 
 
 def check_subsets(subsets: Sequence[str]) -> list[str]:
-    """``subsets`` as a list, checked against the paper's sizes.
-
-    Raises:
-        ValueError: for an empty list or an unknown size.
-    """
-    unknown = [s for s in subsets if s not in SUBSET_VIDEOS]
-    if unknown or not subsets:
-        raise ValueError(f"teacher subsets must be some of {', '.join(SUBSET_VIDEOS)}; got {list(subsets)}")
-    return list(subsets)
+    """``subsets`` as a list, checked against the paper's sizes (``check_selection``: none, or an unknown one,
+    raises ValueError)."""
+    return check_selection(subsets, list(SUBSET_VIDEOS), "teacher subsets")
 
 
 def subset_teachers(study: Study, subset: str) -> list[dict[str, Any]]:

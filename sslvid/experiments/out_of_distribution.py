@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
 from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.analysis.tables import ordered_pivot
-from sslvid.experiments.study import TARGETS, Study, chapter_claim
+from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
 from sslvid.pretext import TASKS
 from sslvid.store.paper_tables import paper_table_as
 from sslvid.store.results import compare_with_paper
@@ -55,9 +55,7 @@ def ood_points(study: Study, tasks: Sequence[str] = OOD_TASKS) -> list[dict]:
     Raises:
         ValueError: for a task outside Table 6 (lists the valid ones).
     """
-    unknown = [t for t in tasks if t not in OOD_TASKS]
-    if unknown or not tasks:
-        raise ValueError(f"tasks must be a non-empty selection of {', '.join(OOD_TASKS)}; got {list(tasks)}")
+    tasks = check_selection(tasks, OOD_TASKS, "tasks")
     points = study.grid_points("ood")
     return [p for t in tasks for d in PRETRAIN_DATA for p in points if p["task"] == t and p["data"] == d]
 
