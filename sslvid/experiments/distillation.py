@@ -745,9 +745,9 @@ def compare(
     """
     frames = [
         compare_with_paper(
-            paper_name, ours[ours["target"] == target].dropna(subset=list(on)), on, "top1", rename, {c: "top1"}
+            paper_name, ours[ours["target"] == t].dropna(subset=list(on)), on, rename=rename, values={c: "top1"}
         )
-        for c, target in columns.items()
+        for c, t in columns.items()
     ]
     return pd.concat(frames, ignore_index=True)[["metric", *on, "paper", "reproduced", "n", "difference"]]
 
