@@ -176,14 +176,8 @@ def direction_table(accuracy: pd.DataFrame) -> pd.DataFrame:
     ours = data_effect(accuracy)
     paper = data_effect(_paper_long())
     merged = ours.merge(paper, on=["task", "target_kind"], suffixes=("", "_paper"))
-    table = pd.DataFrame(
-        {
-            "task": merged["task"],
-            "target_kind": merged["target_kind"],
-            "paper: SSv2 - K400": merged["ssv2_minus_k400_paper"],
-            "ours: SSv2 - K400": merged["ssv2_minus_k400"],
-        }
-    )
+    columns = {"ssv2_minus_k400_paper": "paper: SSv2 - K400", "ssv2_minus_k400": "ours: SSv2 - K400"}
+    table = merged[["task", "target_kind", *columns]].rename(columns=columns)
     table["paper winner"] = table["paper: SSv2 - K400"].map(_winner)
     table["our winner"] = table["ours: SSv2 - K400"].map(_winner)
     table["agree"] = table["paper winner"] == table["our winner"]
