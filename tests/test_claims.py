@@ -161,7 +161,7 @@ def test_rows_round_trip_and_table():
     table = claims_table(claims)
     assert list(table["verdict"]) == [HOLDS, NOT_MEASURED]
     assert table["measured"].iloc[0] == "0.83 [-0.10, 1.00]"
-    assert verdict_counts(claims) == {HOLDS: 1, CONTRADICTED: 0, INCONCLUSIVE: 0, NOT_MEASURED: 1}
+    assert verdict_counts(claims) == {"claims": 2, HOLDS: 1, CONTRADICTED: 0, INCONCLUSIVE: 0, NOT_MEASURED: 1}
 
 
 def test_mean_difference_bootstraps_every_models_test_videos():

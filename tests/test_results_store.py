@@ -238,6 +238,16 @@ def test_compare_with_paper_joins_on_the_tables_keys_and_first_value_column():
     assert len(table) == len(paper) and (table["difference"] - 2.0).abs().max() < 1e-9
 
 
+def test_compare_with_paper_stacks_several_value_columns_and_scales_the_papers():
+    name = "benchmark_t7_noise_ucf101"
+    paper = load_paper_table(name)
+    ours = paper.assign(noisy_top1=paper["noisy_top1"] / 10, rel=paper["relative_drop_pct"] / 10)
+    table = compare_with_paper(name, ours, values={"noisy_top1": "noisy_top1", "relative_drop_pct": "rel"}, scale=0.1)
+    assert list(table.columns) == ["backbone", "pretext", "metric", "paper", "reproduced", "n", "difference"]
+    assert list(table["metric"].unique()) == ["noisy_top1", "relative_drop_pct"] and len(table) == 2 * len(paper)
+    assert table["difference"].abs().max() < 1e-9 and table["n"].eq(1).all()
+
+
 def test_backbone_names_go_to_the_papers_and_back():
     ours = pd.Series(["r2plus1d_18", "shufflenet3d", "swin3d_t"])
     assert list(from_paper_names(ours.map(lambda b: PAPER_BACKBONES.get(b, b)))) == list(ours)

@@ -202,6 +202,21 @@ def printed_verdict(claim: Claim) -> str:
     return HOLDS if (est.value > claim.threshold) == (claim.direction == ">") else CONTRADICTED
 
 
+def printed_claims(claims: Iterable[Claim], reason: bool = False) -> pd.DataFrame:
+    """Claims checked on a paper's printed numbers, to set beside ``claims_table``: ``claim``, ``paper's value``,
+    ``paper's numbers`` (``printed_verdict``) and, with ``reason``, why a claim was not measured."""
+    rows = [
+        {
+            "claim": c.key,
+            "paper's value": c.estimate.value if c.estimate else np.nan,
+            "paper's numbers": printed_verdict(c),
+            "reason": c.reason,
+        }
+        for c in claims
+    ]
+    return pd.DataFrame(rows, columns=["claim", "paper's value", "paper's numbers", *(["reason"] if reason else [])])
+
+
 # ---------------------------------------------------------------------- intervals
 
 
@@ -778,9 +793,11 @@ def claims_table(claims: Iterable[Claim]) -> pd.DataFrame:
 
 
 def verdict_counts(claims: Iterable[Claim]) -> dict[str, int]:
-    """How many claims have each verdict (every verdict named, zeros included)."""
-    counts = dict.fromkeys(VERDICTS, 0)
+    """How many claims there are (``"claims"``) and how many have each verdict (every verdict named, zeros
+    included)."""
+    counts = {"claims": 0, **dict.fromkeys(VERDICTS, 0)}
     for claim in claims:
+        counts["claims"] += 1
         counts[verdict(claim)] += 1
     return counts
 

@@ -12,7 +12,7 @@ Numbers over several seeds go through ``seed_estimates`` (mean and 95% t interva
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -120,8 +120,10 @@ def ordered_pivot(
     columns: str | Sequence[str],
     values: str,
     order: Mapping[str, Sequence[Any]] | None = None,
+    aggfunc: str | Callable[[pd.Series], Any] = "mean",
 ) -> pd.DataFrame:
-    """The mean of ``values`` per ``index`` x ``columns`` (``DataFrame.pivot_table``), in a paper table's order.
+    """The mean (or ``aggfunc``) of ``values`` per ``index`` x ``columns`` (``DataFrame.pivot_table``), in a
+    paper table's order.
 
     Args:
         order: column name -> its values, first to last; rows and column levels of that name follow it, and
@@ -132,7 +134,7 @@ def ordered_pivot(
     for name, wanted in order.items():
         if name in frame:
             keep &= frame[name].isin(list(wanted))
-    table = frame[keep].pivot_table(index=index, columns=columns, values=values, aggfunc="mean")
+    table = frame[keep].pivot_table(index=index, columns=columns, values=values, aggfunc=aggfunc)
 
     def key(level: pd.Index) -> pd.Index:
         rank = {v: i for i, v in enumerate(order.get(level.name, ()))}

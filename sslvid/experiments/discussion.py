@@ -32,7 +32,7 @@ from sslvid.analysis.claims import (
     Estimate,
     bootstrap_group_difference,
     bootstrap_mean,
-    printed_verdict,
+    printed_claims,
     sentence,
     spearman,
     stored_claims,
@@ -870,18 +870,7 @@ def claims_on_paper(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperCl
     Returns:
         columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict), ``reason``.
     """
-    rows = []
-    for spec in claims:
-        claim = spec.check(tables, "paper")
-        rows.append(
-            {
-                "claim": claim.key,
-                "paper's value": claim.estimate.value if claim.estimate else np.nan,
-                "paper's numbers": printed_verdict(claim),
-                "reason": claim.reason,
-            }
-        )
-    return pd.DataFrame(rows, columns=["claim", "paper's value", "paper's numbers", "reason"])
+    return printed_claims((spec.check(tables, "paper") for spec in claims), reason=True)
 
 
 def book_claims(study: Study) -> list[Claim]:

@@ -45,13 +45,12 @@ from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.distill.run import retrieval_condition
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, evidence, kept_outcomes
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
 from sslvid.store.outcomes import VideoOutcomes
-from sslvid.store.paper_tables import load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.results import compare_with_paper
 
 STUDENT = "shufflenet3d"
 """The benchmark's student (Table 8: ShuffleNet)."""
@@ -194,15 +193,9 @@ def _test_videos(result: DistillResult) -> float:
 
 
 def check_subsets(subsets: Sequence[str]) -> list[str]:
-    """``subsets`` as a list, checked against the paper's sizes.
-
-    Raises:
-        ValueError: for an empty list or an unknown size.
-    """
-    unknown = [s for s in subsets if s not in SUBSET_VIDEOS]
-    if unknown or not subsets:
-        raise ValueError(f"teacher subsets must be some of {', '.join(SUBSET_VIDEOS)}; got {list(subsets)}")
-    return list(subsets)
+    """``subsets`` as a list, checked against the paper's sizes (``check_selection``: none, or an unknown one,
+    raises ValueError)."""
+    return check_selection(subsets, list(SUBSET_VIDEOS), "teacher subsets")
 
 
 def subset_teachers(study: Study, subset: str) -> list[dict[str, Any]]:
@@ -373,20 +366,25 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
 
 def _beats_teachers(cells: pd.DataFrame, outcomes: Outcomes | None) -> Estimate | None:
     """Student minus best teacher per subset, mean over the subsets (``table8_claims``)."""
+    models = cells["model"]
+    return _student_margin(cells, "subset", models == STUDENT_ROW, models.isin(TEACHER_BACKBONES.values()), outcomes)
+
+
+def _student_margin(
+    rows: pd.DataFrame, by: str, student: pd.Series, teacher: pd.Series, outcomes: Outcomes | None
+) -> Estimate | None:
+    """Student minus best teacher per group of ``by`` (``student``, ``teacher``: which rows are which), mean over
+    the groups with both: over test videos (``_video_gap``), else over the groups; None without such a group."""
     students, teachers = [], []
-    for _, rows in cells.groupby("subset", sort=False):
-        mine = rows.index[rows["model"] == STUDENT_ROW]
-        theirs = rows.index[rows["model"].isin(TEACHER_BACKBONES.values())]
+    for _, part in rows.groupby(by, sort=False) if len(rows) else []:
+        mine, theirs = part.index[student[part.index]], part.index[teacher[part.index]]
         if len(mine) and len(theirs):
             students.append(mine[0])
             teachers.append(list(theirs))
     if not students:
         return None
-    used = cells.loc[students + [t for ts in teachers for t in ts]]
-    found = _video_gap(used, _margin(students, teachers), outcomes)
-    if found is not None:
-        return found
-    return bootstrap_mean(
+    used = rows.loc[students + [t for ts in teachers for t in ts]]
+    return _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
         [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
     )
 
@@ -525,18 +523,8 @@ def group_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> lis
     """Benchmark §5 (benchmark2023): the student outperforms its teachers in most teacher groups. Quantity:
     student minus best teacher, mean over the groups run, with a bootstrap over test videos (paired when
     ``outcomes`` finds every model's, as ``table8_claims``), or over the groups for frames without counts."""
-    students, teachers = [], []
-    for _, part in results.groupby("group", sort=False) if len(results) else []:
-        mine, theirs = part.index[part["role"] == "student"], part.index[part["role"] == "teacher"]
-        if len(mine) and len(theirs):
-            students.append(mine[0])
-            teachers.append(list(theirs))
-    found = None
-    if students:
-        used = results.loc[students + [t for ts in teachers for t in ts]]
-        found = _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
-            [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
-        )
+    role = results["role"] if len(results) else pd.Series(dtype=object)
+    found = _student_margin(results, "group", role == "student", role == "teacher", outcomes)
     return [
         _claim(
             "student_beats_group_teachers",
@@ -788,7 +776,7 @@ def compare(
     columns: Mapping[str, str],
     rename: Mapping[str, Mapping[str, str]] | None = None,
 ) -> pd.DataFrame:
-    """``paper_vs_reproduced`` for each of the paper table's value columns, stacked.
+    """``compare_with_paper`` for each of the paper table's value columns against our rows of its target, stacked.
 
     Args:
         paper_name: a ``PAPER_TABLES`` name.
@@ -801,15 +789,13 @@ def compare(
     Returns:
         columns ``metric`` (the paper's value column), ``on``, ``paper``, ``reproduced``, ``n``, ``difference``.
     """
-    paper = load_paper_table(paper_name)
-    frames = []
-    for column, target in columns.items():
-        mine = ours[ours["target"] == target] if target else ours.iloc[0:0]
-        mine = mine[[*on, "top1"]].dropna(subset=list(on))
-        frame = paper_vs_reproduced(paper, mine, on, column, value="top1", rename=rename)
-        frame.insert(0, "metric", column)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    frames = [
+        compare_with_paper(
+            paper_name, ours[ours["target"] == t].dropna(subset=list(on)), on, rename=rename, values={c: "top1"}
+        )
+        for c, t in columns.items()
+    ]
+    return pd.concat(frames, ignore_index=True)[["metric", *on, "paper", "reproduced", "n", "difference"]]
 
 
 def table8_comparison(results: pd.DataFrame) -> pd.DataFrame:

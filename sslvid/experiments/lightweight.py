@@ -55,8 +55,8 @@ from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
-from sslvid.store.paper_tables import load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import load_paper_table, paper_table_as
+from sslvid.store.results import compare_with_paper
 
 METHODS: tuple[str, ...] = IMAGE_TASKS
 """The study's techniques in the order of its Table 1: rotnet, moco_v2, splitbrain, simclr, byol."""
@@ -148,14 +148,6 @@ def evaluation_setup(study: Study, point: Mapping[str, Any]) -> str:
 def paper_backbone(name: str) -> str:
     """Our network name in the paper tables' spelling."""
     return PAPER_NAMES["backbone"].get(name, name)
-
-
-def paper_names(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``task`` as ``method`` and both in the paper's spelling (``PAPER_NAMES``)."""
-    out = frame.rename(columns={"task": "method"})
-    for column, mapping in PAPER_NAMES.items():
-        out[column] = out[column].map(lambda v, m=mapping: m.get(v, v))
-    return out
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -259,16 +251,10 @@ def paper_accuracy() -> pd.DataFrame:
         columns ``task, backbone, top1`` (percent; the CSV holds fractions), ``contrastive`` (bool,
         the paper's "C.T." column: BYOL counts as contrastive there).
     """
-    paper = load_paper_table("lightweight_t1_stl10")
-    back = {column: {v: k for k, v in mapping.items()} for column, mapping in PAPER_NAMES.items()}
-    return pd.DataFrame(
-        {
-            "task": paper["method"].map(lambda v: back["method"].get(v, v)),
-            "backbone": paper["backbone"].map(lambda v: back["backbone"].get(v, v)),
-            "top1": paper["val_acc"] * 100.0,
-            "contrastive": paper["contrastive"].eq("yes"),
-        }
-    )
+    back = {"task" if c == "method" else c: {v: k for k, v in m.items()} for c, m in PAPER_NAMES.items()}
+    columns = {"method": "task", "backbone": "backbone", "val_acc": "top1", "contrastive": "contrastive"}
+    paper = paper_table_as("lightweight_t1_stl10", columns, back)
+    return paper.assign(top1=paper["top1"] * 100.0, contrastive=paper["contrastive"].eq("yes"))
 
 
 def paper_accuracy_grid() -> pd.DataFrame:
@@ -292,12 +278,10 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
         ``paper_vs_reproduced`` columns: ``method, backbone`` (paper's names), ``paper``,
         ``reproduced``, ``n``, ``difference`` (points); cells we did not run have NaN.
     """
-    paper = load_paper_table("lightweight_t1_stl10")
-    paper = paper.assign(val_acc=paper["val_acc"] * 100.0)
     if which not in ("best", "final"):
         raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-    ours = paper_names(best_checkpoint(acc) if which == "best" else final_accuracy(acc))
-    return paper_vs_reproduced(paper, ours, on=["method", "backbone"], paper_value="val_acc", value="top1")
+    ours = (best_checkpoint(acc) if which == "best" else final_accuracy(acc)).rename(columns={"task": "method"})
+    return compare_with_paper("lightweight_t1_stl10", ours, value="top1", rename=PAPER_NAMES, scale=100.0)
 
 
 CHAPTER = "lightweight"
@@ -601,13 +585,7 @@ def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
             "co2_kg": costs["g CO2e @P100"] / 1000,
         }
     )
-    paper = load_paper_table("lightweight_t1_cost")
-    frames = [
-        paper_vs_reproduced(paper, ours, on=["backbone"], paper_value=metric, value=metric).assign(metric=metric)
-        for metric in ("avg_flops", "co2_kg")
-    ]
-    table = pd.concat(frames, ignore_index=True)
-    return table[["backbone", "metric", "paper", "reproduced", "n", "difference"]]
+    return compare_with_paper("lightweight_t1_cost", ours, values=("avg_flops", "co2_kg"))
 
 
 def cost_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from sslvid.analysis.claims import (
     Estimate,
     bootstrap_group_difference,
     bootstrap_mean,
-    printed_verdict,
+    printed_claims,
     spearman,
     video_statistic,
 )
@@ -56,8 +56,8 @@ from sslvid.experiments.study import Study, chapter_claim, evidence
 from sslvid.pretext.base import TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.outcomes import VideoOutcomes
-from sslvid.store.paper_tables import PAPER_BACKBONES, load_paper_table
-from sslvid.store.results import paper_vs_reproduced
+from sslvid.store.paper_tables import OUR_BACKBONES, PAPER_BACKBONES, paper_table_as
+from sslvid.store.results import compare_with_paper
 
 TABLE7 = "benchmark_t7_noise_ucf101"
 """The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
@@ -82,11 +82,6 @@ TABLE_COLUMNS = (
 # ---------------------------------------------------------------------- models and measurements
 
 
-def model_name(point: Mapping[str, Any]) -> str:
-    """``"<task>/<backbone>"`` of a grid point."""
-    return f"{point['task']}/{point['backbone']}"
-
-
 def noise_points(study: Study) -> list[dict[str, Any]]:
     """The 12 models of Table 1 / Table 7 (grid ``"noise"``: six tasks x two backbones, K400-50k)."""
     return study.grid_points(GRID)
@@ -98,7 +93,7 @@ def model_point(study: Study, name: str) -> dict[str, Any]:
     Raises:
         ValueError: for a name that is not one of the chapter's models, listing the valid ones.
     """
-    points = {model_name(p): p for p in noise_points(study)}
+    points = {f"{p['task']}/{p['backbone']}": p for p in noise_points(study)}
     if name not in points:
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(points)}")
     return points[name]
@@ -170,6 +165,11 @@ def task_traits(task: str) -> dict[str, Any]:
     return {"category": info["category"], "contrastive": bool(info["contrastive"])}
 
 
+def _traits(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the ``task_traits`` of its ``task`` column."""
+    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
+
+
 # ---------------------------------------------------------------------- Table 7
 
 
@@ -183,9 +183,7 @@ def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
         ``rel_drop_pct`` in percent of clean (mean of the noises' relative drops, as the paper).
     """
     table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone", "pretext": "task"})
-    table["clean_top1"] = table["noisy_top1"] + table["abs_drop"]
-    traits = pd.DataFrame([{"task": t, **task_traits(t)} for t in table["task"].unique()])
-    table = table.merge(traits, on="task", how="left")
+    table = _traits(table.assign(clean_top1=table["noisy_top1"] + table["abs_drop"]))
     return table[list(TABLE_COLUMNS)].sort_values(["backbone", "task"]).reset_index(drop=True)
 
 
@@ -221,43 +219,24 @@ def evidence_facts(rows: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
 
 def paper_table7() -> pd.DataFrame:
     """The paper's Table 7 in this chapter's columns: task, backbone (our names), noisy_top1, rel_drop_pct."""
-    paper = load_paper_table(TABLE7)
-    ours_by_paper = {v: k for k, v in PAPER_BACKBONES.items()}
-    return pd.DataFrame(
-        {
-            "task": paper["pretext"],
-            "backbone": paper["backbone"].map(lambda b: ours_by_paper.get(b, b)),
-            "noisy_top1": paper["noisy_top1"],
-            "rel_drop_pct": paper["relative_drop_pct"],
-        }
-    )
+    columns = {
+        "pretext": "task",
+        "backbone": "backbone",
+        "noisy_top1": "noisy_top1",
+        "relative_drop_pct": "rel_drop_pct",
+    }
+    return paper_table_as(TABLE7, columns, {"backbone": OUR_BACKBONES})
 
 
 def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
-    """Paper vs reproduced for Table 7: one row per (backbone, pretext, metric).
-
-    Args:
-        table: ``table7`` output.
-
-    Returns:
-        columns ``backbone, pretext, metric`` ("noisy_top1", "relative_drop_pct"), ``paper``,
-        ``reproduced``, ``n``, ``difference`` (``results.paper_vs_reproduced``).
-    """
-    paper = load_paper_table(TABLE7)
-    ours = table.rename(columns={"task": "pretext", "rel_drop_pct": "relative_drop_pct"})
-    frames = []
-    for metric in ("noisy_top1", "relative_drop_pct"):
-        frame = paper_vs_reproduced(
-            paper,
-            ours,
-            on=["backbone", "pretext"],
-            paper_value=metric,
-            value=metric,
-            rename={"backbone": PAPER_BACKBONES},
-        )
-        frames.append(frame.assign(metric=metric))
-    merged = pd.concat(frames, ignore_index=True)
-    return merged[["backbone", "pretext", "metric", "paper", "reproduced", "n", "difference"]]
+    """Paper vs reproduced for Table 7 (``table7`` output): columns ``backbone, pretext, metric``
+    ("noisy_top1", "relative_drop_pct"), ``paper``, ``reproduced``, ``n``, ``difference``."""
+    return compare_with_paper(
+        TABLE7,
+        table.rename(columns={"task": "pretext"}),
+        values={"noisy_top1": "noisy_top1", "relative_drop_pct": "rel_drop_pct"},
+        rename={"backbone": PAPER_BACKBONES},
+    )
 
 
 KNOBS: dict[str, Any] = {
@@ -283,17 +262,6 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
 PAPER = "benchmark2023"
 CHAPTER = "noise_robustness"
 """This chapter's name in the claims table."""
-
-
-def _traits(table: pd.DataFrame) -> pd.DataFrame:
-    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
-
-
-def _group_gap(a: pd.Series, b: pd.Series) -> Estimate | str:
-    """Mean of ``a`` minus mean of ``b`` with a bootstrap over the models of each group."""
-    if a.empty or b.empty:
-        return "one of the two groups has no model"
-    return bootstrap_group_difference(a, b)
 
 
 def _claim(key: str, statement: str, quantity: str, got: Estimate | str, direction: str = "<") -> Claim:
@@ -452,7 +420,7 @@ def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: _VideoDraws | No
         return "one of the two groups has no model"
     if videos is not None:
         return videos.estimate(lambda rel: np.mean([rel(i) for i in a], 0) - np.mean([rel(i) for i in b], 0), [*a, *b])
-    return _group_gap(table.loc[a, "rel_drop_pct"], table.loc[b, "rel_drop_pct"])
+    return bootstrap_group_difference(table.loc[a, "rel_drop_pct"], table.loc[b, "rel_drop_pct"])
 
 
 def _backbone_gap(table: pd.DataFrame, videos: _VideoDraws | None) -> Estimate | str:
@@ -499,22 +467,19 @@ def rank_agreement(table: pd.DataFrame) -> Claim:
     )
 
 
+def rho_facts(rho: Estimate | None) -> dict[str, float]:
+    """A Spearman estimate as facts: ``rho``, ``rho low``, ``rho high`` (NaN when not measured)."""
+    rho = rho or Estimate(float("nan"))
+    return {"rho": rho.value, "rho low": rho.low, "rho high": rho.high}
+
+
 def claims_on_paper() -> pd.DataFrame:
     """The same statements on the paper's own Table 7 (printed without uncertainty: ``printed_verdict``).
 
     Returns:
         columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict).
     """
-    return pd.DataFrame(
-        [
-            {
-                "claim": c.key,
-                "paper's value": c.estimate.value if c.estimate else np.nan,
-                "paper's numbers": printed_verdict(c),
-            }
-            for c in claims(paper_table7())
-        ]
-    )
+    return printed_claims(claims(paper_table7()))
 
 
 # ---------------------------------------------------------------------- facts on Table 7
@@ -550,9 +515,7 @@ def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
     rho = spearman(table["abs_drop"], table["rel_drop_pct"])
     by_abs, by_rel = table.sort_values("abs_drop").iloc[0], table.sort_values("rel_drop_pct").iloc[0]
     return {
-        "rho": rho.value,
-        "rho low": rho.low,
-        "rho high": rho.high,
+        **rho_facts(rho),
         "smallest absolute drop": f"{by_abs['task']}/{by_abs['backbone']}",
         "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}",
     }
@@ -662,13 +625,8 @@ def drops_figure(table: pd.DataFrame) -> Figure:
     """Two panels per model at severity 1: clean vs noisy top-1 (diagonal = no drop), absolute vs relative drop."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.0, 4.2))
     markers = {"shufflenet3d": "o", "r2plus1d_18": "s"}
-    for backbone, part in table.groupby("backbone"):
-        marker = markers.get(backbone, "^")
-        left.scatter(part["clean_top1"], part["noisy_top1"], marker=marker, label=backbone)
-        right.scatter(part["abs_drop"], part["rel_drop_pct"], marker=marker, label=backbone)
-        for r in part.itertuples():
-            left.annotate(r.task, (r.clean_top1, r.noisy_top1), fontsize=7, xytext=(3, 3), textcoords="offset points")
-            right.annotate(r.task, (r.abs_drop, r.rel_drop_pct), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    _model_scatter(left, table, "clean_top1", "noisy_top1", markers)
+    _model_scatter(right, table, "abs_drop", "rel_drop_pct", markers)
     low = min(table["clean_top1"].min(), table["noisy_top1"].min())
     high = max(table["clean_top1"].max(), table["noisy_top1"].max())
     left.plot([low, high], [low, high], color="0.5", linestyle="--", linewidth=1)
@@ -685,12 +643,7 @@ def ranking_figure(table: pd.DataFrame) -> Figure:
     """Our relative drop against the paper's, one point per model (a shared ranking lies on a rising line)."""
     merged = paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
     fig, ax = plt.subplots(figsize=(5.0, 4.2))
-    for backbone, part in merged.groupby("backbone"):
-        ax.scatter(part["rel_drop_pct_paper"], part["rel_drop_pct"], label=backbone)
-        for r in part.itertuples():
-            ax.annotate(
-                r.task, (r.rel_drop_pct_paper, r.rel_drop_pct), fontsize=7, xytext=(3, 3), textcoords="offset points"
-            )
+    _model_scatter(ax, merged, "rel_drop_pct_paper", "rel_drop_pct")
     ax.set(
         xlabel="paper: relative drop (%), UCF101 finetuned",
         ylabel="here: relative drop (%)",
@@ -699,6 +652,15 @@ def ranking_figure(table: pd.DataFrame) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _model_scatter(ax: plt.Axes, table: pd.DataFrame, x: str, y: str, markers: Mapping[str, str] | None = None) -> None:
+    """``y`` against ``x``, one point per model labelled with its task, one series per backbone (``markers``:
+    backbone -> marker, "^" for another; None: matplotlib's default)."""
+    for backbone, part in table.groupby("backbone"):
+        ax.scatter(part[x], part[y], marker=markers.get(backbone, "^") if markers else None, label=backbone)
+        for task, at in zip(part["task"], zip(part[x], part[y])):
+            ax.annotate(task, at, fontsize=7, xytext=(3, 3), textcoords="offset points")
 
 
 # ---------------------------------------------------------------------- what noise looks like
@@ -827,9 +789,7 @@ def shift_agreement(shift: pd.DataFrame, table: pd.DataFrame) -> dict[str, Any]:
     rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
     steady = merged.loc[merged["cosine"].idxmax()]
     return {
-        "rho": rho.value,
-        "rho low": rho.low,
-        "rho high": rho.high,
+        **rho_facts(rho),
         "models": len(merged),
         "steadiest": f"{steady['task']}/{steady['backbone']}",
         "steadiest cosine": float(steady["cosine"]),

@@ -22,9 +22,9 @@ from matplotlib.figure import Figure
 from sslvid.analysis.claims import Claim, bootstrap_mean_difference
 from sslvid.analysis.figures import hit_at_k_curves
 from sslvid.analysis.tables import ordered_pivot
-from sslvid.experiments.study import TARGETS, Study, chapter_claim
+from sslvid.experiments.study import TARGETS, Study, chapter_claim, check_selection
 from sslvid.pretext import TASKS
-from sslvid.store.paper_tables import load_paper_table
+from sslvid.store.paper_tables import paper_table_as
 from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t6_ood_r21d_30k"
@@ -55,9 +55,7 @@ def ood_points(study: Study, tasks: Sequence[str] = OOD_TASKS) -> list[dict]:
     Raises:
         ValueError: for a task outside Table 6 (lists the valid ones).
     """
-    unknown = [t for t in tasks if t not in OOD_TASKS]
-    if unknown or not tasks:
-        raise ValueError(f"tasks must be a non-empty selection of {', '.join(OOD_TASKS)}; got {list(tasks)}")
+    tasks = check_selection(tasks, OOD_TASKS, "tasks")
     points = study.grid_points("ood")
     return [p for t in tasks for d in PRETRAIN_DATA for p in points if p["task"] == t and p["data"] == d]
 
@@ -178,14 +176,8 @@ def direction_table(accuracy: pd.DataFrame) -> pd.DataFrame:
     ours = data_effect(accuracy)
     paper = data_effect(_paper_long())
     merged = ours.merge(paper, on=["task", "target_kind"], suffixes=("", "_paper"))
-    table = pd.DataFrame(
-        {
-            "task": merged["task"],
-            "target_kind": merged["target_kind"],
-            "paper: SSv2 - K400": merged["ssv2_minus_k400_paper"],
-            "ours: SSv2 - K400": merged["ssv2_minus_k400"],
-        }
-    )
+    columns = {"ssv2_minus_k400_paper": "paper: SSv2 - K400", "ssv2_minus_k400": "ours: SSv2 - K400"}
+    table = merged[["task", "target_kind", *columns]].rename(columns=columns)
     table["paper winner"] = table["paper: SSv2 - K400"].map(_winner)
     table["our winner"] = table["ours: SSv2 - K400"].map(_winner)
     table["agree"] = table["paper winner"] == table["our winner"]
@@ -239,17 +231,10 @@ def _check_k(retrieval: pd.DataFrame, k: int) -> None:
 
 def _paper_long() -> pd.DataFrame:
     """Table 6 as rows ``task, data, target_kind, top1``."""
-    paper = load_paper_table(PAPER_TABLE)
     kinds = {TARGETS[k]["paper"]: k for k in TARGET_KINDS}
     data = {v: k for k, v in PAPER_PRETRAIN.items()}
-    return pd.DataFrame(
-        {
-            "task": paper["pretext"],
-            "data": paper["pretrain"].map(data),
-            "target_kind": paper["target"].map(kinds),
-            "top1": paper["top1"],
-        }
-    )
+    columns = {"pretext": "task", "pretrain": "data", "target": "target_kind", "top1": "top1"}
+    return paper_table_as(PAPER_TABLE, columns, {"data": data, "target_kind": kinds})
 
 
 def _winner(difference: float) -> str:

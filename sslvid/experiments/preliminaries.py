@@ -179,7 +179,7 @@ def table1_facts(accuracy: pd.DataFrame) -> dict[str, Any]:
         ``{backbone: {"best_non_contrastive", "best_non_contrastive_top1", "best_contrastive",
         "best_contrastive_top1", "scratch_top1", "above_scratch", "tasks"}}`` (NaN / None where not measured).
     """
-    top1 = accuracy.pivot_table(index="task", columns="backbone", values="top1", aggfunc="mean")
+    top1 = ordered_pivot(accuracy, "task", "backbone", "top1")
     facts: dict[str, Any] = {}
     for backbone in [b for b in BACKBONES if b in top1.columns]:
         scores = top1[backbone].dropna()
@@ -344,14 +344,14 @@ def claims(
         found = _seed_duel(accuracy[accuracy["task"] != SCRATCH], medium, small)
     elif accuracy is not None and len(accuracy):
         pretrained = accuracy[accuracy["task"] != SCRATCH]
-        wide = pretrained.pivot_table(index="task", columns="backbone", values=["top1", "videos"], aggfunc="mean")
-        if {small, medium} <= set(wide["top1"].columns):
+        top1, videos = (ordered_pivot(pretrained, "task", "backbone", v) for v in ("top1", "videos"))
+        if {small, medium} <= set(top1.columns):
             flat = pd.DataFrame(
                 {
-                    "a": wide["top1"][medium],
-                    "b": wide["top1"][small],
-                    "na": wide["videos"][medium],
-                    "nb": wide["videos"][small],
+                    "a": top1[medium],
+                    "b": top1[small],
+                    "na": videos[medium],
+                    "nb": videos[small],
                     **_duel_hashes(pretrained, medium, small),
                 }
             )
@@ -400,7 +400,7 @@ def _duel_hashes(accuracy: pd.DataFrame, medium: str, small: str) -> dict[str, p
     """The config hashes of each task's two networks (``ha``: medium, ``hb``: small), when the rows carry them."""
     if "config_hash" not in accuracy:
         return {}
-    hashes = accuracy.pivot_table(index="task", columns="backbone", values="config_hash", aggfunc=_only)
+    hashes = ordered_pivot(accuracy, "task", "backbone", "config_hash", aggfunc=_only)
     return {"ha": hashes.get(medium, np.nan), "hb": hashes.get(small, np.nan)}
 
 
@@ -448,18 +448,13 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
             (and ``videos``, carried as ``videos_linear`` / ``videos_finetune``; ``config_hash`` as
             ``config_hash_linear`` / ``config_hash_finetune``, for the paired bootstrap of the claims).
     """
-    wide = accuracy.pivot_table(index=["backbone", "task"], columns="protocol", values="top1", aggfunc="mean")
-    wide = wide.reindex(columns=["linear", "finetune"])
-    if "videos" in accuracy:
-        videos = accuracy.pivot_table(index=["backbone", "task"], columns="protocol", values="videos", aggfunc="min")
-        for protocol in ("linear", "finetune"):
-            wide[f"videos_{protocol}"] = videos.get(protocol, np.nan)
-    if "config_hash" in accuracy:
-        hashes = accuracy.pivot_table(
-            index=["backbone", "task"], columns="protocol", values="config_hash", aggfunc=_only
-        )
-        for protocol in ("linear", "finetune"):
-            wide[f"config_hash_{protocol}"] = hashes.get(protocol, np.nan)
+    keys, protocols = ["backbone", "task"], ["linear", "finetune"]
+    wide = ordered_pivot(accuracy, keys, "protocol", "top1").reindex(columns=protocols)
+    for column, aggfunc in (("videos", "min"), ("config_hash", _only)):
+        if column in accuracy:
+            carried = ordered_pivot(accuracy, keys, "protocol", column, aggfunc=aggfunc)
+            for protocol in protocols:
+                wide[f"{column}_{protocol}"] = carried.get(protocol, np.nan)
     wide = wide.reset_index()
     wide.columns.name = None
     wide["drop"] = wide["finetune"] - wide["linear"]

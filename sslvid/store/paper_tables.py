@@ -13,6 +13,7 @@ with ``to_paper_names``), so our rows can be joined to theirs (``results.paper_v
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,6 +331,21 @@ def load_paper_table(name: str, tidy: bool = False) -> pd.DataFrame:
     )
 
 
+def paper_table_as(
+    name: str, columns: Mapping[str, str], names: Mapping[str, Mapping[str, str]] | None = None
+) -> pd.DataFrame:
+    """Table ``name`` in a chapter's terms: only ``columns`` (the paper's name -> ours), in that order, and in each
+    column of ``names`` (ours), the paper's values replaced by ours (values it does not list are kept)."""
+    table = load_paper_table(name)[list(columns)].rename(columns=dict(columns))
+    for column, mapping in (names or {}).items():
+        table[column] = table[column].map(lambda v, m=mapping: m.get(v, v))
+    return table
+
+
+OUR_BACKBONES: dict[str, str] = {paper: ours for ours, paper in PAPER_BACKBONES.items()}
+"""The benchmark tables' backbone names -> ours (``PAPER_BACKBONES`` reversed)."""
+
+
 def to_paper_names(backbones: pd.Series) -> pd.Series:
     """Our backbone names replaced by the benchmark tables' names where they have one."""
     return backbones.map(lambda name: PAPER_BACKBONES.get(name, name))
@@ -337,5 +353,4 @@ def to_paper_names(backbones: pd.Series) -> pd.Series:
 
 def from_paper_names(backbones: pd.Series) -> pd.Series:
     """The benchmark tables' backbone names replaced by ours (``to_paper_names`` undone)."""
-    ours = {paper: name for name, paper in PAPER_BACKBONES.items()}
-    return backbones.map(lambda name: ours.get(name, name))
+    return backbones.map(lambda name: OUR_BACKBONES.get(name, name))

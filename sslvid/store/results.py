@@ -437,11 +437,23 @@ def compare_with_paper(
     on: Sequence[str] | None = None,
     value: str = "value",
     rename: Mapping[str, Mapping[str, str]] | None = None,
+    values: Sequence[str] | Mapping[str, str] | None = None,
+    scale: float = 1.0,
 ) -> pd.DataFrame:
-    """``paper_vs_reproduced`` against paper table ``name`` (``load_paper_table``): its first value column,
-    joined on its key columns unless ``on`` is given."""
+    """``paper_vs_reproduced`` against paper table ``name`` (``load_paper_table``), joined on its key columns
+    unless ``on`` is given: its first value column against ours ``value``; or, with ``values`` (the paper's
+    value columns, or a mapping of them to ours when the names differ), one comparison per value column,
+    stacked with a ``metric`` column (the paper's name) after the keys. ``scale`` multiplies the paper's
+    values first (e.g. 100 for fractions printed where ours are percent)."""
     info = paper_table_info(name)
-    return paper_vs_reproduced(load_paper_table(name), reproduced, on or info.keys, info.values[0], value, rename)
+    paper, on = load_paper_table(name), list(on or info.keys)
+    if scale != 1.0:
+        paper = paper.assign(**{c: paper[c] * scale for c in info.values})
+    if values is None:
+        return paper_vs_reproduced(paper, reproduced, on, info.values[0], value, rename)
+    pairs = values.items() if isinstance(values, Mapping) else ((v, v) for v in values)
+    frames = [paper_vs_reproduced(paper, reproduced, on, p, ours, rename).assign(metric=p) for p, ours in pairs]
+    return pd.concat(frames, ignore_index=True)[[*on, "metric", "paper", "reproduced", "n", "difference"]]
 
 
 def _select(results: pd.DataFrame, metric: str | None = None, **equal: Any) -> pd.DataFrame:
