@@ -138,7 +138,10 @@ def test_config_hash_is_stable_and_covers_only_what_changes_results():
         epochs=20,
         checkpoint_every=5,
         subset_per_class=100,
-    )  # explicit: the golden hash must not follow the profiles
+        optimizer="sgd",
+        lr=0.01,
+        warmup_epochs=0,
+    )  # explicit: the golden hash must not follow the profiles or the tasks' recipes
     base = PretrainConfig.for_profile(
         "micro", task="rotnet", backbone="r2plus1d_18", task_kwargs={"num_rotations": 4}, **numbers
     )
@@ -277,6 +280,7 @@ def test_pretrain_writes_a_complete_run_and_a_second_call_trains_nothing(videos,
         "seconds",
         "failed_videos",
         "data_seconds",
+        "chance",
     ]
     assert result.log["epoch"].tolist() == [1, 2] and result.log["step"].tolist() == [2, 4]
     assert result.log["failed_videos"].tolist() == [0, 0] and result.log["loss"].notna().all()
