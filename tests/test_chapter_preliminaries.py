@@ -316,6 +316,9 @@ def test_curves_facts_name_runs_whose_loss_did_not_fall_and_tasks_not_learned():
     logs["relative_loss"] = logs["loss"] / logs.groupby("task")["loss"].transform("first")
     final = chapter.pretext_final_table(logs)
     assert final.loc[("rotnet", "shufflenet3d"), "acc / chance"] == pytest.approx(2.4)
+    assert final.loc[("vcop", "shufflenet3d"), ["pretext acc (%)", "chance (%)"]].tolist() == pytest.approx(
+        [30, 100 / 6]
+    )
     facts = chapter.curves_facts(logs)
     assert (facts["fell"], facts["runs"], facts["did not fall"]) == (2, 3, "vcop on shufflenet3d")
     assert facts["steepest"] == "rotnet on shufflenet3d" and facts["steepest ratio"] == pytest.approx(0.5)

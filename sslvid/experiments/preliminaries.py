@@ -705,13 +705,15 @@ LEARNED_FACTOR = 2.0
 
 
 def pretext_final_table(logs: pd.DataFrame) -> pd.DataFrame:
-    """Last epoch's loss, relative loss, pretext accuracy, chance and ``acc / chance`` per (task, backbone),
-    and the run's seconds. The accuracy is over the augmented training clips of that epoch (the run's log)."""
+    """Last epoch's loss, relative loss, pretext accuracy and chance (both in %, as chapter 4's table), and
+    ``acc / chance`` per (task, backbone), and the run's seconds. The accuracy is over the augmented training
+    clips of that epoch (the run's log)."""
     last = logs.sort_values("epoch").groupby(["task", "backbone"], sort=False).tail(1)
     seconds = logs.groupby(["task", "backbone"])["seconds"].sum().rename("train_seconds")
-    columns = ["epoch", "loss", "relative_loss", "acc", "chance"]
-    table = last.set_index(["task", "backbone"])[columns].join(seconds)
-    table.insert(columns.index("chance") + 1, "acc / chance", table["acc"] / table["chance"])
+    table = last.set_index(["task", "backbone"])[["epoch", "loss", "relative_loss"]].assign(
+        **{"pretext acc (%)": 100 * last["acc"].to_numpy(), "chance (%)": 100 * last["chance"].to_numpy()}
+    )
+    table = table.assign(**{"acc / chance": last["acc"].to_numpy() / last["chance"].to_numpy()}).join(seconds)
     order = {t: i for i, t in enumerate(PAPER_TASK_ORDER)}
     return table.sort_index(key=lambda s: s.map(order) if s.name == "task" else s)
 
