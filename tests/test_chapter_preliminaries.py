@@ -419,3 +419,16 @@ def test_table1_with_two_seeds_at_smoke_scale(study, monkeypatch):
     gaps = chapter.scratch_gaps(accuracy, study.outcomes)
     assert gaps[["task", "n", "method"]].values.tolist() == [["rotnet", 2, SEEDS]]
     assert evidence(accuracy) == {"seeds": 2, "models": 2, "test_videos": accuracy["videos"].iloc[0]}
+
+
+def test_recipe_facts_read_the_micro_recipes_from_the_configs():
+    from sslvid.pretext.base import CLASSIFICATION_MICRO_RECIPE as RECIPE
+    from sslvid.pretext.base import SHARED_RECIPE
+
+    facts = chapter.recipe_facts()
+    assert (facts["classification optimizer"], facts["classification lr"], facts["classification batch"]) == (
+        RECIPE.optimizer,
+        RECIPE.lr,
+        RECIPE.batch_size,
+    )
+    assert (facts["shared optimizer"], facts["shared lr"], facts["shared batch"]) == (SHARED_RECIPE.optimizer, 0.01, 32)

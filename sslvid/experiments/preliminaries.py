@@ -40,6 +40,7 @@ from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot, seed_estimates, seed_table
 from sslvid.backbones import VideoBackbone
 from sslvid.data.dataset import VideoClipDataset, collate_clips
+from sslvid.engine.config import PretrainConfig
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import eval_sampler, open_eval_split
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
@@ -710,12 +711,32 @@ def pretext_final_table(logs: pd.DataFrame) -> pd.DataFrame:
     clips of that epoch (the run's log)."""
     last = logs.sort_values("epoch").groupby(["task", "backbone"], sort=False).tail(1)
     seconds = logs.groupby(["task", "backbone"])["seconds"].sum().rename("train_seconds")
-    table = last.set_index(["task", "backbone"])[["epoch", "loss", "relative_loss"]].assign(
-        **{"pretext acc (%)": 100 * last["acc"].to_numpy(), "chance (%)": 100 * last["chance"].to_numpy()}
+    final = last.set_index(["task", "backbone"])
+    table = final[["epoch", "loss", "relative_loss"]].assign(
+        **{
+            "pretext acc (%)": 100 * final["acc"],
+            "chance (%)": 100 * final["chance"],
+            "acc / chance": final["acc"] / final["chance"],
+        }
     )
-    table = table.assign(**{"acc / chance": last["acc"].to_numpy() / last["chance"].to_numpy()}).join(seconds)
+    table = table.join(seconds)
     order = {t: i for i, t in enumerate(PAPER_TASK_ORDER)}
     return table.sort_index(key=lambda s: s.map(order) if s.name == "task" else s)
+
+
+def recipe_facts() -> dict[str, Any]:
+    """The micro pre-training recipes the chapter's text names, read from the configs: RotNet's (that of the
+    classification tasks, RotNet and PRP) and VCOP's (the shared one of the other tasks)."""
+    facts: dict[str, Any] = {}
+    for kind, task in (("classification", "rotnet"), ("shared", "vcop")):
+        config = PretrainConfig.for_profile("micro", task=task, backbone=BACKBONES[-1])
+        facts |= {
+            f"{kind} optimizer": config.optimizer,
+            f"{kind} lr": config.lr,
+            f"{kind} batch": config.batch_size,
+            f"{kind} warmup": config.warmup_epochs,
+        }
+    return facts
 
 
 def curves_facts(logs: pd.DataFrame) -> dict[str, Any]:
