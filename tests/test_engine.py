@@ -110,6 +110,28 @@ def test_the_classification_tasks_pretrain_with_their_measured_micro_recipe():
     assert PretrainConfig.for_profile("micro", task="vcop", backbone="r3d_18").optimizer == "sgd"
 
 
+def test_tdl_takes_its_micro_key_encoder_numbers_under_the_users_and_only_at_micro_scale():
+    from sslvid.engine.pretrain import build_task
+
+    micro = PretrainConfig.for_profile("micro", task="tdl", backbone="r3d_18")
+    assert micro.task_kwargs == {"momentum": 0.9, "queue_size": 128}
+    task = build_task(micro.replace(width=0.125))
+    assert (task.key_encoder.momentum, task.queue.keys.shape[0]) == (0.9, 128)
+    assert PretrainConfig.for_profile("paper", task="tdl", backbone="r3d_18").task_kwargs == {}
+    assert PretrainConfig.for_profile("micro", task="rspnet", backbone="r3d_18").task_kwargs == {}, (
+        "RSPNet keeps the released numbers (its probe fell with these)"
+    )
+    mine = PretrainConfig.for_profile(
+        "micro", task="tdl", backbone="r3d_18", task_kwargs={"queue_size": 64, "tca_alpha": 0.2}
+    )
+    assert mine.task_kwargs == {"momentum": 0.9, "queue_size": 64, "tca_alpha": 0.2}, "the user's numbers win"
+    assert mine.replace(profile="paper").task_kwargs == {"queue_size": 64, "tca_alpha": 0.2}
+    assert mine.replace(task="rotnet", task_kwargs={}).task_kwargs == {}
+    assert micro.replace(task="rotnet").task_kwargs == {}, "a new task does not inherit TDL's recipe numbers"
+    assert PretrainConfig.from_dict(micro.to_dict()).config_hash() == micro.config_hash()
+    assert micro.config_hash() != micro.replace(task_kwargs={"momentum": 0.999, "queue_size": 16384}).config_hash()
+
+
 def test_config_errors_list_every_problem_and_the_valid_names():
     with pytest.raises(ValueError) as err:
         PretrainConfig.for_profile(

@@ -108,6 +108,19 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
     def _profile_defaults(self) -> dict[str, Any]:
         return get_profile(self.profile).defaults("pretrain") | task_recipe(self.task, self.profile)
 
+    def _before_fill(self) -> None:
+        """The task's own numbers at this scale (its recipe's ``task_kwargs``) under those the caller set."""
+        if isinstance(self.task_kwargs, Mapping):
+            object.__setattr__(self, "task_kwargs", task_defaults(self.task, self.profile) | dict(self.task_kwargs))
+
+    def replace(self, **changes: Any) -> PretrainConfig:
+        """A copy with ``changes`` applied; a new task or profile also takes its own recipe's task numbers
+        in place of the old ones (those the caller set are kept)."""
+        if {"task", "profile"} & set(changes) and "task_kwargs" not in changes:
+            own = task_defaults(self.task, self.profile)
+            changes["task_kwargs"] = {k: v for k, v in self.task_kwargs.items() if k not in own or v != own[k]}
+        return super().replace(**changes)
+
     # ----------------------------------------------------------------- validation
     def _checks(self) -> list[Callable[[], list[str]]]:
         return [self._check_subset, self._check_kwargs]
@@ -176,6 +189,15 @@ def task_registry() -> Any:
     from sslvid.pretext.base import TASKS
 
     return TASKS
+
+
+def task_defaults(task: str, profile: str) -> dict[str, Any]:
+    """The task's own numbers its recipe sets for ``profile`` (``PretextTask.task_defaults``); none for a
+    name that is not a registered task or an unknown profile (validation reports those)."""
+    registry = task_registry()
+    if not isinstance(task, str) or task not in registry or not isinstance(profile, str):
+        return {}
+    return registry.get(task).task_defaults(profile)
 
 
 def task_recipe(task: str, profile: str) -> dict[str, Any]:

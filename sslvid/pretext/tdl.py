@@ -21,7 +21,7 @@ from sslvid.data.transforms import (
     static_frame_mixup,
     to_unit_clips,
 )
-from sslvid.pretext.base import TASKS, PretextTask, Recipe, TaskOutput
+from sslvid.pretext.base import MOMENTUM_QUEUE_MICRO_RECIPE, TASKS, PretextTask, Recipe, TaskOutput
 from sslvid.pretext.heads import FeatureQueue, LinearHead, MomentumEncoder
 from sslvid.pretext.losses import chance, classification, info_nce_logits, triplet_margin
 from sslvid.pretext.samplers import TripletSampler
@@ -110,6 +110,7 @@ class TDL(PretextTask):
     contrastive = True
     paper = "Wang et al. 2020, arXiv 2008.02129"
     paper_recipe = Recipe("sgd", 0.003, 128, 1e-4, 0.9, source="released train_temporal_dis.py (Wang et al., 2020)")
+    micro_recipe = MOMENTUM_QUEUE_MICRO_RECIPE
 
     def __init__(
         self,
@@ -193,8 +194,20 @@ register_card(
                 note="the temporal negative then shares few frames with the anchor",
             ),
             Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
-            Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
-            Setting("key encoder momentum", released=0.999, ours=default_of(TDL, "momentum")),
+            Setting(
+                "queue size",
+                released=16384,
+                ours=default_of(TDL, "queue_size"),
+                note="paper scale; micro scale keeps 128 keys (MOMENTUM_QUEUE_MICRO_RECIPE: the queue's share of the "
+                "pre-training set, not its length)",
+            ),
+            Setting(
+                "key encoder momentum",
+                released=0.999,
+                ours=default_of(TDL, "momentum"),
+                note="paper scale; micro scale 0.9 (MOMENTUM_QUEUE_MICRO_RECIPE: over a micro run's 64 steps 0.999 "
+                "leaves the key encoder at its initialisation)",
+            ),
             Setting("triplet loss weight", released=0.0, ours=default_of(TDL, "triplet_weight")),
             Setting("rotation (degrees)", released=10.0, ours=default_of(TDLAugment, "degrees")),
             Setting(
