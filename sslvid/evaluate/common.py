@@ -4,8 +4,9 @@ protocol card and the rows that go into the results table."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,6 +226,13 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         if getattr(config, name) is not None:
             card[name] = getattr(config, name)
     return {**card, **measured}
+
+
+def card_test_videos(cards: Iterable[Any]) -> float:
+    """The fewest test videos named on protocol cards (``protocol_card``'s ``test_videos``; JSON text as the
+    results table stores a card, or a dict), NaN when no card names them (rows stored before they were counted)."""
+    found = [json.loads(c) if isinstance(c, str) and c else c if isinstance(c, dict) else {} for c in cards]
+    return min((float(c["test_videos"]) for c in found if c.get("test_videos") is not None), default=float("nan"))
 
 
 def result_rows(

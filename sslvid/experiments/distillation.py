@@ -22,7 +22,6 @@ that quotes a number reads it from those frames.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -45,6 +44,7 @@ from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.distill.run import retrieval_condition
+from sslvid.evaluate.common import card_test_videos
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
@@ -178,15 +178,11 @@ def student_measure(study: Study, config: DistillConfig) -> dict[str, Any]:
     """``top1``, ``videos`` and ``config_hash`` (as ``teacher_measure``) of the student (or fused teachers) of
     ``config``; ``videos`` is NaN for a run whose protocol card names no test videos."""
     result = run_distill(study, config)
-    return {"top1": result.metric("top1_video"), "videos": _test_videos(result), "config_hash": result.key}
-
-
-def _test_videos(result: DistillResult) -> float:
-    """The test videos on the protocol card of the run's ``top1_video`` row (NaN when it names none)."""
-    rows = result.rows[result.rows["metric"] == "top1_video"]
-    card = rows["protocol_card"].iloc[-1] if len(rows) and "protocol_card" in rows else None
-    found = (json.loads(card) if isinstance(card, str) and card else card or {}).get("test_videos")
-    return float(found) if found is not None else float("nan")
+    return {
+        "top1": result.metric("top1_video"),
+        "videos": card_test_videos(result.rows.loc[result.rows["metric"] == "top1_video", "protocol_card"]),
+        "config_hash": result.key,
+    }
 
 
 # ---------------------------------------------------------------------- (1) Table 8: teachers per subset

@@ -22,7 +22,6 @@ functions give the numbers the notebook's prose quotes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,7 +47,7 @@ from sslvid.analysis.figures import tsne_figure
 from sslvid.data.sources import open_split
 from sslvid.engine.distributed import env_info, resolve_device
 from sslvid.evaluate.classify import Context, eval_features, trained_classifier
-from sslvid.evaluate.common import open_eval_split
+from sslvid.evaluate.common import card_test_videos, open_eval_split
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
 from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
 from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
@@ -210,7 +209,7 @@ def evidence_facts(rows: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
         ``conditions`` (the most noisy tests of one model).
     """
     per = [
-        {"videos": _card_videos(part), "conditions": part["condition"].nunique()}
+        {"videos": card_test_videos(part["protocol_card"]), "conditions": part["condition"].nunique()}
         for _, part in rows.groupby("config_hash")
     ]
     frame = pd.DataFrame(per, columns=["videos", "conditions"])
@@ -317,7 +316,7 @@ def _video_draws(
     for i, r in table.iterrows():
         mine = wanted[(wanted["pretext"] == r["task"]) & (wanted["model"] == r["backbone"])]
         by = mine.pivot_table(index="condition", columns="metric", values="value", aggfunc="first")
-        videos = _card_videos(mine)
+        videos = card_test_videos(mine["protocol_card"])
         if by.empty or not {"top1_video", "abs_drop_video"} <= set(by.columns) or np.isnan(videos):
             return None
         key = str(mine["config_hash"].iloc[0])
@@ -328,15 +327,6 @@ def _video_draws(
             accuracies[f"{i}|{condition}"] = (float(value), videos)
             kept[f"{i}|{condition}"] = outcomes(key, str(condition)) if outcomes is not None else None
     return _VideoDraws(accuracies, kept if outcomes is not None else None, noisy)
-
-
-def _card_videos(rows: pd.DataFrame) -> float:
-    """The fewest test videos named on the rows' protocol cards (NaN when a card names none)."""
-    counts = []
-    for text in rows["protocol_card"]:
-        card = json.loads(text) if isinstance(text, str) and text else (text if isinstance(text, dict) else {})
-        counts.append(float(card.get("test_videos", np.nan)))
-    return min(counts) if counts and not np.isnan(counts).any() else float("nan")
 
 
 def claims(
@@ -853,16 +843,3 @@ def tsne_clean_vs_noisy(
         study.seed,
         f"{model}: clean vs {noise} noise at severity {severity} (mean centred cosine similarity {float(sims):.3f})",
     )
-
-
-def timing_summary(study: Study) -> pd.DataFrame:
-    """What this study object did, by kind: ``what``, ``calls``, ``cached`` (calls that found their result),
-    ``seconds``."""
-    timings = study.timing_table()
-    if timings.empty:
-        return pd.DataFrame(columns=["what", "calls", "cached", "seconds"])
-    cached = timings["cached"].fillna(False).astype(bool) if "cached" in timings else False
-    grouped = timings.assign(cached=cached).groupby("what")
-    return pd.DataFrame(
-        {"calls": grouped.size(), "cached": grouped["cached"].sum(), "seconds": grouped["seconds"].sum().round(1)}
-    ).reset_index()

@@ -782,20 +782,3 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     pre-training seeds ``KNOBS["table1_seeds"]``.
     """
     return {TABLE1: table1_vs_paper(table1_accuracy(study, KNOBS["target"], seeds=KNOBS["table1_seeds"]))}
-
-
-def cost_table(study: Study) -> pd.DataFrame:
-    """Seconds this chapter's study object spent, by kind of work (cached work counts ~0 s).
-
-    Returns:
-        columns what, runs, seconds (summed).
-    """
-    timings = study.timing_table()
-    if timings.empty:
-        return pd.DataFrame(columns=["what", "runs", "seconds"])
-    return (
-        timings.groupby("what")["seconds"]
-        .agg(runs="count", seconds="sum")
-        .reset_index()
-        .sort_values("seconds", ascending=False, ignore_index=True)
-    )

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.engine.runner import Workspace
 from sslvid.evaluate.classify import evaluate
+from sslvid.evaluate.common import card_test_videos
 from sslvid.evaluate.config import ALL_LABELS, SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
 from sslvid.paths import using_cache_dir
@@ -396,11 +396,11 @@ class Study:
             for epoch in epochs:
                 table = self.evaluate(point, target, protocol, epoch, **overrides)
                 rows.append({**_describe(point), "epoch": epoch, **_metric(table, metric)})
-                videos.append(_test_videos(table))
+                videos.append(card_test_videos(table.get("protocol_card", ())))
         for backbone in scratch_backbones:
             table = self.evaluate(None, target, protocol, backbone=backbone, **overrides)
             rows.append({**_describe({"task": "scratch", "backbone": backbone}), "epoch": 0, **_metric(table, metric)})
-            videos.append(_test_videos(table))
+            videos.append(card_test_videos(table.get("protocol_card", ())))
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
@@ -464,16 +464,6 @@ def _metric(table: pd.DataFrame, metric: str) -> dict[str, Any]:
     if rows.empty:
         raise ValueError(f"no {metric!r} among the evaluation's metrics ({', '.join(sorted(set(table['metric'])))})")
     return {"config_hash": rows["config_hash"].iloc[0], "top1": float(rows["value"].iloc[0])}
-
-
-def _test_videos(table: pd.DataFrame) -> float:
-    """The test videos behind an evaluation's rows (its protocol card's ``test_videos``), NaN if not recorded."""
-    for card in table.get("protocol_card", pd.Series(dtype=object)):
-        if isinstance(card, str) and card:
-            found = json.loads(card).get("test_videos")
-            if found is not None:
-                return float(found)
-    return float("nan")
 
 
 def _unique(points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
