@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from sslvid.data.dataset import FrameSource, SelectedSource
+from sslvid.data.dataset import FrameSource, SelectedSource, VideoClipDataset, collate_clips
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
@@ -108,6 +108,15 @@ def check_same_classes(train: VideoIndex, test: VideoIndex) -> int:
 def eval_sampler(config: EvalConfig, clips: int) -> ClipSampler:
     """``clips`` clips per video, starts spread uniformly over the video (deterministic)."""
     return ClipSampler(num_frames=config.frames, stride=config.stride, clips_per_video=clips, start="uniform")
+
+
+def video_clips(
+    config: EvalConfig, split: Split, videos: Sequence[int], per_video: int = 1, seed: int = 0
+) -> torch.Tensor:
+    """uint8 ``(V, per_video, T, H, W, 3)``: ``per_video`` clips of each of ``videos`` (positions in ``split``), spread
+    over the video as in testing (``eval_sampler``); unreadable videos are left out (``collate_clips``)."""
+    dataset = VideoClipDataset(split.index, eval_sampler(config, per_video), source=split.source, seed=seed)
+    return collate_clips([dataset[int(v)] for v in videos])["clips"]
 
 
 def frozen_features(

@@ -44,9 +44,8 @@ from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 from sslvid.backbones import VideoBackbone
-from sslvid.data.dataset import VideoClipDataset
 from sslvid.evaluate.classify import trained_classifier
-from sslvid.evaluate.common import Split, eval_sampler, open_eval_split
+from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
@@ -688,13 +687,6 @@ def probed_model(study: Study, point: Mapping[str, Any]) -> tuple[EvalConfig, Vi
     return config, fold_probe(model.backbone, model.head)
 
 
-def inputs_for_videos(config: EvalConfig, split: Split, videos: Sequence[int]) -> Tensor:
-    """One model-ready clip per video of ``videos`` (the first evaluation clip): ``(N, 3, T, H, W)``."""
-    dataset = VideoClipDataset(split.index, eval_sampler(config, 1), source=split.source, seed=0)
-    frames = torch.stack([dataset[v]["clips"] for v in videos])
-    return eval_clips(frames, config.crop_size)
-
-
 def saliency_maps(model: VideoBackbone, clips: Tensor) -> tuple[Tensor, Tensor | None]:
     """Vanilla gradients and Grad-CAM of the predicted class, each ``(N, T, H, W)``.
 
@@ -730,7 +722,7 @@ def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: 
     config, model = probed_model(study, point_of(study, task, backbone))
     split = open_eval_split(config, "test")
     videos = pick_one_per_class(split.index, frames, seed)
-    clips = inputs_for_videos(config, split, videos)
+    clips = eval_clips(video_clips(config, split, videos), config.crop_size)
     with torch.no_grad():
         predicted = model(clips).argmax(dim=1).tolist()
     gradient, cam = saliency_maps(model, clips)

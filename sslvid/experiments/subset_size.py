@@ -36,8 +36,7 @@ from sslvid.analysis.cka import CKAResult, cka_map
 from sslvid.analysis.claims import Claim, bootstrap_combination, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot
-from sslvid.data.dataset import VideoClipDataset, collate_clips
-from sslvid.evaluate.common import eval_sampler, open_eval_split
+from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.features import eval_clips
 from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
@@ -496,10 +495,8 @@ def cka_clips_tensor(study: Study, point: Mapping[str, Any], count: int) -> torc
         raise ValueError(f"CKA needs at least 4 clips, got cka_clips={count}")
     config = study.eval_config(point, "appearance")
     split = open_eval_split(config, "test")
-    dataset = VideoClipDataset(split.index, eval_sampler(config, 1), source=split.source, seed=study.seed)
-    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(dataset))[:count]
-    batch = collate_clips([dataset[int(i)] for i in order])
-    return eval_clips(batch["clips"], config.crop_size)
+    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(split.index))[:count]
+    return eval_clips(video_clips(config, split, order, 1, study.seed), config.crop_size)
 
 
 def subset_cka(
