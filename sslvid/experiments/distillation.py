@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -35,17 +36,15 @@ from sslvid.analysis.claims import (
     SINGLE,
     Claim,
     Estimate,
-    Statistic,
     bootstrap_mean,
     paired_difference,
-    video_statistic,
 )
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.distill.run import retrieval_condition
 from sslvid.evaluate.common import card_test_videos
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes, video_gap
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
@@ -267,23 +266,6 @@ EVIDENCE_COLUMNS = ("videos", "config_hash")
 """Columns of the results frames behind the claims' bootstrap over test videos (not shown on the page)."""
 
 
-def _video_gap(
-    rows: pd.DataFrame, statistic: Callable[[Mapping[Any, np.ndarray]], np.ndarray], outcomes: Outcomes | None
-) -> Estimate | None:
-    """``statistic`` of the ``top1`` of ``rows`` (keyed by their index) with a bootstrap over test videos: paired
-    when ``outcomes`` finds every row's per-video outcomes (by ``config_hash``), unpaired otherwise
-    (``sslvid.analysis.claims.video_statistic``); None when a row has no test-video count (frames built
-    before they were carried: the caller keeps its bootstrap over cells)."""
-    if "videos" not in rows or rows["videos"].isna().any():
-        return None
-    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
-    kept = None
-    if outcomes is not None:
-        kept = {str(i): kept_outcomes(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
-    keyed: Statistic = lambda acc: statistic({i: acc[str(i)] for i in rows.index})  # noqa: E731
-    return video_statistic(accuracies, keyed, kept)
-
-
 def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
     """How many seeds, models and test videos stand behind the chapter's top-1 numbers (``Study.evidence``
     over the rows of ``frames`` that carry ``EVIDENCE_COLUMNS``, each run counted once by its config hash).
@@ -308,12 +290,7 @@ def _margin(
     )
 
 
-def _claim(
-    key: str, statement: str, paper: str, section: str, table: str, quantity: str, got: Estimate | None, reason: str
-) -> Claim:
-    return chapter_claim(CHAPTER, key, statement, quantity, section=section, table=table, paper=paper).measured(
-        got, reason
-    )
+_claim = partial(chapter_claim, CHAPTER, section="§5")
 
 
 def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:
@@ -335,27 +312,19 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
         out.append(
             _claim(
                 f"student_beats_teachers_{target}",
-                f"The distilled student beats both of its teachers "
+                "The distilled student beats both of its teachers "
                 f"({TARGET_COLUMNS.get(target, target)} in the paper).",
-                "benchmark2023",
-                "§5",
-                "Table 8",
                 "student minus best teacher, mean over subsets (points)",
-                _beats_teachers(cells, outcomes),
-                "no subset with student and teachers",
-            )
+                table="Table 8",
+            ).measured(_beats_teachers(cells, outcomes), "no subset with student and teachers")
         )
         out.append(
             _claim(
                 f"distillation_helps_{target}",
                 "Distillation beats the same student trained on labels alone.",
-                "benchmark2023",
-                "§5",
-                "Table 8",
                 "student minus student alone, mean over subsets (points)",
-                _beats_alone(cells, alone, outcomes),
-                "the student alone was not run",
-            )
+                table="Table 8",
+            ).measured(_beats_alone(cells, alone, outcomes), "the student alone was not run")
         )
     return out
 
@@ -370,7 +339,7 @@ def _student_margin(
     rows: pd.DataFrame, by: str, student: pd.Series, teacher: pd.Series, outcomes: Outcomes | None
 ) -> Estimate | None:
     """Student minus best teacher per group of ``by`` (``student``, ``teacher``: which rows are which), mean over
-    the groups with both: over test videos (``_video_gap``), else over the groups; None without such a group."""
+    the groups with both: over test videos (``video_gap``), else over the groups; None without such a group."""
     students, teachers = [], []
     for _, part in rows.groupby(by, sort=False) if len(rows) else []:
         mine, theirs = part.index[student[part.index]], part.index[teacher[part.index]]
@@ -380,7 +349,7 @@ def _student_margin(
     if not students:
         return None
     used = rows.loc[students + [t for ts in teachers for t in ts]]
-    return _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
+    return video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
         [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
     )
 
@@ -392,7 +361,7 @@ def _beats_alone(cells: pd.DataFrame, alone: pd.DataFrame, outcomes: Outcomes | 
         return None
     base = alone.index[0]
     used = pd.concat([cells.loc[students], alone.loc[[base]]])
-    found = _video_gap(used, lambda acc: np.mean([acc[s] - acc[base] for s in students], axis=0), outcomes)
+    found = video_gap(used, lambda acc: np.mean([acc[s] - acc[base] for s in students], axis=0), outcomes)
     if found is not None:
         return found
     return bootstrap_mean([float(used.loc[s, "top1"] - used.loc[base, "top1"]) for s in students])
@@ -525,13 +494,8 @@ def group_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> lis
         _claim(
             "student_beats_group_teachers",
             "A student distilled from a group of teachers beats its best teacher.",
-            "benchmark2023",
-            "§5",
-            "",
             "student minus best teacher, mean over groups (points)",
-            found,
-            "no teacher group was run (knob teacher_groups)",
-        )
+        ).measured(found, "no teacher group was run (knob teacher_groups)")
     ]
 
 
@@ -570,20 +534,18 @@ def graph_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> lis
     graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in rows.index]
     found = None
     if graphs and "kd" in rows.index:
-        found = _video_gap(
+        found = video_gap(
             rows.loc[["kd", *graphs]], lambda acc: np.mean([acc[g] - acc["kd"] for g in graphs], axis=0), outcomes
         ) or bootstrap_mean([float(rows.loc[g, "top1"] - rows.loc["kd", "top1"]) for g in graphs])
     return [
         _claim(
             "graphs_beat_kd",
             "Distillation along the graphs beats uniform KD.",
-            "zhang2018graph",
-            "§4",
-            "Table 2",
             "graph variant minus uniform KD, mean over variants (points)",
-            found,
-            "uniform KD or the graph variants were not run",
-        )
+            section="§4",
+            table="Table 2",
+            paper="zhang2018graph",
+        ).measured(found, "uniform KD or the graph variants were not run")
     ]
 
 
@@ -671,13 +633,10 @@ def pcl_claims(curves: pd.DataFrame, outcomes: Callable[[str, str], VideoOutcome
         _claim(
             "pcl_teacher_helps",
             "With a teacher, PCL ends with better features.",
-            "camarena2022boosting",
-            "§4",
-            "",
             quantity,
-            got,
-            "the PCL curves are incomplete",
-        )
+            section="§4",
+            paper="camarena2022boosting",
+        ).measured(got, "the PCL curves are incomplete")
     ]
 
 
@@ -745,20 +704,18 @@ def skd_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[
     rows = results.drop_duplicates("method").set_index("method", drop=False) if len(results) else results
     got = None
     if {"independent", "skd_srl"} <= set(rows.index):
-        got = _video_gap(
+        got = video_gap(
             rows.loc[["skd_srl", "independent"]], lambda acc: acc["skd_srl"] - acc["independent"], outcomes
         ) or Estimate(float(rows.loc["skd_srl", "top1"] - rows.loc["independent", "top1"]))
     return [
         _claim(
             "skd_beats_independent",
             "SKD-SRL beats the student trained alone.",
-            "vu2022skdsrl",
-            "§4",
-            "Table 1",
             "SKD-SRL minus independent training (points)",
-            got,
-            "SKD-SRL and the independent baseline were not both run",
-        )
+            section="§4",
+            table="Table 1",
+            paper="vu2022skdsrl",
+        ).measured(got, "SKD-SRL and the independent baseline were not both run")
     ]
 
 

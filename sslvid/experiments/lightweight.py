@@ -51,7 +51,7 @@ from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes, video_gap
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
 from sslvid.store.paper_tables import load_paper_table, paper_table_as
@@ -362,15 +362,7 @@ def _contrastive_gap(
         return None
     contrastive = cells["task"].map(flags).fillna(False).astype(bool)
     yes, no = list(cells.index[contrastive]), list(cells.index[~contrastive])
-    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in cells.iterrows()}
-    kept = None
-    if outcomes is not None:
-        kept = {str(i): outcomes(str(r["config_hash"])) for i, r in cells.iterrows()}
-    return video_statistic(
-        accuracies,
-        lambda acc: np.mean([acc[str(i)] for i in yes], axis=0) - np.mean([acc[str(i)] for i in no], axis=0),
-        kept,
-    )
+    return video_gap(cells, lambda acc: np.mean([acc[i] for i in yes], 0) - np.mean([acc[i] for i in no], 0), outcomes)
 
 
 RANKING_FALLBACK = "per-video outcomes not kept for every cell, or no test-video counts"

@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from sslvid.analysis.claims import Claim
+from sslvid.analysis.claims import Claim, Estimate, video_statistic
 from sslvid.backbones.checkpoints import read_metadata
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
@@ -108,6 +109,22 @@ Outcomes = Callable[[str], VideoOutcomes | None]
 def kept_outcomes(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
     """``outcomes(key)`` for a config hash; None for a missing one (None, NaN or empty)."""
     return outcomes(key) if isinstance(key, str) and key else None
+
+
+def video_gap(
+    rows: pd.DataFrame, statistic: Callable[[Mapping[Any, np.ndarray]], np.ndarray], outcomes: Outcomes | None
+) -> Estimate | None:
+    """``statistic`` of the ``top1`` of ``rows`` (keyed by their index) with a bootstrap over test videos (Efron &
+    Tibshirani 1993): paired when ``outcomes`` finds every row's per-video outcomes (by ``config_hash``), unpaired
+    otherwise (``sslvid.analysis.claims.video_statistic``); None when a row has no test-video count (frames built
+    before they were carried: the caller keeps its bootstrap over cells)."""
+    if "videos" not in rows or rows["videos"].isna().any():
+        return None
+    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
+    kept = None
+    if outcomes is not None:
+        kept = {str(i): kept_outcomes(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
+    return video_statistic(accuracies, lambda acc: statistic({i: acc[str(i)] for i in rows.index}), kept)
 
 
 def evidence(accuracy: pd.DataFrame, seeds: int | None = None) -> dict[str, Any]:
