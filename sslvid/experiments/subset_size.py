@@ -321,16 +321,9 @@ def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, on: list[str]) -> pd.DataFrame:
-    pick = [*on, "gain", "monotone"]
-    merged = ours[pick].merge(theirs[pick], on=on, how="left", suffixes=(" (ours)", " (paper)"))
-    return merged.rename(
-        columns={
-            "gain (ours)": "gain here",
-            "gain (paper)": "gain in paper",
-            "monotone (ours)": "never fell here",
-            "monotone (paper)": "never fell in paper",
-        }
-    )
+    pick = {"gain": "gain", "monotone": "never fell"}
+    ours, theirs = (t[[*on, *pick]].rename(columns=pick) for t in (ours, theirs))
+    return ours.merge(theirs, on=on, how="left", suffixes=(" here", " in paper"))
 
 
 def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -344,20 +337,13 @@ def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
     ours = ours[ours["epochs"] == ours["epochs"].max()]
     theirs = paper_frame(TABLE3)
     theirs = theirs[theirs["epochs"] == PAPER_EPOCHS]
-    rows = []
+    parts = []
     for step in (("10k", "30k"), ("30k", "100k")):
-        mine = gains(ours, "subset", step, ["backbone"]).set_index("backbone")["gain"]
-        paper = gains(theirs, "subset", step, ["backbone"]).set_index("backbone")["gain"]
-        for backbone, gain in mine.items():
-            rows.append(
-                {
-                    "backbone": backbone,
-                    "step": "->".join(step),
-                    "gain here": gain,
-                    "gain in paper": paper.get(backbone, np.nan),
-                }
-            )
-    return pd.DataFrame(rows, columns=["backbone", "step", "gain here", "gain in paper"])
+        mine, paper = (gains(t, "subset", step, ["backbone"]).set_index("backbone")["gain"] for t in (ours, theirs))
+        parts.append(
+            pd.DataFrame({"step": "->".join(step), "gain here": mine, "gain in paper": paper.reindex(mine.index)})
+        )
+    return pd.concat(parts).rename_axis("backbone").reset_index()
 
 
 def duration_gains(frame: pd.DataFrame, by: Sequence[str], after: int = 100) -> pd.DataFrame:
@@ -411,11 +397,8 @@ def claims(
     )
     for backbone in acc3["backbone"].unique() if acc3 is not None and len(acc3) else []:
         final = acc3[(acc3["backbone"] == backbone) & (acc3["epoch"] == acc3["epoch"].max())]
-        by = (
-            final.groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
-            if "videos" in final
-            else final.groupby("subset").agg(top1=("top1", "mean")).assign(videos=np.nan)
-        )
+        videos = final["videos"] if "videos" in final else np.nan
+        by = final.assign(videos=videos).groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
         claim = _claim(
             f"saturates_{backbone}",
             f"{backbone} gains more from 10k to 30k videos than from 30k to 100k.",
