@@ -200,3 +200,11 @@ def test_glue_facts_names_and_plain_numbers(monkeypatch):
     glue_facts("t1", {"best task": "vcop", "top1": np.float64(40.5), "count": np.int64(3)})
     assert glued == {"t1_best_task": "vcop", "t1_top1": 40.5, "t1_count": 3}
     assert type(glued["t1_top1"]) is float and type(glued["t1_count"]) is int
+
+
+def test_a_nan_estimate_counts_as_not_measured():
+    claim = Claim("k", "c", "s", "p", "§1", "q", reason="not measured")
+    found = claim.measured(Estimate(math.nan), "too few cells")
+    assert found.estimate is None and found.reason == "too few cells" and found.verdict == NOT_MEASURED
+    assert claim.measured(Estimate(math.nan)).reason == "no number"
+    assert claim.measured(Estimate(1.0), "unused").reason == ""

@@ -162,7 +162,10 @@ class Claim:
         return verdict(self)
 
     def measured(self, estimate: Estimate | None, reason: str = "") -> Claim:
-        """This claim with ``estimate`` (or, when None, not measured for ``reason``)."""
+        """This claim with ``estimate`` (or, when None or NaN, e.g. a rank correlation of constant values, not
+        measured for ``reason``; "no number" for a NaN estimate without one)."""
+        if estimate is not None and math.isnan(estimate.value):
+            estimate, reason = None, reason or "no number"
         return replace(self, estimate=estimate, reason=reason if estimate is None else "")
 
 

@@ -358,9 +358,9 @@ def agreement_claim(table: str, metric: str, frame: pd.DataFrame) -> Claim:
         digits=2,
     )
     rho = spearman(both["paper"], both["reproduced"]) if len(both) else None
-    if rho is not None and np.isnan(rho.value):
-        return claim.measured(None, f"{len(both)} cells reproduced: too few, or one side constant")
-    return claim.measured(rho, "no cell reproduced")
+    return claim.measured(
+        rho, f"{len(both)} cells reproduced: too few, or one side constant" if len(both) else "no cell reproduced"
+    )
 
 
 def agreement(table: str, frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -345,10 +345,7 @@ def claims(
         gap = _contrastive_gap(ours, flags, accuracy, outcomes) or bootstrap_group_difference(yes, no)
     return [
         contrastive.measured(gap, "the grid lacks contrastive or other methods"),
-        ranking.measured(
-            rho if rho is not None and not np.isnan(rho.value) else None,
-            f"{len(pairs)} cells in common: too few, or constant",
-        ),
+        ranking.measured(rho, f"{len(pairs)} cells in common: too few, or constant"),
     ]
 
 
@@ -612,12 +609,7 @@ def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
         pairs = costs[[a, b]].dropna()
         rho = spearman(pairs[a], pairs[b]) if len(pairs) else None
         claim = _claim(key, statement, f"Spearman's rho of {a} and {b}", section="§1", digits=2)
-        out.append(
-            claim.measured(
-                rho if rho is not None and not np.isnan(rho.value) else None,
-                f"{len(pairs)} networks with both numbers: too few, or constant",
-            )
-        )
+        out.append(claim.measured(rho, f"{len(pairs)} networks with both numbers: too few, or constant"))
     return out
 
 

@@ -311,11 +311,7 @@ def claims(
             digits=2,
         )
         rho = rank_agreement(comparison).get(name) if comparison is not None else None
-        out.append(
-            base.measured(
-                rho if rho is not None and not np.isnan(rho.value) else None, f"fewer than 3 tasks of {ours} measured"
-            )
-        )
+        out.append(base.measured(rho, f"fewer than 3 tasks of {ours} measured"))
     small, medium = BACKBONES
     duel = _claim(
         "medium_beats_small",
