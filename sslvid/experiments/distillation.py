@@ -157,19 +157,10 @@ def distill_config(
 
 def run_distill(study: Study, config: DistillConfig) -> DistillResult:
     """Distil ``config`` in the study's stores (found there when it ran before); timed in ``study.timings``."""
-    import time
-
-    start = time.perf_counter()
-    with using_cache_dir(study.cache_dir):
+    what = f"distill/{config.method}"
+    with study.timed(what, {"backbone": config.student or "teachers"}) as row, using_cache_dir(study.cache_dir):
         result = distill(config, study.store, study.results, progress=study.progress)
-    study.timings.append(
-        {
-            "what": f"distill/{config.method}",
-            "backbone": config.student or "teachers",
-            "cached": result.cached,
-            "seconds": round(time.perf_counter() - start, 2),
-        }
-    )
+        row["cached"] = result.cached
     return result
 
 

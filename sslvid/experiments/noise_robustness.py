@@ -22,7 +22,6 @@ functions give the numbers the notebook's prose quotes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -132,41 +131,18 @@ def noise_rows(
         cached = all(study.results.has(key, TASK, METRICS, condition=c) for c in conditions)
         if not cached:
             study.evaluate(point, TARGET)
-        start = time.perf_counter()
-        frames.append(
-            noise_robustness(
-                config,
-                noises,
-                severities,
-                store=study.store,
-                results=study.results,
-                features=study.features,
-                progress=study.progress,
-            )
-        )
-        study.timings.append(
-            {
-                "what": f"noise/{len(conditions)} conditions",
-                "task": point["task"],
-                "backbone": point["backbone"],
-                "cached": cached,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
+        with study.timed(f"noise/{len(conditions)} conditions", point, cached=cached):
+            frames.append(noise_robustness(config, noises, severities, workspace=study.workspace))
     rows = pd.concat(frames, ignore_index=True)
     parts = rows["condition"].str.split("/", expand=True)
     return rows.assign(noise=parts[0], severity=parts[1].astype(int))
 
 
-def task_traits(task: str) -> dict[str, Any]:
-    """Category ("spatial", "temporal", "spatiotemporal") and contrastive flag of a pretext task (§3.1)."""
-    info = TASKS.get(task).describe()
-    return {"category": info["category"], "contrastive": bool(info["contrastive"])}
-
-
 def _traits(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the ``task_traits`` of its ``task`` column."""
-    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
+    """``table`` with the category ("spatial", "temporal", "spatiotemporal") and contrastive flag of the pretext
+    task of its ``task`` column (benchmark §3.1)."""
+    tasks = table["task"].map(TASKS.get)
+    return table.assign(category=tasks.map(lambda t: t.category), contrastive=tasks.map(lambda t: bool(t.contrastive)))
 
 
 # ---------------------------------------------------------------------- Table 7

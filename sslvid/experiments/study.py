@@ -22,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,18 +261,18 @@ class Study:
     def pretrain(self, point: Mapping[str, Any]) -> PretrainResult:
         """Pre-train ``point`` unless the run store holds it; timed in ``timings``."""
         config = self.pretrain_config(point)
-        start = time.perf_counter()
-        with using_cache_dir(self.cache_dir):
+        with self.timed("pretrain", point) as row, using_cache_dir(self.cache_dir):
             result = pretrain(config, workspace=self.workspace)
-        self.timings.append(
-            {
-                "what": "pretrain",
-                **_describe(point),
-                "cached": result.cached,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
+            row["cached"] = result.cached
         return result
+
+    @contextmanager
+    def timed(self, what: str, point: Mapping[str, Any], **fields: Any) -> Iterator[dict[str, Any]]:
+        """Time the block into ``timings``: a row of ``what``, the point's fields shown in tables, ``fields`` and what
+        the block adds to the row it is given (e.g. ``cached``), then ``seconds``; nothing when the block raises."""
+        row, start = {"what": what, **_describe(point), **fields}, time.perf_counter()
+        yield row
+        self.timings.append({**row, "seconds": round(time.perf_counter() - start, 2)})
 
     def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
         """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only.
@@ -350,18 +351,9 @@ class Study:
         if point is not None:
             self.pretrain(point)
         config = self.eval_config(point, target, protocol, epoch, backbone, **overrides)
-        start = time.perf_counter()
-        with using_cache_dir(self.cache_dir):
-            rows = evaluate(config, workspace=self.workspace)
-        self.timings.append(
-            {
-                "what": f"evaluate/{config.protocol}/{target}",
-                **_describe(point or {"backbone": backbone}),
-                "epoch": epoch,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
-        return rows
+        what = f"evaluate/{config.protocol}/{target}"
+        with self.timed(what, point or {"backbone": backbone}, epoch=epoch), using_cache_dir(self.cache_dir):
+            return evaluate(config, workspace=self.workspace)
 
     def accuracy(
         self,
