@@ -84,18 +84,6 @@ on the study's protocol (a linear probe below paper scale, finetuning at paper s
 # --------------------------------------------------------------------------- points and names
 
 
-def check_names(names: Sequence[str] | None, valid: Sequence[str], what: str) -> list[str]:
-    """``names`` (None: all of ``valid``) in ``valid``'s order.
-
-    Raises:
-        ValueError: for an unknown name, listing the valid ones.
-    """
-    if names is None:
-        return list(valid)
-    chosen = check_selection(names, valid, what)
-    return [n for n in valid if n in chosen]
-
-
 def lightweight_points(
     study: Study, methods: Sequence[str] | None = None, backbones: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -104,9 +92,10 @@ def lightweight_points(
     Raises:
         ValueError: for an unknown method or backbone.
     """
-    methods, backbones = check_names(methods, METHODS, "methods"), check_names(backbones, BACKBONES, "backbones")
+    methods = METHODS if methods is None else check_selection(methods, METHODS, "methods")
+    backbones = BACKBONES if backbones is None else check_selection(backbones, BACKBONES, "backbones")
     points = {(p["task"], p["backbone"]): p for p in study.grid_points("lightweight")}
-    return [points[(m, b)] for m in methods for b in backbones]
+    return [points[(m, b)] for m in METHODS if m in methods for b in BACKBONES if b in backbones]
 
 
 def checkpoint_epochs(study: Study, points: Sequence[Mapping[str, Any]]) -> tuple[int | None, ...]:
@@ -224,6 +213,17 @@ def final_accuracy(acc: pd.DataFrame) -> pd.DataFrame:
     return acc[acc["final"]].reset_index(drop=True)
 
 
+def _chosen_rows(acc: pd.DataFrame, which: str) -> pd.DataFrame:
+    """The rows of the best checkpoint (``which`` "best") or of the final weights ("final") of each cell.
+
+    Raises:
+        ValueError: for another ``which``.
+    """
+    if which not in ("best", "final"):
+        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
+    return best_checkpoint(acc) if which == "best" else final_accuracy(acc)
+
+
 def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
     """Methods as rows, networks as columns (Table 1's shape): top-1 in percent.
 
@@ -234,10 +234,7 @@ def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
     Raises:
         ValueError: for another ``which``.
     """
-    if which not in ("best", "final"):
-        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-    rows = best_checkpoint(acc) if which == "best" else final_accuracy(acc)
-    grid = rows.pivot(index="task", columns="backbone", values="top1")
+    grid = _chosen_rows(acc, which).pivot(index="task", columns="backbone", values="top1")
     grid = grid.reindex(index=[m for m in METHODS if m in grid.index], columns=[b for b in BACKBONES if b in grid])
     grid.index.name, grid.columns.name = "method", "backbone"
     return grid
@@ -277,9 +274,7 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
         ``paper_vs_reproduced`` columns: ``method, backbone`` (paper's names), ``paper``,
         ``reproduced``, ``n``, ``difference`` (points); cells we did not run have NaN.
     """
-    if which not in ("best", "final"):
-        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-    ours = (best_checkpoint(acc) if which == "best" else final_accuracy(acc)).rename(columns={"task": "method"})
+    ours = _chosen_rows(acc, which).rename(columns={"task": "method"})
     return compare_with_paper("lightweight_t1_stl10", ours, value="top1", rename=PAPER_NAMES, scale=100.0)
 
 
@@ -483,25 +478,16 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
     §5.1): runs that gained from the first to the last checkpoint, runs best at the last, and the methods that
     changed most and least favourably on average ("n/a" without curves)."""
     if epochs is None or epochs.empty:
-        return {
-            "runs": 0,
-            "gained": 0,
-            "best at last": 0,
-            "last epoch": last_epoch,
-            "most": "n/a",
-            "most gain": float("nan"),
-            "least": "n/a",
-            "least gain": float("nan"),
-        }
+        epochs = pd.DataFrame({"task": pd.Series(dtype=str), "gain": pd.Series(dtype=float), "best_epoch": 0})
     by_method = epochs.groupby("task", sort=False)["gain"].mean()
     return {
         "runs": len(epochs),
         "gained": int((epochs["gain"] > 0).sum()),
         "best at last": int((epochs["best_epoch"] == last_epoch).sum()),
         "last epoch": last_epoch,
-        "most": by_method.idxmax(),
+        "most": by_method.idxmax() if len(by_method) else "n/a",
         "most gain": float(by_method.max()),
-        "least": by_method.idxmin(),
+        "least": by_method.idxmin() if len(by_method) else "n/a",
         "least gain": float(by_method.min()),
     }
 
