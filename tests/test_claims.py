@@ -27,6 +27,7 @@ from sslvid.analysis.claims import (
     claim_rows,
     claims_from_rows,
     claims_table,
+    extremes,
     glue_facts,
     record_claims,
     seed_difference,
@@ -208,3 +209,15 @@ def test_a_nan_estimate_counts_as_not_measured():
     assert found.estimate is None and found.reason == "too few cells" and found.verdict == NOT_MEASURED
     assert claim.measured(Estimate(math.nan)).reason == "no number"
     assert claim.measured(Estimate(1.0), "unused").reason == ""
+
+
+def test_extremes_names_the_largest_and_smallest_labels_with_their_values():
+    values = pd.Series([3.0, 1.0, np.nan, 5.0], index=["a", "b", "c", "d"])
+    assert extremes(values, "gain", {"most": "max", "least": "min"}) == {
+        "most": "d",
+        "most gain": 5.0,
+        "least": "b",
+        "least gain": 1.0,
+    }
+    none = extremes(pd.Series(dtype=float), "gain", {"most": "max"})
+    assert none["most"] == "n/a" and math.isnan(none["most gain"])

@@ -895,6 +895,16 @@ def stored_claims(store: ClaimStore, profile: str) -> list[Claim]:
     return claims_from_rows(store.table(profile=profile).drop(columns=["profile"]))
 
 
+def extremes(values: pd.Series, unit: str, sides: Mapping[str, str]) -> dict[str, Any]:
+    """Facts on labelled ``values`` for a chapter's prose: per ``name: side`` of ``sides`` ("max" or "min"), the label
+    of the largest or smallest value as ``name`` and that value as ``"<name> <unit>"`` ("n/a" and NaN for none)."""
+    facts: dict[str, Any] = {}
+    for name, side in sides.items():
+        facts[name] = getattr(values, f"idx{side}")() if values.notna().any() else "n/a"
+        facts[f"{name} {unit}"] = float(getattr(values, side)())
+    return facts
+
+
 def glue_facts(prefix: str, facts: Mapping[str, Any]) -> None:
     """Hand each fact to the book as ``<prefix>_<name>`` (spaces become underscores) through MyST-NB's ``glue``,
     so the notebook's markdown quotes it with ``{glue:text}``; numpy scalars become Python numbers. Without

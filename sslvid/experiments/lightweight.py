@@ -36,6 +36,7 @@ from sslvid.analysis.claims import (
     Claim,
     Estimate,
     bootstrap_group_difference,
+    extremes,
     rank_agreement,
     spearman,
     video_statistic,
@@ -485,10 +486,7 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
         "gained": int((epochs["gain"] > 0).sum()),
         "best at last": int((epochs["best_epoch"] == last_epoch).sum()),
         "last epoch": last_epoch,
-        "most": by_method.idxmax() if len(by_method) else "n/a",
-        "most gain": float(by_method.max()),
-        "least": by_method.idxmin() if len(by_method) else "n/a",
-        "least gain": float(by_method.min()),
+        **extremes(by_method, "gain", {"most": "max", "least": "min"}),
     }
 
 
@@ -565,14 +563,11 @@ def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
 def cost_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:
     """The cheapest network in multiply-adds and how many times cheaper than the most expensive, and the fastest
     and slowest to train at ``profile`` (from :func:`cost_comparison`)."""
-    time_col = f"train seconds, {profile}"
+    macs, seconds = (costs.set_index("backbone")[c] for c in ("GMACs @224", f"train seconds, {profile}"))
     return {
-        "cheapest": costs.loc[costs["GMACs @224"].idxmin(), "backbone"],
-        "macs ratio": float(costs["GMACs @224"].max() / costs["GMACs @224"].min()),
-        "fastest": costs.loc[costs[time_col].idxmin(), "backbone"],
-        "fastest seconds": float(costs[time_col].min()),
-        "slowest": costs.loc[costs[time_col].idxmax(), "backbone"],
-        "slowest seconds": float(costs[time_col].max()),
+        "cheapest": macs.idxmin(),
+        "macs ratio": float(macs.max() / macs.min()),
+        **extremes(seconds, "seconds", {"fastest": "min", "slowest": "max"}),
     }
 
 

@@ -37,6 +37,7 @@ from sslvid.analysis.claims import (
     Estimate,
     bootstrap_group_difference,
     bootstrap_mean,
+    extremes,
     printed_claims,
     spearman,
     video_statistic,
@@ -455,17 +456,13 @@ def robustness_facts(table: pd.DataFrame) -> dict[str, Any]:
     """Table 7 here as facts for the notebook's prose: the most and least robust model (relative drop),
     the backbone that dropped less on average here and in the paper, the most and least robust task,
     and whether any drop is negative (a model better on noisy clips)."""
-    best, worst = table.loc[table["rel_drop_pct"].idxmin()], table.loc[table["rel_drop_pct"].idxmax()]
+    models = table.set_index(table["task"] + "/" + table["backbone"])["rel_drop_pct"]
     by_backbone = table.groupby("backbone")["rel_drop_pct"].mean()
     by_task = table.groupby("task")["rel_drop_pct"].mean().sort_values()
     paper = paper_table7().groupby("backbone")["rel_drop_pct"].mean()
     return {
-        "most robust": f"{best['task']}/{best['backbone']}",
-        "most robust drop": float(best["rel_drop_pct"]),
-        "least robust": f"{worst['task']}/{worst['backbone']}",
-        "least robust drop": float(worst["rel_drop_pct"]),
-        "steadier backbone": by_backbone.idxmin(),
-        "steadier backbone drop": float(by_backbone.min()),
+        **extremes(models, "drop", {"most robust": "min", "least robust": "max"}),
+        **extremes(by_backbone, "drop", {"steadier backbone": "min"}),
         "paper steadier backbone": paper.idxmin(),
         "most robust task": by_task.index[0],
         "least robust task": by_task.index[-1],
