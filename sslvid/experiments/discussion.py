@@ -503,10 +503,8 @@ def cells(
 
 def _series(frame: pd.DataFrame, by: list[str], axis: str) -> dict[tuple, dict[str, float]]:
     """Group -> {axis value: value}."""
-    out: dict[tuple, dict[str, float]] = {}
-    for _, row in frame.iterrows():
-        out.setdefault(tuple(row[b] for b in by), {})[str(row[axis])] = float(row["value"])
-    return out
+    groups = frame.groupby(by, sort=False, dropna=False)
+    return {key: dict(zip(part[axis].astype(str), part["value"].astype(float))) for key, part in groups}
 
 
 SUBSET_ORDER = ("10k", "30k", "50k", "100k")
