@@ -53,6 +53,8 @@ from sslvid.store.results import compare_with_paper
 
 STUDENT = "shufflenet3d"
 """The benchmark's student (Table 8: ShuffleNet)."""
+TABLE8 = "benchmark_t8_kd_subsets_rspnet"
+"""Benchmark Table 8 (``sslvid.store.paper_tables.PAPER_TABLES``)."""
 
 TEACHER_BACKBONES = {"shufflenet3d": "teacher_shufflenet", "r2plus1d_18": "teacher_r21d"}
 """Table 8's teachers: our backbone -> the paper table's model name (T1, T2)."""
@@ -747,7 +749,7 @@ def table8_comparison(results: pd.DataFrame) -> pd.DataFrame:
     a cell of the paper and is left out."""
     ours = results[results["model"] != ALONE_ROW]
     return compare(
-        "benchmark_t8_kd_subsets_rspnet",
+        TABLE8,
         ours,
         ["model", "subset"],
         {"ucf101_top1": "appearance", "hmdb51_top1": "motion"},
@@ -833,7 +835,7 @@ def paper_comparisons(study: Study, **knobs: Any) -> dict[str, pd.DataFrame]:
     graph = graph_results(study, k["graph_subset"], k["graph_methods"], student_epochs=k["student_epochs"])
     skd = skd_results(study, k["skd_methods"], k["graph_subset"], student_epochs=k["student_epochs"])
     return {
-        "benchmark_t8_kd_subsets_rspnet": table8_comparison(t8),
+        TABLE8: table8_comparison(t8),
         "graphkd_t2_ablation": graph_comparison(graph),
         "graphkd_t1_sota": graph_sota_comparison(graph, skd),
         "skdsrl_t1_baseline": skd_comparison(skd),
