@@ -30,7 +30,6 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from torch import Tensor
 
 from sslvid.analysis.claims import (
     Claim,
@@ -493,11 +492,6 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- cost
 
 
-def measured_seconds(runs: pd.DataFrame) -> pd.Series:
-    """Mean measured pre-training wall time per network over the methods run (seconds)."""
-    return runs.groupby("backbone", sort=False)["wall_seconds"].mean()
-
-
 def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -> pd.DataFrame:
     """Multiply-adds, measured time, energy and CO2 per network beside the paper's Table 1 cost rows.
 
@@ -521,7 +515,7 @@ def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -
     """
     names = list(dict.fromkeys(runs["backbone"]))
     prof = get_profile(profile)
-    seconds = measured_seconds(runs)
+    seconds = runs.groupby("backbone", sort=False)["wall_seconds"].mean()  # over the methods run
     paper = cost_table(names, clip_shape=PAPER_SIZE, width=1.0, throughput=False, train_seconds=seconds.to_dict())
     local = cost_table(names, clip_shape=(3, 1, prof.crop_size, prof.crop_size), width=prof.width, throughput=False)
     printed = load_paper_table("lightweight_t1_cost").set_index("backbone")
@@ -652,20 +646,6 @@ def probed_model(study: Study, point: Mapping[str, Any]) -> tuple[EvalConfig, Vi
     return config, fold_probe(model.backbone, model.head)
 
 
-def saliency_maps(model: VideoBackbone, clips: Tensor) -> tuple[Tensor, Tensor | None]:
-    """Vanilla gradients and Grad-CAM of the predicted class, each ``(N, T, H, W)``.
-
-    Grad-CAM is None for Split-Brain, whose representation has two trunks (L and ab) and no
-    single last block.
-    """
-    gradient = vanilla_saliency(model, clips)
-    try:
-        cam = grad_cam(model, clips)
-    except ValueError:
-        cam = None
-    return gradient, cam
-
-
 @dataclass
 class SaliencyResult:
     """Saliency of one model on some test frames: the figure and the predictions shown."""
@@ -690,7 +670,11 @@ def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: 
     clips = eval_clips(video_clips(config, split, videos), config.crop_size)
     with torch.no_grad():
         predicted = model(clips).argmax(dim=1).tolist()
-    gradient, cam = saliency_maps(model, clips)
+    gradient = vanilla_saliency(model, clips)
+    try:
+        cam = grad_cam(model, clips)
+    except ValueError:  # Split-Brain: two trunks (L and ab), no single last block
+        cam = None
     as_frames = clips[:, :, 0].permute(1, 0, 2, 3)  # (3, N, H, W): the N single frames as one strip
     figure = saliency_figure(
         as_frames,
