@@ -274,15 +274,6 @@ def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
     return evidence(rows, seeds)
 
 
-def _margin(
-    students: Sequence[Any], teachers: Sequence[Sequence[Any]]
-) -> Callable[[Mapping[Any, np.ndarray]], np.ndarray]:
-    """Mean over cells of a student minus the best of its teachers (row labels), per draw."""
-    return lambda acc: np.mean(
-        [acc[s] - np.max([acc[t] for t in ts], axis=0) for s, ts in zip(students, teachers)], axis=0
-    )
-
-
 _claim = partial(chapter_claim, CHAPTER, section="§5")
 
 
@@ -301,6 +292,7 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
     out = []
     for target, part in results.groupby("target", sort=False):
         cells = part[part["model"] != ALONE_ROW]
+        student, teacher = cells["model"] == STUDENT_ROW, cells["model"].isin(TEACHER_BACKBONES.values())
         alone = part[part["model"] == ALONE_ROW]
         out.append(
             _claim(
@@ -309,7 +301,9 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
                 f"({TARGET_COLUMNS.get(target, target)} in the paper).",
                 "student minus best teacher, mean over subsets (points)",
                 table="Table 8",
-            ).measured(_beats_teachers(cells, outcomes), "no subset with student and teachers")
+            ).measured(
+                _student_margin(cells, "subset", student, teacher, outcomes), "no subset with student and teachers"
+            )
         )
         out.append(
             _claim(
@@ -320,12 +314,6 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
             ).measured(_beats_alone(cells, alone, outcomes), "the student alone was not run")
         )
     return out
-
-
-def _beats_teachers(cells: pd.DataFrame, outcomes: Outcomes | None) -> Estimate | None:
-    """Student minus best teacher per subset, mean over the subsets (``table8_claims``)."""
-    models = cells["model"]
-    return _student_margin(cells, "subset", models == STUDENT_ROW, models.isin(TEACHER_BACKBONES.values()), outcomes)
 
 
 def _student_margin(
@@ -342,7 +330,11 @@ def _student_margin(
     if not students:
         return None
     used = rows.loc[students + [t for ts in teachers for t in ts]]
-    return video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
+
+    def margin(acc: Mapping[Any, np.ndarray]) -> np.ndarray:  # per draw: student minus best teacher, mean over groups
+        return np.mean([acc[s] - np.max([acc[t] for t in ts], axis=0) for s, ts in zip(students, teachers)], axis=0)
+
+    return video_gap(used, margin, outcomes) or bootstrap_mean(
         [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
     )
 

@@ -218,14 +218,10 @@ def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int) -> pd.Da
     Tables 3 and 4 (keyed by the paper's ``epochs``) add ``our_epoch``, the checkpoint of a ``total_epochs`` run
     that stands for it."""
     merged = compare_with_paper(name, to_paper_frame(accuracy))
-    return _with_our_epoch(merged, total_epochs) if "epochs" in merged else merged
-
-
-def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
-    """Adds ``our_epoch`` (paper epoch x total / 200; NaN where no checkpoint stands for it)."""
-    ours = merged["epochs"].astype(int) * total_epochs / PAPER_EPOCHS
-    merged["our_epoch"] = ours.where(ours == ours.round()).astype("Int64")
-    merged.attrs["scale"] = f"our_epoch of {total_epochs} stands for the paper's epochs of {PAPER_EPOCHS}"
+    if "epochs" in merged:  # paper epoch x total / 200; NaN where no checkpoint stands for it
+        ours = merged["epochs"].astype(int) * total_epochs / PAPER_EPOCHS
+        merged["our_epoch"] = ours.where(ours == ours.round()).astype("Int64")
+        merged.attrs["scale"] = f"our_epoch of {total_epochs} stands for the paper's epochs of {PAPER_EPOCHS}"
     return merged
 
 
