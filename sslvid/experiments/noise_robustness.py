@@ -392,14 +392,8 @@ def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: _VideoDraws | No
 
 def _backbone_gap(table: pd.DataFrame, videos: _VideoDraws | None) -> Estimate | str:
     """R(2+1)D minus ShuffleNet relative drop of each task that has both, mean over the tasks."""
-    index = (
-        table.rename_axis("index")
-        .reset_index()
-        .pivot_table(index="task", columns="backbone", values="index", aggfunc="first")
-    )
-    if not {"r2plus1d_18", "shufflenet3d"} <= set(index.columns):
-        return "no task with both backbones"
-    pairs = [(int(r), int(s)) for r, s in index[["r2plus1d_18", "shufflenet3d"]].dropna().itertuples(index=False)]
+    index = table.rename_axis("index").reset_index().pivot_table("index", "task", "backbone", aggfunc="first")
+    pairs = [(int(r), int(s)) for r, s in index.reindex(columns=["r2plus1d_18", "shufflenet3d"]).dropna().to_numpy()]
     if not pairs:
         return "no task with both backbones"
     if videos is not None:
