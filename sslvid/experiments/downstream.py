@@ -106,14 +106,7 @@ def everything_trained(study: Study, metric: str = "top1_video") -> pd.DataFrame
 
 def class_counts(study: Study, targets: Sequence[str] = TARGET_KINDS) -> dict[str, int]:
     """Number of classes of each target (for chance levels)."""
-    from sslvid.data.sources import open_split
-
-    counts = {}
-    for kind in targets:
-        dataset = study.target(kind)
-        index = open_split(dataset, "test", data_root=study.data_root, profile=study.profile)
-        counts[kind] = len(index.classes)
-    return counts
+    return {kind: study.classes(kind) for kind in targets}
 
 
 def best_grid_point(study: Study, classified: pd.DataFrame, target: str = "appearance") -> dict[str, Any]:

@@ -44,7 +44,6 @@ from sslvid.analysis.claims import (
 )
 from sslvid.analysis.embedding import to_display_frames
 from sslvid.analysis.figures import tsne_figure
-from sslvid.data.sources import open_split
 from sslvid.engine.distributed import env_info, resolve_device
 from sslvid.evaluate.classify import Context, eval_features, trained_classifier
 from sslvid.evaluate.common import card_test_videos, open_eval_split
@@ -494,11 +493,7 @@ def chance_facts(table: pd.DataFrame, chance: float, margin: float = 5.0) -> dic
 
 def chance_level(study: Study) -> float:
     """Chance top-1 (percent) on the appearance target's test split: 100 / number of classes."""
-    config = study.eval_config(noise_points(study)[0], TARGET)
-    index = open_split(
-        config.dataset, config.test_split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
-    )
-    return 100.0 / index.num_classes
+    return 100.0 / study.classes(TARGET)
 
 
 # ---------------------------------------------------------------------- severity curves

@@ -33,6 +33,7 @@ import pandas as pd
 
 from sslvid.analysis.claims import Claim, Estimate, video_statistic
 from sslvid.backbones.checkpoints import read_metadata
+from sslvid.data.sources import open_split
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.engine.runner import Workspace
@@ -249,6 +250,10 @@ class Study:
         if kind not in TARGETS:
             raise ValueError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
         return TARGETS[kind]["paper" if self.data_root is not None else "default"]
+
+    def classes(self, kind: str) -> int:
+        """Classes of downstream target ``kind``'s test split (a uniform guess scores 100 / classes percent)."""
+        return open_split(self.target(kind), "test", data_root=self.data_root, profile=self.profile).num_classes
 
     # ----------------------------------------------------------------- pre-training
     def pretrain_config(self, point: Mapping[str, Any]) -> PretrainConfig:
