@@ -868,18 +868,16 @@ def book_claims(study: Study) -> list[Claim]:
 
 def comparison_status(collected: Collected) -> pd.DataFrame:
     """One row per paper table: ``table``, ``chapter``, ``cells``, ``reproduced``, ``note``."""
-    rows = []
-    for name, frame in collected.tables.items():
-        rows.append(
-            {
-                "table": name,
-                "chapter": chapter_title(paper_table_info(name).chapter),
-                "cells": int(frame["paper"].notna().sum()),
-                "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
-                "note": collected.notes.get(name, ""),
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        {
+            "table": name,
+            "chapter": chapter_title(paper_table_info(name).chapter),
+            "cells": int(frame["paper"].notna().sum()),
+            "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
+            "note": collected.notes.get(name, ""),
+        }
+        for name, frame in collected.tables.items()
+    )
 
 
 def paper_comparisons(
