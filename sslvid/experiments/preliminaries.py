@@ -224,7 +224,7 @@ def gap_facts(gaps: pd.DataFrame, accuracy: pd.DataFrame) -> dict[str, Any]:
     """
     methods = sorted(set(gaps["method"]))
     return {
-        "seeds": evidence(accuracy)["seeds"],
+        "seeds": max(1, evidence(accuracy)["seeds"]),
         "gaps": len(gaps),
         "gaps_above": int((gaps["low"] > 0).sum()),
         "gaps_below": int((gaps["high"] < 0).sum()),
