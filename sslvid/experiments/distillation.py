@@ -91,9 +91,6 @@ SKD_ROWS = {
 SKD_BACKBONES = {"r3d_18": "resnet18_3d"}
 """Our backbones that are the networks of Vu et al. 2022 Table 1 (3D ResNet-18)."""
 
-GROUPS = ("complexity", "dataset", "category")
-"""Kinds of teacher group of benchmark §5 beyond subsets (blocks 1-3 of the "distillation" grid)."""
-
 CATEGORY_TEAMS = {"non-contrastive": ("vcop", "rotnet"), "contrastive": ("cvrl", "tdl")}
 """Benchmark §5 "Pretext task categories": the teachers of each category."""
 
@@ -416,10 +413,7 @@ def check_groups(study: Study, names: Sequence[str]) -> dict[str, dict[str, Any]
         ValueError: for an unknown group name (lists the valid ones).
     """
     groups = group_definitions(study)
-    unknown = [n for n in names if n not in groups]
-    if unknown:
-        raise ValueError(f"unknown teacher groups {unknown}; valid: {', '.join(groups)}")
-    return {n: groups[n] for n in names}
+    return {n: groups[n] for n in check_selection(names, list(groups), "teacher groups", allow_empty=True)}
 
 
 def group_results(
@@ -438,34 +432,13 @@ def group_results(
     """
     rows = []
     for name, group in check_groups(study, names).items():
+        base = {"group": name, "kind": group["kind"]}
         for p in group["teachers"]:
             label = "/".join(str(p[k]) for k in ("task", "backbone", "data", "subset", "complexity") if k in p)
-            rows.append(
-                {
-                    "group": name,
-                    "kind": group["kind"],
-                    "role": "teacher",
-                    "model": label,
-                    **teacher_measure(study, p, target),
-                }
-            )
-        config = distill_config(
-            study,
-            method,
-            [teacher_ref(study, p, target) for p in group["teachers"]],
-            target,
-            student=group["student"],
-            epochs=student_epochs,
-        )
-        rows.append(
-            {
-                "group": name,
-                "kind": group["kind"],
-                "role": "student",
-                "model": group["student"],
-                **student_measure(study, config),
-            }
-        )
+            rows.append({**base, "role": "teacher", "model": label, **teacher_measure(study, p, target)})
+        teachers = [teacher_ref(study, p, target) for p in group["teachers"]]
+        config = distill_config(study, method, teachers, target, student=group["student"], epochs=student_epochs)
+        rows.append({**base, "role": "student", "model": group["student"], **student_measure(study, config)})
     return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1", *EVIDENCE_COLUMNS])
 
 
@@ -659,9 +632,7 @@ def skd_results(
     Returns:
         columns ``method``, ``mechanism``, ``teacher``, ``backbone``, ``top1``, ``EVIDENCE_COLUMNS``.
     """
-    unknown = [m for m in methods if m not in SKD_ROWS]
-    if unknown:
-        raise ValueError(f"methods {unknown} are not rows of SKD-SRL Table 2; valid: {', '.join(SKD_ROWS)}")
+    check_selection(methods, list(SKD_ROWS), "methods (rows of SKD-SRL Table 2)", allow_empty=True)
     rows = []
     for method in methods:
         mechanism, teacher_name = SKD_ROWS[method]
@@ -670,14 +641,9 @@ def skd_results(
             point = subset_teachers(study, check_subsets([subset])[0])[-1]
             teachers, teacher_name = [teacher_ref(study, point, target)], point["backbone"]
         config = distill_config(study, method, teachers, target, student=student, epochs=student_epochs)
+        measured = student_measure(study, config)
         rows.append(
-            {
-                "method": method,
-                "mechanism": mechanism,
-                "teacher": teacher_name,
-                "backbone": student,
-                **student_measure(study, config),
-            }
+            {"method": method, "mechanism": mechanism, "teacher": teacher_name, "backbone": student, **measured}
         )
     return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1", *EVIDENCE_COLUMNS])
 
