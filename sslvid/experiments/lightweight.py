@@ -38,7 +38,6 @@ from sslvid.analysis.claims import (
     extremes,
     rank_agreement,
     spearman,
-    video_statistic,
 )
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
@@ -369,15 +368,14 @@ def _video_ranking(pairs: pd.DataFrame, accuracy: pd.DataFrame | None, outcomes:
     if outcomes is None or len(pairs) < 3 or ours.nunique() < 2 or pairs.iloc[:, 1].nunique() < 2:
         return None
     cells = _cell_rows(ours.unstack(), accuracy)
-    if cells is None or len(cells) != len(pairs):
+    if (
+        cells is None
+        or len(cells) != len(pairs)
+        or any(kept_outcomes(outcomes, h) is None for h in cells["config_hash"])
+    ):
         return None
-    paper = {(t, b): float(v) for (t, b), v in pairs.iloc[:, 1].items()}
-    names = {str(i): (r["task"], r["backbone"]) for i, r in cells.iterrows()}
-    kept = {name: kept_outcomes(outcomes, cells.loc[int(name), "config_hash"]) for name in names}
-    if any(found is None for found in kept.values()):
-        return None
-    accuracies = {name: (float(cells.loc[int(name), "top1"]), float(cells.loc[int(name), "videos"])) for name in names}
-    return video_statistic(accuracies, rank_agreement({n: paper[cell] for n, cell in names.items()}), kept)
+    paper = {i: float(pairs.iloc[:, 1][(t, b)]) for i, t, b in zip(cells.index, cells["task"], cells["backbone"])}
+    return video_gap(cells, rank_agreement(paper), outcomes)
 
 
 def _cell_rows(ours: pd.DataFrame, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:
