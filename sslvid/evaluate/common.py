@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +111,7 @@ def eval_sampler(config: EvalConfig, clips: int) -> ClipSampler:
 
 
 def video_clips(
-    config: EvalConfig, split: Split, videos: Sequence[int], per_video: int = 1, seed: int = 0
+    config: EvalConfig, split: Split, videos: Iterable[int], per_video: int = 1, seed: int = 0
 ) -> torch.Tensor:
     """uint8 ``(V, per_video, T, H, W, 3)``: ``per_video`` clips of each of ``videos`` (positions in ``split``), spread
     over the video as in testing (``eval_sampler``); unreadable videos are left out (``collate_clips``)."""
