@@ -1,13 +1,14 @@
-"""Cost accounting: energy and CO2 arithmetic (exact), and the cost table built on backbone_table."""
+"""Cost accounting: energy and CO2 arithmetic (exact), the cost table on backbone_table, the timing summary."""
 
 from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
-from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate, training_macs
+from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate, timing_summary, training_macs
 from sslvid.backbones import create_backbone
 from sslvid.backbones.cost import count_flops
 
@@ -109,3 +110,17 @@ def test_cost_table_estimates_time_from_measured_throughput():
 def test_cost_table_rejects_negative_epochs():
     with pytest.raises(ValueError, match="epochs"):
         cost_table(["r3d_18"], clip_shape=MICRO, epochs=-1, throughput=False)
+
+
+def test_timing_summary_groups_by_kind_costliest_first():
+    assert list(timing_summary(pd.DataFrame()).columns) == ["what", "calls", "cached", "seconds"]
+    timings = pd.DataFrame(
+        [
+            {"what": "evaluate", "seconds": 0.5},
+            {"what": "pretrain", "cached": True, "seconds": 1.0},
+            {"what": "pretrain", "cached": False, "seconds": 2.0},
+        ]
+    )
+    summary = timing_summary(timings)
+    assert list(summary["what"]) == ["pretrain", "evaluate"]
+    assert summary.set_index("what").loc["pretrain"].tolist() == [2, 1, 3.0] and summary["cached"].iloc[1] == 0

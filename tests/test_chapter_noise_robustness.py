@@ -382,17 +382,6 @@ def test_shift_agreement_reads_the_steadiest_model():
 # ---------------------------------------------------------------------- input checks
 
 
-def test_timing_summary_groups_by_kind(study):
-    assert list(ch.timing_summary(study).columns) == ["what", "calls", "cached", "seconds"]
-    study.timings += [
-        {"what": "pretrain", "cached": True, "seconds": 1.0},
-        {"what": "pretrain", "cached": False, "seconds": 2.0},
-        {"what": "evaluate", "seconds": 0.5},
-    ]
-    summary = ch.timing_summary(study).set_index("what")
-    assert summary.loc["pretrain"].tolist() == [2, 1, 3.0] and summary.loc["evaluate", "cached"] == 0
-
-
 def test_bad_names_and_severities_raise(study):
     with pytest.raises(ValueError, match="valid: vcop/shufflenet3d"):
         ch.model_point(study, "rotnet/resnet50")

@@ -78,13 +78,6 @@ def test_table1_points_are_six_tasks_on_two_backbones(study):
     assert all(p["data"] == "K400" and p["subset"] == "50k" for p in points)
 
 
-def test_table1_pivot_has_the_papers_shape():
-    table = chapter.table1_pivot(_paper_like())
-    assert list(table.index) == ["shufflenet_v1_2x", "r21d"]
-    assert list(table.columns) == [*chapter.PAPER_TASK_ORDER, "scratch"]
-    assert table.loc["r21d", "rspnet"] == pytest.approx(78.0)
-
-
 def test_table1_vs_paper_matches_cells_and_drops_scratch():
     comparison = chapter.table1_vs_paper(_paper_like(offset=-5.0))
     assert len(comparison) == 12 and "scratch" not in set(comparison["pretext"])

@@ -27,6 +27,7 @@ from sslvid.analysis.claims import (
     claim_rows,
     claims_from_rows,
     claims_table,
+    extremes,
     glue_facts,
     record_claims,
     seed_difference,
@@ -200,3 +201,23 @@ def test_glue_facts_names_and_plain_numbers(monkeypatch):
     glue_facts("t1", {"best task": "vcop", "top1": np.float64(40.5), "count": np.int64(3)})
     assert glued == {"t1_best_task": "vcop", "t1_top1": 40.5, "t1_count": 3}
     assert type(glued["t1_top1"]) is float and type(glued["t1_count"]) is int
+
+
+def test_a_nan_estimate_counts_as_not_measured():
+    claim = Claim("k", "c", "s", "p", "§1", "q", reason="not measured")
+    found = claim.measured(Estimate(math.nan), "too few cells")
+    assert found.estimate is None and found.reason == "too few cells" and found.verdict == NOT_MEASURED
+    assert claim.measured(Estimate(math.nan)).reason == "no number"
+    assert claim.measured(Estimate(1.0), "unused").reason == ""
+
+
+def test_extremes_names_the_largest_and_smallest_labels_with_their_values():
+    values = pd.Series([3.0, 1.0, np.nan, 5.0], index=["a", "b", "c", "d"])
+    assert extremes(values, "gain", {"most": "max", "least": "min"}) == {
+        "most": "d",
+        "most gain": 5.0,
+        "least": "b",
+        "least gain": 1.0,
+    }
+    none = extremes(pd.Series(dtype=float), "gain", {"most": "max"})
+    assert none["most"] == "n/a" and math.isnan(none["most gain"])

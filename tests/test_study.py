@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from sslvid.evaluate.common import card_test_videos
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments.study import Study, chapter_claim
 from sslvid.store.results import ResultsStore
@@ -106,3 +109,17 @@ def test_the_label_budget_reaches_every_trained_evaluation_but_retrieval(tmp_pat
     every = Study("smoke", store=RunStore(tmp_path / "runs"))
     assert every.eval_config(point).config_hash() != few.eval_config(point).config_hash()
     assert every.eval_config(point).train_per_class == "all"
+
+
+def test_the_test_videos_are_read_from_the_protocol_cards_and_a_target_has_its_class_count(study):
+    cards = ['{"test_videos": 40}', "", None, {"test_videos": 30}, '{"other": 1}']
+    assert card_test_videos(cards) == 30.0
+    assert math.isnan(card_test_videos(["", '{"other": 1}'])) and math.isnan(card_test_videos([]))
+    assert study.classes("appearance") == 10 and study.target("appearance") == "digits-appearance"
+
+
+def test_a_timed_block_adds_its_row_to_the_timings(study):
+    with study.timed("work", {"task": "rotnet", "backbone": "r3d_18", "other": 1}, epoch=2) as row:
+        row["cached"] = True
+    (found,) = study.timings
+    assert list(found) == ["what", "task", "backbone", "epoch", "cached", "seconds"] and found["cached"] is True

@@ -23,7 +23,7 @@ from sslvid.analysis.figures import (
     tsne_figure,
 )
 from sslvid.analysis.pretext_views import pretext_views
-from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, EnergySetting, cost_table, energy_estimate
+from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, EnergySetting, cost_table, energy_estimate, timing_summary
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "pretext_strip",
     "pretext_views",
     "saliency_figure",
+    "timing_summary",
     "tsne_embedding",
     "tsne_figure",
     "vanilla_saliency",

@@ -162,7 +162,10 @@ class Claim:
         return verdict(self)
 
     def measured(self, estimate: Estimate | None, reason: str = "") -> Claim:
-        """This claim with ``estimate`` (or, when None, not measured for ``reason``)."""
+        """This claim with ``estimate`` (or, when None or NaN, e.g. a rank correlation of constant values, not
+        measured for ``reason``; "no number" for a NaN estimate without one)."""
+        if estimate is not None and math.isnan(estimate.value):
+            estimate, reason = None, reason or "no number"
         return replace(self, estimate=estimate, reason=reason if estimate is None else "")
 
 
@@ -890,6 +893,16 @@ def record_claims(store: ClaimStore, profile: str, chapter: str, claims: Iterabl
 def stored_claims(store: ClaimStore, profile: str) -> list[Claim]:
     """Every chapter's recorded claims at ``profile``, verdicts recomputed."""
     return claims_from_rows(store.table(profile=profile).drop(columns=["profile"]))
+
+
+def extremes(values: pd.Series, unit: str, sides: Mapping[str, str]) -> dict[str, Any]:
+    """Facts on labelled ``values`` for a chapter's prose: per ``name: side`` of ``sides`` ("max" or "min"), the label
+    of the largest or smallest value as ``name`` and that value as ``"<name> <unit>"`` ("n/a" and NaN for none)."""
+    facts: dict[str, Any] = {}
+    for name, side in sides.items():
+        facts[name] = getattr(values, f"idx{side}")() if values.notna().any() else "n/a"
+        facts[f"{name} {unit}"] = float(getattr(values, side)())
+    return facts
 
 
 def glue_facts(prefix: str, facts: Mapping[str, Any]) -> None:

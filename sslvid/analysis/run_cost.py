@@ -166,3 +166,17 @@ def cost_table(
         for s in table["train_seconds"]
     ]
     return pd.concat([table, pd.DataFrame(energy, index=table.index)], axis=1)
+
+
+def timing_summary(timings: pd.DataFrame) -> pd.DataFrame:
+    """What a piece of work cost, by kind: one row per ``what`` of ``timings`` (rows with ``what``, ``seconds``
+    and, where known, ``cached``, e.g. ``Study.timing_table``), with ``calls``, ``cached`` (calls that found
+    their result stored, costing ~0 s) and ``seconds`` (summed), the costliest first."""
+    if timings.empty:
+        return pd.DataFrame(columns=["what", "calls", "cached", "seconds"])
+    cached = timings["cached"].fillna(False).astype(bool) if "cached" in timings else False
+    grouped = timings.assign(cached=cached).groupby("what")
+    summary = pd.DataFrame(
+        {"calls": grouped.size(), "cached": grouped["cached"].sum(), "seconds": grouped["seconds"].sum().round(1)}
+    )
+    return summary.reset_index().sort_values("seconds", ascending=False, ignore_index=True)

@@ -4,7 +4,7 @@ the best value of each column in bold and a missing value as a dash, not a raw D
 Each table function returns a pandas ``Styler`` (its HTML is what a chapter page shows); the numbers
 stay those of the DataFrame, which the chapter code keeps using::
 
-    display(result_table(chapter.table1_pivot(accuracy), "Top-1 of every task and network", unit="%"))
+    display(result_table(chapter.table2(accuracy), "Top-1 of every task and subset", unit="%"))
 
 Numbers over several seeds go through ``seed_estimates`` (mean and 95% t interval per cell) and
 ``seed_table`` ("48.2 ± 3.1"; from one seed, just the value).

@@ -4,14 +4,15 @@ protocol card and the rows that go into the results table."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from sslvid.data.dataset import FrameSource, SelectedSource
+from sslvid.data.dataset import FrameSource, SelectedSource, VideoClipDataset, collate_clips
 from sslvid.data.records import VideoIndex
 from sslvid.data.sampling import ClipSampler
 from sslvid.data.sources import open_split
@@ -107,6 +108,15 @@ def check_same_classes(train: VideoIndex, test: VideoIndex) -> int:
 def eval_sampler(config: EvalConfig, clips: int) -> ClipSampler:
     """``clips`` clips per video, starts spread uniformly over the video (deterministic)."""
     return ClipSampler(num_frames=config.frames, stride=config.stride, clips_per_video=clips, start="uniform")
+
+
+def video_clips(
+    config: EvalConfig, split: Split, videos: Iterable[int], per_video: int = 1, seed: int = 0
+) -> torch.Tensor:
+    """uint8 ``(V, per_video, T, H, W, 3)``: ``per_video`` clips of each of ``videos`` (positions in ``split``), spread
+    over the video as in testing (``eval_sampler``); unreadable videos are left out (``collate_clips``)."""
+    dataset = VideoClipDataset(split.index, eval_sampler(config, per_video), source=split.source, seed=seed)
+    return collate_clips([dataset[int(v)] for v in videos])["clips"]
 
 
 def frozen_features(
@@ -225,6 +235,13 @@ def protocol_card(config: EvalConfig, devices: str, **measured: Any) -> dict[str
         if getattr(config, name) is not None:
             card[name] = getattr(config, name)
     return {**card, **measured}
+
+
+def card_test_videos(cards: Iterable[Any]) -> float:
+    """The fewest test videos named on protocol cards (``protocol_card``'s ``test_videos``; JSON text as the
+    results table stores a card, or a dict), NaN when no card names them (rows stored before they were counted)."""
+    found = [json.loads(c) if isinstance(c, str) and c else c if isinstance(c, dict) else {} for c in cards]
+    return min((float(c["test_videos"]) for c in found if c.get("test_videos") is not None), default=float("nan"))
 
 
 def result_rows(

@@ -72,6 +72,10 @@ CHAPTERS: dict[str, ModuleType] = {
 
 CHAPTER = "discussion"
 """This chapter's name in the claims table."""
+T1, T2, T3, T4 = preliminaries.TABLE1, subset_size.TABLE2, subset_size.TABLE3, subset_size.TABLE4
+T5, T6 = task_complexity.PAPER_TABLE, out_of_distribution.PAPER_TABLE
+T7, T8 = noise_robustness.TABLE7, distillation.TABLE8
+"""The benchmark's Tables 1-8, which the claims read."""
 
 KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
 """The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
@@ -358,9 +362,9 @@ def agreement_claim(table: str, metric: str, frame: pd.DataFrame) -> Claim:
         digits=2,
     )
     rho = spearman(both["paper"], both["reproduced"]) if len(both) else None
-    if rho is not None and np.isnan(rho.value):
-        return claim.measured(None, f"{len(both)} cells reproduced: too few, or one side constant")
-    return claim.measured(rho, "no cell reproduced")
+    return claim.measured(
+        rho, f"{len(both)} cells reproduced: too few, or one side constant" if len(both) else "no cell reproduced"
+    )
 
 
 def agreement(table: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -503,10 +507,8 @@ def cells(
 
 def _series(frame: pd.DataFrame, by: list[str], axis: str) -> dict[tuple, dict[str, float]]:
     """Group -> {axis value: value}."""
-    out: dict[tuple, dict[str, float]] = {}
-    for _, row in frame.iterrows():
-        out.setdefault(tuple(row[b] for b in by), {})[str(row[axis])] = float(row["value"])
-    return out
+    groups = frame.groupby(by, sort=False, dropna=False)
+    return {key: dict(zip(part[axis].astype(str), part["value"].astype(float))) for key, part in groups}
 
 
 SUBSET_ORDER = ("10k", "30k", "50k", "100k")
@@ -520,11 +522,9 @@ def _subset_series(tables: Mapping[str, pd.DataFrame], column: str, transformers
     """Accuracy per subset: Table 2 per task (R(2+1)D), Table 3 per backbone at its last epoch."""
     series: dict[str, dict[str, float]] = {}
     if not transformers:
-        for (task,), values in _series(
-            cells(tables, "benchmark_t2_subset_size_r21d", column), ["pretext"], "subset"
-        ).items():
+        for (task,), values in _series(cells(tables, T2, column), ["pretext"], "subset").items():
             series[f"Table 2 {task}"] = values
-    t3 = cells(tables, "benchmark_t3_rspnet_subset_epochs", column)
+    t3 = cells(tables, T3, column)
     if len(t3):
         t3 = t3[t3["backbone"].map(_is_transformer) == transformers]
         last = (
@@ -575,8 +575,8 @@ def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "repro
     gains = [
         subset_size.gains(cells(tables, table, column), "epochs", ["100", "200"], by)["gain"]
         for table, by in (
-            ("benchmark_t4_epochs_r21d_50k", ["pretext"]),
-            ("benchmark_t3_rspnet_subset_epochs", ["backbone", "subset"]),
+            (T4, ["pretext"]),
+            (T3, ["backbone", "subset"]),
         )
     ]
     both = pd.concat(gains, ignore_index=True)
@@ -591,7 +591,7 @@ def measure_ood_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduc
     """§6 recommendation 4, §7 conclusion 3 (Table 6): the smaller of two margins, best K400 model minus
     best SSv2 model on UCF101 and best SSv2 minus best K400 on Diving48 (points). One number per margin:
     no interval (the comparison frames carry no test-video counts)."""
-    t6 = cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1")
+    t6 = cells(tables, T6, column, "top1")
     margins = []
     for target, favoured, other in (("ucf101", "k400", "ssv2"), ("diving48", "ssv2", "k400")):
         part = t6[t6["target"] == target]
@@ -617,9 +617,7 @@ def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "rep
     """§4.4 inference (Table 6): per (task, target) with both pre-training sets, the margin in the predicted
     direction (SSv2 minus K400 for non-contrastive tasks, K400 minus SSv2 for contrastive); mean over pairs."""
     margins = []
-    for (_, task), values in _series(
-        cells(tables, "benchmark_t6_ood_r21d_30k", column, "top1"), ["target", "pretext"], "pretrain"
-    ).items():
+    for (_, task), values in _series(cells(tables, T6, column, "top1"), ["target", "pretext"], "pretrain").items():
         kind = _contrastive(task)
         if kind is not None and {"k400", "ssv2"} <= set(values):
             margins.append((values["k400"] - values["ssv2"]) * (1 if kind else -1))
@@ -631,7 +629,7 @@ def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "rep
 def measure_task_families(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§7 conclusion 1 (Table 1): share of backbones whose best contrastive and best non-contrastive tasks
     belong to different categories (spatial, temporal, spatio-temporal; §3.1). A count: no interval."""
-    t1 = cells(tables, "benchmark_t1_pretext_k400_50k", column)
+    t1 = cells(tables, T1, column)
     differ = []
     for _, part in t1.groupby("backbone"):
         kinds = part["pretext"].map(_contrastive)
@@ -646,7 +644,7 @@ def measure_task_families(tables: Mapping[str, pd.DataFrame], column: str = "rep
 def measure_complexity(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§7 conclusion 2, §4.3 (Table 5): share of (task, backbone) series where the hardest complexity C3
     is the best. A count: no interval."""
-    series = _series(cells(tables, "benchmark_t5_task_complexity", column), ["pretext", "backbone"], "complexity")
+    series = _series(cells(tables, T5, column), ["pretext", "backbone"], "complexity")
     full = [v for v in series.values() if {"C1", "C2", "C3"} <= set(v)]
     if not full:
         return "no (task, backbone) of Table 5 with C1, C2 and C3"
@@ -654,7 +652,7 @@ def measure_complexity(tables: Mapping[str, pd.DataFrame], column: str = "reprod
 
 
 def _drops(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
-    t7 = cells(tables, "benchmark_t7_noise_ucf101", column, "relative_drop_pct")
+    t7 = cells(tables, T7, column, "relative_drop_pct")
     if len(t7):
         t7 = t7.assign(contrastive=t7["pretext"].map(_contrastive)).dropna(subset=["contrastive"])
     return t7
@@ -689,10 +687,8 @@ def measure_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "re
 def measure_kd_student(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§5, §7 conclusion 5 (Table 8): the student minus its best teacher, mean over (subset, target) cells."""
     margins = []
-    for metric in paper_table_info("benchmark_t8_kd_subsets_rspnet").values:
-        for values in _series(
-            cells(tables, "benchmark_t8_kd_subsets_rspnet", column, metric), ["subset"], "model"
-        ).values():
+    for metric in paper_table_info(T8).values:
+        for values in _series(cells(tables, T8, column, metric), ["subset"], "model").values():
             teachers = [v for m, v in values.items() if m.startswith("teacher")]
             student = [v for m, v in values.items() if m.startswith("student")]
             if teachers and student:
@@ -708,7 +704,7 @@ def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = 
     small, big = PAPER_BACKBONES["shufflenet3d"], PAPER_BACKBONES["r2plus1d_18"]
     margins = [
         v[small] - v[big]
-        for v in _series(cells(tables, "benchmark_t1_pretext_k400_50k", column), ["pretext"], "backbone").values()
+        for v in _series(cells(tables, T1, column), ["pretext"], "backbone").values()
         if {small, big} <= set(v)
     ]
     if not margins:
@@ -718,7 +714,7 @@ def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = 
 
 def measure_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§4.2 inference (Table 2): per task, accuracy on the largest subset minus the smallest; mean over tasks."""
-    t2 = cells(tables, "benchmark_t2_subset_size_r21d", column)
+    t2 = cells(tables, T2, column)
     gains = subset_size.gains(t2, "subset", SUBSET_ORDER, ["pretext"])["gain"]
     return bootstrap_mean(gains) if len(gains) else "Table 2 has no task with two subset sizes"
 
@@ -730,24 +726,12 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
         epoch_gain_threshold: points of accuracy below which the median gain from 100 to 200
             epochs counts as "minimal" (the paper's §4.2 says < 1.5).
     """
-    t1, t2, t3, t4 = (
-        "benchmark_t1_pretext_k400_50k",
-        "benchmark_t2_subset_size_r21d",
-        "benchmark_t3_rspnet_subset_epochs",
-        "benchmark_t4_epochs_r21d_50k",
-    )
-    t5, t6, t7, t8 = (
-        "benchmark_t5_task_complexity",
-        "benchmark_t6_ood_r21d_30k",
-        "benchmark_t7_noise_ucf101",
-        "benchmark_t8_kd_subsets_rspnet",
-    )
     return (
         PaperClaim(
             "subset_30k",
             "§6 recommendation 1",
             "Around 30k pre-training videos are enough for CNNs: beyond 30k the gain is smaller than up to 30k.",
-            (t2, t3),
+            (T2, T3),
             "gain 10k->30k minus gain beyond 30k, mean over CNN series (points)",
             measure_subset_30k,
         ),
@@ -755,7 +739,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "transformer_more_data",
             "§6 recommendation 2",
             "Transformers need more data than CNNs: Video Swin gains more beyond 30k than the CNNs.",
-            (t3,),
+            (T3,),
             "transformer minus CNN gain beyond 30k (points)",
             measure_transformer_more_data,
         ),
@@ -763,7 +747,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "epochs_100_150",
             "§6 recommendation 3, §4.2",
             f"100-150 epochs suffice: the median gain from 100 to 200 epochs is below {epoch_gain_threshold:g} points.",
-            (t3, t4),
+            (T3, T4),
             "median gain from epoch 100 to 200 (points)",
             measure_epochs_gain,
             "<",
@@ -775,7 +759,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "For out-of-distribution targets the "
             "pre-training data matters: the best appearance model is K400-pre-trained, the best motion model "
             "SSv2.",
-            (t6,),
+            (T6,),
             "smaller margin of the predicted best pre-training (points)",
             measure_ood_data,
         ),
@@ -783,7 +767,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "ood_task_kind",
             "§4.4 inference",
             "Non-contrastive tasks learn better from SSv2, contrastive tasks from K400.",
-            (t6,),
+            (T6,),
             "margin in the predicted direction, mean over (task, target) (points)",
             measure_ood_task_kind,
         ),
@@ -791,7 +775,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "task_families",
             "§7 conclusion 1",
             "Different transformation categories prevail among contrastive and non-contrastive tasks.",
-            (t1,),
+            (T1,),
             "share of backbones whose best tasks differ in category",
             measure_task_families,
             ">",
@@ -801,7 +785,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "complexity",
             "§7 conclusion 2, §4.3",
             "A more complex pretext task is not always better: C3 is not the best everywhere.",
-            (t5,),
+            (T5,),
             "share of (task, backbone) series where C3 is best",
             measure_complexity,
             "<",
@@ -811,7 +795,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "noise_contrastive",
             "§7 conclusion 4",
             "Contrastive tasks are more robust to noise (smaller relative drop) than non-contrastive ones.",
-            (t7,),
+            (T7,),
             "contrastive minus non-contrastive mean relative drop (%)",
             measure_noise_contrastive,
             "<",
@@ -820,7 +804,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "noise_backbone",
             "§4.5 inference (ii)",
             "R(2+1)D is more robust to noise (smaller relative drop) than ShuffleNet.",
-            (t7,),
+            (T7,),
             "R(2+1)D minus ShuffleNet relative drop, mean over tasks (%)",
             measure_noise_backbone,
             "<",
@@ -829,7 +813,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "kd_student",
             "§5, §7 conclusion 5",
             "A distilled student beats its teachers.",
-            (t8,),
+            (T8,),
             "student minus best teacher, mean over (subset, target) (points)",
             measure_kd_student,
         ),
@@ -838,7 +822,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "§6 discussion, §7 conclusion 6",
             "The network with more parameters "
             "does not always learn better features: ShuffleNet matches R(2+1)D somewhere.",
-            (t1,),
+            (T1,),
             "largest margin of ShuffleNet over R(2+1)D over tasks (points)",
             measure_small_matches_big,
             ">",
@@ -848,7 +832,7 @@ def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> 
             "more_data_helps",
             "§4.2 inference",
             "As a rule accuracy grows with the pre-training subset.",
-            (t2,),
+            (T2,),
             "largest minus smallest subset, mean over tasks (points)",
             measure_more_data,
         ),
@@ -884,18 +868,16 @@ def book_claims(study: Study) -> list[Claim]:
 
 def comparison_status(collected: Collected) -> pd.DataFrame:
     """One row per paper table: ``table``, ``chapter``, ``cells``, ``reproduced``, ``note``."""
-    rows = []
-    for name, frame in collected.tables.items():
-        rows.append(
-            {
-                "table": name,
-                "chapter": chapter_title(paper_table_info(name).chapter),
-                "cells": int(frame["paper"].notna().sum()),
-                "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
-                "note": collected.notes.get(name, ""),
-            }
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        {
+            "table": name,
+            "chapter": chapter_title(paper_table_info(name).chapter),
+            "cells": int(frame["paper"].notna().sum()),
+            "reproduced": int(frame.dropna(subset=["paper", "reproduced"]).shape[0]),
+            "note": collected.notes.get(name, ""),
+        }
+        for name, frame in collected.tables.items()
+    )
 
 
 def paper_comparisons(

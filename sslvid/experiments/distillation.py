@@ -22,9 +22,9 @@ that quotes a number reads it from those frames.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -36,16 +36,15 @@ from sslvid.analysis.claims import (
     SINGLE,
     Claim,
     Estimate,
-    Statistic,
     bootstrap_mean,
     paired_difference,
-    video_statistic,
 )
 from sslvid.analysis.figures import accuracy_curves
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.distill import DistillConfig, DistillResult, TeacherRef, distill
 from sslvid.distill.run import retrieval_condition
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
+from sslvid.evaluate.common import card_test_videos
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes, video_gap
 from sslvid.paths import using_cache_dir
 from sslvid.profiles import get_profile, list_profiles
 from sslvid.scale.grids import SUBSET_VIDEOS
@@ -54,6 +53,8 @@ from sslvid.store.results import compare_with_paper
 
 STUDENT = "shufflenet3d"
 """The benchmark's student (Table 8: ShuffleNet)."""
+TABLE8 = "benchmark_t8_kd_subsets_rspnet"
+"""Benchmark Table 8 (``sslvid.store.paper_tables.PAPER_TABLES``)."""
 
 TEACHER_BACKBONES = {"shufflenet3d": "teacher_shufflenet", "r2plus1d_18": "teacher_r21d"}
 """Table 8's teachers: our backbone -> the paper table's model name (T1, T2)."""
@@ -89,9 +90,6 @@ SKD_ROWS = {
 
 SKD_BACKBONES = {"r3d_18": "resnet18_3d"}
 """Our backbones that are the networks of Vu et al. 2022 Table 1 (3D ResNet-18)."""
-
-GROUPS = ("complexity", "dataset", "category")
-"""Kinds of teacher group of benchmark §5 beyond subsets (blocks 1-3 of the "distillation" grid)."""
 
 CATEGORY_TEAMS = {"non-contrastive": ("vcop", "rotnet"), "contrastive": ("cvrl", "tdl")}
 """Benchmark §5 "Pretext task categories": the teachers of each category."""
@@ -158,19 +156,10 @@ def distill_config(
 
 def run_distill(study: Study, config: DistillConfig) -> DistillResult:
     """Distil ``config`` in the study's stores (found there when it ran before); timed in ``study.timings``."""
-    import time
-
-    start = time.perf_counter()
-    with using_cache_dir(study.cache_dir):
+    what = f"distill/{config.method}"
+    with study.timed(what, {"backbone": config.student or "teachers"}) as row, using_cache_dir(study.cache_dir):
         result = distill(config, study.store, study.results, progress=study.progress)
-    study.timings.append(
-        {
-            "what": f"distill/{config.method}",
-            "backbone": config.student or "teachers",
-            "cached": result.cached,
-            "seconds": round(time.perf_counter() - start, 2),
-        }
-    )
+        row["cached"] = result.cached
     return result
 
 
@@ -178,15 +167,11 @@ def student_measure(study: Study, config: DistillConfig) -> dict[str, Any]:
     """``top1``, ``videos`` and ``config_hash`` (as ``teacher_measure``) of the student (or fused teachers) of
     ``config``; ``videos`` is NaN for a run whose protocol card names no test videos."""
     result = run_distill(study, config)
-    return {"top1": result.metric("top1_video"), "videos": _test_videos(result), "config_hash": result.key}
-
-
-def _test_videos(result: DistillResult) -> float:
-    """The test videos on the protocol card of the run's ``top1_video`` row (NaN when it names none)."""
-    rows = result.rows[result.rows["metric"] == "top1_video"]
-    card = rows["protocol_card"].iloc[-1] if len(rows) and "protocol_card" in rows else None
-    found = (json.loads(card) if isinstance(card, str) and card else card or {}).get("test_videos")
-    return float(found) if found is not None else float("nan")
+    return {
+        "top1": result.metric("top1_video"),
+        "videos": card_test_videos(result.rows.loc[result.rows["metric"] == "top1_video", "protocol_card"]),
+        "config_hash": result.key,
+    }
 
 
 # ---------------------------------------------------------------------- (1) Table 8: teachers per subset
@@ -271,23 +256,6 @@ EVIDENCE_COLUMNS = ("videos", "config_hash")
 """Columns of the results frames behind the claims' bootstrap over test videos (not shown on the page)."""
 
 
-def _video_gap(
-    rows: pd.DataFrame, statistic: Callable[[Mapping[Any, np.ndarray]], np.ndarray], outcomes: Outcomes | None
-) -> Estimate | None:
-    """``statistic`` of the ``top1`` of ``rows`` (keyed by their index) with a bootstrap over test videos: paired
-    when ``outcomes`` finds every row's per-video outcomes (by ``config_hash``), unpaired otherwise
-    (``sslvid.analysis.claims.video_statistic``); None when a row has no test-video count (frames built
-    before they were carried: the caller keeps its bootstrap over cells)."""
-    if "videos" not in rows or rows["videos"].isna().any():
-        return None
-    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
-    kept = None
-    if outcomes is not None:
-        kept = {str(i): kept_outcomes(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
-    keyed: Statistic = lambda acc: statistic({i: acc[str(i)] for i in rows.index})  # noqa: E731
-    return video_statistic(accuracies, keyed, kept)
-
-
 def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
     """How many seeds, models and test videos stand behind the chapter's top-1 numbers (``Study.evidence``
     over the rows of ``frames`` that carry ``EVIDENCE_COLUMNS``, each run counted once by its config hash).
@@ -303,21 +271,7 @@ def evidence_facts(*frames: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
     return evidence(rows, seeds)
 
 
-def _margin(
-    students: Sequence[Any], teachers: Sequence[Sequence[Any]]
-) -> Callable[[Mapping[Any, np.ndarray]], np.ndarray]:
-    """Mean over cells of a student minus the best of its teachers (row labels), per draw."""
-    return lambda acc: np.mean(
-        [acc[s] - np.max([acc[t] for t in ts], axis=0) for s, ts in zip(students, teachers)], axis=0
-    )
-
-
-def _claim(
-    key: str, statement: str, paper: str, section: str, table: str, quantity: str, got: Estimate | None, reason: str
-) -> Claim:
-    return chapter_claim(CHAPTER, key, statement, quantity, section=section, table=table, paper=paper).measured(
-        got, reason
-    )
+_claim = partial(chapter_claim, CHAPTER, section="§5")
 
 
 def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[Claim]:
@@ -335,46 +289,35 @@ def table8_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> li
     out = []
     for target, part in results.groupby("target", sort=False):
         cells = part[part["model"] != ALONE_ROW]
+        student, teacher = cells["model"] == STUDENT_ROW, cells["model"].isin(TEACHER_BACKBONES.values())
         alone = part[part["model"] == ALONE_ROW]
         out.append(
             _claim(
                 f"student_beats_teachers_{target}",
-                f"The distilled student beats both of its teachers "
+                "The distilled student beats both of its teachers "
                 f"({TARGET_COLUMNS.get(target, target)} in the paper).",
-                "benchmark2023",
-                "§5",
-                "Table 8",
                 "student minus best teacher, mean over subsets (points)",
-                _beats_teachers(cells, outcomes),
-                "no subset with student and teachers",
+                table="Table 8",
+            ).measured(
+                _student_margin(cells, "subset", student, teacher, outcomes), "no subset with student and teachers"
             )
         )
         out.append(
             _claim(
                 f"distillation_helps_{target}",
                 "Distillation beats the same student trained on labels alone.",
-                "benchmark2023",
-                "§5",
-                "Table 8",
                 "student minus student alone, mean over subsets (points)",
-                _beats_alone(cells, alone, outcomes),
-                "the student alone was not run",
-            )
+                table="Table 8",
+            ).measured(_beats_alone(cells, alone, outcomes), "the student alone was not run")
         )
     return out
-
-
-def _beats_teachers(cells: pd.DataFrame, outcomes: Outcomes | None) -> Estimate | None:
-    """Student minus best teacher per subset, mean over the subsets (``table8_claims``)."""
-    models = cells["model"]
-    return _student_margin(cells, "subset", models == STUDENT_ROW, models.isin(TEACHER_BACKBONES.values()), outcomes)
 
 
 def _student_margin(
     rows: pd.DataFrame, by: str, student: pd.Series, teacher: pd.Series, outcomes: Outcomes | None
 ) -> Estimate | None:
     """Student minus best teacher per group of ``by`` (``student``, ``teacher``: which rows are which), mean over
-    the groups with both: over test videos (``_video_gap``), else over the groups; None without such a group."""
+    the groups with both: over test videos (``video_gap``), else over the groups; None without such a group."""
     students, teachers = [], []
     for _, part in rows.groupby(by, sort=False) if len(rows) else []:
         mine, theirs = part.index[student[part.index]], part.index[teacher[part.index]]
@@ -384,7 +327,11 @@ def _student_margin(
     if not students:
         return None
     used = rows.loc[students + [t for ts in teachers for t in ts]]
-    return _video_gap(used, _margin(students, teachers), outcomes) or bootstrap_mean(
+
+    def margin(acc: Mapping[Any, np.ndarray]) -> np.ndarray:  # per draw: student minus best teacher, mean over groups
+        return np.mean([acc[s] - np.max([acc[t] for t in ts], axis=0) for s, ts in zip(students, teachers)], axis=0)
+
+    return video_gap(used, margin, outcomes) or bootstrap_mean(
         [float(used.loc[s, "top1"] - used.loc[ts, "top1"].max()) for s, ts in zip(students, teachers)]
     )
 
@@ -396,7 +343,7 @@ def _beats_alone(cells: pd.DataFrame, alone: pd.DataFrame, outcomes: Outcomes | 
         return None
     base = alone.index[0]
     used = pd.concat([cells.loc[students], alone.loc[[base]]])
-    found = _video_gap(used, lambda acc: np.mean([acc[s] - acc[base] for s in students], axis=0), outcomes)
+    found = video_gap(used, lambda acc: np.mean([acc[s] - acc[base] for s in students], axis=0), outcomes)
     if found is not None:
         return found
     return bootstrap_mean([float(used.loc[s, "top1"] - used.loc[base, "top1"]) for s in students])
@@ -466,10 +413,7 @@ def check_groups(study: Study, names: Sequence[str]) -> dict[str, dict[str, Any]
         ValueError: for an unknown group name (lists the valid ones).
     """
     groups = group_definitions(study)
-    unknown = [n for n in names if n not in groups]
-    if unknown:
-        raise ValueError(f"unknown teacher groups {unknown}; valid: {', '.join(groups)}")
-    return {n: groups[n] for n in names}
+    return {n: groups[n] for n in check_selection(names, list(groups), "teacher groups", allow_empty=True)}
 
 
 def group_results(
@@ -488,34 +432,13 @@ def group_results(
     """
     rows = []
     for name, group in check_groups(study, names).items():
+        base = {"group": name, "kind": group["kind"]}
         for p in group["teachers"]:
             label = "/".join(str(p[k]) for k in ("task", "backbone", "data", "subset", "complexity") if k in p)
-            rows.append(
-                {
-                    "group": name,
-                    "kind": group["kind"],
-                    "role": "teacher",
-                    "model": label,
-                    **teacher_measure(study, p, target),
-                }
-            )
-        config = distill_config(
-            study,
-            method,
-            [teacher_ref(study, p, target) for p in group["teachers"]],
-            target,
-            student=group["student"],
-            epochs=student_epochs,
-        )
-        rows.append(
-            {
-                "group": name,
-                "kind": group["kind"],
-                "role": "student",
-                "model": group["student"],
-                **student_measure(study, config),
-            }
-        )
+            rows.append({**base, "role": "teacher", "model": label, **teacher_measure(study, p, target)})
+        teachers = [teacher_ref(study, p, target) for p in group["teachers"]]
+        config = distill_config(study, method, teachers, target, student=group["student"], epochs=student_epochs)
+        rows.append({**base, "role": "student", "model": group["student"], **student_measure(study, config)})
     return pd.DataFrame(rows, columns=["group", "kind", "role", "model", "top1", *EVIDENCE_COLUMNS])
 
 
@@ -529,13 +452,8 @@ def group_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> lis
         _claim(
             "student_beats_group_teachers",
             "A student distilled from a group of teachers beats its best teacher.",
-            "benchmark2023",
-            "§5",
-            "",
             "student minus best teacher, mean over groups (points)",
-            found,
-            "no teacher group was run (knob teacher_groups)",
-        )
+        ).measured(found, "no teacher group was run (knob teacher_groups)")
     ]
 
 
@@ -574,20 +492,18 @@ def graph_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> lis
     graphs = [m for m in ("graph_logits", "graph_features", "graph") if m in rows.index]
     found = None
     if graphs and "kd" in rows.index:
-        found = _video_gap(
+        found = video_gap(
             rows.loc[["kd", *graphs]], lambda acc: np.mean([acc[g] - acc["kd"] for g in graphs], axis=0), outcomes
         ) or bootstrap_mean([float(rows.loc[g, "top1"] - rows.loc["kd", "top1"]) for g in graphs])
     return [
         _claim(
             "graphs_beat_kd",
             "Distillation along the graphs beats uniform KD.",
-            "zhang2018graph",
-            "§4",
-            "Table 2",
             "graph variant minus uniform KD, mean over variants (points)",
-            found,
-            "uniform KD or the graph variants were not run",
-        )
+            section="§4",
+            table="Table 2",
+            paper="zhang2018graph",
+        ).measured(found, "uniform KD or the graph variants were not run")
     ]
 
 
@@ -675,13 +591,10 @@ def pcl_claims(curves: pd.DataFrame, outcomes: Callable[[str, str], VideoOutcome
         _claim(
             "pcl_teacher_helps",
             "With a teacher, PCL ends with better features.",
-            "camarena2022boosting",
-            "§4",
-            "",
             quantity,
-            got,
-            "the PCL curves are incomplete",
-        )
+            section="§4",
+            paper="camarena2022boosting",
+        ).measured(got, "the PCL curves are incomplete")
     ]
 
 
@@ -719,9 +632,7 @@ def skd_results(
     Returns:
         columns ``method``, ``mechanism``, ``teacher``, ``backbone``, ``top1``, ``EVIDENCE_COLUMNS``.
     """
-    unknown = [m for m in methods if m not in SKD_ROWS]
-    if unknown:
-        raise ValueError(f"methods {unknown} are not rows of SKD-SRL Table 2; valid: {', '.join(SKD_ROWS)}")
+    check_selection(methods, list(SKD_ROWS), "methods (rows of SKD-SRL Table 2)", allow_empty=True)
     rows = []
     for method in methods:
         mechanism, teacher_name = SKD_ROWS[method]
@@ -730,14 +641,9 @@ def skd_results(
             point = subset_teachers(study, check_subsets([subset])[0])[-1]
             teachers, teacher_name = [teacher_ref(study, point, target)], point["backbone"]
         config = distill_config(study, method, teachers, target, student=student, epochs=student_epochs)
+        measured = student_measure(study, config)
         rows.append(
-            {
-                "method": method,
-                "mechanism": mechanism,
-                "teacher": teacher_name,
-                "backbone": student,
-                **student_measure(study, config),
-            }
+            {"method": method, "mechanism": mechanism, "teacher": teacher_name, "backbone": student, **measured}
         )
     return pd.DataFrame(rows, columns=["method", "mechanism", "teacher", "backbone", "top1", *EVIDENCE_COLUMNS])
 
@@ -749,20 +655,18 @@ def skd_claims(results: pd.DataFrame, outcomes: Outcomes | None = None) -> list[
     rows = results.drop_duplicates("method").set_index("method", drop=False) if len(results) else results
     got = None
     if {"independent", "skd_srl"} <= set(rows.index):
-        got = _video_gap(
+        got = video_gap(
             rows.loc[["skd_srl", "independent"]], lambda acc: acc["skd_srl"] - acc["independent"], outcomes
         ) or Estimate(float(rows.loc["skd_srl", "top1"] - rows.loc["independent", "top1"]))
     return [
         _claim(
             "skd_beats_independent",
             "SKD-SRL beats the student trained alone.",
-            "vu2022skdsrl",
-            "§4",
-            "Table 1",
             "SKD-SRL minus independent training (points)",
-            got,
-            "SKD-SRL and the independent baseline were not both run",
-        )
+            section="§4",
+            table="Table 1",
+            paper="vu2022skdsrl",
+        ).measured(got, "SKD-SRL and the independent baseline were not both run")
     ]
 
 
@@ -803,7 +707,7 @@ def table8_comparison(results: pd.DataFrame) -> pd.DataFrame:
     a cell of the paper and is left out."""
     ours = results[results["model"] != ALONE_ROW]
     return compare(
-        "benchmark_t8_kd_subsets_rspnet",
+        TABLE8,
         ours,
         ["model", "subset"],
         {"ucf101_top1": "appearance", "hmdb51_top1": "motion"},
@@ -889,7 +793,7 @@ def paper_comparisons(study: Study, **knobs: Any) -> dict[str, pd.DataFrame]:
     graph = graph_results(study, k["graph_subset"], k["graph_methods"], student_epochs=k["student_epochs"])
     skd = skd_results(study, k["skd_methods"], k["graph_subset"], student_epochs=k["student_epochs"])
     return {
-        "benchmark_t8_kd_subsets_rspnet": table8_comparison(t8),
+        TABLE8: table8_comparison(t8),
         "graphkd_t2_ablation": graph_comparison(graph),
         "graphkd_t1_sota": graph_sota_comparison(graph, skd),
         "skdsrl_t1_baseline": skd_comparison(skd),

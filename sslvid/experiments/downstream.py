@@ -21,6 +21,7 @@ from sslvid.evaluate.classify import TASK as CLASSIFICATION
 from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
 from sslvid.experiments.study import Study
 from sslvid.store.paper_tables import load_paper_table
+from sslvid.store.results import compare_with_paper
 
 TARGET_KINDS = ("appearance", "motion")
 """The two downstream targets (UCF101 and Diving48 at paper scale; the paper's Table 9 uses HMDB51 as its second)."""
@@ -28,6 +29,8 @@ TARGET_KINDS = ("appearance", "motion")
 TABLE9 = "benchmark_t9_sota"
 OURS_ROW = "Ours (KD student, RSPNet K400-30k)"
 """The one Table 9 row the paper trained itself."""
+PAPER_TARGETS = {"ucf101_top1": "appearance", "hmdb51_top1": "motion"}
+"""Table 9's value columns -> our target kinds."""
 
 SUMMARY_COLUMNS = (
     "model",
@@ -103,14 +106,7 @@ def everything_trained(study: Study, metric: str = "top1_video") -> pd.DataFrame
 
 def class_counts(study: Study, targets: Sequence[str] = TARGET_KINDS) -> dict[str, int]:
     """Number of classes of each target (for chance levels)."""
-    from sslvid.data.sources import open_split
-
-    counts = {}
-    for kind in targets:
-        dataset = study.target(kind)
-        index = open_split(dataset, "test", data_root=study.data_root, profile=study.profile)
-        counts[kind] = len(index.classes)
-    return counts
+    return {kind: study.classes(kind) for kind in targets}
 
 
 def best_grid_point(study: Study, classified: pd.DataFrame, target: str = "appearance") -> dict[str, Any]:
@@ -162,24 +158,14 @@ def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
         columns ``dataset, model, scratch, best pre-trained, best pretext, gain``; backbones
         without a scratch baseline are left out.
     """
-    rows = []
-    for (dataset, model), part in results.groupby(["dataset", "model"]):
-        scratch = part[part["pretext"] == "scratch"]
-        trained = part[part["pretext"] != "scratch"]
-        if scratch.empty or trained.empty:
-            continue
-        best = trained.loc[trained["value"].idxmax()]
-        rows.append(
-            {
-                "dataset": dataset,
-                "model": model,
-                "scratch": float(scratch["value"].mean()),
-                "best pre-trained": float(best["value"]),
-                "best pretext": best["pretext"],
-                "gain": float(best["value"] - scratch["value"].mean()),
-            }
-        )
-    return pd.DataFrame(rows, columns=["dataset", "model", "scratch", "best pre-trained", "best pretext", "gain"])
+    keys = ["dataset", "model"]
+    scratch = results[results["pretext"] == "scratch"].groupby(keys)["value"].mean().rename("scratch")
+    trained = results[results["pretext"] != "scratch"]
+    best = trained.loc[trained.groupby(keys)["value"].idxmax()].join(scratch, on=keys, how="inner")
+    table = best[[*keys, "scratch", "value", "pretext"]].rename(
+        columns={"value": "best pre-trained", "pretext": "best pretext"}
+    )
+    return table.assign(gain=table["best pre-trained"] - table["scratch"]).reset_index(drop=True)
 
 
 def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
@@ -189,23 +175,16 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
     targets (the paper's columns are UCF101 and HMDB51 finetuning at 16x112); they are not
     comparable in value and the row says at which scale they were measured.
     """
-    paper = load_paper_table(TABLE9).copy()
-    paper["source"] = "paper"
     trained = results[results["pretext"] != "scratch"]
-    best = {kind: _best_value(trained, study.target(kind)) for kind in TARGET_KINDS}
-    ours = pd.DataFrame(
-        [
-            {
-                "approach": f"best pre-trained model of this book ({study.profile})",
-                "frames_x_size": _clip_text(study),
-                "note": f"{study.protocol}; targets {study.target('appearance')} / {study.target('motion')}",
-                "ucf101_top1": best["appearance"],
-                "hmdb51_top1": best["motion"],
-                "source": "this run",
-            }
-        ]
-    )
-    return pd.concat([paper, ours], ignore_index=True)
+    config = study.pretrain_config({"task": "rspnet", "backbone": "r2plus1d_18"})
+    ours = {
+        "approach": f"best pre-trained model of this book ({study.profile})",
+        "frames_x_size": f"{config.frames}x{config.crop_size}",
+        "note": f"{study.protocol}; targets {study.target('appearance')} / {study.target('motion')}",
+        **{c: trained.loc[trained["dataset"] == study.target(k), "value"].max() for c, k in PAPER_TARGETS.items()},
+        "source": "this run",
+    }
+    return pd.concat([load_paper_table(TABLE9).assign(source="paper"), pd.DataFrame([ours])], ignore_index=True)
 
 
 KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
@@ -215,28 +194,21 @@ KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     """Paper vs reproduced for Table 9: only its own-model row can have a reproduced value.
 
-    The reproduced value is the distillation chapter's ShuffleNet student of RSPNet teachers
-    pre-trained on K400-30k, when the results table holds it (``distill:*`` protocol,
-    ``pretext`` "rspnet+rspnet", subset 30k); the published approaches stay NaN.
+    The reproduced value is the best of the distillation chapter's ShuffleNet students of RSPNet teachers
+    pre-trained on K400-30k, when the results table holds them (``distill:*`` protocol, ``pretext``
+    "rspnet+rspnet", subset 30k); the published approaches stay NaN.
 
     Returns:
         ``{"benchmark_t9_sota": frame}`` with columns ``approach, metric, paper, reproduced, n, difference``.
     """
-    paper = load_paper_table(TABLE9)
-    long = paper.melt(
-        id_vars=["approach"], value_vars=["ucf101_top1", "hmdb51_top1"], var_name="metric", value_name="paper"
-    )
     student = _kd_student(study)
-    long["reproduced"] = np.nan
-    long["n"] = 0
-    for metric, kind in (("ucf101_top1", "appearance"), ("hmdb51_top1", "motion")):
-        rows = student[student["dataset"] == study.target(kind)]
-        if not rows.empty:
-            mask = (long["approach"] == OURS_ROW) & (long["metric"] == metric)
-            long.loc[mask, "reproduced"] = float(rows["value"].max())
-            long.loc[mask, "n"] = len(rows)
-    long["difference"] = long["reproduced"] - long["paper"]
-    return {TABLE9: long}
+    ours = pd.DataFrame(
+        {
+            "approach": OURS_ROW,
+            **{c: student["value"].where(student["dataset"] == study.target(k)) for c, k in PAPER_TARGETS.items()},
+        }
+    )
+    return {TABLE9: compare_with_paper(TABLE9, ours, values=list(PAPER_TARGETS), aggfunc="max")}
 
 
 def _kd_student(study: Study) -> pd.DataFrame:
@@ -307,13 +279,3 @@ def _setting(row: pd.Series) -> str:
     if row["complexity"]:
         text += f", {row['complexity']}"
     return text
-
-
-def _best_value(results: pd.DataFrame, dataset: str) -> float:
-    part = results[results["dataset"] == dataset]
-    return float(part["value"].max()) if not part.empty else float("nan")
-
-
-def _clip_text(study: Study) -> str:
-    config = study.pretrain_config({"task": "rspnet", "backbone": "r2plus1d_18"})
-    return f"{config.frames}x{config.crop_size}"

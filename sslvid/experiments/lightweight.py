@@ -30,29 +30,27 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from torch import Tensor
 
 from sslvid.analysis.claims import (
     Claim,
     Estimate,
     bootstrap_group_difference,
+    extremes,
     rank_agreement,
     spearman,
-    video_statistic,
 )
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
 from sslvid.backbones import VideoBackbone
-from sslvid.data.dataset import VideoClipDataset
 from sslvid.evaluate.classify import trained_classifier
-from sslvid.evaluate.common import Split, eval_sampler, open_eval_split
+from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
 from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes, video_gap
 from sslvid.profiles import get_profile
 from sslvid.scale.grids import IMAGE_TASKS, LIGHT_2D
 from sslvid.store.paper_tables import load_paper_table, paper_table_as
@@ -85,18 +83,6 @@ on the study's protocol (a linear probe below paper scale, finetuning at paper s
 # --------------------------------------------------------------------------- points and names
 
 
-def check_names(names: Sequence[str] | None, valid: Sequence[str], what: str) -> list[str]:
-    """``names`` (None: all of ``valid``) in ``valid``'s order.
-
-    Raises:
-        ValueError: for an unknown name, listing the valid ones.
-    """
-    if names is None:
-        return list(valid)
-    chosen = check_selection(names, valid, what)
-    return [n for n in valid if n in chosen]
-
-
 def lightweight_points(
     study: Study, methods: Sequence[str] | None = None, backbones: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
@@ -105,9 +91,10 @@ def lightweight_points(
     Raises:
         ValueError: for an unknown method or backbone.
     """
-    methods, backbones = check_names(methods, METHODS, "methods"), check_names(backbones, BACKBONES, "backbones")
+    methods = METHODS if methods is None else check_selection(methods, METHODS, "methods")
+    backbones = BACKBONES if backbones is None else check_selection(backbones, BACKBONES, "backbones")
     points = {(p["task"], p["backbone"]): p for p in study.grid_points("lightweight")}
-    return [points[(m, b)] for m in methods for b in backbones]
+    return [points[(m, b)] for m in METHODS if m in methods for b in BACKBONES if b in backbones]
 
 
 def checkpoint_epochs(study: Study, points: Sequence[Mapping[str, Any]]) -> tuple[int | None, ...]:
@@ -225,6 +212,17 @@ def final_accuracy(acc: pd.DataFrame) -> pd.DataFrame:
     return acc[acc["final"]].reset_index(drop=True)
 
 
+def _chosen_rows(acc: pd.DataFrame, which: str) -> pd.DataFrame:
+    """The rows of the best checkpoint (``which`` "best") or of the final weights ("final") of each cell.
+
+    Raises:
+        ValueError: for another ``which``.
+    """
+    if which not in ("best", "final"):
+        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
+    return best_checkpoint(acc) if which == "best" else final_accuracy(acc)
+
+
 def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
     """Methods as rows, networks as columns (Table 1's shape): top-1 in percent.
 
@@ -235,10 +233,7 @@ def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
     Raises:
         ValueError: for another ``which``.
     """
-    if which not in ("best", "final"):
-        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-    rows = best_checkpoint(acc) if which == "best" else final_accuracy(acc)
-    grid = rows.pivot(index="task", columns="backbone", values="top1")
+    grid = _chosen_rows(acc, which).pivot(index="task", columns="backbone", values="top1")
     grid = grid.reindex(index=[m for m in METHODS if m in grid.index], columns=[b for b in BACKBONES if b in grid])
     grid.index.name, grid.columns.name = "method", "backbone"
     return grid
@@ -278,9 +273,7 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
         ``paper_vs_reproduced`` columns: ``method, backbone`` (paper's names), ``paper``,
         ``reproduced``, ``n``, ``difference`` (points); cells we did not run have NaN.
     """
-    if which not in ("best", "final"):
-        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-    ours = (best_checkpoint(acc) if which == "best" else final_accuracy(acc)).rename(columns={"task": "method"})
+    ours = _chosen_rows(acc, which).rename(columns={"task": "method"})
     return compare_with_paper("lightweight_t1_stl10", ours, value="top1", rename=PAPER_NAMES, scale=100.0)
 
 
@@ -346,10 +339,7 @@ def claims(
         gap = _contrastive_gap(ours, flags, accuracy, outcomes) or bootstrap_group_difference(yes, no)
     return [
         contrastive.measured(gap, "the grid lacks contrastive or other methods"),
-        ranking.measured(
-            rho if rho is not None and not np.isnan(rho.value) else None,
-            f"{len(pairs)} cells in common: too few, or constant",
-        ),
+        ranking.measured(rho, f"{len(pairs)} cells in common: too few, or constant"),
     ]
 
 
@@ -363,15 +353,7 @@ def _contrastive_gap(
         return None
     contrastive = cells["task"].map(flags).fillna(False).astype(bool)
     yes, no = list(cells.index[contrastive]), list(cells.index[~contrastive])
-    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in cells.iterrows()}
-    kept = None
-    if outcomes is not None:
-        kept = {str(i): outcomes(str(r["config_hash"])) for i, r in cells.iterrows()}
-    return video_statistic(
-        accuracies,
-        lambda acc: np.mean([acc[str(i)] for i in yes], axis=0) - np.mean([acc[str(i)] for i in no], axis=0),
-        kept,
-    )
+    return video_gap(cells, lambda acc: np.mean([acc[i] for i in yes], 0) - np.mean([acc[i] for i in no], 0), outcomes)
 
 
 RANKING_FALLBACK = "per-video outcomes not kept for every cell, or no test-video counts"
@@ -386,15 +368,14 @@ def _video_ranking(pairs: pd.DataFrame, accuracy: pd.DataFrame | None, outcomes:
     if outcomes is None or len(pairs) < 3 or ours.nunique() < 2 or pairs.iloc[:, 1].nunique() < 2:
         return None
     cells = _cell_rows(ours.unstack(), accuracy)
-    if cells is None or len(cells) != len(pairs):
+    if (
+        cells is None
+        or len(cells) != len(pairs)
+        or any(kept_outcomes(outcomes, h) is None for h in cells["config_hash"])
+    ):
         return None
-    paper = {(t, b): float(v) for (t, b), v in pairs.iloc[:, 1].items()}
-    names = {str(i): (r["task"], r["backbone"]) for i, r in cells.iterrows()}
-    kept = {name: kept_outcomes(outcomes, cells.loc[int(name), "config_hash"]) for name in names}
-    if any(found is None for found in kept.values()):
-        return None
-    accuracies = {name: (float(cells.loc[int(name), "top1"]), float(cells.loc[int(name), "videos"])) for name in names}
-    return video_statistic(accuracies, rank_agreement({n: paper[cell] for n, cell in names.items()}), kept)
+    paper = {i: float(pairs.iloc[:, 1][(t, b)]) for i, t, b in zip(cells.index, cells["task"], cells["backbone"])}
+    return video_gap(cells, rank_agreement(paper), outcomes)
 
 
 def _cell_rows(ours: pd.DataFrame, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -495,35 +476,18 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
     §5.1): runs that gained from the first to the last checkpoint, runs best at the last, and the methods that
     changed most and least favourably on average ("n/a" without curves)."""
     if epochs is None or epochs.empty:
-        return {
-            "runs": 0,
-            "gained": 0,
-            "best at last": 0,
-            "last epoch": last_epoch,
-            "most": "n/a",
-            "most gain": float("nan"),
-            "least": "n/a",
-            "least gain": float("nan"),
-        }
+        epochs = pd.DataFrame({"task": pd.Series(dtype=str), "gain": pd.Series(dtype=float), "best_epoch": 0})
     by_method = epochs.groupby("task", sort=False)["gain"].mean()
     return {
         "runs": len(epochs),
         "gained": int((epochs["gain"] > 0).sum()),
         "best at last": int((epochs["best_epoch"] == last_epoch).sum()),
         "last epoch": last_epoch,
-        "most": by_method.idxmax(),
-        "most gain": float(by_method.max()),
-        "least": by_method.idxmin(),
-        "least gain": float(by_method.min()),
+        **extremes(by_method, "gain", {"most": "max", "least": "min"}),
     }
 
 
 # --------------------------------------------------------------------------- cost
-
-
-def measured_seconds(runs: pd.DataFrame) -> pd.Series:
-    """Mean measured pre-training wall time per network over the methods run (seconds)."""
-    return runs.groupby("backbone", sort=False)["wall_seconds"].mean()
 
 
 def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -> pd.DataFrame:
@@ -549,7 +513,7 @@ def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -
     """
     names = list(dict.fromkeys(runs["backbone"]))
     prof = get_profile(profile)
-    seconds = measured_seconds(runs)
+    seconds = runs.groupby("backbone", sort=False)["wall_seconds"].mean()  # over the methods run
     paper = cost_table(names, clip_shape=PAPER_SIZE, width=1.0, throughput=False, train_seconds=seconds.to_dict())
     local = cost_table(names, clip_shape=(3, 1, prof.crop_size, prof.crop_size), width=prof.width, throughput=False)
     printed = load_paper_table("lightweight_t1_cost").set_index("backbone")
@@ -591,14 +555,11 @@ def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
 def cost_facts(costs: pd.DataFrame, profile: str) -> dict[str, Any]:
     """The cheapest network in multiply-adds and how many times cheaper than the most expensive, and the fastest
     and slowest to train at ``profile`` (from :func:`cost_comparison`)."""
-    time_col = f"train seconds, {profile}"
+    macs, seconds = (costs.set_index("backbone")[c] for c in ("GMACs @224", f"train seconds, {profile}"))
     return {
-        "cheapest": costs.loc[costs["GMACs @224"].idxmin(), "backbone"],
-        "macs ratio": float(costs["GMACs @224"].max() / costs["GMACs @224"].min()),
-        "fastest": costs.loc[costs[time_col].idxmin(), "backbone"],
-        "fastest seconds": float(costs[time_col].min()),
-        "slowest": costs.loc[costs[time_col].idxmax(), "backbone"],
-        "slowest seconds": float(costs[time_col].max()),
+        "cheapest": macs.idxmin(),
+        "macs ratio": float(macs.max() / macs.min()),
+        **extremes(seconds, "seconds", {"fastest": "min", "slowest": "max"}),
     }
 
 
@@ -621,12 +582,7 @@ def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
         pairs = costs[[a, b]].dropna()
         rho = spearman(pairs[a], pairs[b]) if len(pairs) else None
         claim = _claim(key, statement, f"Spearman's rho of {a} and {b}", section="§1", digits=2)
-        out.append(
-            claim.measured(
-                rho if rho is not None and not np.isnan(rho.value) else None,
-                f"{len(pairs)} networks with both numbers: too few, or constant",
-            )
-        )
+        out.append(claim.measured(rho, f"{len(pairs)} networks with both numbers: too few, or constant"))
     return out
 
 
@@ -688,27 +644,6 @@ def probed_model(study: Study, point: Mapping[str, Any]) -> tuple[EvalConfig, Vi
     return config, fold_probe(model.backbone, model.head)
 
 
-def inputs_for_videos(config: EvalConfig, split: Split, videos: Sequence[int]) -> Tensor:
-    """One model-ready clip per video of ``videos`` (the first evaluation clip): ``(N, 3, T, H, W)``."""
-    dataset = VideoClipDataset(split.index, eval_sampler(config, 1), source=split.source, seed=0)
-    frames = torch.stack([dataset[v]["clips"] for v in videos])
-    return eval_clips(frames, config.crop_size)
-
-
-def saliency_maps(model: VideoBackbone, clips: Tensor) -> tuple[Tensor, Tensor | None]:
-    """Vanilla gradients and Grad-CAM of the predicted class, each ``(N, T, H, W)``.
-
-    Grad-CAM is None for Split-Brain, whose representation has two trunks (L and ab) and no
-    single last block.
-    """
-    gradient = vanilla_saliency(model, clips)
-    try:
-        cam = grad_cam(model, clips)
-    except ValueError:
-        cam = None
-    return gradient, cam
-
-
 @dataclass
 class SaliencyResult:
     """Saliency of one model on some test frames: the figure and the predictions shown."""
@@ -730,10 +665,14 @@ def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: 
     config, model = probed_model(study, point_of(study, task, backbone))
     split = open_eval_split(config, "test")
     videos = pick_one_per_class(split.index, frames, seed)
-    clips = inputs_for_videos(config, split, videos)
+    clips = eval_clips(video_clips(config, split, videos), config.crop_size)
     with torch.no_grad():
         predicted = model(clips).argmax(dim=1).tolist()
-    gradient, cam = saliency_maps(model, clips)
+    gradient = vanilla_saliency(model, clips)
+    try:
+        cam = grad_cam(model, clips)
+    except ValueError:  # Split-Brain: two trunks (L and ab), no single last block
+        cam = None
     as_frames = clips[:, :, 0].permute(1, 0, 2, 3)  # (3, N, H, W): the N single frames as one strip
     figure = saliency_figure(
         as_frames,

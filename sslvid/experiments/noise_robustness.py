@@ -22,8 +22,6 @@ functions give the numbers the notebook's prose quotes.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,16 +37,16 @@ from sslvid.analysis.claims import (
     Estimate,
     bootstrap_group_difference,
     bootstrap_mean,
+    extremes,
     printed_claims,
     spearman,
     video_statistic,
 )
 from sslvid.analysis.embedding import to_display_frames
 from sslvid.analysis.figures import tsne_figure
-from sslvid.data.sources import open_split
 from sslvid.engine.distributed import env_info, resolve_device
 from sslvid.evaluate.classify import Context, eval_features, trained_classifier
-from sslvid.evaluate.common import open_eval_split
+from sslvid.evaluate.common import card_test_videos, open_eval_split
 from sslvid.evaluate.corruptions import NOISES, SEVERITIES, create_corruption
 from sslvid.evaluate.features import ClipFeatures, Noise, eval_clips
 from sslvid.evaluate.robustness import METRICS, TASK, noise_robustness, noise_table
@@ -133,41 +131,18 @@ def noise_rows(
         cached = all(study.results.has(key, TASK, METRICS, condition=c) for c in conditions)
         if not cached:
             study.evaluate(point, TARGET)
-        start = time.perf_counter()
-        frames.append(
-            noise_robustness(
-                config,
-                noises,
-                severities,
-                store=study.store,
-                results=study.results,
-                features=study.features,
-                progress=study.progress,
-            )
-        )
-        study.timings.append(
-            {
-                "what": f"noise/{len(conditions)} conditions",
-                "task": point["task"],
-                "backbone": point["backbone"],
-                "cached": cached,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
+        with study.timed(f"noise/{len(conditions)} conditions", point, cached=cached):
+            frames.append(noise_robustness(config, noises, severities, workspace=study.workspace))
     rows = pd.concat(frames, ignore_index=True)
     parts = rows["condition"].str.split("/", expand=True)
     return rows.assign(noise=parts[0], severity=parts[1].astype(int))
 
 
-def task_traits(task: str) -> dict[str, Any]:
-    """Category ("spatial", "temporal", "spatiotemporal") and contrastive flag of a pretext task (§3.1)."""
-    info = TASKS.get(task).describe()
-    return {"category": info["category"], "contrastive": bool(info["contrastive"])}
-
-
 def _traits(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the ``task_traits`` of its ``task`` column."""
-    return table.assign(**pd.DataFrame([task_traits(t) for t in table["task"]], index=table.index))
+    """``table`` with the category ("spatial", "temporal", "spatiotemporal") and contrastive flag of the pretext
+    task of its ``task`` column (benchmark §3.1)."""
+    tasks = table["task"].map(TASKS.get)
+    return table.assign(category=tasks.map(lambda t: t.category), contrastive=tasks.map(lambda t: bool(t.contrastive)))
 
 
 # ---------------------------------------------------------------------- Table 7
@@ -210,7 +185,7 @@ def evidence_facts(rows: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
         ``conditions`` (the most noisy tests of one model).
     """
     per = [
-        {"videos": _card_videos(part), "conditions": part["condition"].nunique()}
+        {"videos": card_test_videos(part["protocol_card"]), "conditions": part["condition"].nunique()}
         for _, part in rows.groupby("config_hash")
     ]
     frame = pd.DataFrame(per, columns=["videos", "conditions"])
@@ -317,7 +292,7 @@ def _video_draws(
     for i, r in table.iterrows():
         mine = wanted[(wanted["pretext"] == r["task"]) & (wanted["model"] == r["backbone"])]
         by = mine.pivot_table(index="condition", columns="metric", values="value", aggfunc="first")
-        videos = _card_videos(mine)
+        videos = card_test_videos(mine["protocol_card"])
         if by.empty or not {"top1_video", "abs_drop_video"} <= set(by.columns) or np.isnan(videos):
             return None
         key = str(mine["config_hash"].iloc[0])
@@ -328,15 +303,6 @@ def _video_draws(
             accuracies[f"{i}|{condition}"] = (float(value), videos)
             kept[f"{i}|{condition}"] = outcomes(key, str(condition)) if outcomes is not None else None
     return _VideoDraws(accuracies, kept if outcomes is not None else None, noisy)
-
-
-def _card_videos(rows: pd.DataFrame) -> float:
-    """The fewest test videos named on the rows' protocol cards (NaN when a card names none)."""
-    counts = []
-    for text in rows["protocol_card"]:
-        card = json.loads(text) if isinstance(text, str) and text else (text if isinstance(text, dict) else {})
-        counts.append(float(card.get("test_videos", np.nan)))
-    return min(counts) if counts and not np.isnan(counts).any() else float("nan")
 
 
 def claims(
@@ -425,14 +391,8 @@ def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: _VideoDraws | No
 
 def _backbone_gap(table: pd.DataFrame, videos: _VideoDraws | None) -> Estimate | str:
     """R(2+1)D minus ShuffleNet relative drop of each task that has both, mean over the tasks."""
-    index = (
-        table.rename_axis("index")
-        .reset_index()
-        .pivot_table(index="task", columns="backbone", values="index", aggfunc="first")
-    )
-    if not {"r2plus1d_18", "shufflenet3d"} <= set(index.columns):
-        return "no task with both backbones"
-    pairs = [(int(r), int(s)) for r, s in index[["r2plus1d_18", "shufflenet3d"]].dropna().itertuples(index=False)]
+    index = table.rename_axis("index").reset_index().pivot_table("index", "task", "backbone", aggfunc="first")
+    pairs = [(int(r), int(s)) for r, s in index.reindex(columns=["r2plus1d_18", "shufflenet3d"]).dropna().to_numpy()]
     if not pairs:
         return "no task with both backbones"
     if videos is not None:
@@ -489,17 +449,13 @@ def robustness_facts(table: pd.DataFrame) -> dict[str, Any]:
     """Table 7 here as facts for the notebook's prose: the most and least robust model (relative drop),
     the backbone that dropped less on average here and in the paper, the most and least robust task,
     and whether any drop is negative (a model better on noisy clips)."""
-    best, worst = table.loc[table["rel_drop_pct"].idxmin()], table.loc[table["rel_drop_pct"].idxmax()]
+    models = table.set_index(table["task"] + "/" + table["backbone"])["rel_drop_pct"]
     by_backbone = table.groupby("backbone")["rel_drop_pct"].mean()
     by_task = table.groupby("task")["rel_drop_pct"].mean().sort_values()
     paper = paper_table7().groupby("backbone")["rel_drop_pct"].mean()
     return {
-        "most robust": f"{best['task']}/{best['backbone']}",
-        "most robust drop": float(best["rel_drop_pct"]),
-        "least robust": f"{worst['task']}/{worst['backbone']}",
-        "least robust drop": float(worst["rel_drop_pct"]),
-        "steadier backbone": by_backbone.idxmin(),
-        "steadier backbone drop": float(by_backbone.min()),
+        **extremes(models, "drop", {"most robust": "min", "least robust": "max"}),
+        **extremes(by_backbone, "drop", {"steadier backbone": "min"}),
         "paper steadier backbone": paper.idxmin(),
         "most robust task": by_task.index[0],
         "least robust task": by_task.index[-1],
@@ -537,11 +493,7 @@ def chance_facts(table: pd.DataFrame, chance: float, margin: float = 5.0) -> dic
 
 def chance_level(study: Study) -> float:
     """Chance top-1 (percent) on the appearance target's test split: 100 / number of classes."""
-    config = study.eval_config(noise_points(study)[0], TARGET)
-    index = open_split(
-        config.dataset, config.test_split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
-    )
-    return 100.0 / index.num_classes
+    return 100.0 / study.classes(TARGET)
 
 
 # ---------------------------------------------------------------------- severity curves
@@ -610,12 +562,8 @@ def severity_facts(curves: pd.DataFrame) -> dict[str, Any]:
             f"{model} {part[part['severity'] == 0]['top1'].mean():.1f}% -> {worst.mean():.1f}%"
             + (f" (lowest under {worst.idxmin()} noise, {worst.min():.1f}%)" if len(worst) else "")
         )
-    monotone = all(_non_increasing(p.sort_values("severity")["top1"]) for _, p in curves.groupby(["model", "noise"]))
-    return {"top severity": top, "models": "; ".join(per_model) or "none", "never rose": monotone}
-
-
-def _non_increasing(values: pd.Series, tolerance: float = 1e-9) -> bool:
-    return bool((values.diff().dropna() <= tolerance).all())
+    rose = (curves.sort_values("severity").groupby(["model", "noise"])["top1"].diff() > 1e-9).any()
+    return {"top severity": top, "models": "; ".join(per_model) or "none", "never rose": not rose}
 
 
 # ---------------------------------------------------------------------- absolute vs relative drops
@@ -853,16 +801,3 @@ def tsne_clean_vs_noisy(
         study.seed,
         f"{model}: clean vs {noise} noise at severity {severity} (mean centred cosine similarity {float(sims):.3f})",
     )
-
-
-def timing_summary(study: Study) -> pd.DataFrame:
-    """What this study object did, by kind: ``what``, ``calls``, ``cached`` (calls that found their result),
-    ``seconds``."""
-    timings = study.timing_table()
-    if timings.empty:
-        return pd.DataFrame(columns=["what", "calls", "cached", "seconds"])
-    cached = timings["cached"].fillna(False).astype(bool) if "cached" in timings else False
-    grouped = timings.assign(cached=cached).groupby("what")
-    return pd.DataFrame(
-        {"calls": grouped.size(), "cached": grouped["cached"].sum(), "seconds": grouped["seconds"].sum().round(1)}
-    ).reset_index()

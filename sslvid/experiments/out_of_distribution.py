@@ -41,6 +41,8 @@ PRETRAIN_DATA = ("K400", "SSv2")
 
 MATCHING_TARGET = {"K400": "appearance", "SSv2": "motion"}
 """The target kind each pre-training pool is of (benchmark §3.2: K400 appearance-heavy, SSv2 temporal)."""
+POOL_OF = {kind: data for data, kind in MATCHING_TARGET.items()}
+"""The pre-training pool in distribution for each target kind."""
 
 PAPER_PRETRAIN = {"K400": "k400", "SSv2": "ssv2"}
 """Our pre-training data names -> Table 6's."""
@@ -195,22 +197,19 @@ def gap_table(accuracy: pd.DataFrame) -> pd.DataFrame:
         out-of-distribution top1, gap``.
     """
     effect = data_effect(accuracy)
-    in_data = effect["target_kind"].map({kind: data for data, kind in MATCHING_TARGET.items()})
-    out_data = in_data.map({"K400": "SSv2", "SSv2": "K400"})
-    inside = [row[d] for d, (_, row) in zip(in_data, effect.iterrows())]
-    outside = [row[d] for d, (_, row) in zip(out_data, effect.iterrows())]
+    in_data = effect["target_kind"].map(POOL_OF)
+    k400 = in_data == "K400"
     table = pd.DataFrame(
         {
             "task": effect["task"],
             "contrastive": effect["task"].map(is_contrastive),
             "target_kind": effect["target_kind"],
             "in-distribution data": in_data,
-            "in-distribution top1": inside,
-            "out-of-distribution top1": outside,
+            "in-distribution top1": effect["K400"].where(k400, effect["SSv2"]),
+            "out-of-distribution top1": effect["SSv2"].where(k400, effect["K400"]),
         }
     )
-    table["gap"] = table["in-distribution top1"] - table["out-of-distribution top1"]
-    return table
+    return table.assign(gap=table["in-distribution top1"] - table["out-of-distribution top1"])
 
 
 def retrieval_at(retrieval: pd.DataFrame, k: int = 5) -> pd.DataFrame:
@@ -377,7 +376,7 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
             claim.measured(bootstrap_mean_difference(cells) if cells else None, f"no {kind} task with both pools")
         )
     for kind in TARGET_KINDS:
-        expected = {v: k for k, v in MATCHING_TARGET.items()}[kind]
+        expected = POOL_OF[kind]
         other = next(d for d in PRETRAIN_DATA if d != expected)
         part = table[table["target_kind"] == kind]
         best = {d: part[part["data"] == d].sort_values(value).tail(1) for d in PRETRAIN_DATA}
@@ -399,9 +398,8 @@ def _oriented(accuracy: pd.DataFrame, better: Mapping[tuple[str, str], str]) -> 
     """Per (task, target kind) in ``better``: (value of the named pool, its videos, value of the other, its videos)."""
     cells = []
     for (task, kind), pool in better.items():
-        other = "K400" if pool == "SSv2" else "SSv2"
-        got = _cells(accuracy[(accuracy["task"] == task) & (accuracy["target_kind"] == kind)], "top1", pool, other)
-        cells += got
+        part = accuracy[(accuracy["task"] == task) & (accuracy["target_kind"] == kind)]
+        cells += _cells(part, "top1", pool, "K400" if pool == "SSv2" else "SSv2")
     return cells
 
 
@@ -417,13 +415,9 @@ def context_claims(accuracy: pd.DataFrame, scratch: pd.DataFrame | None = None) 
       (mean over the models of that target).
     """
     pairs = accuracy[["task", "target_kind"]].drop_duplicates().itertuples(index=False)
-    in_pool = {(t, k): {v: d for d, v in MATCHING_TARGET.items()}[k] for t, k in pairs}
+    in_pool = {(t, k): POOL_OF[k] for t, k in pairs}
     paper = data_effect(_paper_long())
-    paper_pool = {
-        (r.task, r.target_kind): ("SSv2" if r.ssv2_minus_k400 > 0 else "K400")
-        for r in paper.itertuples()
-        if r.ssv2_minus_k400 != 0
-    }
+    paper_pool = {(r.task, r.target_kind): _winner(r.ssv2_minus_k400) for r in paper.itertuples() if r.ssv2_minus_k400}
     out = []
     for key, statement, quantity, better in (
         (

@@ -39,11 +39,10 @@ from sslvid.analysis.claims import Claim, Estimate, seed_difference, spearman, v
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot, seed_estimates, seed_table
 from sslvid.backbones import VideoBackbone
-from sslvid.data.dataset import VideoClipDataset, collate_clips
 from sslvid.engine.config import PretrainConfig
 from sslvid.evaluate.classify import trained_classifier
-from sslvid.evaluate.common import eval_sampler, open_eval_split
-from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes
+from sslvid.evaluate.common import open_eval_split, video_clips
+from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
 from sslvid.store.paper_tables import PAPER_BACKBONES
@@ -110,14 +109,10 @@ def table1_accuracy(
     return study.accuracy(table1_points(study), target, protocol, scratch_backbones=BACKBONES, seeds=seeds)
 
 
-def seeds_of(accuracy: pd.DataFrame) -> list[int]:
-    """The seeds behind ``accuracy``'s rows (its ``seed`` column), sorted; [] for rows of one unnamed seed."""
-    return sorted(int(s) for s in accuracy["seed"].dropna().unique()) if "seed" in accuracy else []
-
-
 def table1_estimates(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Table 1's shape (as ``table1_pivot``) with each cell an ``Estimate``: the mean top-1 over the rows'
-    seeds with its 95% t interval (``sslvid.analysis.tables.seed_estimates``; from one seed, no interval)."""
+    """Table 1's shape (backbones as rows, paper names; tasks in the paper's order, then scratch), each cell an
+    ``Estimate``: the mean top-1 over the rows' seeds with its 95% t interval (``analysis.tables.seed_estimates``;
+    from one seed, no interval)."""
     order = {"backbone": BACKBONES, "task": (*PAPER_TASK_ORDER, SCRATCH)}
     table = seed_estimates(accuracy, "backbone", "task", "top1", order)
     table.index = [PAPER_BACKBONES.get(b, b) for b in table.index]
@@ -129,19 +124,6 @@ def table1_table(accuracy: pd.DataFrame, caption: str | None = None) -> Styler:
     """Table 1 for the page: "mean ± half the 95% interval" over seeds per cell (the value alone from one
     seed), top-1 in %, the best mean of each network (row) in bold."""
     return seed_table(table1_estimates(accuracy), caption, unit="%", best_in="row")
-
-
-def table1_pivot(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Table 1's shape: backbones as rows (paper names), tasks in the paper's order then scratch as columns.
-
-    Args:
-        accuracy: ``table1_accuracy`` rows (columns task, backbone, top1).
-    """
-    order = {"backbone": BACKBONES, "task": (*PAPER_TASK_ORDER, SCRATCH)}
-    table = ordered_pivot(accuracy, "backbone", "task", "top1", order)
-    table.index = [PAPER_BACKBONES.get(b, b) for b in table.index]
-    table.index.name, table.columns.name = "backbone", "pretext"
-    return table
 
 
 def table1_vs_paper(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +196,7 @@ def scratch_gaps(accuracy: pd.DataFrame, outcomes: Outcomes | None = None) -> pd
         NaN without one), n (seeds or test videos behind it), method.
     """
     columns = ["backbone", "task", "gap", "low", "high", "n", "method"]
-    seeds = seeds_of(accuracy)
+    seeds = evidence(accuracy)["seeds"]
     rows = []
     for backbone in BACKBONES:
         mine = accuracy[accuracy["backbone"] == backbone]
@@ -223,20 +205,10 @@ def scratch_gaps(accuracy: pd.DataFrame, outcomes: Outcomes | None = None) -> pd
             model = mine[mine["task"] == task]
             if model["top1"].notna().sum() == 0 or base["top1"].notna().sum() == 0:
                 continue
-            if len(seeds) > 1:
+            if seeds > 1:
                 found = seed_difference(_by_seed(model), _by_seed(base))
             else:
-                flat = pd.DataFrame(
-                    {
-                        "a": [model["top1"].mean()],
-                        "b": [base["top1"].mean()],
-                        "na": [model["videos"].min() if "videos" in model else np.nan],
-                        "nb": [base["videos"].min() if "videos" in base else np.nan],
-                        "ha": [_only(model["config_hash"]) if "config_hash" in model else np.nan],
-                        "hb": [_only(base["config_hash"]) if "config_hash" in base else np.nan],
-                    }
-                )
-                found = _difference(flat, "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
+                found = _difference(_pair(model, base), "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
             if found is not None:
                 rows.append([backbone, task, found.value, found.low, found.high, found.n, found.method])
     return pd.DataFrame(rows, columns=columns)
@@ -252,7 +224,7 @@ def gap_facts(gaps: pd.DataFrame, accuracy: pd.DataFrame) -> dict[str, Any]:
     """
     methods = sorted(set(gaps["method"]))
     return {
-        "seeds": max(1, len(seeds_of(accuracy))),
+        "seeds": max(1, evidence(accuracy)["seeds"]),
         "gaps": len(gaps),
         "gaps_above": int((gaps["low"] > 0).sum()),
         "gaps_below": int((gaps["high"] < 0).sum()),
@@ -293,6 +265,17 @@ def _only(values: pd.Series) -> Any:
     return values.iloc[0] if len(values) == 1 else np.nan
 
 
+def _pair(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """One row of ``_difference``'s columns from the rows of two cells: their mean top-1 (``a``, ``b``), fewest
+    test videos (``na``, ``nb``) and evaluation (``ha``, ``hb``; ``_only``), NaN for a column the rows lack."""
+    row = {}
+    for x, rows in (("a", a), ("b", b)):
+        row[x] = rows["top1"].mean()
+        row[f"n{x}"] = rows["videos"].min() if "videos" in rows else np.nan
+        row[f"h{x}"] = _only(rows["config_hash"]) if "config_hash" in rows else np.nan
+    return pd.DataFrame([row])
+
+
 PAPER = "benchmark2023"
 _claim = partial(chapter_claim, CHAPTER, section="§4.1", paper=PAPER)
 
@@ -328,11 +311,7 @@ def claims(
             digits=2,
         )
         rho = rank_agreement(comparison).get(name) if comparison is not None else None
-        out.append(
-            base.measured(
-                rho if rho is not None and not np.isnan(rho.value) else None, f"fewer than 3 tasks of {ours} measured"
-            )
-        )
+        out.append(base.measured(rho, f"fewer than 3 tasks of {ours} measured"))
     small, medium = BACKBONES
     duel = _claim(
         "medium_beats_small",
@@ -341,21 +320,13 @@ def claims(
         table="Table 1",
     )
     found = None
-    if accuracy is not None and len(seeds_of(accuracy)) > 1:
+    if accuracy is not None and evidence(accuracy)["seeds"] > 1:
         found = _seed_duel(accuracy[accuracy["task"] != SCRATCH], medium, small)
     elif accuracy is not None and len(accuracy):
-        pretrained = accuracy[accuracy["task"] != SCRATCH]
-        top1, videos = (ordered_pivot(pretrained, "task", "backbone", v) for v in ("top1", "videos"))
-        if {small, medium} <= set(top1.columns):
-            flat = pd.DataFrame(
-                {
-                    "a": top1[medium],
-                    "b": top1[small],
-                    "na": videos[medium],
-                    "nb": videos[small],
-                    **_duel_hashes(pretrained, medium, small),
-                }
-            )
+        cells = dict(tuple(accuracy[accuracy["task"] != SCRATCH].groupby(["task", "backbone"])))
+        tasks = sorted({t for t, _ in cells if (t, medium) in cells and (t, small) in cells})
+        if tasks:
+            flat = pd.concat([_pair(cells[(t, medium)], cells[(t, small)]) for t in tasks], ignore_index=True)
             found = _difference(flat, "a", "b", ("na", "nb"), ("ha", "hb"), outcomes)
     out.append(duel.measured(found, "a network of Table 1 is missing"))
     for backbone in BACKBONES:
@@ -395,14 +366,6 @@ def _seed_duel(pretrained: pd.DataFrame, medium: str, small: str) -> Estimate | 
     if both.empty:
         return None
     return seed_difference(both[medium].to_dict(), both[small].to_dict())
-
-
-def _duel_hashes(accuracy: pd.DataFrame, medium: str, small: str) -> dict[str, pd.Series]:
-    """The config hashes of each task's two networks (``ha``: medium, ``hb``: small), when the rows carry them."""
-    if "config_hash" not in accuracy:
-        return {}
-    hashes = ordered_pivot(accuracy, "task", "backbone", "config_hash", aggfunc=_only)
-    return {"ha": hashes.get(medium, np.nan), "hb": hashes.get(small, np.nan)}
 
 
 # ----------------------------------------------------------------------------- (2) linear vs finetune
@@ -469,12 +432,6 @@ def protocol_drop(accuracy: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- (3) clip length
 
 
-def doubled_frames(study: Study, point: Mapping[str, Any]) -> tuple[int, int]:
-    """The profile's clip length for ``point`` and twice it (8 and 16 at micro; the paper's 16 and 32)."""
-    base = study.pretrain_config(point).frames
-    return base, 2 * base
-
-
 def frames_comparison(
     study: Study,
     tasks: Sequence[str] = ("rotnet",),
@@ -482,7 +439,8 @@ def frames_comparison(
     target: str = "appearance",
     protocol: str | None = None,
 ) -> pd.DataFrame:
-    """The same Table 1 point pre-trained and evaluated with the profile's frames and with twice as many (§4.1).
+    """The same Table 1 point pre-trained and evaluated with the profile's frames and with twice as many (§4.1: 16
+    against 32 at paper scale, 8 against 16 at micro).
 
     Returns:
         one row per task; columns task, backbone, frames, frames_doubled, top1, top1_doubled, gain (points),
@@ -495,26 +453,17 @@ def frames_comparison(
     check_selection(tasks, SIX_TASKS, "task", allow_empty=True)
     rows = []
     for task in tasks:
-        base_point = table1_point(study, task, backbone)
-        base, doubled = doubled_frames(study, base_point)
-        short = study.accuracy([base_point], target, protocol).iloc[0]
-        long = study.accuracy([{**base_point, "frames": doubled}], target, protocol).iloc[0]
-        rows.append(
-            {
-                "task": task,
-                "backbone": backbone,
-                "frames": base,
-                "frames_doubled": doubled,
-                "top1": short["top1"],
-                "top1_doubled": long["top1"],
-                "gain": long["top1"] - short["top1"],
-                "videos": short["videos"],
-                "videos_doubled": long["videos"],
-                "config_hash": short["config_hash"],
-                "config_hash_doubled": long["config_hash"],
-            }
-        )
-    return pd.DataFrame(rows)
+        point = table1_point(study, task, backbone)
+        frames = study.pretrain_config(point).frames
+        short, long = (study.accuracy([p], target, protocol).iloc[0] for p in (point, {**point, "frames": 2 * frames}))
+        measured = {
+            f"{c}{s}": r[c] for c in ("top1", "videos", "config_hash") for s, r in (("", short), ("_doubled", long))
+        }
+        rows.append({"task": task, "backbone": backbone, "frames": frames, "frames_doubled": 2 * frames, **measured})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table.insert(table.columns.get_loc("top1_doubled") + 1, "gain", table["top1_doubled"] - table["top1"])
+    return table
 
 
 # ----------------------------------------------------------------------------- (4) Figure 1: CKA
@@ -578,13 +527,9 @@ def cka_clips(study: Study, point: Mapping[str, Any], clips: int = 256, target: 
         raise ValueError(f"CKA needs at least 4 clips, got {clips}")
     config = study.eval_config(point, target, "linear")
     split = open_eval_split(config, config.test_split)
-    per_video = config.test_clips
-    dataset = VideoClipDataset(split.index, eval_sampler(config, per_video), source=split.source, seed=study.seed)
-    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(dataset))
-    picks = sorted(int(i) for i in order[: -(-clips // per_video)])
-    batch = collate_clips([dataset[i] for i in picks])
-    frames = batch["clips"]
-    return frames.reshape(-1, *frames.shape[-4:])[:clips]
+    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(split.index))
+    picks = sorted(order[: -(-clips // config.test_clips)])
+    return video_clips(config, split, picks, config.test_clips, study.seed).flatten(0, 1)[:clips]
 
 
 def cka_maps(
@@ -782,20 +727,3 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     pre-training seeds ``KNOBS["table1_seeds"]``.
     """
     return {TABLE1: table1_vs_paper(table1_accuracy(study, KNOBS["target"], seeds=KNOBS["table1_seeds"]))}
-
-
-def cost_table(study: Study) -> pd.DataFrame:
-    """Seconds this chapter's study object spent, by kind of work (cached work counts ~0 s).
-
-    Returns:
-        columns what, runs, seconds (summed).
-    """
-    timings = study.timing_table()
-    if timings.empty:
-        return pd.DataFrame(columns=["what", "runs", "seconds"])
-    return (
-        timings.groupby("what")["seconds"]
-        .agg(runs="count", seconds="sum")
-        .reset_index()
-        .sort_values("seconds", ascending=False, ignore_index=True)
-    )

@@ -21,21 +21,24 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from sslvid.analysis.claims import Claim
+from sslvid.analysis.claims import Claim, Estimate, video_statistic
 from sslvid.backbones.checkpoints import read_metadata
+from sslvid.data.sources import open_split
 from sslvid.engine.config import PretrainConfig
 from sslvid.engine.pretrain import PretrainResult, pretrain
 from sslvid.engine.runner import Workspace
 from sslvid.evaluate.classify import evaluate
+from sslvid.evaluate.common import card_test_videos
 from sslvid.evaluate.config import ALL_LABELS, SCRATCH, EvalConfig
 from sslvid.evaluate.features import FeatureCache
 from sslvid.paths import using_cache_dir
@@ -108,6 +111,22 @@ Outcomes = Callable[[str], VideoOutcomes | None]
 def kept_outcomes(outcomes: Outcomes, key: Any) -> VideoOutcomes | None:
     """``outcomes(key)`` for a config hash; None for a missing one (None, NaN or empty)."""
     return outcomes(key) if isinstance(key, str) and key else None
+
+
+def video_gap(
+    rows: pd.DataFrame, statistic: Callable[[Mapping[Any, np.ndarray]], np.ndarray], outcomes: Outcomes | None
+) -> Estimate | None:
+    """``statistic`` of the ``top1`` of ``rows`` (keyed by their index) with a bootstrap over test videos (Efron &
+    Tibshirani 1993): paired when ``outcomes`` finds every row's per-video outcomes (by ``config_hash``), unpaired
+    otherwise (``sslvid.analysis.claims.video_statistic``); None when a row has no test-video count (frames built
+    before they were carried: the caller keeps its bootstrap over cells)."""
+    if "videos" not in rows or rows["videos"].isna().any():
+        return None
+    accuracies = {str(i): (float(r["top1"]), float(r["videos"])) for i, r in rows.iterrows()}
+    kept = None
+    if outcomes is not None:
+        kept = {str(i): kept_outcomes(outcomes, r.get("config_hash")) for i, r in rows.iterrows()}
+    return video_statistic(accuracies, lambda acc: statistic({i: acc[str(i)] for i in rows.index}), kept)
 
 
 def evidence(accuracy: pd.DataFrame, seeds: int | None = None) -> dict[str, Any]:
@@ -232,6 +251,10 @@ class Study:
             raise ValueError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
         return TARGETS[kind]["paper" if self.data_root is not None else "default"]
 
+    def classes(self, kind: str) -> int:
+        """Classes of downstream target ``kind``'s test split (a uniform guess scores 100 / classes percent)."""
+        return open_split(self.target(kind), "test", data_root=self.data_root, profile=self.profile).num_classes
+
     # ----------------------------------------------------------------- pre-training
     def pretrain_config(self, point: Mapping[str, Any]) -> PretrainConfig:
         """The pre-training config of a grid point (task, backbone and named axes) at this profile."""
@@ -243,18 +266,18 @@ class Study:
     def pretrain(self, point: Mapping[str, Any]) -> PretrainResult:
         """Pre-train ``point`` unless the run store holds it; timed in ``timings``."""
         config = self.pretrain_config(point)
-        start = time.perf_counter()
-        with using_cache_dir(self.cache_dir):
+        with self.timed("pretrain", point) as row, using_cache_dir(self.cache_dir):
             result = pretrain(config, workspace=self.workspace)
-        self.timings.append(
-            {
-                "what": "pretrain",
-                **_describe(point),
-                "cached": result.cached,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
+            row["cached"] = result.cached
         return result
+
+    @contextmanager
+    def timed(self, what: str, point: Mapping[str, Any], **fields: Any) -> Iterator[dict[str, Any]]:
+        """Time the block into ``timings``: a row of ``what``, the point's fields shown in tables, ``fields`` and what
+        the block adds to the row it is given (e.g. ``cached``), then ``seconds``; nothing when the block raises."""
+        row, start = {"what": what, **_describe(point), **fields}, time.perf_counter()
+        yield row
+        self.timings.append({**row, "seconds": round(time.perf_counter() - start, 2)})
 
     def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
         """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only.
@@ -333,18 +356,9 @@ class Study:
         if point is not None:
             self.pretrain(point)
         config = self.eval_config(point, target, protocol, epoch, backbone, **overrides)
-        start = time.perf_counter()
-        with using_cache_dir(self.cache_dir):
-            rows = evaluate(config, workspace=self.workspace)
-        self.timings.append(
-            {
-                "what": f"evaluate/{config.protocol}/{target}",
-                **_describe(point or {"backbone": backbone}),
-                "epoch": epoch,
-                "seconds": round(time.perf_counter() - start, 2),
-            }
-        )
-        return rows
+        what = f"evaluate/{config.protocol}/{target}"
+        with self.timed(what, point or {"backbone": backbone}, epoch=epoch), using_cache_dir(self.cache_dir):
+            return evaluate(config, workspace=self.workspace)
 
     def accuracy(
         self,
@@ -396,11 +410,11 @@ class Study:
             for epoch in epochs:
                 table = self.evaluate(point, target, protocol, epoch, **overrides)
                 rows.append({**_describe(point), "epoch": epoch, **_metric(table, metric)})
-                videos.append(_test_videos(table))
+                videos.append(card_test_videos(table.get("protocol_card", ())))
         for backbone in scratch_backbones:
             table = self.evaluate(None, target, protocol, backbone=backbone, **overrides)
             rows.append({**_describe({"task": "scratch", "backbone": backbone}), "epoch": 0, **_metric(table, metric)})
-            videos.append(_test_videos(table))
+            videos.append(card_test_videos(table.get("protocol_card", ())))
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
@@ -464,16 +478,6 @@ def _metric(table: pd.DataFrame, metric: str) -> dict[str, Any]:
     if rows.empty:
         raise ValueError(f"no {metric!r} among the evaluation's metrics ({', '.join(sorted(set(table['metric'])))})")
     return {"config_hash": rows["config_hash"].iloc[0], "top1": float(rows["value"].iloc[0])}
-
-
-def _test_videos(table: pd.DataFrame) -> float:
-    """The test videos behind an evaluation's rows (its protocol card's ``test_videos``), NaN if not recorded."""
-    for card in table.get("protocol_card", pd.Series(dtype=object)):
-        if isinstance(card, str) and card:
-            found = json.loads(card).get("test_videos")
-            if found is not None:
-                return float(found)
-    return float("nan")
 
 
 def _unique(points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -36,8 +36,7 @@ from sslvid.analysis.cka import CKAResult, cka_map
 from sslvid.analysis.claims import Claim, bootstrap_combination, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot
-from sslvid.data.dataset import VideoClipDataset, collate_clips
-from sslvid.evaluate.common import eval_sampler, open_eval_split
+from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.features import eval_clips
 from sslvid.experiments.study import Study, chapter_claim, check_selection
 from sslvid.scale.grids import SIX_TASKS, SUBSET_VIDEOS
@@ -219,14 +218,10 @@ def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int) -> pd.Da
     Tables 3 and 4 (keyed by the paper's ``epochs``) add ``our_epoch``, the checkpoint of a ``total_epochs`` run
     that stands for it."""
     merged = compare_with_paper(name, to_paper_frame(accuracy))
-    return _with_our_epoch(merged, total_epochs) if "epochs" in merged else merged
-
-
-def _with_our_epoch(merged: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
-    """Adds ``our_epoch`` (paper epoch x total / 200; NaN where no checkpoint stands for it)."""
-    ours = merged["epochs"].astype(int) * total_epochs / PAPER_EPOCHS
-    merged["our_epoch"] = ours.where(ours == ours.round()).astype("Int64")
-    merged.attrs["scale"] = f"our_epoch of {total_epochs} stands for the paper's epochs of {PAPER_EPOCHS}"
+    if "epochs" in merged:  # paper epoch x total / 200; NaN where no checkpoint stands for it
+        ours = merged["epochs"].astype(int) * total_epochs / PAPER_EPOCHS
+        merged["our_epoch"] = ours.where(ours == ours.round()).astype("Int64")
+        merged.attrs["scale"] = f"our_epoch of {total_epochs} stands for the paper's epochs of {PAPER_EPOCHS}"
     return merged
 
 
@@ -322,16 +317,9 @@ def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, on: list[str]) -> pd.DataFrame:
-    pick = [*on, "gain", "monotone"]
-    merged = ours[pick].merge(theirs[pick], on=on, how="left", suffixes=(" (ours)", " (paper)"))
-    return merged.rename(
-        columns={
-            "gain (ours)": "gain here",
-            "gain (paper)": "gain in paper",
-            "monotone (ours)": "never fell here",
-            "monotone (paper)": "never fell in paper",
-        }
-    )
+    pick = {"gain": "gain", "monotone": "never fell"}
+    ours, theirs = (t[[*on, *pick]].rename(columns=pick) for t in (ours, theirs))
+    return ours.merge(theirs, on=on, how="left", suffixes=(" here", " in paper"))
 
 
 def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -345,20 +333,13 @@ def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
     ours = ours[ours["epochs"] == ours["epochs"].max()]
     theirs = paper_frame(TABLE3)
     theirs = theirs[theirs["epochs"] == PAPER_EPOCHS]
-    rows = []
+    parts = []
     for step in (("10k", "30k"), ("30k", "100k")):
-        mine = gains(ours, "subset", step, ["backbone"]).set_index("backbone")["gain"]
-        paper = gains(theirs, "subset", step, ["backbone"]).set_index("backbone")["gain"]
-        for backbone, gain in mine.items():
-            rows.append(
-                {
-                    "backbone": backbone,
-                    "step": "->".join(step),
-                    "gain here": gain,
-                    "gain in paper": paper.get(backbone, np.nan),
-                }
-            )
-    return pd.DataFrame(rows, columns=["backbone", "step", "gain here", "gain in paper"])
+        mine, paper = (gains(t, "subset", step, ["backbone"]).set_index("backbone")["gain"] for t in (ours, theirs))
+        parts.append(
+            pd.DataFrame({"step": "->".join(step), "gain here": mine, "gain in paper": paper.reindex(mine.index)})
+        )
+    return pd.concat(parts).rename_axis("backbone").reset_index()
 
 
 def duration_gains(frame: pd.DataFrame, by: Sequence[str], after: int = 100) -> pd.DataFrame:
@@ -412,11 +393,8 @@ def claims(
     )
     for backbone in acc3["backbone"].unique() if acc3 is not None and len(acc3) else []:
         final = acc3[(acc3["backbone"] == backbone) & (acc3["epoch"] == acc3["epoch"].max())]
-        by = (
-            final.groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
-            if "videos" in final
-            else final.groupby("subset").agg(top1=("top1", "mean")).assign(videos=np.nan)
-        )
+        videos = final["videos"] if "videos" in final else np.nan
+        by = final.assign(videos=videos).groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
         claim = _claim(
             f"saturates_{backbone}",
             f"{backbone} gains more from 10k to 30k videos than from 30k to 100k.",
@@ -496,10 +474,8 @@ def cka_clips_tensor(study: Study, point: Mapping[str, Any], count: int) -> torc
         raise ValueError(f"CKA needs at least 4 clips, got cka_clips={count}")
     config = study.eval_config(point, "appearance")
     split = open_eval_split(config, "test")
-    dataset = VideoClipDataset(split.index, eval_sampler(config, 1), source=split.source, seed=study.seed)
-    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(dataset))[:count]
-    batch = collate_clips([dataset[int(i)] for i in order])
-    return eval_clips(batch["clips"], config.crop_size)
+    order = rng_for(study.seed, "cka-clips", config.dataset).permutation(len(split.index))[:count]
+    return eval_clips(video_clips(config, split, order, 1, study.seed), config.crop_size)
 
 
 def subset_cka(

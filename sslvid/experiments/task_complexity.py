@@ -292,25 +292,16 @@ def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
         fewest behind a level, when ``acc`` has the column).
     """
     _require(acc, ("task", "backbone", "complexity", value))
-    rows = []
-    for (task, backbone), group in acc.groupby(["task", "backbone"], sort=False):
-        by_level = group.groupby("complexity")[value].mean().reindex(LEVELS)
-        present = by_level.dropna()
-        row = {
-            "task": task,
-            "backbone": backbone,
-            **by_level.to_dict(),
-            "best": present.idxmax(),
-            "trend": trend(present.to_numpy()),
-            "best - C3": present.max() - by_level["C3"],
-            "spread": present.max() - present.min(),
-        }
-        if "se" in group:
-            row["se"] = group["se"].max()
-        if "test_videos" in group:
-            row["test_videos"] = group["test_videos"].min()
-        rows.append(row)
-    return pd.DataFrame(rows)
+    keys = ["task", "backbone"]
+    wide = acc.pivot_table(index=keys, columns="complexity", values=value, sort=False).reindex(columns=list(LEVELS))
+    table = wide.assign(
+        best=wide.idxmax(axis=1),
+        trend=[trend(row.dropna().to_numpy()) for _, row in wide.iterrows()],
+        **{"best - C3": wide.max(axis=1) - wide["C3"], "spread": wide.max(axis=1) - wide.min(axis=1)},
+    )
+    extra = {c: how for c, how in (("se", "max"), ("test_videos", "min")) if c in acc}
+    table = table.join(acc.groupby(keys, sort=False).agg(extra)) if extra else table
+    return table.reset_index().rename_axis(columns=None)
 
 
 def findings_table(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
@@ -319,19 +310,12 @@ def findings_table(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     Returns:
         columns task, backbone, paper best, paper trend, our best, our trend, same best.
     """
-    merged = paper[["task", "backbone", "best", "trend"]].merge(
-        ours[["task", "backbone", "best", "trend"]], on=["task", "backbone"], suffixes=(" paper", " ours")
+    paper, ours = (
+        t[["task", "backbone", "best", "trend"]].rename(columns={"best": f"{who} best", "trend": f"{who} trend"})
+        for t, who in ((paper, "paper"), (ours, "our"))
     )
-    merged = merged.rename(
-        columns={
-            "best paper": "paper best",
-            "trend paper": "paper trend",
-            "best ours": "our best",
-            "trend ours": "our trend",
-        }
-    )
-    merged["same best"] = merged["paper best"] == merged["our best"]
-    return merged
+    merged = paper.merge(ours, on=["task", "backbone"])
+    return merged.assign(**{"same best": merged["paper best"] == merged["our best"]})
 
 
 def not_always_better(best: pd.DataFrame) -> pd.DataFrame:
@@ -341,11 +325,8 @@ def not_always_better(best: pd.DataFrame) -> pd.DataFrame:
 
 def backbone_disagreements(best: pd.DataFrame) -> list[str]:
     """Tasks whose best complexity differs between backbones (among tasks with two or more backbones)."""
-    tasks = []
-    for task, group in best.groupby("task", sort=False):
-        if group["backbone"].nunique() > 1 and group["best"].nunique() > 1:
-            tasks.append(task)
-    return tasks
+    counts = best.groupby("task", sort=False)[["backbone", "best"]].nunique()
+    return list(counts.index[(counts["backbone"] > 1) & (counts["best"] > 1)])
 
 
 CHAPTER = "task_complexity"
@@ -496,8 +477,8 @@ def pretext_accuracy(
 ) -> pd.DataFrame:
     """The accuracy each run reached on its own pretext task in its last pre-training epoch (run log).
 
-    The log's ``acc`` is the mean over the epoch's training batches (augmented clips, the
-    network still changing), so it is a training accuracy, not a held-out one.
+    The log's ``acc`` is the mean over the epoch's training batches (augmented clips, the network still
+    changing), so it is a training accuracy, not a held-out one; its ``chance`` that of a uniform guess.
 
     Args:
         study: the study.
@@ -511,11 +492,10 @@ def pretext_accuracy(
     rows = []
     for point in points:
         log = study.pretrain(point).log
-        if log.empty or "acc" not in log:
-            raise ValueError(f"the run of {point} logged no pretext accuracy (columns: {', '.join(log.columns)})")
+        if log.empty or not {"acc", "chance"} <= set(log):
+            raise ValueError(f"the run of {point} logged no pretext accuracy or chance ({', '.join(log.columns)})")
         last = log.sort_values("epoch").iloc[-1]
         task, level = point["task"], point["complexity"]
-        chance = 100.0 / num_classes(task, level)
         rows.append(
             {
                 "task": task,
@@ -523,9 +503,9 @@ def pretext_accuracy(
                 "complexity": level,
                 "setting": setting_label(task, level),
                 "classes": num_classes(task, level),
-                "chance (%)": chance,
+                "chance (%)": 100 * float(last["chance"]),
                 "pretext acc (%)": 100 * float(last["acc"]),
-                "acc / chance": 100 * float(last["acc"]) / chance,
+                "acc / chance": float(last["acc"] / last["chance"]),
                 "epochs": int(last["epoch"]),
             }
         )

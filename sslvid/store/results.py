@@ -439,20 +439,24 @@ def compare_with_paper(
     rename: Mapping[str, Mapping[str, str]] | None = None,
     values: Sequence[str] | Mapping[str, str] | None = None,
     scale: float = 1.0,
+    aggfunc: str = "mean",
 ) -> pd.DataFrame:
     """``paper_vs_reproduced`` against paper table ``name`` (``load_paper_table``), joined on its key columns
     unless ``on`` is given: its first value column against ours ``value``; or, with ``values`` (the paper's
     value columns, or a mapping of them to ours when the names differ), one comparison per value column,
     stacked with a ``metric`` column (the paper's name) after the keys. ``scale`` multiplies the paper's
-    values first (e.g. 100 for fractions printed where ours are percent)."""
+    values first (e.g. 100 for fractions printed where ours are percent); ``aggfunc`` combines several of our
+    rows per cell (``paper_vs_reproduced``)."""
     info = paper_table_info(name)
     paper, on = load_paper_table(name), list(on or info.keys)
     if scale != 1.0:
         paper = paper.assign(**{c: paper[c] * scale for c in info.values})
     if values is None:
-        return paper_vs_reproduced(paper, reproduced, on, info.values[0], value, rename)
+        return paper_vs_reproduced(paper, reproduced, on, info.values[0], value, rename, aggfunc)
     pairs = values.items() if isinstance(values, Mapping) else ((v, v) for v in values)
-    frames = [paper_vs_reproduced(paper, reproduced, on, p, ours, rename).assign(metric=p) for p, ours in pairs]
+    frames = [
+        paper_vs_reproduced(paper, reproduced, on, p, ours, rename, aggfunc).assign(metric=p) for p, ours in pairs
+    ]
     return pd.concat(frames, ignore_index=True)[[*on, "metric", "paper", "reproduced", "n", "difference"]]
 
 
