@@ -137,18 +137,8 @@ def main() -> None:
         "--labels", nargs="+", default=["all"], help="label budgets of the probe: videos per class, or 'all'"
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="pre-training and evaluation seeds")
-    parser.add_argument(
-        "--task-kwargs",
-        type=json.loads,
-        default=None,
-        help="the task's own numbers, JSON, e.g. '{\"queue_size\": 128}'",
-    )
-    parser.add_argument(
-        "--probe-checkpoints",
-        type=int,
-        default=1,
-        help="probe this many evenly spaced checkpoints of each run (1: the final weights): what longer runs buy",
-    )
+    parser.add_argument("--task-kwargs", type=json.loads, default=None, help="the task's own numbers, as JSON")
+    parser.add_argument("--probe-checkpoints", type=int, default=1, help="probe N evenly spaced checkpoints of a run")
     args = parser.parse_args()
     budgets = [label if label == "all" else int(label) for label in args.labels]
     root = Path(args.root)

@@ -194,19 +194,21 @@ register_card(
                 note="the temporal negative then shares few frames with the anchor",
             ),
             Setting("temperature", released=0.07, ours=default_of(TDL, "temperature")),
+            Setting("queue size", released=16384, ours=default_of(TDL, "queue_size")),
+            Setting("key encoder momentum", released=0.999, ours=default_of(TDL, "momentum")),
             Setting(
-                "queue size",
+                "queue size at micro scale",
                 released=16384,
-                ours=default_of(TDL, "queue_size"),
-                note="paper scale; micro scale keeps 128 keys (MOMENTUM_QUEUE_MICRO_RECIPE: the queue's share of the "
-                "pre-training set, not its length)",
+                ours=lambda: TDL.task_defaults("micro")["queue_size"],
+                note="the queue keeps its share of the pre-training set (a quarter of the micro set's 500 videos; "
+                "16,384 is a third of K400-50k) instead of outnumbering its videos (MOMENTUM_QUEUE_MICRO_RECIPE)",
             ),
             Setting(
-                "key encoder momentum",
+                "key encoder momentum at micro scale",
                 released=0.999,
-                ours=default_of(TDL, "momentum"),
-                note="paper scale; micro scale 0.9 (MOMENTUM_QUEUE_MICRO_RECIPE: over a micro run's 64 steps 0.999 "
-                "leaves the key encoder at its initialisation)",
+                ours=lambda: TDL.task_defaults("micro")["momentum"],
+                note="over a micro run's 64 steps 0.999 leaves the key encoder at its random initialisation and "
+                "TDL's accuracy at 0 (MOMENTUM_QUEUE_MICRO_RECIPE)",
             ),
             Setting("triplet loss weight", released=0.0, ours=default_of(TDL, "triplet_weight")),
             Setting("rotation (degrees)", released=10.0, ours=default_of(TDLAugment, "degrees")),
