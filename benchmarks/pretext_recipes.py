@@ -40,9 +40,9 @@ optimizer:lr:batch:epochs[:warm-up epochs]; seconds = pre-training only):
     r2plus1d_18   prp     adam:0.003:16:15:1     0.633     31.8   *
     r2plus1d_18   vcop    adam:0.003:16:15:1     0.149     25.0  204
 
-    r2plus1d_18   tdl     sgd:0.01:32:4 (old)    0.000     18.8   *    key encoder m 0.999, 16,384 keys
+    r2plus1d_18   tdl     sgd:0.01:32:4 (old)    0.000     16.6   *    key encoder m 0.999, 16,384 keys
     r2plus1d_18   tdl     sgd:0.01:32:4 (book)   0.077     18.2  324*   m 0.9, 128 keys
-    r2plus1d_18   rspnet  sgd:0.01:32:4 (book)   0.006     25.2   *    m 0.999, 16,384 keys (chance 1/16,385)
+    r2plus1d_18   rspnet  sgd:0.01:32:4 (book)   0.002     24.6   *    m 0.999, 16,384 keys (chance 1/16,385)
     r2plus1d_18   rspnet  sgd:0.01:32:4          0.096     20.4  396*   m 0.9, 128 keys
     r2plus1d_18   vcop    sgd:0.01:32:4          0.160     13.8  355*   one crop for the three clips of a tuple
 
@@ -57,7 +57,7 @@ book's build, one thread.) The released key encoder
 positive key: accuracy exactly 0. With the momentum at 0.9 and a queue of 128 keys (a quarter of
 the 500 videos, as 16,384 is a third of K400-50k) TDL learns its task (7.7% of 130 candidates,
 10x chance) with the same probe, so the book takes these numbers for TDL
-(``MOMENTUM_QUEUE_MICRO_RECIPE``); RSPNet's accuracy rises too but its probe falls by 4.8
+(``MOMENTUM_QUEUE_MICRO_RECIPE``); RSPNet's accuracy rises too but its probe falls by 4.2
 points, so it keeps the released ones. VCOP is not held back by its independent crops (the
 released code's: each clip of a tuple gets its own), the only thing that changes over time in the
 appearance pool being the digit's position: with one crop for the whole tuple it stays at
