@@ -66,7 +66,7 @@ chance as well.
 What a longer micro run buys (RotNet on R(2+1)D, one 16-epoch run probed at every fourth epoch
 with ``--probe-checkpoints 4``, seed 0; random initialisation 21.6): the probe climbs 36.2, 48.0,
 49.4, 53.2 at epochs 4, 8, 12, 16 (the book's own 4-epoch run, whose schedule ends at epoch 4:
-33.2), while an epoch costs about 18 s on an idle machine (the least loaded epochs of that run;
+33.6), while an epoch costs about 18 s on an idle machine (the least loaded epochs of that run;
 1,152 s in all beside the book's build). From 4 to 8 epochs (about 1.2 more minutes) the probe
 gains 11.8 points, from 8 to 16 (2.4 minutes) 5.2 more: most of what longer pre-training buys
 RotNet comes in its first doubling.
