@@ -191,13 +191,17 @@ def task_registry() -> Any:
     return TASKS
 
 
+def _registered_task(task: Any) -> Any:
+    """The class registered as pretext task ``task``; None for anything else (validation reports it)."""
+    registry = task_registry()
+    return registry.get(task) if isinstance(task, str) and task in registry else None
+
+
 def task_defaults(task: str, profile: str) -> dict[str, Any]:
     """The task's own numbers its recipe sets for ``profile`` (``PretextTask.task_defaults``); none for a
     name that is not a registered task or an unknown profile (validation reports those)."""
-    registry = task_registry()
-    if not isinstance(task, str) or task not in registry or not isinstance(profile, str):
-        return {}
-    return registry.get(task).task_defaults(profile)
+    registered = _registered_task(task)
+    return registered.task_defaults(profile) if registered is not None and isinstance(profile, str) else {}
 
 
 def task_recipe(task: str, profile: str) -> dict[str, Any]:
@@ -205,10 +209,8 @@ def task_recipe(task: str, profile: str) -> dict[str, Any]:
     shared recipe for a name that is not a registered task (validation reports it)."""
     from sslvid.pretext.base import SHARED_RECIPE
 
-    registry = task_registry()
-    if task not in registry:
-        return SHARED_RECIPE.values()
-    return registry.get(task).recipe(profile)
+    registered = _registered_task(task)
+    return registered.recipe(profile) if registered is not None else SHARED_RECIPE.values()
 
 
 def _unknown_arguments(what: str, name: str, builder: Callable[..., Any], keys: set[str]) -> list[str]:

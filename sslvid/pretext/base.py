@@ -99,10 +99,8 @@ the 64 steps of a micro run 0.999 leaves the keys 94% those of the random initia
 key and its accuracy stayed at exactly 0. The queue keeps its share of the pre-training set
 (16,384 of K400-50k's 50,000 videos is a third; 128 of the micro set's 500 a quarter) instead of
 outnumbering its videos 33 to 1, so that hardly any key of the anchor's own video from an earlier
-epoch is among its negatives. Measured on R(2+1)D (``benchmarks/pretext_recipes.py``): TDL's
-accuracy 0.0 -> 7.7% of 130 candidates, its probe unchanged (16.6 -> 18.2%). RSPNet keeps the
-released numbers: with these its accuracy rose (0.2% of 16,385 -> 9.6% of 129) but its probe fell
-(24.6 -> 20.4%)."""
+epoch is among its negatives. With these TDL learns its task at the same probe, where RSPNet's probe
+fell, so RSPNet keeps the released numbers (figures in ``benchmarks/pretext_recipes.py``)."""
 
 
 @dataclass
