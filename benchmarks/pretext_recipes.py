@@ -89,9 +89,11 @@ chance on its pretext and the probe near random initialisation. Adam with 4-6e-3
 (128 steps) makes RotNet and PRP beat random initialisation by 7-23 points at ~15% more time,
 but narrowly (1e-2 or batch 32 fall back to chance), and the contrastive tasks (CVRL, TDL,
 RSPNet) and VCOP then lose digit identity: their contrastive losses fall (CVRL 4.07 -> 3.4)
-while the probe drops to 11-15%, below random initialisation, i.e. they learn a shortcut
-(colour and background are shared by two clips of one video) rather than the digit. One
-recipe for all tasks does not exist at this budget; a task-category recipe is the next step.
+while the probe drops to 11-15%, below random initialisation. That they learn a shortcut (colour and
+background, which two clips of one video share) was the first guess; a probe of what their features
+encode (``benchmarks/feature_readout.py``) does not support it: their features read the background's
+and the digit's hue no better than random initialisation's, mostly worse. One recipe for all tasks
+does not exist at this budget; a task-category recipe is the next step.
 """
 
 from __future__ import annotations

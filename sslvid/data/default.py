@@ -50,6 +50,7 @@ import av
 import numpy as np
 from filelock import FileLock
 
+from sslvid.data.records import VideoIndex
 from sslvid.io import atomic_open, atomic_write_json, atomic_write_text
 from sslvid.seeding import rng_for
 
@@ -279,11 +280,11 @@ def _blend_field(rng: np.random.Generator, pattern: str, size: int) -> np.ndarra
 BACKGROUNDS = ("solid", "gradient", "stripes", "checkers", "noise")
 
 
-def _background(rng: np.random.Generator, colours: tuple[np.ndarray, np.ndarray], size: int) -> np.ndarray:
-    """A random background, float32 (size, size, 3) in [0, 1]."""
+def _background(rng: np.random.Generator, colours: tuple[np.ndarray, np.ndarray], size: int) -> tuple[np.ndarray, str]:
+    """A random background, float32 (size, size, 3) in [0, 1], and the name of its pattern."""
     pattern = BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))]
     field = _blend_field(rng, pattern, size).astype(np.float32)[..., None]
-    return colours[0] * (1 - field) + colours[1] * field
+    return colours[0] * (1 - field) + colours[1] * field, pattern
 
 
 def _resize_weights(source: int, target: int) -> np.ndarray:
@@ -318,28 +319,30 @@ def _reflect(x: np.ndarray, limit: float) -> np.ndarray:
 
 def _trajectory(
     kind: str, label: int, rng: np.random.Generator, frames: int, size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-left glyph positions (T, 2) as (y, x) floats (wrapped by the renderer) and opacity (T,)."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Top-left glyph positions (T, 2) as (y, x) floats (wrapped by the renderer), opacity (T,) and the
+    heading of an appearance video's motion in radians (NaN for a motion video, whose class is its motion)."""
     t = np.arange(frames, dtype=np.float64)[:, None]
     room = size - GLYPH_SIZE
     opaque = np.ones(frames)
     if kind == "appearance":
         angle, speed = rng.uniform(0, 2 * math.pi), rng.uniform(*APPEARANCE_SPEED)
         velocity = speed * np.array([math.sin(angle), math.cos(angle)])
-        return _reflect(rng.uniform(0, room, 2) + velocity * t, room), opaque
+        return _reflect(rng.uniform(0, room, 2) + velocity * t, room), opaque, angle
     name = MOTION_CLASSES[label]
     if name.startswith("Translate"):
         speed = rng.uniform(*(SLOW_SPEED if name.endswith("Slow") else FAST_SPEED))
         direction = np.array(_DIRECTIONS[name[len("Translate") : -4]])
-        return rng.uniform(0, size, 2) + speed * direction * t, opaque
+        return rng.uniform(0, size, 2) + speed * direction * t, opaque, math.nan
     if name.startswith("Circle"):
         radius, period = rng.uniform(*CIRCLE_RADIUS), rng.uniform(*CIRCLE_PERIOD)
         sign = 1.0 if name == "CircleClockwise" else -1.0  # image y points down: +angle is clockwise
         theta = rng.uniform(0, 2 * math.pi) + sign * 2 * math.pi * t[:, 0] / period
         centre = rng.uniform(0, size, 2) - GLYPH_SIZE / 2
-        return centre + radius * np.stack([np.sin(theta), np.cos(theta)], axis=1), opaque
+        return centre + radius * np.stack([np.sin(theta), np.cos(theta)], axis=1), opaque, math.nan
     ramp = np.linspace(0.0, 1.0, frames)
-    return np.repeat(rng.uniform(0, room, (1, 2)), frames, axis=0), ramp if name == "FadeIn" else ramp[::-1]
+    start = np.repeat(rng.uniform(0, room, (1, 2)), frames, axis=0)
+    return start, ramp if name == "FadeIn" else ramp[::-1], math.nan
 
 
 def _digit_layer(mask: np.ndarray, positions: np.ndarray, opacity: np.ndarray, size: int) -> np.ndarray:
@@ -379,13 +382,42 @@ def render_video(
     Returns:
         uint8 (T, size, size, 3) RGB frames.
     """
-    colour, bg_a, bg_b = _palette(rng)
-    background = _background(rng, (bg_a, bg_b), size)
-    positions, opacity = _trajectory(kind, label, rng, frames, size)
-    alpha = _digit_layer(glyph(digit), positions, opacity, size)[..., None]
-    out = alpha * ((colour - background) * 255)  # a convex blend stays in [0, 255]
-    out += background * 255 + 0.5
+    scene = draw_scene(kind, label, rng, frames, size)
+    alpha = _digit_layer(glyph(digit), scene.positions, scene.opacity, size)[..., None]
+    out = alpha * ((scene.colour - scene.background) * 255)  # a convex blend stays in [0, 255]
+    out += scene.background * 255 + 0.5
     return out.astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything the generator draws for one video but the digit itself (``draw_scene``).
+
+    Args:
+        colour: RGB (3,) of the digit, in [0, 1].
+        background_colours: the background's two RGB (3,) colours.
+        pattern: the background's pattern, a name in ``BACKGROUNDS``.
+        background: float32 (size, size, 3) background image.
+        positions: (T, 2) top-left glyph positions (y, x).
+        opacity: (T,) digit opacity.
+        heading: direction of an appearance video's motion in radians; NaN for a motion video.
+    """
+
+    colour: np.ndarray
+    background_colours: tuple[np.ndarray, np.ndarray]
+    pattern: str
+    background: np.ndarray
+    positions: np.ndarray
+    opacity: np.ndarray
+    heading: float
+
+
+def draw_scene(kind: str, label: int, rng: np.random.Generator, frames: int = NUM_FRAMES, size: int = SIZE) -> Scene:
+    """Draw one video's palette, background and trajectory from its generator, in that order."""
+    colour, bg_a, bg_b = _palette(rng)
+    background, pattern = _background(rng, (bg_a, bg_b), size)
+    positions, opacity, heading = _trajectory(kind, label, rng, frames, size)
+    return Scene(colour, (bg_a, bg_b), pattern, background, positions, opacity, heading)
 
 
 # ----------------------------------------------------------------------------- planning
@@ -502,6 +534,75 @@ def default_video_frames(
     order = _digit_order(spec, split, label, pool, labels, seed)
     job = VideoJob(set_name, split, int(label), number, int(order[number % len(order)]), "")
     return render_job(job, images[job.digit], seed, frames)
+
+
+HUE_BINS = 6
+HEADING_BINS = 8
+FACTORS: tuple[str, ...] = ("background", "background_hue", "digit_hue", "heading")
+"""What the generator draws per video besides its class (``scene_factors``): nuisance factors for the
+digit class, which a probe of learned features can read to see what the features encode."""
+
+
+def _hue_bin(rgb: np.ndarray) -> int:
+    return int(colorsys.rgb_to_hsv(*(float(c) for c in rgb))[0] * HUE_BINS) % HUE_BINS
+
+
+def scene_factors(scene: Scene) -> dict[str, int]:
+    """One scene's nuisance factors as class indices (``FACTORS``).
+
+    ``background``: the pattern, an index into ``BACKGROUNDS``; ``background_hue`` and
+    ``digit_hue``: the hue of the first background colour and of the digit, in ``HUE_BINS`` equal
+    bins of the hue circle; ``heading``: an appearance video's direction of motion in
+    ``HEADING_BINS`` equal bins (-1 for a motion video, whose class is its motion).
+    """
+    heading = -1 if math.isnan(scene.heading) else int(scene.heading / (2 * math.pi) * HEADING_BINS) % HEADING_BINS
+    return {
+        "background": BACKGROUNDS.index(scene.pattern),
+        "background_hue": _hue_bin(scene.background_colours[0]),
+        "digit_hue": _hue_bin(scene.colour),
+        "heading": heading,
+    }
+
+
+def video_factors(index: VideoIndex) -> dict[str, np.ndarray]:
+    """The nuisance factors of every video of one generated default set, in the index's order.
+
+    Each video's scene is drawn again from its seed, as the generator drew it, so the factors
+    are exact and nothing extra is stored beside the videos.
+
+    Args:
+        index: a split of a default set (``open_split("digits-appearance", "test")``).
+
+    Returns:
+        ``FACTORS`` -> (N,) int64 class indices; ``heading`` only for appearance sets (a motion
+        set's class is its motion).
+
+    Raises:
+        ValueError: the index is not a set of generated default data (its folder has no
+            ``manifest.json`` beside it, or a video the generator did not plan).
+    """
+    spec = DEFAULT_SETS.get(index.root.name)
+    manifest = _read_manifest(index.root.parent)
+    if spec is None or manifest is None:
+        raise ValueError(
+            f"{index.root} is not a set of the generated default data, so its videos have no known nuisance "
+            f"factors; use one of {', '.join(DEFAULT_SETS)} (open_split with no data_root)"
+        )
+    params = manifest["params"]
+    _, labels = load_digits()
+    planned = plan_videos(labels, params["seed"], params["scale"], params["frames"], params["fps"])
+    jobs = {job.rel_path: job for job in planned if job.set_name == spec.name}
+    rows = []
+    for record in index.records:
+        job = jobs.get(f"{spec.name}/{Path(record.path).relative_to(index.root).as_posix()}")
+        if job is None:
+            raise ValueError(
+                f"{record.path} is not a video the generator planned for {spec.name} (seed {params['seed']})"
+            )
+        rng = rng_for(params["seed"], job.set_name, job.split, job.label, job.number)
+        rows.append(scene_factors(draw_scene(spec.kind, job.label, rng, params["frames"], SIZE)))
+    names = FACTORS if spec.kind == "appearance" else FACTORS[:-1]
+    return {name: np.array([row[name] for row in rows], dtype=np.int64) for name in names}
 
 
 def _get_set(set_name: str) -> DefaultSet:
