@@ -1,20 +1,12 @@
 """The study every chapter draws on: one set of runs, trained once, read by every chapter.
 
-A chapter names its runs as points of the paper's grids (``sslvid.scale.grids``: task,
-backbone, ``data`` "K400"/"SSv2", ``subset`` "10k"..."100k", ``complexity`` "C1"-"C3") and asks
-the :class:`Study` for them. A point resolves to the same ``PretrainConfig`` whichever chapter
-asks, so a model pre-trained for the subset-size chapter is the very run the distillation
-chapter loads from the run store: nothing is trained twice, and an interrupted build resumes.
-
-The study's two evaluation targets stand for the paper's two kinds of downstream data
-(benchmark §4.4): "appearance" (UCF101 at paper scale; ``digits-appearance`` at micro and smoke
-scale) and "motion" (Diving48; ``digits-motion``). Its protocol is the paper's finetuning at
-paper scale and the linear probe below it (``Profile.study_protocol``): a micro finetuning of every
-model would cost most of the book's CPU budget, while a probe reads features extracted once.
-
-At paper scale ``data_root`` is a folder with one sub-folder per dataset, named by layout
-(``kinetics400/``, ``ssv2/``, ``ucf101/``, ``diving48/``, ``hmdb51/``; layouts in
-``data/README.md``); at micro and smoke scale it is None and the embedded default data is used.
+A chapter names its runs as points of the paper's grids (``sslvid.scale.grids``: task, backbone, ``data``
+"K400"/"SSv2", ``subset`` "10k"..."100k", ``complexity`` "C1"-"C3"); a point resolves to the same
+``PretrainConfig`` whichever chapter asks, so nothing is trained twice. The two evaluation targets stand for
+the paper's two kinds of downstream data (benchmark §4.4): "appearance" and "motion" (``TARGETS``); the
+protocol is the profile's ``study_protocol`` (finetuning at paper scale, the linear probe below it).
+``data_root``: None (the embedded default data) or a folder with one sub-folder per dataset, named by layout
+(``kinetics400/``, ``ssv2/``, ``ucf101/``, ``diving48/``, ``hmdb51/``; ``data/README.md``).
 """
 
 from __future__ import annotations
@@ -61,12 +53,8 @@ POINT_COLUMNS = ("task", "backbone", "data", "subset", "complexity", "frames")
 
 
 def check_selection(names: Sequence[str], valid: Sequence[str], what: str, allow_empty: bool = False) -> list[str]:
-    """``names`` as a list, after checking each is one of ``valid`` (a chapter knob's selection).
-
-    Raises:
-        ValueError: for an unknown name, or an empty selection unless ``allow_empty``; the
-            message lists the valid names.
-    """
+    """``names`` as a list, after checking each is one of ``valid`` (a chapter knob's selection); a ValueError for
+    an unknown name, or an empty selection unless ``allow_empty``, lists the valid names."""
     names = list(names)
     unknown = [n for n in names if n not in valid]
     if unknown or not (names or allow_empty):
@@ -130,16 +118,9 @@ def video_gap(
 
 
 def evidence(accuracy: pd.DataFrame, seeds: int | None = None) -> dict[str, Any]:
-    """How many seeds and test videos stand behind a chapter's numbers.
-
-    Args:
-        accuracy: rows with a ``videos`` column (``Study.accuracy``); rows of several seeds carry ``seed``
-            (``Study.accuracy(..., seeds=...)``).
-        seeds: seeds per model (None: the distinct values of the ``seed`` column, or 1 without one).
-
-    Returns:
-        ``seeds``, ``models`` (rows of one seed: the most any seed has) and ``test_videos``.
-    """
+    """How many seeds and test videos stand behind a chapter's numbers (``Study.accuracy`` rows, with ``seed`` from
+    several seeds): ``seeds`` (given, else the distinct values of ``seed``, or 1 without it), ``models`` (rows of one
+    seed: the most any seed has) and ``test_videos``."""
     videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
     by_seed = accuracy["seed"] if "seed" in accuracy and len(accuracy) else None
     if seeds is None:
@@ -155,31 +136,23 @@ def evidence(accuracy: pd.DataFrame, seeds: int | None = None) -> dict[str, Any]
 
 @dataclass
 class Study:
-    """The chapters' handle on the shared runs, evaluations and results of one profile.
+    """The chapters' handle on the shared runs, evaluations and results of one profile (a ValueError for an unknown
+    profile, a protocol other than "finetune" / "linear", or a data_root that is not a folder).
 
     Args:
         profile: "smoke", "micro" or "paper".
-        data_root: None (the embedded default data) or a folder with one sub-folder per dataset
-            named by layout (module docstring).
+        data_root: None (the embedded default data) or a folder of datasets (module docstring).
         seed: seed of every run and evaluation.
         device: "auto", "cpu", "cuda".
-        cache_dir: clip-cache folder (None: ``$SSLVID_CACHE_DIR`` or ``data/cache``); given, the
-            study's runs read their clips there (``sslvid.paths.using_cache_dir``; the environment
-            and other code of the process are left alone).
+        cache_dir: clip-cache folder of the study's runs (None: ``$SSLVID_CACHE_DIR`` or ``data/cache``;
+            ``sslvid.paths.using_cache_dir``).
         protocol: evaluation protocol of the tables (None: the profile's ``study_protocol``).
-        labels: the label budget of every finetuning and linear probe, labelled training videos per
-            class (``EvalConfig.train_per_class``; "all": the whole training split), the
-            downstream-samples axis of Thoker et al. 2022 (SEVERE, §3.3): pre-training matters most
-            where labels are few. Retrieval trains nothing and always sees every training video.
+        labels: labelled training videos per class of every finetuning and linear probe
+            (``EvalConfig.train_per_class``; "all": the whole split), the downstream-samples axis of
+            Thoker et al. 2022 (SEVERE, §3.3). Retrieval trains nothing and sees every training video.
         overrides: extra ``PretrainConfig`` fields of every pre-training run (e.g. ``epochs``).
-        store, results, features: the run store, results table and feature cache (defaults
-            under the data folder).
-        progress: show progress bars (None: in a notebook or terminal, yes; in a chapter executed by
-            ``sslvid book execute``, no: the runs' status goes to the terminal that runs it, see
-            ``sslvid.progress``).
-
-    Raises:
-        ValueError: for an unknown profile, or a protocol other than "finetune" / "linear".
+        store, results, features: the run store, results table and feature cache (defaults under the data folder).
+        progress: show progress bars (None: ``sslvid.progress.show_bars`` decides).
     """
 
     profile: str = "micro"
@@ -205,9 +178,8 @@ class Study:
             raise ValueError(f"the study's protocol is 'finetune' or 'linear', got {self.protocol!r}")
         if self.data_root is not None and not Path(self.data_root).is_dir():
             raise ValueError(
-                f"data_root {self.data_root!r} is not a folder; give a folder with one "
-                "sub-folder per dataset (kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), "
-                "or None for the embedded default data"
+                f"data_root {self.data_root!r} is not a folder; give a folder with one sub-folder per dataset "
+                "(kinetics400/, ssv2/, ucf101/, diving48/, hmdb51/), or None for the embedded default data"
             )
 
     @property
@@ -236,17 +208,8 @@ class Study:
         """The study's run store, results table, feature cache and progress setting, as one thing."""
         return Workspace(self.store, self.results, self.features, self.progress)
 
-    # ----------------------------------------------------------------- data
-    @property
-    def uses_default_data(self) -> bool:
-        return self.data_root is None
-
     def target(self, kind: str) -> str:
-        """The dataset that downstream target ``kind`` ("appearance", "motion") names here.
-
-        Raises:
-            ValueError: for an unknown kind.
-        """
+        """The dataset that downstream target ``kind`` ("appearance", "motion") names here (a ValueError if none)."""
         if kind not in TARGETS:
             raise ValueError(f"unknown target {kind!r}; valid: {', '.join(TARGETS)}")
         return TARGETS[kind]["paper" if self.data_root is not None else "default"]
@@ -255,7 +218,6 @@ class Study:
         """Classes of downstream target ``kind``'s test split (a uniform guess scores 100 / classes percent)."""
         return open_split(self.target(kind), "test", data_root=self.data_root, profile=self.profile).num_classes
 
-    # ----------------------------------------------------------------- pre-training
     def pretrain_config(self, point: Mapping[str, Any]) -> PretrainConfig:
         """The pre-training config of a grid point (task, backbone and named axes) at this profile."""
         roots = {} if self.data_root is None else {name: self.data_root for name, _ in PAPER_DATA.values()}
@@ -280,23 +242,18 @@ class Study:
         self.timings.append({**row, "seconds": round(time.perf_counter() - start, 2)})
 
     def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
-        """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only.
-
-        Raises:
-            ValueError: for an unknown grid or block.
-        """
+        """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only (each point once;
+        a ValueError for an unknown grid)."""
         if grid not in PAPER_GRIDS:
             raise ValueError(f"unknown grid {grid!r}; valid: {', '.join(PAPER_GRIDS)}")
         spec = PAPER_GRIDS[grid]
-        blocks = spec.blocks if block is None else (spec.blocks[block],)
-        points = [{**spec.fixed, **spec.per_profile.get(self.profile, {}), **p} for b in blocks for p in b.points()]
-        return _unique(points)
+        unique: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+        for b in spec.blocks if block is None else (spec.blocks[block],):
+            for p in b.points():
+                point = {**spec.fixed, **spec.per_profile.get(self.profile, {}), **p}
+                unique.setdefault(tuple(sorted((k, str(v)) for k, v in point.items())), point)
+        return list(unique.values())
 
-    def pretrain_all(self, points: Iterable[Mapping[str, Any]]) -> list[PretrainResult]:
-        """``pretrain`` of every point, in order."""
-        return [self.pretrain(p) for p in points]
-
-    # ----------------------------------------------------------------- evaluation
     def eval_config(
         self,
         point: Mapping[str, Any] | None,
@@ -306,18 +263,16 @@ class Study:
         backbone: str | None = None,
         **overrides: Any,
     ) -> EvalConfig:
-        """The evaluation of a grid point's pre-trained weights (``point=None``: from scratch, or of
-        the checkpoint file given as ``checkpoint=PATH``).
+        """The evaluation of a grid point's pre-trained weights.
 
         Args:
-            point: the pre-training grid point, or None for a randomly initialised ``backbone`` or the
-                weights of ``checkpoint``.
+            point: the pre-training grid point; None: a randomly initialised ``backbone``, or the weights of the
+                file ``checkpoint=PATH`` in ``overrides`` (``EvalConfig.for_profile``; its own backbone for a file
+                from ``python -m sslvid export``).
             target: "appearance" or "motion".
             protocol: "finetune", "linear" or "retrieval" (None: the study's protocol).
             epoch: the pre-training checkpoint (None: the final weights).
-            backbone: the network, for ``point=None`` (for a file from ``python -m sslvid export``: its own).
-            **overrides: other ``EvalConfig`` fields; ``checkpoint=PATH`` with ``point=None`` evaluates that
-                file's weights (``EvalConfig.for_profile``), e.g. torchvision's with ``width=1.0``.
+            **overrides: other ``EvalConfig`` fields.
         """
         dataset = self.target(target)
         common = dict(dataset=dataset, data_root=self.data_root, seed=self.seed, device=self.device, **overrides)
@@ -331,8 +286,7 @@ class Study:
                 raise ValueError(
                     "an evaluation from scratch or of a checkpoint file without sslvid metadata needs backbone=<name>"
                 )
-            frames = self.pretrain_config({"task": "rotnet", "backbone": backbone}).frames
-            common.setdefault("frames", frames)
+            common.setdefault("frames", self.pretrain_config({"task": "rotnet", "backbone": backbone}).frames)
             return EvalConfig.for_profile(self.profile, source=SCRATCH, backbone=backbone, protocol=protocol, **common)
         source = self.pretrain_config(point)
         for name in ("frames", "crop_size", "cache_size"):
@@ -348,11 +302,7 @@ class Study:
         backbone: str | None = None,
         **overrides: Any,
     ) -> pd.DataFrame:
-        """Pre-train ``point`` if needed, then evaluate it (cached in the results table).
-
-        Returns:
-            the evaluation's rows of the results table.
-        """
+        """Pre-train ``point`` if needed, then evaluate it: the evaluation's rows of the results table (cached)."""
         if point is not None:
             self.pretrain(point)
         config = self.eval_config(point, target, protocol, epoch, backbone, **overrides)
@@ -379,88 +329,64 @@ class Study:
             epochs: pre-training checkpoints to evaluate (None: the final weights).
             metric: "top1_video" (scores averaged over a video's clips) or "top1_clip".
             scratch_backbones: also evaluate these networks from random initialisation (task "scratch").
-            seeds: pre-train and evaluate every point with each of these seeds (``with_seed``) and stack
-                the rows, with a ``seed`` column; None: the study's seed, no ``seed`` column.
+            seeds: pre-train and evaluate every point with each of these seeds (``with_seed``), rows stacked with a
+                ``seed`` column; None: the study's seed, no ``seed`` column.
             **overrides: other ``EvalConfig`` fields.
 
         Returns:
             columns ``task, backbone, data, subset, complexity, frames, epoch, config_hash, target, protocol,
             top1, videos``; ``videos``: the test videos behind ``top1`` (its protocol card's ``test_videos``,
-            NaN where the card has none), what a bootstrap over test videos resamples; ``outcomes(row)``
-            reads the row's per-video outcomes (for a paired bootstrap) by its ``config_hash``.
+            NaN where none), what a bootstrap over test videos resamples.
         """
+        rest = (protocol, epochs, metric, scratch_backbones)
         if seeds is not None:
             points, seeds = list(points), [int(s) for s in seeds]
             if not seeds or len(set(seeds)) < len(seeds):
                 raise ValueError(f"seeds must be distinct and at least one, got {seeds}")
-            found = [
-                self.with_seed(s).accuracy(points, target, protocol, epochs, metric, scratch_backbones, **overrides)
-                for s in seeds
-            ]
-            stacked = [f.assign(seed=s) for f, s in zip(found, seeds) if not f.empty]
+            found = [self.with_seed(s).accuracy(points, target, *rest, **overrides).assign(seed=s) for s in seeds]
+            stacked = [f for f in found if not f.empty]
             return pd.concat(stacked, ignore_index=True) if stacked else pd.DataFrame()
         if not isinstance(target, str):
             points, kinds = list(points), check_selection(target, list(TARGETS), "targets")
-            frames = [self.accuracy(points, k, protocol, epochs, metric, scratch_backbones, **overrides) for k in kinds]
-            return pd.concat([f.assign(target_kind=k) for f, k in zip(frames, kinds)], ignore_index=True)
+            found = [self.accuracy(points, k, *rest, **overrides).assign(target_kind=k) for k in kinds]
+            return pd.concat(found, ignore_index=True)
+        runs = [(p, p, e) for p in points if p is not None for e in epochs]
+        runs += [(None, {"task": "scratch", "backbone": b}, None) for b in scratch_backbones]
         rows, videos = [], []
-        for point in points:
-            if point is None:
-                continue
-            for epoch in epochs:
-                table = self.evaluate(point, target, protocol, epoch, **overrides)
-                rows.append({**_describe(point), "epoch": epoch, **_metric(table, metric)})
-                videos.append(card_test_videos(table.get("protocol_card", ())))
-        for backbone in scratch_backbones:
-            table = self.evaluate(None, target, protocol, backbone=backbone, **overrides)
-            rows.append({**_describe({"task": "scratch", "backbone": backbone}), "epoch": 0, **_metric(table, metric)})
+        for point, shown, epoch in runs:
+            backbone = shown["backbone"] if point is None else None
+            table = self.evaluate(point, target, protocol, epoch, backbone, **overrides)
+            rows.append({**_describe(shown), "epoch": 0 if point is None else epoch, **_metric(table, metric)})
             videos.append(card_test_videos(table.get("protocol_card", ())))
         frame = pd.DataFrame(rows)
-        if frame.empty:
-            return frame
-        frame.insert(len(frame.columns) - 1, "target", self.target(target))
-        frame.insert(len(frame.columns) - 1, "protocol", protocol or self.protocol)
-        frame["videos"] = videos
+        if rows:
+            frame.insert(len(frame.columns) - 1, "target", self.target(target))
+            frame.insert(len(frame.columns) - 1, "protocol", protocol or self.protocol)
+            frame["videos"] = videos
         return frame
 
     def outcomes(self, row: Mapping[str, Any] | pd.Series | str, condition: str | None = None) -> VideoOutcomes | None:
-        """The per-test-video outcomes behind a row of ``accuracy`` (found by its ``config_hash``, or a hash):
-        (V,) video ids and (V,) correctness whose mean is the row's ``top1`` with metric "top1_video";
-        ``condition`` (e.g. ``"gaussian/1"``) picks the evaluation's test under that noise (None: clean).
-
-        Returns:
-            None for an evaluation stored before outcomes were kept (compare it unpaired).
-
-        Raises:
-            sslvid.io.DamagedFileError: when its outcomes file fails its checks.
-        """
+        """The per-test-video outcomes behind a row of ``accuracy`` (by its ``config_hash``, or a hash): (V,) video
+        ids and (V,) correctness whose mean is the row's "top1_video" ``top1``; ``condition`` (e.g. ``"gaussian/1"``):
+        the test under that noise (None: clean). None for an evaluation stored before outcomes were kept (compare
+        it unpaired); ``sslvid.io.DamagedFileError`` when the file fails its checks."""
         return read_outcomes(self.store, str(row if isinstance(row, str) else row["config_hash"]), condition)
 
     def retrieval(
         self, points: Iterable[Mapping[str, Any]], target: str | Sequence[str] = "appearance"
     ) -> pd.DataFrame:
-        """Clip retrieval hit@k (frozen features, benchmark §5.1) of each point on ``target`` (a kind, or several).
-
-        Returns:
-            one row per (point, k): the point's fields (``POINT_COLUMNS``), ``target_kind``,
-            ``target``, ``k`` and ``hit`` (percent of test items, videos by default, with a
-            same-class training item among their k nearest; NaN for a k above the gallery).
-        """
+        """Clip retrieval hit@k (frozen features, benchmark §5.1) of each point on ``target`` (a kind, or several):
+        one row per (point, k) of the point's fields (``POINT_COLUMNS``), ``target_kind``, ``target``, ``k`` and
+        ``hit`` (percent of test items with a same-class training item among their k nearest; NaN for a k above
+        the gallery)."""
         kinds = check_selection([target] if isinstance(target, str) else target, list(TARGETS), "targets")
-        rows, points = [], list(points)
+        rows = []
         for kind, point in itertools.product(kinds, points):
             found = self.evaluate(point, target=kind, protocol="retrieval")
+            shown = {**_describe(point), "target_kind": kind, "target": self.target(kind)}
             for metric, value in zip(found["metric"], found["value"]):
                 if metric.startswith("hit@"):
-                    rows.append(
-                        {
-                            **_describe(point),
-                            "target_kind": kind,
-                            "target": self.target(kind),
-                            "k": int(metric.split("@")[1]),
-                            "hit": float(value),
-                        }
-                    )
+                    rows.append({**shown, "k": int(metric.split("@")[1]), "hit": float(value)})
         return pd.DataFrame(rows)
 
     def timing_table(self) -> pd.DataFrame:
@@ -478,13 +404,3 @@ def _metric(table: pd.DataFrame, metric: str) -> dict[str, Any]:
     if rows.empty:
         raise ValueError(f"no {metric!r} among the evaluation's metrics ({', '.join(sorted(set(table['metric'])))})")
     return {"config_hash": rows["config_hash"].iloc[0], "top1": float(rows["value"].iloc[0])}
-
-
-def _unique(points: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    seen, out = set(), []
-    for point in points:
-        key = tuple(sorted((k, str(v)) for k, v in point.items()))
-        if key not in seen:
-            seen.add(key)
-            out.append(dict(point))
-    return out
