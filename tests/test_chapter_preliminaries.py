@@ -425,3 +425,28 @@ def test_recipe_facts_read_the_micro_recipes_from_the_configs():
         RECIPE.batch_size,
     )
     assert (facts["shared optimizer"], facts["shared lr"], facts["shared batch"]) == (SHARED_RECIPE.optimizer, 0.01, 32)
+
+
+def _readout_rows() -> pd.DataFrame:
+    rows = []
+    for backbone in chapter.BACKBONES:
+        for task, hue, digit in (("scratch", 50.0, 20.0), ("cvrl", 25.0, 15.0), ("rotnet", 40.0, 30.0)):
+            for factor, accuracy, chance in (("class", digit, 10.0), ("background_hue", hue, 20.0)):
+                rows.append([backbone, task, factor, chance, accuracy, accuracy - 4, accuracy + 4])
+    return pd.DataFrame(rows, columns=["backbone", "task", "factor", "chance", "accuracy", "low", "high"])
+
+
+def test_readout_table_puts_chance_above_one_row_per_model() -> None:
+    table = chapter.readout_table(_readout_rows())
+    assert list(table.columns) == ["class", "background_hue"]
+    assert table.index[0] == ("", "chance") and table.iloc[0].tolist() == [10.0, 20.0]
+    assert len(table) == 1 + 3 * len(chapter.BACKBONES)
+    assert table.loc[("r2plus1d_18", "cvrl"), "background_hue"] == 25.0
+
+
+def test_readout_facts_average_by_task_family_and_mark_what_is_missing() -> None:
+    facts = chapter.readout_facts(_readout_rows())
+    assert facts["background_hue_scratch"] == 50.0 and facts["background_hue_contrastive"] == 25.0
+    assert facts["class_non_contrastive"] == 30.0 and facts["class_best"] == 30.0
+    assert facts["background_hue_chance"] == 20.0
+    assert np.isnan(facts["heading_best"]) and np.isnan(facts["digit_hue_scratch"])  # not measured: NaN, still glued

@@ -26,9 +26,11 @@ from sslvid.analysis.claims import Claim, Estimate, seed_difference, spearman, v
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot, seed_estimates, seed_table
 from sslvid.backbones import VideoBackbone
+from sslvid.data.default import FACTORS
 from sslvid.engine.config import PretrainConfig
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import open_eval_split, video_clips
+from sslvid.evaluate.readout import feature_readout as readout
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, evidence, kept_outcomes
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.seeding import rng_for
@@ -266,6 +268,54 @@ def claims(
     columns = ("videos_doubled", "videos", "config_hash_doubled", "config_hash")
     out.append(longer.measured(_difference(frames, "top1_doubled", "top1", outcomes, columns), "frames_tasks is empty"))
     return out
+
+
+# ----------------------------------------------------------------------------- (1b) what the features encode
+READOUT_FACTORS = ("class", *FACTORS)
+
+
+def feature_readout(study: Study, target: str = "appearance") -> pd.DataFrame:
+    """What Table 1's frozen features encode (``sslvid.evaluate.readout``): for each network from random
+    initialisation and after each task (the study's seed), a probe's test accuracy of the class and of each
+    nuisance factor of the default data, in %; columns backbone, task, factor, chance, accuracy, low, high (its
+    95% interval). Empty on a real dataset, whose videos have no known nuisance factors."""
+    columns = ["backbone", "task", "factor", "chance", "accuracy", "low", "high"]
+    if study.data_root is not None:
+        return pd.DataFrame(columns=columns)
+    models = [(b, SCRATCH, study.eval_config(None, target, "linear", backbone=b)) for b in BACKBONES]
+    models += [(p["backbone"], p["task"], study.eval_config(p, target, "linear")) for p in table1_points(study)]
+    with study.timed("feature readout", {"task": "all", "backbone": "all"}):
+        tables = [readout(c, study.store, study.features).assign(backbone=b, task=t) for b, t, c in models]
+    table = pd.concat(tables, ignore_index=True)
+    table[["chance", "accuracy", "low", "high"]] *= 100
+    return table[columns]
+
+
+def readout_table(readout_rows: pd.DataFrame) -> pd.DataFrame:
+    """``feature_readout`` as one row per network and initialisation, one column per factor (test accuracy %),
+    under a first row of chance (the most common value's share)."""
+    wide = readout_rows.pivot_table(index=["backbone", "task"], columns="factor", values="accuracy", sort=False)
+    chance = readout_rows.groupby("factor", sort=False)["chance"].first().to_frame("chance").T
+    chance.index = pd.MultiIndex.from_tuples([("", "chance")], names=wide.index.names)
+    return pd.concat([chance, wide])[[f for f in READOUT_FACTORS if f in wide.columns]]
+
+
+def readout_facts(readout_rows: pd.DataFrame) -> dict[str, Any]:
+    """Per factor (``READOUT_FACTORS``, NaN where not measured): its chance, the mean accuracy from random
+    initialisation, after the contrastive and after the other tasks, and the best of all networks."""
+    facts: dict[str, Any] = {}
+    for factor in READOUT_FACTORS:
+        rows = readout_rows[readout_rows["factor"] == factor]
+        groups = {
+            "scratch": rows["task"] == SCRATCH,
+            "contrastive": rows["task"].isin(CONTRASTIVE),
+            "non_contrastive": rows["task"].isin(NON_CONTRASTIVE),
+        }
+        facts[f"{factor}_chance"] = float(rows["chance"].mean()) if len(rows) else float("nan")
+        facts[f"{factor}_best"] = float(rows["accuracy"].max()) if len(rows) else float("nan")
+        for name, mask in groups.items():
+            facts[f"{factor}_{name}"] = float(rows.loc[mask, "accuracy"].mean()) if mask.any() else float("nan")
+    return facts
 
 
 # ----------------------------------------------------------------------------- (2) linear vs finetune
