@@ -1,24 +1,14 @@
 """Chapter "Pre-training subset size and duration": benchmark paper §4.2, Tables 2-4 and Figure 2.
 
-Three questions of §4.2, asked of the study's shared runs (grid ``subset_duration``):
+From the study's shared runs (grid ``subset_duration``): Table 2 (block 0), the six tasks on R(2+1)D-18 over K400
+subsets of 10k/30k/50k videos; Table 3 and Figure 2 left (block 1), RSPNet per backbone over 10k-100k at several
+epochs; Table 4, the six tasks on R(2+1)D-18, K400-50k, per checkpoint; Figure 2 right, CKA maps of RSPNet.
 
-* **Table 2** (block 0): the six pretext tasks on R(2+1)D-18, pre-trained on nested K400
-  subsets of 10k, 30k and 50k videos. Does every task gain from more videos?
-* **Table 3 / Figure 2 left** (block 1): RSPNet on ShuffleNet, R(2+1)D-18 (and Video Swin-T)
-  over 10k-100k, read at several pre-training epochs. Do the architectures saturate alike?
-* **Table 4**: the six tasks on R(2+1)D-18, K400-50k, at each saved checkpoint. How much do
-  epochs past the first add?
+Epochs: the paper saves checkpoints at 50/100/150/200 of 200 epochs; checkpoint ``e`` of a run of ``E`` epochs
+stands for the paper's epoch ``200 * e / E`` (micro: 1-4 of 4 -> 50-200; smoke: 1, 2 of 2 -> 100, 200).
 
-Plus CKA maps (Figure 2 right) of RSPNet R(2+1)D-18 pre-trained on the smallest and the
-largest subset: each network against itself, and the two against each other.
-
-Epochs: the paper saves checkpoints at 50/100/150/200 of 200 epochs. A run here with ``E``
-epochs and a checkpoint every ``k`` stands checkpoint ``e`` in for the paper's epoch
-``200 * e / E`` (micro: 1, 2, 3, 4 of 4 -> 50, 100, 150, 200; smoke: 1, 2 of 2 -> 100, 200).
-
-Our tables use the paper's names so one function reads both (``to_paper_frame``): columns
-``pretext``, ``backbone`` (paper names, ``PAPER_BACKBONES``), ``subset``, ``epochs`` (the paper's
-epoch number) and ``value`` (top-1 %, the study's target and protocol).
+Paper-named frames (``to_paper_frame``) have columns ``pretext``, ``backbone`` (``PAPER_BACKBONES``), ``subset``,
+``epochs`` (the paper's epoch) and ``value`` (top-1 %).
 """
 
 from __future__ import annotations
@@ -33,7 +23,7 @@ import torch
 from matplotlib.figure import Figure
 
 from sslvid.analysis.cka import CKAResult, cka_map
-from sslvid.analysis.claims import Claim, bootstrap_combination, bootstrap_mean
+from sslvid.analysis.claims import Claim, Estimate, bootstrap_combination, bootstrap_mean
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot
 from sslvid.evaluate.common import open_eval_split, video_clips
@@ -55,15 +45,12 @@ TABLE3_BACKBONES = ("shufflenet3d", "r2plus1d_18", "swin3d_t")
 MEDIUM = "r2plus1d_18"
 
 
-# ----------------------------------------------------------------------------- epochs
+# ----------------------------------------------------------------------------- epochs and points
 
 
 def checkpoint_epochs(study: Study, point: Mapping[str, Any]) -> list[int | None]:
-    """The saved checkpoints of a point's pre-training, the last one as None (the final weights).
-
-    None rather than the last epoch's number, so the final evaluation is the very one other
-    chapters ask for (same config hash).
-    """
+    """The saved checkpoints of a point's pre-training, the last one as None (the final weights), so that the
+    final evaluation is the very one other chapters ask for (same config hash)."""
     config = study.pretrain_config(point)
     every = config.checkpoint_every or config.epochs
     return [*range(every, config.epochs, every), None]
@@ -71,16 +58,12 @@ def checkpoint_epochs(study: Study, point: Mapping[str, Any]) -> list[int | None
 
 def paper_epoch(epoch: int | None, total: int) -> int:
     """The paper's epoch that checkpoint ``epoch`` of ``total`` stands for (None: the final one)."""
-    epoch = total if epoch is None else epoch
-    return round(PAPER_EPOCHS * epoch / total)
+    return round(PAPER_EPOCHS * (total if epoch is None else epoch) / total)
 
 
 def select_checkpoints(study: Study, point: Mapping[str, Any], paper_epochs: Sequence[int] | None) -> list[int | None]:
-    """The checkpoints of ``point`` whose paper epoch is in ``paper_epochs`` (None: all of them).
-
-    Raises:
-        ValueError: if none of ``paper_epochs`` is a checkpoint at this profile (lists those that are).
-    """
+    """The checkpoints of ``point`` whose paper epoch is in ``paper_epochs`` (None: all of them); ValueError, listing
+    the valid ones, if none of ``paper_epochs`` is a checkpoint at this profile."""
     saved = checkpoint_epochs(study, point)
     if paper_epochs is None:
         return saved
@@ -105,25 +88,15 @@ def epoch_scale(study: Study) -> str:
     )
 
 
-# ----------------------------------------------------------------------------- points
-
-
 def table2_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[str, Any]]:
-    """Grid block 0 (Table 2): ``tasks`` x subsets 10k/30k/50k on R(2+1)D-18, K400.
-
-    Raises:
-        ValueError: for a task outside the six of the benchmark.
-    """
+    """Grid block 0 (Table 2): ``tasks`` x subsets 10k/30k/50k on R(2+1)D-18, K400; ValueError for another task."""
     check_selection(tasks, SIX_TASKS, "task")
     return [p for p in study.grid_points("subset_duration", block=0) if p["task"] in tasks]
 
 
 def table3_points(study: Study, backbones: Sequence[str] = TABLE3_BACKBONES[:2]) -> list[dict[str, Any]]:
-    """Grid block 1 (Table 3, Figure 2): RSPNet on ``backbones`` x subsets 10k-100k, K400.
-
-    Raises:
-        ValueError: for a backbone outside block 1.
-    """
+    """Grid block 1 (Table 3, Figure 2): RSPNet on ``backbones`` x subsets 10k-100k, K400; ValueError for a
+    backbone outside the block."""
     check_selection(backbones, TABLE3_BACKBONES, "backbone")
     return [p for p in study.grid_points("subset_duration", block=1) if p["backbone"] in backbones]
 
@@ -133,30 +106,21 @@ def table4_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[s
     return [p for p in table2_points(study, tasks) if p["subset"] == "50k"]
 
 
-# ----------------------------------------------------------------------------- accuracy
+# ----------------------------------------------------------------------------- accuracy and paper layout
 
 
 def accuracy_over_epochs(
     study: Study, points: Sequence[Mapping[str, Any]], paper_epochs: Sequence[int] | None = None
 ) -> pd.DataFrame:
-    """Top-1 of each point at its checkpoints (``study.accuracy``), trained and evaluated if missing.
-
-    Args:
-        study: the shared study.
-        points: grid points.
-        paper_epochs: the paper's epochs to read (None: every saved checkpoint).
-
-    Returns:
-        ``study.accuracy`` columns with ``epoch`` the checkpoint (the final one as its number)
-        and ``paper_epoch`` the paper's epoch it stands for.
-    """
+    """Top-1 of each point at the checkpoints standing for ``paper_epochs`` (None: all), trained and evaluated
+    if missing: ``study.accuracy`` columns, ``epoch`` the checkpoint (the final one as its number) and
+    ``paper_epoch`` the paper's epoch it stands for."""
     frames = []
     for point in points:
-        epochs = select_checkpoints(study, point, paper_epochs)
-        table = study.accuracy([point], target="appearance", epochs=epochs)
+        table = study.accuracy([point], target="appearance", epochs=select_checkpoints(study, point, paper_epochs))
         total = study.pretrain_config(point).epochs
-        table["epoch"] = [total if e is None or pd.isna(e) else int(e) for e in table["epoch"]]
-        table["paper_epoch"] = [paper_epoch(int(e), total) for e in table["epoch"]]
+        table["epoch"] = [total if pd.isna(e) else int(e) for e in table["epoch"]]
+        table["paper_epoch"] = [paper_epoch(e, total) for e in table["epoch"]]
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
 
@@ -180,12 +144,8 @@ def epochs_accuracy(
     return accuracy_over_epochs(study, table4_points(study, tasks), paper_epochs)
 
 
-# ----------------------------------------------------------------------------- paper layout
-
-
 def to_paper_frame(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Our accuracy rows in the paper tables' names: ``pretext``, ``backbone`` (paper names),
-    ``subset``, ``epochs`` (paper epoch, when the rows have checkpoints), ``value``."""
+    """Our accuracy rows in the paper tables' names (the module's paper-named frame)."""
     frame = accuracy.rename(columns={"task": "pretext", "top1": "value", "paper_epoch": "epochs"})
     frame["backbone"] = to_paper_names(frame["backbone"])
     return frame
@@ -193,8 +153,7 @@ def to_paper_frame(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 def paper_frame(name: str) -> pd.DataFrame:
     """Paper table ``name`` with its value column called ``value`` (like ``to_paper_frame``)."""
-    table = load_paper_table(name)
-    return table.rename(columns={"ucf101_top1": "value"})
+    return load_paper_table(name).rename(columns={"ucf101_top1": "value"})
 
 
 def table2(accuracy: pd.DataFrame) -> pd.DataFrame:
@@ -244,16 +203,9 @@ def paper_comparisons(
     table3_epochs: Sequence[int] | None = KNOBS["table3_epochs"],
     table4_epochs: Sequence[int] | None = KNOBS["table4_epochs"],
 ) -> dict[str, pd.DataFrame]:
-    """The chapter's paper-vs-reproduced tables, keyed by paper-table name (Tables 2, 3, 4).
-
-    The arguments are the notebook's knobs (``table2_tasks``, ``table3_backbones``,
-    ``table3_epochs``, ``table4_epochs``); the defaults are ``KNOBS``, the notebook's defaults.
-
-    Calls the same compute-or-load functions as the notebook, so once the chapter has run
-    everything comes from the run store and the results table. With a read-only study
-    (``Study.cached_only``) a table whose runs are not cached is left out; if none is
-    cached, the first ``NotCachedError`` is raised.
-    """
+    """The chapter's paper-vs-reproduced tables (``compare_table``) keyed by paper-table name, from the notebook's
+    compute-or-load calls with its knobs. A read-only study (``Study.cached_only``) leaves out a table whose runs
+    are not cached, and raises the first ``NotCachedError`` if none is."""
     total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs
     builders = {
         TABLE2: lambda: subset_accuracy(study, tasks),
@@ -275,60 +227,38 @@ def paper_comparisons(
 
 
 def gains(frame: pd.DataFrame, along: str, order: Sequence[Any], by: Sequence[str]) -> pd.DataFrame:
-    """Per group of ``by``: value at the first and last of ``order`` along column ``along``, their
-    difference ``gain`` and whether the values never fall (``monotone``).
-
-    Works on ``to_paper_frame`` rows and ``paper_frame`` tables alike (column ``value``).
-
-    Returns:
-        columns ``by`` + ``first, last, gain, monotone``; groups missing either end are dropped.
-    """
+    """Per group of ``by`` in a paper-named frame, ``value`` from the first to the last of ``order`` present along
+    column ``along``: columns ``by`` + ``from, to, first, last, gain`` (last - first) and ``monotone`` (the values
+    never fall); groups with fewer than two of ``order`` are dropped."""
     rank = {v: i for i, v in enumerate(order)}
     rows = []
     for key, part in frame[frame[along].isin(rank)].groupby(list(by), sort=False):
-        series = part.groupby(along)["value"].mean()
-        series = series.loc[sorted(series.index, key=rank.get)]
-        if len(series) < 2:
-            continue
-        keys = key if isinstance(key, tuple) else (key,)
-        rows.append(
-            {
-                **dict(zip(by, keys)),
-                "from": series.index[0],
-                "to": series.index[-1],
-                "first": series.iloc[0],
-                "last": series.iloc[-1],
-                "gain": series.iloc[-1] - series.iloc[0],
-                "monotone": bool((series.diff().dropna() >= 0).all()),
-            }
-        )
+        series = part.groupby(along)["value"].mean().sort_index(key=lambda index: index.map(rank.get))
+        if len(series) > 1:
+            first, last = series.iloc[0], series.iloc[-1]
+            monotone = bool((series.diff().dropna() >= 0).all())
+            keys = key if isinstance(key, tuple) else (key,)
+            rows.append([*keys, series.index[0], series.index[-1], first, last, last - first, monotone])
     return pd.DataFrame(rows, columns=[*by, "from", "to", "first", "last", "gain", "monotone"])
 
 
-def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Table 2 gains from the smallest to the largest subset, per task: ours beside the paper's.
-
-    Returns:
-        one row per task: ``pretext, ours, ours monotone, paper, paper monotone`` (gains in points).
-    """
-    ours = gains(to_paper_frame(accuracy), "subset", list(SUBSET_VIDEOS), ["pretext"])
-    theirs = gains(paper_frame(TABLE2), "subset", list(SUBSET_VIDEOS), ["pretext"])
-    return _side_by_side(ours, theirs, ["pretext"])
-
-
-def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+def _side_by_side(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
     pick = {"gain": "gain", "monotone": "never fell"}
-    ours, theirs = (t[[*on, *pick]].rename(columns=pick) for t in (ours, theirs))
-    return ours.merge(theirs, on=on, how="left", suffixes=(" here", " in paper"))
+    ours, theirs = (t[["pretext", *pick]].rename(columns=pick) for t in (ours, theirs))
+    return ours.merge(theirs, on="pretext", how="left", suffixes=(" here", " in paper"))
+
+
+def subset_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 per task: the gain from the smallest to the largest subset (points) and whether accuracy never
+    fell, here beside the paper: ``pretext, gain here, never fell here, gain in paper, never fell in paper``."""
+    subsets = list(SUBSET_VIDEOS)
+    ours = gains(to_paper_frame(accuracy), "subset", subsets, ["pretext"])
+    return _side_by_side(ours, gains(paper_frame(TABLE2), "subset", subsets, ["pretext"]))
 
 
 def architecture_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
-    """Figure 2 left / Table 3 at the final epoch: per backbone, the gain from 10k to 30k and from
-    30k to 100k (points), ours beside the paper's (paper: Table 3 at epoch 200; Swin is not tabulated).
-
-    Returns:
-        columns ``backbone, step, gain here, gain in paper`` (step "10k->30k" or "30k->100k").
-    """
+    """Figure 2 left / Table 3 at the final epoch: per backbone, the gain (points) from 10k to 30k and from 30k to
+    100k, ours beside the paper's at epoch 200 (Swin is not tabulated): ``backbone, step, gain here, gain in paper``."""
     ours = to_paper_frame(accuracy)
     ours = ours[ours["epochs"] == ours["epochs"].max()]
     theirs = paper_frame(TABLE3)
@@ -355,7 +285,7 @@ def epoch_gains(accuracy: pd.DataFrame) -> pd.DataFrame:
         return ours
     theirs = paper_frame(TABLE4)
     span = sorted(e for e in theirs["epochs"].unique() if epochs[0] <= e <= epochs[-1])
-    return _side_by_side(ours, gains(theirs, "epochs", span, ["pretext"]), ["pretext"])
+    return _side_by_side(ours, gains(theirs, "epochs", span, ["pretext"]))
 
 
 CHAPTER = "subset_size"
@@ -372,29 +302,18 @@ def claims(
     after: int = 100,
     outlier: str = "prp",
 ) -> list[Claim]:
-    """The paper's statements on subset size and duration (benchmark2023, §4.2 and §6, Tables 2-4), with
-    uncertainty. Averages over tasks or runs get a bootstrap over them; one backbone's saturation gets a
-    bootstrap over the test videos of its three evaluations (``videos`` of ``Study.accuracy``).
-
-    Args:
-        acc2, acc3, acc4: ``subset_accuracy``, ``rspnet_accuracy``, ``epochs_accuracy`` rows (None: not measured).
-        after: the paper epoch after which gains are "minimal" (§4.2).
-        outlier: Table 4's task that keeps gaining (§4.2: PRP).
-    """
-    out = []
-    gain = subset_gains(acc2)["gain here"].dropna() if acc2 is not None and len(acc2) else pd.Series(dtype=float)
-    out.append(
-        _claim(
-            "more_data_helps",
-            "As a rule accuracy grows with the pre-training subset.",
-            "largest minus smallest subset, mean over tasks (points)",
-            table="Table 2",
-        ).measured(bootstrap_mean(gain) if len(gain) else None, "no task with two subsets")
-    )
-    for backbone in acc3["backbone"].unique() if acc3 is not None and len(acc3) else []:
+    """The paper's statements on subset size and duration (benchmark2023, §4.2 and §6, Tables 2-4): averages over
+    tasks or runs with a bootstrap over them, one backbone's saturation with a bootstrap over the test videos of
+    its three evaluations (``videos`` of ``Study.accuracy``). ``acc2``, ``acc3``, ``acc4``: ``subset_accuracy``,
+    ``rspnet_accuracy``, ``epochs_accuracy`` rows (None: not measured); ``after``: the paper epoch after which gains
+    are "minimal" (§4.2); ``outlier``: Table 4's task that keeps gaining (§4.2: PRP)."""
+    acc2, acc3, acc4 = (a if a is not None and len(a) else None for a in (acc2, acc3, acc4))
+    saturation = []
+    for backbone in [] if acc3 is None else acc3["backbone"].unique():
         final = acc3[(acc3["backbone"] == backbone) & (acc3["epoch"] == acc3["epoch"].max())]
-        videos = final["videos"] if "videos" in final else np.nan
-        by = final.assign(videos=videos).groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
+        final = final.assign(videos=final.get("videos", np.nan))
+        by = final.groupby("subset").agg(top1=("top1", "mean"), videos=("videos", "min"))
+        terms = [(w, *by.loc[s]) for w, s in ((-1.0, "10k"), (2.0, "30k"), (-1.0, "100k")) if s in by.index]
         claim = _claim(
             f"saturates_{backbone}",
             f"{backbone} gains more from 10k to 30k videos than from 30k to 100k.",
@@ -402,17 +321,24 @@ def claims(
             section="§6 recommendation 1",
             table="Table 3",
         )
-        if {"10k", "30k", "100k"} <= set(by.index):
-            terms = [(-1.0, *by.loc["10k"]), (2.0, *by.loc["30k"]), (-1.0, *by.loc["100k"])]
-            out.append(claim.measured(bootstrap_combination(terms)))
-        else:
-            out.append(claim.measured(None, "no 10k, 30k and 100k runs"))
-    late = (
-        duration_gains(to_paper_frame(acc3), ["backbone", "subset"], after)["gain"]
-        if acc3 is not None and len(acc3)
-        else pd.Series(dtype=float)
-    )
-    out.append(
+        estimate = bootstrap_combination(terms) if len(terms) == 3 else None
+        saturation.append(claim.measured(estimate, "no 10k, 30k and 100k runs"))
+    gain = [] if acc2 is None else subset_gains(acc2)["gain here"].dropna()
+    late = [] if acc3 is None else duration_gains(to_paper_frame(acc3), ["backbone", "subset"], after)["gain"]
+    table = pd.DataFrame() if acc4 is None else epoch_gains(acc4)
+    rest = table[table["pretext"] != outlier]["gain here"].dropna() if len(table) else []
+
+    def mean(values: Any) -> Estimate | None:
+        return bootstrap_mean(values) if len(values) else None
+
+    return [
+        _claim(
+            "more_data_helps",
+            "As a rule accuracy grows with the pre-training subset.",
+            "largest minus smallest subset, mean over tasks (points)",
+            table="Table 2",
+        ).measured(mean(gain), "no task with two subsets"),
+        *saturation,
         _claim(
             "minimal_after_100",
             f"After {after} epochs the gains are minimal (below 1.5 points).",
@@ -420,11 +346,7 @@ def claims(
             "<",
             1.5,
             table="Table 3",
-        ).measured(bootstrap_mean(late) if len(late) else None, f"no run with two checkpoints from epoch {after}")
-    )
-    table = epoch_gains(acc4) if acc4 is not None and len(acc4) else pd.DataFrame()
-    rest = table[table["pretext"] != outlier]["gain here"].dropna() if len(table) else pd.Series(dtype=float)
-    out.append(
+        ).measured(mean(late), f"no run with two checkpoints from epoch {after}"),
         _claim(
             "epochs_small_gain",
             f"Longer pre-training gains little (below 2 points) for every task but {outlier}.",
@@ -432,9 +354,8 @@ def claims(
             "<",
             2.0,
             table="Table 4",
-        ).measured(bootstrap_mean(rest) if len(rest) else None, "fewer than two checkpoints")
-    )
-    return out
+        ).measured(mean(rest), "fewer than two checkpoints"),
+    ]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -443,33 +364,17 @@ def claims(
 def subset_figure(accuracy: pd.DataFrame) -> Figure:
     """Figure 2 left: final top-1 against subset size (thousands of videos at paper scale), one line per backbone."""
     final = accuracy[accuracy["epoch"] == accuracy["epoch"].max()].copy()
-    final["subset (paper, k videos)"] = final["subset"].map(lambda s: SUBSET_VIDEOS[s] // 1000)
-    return accuracy_curves(
-        final,
-        x="subset (paper, k videos)",
-        y="top1",
-        group="backbone",
-        title="RSPNet: accuracy against pre-training subset size (final checkpoint)",
-    )
-
-
-def epochs_figure(
-    accuracy: pd.DataFrame, group: str = "task", facet: str | None = None, title: str | None = None
-) -> Figure:
-    """Top-1 against pre-training epochs (this profile's checkpoints), one line per ``group``."""
-    return accuracy_curves(accuracy, x="epoch", y="top1", group=group, facet=facet, title=title)
+    x, title = "subset (paper, k videos)", "RSPNet: accuracy against pre-training subset size (final checkpoint)"
+    final[x] = final["subset"].map(lambda s: SUBSET_VIDEOS[s] // 1000)
+    return accuracy_curves(final, x=x, y="top1", group="backbone", title=title)
 
 
 # ----------------------------------------------------------------------------- CKA
 
 
 def cka_clips_tensor(study: Study, point: Mapping[str, Any], count: int) -> torch.Tensor:
-    """``count`` model-ready clips ``(N, 3, T, H, W)`` from the appearance test split, one per video,
-    videos drawn with the study's seed (the evaluation's pipeline: centre crop, normalisation).
-
-    Raises:
-        ValueError: if ``count`` < 4 (CKA needs at least 4 examples).
-    """
+    """``count`` (at least 4) model-ready clips ``(N, 3, T, H, W)`` from the appearance test split, one per video,
+    videos drawn with the study's seed (the evaluation's pipeline: centre crop, normalisation)."""
     if count < 4:
         raise ValueError(f"CKA needs at least 4 clips, got cka_clips={count}")
     config = study.eval_config(point, "appearance")
@@ -479,87 +384,52 @@ def cka_clips_tensor(study: Study, point: Mapping[str, Any], count: int) -> torc
 
 
 def subset_cka(
-    study: Study,
-    backbone: str = MEDIUM,
-    subsets: Sequence[str] = ("10k", "100k"),
-    clips: int = 256,
-    task: str = "rspnet",
+    study: Study, backbone: str = MEDIUM, subsets: Sequence[str] = ("10k", "100k"), clips: int = 256
 ) -> dict[str, CKAResult]:
-    """CKA maps of ``task`` on ``backbone`` pre-trained on two subsets (Figure 2 right, §4.2).
-
-    Returns:
-        ``{"<small>", "<large>", "<small> vs <large>"}``: each network's layers against themselves,
-        then the small-subset network (rows) against the large-subset one (columns).
-
-    Raises:
-        ValueError: unless exactly two subsets of ``SUBSET_VIDEOS`` are given.
-    """
+    """CKA maps of RSPNet on ``backbone`` pre-trained on two subsets of ``SUBSET_VIDEOS`` (Figure 2 right, §4.2):
+    ``{"<small>", "<large>", "<small> vs <large>"}``, each network's layers against themselves, then the
+    small-subset network (rows) against the large-subset one (columns). ValueError unless two subsets."""
     if len(subsets) != 2:
         raise ValueError(f"give two subsets to compare, got {list(subsets)}")
     check_selection(subsets, list(SUBSET_VIDEOS), "subset")
-    points = [{"task": task, "backbone": backbone, "data": "K400", "subset": s} for s in subsets]
-    models = [study.pretrain(p).backbone() for p in points]
+    points = [{"task": "rspnet", "backbone": backbone, "data": "K400", "subset": s} for s in subsets]
+    small, large = (study.pretrain(p).backbone() for p in points)
     x = cka_clips_tensor(study, points[0], clips)
-    small, large = subsets
-    batch = max(4, min(len(x), 128))
-    return {
-        small: cka_map(models[0], x, batch_size=batch),
-        large: cka_map(models[1], x, batch_size=batch),
-        f"{small} vs {large}": cka_map(models[0], x, models[1], batch_size=batch),
-    }
+    cka = partial(cka_map, batch_size=max(4, min(len(x), 128)))
+    return {subsets[0]: cka(small, x), subsets[1]: cka(large, x), " vs ".join(subsets): cka(small, x, large)}
 
 
 def cka_figure(maps: Mapping[str, CKAResult], backbone: str = MEDIUM) -> Figure:
     """The maps of ``subset_cka`` side by side (one colour scale)."""
-    return cka_heatmaps(
-        list(maps.values()),
-        [f"{k}" for k in maps],
-        suptitle=f"RSPNet {backbone}: CKA between layers, by pre-training subset",
-    )
-
-
-def block_structure(result: CKAResult) -> float:
-    """Mean CKA between different layers of one network's self-map (higher: more layers look alike,
-    i.e. wider blocks; the paper's "more distinct block structure" read as a number)."""
-    m = result.matrix
-    off = ~np.eye(len(m), dtype=bool) if m.shape[0] == m.shape[1] else np.ones_like(m, dtype=bool)
-    return float(m[off].mean())
+    title = f"RSPNet {backbone}: CKA between layers, by pre-training subset"
+    return cka_heatmaps(list(maps.values()), list(maps), suptitle=title)
 
 
 def cka_table(maps: Mapping[str, CKAResult]) -> pd.DataFrame:
-    """One row per map: ``map``, ``layers``, ``clips``, mean CKA between different layers (self-maps)
-    or over all pairs (cross maps), and the mean of the diagonal (cross maps: same layer, two subsets)."""
+    """One row per map: ``map``, ``layers``, ``clips``, mean CKA between different layers (self-maps; higher: more
+    layers look alike, i.e. wider blocks, the paper's "more distinct block structure" as a number) or over all
+    pairs (cross maps), and the mean of the diagonal (cross maps: same layer, two subsets)."""
     rows = []
     for name, result in maps.items():
         m = result.matrix
-        rows.append(
-            {
-                "map": name,
-                "layers": m.shape[0],
-                "clips": result.examples,
-                "mean CKA, different layers": block_structure(result),
-                "mean CKA, same layer": float(np.diag(m).mean()),
-            }
-        )
-    return pd.DataFrame(rows)
+        off = ~np.eye(len(m), dtype=bool) if m.shape[0] == m.shape[1] else np.ones_like(m, dtype=bool)
+        rows.append((name, m.shape[0], result.examples, float(m[off].mean()), float(np.diag(m).mean())))
+    return pd.DataFrame(rows, columns=["map", "layers", "clips", "mean CKA, different layers", "mean CKA, same layer"])
 
 
 def cka_facts(table: pd.DataFrame) -> dict[str, Any]:
-    """The CKA maps as facts: the mean CKA between different layers of each subset's network (higher: wider
-    blocks; the paper, §4.2, saw more distinct blocks with more data) and layer for layer between the two.
-
-    Raises:
-        ValueError: without exactly two self-maps.
-    """
-    selfs = table[~table["map"].str.contains(" vs ")].reset_index(drop=True)
-    cross = table[table["map"].str.contains(" vs ")]
+    """The two self-maps' mean CKA between different layers (higher: wider blocks; the paper, §4.2, saw more
+    distinct blocks with more data) and the cross map's layer for layer; ValueError without two self-maps."""
+    cross = table["map"].str.contains(" vs ")
+    selfs = table[~cross]
     if len(selfs) != 2:
         raise ValueError(f"need two self-maps, got {list(selfs['map'])}")
-    col = "mean CKA, different layers"
+    (small, small_cka), (large, large_cka) = selfs[["map", "mean CKA, different layers"]].itertuples(index=False)
+    same_layer = table.loc[cross, "mean CKA, same layer"]
     return {
-        "small": selfs["map"].iloc[0],
-        "large": selfs["map"].iloc[1],
-        "small cka": float(selfs[col].iloc[0]),
-        "large cka": float(selfs[col].iloc[1]),
-        "cross cka": float(cross["mean CKA, same layer"].iloc[0]) if len(cross) else float("nan"),
+        "small": small,
+        "large": large,
+        "small cka": float(small_cka),
+        "large cka": float(large_cka),
+        "cross cka": float(same_layer.iloc[0]) if len(same_layer) else float("nan"),
     }

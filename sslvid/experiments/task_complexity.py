@@ -1,15 +1,13 @@
 """Chapter "Task complexity": does a harder pretext task teach a network more? (benchmark §4.3, Table 5).
 
-RotNet, VCOP and PRP are pre-trained at three complexities each (``sslvid.scale.grids.COMPLEXITY``):
-C1-C3 are 2 / 3 / 4 rotations, 3 / 4 / 5 shuffled clips (6 / 24 / 120 orders, batch halved at
-5 clips as in the paper) and 2 / 3 / 4 playback rates ({1,2}, {1,2,4}, {1,2,4,8}), on 3D ShuffleNet
-and R(2+1)D-18, K400-50k (the study's grid ``task_complexity``). Beside the downstream accuracy (Table 5's
-shape) the chapter reads each run's own pretext accuracy from its log, and checks the paper's two findings:
-more complex is not always better, and the best complexity differs per backbone.
+RotNet, VCOP and PRP are pre-trained at three complexities each (``sslvid.scale.grids.COMPLEXITY``): C1-C3 are
+2 / 3 / 4 rotations, 3 / 4 / 5 shuffled clips (6 / 24 / 120 orders, batch halved at 5 clips as in the paper) and
+2 / 3 / 4 playback rates ({1,2}, {1,2,4}, {1,2,4,8}), on 3D ShuffleNet and R(2+1)D-18, K400-50k (the study's grid
+``task_complexity``). Beside the downstream accuracy the chapter reads each run's pretext accuracy from its log.
 
-Runs shared with the preliminaries chapter (Table 1) have the same config hash and are trained
-once: RotNet and PRP at C3 (their task defaults), and VCOP at C1 (3 clips is this project's VCOP
-default, as in the VCOP paper), see :func:`shared_runs`.
+Runs shared with the preliminaries chapter (Table 1) have the same config hash and are trained once: RotNet and
+PRP at C3 (their task defaults) and VCOP at C1 (3 clips, this project's and the VCOP paper's default), see
+:func:`shared_runs_facts`.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from sslvid.analysis.tables import ordered_pivot
 from sslvid.data.decode import read_frames
 from sslvid.data.sources import open_split
 from sslvid.experiments.study import Study, chapter_claim, check_selection
-from sslvid.pretext.base import PretextTask
 from sslvid.pretext.samplers import ClipOrderSampler, PlaybackRateSampler
 from sslvid.scale.grids import complexity_fields
 from sslvid.seeding import rng_for
@@ -55,102 +52,60 @@ SIGNIFICANT_SE = 2.0
 """A difference of accuracies counts as more than sampling noise above this many standard errors."""
 
 
-# ----------------------------------------------------------------------------- settings
+# ----------------------------------------------------------------------------- settings and runs
 
 
 def level_kwargs(task: str, level: str) -> dict[str, Any]:
-    """The task arguments of complexity ``level`` of ``task`` (e.g. ``{"num_rotations": 3}``).
-
-    Raises:
-        ValueError: for a task without levels or an unknown level.
-    """
+    """The task arguments of complexity ``level`` of ``task``, e.g. ``{"num_rotations": 3}`` (ValueError if none)."""
     return complexity_fields(task, level, batch_size=1)["task_kwargs"]
 
 
 def num_classes(task: str, level: str) -> int:
     """Classes of the pretext task at ``level``: rotations (RotNet), orders N! (VCOP), rates (PRP)."""
     kwargs = level_kwargs(task, level)
-    if task == "rotnet":
-        return int(kwargs["num_rotations"])
     if task == "vcop":
         return math.factorial(int(kwargs["num_clips"]))
-    return len(kwargs["rates"])
+    return int(kwargs["num_rotations"]) if task == "rotnet" else len(kwargs["rates"])
 
 
 def setting_label(task: str, level: str) -> str:
     """Table 5's wording of a setting: "2 rotations", "3 clips", "2 rates {1,2}"."""
     kwargs = level_kwargs(task, level)
-    if task == "rotnet":
-        return f"{kwargs['num_rotations']} rotations"
-    if task == "vcop":
-        return f"{kwargs['num_clips']} clips"
-    rates = kwargs["rates"]
-    return f"{len(rates)} rates {{{','.join(map(str, rates))}}}"
+    if task == "prp":
+        return f"{len(kwargs['rates'])} rates {{{','.join(map(str, kwargs['rates']))}}}"
+    return f"{kwargs['num_rotations']} rotations" if task == "rotnet" else f"{kwargs['num_clips']} clips"
 
 
 def settings_table(tasks: Sequence[str] = TASKS) -> pd.DataFrame:
     """What C1-C3 mean per task (§4.3). Columns: task, complexity, setting, classes, chance (%)."""
-    tasks = check_selection(tasks, TASKS, "tasks")
     rows = [
-        {
-            "task": t,
-            "complexity": c,
-            "setting": setting_label(t, c),
-            "classes": num_classes(t, c),
-            "chance (%)": 100.0 / num_classes(t, c),
-        }
-        for t in tasks
-        for c in LEVELS
+        (t, c, setting_label(t, c), num_classes(t, c)) for t in check_selection(tasks, TASKS, "tasks") for c in LEVELS
     ]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["task", "complexity", "setting", "classes"])
+    return table.assign(**{"chance (%)": 100.0 / table["classes"]})
 
 
 def complexity_points(
     study: Study, tasks: Sequence[str] = TASKS, backbones: Sequence[str] = BACKBONES
 ) -> list[dict[str, Any]]:
-    """The points of the study's grid ``task_complexity`` for ``tasks`` x ``backbones`` x C1-C3.
-
-    Raises:
-        ValueError: for an unknown task or backbone (the message lists the valid ones).
-    """
+    """The points of the study's grid ``task_complexity`` for ``tasks`` x ``backbones`` x C1-C3; ValueError for
+    an unknown task or backbone (the message lists the valid ones)."""
     tasks = check_selection(tasks, TASKS, "tasks")
     backbones = check_selection(backbones, BACKBONES, "backbones")
     return [p for p in study.grid_points("task_complexity") if p["task"] in tasks and p["backbone"] in backbones]
 
 
-def shared_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Which points are the very runs of Table 1 (grid ``preliminaries``): same config hash.
-
-    Returns:
-        columns task, backbone, complexity, setting, batch size, config_hash, table 1 run (bool).
-    """
+def shared_runs_facts(study: Study, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How many of ``points`` are the very runs of Table 1 (grid ``preliminaries``, same config hash: trained once
+    for both chapters), at which levels, and how many are new."""
     table1 = {study.pretrain_config(p).config_hash() for p in study.grid_points("preliminaries")}
-    rows = []
-    for p in points:
-        config = study.pretrain_config(p)
-        rows.append(
-            {
-                "task": p["task"],
-                "backbone": p["backbone"],
-                "complexity": p["complexity"],
-                "setting": setting_label(p["task"], p["complexity"]),
-                "batch size": config.batch_size,
-                "config_hash": config.config_hash(),
-                "table 1 run": config.config_hash() in table1,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def shared_runs_facts(shared: pd.DataFrame) -> dict[str, Any]:
-    """How many of the chapter's runs are Table 1's (trained once for both chapters), which levels, how many new."""
-    same = shared[shared["table 1 run"]]
-    levels = same.groupby("task", sort=False)["complexity"].agg(lambda s: "/".join(sorted(set(s))))
+    same = [p for p in points if study.pretrain_config(p).config_hash() in table1]
+    levels = pd.DataFrame(same, columns=["task", "complexity"]).groupby("task", sort=False)["complexity"]
     return {
-        "runs": len(shared),
+        "runs": len(points),
         "table 1 runs": len(same),
-        "new runs": len(shared) - len(same),
-        "table 1 levels": ", ".join(f"{task} at {level}" for task, level in levels.items()) or "none",
+        "new runs": len(points) - len(same),
+        "table 1 levels": ", ".join(f"{t} at {'/'.join(sorted(set(c)))}" for t, c in levels) or "none",
     }
 
 
@@ -158,21 +113,14 @@ def shared_runs_facts(shared: pd.DataFrame) -> dict[str, Any]:
 
 
 def complexity_accuracy(study: Study, points: Sequence[Mapping[str, Any]], target: str = "appearance") -> pd.DataFrame:
-    """Pre-train (or load) and evaluate every point with the study's protocol (Table 5's numbers).
-
-    Returns:
-        one row per point: task, backbone, data, subset, complexity, setting, target, protocol,
-        config_hash, top1 (video-level, percent), test_videos, se (binomial standard error of
-        top1, points).
-    """
+    """Pre-train (or load) and evaluate every point with the study's protocol (Table 5's numbers): one row per
+    point, ``study.accuracy`` columns with ``setting`` after ``complexity``, ``videos`` renamed ``test_videos`` and
+    ``se`` (binomial standard error of top1, points)."""
     acc = study.accuracy(points, target=target)
     if acc.empty:
         return acc
-    acc.insert(
-        acc.columns.get_loc("complexity") + 1,
-        "setting",
-        [setting_label(t, c) for t, c in zip(acc["task"], acc["complexity"])],
-    )
+    settings = [setting_label(t, c) for t, c in zip(acc["task"], acc["complexity"])]
+    acc.insert(acc.columns.get_loc("complexity") + 1, "setting", settings)
     acc["test_videos"] = acc.pop("videos")
     acc["se"] = standard_error(acc["top1"], acc["test_videos"])
     return acc
@@ -189,7 +137,6 @@ def standard_error(top1: pd.Series, videos: pd.Series) -> pd.Series:
 
 def complexity_table(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
     """Table 5's shape: rows C1-C3, columns (task, backbone), cells ``value`` (top-1, percent)."""
-    _require(acc, ("task", "backbone", "complexity", value))
     order = {"complexity": LEVELS, "task": TASKS, "backbone": BACKBONES}
     return ordered_pivot(acc, "complexity", ["task", "backbone"], value, order)
 
@@ -202,40 +149,23 @@ def paper_accuracy(name: str = PAPER_TABLE) -> pd.DataFrame:
     return paper[["task", "backbone", *(c for c in ("complexity", "setting") if c in paper), "top1"]]
 
 
-def paper_table1_check() -> pd.DataFrame:
-    """Table 5's C3 beside Table 1 in the paper's transcriptions (the README says C3 is Table 1's setting).
-
-    Returns:
-        columns task, backbone, table 5 C3, table 1, same (bool).
-    """
-    t5 = paper_accuracy().query("complexity == 'C3'").rename(columns={"top1": "table 5 C3"})
-    t1 = paper_accuracy("benchmark_t1_pretext_k400_50k").rename(columns={"top1": "table 1"})
-    both = t5.merge(t1, on=["task", "backbone"])
-    both["same"] = np.isclose(both["table 5 C3"], both["table 1"])
-    return both[["task", "backbone", "table 5 C3", "table 1", "same"]].reset_index(drop=True)
-
-
-def paper_table1_facts(check: pd.DataFrame) -> dict[str, Any]:
-    """Where the transcribed Table 5's C3 equals Table 1 (``paper_table1_check``), and the cells where it does not."""
-    differ = check[~check["same"]]
+def paper_table1_facts() -> dict[str, Any]:
+    """Where the transcribed Table 5's C3 equals Table 1 (the README says C3 is Table 1's setting), and the cells
+    where it does not."""
+    t5 = paper_accuracy().query("complexity == 'C3'").rename(columns={"top1": "t5"})
+    both = t5.merge(paper_accuracy("benchmark_t1_pretext_k400_50k"), on=["task", "backbone"])
+    differ = both[~np.isclose(both["t5"], both["top1"])]
     return {
-        "cells": len(check),
-        "same": int(check["same"].sum()),
-        "differ": "; ".join(
-            f"{r['task']} on {r['backbone']}: {r['table 5 C3']:.1f} vs {r['table 1']:.1f}"
-            for r in differ.to_dict("records")
-        )
+        "cells": len(both),
+        "same": len(both) - len(differ),
+        "differ": "; ".join(f"{r.task} on {r.backbone}: {r.t5:.1f} vs {r.top1:.1f}" for r in differ.itertuples())
         or "none",
     }
 
 
 def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
-    """``paper_vs_reproduced`` for Table 5: one row per (complexity, pretext, backbone), paper's names.
-
-    Returns:
-        columns complexity, pretext, backbone, paper, reproduced, n, difference.
-    """
-    _require(acc, ("task", "backbone", "complexity", "top1"))
+    """``paper_vs_reproduced`` for Table 5, paper's names: complexity, pretext, backbone, paper, reproduced, n,
+    difference."""
     ours = acc.rename(columns={"task": "pretext"})
     return compare_with_paper(PAPER_TABLE, ours, value="top1", rename={"backbone": PAPER_BACKBONES})
 
@@ -254,10 +184,8 @@ def paper_comparisons(
     backbones: Sequence[str] = KNOBS["backbones"],
     target: str = KNOBS["target"],
 ) -> dict[str, pd.DataFrame]:
-    """The chapter's paper tables beside our numbers: ``{"benchmark_t5_task_complexity": frame}``.
-
-    Computes what is missing, else reads the run store and results table (same calls as the chapter).
-    """
+    """The chapter's paper tables beside our numbers, ``{PAPER_TABLE: paper_comparison}``, from the chapter's
+    compute-or-load calls."""
     acc = complexity_accuracy(study, complexity_points(study, tasks, backbones), target)
     return {PAPER_TABLE: paper_comparison(acc)}
 
@@ -275,11 +203,9 @@ def trend(values: Sequence[float]) -> str:
         return "rises"
     if (steps < 0).all():
         return "falls"
-    best, worst = int(np.argmax(v)), int(np.argmin(v))
-    if 0 < best < len(v) - 1 and (steps[:best] >= 0).all() and (steps[best:] <= 0).all():
-        return f"peaks at {LEVELS[best]}"
-    if 0 < worst < len(v) - 1 and (steps[:worst] <= 0).all() and (steps[worst:] >= 0).all():
-        return f"dips at {LEVELS[worst]}"
+    for turn, sign, word in ((int(np.argmax(v)), 1, "peaks"), (int(np.argmin(v)), -1, "dips")):
+        if 0 < turn < len(v) - 1 and (sign * steps[:turn] >= 0).all() and (sign * steps[turn:] <= 0).all():
+            return f"{word} at {LEVELS[turn]}"
     return "mixed"
 
 
@@ -287,11 +213,9 @@ def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
     """Per task and backbone: the best complexity, the accuracies C1-C3, their trend and the margin over C3.
 
     Returns:
-        columns task, backbone, C1, C2, C3, best, trend, best - C3 (points), spread (points), and
-        se (largest standard error of the pair, when ``acc`` has column ``se``), test_videos (the
-        fewest behind a level, when ``acc`` has the column).
+        columns task, backbone, C1, C2, C3, best, trend, best - C3 (points), spread (points), and where ``acc``
+        has them se (the largest standard error of the pair) and test_videos (the fewest behind a level).
     """
-    _require(acc, ("task", "backbone", "complexity", value))
     keys = ["task", "backbone"]
     wide = acc.pivot_table(index=keys, columns="complexity", values=value, sort=False).reindex(columns=list(LEVELS))
     table = wide.assign(
@@ -306,10 +230,7 @@ def best_levels(acc: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
 
 def findings_table(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     """Our best complexity and trend beside the paper's, per task and backbone (both from ``best_levels``).
-
-    Returns:
-        columns task, backbone, paper best, paper trend, our best, our trend, same best.
-    """
+    Columns: task, backbone, paper best, paper trend, our best, our trend, same best."""
     paper, ours = (
         t[["task", "backbone", "best", "trend"]].rename(columns={"best": f"{who} best", "trend": f"{who} trend"})
         for t, who in ((paper, "paper"), (ours, "our"))
@@ -336,15 +257,9 @@ _claim = partial(chapter_claim, CHAPTER, section="§4.3", table="Table 5")
 
 
 def claims(ours: pd.DataFrame) -> list[Claim]:
-    """The paper's two findings of §4.3 (benchmark2023, §4.3, Table 5) on ``best_levels`` rows, with uncertainty.
-
-    * ``not_always_better`` (i): a more complex task is not always better. Quantity: over the
-      task/backbone pairs, the largest margin of a less complex level (C1 or C2) over C3, points;
-      its interval is a bootstrap over the test videos of the two evaluations it compares (none
-      without ``test_videos``).
-    * ``best_differs_per_backbone`` (ii): the best complexity differs per backbone. Quantity: the
-      share of tasks run on two backbones whose best level differs; a count of argmaxes, no interval.
-    """
+    """The paper's two findings (benchmark2023, §4.3, Table 5) on ``best_levels`` rows, with uncertainty: the
+    largest margin of C1 or C2 over C3 gets a bootstrap over the test videos of the two evaluations it compares
+    (none without ``test_videos``); the share of tasks whose best level differs per backbone, none."""
     first = _claim(
         "not_always_better",
         "A more complex pretext task is not always better: a less complex level beats C3 somewhere.",
@@ -353,11 +268,9 @@ def claims(ours: pd.DataFrame) -> list[Claim]:
     full = ours.dropna(subset=list(LEVELS))
     estimate = None
     if len(full):
-        lower = full[["C1", "C2"]].max(axis=1)
-        row = full.loc[(lower - full["C3"]).idxmax()]
+        row = full.loc[(full[["C1", "C2"]].max(axis=1) - full["C3"]).idxmax()]
         level = "C1" if row["C1"] >= row["C2"] else "C2"
-        videos = row.get("test_videos", np.nan)
-        videos = np.nan if videos is None or not videos or pd.isna(videos) else float(videos)
+        videos = float(row.get("test_videos") or np.nan)  # none, 0 or NaN: no interval
         estimate = bootstrap_mean_difference([(row[level], videos, row["C3"], videos)])
     second = _claim(
         "best_differs_per_backbone",
@@ -394,61 +307,38 @@ def findings_facts(ours: pd.DataFrame, paper: pd.DataFrame) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- do the clips fit the videos?
 
 
-def frames_needed(task: PretextTask, video_frames: int | None = None) -> int:
-    """Frames of a video that one sample of ``task`` spans (RotNet: a clip; VCOP: the tuple; PRP: the top rate).
-
-    VCOP's sampler shrinks the gap between its clips on a short video (``ClipOrderSampler.step_for``):
-    with ``video_frames`` given, its span on such a video."""
-    sampler = task.clip_sampler()
-    if isinstance(sampler, ClipOrderSampler):
-        return sampler.span if video_frames is None else sampler.span_for(video_frames)
-    if isinstance(sampler, PlaybackRateSampler):
-        t = sampler.num_frames
-        return max((t - 1) * s + math.ceil(s / 2) + 1 for s in sampler.rates)
-    return (sampler.num_frames - 1) * sampler.stride + 1
-
-
-def order_ceiling(sampler: ClipOrderSampler, video_frames: int) -> tuple[int, float]:
-    """VCOP on a short video: distinct clips of the tuple, and the best order accuracy possible (percent).
-
-    When the tuple is longer than the video, the sampler loops and a later clip repeats an
-    earlier one frame for frame; orders that only swap identical clips cannot be told apart,
-    so at most ``1 / prod(g!)`` of them are (``g``: sizes of the groups of identical clips).
-    """
-    ordered = sampler.ordered(video_frames, np.random.default_rng(0))
-    _, counts = np.unique(ordered, axis=0, return_counts=True)
-    return len(counts), 100.0 / math.prod(math.factorial(int(c)) for c in counts)
-
-
 def sampling_check(study: Study, tasks: Sequence[str] = TASKS, video_frames: int = 48) -> pd.DataFrame:
-    """Whether each task's sample fits in the pool's videos at this profile, per complexity.
+    """Whether each task's sample fits in the pool's videos at this profile, per complexity. A VCOP tuple longer
+    than the video loops, so a later clip repeats an earlier one frame for frame: orders that only swap identical
+    clips look alike, and at most ``1 / prod(g!)`` of them can be told apart (``g``: sizes of the groups of
+    identical clips).
 
     Returns:
-        one row per task and level: task, complexity, setting, frames per clip, frames needed,
-        video frames, looped (the sampler wraps around to the video's start), distinct clips
-        (VCOP), ceiling (%) (the best pretext accuracy possible on such a video).
+        one row per task and level: task, complexity, setting, frames per clip, frames needed, video frames,
+        looped (the sampler wraps around to the video's start), distinct clips (VCOP), ceiling (%) (the best
+        pretext accuracy possible on such a video).
     """
     rows = []
     for task in check_selection(tasks, TASKS, "tasks"):
         config = study.pretrain_config({"task": task, "backbone": BACKBONES[0], "complexity": "C1"})
         for level in LEVELS:
             built = build_view_task(task, frames=config.frames, crop_size=config.crop_size, **level_kwargs(task, level))
-            need = frames_needed(built, video_frames)
-            distinct, ceiling = order_ceiling(built.clip_sampler(), video_frames) if task == "vcop" else (None, 100.0)
+            sampler, distinct, ceiling = built.clip_sampler(), None, 100.0
+            if isinstance(sampler, ClipOrderSampler):  # VCOP: the tuple, its gaps shrunk on a short video
+                need = sampler.span_for(video_frames)
+                ordered = sampler.ordered(video_frames, np.random.default_rng(0))
+                counts = np.unique(ordered, axis=0, return_counts=True)[1]
+                distinct, ceiling = len(counts), 100.0 / math.prod(math.factorial(int(c)) for c in counts)
+            elif isinstance(sampler, PlaybackRateSampler):  # PRP: a clip at the top rate
+                need = max((sampler.num_frames - 1) * r + math.ceil(r / 2) + 1 for r in sampler.rates)
+            else:  # RotNet: one clip
+                need = (sampler.num_frames - 1) * sampler.stride + 1
+            setting = setting_label(task, level)
             rows.append(
-                {
-                    "task": task,
-                    "complexity": level,
-                    "setting": setting_label(task, level),
-                    "frames per clip": config.frames,
-                    "frames needed": need,
-                    "video frames": video_frames,
-                    "looped": need > video_frames,
-                    "distinct clips": distinct,
-                    "ceiling (%)": ceiling,
-                }
+                (task, level, setting, config.frames, need, video_frames, need > video_frames, distinct, ceiling)
             )
-    return pd.DataFrame(rows)
+    columns = ["task", "complexity", "setting", "frames per clip", "frames needed", "video frames", "looped"]
+    return pd.DataFrame(rows, columns=[*columns, "distinct clips", "ceiling (%)"])
 
 
 def sampling_facts(check: pd.DataFrame) -> dict[str, Any]:
@@ -475,19 +365,13 @@ def sampling_facts(check: pd.DataFrame) -> dict[str, Any]:
 def pretext_accuracy(
     study: Study, points: Sequence[Mapping[str, Any]], check: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """The accuracy each run reached on its own pretext task in its last pre-training epoch (run log).
-
-    The log's ``acc`` is the mean over the epoch's training batches (augmented clips, the network still
-    changing), so it is a training accuracy, not a held-out one; its ``chance`` that of a uniform guess.
-
-    Args:
-        study: the study.
-        points: grid points of ``complexity_points``.
-        check: optional ``sampling_check`` table, whose ``ceiling (%)`` is added per task and level.
+    """The accuracy each run reached on its own pretext task in its last pre-training epoch (run log): the mean
+    over the epoch's training batches (augmented clips, the network still changing), so a training accuracy, not
+    a held-out one, beside the chance of a uniform guess.
 
     Returns:
-        one row per point: task, backbone, complexity, setting, classes, chance (%),
-        pretext acc (%), acc / chance, epochs (and ceiling (%) with ``check``).
+        one row per point: task, backbone, complexity, setting, classes, chance (%), pretext acc (%),
+        acc / chance, epochs, and with ``check`` (``sampling_check``) its ceiling (%) per task and level.
     """
     rows = []
     for point in points:
@@ -496,33 +380,19 @@ def pretext_accuracy(
             raise ValueError(f"the run of {point} logged no pretext accuracy or chance ({', '.join(log.columns)})")
         last = log.sort_values("epoch").iloc[-1]
         task, level = point["task"], point["complexity"]
-        rows.append(
-            {
-                "task": task,
-                "backbone": point["backbone"],
-                "complexity": level,
-                "setting": setting_label(task, level),
-                "classes": num_classes(task, level),
-                "chance (%)": 100 * float(last["chance"]),
-                "pretext acc (%)": 100 * float(last["acc"]),
-                "acc / chance": float(last["acc"] / last["chance"]),
-                "epochs": int(last["epoch"]),
-            }
-        )
-    table = pd.DataFrame(rows)
+        acc, chance, epoch = float(last["acc"]), float(last["chance"]), int(last["epoch"])
+        labels = (task, point["backbone"], level, setting_label(task, level), num_classes(task, level))
+        rows.append((*labels, 100 * chance, 100 * acc, acc / chance, epoch))
+    columns = ["task", "backbone", "complexity", "setting", "classes", "chance (%)", "pretext acc (%)"]
+    table = pd.DataFrame(rows, columns=[*columns, "acc / chance", "epochs"])
     if check is not None and not table.empty:
         table = table.merge(check[["task", "complexity", "ceiling (%)"]], on=["task", "complexity"], how="left")
     return table
 
 
 def pretext_facts(pretext: pd.DataFrame, near_chance: float = 1.2) -> dict[str, Any]:
-    """Did harder settings end less solved? Facts from ``pretext_accuracy`` (raw and against chance).
-
-    Args:
-        pretext: the table of ``pretext_accuracy``.
-        near_chance: runs whose accuracy is below this multiple of chance count as not having learned their task.
-    """
-    _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "acc / chance"))
+    """Did harder settings end less solved? Facts from ``pretext_accuracy`` (raw and against chance); runs below
+    ``near_chance`` times chance count as not having learned their task."""
     groups = list(pretext.groupby(["task", "backbone"], sort=False))
 
     def trends(column: str) -> dict[tuple, str]:
@@ -537,8 +407,7 @@ def pretext_facts(pretext: pd.DataFrame, near_chance: float = 1.2) -> dict[str, 
         "not falling": ", ".join(f"{t} on {b} ({raw[(t, b)]})" for t, b in raw if raw[(t, b)] != "falls") or "none",
         "ratio rises": sum(t == "rises" for t in ratio.values()),
         "ratio falls": sum(t == "falls" for t in ratio.values()),
-        "capped": ", ".join(f"{r['task']} {r['complexity']} on {r['backbone']}" for r in capped.to_dict("records"))
-        or "none",
+        "capped": ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in capped.itertuples()) or "none",
         "near chance": ", ".join(f"{r.task} {r.complexity} on {r.backbone}" for r in weak.itertuples()) or "none",
         "near chance factor": near_chance,
     }
@@ -548,72 +417,50 @@ def pretext_facts(pretext: pd.DataFrame, near_chance: float = 1.2) -> dict[str, 
 
 
 def complexity_figure(acc: pd.DataFrame, paper: pd.DataFrame | None = None, value: str = "top1") -> Figure:
-    """Accuracy against complexity: one panel per task, one line per backbone (error bars: ``se``).
-
-    With ``paper`` (``paper_accuracy()``), a second row shows the paper's Table 5 (UCF101 finetuning),
-    on its own axis since the two are measured on different data and protocols.
-    """
-    _require(acc, ("task", "backbone", "complexity", value))
-    tasks = [t for t in TASKS if t in set(acc["task"])]
-    rows = [("reproduced", acc)] + ([("paper (Table 5)", paper)] if paper is not None else [])
-    fig, axes = plt.subplots(
-        len(rows),
-        len(tasks),
-        figsize=(3.4 * len(tasks), 2.8 * len(rows)),
-        squeeze=False,
-        layout="constrained",
-        sharey="row",
-    )
-    for r, (name, frame) in enumerate(rows):
-        for c, task in enumerate(tasks):
-            _complexity_panel(axes[r, c], frame[frame["task"] == task], value)
-            axes[r, c].set_title(f"{task}, {name}", fontsize=10)
-        axes[r, 0].set_ylabel(_ylabel(frame, name))
-    axes[0, -1].legend(fontsize=8)
-    return fig
-
-
-def _complexity_panel(ax: plt.Axes, frame: pd.DataFrame, value: str) -> None:
-    for backbone in [b for b in BACKBONES if b in set(frame["backbone"])]:
-        part = frame[frame["backbone"] == backbone].set_index("complexity").reindex(LEVELS)
-        errors = part["se"] if "se" in part else None
-        ax.errorbar(range(len(LEVELS)), part[value], yerr=errors, marker="o", capsize=3, label=backbone)
-    ax.set_xticks(range(len(LEVELS)), LEVELS)
-    ax.grid(alpha=0.3)
-
-
-def _ylabel(frame: pd.DataFrame, name: str) -> str:
-    if name.startswith("paper"):
-        return "UCF101 finetune top-1 (%)"
-    if {"target", "protocol"} <= set(frame.columns) and len(frame):
-        return f"{frame['target'].iloc[0]}, {frame['protocol'].iloc[0]} top-1 (%)"
-    return "top-1 (%)"
+    """Accuracy against complexity: one panel per task, one line per backbone (error bars: ``se``). With ``paper``
+    (``paper_accuracy()``), a second row shows the paper's Table 5 (UCF101 finetuning), on its own axis since the
+    two are measured on different data and protocols."""
+    label = "top-1 (%)"
+    if {"target", "protocol"} <= set(acc.columns) and len(acc):
+        label = f"{acc['target'].iloc[0]}, {acc['protocol'].iloc[0]} top-1 (%)"
+    rows = [("reproduced", acc, label)]
+    if paper is not None:
+        rows.append(("paper (Table 5)", paper, "UCF101 finetune top-1 (%)"))
+    return _complexity_panels(rows, value)
 
 
 def pretext_accuracy_figure(pretext: pd.DataFrame) -> Figure:
     """Pretext accuracy at the end of pre-training against complexity, chance dashed; one panel per task."""
-    _require(pretext, ("task", "backbone", "complexity", "pretext acc (%)", "chance (%)"))
-    tasks = [t for t in TASKS if t in set(pretext["task"])]
-    fig, axes = plt.subplots(
-        1, len(tasks), figsize=(3.4 * len(tasks), 2.8), squeeze=False, layout="constrained", sharey="row"
-    )
-    for ax, task in zip(axes[0], tasks):
-        part = pretext[pretext["task"] == task]
-        _complexity_panel(ax, part, "pretext acc (%)")
-        chance = part.groupby("complexity")["chance (%)"].first().reindex(LEVELS)
-        ax.plot(range(len(LEVELS)), chance, "k--", lw=1, label="chance")
-        ax.set_title(task, fontsize=10)
-    axes[0, 0].set_ylabel("pretext accuracy, last epoch (%)")
+    return _complexity_panels([("", pretext, "pretext accuracy, last epoch (%)")], "pretext acc (%)", chance=True)
+
+
+def _complexity_panels(rows: Sequence[tuple[str, pd.DataFrame, str]], value: str, chance: bool = False) -> Figure:
+    """One row of panels (one per task) per ``(name, frame, y label)``, one line per backbone."""
+    tasks = [t for t in TASKS if t in set(rows[0][1]["task"])]
+    size = (3.4 * len(tasks), 2.8 * len(rows))
+    fig, axes = plt.subplots(len(rows), len(tasks), figsize=size, squeeze=False, layout="constrained", sharey="row")
+    x = range(len(LEVELS))
+    for r, (name, frame, ylabel) in enumerate(rows):
+        for ax, task in zip(axes[r], tasks):
+            part = frame[frame["task"] == task]
+            for backbone in [b for b in BACKBONES if b in set(part["backbone"])]:
+                line = part[part["backbone"] == backbone].set_index("complexity").reindex(LEVELS)
+                errors = line["se"] if "se" in line else None
+                ax.errorbar(x, line[value], yerr=errors, marker="o", capsize=3, label=backbone)
+            ax.set_xticks(x, LEVELS)
+            ax.grid(alpha=0.3)
+            if chance:
+                guess = part.groupby("complexity")["chance (%)"].first().reindex(LEVELS)
+                ax.plot(x, guess, "k--", lw=1, label="chance")
+            ax.set_title(f"{task}, {name}" if name else task, fontsize=10)
+        axes[r, 0].set_ylabel(ylabel)
     axes[0, -1].legend(fontsize=8)
     return fig
 
 
 def example_video(study: Study, seed: int = 0) -> tuple[np.ndarray, str]:
-    """One video of the pool the chapter's runs pre-train on (K400-50k's stand-in), picked by ``seed``.
-
-    Returns:
-        uint8 frames (F, H, W, 3) and a caption (dataset and video id).
-    """
+    """One video of the pool the chapter's runs pre-train on (K400-50k's stand-in), picked by ``seed``: uint8
+    frames (F, H, W, 3) and a caption (dataset and video id)."""
     config = study.pretrain_config({"task": "rotnet", "backbone": BACKBONES[0], "data": "K400", "subset": "50k"})
     index = open_split(
         config.dataset, config.split, config.fold, config.data_root, profile=config.profile, seed=config.data_seed
@@ -622,42 +469,16 @@ def example_video(study: Study, seed: int = 0) -> tuple[np.ndarray, str]:
     return read_frames(record.path), f"{config.dataset}: {record.video_id}"
 
 
-def complexity_strips(
-    task: str,
-    video: np.ndarray,
-    frames: int,
-    crop_size: int,
-    seed: int = 0,
-    levels: Sequence[str] = LEVELS,
-    max_frames: int = 8,
-) -> Figure:
-    """What ``task`` asks at each complexity on one video: the task's own views, C1 rows first.
-
-    Args:
-        task: "rotnet", "vcop" or "prp".
-        video: uint8 frames (F, H, W, 3).
-        frames, crop_size: the runs' clip length and crop (``study.pretrain_config(point)``).
-        seed: seeds the clip positions and augmentations (the same for every level).
-        levels: complexities to show.
-        max_frames: most frames per row.
-
-    Raises:
-        ValueError: for an unknown task or level, or a malformed video.
-    """
+def complexity_strips(task: str, video: np.ndarray, frames: int, crop_size: int, seed: int = 0) -> Figure:
+    """What ``task`` asks at each complexity on one video (uint8 frames (F, H, W, 3)): the task's own views, C1
+    rows first, at the runs' clip length ``frames`` and crop; ``seed`` seeds clip positions and augmentations
+    alike for every level. ValueError for an unknown task or a malformed video."""
     check_selection([task], TASKS, "tasks")
-    levels = check_selection(levels, LEVELS, "levels")
     clips, labels = [], []
-    for level in levels:
-        for label, clip in pretext_views(
-            task, video, seed=seed, frames=frames, crop_size=crop_size, **level_kwargs(task, level)
-        ):
+    for level in LEVELS:
+        kwargs = level_kwargs(task, level)
+        for label, clip in pretext_views(task, video, seed=seed, frames=frames, crop_size=crop_size, **kwargs):
             clips.append(clip)
             labels.append(f"{level}: {label}")
-    settings = ", ".join(f"{lv} = {setting_label(task, lv)}" for lv in levels)
-    return frame_strips(clips, labels, max_frames=max_frames, title=f"{QUESTIONS[task]}\n{settings}")
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in frame]
-    if missing:
-        raise ValueError(f"table has no column {missing}; it has {', '.join(map(str, frame.columns))}")
+    settings = ", ".join(f"{lv} = {setting_label(task, lv)}" for lv in LEVELS)
+    return frame_strips(clips, labels, title=f"{QUESTIONS[task]}\n{settings}")
