@@ -43,6 +43,9 @@ SUMMARY_COLUMNS = (
     "value",
 )
 
+KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
+
 
 # --------------------------------------------------------------------------- computing (or loading)
 
@@ -79,29 +82,13 @@ def retrieval(
 
 
 def everything_trained(study: Study, metric: str = "top1_video") -> pd.DataFrame:
-    """Every clean classification result of this profile and the study's protocol in the results table.
-
-    That is every model any chapter evaluated (pre-trained at any subset, complexity, pool or
-    checkpoint, and from scratch), one row per (evaluation, target).
-
-    Returns:
-        columns ``model, pretext, pretrain_dataset, pretrain_subset, pretrain_epochs, complexity,
-        dataset, value``; empty when nothing was evaluated yet.
-    """
-    table = study.results.table()
-    if table.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    keep = (
-        (table["task"] == CLASSIFICATION)
-        & (table["metric"] == metric)
-        & (table["condition"] == "clean")
-        & (table["profile"] == study.profile)
-        & (table["protocol"] == study.protocol)
-        & table["dataset"].isin([study.target(k) for k in TARGET_KINDS])
+    """Every clean classification result of this profile and the study's protocol in the results table (every
+    model any chapter evaluated), one row per (evaluation, target): columns ``SUMMARY_COLUMNS``."""
+    rows = study.results.rows(
+        task=CLASSIFICATION, metric=metric, condition="clean", profile=study.profile, protocol=study.protocol
     )
-    rows = table[keep].copy()
-    rows["complexity"] = rows["complexity"].fillna("")
-    return rows[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+    rows = rows[rows["dataset"].isin([study.target(k) for k in TARGET_KINDS])]
+    return rows.assign(complexity=rows["complexity"].fillna(""))[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
 
 def class_counts(study: Study, targets: Sequence[str] = TARGET_KINDS) -> dict[str, int]:
@@ -131,24 +118,28 @@ def best_by(results: pd.DataFrame, by: str) -> pd.DataFrame:
     """
     if by not in ("pretext", "model"):
         raise ValueError(f"best_by groups by 'pretext' or 'model', got {by!r}")
-    if results.empty:
-        return pd.DataFrame(
-            columns=["dataset", by, "top1", "model" if by == "pretext" else "pretext", "pre-training", "evaluations"]
-        )
-    counts = results.groupby(["dataset", by]).size().rename("evaluations").reset_index()
-    best = results.loc[results.groupby(["dataset", by])["value"].idxmax()]
     other = "model" if by == "pretext" else "pretext"
-    table = pd.DataFrame(
-        {
-            "dataset": best["dataset"],
-            by: best[by],
-            "top1": best["value"],
-            other: best[other],
-            "pre-training": best.apply(_setting, axis=1),
-        }
+    groups = results.groupby(["dataset", by])["value"]
+    best = results.loc[groups.idxmax()]
+    table = best.assign(
+        top1=best["value"],
+        evaluations=groups.size().to_numpy(),
+        **{"pre-training": [_setting(row) for _, row in best.iterrows()]},
     )
-    table = table.merge(counts, on=["dataset", by])
+    table = table[["dataset", by, "top1", other, "pre-training", "evaluations"]]
     return table.sort_values(["dataset", "top1"], ascending=[True, False], ignore_index=True)
+
+
+def _setting(row: pd.Series) -> str:
+    if row["pretext"] == "scratch":
+        return "random initialisation"
+    subset = row["pretrain_subset"]
+    text = f"{row['pretrain_dataset']}, {int(subset)} per class" if pd.notna(subset) else str(row["pretrain_dataset"])
+    if pd.notna(row["pretrain_epochs"]):
+        text += f", epoch {int(row['pretrain_epochs'])}"
+    if row["complexity"]:
+        text += f", {row['complexity']}"
+    return text
 
 
 def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
@@ -171,9 +162,9 @@ def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
 def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
     """Table 9 as printed, with our best pre-trained model per target appended (marked as micro numbers).
 
-    Our two numbers are the best of this profile's evaluations on the appearance and motion
-    targets (the paper's columns are UCF101 and HMDB51 finetuning at 16x112); they are not
-    comparable in value and the row says at which scale they were measured.
+    Our two numbers are the best of this profile's evaluations on the appearance and motion targets (the
+    paper's columns are UCF101 and HMDB51 finetuning at 16x112): not comparable in value, the row says at
+    which scale they were measured.
     """
     trained = results[results["pretext"] != "scratch"]
     config = study.pretrain_config({"task": "rspnet", "backbone": "r2plus1d_18"})
@@ -187,21 +178,15 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
     return pd.concat([load_paper_table(TABLE9).assign(source="paper"), pd.DataFrame([ours])], ignore_index=True)
 
 
-KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
-"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
-
-
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
-    """Paper vs reproduced for Table 9: only its own-model row can have a reproduced value.
-
-    The reproduced value is the best of the distillation chapter's ShuffleNet students of RSPNet teachers
-    pre-trained on K400-30k, when the results table holds them (``distill:*`` protocol, ``pretext``
-    "rspnet+rspnet", subset 30k); the published approaches stay NaN.
-
-    Returns:
-        ``{"benchmark_t9_sota": frame}`` with columns ``approach, metric, paper, reproduced, n, difference``.
-    """
-    student = _kd_student(study)
+    """Paper vs reproduced for Table 9 (``{"benchmark_t9_sota": frame}``, columns ``approach, metric, paper,
+    reproduced, n, difference``): only its own-model row can have a reproduced value, the best of the distillation
+    chapter's ShuffleNet students of RSPNet teachers pre-trained on K400-30k (``distill:*`` protocol)."""
+    subset = study.pretrain_config({"task": "rspnet", "backbone": "shufflenet3d", "subset": "30k"}).subset_per_class
+    student = study.results.rows(
+        metric="top1_video", profile=study.profile, pretext="rspnet+rspnet", pretrain_subset=subset
+    )
+    student = student[student["protocol"].astype(str).str.startswith("distill:") & student["pretrain_epochs"].isna()]
     ours = pd.DataFrame(
         {
             "approach": OURS_ROW,
@@ -209,22 +194,6 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
         }
     )
     return {TABLE9: compare_with_paper(TABLE9, ours, values=list(PAPER_TARGETS), aggfunc="max")}
-
-
-def _kd_student(study: Study) -> pd.DataFrame:
-    table = study.results.table()
-    if table.empty:
-        return pd.DataFrame(columns=["dataset", "value"])
-    subset = study.pretrain_config({"task": "rspnet", "backbone": "shufflenet3d", "subset": "30k"}).subset_per_class
-    keep = (
-        table["protocol"].astype(str).str.startswith("distill:")
-        & (table["metric"] == "top1_video")
-        & (table["profile"] == study.profile)
-        & (table["pretext"].astype(str) == "rspnet+rspnet")
-        & (table["pretrain_subset"] == subset)
-        & table["pretrain_epochs"].isna()
-    )
-    return table[keep]
 
 
 # --------------------------------------------------------------------------- figures
@@ -264,18 +233,3 @@ def neighbours_figure(
         f"({search.knn_top1():.0f}% {k}-NN top-1 over all test clips)"
     )
     return neighbour_figure(search, query, title, frames=4)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _setting(row: pd.Series) -> str:
-    if row["pretext"] == "scratch":
-        return "random initialisation"
-    subset = row["pretrain_subset"]
-    text = f"{row['pretrain_dataset']}, {int(subset)} per class" if pd.notna(subset) else str(row["pretrain_dataset"])
-    if pd.notna(row["pretrain_epochs"]):
-        text += f", epoch {int(row['pretrain_epochs'])}"
-    if row["complexity"]:
-        text += f", {row['complexity']}"
-    return text
