@@ -6,10 +6,9 @@ inferences of §4-5 that they rest on. The chapter collects every chapter's "pap
 agreement (``agreement_table``) and checks each recommendation or conclusion as a claim on the paper's own
 numbers and on ours (``CLAIMS``, ``check_claims``; ``sslvid.analysis.claims``).
 
-By default nothing is trained or evaluated here: the study is wrapped so that a run, an
-evaluation or a feature extraction missing from the stores raises ``NotCachedError``
-(``Study.cached_only``, which also reads the results table once instead of once per lookup), and the
-chapter that needs it is reported as "results missing".
+By default nothing is trained or evaluated here: under ``Study.cached_only`` a run, an evaluation or a feature
+extraction missing from the stores raises ``NotCachedError``, and the chapter that needs it is reported as
+"results missing".
 """
 
 from __future__ import annotations
@@ -402,14 +401,8 @@ class PaperClaim:
 def cells(
     tables: Mapping[str, pd.DataFrame], table: str, column: str = "reproduced", metric: str | None = None
 ) -> pd.DataFrame:
-    """The measured cells of one table: its key columns and ``value`` (= ``column``), NaN rows dropped.
-
-    Args:
-        metric: keep this metric only (None: the table's first value column).
-
-    Raises:
-        ValueError: for a column other than "paper" / "reproduced".
-    """
+    """The measured cells of one table and ``metric`` (None: its first value column): its key columns and
+    ``value`` (= ``column``, "paper" or "reproduced", else ``ValueError``), NaN rows dropped."""
     if column not in ("paper", "reproduced"):
         raise ValueError(f"column is 'paper' or 'reproduced', got {column!r}")
     info = paper_table_info(table)
@@ -720,11 +713,8 @@ def check_claims(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperClaim
 
 
 def claims_on_paper(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperClaim] = CLAIMS) -> pd.DataFrame:
-    """Every claim on the paper's own printed numbers (no uncertainty printed: ``printed_verdict``).
-
-    Returns:
-        columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict), ``reason``.
-    """
+    """Every claim on the paper's own printed numbers (no uncertainty printed: ``printed_verdict``), columns
+    ``claim``, ``paper's value``, ``paper's numbers`` (verdict), ``reason``."""
     return printed_claims((spec.check(tables, "paper") for spec in claims), reason=True)
 
 

@@ -58,11 +58,8 @@ def downstream_points(study: Study) -> list[dict[str, Any]]:
 def classification(
     study: Study, points: Sequence[Mapping[str, Any]] | None = None, targets: Sequence[str] = TARGET_KINDS
 ) -> pd.DataFrame:
-    """Top-1 (study protocol) of the grid's models and of the random-init backbone on each target.
-
-    Returns:
-        rows ``task, backbone, data, subset, target_kind, target, protocol, top1``.
-    """
+    """Top-1 (study protocol) of the grid's models and of the random-init backbone on each target: rows ``task,
+    backbone, data, subset, target_kind, target, protocol, top1``."""
     points = downstream_points(study) if points is None else list(points)
     table = study.accuracy(points, target=targets, scratch_backbones=sorted({p["backbone"] for p in points}))
     return table[["task", "backbone", "data", "subset", "target_kind", "target", "protocol", "top1"]]
@@ -71,12 +68,9 @@ def classification(
 def retrieval(
     study: Study, points: Sequence[Mapping[str, Any]] | None = None, targets: Sequence[str] = TARGET_KINDS
 ) -> pd.DataFrame:
-    """Clip retrieval hit@k of the grid's models on each target (frozen features, cosine similarity).
-
-    Returns:
-        rows ``task, data, target_kind, k, hit`` (percent of test items, videos by default, with
-        a same-class training item among their k nearest; NaN for a k above the gallery).
-    """
+    """Clip retrieval hit@k of the grid's models on each target (frozen features, cosine similarity): rows ``task,
+    data, target_kind, k, hit`` (percent of test items, videos by default, with a same-class training item among
+    their k nearest; NaN for a k above the gallery)."""
     table = study.retrieval(downstream_points(study) if points is None else points, targets)
     return table[["task", "data", "target_kind", "k", "hit"]]
 
@@ -109,13 +103,9 @@ def best_grid_point(study: Study, classified: pd.DataFrame, target: str = "appea
 
 
 def best_by(results: pd.DataFrame, by: str) -> pd.DataFrame:
-    """The best result per ``by`` ("pretext" or "model") and target dataset, with its setting.
-
-    Returns:
-        columns ``dataset, <by>, top1, model/pretext, pre-training, evaluations`` (evaluations: how
-        many results the best was chosen from, a reminder that a maximum over many noisy numbers
-        is biased upwards).
-    """
+    """The best result per ``by`` ("pretext" or "model") and target dataset, with its setting: columns ``dataset,
+    <by>, top1, model/pretext, pre-training, evaluations`` (how many results the best was chosen from, a reminder
+    that a maximum over many noisy numbers is biased upwards)."""
     if by not in ("pretext", "model"):
         raise ValueError(f"best_by groups by 'pretext' or 'model', got {by!r}")
     other = "model" if by == "pretext" else "pretext"
@@ -143,12 +133,8 @@ def _setting(row: pd.Series) -> str:
 
 
 def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
-    """Per target and backbone: its best pre-trained top-1 minus its random-init top-1 (points).
-
-    Returns:
-        columns ``dataset, model, scratch, best pre-trained, best pretext, gain``; backbones
-        without a scratch baseline are left out.
-    """
+    """Per target and backbone: its best pre-trained top-1 minus its random-init top-1 (points), columns ``dataset,
+    model, scratch, best pre-trained, best pretext, gain``; backbones without a scratch baseline are left out."""
     keys = ["dataset", "model"]
     scratch = results[results["pretext"] == "scratch"].groupby(keys)["value"].mean().rename("scratch")
     trained = results[results["pretext"] != "scratch"]
@@ -160,12 +146,9 @@ def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Table 9 as printed, with our best pre-trained model per target appended (marked as micro numbers).
-
-    Our two numbers are the best of this profile's evaluations on the appearance and motion targets (the
-    paper's columns are UCF101 and HMDB51 finetuning at 16x112): not comparable in value, the row says at
-    which scale they were measured.
-    """
+    """Table 9 as printed, with our best pre-trained model per target appended: the best of this profile's
+    evaluations on the appearance and motion targets (the paper's columns are UCF101 and HMDB51 finetuning at
+    16x112), not comparable in value; the row says at which scale they were measured."""
     trained = results[results["pretext"] != "scratch"]
     config = study.pretrain_config({"task": "rspnet", "backbone": "r2plus1d_18"})
     ours = {
@@ -200,12 +183,8 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
 
 
 def retrieval_figure(hits: pd.DataFrame, classes: Mapping[str, int] | None = None) -> Figure:
-    """Top-k retrieval curves: one panel per target, the best pre-training pool of each task.
-
-    Args:
-        hits: ``retrieval`` rows.
-        classes: target kind -> number of classes, to draw the chance level of hit@1 (optional).
-    """
+    """Top-k retrieval curves of ``retrieval`` rows: one panel per target, the best pre-training pool of each
+    task; ``classes`` (target kind -> number of classes) draws the chance level of hit@1."""
     best = best_pool_per_task(hits)[["target_kind", "task", "data"]]
     best["color"] = [f"C{i}" for i in best.groupby("target_kind").cumcount()]
     curves = hits.merge(best, on=["target_kind", "task", "data"])
