@@ -540,21 +540,27 @@ def measure_complexity(tables: Mapping[str, pd.DataFrame], column: str = "reprod
     return Estimate(float(np.mean([max(v, key=v.get) == "C3" for v in full])), n=len(full))
 
 
+def _drops(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
+    """Table 7's relative drops (%) of registered pretext tasks, with their kind (``contrastive``)."""
+    t7 = cells(tables, T7, column, "relative_drop_pct")
+    return t7.assign(contrastive=t7["pretext"].map(_contrastive)).dropna(subset=["contrastive"])
+
+
 def measure_noise_contrastive(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§7 conclusion 4 (Table 7): mean relative drop (%) of the contrastive tasks minus that of the
     non-contrastive ones. (§4.5's inference (i) says the opposite; this checks conclusion 4.)"""
-    t7 = cells(tables, T7, column, "relative_drop_pct")
-    kind = t7["pretext"].map(_contrastive)
-    if kind.dropna().nunique() < 2:
+    t7 = _drops(tables, column)
+    if t7["contrastive"].nunique() < 2:
         return "Table 7 lacks contrastive or non-contrastive relative drops"
-    return bootstrap_group_difference(t7["value"][kind == True], t7["value"][kind == False])  # noqa: E712
+    contrastive = t7["contrastive"].astype(bool)
+    return bootstrap_group_difference(t7["value"][contrastive], t7["value"][~contrastive])
 
 
 def measure_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§4.5 inference (ii) (Table 7): R(2+1)D's relative drop (%) minus ShuffleNet's, per pretext task;
     mean over the tasks both have."""
-    t7 = cells(tables, T7, column, "relative_drop_pct")
-    pairs = _margins(t7, ["pretext"], "backbone", PAPER_BACKBONES["r2plus1d_18"], PAPER_BACKBONES["shufflenet3d"])
+    r21d, shufflenet = PAPER_BACKBONES["r2plus1d_18"], PAPER_BACKBONES["shufflenet3d"]
+    pairs = _margins(_drops(tables, column), ["pretext"], "backbone", r21d, shufflenet)
     return bootstrap_mean(pairs) if pairs else "Table 7 lacks a task with both backbones"
 
 
