@@ -6,15 +6,13 @@ inferences of §4-5 that they rest on. The chapter collects every chapter's "pap
 agreement (``agreement_table``) and checks each recommendation or conclusion as a claim on the paper's own
 numbers and on ours (``CLAIMS``, ``check_claims``; ``sslvid.analysis.claims``).
 
-By default nothing is trained or evaluated here: the study is wrapped so that a run, an
-evaluation or a feature extraction missing from the stores raises ``NotCachedError``
-(``Study.cached_only``, which also reads the results table once instead of once per lookup), and the
-chapter that needs it is reported as "results missing".
+By default nothing is trained or evaluated here: under ``Study.cached_only`` a run, an evaluation or a feature
+extraction missing from the stores raises ``NotCachedError``, and the chapter that needs it is reported as
+"results missing".
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -51,12 +49,7 @@ from sslvid.experiments import (
 from sslvid.experiments.study import Study, chapter_claim
 from sslvid.pretext.base import TASKS
 from sslvid.store.errors import not_cached_cause
-from sslvid.store.paper_tables import (
-    PAPER_BACKBONES,
-    list_paper_tables,
-    load_paper_table,
-    paper_table_info,
-)
+from sslvid.store.paper_tables import PAPER_BACKBONES, list_paper_tables, load_paper_table, paper_table_info
 
 CHAPTERS: dict[str, ModuleType] = {
     "2. Preliminaries": preliminaries,
@@ -83,10 +76,7 @@ KNOBS: dict[str, Any] = {"compute_missing": False, "epoch_gain_threshold": 1.5}
 
 def chapter_title(module: str) -> str:
     """The title of the chapter that module ``sslvid.experiments.<module>`` backs (the module name if none)."""
-    for title, chapter in CHAPTERS.items():
-        if chapter.__name__.rsplit(".", 1)[-1] == module:
-            return title
-    return module
+    return next((title for title, chapter in CHAPTERS.items() if chapter.__name__.endswith(f".{module}")), module)
 
 
 # ---------------------------------------------------------------------- collecting the tables
@@ -94,14 +84,9 @@ def chapter_title(module: str) -> str:
 
 @dataclass
 class Collected:
-    """Every paper table's comparison frame, and how each chapter answered.
-
-    Args:
-        tables: paper table name -> ``paper_vs_reproduced`` frame (key columns, ``metric``,
-            ``paper``, ``reproduced``, ``n``, ``difference``), one per ``list_paper_tables()``.
-        chapters: one row per chapter module: ``chapter``, ``module``, ``status``, ``detail``, ``tables``.
-        notes: paper table name -> where its reproduced values come from, or why they are missing.
-    """
+    """Every paper table's ``normalise_comparison`` frame (one per ``list_paper_tables()``), how each chapter
+    answered (``chapter``, ``module``, ``status``, ``detail``, ``tables``) and, per table, where its reproduced
+    values come from or why they are missing."""
 
     tables: dict[str, pd.DataFrame]
     chapters: pd.DataFrame
@@ -111,46 +96,40 @@ class Collected:
 def collect_comparisons(
     study: Study, chapters: Mapping[str, Any] | None = None, compute_missing: bool = False
 ) -> Collected:
-    """Every chapter's ``paper_comparisons``, normalised, with NaN frames for what no chapter gave.
+    """Every chapter's ``paper_comparisons`` (``chapters``: title -> module or stand-in; None: ``CHAPTERS``),
+    normalised, with NaN frames for what no chapter gave; cached results only unless ``compute_missing``.
 
-    Only ``NotCachedError`` (itself, or as the cause of another error) is caught: the chapter's
-    row reads "results missing". Any other error of a chapter is a bug and propagates.
-
-    Args:
-        study: the shared study.
-        chapters: chapter title -> module or object with ``paper_comparisons(study)`` (tests pass
-            stand-ins here); None: ``CHAPTERS``.
-        compute_missing: let the chapters train and evaluate what the stores lack (False: cached
-            results only, ``Study.cached_only``).
-
-    Raises:
-        TypeError: when a chapter's ``paper_comparisons`` returns something other than a dict.
+    Only ``NotCachedError`` (itself, or as the cause of another error) is caught: the chapter's row reads
+    "results missing"; any other error of a chapter is a bug and propagates (a result other than a dict:
+    ``TypeError``).
     """
-    sources = dict(CHAPTERS if chapters is None else chapters)
     reader = study if compute_missing else study.cached_only()
+    names = list_paper_tables()
     tables: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
     rows = []
-    for title, source in sources.items():
+    for title, source in (CHAPTERS if chapters is None else chapters).items():
         module = getattr(source, "__name__", title).rsplit(".", 1)[-1]
         status, detail, got = _call_chapter(source, reader)
         rows.append(
             {"chapter": title, "module": module, "status": status, "detail": detail, "tables": ", ".join(sorted(got))}
         )
-        for table_name, frame in got.items():
-            if table_name not in set(list_paper_tables()):
-                continue
-            if frame.empty:
-                notes[table_name] = f"chapter {title} returned an empty frame"
-                continue
-            tables[table_name] = normalise_comparison(table_name, frame)
-            notes[table_name] = f"from chapter {title}"
-    chapter_table = pd.DataFrame(rows, columns=["chapter", "module", "status", "detail", "tables"])
-    for table_name in list_paper_tables():
-        if table_name not in tables:
-            tables[table_name] = empty_comparison(table_name)
-            notes[table_name] = _missing_note(table_name, chapter_table, notes.get(table_name))
-    return Collected({n: tables[n] for n in list_paper_tables()}, chapter_table, notes)
+        for name, frame in got.items():
+            if name in names and frame.empty:
+                notes[name] = f"chapter {title} returned an empty frame"
+            elif name in names:
+                tables[name], notes[name] = normalise_comparison(name, frame), f"from chapter {title}"
+    answered = {row["chapter"]: row["status"] for row in rows}
+    for name in set(names) - set(tables):
+        title = chapter_title(paper_table_info(name).chapter)
+        status = answered.get(title)
+        why = {None: "was not collected", "ok": "returned no comparison for this table"}.get(status)
+        notes.setdefault(name, f"not reproduced: chapter {title} {why or f'gave no numbers ({status})'}")
+    return Collected(
+        {n: tables[n] if n in tables else empty_comparison(n) for n in names},
+        pd.DataFrame(rows, columns=["chapter", "module", "status", "detail", "tables"]),
+        notes,
+    )
 
 
 def _call_chapter(source: Any, study: Study) -> tuple[str, str, dict[str, pd.DataFrame]]:
@@ -167,100 +146,56 @@ def _call_chapter(source: Any, study: Study) -> tuple[str, str, dict[str, pd.Dat
     return "ok", "", {str(k): v for k, v in got.items() if isinstance(v, pd.DataFrame)}
 
 
-def _missing_note(table: str, chapters: pd.DataFrame, earlier: str | None) -> str:
-    producer = paper_table_info(table).chapter
-    title = chapter_title(producer)
-    if earlier:
-        return earlier
-    row = chapters[chapters["chapter"] == title]
-    if row.empty:
-        return f"not reproduced: chapter {title} was not collected"
-    status = row["status"].iloc[0]
-    if status == "ok":
-        return f"not reproduced: chapter {title} returned no comparison for this table"
-    return f"not reproduced: chapter {title} gave no numbers ({status})"
-
-
 def empty_comparison(table: str) -> pd.DataFrame:
     """The paper's cells of ``table`` with NaN reproduced values (keys, ``metric``, ``paper``, ...)."""
-    info = paper_table_info(table)
-    tidy = load_paper_table(table, tidy=True)
-    frame = tidy[[*info.keys, "metric", "value"]].rename(columns={"value": "paper"})
-    frame = frame.astype({k: str for k in info.keys})
-    frame["reproduced"] = np.nan
-    frame["n"] = 0
-    frame["difference"] = np.nan
+    keys = list(paper_table_info(table).keys)
+    frame = load_paper_table(table, tidy=True)[[*keys, "metric", "value"]].rename(columns={"value": "paper"})
+    frame = frame.astype({k: str for k in keys}).assign(reproduced=np.nan, n=0, difference=np.nan)
     return frame.reset_index(drop=True)
 
 
 def normalise_comparison(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """A chapter's comparison frame in the one shape this chapter reads.
 
-    Keys as text, a ``metric`` column (inferred from the paper table when the frame has
-    none: the value column whose printed number matches ``paper``), ``n`` and ``difference``.
+    Keys as text (50.0 -> "50", "10k" stays), a ``metric`` column (when the frame has none: a text column
+    holding only the table's value names, else inferred from the paper table: the value column whose printed
+    number matches ``paper``), ``n`` and ``difference``.
 
     Raises:
         ValueError: when the frame lacks ``paper`` / ``reproduced`` or one of the table's keys.
     """
     info = paper_table_info(table)
-    missing = [c for c in ("paper", "reproduced", *info.keys) if c not in frame]
+    keys = list(info.keys)
+    missing = [c for c in ("paper", "reproduced", *keys) if c not in frame]
     if missing:
         raise ValueError(f"no column {missing}; it has {', '.join(map(str, frame.columns))}")
     out = frame.copy()
-    for key in info.keys:
-        out[key] = out[key].map(_as_text)
-    out["paper"] = pd.to_numeric(out["paper"], errors="coerce")
-    out["reproduced"] = pd.to_numeric(out["reproduced"], errors="coerce")
+    out[keys] = out[keys].map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
+    out[["paper", "reproduced"]] = out[["paper", "reproduced"]].apply(pd.to_numeric, errors="coerce")
     if "metric" not in out:
-        named = [
-            c
-            for c in out.columns
-            if c not in info.keys and out[c].dtype == object and len(out) and out[c].isin(info.values).all()
-        ]
-        out["metric"] = out[named[0]] if named else _infer_metric(table, out)
+        text = [c for c in out.columns if c not in keys and out[c].dtype == object]
+        named = [c for c in text if len(out) and out[c].isin(info.values).all()]
+        if named:
+            out["metric"] = out[named[0]]
+        else:  # per row, the paper value column whose number at the row's keys equals ``paper``
+            tidy = load_paper_table(table, tidy=True).astype({k: str for k in keys}).dropna(subset=["value"])
+            printed = {(*row[keys], round(float(row["value"]), 6)): row["metric"] for _, row in tidy.iterrows()}
+            found = [
+                printed.get((*row[keys], round(float(row["paper"]), 6)), info.values[0]) for _, row in out.iterrows()
+            ]
+            out["metric"] = pd.Series(found, index=out.index, dtype=object)
     if "n" not in out:
         out["n"] = out["reproduced"].notna().astype(int)
     out["difference"] = out["reproduced"] - out["paper"]
     return out.reset_index(drop=True)
 
 
-def _as_text(value: Any) -> str:
-    """A key cell as the paper tables write it: 50.0 -> "50", "10k" stays."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return value if isinstance(value, str) else str(value)
-
-
-def _infer_metric(table: str, frame: pd.DataFrame) -> pd.Series:
-    """Per row, the paper value column whose number at the row's keys equals ``paper``."""
-    info = paper_table_info(table)
-    if len(info.values) == 1:
-        return pd.Series(info.values[0], index=frame.index)
-    if frame.empty:
-        return pd.Series(dtype=object, index=frame.index)
-    tidy = load_paper_table(table, tidy=True).astype({k: str for k in info.keys})
-    lookup = {
-        (*(row[k] for k in info.keys), round(float(row["value"]), 6)): row["metric"]
-        for _, row in tidy.dropna(subset=["value"]).iterrows()
-    }
-    return frame.apply(
-        lambda row: lookup.get(
-            (*(row[k] for k in info.keys), round(float(row["paper"]), 6) if pd.notna(row["paper"]) else None),
-            info.values[0],
-        ),
-        axis=1,
-    )
-
-
 # ---------------------------------------------------------------------- the difference of scale
 
 
 def setup_table(study: Study) -> pd.DataFrame:
-    """The paper's setting beside this profile's: one row per aspect, columns ``aspect``, ``paper``, ``here``.
-
-    Read from the pre-training configs of both profiles and the study's protocol and targets
-    (benchmark §3.2-3.4).
-    """
+    """The paper's setting (benchmark §3.2-3.4) beside this profile's, from the pre-training configs of both
+    profiles and the study's protocol and targets: columns ``aspect``, ``paper``, ``here (<profile>)``."""
     here = study.pretrain_config({"task": "rotnet", "backbone": "r2plus1d_18"})
     paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18")
     rows = [
@@ -289,11 +224,8 @@ def _clip(config: PretrainConfig) -> str:
 
 
 def scale_notes(study: Study) -> pd.DataFrame:
-    """Per paper table, the difference of scale in words: ``table``, ``paper table``, ``what differs``.
-
-    The common part (clips, width, epochs, protocol) is read from the study's configs; the
-    table-specific part from the table's ``PaperTable.scale``.
-    """
+    """Per paper table, the difference of scale in words (the common part from the study's configs, the rest
+    from ``PaperTable.scale``): ``table``, ``paper table``, ``what differs``."""
     here = study.pretrain_config({"task": "rotnet", "backbone": "r2plus1d_18"})
     paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18")
     fill = {
@@ -308,40 +240,31 @@ def scale_notes(study: Study) -> pd.DataFrame:
         f"{_clip(here)} clips at width {here.width:g}, {here.epochs} epochs, {study.protocol} "
         f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)"
     )
-    rows = []
-    for name in list_paper_tables():
-        info = paper_table_info(name)
-        rows.append(
-            {"table": name, "paper table": info.title, "what differs": f"{info.scale.format(**fill)}; {common}"}
-        )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        {"table": info.name, "paper table": info.title, "what differs": f"{info.scale.format(**fill)}; {common}"}
+        for info in map(paper_table_info, list_paper_tables())
+    )
 
 
 # ---------------------------------------------------------------------- agreement
 
 
 def sign_agreement(table: str, frame: pd.DataFrame) -> tuple[int, int]:
-    """(agreeing, compared) pairs of the table's key comparison (``PaperTable.axis``).
-
-    Within each group of equal other keys (and metric), every pair of cells where both the
-    paper and we have a number is compared: it agrees when ``reproduced`` orders the two
-    cells as ``paper`` does. Pairs the paper ties are skipped.
-    """
-    axis = paper_table_info(table).axis
-    if not axis or axis not in frame:
+    """(agreeing, compared) pairs of the table's key comparison (``PaperTable.axis``): within each group of equal
+    other keys (and metric), the pairs of cells both sides measured, agreeing when ``reproduced`` orders them as
+    ``paper`` does; pairs the paper ties are skipped."""
+    info = paper_table_info(table)
+    if not info.axis or info.axis not in frame:
         return 0, 0
-    keys = [k for k in paper_table_info(table).keys if k != axis and k in frame]
-    keys += ["metric"] if "metric" in frame else []
+    keys = [k for k in info.keys if k != info.axis and k in frame] + (["metric"] if "metric" in frame else [])
     both = frame.dropna(subset=["paper", "reproduced"])
     agree = compared = 0
-    groups = [group for _, group in both.groupby(keys, dropna=False)] if keys else [both]
-    for group in groups:
-        for (_, a), (_, b) in itertools.combinations(group.iterrows(), 2):
-            paper_sign = np.sign(a["paper"] - b["paper"])
-            if paper_sign == 0:
-                continue
-            compared += 1
-            agree += int(np.sign(a["reproduced"] - b["reproduced"]) == paper_sign)
+    for _, group in both.groupby(keys, dropna=False) if keys else [(None, both)]:
+        paper = np.sign(np.subtract.outer(group["paper"].to_numpy(), group["paper"].to_numpy()))
+        ours = np.sign(np.subtract.outer(group["reproduced"].to_numpy(), group["reproduced"].to_numpy()))
+        pairs = np.triu(paper != 0, 1)  # each pair once, paper ties skipped
+        compared += int(pairs.sum())
+        agree += int((ours == paper)[pairs].sum())
     return agree, compared
 
 
@@ -393,8 +316,8 @@ def agreement(table: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
                 "verdict": claim.verdict,
                 "sign agreement": agree / pairs if pairs else np.nan,
                 "pairs": pairs,
-                "mean difference": both["difference"].mean() if len(both) else np.nan,
-                "mean |difference|": both["difference"].abs().mean() if len(both) else np.nan,
+                "mean difference": both["difference"].mean(),
+                "mean |difference|": both["difference"].abs().mean(),
             }
         )
     return rows
@@ -402,28 +325,27 @@ def agreement(table: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def agreement_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """``agreement`` of every table, one row per (table, metric)."""
-    rows = [row for name, frame in tables.items() for row in agreement(name, frame)]
-    return pd.DataFrame(rows)
+    return pd.DataFrame([row for name, frame in tables.items() for row in agreement(name, frame)])
 
 
 def agreement_facts(agree: pd.DataFrame) -> dict[str, Any]:
-    """The agreement table in a few numbers, for the notebook's prose.
+    """The ``agreement_table`` of one or more tables in a few numbers, for the notebook's prose.
 
     Returns:
         ``tables`` / ``tables measured`` (with a reproduced cell), ``cells`` / ``cells reproduced``,
         ``median rho`` (NaN when none), ``pairs`` and ``pairs agreeing`` (share of key comparisons
         ordered as in the paper), and the count of each rank-agreement verdict.
     """
-    measured = agree[agree["reproduced"] > 0] if len(agree) else agree
-    signs = measured.dropna(subset=["sign agreement"]) if len(measured) else measured
-    pairs = int(signs["pairs"].sum()) if len(signs) else 0
-    verdicts = agree["verdict"].value_counts() if len(agree) else pd.Series(dtype=int)
+    measured = agree[agree["reproduced"] > 0]
+    signs = measured.dropna(subset=["sign agreement"])
+    pairs = int(signs["pairs"].sum())
+    verdicts = agree["verdict"].value_counts()
     return {
-        "tables": int(agree["table"].nunique()) if len(agree) else 0,
-        "tables measured": int(measured["table"].nunique()) if len(measured) else 0,
-        "cells": int(agree["cells"].sum()) if len(agree) else 0,
-        "cells reproduced": int(measured["reproduced"].sum()) if len(measured) else 0,
-        "median rho": float(measured["spearman"].median()) if len(measured) else np.nan,
+        "tables": int(agree["table"].nunique()),
+        "tables measured": int(measured["table"].nunique()),
+        "cells": int(agree["cells"].sum()),
+        "cells reproduced": int(measured["reproduced"].sum()),
+        "median rho": float(measured["spearman"].median()),
         "pairs": pairs,
         "pairs agreeing": float((signs["sign agreement"] * signs["pairs"]).sum() / pairs) if pairs else np.nan,
         **{v: int(verdicts.get(v, 0)) for v in VERDICTS},
@@ -443,13 +365,10 @@ class PaperClaim:
     """One checkable recommendation or conclusion of the benchmark paper, read on the paper tables.
 
     Args:
-        key: short name.
-        section: where the paper says it.
-        statement: the claim, as checked.
-        tables: the paper tables it reads.
-        quantity: what ``measure`` returns, in a line.
-        direction, threshold: the claim says the quantity is above (">") or below ("<") ``threshold``.
+        key: short name. section: where the paper says it. statement: the claim, as checked.
+        tables: the paper tables it reads. quantity: what ``measure`` returns, in a line.
         measure: the quantity from the tables (``Measure``).
+        direction, threshold: the claim says the quantity is above (">") or below ("<") ``threshold``.
     """
 
     key: str
@@ -482,26 +401,17 @@ class PaperClaim:
 def cells(
     tables: Mapping[str, pd.DataFrame], table: str, column: str = "reproduced", metric: str | None = None
 ) -> pd.DataFrame:
-    """The measured cells of one table: its key columns and ``value`` (= ``column``), NaN rows dropped.
-
-    Args:
-        metric: keep this metric only (None: the table's first value column).
-
-    Raises:
-        ValueError: for a column other than "paper" / "reproduced".
-    """
+    """The measured cells of one table and ``metric`` (None: its first value column): its key columns and
+    ``value`` (= ``column``, "paper" or "reproduced", else ``ValueError``), NaN rows dropped."""
     if column not in ("paper", "reproduced"):
         raise ValueError(f"column is 'paper' or 'reproduced', got {column!r}")
     info = paper_table_info(table)
     frame = tables.get(table)
     if frame is None or column not in frame:
         return pd.DataFrame(columns=[*info.keys, "value"])
-    metric = metric or info.values[0]
     if "metric" in frame:
-        frame = frame[frame["metric"] == metric]
-    keys = [k for k in info.keys if k in frame]
-    out = frame[keys].copy()
-    out["value"] = pd.to_numeric(frame[column], errors="coerce")
+        frame = frame[frame["metric"] == (metric or info.values[0])]
+    out = frame[[k for k in info.keys if k in frame]].assign(value=pd.to_numeric(frame[column], errors="coerce"))
     return out.dropna(subset=["value"]).reset_index(drop=True)
 
 
@@ -511,62 +421,50 @@ def _series(frame: pd.DataFrame, by: list[str], axis: str) -> dict[tuple, dict[s
     return {key: dict(zip(part[axis].astype(str), part["value"].astype(float))) for key, part in groups}
 
 
+def _margins(frame: pd.DataFrame, by: list[str], axis: str, a: str, b: str) -> list[float]:
+    """Per group of ``by`` that has both ``a`` and ``b`` along ``axis``: the value at ``a`` minus that at ``b``."""
+    return [v[a] - v[b] for v in _series(frame, by, axis).values() if {a, b} <= set(v)]
+
+
 SUBSET_ORDER = ("10k", "30k", "50k", "100k")
 
 
-def _is_transformer(backbone: str) -> bool:
-    return "swin" in backbone.lower() or "transformer" in backbone.lower()
-
-
-def _subset_series(tables: Mapping[str, pd.DataFrame], column: str, transformers: bool) -> dict[str, dict[str, float]]:
-    """Accuracy per subset: Table 2 per task (R(2+1)D), Table 3 per backbone at its last epoch."""
-    series: dict[str, dict[str, float]] = {}
-    if not transformers:
-        for (task,), values in _series(cells(tables, T2, column), ["pretext"], "subset").items():
-            series[f"Table 2 {task}"] = values
+def _gains_around_30k(tables: Mapping[str, pd.DataFrame], column: str, transformers: bool) -> list[tuple[float, float]]:
+    """(gain 10k->30k, gain 30k->largest subset above 30k) per series with all three: Table 2 per task
+    (R(2+1)D, CNN series only), Table 3 per backbone (transformers or CNNs) at its last epoch."""
+    series = [] if transformers else list(_series(cells(tables, T2, column), ["pretext"], "subset").values())
     t3 = cells(tables, T3, column)
     if len(t3):
-        t3 = t3[t3["backbone"].map(_is_transformer) == transformers]
-        last = (
-            t3.assign(e=pd.to_numeric(t3["epochs"], errors="coerce"))
-            .sort_values("e")
-            .groupby(["backbone", "subset"])
-            .tail(1)
-        )
-        for (backbone,), values in _series(last, ["backbone"], "subset").items():
-            series[f"Table 3 {backbone}"] = values
-    return series
-
-
-def _gains_around_30k(series: Mapping[str, Mapping[str, float]]) -> list[tuple[str, float, float]]:
-    """(series, gain 10k->30k, gain 30k->largest subset above 30k) of series that have all three."""
+        t3 = t3[t3["backbone"].str.lower().str.contains("swin|transformer") == transformers]
+        last = t3.assign(e=pd.to_numeric(t3["epochs"], errors="coerce")).sort_values("e")
+        series += _series(last.groupby(["backbone", "subset"]).tail(1), ["backbone"], "subset").values()
     out = []
-    for name, values in series.items():
+    for values in series:
         larger = [s for s in SUBSET_ORDER[2:] if s in values]
         if "10k" in values and "30k" in values and larger:
-            out.append((name, values["30k"] - values["10k"], values[larger[-1]] - values["30k"]))
+            out.append((values["30k"] - values["10k"], values[larger[-1]] - values["30k"]))
     return out
 
 
 def measure_subset_30k(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§6 recommendation 1 (Tables 2, 3): per CNN series (Table 2's tasks, Table 3's CNNs at their last
     epoch), the gain from 10k to 30k minus the gain from 30k to the largest subset; mean over series."""
-    gains = _gains_around_30k(_subset_series(tables, column, transformers=False))
+    gains = _gains_around_30k(tables, column, transformers=False)
     if not gains:
         return "no series with 10k, 30k and a larger subset (Tables 2, 3)"
-    return bootstrap_mean([to30 - beyond for _, to30, beyond in gains])
+    return bootstrap_mean([to30 - beyond for to30, beyond in gains])
 
 
 def measure_transformer_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§6 recommendation 2 (Table 3 / Figure 2): the transformers' mean gain beyond 30k minus the CNNs'."""
-    cnn = _gains_around_30k(_subset_series(tables, column, transformers=False))
-    swin = _gains_around_30k(_subset_series(tables, column, transformers=True))
+    cnn = _gains_around_30k(tables, column, transformers=False)
+    swin = _gains_around_30k(tables, column, transformers=True)
     if not swin or not cnn:
         return (
             "no transformer rows with 10k, 30k and a larger subset in Table 3 (the paper shows Video Swin in "
             "Figure 2 only)"
         )
-    return bootstrap_group_difference([g[2] for g in swin], [g[2] for g in cnn])
+    return bootstrap_group_difference([g[1] for g in swin], [g[1] for g in cnn])
 
 
 def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
@@ -574,17 +472,10 @@ def measure_epochs_gain(tables: Mapping[str, pd.DataFrame], column: str = "repro
     Table 3's (backbone, subset) series (points)."""
     gains = [
         subset_size.gains(cells(tables, table, column), "epochs", ["100", "200"], by)["gain"]
-        for table, by in (
-            (T4, ["pretext"]),
-            (T3, ["backbone", "subset"]),
-        )
+        for table, by in ((T4, ["pretext"]), (T3, ["backbone", "subset"]))
     ]
     both = pd.concat(gains, ignore_index=True)
     return bootstrap_mean(both, statistic="median") if len(both) else "no series with epochs 100 and 200 (Tables 3, 4)"
-
-
-def _best(frame: pd.DataFrame) -> pd.Series:
-    return frame.loc[frame["value"].idxmax()]
 
 
 def measure_ood_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
@@ -594,8 +485,7 @@ def measure_ood_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduc
     t6 = cells(tables, T6, column, "top1")
     margins = []
     for target, favoured, other in (("ucf101", "k400", "ssv2"), ("diving48", "ssv2", "k400")):
-        part = t6[t6["target"] == target]
-        best = part.groupby("pretrain")["value"].max()
+        best = t6[t6["target"] == target].groupby("pretrain")["value"].max()
         if favoured not in best or other not in best:
             return f"Table 6 lacks {target} pre-trained on both K400 and SSv2"
         margins.append(best[favoured] - best[other])
@@ -629,13 +519,12 @@ def measure_ood_task_kind(tables: Mapping[str, pd.DataFrame], column: str = "rep
 def measure_task_families(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§7 conclusion 1 (Table 1): share of backbones whose best contrastive and best non-contrastive tasks
     belong to different categories (spatial, temporal, spatio-temporal; §3.1). A count: no interval."""
-    t1 = cells(tables, T1, column)
     differ = []
-    for _, part in t1.groupby("backbone"):
+    for _, part in cells(tables, T1, column).groupby("backbone"):
         kinds = part["pretext"].map(_contrastive)
         if kinds.nunique() == 2:
-            best = [_best(part[kinds == k])["pretext"] for k in (False, True)]
-            differ.append(_category(best[0]) != _category(best[1]))
+            best = [_category(part.loc[part[kinds == k]["value"].idxmax(), "pretext"]) for k in (False, True)]
+            differ.append(best[0] != best[1])
     if not differ:
         return "Table 1 lacks contrastive or non-contrastive tasks"
     return Estimate(float(np.mean(differ)), n=len(differ))
@@ -652,36 +541,27 @@ def measure_complexity(tables: Mapping[str, pd.DataFrame], column: str = "reprod
 
 
 def _drops(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
+    """Table 7's relative drops (%) of registered pretext tasks, with their kind (``contrastive``)."""
     t7 = cells(tables, T7, column, "relative_drop_pct")
-    if len(t7):
-        t7 = t7.assign(contrastive=t7["pretext"].map(_contrastive)).dropna(subset=["contrastive"])
-    return t7
+    return t7.assign(contrastive=t7["pretext"].map(_contrastive)).dropna(subset=["contrastive"])
 
 
 def measure_noise_contrastive(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§7 conclusion 4 (Table 7): mean relative drop (%) of the contrastive tasks minus that of the
     non-contrastive ones. (§4.5's inference (i) says the opposite; this checks conclusion 4.)"""
     t7 = _drops(tables, column)
-    if t7.empty or t7["contrastive"].nunique() < 2:
+    if t7["contrastive"].nunique() < 2:
         return "Table 7 lacks contrastive or non-contrastive relative drops"
-    return bootstrap_group_difference(
-        t7[t7["contrastive"].astype(bool)]["value"], t7[~t7["contrastive"].astype(bool)]["value"]
-    )
+    contrastive = t7["contrastive"].astype(bool)
+    return bootstrap_group_difference(t7["value"][contrastive], t7["value"][~contrastive])
 
 
 def measure_noise_backbone(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§4.5 inference (ii) (Table 7): R(2+1)D's relative drop (%) minus ShuffleNet's, per pretext task;
     mean over the tasks both have."""
-    t7 = _drops(tables, column)
-    r21d, shuffle = PAPER_BACKBONES["r2plus1d_18"], PAPER_BACKBONES["shufflenet3d"]
-    pairs = (
-        [v[r21d] - v[shuffle] for v in _series(t7, ["pretext"], "backbone").values() if {r21d, shuffle} <= set(v)]
-        if len(t7)
-        else []
-    )
-    if not pairs:
-        return "Table 7 lacks a task with both backbones"
-    return bootstrap_mean(pairs)
+    r21d, shufflenet = PAPER_BACKBONES["r2plus1d_18"], PAPER_BACKBONES["shufflenet3d"]
+    pairs = _margins(_drops(tables, column), ["pretext"], "backbone", r21d, shufflenet)
+    return bootstrap_mean(pairs) if pairs else "Table 7 lacks a task with both backbones"
 
 
 def measure_kd_student(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
@@ -701,30 +581,20 @@ def measure_kd_student(tables: Mapping[str, pd.DataFrame], column: str = "reprod
 def measure_small_matches_big(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§6 discussion, §7 conclusion 6 (Table 1): the largest margin of ShuffleNet over R(2+1)D over the
     pretext tasks (points). A maximum over single cells: no interval."""
-    small, big = PAPER_BACKBONES["shufflenet3d"], PAPER_BACKBONES["r2plus1d_18"]
-    margins = [
-        v[small] - v[big]
-        for v in _series(cells(tables, T1, column), ["pretext"], "backbone").values()
-        if {small, big} <= set(v)
-    ]
-    if not margins:
-        return "Table 1 has no task with both backbones"
-    return Estimate(float(max(margins)), n=len(margins))
+    t1 = cells(tables, T1, column)
+    margins = _margins(t1, ["pretext"], "backbone", PAPER_BACKBONES["shufflenet3d"], PAPER_BACKBONES["r2plus1d_18"])
+    return Estimate(float(max(margins)), n=len(margins)) if margins else "Table 1 has no task with both backbones"
 
 
 def measure_more_data(tables: Mapping[str, pd.DataFrame], column: str = "reproduced") -> Estimate | str:
     """§4.2 inference (Table 2): per task, accuracy on the largest subset minus the smallest; mean over tasks."""
-    t2 = cells(tables, T2, column)
-    gains = subset_size.gains(t2, "subset", SUBSET_ORDER, ["pretext"])["gain"]
+    gains = subset_size.gains(cells(tables, T2, column), "subset", SUBSET_ORDER, ["pretext"])["gain"]
     return bootstrap_mean(gains) if len(gains) else "Table 2 has no task with two subset sizes"
 
 
 def make_claims(epoch_gain_threshold: float = KNOBS["epoch_gain_threshold"]) -> tuple[PaperClaim, ...]:
-    """The paper's recommendations and conclusions as checkable claims, in the order the chapter shows them.
-
-    Args:
-        epoch_gain_threshold: points of accuracy below which the median gain from 100 to 200
-            epochs counts as "minimal" (the paper's §4.2 says < 1.5).
+    """The paper's recommendations and conclusions as checkable claims, in the order the chapter shows them;
+    ``epoch_gain_threshold``: points below which the median gain from 100 to 200 epochs is "minimal" (§4.2: 1.5).
     """
     return (
         PaperClaim(
@@ -849,11 +719,8 @@ def check_claims(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperClaim
 
 
 def claims_on_paper(tables: Mapping[str, pd.DataFrame], claims: Iterable[PaperClaim] = CLAIMS) -> pd.DataFrame:
-    """Every claim on the paper's own printed numbers (no uncertainty printed: ``printed_verdict``).
-
-    Returns:
-        columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict), ``reason``.
-    """
+    """Every claim on the paper's own printed numbers (no uncertainty printed: ``printed_verdict``), columns
+    ``claim``, ``paper's value``, ``paper's numbers`` (verdict), ``reason``."""
     return printed_claims((spec.check(tables, "paper") for spec in claims), reason=True)
 
 
@@ -888,54 +755,37 @@ def paper_comparisons(
 
 
 def table_heading(name: str, collected: Collected, notes: pd.DataFrame) -> str:
-    """Markdown heading of one comparison: the paper table, what differs in scale, where ours come from, agreement.
-
-    Args:
-        name: paper table name.
-        collected: ``collect_comparisons``'s result.
-        notes: ``scale_notes``'s table.
-    """
+    """Markdown heading of one comparison: the paper table, what differs in scale (``notes``: ``scale_notes``),
+    where ours come from, and per metric the cells reproduced and the rank-agreement claim (``agreement_claim``)
+    in the one renderer's words."""
     info = paper_table_info(name)
     differs = notes.set_index("table").loc[name, "what differs"] if name in set(notes["table"]) else ""
-    text = (
+    parts = [
+        f"{metric}: {len(both)} of {int(part['paper'].notna().sum())} cells. "
+        + sentence(agreement_claim(name, str(metric), part))
+        for metric, part in collected.tables[name].groupby("metric", sort=False)
+        if len(both := part.dropna(subset=["paper", "reproduced"]))
+    ]
+    return (
         f"### {info.title[0].upper()}{info.title[1:]}: {info.caption}\n\n"
-        f"`{name}` ({info.unit}). **Scale:** {differs}. **Reproduced:** {collected.notes.get(name, '')}."
+        f"`{name}` ({info.unit}). **Scale:** {differs}. **Reproduced:** {collected.notes.get(name, '')}. "
+        + (" ".join(parts) if parts else "No cell of this table is reproduced yet.")
     )
-    return text + " " + table_sentence(name, collected.tables[name])
-
-
-def table_sentence(name: str, frame: pd.DataFrame) -> str:
-    """Per metric: cells reproduced, then the rank-agreement claim in the one renderer's words."""
-    parts = []
-    for metric, part in frame.groupby("metric", sort=False) if "metric" in frame else [("", frame)]:
-        reproduced = len(part.dropna(subset=["paper", "reproduced"]))
-        if reproduced:
-            parts.append(
-                f"{metric}: {reproduced} of {int(part['paper'].notna().sum())} cells. "
-                + sentence(agreement_claim(name, str(metric), part))
-            )
-    return " ".join(parts) if parts else "No cell of this table is reproduced yet."
 
 
 def agreement_figure(tables: Mapping[str, pd.DataFrame], columns: int = 4) -> Figure | None:
-    """Paper (x) against reproduced (y), one panel per table with reproduced cells, one colour per metric.
-
-    Returns:
-        the figure, or None when no table has a reproduced cell.
-    """
+    """Paper (x) against reproduced (y), one panel per table with reproduced cells, one colour per metric;
+    None when no table has a reproduced cell."""
     measured = {n: f.dropna(subset=["paper", "reproduced"]) for n, f in tables.items()}
     measured = {n: f for n, f in measured.items() if len(f)}
     if not measured:
         return None
-    rows = -(-len(measured) // columns)
-    fig, axes = plt.subplots(
-        rows, min(columns, len(measured)), figsize=(3.2 * min(columns, len(measured)), 3 * rows), squeeze=False
-    )
+    rows, across = -(-len(measured) // columns), min(columns, len(measured))
+    fig, axes = plt.subplots(rows, across, figsize=(3.2 * across, 3 * rows), squeeze=False)
     for ax, (name, frame) in zip(axes.flat, measured.items()):
         for metric, part in frame.groupby("metric"):
             ax.scatter(part["paper"], part["reproduced"], s=14, label=str(metric))
-        info = paper_table_info(name)
-        ax.set_title(info.title, fontsize=9)
+        ax.set_title(paper_table_info(name).title, fontsize=9)
         ax.set_xlabel("paper", fontsize=8)
         ax.set_ylabel("reproduced", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -43,6 +43,9 @@ SUMMARY_COLUMNS = (
     "value",
 )
 
+KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
+"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
+
 
 # --------------------------------------------------------------------------- computing (or loading)
 
@@ -55,11 +58,8 @@ def downstream_points(study: Study) -> list[dict[str, Any]]:
 def classification(
     study: Study, points: Sequence[Mapping[str, Any]] | None = None, targets: Sequence[str] = TARGET_KINDS
 ) -> pd.DataFrame:
-    """Top-1 (study protocol) of the grid's models and of the random-init backbone on each target.
-
-    Returns:
-        rows ``task, backbone, data, subset, target_kind, target, protocol, top1``.
-    """
+    """Top-1 (study protocol) of the grid's models and of the random-init backbone on each target: rows ``task,
+    backbone, data, subset, target_kind, target, protocol, top1``."""
     points = downstream_points(study) if points is None else list(points)
     table = study.accuracy(points, target=targets, scratch_backbones=sorted({p["backbone"] for p in points}))
     return table[["task", "backbone", "data", "subset", "target_kind", "target", "protocol", "top1"]]
@@ -68,40 +68,21 @@ def classification(
 def retrieval(
     study: Study, points: Sequence[Mapping[str, Any]] | None = None, targets: Sequence[str] = TARGET_KINDS
 ) -> pd.DataFrame:
-    """Clip retrieval hit@k of the grid's models on each target (frozen features, cosine similarity).
-
-    Returns:
-        rows ``task, data, target_kind, k, hit`` (percent of test items, videos by default, with
-        a same-class training item among their k nearest; NaN for a k above the gallery).
-    """
+    """Clip retrieval hit@k of the grid's models on each target (frozen features, cosine similarity): rows ``task,
+    data, target_kind, k, hit`` (percent of test items, videos by default, with a same-class training item among
+    their k nearest; NaN for a k above the gallery)."""
     table = study.retrieval(downstream_points(study) if points is None else points, targets)
     return table[["task", "data", "target_kind", "k", "hit"]]
 
 
 def everything_trained(study: Study, metric: str = "top1_video") -> pd.DataFrame:
-    """Every clean classification result of this profile and the study's protocol in the results table.
-
-    That is every model any chapter evaluated (pre-trained at any subset, complexity, pool or
-    checkpoint, and from scratch), one row per (evaluation, target).
-
-    Returns:
-        columns ``model, pretext, pretrain_dataset, pretrain_subset, pretrain_epochs, complexity,
-        dataset, value``; empty when nothing was evaluated yet.
-    """
-    table = study.results.table()
-    if table.empty:
-        return pd.DataFrame(columns=SUMMARY_COLUMNS)
-    keep = (
-        (table["task"] == CLASSIFICATION)
-        & (table["metric"] == metric)
-        & (table["condition"] == "clean")
-        & (table["profile"] == study.profile)
-        & (table["protocol"] == study.protocol)
-        & table["dataset"].isin([study.target(k) for k in TARGET_KINDS])
+    """Every clean classification result of this profile and the study's protocol in the results table (every
+    model any chapter evaluated), one row per (evaluation, target): columns ``SUMMARY_COLUMNS``."""
+    rows = study.results.rows(
+        task=CLASSIFICATION, metric=metric, condition="clean", profile=study.profile, protocol=study.protocol
     )
-    rows = table[keep].copy()
-    rows["complexity"] = rows["complexity"].fillna("")
-    return rows[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+    rows = rows[rows["dataset"].isin([study.target(k) for k in TARGET_KINDS])]
+    return rows.assign(complexity=rows["complexity"].fillna(""))[list(SUMMARY_COLUMNS)].reset_index(drop=True)
 
 
 def class_counts(study: Study, targets: Sequence[str] = TARGET_KINDS) -> dict[str, int]:
@@ -122,42 +103,38 @@ def best_grid_point(study: Study, classified: pd.DataFrame, target: str = "appea
 
 
 def best_by(results: pd.DataFrame, by: str) -> pd.DataFrame:
-    """The best result per ``by`` ("pretext" or "model") and target dataset, with its setting.
-
-    Returns:
-        columns ``dataset, <by>, top1, model/pretext, pre-training, evaluations`` (evaluations: how
-        many results the best was chosen from, a reminder that a maximum over many noisy numbers
-        is biased upwards).
-    """
+    """The best result per ``by`` ("pretext" or "model") and target dataset, with its setting: columns ``dataset,
+    <by>, top1, model/pretext, pre-training, evaluations`` (how many results the best was chosen from, a reminder
+    that a maximum over many noisy numbers is biased upwards)."""
     if by not in ("pretext", "model"):
         raise ValueError(f"best_by groups by 'pretext' or 'model', got {by!r}")
-    if results.empty:
-        return pd.DataFrame(
-            columns=["dataset", by, "top1", "model" if by == "pretext" else "pretext", "pre-training", "evaluations"]
-        )
-    counts = results.groupby(["dataset", by]).size().rename("evaluations").reset_index()
-    best = results.loc[results.groupby(["dataset", by])["value"].idxmax()]
     other = "model" if by == "pretext" else "pretext"
-    table = pd.DataFrame(
-        {
-            "dataset": best["dataset"],
-            by: best[by],
-            "top1": best["value"],
-            other: best[other],
-            "pre-training": best.apply(_setting, axis=1),
-        }
+    groups = results.groupby(["dataset", by])["value"]
+    best = results.loc[groups.idxmax()]
+    table = best.assign(
+        top1=best["value"],
+        evaluations=groups.size().to_numpy(),
+        **{"pre-training": [_setting(row) for _, row in best.iterrows()]},
     )
-    table = table.merge(counts, on=["dataset", by])
+    table = table[["dataset", by, "top1", other, "pre-training", "evaluations"]]
     return table.sort_values(["dataset", "top1"], ascending=[True, False], ignore_index=True)
 
 
-def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
-    """Per target and backbone: its best pre-trained top-1 minus its random-init top-1 (points).
+def _setting(row: pd.Series) -> str:
+    if row["pretext"] == "scratch":
+        return "random initialisation"
+    subset = row["pretrain_subset"]
+    text = f"{row['pretrain_dataset']}, {int(subset)} per class" if pd.notna(subset) else str(row["pretrain_dataset"])
+    if pd.notna(row["pretrain_epochs"]):
+        text += f", epoch {int(row['pretrain_epochs'])}"
+    if row["complexity"]:
+        text += f", {row['complexity']}"
+    return text
 
-    Returns:
-        columns ``dataset, model, scratch, best pre-trained, best pretext, gain``; backbones
-        without a scratch baseline are left out.
-    """
+
+def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
+    """Per target and backbone: its best pre-trained top-1 minus its random-init top-1 (points), columns ``dataset,
+    model, scratch, best pre-trained, best pretext, gain``; backbones without a scratch baseline are left out."""
     keys = ["dataset", "model"]
     scratch = results[results["pretext"] == "scratch"].groupby(keys)["value"].mean().rename("scratch")
     trained = results[results["pretext"] != "scratch"]
@@ -169,12 +146,9 @@ def gain_over_scratch(results: pd.DataFrame) -> pd.DataFrame:
 
 
 def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """Table 9 as printed, with our best pre-trained model per target appended (marked as micro numbers).
-
-    Our two numbers are the best of this profile's evaluations on the appearance and motion
-    targets (the paper's columns are UCF101 and HMDB51 finetuning at 16x112); they are not
-    comparable in value and the row says at which scale they were measured.
-    """
+    """Table 9 as printed, with our best pre-trained model per target appended: the best of this profile's
+    evaluations on the appearance and motion targets (the paper's columns are UCF101 and HMDB51 finetuning at
+    16x112), not comparable in value; the row says at which scale they were measured."""
     trained = results[results["pretext"] != "scratch"]
     config = study.pretrain_config({"task": "rspnet", "backbone": "r2plus1d_18"})
     ours = {
@@ -187,21 +161,15 @@ def table9(results: pd.DataFrame, study: Study) -> pd.DataFrame:
     return pd.concat([load_paper_table(TABLE9).assign(source="paper"), pd.DataFrame([ours])], ignore_index=True)
 
 
-KNOBS: dict[str, Any] = {"retrieval_k": 5, "neighbours_k": 5}
-"""The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
-
-
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
-    """Paper vs reproduced for Table 9: only its own-model row can have a reproduced value.
-
-    The reproduced value is the best of the distillation chapter's ShuffleNet students of RSPNet teachers
-    pre-trained on K400-30k, when the results table holds them (``distill:*`` protocol, ``pretext``
-    "rspnet+rspnet", subset 30k); the published approaches stay NaN.
-
-    Returns:
-        ``{"benchmark_t9_sota": frame}`` with columns ``approach, metric, paper, reproduced, n, difference``.
-    """
-    student = _kd_student(study)
+    """Paper vs reproduced for Table 9 (``{"benchmark_t9_sota": frame}``, columns ``approach, metric, paper,
+    reproduced, n, difference``): only its own-model row can have a reproduced value, the best of the distillation
+    chapter's ShuffleNet students of RSPNet teachers pre-trained on K400-30k (``distill:*`` protocol)."""
+    subset = study.pretrain_config({"task": "rspnet", "backbone": "shufflenet3d", "subset": "30k"}).subset_per_class
+    student = study.results.rows(
+        metric="top1_video", profile=study.profile, pretext="rspnet+rspnet", pretrain_subset=subset
+    )
+    student = student[student["protocol"].astype(str).str.startswith("distill:") & student["pretrain_epochs"].isna()]
     ours = pd.DataFrame(
         {
             "approach": OURS_ROW,
@@ -211,32 +179,12 @@ def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
     return {TABLE9: compare_with_paper(TABLE9, ours, values=list(PAPER_TARGETS), aggfunc="max")}
 
 
-def _kd_student(study: Study) -> pd.DataFrame:
-    table = study.results.table()
-    if table.empty:
-        return pd.DataFrame(columns=["dataset", "value"])
-    subset = study.pretrain_config({"task": "rspnet", "backbone": "shufflenet3d", "subset": "30k"}).subset_per_class
-    keep = (
-        table["protocol"].astype(str).str.startswith("distill:")
-        & (table["metric"] == "top1_video")
-        & (table["profile"] == study.profile)
-        & (table["pretext"].astype(str) == "rspnet+rspnet")
-        & (table["pretrain_subset"] == subset)
-        & table["pretrain_epochs"].isna()
-    )
-    return table[keep]
-
-
 # --------------------------------------------------------------------------- figures
 
 
 def retrieval_figure(hits: pd.DataFrame, classes: Mapping[str, int] | None = None) -> Figure:
-    """Top-k retrieval curves: one panel per target, the best pre-training pool of each task.
-
-    Args:
-        hits: ``retrieval`` rows.
-        classes: target kind -> number of classes, to draw the chance level of hit@1 (optional).
-    """
+    """Top-k retrieval curves of ``retrieval`` rows: one panel per target, the best pre-training pool of each
+    task; ``classes`` (target kind -> number of classes) draws the chance level of hit@1."""
     best = best_pool_per_task(hits)[["target_kind", "task", "data"]]
     best["color"] = [f"C{i}" for i in best.groupby("target_kind").cumcount()]
     curves = hits.merge(best, on=["target_kind", "task", "data"])
@@ -264,18 +212,3 @@ def neighbours_figure(
         f"({search.knn_top1():.0f}% {k}-NN top-1 over all test clips)"
     )
     return neighbour_figure(search, query, title, frames=4)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _setting(row: pd.Series) -> str:
-    if row["pretext"] == "scratch":
-        return "random initialisation"
-    subset = row["pretrain_subset"]
-    text = f"{row['pretrain_dataset']}, {int(subset)} per class" if pd.notna(subset) else str(row["pretrain_dataset"])
-    if pd.notna(row["pretrain_epochs"]):
-        text += f", epoch {int(row['pretrain_epochs'])}"
-    if row["complexity"]:
-        text += f", {row['complexity']}"
-    return text
