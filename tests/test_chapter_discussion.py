@@ -382,6 +382,14 @@ def test_normalise_reads_a_metric_column_under_another_name():
     assert (normal.groupby("metric")["paper"].count() == 4 * 3).all()
 
 
+def test_normalise_takes_a_text_column_of_value_names_over_inference():
+    """A column of the table's value names (a pandas string column, as ``assign`` of a str makes) is the metric,
+    even where the paper numbers would infer another one."""
+    frame = pd.DataFrame({"model": ["student_shufflenet"], "subset": ["10k"], "paper": [999.0], "reproduced": [50.0]})
+    normal = chapter.normalise_comparison(T8, frame.assign(column="hmdb51_top1"))
+    assert list(normal["metric"]) == ["hmdb51_top1"]
+
+
 def test_an_empty_frame_falls_back_to_the_papers_cells_and_an_unreadable_one_fails(study):
     chapters = {
         "8. Downstream tasks": SimpleNamespace(

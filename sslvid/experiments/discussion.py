@@ -173,7 +173,7 @@ def normalise_comparison(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     out[keys] = out[keys].map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
     out[["paper", "reproduced"]] = out[["paper", "reproduced"]].apply(pd.to_numeric, errors="coerce")
     if "metric" not in out:
-        text = [c for c in out.columns if c not in keys and out[c].dtype == object]
+        text = [c for c in out.columns if c not in keys and not pd.api.types.is_numeric_dtype(out[c])]
         named = [c for c in text if len(out) and out[c].isin(info.values).all()]
         if named:
             out["metric"] = out[named[0]]
