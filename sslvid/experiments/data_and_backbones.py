@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, extremes, spearman
 from sslvid.analysis.figures import frame_strips
-from sslvid.backbones.cost import backbone_table
+from sslvid.backbones.cost import PAPER_CLIP, backbone_table
 from sslvid.data.cache import prepare_cache
 from sslvid.data.decode import read_frames
 from sslvid.data.default import DEFAULT_SETS, class_descriptions
@@ -23,9 +23,6 @@ from sslvid.paths import cache_dir as default_cache_dir
 from sslvid.paths import shared_dir
 from sslvid.profiles import get_profile
 from sslvid.seeding import rng_for
-
-PAPER_CLIP = (3, 16, 112, 112)
-
 
 KNOBS: dict[str, Any] = {"dataset": "ucf101", "strip_videos": 4, "speed_clips": 200}
 """The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""

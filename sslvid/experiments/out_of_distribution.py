@@ -27,26 +27,18 @@ from sslvid.store.results import compare_with_paper
 
 PAPER_TABLE = "benchmark_t6_ood_r21d_30k"
 """The transcribed Table 6 (``sslvid.store.paper_tables``)."""
-
 OOD_TASKS = ("vcop", "rotnet", "cvrl", "rspnet")
 """Table 6's tasks, in its column order."""
-
 TARGET_KINDS = ("appearance", "motion")
 """The two downstream targets (UCF101 and Diving48 at paper scale)."""
-
 PRETRAIN_DATA = ("K400", "SSv2")
 """The two pre-training pools of the ``ood`` grid."""
-
 MATCHING_TARGET = {"K400": "appearance", "SSv2": "motion"}
 """The target kind each pre-training pool is of (benchmark §3.2: K400 appearance-heavy, SSv2 temporal)."""
 POOL_OF = {kind: data for data, kind in MATCHING_TARGET.items()}
 """The pre-training pool in distribution for each target kind."""
-
 PAPER_PRETRAIN = {"K400": "k400", "SSv2": "ssv2"}
 """Our pre-training data names -> Table 6's."""
-
-
-# --------------------------------------------------------------------------- computing (or loading) the numbers
 
 
 def ood_points(study: Study, tasks: Sequence[str] = OOD_TASKS) -> list[dict]:
@@ -96,9 +88,6 @@ def _marked(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(contrastive=table["task"].map(is_contrastive), in_distribution=in_distribution)
 
 
-# --------------------------------------------------------------------------- tables
-
-
 def table6(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Table 6's shape: rows (target kind, pre-training data), columns the tasks in Table 6's order; top-1."""
     order = {"target_kind": TARGET_KINDS, "data": PRETRAIN_DATA, "task": OOD_TASKS}
@@ -141,8 +130,7 @@ def data_effect(table: pd.DataFrame, value: str = "top1") -> pd.DataFrame:
 def direction_table(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Which pool won per (task, target), in the paper and here: ``task, target_kind, paper: SSv2 - K400,
     ours: SSv2 - K400, paper winner, our winner, agree`` (winner "tie" when equal)."""
-    ours = data_effect(accuracy)
-    paper = data_effect(_paper_long())
+    ours, paper = data_effect(accuracy), data_effect(_paper_long())
     merged = ours.merge(paper, on=["task", "target_kind"], suffixes=("", "_paper"))
     columns = {"ssv2_minus_k400_paper": "paper: SSv2 - K400", "ssv2_minus_k400": "ours: SSv2 - K400"}
     table = merged[["task", "target_kind", *columns]].rename(columns=columns)
@@ -156,18 +144,11 @@ def gap_table(accuracy: pd.DataFrame) -> pd.DataFrame:
     """In- minus out-of-distribution top-1 per (task, target kind): columns ``task, contrastive, target_kind,
     in-distribution data, in-distribution top1, out-of-distribution top1, gap``."""
     effect = data_effect(accuracy)
-    in_data = effect["target_kind"].map(POOL_OF)
-    k400 = in_data == "K400"
-    table = pd.DataFrame(
-        {
-            "task": effect["task"],
-            "contrastive": effect["task"].map(is_contrastive),
-            "target_kind": effect["target_kind"],
-            "in-distribution data": in_data,
-            "in-distribution top1": effect["K400"].where(k400, effect["SSv2"]),
-            "out-of-distribution top1": effect["SSv2"].where(k400, effect["K400"]),
-        }
-    )
+    k400 = effect["target_kind"].map(POOL_OF) == "K400"
+    table = effect[["task"]].assign(contrastive=effect["task"].map(is_contrastive), target_kind=effect["target_kind"])
+    table["in-distribution data"] = effect["target_kind"].map(POOL_OF)
+    table["in-distribution top1"] = effect["K400"].where(k400, effect["SSv2"])
+    table["out-of-distribution top1"] = effect["SSv2"].where(k400, effect["K400"])
     return table.assign(gap=table["in-distribution top1"] - table["out-of-distribution top1"])
 
 
@@ -196,12 +177,7 @@ def _winner(difference: float) -> str:
     return "SSv2" if difference > 0 else "K400" if difference < 0 else "tie"
 
 
-KNOBS: dict[str, Any] = {
-    "tasks": ["vcop", "rotnet", "cvrl", "rspnet"],
-    "protocol": None,
-    "scratch_baseline": True,
-    "retrieval_k": 5,
-}
+KNOBS: dict[str, Any] = {"tasks": list(OOD_TASKS), "protocol": None, "scratch_baseline": True, "retrieval_k": 5}
 """The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
@@ -210,15 +186,10 @@ def paper_comparisons(study: Study, tasks: Sequence[str] = tuple(KNOBS["tasks"])
     return {PAPER_TABLE: ood_comparison(ood_accuracy(study, tasks))}
 
 
-# --------------------------------------------------------------------------- figures
-
-
-def structure_figure(accuracy: pd.DataFrame, paper: bool = True) -> Figure:
+def structure_figure(accuracy: pd.DataFrame) -> Figure:
     """One panel per task: x = target kind, a bar per pool (hatched when in distribution); the paper's Table 6
     in a first row, on its own y axis."""
-    sources = ([("paper\n(finetune)", _paper_long())] if paper else []) + [
-        (f"reproduced\n({accuracy['protocol'].iloc[0]})", accuracy)
-    ]
+    sources = [("paper\n(finetune)", _paper_long()), (f"reproduced\n({accuracy['protocol'].iloc[0]})", accuracy)]
     tasks = [t for t in OOD_TASKS if t in set(accuracy["task"])]
     fig, axes = plt.subplots(
         len(sources), len(tasks), figsize=(2.4 * len(tasks) + 1.2, 2.5 * len(sources)), squeeze=False, sharey="row"
@@ -237,15 +208,8 @@ def structure_figure(accuracy: pd.DataFrame, paper: bool = True) -> Figure:
             ax.set_title(task if row == 0 else "", fontsize=9)
         axes[row, 0].set_ylabel(f"{label}\ntop-1 (%)", fontsize=8)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    fig.legend(
-        handles,
-        [f"pre-trained on {d}" for d in colours],
-        loc="upper center",
-        ncol=2,
-        frameon=False,
-        fontsize=8,
-        bbox_to_anchor=(0.5, 1.02),
-    )
+    labels = [f"pre-trained on {d}" for d in colours]
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, fontsize=8, bbox_to_anchor=(0.5, 1.02))
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
@@ -261,11 +225,7 @@ def retrieval_curves(retrieval: pd.DataFrame) -> Figure:
     return hit_at_k_curves(curves, TARGET_KINDS, titles)
 
 
-# --------------------------------------------------------------------------- prose from the numbers
-
-
 CHAPTER = "out_of_distribution"
-"""This chapter's name in the claims table."""
 
 _claim = partial(chapter_claim, CHAPTER, section="§4.4", table="Table 6")
 
@@ -296,13 +256,12 @@ def claims(table: pd.DataFrame, value: str = "top1", what: str = "top-1", key_su
     for contrastive, better, worse in ((False, "SSv2", "K400"), (True, "K400", "SSv2")):
         kind = "contrastive" if contrastive else "non-contrastive"
         part = table[table["task"].map(is_contrastive) == contrastive]
-        pairs = part[["task", "target_kind"]].drop_duplicates().itertuples(index=False)
         out.append(
             _mean_difference(
                 f"{kind.replace('-', '_')}_from_{better.lower()}{key_suffix}",
                 f"{kind.capitalize()} tasks learn more from {better} than from {worse} pre-training.",
                 f"{better} minus {worse} {what}, mean over (task, target) (points)",
-                _cells(part, value, {(t, k): better for t, k in pairs}),
+                _cells(part, value, dict.fromkeys(zip(part["task"], part["target_kind"]), better)),
                 f"no {kind} task with both pools",
             )
         )
@@ -329,7 +288,6 @@ def context_claims(accuracy: pd.DataFrame, scratch: pd.DataFrame | None = None) 
     """Three more readings of Table 6 (benchmark2023, §4.4, §6 recommendation 4), top-1 margins with a bootstrap
     over test videos: the in-distribution pool wins, our better pool is the paper's, and (per ``scratch`` row)
     pre-training beats random initialisation."""
-    pairs = accuracy[["task", "target_kind"]].drop_duplicates().itertuples(index=False)
     paper = data_effect(_paper_long())
     paper_pool = {(r.task, r.target_kind): _winner(r.ssv2_minus_k400) for r in paper.itertuples() if r.ssv2_minus_k400}
     out = [
@@ -337,7 +295,7 @@ def context_claims(accuracy: pd.DataFrame, scratch: pd.DataFrame | None = None) 
             "in_distribution_helps",
             "Pre-training on the pool of the target's kind beats the other pool.",
             "in- minus out-of-distribution top-1, mean over (task, target) (points)",
-            _cells(accuracy, "top1", {(t, k): POOL_OF[k] for t, k in pairs}),
+            _cells(accuracy, "top1", {(t, k): POOL_OF[k] for t, k in zip(accuracy["task"], accuracy["target_kind"])}),
             "no cell with both pools",
         ),
         _mean_difference(
@@ -374,14 +332,11 @@ def scale_note(comparison: pd.DataFrame, profile: str, protocol: str) -> str:
     both = comparison.dropna(subset=["paper", "reproduced"])
     if both.empty:
         return "No cell of Table 6 has both a paper and a reproduced number yet."
-    mean = both["difference"].mean()
+    mean, cells = both["difference"].mean(), len(both)
     if profile == "paper" and protocol == "finetune":
-        return (
-            f"The reproduced numbers differ from the paper's by {mean:+.1f} points on average over {len(both)} cells."
-        )
+        return f"The reproduced numbers differ from the paper's by {mean:+.1f} points on average over {cells} cells."
     return (
         f"At the {profile} profile our numbers are {protocol} evaluations on this profile's targets and the "
         f"paper's are finetunings on UCF101 and Diving48, so the absolute difference ({mean:+.1f} points on "
-        f"average over {len(both)} cells) says little; the direction table is the comparison that means "
-        "something."
+        f"average over {cells} cells) says little; the direction table is the comparison that means something."
     )
