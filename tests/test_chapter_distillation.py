@@ -186,7 +186,7 @@ def test_bad_knobs_raise_with_the_valid_names(tmp_path: Path) -> None:
         ch.check_groups(study, ["nope"])
     assert ch.check_groups(study, ["dataset/vcop"])["dataset/vcop"]["student"] == ch.STUDENT
     assert len(ch.group_definitions(study)["category/contrastive"]["teachers"]) == 2
-    with pytest.raises(ValueError, match="not rows of Table 2; valid: fusion"):
+    with pytest.raises(ValueError, match=r"rows of Table 2\) \[.aekd.\]; valid: fusion"):
         ch.graph_results(study, "50k", ["aekd"])
     with pytest.raises(ValueError, match="valid: independent"):
         ch.skd_results(study, ["graph"], "50k")

@@ -1,10 +1,4 @@
-"""Chapter "The data and the backbones": what the default data looks like, what the networks cost.
-
-Shows (1) the sets of the embedded default data with their sizes, (2) frame strips decoded
-from the generated video files through the real adapters and decoder, (3) a real camera clip
-from the shared ASL fixtures, (4) how much faster the clip cache reads clips than decoding,
-and (5) the backbones with parameters, FLOPs at paper size and measured micro throughput.
-"""
+"""Chapter "The data and the backbones": what the default data looks like, what the networks cost."""
 
 from __future__ import annotations
 
@@ -17,7 +11,7 @@ from matplotlib.figure import Figure
 
 from sslvid.analysis.claims import Claim, extremes, spearman
 from sslvid.analysis.figures import frame_strips
-from sslvid.backbones.cost import backbone_table
+from sslvid.backbones.cost import PAPER_CLIP, backbone_table
 from sslvid.data.cache import prepare_cache
 from sslvid.data.decode import read_frames
 from sslvid.data.default import DEFAULT_SETS, class_descriptions
@@ -30,35 +24,28 @@ from sslvid.paths import shared_dir
 from sslvid.profiles import get_profile
 from sslvid.seeding import rng_for
 
-PAPER_CLIP = (3, 16, 112, 112)
-
-
 KNOBS: dict[str, Any] = {"dataset": "ucf101", "strip_videos": 4, "speed_clips": 200}
 """The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
 
 
 def default_data_table(profile: str = "micro", seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    """One row per default set and split: layout, classes, videos; plus the manifest.
-
-    Generates the default data for ``profile`` first if it is missing.
-    """
+    """One row per default set and split: layout, classes, videos; plus the manifest (generated first if missing)."""
     root = ensure_default_data(profile, seed)
     manifest = json.loads((root / "manifest.json").read_text())
-    rows = []
-    for name, info in manifest["sets"].items():
-        for split, videos in info["videos"].items():
-            rows.append(
-                {
-                    "set": name,
-                    "kind": info["kind"],
-                    "layout": info["layout"],
-                    "split": split,
-                    "classes": len(info["classes"]),
-                    "videos": videos,
-                    "videos_per_class": info["videos_per_class"][split],
-                    "container": f"{info['encoding']['container']} / {info['encoding']['codec']}",
-                }
-            )
+    rows = [
+        {
+            "set": name,
+            "kind": info["kind"],
+            "layout": info["layout"],
+            "split": split,
+            "classes": len(info["classes"]),
+            "videos": videos,
+            "videos_per_class": info["videos_per_class"][split],
+            "container": f"{info['encoding']['container']} / {info['encoding']['codec']}",
+        }
+        for name, info in manifest["sets"].items()
+        for split, videos in info["videos"].items()
+    ]
     return pd.DataFrame(rows), manifest
 
 
@@ -71,28 +58,17 @@ def strips_for_index(
     index: VideoIndex, videos: int = 4, seed: int = 0, max_frames: int = 8, title: str | None = None
 ) -> Figure:
     """Frame strips of ``videos`` videos of distinct classes, decoded from the files on disk."""
-    picks = pick_one_per_class(index, videos, seed)
-    clips = [read_frames(index.records[i].path) for i in picks]
-    labels = [
-        index.classes[index.records[i].label] if index.records[i].label >= 0 else index.records[i].video_id
-        for i in picks
-    ]
-    return frame_strips(clips, labels, max_frames=max_frames, title=title)
+    records = [index.records[i] for i in pick_one_per_class(index, videos, seed)]
+    labels = [index.classes[r.label] if r.label >= 0 else r.video_id for r in records]
+    return frame_strips([read_frames(r.path) for r in records], labels, max_frames=max_frames, title=title)
 
 
 def pick_one_per_class(index: VideoIndex, videos: int, seed: int = 0) -> list[int]:
     """Positions of up to ``videos`` videos, each of a different class where possible, seeded."""
-    rng = rng_for(seed, "strips", index.dataset, str(index.root))
+    order = rng_for(seed, "strips", index.dataset, str(index.root)).permutation(len(index))
     labels = index.labels()
-    order = rng.permutation(len(index))
-    picks, seen = [], set()
-    for i in order:
-        if labels[i] not in seen:
-            picks.append(int(i))
-            seen.add(labels[i])
-        if len(picks) == videos:
-            break
-    return sorted(picks, key=lambda i: labels[i])
+    firsts = pd.Series(labels[order], index=order).drop_duplicates().index[:videos]
+    return sorted((int(i) for i in firsts), key=lambda i: labels[i])
 
 
 def default_set_strips(set_name: str, profile: str = "micro", videos: int = 4, seed: int = 0) -> Figure:
@@ -121,11 +97,8 @@ def asl_strips(names: Sequence[str] = ("again", "eat", "thanks"), max_frames: in
 
 
 def backbone_costs(profile: str = "micro", names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Parameters and GMACs at paper size (full width, 16x112x112) beside the profile's measured speed.
-
-    Columns: name, capacity, params (M) and GMACs at paper size; params (M), GMACs and
-    train / inference clips per second measured at the profile's width and clip size.
-    """
+    """Parameters and GMACs at paper size (full width, 16x112x112) beside params, MMACs and train / inference
+    clips per second measured at the profile's width and clip size."""
     prof = get_profile(profile)
     names = list(names) if names is not None else None
     paper = backbone_table(names, clip_shape=PAPER_CLIP, width=1.0, throughput=False)
@@ -209,16 +182,12 @@ def cache_speed(
     seed: int = 0,
     cache_dir: str | None = None,
 ) -> pd.DataFrame:
-    """Clips/s decoding vs reading the clip cache, on the train split of ``dataset`` at the profile's sizes.
-
-    Prepares the cache first when missing (decodes every video once).
-    """
+    """Clips/s decoding vs reading the clip cache (prepared first when missing), on ``dataset``'s train split."""
     prof = get_profile(profile)
     index = open_split(dataset, "train", data_root=data_root, profile=profile, seed=seed)
     cache = prepare_cache(index, cache_dir or default_cache_dir(), frame_size=prof.cache_size)
     speed = cache_vs_decode(cache, clips=clips, frames=prof.frames, stride=2, seed=seed)
-    rows = [{"read": k, "clips/s": v} for k, v in speed.items() if "/" not in k]
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame([{"read": k, "clips/s": v} for k, v in speed.items() if "/" not in k])
     table.attrs.update(
         ratio=speed["cache / (decode + resize)"],
         dataset=dataset,
