@@ -19,7 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sslvid.analysis.claims import Claim, Estimate, bootstrap_group_difference, extremes, rank_agreement, spearman
+from sslvid.analysis.claims import Claim, bootstrap_group_difference, extremes, rank_agreement, spearman
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
@@ -118,16 +118,10 @@ def pretrain_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataF
 def accuracy_by_epoch(
     study: Study, points: Sequence[Mapping[str, Any]], epochs: Sequence[int | None] | None = None
 ) -> pd.DataFrame:
-    """Appearance-target accuracy of every point at every checkpoint (the study's protocol, the paper's Adam).
-
-    Args:
-        epochs: checkpoints (None in it: the final weights); default every one, ``1 .. epochs - 1`` and None
-            (the micro runs' epochs 1-4 stand for the study's checkpoints, every 5 epochs, §4).
-
-    Returns:
-        one row per (point, checkpoint): ``task, backbone, data, subset, frames, epoch`` (the final weights
-        carry their epoch number), ``final`` (bool), ``target, protocol, config_hash, top1`` (percent, video).
-    """
+    """Appearance-target accuracy of every point at each of ``epochs`` (None: the final weights; default: every
+    checkpoint, the micro runs' epochs 1-4 standing for the study's, every 5 epochs, §4), evaluated with the paper's
+    Adam: one row per (point, checkpoint) of ``Study.accuracy`` (``top1`` in percent), the final weights carrying
+    their epoch number and ``final`` True."""
     last = {(p["task"], p["backbone"]): study.pretrain_config(p).epochs for p in points}
     if epochs is None:
         if len(set(last.values())) != 1:
@@ -216,22 +210,13 @@ def claims(
     accuracy: pd.DataFrame | None = None,
     outcomes: Outcomes | None = None,
 ) -> list[Claim]:
-    """Sonawane et al. 2021 (Table 1, §4) checked on our methods x networks grid, with uncertainty.
+    """Sonawane et al. 2021 (Table 1, §4) checked on our grid (:func:`accuracy_grid`, percent), with uncertainty.
 
-    * ``contrastive_better``: the contrastive methods (MoCo v2, SimCLR, BYOL) beat the others (their mean
-      accuracy minus the others', points); with ``accuracy``, a bootstrap over the test videos every cell
-      shares (Efron & Tibshirani 1993; ``video_gap``: paired where ``outcomes`` finds every cell's per-video
-      outcomes), else over the cells of each group.
-    * ``table1_ranking``: our cells rank as the paper's (Spearman's rho); where ``outcomes`` finds every
-      compared cell's per-video outcomes, a paired bootstrap over the test videos
-      (``sslvid.analysis.claims.rank_agreement``), else a bootstrap over cells with the exact permutation p
-      up to 8 cells (``spearman``), its method text saying why when outcomes were asked for.
-
-    Args:
-        ours: :func:`accuracy_grid` (percent).
-        paper: the paper's grid (default :func:`paper_accuracy_grid`), restricted to our cells.
-        accuracy: :func:`accuracy_by_epoch` rows behind ``ours`` (``top1``, ``videos``, ``config_hash``).
-        outcomes: per-video outcomes by config hash (``Study.outcomes``).
+    ``contrastive_better`` (MoCo v2, SimCLR, BYOL beat the others: the mean gap in points) and ``table1_ranking``
+    (Spearman's rho against ``paper``, default :func:`paper_accuracy_grid`) are bootstrapped over the test videos
+    (Efron & Tibshirani 1993) when ``accuracy`` (:func:`accuracy_by_epoch` rows: ``top1, videos, config_hash``)
+    stands behind every cell: paired where ``outcomes`` (``Study.outcomes``) finds every cell's per-video
+    outcomes, and for the ranking only then; else over the cells (exact permutation p up to 8 for rho).
     """
     paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
     flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
@@ -248,9 +233,15 @@ def claims(
             )
         gap = gap or bootstrap_group_difference(yes, no)
     pairs = pd.concat([ours.stack(), paper.stack()], axis=1).dropna()
-    rho = _video_ranking(pairs, accuracy, outcomes) if len(pairs) else None
+    rho = None
+    mine, theirs = pairs.iloc[:, 0], pairs.iloc[:, 1]
+    if outcomes is not None and len(pairs) >= 3 and mine.nunique() > 1 and theirs.nunique() > 1:
+        cells = _cell_rows(mine.sort_index(), accuracy)
+        if cells is not None and all(kept_outcomes(outcomes, h) is not None for h in cells["config_hash"]):
+            fixed = {i: float(theirs[(t, b)]) for i, t, b in zip(cells.index, cells["task"], cells["backbone"])}
+            rho = video_gap(cells, rank_agreement(fixed), outcomes)
     if rho is None and len(pairs):
-        rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1])
+        rho = spearman(mine, theirs)
         if outcomes is not None and not np.isnan(rho.value):
             rho = replace(rho, method=f"{rho.method} ({RANKING_FALLBACK})")
     return [
@@ -268,20 +259,6 @@ def claims(
             digits=2,
         ).measured(rho, f"{len(pairs)} cells in common: too few, or constant"),
     ]
-
-
-def _video_ranking(pairs: pd.DataFrame, accuracy: pd.DataFrame | None, outcomes: Outcomes | None) -> Estimate | None:
-    """Spearman's rho of our cells against the paper's (``pairs``: ours, paper; indexed by (task, backbone)) with
-    the paired bootstrap over test videos; None unless every cell's evaluation row has its per-video outcomes,
-    or with fewer than 3 cells or constant values."""
-    ours = pairs.iloc[:, 0]
-    if outcomes is None or len(pairs) < 3 or ours.nunique() < 2 or pairs.iloc[:, 1].nunique() < 2:
-        return None
-    cells = _cell_rows(ours.sort_index(), accuracy)
-    if cells is None or any(kept_outcomes(outcomes, h) is None for h in cells["config_hash"]):
-        return None
-    paper = {i: float(pairs.iloc[:, 1][(t, b)]) for i, t, b in zip(cells.index, cells["task"], cells["backbone"])}
-    return video_gap(cells, rank_agreement(paper), outcomes)
 
 
 def _cell_rows(cells: pd.Series, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -387,16 +364,11 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
 
 
 def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -> pd.DataFrame:
-    """Multiply-adds, measured time, energy and CO2 per network beside the paper's Table 1 cost rows.
+    """Multiply-adds, measured time, energy and CO2 per network (:func:`pretrain_runs`) beside the paper's Table 1.
 
-    The paper's "Avg. FLOPs" are taken as multiply-adds of one 224x224 image at full width (its ResNet-18:
-    1.8 G), ours counted the same way (``PAPER_SIZE``, convolutions and matrix products only). Energy follows
-    the paper's §7 (Lacoste et al. 2019) at the paper's 420 g CO2e/kWh and PUE 1, with the paper's P100 TDP
-    (250 W) or ``cpu_watts`` for our measured time: the micro runs' mean over the methods run.
-
-    Args:
-        runs: :func:`pretrain_runs`.
-        profile: the study's profile (for the micro-size MACs).
+    The paper's "Avg. FLOPs" are read as multiply-adds of one 224x224 image at full width (its ResNet-18: 1.8 G),
+    ours counted so (``PAPER_SIZE``). Energy follows its §7 (Lacoste et al. 2019: 420 g CO2e/kWh, PUE 1) at its
+    P100's 250 W or ``cpu_watts`` for our measured time (the micro runs' mean over the methods run).
 
     Returns:
         one row per network: ``backbone``, ``params (M)``, ``GMACs @224`` (ours), ``paper GFLOPs``,
@@ -516,13 +488,9 @@ class SaliencyResult:
 
 
 def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: int = 0) -> SaliencyResult:
-    """Saliency maps (§4, §5.2, Fig. 3) of ``task`` on ``backbone``, its probe folded in, on ``frames`` test
-    frames of distinct classes, the same for every model (seeded by ``seed``).
-
-    Returns:
-        the figure (columns: the frames, titled true -> predicted class, green when right; rows: the frame,
-        vanilla gradient, Grad-CAM) and a table ``task, backbone, video, true, predicted``.
-    """
+    """Saliency maps (§4, §5.2, Fig. 3) of ``task`` on ``backbone``, its probe folded in, on ``frames`` seeded test
+    frames of distinct classes (rows: frame, vanilla gradient, Grad-CAM; titles: true -> predicted class), and a
+    table ``task, backbone, video, true, predicted``."""
     point = lightweight_points(study, [task], [backbone])[0]
     config = evaluation_config(study, point)
     study.evaluate(point, **DOWNSTREAM_OPTIMISER)

@@ -98,12 +98,8 @@ def check_severities(severities: Sequence[int]) -> tuple[int, ...]:
 def noise_rows(
     study: Study, points: Sequence[Mapping[str, Any]], severities: Sequence[int] = (1,), noises: Sequence[str] = NOISES
 ) -> pd.DataFrame:
-    """Results rows of every point under every noise and severity, measured once (clean evaluation first).
-
-    Returns:
-        the results-table rows (``model``, ``pretext``, ``condition`` "<noise>/<severity>",
-        ``metric`` in ``robustness.METRICS``, ``value``) plus ``noise`` and ``severity``.
-    """
+    """Results rows (``condition`` "<noise>/<severity>", ``metric`` in ``robustness.METRICS``) of every point under
+    every noise and severity, plus ``noise`` and ``severity``; measured once, after the clean evaluation."""
     severities = check_severities(severities)
     conditions = [f"{n}/{s}" for n in noises for s in severities]
     frames = []
@@ -129,12 +125,9 @@ def _traits(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
-    """Table 7's shape from noise rows: one row per model, the mean over the noises at ``severity``.
-
-    Returns:
-        columns ``TABLE_COLUMNS``: accuracies in percent (clean = noisy + absolute drop), ``abs_drop``
-        in points, ``rel_drop_pct`` in percent of clean (mean of the noises' relative drops, as the paper).
-    """
+    """Table 7's shape from noise rows, one row per model, mean over the noises at ``severity``: ``TABLE_COLUMNS``,
+    accuracies in percent (clean = noisy + absolute drop), ``abs_drop`` in points, ``rel_drop_pct`` in percent
+    of clean (the mean of the noises' relative drops, as the paper)."""
     table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone", "pretext": "task"})
     table = _traits(table.assign(clean_top1=table["noisy_top1"] + table["abs_drop"]))
     return table[list(TABLE_COLUMNS)].sort_values(["backbone", "task"]).reset_index(drop=True)
@@ -241,20 +234,13 @@ def _video_draws(
 def claims(
     table: pd.DataFrame, rows: pd.DataFrame | None = None, outcomes: NoiseOutcomes | None = None, severity: int = 1
 ) -> list[Claim]:
-    """The benchmark's §4.5 inferences (Table 7) checked on a table of relative drops (percent of clean), each
-    with a 95% interval and a computed verdict.
+    """The benchmark's §4.5 inferences (Table 7) checked on a table of relative drops (``task, backbone,
+    rel_drop_pct``: ours, or ``paper_table7()``), each with a 95% interval and a computed verdict.
 
-    With the noise ``rows`` behind the table (``table7_rows``), the interval is a percentile bootstrap over
-    the test videos every model and noise shares (Efron & Tibshirani 1993), paired when ``outcomes`` finds
-    every clean and noisy test's per-video outcomes, unpaired otherwise; without them (the paper's table, or
-    rows without test-video counts) a bootstrap over the models, and a statement about one model rests on
-    single cells. Models without a relative drop (0% clean) are left out, as are the draws in which a model's
-    resampled clean accuracy is 0.
-
-    Args:
-        table: columns ``task, backbone, rel_drop_pct`` (ours, or ``paper_table7()``).
-        rows: the noise rows behind ``table`` (``noise_rows``), at ``severity``.
-        outcomes: per-video outcomes by config hash and condition (``Study.outcomes``).
+    With the noise ``rows`` behind it (``table7_rows``, at ``severity``), a percentile bootstrap over the test
+    videos every model and noise shares (Efron & Tibshirani 1993), paired where ``outcomes`` (``Study.outcomes``)
+    finds every test's per-video outcomes; else over the models, a statement about one model resting on single
+    cells. Models at 0% clean accuracy (no relative drop) are left out, as are draws where one's clean is 0.
     """
     table = _traits(table)
     table = table[np.isfinite(table["rel_drop_pct"].astype(float))]
@@ -423,12 +409,8 @@ def severity_curves(
 
 
 def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy against severity from noise rows, severity 0 being clean (drops 0).
-
-    Returns:
-        columns ``model, noise, severity, top1, abs_drop, rel_drop_pct`` (video level), one row per
-        (model, noise, severity).
-    """
+    """Accuracy against severity from noise rows, severity 0 being clean (drops 0): columns ``model, noise,
+    severity, top1, abs_drop, rel_drop_pct`` (video level), one row per (model, noise, severity)."""
     wanted = {"top1_video": "top1", "abs_drop_video": "abs_drop", "rel_drop_video": "rel_drop_pct"}
     picked = rows[rows["metric"].isin(wanted)].assign(model=rows["pretext"] + "/" + rows["model"])
     wide = (
