@@ -200,8 +200,8 @@ def _video_draws(
     if rows is None or rows.empty or "protocol_card" not in rows:
         return None
     wanted = rows[rows["condition"].isin({f"{n}/{severity}" for n in NOISES})]
-    accuracies: dict[str, tuple[float, float]] = {}  # "<row>|clean" or "<row>|<condition>": (top-1 %, videos)
-    kept: dict[str, VideoOutcomes | None] = {}
+    found = outcomes or (lambda _hash, _condition: None)
+    cells: dict[str, tuple[float, float, VideoOutcomes | None]] = {}  # "<row>|clean" or "<row>|<condition>"
     noisy: dict[Any, list[str]] = {}  # table row: the noisy keys its relative drop averages
     for i, r in table.iterrows():
         mine = wanted[(wanted["pretext"] == r["task"]) & (wanted["model"] == r["backbone"])]
@@ -210,12 +210,10 @@ def _video_draws(
         if by.empty or not {"top1_video", "abs_drop_video"} <= set(by.columns) or np.isnan(videos):
             return None
         key = str(mine["config_hash"].iloc[0])
-        accuracies[f"{i}|clean"] = (float((by["top1_video"] + by["abs_drop_video"]).iloc[0]), videos)
-        kept[f"{i}|clean"] = outcomes(key, None) if outcomes is not None else None
+        clean = (by["top1_video"] + by["abs_drop_video"]).iloc[0]
+        for name, condition, value in [("clean", None, clean), *((c, str(c), v) for c, v in by["top1_video"].items())]:
+            cells[f"{i}|{name}"] = (float(value), videos, found(key, condition))  # top-1 %, test videos, outcomes
         noisy[i] = [f"{i}|{c}" for c in by.index]
-        for condition, value in by["top1_video"].items():
-            accuracies[f"{i}|{condition}"] = (float(value), videos)
-            kept[f"{i}|{condition}"] = outcomes(key, str(condition)) if outcomes is not None else None
 
     def rel(acc: Mapping[str, np.ndarray], row: Any) -> np.ndarray:
         clean = acc[f"{row}|clean"]
@@ -225,8 +223,8 @@ def _video_draws(
 
     def estimate(quantity: Callable[[Rel], np.ndarray], rows: Sequence[Any]) -> Estimate:
         keys = [k for row in rows for k in (f"{row}|clean", *noisy[row])]
-        chosen = None if outcomes is None else {k: kept[k] for k in keys}
-        return video_statistic({k: accuracies[k] for k in keys}, lambda acc: quantity(lambda r: rel(acc, r)), chosen)
+        kept = None if outcomes is None else {k: cells[k][2] for k in keys}
+        return video_statistic({k: cells[k][:2] for k in keys}, lambda acc: quantity(lambda r: rel(acc, r)), kept)
 
     return estimate
 
@@ -543,8 +541,7 @@ def noise_gallery(
             axes[row][col].set_xlabel(f"c = {create_corruption(noise).constant(severity):g}", fontsize=7)
     axes[0][0].set_title("clean", fontsize=8)
     for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     fig.suptitle(title or f"frame {middle} of one test clip under each noise", fontsize=10)
     fig.tight_layout()
     return fig
