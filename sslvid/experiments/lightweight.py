@@ -29,7 +29,7 @@ from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
-from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
+from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes, video_gap
 from sslvid.profiles import get_profile
@@ -522,19 +522,15 @@ def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: 
     return SaliencyResult(figure, table)
 
 
-def neighbour_search(study: Study, task: str, backbone: str, k: int = 5) -> NeighbourSearch:
-    """Features of the train and test splits (from the feature cache the probe filled) and their k-NN."""
-    point = lightweight_points(study, [task], [backbone])[0]
-    study.evaluate(point, **DOWNSTREAM_OPTIMISER)
-    return search_neighbours(evaluation_config(study, point), study.store, study.features, k=k)
-
-
-def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """Per best model (Euclidean neighbours, §4, Fig. 4): columns ``task, backbone, linear top1, <k>-NN top1,
-    neighbour purity, chance`` (percent; chance = 100 / classes)."""
-    rows = []
+def neighbours(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 0) -> tuple[pd.DataFrame, list[Figure]]:
+    """Euclidean nearest neighbours (§4, Fig. 4) in each best model's train and test features (from the feature
+    cache its probe filled): a table ``task, backbone, linear top1, <k>-NN top1, neighbour purity, chance``
+    (percent; chance = 100 / classes) and one gallery per model, all on the same seeded test query."""
+    rows, figures = [], []
     for task, backbone, top1 in best[["task", "backbone", "top1"]].itertuples(index=False):
-        search = neighbour_search(study, task, backbone, k)
+        point = lightweight_points(study, [task], [backbone])[0]
+        study.evaluate(point, **DOWNSTREAM_OPTIMISER)
+        search = search_neighbours(evaluation_config(study, point), study.store, study.features, k=k)
         rows.append(
             {
                 "task": task,
@@ -545,21 +541,13 @@ def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
                 "chance": 100.0 / len(search.test.index.classes),
             }
         )
-    return pd.DataFrame(rows)
-
-
-def neighbour_figures(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 0) -> list[Figure]:
-    """One gallery per best model, all on the same test query (seeded)."""
-    figures = []
-    for task, backbone in best[["task", "backbone"]].itertuples(index=False):
-        search = neighbour_search(study, task, backbone, k)
         query = int(np.random.default_rng(seed).integers(len(search.test_features)))
         figures.append(neighbour_figure(search, query, f"{task} on {backbone}: {k} nearest training frames"))
-    return figures
+    return pd.DataFrame(rows), figures
 
 
 def knn_facts(knn: pd.DataFrame) -> dict[str, Any]:
-    """Which representation groups classes best by Euclidean distance (:func:`knn_table`): the highest and
+    """Which representation groups classes best by Euclidean distance (:func:`neighbours`): the highest and
     lowest neighbour purity, chance, and for how many models the neighbours' vote beat the linear probe."""
     knn_col = next(c for c in knn.columns if c.endswith("-NN top1"))
     best, worst = knn.loc[knn["neighbour purity"].idxmax()], knn.loc[knn["neighbour purity"].idxmin()]
