@@ -280,9 +280,8 @@ def test_smoke_chapter_end_to_end(study):
     assert list(best["task"]) == ["rotnet", "splitbrain"]
     shown = ch.saliency_for(study, "splitbrain", "shufflenetv2_2d", frames=2)  # two trunks: no Grad-CAM row
     assert len(shown.table) == 2 and len(shown.figure.axes) == 4
-    knn = ch.knn_table(study, best.head(1), k=3)
+    knn, figures = ch.neighbours(study, best.head(1), k=3)
     assert knn["neighbour purity"].between(0, 100).all()
-    figures = ch.neighbour_figures(study, best.head(1), k=3)
     assert len(figures) == 1
     comparisons = ch.paper_comparisons(study, methods, backbones)
     assert set(comparisons) == {"lightweight_t1_stl10", "lightweight_t1_cost"}

@@ -1,21 +1,9 @@
 """Chapter "Lightweight networks": five image methods on five 2D networks, single frames.
 
-Reproduces the lightweight study (Sonawane et al., 2021): SimCLR,
-MoCo v2, BYOL, Split-Brain and RotNet (§3.3) pre-trained on five 2D networks (§3.2:
-EfficientNet-lite0, MobileNetV2, ResNet-18, ShuffleNetV2, SqueezeNet), applied frame by frame
-to single-frame "videos" (grid ``lightweight`` of ``sslvid.scale.grids``: ``frames=1``,
-``data="STL10"``, the appearance pool below paper scale). It shows
-
-1. the 5x5 accuracy table against the paper's STL-10 validation accuracy (Table 1), with the
-   paper's downstream optimiser (Adam, ``DOWNSTREAM_OPTIMISER``) on the study's appearance
-   target instead of STL-10's labelled images (``evaluation_setup`` says why);
-2. accuracy against pre-training epochs, from the checkpoints (Figs. 1-2);
-3. multiply-adds, measured time, energy and CO2 per network (Table 1, "Avg. FLOPs", "CO2 Gen.", §7);
-4. saliency maps (§4, §5.2, Fig. 3) and nearest neighbours in feature space (Euclidean, §4, Fig. 4)
-   of the best network of each method.
-
-Every number comes from the study's stores (``sslvid.experiments.study.Study``); the prose
-functions read them from the computed tables.
+Reproduces the lightweight study (Sonawane et al., 2021): SimCLR, MoCo v2, BYOL, Split-Brain and RotNet
+(§3.3) pre-trained on five 2D networks (§3.2), applied frame by frame to single-frame "videos" (grid
+``lightweight`` of ``sslvid.scale.grids``: ``frames=1``, ``data="STL10"``, the appearance pool below paper
+scale), and evaluated with the paper's downstream optimiser on the study's appearance target.
 """
 
 from __future__ import annotations
@@ -31,14 +19,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from sslvid.analysis.claims import (
-    Claim,
-    Estimate,
-    bootstrap_group_difference,
-    extremes,
-    rank_agreement,
-    spearman,
-)
+from sslvid.analysis.claims import Claim, bootstrap_group_difference, extremes, rank_agreement, spearman
 from sslvid.analysis.figures import accuracy_curves, saliency_figure
 from sslvid.analysis.run_cost import LIGHTWEIGHT_STUDY, cost_table, energy_estimate
 from sslvid.analysis.saliency import grad_cam, vanilla_saliency
@@ -48,7 +29,7 @@ from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.config import EvalConfig
 from sslvid.evaluate.features import eval_clips
 from sslvid.evaluate.models import LinearProbe, set_classifier
-from sslvid.evaluate.neighbours import NeighbourSearch, neighbour_figure, search_neighbours
+from sslvid.evaluate.neighbours import neighbour_figure, search_neighbours
 from sslvid.experiments.data_and_backbones import pick_one_per_class
 from sslvid.experiments.study import Outcomes, Study, chapter_claim, check_selection, kept_outcomes, video_gap
 from sslvid.profiles import get_profile
@@ -62,12 +43,7 @@ BACKBONES: tuple[str, ...] = LIGHT_2D
 """The study's networks in the order of its Table 1 (2D, applied frame by frame)."""
 PAPER_NAMES: dict[str, dict[str, str]] = {
     "method": {"moco_v2": "mocov2"},
-    "backbone": {
-        "mobilenetv2_2d": "mobilenetv2",
-        "resnet18_2d": "resnet18",
-        "shufflenetv2_2d": "shufflenetv2",
-        "squeezenet_2d": "squeezenet",
-    },
+    "backbone": {b: b.removesuffix("_2d") for b in BACKBONES if b.endswith("_2d")},
 }
 """Our task / backbone names -> the names in ``data/paper-tables/lightweight_t1_*.csv``."""
 PAPER_SIZE = (3, 1, 224, 224)
@@ -76,8 +52,7 @@ HEAVY = "resnet18_2d"
 """The study's point of comparison: the one network that is not lightweight (§4)."""
 DOWNSTREAM_OPTIMISER: dict[str, Any] = {"optimizer": "adam", "lr": 1e-3}
 """The paper's downstream optimiser (§4: categorical cross-entropy with Adam, Kingma & Ba 2015). Its
-learning rate is not printed; 1e-3 is Adam's default. Every evaluation of this chapter uses it,
-on the study's protocol (a linear probe below paper scale, finetuning at paper scale)."""
+learning rate is not printed; 1e-3 is Adam's default. Every evaluation of this chapter uses it."""
 
 
 # --------------------------------------------------------------------------- points and names
@@ -86,26 +61,11 @@ on the study's protocol (a linear probe below paper scale, finetuning at paper s
 def lightweight_points(
     study: Study, methods: Sequence[str] | None = None, backbones: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The grid points of the chapter: ``methods`` x ``backbones`` of grid "lightweight" (frames=1, STL10).
-
-    Raises:
-        ValueError: for an unknown method or backbone.
-    """
+    """The grid points ``methods`` x ``backbones`` of grid "lightweight" (None: all); ValueError for an unknown."""
     methods = METHODS if methods is None else check_selection(methods, METHODS, "methods")
     backbones = BACKBONES if backbones is None else check_selection(backbones, BACKBONES, "backbones")
     points = {(p["task"], p["backbone"]): p for p in study.grid_points("lightweight")}
     return [points[(m, b)] for m in METHODS if m in methods for b in BACKBONES if b in backbones]
-
-
-def checkpoint_epochs(study: Study, points: Sequence[Mapping[str, Any]]) -> tuple[int | None, ...]:
-    """Every pre-training checkpoint of the points: ``1 .. epochs - 1`` and None (the final weights).
-
-    The micro runs' epochs 1-4 stand for the study's checkpoints (every 5 epochs, §4).
-    """
-    epochs = {study.pretrain_config(p).epochs for p in points}
-    if len(epochs) != 1:
-        raise ValueError(f"the points train for different numbers of epochs: {sorted(epochs)}")
-    return (*range(1, epochs.pop()), None)
 
 
 def evaluation_config(study: Study, point: Mapping[str, Any]) -> EvalConfig:
@@ -114,10 +74,7 @@ def evaluation_config(study: Study, point: Mapping[str, Any]) -> EvalConfig:
 
 
 def evaluation_setup(study: Study, point: Mapping[str, Any]) -> str:
-    """What the chapter evaluates instead of the paper's STL-10 classifier, and why (Markdown).
-
-    The protocol, target, optimiser and learning rate are read from the chapter's evaluation config.
-    """
+    """What the chapter evaluates instead of the paper's STL-10 classifier, and why (Markdown, from the config)."""
     config = evaluation_config(study, point)
     protocol = {"linear": "a linear probe on frozen features", "finetune": "finetuning end to end"}[config.protocol]
     return (
@@ -141,23 +98,18 @@ def paper_backbone(name: str) -> str:
 
 
 def pretrain_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Pre-train (or load) every point; one row per run with its measured wall time.
-
-    Returns:
-        columns ``task, backbone, run, epochs, wall_seconds`` (the run's own training time,
-        from its provenance, so cached runs report the time they took when trained).
-    """
+    """Pre-train (or load) every point: columns ``task, backbone, run, epochs, wall_seconds`` (the run's own
+    training time, from its provenance, so a cached run reports the time it took when trained)."""
     rows = []
     for point in points:
         result = study.pretrain(point)
-        provenance = result.run.provenance()
         rows.append(
             {
                 "task": point["task"],
                 "backbone": point["backbone"],
                 "run": result.run.key,
                 "epochs": result.config.epochs,
-                "wall_seconds": provenance.get("wall_seconds"),
+                "wall_seconds": result.run.provenance().get("wall_seconds"),
             }
         )
     return pd.DataFrame(rows)
@@ -166,21 +118,16 @@ def pretrain_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataF
 def accuracy_by_epoch(
     study: Study, points: Sequence[Mapping[str, Any]], epochs: Sequence[int | None] | None = None
 ) -> pd.DataFrame:
-    """Appearance-target accuracy of every point at every checkpoint (the study's protocol, the paper's Adam).
-
-    Args:
-        study: the shared study.
-        points: from :func:`lightweight_points`.
-        epochs: checkpoints (None in it: the final weights); default :func:`checkpoint_epochs`.
-
-    Returns:
-        one row per (point, checkpoint): ``task, backbone, data, subset, frames, epoch`` (the
-        final weights carry their epoch number), ``final`` (bool), ``target, protocol,
-        config_hash, top1`` (percent, video-level).
-    """
-    epochs = checkpoint_epochs(study, points) if epochs is None else tuple(epochs)
-    table = study.accuracy(points, "appearance", epochs=epochs, **DOWNSTREAM_OPTIMISER)
+    """Appearance-target accuracy of every point at each of ``epochs`` (None: the final weights; default: every
+    checkpoint, the micro runs' epochs 1-4 standing for the study's, every 5 epochs, §4), evaluated with the paper's
+    Adam: one row per (point, checkpoint) of ``Study.accuracy`` (``top1`` in percent), the final weights carrying
+    their epoch number and ``final`` True."""
     last = {(p["task"], p["backbone"]): study.pretrain_config(p).epochs for p in points}
+    if epochs is None:
+        if len(set(last.values())) != 1:
+            raise ValueError(f"the points train for different numbers of epochs: {sorted(set(last.values()))}")
+        epochs = (*range(1, next(iter(last.values()))), None)
+    table = study.accuracy(points, "appearance", epochs=tuple(epochs), **DOWNSTREAM_OPTIMISER)
     table["final"] = table["epoch"].isna()
     table["epoch"] = [
         int(last[(t, b)]) if pd.isna(e) else int(e) for t, b, e in zip(table["task"], table["backbone"], table["epoch"])
@@ -191,20 +138,11 @@ def accuracy_by_epoch(
 def curve_points(
     study: Study, methods: Sequence[str] | None = None, curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",)
 ) -> list[dict[str, Any]]:
-    """The points whose every checkpoint is evaluated (Fig. 1): ``methods`` x ``curve_backbones``.
-
-    Each checkpoint costs one more evaluation, so by default only one network gets curves;
-    None: every network; an empty sequence: none.
-    """
+    """The points whose every checkpoint is evaluated (Fig. 1): ``methods`` x ``curve_backbones`` (None: every
+    network; empty: none)."""
     if curve_backbones is not None and len(curve_backbones) == 0:
         return []
     return lightweight_points(study, methods, curve_backbones)
-
-
-def best_checkpoint(acc: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, backbone), the row of the checkpoint with the highest accuracy (the paper's "max", Table 1)."""
-    rows = acc.sort_values(["top1", "epoch"], ascending=[False, False]).groupby(["task", "backbone"], sort=False)
-    return rows.head(1).reset_index(drop=True)
 
 
 def final_accuracy(acc: pd.DataFrame) -> pd.DataFrame:
@@ -213,39 +151,33 @@ def final_accuracy(acc: pd.DataFrame) -> pd.DataFrame:
 
 
 def _chosen_rows(acc: pd.DataFrame, which: str) -> pd.DataFrame:
-    """The rows of the best checkpoint (``which`` "best") or of the final weights ("final") of each cell.
-
-    Raises:
-        ValueError: for another ``which``.
-    """
+    """Per cell, the row of the checkpoint with the highest accuracy (``which`` "best", the paper's "max",
+    Table 1) or of the final weights ("final"); ValueError for another ``which``."""
     if which not in ("best", "final"):
         raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-    return best_checkpoint(acc) if which == "best" else final_accuracy(acc)
+    if which == "final":
+        return final_accuracy(acc)
+    rows = acc.sort_values(["top1", "epoch"], ascending=[False, False]).groupby(["task", "backbone"], sort=False)
+    return rows.head(1).reset_index(drop=True)
 
 
-def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
-    """Methods as rows, networks as columns (Table 1's shape): top-1 in percent.
-
-    Args:
-        acc: from :func:`accuracy_by_epoch`.
-        which: "best" (best checkpoint, as the paper's "max validation accuracy") or "final".
-
-    Raises:
-        ValueError: for another ``which``.
-    """
-    grid = _chosen_rows(acc, which).pivot(index="task", columns="backbone", values="top1")
+def _table1_grid(rows: pd.DataFrame) -> pd.DataFrame:
+    """``top1`` of ``task, backbone`` rows as methods x networks in Table 1's order."""
+    grid = rows.pivot(index="task", columns="backbone", values="top1")
     grid = grid.reindex(index=[m for m in METHODS if m in grid.index], columns=[b for b in BACKBONES if b in grid])
     grid.index.name, grid.columns.name = "method", "backbone"
     return grid
 
 
-def paper_accuracy() -> pd.DataFrame:
-    """The paper's STL-10 validation accuracy (Table 1) in percent, with our names.
+def accuracy_grid(acc: pd.DataFrame, which: str = "best") -> pd.DataFrame:
+    """Table 1's shape, top-1 in percent of the best checkpoint (``which="best"``) or the final weights, of
+    :func:`accuracy_by_epoch` rows."""
+    return _table1_grid(_chosen_rows(acc, which))
 
-    Returns:
-        columns ``task, backbone, top1`` (percent; the CSV holds fractions), ``contrastive`` (bool,
-        the paper's "C.T." column: BYOL counts as contrastive there).
-    """
+
+def paper_accuracy() -> pd.DataFrame:
+    """The paper's STL-10 validation accuracy (Table 1) with our names: columns ``task, backbone, top1``
+    (percent; the CSV holds fractions), ``contrastive`` (the paper's "C.T." column: BYOL counts there)."""
     back = {"task" if c == "method" else c: {v: k for k, v in m.items()} for c, m in PAPER_NAMES.items()}
     columns = {"method": "task", "backbone": "backbone", "val_acc": "top1", "contrastive": "contrastive"}
     paper = paper_table_as("lightweight_t1_stl10", columns, back)
@@ -254,25 +186,13 @@ def paper_accuracy() -> pd.DataFrame:
 
 def paper_accuracy_grid() -> pd.DataFrame:
     """The paper's Table 1 accuracies (percent) as methods x networks, our names."""
-    paper = paper_accuracy()
-    grid = paper.pivot(index="task", columns="backbone", values="top1").reindex(
-        index=list(METHODS), columns=list(BACKBONES)
-    )
-    grid.index.name, grid.columns.name = "method", "backbone"
-    return grid
+    return _table1_grid(paper_accuracy())
 
 
 def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame:
-    """Table 1 (STL-10 validation accuracy, percent) beside ours, one row per cell.
-
-    The paper's number is the maximum over its checkpoints; ours is the final weights' by
-    default (every cell then has the same pre-training; the checkpoint curves are evaluated
-    for some networks only, ``curve_points``), or ``which="best"`` over the checkpoints evaluated.
-
-    Returns:
-        ``paper_vs_reproduced`` columns: ``method, backbone`` (paper's names), ``paper``,
-        ``reproduced``, ``n``, ``difference`` (points); cells we did not run have NaN.
-    """
+    """Table 1 (the maximum over the paper's checkpoints) beside ours (final weights, or ``which="best"`` over
+    the checkpoints evaluated), one row per cell: ``paper_vs_reproduced`` columns ``method, backbone`` (paper's
+    names), ``paper``, ``reproduced``, ``n``, ``difference`` (points); NaN for cells we did not run."""
     ours = _chosen_rows(acc, which).rename(columns={"task": "method"})
     return compare_with_paper("lightweight_t1_stl10", ours, value="top1", rename=PAPER_NAMES, scale=100.0)
 
@@ -280,6 +200,8 @@ def accuracy_comparison(acc: pd.DataFrame, which: str = "final") -> pd.DataFrame
 CHAPTER = "lightweight"
 """This chapter's name in the claims table."""
 _claim = partial(chapter_claim, CHAPTER, table="Table 1", paper="sonawane2021lightweight")
+RANKING_FALLBACK = "per-video outcomes not kept for every cell, or no test-video counts"
+"""Why the ranking's interval is over cells when outcomes were asked for."""
 
 
 def claims(
@@ -288,104 +210,64 @@ def claims(
     accuracy: pd.DataFrame | None = None,
     outcomes: Outcomes | None = None,
 ) -> list[Claim]:
-    """Sonawane et al. 2021 (Table 1, §4) checked on our methods x networks grid, with uncertainty.
+    """Sonawane et al. 2021 (Table 1, §4) checked on our grid (:func:`accuracy_grid`, percent), with uncertainty.
 
-    * ``contrastive_better``: the contrastive methods (MoCo v2, SimCLR, BYOL) beat the others;
-      quantity: their mean accuracy minus the others' (points). With ``accuracy`` (the cells' evaluations),
-      a percentile bootstrap over the test videos (Efron & Tibshirani 1993) that every cell shares: paired
-      when ``outcomes`` finds every cell's per-video outcomes, unpaired from the accuracies and test-video
-      counts otherwise (``sslvid.analysis.claims.video_statistic``); without it, a bootstrap over the cells
-      of each group.
-    * ``table1_ranking``: our cells rank as the paper's; Spearman's rho. Where ``outcomes`` finds every
-      compared cell's per-video outcomes (all cells are tested on the same videos), a paired bootstrap over
-      the test videos (``sslvid.analysis.claims.rank_agreement``): one resample of the videos per draw,
-      every cell's accuracy recomputed on it and ranked against the paper's fixed values; the interval
-      decides, so the claim is inconclusive when it contains 0. Otherwise a bootstrap over cells with the
-      exact permutation p up to 8 cells (``spearman``), and the method text says the outcomes were missing
-      when they were asked for.
-
-    Args:
-        ours: :func:`accuracy_grid` (percent).
-        paper: the paper's grid (default :func:`paper_accuracy_grid`), restricted to our cells.
-        accuracy: :func:`accuracy_by_epoch` rows behind ``ours`` (``top1``, ``videos``, ``config_hash``).
-        outcomes: per-video outcomes by config hash (``Study.outcomes``).
+    ``contrastive_better`` (MoCo v2, SimCLR, BYOL beat the others: the mean gap in points) and ``table1_ranking``
+    (Spearman's rho against ``paper``, default :func:`paper_accuracy_grid`) are bootstrapped over the test videos
+    (Efron & Tibshirani 1993) when ``accuracy`` (:func:`accuracy_by_epoch` rows: ``top1, videos, config_hash``)
+    stands behind every cell: paired where ``outcomes`` (``Study.outcomes``) finds every cell's per-video
+    outcomes, and for the ranking only then; else over the cells (exact permutation p up to 8 for rho).
     """
     paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
     flags = paper_accuracy().drop_duplicates("task").set_index("task")["contrastive"]
     rows = ours.index.to_series().map(flags).fillna(False).astype(bool).to_numpy()
     yes, no = ours[rows].to_numpy().ravel(), ours[~rows].to_numpy().ravel()
-    contrastive = _claim(
-        "contrastive_better",
-        "Contrastive methods (MoCo v2, SimCLR, BYOL) learn better features than the others.",
-        "contrastive minus other methods' mean accuracy (points)",
-        section="§4",
-    )
-    has_both = bool(np.isfinite(yes).any() and np.isfinite(no).any())
+    gap = None
+    if np.isfinite(yes).any() and np.isfinite(no).any():
+        cells = _cell_rows(ours.stack().dropna(), accuracy)
+        if cells is not None:
+            contrastive = cells["task"].map(flags).fillna(False).astype(bool)
+            a, b = list(cells.index[contrastive]), list(cells.index[~contrastive])
+            gap = video_gap(
+                cells, lambda acc: np.mean([acc[i] for i in a], 0) - np.mean([acc[i] for i in b], 0), outcomes
+            )
+        gap = gap or bootstrap_group_difference(yes, no)
     pairs = pd.concat([ours.stack(), paper.stack()], axis=1).dropna()
-    ranking = _claim(
-        "table1_ranking",
-        "Our cells rank as the paper's Table 1 does.",
-        "Spearman's rho, our cells against the paper's",
-        section="§4",
-        digits=2,
-    )
-    rho = _video_ranking(pairs, accuracy, outcomes) if len(pairs) else None
+    rho = None
+    mine, theirs = pairs.iloc[:, 0], pairs.iloc[:, 1]
+    if outcomes is not None and len(pairs) >= 3 and mine.nunique() > 1 and theirs.nunique() > 1:
+        cells = _cell_rows(mine.sort_index(), accuracy)
+        if cells is not None and all(kept_outcomes(outcomes, h) is not None for h in cells["config_hash"]):
+            fixed = {i: float(theirs[(t, b)]) for i, t, b in zip(cells.index, cells["task"], cells["backbone"])}
+            rho = video_gap(cells, rank_agreement(fixed), outcomes)
     if rho is None and len(pairs):
-        rho = spearman(pairs.iloc[:, 0], pairs.iloc[:, 1])
+        rho = spearman(mine, theirs)
         if outcomes is not None and not np.isnan(rho.value):
             rho = replace(rho, method=f"{rho.method} ({RANKING_FALLBACK})")
-    gap = None
-    if has_both:
-        gap = _contrastive_gap(ours, flags, accuracy, outcomes) or bootstrap_group_difference(yes, no)
     return [
-        contrastive.measured(gap, "the grid lacks contrastive or other methods"),
-        ranking.measured(rho, f"{len(pairs)} cells in common: too few, or constant"),
+        _claim(
+            "contrastive_better",
+            "Contrastive methods (MoCo v2, SimCLR, BYOL) learn better features than the others.",
+            "contrastive minus other methods' mean accuracy (points)",
+            section="§4",
+        ).measured(gap, "the grid lacks contrastive or other methods"),
+        _claim(
+            "table1_ranking",
+            "Our cells rank as the paper's Table 1 does.",
+            "Spearman's rho, our cells against the paper's",
+            section="§4",
+            digits=2,
+        ).measured(rho, f"{len(pairs)} cells in common: too few, or constant"),
     ]
 
 
-def _contrastive_gap(
-    ours: pd.DataFrame, flags: pd.Series, accuracy: pd.DataFrame | None, outcomes: Outcomes | None
-) -> Estimate | None:
-    """Contrastive minus other cells' mean top-1 with a bootstrap over test videos (``claims``); None without
-    the evaluations of every cell of ``ours`` or their test-video counts."""
-    cells = _cell_rows(ours, accuracy)
-    if cells is None:
-        return None
-    contrastive = cells["task"].map(flags).fillna(False).astype(bool)
-    yes, no = list(cells.index[contrastive]), list(cells.index[~contrastive])
-    return video_gap(cells, lambda acc: np.mean([acc[i] for i in yes], 0) - np.mean([acc[i] for i in no], 0), outcomes)
-
-
-RANKING_FALLBACK = "per-video outcomes not kept for every cell, or no test-video counts"
-"""Why the ranking's interval is over cells when outcomes were asked for."""
-
-
-def _video_ranking(pairs: pd.DataFrame, accuracy: pd.DataFrame | None, outcomes: Outcomes | None) -> Estimate | None:
-    """Spearman's rho of our cells against the paper's (``pairs``: ours, paper; indexed by (task, backbone))
-    with the paired bootstrap over test videos (``claims``); None unless every cell's evaluation row has its
-    per-video outcomes, or with fewer than 3 cells or constant values."""
-    ours = pairs.iloc[:, 0]
-    if outcomes is None or len(pairs) < 3 or ours.nunique() < 2 or pairs.iloc[:, 1].nunique() < 2:
-        return None
-    cells = _cell_rows(ours.unstack(), accuracy)
-    if (
-        cells is None
-        or len(cells) != len(pairs)
-        or any(kept_outcomes(outcomes, h) is None for h in cells["config_hash"])
-    ):
-        return None
-    paper = {i: float(pairs.iloc[:, 1][(t, b)]) for i, t, b in zip(cells.index, cells["task"], cells["backbone"])}
-    return video_gap(cells, rank_agreement(paper), outcomes)
-
-
-def _cell_rows(ours: pd.DataFrame, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The row of ``accuracy`` behind each finite cell of the grid ``ours`` (same top-1), or None when a cell
-    has none, or its row no test-video count."""
+def _cell_rows(cells: pd.Series, accuracy: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The row of ``accuracy`` behind each cell (top-1 by (task, backbone)), or None when a cell has none, or
+    its row no test-video count."""
     if accuracy is None or not {"task", "backbone", "top1", "videos", "config_hash"} <= set(accuracy):
         return None
-    wanted = ours.stack().dropna()
     rows = []
-    for (task, backbone), top1 in wanted.items():
+    for (task, backbone), top1 in cells.items():
         match = accuracy[(accuracy["task"] == task) & (accuracy["backbone"] == backbone)]
         match = match[np.isclose(match["top1"].astype(float), float(top1))]
         if match.empty or pd.isna(match["videos"].iloc[0]):
@@ -394,15 +276,10 @@ def _cell_rows(ours: pd.DataFrame, accuracy: pd.DataFrame | None) -> pd.DataFram
     return pd.DataFrame(rows).reset_index(drop=True) if rows else None
 
 
-def best_method_per_backbone(grid: pd.DataFrame) -> pd.DataFrame:
-    """Methods x networks, True where the method has its network's highest accuracy (ties all True)."""
-    return grid.eq(grid.max(axis=0), axis=1)
-
-
 def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Our methods x networks grid beside the paper's (§5.1, §8), as facts for the notebook's prose: the best
-    cell of each, the method best on most networks (ties included) and on how many networks our best method
-    is the paper's, and for how many methods ResNet-18 (``HEAVY``) is the best network here and there.
+    """Our grid beside the paper's (§5.1, §8) as facts: the best cell of each, the method best on most networks
+    (ties included) and on how many networks it is the paper's best, and for how many methods ResNet-18
+    (``HEAVY``) is the best network here and there.
 
     Args:
         ours: :func:`accuracy_grid` (percent).
@@ -410,7 +287,7 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
     """
     paper = (paper_accuracy_grid() if paper is None else paper).reindex(index=ours.index, columns=ours.columns)
     cell, paper_cell = ours.stack().idxmax(), paper.stack().idxmax()
-    best, paper_best = best_method_per_backbone(ours), best_method_per_backbone(paper)
+    best, paper_best = ours.eq(ours.max(axis=0), axis=1), paper.eq(paper.max(axis=0), axis=1)  # per network
     wins = best.sum(axis=1)
     heavy = HEAVY in ours.columns
     return {
@@ -449,23 +326,19 @@ def epoch_figure(acc: pd.DataFrame) -> Figure:
 
 
 def epoch_table(acc: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, backbone): accuracy at the first checkpoint, at the last, the gain, and the best epoch.
-
-    Returns:
-        columns ``task, backbone, first, last, gain`` (points) and ``best_epoch``.
-    """
+    """Per (task, backbone): top-1 at the first and last checkpoint, the ``gain`` (points) and ``best_epoch``."""
     rows = []
     for (task, backbone), group in acc.groupby(["task", "backbone"], sort=False):
-        group = group.sort_values("epoch")
-        best = group.loc[group["top1"].idxmax(), "epoch"]
+        top1 = group.sort_values("epoch").set_index("epoch")["top1"]
+        first, last = top1.iloc[0], top1.iloc[-1]
         rows.append(
             {
                 "task": task,
                 "backbone": backbone,
-                "first": group["top1"].iloc[0],
-                "last": group["top1"].iloc[-1],
-                "gain": group["top1"].iloc[-1] - group["top1"].iloc[0],
-                "best_epoch": int(best),
+                "first": first,
+                "last": last,
+                "gain": last - first,
+                "best_epoch": int(top1.idxmax()),
             }
         )
     return pd.DataFrame(rows)
@@ -491,57 +364,41 @@ def epoch_facts(epochs: pd.DataFrame | None, last_epoch: int) -> dict[str, Any]:
 
 
 def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -> pd.DataFrame:
-    """Multiply-adds, measured time, energy and CO2 per network beside the paper's Table 1 cost rows.
+    """Multiply-adds, measured time, energy and CO2 per network (:func:`pretrain_runs`) beside the paper's Table 1.
 
-    Assumptions (stated in the book): the paper's "Avg. FLOPs" are multiply-adds of one
-    224x224 image at full width (its ResNet-18: 1.8 G); ours are counted the same way
-    (``PAPER_SIZE``, convolutions and matrix products only). Energy follows the paper's §7
-    (Lacoste et al. 2019): power x time x intensity, at the paper's 420 g CO2e/kWh and PUE 1,
-    with two powers: the paper's P100 TDP (250 W), as if our measured CPU time had run at it,
-    and ``cpu_watts`` for the CPU time actually measured. Our times are the micro runs'
-    (the mean over the methods run), not the paper's 200 epochs on STL-10.
-
-    Args:
-        runs: :func:`pretrain_runs`.
-        profile: the study's profile (for the micro-size MACs).
-        cpu_watts: assumed power of the CPU share that trained the runs.
+    The paper's "Avg. FLOPs" are read as multiply-adds of one 224x224 image at full width (its ResNet-18: 1.8 G),
+    ours counted so (``PAPER_SIZE``). Energy follows its §7 (Lacoste et al. 2019: 420 g CO2e/kWh, PUE 1) at its
+    P100's 250 W or ``cpu_watts`` for our measured time (the micro runs' mean over the methods run).
 
     Returns:
         one row per network: ``backbone``, ``params (M)``, ``GMACs @224`` (ours), ``paper GFLOPs``,
-        ``MMACs, <profile>``, ``train seconds, <profile>``, ``g CO2e @P100``, ``g CO2e @CPU``,
-        ``paper kg CO2e``.
+        ``MMACs, <profile>``, ``train seconds, <profile>``, ``g CO2e @P100``, ``g CO2e @CPU``, ``paper kg CO2e``.
     """
     names = list(dict.fromkeys(runs["backbone"]))
     prof = get_profile(profile)
-    seconds = runs.groupby("backbone", sort=False)["wall_seconds"].mean()  # over the methods run
+    seconds = runs.groupby("backbone", sort=False)["wall_seconds"].mean().reindex(names)
     paper = cost_table(names, clip_shape=PAPER_SIZE, width=1.0, throughput=False, train_seconds=seconds.to_dict())
     local = cost_table(names, clip_shape=(3, 1, prof.crop_size, prof.crop_size), width=prof.width, throughput=False)
-    printed = load_paper_table("lightweight_t1_cost").set_index("backbone")
-    cpu = [energy_estimate(s, cpu_watts)["kg_CO2e"] * 1000 for s in seconds.reindex(names)]
+    printed = load_paper_table("lightweight_t1_cost").set_index("backbone").reindex([paper_backbone(n) for n in names])
     return pd.DataFrame(
         {
             "backbone": names,
             "params (M)": (paper["params"] / 1e6).to_numpy(),
             "GMACs @224": paper["GMACs"].to_numpy(),
-            "paper GFLOPs": [printed["avg_flops"].get(paper_backbone(n), np.nan) / 1e9 for n in names],
+            "paper GFLOPs": (printed["avg_flops"] / 1e9).to_numpy(),
             f"MMACs, {profile}": (local["GMACs"] * 1e3).to_numpy(),
-            f"train seconds, {profile}": seconds.reindex(names).to_numpy(),
+            f"train seconds, {profile}": seconds.to_numpy(),
             "g CO2e @P100": (paper["kg_CO2e"] * 1000).to_numpy(),
-            "g CO2e @CPU": cpu,
-            "paper kg CO2e": [printed["co2_kg"].get(paper_backbone(n), np.nan) for n in names],
+            "g CO2e @CPU": [energy_estimate(s, cpu_watts)["kg_CO2e"] * 1000 for s in seconds],
+            "paper kg CO2e": printed["co2_kg"].to_numpy(),
         }
     )
 
 
 def cost_paper_comparison(costs: pd.DataFrame) -> pd.DataFrame:
-    """The paper's cost rows beside ours, tidy: metric ``avg_flops`` (ours: MACs at 224) and ``co2_kg``.
-
-    ``co2_kg`` of ours is the P100-power estimate of our micro run, so its difference says how
-    far the micro run is from the paper's workload, not a reproduction error.
-
-    Returns:
-        columns ``backbone, metric, paper, reproduced, n, difference``.
-    """
+    """The paper's cost rows beside ours: columns ``backbone, metric, paper, reproduced, n, difference``, metric
+    ``avg_flops`` (ours: MACs at 224) or ``co2_kg`` (ours: the P100-power estimate of the micro run, so its
+    difference measures the workload, not a reproduction error)."""
     ours = pd.DataFrame(
         {
             "backbone": costs["backbone"].map(paper_backbone),
@@ -609,17 +466,9 @@ def best_models(acc: pd.DataFrame) -> pd.DataFrame:
     return best.sort_values("task", key=lambda s: s.map(order))[["task", "backbone", "top1"]].reset_index(drop=True)
 
 
-def point_of(study: Study, task: str, backbone: str) -> dict[str, Any]:
-    """The chapter's grid point of ``task`` on ``backbone``."""
-    return lightweight_points(study, [task], [backbone])[0]
-
-
 def fold_probe(backbone: VideoBackbone, head: LinearProbe) -> VideoBackbone:
-    """The backbone with the linear probe folded into its classifier: ``fc(x) = W (x - mean) / std + b``.
-
-    Saliency explains a class score of the network (``forward``); the probe standardises
-    features before its linear layer, which is itself linear, so it becomes one ``nn.Linear``.
-    """
+    """The backbone with the linear probe folded into its classifier, ``fc(x) = W (x - mean) / std + b``, so that
+    saliency explains a class score of the network (``forward``)."""
     weight = head.fc.weight.detach() / head.std
     bias = head.fc.bias.detach() - weight @ head.mean
     set_classifier(backbone, len(bias))
@@ -628,20 +477,6 @@ def fold_probe(backbone: VideoBackbone, head: LinearProbe) -> VideoBackbone:
         fc.weight.copy_(weight)
         fc.bias.copy_(bias)
     return backbone.eval()
-
-
-def probed_model(study: Study, point: Mapping[str, Any]) -> tuple[EvalConfig, VideoBackbone]:
-    """The evaluation config of ``point`` (final weights) and its backbone with the trained probe folded in.
-
-    Split-Brain's two-halves representation is rebuilt by the task builder before its weights
-    load (``sslvid.evaluate.models.source_backbone``), so it is scored like the others.
-    """
-    config = evaluation_config(study, point)
-    study.evaluate(point, **DOWNSTREAM_OPTIMISER)
-    model = trained_classifier(config, study.store, study.features)
-    if model.head is None:
-        raise ValueError(f"evaluation {config.config_hash()} has no linear probe (protocol {config.protocol!r})")
-    return config, fold_probe(model.backbone, model.head)
 
 
 @dataclass
@@ -653,67 +488,49 @@ class SaliencyResult:
 
 
 def saliency_for(study: Study, task: str, backbone: str, frames: int = 4, seed: int = 0) -> SaliencyResult:
-    """Saliency maps of ``task`` on ``backbone`` on ``frames`` test frames of distinct classes (Fig. 3).
-
-    The single frames are laid side by side as the columns of one figure (rows: the frame,
-    vanilla gradient, Grad-CAM); column titles give the true and predicted class (green:
-    correct). The same frames are picked for every model (seeded by ``seed``).
-
-    Returns:
-        the figure and a table ``task, backbone, video, true, predicted``.
-    """
-    config, model = probed_model(study, point_of(study, task, backbone))
+    """Saliency maps (§4, §5.2, Fig. 3) of ``task`` on ``backbone``, its probe folded in, on ``frames`` seeded test
+    frames of distinct classes (rows: frame, vanilla gradient, Grad-CAM; titles: true -> predicted class), and a
+    table ``task, backbone, video, true, predicted``."""
+    point = lightweight_points(study, [task], [backbone])[0]
+    config = evaluation_config(study, point)
+    study.evaluate(point, **DOWNSTREAM_OPTIMISER)
+    probed = trained_classifier(config, study.store, study.features)
+    if probed.head is None:
+        raise ValueError(f"evaluation {config.config_hash()} has no linear probe (protocol {config.protocol!r})")
+    model = fold_probe(probed.backbone, probed.head)  # Split-Brain's two halves are rebuilt by its task builder
     split = open_eval_split(config, "test")
     videos = pick_one_per_class(split.index, frames, seed)
     clips = eval_clips(video_clips(config, split, videos), config.crop_size)
     with torch.no_grad():
-        predicted = model(clips).argmax(dim=1).tolist()
+        predicted = [split.index.classes[p] for p in model(clips).argmax(dim=1).tolist()]
     gradient = vanilla_saliency(model, clips)
     try:
         cam = grad_cam(model, clips)
     except ValueError:  # Split-Brain: two trunks (L and ab), no single last block
         cam = None
-    as_frames = clips[:, :, 0].permute(1, 0, 2, 3)  # (3, N, H, W): the N single frames as one strip
     figure = saliency_figure(
-        as_frames,
+        clips[:, :, 0].permute(1, 0, 2, 3),  # (3, N, H, W): the N single frames as one strip
         gradient[:, 0],
         None if cam is None else cam[:, 0],
         max_frames=len(videos),
         title=f"{task} on {backbone}" + ("" if cam is not None else " (no Grad-CAM: two trunks)"),
     )
-    classes = split.index.classes
-    truth = [classes[split.index.records[v].label] for v in videos]
+    truth = [split.index.classes[split.index.records[v].label] for v in videos]
     for ax, true, pred in zip(figure.axes, truth, predicted):
-        colour = "tab:green" if classes[pred] == true else "tab:red"
-        ax.set_title(f"{true} -> {classes[pred]}", fontsize=7, color=colour)
-    table = pd.DataFrame(
-        {
-            "task": task,
-            "backbone": backbone,
-            "video": videos,
-            "true": truth,
-            "predicted": [classes[p] for p in predicted],
-        }
-    )
+        ax.set_title(f"{true} -> {pred}", fontsize=7, color="tab:green" if pred == true else "tab:red")
+    table = pd.DataFrame({"task": task, "backbone": backbone, "video": videos, "true": truth, "predicted": predicted})
     return SaliencyResult(figure, table)
 
 
-def neighbour_search(study: Study, task: str, backbone: str, k: int = 5) -> NeighbourSearch:
-    """Features of the train and test splits (from the feature cache the probe filled) and their k-NN."""
-    point = point_of(study, task, backbone)
-    study.evaluate(point, **DOWNSTREAM_OPTIMISER)
-    return search_neighbours(evaluation_config(study, point), study.store, study.features, k=k)
-
-
-def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
-    """Per best model: linear-probe top-1, k-NN top-1 and neighbour purity (percent).
-
-    Returns:
-        columns ``task, backbone, linear top1, <k>-NN top1, neighbour purity, chance`` (100 / classes).
-    """
-    rows = []
+def neighbours(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 0) -> tuple[pd.DataFrame, list[Figure]]:
+    """Euclidean nearest neighbours (§4, Fig. 4) in each best model's train and test features (from the feature
+    cache its probe filled): a table ``task, backbone, linear top1, <k>-NN top1, neighbour purity, chance``
+    (percent; chance = 100 / classes) and one gallery per model, all on the same seeded test query."""
+    rows, figures = [], []
     for task, backbone, top1 in best[["task", "backbone", "top1"]].itertuples(index=False):
-        search = neighbour_search(study, task, backbone, k)
+        point = lightweight_points(study, [task], [backbone])[0]
+        study.evaluate(point, **DOWNSTREAM_OPTIMISER)
+        search = search_neighbours(evaluation_config(study, point), study.store, study.features, k=k)
         rows.append(
             {
                 "task": task,
@@ -724,21 +541,13 @@ def knn_table(study: Study, best: pd.DataFrame, k: int = 5) -> pd.DataFrame:
                 "chance": 100.0 / len(search.test.index.classes),
             }
         )
-    return pd.DataFrame(rows)
-
-
-def neighbour_figures(study: Study, best: pd.DataFrame, k: int = 5, seed: int = 0) -> list[Figure]:
-    """One gallery per best model, all on the same test query (seeded)."""
-    figures = []
-    for task, backbone in best[["task", "backbone"]].itertuples(index=False):
-        search = neighbour_search(study, task, backbone, k)
         query = int(np.random.default_rng(seed).integers(len(search.test_features)))
         figures.append(neighbour_figure(search, query, f"{task} on {backbone}: {k} nearest training frames"))
-    return figures
+    return pd.DataFrame(rows), figures
 
 
 def knn_facts(knn: pd.DataFrame) -> dict[str, Any]:
-    """Which representation groups classes best by Euclidean distance (:func:`knn_table`): the highest and
+    """Which representation groups classes best by Euclidean distance (:func:`neighbours`): the highest and
     lowest neighbour purity, chance, and for how many models the neighbours' vote beat the linear probe."""
     knn_col = next(c for c in knn.columns if c.endswith("-NN top1"))
     best, worst = knn.loc[knn["neighbour purity"].idxmax()], knn.loc[knn["neighbour purity"].idxmin()]
@@ -774,11 +583,8 @@ def paper_comparisons(
     backbones: Sequence[str] | None = KNOBS["backbones"],
     cpu_watts: float = KNOBS["cpu_watts"],
 ) -> dict[str, pd.DataFrame]:
-    """Paper vs reproduced for the chapter's tables (computed or loaded from the stores).
-
-    Returns:
-        ``{"lightweight_t1_stl10": accuracy_comparison, "lightweight_t1_cost": cost_paper_comparison}``.
-    """
+    """Paper vs reproduced for the chapter's tables (computed or loaded from the stores):
+    ``{"lightweight_t1_stl10": accuracy_comparison, "lightweight_t1_cost": cost_paper_comparison}``."""
     points = lightweight_points(study, methods, backbones)
     runs = pretrain_runs(study, points)
     acc = accuracy_by_epoch(study, points, epochs=(None,))

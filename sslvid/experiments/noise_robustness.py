@@ -1,29 +1,15 @@
 """Chapter "Noise robustness": the Table-1 models tested on noisy clips (benchmark paper §4.5, Table 7).
 
-The benchmark paper (Anonymous, CVPR 2023 submission #3061, §4.5) finetunes the six pretext tasks'
-K400-50k models (Table 1: RotNet, VCOP, PRP, CVRL, TDL, RSPNet on ShuffleNet v1 2.0x and R(2+1)D-18) on UCF101 and tests
-them on UCF101 test clips under Gaussian, shot, impulse and speckle noise (Hendrycks & Dietterich
-2019). Table 7 prints, per model, the noisy accuracy and its relative drop, averaged over the four
-noises at severity 1. This chapter measures the same on the study's appearance target (every
-frame of every test clip corrupted, ``sslvid.evaluate.robustness``) and shows:
-
-* Table 7 (``table7``) and the paper's numbers beside ours (``paper_comparisons``);
-* the paper's §4.5 inferences checked on its own table and on ours (``claims``, ``claims_on_paper``);
-* accuracy against severity per noise for a few models (``severity_curves``, ``severity_figure``);
-* absolute against relative drops (``drops_figure``);
-* one test clip under every noise and severity (``noise_gallery``);
-* clean against noisy features: cosine similarity per model (``feature_shift_table``) and t-SNE
-  of one model (``tsne_clean_vs_noisy``).
-
-Models are named ``"<task>/<backbone>"`` (e.g. ``"rotnet/r2plus1d_18"``). Every number comes
-from the study's stores; ``claims`` checks §4.5's statements with their uncertainty, and facts
-functions give the numbers the notebook's prose quotes.
+The benchmark (Anonymous, CVPR 2023 submission #3061, §4.5) tests the six pretext tasks' K400-50k models on
+ShuffleNet v1 2.0x and R(2+1)D-18, finetuned on UCF101, under Gaussian, shot, impulse and speckle noise
+(Hendrycks & Dietterich 2019); Table 7 prints per model the noisy accuracy and its relative drop, averaged
+over the four noises at severity 1. Here the same is measured on the study's appearance target, every frame
+of every test clip corrupted (``sslvid.evaluate.robustness``). Models are named ``"<task>/<backbone>"``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -59,11 +45,7 @@ from sslvid.store.results import compare_with_paper
 
 TABLE7 = "benchmark_t7_noise_ucf101"
 """The paper table this chapter reproduces (``sslvid.store.paper_tables.PAPER_TABLES``)."""
-GRID = "noise"
 TARGET = "appearance"
-DEFAULT_SEVERITIES = (1, 3, 5)
-DEFAULT_CURVE_MODELS = ("rotnet/r2plus1d_18", "prp/r2plus1d_18")
-"""The paper's most and least robust models (Table 7: RotNet and PRP on R21D)."""
 TABLE_COLUMNS = (
     "task",
     "backbone",
@@ -75,6 +57,18 @@ TABLE_COLUMNS = (
     "rel_drop_pct",
     "noises",
 )
+KNOBS: dict[str, Any] = {
+    "severities": [1, 3, 5],
+    "curve_models": ["rotnet/r2plus1d_18", "prp/r2plus1d_18"],
+    "tsne_model": "rotnet/r2plus1d_18",
+    "tsne_noise": "gaussian",
+    "tsne_severity": 5,
+    "tsne_clips": 300,
+    "gallery_video": 0,
+}
+"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
+seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook.
+The curve models are the paper's most and least robust (Table 7: RotNet and PRP on R21D)."""
 
 
 # ---------------------------------------------------------------------- models and measurements
@@ -82,15 +76,11 @@ TABLE_COLUMNS = (
 
 def noise_points(study: Study) -> list[dict[str, Any]]:
     """The 12 models of Table 1 / Table 7 (grid ``"noise"``: six tasks x two backbones, K400-50k)."""
-    return study.grid_points(GRID)
+    return study.grid_points("noise")
 
 
 def model_point(study: Study, name: str) -> dict[str, Any]:
-    """The grid point of model ``"<task>/<backbone>"``.
-
-    Raises:
-        ValueError: for a name that is not one of the chapter's models, listing the valid ones.
-    """
+    """The grid point of model ``"<task>/<backbone>"``; ValueError listing the valid names for another."""
     points = {f"{p['task']}/{p['backbone']}": p for p in noise_points(study)}
     if name not in points:
         raise ValueError(f"unknown model {name!r}; valid: {', '.join(points)}")
@@ -98,11 +88,7 @@ def model_point(study: Study, name: str) -> dict[str, Any]:
 
 
 def check_severities(severities: Sequence[int]) -> tuple[int, ...]:
-    """Sorted unique severities, each in 1..5.
-
-    Raises:
-        ValueError: for an empty list or a severity outside 1..5.
-    """
+    """Sorted unique severities; ValueError for none or one outside 1..5."""
     chosen = tuple(sorted(set(severities)))
     if not chosen or any(s not in SEVERITIES for s in chosen):
         raise ValueError(f"severities must be a non-empty subset of {SEVERITIES}, got {tuple(severities)}")
@@ -112,23 +98,14 @@ def check_severities(severities: Sequence[int]) -> tuple[int, ...]:
 def noise_rows(
     study: Study, points: Sequence[Mapping[str, Any]], severities: Sequence[int] = (1,), noises: Sequence[str] = NOISES
 ) -> pd.DataFrame:
-    """Results rows of every point under every noise and severity (measured once, then read from the store).
-
-    A point whose noisy rows are missing is first pre-trained and evaluated clean
-    (``study.evaluate``, both cached), then tested under noise (``noise_robustness`` with the
-    study's evaluation config on the appearance target).
-
-    Returns:
-        the results-table rows (``model``, ``pretext``, ``condition`` "<noise>/<severity>",
-        ``metric`` in ``robustness.METRICS``, ``value``) plus ``noise`` and ``severity``.
-    """
+    """Results rows (``condition`` "<noise>/<severity>", ``metric`` in ``robustness.METRICS``) of every point under
+    every noise and severity, plus ``noise`` and ``severity``; measured once, after the clean evaluation."""
     severities = check_severities(severities)
     conditions = [f"{n}/{s}" for n in noises for s in severities]
     frames = []
     for point in points:
         config = study.eval_config(point, TARGET)
-        key = config.config_hash()
-        cached = all(study.results.has(key, TASK, METRICS, condition=c) for c in conditions)
+        cached = all(study.results.has(config.config_hash(), TASK, METRICS, condition=c) for c in conditions)
         if not cached:
             study.evaluate(point, TARGET)
         with study.timed(f"noise/{len(conditions)} conditions", point, cached=cached):
@@ -139,8 +116,7 @@ def noise_rows(
 
 
 def _traits(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the category ("spatial", "temporal", "spatiotemporal") and contrastive flag of the pretext
-    task of its ``task`` column (benchmark §3.1)."""
+    """``table`` with the ``category`` and ``contrastive`` flag of its ``task`` (benchmark §3.1)."""
     tasks = table["task"].map(TASKS.get)
     return table.assign(category=tasks.map(lambda t: t.category), contrastive=tasks.map(lambda t: bool(t.contrastive)))
 
@@ -149,46 +125,26 @@ def _traits(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def table7_from_rows(rows: pd.DataFrame, severity: int = 1) -> pd.DataFrame:
-    """Table 7's shape from noise rows: one row per model, the mean over the noises at ``severity``.
-
-    ``clean_top1`` is noisy + absolute drop (the drop is clean minus noisy of each noise).
-
-    Returns:
-        columns ``TABLE_COLUMNS``: accuracies in percent, ``abs_drop`` in points,
-        ``rel_drop_pct`` in percent of clean (mean of the noises' relative drops, as the paper).
-    """
+    """Table 7's shape from noise rows, one row per model, mean over the noises at ``severity``: ``TABLE_COLUMNS``,
+    accuracies in percent (clean = noisy + absolute drop), ``abs_drop`` in points, ``rel_drop_pct`` in percent
+    of clean (the mean of the noises' relative drops, as the paper)."""
     table = noise_table(rows, severity=severity, level="video").rename(columns={"model": "backbone", "pretext": "task"})
     table = _traits(table.assign(clean_top1=table["noisy_top1"] + table["abs_drop"]))
     return table[list(TABLE_COLUMNS)].sort_values(["backbone", "task"]).reset_index(drop=True)
 
 
-def table7(study: Study, severity: int = 1) -> pd.DataFrame:
-    """Table 7 reproduced: the 12 models' noisy top-1 and drops, mean of the 4 noises at ``severity``."""
-    return table7_from_rows(table7_rows(study, severity), severity)
-
-
 def table7_rows(study: Study, severity: int = 1) -> pd.DataFrame:
-    """The noise rows behind ``table7`` (``noise_rows`` of the 12 models at ``severity``): what ``claims``
-    bootstraps over test videos and ``evidence_facts`` counts."""
+    """The noise rows behind Table 7 (``table7_from_rows``), which ``claims`` bootstraps over and
+    ``evidence_facts`` counts."""
     return noise_rows(study, noise_points(study), (severity,))
 
 
 def evidence_facts(rows: pd.DataFrame, seeds: int = 1) -> dict[str, Any]:
-    """How many seeds, models and test videos stand behind the chapter's noisy numbers (``Study.evidence``),
-    and how many noisy tests (conditions) each model had.
-
-    Args:
-        rows: noise rows (``table7_rows``), their protocol cards naming the test videos.
-
-    Returns:
-        ``seeds``, ``models`` (evaluations), ``test_videos`` (one count, a range, or "not recorded"),
-        ``conditions`` (the most noisy tests of one model).
-    """
-    per = [
-        {"videos": card_test_videos(part["protocol_card"]), "conditions": part["condition"].nunique()}
-        for _, part in rows.groupby("config_hash")
-    ]
-    frame = pd.DataFrame(per, columns=["videos", "conditions"])
+    """``Study.evidence`` of noise rows (``table7_rows``; their protocol cards name the test videos), plus
+    ``conditions``: the most noisy tests of one model."""
+    frame = rows.groupby("config_hash").agg(
+        videos=("protocol_card", card_test_videos), conditions=("condition", "nunique")
+    )
     return {**evidence(frame, seeds), "conditions": int(frame["conditions"].max()) if len(frame) else 0}
 
 
@@ -203,92 +159,50 @@ def paper_table7() -> pd.DataFrame:
     return paper_table_as(TABLE7, columns, {"backbone": OUR_BACKBONES})
 
 
-def compare_table7(table: pd.DataFrame) -> pd.DataFrame:
-    """Paper vs reproduced for Table 7 (``table7`` output): columns ``backbone, pretext, metric``
-    ("noisy_top1", "relative_drop_pct"), ``paper``, ``reproduced``, ``n``, ``difference``."""
-    return compare_with_paper(
-        TABLE7,
-        table.rename(columns={"task": "pretext"}),
-        values={"noisy_top1": "noisy_top1", "relative_drop_pct": "rel_drop_pct"},
-        rename={"backbone": PAPER_BACKBONES},
-    )
-
-
-KNOBS: dict[str, Any] = {
-    "severities": [1, 3, 5],
-    "curve_models": ["rotnet/r2plus1d_18", "prp/r2plus1d_18"],
-    "tsne_model": "rotnet/r2plus1d_18",
-    "tsne_noise": "gaussian",
-    "tsne_severity": 5,
-    "tsne_clips": 300,
-    "gallery_video": 0,
-}
-"""The notebook's knobs and their defaults (its parameters cell, less the study's own: profile, data_root,
-seed, device, cache_dir); ``paper_comparisons`` reads the same. ``tests/test_knobs.py`` checks the notebook."""
-
-
 def paper_comparisons(study: Study) -> dict[str, pd.DataFrame]:
-    """Every paper table of this chapter beside ours: ``{"benchmark_t7_noise_ucf101": compare_table7(...)}``."""
-    return {TABLE7: compare_table7(table7(study))}
+    """Paper vs reproduced for Table 7: ``{TABLE7: frame}`` with columns ``backbone, pretext, metric``
+    ("noisy_top1", "relative_drop_pct"), ``paper``, ``reproduced``, ``n``, ``difference``."""
+    return {
+        TABLE7: compare_with_paper(
+            TABLE7,
+            table7_from_rows(table7_rows(study)).rename(columns={"task": "pretext"}),
+            values={"noisy_top1": "noisy_top1", "relative_drop_pct": "rel_drop_pct"},
+            rename={"backbone": PAPER_BACKBONES},
+        )
+    }
 
 
 # ---------------------------------------------------------------------- the paper's inferences
 
-PAPER = "benchmark2023"
 CHAPTER = "noise_robustness"
 """This chapter's name in the claims table."""
 
 
 def _claim(key: str, statement: str, quantity: str, got: Estimate | str, direction: str = "<") -> Claim:
-    claim = chapter_claim(CHAPTER, key, statement, quantity, direction, section="§4.5", table="Table 7", paper=PAPER)
+    claim = chapter_claim(CHAPTER, key, statement, quantity, direction, section="§4.5", table="Table 7")
     return claim.measured(got, "") if isinstance(got, Estimate) else claim.measured(None, got)
 
 
 NoiseOutcomes = Callable[[str, str | None], VideoOutcomes | None]
 """Per-video outcomes of an evaluation by config hash and condition (``Study.outcomes``; None: clean)."""
-
-
-@dataclass(frozen=True)
-class _VideoDraws:
-    """What a bootstrap over test videos of a table's relative drops needs (``claims``).
-
-    Args:
-        accuracies: ``{"<row>|clean" or "<row>|<noise>/<severity>": (top-1 %, test videos)}``.
-        kept: the per-video outcomes under the same keys (None: unpaired).
-        noisy: ``{table row: its noisy keys}`` (the noises its relative drop averages).
-    """
-
-    accuracies: dict[str, tuple[float, float]]
-    kept: dict[str, VideoOutcomes | None] | None
-    noisy: dict[Any, list[str]]
-
-    def estimate(self, quantity: Callable[[Callable[[Any], np.ndarray]], np.ndarray], rows: Sequence[Any]) -> Estimate:
-        """``quantity(rel)`` with ``rel(row)`` the (D,) relative drops of a table row (percent), over the
-        rows' clean and noisy accuracies: paired when every outcome is kept (``video_statistic``)."""
-        keys = [k for row in rows for k in (f"{row}|clean", *self.noisy[row])]
-        kept = None if self.kept is None else {k: self.kept[k] for k in keys}
-        accuracies = {k: self.accuracies[k] for k in keys}
-        return video_statistic(accuracies, lambda acc: quantity(lambda row: self._rel(acc, row)), kept)
-
-    def _rel(self, acc: Mapping[str, np.ndarray], row: Any) -> np.ndarray:
-        """100 (clean - mean noisy) / clean, the mean of the noises' relative drops (NaN where clean is 0)."""
-        clean = acc[f"{row}|clean"]
-        noisy = np.mean([acc[k] for k in self.noisy[row]], axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(clean > 0, 100.0 * (clean - noisy) / clean, np.nan)
+Rel = Callable[[Any], np.ndarray]
+"""The (D,) relative drops (percent) of a table row over one draw of the test videos."""
+VideoEstimate = Callable[[Callable[[Rel], np.ndarray], Sequence[Any]], Estimate]
+"""``quantity(rel)`` over the test videos of the given table rows (``_video_draws``)."""
 
 
 def _video_draws(
     table: pd.DataFrame, rows: pd.DataFrame | None, outcomes: NoiseOutcomes | None, severity: int
-) -> _VideoDraws | None:
-    """The clean and noisy video top-1 of each model of ``table`` from its noise ``rows`` at ``severity``;
-    None without rows, or when a model's rows name no test videos (stored before they were counted)."""
+) -> VideoEstimate | None:
+    """A bootstrap over test videos of the relative drops of ``table``'s models, from their noise ``rows`` at
+    ``severity`` (paired when every outcome is kept: ``video_statistic``); None without rows, or when a model's
+    rows name no test videos (stored before they were counted)."""
     if rows is None or rows.empty or "protocol_card" not in rows:
         return None
     wanted = rows[rows["condition"].isin({f"{n}/{severity}" for n in NOISES})]
-    accuracies: dict[str, tuple[float, float]] = {}
-    kept: dict[str, VideoOutcomes | None] = {}
-    noisy: dict[Any, list[str]] = {}
+    found = outcomes or (lambda _hash, _condition: None)
+    cells: dict[str, tuple[float, float, VideoOutcomes | None]] = {}  # "<row>|clean" or "<row>|<condition>"
+    noisy: dict[Any, list[str]] = {}  # table row: the noisy keys its relative drop averages
     for i, r in table.iterrows():
         mine = wanted[(wanted["pretext"] == r["task"]) & (wanted["model"] == r["backbone"])]
         by = mine.pivot_table(index="condition", columns="metric", values="value", aggfunc="first")
@@ -296,40 +210,38 @@ def _video_draws(
         if by.empty or not {"top1_video", "abs_drop_video"} <= set(by.columns) or np.isnan(videos):
             return None
         key = str(mine["config_hash"].iloc[0])
-        accuracies[f"{i}|clean"] = (float((by["top1_video"] + by["abs_drop_video"]).iloc[0]), videos)
-        kept[f"{i}|clean"] = outcomes(key, None) if outcomes is not None else None
+        clean = (by["top1_video"] + by["abs_drop_video"]).iloc[0]
+        for name, condition, value in [("clean", None, clean), *((c, str(c), v) for c, v in by["top1_video"].items())]:
+            cells[f"{i}|{name}"] = (float(value), videos, found(key, condition))  # top-1 %, test videos, outcomes
         noisy[i] = [f"{i}|{c}" for c in by.index]
-        for condition, value in by["top1_video"].items():
-            accuracies[f"{i}|{condition}"] = (float(value), videos)
-            kept[f"{i}|{condition}"] = outcomes(key, str(condition)) if outcomes is not None else None
-    return _VideoDraws(accuracies, kept if outcomes is not None else None, noisy)
+
+    def rel(acc: Mapping[str, np.ndarray], row: Any) -> np.ndarray:
+        clean = acc[f"{row}|clean"]
+        mean_noisy = np.mean([acc[k] for k in noisy[row]], axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(clean > 0, 100.0 * (clean - mean_noisy) / clean, np.nan)
+
+    def estimate(quantity: Callable[[Rel], np.ndarray], rows: Sequence[Any]) -> Estimate:
+        keys = [k for row in rows for k in (f"{row}|clean", *noisy[row])]
+        kept = None if outcomes is None else {k: cells[k][2] for k in keys}
+        return video_statistic({k: cells[k][:2] for k in keys}, lambda acc: quantity(lambda r: rel(acc, r)), kept)
+
+    return estimate
 
 
 def claims(
     table: pd.DataFrame, rows: pd.DataFrame | None = None, outcomes: NoiseOutcomes | None = None, severity: int = 1
 ) -> list[Claim]:
-    """The §4.5 inferences of the benchmark paper (benchmark2023, §4.5, Table 7) checked on one table of
-    relative drops (percent of clean accuracy), each with a 95% interval and a computed verdict.
+    """The benchmark's §4.5 inferences (Table 7) checked on a table of relative drops (``task, backbone,
+    rel_drop_pct``: ours, or ``paper_table7()``), each with a 95% interval and a computed verdict.
 
-    With the noise ``rows`` the table was built from (``table7_rows``), the interval is a percentile
-    bootstrap over the test videos every model and noise shares (Efron & Tibshirani 1993): paired when
-    ``outcomes`` finds every clean and noisy test's per-video outcomes (one resample of the videos per
-    draw for all of them, so a model's clean and noisy outcomes move together), unpaired from the
-    accuracies and test-video counts otherwise; a statement about one model then has an interval too.
-    Without rows (the paper's table, or rows without test-video counts), the interval is a bootstrap
-    over the models a statement averages, and a statement about one model rests on single cells.
-
-    Args:
-        table: columns ``task, backbone, rel_drop_pct`` (ours, or ``paper_table7()`` for the paper's,
-            read with ``printed_verdict``).
-        rows: the noise rows behind ``table`` (``noise_rows``), at ``severity``.
-        outcomes: per-video outcomes by config hash and condition (``Study.outcomes``).
-
-    Models without a relative drop (0% clean accuracy) are left out, as are the bootstrap draws in which
-    a model's resampled clean accuracy is 0.
+    With the noise ``rows`` behind it (``table7_rows``, at ``severity``), a percentile bootstrap over the test
+    videos every model and noise shares (Efron & Tibshirani 1993), paired where ``outcomes`` (``Study.outcomes``)
+    finds every test's per-video outcomes; else over the models, a statement about one model resting on single
+    cells. Models at 0% clean accuracy (no relative drop) are left out, as are draws where one's clean is 0.
     """
     table = _traits(table)
-    table = table[np.isfinite(table["rel_drop_pct"].astype(float))]  # a model at 0% clean has no relative drop
+    table = table[np.isfinite(table["rel_drop_pct"].astype(float))]
     videos = _video_draws(table, rows, outcomes, severity)
     out = []
     for backbone, want in (("r2plus1d_18", "least"), ("shufflenet3d", "most")):
@@ -364,58 +276,53 @@ def claims(
                 _backbone_gap(table[table["contrastive"] == contrastive], videos),
             )
         )
-    for (task, backbone), side, word in (
-        (("rotnet", "r2plus1d_18"), "<", "most"),
-        (("prp", "r2plus1d_18"), ">", "least"),
-    ):
+    for task, side, word, extreme in (("rotnet", "<", "most", "smallest"), ("prp", ">", "least", "largest")):
         out.append(
             _claim(
-                f"{word}_robust_{task}_{backbone}",
-                f"The {word} robust model is {task} on {backbone}.",
-                f"its relative drop minus the {'smallest' if side == '<' else 'largest'} of the others (%)",
-                _extreme(table, task, backbone, side, videos),
+                f"{word}_robust_{task}_r2plus1d_18",
+                f"The {word} robust model is {task} on r2plus1d_18.",
+                f"its relative drop minus the {extreme} of the others (%)",
+                _extreme(table, task, "r2plus1d_18", side, videos),
                 side,
             )
         )
     return out
 
 
-def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: _VideoDraws | None) -> Estimate | str:
+def _gap(table: pd.DataFrame, a: pd.Index, b: pd.Index, videos: VideoEstimate | None) -> Estimate | str:
     """Mean relative drop of rows ``a`` minus that of rows ``b``: over test videos, or over the models."""
     if not len(a) or not len(b):
         return "one of the two groups has no model"
     if videos is not None:
-        return videos.estimate(lambda rel: np.mean([rel(i) for i in a], 0) - np.mean([rel(i) for i in b], 0), [*a, *b])
+        return videos(lambda rel: np.mean([rel(i) for i in a], 0) - np.mean([rel(i) for i in b], 0), [*a, *b])
     return bootstrap_group_difference(table.loc[a, "rel_drop_pct"], table.loc[b, "rel_drop_pct"])
 
 
-def _backbone_gap(table: pd.DataFrame, videos: _VideoDraws | None) -> Estimate | str:
+def _backbone_gap(table: pd.DataFrame, videos: VideoEstimate | None) -> Estimate | str:
     """R(2+1)D minus ShuffleNet relative drop of each task that has both, mean over the tasks."""
     index = table.rename_axis("index").reset_index().pivot_table("index", "task", "backbone", aggfunc="first")
     pairs = [(int(r), int(s)) for r, s in index.reindex(columns=["r2plus1d_18", "shufflenet3d"]).dropna().to_numpy()]
     if not pairs:
         return "no task with both backbones"
     if videos is not None:
-        rows = [i for pair in pairs for i in pair]
-        return videos.estimate(lambda rel: np.mean([rel(r) - rel(s) for r, s in pairs], axis=0), rows)
+        return videos(lambda rel: np.mean([rel(r) - rel(s) for r, s in pairs], axis=0), [i for p in pairs for i in p])
     return bootstrap_mean([table.loc[r, "rel_drop_pct"] - table.loc[s, "rel_drop_pct"] for r, s in pairs])
 
 
-def _extreme(table: pd.DataFrame, task: str, backbone: str, side: str, videos: _VideoDraws | None) -> Estimate | str:
+def _extreme(table: pd.DataFrame, task: str, backbone: str, side: str, videos: VideoEstimate | None) -> Estimate | str:
     """One model's relative drop minus the smallest (``side`` "<") or largest (">") of the others'."""
-    mine = table.index[(table["task"] == task) & (table["backbone"] == backbone)]
-    rest = table.index[~((table["task"] == task) & (table["backbone"] == backbone))]
+    is_mine = (table["task"] == task) & (table["backbone"] == backbone)
+    mine, rest = table.index[is_mine], table.index[~is_mine]
     if not len(mine) or not len(rest):
         return "the model or the others are missing (or have no relative drop: 0% clean accuracy)"
     pick = np.min if side == "<" else np.max
     if videos is not None:
-        return videos.estimate(lambda rel: rel(mine[0]) - pick([rel(i) for i in rest], axis=0), [mine[0], *rest])
+        return videos(lambda rel: rel(mine[0]) - pick([rel(i) for i in rest], axis=0), [mine[0], *rest])
     return Estimate(float(table.loc[mine[0], "rel_drop_pct"] - pick(table.loc[rest, "rel_drop_pct"])), n=1)
 
 
 def rank_agreement(table: pd.DataFrame) -> Claim:
-    """Do our models rank by relative drop as the paper's Table 7 does? Spearman's rho over the models both
-    have, with a bootstrap interval over them (``sslvid.analysis.claims.spearman``)."""
+    """Do our models rank by relative drop as the paper's Table 7? Spearman's rho over the models both have."""
     merged = paper_table7().merge(table, on=["task", "backbone"], suffixes=("_paper", ""))
     rho = spearman(merged["rel_drop_pct_paper"], merged["rel_drop_pct"])
     return _claim(
@@ -434,11 +341,7 @@ def rho_facts(rho: Estimate | None) -> dict[str, float]:
 
 
 def claims_on_paper() -> pd.DataFrame:
-    """The same statements on the paper's own Table 7 (printed without uncertainty: ``printed_verdict``).
-
-    Returns:
-        columns ``claim``, ``paper's value``, ``paper's numbers`` (verdict).
-    """
+    """The same statements on the paper's own Table 7 (``printed_claims``: claim, paper's value, verdict)."""
     return printed_claims(claims(paper_table7()))
 
 
@@ -446,17 +349,14 @@ def claims_on_paper() -> pd.DataFrame:
 
 
 def robustness_facts(table: pd.DataFrame) -> dict[str, Any]:
-    """Table 7 here as facts for the notebook's prose: the most and least robust model (relative drop),
-    the backbone that dropped less on average here and in the paper, the most and least robust task,
-    and whether any drop is negative (a model better on noisy clips)."""
+    """Table 7 here as facts: the most and least robust model and task (relative drop), the steadier backbone
+    here and in the paper, and how many drops are negative (a model better on noisy clips)."""
     models = table.set_index(table["task"] + "/" + table["backbone"])["rel_drop_pct"]
-    by_backbone = table.groupby("backbone")["rel_drop_pct"].mean()
     by_task = table.groupby("task")["rel_drop_pct"].mean().sort_values()
-    paper = paper_table7().groupby("backbone")["rel_drop_pct"].mean()
     return {
         **extremes(models, "drop", {"most robust": "min", "least robust": "max"}),
-        **extremes(by_backbone, "drop", {"steadier backbone": "min"}),
-        "paper steadier backbone": paper.idxmin(),
+        **extremes(table.groupby("backbone")["rel_drop_pct"].mean(), "drop", {"steadier backbone": "min"}),
+        "paper steadier backbone": paper_table7().groupby("backbone")["rel_drop_pct"].mean().idxmin(),
         "most robust task": by_task.index[0],
         "least robust task": by_task.index[-1],
         "negative drops": int((table["rel_drop_pct"] < 0).sum()),
@@ -466,20 +366,17 @@ def robustness_facts(table: pd.DataFrame) -> dict[str, Any]:
 
 
 def abs_vs_rel(table: pd.DataFrame) -> dict[str, Any]:
-    """Ranking by absolute drop (points) against relative drop (percent of clean): Spearman's rho with its
-    uncertainty and the model each ranking puts first."""
-    rho = spearman(table["abs_drop"], table["rel_drop_pct"])
+    """Ranking by absolute drop against relative drop: Spearman's rho and the model each ranking puts first."""
     by_abs, by_rel = table.sort_values("abs_drop").iloc[0], table.sort_values("rel_drop_pct").iloc[0]
     return {
-        **rho_facts(rho),
+        **rho_facts(spearman(table["abs_drop"], table["rel_drop_pct"])),
         "smallest absolute drop": f"{by_abs['task']}/{by_abs['backbone']}",
         "smallest relative drop": f"{by_rel['task']}/{by_rel['backbone']}",
     }
 
 
 def chance_facts(table: pd.DataFrame, chance: float, margin: float = 5.0) -> dict[str, Any]:
-    """Models whose clean accuracy is within ``margin`` points of chance: they have little accuracy to lose, so a
-    small drop says little about their robustness."""
+    """Models whose clean accuracy is within ``margin`` points of chance (little accuracy to lose)."""
     near = table[table["clean_top1"] < chance + margin]
     return {
         "chance": chance,
@@ -501,23 +398,17 @@ def chance_level(study: Study) -> float:
 
 def severity_curves(
     study: Study,
-    models: Sequence[str] = DEFAULT_CURVE_MODELS,
-    severities: Sequence[int] = DEFAULT_SEVERITIES,
+    models: Sequence[str] = KNOBS["curve_models"],
+    severities: Sequence[int] = KNOBS["severities"],
     noises: Sequence[str] = NOISES,
 ) -> pd.DataFrame:
-    """Accuracy against severity for ``models`` ("<task>/<backbone>"), per noise; severity 0 is clean.
-
-    Returns:
-        columns ``model, noise, severity, top1, abs_drop, rel_drop_pct`` (video level), one row per
-        (model, noise, severity) including severity 0 (clean, drops 0).
-    """
-    points = [model_point(study, m) for m in models]
-    rows = noise_rows(study, points, severities, noises)
-    return curves_from_rows(rows)
+    """Accuracy against severity of ``models`` ("<task>/<backbone>") per noise: ``curves_from_rows``."""
+    return curves_from_rows(noise_rows(study, [model_point(study, m) for m in models], severities, noises))
 
 
 def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """``severity_curves``' table from noise rows (adds the clean accuracy as severity 0)."""
+    """Accuracy against severity from noise rows, severity 0 being clean (drops 0): columns ``model, noise,
+    severity, top1, abs_drop, rel_drop_pct`` (video level), one row per (model, noise, severity)."""
     wanted = {"top1_video": "top1", "abs_drop_video": "abs_drop", "rel_drop_video": "rel_drop_pct"}
     picked = rows[rows["metric"].isin(wanted)].assign(model=rows["pretext"] + "/" + rows["model"])
     wide = (
@@ -527,9 +418,7 @@ def curves_from_rows(rows: pd.DataFrame) -> pd.DataFrame:
     )
     clean = wide.groupby(["model", "noise"]).first().reset_index()
     clean = clean.assign(severity=0, top1=clean["top1"] + clean["abs_drop"], abs_drop=0.0, rel_drop_pct=0.0)
-    curves = pd.concat([clean, wide], ignore_index=True)[
-        ["model", "noise", "severity", "top1", "abs_drop", "rel_drop_pct"]
-    ]
+    curves = pd.concat([clean, wide], ignore_index=True)[["model", "noise", "severity", *wanted.values()]]
     return curves.sort_values(["model", "noise", "severity"]).reset_index(drop=True)
 
 
@@ -615,18 +504,14 @@ def _model_scatter(ax: plt.Axes, table: pd.DataFrame, x: str, y: str, markers: M
 
 
 def gallery_clip(study: Study, video: int = 0) -> tuple[torch.Tensor, str]:
-    """Frames of test video ``video`` as the evaluation reads them: uint8 (1, 1, T, H, W, 3), and its class.
-
-    Raises:
-        IndexError: for a video outside the test split.
-    """
+    """Frames of test video ``video`` as the evaluation reads them, uint8 (1, 1, T, H, W, 3), and its class;
+    IndexError for a video outside the test split."""
     config = study.eval_config(noise_points(study)[0], TARGET)
     split = open_eval_split(config, config.test_split)
     if not 0 <= video < len(split.index):
         raise IndexError(f"video {video} outside the test split's {len(split.index)} videos")
     frames = split.source.read(video, np.arange(min(config.frames, split.source.num_frames(video))))
-    record = split.index.records[video]
-    return torch.from_numpy(frames)[None, None], split.index.classes[record.label]
+    return torch.from_numpy(frames)[None, None], split.index.classes[split.index.records[video].label]
 
 
 def noise_gallery(
@@ -637,16 +522,8 @@ def noise_gallery(
     seed: int = 0,
     title: str = "",
 ) -> Figure:
-    """The middle frame of one clip, clean and under each noise (rows) and severity (columns).
-
-    Each cell is what the network sees (centre crop, noise on [0, 1], as in ``eval_clips``).
-
-    Args:
-        frames: uint8 (1, 1, T, H, W, 3).
-        crop_size: side of the centre crop.
-        noises, severities: what to show.
-        seed: seeds the noise draws.
-    """
+    """The middle frame of one clip (uint8 (1, 1, T, H, W, 3)), clean and under each noise (rows) and severity
+    (columns), as the network sees it (centre crop, noise on [0, 1], as ``eval_clips``; seeded by ``seed``)."""
     severities = check_severities(severities)
     clean = to_display_frames(eval_clips(frames, crop_size)[0])
     middle = clean.shape[0] // 2
@@ -664,8 +541,7 @@ def noise_gallery(
             axes[row][col].set_xlabel(f"c = {create_corruption(noise).constant(severity):g}", fontsize=7)
     axes[0][0].set_title("clean", fontsize=8)
     for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     fig.suptitle(title or f"frame {middle} of one test clip under each noise", fontsize=10)
     fig.tight_layout()
     return fig
@@ -677,14 +553,8 @@ def noise_gallery(
 def clip_features(
     study: Study, point: Mapping[str, Any], noises: Sequence[Noise | None] = (None,)
 ) -> tuple[list[ClipFeatures], list[str]]:
-    """Test-clip features of a model's evaluation backbone, clean (None) or under each noise; and the class names.
-
-    Measures missing noise conditions first (``noise_rows``), so the features come from the
-    feature cache that the clean and noisy evaluations filled.
-
-    Returns:
-        one ``ClipFeatures`` per entry of ``noises`` (same clips, same order), and the class names.
-    """
+    """Test-clip features of a model's evaluation backbone, clean (None) or under each noise (same clips, same
+    order), read from the feature cache its clean and noisy evaluations filled (measured first); and the classes."""
     study.evaluate(point, TARGET)
     for noise in noises:
         if noise is not None:
@@ -705,23 +575,15 @@ def cosine_similarity(clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
 
 
 def centred_cosine(clean: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
-    """Per-clip cosine similarity ``(N,)`` after subtracting the clean features' mean over clips from both.
-
-    Pooled post-ReLU features share a large common component, so their raw cosine is near 1 for
-    any two clips; centring keeps only what tells clips apart.
-    """
+    """Per-clip cosine similarity ``(N,)`` after subtracting the clean features' mean over clips from both
+    (pooled post-ReLU features share a large common component that makes any two clips' raw cosine near 1)."""
     centre = clean.double().mean(dim=0, keepdim=True)
     return cosine_similarity(clean.double() - centre, noisy.double() - centre)
 
 
 def feature_shift_table(study: Study, severity: int = 1, noises: Sequence[str] = NOISES) -> pd.DataFrame:
-    """Per model: mean centred cosine similarity between each test clip's clean and noisy features.
-
-    Reads the features cached by the noise evaluation (no extraction when Table 7 has run).
-
-    Returns:
-        columns ``task, backbone, cosine`` (mean over clips and ``noises`` at ``severity``).
-    """
+    """Per model, columns ``task, backbone, cosine``: the mean centred cosine similarity between each test
+    clip's clean and noisy features, over clips and ``noises`` at ``severity`` (from the feature cache)."""
     rows = []
     for point in noise_points(study):
         (clean, *noisy), _ = clip_features(study, point, [None, *(Noise(n, severity, study.seed) for n in noises)])
@@ -731,13 +593,12 @@ def feature_shift_table(study: Study, severity: int = 1, noises: Sequence[str] =
 
 
 def shift_agreement(shift: pd.DataFrame, table: pd.DataFrame) -> dict[str, Any]:
-    """Do models whose features moved less under noise also lose less accuracy? Spearman's rho of the
-    centred cosine against minus the relative drop, with its uncertainty, and the steadiest model."""
+    """Do models whose features moved less under noise lose less accuracy? Spearman's rho of the centred cosine
+    against minus the relative drop, and the steadiest model."""
     merged = shift.merge(table, on=["task", "backbone"])
-    rho = spearman(merged["cosine"], -merged["rel_drop_pct"])
     steady = merged.loc[merged["cosine"].idxmax()]
     return {
-        **rho_facts(rho),
+        **rho_facts(spearman(merged["cosine"], -merged["rel_drop_pct"])),
         "models": len(merged),
         "steadiest": f"{steady['task']}/{steady['backbone']}",
         "steadiest cosine": float(steady["cosine"]),
@@ -760,13 +621,8 @@ def clean_vs_noisy_figure(
     seed: int = 0,
     title: str = "",
 ) -> Figure:
-    """Side-by-side t-SNE of the same clips' clean and noisy features, coloured by class.
-
-    Args:
-        clean, noisy: ``(N, D)`` features of the same N clips.
-        labels: ``(N,)`` classes.
-        condition: "<noise>/<severity>", for the titles.
-    """
+    """Side-by-side t-SNE of the same N clips' clean and noisy ``(N, D)`` features, coloured by their ``(N,)``
+    labels; ``condition`` ("<noise>/<severity>") titles the noisy panel."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.4))
     tsne_figure(clean, labels, class_names, seed=seed, title=f"clean ({len(labels)} clips)", ax=left)
     tsne_figure(noisy, labels, class_names, seed=seed, title=f"{condition} ({len(labels)} clips)", ax=right)
@@ -780,13 +636,8 @@ def clean_vs_noisy_figure(
 def tsne_clean_vs_noisy(
     study: Study, model: str = "rotnet/r2plus1d_18", noise: str = "gaussian", severity: int = 5, clips: int = 300
 ) -> Figure:
-    """t-SNE of one model's clean and noisy test-clip features (§4.5 "qualitative", in the paper's supplement).
-
-    Args:
-        model: "<task>/<backbone>".
-        noise, severity: the corruption (measured first if it was not).
-        clips: clips drawn (seeded) from the test split for the plot.
-    """
+    """t-SNE of one model's clean and noisy features of ``clips`` seeded test clips (§4.5 "qualitative", in the
+    paper's supplement); the noise is measured first if it was not."""
     point = model_point(study, model)
     create_corruption(noise).constant(severity)
     (clean, noisy), classes = clip_features(study, point, [None, Noise(noise, severity, study.seed)])
