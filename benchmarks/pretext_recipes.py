@@ -47,6 +47,7 @@ optimizer:lr:batch:epochs[:warm-up epochs]; seconds = pre-training only):
     r2plus1d_18   vcop    sgd:0.01:32:4          0.160     13.8  355*   one crop for the three clips of a tuple
 
     r2plus1d_18   rotnet  adam:0.005:16:16:1     epoch  4: 0.405 36.2; 8: 0.472 48.0; 12: 0.484 49.4; 16: 0.438 53.2
+    r2plus1d_18   cvrl    sgd:0.01:32:16         epoch  4: 0.031 18.8; 8: 0.057 15.4; 12: 0.052 17.6; 16: 0.054 18.0
 
 (2026-12-07 rows: the first and third are chapter 2's Table 1 runs; m and keys set with
 ``--task-kwargs '{"momentum": 0.9, "queue_size": 128}'``; the VCOP row with a patched forward
@@ -69,7 +70,12 @@ with ``--probe-checkpoints 4``, seed 0; random initialisation 21.6): the probe c
 33.6), while an epoch costs about 18 s on an idle machine (the least loaded epochs of that run;
 1,152 s in all beside the book's build). From 4 to 8 epochs (about 1.2 more minutes) the probe
 gains 11.8 points, from 8 to 16 (2.4 minutes) 5.2 more: most of what longer pre-training buys
-RotNet comes in its first doubling.
+RotNet comes in its first doubling. CVRL gets nothing from it (2026-12-07, its book recipe stretched
+to 16 epochs, 105 s on a lightly loaded machine): its loss barely leaves ln 64 = 4.16 (4.07 after
+4 epochs, 3.93 after 16), its accuracy stays at 3-6% of 64 candidates and its probe at 15-19%,
+under random initialisation's 21.6 at every checkpoint; ``benchmarks/feature_readout.py`` shows
+its features losing colour without gaining the digit. More epochs of the same recipe do not make
+the contrastive tasks learn; they need another recipe or other data.
 
 (* 2026-12-06, 1,014 s on a machine loaded by other jobs; about 110 s idle, from the 4-epoch
 run's 30 s.) Longer runs are what the classification tasks lack: PRP at 15 epochs (465 steps)
