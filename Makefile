@@ -18,7 +18,7 @@ PROFILE   ?= micro
 DATA_ROOT ?=
 NB        ?=
 
-.PHONY: book test test-fast lint format chapter chapters lab venv lock clean clean-data
+.PHONY: book test test-fast lint format chapter chapters lab venv lock clean clean-data FORCE
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -43,12 +43,20 @@ chapters: $(CHAPTERS)
 book/method_cards.md: $(SOURCES) $(STAMP)
 	$(PY) -m sslvid book cards $@
 
-book/chapters/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP)
+## which profile and data the executed chapters were made with: rewritten only when that changes, so a
+## `make book` after a smoke build (or a `make chapter PROFILE=paper`) executes every chapter again
+## instead of publishing chapters made at another scale
+RUN_STAMP := book/chapters/.profile
+$(RUN_STAMP): FORCE
+	@mkdir -p book/chapters
+	@test "$$(cat $@ 2>/dev/null)" = "$(PROFILE) $(DATA_ROOT)" || echo "$(PROFILE) $(DATA_ROOT)" > $@
+
+book/chapters/%.ipynb: notebooks/%.ipynb $(SOURCES) $(STAMP) $(RUN_STAMP)
 	@mkdir -p book/chapters
 	$(PY) -m sslvid book execute $< $@ --profile $(PROFILE)
 
 ## chapter: re-execute one chapter, e.g. make chapter NB=01_data_and_backbones PROFILE=paper DATA_ROOT=/data
-chapter: $(STAMP)
+chapter: $(STAMP) $(RUN_STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=<notebook name> [PROFILE=paper] [DATA_ROOT=<path>]"; exit 2; }
 	@mkdir -p book/chapters
 	$(PY) -m sslvid book execute notebooks/$(NB).ipynb book/chapters/$(NB).ipynb --profile $(PROFILE) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
