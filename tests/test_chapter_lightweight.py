@@ -265,8 +265,15 @@ def test_the_chapter_evaluates_with_the_papers_optimiser_and_says_what_stands_fo
     config = ch.evaluation_config(study, point)
     assert (config.optimizer, config.lr) == ("adam", 1e-3), "§4: Adam"
     assert study.eval_config(point).optimizer != "adam", "the chapter, not the study's default, sets it"
-    text = ch.evaluation_setup(study, point)
-    assert "STL-10" in text and "**digits-appearance**" in text and "**adam** at lr 0.001" in text
+    facts = ch.evaluation_facts(study, point)
+    assert facts["dataset"] == "digits-appearance" and (facts["optimizer"], facts["lr"]) == ("adam", 1e-3)
+    assert facts["protocol"] == "a linear probe on frozen features" and facts["epochs"] == config.epochs
+
+
+def test_energy_facts_are_the_papers_constants_and_the_assumed_cpu_power():
+    facts = ch.energy_facts(65.0)
+    assert (facts["intensity"], facts["pue"], facts["device watts"]) == (420.0, 1.0, 250.0), "§7"
+    assert facts["device"] == "NVIDIA Tesla P100" and facts["cpu watts"] == 65.0
 
 
 def test_smoke_chapter_end_to_end(study):

@@ -77,6 +77,10 @@ def test_smoke_paper_comparison_joins_every_cell(smoke_chapter):
     assert len(comparison) == 16, "the paper's 16 cells, ours joined to 4 of them"
     assert comparison["reproduced"].notna().sum() == 4 and comparison["paper"].notna().all()
     assert set(comparison["target"]) == {"ucf101", "diving48"} and set(comparison["pretrain"]) == {"k400", "ssv2"}
+    facts = chapter.scale_facts(comparison)
+    both = comparison.dropna(subset=["paper", "reproduced"])
+    assert facts["cells"] == 4
+    assert facts["mean difference"] == pytest.approx((both["reproduced"] - both["paper"]).mean())
 
 
 def test_paper_comparisons_reads_the_stores_after_the_chapter(smoke_chapter):
@@ -113,6 +117,12 @@ def test_reversed_numbers_contradict_the_claims_given_enough_test_videos():
     assert context["paper_direction"].estimate.value == pytest.approx(
         -chapter.direction_table(as_paper())["paper: SSv2 - K400"].abs().mean()
     )
+
+
+def test_scale_facts_without_a_shared_cell_are_empty():
+    comparison = pd.DataFrame({"paper": [50.0, None], "reproduced": [None, 30.0], "difference": [None, None]})
+    facts = chapter.scale_facts(comparison)
+    assert facts["cells"] == 0 and pd.isna(facts["mean difference"])
 
 
 def test_gap_is_in_minus_out_of_distribution():

@@ -73,20 +73,18 @@ def evaluation_config(study: Study, point: Mapping[str, Any]) -> EvalConfig:
     return study.eval_config(point, "appearance", **DOWNSTREAM_OPTIMISER)
 
 
-def evaluation_setup(study: Study, point: Mapping[str, Any]) -> str:
-    """What the chapter evaluates instead of the paper's STL-10 classifier, and why (Markdown, from the config)."""
+def evaluation_facts(study: Study, point: Mapping[str, Any]) -> dict[str, Any]:
+    """What the chapter evaluates instead of the paper's STL-10 classifier (the notebook says why): the
+    ``dataset``, the ``protocol`` in words, the ``optimizer``, its ``lr`` and the ``epochs``, from the config."""
     config = evaluation_config(study, point)
     protocol = {"linear": "a linear probe on frozen features", "finetune": "finetuning end to end"}[config.protocol]
-    return (
-        f"The paper trains a classifier on STL-10's labelled images (500 training and 800 validation "
-        f"96x96 images in each of 10 classes) with Adam (§4). Here the classifier is trained and tested on "
-        f"**{config.dataset}**, the study's appearance target, one frame per clip, with {protocol} and "
-        f"**{config.optimizer}** at lr {config.lr:g} for {config.epochs} epochs. STL-10 is not part of the "
-        "book's data: its unlabelled images are already stood in for by single frames of the appearance pool, "
-        "and this target is the one every other chapter is read on. Accuracies therefore compare with the "
-        "paper's in their order, not their level. The paper does not print its learning rate; 1e-3 is "
-        "Adam's default."
-    )
+    return {
+        "dataset": config.dataset,
+        "protocol": protocol,
+        "optimizer": config.optimizer,
+        "lr": config.lr,
+        "epochs": config.epochs,
+    }
 
 
 def paper_backbone(name: str) -> str:
@@ -443,16 +441,17 @@ def cost_claims(costs: pd.DataFrame, profile: str) -> list[Claim]:
     return out
 
 
-def energy_assumptions(cpu_watts: float) -> str:
-    """The constants of the energy columns, in a sentence (from ``LIGHTWEIGHT_STUDY``)."""
+def energy_facts(cpu_watts: float) -> dict[str, Any]:
+    """The constants of the energy columns (``LIGHTWEIGHT_STUDY``, the paper's §7, and the assumed CPU power):
+    ``intensity`` (g CO2e/kWh), ``pue``, ``device`` and ``device watts`` (the paper's), ``cpu watts``."""
     s = LIGHTWEIGHT_STUDY
-    return (
-        f"Energy = power x time x PUE, CO2 = energy x grid intensity (Lacoste et al. 2019, the paper's §7): "
-        f"{s.carbon_intensity_g_per_kwh:.0f} g CO2e/kWh and PUE {s.pue:g} as the paper; "
-        f"power {s.device_watts:.0f} W "
-        f"(the paper's {s.device}, at TDP) or an assumed {cpu_watts:g} W for the CPU share that trained our runs. "
-        "Only the training device counts: no host, memory, cooling or idle time."
-    )
+    return {
+        "intensity": s.carbon_intensity_g_per_kwh,
+        "pue": s.pue,
+        "device": s.device,
+        "device watts": s.device_watts,
+        "cpu watts": cpu_watts,
+    }
 
 
 # --------------------------------------------------------------------------- best models, saliency, neighbours

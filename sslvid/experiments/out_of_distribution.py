@@ -327,16 +327,8 @@ def retrieval_claims(retrieval: pd.DataFrame, k: int = 5) -> list[Claim]:
     return claims(retrieval[retrieval["k"] == k], value="hit", what=f"hit@{k}", key_suffix=f"_hit{k}")
 
 
-def scale_note(comparison: pd.DataFrame, profile: str, protocol: str) -> str:
-    """How far our Table 6 is from the paper's, and why orderings matter more than differences below paper scale."""
+def scale_facts(comparison: pd.DataFrame) -> dict[str, Any]:
+    """How far our Table 6 is from the paper's (from :func:`ood_comparison`): ``cells`` with both a paper and a
+    reproduced number and their ``mean difference`` (points; NaN without such a cell)."""
     both = comparison.dropna(subset=["paper", "reproduced"])
-    if both.empty:
-        return "No cell of Table 6 has both a paper and a reproduced number yet."
-    mean, cells = both["difference"].mean(), len(both)
-    if profile == "paper" and protocol == "finetune":
-        return f"The reproduced numbers differ from the paper's by {mean:+.1f} points on average over {cells} cells."
-    return (
-        f"At the {profile} profile our numbers are {protocol} evaluations on this profile's targets and the "
-        f"paper's are finetunings on UCF101 and Diving48, so the absolute difference ({mean:+.1f} points on "
-        f"average over {cells} cells) says little; the direction table is the comparison that means something."
-    )
+    return {"cells": len(both), "mean difference": float(both["difference"].mean()) if len(both) else float("nan")}

@@ -77,15 +77,14 @@ def select_checkpoints(study: Study, point: Mapping[str, Any], paper_epochs: Seq
     return chosen
 
 
-def epoch_scale(study: Study) -> str:
-    """One sentence mapping this profile's checkpoints to the paper's epochs."""
+def epoch_scale(study: Study) -> dict[str, Any]:
+    """How this profile's checkpoints map to the paper's epochs: ``epochs`` (this profile's pre-training
+    epochs, a checkpoint after each), ``paper epochs`` (the paper's 200) and ``pairs`` (``"e → paper epoch"``
+    for each checkpoint the chapter reads, checkpoint e standing for the paper's epoch paper·e/epochs)."""
     point = {"task": "rspnet", "backbone": MEDIUM}
     total = study.pretrain_config(point).epochs
-    pairs = ", ".join(f"{e or total} -> {paper_epoch(e, total)}" for e in checkpoint_epochs(study, point))
-    return (
-        f"Pre-training runs {total} epochs at the {study.profile} profile, with a checkpoint after each; "
-        f"checkpoint e stands for the paper's epoch {PAPER_EPOCHS}·e/{total} ({pairs})."
-    )
+    pairs = ", ".join(f"{e or total} → {paper_epoch(e, total)}" for e in checkpoint_epochs(study, point))
+    return {"epochs": total, "paper epochs": PAPER_EPOCHS, "pairs": pairs}
 
 
 def table2_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[str, Any]]:
