@@ -131,6 +131,25 @@ def test_each_glue_prefix_is_glued_by_one_cell(path):
     assert not shared, f"glue prefixes used by several code cells (cell numbers): {shared}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_cell_shows_the_claims_it_records(path):
+    # a cell's last expression is printed in the book: record_claims returns the claims it stored, whose repr
+    # (a list of Claim(...)) once stood under chapter 5's and chapter 9's tables
+    import ast
+
+    shown = []
+    for number, cell in enumerate(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"):
+        lines = "".join(cell["source"]).splitlines()  # an IPython magic (%pip) parses as the pass it stands for
+        code = "\n".join(re.sub(r"^(\s*)[%!].*", r"\1pass", line) for line in lines)
+        body = ast.parse(code).body
+        last = body[-1] if body else None
+        silenced = code.rstrip().endswith(";")  # IPython prints no value after a trailing semicolon
+        if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and not silenced:
+            if getattr(last.value.func, "id", getattr(last.value.func, "attr", "")) == "record_claims":
+                shown.append(number)
+    assert not shown, f"code cells ending in record_claims(...) print its claims (cell numbers): {shown}"
+
+
 # ----------------------------------------------------------------------------- launch links, install cell
 
 
