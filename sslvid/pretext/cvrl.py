@@ -50,6 +50,7 @@ class CVRL(PretextTask):
         proj_dim: output of the projection head.
         hidden_dim: width of its hidden layers.
         num_layers: its linear layers (hidden layers + output).
+        crop_area: area range of each clip's random resized crop (§3.2: 0.3-1).
         blur_p: probability of Gaussian blur of the first and of the second clip.
         solarize_p: probability of solarizing the first and the second clip.
     """
@@ -73,6 +74,7 @@ class CVRL(PretextTask):
         proj_dim: int = 128,
         hidden_dim: int = 2048,
         num_layers: int = 4,
+        crop_area: tuple[float, float] = CROP_AREA,
         blur_p: tuple[float, float] = (1.0, 0.1),
         solarize_p: tuple[float, float] = (0.0, 0.2),
     ) -> None:
@@ -82,7 +84,7 @@ class CVRL(PretextTask):
         self.view_augments = tuple(
             ClipAugment(
                 crop_size,
-                scale=CROP_AREA,
+                scale=(crop_area[0], crop_area[1]),  # a JSON list from task_kwargs too
                 ratio=CROP_ASPECT,
                 jitter=JITTER,
                 jitter_p=JITTER_P,
@@ -125,7 +127,7 @@ register_card(
             Setting("projection hidden width", released=2048, ours=default_of(CVRL, "hidden_dim")),
             Setting("projection linear layers (hidden + output)", released=4, ours=default_of(CVRL, "num_layers")),
             Setting("projection output", released=128, ours=default_of(CVRL, "proj_dim")),
-            Setting("crop area", paper=[0.3, 1.0], where="§3.2", ours=lambda: CROP_AREA),
+            Setting("crop area", paper=[0.3, 1.0], where="§3.2", ours=default_of(CVRL, "crop_area")),
             Setting("crop aspect", paper=[0.5, 2.0], where="§3.2", ours=lambda: CROP_ASPECT),
             Setting("colour jitter (b, c, s, h), p", ours=lambda: (*JITTER, JITTER_P)),
             Setting("grayscale p", ours=lambda: GRAYSCALE_P),
