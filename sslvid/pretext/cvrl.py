@@ -51,6 +51,8 @@ class CVRL(PretextTask):
         hidden_dim: width of its hidden layers.
         num_layers: its linear layers (hidden layers + output).
         crop_area: area range of each clip's random resized crop (§3.2: 0.3-1).
+        jitter_p: probability of colour jitter of a clip.
+        grayscale_p: probability of turning a clip grey.
         blur_p: probability of Gaussian blur of the first and of the second clip.
         solarize_p: probability of solarizing the first and the second clip.
     """
@@ -75,6 +77,8 @@ class CVRL(PretextTask):
         hidden_dim: int = 2048,
         num_layers: int = 4,
         crop_area: tuple[float, float] = CROP_AREA,
+        jitter_p: float = JITTER_P,
+        grayscale_p: float = GRAYSCALE_P,
         blur_p: tuple[float, float] = (1.0, 0.1),
         solarize_p: tuple[float, float] = (0.0, 0.2),
     ) -> None:
@@ -87,8 +91,8 @@ class CVRL(PretextTask):
                 scale=(crop_area[0], crop_area[1]),  # a JSON list from task_kwargs too
                 ratio=CROP_ASPECT,
                 jitter=JITTER,
-                jitter_p=JITTER_P,
-                grayscale_p=GRAYSCALE_P,
+                jitter_p=jitter_p,
+                grayscale_p=grayscale_p,
                 blur_p=blur,
                 solarize_p=solarize,
             )
@@ -129,8 +133,9 @@ register_card(
             Setting("projection output", released=128, ours=default_of(CVRL, "proj_dim")),
             Setting("crop area", paper=[0.3, 1.0], where="§3.2", ours=default_of(CVRL, "crop_area")),
             Setting("crop aspect", paper=[0.5, 2.0], where="§3.2", ours=lambda: CROP_ASPECT),
-            Setting("colour jitter (b, c, s, h), p", ours=lambda: (*JITTER, JITTER_P)),
-            Setting("grayscale p", ours=lambda: GRAYSCALE_P),
+            Setting("colour jitter (b, c, s, h)", ours=lambda: JITTER),
+            Setting("colour jitter p", ours=default_of(CVRL, "jitter_p")),
+            Setting("grayscale p", ours=default_of(CVRL, "grayscale_p")),
             Setting("blur p (clip 1, clip 2)", released=[1.0, 0.1], ours=default_of(CVRL, "blur_p")),
             Setting("solarize p (clip 1, clip 2)", released=[0.0, 0.2], ours=default_of(CVRL, "solarize_p")),
             Setting("optimiser", released="sgd", ours=lambda: CVRL.paper_recipe.optimizer),
