@@ -63,6 +63,11 @@ def markdown_of(path: Path) -> str:
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
 
 
+def code_cells(path: Path) -> list[str]:
+    """The source of each code cell of a notebook, in order."""
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
 def bib_keys() -> set[str]:
     return set(re.findall(r"^@\w+\{([^,\s]+),", (REPO / "book" / "references.bib").read_text(), re.M))
 
@@ -122,10 +127,9 @@ GLUE_PREFIX = re.compile(r"glue_facts\(\s*f?\"([^\"]+)\"")
 def test_each_glue_prefix_is_glued_by_one_cell(path):
     # MyST-NB fails the book on a key glued twice; two cells gluing one prefix collide as soon as their
     # facts share a name (chapter 6's Table 7 facts and its claims' evidence both had "models")
-    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     owners: dict[str, list[int]] = {}
-    for number, cell in enumerate(cells):
-        for prefix in set(GLUE_PREFIX.findall("".join(cell["source"]))):
+    for number, source in enumerate(code_cells(path)):
+        for prefix in set(GLUE_PREFIX.findall(source)):
             owners.setdefault(prefix, []).append(number)
     shared = {prefix: where for prefix, where in owners.items() if len(where) > 1}
     assert not shared, f"glue prefixes used by several code cells (cell numbers): {shared}"
@@ -138,9 +142,9 @@ def test_no_cell_shows_the_claims_it_records(path):
     import ast
 
     shown = []
-    for number, cell in enumerate(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"):
-        lines = "".join(cell["source"]).splitlines()  # an IPython magic (%pip) parses as the pass it stands for
-        code = "\n".join(re.sub(r"^(\s*)[%!].*", r"\1pass", line) for line in lines)
+    for number, source in enumerate(code_cells(path)):
+        # an IPython magic (%pip) parses as the pass it stands for
+        code = "\n".join(re.sub(r"^(\s*)[%!].*", r"\1pass", line) for line in source.splitlines())
         body = ast.parse(code).body
         last = body[-1] if body else None
         silenced = code.rstrip().endswith(";")  # IPython prints no value after a trailing semicolon
@@ -366,7 +370,7 @@ def test_prepared_notebooks_for_lab_and_nbval_keep_their_code_in_view(tmp_path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_figure_is_numbered_captioned_and_referenced(path):
     cells = json.loads(path.read_text())["cells"]
-    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    code = "\n".join(code_cells(path))
     glued = set(re.findall(r'show_figure\([\s\S]*?"(fig-[\w-]+)"', code))
     placed = {}
     for cell in cells:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sslvid.analysis.claims import CONTRADICTED, HOLDS, INCONCLUSIVE, NOT_MEASURED  # noqa: E402
 from sslvid.evaluate.features import FeatureCache  # noqa: E402
 from sslvid.experiments import task_complexity as ch  # noqa: E402
-from sslvid.experiments.study import Study  # noqa: E402
+from sslvid.experiments.study import Study, evidence  # noqa: E402
 from sslvid.store.paper_tables import PAPER_TABLES  # noqa: E402
 from sslvid.store.results import ResultsStore  # noqa: E402
 from sslvid.store.runs import RunStore  # noqa: E402
@@ -241,3 +241,8 @@ def test_one_run_end_to_end(study):
     assert 0 <= pretext["pretext acc (%)"].iloc[0] <= 100 and pretext["ceiling (%)"].iloc[0] == 100.0
     frame = ch.paper_comparison(acc)
     assert frame["reproduced"].notna().sum() == 1
+
+
+def test_evidence_counts_the_test_videos_under_this_chapters_column_name():
+    acc = pd.DataFrame({"top1": [40.0, 50.0], "test_videos": [500, 500]})
+    assert evidence(acc) == {"seeds": 1, "models": 2, "test_videos": 500}

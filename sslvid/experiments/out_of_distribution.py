@@ -331,4 +331,4 @@ def scale_facts(comparison: pd.DataFrame) -> dict[str, Any]:
     """How far our Table 6 is from the paper's (from :func:`ood_comparison`): ``cells`` with both a paper and a
     reproduced number and their ``mean difference`` (points; NaN without such a cell)."""
     both = comparison.dropna(subset=["paper", "reproduced"])
-    return {"cells": len(both), "mean difference": float(both["difference"].mean()) if len(both) else float("nan")}
+    return {"cells": len(both), "mean difference": float(both["difference"].mean())}

@@ -119,9 +119,11 @@ def video_gap(
 
 def evidence(accuracy: pd.DataFrame, seeds: int | None = None) -> dict[str, Any]:
     """How many seeds and test videos stand behind a chapter's numbers (``Study.accuracy`` rows, with ``seed`` from
-    several seeds): ``seeds`` (given, else the distinct values of ``seed``, or 1 without it), ``models`` (rows of one
-    seed: the most any seed has) and ``test_videos``."""
-    videos = accuracy["videos"].dropna() if "videos" in accuracy else pd.Series(dtype=float)
+    several seeds; their test videos in ``videos``, or ``test_videos`` as chapter 4 names them): ``seeds`` (given,
+    else the distinct values of ``seed``, or 1 without it), ``models`` (rows of one seed: the most any seed has) and
+    ``test_videos``."""
+    column = next((c for c in ("videos", "test_videos") if c in accuracy), None)
+    videos = accuracy[column].dropna() if column else pd.Series(dtype=float)
     by_seed = accuracy["seed"] if "seed" in accuracy and len(accuracy) else None
     if seeds is None:
         seeds = by_seed.nunique() if by_seed is not None else 1
