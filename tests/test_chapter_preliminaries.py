@@ -425,6 +425,7 @@ def test_recipe_facts_read_the_micro_recipes_from_the_configs():
         RECIPE.batch_size,
     )
     assert (facts["shared optimizer"], facts["shared lr"], facts["shared batch"]) == (SHARED_RECIPE.optimizer, 0.01, 32)
+    assert (facts["classification epochs"], facts["shared epochs"]) == (RECIPE.epochs, 4)
 
 
 def _readout_rows() -> pd.DataFrame:

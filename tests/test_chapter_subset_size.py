@@ -61,7 +61,15 @@ def test_checkpoints_at_smoke_and_selection(study):
     assert ch.select_checkpoints(study, point, (200,)) == [None]
     with pytest.raises(ValueError, match="valid: 100, 200"):
         ch.select_checkpoints(study, point, (50,))
-    assert ch.epoch_scale(study) == {"epochs": 2, "paper epochs": 200, "pairs": "1 → 100, 2 → 200"}
+    assert ch.epoch_scale(study) == {
+        "epochs": 2,
+        "every": 1,
+        "paper epochs": 200,
+        "pairs": "1 → 100, 2 → 200",
+        "longer": "none",
+    }
+    micro = ch.epoch_scale(Study("micro"))
+    assert (micro["epochs"], micro["every"], micro["longer"]) == (4, 1, "rotnet 8/2, prp 8/2")
 
 
 def test_grid_points_of_the_three_tables(study):
@@ -101,6 +109,10 @@ def test_tables_have_the_papers_shape_and_compare_exactly():
     assert cmp4.loc[cmp4["epochs"] == "50", "reproduced"].isna().all()
     assert cmp4.loc[cmp4["epochs"] == "50", "our_epoch"].isna().all()
     assert list(cmp4.loc[cmp4["epochs"] == "100", "our_epoch"].unique()) == [1]
+    lengths = {task: 8 if task in ("rotnet", "prp") else 4 for task in SIX_TASKS}
+    per_task = ch.compare_table(ch.TABLE4, acc4, total_epochs=lengths)
+    at_100 = per_task[per_task["epochs"] == "100"].set_index("pretext")["our_epoch"]
+    assert (at_100["rotnet"], at_100["prp"], at_100["vcop"]) == (4, 4, 2), "each task's own checkpoint"
 
 
 def test_gains_first_last_and_monotone():

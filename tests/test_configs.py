@@ -34,6 +34,7 @@ def test_hashes_are_those_of_the_configs_before_they_were_built_from_parts():
     finetune = EvalConfig.for_profile("smoke", backbone=BACKBONE, dataset="digits-motion", lr=1, crop_scale=[0.3, 1])
     # RotNet's micro numbers before it had its own recipe
     old_recipe = {"optimizer": "sgd", "lr": 0.01, "batch_size": 32, "warmup_epochs": 0}
+    old_recipe |= {"epochs": 4, "checkpoint_every": 1}  # and its length, before the recipe had its own
     assert PretrainConfig.for_profile("micro", "rotnet", BACKBONE, **old_recipe).config_hash() == "dd05f63c6db80793"
     assert PretrainConfig.for_profile("paper", "cvrl", BACKBONE).config_hash() == "b2ab6233a8f0b5fe"
     assert EvalConfig.for_profile("micro", source=pretrain, protocol="linear").config_hash() == "38088a8348bf64de"

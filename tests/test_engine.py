@@ -103,11 +103,22 @@ def test_the_classification_tasks_pretrain_with_their_measured_micro_recipe():
             RECIPE.batch_size,
             RECIPE.warmup_epochs,
         )
-        assert PretrainConfig.for_profile("smoke", task=task, backbone="r3d_18").batch_size == 4, (
-            "smoke keeps its batch"
-        )
+        assert (micro.epochs, micro.checkpoint_every) == (8, 2), "longer, with as many checkpoints as the profile's"
+        assert micro.epochs // micro.checkpoint_every == 4
+        smoke = PretrainConfig.for_profile("smoke", task=task, backbone="r3d_18")
+        assert (smoke.batch_size, smoke.epochs, smoke.checkpoint_every) == (4, 2, 1), "smoke keeps its own numbers"
+        assert PretrainConfig.for_profile("micro", task=task, backbone="r2plus1d_18", epochs=3).epochs == 3
         assert PretrainConfig.for_profile("paper", task=task, backbone="r3d_18").warmup_epochs == 0
-    assert PretrainConfig.for_profile("micro", task="vcop", backbone="r3d_18").optimizer == "sgd"
+    vcop = PretrainConfig.for_profile("micro", task="vcop", backbone="r3d_18")
+    assert (vcop.optimizer, vcop.epochs, vcop.checkpoint_every) == ("sgd", 4, 1)
+
+
+def test_the_lightweight_grid_keeps_one_length_for_every_method_at_micro_scale():
+    from sslvid.experiments.study import Study
+
+    study = Study("micro")
+    lengths = {study.pretrain_config(p).epochs for p in study.grid_points("lightweight")}
+    assert lengths == {4}, "its figure draws every method against the same epochs"
 
 
 def test_tdl_takes_its_micro_key_encoder_numbers_under_the_users_and_only_at_micro_scale():

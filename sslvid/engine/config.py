@@ -205,7 +205,7 @@ def task_defaults(task: str, profile: str) -> dict[str, Any]:
 
 
 def task_recipe(task: str, profile: str) -> dict[str, Any]:
-    """The optimiser fields ``task`` pre-trains with at ``profile`` (``PretextTask.recipe``); the
+    """The training fields ``task`` pre-trains with at ``profile`` (``PretextTask.recipe``); the
     shared recipe for a name that is not a registered task (validation reports it)."""
     from sslvid.pretext.base import SHARED_RECIPE
 

@@ -48,6 +48,7 @@ from sslvid.experiments import (
 )
 from sslvid.experiments.study import Study, chapter_claim
 from sslvid.pretext.base import TASKS
+from sslvid.scale.grids import SIX_TASKS
 from sslvid.store.errors import not_cached_cause
 from sslvid.store.paper_tables import PAPER_BACKBONES, list_paper_tables, load_paper_table, paper_table_info
 
@@ -196,8 +197,9 @@ def normalise_comparison(table: str, frame: pd.DataFrame) -> pd.DataFrame:
 def setup_table(study: Study) -> pd.DataFrame:
     """The paper's setting (benchmark §3.2-3.4) beside this profile's, from the pre-training configs of both
     profiles and the study's protocol and targets: columns ``aspect``, ``paper``, ``here (<profile>)``."""
-    here = study.pretrain_config({"task": "rotnet", "backbone": "r2plus1d_18"})
-    paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18")
+    here = study.pretrain_config({"task": "vcop", "backbone": "r2plus1d_18"})
+    paper = PretrainConfig.for_profile("paper", task="vcop", backbone="r2plus1d_18")
+    longer = study.own_lengths(SIX_TASKS, "r2plus1d_18")
     rows = [
         ("clip (frames x height x width)", _clip(paper), _clip(here)),
         ("backbone width", f"{paper.width:g} (published networks)", f"{here.width:g}"),
@@ -210,7 +212,8 @@ def setup_table(study: Study) -> pd.DataFrame:
         (
             "pre-training epochs",
             f"{paper.epochs} (checkpoints 50, 100, 150, 200)",
-            f"{here.epochs} (checkpoint every {here.checkpoint_every}: stand-ins for 50-200)",
+            f"{here.epochs} (checkpoint every {here.checkpoint_every}: stand-ins for 50-200)"
+            + ("" if longer == "none" else f"; tasks with their own length (epochs/spacing): {longer}"),
         ),
         ("evaluation protocol", "finetuning end to end", study.protocol),
         ("appearance target", "UCF101", study.target("appearance")),
@@ -226,8 +229,10 @@ def _clip(config: PretrainConfig) -> str:
 def scale_notes(study: Study) -> pd.DataFrame:
     """Per paper table, the difference of scale in words (the common part from the study's configs, the rest
     from ``PaperTable.scale``): ``table``, ``paper table``, ``what differs``."""
-    here = study.pretrain_config({"task": "rotnet", "backbone": "r2plus1d_18"})
-    paper = PretrainConfig.for_profile("paper", task="rotnet", backbone="r2plus1d_18")
+    here = study.pretrain_config({"task": "vcop", "backbone": "r2plus1d_18"})
+    paper = PretrainConfig.for_profile("paper", task="vcop", backbone="r2plus1d_18")
+    longer = study.own_lengths(SIX_TASKS, "r2plus1d_18")
+    epochs = f"{here.epochs} epochs" + ("" if longer == "none" else f" ({longer}: epochs/checkpoint spacing)")
     fill = {
         "appearance": study.target("appearance"),
         "motion": study.target("motion"),
@@ -237,7 +242,7 @@ def scale_notes(study: Study) -> pd.DataFrame:
         "clip_hw": f"{here.crop_size}x{here.crop_size}",
     }
     common = (
-        f"{_clip(here)} clips at width {here.width:g}, {here.epochs} epochs, {study.protocol} "
+        f"{_clip(here)} clips at width {here.width:g}, {epochs}, {study.protocol} "
         f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)"
     )
     return pd.DataFrame(

@@ -504,7 +504,7 @@ def pretext_final_table(logs: pd.DataFrame) -> pd.DataFrame:
 
 def recipe_facts() -> dict[str, Any]:
     """The micro pre-training recipes the chapter's text names, read from the configs: RotNet's (that of the
-    classification tasks, RotNet and PRP) and VCOP's (the shared one of the other tasks)."""
+    classification tasks, RotNet and PRP) and VCOP's (the shared one of the other tasks), with their epochs."""
     facts: dict[str, Any] = {}
     for kind, task in (("classification", "rotnet"), ("shared", "vcop")):
         config = PretrainConfig.for_profile("micro", task=task, backbone=BACKBONES[-1])
@@ -513,6 +513,7 @@ def recipe_facts() -> dict[str, Any]:
             f"{kind} lr": config.lr,
             f"{kind} batch": config.batch_size,
             f"{kind} warmup": config.warmup_epochs,
+            f"{kind} epochs": config.epochs,
         }
     return facts
 

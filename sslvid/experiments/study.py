@@ -227,6 +227,14 @@ class Study:
         fields = {**fields, **self.overrides, "seed": self.seed, "device": self.device}
         return PretrainConfig.for_profile(self.profile, **fields)
 
+    def own_lengths(self, tasks: Sequence[str], backbone: str) -> str:
+        """The ``tasks`` whose recipe pre-trains another length on ``backbone`` than the profile's, each as
+        ``"task epochs/checkpoint spacing"`` (e.g. ``"rotnet 8/2, prp 8/2"``), or "none"."""
+        usual = get_profile(self.profile).pretrain["epochs"]
+        configs = [(task, self.pretrain_config({"task": task, "backbone": backbone})) for task in tasks]
+        longer = [f"{task} {c.epochs}/{c.checkpoint_every}" for task, c in configs if c.epochs != usual]
+        return ", ".join(longer) or "none"
+
     def pretrain(self, point: Mapping[str, Any]) -> PretrainResult:
         """Pre-train ``point`` unless the run store holds it; timed in ``timings``."""
         config = self.pretrain_config(point)

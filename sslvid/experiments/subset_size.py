@@ -13,7 +13,7 @@ Paper-named frames (``to_paper_frame``) have columns ``pretext``, ``backbone`` (
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -78,13 +78,22 @@ def select_checkpoints(study: Study, point: Mapping[str, Any], paper_epochs: Seq
 
 
 def epoch_scale(study: Study) -> dict[str, Any]:
-    """How this profile's checkpoints map to the paper's epochs: ``epochs`` (this profile's pre-training
-    epochs, a checkpoint after each), ``paper epochs`` (the paper's 200) and ``pairs`` (``"e → paper epoch"``
-    for each checkpoint the chapter reads, checkpoint e standing for the paper's epoch paper·e/epochs)."""
+    """How this profile's checkpoints map to the paper's epochs: ``epochs`` (RSPNet's pre-training epochs at this
+    profile, a checkpoint every ``every``), ``paper epochs`` (the paper's 200), ``pairs`` (``"e → paper epoch"``
+    for each checkpoint the chapter reads, checkpoint e standing for the paper's epoch paper·e/epochs) and
+    ``longer`` (the tasks whose recipe runs another length, as ``"task E/every"``, or "none"; their checkpoints
+    map the same way, paper·e/E)."""
     point = {"task": "rspnet", "backbone": MEDIUM}
-    total = study.pretrain_config(point).epochs
+    config = study.pretrain_config(point)
+    total = config.epochs
     pairs = ", ".join(f"{e or total} → {paper_epoch(e, total)}" for e in checkpoint_epochs(study, point))
-    return {"epochs": total, "paper epochs": PAPER_EPOCHS, "pairs": pairs}
+    return {
+        "epochs": total,
+        "every": config.checkpoint_every or total,
+        "paper epochs": PAPER_EPOCHS,
+        "pairs": pairs,
+        "longer": study.own_lengths(SIX_TASKS, MEDIUM),
+    }
 
 
 def table2_points(study: Study, tasks: Sequence[str] = SIX_TASKS) -> list[dict[str, Any]]:
@@ -171,15 +180,20 @@ def table4(accuracy: pd.DataFrame) -> pd.DataFrame:
     return ordered_pivot(accuracy, "paper_epoch", "task", "top1", {"task": SIX_TASKS}).rename_axis("paper epochs")
 
 
-def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int) -> pd.DataFrame:
+def compare_table(name: str, accuracy: pd.DataFrame, total_epochs: int | Mapping[str, int]) -> pd.DataFrame:
     """Paper table ``name`` (Table 2, 3 or 4) vs reproduced: its key columns, ``paper, reproduced, n, difference``;
-    Tables 3 and 4 (keyed by the paper's ``epochs``) add ``our_epoch``, the checkpoint of a ``total_epochs`` run
-    that stands for it."""
+    Tables 3 and 4 (keyed by the paper's ``epochs``) add ``our_epoch``, the checkpoint of a run of ``total_epochs``
+    (one number, or per task for a table with a ``pretext`` column) that stands for it."""
     merged = compare_with_paper(name, to_paper_frame(accuracy))
     if "epochs" in merged:  # paper epoch x total / 200; NaN where no checkpoint stands for it
-        ours = merged["epochs"].astype(int) * total_epochs / PAPER_EPOCHS
+        if isinstance(total_epochs, Mapping):
+            totals: Any = merged["pretext"].map(total_epochs)
+            described = ", ".join(f"{t} {e}" for t, e in total_epochs.items())
+        else:
+            totals, described = total_epochs, str(total_epochs)
+        ours = merged["epochs"].astype(int) * totals / PAPER_EPOCHS
         merged["our_epoch"] = ours.where(ours == ours.round()).astype("Int64")
-        merged.attrs["scale"] = f"our_epoch of {total_epochs} stands for the paper's epochs of {PAPER_EPOCHS}"
+        merged.attrs["scale"] = f"our_epoch of {described} stands for the paper's epochs of {PAPER_EPOCHS}"
     return merged
 
 
@@ -205,16 +219,17 @@ def paper_comparisons(
     """The chapter's paper-vs-reproduced tables (``compare_table``) keyed by paper-table name, from the notebook's
     compute-or-load calls with its knobs. A read-only study (``Study.cached_only``) leaves out a table whose runs
     are not cached, and raises the first ``NotCachedError`` if none is."""
-    total = study.pretrain_config({"task": "rspnet", "backbone": MEDIUM}).epochs
-    builders = {
-        TABLE2: lambda: subset_accuracy(study, tasks),
-        TABLE3: lambda: rspnet_accuracy(study, table3_backbones, table3_epochs),
-        TABLE4: lambda: epochs_accuracy(study, tasks, table4_epochs),
+    total = {t: study.pretrain_config({"task": t, "backbone": MEDIUM}).epochs for t in SIX_TASKS}
+    builders: dict[str, tuple[Callable[[], pd.DataFrame], int | Mapping[str, int]]] = {
+        # each table's rows and the length of the runs behind them (Table 4: per task)
+        TABLE2: (lambda: subset_accuracy(study, tasks), total),
+        TABLE3: (lambda: rspnet_accuracy(study, table3_backbones, table3_epochs), total["rspnet"]),
+        TABLE4: (lambda: epochs_accuracy(study, tasks, table4_epochs), total),
     }
     tables, missing = {}, []
-    for name, build in builders.items():
+    for name, (build, epochs) in builders.items():
         try:
-            tables[name] = compare_table(name, build(), total)
+            tables[name] = compare_table(name, build(), epochs)
         except NotCachedError as error:  # a read-only study (chapter 10) lacks this table's runs
             missing.append(error)
     if missing and not tables:

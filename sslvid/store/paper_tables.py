@@ -124,8 +124,8 @@ PAPER_TABLES: dict[str, PaperTable] = {
             chapter="subset_size",
             axis="epochs",
             comparison="pre-training lengths against each other, per pretext task",
-            scale="the paper's epochs 50/100/150/200 (of 200) stand for the same fractions of this profile's "
-            "{epochs} epochs; UCF101 finetuning -> {appearance} {protocol}",
+            scale="the paper's epochs 50/100/150/200 (of 200) stand for the same fractions of each task's run at "
+            "this profile; UCF101 finetuning -> {appearance} {protocol}",
         ),
         PaperTable(
             "benchmark_t5_task_complexity",
