@@ -44,7 +44,8 @@ class Profile:
         batch_size: clips per training batch.
         bench_steps: timed steps when measuring throughput.
         pretrain: ``PretrainConfig`` numbers (epochs, checkpoint spacing, subset, dataset, workers);
-            the optimiser's come from each task's recipe (``PretextTask.recipe``).
+            the optimiser's come from each task's recipe (``PretextTask.recipe``), which may also set
+            another length with as many checkpoints (micro RotNet and PRP).
         evaluate: ``EvalConfig`` numbers: ``"common"`` to every protocol, then per protocol.
         distill: ``DistillConfig`` numbers.
         study_protocol: the evaluation protocol of the study's tables (``sslvid.experiments.study``).

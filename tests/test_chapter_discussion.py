@@ -360,6 +360,14 @@ def test_scale_notes_and_setup_read_the_profile(study):
     assert heading.startswith("### Benchmark Table 1") and "2 of 12 cells" in heading
 
 
+def test_micro_scale_notes_name_the_longer_runs_where_a_chapter_has_them():
+    notes = chapter.scale_notes(Study("micro")).set_index("table")["what differs"]
+    assert "rotnet 8/2, prp 8/2" in notes["benchmark_t1_pretext_k400_50k"]
+    assert "rotnet 8/2" not in notes["lightweight_t1_stl10"], "the lightweight grid keeps one length"
+    setup = chapter.setup_table(Study("micro")).set_index("aspect")
+    assert setup.loc["pre-training epochs", "here (micro)"].startswith("4 (checkpoint every 1")
+
+
 def test_paper_comparisons_covers_every_table(study):
     tables = chapter.paper_comparisons(study, chapters={})
     assert list(tables) == list_paper_tables()

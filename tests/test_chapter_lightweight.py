@@ -276,6 +276,21 @@ def test_energy_facts_are_the_papers_constants_and_the_assumed_cpu_power():
     assert facts["device"] == "NVIDIA Tesla P100" and facts["cpu watts"] == 65.0
 
 
+def test_the_default_checkpoints_follow_the_runs_spacing(monkeypatch):
+    asked = []
+
+    def accuracy(self, points, target, epochs, **kwargs):
+        asked.append(epochs)
+        return pd.DataFrame({"task": ["rotnet"] * len(epochs), "backbone": "resnet18_2d", "epoch": list(epochs)})
+
+    monkeypatch.setattr(Study, "accuracy", accuracy)
+    spaced = Study("smoke", overrides={"epochs": 6, "checkpoint_every": 2})
+    point = {"task": "rotnet", "backbone": "resnet18_2d"}
+    table = ch.accuracy_by_epoch(spaced, [point])
+    assert asked == [(2, 4, None)], "only the checkpoints a run saves"
+    assert list(table["epoch"]) == [2, 4, 6] and list(table["final"]) == [False, False, True]
+
+
 def test_smoke_chapter_end_to_end(study):
     methods, backbones = ["splitbrain", "rotnet"], ["shufflenetv2_2d"]
     points = ch.lightweight_points(study, methods, backbones)

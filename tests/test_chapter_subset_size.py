@@ -70,6 +70,7 @@ def test_checkpoints_at_smoke_and_selection(study):
     }
     micro = ch.epoch_scale(Study("micro"))
     assert (micro["epochs"], micro["every"], micro["longer"]) == (4, 1, "rotnet 8/2, prp 8/2")
+    assert ch.epoch_scale(Study("micro", overrides={"epochs": 6}))["longer"] == "none", "one chosen length for all"
 
 
 def test_grid_points_of_the_three_tables(study):

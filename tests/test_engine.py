@@ -107,10 +107,24 @@ def test_the_classification_tasks_pretrain_with_their_measured_micro_recipe():
         assert micro.epochs // micro.checkpoint_every == 4
         smoke = PretrainConfig.for_profile("smoke", task=task, backbone="r3d_18")
         assert (smoke.batch_size, smoke.epochs, smoke.checkpoint_every) == (4, 2, 1), "smoke keeps its own numbers"
-        assert PretrainConfig.for_profile("micro", task=task, backbone="r2plus1d_18", epochs=3).epochs == 3
+        mine = PretrainConfig.for_profile("micro", task=task, backbone="r2plus1d_18", epochs=5)
+        assert (mine.epochs, mine.checkpoint_every) == (5, 1), "a chosen length keeps the profile's spacing"
         assert PretrainConfig.for_profile("paper", task=task, backbone="r3d_18").warmup_epochs == 0
     vcop = PretrainConfig.for_profile("micro", task="vcop", backbone="r3d_18")
     assert (vcop.optimizer, vcop.epochs, vcop.checkpoint_every) == ("sgd", 4, 1)
+
+
+def test_a_recipe_that_sets_a_length_keeps_the_profiles_number_of_checkpoints():
+    from sslvid.pretext.base import TASKS
+    from sslvid.profiles import get_profile
+
+    micro = get_profile("micro").pretrain
+    for name in TASKS.names():
+        recipe = TASKS.get(name).micro_recipe
+        if recipe.epochs is None and recipe.checkpoint_every is None:
+            continue
+        assert recipe.epochs and recipe.checkpoint_every, f"{name}: a length comes with its checkpoint spacing"
+        assert recipe.epochs / recipe.checkpoint_every == micro["epochs"] / micro["checkpoint_every"], name
 
 
 def test_the_lightweight_grid_keeps_one_length_for_every_method_at_micro_scale():

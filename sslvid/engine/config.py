@@ -2,8 +2,8 @@
 
 ``PretrainConfig.for_profile("micro", task="rotnet", backbone="r2plus1d_18")`` fills the numbers
 of a scale (``sslvid.profiles``: clip size, width, batch size, epochs, checkpoint spacing and the
-subset; the task's recipe for its optimiser numbers): a profile changes numbers, never which
-code runs.
+subset; the task's recipe for its optimiser numbers and, where it needs another, its length): a
+profile changes numbers, never which code runs.
 
 The hash (``config_hash``) is what the results store files a run under. It covers every field
 that changes the result and leaves out those that do not: where and how fast it runs
@@ -43,9 +43,11 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
     The shared parts (``sslvid.engine.configparts``: ``Data``, ``Clips``, ``Training``,
     ``Runtime``) plus the task, backbone and split. Fields left ``None`` are filled from the
     profile (``Profile.defaults("pretrain")``); ``optimizer``, ``lr``, ``weight_decay``,
-    ``momentum`` and ``batch_size`` first from the task's recipe for the profile
-    (``PretextTask.recipe``: its authors' numbers at paper scale, the shared micro recipe
-    otherwise). What the user sets wins over both. ``batch_size`` is global: under torchrun
+    ``momentum``, ``batch_size``, ``warmup_epochs`` and, where a task needs another length,
+    ``epochs`` and ``checkpoint_every`` first from the task's recipe for the profile
+    (``PretextTask.recipe``: its authors' numbers at paper scale, the measured micro recipes
+    otherwise). What the user sets wins over both; a user's ``epochs`` without a
+    ``checkpoint_every`` takes the profile's spacing, not the recipe's. ``batch_size`` is global: under torchrun
     each of the N processes takes ``batch_size / N`` videos per step (it must divide).
 
     Args:
@@ -106,7 +108,10 @@ class PretrainConfig(HashedConfig, Runtime, Training, Clips, Data):
         return cls.for_profile(values.pop("profile"), values.pop("task"), values.pop("backbone"), **values)
 
     def _profile_defaults(self) -> dict[str, Any]:
-        return get_profile(self.profile).defaults("pretrain") | task_recipe(self.task, self.profile)
+        recipe = task_recipe(self.task, self.profile)
+        if self.epochs is not None:  # a length the caller chose keeps the profile's checkpoint spacing
+            recipe.pop("checkpoint_every", None)
+        return get_profile(self.profile).defaults("pretrain") | recipe
 
     def _before_fill(self) -> None:
         """The task's own numbers at this scale (its recipe's ``task_kwargs``) under those the caller set."""

@@ -48,6 +48,7 @@ from sslvid.experiments import (
 )
 from sslvid.experiments.study import Study, chapter_claim
 from sslvid.pretext.base import TASKS
+from sslvid.profiles import get_profile
 from sslvid.scale.grids import SIX_TASKS
 from sslvid.store.errors import not_cached_cause
 from sslvid.store.paper_tables import PAPER_BACKBONES, list_paper_tables, load_paper_table, paper_table_info
@@ -241,12 +242,21 @@ def scale_notes(study: Study) -> pd.DataFrame:
         "clip": _clip(here),
         "clip_hw": f"{here.crop_size}x{here.crop_size}",
     }
-    common = (
-        f"{_clip(here)} clips at width {here.width:g}, {epochs}, {study.protocol} "
-        f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)"
-    )
+    same_length = {grid for grid, fields in get_profile(study.profile).grid_fields.items() if "epochs" in fields}
+
+    def common(chapter: str) -> str:  # a chapter whose grid (of the same name) sets one length has no longer tasks
+        length = f"{here.epochs} epochs" if chapter in same_length else epochs
+        return (
+            f"{_clip(here)} clips at width {here.width:g}, {length}, {study.protocol} "
+            f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)"
+        )
+
     return pd.DataFrame(
-        {"table": info.name, "paper table": info.title, "what differs": f"{info.scale.format(**fill)}; {common}"}
+        {
+            "table": info.name,
+            "paper table": info.title,
+            "what differs": f"{info.scale.format(**fill)}; {common(info.chapter)}",
+        }
         for info in map(paper_table_info, list_paper_tables())
     )
 

@@ -116,15 +116,18 @@ def pretrain_runs(study: Study, points: Sequence[Mapping[str, Any]]) -> pd.DataF
 def accuracy_by_epoch(
     study: Study, points: Sequence[Mapping[str, Any]], epochs: Sequence[int | None] | None = None
 ) -> pd.DataFrame:
-    """Appearance-target accuracy of every point at each of ``epochs`` (None: the final weights; default: every
-    checkpoint, the micro runs' epochs 1-4 standing for the study's, every 5 epochs, §4), evaluated with the paper's
-    Adam: one row per (point, checkpoint) of ``Study.accuracy`` (``top1`` in percent), the final weights carrying
-    their epoch number and ``final`` True."""
-    last = {(p["task"], p["backbone"]): study.pretrain_config(p).epochs for p in points}
+    """Appearance-target accuracy of every point at each of ``epochs`` (None: the final weights; default: every saved
+    checkpoint, e.g. the micro runs' epochs 1-4 standing for the study's, every 5 epochs, §4), evaluated with the
+    paper's Adam: one row per (point, checkpoint) of ``Study.accuracy`` (``top1`` in percent), the final weights
+    carrying their epoch number and ``final`` True."""
+    configs = {(p["task"], p["backbone"]): study.pretrain_config(p) for p in points}
+    last = {key: config.epochs for key, config in configs.items()}
     if epochs is None:
-        if len(set(last.values())) != 1:
-            raise ValueError(f"the points train for different numbers of epochs: {sorted(set(last.values()))}")
-        epochs = (*range(1, next(iter(last.values()))), None)
+        lengths = {(c.epochs, c.checkpoint_every or c.epochs) for c in configs.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"the points train for different epochs or checkpoint spacings: {sorted(lengths)}")
+        total, every = lengths.pop()
+        epochs = (*range(every, total, every), None)
     table = study.accuracy(points, "appearance", epochs=tuple(epochs), **DOWNSTREAM_OPTIMISER)
     table["final"] = table["epoch"].isna()
     table["epoch"] = [

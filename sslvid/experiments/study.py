@@ -11,6 +11,7 @@ protocol is the profile's ``study_protocol`` (finetuning at paper scale, the lin
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import time
@@ -228,12 +229,14 @@ class Study:
         return PretrainConfig.for_profile(self.profile, **fields)
 
     def own_lengths(self, tasks: Sequence[str], backbone: str) -> str:
-        """The ``tasks`` whose recipe pre-trains another length on ``backbone`` than the profile's, each as
-        ``"task epochs/checkpoint spacing"`` (e.g. ``"rotnet 8/2, prp 8/2"``), or "none"."""
-        usual = get_profile(self.profile).pretrain["epochs"]
-        configs = [(task, self.pretrain_config({"task": task, "backbone": backbone})) for task in tasks]
-        longer = [f"{task} {c.epochs}/{c.checkpoint_every}" for task, c in configs if c.epochs != usual]
-        return ", ".join(longer) or "none"
+        """The ``tasks`` that pre-train on ``backbone`` with another length or checkpoint spacing than most of
+        them (their recipe's), each as ``"task epochs/checkpoint spacing"`` (e.g. ``"rotnet 8/2, prp 8/2"``), or
+        "none"."""
+        configs = {task: self.pretrain_config({"task": task, "backbone": backbone}) for task in tasks}
+        lengths = {task: (c.epochs, c.checkpoint_every) for task, c in configs.items()}
+        usual = collections.Counter(lengths.values()).most_common(1)[0][0] if lengths else None
+        own = [f"{task} {epochs}/{every}" for task, (epochs, every) in lengths.items() if (epochs, every) != usual]
+        return ", ".join(own) or "none"
 
     def pretrain(self, point: Mapping[str, Any]) -> PretrainResult:
         """Pre-train ``point`` unless the run store holds it; timed in ``timings``."""

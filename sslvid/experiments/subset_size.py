@@ -5,7 +5,8 @@ subsets of 10k/30k/50k videos; Table 3 and Figure 2 left (block 1), RSPNet per b
 epochs; Table 4, the six tasks on R(2+1)D-18, K400-50k, per checkpoint; Figure 2 right, CKA maps of RSPNet.
 
 Epochs: the paper saves checkpoints at 50/100/150/200 of 200 epochs; checkpoint ``e`` of a run of ``E`` epochs
-stands for the paper's epoch ``200 * e / E`` (micro: 1-4 of 4 -> 50-200; smoke: 1, 2 of 2 -> 100, 200).
+stands for the paper's epoch ``200 * e / E`` (micro: 1-4 of 4 -> 50-200, RotNet and PRP 2, 4, 6, 8 of 8; smoke:
+1, 2 of 2 -> 100, 200).
 
 Paper-named frames (``to_paper_frame``) have columns ``pretext``, ``backbone`` (``PAPER_BACKBONES``), ``subset``,
 ``epochs`` (the paper's epoch) and ``value`` (top-1 %).

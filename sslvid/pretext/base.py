@@ -34,8 +34,9 @@ CATEGORIES = ("spatial", "temporal", "spatiotemporal")
 
 @dataclass(frozen=True)
 class Recipe:
-    """The optimiser numbers a task pre-trains with at one scale; None leaves a field to the
-    shared default (``SHARED_RECIPE``) and, for ``batch_size``, to the profile.
+    """The training numbers a task pre-trains with at one scale; None leaves a field to the
+    shared default (``SHARED_RECIPE``) and, for ``batch_size``, ``epochs`` and ``checkpoint_every``,
+    to the profile.
 
     Args:
         optimizer: "sgd", "adam" or "adamw".
@@ -142,7 +143,8 @@ class PretextTask(nn.Module):
         paper_recipe: optimiser, lr, batch and weight decay at paper scale, as the method's
             authors train it (the benchmark keeps data, epochs and backbones equal across tasks,
             not optimisers). Temperatures and queue sizes are the task's own defaults.
-        micro_recipe: the numbers at micro scale (and smoke, with the profile's batch). Default:
+        micro_recipe: the numbers at micro scale (and smoke, with the profile's batch, epochs and
+            checkpoint spacing). Default:
             ``SHARED_RECIPE`` for every task, measured in ``benchmarks/pretext_recipes.py``; a task
             overrides it only with a measured reason.
 
