@@ -235,6 +235,8 @@ def test_accuracy_curves_axes():
     fig = accuracy_curves(table)
     assert isinstance(fig, Figure) and len(fig.axes) == 1 and len(fig.axes[0].lines) == 2
     assert len(accuracy_curves(table, facet="backbone").axes) == 2
+    assert fig.axes[0].get_xlabel() == "pre-training epochs"
+    assert accuracy_curves(table, xlabel="paper epoch").axes[0].get_xlabel() == "paper epoch"
     with pytest.raises(ValueError, match="lacks columns"):
         accuracy_curves(table, group="method")
 

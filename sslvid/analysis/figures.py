@@ -313,6 +313,7 @@ def accuracy_curves(
     facet: str | None = None,
     ylabel: str = "top-1 accuracy",
     title: str | None = None,
+    xlabel: str | None = None,
 ) -> Figure:
     """Accuracy against pre-training epochs from a tidy table, one line per group (lightweight study Fig. 2).
 
@@ -326,6 +327,7 @@ def accuracy_curves(
         group: column that splits lines (e.g. task, backbone).
         facet: optional column that splits panels.
         ylabel: y-axis label.
+        xlabel: x-axis label (default: "pre-training epochs" for ``x="epoch"``, else the column's name).
         title: figure title.
 
     Raises:
@@ -351,7 +353,7 @@ def accuracy_curves(
                     alpha=0.2,
                     linewidth=0,
                 )
-        ax.set_xlabel(f"pre-training {x}s" if x == "epoch" else x)
+        ax.set_xlabel(xlabel or (f"pre-training {x}s" if x == "epoch" else x))
         ax.grid(alpha=0.3)
         if panel is not None:
             ax.set_title(f"{facet} = {panel}", fontsize=9)
