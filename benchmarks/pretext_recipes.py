@@ -50,8 +50,8 @@ optimizer:lr:batch:epochs[:warm-up epochs]; seconds = pre-training only):
     r2plus1d_18   cvrl    sgd:0.01:32:16         epoch  4: 0.031 18.8; 8: 0.057 15.4; 12: 0.052 17.6; 16: 0.054 18.0
 
 (2026-12-07 rows: the first and third are chapter 2's Table 1 runs; m and keys set with
-``--task-kwargs '{"momentum": 0.9, "queue_size": 128}'``; the VCOP row with a patched forward
-that crops the tuple as one clip, not an option of the task; seconds on a machine loaded by the
+``--task-kwargs '{"momentum": 0.9, "queue_size": 128}'``; the VCOP row with one crop for the whole
+tuple, now ``--task-kwargs '{"shared_crop": true}'``; seconds on a machine loaded by the
 book's build, one thread.) The released key encoder
 (momentum 0.999) stays at its random initialisation over the 64 steps of a micro run
 (0.999^64 = 0.94), so TDL's temporal negative, which the online encoder embeds, outscores every
@@ -84,8 +84,20 @@ predicts the playback rate of 63% of its clips (chance 25%: the book's PRP has 4
 and 8, so twice chance is 50%) and its probe beats random initialisation by 10 points, where 4
 epochs left it at 28% and 29.0.
 VCOP does not: at 15 epochs its loss is still ln 6 = 1.79 and its order accuracy at chance
-(15% of 6 orders, 204 s on an idle machine), so what it lacks is not steps alone: why is the
-next measurement (a probe of what tells its clips' order apart at micro scale).
+(15% of 6 orders, 204 s on an idle machine), so what it lacks is not steps alone.
+
+Why VCOP cannot learn on the appearance pool (2026-12-07). With one crop for the whole tuple
+(``--task-kwargs '{"shared_crop": true}'``, R(2+1)D, 8 epochs, probed at 2/4/6/8) it stays at
+chance with either recipe: ``sgd:0.01:32:8`` order accuracy .142 .169 .175 .148, probe 18.0 14.6
+13.6 14.0; ``adam:0.005:16:8:1`` .163 .163 .161 .157, probe 15.2 14.2 13.6 12.0 (random
+initialisation 21.6; about 110 s a run). The data explains it: a digit of the appearance pool
+moves at 0.5-2 px per frame inside a 20-px room (a 44-px glyph box in a 64-px frame) and bounces
+off its walls, and a VCOP tuple spans 40 of the video's 48 frames (3 clips of 8, 8 apart). Over
+2,000 tuples drawn as the generator draws its videos, the digit bounced inside the span in every
+one, and the three clips' mean positions along the video's heading were in the clips' order (or
+its reverse) in 32%, what three random positions give (2 of 6 orders, 33%): where the digit sits
+says nothing of which clip came first, and the digit's look does not change over time. Fixing it
+is the generator's job (a room the digit crosses once per tuple), not the task's.
 
 Data whose videos cannot be told apart by colour (2026-12-07, R(2+1)D, one run each, a copy of the default
 data generated with every palette drawn from 4 shared ones and every background solid, so that two videos

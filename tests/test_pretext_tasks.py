@@ -216,6 +216,46 @@ def test_prp_reconstructs_unit_frames_with_separate_branches():
     assert torch.allclose(task(batch).loss, expected, rtol=1e-5)
 
 
+def test_prp_decodes_from_at_most_decoder_channels():
+    """The released decoder starts from 512 channels; a wider feature map is narrowed by conv6_rec first."""
+    backbone = create_backbone("r3d_18", width=0.125)  # 64 channels
+    as_wide = create_task("prp", backbone=backbone, frames=FRAMES, crop_size=SIDE, decoder_channels=512)
+    assert as_wide.conv6_rec[0].out_channels == 64 == as_wide.decoder.net[0].in_channels
+    narrowed = create_task("prp", backbone=backbone, frames=FRAMES, crop_size=SIDE, decoder_channels=16)
+    assert narrowed.conv6_rec[0].out_channels == 16 == narrowed.decoder.net[0].in_channels
+    assert narrowed.conv6_cls[0].out_channels == 64
+    assert narrowed(make_batch(narrowed)).loss.isfinite()
+    with pytest.raises(ValueError, match="decoder_channels"):
+        create_task("prp", backbone=backbone, frames=FRAMES, crop_size=SIDE, decoder_channels=0)
+
+
+def test_prp_micro_recipe_narrows_the_decoder_of_wide_networks_only():
+    from sslvid.engine.config import PretrainConfig
+
+    for backbone in ("shufflenet3d", "r2plus1d_18"):
+        config = PretrainConfig(task="prp", backbone=backbone, profile="micro")
+        assert config.task_kwargs["decoder_channels"] == 128
+    task = create_task(
+        "prp", backbone=create_backbone("r2plus1d_18", width=0.25), frames=8, crop_size=32, decoder_channels=128
+    )
+    assert task.conv6_rec[0].out_channels == task.backbone.feature_dim == 128  # unchanged where C = 128
+    wide = create_task(
+        "prp", backbone=create_backbone("shufflenet3d", width=0.25), frames=8, crop_size=32, decoder_channels=128
+    )
+    assert wide.backbone.feature_dim > 128 == wide.decoder.net[0].in_channels
+
+
+def test_vcop_shared_crop_cuts_every_clip_of_a_video_alike():
+    task = make_task("vcop", shared_crop=True)
+    clips = make_batch(task)["clips"]  # (B, N, T, H, W, 3)
+    same = clips[:, :1].expand_as(clips).contiguous()
+    views = task.views(same).unflatten(0, clips.shape[:2])  # (B, N, 3, T, S, S)
+    assert torch.equal(views[:, 0], views[:, 1]) and torch.equal(views[:, 0], views[:, -1])
+    assert not torch.equal(views[0, 0], views[1, 0])
+    own = make_task("vcop").views(same).unflatten(0, clips.shape[:2])
+    assert not torch.equal(own[:, 0], own[:, 1])  # the released way: a crop per clip
+
+
 def test_rspnet_ranks_speeds_on_logits_with_the_released_margin():
     """Released Loss: MarginRankingLoss(margin=2.0)(l_pos, l_neg_speed), logits = cosine / 0.07 (Chen et al., 2021)."""
     task = make_task("rspnet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -49,9 +50,11 @@ def motion_weights(target: Tensor, patch: int, low: float = 0.8, high: float = 2
     return g.view(b, 1, 1, h, w).to(target.dtype)
 
 
-def conv6(channels: int) -> nn.Sequential:
-    """PRP's ``conv6`` opening each branch (released ``models/net_part.py``): Conv3d 3x3x3 -> BN -> ReLU."""
-    return nn.Sequential(nn.Conv3d(channels, channels, 3, padding=1), nn.BatchNorm3d(channels), nn.ReLU(inplace=True))
+def conv6(channels: int, out_channels: int | None = None) -> nn.Sequential:
+    """PRP's ``conv6`` opening each branch (released ``models/net_part.py``): Conv3d 3x3x3 -> BN -> ReLU,
+    ``channels`` -> ``out_channels`` (default: as many)."""
+    out = out_channels or channels
+    return nn.Sequential(nn.Conv3d(channels, out, 3, padding=1), nn.BatchNorm3d(out), nn.ReLU(inplace=True))
 
 
 @TASKS.register("prp")
@@ -66,6 +69,12 @@ class PRP(PretextTask):
     frames, half-positions averaged for ``s = 1``), with a motion-focused weighted L2 loss
     (:func:`motion_weights`). Loss = ``recon_weight * L_recon + cls_weight * L_cls`` (released
     code: 1 and 0.1). Benchmark §4.3: ``rates`` in {(1, 2), (1, 2, 4), (1, 2, 4, 8)}.
+
+    The released decoder starts from 512 channels, the last feature map of its C3D, R3D and
+    R(2+1)D; ``conv6_rec`` maps the backbone's C channels to ``min(C, decoder_channels)``, so a
+    network as wide (C = 512) decodes as released, and a wider one is narrowed first instead of
+    decoding from all its channels (ShuffleNet 2.0x, C = 1,920: its decoder and ``conv6_rec``
+    would otherwise hold about 80 times the parameters of the micro backbone).
 
     The reconstruction target is the cropped clip in [0, 1], as the released code's
     ``ToTensor`` frames; the encoder's input is that clip normalised with the Kinetics
@@ -82,6 +91,8 @@ class PRP(PretextTask):
         cls_weight: weight of the rate classification loss.
         motion_focus: weight the reconstruction error by :func:`motion_weights`.
         decoder_ups: up-sampling stages of the decoder.
+        decoder_channels: most channels the decoder starts from (released: 512; micro: 128, 512 at
+            the micro width 0.25, the recipe's ``task_kwargs``).
         crop_scale: area range of the random resized crop.
 
     Raises:
@@ -89,14 +100,18 @@ class PRP(PretextTask):
     """
 
     name = "prp"
-    revision = 2  # 2: [0, 1] reconstruction target, separate classification and reconstruction branches
+    revision = 3  # 2: [0, 1] target, separate branches; 3: the decoder starts from min(C, decoder_channels)
     category = "spatiotemporal"
     contrastive = False
     paper = "Yao et al. 2020, CVPR"
     paper_recipe = Recipe(
         "sgd", 0.01, 8, 5e-4, 0.9, source="released train_predict.py and config.py (Yao et al., 2020)"
     )
-    micro_recipe = CLASSIFICATION_MICRO_RECIPE
+    micro_recipe = replace(
+        CLASSIFICATION_MICRO_RECIPE,
+        task_kwargs={"decoder_channels": 128},
+        source=CLASSIFICATION_MICRO_RECIPE.source + "; the decoder from at most 128 channels, 512 at the micro width",
+    )
 
     def __init__(
         self,
@@ -108,15 +123,19 @@ class PRP(PretextTask):
         cls_weight: float = 0.1,
         motion_focus: bool = True,
         decoder_ups: int = 4,
+        decoder_channels: int = 512,
         crop_scale: tuple[float, float] = (0.5, 1.0),
     ) -> None:
         super().__init__(backbone)
         self.sampler = PlaybackRateSampler(frames, tuple(rates))
         self.crop_size, self.crop_scale = crop_size, crop_scale
         self.recon_weight, self.cls_weight, self.motion_focus = recon_weight, cls_weight, motion_focus
-        self.conv6_cls, self.conv6_rec = conv6(backbone.feature_dim), conv6(backbone.feature_dim)
-        self.head = LinearHead(backbone.feature_dim, len(rates))
-        self.decoder = ClipDecoder(backbone.feature_dim, (2 * frames, crop_size, crop_size), num_ups=decoder_ups)
+        if decoder_channels < 1:
+            raise ValueError(f"decoder_channels must be at least 1, got {decoder_channels}")
+        channels, decoded = backbone.feature_dim, min(backbone.feature_dim, decoder_channels)
+        self.conv6_cls, self.conv6_rec = conv6(channels), conv6(channels, decoded)
+        self.head = LinearHead(channels, len(rates))
+        self.decoder = ClipDecoder(decoded, (2 * frames, crop_size, crop_size), num_ups=decoder_ups)
 
     def clip_sampler(self) -> PlaybackRateSampler:
         """Rows (2, 2T) of floor/ceil half-step positions; meta ``rate`` (class) and ``stride``."""
@@ -164,6 +183,20 @@ register_card(
         settings=(
             Setting("clip length (frames)", released=16, ours=default_of(PRP, "frames")),
             Setting("dilation rates", released=[1, 2, 4, 8], ours=default_of(PRP, "rates")),
+            Setting("decoder input channels, at most", released=512, ours=default_of(PRP, "decoder_channels")),
+            Setting(
+                "decoder input channels at micro scale, at most",
+                released=512,
+                ours=lambda: PRP.task_defaults("micro")["decoder_channels"],
+                note="512 at the micro width 0.25; ShuffleNet's 480 channels would otherwise make the branches "
+                "85 times the size of its backbone and PRP's steps 2.5 times as slow",
+            ),
+            Setting(
+                "decoder up-sampling stage",
+                released="ConvTranspose3d (kernel 2, stride 2) -> Conv3d 3x3x3 -> BN -> ReLU",
+                ours=lambda: "ConvTranspose3d (kernel 4, stride 2) -> BN -> ReLU",
+                note="one transposed convolution per stage; channels halve at each stage in both",
+            ),
             Setting(
                 "loss weights (reconstruction, classification)",
                 released=[1.0, 0.1],

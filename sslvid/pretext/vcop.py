@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from torch import Tensor
+
 from sslvid.backbones.base import VideoBackbone
 from sslvid.cards import MethodCard, Setting, default_of, register_card
 from sslvid.data.transforms import ClipAugment
@@ -23,7 +25,9 @@ class VCOP(PretextTask):
     features is concatenated and mapped by a shared MLP, and the pair codes classify the
     permutation (:class:`PairwiseOrderHead`). Paper defaults: T = 16, interval 8, N = 3,
     pair width 512, dropout 0.5. Benchmark §4.3: N in {3, 4, 5} (6, 24, 120 classes).
-    Each clip gets its own random crop and flip (as the released code).
+    Each clip gets its own random crop and flip (as the released code), or with ``shared_crop``
+    all N clips of a video the same one, so that where the content sits in the frame is kept
+    from clip to clip.
 
     Args:
         backbone: a video backbone (``forward_features`` (B, C, T, H, W) -> (B, D), ``feature_dim``).
@@ -35,6 +39,7 @@ class VCOP(PretextTask):
         hidden_dim: width of the pair code.
         dropout: before the order classifier.
         crop_scale: area range of the random resized crop.
+        shared_crop: one crop and flip for the N clips of a video instead of one per clip.
 
     Raises:
         ValueError: if ``num_clips`` < 2.
@@ -57,8 +62,10 @@ class VCOP(PretextTask):
         hidden_dim: int = 512,
         dropout: float = 0.5,
         crop_scale: tuple[float, float] = (0.5, 1.0),
+        shared_crop: bool = False,
     ) -> None:
         super().__init__(backbone)
+        self.shared_crop = shared_crop
         if num_clips < 2:
             raise ValueError(f"num_clips must be >= 2, got {num_clips}")
         self.sampler = ClipOrderSampler(frames, num_clips, interval, stride)
@@ -69,11 +76,19 @@ class VCOP(PretextTask):
         """N shuffled clips per video; meta ``order`` is the permutation class."""
         return self.sampler
 
+    def views(self, clips: Tensor) -> Tensor:
+        """uint8 (B, N, T, H, W, 3) -> augmented clips (B * N, 3, T, S, S), video-major."""
+        b, n, t = clips.shape[:3]
+        if not self.shared_crop:
+            return self.augment(clips.flatten(0, 1))
+        joined = self.augment(clips.flatten(1, 2))  # (B, 3, N * T, S, S): one crop per video
+        return joined.unflatten(2, (n, t)).transpose(1, 2).flatten(0, 1)
+
     def forward(self, batch: dict[str, Any]) -> TaskOutput:
         """Embed each clip, classify the order; ``acc`` is the permutation accuracy."""
         clips = batch["clips"]  # (B, N, T, H, W, 3)
         b, n = clips.shape[:2]
-        features = self.backbone.forward_features(self.augment(clips.flatten(0, 1))).view(b, n, -1)
+        features = self.backbone.forward_features(self.views(clips)).view(b, n, -1)
         logits = self.head(features)
         loss, acc = classification(logits, batch["meta"]["order"].to(clips.device).long())
         return TaskOutput(loss, {"acc": acc.item(), "chance": chance(logits)}, b)
