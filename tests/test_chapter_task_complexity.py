@@ -70,6 +70,30 @@ def test_points_and_bad_names(study):
         ch.complexity_points(study, backbones=["c3d"])
 
 
+def test_micro_runs_the_profiles_share_of_the_grid_and_says_what_it_left_out(tmp_path):
+    micro = Study("micro", store=RunStore(tmp_path / "runs"), results=ResultsStore(tmp_path / "r.csv"))
+    assert ch.chosen_axes(micro) == (("rotnet", "prp"), ("r2plus1d_18",))
+    assert len(ch.complexity_points(micro)) == 6
+    assert ch.chosen_axes(micro, ch.TASKS, ch.BACKBONES) == (ch.TASKS, ch.BACKBONES)  # one knob away
+    assert len(ch.complexity_points(micro, ch.TASKS, ch.BACKBONES)) == 18
+    facts = ch.left_out_facts(*ch.chosen_axes(micro))
+    assert facts == {"tasks": "vcop", "backbones": "shufflenet3d", "points": 12, "run": 6}
+    assert ch.left_out_facts(ch.TASKS, ch.BACKBONES)["tasks"] == "none"
+
+
+def test_every_profile_keeps_only_values_of_its_grids():
+    from sslvid.profiles import get_profile, list_profiles
+    from sslvid.scale.grids import PAPER_GRIDS
+
+    for name in list_profiles():
+        for grid, axes in get_profile(name).grid_axes.items():
+            values = {
+                axis: {v for block in PAPER_GRIDS[grid].blocks for v in block.axes.get(axis, ())} for axis in axes
+            }
+            for axis, kept in axes.items():
+                assert kept and set(kept) <= values[axis], (name, grid, axis)
+
+
 def test_shared_runs_are_table1_runs(study):
     facts = ch.shared_runs_facts(study, ch.complexity_points(study))
     assert set(facts["table 1 levels"].split(", ")) == {"rotnet at C3", "vcop at C1", "prp at C3"}

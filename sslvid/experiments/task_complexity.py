@@ -45,6 +45,9 @@ TASKS = ("rotnet", "vcop", "prp")
 BACKBONES = ("shufflenet3d", "r2plus1d_18")
 """Table 5's networks: small (3D ShuffleNet v1 2.0x) and medium (R(2+1)D-18)."""
 
+GRID = "task_complexity"
+"""The study's grid of Table 5 (``sslvid.scale.grids.PAPER_GRIDS``)."""
+
 LEVELS = ("C1", "C2", "C3")
 """Complexity levels, least to most complex."""
 
@@ -85,14 +88,38 @@ def settings_table(tasks: Sequence[str] = TASKS) -> pd.DataFrame:
     return table.assign(**{"chance (%)": 100.0 / table["classes"]})
 
 
+def chosen_axes(
+    study: Study, tasks: Sequence[str] | None = None, backbones: Sequence[str] | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The tasks and backbones the chapter runs: the knobs' values, or for None the profile's (micro: RotNet and PRP
+    on R(2+1)D, ``Profile.grid_axes``); ValueError for an unknown task or backbone (the message lists the valid
+    ones)."""
+    tasks = check_selection(study.grid_axis(GRID, "task", tasks, TASKS), TASKS, "tasks")
+    backbones = check_selection(study.grid_axis(GRID, "backbone", backbones, BACKBONES), BACKBONES, "backbones")
+    return tuple(tasks), tuple(backbones)
+
+
+def left_out_facts(tasks: Sequence[str], backbones: Sequence[str]) -> dict[str, Any]:
+    """What the chapter leaves out of Table 5's grid: ``tasks`` and ``backbones`` (names, or "none") and
+    ``points``, the count of its 18 points not run."""
+    tasks_out = [t for t in TASKS if t not in tasks]
+    backbones_out = [b for b in BACKBONES if b not in backbones]
+    run = len(tasks) * len(backbones) * len(LEVELS)
+    return {
+        "tasks": ", ".join(tasks_out) or "none",
+        "backbones": ", ".join(backbones_out) or "none",
+        "points": len(TASKS) * len(BACKBONES) * len(LEVELS) - run,
+        "run": run,
+    }
+
+
 def complexity_points(
-    study: Study, tasks: Sequence[str] = TASKS, backbones: Sequence[str] = BACKBONES
+    study: Study, tasks: Sequence[str] | None = None, backbones: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The points of the study's grid ``task_complexity`` for ``tasks`` x ``backbones`` x C1-C3; ValueError for
-    an unknown task or backbone (the message lists the valid ones)."""
-    tasks = check_selection(tasks, TASKS, "tasks")
-    backbones = check_selection(backbones, BACKBONES, "backbones")
-    return [p for p in study.grid_points("task_complexity") if p["task"] in tasks and p["backbone"] in backbones]
+    """The points of the study's grid ``task_complexity`` for ``tasks`` x ``backbones`` x C1-C3 (None: the
+    profile's, :func:`chosen_axes`); ValueError for an unknown task or backbone."""
+    tasks, backbones = chosen_axes(study, tasks, backbones)
+    return [p for p in study.grid_points(GRID) if p["task"] in tasks and p["backbone"] in backbones]
 
 
 def shared_runs_facts(study: Study, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -171,8 +198,8 @@ def paper_comparison(acc: pd.DataFrame) -> pd.DataFrame:
 
 
 KNOBS: dict[str, Any] = {
-    "tasks": ("rotnet", "vcop", "prp"),
-    "backbones": ("shufflenet3d", "r2plus1d_18"),
+    "tasks": None,
+    "backbones": None,
     "target": "appearance",
 }
 """The notebook's knobs (its parameters cell less the study's own) and defaults; ``tests/test_knobs.py`` checks them."""
@@ -180,8 +207,8 @@ KNOBS: dict[str, Any] = {
 
 def paper_comparisons(
     study: Study,
-    tasks: Sequence[str] = KNOBS["tasks"],
-    backbones: Sequence[str] = KNOBS["backbones"],
+    tasks: Sequence[str] | None = KNOBS["tasks"],
+    backbones: Sequence[str] | None = KNOBS["backbones"],
     target: str = KNOBS["target"],
 ) -> dict[str, pd.DataFrame]:
     """The chapter's paper tables beside our numbers, ``{PAPER_TABLE: paper_comparison}``, from the chapter's
