@@ -72,7 +72,12 @@ def main() -> None:
         print(f"{chapter:28s} {seconds:7.1f}")
     print(f"{'all chapters':28s} {total:7.1f}  ({total / 60:.1f} min)\n")
 
-    rows = run_rows(data_dir() / "runs", args.profile, args.since)
+    runs = data_dir() / "runs"
+    if not runs.is_dir():
+        raise SystemExit(
+            f"no run store at {runs}: build the book there first, or point $SSLVID_HOME at a checkout that did"
+        )
+    rows = run_rows(runs, args.profile, args.since)
     by_kind: dict[str, list[float]] = collections.defaultdict(list)
     for row in rows:
         by_kind[row["kind"]].append(row["seconds"])
