@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from sslvid.analysis.claims import (
     VIDEOS,
 )
 from sslvid.backbones import create_backbone
+from sslvid.engine.pretrain import build_index
 from sslvid.evaluate.features import FeatureCache
 from sslvid.experiments import preliminaries as chapter
 from sslvid.experiments.study import Study, evidence
@@ -451,3 +454,21 @@ def test_readout_facts_average_by_task_family_and_mark_what_is_missing() -> None
     assert facts["class_non_contrastive"] == 30.0 and facts["class_best"] == 30.0
     assert facts["background_hue_chance"] == 20.0
     assert np.isnan(facts["heading_best"]) and np.isnan(facts["digit_hue_scratch"])  # not measured: NaN, still glued
+
+
+def test_vcop_order_check_reads_the_pools_own_trajectories(study, monkeypatch):
+    """The default data's digit bounces inside VCOP's tuples and its positions do not tell their order: a property of
+    the generator this check exists to show (it fails once the generator gives VCOP an answer)."""
+    facts = chapter.vcop_order_check(study)
+    config = study.pretrain_config(chapter.table1_point(study, "vcop", "r2plus1d_18"))
+    assert facts["data"] == "the default data" and facts["tuples"] == len(build_index(config))
+    assert facts["clips"] == 3 and facts["random_pct"] == pytest.approx(100 / 3)
+    assert facts["bounce_pct"] > 80
+    assert 0 <= facts["ordered_pct"] <= 100
+
+    def real_data(index):
+        raise ValueError(f"{index.root} is not a set of the generated default data")
+
+    monkeypatch.setattr(chapter, "video_scenes", real_data)  # videos with no known trajectories
+    real = chapter.vcop_order_check(study)
+    assert real["data"] == "real data" and math.isnan(real["ordered_pct"]) and real["tuples"] == 0

@@ -564,18 +564,12 @@ def scene_factors(scene: Scene) -> dict[str, int]:
     }
 
 
-def video_factors(index: VideoIndex) -> dict[str, np.ndarray]:
-    """The nuisance factors of every video of one generated default set, in the index's order.
-
-    Each video's scene is drawn again from its seed, as the generator drew it, so the factors
-    are exact and nothing extra is stored beside the videos.
+def video_scenes(index: VideoIndex) -> list[Scene]:
+    """The scene of every video of one generated default set, in the index's order, drawn again from each
+    video's seed as the generator drew it (so nothing extra is stored beside the videos).
 
     Args:
         index: a split of a default set (``open_split("digits-appearance", "test")``).
-
-    Returns:
-        ``FACTORS`` -> (N,) int64 class indices; ``heading`` only for appearance sets (a motion
-        set's class is its motion).
 
     Raises:
         ValueError: the index is not a set of generated default data (its folder has no
@@ -585,14 +579,14 @@ def video_factors(index: VideoIndex) -> dict[str, np.ndarray]:
     manifest = _read_manifest(index.root.parent)
     if spec is None or manifest is None:
         raise ValueError(
-            f"{index.root} is not a set of the generated default data, so its videos have no known nuisance "
-            f"factors; use one of {', '.join(DEFAULT_SETS)} (open_split with no data_root)"
+            f"{index.root} is not a set of the generated default data, so its videos have no known scenes "
+            f"(nuisance factors, trajectories); use one of {', '.join(DEFAULT_SETS)} (open_split with no data_root)"
         )
     params = manifest["params"]
     _, labels = load_digits()
     planned = plan_videos(labels, params["seed"], params["scale"], params["frames"], params["fps"])
     jobs = {job.rel_path: job for job in planned if job.set_name == spec.name}
-    rows = []
+    scenes = []
     for record in index.records:
         job = jobs.get(f"{spec.name}/{Path(record.path).relative_to(index.root).as_posix()}")
         if job is None:
@@ -600,8 +594,23 @@ def video_factors(index: VideoIndex) -> dict[str, np.ndarray]:
                 f"{record.path} is not a video the generator planned for {spec.name} (seed {params['seed']})"
             )
         rng = rng_for(params["seed"], job.set_name, job.split, job.label, job.number)
-        rows.append(scene_factors(draw_scene(spec.kind, job.label, rng, params["frames"], SIZE)))
-    names = FACTORS if spec.kind == "appearance" else FACTORS[:-1]
+        scenes.append(draw_scene(spec.kind, job.label, rng, params["frames"], SIZE))
+    return scenes
+
+
+def video_factors(index: VideoIndex) -> dict[str, np.ndarray]:
+    """The nuisance factors of every video of one generated default set, in the index's order
+    (:func:`video_scenes`).
+
+    Returns:
+        ``FACTORS`` -> (N,) int64 class indices; ``heading`` only for appearance sets (a motion
+        set's class is its motion).
+
+    Raises:
+        ValueError: the index is not a set of generated default data.
+    """
+    rows = [scene_factors(scene) for scene in video_scenes(index)]
+    names = FACTORS if DEFAULT_SETS[index.root.name].kind == "appearance" else FACTORS[:-1]
     return {name: np.array([row[name] for row in rows], dtype=np.int64) for name in names}
 
 

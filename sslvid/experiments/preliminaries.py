@@ -11,6 +11,7 @@ It returns facts and claims (``claims``, with 95% intervals and computed verdict
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
@@ -26,8 +27,9 @@ from sslvid.analysis.claims import Claim, Estimate, seed_difference, spearman, v
 from sslvid.analysis.figures import accuracy_curves, cka_heatmaps
 from sslvid.analysis.tables import ordered_pivot, seed_estimates, seed_table
 from sslvid.backbones import VideoBackbone
-from sslvid.data.default import FACTORS
+from sslvid.data.default import FACTORS, video_scenes
 from sslvid.engine.config import PretrainConfig
+from sslvid.engine.pretrain import build_index, build_task
 from sslvid.evaluate.classify import trained_classifier
 from sslvid.evaluate.common import open_eval_split, video_clips
 from sslvid.evaluate.readout import feature_readout as readout
@@ -289,6 +291,48 @@ def feature_readout(study: Study, target: str = "appearance") -> pd.DataFrame:
     table = pd.concat(tables, ignore_index=True)
     table[["chance", "accuracy", "low", "high"]] *= 100
     return table[columns]
+
+
+def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, Any]:
+    """Can where the digit sits tell VCOP's clips apart? Over one VCOP tuple per video of Table 1's pre-training
+    set, drawn by VCOP's own sampler (Xu et al. 2019 §3: N clips of T frames, ``interval`` apart) at the study's
+    settings, from each video's scene as the generator drew it:
+
+    * ``bounce_pct``: tuples in which the digit turns back off a wall between its first and last frame;
+    * ``ordered_pct``: tuples whose clips' mean digit positions, projected on the video's heading, are in the
+      clips' temporal order or its reverse (the order a network could read from positions);
+    * ``random_pct``: the same for N positions drawn at random, 2 / N! (33.3% for 3 clips);
+    * ``tuples``, ``clips`` (N), ``span`` (frames from the first clip's start to the last one's end).
+
+    The digit's look does not change within a video, so where it sits is the only cue of time a clip's
+    pooled features could hold. On real data (no known trajectories) every number is NaN and ``data`` says so.
+    """
+    config = study.pretrain_config(table1_point(study, "vcop", backbone))
+    sampler = build_task(config).clip_sampler()
+    facts: dict[str, Any] = {"clips": sampler.num_clips, "random_pct": 200.0 / math.factorial(sampler.num_clips)}
+    try:
+        scenes = video_scenes(build_index(config))
+    except ValueError:
+        return {**facts, "data": "real data", "tuples": 0, "span": float("nan"), "bounce_pct": float("nan"),
+                "ordered_pct": float("nan")}  # fmt: skip
+    rng = rng_for(study.seed, "vcop order check")
+    bounces, ordered = [], []
+    for scene in scenes:
+        clips = sampler.ordered(len(scene.positions), rng)  # (N, T) frame indices, in time order
+        heading = np.array([math.sin(scene.heading), math.cos(scene.heading)])  # (y, x), as the generator moves
+        along = scene.positions[clips].mean(axis=1) @ heading  # (N,) mean position of each clip on the heading
+        steps = np.diff(along)
+        ordered.append(bool((steps > 0).all() or (steps < 0).all()))
+        path = np.diff(scene.positions[clips.min() : clips.max() + 1], axis=0)  # (span - 1, 2) frame-to-frame moves
+        bounces.append(bool((np.sign(path[1:]) * np.sign(path[:-1]) < 0).any()))
+    return {
+        **facts,
+        "data": "the default data",
+        "tuples": len(scenes),
+        "span": int(sampler.span),
+        "bounce_pct": 100.0 * float(np.mean(bounces)),
+        "ordered_pct": 100.0 * float(np.mean(ordered)),
+    }
 
 
 def readout_table(readout_rows: pd.DataFrame) -> pd.DataFrame:
