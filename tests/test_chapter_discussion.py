@@ -364,6 +364,8 @@ def test_micro_scale_notes_name_the_longer_runs_where_a_chapter_has_them():
     notes = chapter.scale_notes(Study("micro")).set_index("table")["what differs"]
     assert "rotnet 8/2, prp 8/2" in notes["benchmark_t1_pretext_k400_50k"]
     assert "rotnet 8/2" not in notes["lightweight_t1_stl10"], "the lightweight grid keeps one length"
+    assert "task rotnet, prp only; backbone r2plus1d_18 only" in notes["benchmark_t5_task_complexity"]
+    assert "only" not in notes["benchmark_t1_pretext_k400_50k"]
     setup = chapter.setup_table(Study("micro")).set_index("aspect")
     assert setup.loc["pre-training epochs", "here (micro)"].startswith("4 (checkpoint every 1")
 

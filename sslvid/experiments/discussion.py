@@ -242,12 +242,15 @@ def scale_notes(study: Study) -> pd.DataFrame:
         "clip": _clip(here),
         "clip_hw": f"{here.crop_size}x{here.crop_size}",
     }
-    same_length = {grid for grid, fields in get_profile(study.profile).grid_fields.items() if "epochs" in fields}
+    profile = get_profile(study.profile)
+    same_length = {grid for grid, fields in profile.grid_fields.items() if "epochs" in fields}
 
     def common(chapter: str) -> str:  # a chapter whose grid (of the same name) sets one length has no longer tasks
         length = f"{here.epochs} epochs" if chapter in same_length else epochs
+        kept = profile.grid_axes.get(chapter, {})  # the grid points a chapter runs by default at this scale
+        only = "".join(f"; {axis} {', '.join(values)} only" for axis, values in kept.items())
         return (
-            f"{_clip(here)} clips at width {here.width:g}, {length}, {study.protocol} "
+            f"{_clip(here)} clips at width {here.width:g}, {length}, {study.protocol}{only} "
             f"(paper: {_clip(paper)}, width {paper.width:g}, {paper.epochs} epochs, finetuning)"
         )
 
