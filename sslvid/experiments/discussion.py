@@ -247,7 +247,7 @@ def scale_notes(study: Study) -> pd.DataFrame:
 
     def common(chapter: str) -> str:  # a chapter whose grid (of the same name) sets one length has no longer tasks
         length = f"{here.epochs} epochs" if chapter in same_length else epochs
-        kept = profile.grid_axes.get(chapter, {})  # the grid points a chapter runs by default at this scale
+        kept = profile.chapter_axes.get(chapter, {})  # the grid points a chapter runs by default at this scale
         only = "".join(f"; {axis} {', '.join(values)} only" for axis, values in kept.items())
         return (
             f"{_clip(here)} clips at width {here.width:g}, {length}, {study.protocol}{only} "

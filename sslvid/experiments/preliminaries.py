@@ -300,7 +300,8 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
 
     * ``bounce_pct``: tuples in which the digit turns back off a wall between its first and last frame;
     * ``ordered_pct``: tuples whose clips' mean digit positions, projected on the video's heading, are in the
-      clips' temporal order or its reverse (the order a network could read from positions);
+      clips' temporal order or its reverse (the order a network could read from positions; NaN where no video
+      has one heading, as in a motion set);
     * ``random_pct``: the same for N positions drawn at random, 2 / N! (33.3% for 3 clips);
     * ``tuples``, ``clips`` (N), ``span`` (frames from the first clip's start to the last one's end).
 
@@ -319,10 +320,11 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
     bounces, ordered = [], []
     for scene in scenes:
         clips = sampler.ordered(len(scene.positions), rng)  # (N, T) frame indices, in time order
-        heading = np.array([math.sin(scene.heading), math.cos(scene.heading)])  # (y, x), as the generator moves
-        along = scene.positions[clips].mean(axis=1) @ heading  # (N,) mean position of each clip on the heading
-        steps = np.diff(along)
-        ordered.append(bool((steps > 0).all() or (steps < 0).all()))
+        if not math.isnan(scene.heading):  # a motion video's class is its motion: it has no one heading
+            heading = np.array([math.sin(scene.heading), math.cos(scene.heading)])  # (y, x), as the generator moves
+            along = scene.positions[clips].mean(axis=1) @ heading  # (N,) mean position of each clip on the heading
+            steps = np.diff(along)
+            ordered.append(bool((steps > 0).all() or (steps < 0).all()))
         path = np.diff(scene.positions[clips.min() : clips.max() + 1], axis=0)  # (span - 1, 2) frame-to-frame moves
         bounces.append(bool((np.sign(path[1:]) * np.sign(path[:-1]) < 0).any()))
     return {
@@ -331,7 +333,7 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
         "tuples": len(scenes),
         "span": int(sampler.span),
         "bounce_pct": 100.0 * float(np.mean(bounces)),
-        "ordered_pct": 100.0 * float(np.mean(ordered)),
+        "ordered_pct": 100.0 * float(np.mean(ordered)) if ordered else float("nan"),
     }
 
 

@@ -254,12 +254,14 @@ class Study:
         yield row
         self.timings.append({**row, "seconds": round(time.perf_counter() - start, 2)})
 
-    def grid_axis(self, grid: str, axis: str, chosen: Sequence[str] | None, every: Sequence[str]) -> tuple[str, ...]:
-        """The values of ``axis`` of ``grid`` a chapter runs: its knob's ``chosen`` values, or, for None, those
-        this profile runs (``Profile.grid_axes``; ``every`` value where the profile drops none)."""
+    def chapter_axis(
+        self, chapter: str, axis: str, chosen: Sequence[str] | None, every: Sequence[str]
+    ) -> tuple[str, ...]:
+        """The values of a grid ``axis`` that ``chapter`` runs: its knob's ``chosen`` values, or, for None, those
+        this profile runs (``Profile.chapter_axes``; ``every`` value where the profile drops none)."""
         if chosen is not None:
             return tuple(chosen)
-        return tuple(get_profile(self.profile).grid_axes.get(grid, {}).get(axis, every))
+        return tuple(get_profile(self.profile).chapter_axes.get(chapter, {}).get(axis, every))
 
     def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
         """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only (each point once;

@@ -92,10 +92,10 @@ def chosen_axes(
     study: Study, tasks: Sequence[str] | None = None, backbones: Sequence[str] | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The tasks and backbones the chapter runs: the knobs' values, or for None the profile's (micro: RotNet and PRP
-    on R(2+1)D, ``Profile.grid_axes``); ValueError for an unknown task or backbone (the message lists the valid
+    on R(2+1)D, ``Profile.chapter_axes``); ValueError for an unknown task or backbone (the message lists the valid
     ones)."""
-    tasks = check_selection(study.grid_axis(GRID, "task", tasks, TASKS), TASKS, "tasks")
-    backbones = check_selection(study.grid_axis(GRID, "backbone", backbones, BACKBONES), BACKBONES, "backbones")
+    tasks = check_selection(study.chapter_axis(CHAPTER, "task", tasks, TASKS), TASKS, "tasks")
+    backbones = check_selection(study.chapter_axis(CHAPTER, "backbone", backbones, BACKBONES), BACKBONES, "backbones")
     return tuple(tasks), tuple(backbones)
 
 
