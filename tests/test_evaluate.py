@@ -37,7 +37,7 @@ from sslvid.evaluate import (
 )
 from sslvid.evaluate.common import eval_sampler, labelled_videos, official_folds, open_eval_split
 from sslvid.evaluate.config import source_of
-from sslvid.evaluate.features import ClipFeatures, extract_clip_features
+from sslvid.evaluate.features import ClipFeatures, extract_clip_features, feature_spec
 from sslvid.evaluate.metrics import video_correct, video_features, video_scores
 from sslvid.evaluate.models import FeatureBatches
 from sslvid.evaluate.retrieval import retrieval_items
@@ -236,6 +236,32 @@ def test_linear_probe_freezes_the_backbone(pretrained, stores, tiny_default, mon
     assert any("running_mean" in k for k in after)
     assert all(torch.equal(before[k], after[k]) for k in before), "weights and BN statistics unchanged"
     assert backbone.training, "the caller's mode is restored"
+
+
+def test_features_extract_under_bf16_on_a_cpu_only_where_it_pays_and_stay_close_to_float32(tiny_default):
+    from sslvid.backbones import create_backbone
+    from sslvid.evaluate.features import inference_bf16
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert inference_bf16("r2plus1d_18", True, cpu) and not inference_bf16("shufflenet3d", True, cpu)
+    assert not inference_bf16("r2plus1d_18", False, cpu) and inference_bf16("shufflenet3d", True, cuda)
+    config = EvalConfig.for_profile(
+        "smoke", protocol="linear", backbone="r2plus1d_18", data_root=str(tiny_default), device="cpu"
+    )
+    split = open_eval_split(config, "test")
+    torch.manual_seed(0)
+    backbone = create_backbone("r2plus1d_18", width=0.25)
+    sampler = eval_sampler(config, 2)
+    full = extract_clip_features(backbone, split.index, split.source, sampler, 32, cpu, 8)
+    half = extract_clip_features(backbone, split.index, split.source, sampler, 32, cpu, 8, amp=True)
+    assert full.features.dtype == half.features.dtype == torch.float32
+    error = ((half.features - full.features).norm() / full.features.norm()).item()
+    assert 0 < error < 0.03, "bf16 rounding only"
+    fp32_key = feature_spec("w", split.index, sampler, 32, (40, 40), "smoke")
+    assert (
+        "precision" not in fp32_key
+        and feature_spec("w", split.index, sampler, 32, (40, 40), "smoke", bf16=True)["precision"] == "bf16"
+    )
 
 
 def test_retrieval_reports_hits_at_k_and_reuses_cached_features(pretrained, stores, tiny_default, tmp_path):

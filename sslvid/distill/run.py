@@ -541,7 +541,7 @@ def _clip_outputs(
         config.eval_batch_size,
         config.num_workers or 0,
         None,
-        config.amp,
+        config.amp and device.type == "cuda",  # float32 on a CPU, where the students gain nothing from bf16
         progress,
         config.max_failure_fraction,
     )

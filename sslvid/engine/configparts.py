@@ -128,7 +128,9 @@ class Training(ConfigPart):
         amp: bf16 autocast on CUDA (ignored on CPU: there, with torch 2.14's oneDNN kernels, the
             Conv3d weight gradients under bf16 autocast are wrong, infinite or NaN, wherever a
             feature map is 2 frames long, as in the third stage of the micro 3D CNNs; measured by
-            ``benchmarks/cpu_step_speed.py``, whose table gives each network's gradient error).
+            ``benchmarks/cpu_step_speed.py``, whose table gives each network's gradient error). An
+            evaluation's frozen features, which need no gradient, are extracted under bf16 on a CPU
+            too for the networks it speeds up (``sslvid.evaluate.features.inference_bf16``).
     """
 
     epochs: int | None = config_field(check=AT_LEAST_1)

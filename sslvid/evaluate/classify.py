@@ -56,6 +56,7 @@ from sslvid.evaluate.features import (
     Noise,
     extract_clip_features,
     feature_spec,
+    inference_bf16,
     unreadable_videos,
     weights_digest,
 )
@@ -416,6 +417,7 @@ def eval_features(
             noise,
         )
     sampler = eval_sampler(config, config.test_clips)
+    bf16 = inference_bf16(config.backbone, config.amp, device)
     spec = feature_spec(
         model.weights,
         split.index,
@@ -426,6 +428,7 @@ def eval_features(
         noise,
         config.eval_batch_size,
         config.cache_format,
+        bf16,
     )
     return ctx.features.get_or_compute(
         spec,
@@ -439,7 +442,7 @@ def eval_features(
             config.eval_batch_size,
             config.num_workers or 0,
             noise,
-            config.amp,
+            bf16,
             ctx.progress,
             config.max_failure_fraction,
         ),

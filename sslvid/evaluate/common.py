@@ -27,6 +27,7 @@ from sslvid.evaluate.features import (
     Noise,
     extract_clip_features,
     feature_spec,
+    inference_bf16,
     weights_digest,
 )
 from sslvid.evaluate.metrics import VIDEO_SCORE
@@ -137,6 +138,7 @@ def frozen_features(
     """
     sampler = eval_sampler(config, clips)
     backbone = source_backbone(config, store)
+    bf16 = inference_bf16(config.backbone, config.amp, device)
     spec = feature_spec(
         f"{info.weights}|{weights_digest(backbone)}",
         split.index,
@@ -147,6 +149,7 @@ def frozen_features(
         noise,
         config.eval_batch_size,
         config.cache_format,
+        bf16,
     )
 
     def compute() -> ClipFeatures:
@@ -160,7 +163,7 @@ def frozen_features(
             config.eval_batch_size,
             config.num_workers or 0,
             noise,
-            config.amp,
+            bf16,
             progress,
             config.max_failure_fraction,
         )

@@ -151,7 +151,7 @@ def extract_clip_features(
         batch_size: videos per batch (``batch_size * K`` clips).
         num_workers: DataLoader workers reading the cache.
         noise: optional corruption of the test clips.
-        amp: bf16 autocast on CUDA.
+        amp: bf16 autocast on ``device`` (decide it with :func:`inference_bf16`).
         progress: show a progress bar.
         max_failure_fraction: the largest tolerated share of unreadable videos.
 
@@ -182,9 +182,7 @@ def extract_clip_features(
         tracker,
         videos,
     )
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else contextlib.nullcontext()
-    )
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
     with autocast:
         # a backbone, or any module with its forward_features (a distiller's scores)
         features, labels = extract_features(backbone, batches, device=device, batch_size=batch_size)  # type: ignore[arg-type]
@@ -224,6 +222,20 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+CPU_BF16_BACKBONES = frozenset({"c3d", "mobilenetv2_3d", "r2plus1d_18", "r3d_18"})
+"""The networks whose frozen features bf16 autocast makes faster on a CPU (1.3x to 3x at micro shapes, features
+within 0.4-1.1% of float32's, ``benchmarks/cpu_inference_speed.py``); the others (ShuffleNet, SqueezeNet) gain
+nothing and extract in float32. Training stays float32 on a CPU, whose bf16 weight gradients are wrong."""
+
+
+def inference_bf16(backbone: str, amp: bool, device: torch.device) -> bool:
+    """Whether features of the network ``backbone`` are extracted under bf16 autocast on ``device``: with ``amp``
+    on CUDA, and on a CPU for the networks of ``CPU_BF16_BACKBONES``."""
+    if not amp:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and backbone in CPU_BF16_BACKBONES)
+
+
 def feature_spec(
     weights: str,
     index: VideoIndex,
@@ -234,6 +246,7 @@ def feature_spec(
     noise: Noise | None = None,
     batch_size: int | None = None,
     cache_format: str = "uint8",
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """What a cached feature file depends on (its key is the hash of this dict).
 
@@ -248,6 +261,8 @@ def feature_spec(
         batch_size: videos per batch (only recorded with ``noise``).
         cache_format: the clip cache's storage format; recorded unless "uint8" (so the keys of
             features extracted before formats existed stay valid), since JPEG changes the pixels.
+        bf16: extracted under bf16 autocast (:func:`inference_bf16`); recorded when True, since it
+            changes the features' values.
     """
     spec = {
         "schema": FEATURE_SCHEMA,
@@ -280,6 +295,8 @@ def feature_spec(
         }
     if cache_format != "uint8":
         spec["cache_format"] = cache_format
+    if bf16:
+        spec["precision"] = "bf16"
     return spec
 
 
