@@ -158,6 +158,14 @@ def test_no_cell_shows_the_claims_it_records(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_its_own_id(path):
+    """nbformat 4.5 requires cell ids (a missing one is a warning today and an error in later nbformat)."""
+    cells = json.loads(path.read_text())["cells"]
+    ids = [c.get("id") for c in cells]
+    assert all(ids) and len(set(ids)) == len(ids), [i for i, c in enumerate(cells) if not c.get("id")]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_notebook_starts_with_the_install_cell_and_stores_no_output(path):
     cells = json.loads(path.read_text())["cells"]
     repo = book_repository(REPO / "_config.yml")
