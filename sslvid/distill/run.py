@@ -528,7 +528,7 @@ def _clip_outputs(
     progress: bool,
 ) -> Any:
     """``model.forward_features`` of ``test_clips`` uniform centre-cropped clips per video (``sslvid.evaluate``)."""
-    from sslvid.evaluate.features import extract_clip_features
+    from sslvid.evaluate.features import extract_clip_features, inference_bf16
 
     sampler = ClipSampler(num_frames=config.frames, clips_per_video=config.test_clips, start="uniform")
     return extract_clip_features(
@@ -541,7 +541,7 @@ def _clip_outputs(
         config.eval_batch_size,
         config.num_workers or 0,
         None,
-        config.amp and device.type == "cuda",  # float32 on a CPU, where the students gain nothing from bf16
+        inference_bf16(config.student or "", config.amp, device),  # a teacher-only baseline: float32 on a CPU
         progress,
         config.max_failure_fraction,
     )

@@ -313,9 +313,16 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
     facts: dict[str, Any] = {"clips": sampler.num_clips, "random_pct": 200.0 / math.factorial(sampler.num_clips)}
     try:
         scenes = video_scenes(build_index(config))
-    except ValueError:
-        return {**facts, "data": "real data", "tuples": 0, "span": float("nan"), "bounce_pct": float("nan"),
-                "ordered_pct": float("nan")}  # fmt: skip
+    except ValueError:  # real data: no known trajectories
+        unknown = float("nan")
+        return {
+            **facts,
+            "data": "real data",
+            "tuples": 0,
+            "span": unknown,
+            "bounce_pct": unknown,
+            "ordered_pct": unknown,
+        }
     rng = rng_for(study.seed, "vcop order check")
     bounces, ordered = [], []
     for scene in scenes:

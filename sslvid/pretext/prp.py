@@ -73,8 +73,8 @@ class PRP(PretextTask):
     The released decoder starts from 512 channels, the last feature map of its C3D, R3D and
     R(2+1)D; ``conv6_rec`` maps the backbone's C channels to ``min(C, decoder_channels)``, so a
     network as wide (C = 512) decodes as released, and a wider one is narrowed first instead of
-    decoding from all its channels (ShuffleNet 2.0x, C = 1,920: its decoder and ``conv6_rec``
-    would otherwise hold about 80 times the parameters of the micro backbone).
+    decoding from all its channels (ShuffleNet 2.0x, C = 1,920 at full width and 480 at micro
+    width, where its branches would otherwise hold 85 times the parameters of its backbone).
 
     The reconstruction target is the cropped clip in [0, 1], as the released code's
     ``ToTensor`` frames; the encoder's input is that clip normalised with the Kinetics

@@ -78,7 +78,7 @@ class VCOP(PretextTask):
 
     def views(self, clips: Tensor) -> Tensor:
         """uint8 (B, N, T, H, W, 3) -> augmented clips (B * N, 3, T, S, S), video-major."""
-        b, n, t = clips.shape[:3]
+        n, t = clips.shape[1:3]
         if not self.shared_crop:
             return self.augment(clips.flatten(0, 1))
         joined = self.augment(clips.flatten(1, 2))  # (B, 3, N * T, S, S): one crop per video
