@@ -537,6 +537,7 @@ def test_resume_falls_back_past_a_truncated_checkpoint_to_the_same_weights(video
     with caplog.at_level("WARNING", logger="sslvid.store.runs"):
         resumed = pretrain(config, store=store, progress=False)
     assert str(last) in caplog.text and "truncated" in caplog.text
+    assert "no optimiser state" in caplog.text, "a complete run dropped it: epoch 1 cannot train on"
     assert not resumed.cached and resumed.log["epoch"].tolist() == [1, 2]
     again = torch.load(run.final_path, weights_only=True)
     assert all(torch.equal(again["backbone"][k], v) for k, v in clean["backbone"].items()), "epoch 2 trained again"
@@ -552,3 +553,6 @@ def test_a_truncated_final_is_never_returned_as_cached(videos, tmp_path):
     final.write_bytes(final.read_bytes()[:-200])
     with pytest.raises(DamagedFileError, match="final.pt is damaged: truncated"):
         pretrain(config, store=store, progress=False)
+    (final.parent / "COMPLETE").unlink()  # the recovery the message names: the last checkpoint writes it anew
+    again = pretrain(config, store=store, progress=False)
+    assert not again.cached and again.run.is_complete and again.log["epoch"].tolist() == [1]

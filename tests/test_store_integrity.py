@@ -89,6 +89,44 @@ def test_an_unrecorded_checkpoint_that_does_not_load_is_skipped_too(tmp_path):
         run.load_checkpoint(2)
 
 
+def resumable_run(tmp_path, epochs: int = 2):
+    """A partial run whose checkpoints carry an optimiser state, split off as a trainer splits it."""
+    run = RunStore(tmp_path).run("abc")
+    run.begin({"lr": 0.1}, {"device": "cpu"})
+    for epoch in range(1, epochs + 1):
+        momentum = {"m": torch.full((64, 64), 10.0 + epoch)}
+        run.save_checkpoint(epoch, {**state(float(epoch)), "optimizer": momentum}, resume_keys=("optimizer",))
+    return run
+
+
+def test_the_optimiser_state_is_kept_apart_and_dropped_when_the_run_completes(tmp_path):
+    run = resumable_run(tmp_path)
+    assert "optimizer" not in run.load_checkpoint(2), "probing a checkpoint reads its weights only"
+    path, loaded = run.latest_good_checkpoint()
+    assert path == run.checkpoint_path(2) and torch.equal(loaded["optimizer"]["m"], torch.full((64, 64), 12.0))
+    assert {"checkpoints/resume_0001.pt", "checkpoints/resume_0002.pt"} <= set(run.checksums())
+
+    run.finish({"backbone": {"w": torch.ones(64, 64)}}, {"wall_seconds": 1.0})
+    assert not list(run.checkpoint_dir.glob("resume_*")), "a complete run is never resumed"
+    assert set(run.checksums()) == {"final.pt", "checkpoints/epoch_0001.pt", "checkpoints/epoch_0002.pt"}
+    assert "optimizer" not in run.latest_good_checkpoint()[1]
+    assert torch.equal(run.load_backbone(epoch=1)["w"], state(1.0)["model"]["backbone.w"])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_a_damaged_resume_file_sends_resume_to_the_checkpoint_before(tmp_path, caplog, damage):
+    run = resumable_run(tmp_path)
+    if damage == "truncated":
+        truncate(run.resume_path(2))
+    else:
+        run.resume_path(2).unlink()
+    with caplog.at_level(logging.WARNING, logger="sslvid.store.runs"):
+        path, loaded = run.latest_good_checkpoint()
+    assert path == run.checkpoint_path(1) and torch.equal(loaded["optimizer"]["m"], torch.full((64, 64), 11.0))
+    assert str(run.resume_path(2)) in caplog.text and damage in caplog.text
+    assert torch.equal(run.load_backbone(epoch=2)["w"], state(2.0)["model"]["backbone.w"]), "its weights still read"
+
+
 def test_no_good_checkpoint_means_training_from_the_start(tmp_path):
     run = finished_run(tmp_path, epochs=1)
     run.checkpoint_path(1).write_bytes(b"")

@@ -9,7 +9,8 @@ and how a batch becomes a loss; the loop around them is the same, and lives here
 * epochs streamed back to back from the loader (``sslvid.engine.loading.epoch_batches``), each
   with a fresh, derived seed (``derive_seed(seed, "epoch", epoch, rank)``), so a
   resumed run repeats exactly the randomness of an uninterrupted one;
-* resumable checkpoints every ``checkpoint_every`` epochs through a ``RunHandle``;
+* resumable checkpoints every ``checkpoint_every`` epochs through a ``RunHandle`` (the
+  optimiser's state, ``RESUME_KEYS``, is stored apart and dropped once the run completes);
 * a tidy per-epoch log (loss and metrics averaged over samples, lr, step, seconds), written
   after every epoch;
 * batches prepared and copied to the device one ahead (``sslvid.engine.datapath``: uint8 clips,
@@ -48,6 +49,9 @@ from sslvid.seeding import derive_seed, seed_everything
 from sslvid.store.runs import RunHandle
 
 log = logging.getLogger(__name__)
+
+RESUME_KEYS = ("optimizer",)
+"""The entries of ``Trainer.state_dict`` that only resuming needs (``RunHandle.save_checkpoint``)."""
 
 LOG_COLUMNS = ("run", "epoch", "step", "loss", "acc", "lr", "seconds")
 
@@ -166,16 +170,19 @@ class Trainer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a checkpoint written from ``state_dict``."""
+        """Restore a checkpoint written from ``state_dict`` (the optimiser's state where it has one)."""
         self.module.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        if "optimizer" in state:
+            self.optimizer.load_state_dict(state["optimizer"])
         self.epoch, self.step, self.rows = int(state["epoch"]), int(state["step"]), list(state["log"])
 
     def resume(self) -> int:
         """Load the run's latest good checkpoint (rank 0 chooses it), once; return the epoch it ends.
 
         A truncated or unreadable checkpoint is skipped with a warning naming it, and the one
-        before it is used (``RunHandle.latest_good_checkpoint``).
+        before it is used (``RunHandle.latest_good_checkpoint``). A checkpoint without its
+        optimiser state (a complete run drops them) only finishes a run that has no epoch left;
+        otherwise the run trains again from epoch 1, with a warning (the same seed gives the same weights).
         """
         if self.run is None or self._resumed:
             return self.epoch
@@ -183,7 +190,14 @@ class Trainer:
         found = self.run.latest_good_checkpoint() if self.info.is_main else None
         latest = broadcast_object(found[0] if found else None, self.info)
         if latest is not None:
-            self.load_state_dict(found[1] if found else self.run.load_checkpoint_file(latest))
+            state = found[1] if found else self.run.load_checkpoint_file(latest, resumable=True)
+            if "optimizer" not in state and int(state["epoch"]) < self.epochs:
+                # a complete run dropped its optimiser states; its last checkpoint was lost since
+                log.warning(
+                    "%s has no optimiser state to train on from; training %s again from epoch 1", latest, self.run.key
+                )
+                return self.epoch
+            self.load_state_dict(state)
             self.resumed_epoch = self.epoch
             log.info("resumed %s from %s (epoch %d, step %d)", self.run.key, latest, self.epoch, self.step)
         return self.epoch
@@ -289,7 +303,7 @@ class Trainer:
             return
         self.run.write_log(self.table())
         if self.epoch % self.checkpoint_every == 0:
-            self.run.save_checkpoint(self.epoch, self.state_dict())
+            self.run.save_checkpoint(self.epoch, self.state_dict(), resume_keys=RESUME_KEYS)
         log.info("epoch %d: %s", self.epoch, {k: v for k, v in row.items() if k != "run"})
 
 

@@ -6,7 +6,9 @@ A run lives in ``<root>/<hash>/``::
     provenance.json      seed, git commit, package versions, device, start / end, wall time, status
     checksums.json       size and sha256 of every checkpoint and of final.pt, written after each
     log.csv              tidy per-epoch table (rewritten atomically after every epoch)
-    checkpoints/epoch_0005.pt   resumable state every k epochs
+    checkpoints/epoch_0005.pt   the state every k epochs (weights, epoch, step, log)
+    checkpoints/resume_0005.pt  what only resuming needs beside it (the optimiser's state); dropped
+                                 when the run completes, so a finished run keeps its weights only
     final.pt             the trained weights: {"backbone": state dict, "task": state dict, ...}
     outcomes.json        an evaluation's per-test-video outcomes (``sslvid.store.outcomes``), after COMPLETE
     outcomes@gaussian-1.json   the same under one test condition (noise robustness), one per condition
@@ -241,6 +243,10 @@ class RunHandle:
     def checkpoint_path(self, epoch: int) -> Path:
         return self.checkpoint_dir / f"epoch_{epoch:04d}.pt"
 
+    def resume_path(self, epoch: int) -> Path:
+        """``checkpoints/resume_XXXX.pt``: the resume-only part of the checkpoint of ``epoch``."""
+        return self.checkpoint_dir / f"resume_{epoch:04d}.pt"
+
     @contextmanager
     def lock(self, timeout: float = -1) -> Iterator[None]:
         """Hold the run's file lock (two processes never train the same config at once)."""
@@ -272,10 +278,24 @@ class RunHandle:
             self.provenance_path, {**provenance, "status": "running", "started": started, "attempts": attempts}
         )
 
-    def save_checkpoint(self, epoch: int, state: Mapping[str, Any]) -> Path:
-        """Write ``checkpoints/epoch_XXXX.pt`` atomically (tensors, numbers, strings, dicts, lists)."""
+    def save_checkpoint(self, epoch: int, state: Mapping[str, Any], resume_keys: tuple[str, ...] = ()) -> Path:
+        """Write ``checkpoints/epoch_XXXX.pt`` atomically (tensors, numbers, strings, dicts, lists).
+
+        Args:
+            epoch: the epoch the state ends.
+            state: what to save.
+            resume_keys: the entries of ``state`` that only resuming needs (an optimiser's state).
+                They go to ``checkpoints/resume_XXXX.pt`` beside it, which ``finish`` removes: a
+                complete run is never resumed, and its checkpoints serve as weights only.
+        """
         path = self.checkpoint_path(epoch)
-        atomic_write_with(path, lambda handle: torch.save(dict(state), handle))
+        kept = {k: v for k, v in state.items() if k not in resume_keys}
+        resume = {k: v for k, v in state.items() if k in resume_keys}
+        if resume:
+            resume_path = self.resume_path(epoch)
+            atomic_write_with(resume_path, lambda handle: torch.save(resume, handle))
+            self._record(resume_path)
+        atomic_write_with(path, lambda handle: torch.save(kept, handle))
         self._record(path)
         log.info("checkpoint %s", path)
         return path
@@ -291,6 +311,7 @@ class RunHandle:
         previous = self.provenance() if self.provenance_path.is_file() else {}
         atomic_write_json(self.provenance_path, {**previous, **provenance, "status": "complete", "ended": _now()})
         atomic_write_text(self.dir / COMPLETE_MARKER, _now() + "\n")
+        self._drop_resume_states()
 
     def abandon(self, error: BaseException) -> None:
         """Clean up after a failed attempt (rank 0, holding the lock): remove the folder when the
@@ -319,6 +340,19 @@ class RunHandle:
             if active:
                 self.abandon(error)
             raise
+
+    def _drop_resume_states(self) -> None:
+        """Remove a complete run's ``resume_XXXX.pt`` files, their records first (a process killed in
+        between leaves an unrecorded file, loaded unchecked, never a record without its file)."""
+        found = sorted(self.checkpoint_dir.glob("resume_*.pt"))
+        if not found:
+            return
+        records = self.checksums()
+        for path in found:
+            records.pop(path.relative_to(self.dir).as_posix(), None)
+        atomic_write_json(self.checksums_path, records)
+        for path in found:
+            path.unlink(missing_ok=True)
 
     def _record(self, path: Path) -> None:
         """Write ``path``'s size and sha256 into ``checksums.json``."""
@@ -451,26 +485,40 @@ class RunHandle:
             raise FileNotFoundError(f"run {self.key} has no checkpoint of epoch {epoch}; has: {list(found)}")
         return self.load_checkpoint_file(found[epoch])
 
-    def load_checkpoint_file(self, path: Path) -> dict[str, Any]:
+    def load_checkpoint_file(self, path: Path, resumable: bool = False) -> dict[str, Any]:
         """The checkpoint at ``path`` (one of ``checkpoints()``), checked against its record.
 
+        Args:
+            path: the checkpoint.
+            resumable: also load its ``resume_XXXX.pt`` (what ``save_checkpoint`` split off) into
+                the result, when the run has one (a complete run has none; a checkpoint written
+                before the split holds everything itself).
+
         Raises:
-            DamagedFileError: when it is truncated or does not load.
+            DamagedFileError: when it, or its recorded resume file, is missing, truncated or does not load.
         """
         recovery = (
             f"delete it; resuming {self.dir} then starts from the previous checkpoint and trains this epoch again"
         )
         self.verify(path, recovery)
-        return self.load(path, recovery)
+        state = self.load(path, recovery)
+        resume_path = path.with_name(path.name.replace("epoch_", "resume_", 1))
+        if resumable and (resume_path.is_file() or self._is_recorded(resume_path)):
+            self.verify(resume_path, recovery)
+            state |= self.load(resume_path, recovery)
+        return state
+
+    def _is_recorded(self, path: Path) -> bool:
+        return path.relative_to(self.dir).as_posix() in self.checksums()
 
     def latest_good_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
-        """The newest checkpoint that passes its record and loads, with its contents, or None.
+        """The newest checkpoint that passes its record and loads, with what resuming needs, or None.
 
-        A damaged checkpoint is skipped with a warning naming it; the one before it is tried.
+        A damaged checkpoint (or resume file) is skipped with a warning naming it; the one before it is tried.
         """
         for _, path in sorted(self.checkpoints().items(), reverse=True):
             try:
-                return path, self.load_checkpoint_file(path)
+                return path, self.load_checkpoint_file(path, resumable=True)
             except DamagedFileError as err:
                 log.warning("%s; trying the checkpoint before it", err)
         return None
