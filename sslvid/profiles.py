@@ -221,8 +221,13 @@ def _micro() -> Profile:
         # Table 5 at micro: VCOP's task has no answer in the default data (its digit bounces inside every tuple,
         # chapter 2) and no ShuffleNet model of Table 1 beats random initialisation, so the chapter runs RotNet
         # and PRP on R(2+1)D: its other 12 points compared numbers at chance, for a fifth of the build.
+        # The lightweight chapter at micro: ResNet-18 and the two cheapest lightweight networks. Every lightweight
+        # network stayed near chance at micro (top-1 9.0-14.2% of 10 classes; ResNet-18 15.6-29.4%), and
+        # EfficientNet-lite0 and MobileNetV2 took 106 s and 70 s of pre-training against ShuffleNetV2's 58 s and
+        # SqueezeNet's 30 s (clean build of 00b94ba).
         chapter_axes={
             "task_complexity": {"task": ("rotnet", "prp"), "backbone": ("r2plus1d_18",)},
+            "lightweight": {"backbone": ("resnet18_2d", "shufflenetv2_2d", "squeezenet_2d")},
         },
     )
 

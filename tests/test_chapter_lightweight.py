@@ -70,6 +70,24 @@ def test_points_cover_the_grid_and_reject_unknown_names(study):
         ch.lightweight_points(study, backbones=["resnet50"])
 
 
+def test_the_micro_profile_runs_resnet18_and_the_two_cheapest_lightweight_networks():
+    micro = Study("micro")
+    kept = ch.chosen_backbones(micro)
+    assert kept == ("resnet18_2d", "shufflenetv2_2d", "squeezenet_2d") and ch.HEAVY in kept
+    assert {p["backbone"] for p in ch.lightweight_points(micro)} == set(kept)
+    assert len(ch.lightweight_points(micro, backbones=ch.BACKBONES)) == 25, "one parameter away"
+    assert ch.left_out_facts(kept) == {"networks": "efficientnet_lite0, mobilenetv2_2d", "count": 2, "run": 3}
+    assert ch.left_out_facts(ch.BACKBONES)["networks"] == "none"
+    assert ch.chosen_backbones(micro, ["squeezenet_2d", "resnet18_2d"]) == ("resnet18_2d", "squeezenet_2d")
+
+
+def test_the_facts_give_the_best_heavy_and_lightweight_cells():
+    grid = pd.DataFrame({"resnet18_2d": [29.4, 19.4], "squeezenet_2d": [12.6, 14.0]}, index=["rotnet", "moco_v2"])
+    facts = ch.accuracy_facts(grid)
+    assert (facts["heavy top1"], facts["light top1"]) == (29.4, 14.0)
+    assert np.isnan(ch.accuracy_facts(grid[["squeezenet_2d"]])["heavy top1"])
+
+
 def test_paper_grid_is_five_by_five_in_percent():
     grid = ch.paper_accuracy_grid()
     assert grid.shape == (5, 5)

@@ -85,7 +85,7 @@ def test_every_profile_keeps_only_values_of_its_chapters_grids():
     from sslvid.profiles import get_profile, list_profiles
     from sslvid.scale.grids import PAPER_GRIDS
 
-    grids = {"task_complexity": "task_complexity"}  # chapter -> its grid
+    grids = {"task_complexity": "task_complexity", "lightweight": "lightweight"}  # chapter -> its grid
     for name in list_profiles():
         for chapter, axes in get_profile(name).chapter_axes.items():
             blocks = PAPER_GRIDS[grids[chapter]].blocks

@@ -61,11 +61,26 @@ learning rate is not printed; 1e-3 is Adam's default. Every evaluation of this c
 def lightweight_points(
     study: Study, methods: Sequence[str] | None = None, backbones: Sequence[str] | None = None
 ) -> list[dict[str, Any]]:
-    """The grid points ``methods`` x ``backbones`` of grid "lightweight" (None: all); ValueError for an unknown."""
+    """The grid points ``methods`` x ``backbones`` of grid "lightweight" (``methods`` None: all five; ``backbones``
+    None: the profile's networks, :func:`chosen_backbones`); ValueError for an unknown."""
     methods = METHODS if methods is None else check_selection(methods, METHODS, "methods")
-    backbones = BACKBONES if backbones is None else check_selection(backbones, BACKBONES, "backbones")
+    backbones = chosen_backbones(study, backbones)
     points = {(p["task"], p["backbone"]): p for p in study.grid_points("lightweight")}
     return [points[(m, b)] for m in METHODS if m in methods for b in BACKBONES if b in backbones]
+
+
+def chosen_backbones(study: Study, backbones: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The networks the chapter runs: ``backbones``, or for None the profile's (``Profile.chapter_axes``; micro:
+    ResNet-18, ShuffleNetV2 and SqueezeNet), in Table 1's order; ValueError for an unknown network."""
+    chosen = check_selection(study.chapter_axis(CHAPTER, "backbone", backbones, BACKBONES), BACKBONES, "backbones")
+    return tuple(b for b in BACKBONES if b in chosen)
+
+
+def left_out_facts(backbones: Sequence[str]) -> dict[str, Any]:
+    """What the chapter leaves out of Table 1's five networks: ``networks`` (names, or "none"), ``count``, and
+    ``run``, the number of networks run."""
+    out = [b for b in BACKBONES if b not in backbones]
+    return {"networks": ", ".join(out) or "none", "count": len(out), "run": len(BACKBONES) - len(out)}
 
 
 def evaluation_config(study: Study, point: Mapping[str, Any]) -> EvalConfig:
@@ -140,7 +155,7 @@ def curve_points(
     study: Study, methods: Sequence[str] | None = None, curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",)
 ) -> list[dict[str, Any]]:
     """The points whose every checkpoint is evaluated (Fig. 1): ``methods`` x ``curve_backbones`` (None: every
-    network; empty: none)."""
+    network the chapter runs, :func:`chosen_backbones`; empty: none)."""
     if curve_backbones is not None and len(curve_backbones) == 0:
         return []
     return lightweight_points(study, methods, curve_backbones)
@@ -279,8 +294,9 @@ def _cell_rows(cells: pd.Series, accuracy: pd.DataFrame | None) -> pd.DataFrame 
 
 def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dict[str, Any]:
     """Our grid beside the paper's (§5.1, §8) as facts: the best cell of each, the method best on most networks
-    (ties included) and on how many networks it is the paper's best, and for how many methods ResNet-18
-    (``HEAVY``) is the best network here and there.
+    (ties included) and on how many networks it is the paper's best, for how many methods ResNet-18
+    (``HEAVY``) is the best network here and there, and the best top-1 of ResNet-18 and of the lightweight
+    networks (NaN where none was run).
 
     Args:
         ours: :func:`accuracy_grid` (percent).
@@ -291,6 +307,7 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
     best, paper_best = ours.eq(ours.max(axis=0), axis=1), paper.eq(paper.max(axis=0), axis=1)  # per network
     wins = best.sum(axis=1)
     heavy = HEAVY in ours.columns
+    light = ours.drop(columns=[HEAVY], errors="ignore")
     return {
         "best cell": f"{cell[0]} on {cell[1]}",
         "best cell top1": float(ours.loc[cell]),
@@ -304,6 +321,8 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
         "methods": len(ours.index),
         "heavy best": int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
         "paper heavy best": int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
+        "heavy top1": float(ours[HEAVY].max()) if heavy else float("nan"),
+        "light top1": float(light.max().max()) if not light.empty else float("nan"),
     }
 
 
