@@ -438,3 +438,21 @@ def test_show_figure_glues_for_the_page_and_shows_under_the_cell_elsewhere(monke
     assert not any(plt.fignum_exists(f.number) for f in pair)  # figures other tests left open do not count
     show_figure(None, "fig-01-none", missing="No curves.")
     assert glued[-1][1].data == "*No curves.*"
+
+
+def test_the_micro_pretraining_lengths_typed_in_the_chapters_are_the_recipes():
+    """The chapters describe the micro scale in words ("4 epochs (RotNet and PRP 8)"): a recipe that changes
+    length fails here until the prose follows."""
+    from sslvid.engine.config import PretrainConfig
+    from sslvid.scale.grids import SIX_TASKS
+
+    lengths = {t: PretrainConfig.for_profile("micro", task=t, backbone="r2plus1d_18").epochs for t in SIX_TASKS}
+    usual = lengths["vcop"]
+    assert {t for t, epochs in lengths.items() if epochs != usual} == {"rotnet", "prp"}, "the prose names these two"
+    typed = [
+        (path.name, int(m[0]), int(m[1]))
+        for path in NOTEBOOKS
+        for m in re.findall(r"(\d+) epochs[^()]*\(RotNet and PRP (\d+)", markdown_of(path))
+    ]
+    assert len(typed) >= 5, typed  # chapters 3, 4, 6, 8 and 10
+    assert all((epochs, longer) == (usual, lengths["rotnet"]) == (usual, lengths["prp"]) for _, epochs, longer in typed)
