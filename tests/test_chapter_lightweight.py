@@ -76,8 +76,23 @@ def test_the_micro_profile_runs_resnet18_and_the_two_cheapest_lightweight_networ
     assert kept == ("resnet18_2d", "shufflenetv2_2d", "squeezenet_2d") and ch.HEAVY in kept
     assert {p["backbone"] for p in ch.lightweight_points(micro)} == set(kept)
     assert len(ch.lightweight_points(micro, backbones=ch.BACKBONES)) == 25, "one parameter away"
-    assert ch.left_out_facts(kept) == {"networks": "efficientnet_lite0, mobilenetv2_2d", "count": 2, "run": 3}
-    assert ch.left_out_facts(ch.BACKBONES)["networks"] == "none"
+    facts = ch.left_out_facts(micro, kept)
+    assert (facts["networks"], facts["count"], facts["run"]) == ("efficientnet_lite0, mobilenetv2_2d", 2, 3)
+    assert (
+        facts["sentence"].startswith("This run covers 3 of")
+        and "The micro profile leaves them out" in facts["sentence"]
+    )
+    chosen = ch.left_out_facts(micro, ("resnet18_2d",))["sentence"]
+    assert "left out: efficientnet_lite0, mobilenetv2_2d, shufflenetv2_2d, squeezenet_2d" in chosen
+    assert "profile" not in chosen, "a reader's own choice gets no profile's reason"
+    everything = ch.left_out_facts(Study("paper"), ch.BACKBONES)
+    assert (
+        everything["networks"] == "none"
+        and everything["sentence"] == "This run covers all five of the paper's networks."
+    )
+    assert ch.chosen_backbones(Study("paper")) == ch.BACKBONES
+    curves = ch.curve_points(micro, ["rotnet"], None, ch.BACKBONES)
+    assert len(curves) == 5, "curve_backbones None follows the backbones chosen"
     assert ch.chosen_backbones(micro, ["squeezenet_2d", "resnet18_2d"]) == ("resnet18_2d", "squeezenet_2d")
 
 
@@ -85,7 +100,10 @@ def test_the_facts_give_the_best_heavy_and_lightweight_cells():
     grid = pd.DataFrame({"resnet18_2d": [29.4, 19.4], "squeezenet_2d": [12.6, 14.0]}, index=["rotnet", "moco_v2"])
     facts = ch.accuracy_facts(grid)
     assert (facts["heavy top1"], facts["light top1"]) == (29.4, 14.0)
-    assert np.isnan(ch.accuracy_facts(grid[["squeezenet_2d"]])["heavy top1"])
+    assert facts["levels"] == "The best lightweight cell reaches 14.0% and ResNet-18's best cell 29.4%"
+    alone = ch.accuracy_facts(grid[["squeezenet_2d"]])
+    assert np.isnan(alone["heavy top1"]) and alone["levels"] == "The best lightweight cell reaches 14.0%"
+    assert ch.accuracy_facts(grid[["resnet18_2d"]])["levels"] == "ResNet-18's best cell 29.4%"
 
 
 def test_paper_grid_is_five_by_five_in_percent():
@@ -328,5 +346,7 @@ def test_smoke_chapter_end_to_end(study):
     stl = comparisons["lightweight_t1_stl10"]
     assert stl["reproduced"].notna().sum() == 2
     cost = comparisons["lightweight_t1_cost"]
-    ran = cost["backbone"] == "shufflenetv2"
-    assert np.isfinite(cost.loc[ran, "reproduced"]).all() and cost.loc[~ran, "reproduced"].isna().all()
+    ran, flops = cost["backbone"] == "shufflenetv2", cost["metric"] == "avg_flops"
+    assert np.isfinite(cost.loc[flops, "reproduced"]).all() and flops.sum() == 5, "multiply-adds need no run"
+    co2 = cost[~flops]
+    assert np.isfinite(co2.loc[ran, "reproduced"]).all() and co2.loc[~ran, "reproduced"].isna().all()

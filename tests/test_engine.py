@@ -28,7 +28,7 @@ from sslvid.engine.config import task_registry
 from sslvid.engine.loading import epoch_batches, make_loader, set_loader_epoch
 from sslvid.engine.step import StepOutput
 from sslvid.profiles import get_profile
-from sslvid.store import RunStore
+from sslvid.store import RunHandle, RunStore
 
 pytestmark = pytest.mark.usefixtures("one_thread", "data_home")
 
@@ -386,7 +386,7 @@ def test_unreadable_videos_are_skipped_and_logged(videos, tmp_path):
     assert result.log["step"].iloc[-1] <= 6
 
 
-def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
+def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path, caplog):
     """Kill a run after its first checkpoint, resume it, compare with an uninterrupted run."""
     killed_store, store = tmp_path / "killed", tmp_path / "clean"
     config = helpers.tiny_config(videos, epochs=3)
@@ -413,8 +413,14 @@ def test_a_killed_run_resumes_to_the_same_weights(videos, home, tmp_path):
     proc.wait()
     assert not run.is_complete and list(run.checkpoints()) == [1], "killed part-way, after epoch 1"
     assert run.provenance()["status"] == "running" and run.state == "interrupted", "nobody holds its lock"
+    assert run.resume_path(1).is_file(), "the optimiser's state waits beside the checkpoint"
+    first_epoch = run.read_log().iloc[0]
 
-    resumed = pretrain(config.replace(num_workers=1), store=RunStore(killed_store), progress=False)
+    with caplog.at_level("INFO", logger="sslvid.engine.trainer"):
+        resumed = pretrain(config.replace(num_workers=1), store=RunStore(killed_store), progress=False)
+    assert "resumed" in caplog.text and "training again from epoch 1" not in caplog.text
+    assert resumed.log.iloc[0]["seconds"] == first_epoch["seconds"], "epoch 1 read back, not trained again"
+    assert not list(run.checkpoint_dir.glob("resume_*")), "dropped once complete"
     clean = pretrain(config, store=RunStore(store), progress=False)
     assert not resumed.cached and resumed.key == clean.key
     assert resumed.provenance()["attempts"][0]["status"] == "interrupted" and not list(run.dir.rglob("*.tmp"))
@@ -538,10 +544,43 @@ def test_resume_falls_back_past_a_truncated_checkpoint_to_the_same_weights(video
         resumed = pretrain(config, store=store, progress=False)
     assert str(last) in caplog.text and "truncated" in caplog.text
     assert "no optimiser state" in caplog.text, "a complete run dropped it: epoch 1 cannot train on"
+    assert "training again from epoch 1" in caplog.text
     assert not resumed.cached and resumed.log["epoch"].tolist() == [1, 2]
     again = torch.load(run.final_path, weights_only=True)
     assert all(torch.equal(again["backbone"][k], v) for k, v in clean["backbone"].items()), "epoch 2 trained again"
     assert run.checksums()["checkpoints/epoch_0002.pt"]["bytes"] == last.stat().st_size
+
+
+def test_a_partial_run_falls_back_past_a_damaged_resume_file_with_its_optimiser_state(
+    videos, tmp_path, monkeypatch, caplog
+):
+    """A run stopped before it completed keeps every checkpoint's optimiser state; a truncated one of the last
+    checkpoint sends resume to the checkpoint before, which trains on to the uninterrupted run's weights."""
+    config = helpers.tiny_config(videos, epochs=3)
+    clean = torch.load(
+        pretrain(config, store=RunStore(tmp_path / "clean"), progress=False).run.final_path, weights_only=True
+    )
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    store = RunStore(tmp_path / "killed")
+    with monkeypatch.context() as patch:
+        patch.setattr(RunHandle, "finish", killed)
+        with pytest.raises(KeyboardInterrupt):
+            pretrain(config, store=store, progress=False)
+    run = store.run(config)
+    assert list(run.checkpoints()) == [1, 2, 3] and run.resume_path(3).is_file() and not run.is_complete
+    truncate = run.resume_path(3)
+    truncate.write_bytes(truncate.read_bytes()[:500])
+    with caplog.at_level("INFO"):
+        resumed = pretrain(config, store=store, progress=False)
+    assert (
+        str(truncate) in caplog.text and "resumed" in caplog.text and "training again from epoch 1" not in caplog.text
+    )
+    assert resumed.run.is_complete and resumed.log["epoch"].tolist() == [1, 2, 3]
+    again = torch.load(resumed.run.final_path, weights_only=True)
+    assert all(torch.equal(again["backbone"][k], v) for k, v in clean["backbone"].items()), "epoch 3 trained again"
 
 
 def test_a_truncated_final_is_never_returned_as_cached(videos, tmp_path):

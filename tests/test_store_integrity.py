@@ -106,10 +106,12 @@ def test_the_optimiser_state_is_kept_apart_and_dropped_when_the_run_completes(tm
     assert path == run.checkpoint_path(2) and torch.equal(loaded["optimizer"]["m"], torch.full((64, 64), 12.0))
     assert {"checkpoints/resume_0001.pt", "checkpoints/resume_0002.pt"} <= set(run.checksums())
 
+    run.resume_path(1).unlink()  # a record without its file goes too
     run.finish({"backbone": {"w": torch.ones(64, 64)}}, {"wall_seconds": 1.0})
     assert not list(run.checkpoint_dir.glob("resume_*")), "a complete run is never resumed"
     assert set(run.checksums()) == {"final.pt", "checkpoints/epoch_0001.pt", "checkpoints/epoch_0002.pt"}
     assert "optimizer" not in run.latest_good_checkpoint()[1]
+    assert run.latest_good_checkpoint(accept=lambda state: "optimizer" in state) is None
     assert torch.equal(run.load_backbone(epoch=1)["w"], state(1.0)["model"]["backbone.w"])
 
 

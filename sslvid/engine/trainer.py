@@ -181,26 +181,32 @@ class Trainer:
 
         A truncated or unreadable checkpoint is skipped with a warning naming it, and the one
         before it is used (``RunHandle.latest_good_checkpoint``). A checkpoint without its
-        optimiser state (a complete run drops them) only finishes a run that has no epoch left;
-        otherwise the run trains again from epoch 1, with a warning (the same seed gives the same weights).
+        optimiser state (a complete run drops them) only finishes a run that has no epoch left, and is
+        skipped otherwise; with none left, the run trains again from epoch 1, with a warning (on a CPU the
+        same seed gives the same weights).
         """
         if self.run is None or self._resumed:
             return self.epoch
         self._resumed = True
-        found = self.run.latest_good_checkpoint() if self.info.is_main else None
+        found = self.run.latest_good_checkpoint(accept=self._can_resume_from) if self.info.is_main else None
         latest = broadcast_object(found[0] if found else None, self.info)
-        if latest is not None:
-            state = found[1] if found else self.run.load_checkpoint_file(latest, resumable=True)
-            if "optimizer" not in state and int(state["epoch"]) < self.epochs:
-                # a complete run dropped its optimiser states; its last checkpoint was lost since
+        if latest is None:
+            if self.info.is_main and self.run.checkpoints():
                 log.warning(
-                    "%s has no optimiser state to train on from; training %s again from epoch 1", latest, self.run.key
+                    "no checkpoint of %s can be trained on from (each is damaged or has no optimiser state); "
+                    "training again from epoch 1",
+                    self.run.key,
                 )
-                return self.epoch
-            self.load_state_dict(state)
-            self.resumed_epoch = self.epoch
-            log.info("resumed %s from %s (epoch %d, step %d)", self.run.key, latest, self.epoch, self.step)
+            return self.epoch
+        self.load_state_dict(found[1] if found else self.run.load_checkpoint_file(latest, resumable=True))
+        self.resumed_epoch = self.epoch
+        log.info("resumed %s from %s (epoch %d, step %d)", self.run.key, latest, self.epoch, self.step)
         return self.epoch
+
+    def _can_resume_from(self, state: Mapping[str, Any]) -> bool:
+        """A checkpoint resumes with its optimiser's state, or, without one (a complete run dropped it), only
+        when no epoch is left to train."""
+        return "optimizer" in state or int(state["epoch"]) >= self.epochs
 
     # ------------------------------------------------------------------ the loop
     def _wrapped(self) -> nn.Module:

@@ -76,11 +76,32 @@ def chosen_backbones(study: Study, backbones: Sequence[str] | None = None) -> tu
     return tuple(b for b in BACKBONES if b in chosen)
 
 
-def left_out_facts(backbones: Sequence[str]) -> dict[str, Any]:
-    """What the chapter leaves out of Table 1's five networks: ``networks`` (names, or "none"), ``count``, and
-    ``run``, the number of networks run."""
+LEFT_OUT_REASONS: dict[str, str] = {
+    "micro": "in a micro build of all five, every lightweight network stayed near chance, and these two were the "
+    "slowest to pre-train",
+}
+"""Why a profile's ``chapter_axes`` leave networks out of this chapter (the figures: the profile's note)."""
+
+
+def left_out_facts(study: Study, backbones: Sequence[str]) -> dict[str, Any]:
+    """What the chapter leaves out of Table 1's five networks: ``networks`` (names, or "none"), ``count``, ``run``
+    (the number of networks run) and ``sentence``, which says so, and why where the profile chose it."""
     out = [b for b in BACKBONES if b not in backbones]
-    return {"networks": ", ".join(out) or "none", "count": len(out), "run": len(BACKBONES) - len(out)}
+    sentence = "This run covers all five of the paper's networks."
+    if out:
+        sentence = (
+            f"This run covers {len(BACKBONES) - len(out)} of the paper's five networks; left out: {', '.join(out)} "
+            "(the parameter backbones runs them)."
+        )
+        reason = LEFT_OUT_REASONS.get(study.profile)
+        if reason and tuple(backbones) == chosen_backbones(study):
+            sentence += f" The {study.profile} profile leaves them out: {reason}."
+    return {
+        "networks": ", ".join(out) or "none",
+        "count": len(out),
+        "run": len(BACKBONES) - len(out),
+        "sentence": sentence,
+    }
 
 
 def evaluation_config(study: Study, point: Mapping[str, Any]) -> EvalConfig:
@@ -152,13 +173,18 @@ def accuracy_by_epoch(
 
 
 def curve_points(
-    study: Study, methods: Sequence[str] | None = None, curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",)
+    study: Study,
+    methods: Sequence[str] | None = None,
+    curve_backbones: Sequence[str] | None = ("shufflenetv2_2d",),
+    backbones: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The points whose every checkpoint is evaluated (Fig. 1): ``methods`` x ``curve_backbones`` (None: every
-    network the chapter runs, :func:`chosen_backbones`; empty: none)."""
+    network the chapter runs, ``backbones`` or the profile's, :func:`chosen_backbones`; empty: none)."""
     if curve_backbones is not None and len(curve_backbones) == 0:
         return []
-    return lightweight_points(study, methods, curve_backbones)
+    return lightweight_points(
+        study, methods, chosen_backbones(study, backbones) if curve_backbones is None else curve_backbones
+    )
 
 
 def final_accuracy(acc: pd.DataFrame) -> pd.DataFrame:
@@ -323,7 +349,17 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
         "paper heavy best": int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
         "heavy top1": float(ours[HEAVY].max()) if heavy else float("nan"),
         "light top1": float(light.max().max()) if not light.empty else float("nan"),
+        "levels": _levels(ours[HEAVY] if heavy else None, light),
     }
+
+
+def _levels(heavy: pd.Series | None, light: pd.DataFrame) -> str:
+    """A sentence without its full stop: the best top-1 of the lightweight networks' cells and of ResNet-18's,
+    of those run."""
+    parts = [f"the best lightweight cell reaches {light.max().max():.1f}%"] if not light.empty else []
+    parts += [f"ResNet-18's best cell {heavy.max():.1f}%"] if heavy is not None else []
+    text = " and ".join(parts)
+    return text[:1].upper() + text[1:]
 
 
 # --------------------------------------------------------------------------- epochs
@@ -391,10 +427,11 @@ def cost_comparison(runs: pd.DataFrame, profile: str, cpu_watts: float = 15.0) -
     P100's 250 W or ``cpu_watts`` for our measured time (the micro runs' mean over the methods run).
 
     Returns:
-        one row per network: ``backbone``, ``params (M)``, ``GMACs @224`` (ours), ``paper GFLOPs``,
+        one row per network of Table 1, run or not (a network not run has NaN seconds and CPU CO2):
+        ``backbone``, ``params (M)``, ``GMACs @224`` (ours), ``paper GFLOPs``,
         ``MMACs, <profile>``, ``train seconds, <profile>``, ``g CO2e @P100``, ``g CO2e @CPU``, ``paper kg CO2e``.
     """
-    names = list(dict.fromkeys(runs["backbone"]))
+    names = list(BACKBONES)  # the paper's numbers of every network; time and our CO2 of those run (else NaN)
     prof = get_profile(profile)
     seconds = runs.groupby("backbone", sort=False)["wall_seconds"].mean().reindex(names)
     paper = cost_table(names, clip_shape=PAPER_SIZE, width=1.0, throughput=False, train_seconds=seconds.to_dict())

@@ -12,7 +12,8 @@ A run lives in ``<root>/<hash>/``::
     final.pt             the trained weights: {"backbone": state dict, "task": state dict, ...}
     outcomes.json        an evaluation's per-test-video outcomes (``sslvid.store.outcomes``), after COMPLETE
     outcomes@gaussian-1.json   the same under one test condition (noise robustness), one per condition
-    COMPLETE             written last: a run without it is partial (resumable), never a result
+    COMPLETE             written last of the results (then the resume files go): a run without it is
+                         partial (resumable), never a result
 
 Every file is written atomically (``sslvid.io``), so a killed run leaves either the old file or
 the new one, never half of one. Loading uses ``torch.load(weights_only=True)``.
@@ -41,10 +42,11 @@ import logging
 import os
 import pickle
 import platform
+import re
 import shutil
 import subprocess
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -143,6 +145,12 @@ _VERIFIED: dict[str, tuple[int, int, str]] = {}
 
 _LOAD_ERRORS = (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError)
 """What ``torch.load`` raises for a truncated or foreign file (not for a missing or unreadable one)."""
+
+
+def _epoch_of(checkpoint: Path) -> int | None:
+    """The epoch of ``checkpoints/epoch_XXXX.pt``, or None for another name."""
+    match = re.fullmatch(r"epoch_(\d+)\.pt", checkpoint.name)
+    return int(match[1]) if match else None
 
 
 def _key_of(config: HashedConfig | str) -> str:
@@ -305,7 +313,8 @@ class RunHandle:
         atomic_write_text(self.log_path, rows.to_csv(index=False))
 
     def finish(self, final_state: Mapping[str, Any], provenance: Mapping[str, Any]) -> None:
-        """Write ``final.pt`` and its checksum, the finished provenance, then the ``COMPLETE`` marker (last)."""
+        """Write ``final.pt`` and its checksum, the finished provenance, then the ``COMPLETE`` marker; then drop
+        the checkpoints' resume files (a complete run is never resumed)."""
         atomic_write_with(self.final_path, lambda handle: torch.save(dict(final_state), handle))
         self._record(self.final_path)
         previous = self.provenance() if self.provenance_path.is_file() else {}
@@ -345,12 +354,10 @@ class RunHandle:
         """Remove a complete run's ``resume_XXXX.pt`` files, their records first (a process killed in
         between leaves an unrecorded file, loaded unchecked, never a record without its file)."""
         found = sorted(self.checkpoint_dir.glob("resume_*.pt"))
-        if not found:
-            return
         records = self.checksums()
-        for path in found:
-            records.pop(path.relative_to(self.dir).as_posix(), None)
-        atomic_write_json(self.checksums_path, records)
+        kept = {name: record for name, record in records.items() if not name.startswith("checkpoints/resume_")}
+        if len(kept) < len(records):
+            atomic_write_json(self.checksums_path, kept)
         for path in found:
             path.unlink(missing_ok=True)
 
@@ -445,10 +452,8 @@ class RunHandle:
         """Epoch -> checkpoint path, sorted by epoch (temporary files are ignored)."""
         found = {}
         for path in self.checkpoint_dir.glob("epoch_*.pt"):
-            try:
-                found[int(path.stem.split("_")[1])] = path
-            except (IndexError, ValueError):
-                continue
+            if (epoch := _epoch_of(path)) is not None:
+                found[epoch] = path
         return dict(sorted(found.items()))
 
     def latest_checkpoint(self) -> Path | None:
@@ -498,12 +503,14 @@ class RunHandle:
             DamagedFileError: when it, or its recorded resume file, is missing, truncated or does not load.
         """
         recovery = (
-            f"delete it; resuming {self.dir} then starts from the previous checkpoint and trains this epoch again"
+            f"delete it; resuming {self.dir} then starts from the previous checkpoint and trains this epoch again "
+            "(a complete run, which keeps no optimiser state, trains again from epoch 1)"
         )
         self.verify(path, recovery)
         state = self.load(path, recovery)
-        resume_path = path.with_name(path.name.replace("epoch_", "resume_", 1))
-        if resumable and (resume_path.is_file() or self._is_recorded(resume_path)):
+        epoch = _epoch_of(path)
+        resume_path = self.resume_path(epoch) if resumable and epoch is not None else None
+        if resume_path is not None and (resume_path.is_file() or self._is_recorded(resume_path)):
             self.verify(resume_path, recovery)
             state |= self.load(resume_path, recovery)
         return state
@@ -511,16 +518,26 @@ class RunHandle:
     def _is_recorded(self, path: Path) -> bool:
         return path.relative_to(self.dir).as_posix() in self.checksums()
 
-    def latest_good_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
-        """The newest checkpoint that passes its record and loads, with what resuming needs, or None.
+    def latest_good_checkpoint(
+        self, accept: Callable[[Mapping[str, Any]], bool] | None = None
+    ) -> tuple[Path, dict[str, Any]] | None:
+        """The newest checkpoint that passes its record, loads and is accepted, with what resuming needs, or None.
 
         A damaged checkpoint (or resume file) is skipped with a warning naming it; the one before it is tried.
+
+        Args:
+            accept: a test of a loaded checkpoint (None: any); the ones it rejects are skipped too (a trainer
+                rejects a complete run's checkpoints, whose resume files were dropped, short of its last epoch).
         """
         for _, path in sorted(self.checkpoints().items(), reverse=True):
             try:
-                return path, self.load_checkpoint_file(path, resumable=True)
+                state = self.load_checkpoint_file(path, resumable=True)
             except DamagedFileError as err:
                 log.warning("%s; trying the checkpoint before it", err)
+                continue
+            if accept is None or accept(state):
+                return path, state
+            log.info("%s cannot be resumed from; trying the checkpoint before it", path)
         return None
 
     def load_final(self) -> dict[str, Any]:
@@ -536,8 +553,9 @@ class RunHandle:
 
     def _final_recovery(self) -> str:
         return (
-            f"delete {self.dir / COMPLETE_MARKER} and ask for the run again: it resumes from its last good "
-            f"checkpoint and writes final.pt anew (or move the folder {self.dir} away to train it from the start)"
+            f"delete {self.dir / COMPLETE_MARKER} and ask for the run again: it writes final.pt anew from its "
+            "checkpoint of the last epoch, or, without one, trains again from epoch 1 (a complete run keeps no "
+            f"optimiser state); or move the folder {self.dir} away to train it from the start"
         )
 
     def load_backbone(self, epoch: int | None = None) -> dict[str, torch.Tensor]:
