@@ -206,7 +206,7 @@ class Trainer:
     def _can_resume_from(self, state: Mapping[str, Any]) -> bool:
         """A checkpoint resumes with its optimiser's state, or, without one (a complete run dropped it), only
         when no epoch is left to train."""
-        return "optimizer" in state or int(state["epoch"]) >= self.epochs
+        return all(key in state for key in RESUME_KEYS) or int(state["epoch"]) >= self.epochs
 
     # ------------------------------------------------------------------ the loop
     def _wrapped(self) -> nn.Module:

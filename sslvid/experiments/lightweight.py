@@ -72,7 +72,7 @@ def lightweight_points(
 def chosen_backbones(study: Study, backbones: Sequence[str] | None = None) -> tuple[str, ...]:
     """The networks the chapter runs: ``backbones``, or for None the profile's (``Profile.chapter_axes``; micro:
     ResNet-18, ShuffleNetV2 and SqueezeNet), in Table 1's order; ValueError for an unknown network."""
-    chosen = check_selection(study.chapter_axis(CHAPTER, "backbone", backbones, BACKBONES), BACKBONES, "backbones")
+    chosen = study.chapter_axis(CHAPTER, "backbone", backbones, BACKBONES)
     return tuple(b for b in BACKBONES if b in chosen)
 
 
@@ -334,6 +334,8 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
     wins = best.sum(axis=1)
     heavy = HEAVY in ours.columns
     light = ours.drop(columns=[HEAVY], errors="ignore")
+    heavy_top1 = float(ours[HEAVY].max()) if heavy else float("nan")
+    light_top1 = float(light.max().max()) if not light.empty else float("nan")
     return {
         "best cell": f"{cell[0]} on {cell[1]}",
         "best cell top1": float(ours.loc[cell]),
@@ -347,17 +349,17 @@ def accuracy_facts(ours: pd.DataFrame, paper: pd.DataFrame | None = None) -> dic
         "methods": len(ours.index),
         "heavy best": int(ours.eq(ours.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
         "paper heavy best": int(paper.eq(paper.max(axis=1), axis=0)[HEAVY].sum()) if heavy else 0,
-        "heavy top1": float(ours[HEAVY].max()) if heavy else float("nan"),
-        "light top1": float(light.max().max()) if not light.empty else float("nan"),
-        "levels": _levels(ours[HEAVY] if heavy else None, light),
+        "heavy top1": heavy_top1,
+        "light top1": light_top1,
+        "levels": _levels(heavy_top1, light_top1),
     }
 
 
-def _levels(heavy: pd.Series | None, light: pd.DataFrame) -> str:
+def _levels(heavy_top1: float, light_top1: float) -> str:
     """A sentence without its full stop: the best top-1 of the lightweight networks' cells and of ResNet-18's,
-    of those run."""
-    parts = [f"the best lightweight cell reaches {light.max().max():.1f}%"] if not light.empty else []
-    parts += [f"ResNet-18's best cell {heavy.max():.1f}%"] if heavy is not None else []
+    of those run (NaN: not run)."""
+    parts = [f"the best lightweight cell reaches {light_top1:.1f}%"] if not np.isnan(light_top1) else []
+    parts += [f"ResNet-18's best cell {heavy_top1:.1f}%"] if not np.isnan(heavy_top1) else []
     text = " and ".join(parts)
     return text[:1].upper() + text[1:]
 

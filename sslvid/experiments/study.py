@@ -258,10 +258,11 @@ class Study:
         self, chapter: str, axis: str, chosen: Sequence[str] | None, every: Sequence[str]
     ) -> tuple[str, ...]:
         """The values of a grid ``axis`` that ``chapter`` runs: its knob's ``chosen`` values, or, for None, those
-        this profile runs (``Profile.chapter_axes``; ``every`` value where the profile drops none)."""
-        if chosen is not None:
-            return tuple(chosen)
-        return tuple(get_profile(self.profile).chapter_axes.get(chapter, {}).get(axis, every))
+        this profile runs (``Profile.chapter_axes``; ``every`` value where the profile drops none); a ValueError
+        (``check_selection``) for a value outside ``every``."""
+        if chosen is None:
+            chosen = get_profile(self.profile).chapter_axes.get(chapter, {}).get(axis, every)
+        return tuple(check_selection(chosen, every, f"{axis}s"))
 
     def grid_points(self, grid: str, block: int | None = None) -> list[dict[str, Any]]:
         """The points of one of the paper's grids (``PAPER_GRIDS``), optionally of one block only (each point once;

@@ -94,9 +94,9 @@ def chosen_axes(
     """The tasks and backbones the chapter runs: the knobs' values, or for None the profile's (micro: RotNet and PRP
     on R(2+1)D, ``Profile.chapter_axes``); ValueError for an unknown task or backbone (the message lists the valid
     ones)."""
-    tasks = check_selection(study.chapter_axis(CHAPTER, "task", tasks, TASKS), TASKS, "tasks")
-    backbones = check_selection(study.chapter_axis(CHAPTER, "backbone", backbones, BACKBONES), BACKBONES, "backbones")
-    return tuple(tasks), tuple(backbones)
+    return study.chapter_axis(CHAPTER, "task", tasks, TASKS), study.chapter_axis(
+        CHAPTER, "backbone", backbones, BACKBONES
+    )
 
 
 def left_out_facts(tasks: Sequence[str], backbones: Sequence[str]) -> dict[str, Any]:
