@@ -97,7 +97,35 @@ off its walls, and a VCOP tuple spans 40 of the video's 48 frames (3 clips of 8,
 one, and the three clips' mean positions along the video's heading were in the clips' order (or
 its reverse) in 32%, what three random positions give (2 of 6 orders, 33%): where the digit sits
 says nothing of which clip came first, and the digit's look does not change over time. Fixing it
-is the generator's job (a room the digit crosses once per tuple), not the task's.
+is the generator's job, not the task's; a digit that crosses its room once per tuple is not enough (below).
+
+What in the data VCOP can order by (2026-12-07, R(2+1)D, seed 0, one run each on a copy of the default data
+generated with one change to the appearance videos; each copy's random initialisation probed beside its runs;
+one thread per run, two runs side by side; VCOP's chance 1/6 = .167):
+
+    change to the digit                        task   recipe              acc    probe   random init
+    crosses its room once (never turns)        vcop   adam:0.005:16:8:1   .155   18.2    20.8
+      the same, one crop per tuple             vcop   adam:0.005:16:8:1   .157   11.8    21.4
+      + brightens from 30% to full opacity,    vcop   adam:0.005:16:4:1   .998   27.6    16.2
+        one crop per tuple
+    bounces (as now), brightens 50% -> 100%    vcop   sgd:0.01:32:4       .781   16.8    17.2
+                                               vcop   adam:0.005:16:4:1   .986   19.0    17.2
+                                               rotnet adam:0.005:16:8:1   .375   28.6    17.2
+    bounces (as now), brightens 80% -> 100%    vcop   sgd:0.01:32:4       .394   13.6    20.0
+                                               rotnet adam:0.005:16:8:1   .421   37.0    20.0
+
+(the book's data: VCOP .165 with the shared recipe, RotNet .456, probes 14.4 and 42.8 against 21.4; chapter 2's
+Table 1.) A digit that never turns inside a tuple (chapter 2's check on that copy: no tuple bounces, the
+clips' positions in order in all 500) leaves VCOP at chance with either crop: the clips' centres lie 4-10 px
+apart in the 64-px frame, and where the digit sits barely reaches the pooled features VCOP's head compares.
+A digit whose look changes with time is ordered at once, even when the change is a fifth of its
+brightness over the video. But the brightness it then orders by says nothing of which digit it is: with
+the book's bouncing digit VCOP's probe stays within 2 points of random initialisation's or under it (only
+the copy whose digit also never turns, with one crop per tuple and the faintest start, lifted it, 27.6
+against 16.2, one run), and the fainter digit costs RotNet 3-8 points of its task and 6-14 of its probe,
+and random initialisation 1.4-4.2 of its own.
+The book's generator keeps its digit's look constant over a video: a VCOP that solves a cue put in the
+data for it, and learns nothing of the digit from it, would meet "twice chance" in name only.
 
 Data whose videos cannot be told apart by colour (2026-12-07, R(2+1)D, one run each, a copy of the default
 data generated with every palette drawn from 4 shared ones and every background solid, so that two videos

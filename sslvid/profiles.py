@@ -218,9 +218,10 @@ def _micro() -> Profile:
         # The lightweight chapter draws every method's accuracy against the same epochs: its runs keep the
         # profile's 4, RotNet's longer micro recipe (CLASSIFICATION_MICRO_RECIPE) included.
         grid_fields={"lightweight": {"epochs": 4, "checkpoint_every": 1}},
-        # Table 5 at micro: VCOP's task has no answer in the default data (its digit bounces inside every tuple,
-        # chapter 2) and no ShuffleNet model of Table 1 beats random initialisation, so the chapter runs RotNet
-        # and PRP on R(2+1)D: its other 12 points compared numbers at chance, for a fifth of the build.
+        # Table 5 at micro: VCOP's task has no answer in the default data (the digit's look never changes within a
+        # video and its position does not tell the clips' order, chapter 2) and no ShuffleNet model of Table 1
+        # beats random initialisation, so the chapter runs RotNet and PRP on R(2+1)D: its other 12 points
+        # compared numbers at chance, for a fifth of the build.
         # The lightweight chapter at micro: ResNet-18 and the two cheapest lightweight networks. Every lightweight
         # network stayed near chance at micro (top-1 9.0-14.2% of 10 classes; ResNet-18 15.6-29.4%), and
         # EfficientNet-lite0 and MobileNetV2 took 106 s and 70 s of pre-training against ShuffleNetV2's 58 s and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -457,13 +458,14 @@ def test_readout_facts_average_by_task_family_and_mark_what_is_missing() -> None
 
 
 def test_vcop_order_check_reads_the_pools_own_trajectories(study, monkeypatch):
-    """The default data's digit bounces inside VCOP's tuples and its positions do not tell their order: a property of
-    the generator this check exists to show (it fails once the generator gives VCOP an answer)."""
+    """The default data's digit bounces inside VCOP's tuples, its positions do not tell their order and its look does
+    not change: a property of the generator this check exists to show (it fails once the generator gives VCOP an
+    answer)."""
     facts = chapter.vcop_order_check(study)
     config = study.pretrain_config(chapter.table1_point(study, "vcop", "r2plus1d_18"))
     assert facts["data"] == "the default data" and facts["tuples"] == len(build_index(config))
     assert facts["clips"] == 3 and facts["random_pct"] == pytest.approx(100 / 3)
-    assert facts["bounce_pct"] > 80
+    assert facts["bounce_pct"] > 80 and facts["look_changes_pct"] == 0
     assert 0 <= facts["ordered_pct"] <= 100
 
     def real_data(index):
@@ -472,3 +474,16 @@ def test_vcop_order_check_reads_the_pools_own_trajectories(study, monkeypatch):
     monkeypatch.setattr(chapter, "video_scenes", real_data)  # videos with no known trajectories
     real = chapter.vcop_order_check(study)
     assert real["data"] == "real data" and math.isnan(real["ordered_pct"]) and real["tuples"] == 0
+    assert math.isnan(real["look_changes_pct"])
+
+
+def test_vcop_order_check_counts_a_digit_whose_look_changes(study, monkeypatch):
+    """A digit that brightens over its video, the cue VCOP orders by at once (benchmarks/pretext_recipes.py), shows
+    in every tuple."""
+    scenes = chapter.video_scenes
+
+    def brightening(index):
+        return [dataclasses.replace(s, opacity=np.linspace(0.8, 1.0, len(s.opacity))) for s in scenes(index)]
+
+    monkeypatch.setattr(chapter, "video_scenes", brightening)
+    assert chapter.vcop_order_check(study)["look_changes_pct"] == 100

@@ -303,10 +303,12 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
       clips' temporal order or its reverse (the order a network could read from positions; NaN where no video
       has one heading, as in a motion set);
     * ``random_pct``: the same for N positions drawn at random, 2 / N! (33.3% for 3 clips);
+    * ``look_changes_pct``: tuples whose clips show the digit differently (their mean opacity differs; its
+      glyph and colour are drawn once per video), the cue of time a clip's pooled features hold most readily
+      (``benchmarks/pretext_recipes.py``: VCOP orders a digit that brightens at once, one that only moves not);
     * ``tuples``, ``clips`` (N), ``span`` (frames from the first clip's start to the last one's end).
 
-    The digit's look does not change within a video, so where it sits is the only cue of time a clip's
-    pooled features could hold. On real data (no known trajectories) every number is NaN and ``data`` says so.
+    On real data (no known trajectories) every number is NaN and ``data`` says so.
     """
     config = study.pretrain_config(table1_point(study, "vcop", backbone))
     sampler = build_task(config).clip_sampler()
@@ -322,9 +324,10 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
             "span": unknown,
             "bounce_pct": unknown,
             "ordered_pct": unknown,
+            "look_changes_pct": unknown,
         }
     rng = rng_for(study.seed, "vcop order check")
-    bounces, ordered = [], []
+    bounces, ordered, looks = [], [], []
     for scene in scenes:
         clips = sampler.ordered(len(scene.positions), rng)  # (N, T) frame indices, in time order
         if not math.isnan(scene.heading):  # a motion video's class is its motion: it has no one heading
@@ -334,6 +337,8 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
             ordered.append(bool((steps > 0).all() or (steps < 0).all()))
         path = np.diff(scene.positions[clips.min() : clips.max() + 1], axis=0)  # (span - 1, 2) frame-to-frame moves
         bounces.append(bool((np.sign(path[1:]) * np.sign(path[:-1]) < 0).any()))
+        opacity = scene.opacity[clips].mean(axis=1)  # (N,) the digit's mean opacity in each clip
+        looks.append(bool(np.ptp(opacity) > 1e-6))
     return {
         **facts,
         "data": "the default data",
@@ -341,6 +346,7 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
         "span": int(sampler.span),
         "bounce_pct": 100.0 * float(np.mean(bounces)),
         "ordered_pct": 100.0 * float(np.mean(ordered)) if ordered else float("nan"),
+        "look_changes_pct": 100.0 * float(np.mean(looks)),
     }
 
 
