@@ -313,40 +313,29 @@ def vcop_order_check(study: Study, backbone: str = "r2plus1d_18") -> dict[str, A
     config = study.pretrain_config(table1_point(study, "vcop", backbone))
     sampler = build_task(config).clip_sampler()
     facts: dict[str, Any] = {"clips": sampler.num_clips, "random_pct": 200.0 / math.factorial(sampler.num_clips)}
+    found: dict[str, list[bool]] = {"bounce_pct": [], "ordered_pct": [], "look_changes_pct": []}  # per tuple
     try:
         scenes = video_scenes(build_index(config))
     except ValueError:  # real data: no known trajectories
-        unknown = float("nan")
-        return {
-            **facts,
-            "data": "real data",
-            "tuples": 0,
-            "span": unknown,
-            "bounce_pct": unknown,
-            "ordered_pct": unknown,
-            "look_changes_pct": unknown,
-        }
+        return {**facts, "data": "real data", "tuples": 0, "span": float("nan"), **dict.fromkeys(found, float("nan"))}
     rng = rng_for(study.seed, "vcop order check")
-    bounces, ordered, looks = [], [], []
     for scene in scenes:
         clips = sampler.ordered(len(scene.positions), rng)  # (N, T) frame indices, in time order
         if not math.isnan(scene.heading):  # a motion video's class is its motion: it has no one heading
             heading = np.array([math.sin(scene.heading), math.cos(scene.heading)])  # (y, x), as the generator moves
             along = scene.positions[clips].mean(axis=1) @ heading  # (N,) mean position of each clip on the heading
             steps = np.diff(along)
-            ordered.append(bool((steps > 0).all() or (steps < 0).all()))
+            found["ordered_pct"].append(bool((steps > 0).all() or (steps < 0).all()))
         path = np.diff(scene.positions[clips.min() : clips.max() + 1], axis=0)  # (span - 1, 2) frame-to-frame moves
-        bounces.append(bool((np.sign(path[1:]) * np.sign(path[:-1]) < 0).any()))
+        found["bounce_pct"].append(bool((np.sign(path[1:]) * np.sign(path[:-1]) < 0).any()))
         opacity = scene.opacity[clips].mean(axis=1)  # (N,) the digit's mean opacity in each clip
-        looks.append(bool(np.ptp(opacity) > 1e-6))
+        found["look_changes_pct"].append(bool(np.ptp(opacity) > 1e-6))
     return {
         **facts,
         "data": "the default data",
         "tuples": len(scenes),
         "span": int(sampler.span),
-        "bounce_pct": 100.0 * float(np.mean(bounces)),
-        "ordered_pct": 100.0 * float(np.mean(ordered)) if ordered else float("nan"),
-        "look_changes_pct": 100.0 * float(np.mean(looks)),
+        **{name: 100.0 * float(np.mean(flags)) if flags else float("nan") for name, flags in found.items()},
     }
 
 
